@@ -1,0 +1,284 @@
+/* reconcile: make this host match a directory of YAML manifests. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../parsers/parsers.h"
+#include "output.h"
+
+#define VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_PENDING = 2 };
+
+struct options {
+        const char *manifests;
+        const char *command;
+        const char *output;
+        bool dry_run, exit_code, allow_mass_delete;
+        int lock_timeout, resync;
+        struct run_opts run;
+};
+
+static void usage(FILE *f) {
+        fputs("Usage: reconcile [OPTIONS] [COMMAND]\n"
+              "Make this host match a directory of YAML manifests.\n\n"
+              "Commands:\n"
+              "  apply        (default) plan, apply, verify\n"
+              "  plan         same as apply --dry-run\n"
+              "  validate     parse and check manifests; touch no backend\n"
+              "  show         print the live state of every kind as manifest YAML\n"
+              "  version      print the version\n\n"
+              "Options:\n"
+              "  -d, --manifests DIR      default /etc/reconcile/manifests.d\n"
+              "      --dry-run            print the plan, change nothing\n"
+              "      --exit-code          with --dry-run/plan: exit 2 when changes are pending\n"
+              "  -o, --output text|json   plan and result format (default text)\n"
+              "      --state-dir DIR      ownership ledger and lock (default /var/lib/reconcile)\n"
+              "      --libvirt-uri URI    default qemu:///system\n"
+              "      --netns NAME|PATH    act inside that network namespace\n"
+              "      --only KIND[,KIND]   restrict to some kinds\n"
+              "      --allow-mass-delete  allow deleting more than half of the managed resources\n"
+              "      --lock-timeout SECONDS  wait this long for another run's lock (default 0)\n"
+              "      --resync SECONDS     daemon: full resync period (default 300)\n"
+              "  -v, --verbose / -q, --quiet\n"
+              "  -h, --help\n\n"
+              "Exit status: 0 success or in sync; 1 error; 2 changes pending (with --exit-code).\n",
+              f);
+}
+
+static int parse_only(const char *arg, uint32_t *kinds) {
+        _cleanup_free_ char *copy = xstrdup(arg);
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                enum kind k = kind_from_string(t);
+                if ((int) k < 0)
+                        k = kind_from_section(t);
+                if ((int) k < 0)
+                        return diag_plain(-EINVAL, "--only: unknown kind \"%s\"", t);
+                *kinds |= 1u << k;
+                if (k == KIND_POOL)
+                        *kinds |= 1u << KIND_VOLUME; /* volumes live in their pools */
+        }
+        return 0;
+}
+
+static int parse_seconds(const char *opt, const char *arg, int *out) {
+        char *end;
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (*end || errno || v < 0 || v > 86400 * 365)
+                return diag_plain(-EINVAL, "%s: expected seconds, got \"%s\"", opt, arg);
+        *out = (int) v;
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o) {
+        enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC };
+        static const struct option longopts[] = {
+                { "manifests", required_argument, NULL, 'd' },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "exit-code", no_argument, NULL, OPT_EXIT_CODE },
+                { "output", required_argument, NULL, 'o' },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                { "libvirt-uri", required_argument, NULL, OPT_URI },
+                { "netns", required_argument, NULL, OPT_NETNS },
+                { "only", required_argument, NULL, OPT_ONLY },
+                { "allow-mass-delete", no_argument, NULL, OPT_MASS },
+                { "lock-timeout", required_argument, NULL, OPT_LOCK },
+                { "resync", required_argument, NULL, OPT_RESYNC },
+                { "verbose", no_argument, NULL, 'v' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "d:o:vqh", longopts, NULL)) >= 0) {
+                int r = 0;
+                switch (c) {
+                case 'd':
+                        o->manifests = optarg;
+                        break;
+                case OPT_DRY_RUN:
+                        o->dry_run = true;
+                        break;
+                case OPT_EXIT_CODE:
+                        o->exit_code = true;
+                        break;
+                case 'o':
+                        if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
+                                r = diag_plain(-EINVAL, "--output: expected text or json, got \"%s\"", optarg);
+                        o->output = optarg;
+                        break;
+                case OPT_STATE_DIR:
+                        o->run.state_dir = optarg;
+                        break;
+                case OPT_URI:
+                        o->run.ctx.libvirt_uri = optarg;
+                        break;
+                case OPT_NETNS:
+                        o->run.ctx.netns = optarg;
+                        break;
+                case OPT_ONLY:
+                        r = parse_only(optarg, &o->run.only_kinds);
+                        break;
+                case OPT_MASS:
+                        o->allow_mass_delete = true;
+                        break;
+                case OPT_LOCK:
+                        r = parse_seconds("--lock-timeout", optarg, &o->lock_timeout);
+                        break;
+                case OPT_RESYNC:
+                        r = parse_seconds("--resync", optarg, &o->resync);
+                        break;
+                case 'v':
+                        diag_verbose = 1;
+                        break;
+                case 'q':
+                        diag_verbose = -1;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(EXIT_OK);
+                default:
+                        usage(stderr);
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (optind < argc)
+                o->command = argv[optind++];
+        if (optind < argc)
+                return diag_plain(-EINVAL, "unexpected argument \"%s\"", argv[optind]);
+        return 0;
+}
+
+static const char *hostname(char *buf, size_t size) {
+        if (gethostname(buf, size) < 0)
+                snprintf(buf, size, "localhost");
+        buf[size - 1] = '\0';
+        return buf;
+}
+
+static int load_manifests(const struct options *o, struct manifest_set *set) {
+        char host[256];
+        int r = manifests_load(o->manifests, hostname(host, sizeof(host)), true, set);
+        if (r < 0)
+                diag_plain(r, "%s: manifests are invalid; nothing was changed", o->manifests);
+        return r;
+}
+
+static int cmd_validate(const struct options *o) {
+        struct manifest_set set = { 0 };
+        int r = load_manifests(o, &set);
+        if (r >= 0)
+                printf("%s: %zu resources in %zu files valid%s\n", o->manifests, set.model.n, set.n_files,
+                       set.n_skipped_host ? " (some files are for other hosts)" : "");
+        manifests_done(&set);
+        return r < 0 ? EXIT_ERROR : EXIT_OK;
+}
+
+static int cmd_show(struct options *o) {
+        struct ledger ledger = { 0 };
+        struct run run = { .opts = &o->run, .ledger = &ledger };
+        /* show reads everything the backends can see: pretend every kind was asked for. */
+        if (!o->run.only_kinds)
+                o->run.only_kinds = (1u << _KIND_MAX) - 1;
+        int r = run_observe(&run);
+        show_print_yaml(stdout, &run.live);
+        run_done(&run);
+        return r < 0 ? EXIT_ERROR : EXIT_OK;
+}
+
+static bool json(const struct options *o) {
+        return o->output && strcmp(o->output, "json") == 0;
+}
+
+static int cmd_apply(struct options *o) {
+        struct manifest_set set = { 0 };
+        struct ledger ledger = { 0 };
+        struct run run = { .opts = &o->run, .ledger = &ledger };
+        struct plan residual = { 0 };
+        int lock = -1, ret = EXIT_ERROR, r;
+        bool dry = o->dry_run;
+
+        if (load_manifests(o, &set) < 0)
+                goto out;
+        run.want = &set.model;
+        if (dry && access(o->run.state_dir, F_OK) < 0) {
+                /* A preview on a fresh host: nothing is owned yet, and nothing is created. */
+                ledger.path = xasprintf("%s/ledger", o->run.state_dir);
+        } else {
+                if (state_dir_check(o->run.state_dir) < 0)
+                        goto out;
+                if (!dry && lock_take(o->run.state_dir, o->lock_timeout, &lock) < 0)
+                        goto out;
+                if (ledger_load(&ledger, o->run.state_dir) < 0)
+                        goto out;
+        }
+        r = run_observe(&run);
+        bool observe_failed = r < 0;
+        r = run_plan(&run);
+        if (r == -ELOOP)
+                goto out;
+        if (json(o) && dry)
+                plan_print_json(stdout, &run.plan, false, NULL);
+        else if (!json(o) && diag_verbose >= 0)
+                plan_print_text(stdout, &run.plan);
+        if (dry) {
+                if (diag_error_count() > 0 || observe_failed)
+                        ret = EXIT_ERROR;
+                else
+                        ret = o->exit_code && run.plan.n_actions ? EXIT_PENDING : EXIT_OK;
+                goto out;
+        }
+        if (run_check_mass_delete(&run) < 0)
+                goto out;
+        r = run_apply(&run);
+        if (r >= 0)
+                r = run_verify(&run, &residual);
+        if (json(o))
+                plan_print_json(stdout, &run.plan, true, r < 0 || diag_error_count() ? "failed" : "applied");
+        else if (run.plan.n_actions && diag_verbose >= 0)
+                apply_print_text(stdout, &run.plan);
+        ret = r < 0 || diag_error_count() > 0 || observe_failed ? EXIT_ERROR : EXIT_OK;
+out:
+        plan_done(&residual);
+        run_done(&run);
+        ledger_done(&ledger);
+        lock_release(&lock);
+        manifests_done(&set);
+        return ret;
+}
+
+int main(int argc, char **argv) {
+        struct options o = {
+                .manifests = "/etc/reconcile/manifests.d",
+                .command = "apply",
+                .output = "text",
+                .lock_timeout = 0,
+                .resync = 300,
+                .run = { .state_dir = "/var/lib/reconcile" },
+        };
+        if (parse_args(argc, argv, &o) < 0)
+                return EXIT_ERROR;
+        o.run.allow_mass_delete = o.allow_mass_delete;
+        if (strcmp(o.command, "version") == 0) {
+                printf("reconcile %s\n", VERSION);
+                return EXIT_OK;
+        }
+        if (strcmp(o.command, "validate") == 0)
+                return cmd_validate(&o);
+        if (strcmp(o.command, "show") == 0)
+                return cmd_show(&o);
+        if (strcmp(o.command, "plan") == 0)
+                o.dry_run = true;
+        else if (strcmp(o.command, "apply") != 0) {
+                diag_plain(-EINVAL, "unknown command \"%s\" (see --help)", o.command);
+                return EXIT_ERROR;
+        }
+        o.run.dry_run = o.dry_run;
+        return cmd_apply(&o);
+}

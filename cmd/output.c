@@ -1,0 +1,226 @@
+/* What the user reads: the plan as text or JSON, and live state as manifest YAML. */
+#include <arpa/inet.h>
+#include <json-c/json.h>
+#include <linux/if_addr.h>
+#include <string.h>
+
+#include "output.h"
+
+static void change_text(const struct change *c, char *buf, size_t size) {
+        if (c->from && c->to)
+                snprintf(buf, size, "%s %s -> %s", c->name, c->from, c->to);
+        else if (c->to)
+                snprintf(buf, size, "+%s %s", c->name, c->to);
+        else
+                snprintf(buf, size, "-%s %s", c->name, c->from ? c->from : "");
+}
+
+static void detail_text(const struct action *a, char *buf, size_t size) {
+        size_t len = 0;
+        buf[0] = '\0';
+#define APPEND(...) len += (size_t) snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__)
+        switch (a->op) {
+        case OP_CREATE:
+                APPEND("%s:%u:%u", a->pos.file ? a->pos.file : "?", a->pos.line, a->pos.col);
+                return;
+        case OP_DELETE:
+                APPEND("%s", a->reason ? a->reason : "");
+                return;
+        case OP_ADOPT:
+                APPEND("adopt (exists, not yet managed)%s", a->n_changes ? ";" : "");
+                break;
+        default:
+                break;
+        }
+        for (size_t i = 0; i < a->n_changes; i++) {
+                char c[256];
+                change_text(&a->changes[i], c, sizeof(c));
+                APPEND("%s%s", i || a->op == OP_ADOPT ? (a->op == OP_ADOPT && i == 0 ? " " : ", ") : "", c);
+        }
+        if (a->op == OP_REPLACE && a->reason)
+                APPEND(" %s", a->reason);
+#undef APPEND
+}
+
+void plan_print_text(FILE *f, const struct plan *p) {
+        unsigned counts[_OP_MAX];
+        plan_count(p, counts);
+        fprintf(f, "plan: %u to create, %u to update, %u to replace, %u to delete", counts[OP_CREATE],
+                counts[OP_UPDATE], counts[OP_REPLACE], counts[OP_DELETE]);
+        if (counts[OP_ADOPT])
+                fprintf(f, ", %u to adopt", counts[OP_ADOPT]);
+        if (p->n_pending)
+                fprintf(f, ", %zu pending", p->n_pending);
+        fputc('\n', f);
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct action *a = &p->actions[i];
+                char head[128], detail[2048];
+                snprintf(head, sizeof(head), "%s %s %s", op_symbol(a->op), kind_to_string(a->kind), a->name);
+                detail_text(a, detail, sizeof(detail));
+                fprintf(f, "%-35s %s\n", head, detail);
+                if (a->risk)
+                        fprintf(f, "    risk: %s\n", a->risk);
+        }
+        for (size_t i = 0; i < p->n_pending; i++) {
+                const struct pending *q = &p->pending[i];
+                char head[128];
+                snprintf(head, sizeof(head), "! %s %s", kind_to_string(q->kind), q->name);
+                fprintf(f, "%-35s %s%s%s\n", head, q->reason, q->until ? " until " : "", q->until ? q->until : "");
+        }
+}
+
+static const char *result_word(int result) {
+        return result == 0 ? "done" : result < 0 ? "failed" : "not run";
+}
+
+void apply_print_text(FILE *f, const struct plan *p) {
+        unsigned done = 0, failed = 0, not_run = 0;
+        for (size_t i = 0; i < p->n_actions; i++) {
+                int x = p->actions[i].result;
+                done += x == 0;
+                failed += x < 0;
+                not_run += x > 0;
+        }
+        fprintf(f, "apply: %u done, %u failed, %u not run\n", done, failed, not_run);
+        for (size_t i = 0; i < p->n_actions && (failed || not_run); i++) {
+                const struct action *a = &p->actions[i];
+                if (a->result != 0)
+                        fprintf(f, "  %s %s %s: %s\n", op_to_string(a->op), kind_to_string(a->kind), a->name,
+                                result_word(a->result));
+        }
+}
+
+static json_object *str_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status) {
+        unsigned counts[_OP_MAX];
+        plan_count(p, counts);
+        json_object *root = json_object_new_object();
+        json_object_object_add(root, "version", json_object_new_int(1));
+        json_object *sum = json_object_new_object();
+        for (int o = 0; o < _OP_MAX; o++)
+                json_object_object_add(sum, op_to_string(o), json_object_new_int((int) counts[o]));
+        json_object_object_add(sum, "pending", json_object_new_int((int) p->n_pending));
+        json_object_object_add(sum, "errors", json_object_new_int((int) p->n_errors));
+        json_object_object_add(root, "summary", sum);
+        json_object *actions = json_object_new_array();
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct action *a = &p->actions[i];
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "op", json_object_new_string(op_to_string(a->op)));
+                json_object_object_add(o, "kind", json_object_new_string(kind_to_string(a->kind)));
+                json_object_object_add(o, "name", json_object_new_string(a->name));
+                if (a->pos.file) {
+                        char src[1024];
+                        snprintf(src, sizeof(src), "%s:%u:%u", a->pos.file, a->pos.line, a->pos.col);
+                        json_object_object_add(o, "source", json_object_new_string(src));
+                } else
+                        json_object_object_add(o, "source", NULL);
+                json_object *changes = json_object_new_array();
+                for (size_t j = 0; j < a->n_changes; j++) {
+                        json_object *c = json_object_new_object();
+                        json_object_object_add(c, "field", json_object_new_string(a->changes[j].name));
+                        json_object_object_add(c, "from", str_or_null(a->changes[j].from));
+                        json_object_object_add(c, "to", str_or_null(a->changes[j].to));
+                        json_object_array_add(changes, c);
+                }
+                json_object_object_add(o, "changes", changes);
+                json_object_object_add(o, "reason", str_or_null(a->reason));
+                if (a->risk)
+                        json_object_object_add(o, "risk", json_object_new_string(a->risk));
+                if (with_results)
+                        json_object_object_add(o, "result", json_object_new_string(result_word(a->result)));
+                json_object_array_add(actions, o);
+        }
+        json_object_object_add(root, "actions", actions);
+        json_object *pending = json_object_new_array();
+        for (size_t i = 0; i < p->n_pending; i++) {
+                const struct pending *q = &p->pending[i];
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "kind", json_object_new_string(kind_to_string(q->kind)));
+                json_object_object_add(o, "name", json_object_new_string(q->name));
+                json_object_object_add(o, "reason", str_or_null(q->reason));
+                json_object_object_add(o, "until", str_or_null(q->until));
+                json_object_array_add(pending, o);
+        }
+        json_object_object_add(root, "pending", pending);
+        if (status)
+                json_object_object_add(root, "status", json_object_new_string(status));
+        fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(root);
+}
+
+/* ---- show: live state as a manifest that validate accepts ---- */
+
+static void yaml_quoted(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p < 0x20)
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+static void show_addresses(FILE *f, const struct link_spec *l) {
+        char buf[64];
+        bool any = false;
+        for (size_t i = 0; i < l->addresses.n; i++) {
+                const struct ipaddr *ip = &l->addresses.v[i];
+                bool ll = ip->family == AF_INET6 && ip->a[0] == 0xfe && (ip->a[1] & 0xc0) == 0x80;
+                if (!(ip->flags & IFA_F_PERMANENT) || ll)
+                        continue;
+                fputs(any ? ", " : "    addresses: [", f);
+                yaml_quoted(f, ipaddr_format(ip, true, buf, sizeof(buf)));
+                any = true;
+        }
+        fputs(any ? "]\n" : "    addresses: []\n", f);
+}
+
+static bool show_link(FILE *f, const struct resource *r) {
+        const struct link_spec *l = &r->link;
+        char mac[18];
+        if (strcmp(r->name, "lo") == 0)
+                return false;
+        fprintf(f, "  %s:\n", r->name);
+        if (r->kind == KIND_VLAN) {
+                if (l->link[0])
+                        fprintf(f, "    link: %s\n", l->link);
+                fprintf(f, "    id: %u\n", l->vlan_id);
+        }
+        if (r->kind == KIND_BRIDGE) {
+                fputs("    interfaces: [", f);
+                for (size_t i = 0; i < l->interfaces.n; i++)
+                        fprintf(f, "%s%s", i ? ", " : "", l->interfaces.v[i]);
+                fputs("]\n", f);
+                fprintf(f, "    stp: %s\n    forward-delay: %u\n", l->stp ? "true" : "false", l->forward_delay);
+        }
+        fprintf(f, "    mtu: %u\n", l->mtu);
+        if (r->kind != KIND_ETHERNET)
+                fprintf(f, "    mac: \"%s\"\n", mac_format(l->mac, mac));
+        fprintf(f, "    up: %s\n", l->up ? "true" : "false");
+        show_addresses(f, l);
+        return true;
+}
+
+void show_print_yaml(FILE *f, const struct model *live) {
+        static const enum kind order[] = { KIND_ETHERNET, KIND_VLAN, KIND_BRIDGE };
+        fputs("# live state, as reconcile sees it\nversion: 1\n", f);
+        for (size_t k = 0; k < ELEMENTSOF(order); k++) {
+                bool header = false;
+                for (size_t i = 0; i < live->n; i++) {
+                        const struct resource *r = live->v[i];
+                        if (r->kind != order[k] || (r->kind == KIND_ETHERNET && strcmp(r->name, "lo") == 0))
+                                continue;
+                        if (!header)
+                                fprintf(f, "%s:\n", kind_to_section(order[k]));
+                        header = true;
+                        show_link(f, r);
+                }
+        }
+}

@@ -1,0 +1,13 @@
+/* Output of the command line: plans, apply results and `show`. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../reconcile/reconcile.h"
+
+void plan_print_text(FILE *f, const struct plan *p);
+void apply_print_text(FILE *f, const struct plan *p);
+/* status: NULL for a plan, else "applied" / "failed" after an apply. */
+void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status);
+void show_print_yaml(FILE *f, const struct model *live);

@@ -1,0 +1,1055 @@
+/* YAML manifests into the typed model through one field table per kind. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "parsers.h"
+
+/* Alias expansion multiplies the nodes a walk visits; these bound it. */
+#define MAX_DEPTH 32
+#define MAX_NODES_PER_FILE 2000000u
+
+struct pctx {
+        struct manifest_set *set;
+        yaml_document_t *doc;
+        const char *file;
+        unsigned nodes;
+        bool budget_reported;
+        struct resource *res; /* the resource being parsed */
+        int errors;
+};
+
+struct field;
+typedef int (*field_parser)(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+
+struct field {
+        const char *key;
+        field_parser parse;
+        size_t offset;
+        int64_t min, max;
+        uint64_t bit;
+        const void *extra;
+        const char *label; /* in range errors, e.g. "vlan id"; defaults to key */
+};
+
+static struct srcpos pos_of(struct pctx *c, yaml_node_t *n) {
+        return (struct srcpos){ c->file, (unsigned) n->start_mark.line + 1, (unsigned) n->start_mark.column + 1 };
+}
+
+static int perr(struct pctx *c, yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int perr(struct pctx *c, yaml_node_t *n, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        struct srcpos p = pos_of(c, n);
+        c->errors++;
+        return diag_pos(&p, "%s", msg);
+}
+
+static bool budget_ok(struct pctx *c, yaml_node_t *n) {
+        if (++c->nodes <= MAX_NODES_PER_FILE)
+                return true;
+        if (!c->budget_reported) {
+                c->budget_reported = true;
+                perr(c, n, "document expands to more than %u nodes (alias bomb?)", MAX_NODES_PER_FILE);
+        }
+        return false;
+}
+
+static const char *scalar(yaml_node_t *n) {
+        return n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
+}
+
+static bool is_plain(yaml_node_t *n) {
+        return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static const char *flabel(const struct field *f) {
+        return f->label ? f->label : f->key;
+}
+
+/* A scalar that holds the whole value: libyaml keeps NUL bytes, C strings stop at them. */
+static int want_string(struct pctx *c, yaml_node_t *n, const struct field *f, const char **out) {
+        const char *s = scalar(n);
+        if (!s)
+                return perr(c, n, "%s: expected a string", flabel(f));
+        if (strlen(s) != n->data.scalar.length)
+                return perr(c, n, "%s: NUL byte in value", flabel(f));
+        *out = s;
+        return 0;
+}
+
+static int want_u64(struct pctx *c, yaml_node_t *n, const struct field *f, uint64_t *out) {
+        const char *s = scalar(n);
+        if (!s || !is_plain(n) || !*s || !(*s >= '0' && *s <= '9'))
+                return perr(c, n, "%s: expected an integer", flabel(f));
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (*end)
+                return perr(c, n, "%s: expected an integer, got \"%.64s\"", flabel(f), s);
+        if (errno || (f->max && v > (unsigned long long) f->max) || (int64_t) v < f->min)
+                return perr(c, n, "%s %.32s out of range %lld..%lld", flabel(f), s, (long long) f->min,
+                            (long long) f->max);
+        *out = v;
+        return 0;
+}
+
+static int p_u32(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        uint64_t v = 0;
+        int r = want_u64(c, n, f, &v);
+        if (r < 0)
+                return r;
+        *(uint32_t *) ((char *) base + f->offset) = (uint32_t) v;
+        return 0;
+}
+
+static int p_bool(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s = scalar(n);
+        bool v;
+        if (s && is_plain(n) && strcmp(s, "true") == 0)
+                v = true;
+        else if (s && is_plain(n) && strcmp(s, "false") == 0)
+                v = false;
+        else
+                return perr(c, n, "%s: expected true or false", flabel(f));
+        *(bool *) ((char *) base + f->offset) = v;
+        return 0;
+}
+
+int size_parse(const char *s, uint64_t *out) {
+        if (!s || !(*s >= '0' && *s <= '9'))
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno)
+                return -ERANGE;
+        unsigned shift = 0;
+        if (*end) {
+                const char *units = "KMGT";
+                const char *u = strchr(units, *end);
+                if (!u || end[1])
+                        return -EINVAL;
+                shift = 10 * (unsigned) (u - units + 1);
+        }
+        if (shift && v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *out = (uint64_t) v << shift;
+        return 0;
+}
+
+static int p_size(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s = scalar(n);
+        uint64_t v;
+        if (!s || size_parse(s, &v) < 0)
+                return perr(c, n, "%s: bad size \"%.64s\": expected a number with K, M, G or T", flabel(f),
+                            s ? s : "");
+        if (v < (uint64_t) f->min)
+                return perr(c, n, "%s %s is below the minimum of %lld bytes", flabel(f), s, (long long) f->min);
+        *(uint64_t *) ((char *) base + f->offset) = v;
+        return 0;
+}
+
+static int p_enum(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const struct enum_table *t = f->extra;
+        const char *s = scalar(n);
+        int v = s ? enum_from_string(t, s) : -1;
+        if (v < 0) {
+                char words[256] = "";
+                for (int i = 0; i < t->n; i++) {
+                        strncat(words, i ? ", " : "", sizeof(words) - strlen(words) - 1);
+                        strncat(words, t->words[i], sizeof(words) - strlen(words) - 1);
+                }
+                return perr(c, n, "%s: expected one of %s", flabel(f), words);
+        }
+        *(int *) ((char *) base + f->offset) = v;
+        return 0;
+}
+
+static int check_ifname(struct pctx *c, yaml_node_t *n, const char *what, const char *s) {
+        if (!ifname_valid(s))
+                return perr(c, n, "bad interface name \"%.64s\" for %s: 1-15 bytes, no '/', ':' or white space", s,
+                            what);
+        return 0;
+}
+
+static int p_ifname(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s;
+        int r = want_string(c, n, f, &s);
+        if (r < 0)
+                return r;
+        r = check_ifname(c, n, flabel(f), s);
+        if (r < 0)
+                return r;
+        strcpy((char *) base + f->offset, s);
+        return 0;
+}
+
+/* Strings that reach libvirt XML: escaped there too, but refused here first. */
+static bool xml_safe(const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (strchr("<>&'\"", *p) || *p < 0x20 || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool path_safe(const char *s) {
+        if (s[0] != '/')
+                return false;
+        for (const char *p = s; (p = strstr(p, "..")); p += 2)
+                if ((p == s || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+                        return false;
+        return xml_safe(s);
+}
+
+enum { STR_WORD = 0, STR_PATH = 1 };
+
+static int p_str(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s;
+        int r = want_string(c, n, f, &s);
+        if (r < 0)
+                return r;
+        if (!*s)
+                return perr(c, n, "%s: empty value", flabel(f));
+        if (f->min == STR_PATH && !path_safe(s))
+                return perr(c, n, "%s: \"%.64s\" is not an absolute path without \"..\" and <>&'\"", flabel(f), s);
+        if (f->min == STR_WORD && !xml_safe(s))
+                return perr(c, n, "%s: \"%.64s\" contains one of <>&'\" or a control character", flabel(f), s);
+        char **dst = (char **) ((char *) base + f->offset);
+        free(*dst);
+        *dst = xstrdup(s);
+        return 0;
+}
+
+/* Fixed-size char array field (scheduler, set type, volume reference parts). */
+static int p_word(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s;
+        int r = want_string(c, n, f, &s);
+        if (r < 0)
+                return r;
+        if (!*s || strlen(s) >= (size_t) f->max || !xml_safe(s))
+                return perr(c, n, "%s: bad value \"%.64s\"", flabel(f), s);
+        strcpy((char *) base + f->offset, s);
+        return 0;
+}
+
+static int p_mac(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s = scalar(n);
+        int r = s ? mac_parse(s, (unsigned char *) base + f->offset) : -EINVAL;
+        if (r == -EDOM)
+                return perr(c, n, "%s: \"%s\" is a multicast address", flabel(f), s);
+        if (r < 0)
+                return perr(c, n, "%s: bad MAC address \"%.64s\": expected xx:xx:xx:xx:xx:xx", flabel(f), s ? s : "");
+        return 0;
+}
+
+static int addr_value(struct pctx *c, yaml_node_t *n, const struct field *f, bool prefix, struct ipaddr *out) {
+        const char *s = scalar(n);
+        int r = s ? ipaddr_parse(s, prefix, out) : -EINVAL;
+        if (r == -ERANGE)
+                return perr(c, n, "%s: prefix length in \"%.64s\" out of range 0..%u", flabel(f), s,
+                            strchr(s, ':') ? 128 : 32);
+        if (r == -EDOM)
+                return perr(c, n, "%s: \"%.64s\" needs a prefix length (ADDRESS/PREFIX)", flabel(f), s);
+        if (r < 0)
+                return perr(c, n, "%s: bad address \"%.64s\"", flabel(f), s ? s : "");
+        return 0;
+}
+
+static int p_ipaddr(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        return addr_value(c, n, f, f->min, (struct ipaddr *) ((char *) base + f->offset));
+}
+
+static int want_seq(struct pctx *c, yaml_node_t *n, const struct field *f) {
+        if (n->type != YAML_SEQUENCE_NODE)
+                return perr(c, n, "%s: expected a list", flabel(f));
+        return 0;
+}
+
+#define SEQ_FOREACH(c, n, item)                                                                          \
+        for (yaml_node_item_t *_i = (n)->data.sequence.items.start; _i < (n)->data.sequence.items.top; _i++) \
+                for (yaml_node_t *item = yaml_document_get_node((c)->doc, *_i); item; item = NULL)
+
+static int p_addr_list(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        struct addr_list *l = (struct addr_list *) ((char *) base + f->offset);
+        int r = want_seq(c, n, f), ret = 0;
+        if (r < 0)
+                return r;
+        SEQ_FOREACH(c, n, item) {
+                struct ipaddr a;
+                if (!budget_ok(c, item))
+                        return -E2BIG;
+                r = addr_value(c, item, f, true, &a);
+                if (r < 0) {
+                        ret = r;
+                        continue;
+                }
+                bool dup = false;
+                for (size_t i = 0; i < l->n; i++)
+                        dup = dup || ipaddr_equal(&l->v[i], &a);
+                if (dup) {
+                        ret = perr(c, item, "%s: address %s listed twice", flabel(f), scalar(item));
+                        continue;
+                }
+                *(struct ipaddr *) array_push(&l->v, &l->n, sizeof(a)) = a;
+        }
+        return ret;
+}
+
+/* min = 1: interface names; min = 0: any non-empty string (ipset entries). */
+static int p_str_list(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        struct str_list *l = (struct str_list *) ((char *) base + f->offset);
+        int r = want_seq(c, n, f), ret = 0;
+        if (r < 0)
+                return r;
+        SEQ_FOREACH(c, n, item) {
+                const char *s;
+                if (!budget_ok(c, item))
+                        return -E2BIG;
+                r = want_string(c, item, f, &s);
+                if (r >= 0 && f->min == 1)
+                        r = check_ifname(c, item, flabel(f), s);
+                if (r >= 0 && f->min == 0 && (!*s || !xml_safe(s)))
+                        r = perr(c, item, "%s: bad entry \"%.64s\"", flabel(f), s);
+                if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
+                        r = perr(c, item, "%s: %s cannot contain itself", flabel(f), s);
+                if (r >= 0 && str_list_contains(l, s))
+                        r = perr(c, item, "%s: %s listed twice", flabel(f), s);
+                if (r < 0) {
+                        ret = r;
+                        continue;
+                }
+                *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
+        }
+        return ret;
+}
+
+/* Walk a mapping against a field table: unknown and duplicate keys are errors,
+ * every field is parsed even after an error so that all errors are reported. */
+static int parse_fields(struct pctx *c, yaml_node_t *map, const struct field *table, size_t n_table, void *base,
+                        uint64_t *set, const char *what, unsigned depth) {
+        if (map->type != YAML_MAPPING_NODE)
+                return perr(c, map, "%s: expected a mapping", what);
+        if (depth > MAX_DEPTH)
+                return perr(c, map, "%s: nested too deeply", what);
+        int ret = 0;
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+                if (!budget_ok(c, k))
+                        return -E2BIG;
+                const char *key = scalar(k);
+                if (!key) {
+                        ret = perr(c, k, "%s: keys must be strings", what);
+                        continue;
+                }
+                bool dup = false;
+                for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p && !dup; q++) {
+                        yaml_node_t *qk = yaml_document_get_node(c->doc, q->key);
+                        if (scalar(qk) && strcmp(scalar(qk), key) == 0) {
+                                ret = perr(c, k, "duplicate key \"%.64s\" in %s (first at %zu:%zu)", key, what,
+                                           qk->start_mark.line + 1, qk->start_mark.column + 1);
+                                dup = true;
+                        }
+                }
+                if (dup)
+                        continue;
+                const struct field *f = NULL;
+                for (size_t i = 0; i < n_table && !f; i++)
+                        if (strcmp(table[i].key, key) == 0)
+                                f = &table[i];
+                if (!f) {
+                        ret = perr(c, k, "unknown key \"%.64s\" in %s", key, what);
+                        continue;
+                }
+                int r = f->parse(c, v, f, base);
+                if (r < 0)
+                        ret = r;
+                else if (set)
+                        *set |= f->bit;
+        }
+        return ret;
+}
+
+/* Lists of mappings (disks, interfaces, reals) and nested mappings (dhcp). */
+struct sub_table {
+        const struct field *fields;
+        size_t n_fields;
+        size_t elem_size;
+        size_t pos_offset, set_offset; /* of srcpos and the set bits in each element */
+        size_t count_offset;           /* of the size_t count, relative to the array pointer */
+        const char *what;
+};
+
+static int p_obj_list(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const struct sub_table *t = f->extra;
+        void **arr = (void **) ((char *) base + f->offset);
+        size_t *count = (size_t *) ((char *) arr + t->count_offset);
+        int r = want_seq(c, n, f), ret = 0;
+        if (r < 0)
+                return r;
+        SEQ_FOREACH(c, n, item) {
+                if (!budget_ok(c, item))
+                        return -E2BIG;
+                char *e = array_push(arr, count, t->elem_size);
+                *(struct srcpos *) (e + t->pos_offset) = pos_of(c, item);
+                r = parse_fields(c, item, t->fields, t->n_fields, e, (uint64_t *) (e + t->set_offset), t->what, 2);
+                if (r < 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+static int p_obj(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const struct sub_table *t = f->extra;
+        return parse_fields(c, n, t->fields, t->n_fields, (char *) base + f->offset, NULL, t->what, 2);
+}
+
+#define R(member) offsetof(struct resource, member)
+#define STATE_FIELD(tbl) { "state", p_enum, R(state), 0, 0, RES_F_STATE, &tbl, NULL }
+
+static const struct field ethernet_fields[] = {
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+};
+
+static const struct field bridge_fields[] = {
+        { "interfaces", p_str_list, R(link.interfaces), 1, 0, LINK_F_INTERFACES, NULL, NULL },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        { "stp", p_bool, R(link.stp), 0, 0, LINK_F_STP, NULL, NULL },
+        /* The kernel takes 2..30 s of forward delay while STP runs; 0 is fine without it. */
+        { "forward-delay", p_u32, R(link.forward_delay), 0, 30, LINK_F_FORWARD_DELAY, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static const struct field vlan_fields[] = {
+        { "link", p_ifname, R(link.link), 0, 0, LINK_F_LINK, NULL, NULL },
+        { "id", p_u32, R(link.vlan_id), 1, 4094, LINK_F_ID, NULL, "vlan id" },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+#define D(member) offsetof(struct dhcp_range, member)
+static const struct field dhcp_fields[] = {
+        { "start", p_ipaddr, D(start), 0, 0, 0, NULL, "dhcp start" },
+        { "end", p_ipaddr, D(end), 0, 0, 0, NULL, "dhcp end" },
+};
+static const struct sub_table dhcp_sub = { dhcp_fields, ELEMENTSOF(dhcp_fields), 0, 0, 0, 0, "dhcp" };
+
+static const struct field network_fields[] = {
+        { "mode", p_enum, R(network.mode), 0, 0, NET_F_MODE, &net_mode_table, NULL },
+        { "bridge", p_ifname, R(network.bridge), 0, 0, NET_F_BRIDGE, NULL, NULL },
+        { "dev", p_ifname, R(network.dev), 0, 0, NET_F_DEV, NULL, NULL },
+        { "macvtap-mode", p_enum, R(network.macvtap_mode), 0, 0, NET_F_MACVTAP_MODE, &macvtap_mode_table, NULL },
+        { "address", p_ipaddr, R(network.address), 1, 0, NET_F_ADDRESS, NULL, NULL },
+        { "dhcp", p_obj, R(network.dhcp), 0, 0, NET_F_DHCP, &dhcp_sub, NULL },
+        { "autostart", p_bool, R(network.autostart), 0, 0, NET_F_AUTOSTART, NULL, NULL },
+        { "active", p_bool, R(network.active), 0, 0, NET_F_ACTIVE, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static int p_volumes(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+
+static const struct field pool_fields[] = {
+        { "type", p_str, R(pool.type), STR_WORD, 0, POOL_F_TYPE, NULL, NULL },
+        { "path", p_str, R(pool.path), STR_PATH, 0, POOL_F_PATH, NULL, NULL },
+        { "source", p_str, R(pool.source), STR_WORD, 0, POOL_F_SOURCE, NULL, NULL },
+        { "host", p_str, R(pool.host), STR_WORD, 0, POOL_F_HOST, NULL, NULL },
+        { "autostart", p_bool, R(pool.autostart), 0, 0, POOL_F_AUTOSTART, NULL, NULL },
+        { "active", p_bool, R(pool.active), 0, 0, POOL_F_ACTIVE, NULL, NULL },
+        { "volumes", p_volumes, 0, 0, 0, 0, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static const struct field volume_fields[] = {
+        { "capacity", p_size, R(volume.capacity), 1, 0, VOL_F_CAPACITY, NULL, NULL },
+        { "format", p_enum, R(volume.format), 0, 0, VOL_F_FORMAT, &vol_format_table, NULL },
+        { "preallocation", p_enum, R(volume.prealloc), 0, 0, VOL_F_PREALLOC, &prealloc_table, NULL },
+        STATE_FIELD(state_table),
+};
+
+#define DK(member) offsetof(struct disk_spec, member)
+static const struct field disk_fields[] = {
+        { "volume", p_str, DK(volume), STR_WORD, 0, DISK_F_VOLUME, NULL, NULL },
+        { "cdrom", p_str, DK(cdrom), STR_PATH, 0, DISK_F_CDROM, NULL, NULL },
+        { "bus", p_enum, DK(bus), 0, 0, DISK_F_BUS, &disk_bus_table, NULL },
+        { "cache", p_enum, DK(cache), 0, 0, DISK_F_CACHE, &disk_cache_table, NULL },
+        { "discard", p_enum, DK(discard), 0, 0, DISK_F_DISCARD, &disk_discard_table, NULL },
+};
+static const struct sub_table disk_sub = { disk_fields, ELEMENTSOF(disk_fields), sizeof(struct disk_spec),
+                                           DK(pos), DK(set),
+                                           offsetof(struct domain_spec, n_disks) - offsetof(struct domain_spec, disks),
+                                           "disk" };
+#define NI(member) offsetof(struct nic_spec, member)
+static const struct field nic_fields[] = {
+        { "bridge", p_ifname, NI(bridge), 0, 0, NIC_F_BRIDGE, NULL, NULL },
+        { "network", p_str, NI(network), STR_WORD, 0, NIC_F_NETWORK, NULL, NULL },
+        { "model", p_enum, NI(model), 0, 0, NIC_F_MODEL, &nic_model_table, NULL },
+        { "mac", p_mac, NI(mac), 0, 0, NIC_F_MAC, NULL, NULL },
+};
+static const struct sub_table nic_sub = { nic_fields, ELEMENTSOF(nic_fields), sizeof(struct nic_spec), NI(pos),
+                                          NI(set), offsetof(struct domain_spec, n_nics) - offsetof(struct domain_spec, nics),
+                                          "interface" };
+
+static const struct field domain_fields[] = {
+        { "vcpus", p_u32, R(domain.vcpus), 1, 4096, DOM_F_VCPUS, NULL, NULL },
+        { "max-vcpus", p_u32, R(domain.max_vcpus), 1, 4096, DOM_F_MAX_VCPUS, NULL, NULL },
+        { "memory", p_size, R(domain.memory), 1 << 20, 0, DOM_F_MEMORY, NULL, NULL },
+        { "max-memory", p_size, R(domain.max_memory), 1 << 20, 0, DOM_F_MAX_MEMORY, NULL, NULL },
+        { "cpu", p_str, R(domain.cpu), STR_WORD, 0, DOM_F_CPU, NULL, NULL },
+        { "memory-backing", p_enum, R(domain.memory_backing), 0, 0, DOM_F_MEMBACK, &mem_backing_table, NULL },
+        { "state", p_enum, R(state), 0, 0, RES_F_STATE, &domain_state_table, NULL },
+        { "autostart", p_bool, R(domain.autostart), 0, 0, DOM_F_AUTOSTART, NULL, NULL },
+        { "disks", p_obj_list, R(domain.disks), 0, 0, DOM_F_DISKS, &disk_sub, NULL },
+        { "interfaces", p_obj_list, R(domain.nics), 0, 0, DOM_F_INTERFACES, &nic_sub, NULL },
+};
+
+#define RS(member) offsetof(struct real_spec, member)
+static const struct field real_fields[] = {
+        { "address", p_ipaddr, RS(address), 0, 0, REAL_F_ADDRESS, NULL, NULL },
+        { "port", p_u32, RS(port), 0, 65535, REAL_F_PORT, NULL, NULL },
+        { "weight", p_u32, RS(weight), 0, INT32_MAX, REAL_F_WEIGHT, NULL, NULL },
+        { "forwarding", p_enum, RS(forwarding), 0, 0, REAL_F_FORWARDING, &ipvs_fwd_table, NULL },
+        { "upper", p_u32, RS(upper), 0, UINT32_MAX, REAL_F_UPPER, NULL, NULL },
+        { "lower", p_u32, RS(lower), 0, UINT32_MAX, REAL_F_LOWER, NULL, NULL },
+};
+static const struct sub_table real_sub = { real_fields, ELEMENTSOF(real_fields), sizeof(struct real_spec), RS(pos),
+                                           RS(set),
+                                           offsetof(struct service_spec, n_reals) - offsetof(struct service_spec, reals),
+                                           "real" };
+
+static const struct field service_fields[] = {
+        { "protocol", p_enum, R(service.protocol), 0, 0, SVC_F_PROTOCOL, &ipvs_proto_table, NULL },
+        { "address", p_ipaddr, R(service.address), 0, 0, SVC_F_ADDRESS, NULL, NULL },
+        { "port", p_u32, R(service.port), 0, 65535, SVC_F_PORT, NULL, NULL },
+        { "fwmark", p_u32, R(service.fwmark), 1, UINT32_MAX, SVC_F_FWMARK, NULL, NULL },
+        { "family", p_enum, R(service.family), 0, 0, SVC_F_FAMILY, &inet_family_table, NULL },
+        { "scheduler", p_word, R(service.scheduler), 0, 16, SVC_F_SCHEDULER, NULL, NULL },
+        { "persistence", p_u32, R(service.persistence), 1, UINT32_MAX, SVC_F_PERSISTENCE, NULL, NULL },
+        { "netmask", p_ipaddr, R(service.netmask), 0, 0, SVC_F_NETMASK, NULL, NULL },
+        { "forwarding", p_enum, R(service.forwarding), 0, 0, SVC_F_FORWARDING, &ipvs_fwd_table, NULL },
+        { "drain-seconds", p_u32, R(service.drain_seconds), 0, 86400 * 7, SVC_F_DRAIN, NULL, NULL },
+        { "reals", p_obj_list, R(service.reals), 0, 0, SVC_F_REALS, &real_sub, NULL },
+        STATE_FIELD(state_table),
+};
+
+static const struct field ipset_fields[] = {
+        { "type", p_word, R(ipset.type), 0, 32, SET_F_TYPE, NULL, NULL },
+        { "family", p_enum, R(ipset.family), 0, 0, SET_F_FAMILY, &inet_family_table, NULL },
+        { "maxelem", p_u32, R(ipset.maxelem), 1, UINT32_MAX, SET_F_MAXELEM, NULL, NULL },
+        { "hashsize", p_u32, R(ipset.hashsize), 64, UINT32_MAX, SET_F_HASHSIZE, NULL, NULL },
+        { "timeout", p_u32, R(ipset.timeout), 0, 2147483, SET_F_TIMEOUT, NULL, NULL },
+        { "comment", p_bool, R(ipset.comment), 0, 0, SET_F_COMMENT, NULL, NULL },
+        { "entries", p_str_list, R(ipset.entries), 0, 0, SET_F_ENTRIES, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+struct kind_parser {
+        enum kind kind;
+        const struct field *fields;
+        size_t n_fields;
+        void (*defaults)(struct resource *r);
+};
+
+static void link_defaults(struct resource *r) {
+        r->link.up = true;
+        r->link.forward_delay = 15;
+}
+static void network_defaults(struct resource *r) {
+        r->network.autostart = r->network.active = true;
+}
+static void pool_defaults(struct resource *r) {
+        r->pool.autostart = r->pool.active = true;
+}
+static void domain_defaults(struct resource *r) {
+        r->state = STATE_RUNNING;
+        r->domain.vcpus = 1;
+}
+static void service_defaults(struct resource *r) {
+        strcpy(r->service.scheduler, "wlc");
+}
+
+/* One entry per top-level section; adding a kind adds a line here. */
+static const struct kind_parser kind_parsers[] = {
+        { KIND_ETHERNET, ethernet_fields, ELEMENTSOF(ethernet_fields), link_defaults },
+        { KIND_BRIDGE, bridge_fields, ELEMENTSOF(bridge_fields), link_defaults },
+        { KIND_VLAN, vlan_fields, ELEMENTSOF(vlan_fields), link_defaults },
+        { KIND_NETWORK, network_fields, ELEMENTSOF(network_fields), network_defaults },
+        { KIND_POOL, pool_fields, ELEMENTSOF(pool_fields), pool_defaults },
+        { KIND_DOMAIN, domain_fields, ELEMENTSOF(domain_fields), domain_defaults },
+        { KIND_SERVICE, service_fields, ELEMENTSOF(service_fields), service_defaults },
+        { KIND_IPSET, ipset_fields, ELEMENTSOF(ipset_fields), NULL },
+};
+
+static bool name_valid(enum kind k, const char *s) {
+        if (kind_is_link(k))
+                return ifname_valid(s);
+        return *s && strlen(s) < 200 && !strchr(s, '/') && xml_safe(s) && strcmp(s, ".") && strcmp(s, "..");
+}
+
+static int add_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
+        int x = model_add(&c->set->model, r);
+        if (x == -EEXIST) {
+                struct resource *o = model_find(&c->set->model, r->kind, r->name);
+                perr(c, key, "%s %s is already defined as %s at %s:%u:%u", kind_to_string(r->kind), r->name,
+                     kind_to_string(o->kind), o->pos.file, o->pos.line, o->pos.col);
+                resource_free(r);
+                return -EEXIST;
+        }
+        return 0;
+}
+
+/* Semantic checks of one resource that a field table cannot express. */
+static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
+        if (r->state == STATE_ABSENT)
+                return 0;
+        switch (r->kind) {
+        case KIND_VLAN:
+                if (!(r->set & LINK_F_LINK) || !(r->set & LINK_F_ID))
+                        return perr(c, key, "vlan %s needs link and id", r->name);
+                if (strcmp(r->link.link, r->name) == 0)
+                        return perr(c, key, "vlan %s cannot sit on itself", r->name);
+                break;
+        case KIND_NETWORK: {
+                int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
+                if (m == NET_BRIDGE && !(r->set & NET_F_BRIDGE))
+                        return perr(c, key, "network %s: mode bridge needs bridge", r->name);
+                if (m == NET_MACVTAP && !(r->set & NET_F_DEV))
+                        return perr(c, key, "network %s: mode macvtap needs dev", r->name);
+                if ((m == NET_BRIDGE || m == NET_MACVTAP) && (r->set & (NET_F_ADDRESS | NET_F_DHCP)))
+                        return perr(c, key, "network %s: address and dhcp belong to nat, route and isolated modes",
+                                    r->name);
+                if (m != NET_MACVTAP && (r->set & (NET_F_DEV | NET_F_MACVTAP_MODE)))
+                        return perr(c, key, "network %s: dev and macvtap-mode belong to mode macvtap", r->name);
+                break;
+        }
+        case KIND_POOL:
+                if (!(r->set & POOL_F_TYPE))
+                        return perr(c, key, "pool %s needs a type", r->name);
+                break;
+        case KIND_DOMAIN:
+                if (!(r->set & DOM_F_MEMORY))
+                        return perr(c, key, "domain %s needs memory", r->name);
+                if ((r->set & DOM_F_MAX_VCPUS) && r->domain.max_vcpus < r->domain.vcpus)
+                        return perr(c, key, "domain %s: max-vcpus %u is below vcpus %u", r->name,
+                                    r->domain.max_vcpus, r->domain.vcpus);
+                if ((r->set & DOM_F_MAX_MEMORY) && r->domain.max_memory < r->domain.memory)
+                        return perr(c, key, "domain %s: max-memory is below memory", r->name);
+                for (size_t i = 0; i < r->domain.n_disks; i++) {
+                        struct disk_spec *d = &r->domain.disks[i];
+                        if (!!(d->set & DISK_F_VOLUME) == !!(d->set & DISK_F_CDROM))
+                                return diag_pos(&d->pos, "disk needs exactly one of volume and cdrom");
+                }
+                for (size_t i = 0; i < r->domain.n_nics; i++) {
+                        struct nic_spec *nic = &r->domain.nics[i];
+                        if (!!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
+                                return diag_pos(&nic->pos, "interface needs exactly one of bridge and network");
+                }
+                break;
+        case KIND_SERVICE:
+                if (r->set & SVC_F_FWMARK) {
+                        if (r->set & (SVC_F_ADDRESS | SVC_F_PORT | SVC_F_PROTOCOL))
+                                return perr(c, key, "service %s: fwmark excludes protocol, address and port", r->name);
+                } else if (!(r->set & SVC_F_ADDRESS) || !(r->set & SVC_F_PORT))
+                        return perr(c, key, "service %s needs address and port, or fwmark", r->name);
+                for (size_t i = 0; i < r->service.n_reals; i++)
+                        if (!(r->service.reals[i].set & REAL_F_ADDRESS))
+                                return diag_pos(&r->service.reals[i].pos, "real server needs an address");
+                break;
+        case KIND_IPSET:
+                if (!(r->set & SET_F_TYPE))
+                        return perr(c, key, "ipset %s needs a type", r->name);
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node_t *map) {
+        const char *section = kind_to_section(kp->kind);
+        if (map->type == YAML_SCALAR_NODE && map->data.scalar.length == 0)
+                return 0; /* "bridges:" with nothing under it */
+        if (map->type != YAML_MAPPING_NODE)
+                return perr(c, map, "%s: expected a mapping of names", section);
+        int ret = 0;
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+                if (!budget_ok(c, k))
+                        return -E2BIG;
+                const char *name = scalar(k);
+                if (!name || strlen(name) != k->data.scalar.length || !name_valid(kp->kind, name)) {
+                        if (kind_is_link(kp->kind))
+                                ret = perr(c, k, "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space",
+                                           name ? name : "");
+                        else
+                                ret = perr(c, k, "bad %s name \"%.64s\": no '/', <>&'\" or control characters",
+                                           kind_to_string(kp->kind), name ? name : "");
+                        continue;
+                }
+                struct resource *r = resource_new(kp->kind, name);
+                r->pos = pos_of(c, k);
+                if (kp->defaults)
+                        kp->defaults(r);
+                char what[300];
+                snprintf(what, sizeof(what), "%s %s", kind_to_string(kp->kind), name);
+                c->res = r;
+                int x = 0;
+                if (!(v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0 && is_plain(v)))
+                        x = parse_fields(c, v, kp->fields, kp->n_fields, r, &r->set, what, 1);
+                c->res = NULL;
+                if (x >= 0)
+                        x = check_resource(c, r, k);
+                if (x >= 0 && kp->kind == KIND_ETHERNET && r->state == STATE_ABSENT)
+                        x = perr(c, k, "ethernet %s: existing NICs are never deleted", name);
+                if (x < 0) {
+                        ret = x;
+                        resource_free(r);
+                        continue;
+                }
+                x = add_resource(c, r, k);
+                if (x < 0)
+                        ret = x;
+        }
+        return ret;
+}
+
+/* Volumes live under their pool; each becomes a resource named POOL/VOLUME. */
+static int p_volumes(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        struct resource *pool = base;
+        (void) f;
+        if (n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0)
+                return 0;
+        if (n->type != YAML_MAPPING_NODE)
+                return perr(c, n, "volumes: expected a mapping of names");
+        int ret = 0;
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+                if (!budget_ok(c, k))
+                        return -E2BIG;
+                const char *name = scalar(k);
+                if (!name || strlen(name) != k->data.scalar.length || !name_valid(KIND_VOLUME, name)) {
+                        ret = perr(c, k, "bad volume name \"%.64s\": no '/', <>&'\" or control characters",
+                                   name ? name : "");
+                        continue;
+                }
+                char *full = xasprintf("%s/%s", pool->name, name);
+                struct resource *r = resource_new(KIND_VOLUME, full);
+                free(full);
+                r->pos = pos_of(c, k);
+                snprintf(r->volume.pool, sizeof(r->volume.pool), "%s", pool->name);
+                char what[300];
+                snprintf(what, sizeof(what), "volume %s", r->name);
+                int x = parse_fields(c, v, volume_fields, ELEMENTSOF(volume_fields), r, &r->set, what, 2);
+                if (x >= 0 && r->state != STATE_ABSENT && !(r->set & VOL_F_CAPACITY))
+                        x = perr(c, k, "volume %s needs a capacity", r->name);
+                if (x >= 0 && r->volume.prealloc == PREALLOC_FULL && r->volume.format != VOL_RAW)
+                        x = perr(c, k, "volume %s: preallocation full needs format raw", r->name);
+                if (x < 0) {
+                        ret = x;
+                        resource_free(r);
+                        continue;
+                }
+                x = add_resource(c, r, k);
+                if (x < 0)
+                        ret = x;
+        }
+        return ret;
+}
+
+static yaml_node_t *map_get(struct pctx *c, yaml_node_t *map, const char *key, yaml_node_t **key_node) {
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                if (scalar(k) && strcmp(scalar(k), key) == 0) {
+                        if (key_node)
+                                *key_node = k;
+                        return yaml_document_get_node(c->doc, p->value);
+                }
+        }
+        return NULL;
+}
+
+static const char *intern_file(struct manifest_set *set, const char *name) {
+        char **slot = array_push(&set->files, &set->n_files, sizeof(char *));
+        *slot = xstrdup(name);
+        return *slot;
+}
+
+/* Fold every byte read into one digest (FNV-1a 64), so a run can name its revision. */
+static void digest_update(struct manifest_set *set, const char *buf, size_t len) {
+        uint64_t h = set->digest[0] ? strtoull(set->digest, NULL, 16) : 1469598103934665603ull;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char) buf[i]) * 1099511628211ull;
+        snprintf(set->digest, sizeof(set->digest), "%016llx", (unsigned long long) h);
+}
+
+static int parse_document(struct pctx *c, const char *hostname) {
+        yaml_node_t *root = yaml_document_get_root_node(c->doc);
+        struct srcpos top = { c->file, 1, 1 };
+        if (!root)
+                return diag_pos(&top, "empty manifest: missing \"version: 1\"");
+        if (root->type != YAML_MAPPING_NODE)
+                return perr(c, root, "a manifest is a mapping with version: 1 and sections");
+        yaml_node_t *vk = NULL, *version = map_get(c, root, "version", &vk);
+        if (!version)
+                return perr(c, root, "missing \"version: 1\"");
+        if (!scalar(version) || strcmp(scalar(version), "1") != 0)
+                return perr(c, version, "unsupported version \"%.16s\": this reconcile reads version 1",
+                            scalar(version) ? scalar(version) : "");
+        yaml_node_t *host = map_get(c, root, "host", NULL);
+        if (host) {
+                if (!scalar(host) || !*scalar(host))
+                        return perr(c, host, "host: expected a glob string");
+                if (fnmatch(scalar(host), hostname, 0) != 0) {
+                        c->set->n_skipped_host++;
+                        diag_debug("%s: skipped: host \"%s\" does not match %s", c->file, scalar(host), hostname);
+                        return 0;
+                }
+        }
+        int ret = 0;
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+                const char *key = scalar(k);
+                if (!key) {
+                        ret = perr(c, k, "keys must be strings");
+                        continue;
+                }
+                bool dup = false;
+                for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p && !dup; q++) {
+                        yaml_node_t *qk = yaml_document_get_node(c->doc, q->key);
+                        if (scalar(qk) && strcmp(scalar(qk), key) == 0) {
+                                ret = perr(c, k, "duplicate key \"%.64s\" (first at %zu:%zu)", key,
+                                           qk->start_mark.line + 1, qk->start_mark.column + 1);
+                                dup = true;
+                        }
+                }
+                if (dup || strcmp(key, "version") == 0 || strcmp(key, "host") == 0)
+                        continue;
+                const struct kind_parser *kp = NULL;
+                for (size_t i = 0; i < ELEMENTSOF(kind_parsers) && !kp; i++)
+                        if (strcmp(kind_to_section(kind_parsers[i].kind), key) == 0)
+                                kp = &kind_parsers[i];
+                if (!kp) {
+                        ret = perr(c, k, "unknown key \"%.64s\" at top level", key);
+                        continue;
+                }
+                int r = parse_section(c, kp, v);
+                if (r < 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
+                          const char *hostname) {
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        const char *file = intern_file(set, name);
+        int ret = 0;
+
+        digest_update(set, buf, len);
+        if (!yaml_parser_initialize(&parser))
+                return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
+        yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                struct srcpos p = { file, (unsigned) parser.problem_mark.line + 1,
+                                    (unsigned) parser.problem_mark.column + 1 };
+                ret = diag_pos(&p, "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
+                               parser.context ? " " : "", parser.context ? parser.context : "");
+                yaml_parser_delete(&parser);
+                return ret;
+        }
+        struct pctx c = { .set = set, .doc = &doc, .file = file };
+        ret = parse_document(&c, hostname);
+        yaml_document_delete(&doc);
+
+        /* One document per file: a second one would be silently ignored otherwise. */
+        if (ret >= 0) {
+                yaml_document_t next;
+                if (!yaml_parser_load(&parser, &next)) {
+                        struct srcpos p = { file, (unsigned) parser.problem_mark.line + 1,
+                                            (unsigned) parser.problem_mark.column + 1 };
+                        ret = diag_pos(&p, "YAML: %s", parser.problem ? parser.problem : "syntax error");
+                } else {
+                        yaml_node_t *root2 = yaml_document_get_root_node(&next);
+                        if (root2) {
+                                struct srcpos p = { file, (unsigned) root2->start_mark.line + 1,
+                                                    (unsigned) root2->start_mark.column + 1 };
+                                ret = diag_pos(&p, "a manifest holds one YAML document; found a second");
+                        }
+                        yaml_document_delete(&next);
+                }
+        }
+        yaml_parser_delete(&parser);
+        return ret;
+}
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static bool manifest_name(const char *n) {
+        size_t len = strlen(n);
+        if (n[0] == '.')
+                return false;
+        return (len > 5 && strcmp(n + len - 5, ".yaml") == 0) || (len > 4 && strcmp(n + len - 4, ".yml") == 0);
+}
+
+#define MAX_MANIFEST_BYTES (64u << 20)
+
+static int read_manifest(const char *dir, int dfd, const char *name, bool check_perms, char **buf, size_t *len) {
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+        /* O_NOFOLLOW: a symlink could point anywhere outside the reviewed directory. */
+        int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) {
+                if (errno == ELOOP)
+                        return diag_plain(-ELOOP, "%s: manifests must be regular files, not symlinks", path);
+                return diag_plain(-errno, "%s: %s", path, strerror(errno));
+        }
+        struct stat st;
+        int r = 0;
+        if (fstat(fd, &st) < 0)
+                r = diag_plain(-errno, "%s: %s", path, strerror(errno));
+        else if (!S_ISREG(st.st_mode))
+                r = diag_plain(-EINVAL, "%s: not a regular file", path);
+        else if (check_perms && st.st_uid != geteuid())
+                r = diag_plain(-EPERM, "%s: owned by uid %u, not by the runner (uid %u): refusing it", path,
+                               (unsigned) st.st_uid, (unsigned) geteuid());
+        else if (check_perms && (st.st_mode & (S_IWGRP | S_IWOTH)))
+                r = diag_plain(-EPERM, "%s: writable by group or others (mode %04o): refusing it", path,
+                               (unsigned) (st.st_mode & 07777));
+        else if ((uint64_t) st.st_size > MAX_MANIFEST_BYTES)
+                r = diag_plain(-EFBIG, "%s: larger than %u MiB", path, MAX_MANIFEST_BYTES >> 20);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        *buf = xcalloc(1, (size_t) st.st_size + 1);
+        size_t off = 0;
+        while (off < (size_t) st.st_size) {
+                ssize_t n = read(fd, *buf + off, (size_t) st.st_size - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                off += (size_t) n;
+        }
+        close(fd);
+        *len = off;
+        return 0;
+}
+
+int manifests_load(const char *dir, const char *hostname, bool check_perms, struct manifest_set *set) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return diag_plain(-errno, "%s: cannot open manifest directory: %s", dir, strerror(errno));
+        int ret = 0;
+        if (check_perms) {
+                struct stat st;
+                if (fstat(dfd, &st) < 0)
+                        ret = diag_plain(-errno, "%s: %s", dir, strerror(errno));
+                else if (st.st_uid != geteuid())
+                        ret = diag_plain(-EPERM, "%s: owned by uid %u, not by the runner (uid %u): refusing it", dir,
+                                         (unsigned) st.st_uid, (unsigned) geteuid());
+                else if (st.st_mode & (S_IWGRP | S_IWOTH))
+                        ret = diag_plain(-EPERM, "%s: writable by group or others (mode %04o): refusing it", dir,
+                                         (unsigned) (st.st_mode & 07777));
+                if (ret < 0) {
+                        close(dfd);
+                        return ret;
+                }
+        }
+        DIR *d = fdopendir(dup(dfd));
+        if (!d) {
+                close(dfd);
+                return diag_plain(-errno, "%s: %s", dir, strerror(errno));
+        }
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (manifest_name(de->d_name))
+                        *(char **) array_push(&names, &n, sizeof(char *)) = xstrdup(de->d_name);
+        closedir(d);
+        if (n)
+                qsort(names, n, sizeof(char *), name_cmp);
+        for (size_t i = 0; i < n; i++) {
+                char *buf = NULL;
+                size_t len = 0;
+                int r = read_manifest(dir, dfd, names[i], check_perms, &buf, &len);
+                if (r >= 0) {
+                        _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
+                        r = manifest_parse_buffer(set, path, buf, len, hostname);
+                }
+                if (r < 0)
+                        ret = r;
+                free(buf);
+                free(names[i]);
+        }
+        free(names);
+        close(dfd);
+        if (ret >= 0)
+                ret = manifests_validate(set);
+        return ret;
+}
+
+int manifests_validate(struct manifest_set *set) {
+        int ret = 0;
+        for (size_t i = 0; i < set->model.n; i++) {
+                struct resource *r = set->model.v[i];
+                if (r->kind != KIND_DOMAIN || r->state == STATE_ABSENT)
+                        continue;
+                for (size_t j = 0; j < r->domain.n_disks; j++) {
+                        struct disk_spec *d = &r->domain.disks[j];
+                        if (!d->volume)
+                                continue;
+                        struct resource *v = model_find(&set->model, KIND_VOLUME, d->volume);
+                        if (!v || v->kind != KIND_VOLUME)
+                                ret = diag_pos(&d->pos, "domain %s: volume %s is not declared (declare it under pools)",
+                                               r->name, d->volume);
+                        else if (v->state == STATE_ABSENT)
+                                ret = diag_pos(&d->pos, "domain %s: volume %s is declared absent", r->name, d->volume);
+                }
+        }
+        for (size_t i = 0; i < set->model.n; i++) {
+                struct resource *r = set->model.v[i];
+                if (r->kind == KIND_VOLUME && r->state != STATE_ABSENT) {
+                        struct resource *p = model_find(&set->model, KIND_POOL, r->volume.pool);
+                        if (p && p->state == STATE_ABSENT)
+                                ret = diag_pos(&r->pos, "volume %s lives in pool %s, which is declared absent", r->name,
+                                               p->name);
+                }
+        }
+        return ret;
+}
+
+void manifests_done(struct manifest_set *set) {
+        model_done(&set->model);
+        for (size_t i = 0; i < set->n_files; i++)
+                free(set->files[i]);
+        free(set->files);
+        memset(set, 0, sizeof(*set));
+}

@@ -1,0 +1,27 @@
+/* Manifest parsers: YAML files into the desired model. No backend is touched. */
+#pragma once
+
+#include "../reconcile/reconcile.h"
+
+struct manifest_set {
+        struct model model;
+        char **files; /* every file name a srcpos points to */
+        size_t n_files;
+        unsigned n_skipped_host; /* files for another host */
+        char digest[17];         /* of every file read, for holds and logs */
+};
+
+/* Read every *.yaml / *.yml directly in dir, in lexical order. hostname is
+ * matched against each file's host: glob. Returns 0, or -EINVAL after
+ * reporting every error through the diag sink. check_perms refuses files
+ * and a directory that are not the runner's or are group/other-writable. */
+int manifests_load(const char *dir, const char *hostname, bool check_perms, struct manifest_set *set);
+/* Parse one buffer as if it were the file name; used by load, tests and the fuzzer. */
+int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
+                          const char *hostname);
+/* Cross-file checks: references to kinds that must be declared. */
+int manifests_validate(struct manifest_set *set);
+void manifests_done(struct manifest_set *set);
+
+/* Sizes with K, M, G, T (powers of 1024) or plain bytes. */
+int size_parse(const char *s, uint64_t *out);

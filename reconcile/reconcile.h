@@ -1,0 +1,441 @@
+/* reconcile core: the model every parser fills and every backend observes,
+ * the backend vtable, plan, apply, verify, the ledger and the lock.
+ * This is the one header parsers/, backends/ and cmd/ include from here. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define IFNAME_MAX 16
+
+/* ---- small helpers ---- */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+void freep(void *p);
+#define _cleanup_free_ _cleanup_(freep)
+
+void *xcalloc(size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Grow *v (of *n elements of size) by one zeroed element and return it. */
+void *array_push(void *vp, size_t *n, size_t size);
+
+struct srcpos {
+        const char *file; /* owned by the manifest set, lives as long as it */
+        unsigned line, col;
+};
+
+/* ---- the error sink: every user-visible error passes through here ---- */
+
+void diag_set_stream(FILE *f);
+FILE *diag_stream(void);
+unsigned diag_error_count(void);
+void diag_reset(void);
+/* "FILE:LINE:COL: error: MSG"; returns -EINVAL so callers can return it. */
+int diag_pos(const struct srcpos *pos, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "error: KIND NAME: MSG" for backend failures; returns r (negative errno). */
+int diag_res(int r, const char *kind, const char *name, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int diag_plain(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
+void diag_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* with -v */
+extern int diag_verbose; /* -v: >0, -q: <0 */
+
+/* ---- enums with string tables (round-tripped by tests) ---- */
+
+enum kind {
+        KIND_ETHERNET,
+        KIND_BRIDGE,
+        KIND_VLAN,
+        KIND_NETWORK,
+        KIND_POOL,
+        KIND_VOLUME,
+        KIND_DOMAIN,
+        KIND_SERVICE,
+        KIND_IPSET,
+        _KIND_MAX,
+        _KIND_INVALID = -1,
+};
+const char *kind_to_string(enum kind k);      /* "bridge" */
+enum kind kind_from_string(const char *s);     /* "bridge" */
+const char *kind_to_section(enum kind k);      /* "bridges" */
+enum kind kind_from_section(const char *s);
+/* Kinds that share one name space: all links are interfaces of one namespace. */
+bool kind_is_link(enum kind k);
+
+enum res_state {
+        STATE_PRESENT,
+        STATE_ABSENT,
+        STATE_RUNNING,
+        STATE_SHUTOFF,
+        _STATE_MAX,
+        _STATE_INVALID = -1,
+};
+const char *res_state_to_string(enum res_state s);
+enum res_state res_state_from_string(const char *s);
+
+enum net_mode { NET_NAT, NET_ROUTE, NET_ISOLATED, NET_BRIDGE, NET_MACVTAP, _NET_MODE_MAX, _NET_MODE_INVALID = -1 };
+enum macvtap_mode { MACVTAP_BRIDGE, MACVTAP_VEPA, MACVTAP_PRIVATE, MACVTAP_PASSTHROUGH, _MACVTAP_MAX, _MACVTAP_INVALID = -1 };
+enum vol_format { VOL_RAW, VOL_QCOW2, _VOL_FORMAT_MAX, _VOL_FORMAT_INVALID = -1 };
+enum prealloc { PREALLOC_NONE, PREALLOC_METADATA, PREALLOC_FULL, _PREALLOC_MAX, _PREALLOC_INVALID = -1 };
+enum disk_bus { BUS_VIRTIO, BUS_SATA, BUS_SCSI, BUS_IDE, _BUS_MAX, _BUS_INVALID = -1 };
+enum disk_cache { CACHE_DEFAULT, CACHE_NONE, CACHE_WRITETHROUGH, CACHE_WRITEBACK, CACHE_DIRECTSYNC, CACHE_UNSAFE, _CACHE_MAX, _CACHE_INVALID = -1 };
+enum disk_discard { DISCARD_IGNORE, DISCARD_UNMAP, _DISCARD_MAX, _DISCARD_INVALID = -1 };
+enum nic_model { NIC_VIRTIO, NIC_E1000, NIC_E1000E, NIC_RTL8139, _NIC_MAX, _NIC_INVALID = -1 };
+enum mem_backing { MEMBACK_DEFAULT, MEMBACK_HUGEPAGES, _MEMBACK_MAX, _MEMBACK_INVALID = -1 };
+enum ipvs_proto { PROTO_TCP, PROTO_UDP, PROTO_SCTP, _PROTO_MAX, _PROTO_INVALID = -1 };
+enum ipvs_fwd { FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, _FWD_MAX, _FWD_INVALID = -1 };
+enum inet_family { FAMILY_INET, FAMILY_INET6, _FAMILY_MAX, _FAMILY_INVALID = -1 };
+
+/* One string table per enum; parsers look words up through these. */
+struct enum_table {
+        const char *name;  /* what the enum is, for error messages */
+        const char *const *words;
+        int n;
+};
+extern const struct enum_table enum_tables[];
+extern const size_t n_enum_tables;
+extern const struct enum_table net_mode_table, macvtap_mode_table, vol_format_table, prealloc_table,
+        disk_bus_table, disk_cache_table, disk_discard_table, nic_model_table, mem_backing_table,
+        ipvs_proto_table, ipvs_fwd_table, inet_family_table, state_table, domain_state_table;
+int enum_from_string(const struct enum_table *t, const char *s);
+const char *enum_to_string(const struct enum_table *t, int v);
+
+/* ---- typed values ---- */
+
+struct ipaddr {
+        int family; /* AF_INET or AF_INET6 */
+        unsigned char a[16];
+        unsigned prefix; /* 0..32 or 0..128; a bare address carries the full length */
+        uint32_t flags;  /* observed IFA_F_* flags; zero in the desired model */
+};
+int ipaddr_parse(const char *s, bool want_prefix, struct ipaddr *out); /* 0 or -EINVAL */
+/* "192.0.2.1/24" (with_prefix) or "192.0.2.1" into buf of at least 64 bytes. */
+char *ipaddr_format(const struct ipaddr *a, bool with_prefix, char *buf, size_t size);
+bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b); /* address and prefix, not flags */
+
+struct addr_list { struct ipaddr *v; size_t n; };
+struct str_list { char **v; size_t n; };
+void str_list_done(struct str_list *l);
+bool str_list_contains(const struct str_list *l, const char *s);
+int mac_parse(const char *s, unsigned char mac[6]);
+char *mac_format(const unsigned char mac[6], char buf[18]);
+/* Kernel interface name rules: 1..15 bytes, no '/', ':' or white space, not "." or "..". */
+bool ifname_valid(const char *s);
+
+/* ---- per-kind specs ---- */
+
+/* Field bits: a bit is set in resource.set when the manifest gave the key. */
+enum {
+        LINK_F_MTU = 1u << 0,
+        LINK_F_UP = 1u << 1,
+        LINK_F_MAC = 1u << 2,
+        LINK_F_ADDRESSES = 1u << 3,
+        LINK_F_INTERFACES = 1u << 4,
+        LINK_F_STP = 1u << 5,
+        LINK_F_FORWARD_DELAY = 1u << 6,
+        LINK_F_LINK = 1u << 7,
+        LINK_F_ID = 1u << 8,
+};
+
+struct link_spec {
+        uint32_t mtu;
+        bool up;
+        unsigned char mac[6];
+        struct addr_list addresses;
+        struct str_list interfaces; /* bridge ports */
+        bool stp;
+        uint32_t forward_delay; /* seconds */
+        char link[IFNAME_MAX];  /* VLAN parent */
+        uint32_t vlan_id;
+        /* Observed only. */
+        int ifindex;
+        char master[IFNAME_MAX];
+        char type[32]; /* IFLA_INFO_KIND, "" for a plain device */
+};
+
+struct dhcp_range { struct ipaddr start, end; };
+
+enum { NET_F_MODE = 1u << 0, NET_F_BRIDGE = 1u << 1, NET_F_DEV = 1u << 2, NET_F_MACVTAP_MODE = 1u << 3,
+       NET_F_ADDRESS = 1u << 4, NET_F_DHCP = 1u << 5, NET_F_AUTOSTART = 1u << 6, NET_F_ACTIVE = 1u << 7 };
+struct network_spec {
+        int mode;         /* enum net_mode */
+        char bridge[IFNAME_MAX];
+        char dev[IFNAME_MAX];
+        int macvtap_mode; /* enum macvtap_mode */
+        struct ipaddr address;
+        struct dhcp_range dhcp;
+        bool autostart, active;
+};
+
+enum { POOL_F_TYPE = 1u << 0, POOL_F_PATH = 1u << 1, POOL_F_AUTOSTART = 1u << 2, POOL_F_ACTIVE = 1u << 3,
+       POOL_F_SOURCE = 1u << 4, POOL_F_HOST = 1u << 5 };
+struct pool_spec {
+        char *type;
+        char *path;
+        char *source; /* device, VG or export path, as the type needs */
+        char *host;   /* netfs, iscsi, rbd */
+        bool autostart, active;
+};
+
+enum { VOL_F_CAPACITY = 1u << 0, VOL_F_FORMAT = 1u << 1, VOL_F_PREALLOC = 1u << 2 };
+struct volume_spec {
+        char pool[256];
+        uint64_t capacity;
+        int format;   /* enum vol_format */
+        int prealloc; /* enum prealloc */
+};
+
+enum { DISK_F_VOLUME = 1u << 0, DISK_F_CDROM = 1u << 1, DISK_F_BUS = 1u << 2, DISK_F_CACHE = 1u << 3, DISK_F_DISCARD = 1u << 4 };
+struct disk_spec {
+        struct srcpos pos;
+        uint64_t set;
+        char *volume; /* "pool/volume" */
+        char *cdrom;  /* absolute path */
+        int bus, cache, discard;
+};
+enum { NIC_F_BRIDGE = 1u << 0, NIC_F_NETWORK = 1u << 1, NIC_F_MODEL = 1u << 2, NIC_F_MAC = 1u << 3 };
+struct nic_spec {
+        struct srcpos pos;
+        uint64_t set;
+        char bridge[IFNAME_MAX];
+        char *network;
+        int model;
+        unsigned char mac[6];
+};
+enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
+       DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,
+       DOM_F_INTERFACES = 1u << 8 };
+struct domain_spec {
+        uint32_t vcpus, max_vcpus;
+        uint64_t memory, max_memory;
+        char *cpu;
+        int memory_backing;
+        bool autostart;
+        struct disk_spec *disks;
+        size_t n_disks;
+        struct nic_spec *nics;
+        size_t n_nics;
+};
+
+enum { REAL_F_ADDRESS = 1u << 0, REAL_F_PORT = 1u << 1, REAL_F_WEIGHT = 1u << 2, REAL_F_FORWARDING = 1u << 3,
+       REAL_F_UPPER = 1u << 4, REAL_F_LOWER = 1u << 5 };
+struct real_spec {
+        struct srcpos pos;
+        uint64_t set;
+        struct ipaddr address;
+        uint32_t port, weight, upper, lower;
+        int forwarding;
+};
+enum { SVC_F_PROTOCOL = 1u << 0, SVC_F_ADDRESS = 1u << 1, SVC_F_PORT = 1u << 2, SVC_F_FWMARK = 1u << 3,
+       SVC_F_SCHEDULER = 1u << 4, SVC_F_PERSISTENCE = 1u << 5, SVC_F_NETMASK = 1u << 6,
+       SVC_F_FORWARDING = 1u << 7, SVC_F_DRAIN = 1u << 8, SVC_F_REALS = 1u << 9, SVC_F_FAMILY = 1u << 10 };
+struct service_spec {
+        int protocol;
+        struct ipaddr address;
+        uint32_t port, fwmark;
+        char scheduler[16];
+        uint32_t persistence;
+        struct ipaddr netmask;
+        int family; /* fwmark services: enum inet_family */
+        int forwarding;
+        uint32_t drain_seconds;
+        struct real_spec *reals;
+        size_t n_reals;
+};
+
+enum { SET_F_TYPE = 1u << 0, SET_F_FAMILY = 1u << 1, SET_F_MAXELEM = 1u << 2, SET_F_HASHSIZE = 1u << 3,
+       SET_F_TIMEOUT = 1u << 4, SET_F_COMMENT = 1u << 5, SET_F_ENTRIES = 1u << 6 };
+struct ipset_spec {
+        char type[32];
+        int family;
+        uint32_t maxelem, hashsize, timeout;
+        bool comment;
+        struct str_list entries;
+};
+
+struct resource {
+        enum kind kind;
+        char *name;
+        struct srcpos pos;
+        int state;    /* enum res_state */
+        uint64_t set; /* field bits of the kind, plus RES_F_STATE */
+        long topo_index; /* scratch for ordering, owned by the core */
+        union {
+                struct link_spec link;
+                struct network_spec network;
+                struct pool_spec pool;
+                struct volume_spec volume;
+                struct domain_spec domain;
+                struct service_spec service;
+                struct ipset_spec ipset;
+        };
+};
+#define RES_F_STATE (1ull << 63)
+
+struct resource *resource_new(enum kind k, const char *name);
+void resource_free(struct resource *r);
+
+/* A set of resources with lookup by (kind class, name) in constant time. */
+struct model {
+        struct resource **v;
+        size_t n, cap;
+        size_t *slots; /* open addressing: index+1 into v, 0 = empty */
+        size_t n_slots;
+};
+void model_done(struct model *m);
+int model_add(struct model *m, struct resource *r); /* takes ownership; -EEXIST on a name clash */
+struct resource *model_find(const struct model *m, enum kind k, const char *name);
+
+/* ---- the ledger: what reconcile created or adopted, per scope ---- */
+
+struct kv { char *key, *value; };
+struct ledger_entry {
+        char *scope;
+        enum kind kind;
+        char *name;
+        struct kv *attrs;
+        size_t n_attrs;
+        bool gone; /* removed in this run; dropped on write */
+};
+struct ledger {
+        char *path;
+        struct ledger_entry *v;
+        size_t n;
+        size_t *slots; /* index by key, private to ledger.c */
+        size_t n_slots;
+        bool dirty;
+};
+int ledger_load(struct ledger *l, const char *state_dir); /* a missing file is empty; a torn one is an error */
+int ledger_save(struct ledger *l);                        /* atomic: temp, fsync, rename, fsync dir */
+void ledger_done(struct ledger *l);
+struct ledger_entry *ledger_find(struct ledger *l, const char *scope, enum kind k, const char *name);
+struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k, const char *name);
+void ledger_remove(struct ledger *l, struct ledger_entry *e);
+const char *ledger_get(const struct ledger_entry *e, const char *key);
+void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const char *value); /* NULL value unsets */
+
+/* ---- state dir, lock and manifest permission checks ---- */
+
+int state_dir_check(const char *dir);          /* owned by the runner, mode 0700; created if missing */
+int lock_take(const char *dir, int timeout_s, int *fd); /* exclusive, waits up to timeout_s */
+void lock_release(int *fd);
+int path_check_private(const char *path, bool is_dir); /* owned by the runner, no group/other write */
+
+/* ---- plan ---- */
+
+enum op { OP_CREATE, OP_UPDATE, OP_REPLACE, OP_DELETE, OP_ADOPT, _OP_MAX, _OP_INVALID = -1 };
+const char *op_to_string(enum op o);
+const char *op_symbol(enum op o);
+
+struct change {
+        uint64_t field; /* the kind's field bit, for the backend's apply */
+        char *name;     /* manifest key, e.g. "mtu" */
+        char *from, *to; /* NULL when absent */
+};
+
+struct backend;
+struct action {
+        enum op op;
+        enum kind kind;
+        char *name;
+        struct srcpos pos;
+        const struct resource *want; /* NULL for delete */
+        const struct resource *live; /* NULL for create */
+        struct change *changes;
+        size_t n_changes;
+        char *reason;
+        char *risk; /* connectivity risk, flagged in the plan */
+        const struct backend *backend;
+        int result; /* after apply: 0 done, <0 failed, 1 not run */
+};
+void action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to);
+
+struct pending {
+        enum kind kind;
+        char *name;
+        char *reason;
+        char *until;
+};
+
+struct plan {
+        struct action *actions;
+        size_t n_actions;
+        struct pending *pending;
+        size_t n_pending;
+        unsigned n_errors; /* resources skipped for plan-time errors */
+        size_t n_managed_in_scope, n_deletes;
+};
+void plan_done(struct plan *p);
+void plan_count(const struct plan *p, unsigned counts[_OP_MAX]);
+
+/* ---- backends ---- */
+
+enum scope_type { SCOPE_NETNS, SCOPE_LIBVIRT };
+
+struct backend_ctx {
+        const char *netns;      /* NULL: the caller's namespace */
+        const char *libvirt_uri;
+        const char *state_dir;
+};
+
+/* What each backend offers the core. The core calls nothing else. */
+struct backend {
+        const char *name;
+        enum scope_type scope;
+        uint32_t kinds; /* bit per enum kind it serves */
+        /* Connect; *state is handed to every other call. */
+        int (*open)(const struct backend_ctx *ctx, void **state);
+        /* Free everything open() made. Accepts NULL. */
+        void (*close)(void *state);
+        /* Add the live objects of the backend's kinds to live. */
+        int (*observe)(void *state, struct model *live);
+        /* Names of the resources r needs to exist first (ports, parents); the
+         * core checks them and orders actions by them. */
+        void (*deps)(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+        /* Fill a->changes with what differs between want and live (both set)
+         * and a->op (UPDATE or REPLACE); leave no changes when in sync.
+         * owned is the ledger entry, or NULL for a not yet managed object. */
+        int (*diff)(void *state, const struct resource *want, const struct resource *live,
+                    const struct ledger_entry *owned, struct action *a, struct plan *p);
+        /* Flag a connectivity risk in a->risk, given the live model. Optional. */
+        void (*assess)(void *state, struct action *a, const struct model *live);
+        /* Execute one action; record what is needed to undo it in e. */
+        int (*apply)(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
+};
+
+extern const struct backend link_backend;
+extern const struct backend *const backends[];
+extern const size_t n_backends;
+const struct backend *backend_for_kind(enum kind k);
+
+/* ---- the run: observe, plan, apply, verify ---- */
+
+struct run_opts {
+        const char *state_dir;
+        struct backend_ctx ctx;
+        uint32_t only_kinds; /* 0 = all */
+        bool allow_mass_delete;
+        bool dry_run;
+};
+
+struct run {
+        const struct run_opts *opts;
+        struct model *want;
+        struct model live;
+        struct ledger *ledger;
+        struct plan plan;
+        void *bstate[8];
+        bool bopen[8];
+};
+
+int run_observe(struct run *r);
+int run_plan(struct run *r);
+int run_check_mass_delete(const struct run *r);
+int run_apply(struct run *r); /* stops at the first failure */
+int run_verify(struct run *r, struct plan *residual);
+void run_done(struct run *r);
+const char *scope_of(const struct run_opts *o, enum kind k, char *buf, size_t size);

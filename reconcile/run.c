@@ -1,0 +1,503 @@
+/* One run: observe every backend, plan the difference in dependency order,
+ * apply it action by action, verify by observing again. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile.h"
+
+const struct backend *const backends[] = {
+        &link_backend,
+};
+const size_t n_backends = ELEMENTSOF(backends);
+
+const struct backend *backend_for_kind(enum kind k) {
+        for (size_t i = 0; i < n_backends; i++)
+                if (backends[i]->kinds & (1u << k))
+                        return backends[i];
+        return NULL;
+}
+
+static size_t backend_index(const struct backend *b) {
+        for (size_t i = 0; i < n_backends; i++)
+                if (backends[i] == b)
+                        return i;
+        return 0;
+}
+
+const char *scope_of(const struct run_opts *o, enum kind k, char *buf, size_t size) {
+        const struct backend *b = backend_for_kind(k);
+        if (b && b->scope == SCOPE_LIBVIRT)
+                snprintf(buf, size, "libvirt:%s", o->ctx.libvirt_uri ? o->ctx.libvirt_uri : "qemu:///system");
+        else
+                snprintf(buf, size, "netns:%s", o->ctx.netns ? o->ctx.netns : "host");
+        return buf;
+}
+
+static bool kind_selected(const struct run_opts *o, enum kind k) {
+        return !o->only_kinds || (o->only_kinds & (1u << k));
+}
+
+void action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to) {
+        struct change *c = array_push(&a->changes, &a->n_changes, sizeof(*c));
+        c->field = field;
+        c->name = xstrdup(name);
+        c->from = from ? xstrdup(from) : NULL;
+        c->to = to ? xstrdup(to) : NULL;
+}
+
+static void action_done(struct action *a) {
+        for (size_t i = 0; i < a->n_changes; i++) {
+                free(a->changes[i].name);
+                free(a->changes[i].from);
+                free(a->changes[i].to);
+        }
+        free(a->changes);
+        free(a->name);
+        free(a->reason);
+        free(a->risk);
+}
+
+void plan_done(struct plan *p) {
+        for (size_t i = 0; i < p->n_actions; i++)
+                action_done(&p->actions[i]);
+        free(p->actions);
+        for (size_t i = 0; i < p->n_pending; i++) {
+                free(p->pending[i].name);
+                free(p->pending[i].reason);
+                free(p->pending[i].until);
+        }
+        free(p->pending);
+        memset(p, 0, sizeof(*p));
+}
+
+void plan_count(const struct plan *p, unsigned counts[_OP_MAX]) {
+        memset(counts, 0, sizeof(unsigned) * _OP_MAX);
+        for (size_t i = 0; i < p->n_actions; i++)
+                counts[p->actions[i].op]++;
+}
+
+/* Which backends this run needs: those of selected kinds that the manifests
+ * or the ledger mention, so that an idle libvirt does not fail a link run. */
+static bool backend_needed(const struct run *r, const struct backend *b) {
+        char scope[512];
+        for (int k = 0; k < _KIND_MAX; k++) {
+                if (!(b->kinds & (1u << k)) || !kind_selected(r->opts, k))
+                        continue;
+                if (r->opts->only_kinds)
+                        return true;
+                for (size_t i = 0; r->want && i < r->want->n; i++)
+                        if (r->want->v[i]->kind == (enum kind) k)
+                                return true;
+                scope_of(r->opts, k, scope, sizeof(scope));
+                for (size_t i = 0; r->ledger && i < r->ledger->n; i++)
+                        if (!r->ledger->v[i].gone && r->ledger->v[i].kind == (enum kind) k &&
+                            strcmp(r->ledger->v[i].scope, scope) == 0)
+                                return true;
+        }
+        return false;
+}
+
+int run_observe(struct run *r) {
+        int ret = 0;
+        model_done(&r->live);
+        for (size_t i = 0; i < n_backends; i++) {
+                const struct backend *b = backends[i];
+                if (!r->bopen[i]) {
+                        if (!backend_needed(r, b))
+                                continue;
+                        int x = b->open(&r->opts->ctx, &r->bstate[i]);
+                        if (x < 0) {
+                                ret = x; /* the backend reported why; its kinds are skipped */
+                                continue;
+                        }
+                        r->bopen[i] = true;
+                }
+                int x = b->observe(r->bstate[i], &r->live);
+                if (x < 0) {
+                        ret = x;
+                        b->close(r->bstate[i]);
+                        r->bstate[i] = NULL;
+                        r->bopen[i] = false;
+                }
+        }
+        return ret;
+}
+
+void run_done(struct run *r) {
+        for (size_t i = 0; i < n_backends; i++)
+                if (r->bopen[i])
+                        backends[i]->close(r->bstate[i]);
+        memset(r->bopen, 0, sizeof(r->bopen));
+        model_done(&r->live);
+        plan_done(&r->plan);
+}
+
+/* ---- dependency order ---- */
+
+struct topo {
+        const struct model *m;
+        unsigned char *mark; /* 0 new, 1 on stack, 2 done */
+        struct resource **out;
+        size_t n_out;
+        const struct resource *cycle;
+};
+
+struct dep_visit {
+        struct topo *t;
+        size_t depth;
+};
+
+static void topo_visit(struct topo *t, struct resource *r, size_t depth);
+
+static void topo_dep(void *u, enum kind k, const char *name) {
+        struct dep_visit *dv = u;
+        struct resource *d = model_find(dv->t->m, k, name);
+        if (d)
+                topo_visit(dv->t, d, dv->depth + 1);
+}
+
+static void topo_visit(struct topo *t, struct resource *r, size_t depth) {
+        size_t i = (size_t) r->topo_index;
+        if (t->mark[i] == 2)
+                return;
+        if (t->mark[i] == 1 || depth > t->m->n) {
+                t->cycle = r;
+                return;
+        }
+        t->mark[i] = 1;
+        const struct backend *b = backend_for_kind(r->kind);
+        if (b && b->deps && r->state != STATE_ABSENT) {
+                struct dep_visit dv = { t, depth };
+                b->deps(r, topo_dep, &dv);
+        }
+        t->mark[i] = 2;
+        t->out[t->n_out++] = r;
+}
+
+/* Resources of m in dependency order (dependencies first). */
+static int topo_sort(const struct model *m, struct resource ***out) {
+        struct topo t = { .m = m };
+        t.mark = xcalloc(m->n + 1, 1);
+        t.out = xcalloc(m->n + 1, sizeof(*t.out));
+        for (size_t i = 0; i < m->n; i++)
+                m->v[i]->topo_index = (long) i;
+        for (size_t i = 0; i < m->n; i++)
+                topo_visit(&t, m->v[i], 0);
+        free(t.mark);
+        *out = t.out;
+        if (t.cycle)
+                return diag_pos(&t.cycle->pos, "%s %s is part of a dependency cycle", kind_to_string(t.cycle->kind),
+                                t.cycle->name);
+        return 0;
+}
+
+/* ---- planning ---- */
+
+struct dep_check {
+        struct run *run;
+        struct resource *r;
+        unsigned char *skipped; /* by topo_index of the desired model */
+        bool bad;
+};
+
+static void dep_check(void *u, enum kind k, const char *name) {
+        struct dep_check *dc = u;
+        struct resource *d = model_find(dc->run->want, k, name);
+        const char *role = dc->r->kind == KIND_VLAN ? "parent" : "port";
+        if (d && d->state != STATE_ABSENT && kind_selected(dc->run->opts, d->kind)) {
+                if (dc->skipped[d->topo_index]) {
+                        diag_pos(&dc->r->pos, "%s %s: %s %s was skipped; skipping %s too", kind_to_string(dc->r->kind),
+                                 dc->r->name, role, name, dc->r->name);
+                        dc->bad = true;
+                }
+                return;
+        }
+        if (d && d->state == STATE_ABSENT) {
+                diag_pos(&dc->r->pos, "%s %s: %s %s is declared absent", kind_to_string(dc->r->kind), dc->r->name,
+                         role, name);
+                dc->bad = true;
+                return;
+        }
+        if (model_find(&dc->run->live, k, name))
+                return;
+        diag_pos(&dc->r->pos, "%s %s: %s %s is neither declared nor present; skipping %s",
+                 kind_to_string(dc->r->kind), dc->r->name, role, name, dc->r->name);
+        dc->bad = true;
+}
+
+static struct action *plan_push(struct plan *p, enum op op, const struct resource *want, const struct resource *live) {
+        struct action *a = array_push(&p->actions, &p->n_actions, sizeof(*a));
+        const struct resource *any = want ? want : live;
+        a->op = op;
+        a->kind = want ? want->kind : live->kind;
+        a->name = xstrdup(any->name);
+        if (want)
+                a->pos = want->pos;
+        a->want = want;
+        a->live = live;
+        a->backend = backend_for_kind(a->kind);
+        a->result = 1;
+        return a;
+}
+
+static void plan_drop_last(struct plan *p) {
+        action_done(&p->actions[--p->n_actions]);
+}
+
+/* Per-scope counts for the mass-delete guard. */
+struct scope_count {
+        char scope[512];
+        size_t managed, prunes;
+};
+
+static struct scope_count *scope_slot(struct scope_count **v, size_t *n, const char *scope) {
+        for (size_t i = 0; i < *n; i++)
+                if (strcmp((*v)[i].scope, scope) == 0)
+                        return &(*v)[i];
+        struct scope_count *s = array_push(v, n, sizeof(**v));
+        snprintf(s->scope, sizeof(s->scope), "%s", scope);
+        return s;
+}
+
+int run_plan(struct run *r) {
+        struct plan *p = &r->plan;
+        struct model empty = { 0 };
+        struct model *want = r->want ? r->want : &empty;
+        struct resource **order = NULL, **live_order = NULL;
+        char scope[512];
+        int ret = 0;
+
+        plan_done(p);
+        if (topo_sort(want, &order) < 0) {
+                free(order);
+                return -ELOOP;
+        }
+        unsigned char *skipped = xcalloc(want->n + 1, 1);
+
+        for (size_t oi = 0; oi < want->n; oi++) {
+                struct resource *w = order[oi];
+                if (!kind_selected(r->opts, w->kind))
+                        continue;
+                const struct backend *b = backend_for_kind(w->kind);
+                size_t bi = b ? backend_index(b) : 0;
+                if (!b || !r->bopen[bi]) {
+                        if (!b)
+                                diag_pos(&w->pos, "%s %s: no backend for kind %s in this build; skipping it",
+                                         kind_to_string(w->kind), w->name, kind_to_string(w->kind));
+                        else
+                                diag_pos(&w->pos, "%s %s: the %s backend is not available; skipping it",
+                                         kind_to_string(w->kind), w->name, b->name);
+                        skipped[w->topo_index] = 1;
+                        p->n_errors++;
+                        continue;
+                }
+                struct resource *live = model_find(&r->live, w->kind, w->name);
+                struct ledger_entry *owned =
+                        ledger_find(r->ledger, scope_of(r->opts, w->kind, scope, sizeof(scope)), w->kind, w->name);
+
+                if (w->state == STATE_ABSENT) {
+                        if (!live)
+                                continue;
+                        if (live->kind != w->kind) {
+                                diag_pos(&w->pos, "%s %s: exists as a %s, not a %s; not deleting it",
+                                         kind_to_string(w->kind), w->name, kind_to_string(live->kind),
+                                         kind_to_string(w->kind));
+                                p->n_errors++;
+                                continue;
+                        }
+                        struct action *a = plan_push(p, OP_DELETE, NULL, live);
+                        a->pos = w->pos;
+                        a->reason = xstrdup("state: absent");
+                        continue;
+                }
+                if (live && live->kind != w->kind && w->kind != KIND_ETHERNET) {
+                        diag_pos(&w->pos, "%s %s: an interface of that name exists as a %s device; not touching it",
+                                 kind_to_string(w->kind), w->name,
+                                 live->link.type[0] ? live->link.type : kind_to_string(live->kind));
+                        skipped[w->topo_index] = 1;
+                        p->n_errors++;
+                        continue;
+                }
+                struct dep_check dc = { r, w, skipped, false };
+                if (b->deps)
+                        b->deps(w, dep_check, &dc);
+                if (dc.bad) {
+                        skipped[w->topo_index] = 1;
+                        p->n_errors++;
+                        continue;
+                }
+                if (!live) {
+                        if (w->kind == KIND_ETHERNET) {
+                                diag_pos(&w->pos, "ethernet %s does not exist (NICs are configured, never created)",
+                                         w->name);
+                                skipped[w->topo_index] = 1;
+                                p->n_errors++;
+                                continue;
+                        }
+                        struct action *a = plan_push(p, OP_CREATE, w, NULL);
+                        if (b->assess)
+                                b->assess(r->bstate[bi], a, &r->live);
+                        continue;
+                }
+                struct action *a = plan_push(p, owned ? OP_UPDATE : OP_ADOPT, w, live);
+                int x = b->diff(r->bstate[bi], w, live, owned, a, p);
+                if (x < 0) {
+                        plan_drop_last(p);
+                        skipped[w->topo_index] = 1;
+                        p->n_errors++;
+                        ret = x;
+                        continue;
+                }
+                if (!owned)
+                        a->op = OP_ADOPT;
+                if (a->op != OP_ADOPT && a->n_changes == 0) {
+                        plan_drop_last(p);
+                        continue;
+                }
+                if (b->assess)
+                        b->assess(r->bstate[bi], a, &r->live);
+        }
+        free(skipped);
+        free(order);
+
+        /* Prune: owned resources that left the manifests, dependents first. */
+        struct scope_count *scopes = NULL;
+        size_t n_scopes = 0;
+        for (size_t i = 0; i < r->ledger->n; i++) {
+                struct ledger_entry *e = &r->ledger->v[i];
+                if (e->gone || !kind_selected(r->opts, e->kind) || !backend_for_kind(e->kind) ||
+                    strcmp(e->scope, scope_of(r->opts, e->kind, scope, sizeof(scope))) != 0)
+                        continue;
+                scope_slot(&scopes, &n_scopes, e->scope)->managed++;
+        }
+        if (topo_sort(&r->live, &live_order) < 0)
+                ret = -ELOOP;
+        for (size_t oi = r->live.n; oi-- > 0 && live_order;) {
+                struct resource *l = live_order[oi];
+                if (!l || !kind_selected(r->opts, l->kind))
+                        continue;
+                const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
+                struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
+                if (!e)
+                        continue; /* never managed: never touched */
+                struct resource *w = r->want ? model_find(r->want, l->kind, l->name) : NULL;
+                if (w)
+                        continue;
+                /* NICs are configured, never deleted; volumes hold data and go only on state: absent. */
+                if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
+                        continue;
+                struct action *a = plan_push(p, OP_DELETE, NULL, l);
+                a->reason = xstrdup("no longer in the manifests");
+                scope_slot(&scopes, &n_scopes, sc)->prunes++;
+                size_t bi = backend_index(a->backend);
+                if (a->backend->assess && r->bopen[bi])
+                        a->backend->assess(r->bstate[bi], a, &r->live);
+        }
+        free(live_order);
+
+        /* Deletes first (they free names and ports), then creates and updates in dependency order. */
+        size_t nd = 0;
+        struct action *sorted = xcalloc(p->n_actions + 1, sizeof(*sorted));
+        for (size_t i = 0; i < p->n_actions; i++)
+                if (p->actions[i].op == OP_DELETE && !p->actions[i].want)
+                        sorted[nd++] = p->actions[i];
+        for (size_t i = 0; i < p->n_actions; i++)
+                if (!(p->actions[i].op == OP_DELETE && !p->actions[i].want))
+                        sorted[nd++] = p->actions[i];
+        free(p->actions);
+        p->actions = sorted;
+
+        p->n_managed_in_scope = 0;
+        p->n_deletes = 0;
+        for (size_t i = 0; i < n_scopes; i++) {
+                if (scopes[i].prunes * 2 > scopes[i].managed && scopes[i].prunes > p->n_deletes) {
+                        p->n_deletes = scopes[i].prunes;
+                        p->n_managed_in_scope = scopes[i].managed;
+                }
+        }
+        free(scopes);
+        return ret;
+}
+
+int run_check_mass_delete(const struct run *r) {
+        const struct plan *p = &r->plan;
+        if (p->n_deletes == 0 || r->opts->allow_mass_delete)
+                return 0;
+        return diag_plain(-EPERM,
+                          "refusing to delete %zu of %zu managed resources in one run (more than half: an emptied "
+                          "directory or a bad checkout?); pass --allow-mass-delete if that is intended",
+                          p->n_deletes, p->n_managed_in_scope);
+}
+
+/* ---- apply and verify ---- */
+
+int run_apply(struct run *r) {
+        struct plan *p = &r->plan;
+        char scope[512];
+        int ret = 0;
+        for (size_t i = 0; i < p->n_actions; i++) {
+                struct action *a = &p->actions[i];
+                size_t bi = backend_index(a->backend);
+                const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
+                struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->name);
+                if (a->op == OP_CREATE || a->op == OP_ADOPT)
+                        e = ledger_add(r->ledger, sc, a->kind, a->name);
+                if (a->op == OP_ADOPT)
+                        ledger_set(r->ledger, e, "adopted", "1");
+                a->result = a->backend->apply(r->bstate[bi], a, r->ledger, e);
+                if (a->result < 0) {
+                        ret = a->result;
+                        break; /* stop: the next run starts from where the host is now */
+                }
+                if (a->op == OP_DELETE && e)
+                        ledger_remove(r->ledger, e);
+                diag_debug("%s %s %s: done", op_to_string(a->op), kind_to_string(a->kind), a->name);
+        }
+        /* Forget owned resources that vanished behind our back. */
+        for (size_t i = 0; i < r->ledger->n; i++) {
+                struct ledger_entry *e = &r->ledger->v[i];
+                if (e->gone || !kind_selected(r->opts, e->kind))
+                        continue;
+                const struct backend *b = backend_for_kind(e->kind);
+                if (!b || !r->bopen[backend_index(b)] ||
+                    strcmp(e->scope, scope_of(r->opts, e->kind, scope, sizeof(scope))) != 0)
+                        continue;
+                bool planned = false;
+                for (size_t j = 0; j < p->n_actions && !planned; j++)
+                        planned = p->actions[j].kind == e->kind && strcmp(p->actions[j].name, e->name) == 0;
+                if (!planned && !model_find(&r->live, e->kind, e->name))
+                        ledger_remove(r->ledger, e);
+        }
+        if (r->ledger->dirty) {
+                int x = ledger_save(r->ledger);
+                if (x < 0 && ret >= 0)
+                        ret = x;
+        }
+        return ret;
+}
+
+int run_verify(struct run *r, struct plan *residual) {
+        struct plan applied = r->plan;
+        memset(&r->plan, 0, sizeof(r->plan));
+        int x = run_observe(r);
+        if (x >= 0)
+                x = run_plan(r);
+        *residual = r->plan;
+        r->plan = applied;
+        if (x < 0)
+                return x;
+        for (size_t i = 0; i < residual->n_actions; i++) {
+                struct action *a = &residual->actions[i];
+                char what[512] = "";
+                for (size_t j = 0; j < a->n_changes; j++) {
+                        size_t len = strlen(what);
+                        snprintf(what + len, sizeof(what) - len, "%s%s %s -> %s", j ? ", " : "", a->changes[j].name,
+                                 a->changes[j].from ? a->changes[j].from : "(none)",
+                                 a->changes[j].to ? a->changes[j].to : "(none)");
+                }
+                x = diag_res(-EIO, kind_to_string(a->kind), a->name, "did not converge: still needs %s%s%s",
+                             op_to_string(a->op), *what ? ": " : "", what);
+        }
+        return x;
+}

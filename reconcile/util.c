@@ -1,0 +1,327 @@
+/* Allocation helpers, the error sink and the value types shared by parsers and backends. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile.h"
+
+void freep(void *p) {
+        free(*(void **) p);
+}
+
+void *xcalloc(size_t n, size_t size) {
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+                abort(); /* Out of memory is not a state any caller can recover from sensibly. */
+        return p;
+}
+
+char *xstrdup(const char *s) {
+        char *p = strdup(s ? s : "");
+        if (!p)
+                abort();
+        return p;
+}
+
+char *xasprintf(const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                abort();
+        return s;
+}
+
+void *array_push(void *vp, size_t *n, size_t size) {
+        void **v = vp;
+        /* Capacity is implied: 4, then doubled whenever n reaches a power of two. */
+        if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
+                size_t ncap = *n == 0 ? 4 : *n * 2;
+                void *nv = realloc(*v, ncap * size);
+                if (!nv)
+                        abort();
+                *v = nv;
+        }
+        void *e = (char *) *v + *n * size;
+        memset(e, 0, size);
+        (*n)++;
+        return e;
+}
+
+/* ---- error sink ---- */
+
+static FILE *diag_out;
+static unsigned diag_errors;
+int diag_verbose;
+
+void diag_set_stream(FILE *f) {
+        diag_out = f;
+}
+FILE *diag_stream(void) {
+        return diag_out ? diag_out : stderr;
+}
+unsigned diag_error_count(void) {
+        return diag_errors;
+}
+void diag_reset(void) {
+        diag_errors = 0;
+}
+
+int diag_pos(const struct srcpos *pos, const char *fmt, ...) {
+        va_list ap;
+        FILE *f = diag_stream();
+        fprintf(f, "%s:%u:%u: error: ", pos->file, pos->line, pos->col);
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+        diag_errors++;
+        return -EINVAL;
+}
+
+int diag_res(int r, const char *kind, const char *name, const char *fmt, ...) {
+        va_list ap;
+        FILE *f = diag_stream();
+        fprintf(f, "error: %s %s: ", kind, name);
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+        diag_errors++;
+        return r;
+}
+
+int diag_plain(int r, const char *fmt, ...) {
+        va_list ap;
+        FILE *f = diag_stream();
+        fputs("error: ", f);
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+        diag_errors++;
+        return r;
+}
+
+void diag_debug(const char *fmt, ...) {
+        va_list ap;
+        if (diag_verbose <= 0)
+                return;
+        FILE *f = diag_stream();
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+}
+
+void diag_info(const char *fmt, ...) {
+        va_list ap;
+        if (diag_verbose < 0)
+                return;
+        FILE *f = diag_stream();
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+}
+
+/* ---- enum tables ---- */
+
+static const char *const kind_words[_KIND_MAX] = {
+        [KIND_ETHERNET] = "ethernet", [KIND_BRIDGE] = "bridge", [KIND_VLAN] = "vlan",
+        [KIND_NETWORK] = "network",   [KIND_POOL] = "pool",     [KIND_VOLUME] = "volume",
+        [KIND_DOMAIN] = "domain",     [KIND_SERVICE] = "service", [KIND_IPSET] = "ipset",
+};
+static const char *const section_words[_KIND_MAX] = {
+        [KIND_ETHERNET] = "ethernets", [KIND_BRIDGE] = "bridges", [KIND_VLAN] = "vlans",
+        [KIND_NETWORK] = "networks",   [KIND_POOL] = "pools",     [KIND_VOLUME] = "volumes",
+        [KIND_DOMAIN] = "domains",     [KIND_SERVICE] = "services", [KIND_IPSET] = "ipsets",
+};
+static const char *const state_words[_STATE_MAX] = {
+        [STATE_PRESENT] = "present", [STATE_ABSENT] = "absent", [STATE_RUNNING] = "running", [STATE_SHUTOFF] = "shutoff",
+};
+static const char *const net_mode_words[] = { "nat", "route", "isolated", "bridge", "macvtap" };
+static const char *const macvtap_words[] = { "bridge", "vepa", "private", "passthrough" };
+static const char *const vol_format_words[] = { "raw", "qcow2" };
+static const char *const prealloc_words[] = { "none", "metadata", "full" };
+static const char *const bus_words[] = { "virtio", "sata", "scsi", "ide" };
+static const char *const cache_words[] = { "default", "none", "writethrough", "writeback", "directsync", "unsafe" };
+static const char *const discard_words[] = { "ignore", "unmap" };
+static const char *const nic_words[] = { "virtio", "e1000", "e1000e", "rtl8139" };
+static const char *const memback_words[] = { "default", "hugepages" };
+static const char *const proto_words[] = { "tcp", "udp", "sctp" };
+static const char *const fwd_words[] = { "masq", "route", "tunnel" };
+static const char *const family_words[] = { "inet", "inet6" };
+static const char *const op_words[_OP_MAX] = {
+        [OP_CREATE] = "create", [OP_UPDATE] = "update", [OP_REPLACE] = "replace", [OP_DELETE] = "delete", [OP_ADOPT] = "adopt",
+};
+
+#define TABLE(v, w) const struct enum_table v = { #v, w, (int) ELEMENTSOF(w) }
+TABLE(net_mode_table, net_mode_words);
+TABLE(macvtap_mode_table, macvtap_words);
+TABLE(vol_format_table, vol_format_words);
+TABLE(prealloc_table, prealloc_words);
+TABLE(disk_bus_table, bus_words);
+TABLE(disk_cache_table, cache_words);
+TABLE(disk_discard_table, discard_words);
+TABLE(nic_model_table, nic_words);
+TABLE(mem_backing_table, memback_words);
+TABLE(ipvs_proto_table, proto_words);
+TABLE(ipvs_fwd_table, fwd_words);
+TABLE(inet_family_table, family_words);
+/* The generic state only allows present/absent; domains allow all four. */
+const struct enum_table state_table = { "state", state_words, 2 };
+const struct enum_table domain_state_table = { "domain state", state_words, _STATE_MAX };
+static const struct enum_table kind_table = { "kind", kind_words, _KIND_MAX };
+static const struct enum_table section_table = { "section", section_words, _KIND_MAX };
+static const struct enum_table op_table = { "op", op_words, _OP_MAX };
+
+const struct enum_table enum_tables[] = {
+        kind_table, section_table, op_table, domain_state_table,
+        net_mode_table, macvtap_mode_table, vol_format_table, prealloc_table, disk_bus_table,
+        disk_cache_table, disk_discard_table, nic_model_table, mem_backing_table, ipvs_proto_table,
+        ipvs_fwd_table, inet_family_table,
+};
+const size_t n_enum_tables = ELEMENTSOF(enum_tables);
+
+int enum_from_string(const struct enum_table *t, const char *s) {
+        if (!s)
+                return -1;
+        for (int i = 0; i < t->n; i++)
+                if (t->words[i] && strcmp(t->words[i], s) == 0)
+                        return i;
+        return -1;
+}
+
+const char *enum_to_string(const struct enum_table *t, int v) {
+        if (v < 0 || v >= t->n)
+                return NULL;
+        return t->words[v];
+}
+
+const char *kind_to_string(enum kind k) { return enum_to_string(&kind_table, k); }
+enum kind kind_from_string(const char *s) { return enum_from_string(&kind_table, s); }
+const char *kind_to_section(enum kind k) { return enum_to_string(&section_table, k); }
+enum kind kind_from_section(const char *s) { return enum_from_string(&section_table, s); }
+const char *res_state_to_string(enum res_state s) { return enum_to_string(&domain_state_table, s); }
+enum res_state res_state_from_string(const char *s) { return enum_from_string(&domain_state_table, s); }
+const char *op_to_string(enum op o) { return enum_to_string(&op_table, o); }
+
+const char *op_symbol(enum op o) {
+        static const char *const sym[_OP_MAX] = {
+                [OP_CREATE] = "+", [OP_UPDATE] = "~", [OP_REPLACE] = "-/+", [OP_DELETE] = "-", [OP_ADOPT] = "=",
+        };
+        return o >= 0 && o < _OP_MAX ? sym[o] : "?";
+}
+
+bool kind_is_link(enum kind k) {
+        return k == KIND_ETHERNET || k == KIND_BRIDGE || k == KIND_VLAN;
+}
+
+/* ---- values ---- */
+
+int ipaddr_parse(const char *s, bool want_prefix, struct ipaddr *out) {
+        char buf[INET6_ADDRSTRLEN + 8];
+        if (!s || strlen(s) >= sizeof(buf))
+                return -EINVAL;
+        strcpy(buf, s);
+        char *slash = strchr(buf, '/');
+        if (slash)
+                *slash++ = '\0';
+        if (slash && !want_prefix)
+                return -EINVAL;
+        memset(out, 0, sizeof(*out));
+        unsigned max;
+        if (inet_pton(AF_INET, buf, out->a) == 1) {
+                out->family = AF_INET;
+                max = 32;
+        } else if (inet_pton(AF_INET6, buf, out->a) == 1) {
+                out->family = AF_INET6;
+                max = 128;
+        } else
+                return -EINVAL;
+        out->prefix = max;
+        if (slash) {
+                char *end;
+                if (!*slash || !isdigit((unsigned char) *slash))
+                        return -ERANGE;
+                errno = 0;
+                unsigned long p = strtoul(slash, &end, 10);
+                if (*end || errno || p > max)
+                        return -ERANGE;
+                out->prefix = (unsigned) p;
+        } else if (want_prefix)
+                return -EDOM; /* an address on a link needs its prefix length */
+        return 0;
+}
+
+char *ipaddr_format(const struct ipaddr *a, bool with_prefix, char *buf, size_t size) {
+        char tmp[INET6_ADDRSTRLEN];
+        if (!inet_ntop(a->family, a->a, tmp, sizeof(tmp)))
+                snprintf(tmp, sizeof(tmp), "?");
+        if (with_prefix)
+                snprintf(buf, size, "%s/%u", tmp, a->prefix);
+        else
+                snprintf(buf, size, "%s", tmp);
+        return buf;
+}
+
+bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b) {
+        size_t len = a->family == AF_INET ? 4 : 16;
+        return a->family == b->family && a->prefix == b->prefix && memcmp(a->a, b->a, len) == 0;
+}
+
+void str_list_done(struct str_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+        l->v = NULL;
+        l->n = 0;
+}
+
+bool str_list_contains(const struct str_list *l, const char *s) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+int mac_parse(const char *s, unsigned char mac[6]) {
+        unsigned v[6];
+        char tail;
+        if (!s || strlen(s) != 17)
+                return -EINVAL;
+        if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+                return -EINVAL;
+        for (int i = 0; i < 6; i++) {
+                if (!isxdigit((unsigned char) s[i * 3]) || !isxdigit((unsigned char) s[i * 3 + 1]))
+                        return -EINVAL;
+                mac[i] = (unsigned char) v[i];
+        }
+        if (mac[0] & 1)
+                return -EDOM; /* multicast: no interface can carry it */
+        return 0;
+}
+
+char *mac_format(const unsigned char mac[6], char buf[18]) {
+        snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        return buf;
+}
+
+bool ifname_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n >= IFNAME_MAX)
+                return false;
+        if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || *p == ':' || isspace((unsigned char) *p) || (unsigned char) *p < 0x20 ||
+                    (unsigned char) *p == 0x7f)
+                        return false;
+        return true;
+}

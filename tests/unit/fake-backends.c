@@ -1,0 +1,96 @@
+/* A stand-in for the link backend in unit tests: observe copies fake_live,
+ * apply records each call in fake_log, diff compares MTU and VLAN ids. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake-backends.h"
+
+struct model fake_live;
+char fake_log[4096];
+int fake_fail_at = -1;
+static int fake_calls;
+
+static int fake_open(const struct backend_ctx *ctx, void **state) {
+        (void) ctx;
+        *state = NULL;
+        fake_calls = 0;
+        return 0;
+}
+
+static void fake_close(void *state) {
+        (void) state;
+}
+
+static struct resource *clone(const struct resource *r) {
+        struct resource *c = resource_new(r->kind, r->name);
+        c->link.mtu = r->link.mtu;
+        c->link.vlan_id = r->link.vlan_id;
+        c->link.up = r->link.up;
+        snprintf(c->link.link, sizeof(c->link.link), "%s", r->link.link);
+        for (size_t i = 0; i < r->link.interfaces.n; i++)
+                *(char **) array_push(&c->link.interfaces.v, &c->link.interfaces.n, sizeof(char *)) =
+                        xstrdup(r->link.interfaces.v[i]);
+        c->set = r->set;
+        return c;
+}
+
+static int fake_observe(void *state, struct model *live) {
+        (void) state;
+        for (size_t i = 0; i < fake_live.n; i++)
+                model_add(live, clone(fake_live.v[i]));
+        return 0;
+}
+
+static void fake_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        if (r->kind == KIND_VLAN && r->link.link[0])
+                add(u, KIND_ETHERNET, r->link.link);
+        for (size_t i = 0; r->kind == KIND_BRIDGE && i < r->link.interfaces.n; i++)
+                add(u, KIND_ETHERNET, r->link.interfaces.v[i]);
+}
+
+static int fake_diff(void *state, const struct resource *w, const struct resource *live,
+                     const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        char f[32], t[32];
+        (void) state;
+        (void) owned;
+        (void) p;
+        a->op = OP_UPDATE;
+        if (w->kind == KIND_VLAN && w->link.vlan_id != live->link.vlan_id) {
+                snprintf(f, sizeof(f), "%u", live->link.vlan_id);
+                snprintf(t, sizeof(t), "%u", w->link.vlan_id);
+                action_add_change(a, LINK_F_ID, "id", f, t);
+                a->op = OP_REPLACE;
+                a->reason = xstrdup("cannot change in place");
+                return 0;
+        }
+        if ((w->set & LINK_F_MTU) && w->link.mtu != live->link.mtu) {
+                snprintf(f, sizeof(f), "%u", live->link.mtu);
+                snprintf(t, sizeof(t), "%u", w->link.mtu);
+                action_add_change(a, LINK_F_MTU, "mtu", f, t);
+        }
+        return 0;
+}
+
+static int fake_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        (void) state;
+        (void) l;
+        (void) e;
+        if (fake_calls++ == fake_fail_at)
+                return diag_res(-EIO, kind_to_string(a->kind), a->name, "fake failure");
+        size_t len = strlen(fake_log);
+        snprintf(fake_log + len, sizeof(fake_log) - len, "%s%s %s", len ? ";" : "", op_to_string(a->op), a->name);
+        return 0;
+}
+
+const struct backend link_backend = {
+        .name = "fake-link",
+        .scope = SCOPE_NETNS,
+        .kinds = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN,
+        .open = fake_open,
+        .close = fake_close,
+        .observe = fake_observe,
+        .deps = fake_deps,
+        .diff = fake_diff,
+        .apply = fake_apply,
+};
