@@ -35,6 +35,7 @@ void diag_set_stream(FILE *f);
 FILE *diag_stream(void);
 unsigned diag_error_count(void);
 void diag_reset(void);
+void diag_restore_count(unsigned n);
 /* "FILE:LINE:COL: error: MSG"; returns -EINVAL so callers can return it. */
 int diag_pos(const struct srcpos *pos, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "error: KIND NAME: MSG" for backend failures; returns r (negative errno). */

@@ -351,6 +351,9 @@ int run_plan(struct run *r) {
                 }
                 if (!owned)
                         a->op = OP_ADOPT;
+                /* NICs are configured, never created or deleted: owning one changes nothing. */
+                if (a->op == OP_ADOPT && w->kind == KIND_ETHERNET)
+                        a->op = OP_UPDATE;
                 if (a->op != OP_ADOPT && a->n_changes == 0) {
                         plan_drop_last(p);
                         continue;
@@ -480,9 +483,18 @@ int run_apply(struct run *r) {
 int run_verify(struct run *r, struct plan *residual) {
         struct plan applied = r->plan;
         memset(&r->plan, 0, sizeof(r->plan));
+        /* Plan-time errors (a missing port) were reported once already; the re-plan stays quiet. */
+        FILE *saved = diag_stream(), *quiet = fopen("/dev/null", "we");
+        unsigned errors = diag_error_count();
+        if (quiet)
+                diag_set_stream(quiet);
         int x = run_observe(r);
         if (x >= 0)
                 x = run_plan(r);
+        diag_set_stream(saved == stderr ? NULL : saved);
+        if (quiet)
+                fclose(quiet);
+        diag_restore_count(errors);
         *residual = r->plan;
         r->plan = applied;
         if (x < 0)

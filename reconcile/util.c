@@ -71,6 +71,9 @@ unsigned diag_error_count(void) {
 void diag_reset(void) {
         diag_errors = 0;
 }
+void diag_restore_count(unsigned n) {
+        diag_errors = n;
+}
 
 int diag_pos(const struct srcpos *pos, const char *fmt, ...) {
         va_list ap;

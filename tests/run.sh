@@ -1,0 +1,53 @@
+#!/bin/bash
+# The test command: unit tests (cmocka, TAP), then kernel tests as root in
+# throw-away network namespaces. Ends with "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD
+what=${1:-all}
+pass=0 fail=0 skip=0
+
+# Read TAP on stdin: echo it and count. A binary that dies without reporting counts as one failure.
+count() {
+        local name=$1 line n=0
+        while IFS= read -r line; do
+                printf '%s\n' "$line"
+                case "$line" in
+                "not ok"*) fail=$((fail + 1)); n=$((n + 1)) ;;
+                "ok"*"# SKIP"* | "ok"*"# skip"*) skip=$((skip + 1)); n=$((n + 1)) ;;
+                "ok"*) pass=$((pass + 1)); n=$((n + 1)) ;;
+                esac
+        done
+        [ "$n" -gt 0 ] || { echo "not ok - $name reported no result"; fail=$((fail + 1)); }
+}
+
+run_suite() {
+        local name=$1; shift
+        local out rc
+        out=$(mktemp)
+        "$@" >"$out" 2>&1
+        rc=$?
+        count "$name" <"$out"
+        if [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
+                echo "not ok - $name exited with status $rc"
+                fail=$((fail + 1))
+        fi
+        rm -f "$out"
+}
+
+if [ "$what" = all ] || [ "$what" = unit ]; then
+        for t in "$BUILD"/tests/test-*; do
+                [ -x "$t" ] || continue
+                echo "# unit: $(basename "$t")"
+                run_suite "$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
+        done
+fi
+if [ "$what" = all ] || [ "$what" = kernel ]; then
+        for t in tests/kernel/test-*.sh; do
+                echo "# kernel: $(basename "$t")"
+                run_suite "$(basename "$t")" bash "$t"
+        done
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
