@@ -264,7 +264,7 @@ struct resource {
         struct srcpos pos;
         int state;    /* enum res_state */
         uint64_t set; /* field bits of the kind, plus RES_F_STATE */
-        long topo_index; /* scratch for ordering, owned by the core */
+        long topo_index, topo_level; /* scratch for ordering, owned by the core */
         union {
                 struct link_spec link;
                 struct network_spec network;

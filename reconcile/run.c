@@ -146,6 +146,7 @@ struct topo {
 struct dep_visit {
         struct topo *t;
         size_t depth;
+        long max_dep_level;
 };
 
 static void topo_visit(struct topo *t, struct resource *r, size_t depth);
@@ -153,8 +154,11 @@ static void topo_visit(struct topo *t, struct resource *r, size_t depth);
 static void topo_dep(void *u, enum kind k, const char *name) {
         struct dep_visit *dv = u;
         struct resource *d = model_find(dv->t->m, k, name);
-        if (d)
+        if (d) {
                 topo_visit(dv->t, d, dv->depth + 1);
+                if (d->topo_level > dv->max_dep_level)
+                        dv->max_dep_level = d->topo_level;
+        }
 }
 
 static void topo_visit(struct topo *t, struct resource *r, size_t depth) {
@@ -167,10 +171,10 @@ static void topo_visit(struct topo *t, struct resource *r, size_t depth) {
         }
         t->mark[i] = 1;
         const struct backend *b = backend_for_kind(r->kind);
-        if (b && b->deps && r->state != STATE_ABSENT) {
-                struct dep_visit dv = { t, depth };
+        struct dep_visit dv = { t, depth, -1 };
+        if (b && b->deps && r->state != STATE_ABSENT)
                 b->deps(r, topo_dep, &dv);
-        }
+        r->topo_level = dv.max_dep_level + 1;
         t->mark[i] = 2;
         t->out[t->n_out++] = r;
 }
@@ -374,11 +378,14 @@ int run_plan(struct run *r) {
                         continue;
                 scope_slot(&scopes, &n_scopes, e->scope)->managed++;
         }
+        /* Levels: 0 for a resource that needs nothing, 1 + the highest of its needs otherwise. */
         if (topo_sort(&r->live, &live_order) < 0)
                 ret = -ELOOP;
-        for (size_t oi = r->live.n; oi-- > 0 && live_order;) {
-                struct resource *l = live_order[oi];
-                if (!l || !kind_selected(r->opts, l->kind))
+        free(live_order);
+        size_t first_delete = p->n_actions;
+        for (size_t oi = 0; oi < r->live.n; oi++) {
+                struct resource *l = r->live.v[oi];
+                if (!kind_selected(r->opts, l->kind))
                         continue;
                 const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
                 struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
@@ -397,7 +404,14 @@ int run_plan(struct run *r) {
                 if (a->backend->assess && r->bopen[bi])
                         a->backend->assess(r->bstate[bi], a, &r->live);
         }
-        free(live_order);
+        /* Dependents first: a bridge goes before the VLAN it holds, the VLAN before its parent. */
+        for (size_t i = first_delete + 1; i < p->n_actions; i++)
+                for (size_t j = i; j > first_delete && p->actions[j].live->topo_level > p->actions[j - 1].live->topo_level;
+                     j--) {
+                        struct action tmp = p->actions[j];
+                        p->actions[j] = p->actions[j - 1];
+                        p->actions[j - 1] = tmp;
+                }
 
         /* Deletes first (they free names and ports), then creates and updates in dependency order. */
         size_t nd = 0;

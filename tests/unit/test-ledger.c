@@ -1,0 +1,143 @@
+/* The ledger on disk, the state directory rules and the lock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../reconcile/reconcile.h"
+
+static char dir[64];
+static FILE *null_f;
+
+static int setup(void **state) {
+        (void) state;
+        snprintf(dir, sizeof(dir), "/tmp/rct-ledger-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        null_f = fopen("/dev/null", "w");
+        diag_set_stream(null_f);
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+        diag_set_stream(NULL);
+        fclose(null_f);
+        return 0;
+}
+
+static void write_file(const char *name, const char *content) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static void test_round_trip(void **state) {
+        struct ledger l;
+        (void) state;
+        assert_int_equal(ledger_load(&l, dir), 0); /* no file yet: a first run */
+        assert_int_equal(l.n, 0);
+        struct ledger_entry *e = ledger_add(&l, "netns:host", KIND_BRIDGE, "br0");
+        ledger_set(&l, e, "mac", "02:00:00:00:00:01");
+        ledger_set(&l, e, "odd", "tab\there=100%\nnew");
+        ledger_add(&l, "libvirt:test:///default", KIND_DOMAIN, "web 1");
+        ledger_add(&l, "netns:host", KIND_BRIDGE, "br1");
+        ledger_remove(&l, ledger_find(&l, "netns:host", KIND_BRIDGE, "br1"));
+        for (int i = 0; i < 500; i++) {
+                char n[16];
+                snprintf(n, sizeof(n), "b%d", i);
+                ledger_add(&l, "netns:x", KIND_BRIDGE, n);
+        }
+        assert_int_equal(ledger_save(&l), 0);
+        ledger_done(&l);
+
+        assert_int_equal(ledger_load(&l, dir), 0);
+        e = ledger_find(&l, "netns:host", KIND_BRIDGE, "br0");
+        assert_non_null(e);
+        assert_string_equal(ledger_get(e, "mac"), "02:00:00:00:00:01");
+        assert_string_equal(ledger_get(e, "odd"), "tab\there=100%\nnew");
+        assert_non_null(ledger_find(&l, "libvirt:test:///default", KIND_DOMAIN, "web 1"));
+        assert_null(ledger_find(&l, "netns:host", KIND_BRIDGE, "br1"));
+        assert_null(ledger_find(&l, "netns:other", KIND_BRIDGE, "br0")); /* scopes are separate */
+        assert_null(ledger_find(&l, "netns:host", KIND_VLAN, "br0"));    /* and kinds */
+        assert_non_null(ledger_find(&l, "netns:x", KIND_BRIDGE, "b499"));
+        ledger_set(&l, e, "mac", NULL);
+        assert_null(ledger_get(e, "mac"));
+        ledger_done(&l);
+}
+
+static void test_damaged_ledgers_refused(void **state) {
+        struct ledger l;
+        (void) state;
+        static const char *const bad[] = {
+                "",                                                   /* empty: power loss before the first write */
+                "reconcile-ledger 1\n",                               /* no end line */
+                "reconcile-ledger 1\nE\tnetns:host\tbridge\tbr0\n",  /* torn before the end */
+                "reconcile-ledger 1\nE\tnetns:host\tbridge\tbr0\nend 2\n", /* count mismatch */
+                "reconcile-ledger 1\nE\tnetns:host\tbridge\tbr0\nend 1",   /* last line cut */
+                "reconcile-ledger 1\nE\tnetns:host\tplanet\tbr0\nend 1\n", /* unknown kind */
+                "something else\nend 0\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                write_file("ledger", bad[i]);
+                int r = ledger_load(&l, dir);
+                if (r != -EBADMSG)
+                        fail_msg("case %zu: expected -EBADMSG, got %d", i, r);
+                ledger_done(&l);
+        }
+        write_file("ledger", "reconcile-ledger 1\nE\tnetns:host\tbridge\tbr0\nend 1\n");
+        assert_int_equal(ledger_load(&l, dir), 0);
+        assert_int_equal(l.n, 1);
+        ledger_done(&l);
+}
+
+static void test_state_dir_rules(void **state) {
+        char sub[128];
+        (void) state;
+        snprintf(sub, sizeof(sub), "%s/state", dir);
+        assert_int_equal(state_dir_check(sub), 0); /* created 0700 */
+        struct stat st;
+        assert_int_equal(stat(sub, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        chmod(sub, 0750);
+        assert_int_equal(state_dir_check(sub), -EPERM);
+        chmod(sub, 0700);
+        assert_int_equal(path_check_private(sub, true), 0);
+        chmod(sub, 0720);
+        assert_int_equal(path_check_private(sub, true), -EPERM);
+}
+
+static void test_lock_is_exclusive(void **state) {
+        int a = -1, b = -1;
+        (void) state;
+        assert_int_equal(lock_take(dir, 0, &a), 0);
+        assert_int_equal(lock_take(dir, 0, &b), -EBUSY);
+        assert_int_equal(lock_take(dir, 1, &b), -EBUSY); /* waited a second, still held */
+        lock_release(&a);
+        assert_int_equal(lock_take(dir, 0, &b), 0);
+        lock_release(&b);
+        assert_int_equal(b, -1);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                T(test_round_trip),
+                T(test_damaged_ledgers_refused),
+                T(test_state_dir_rules),
+                T(test_lock_is_exclusive),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,383 @@
+/* Manifest parser: typed values, and every error with its exact position. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../parsers/parsers.h"
+
+static char *errs;
+static size_t errs_len;
+static FILE *errs_f;
+static struct manifest_set set;
+
+static int setup(void **state) {
+        (void) state;
+        errs_f = open_memstream(&errs, &errs_len);
+        diag_set_stream(errs_f);
+        diag_reset();
+        memset(&set, 0, sizeof(set));
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        manifests_done(&set);
+        diag_set_stream(NULL);
+        fclose(errs_f);
+        free(errs);
+        errs = NULL;
+        return 0;
+}
+
+/* Parse one buffer named "m.yaml"; returns the errors printed. */
+static const char *parse(const char *yaml) {
+        manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
+        manifests_validate(&set);
+        fflush(errs_f);
+        return errs ? errs : "";
+}
+
+static void assert_first_error(const char *yaml, const char *want) {
+        fflush(errs_f);
+        size_t before = errs_len;
+        const char *got = parse(yaml) + before;
+        size_t n = strcspn(got, "\n");
+        if (strlen(want) != n || strncmp(got, want, n) != 0)
+                fail_msg("first error\n  got:  %.*s\n  want: %s", (int) n, got, want);
+}
+
+static void test_full_schema(void **state) {
+        (void) state;
+        const char *y = "version: 1\n"
+                        "host: \"kvm*\"\n"
+                        "ethernets:\n  eth0: { mtu: 9000, up: true, addresses: [] }\n"
+                        "bridges:\n  br0:\n    interfaces: [eth0, vlan20]\n"
+                        "    addresses: [192.0.2.10/24, \"2001:db8::10/64\"]\n"
+                        "    mtu: 1500\n    mac: \"52:54:00:aa:bb:cc\"\n    stp: false\n    forward-delay: 15\n"
+                        "vlans:\n  vlan20: { link: eth1, id: 20, addresses: [198.51.100.2/24], mtu: 1500 }\n"
+                        "networks:\n  default:\n    mode: nat\n    bridge: virbr0\n    address: 192.168.122.1/24\n"
+                        "    dhcp: { start: 192.168.122.2, end: 192.168.122.254 }\n    autostart: true\n    active: true\n"
+                        "  mv: { mode: macvtap, dev: eth2, macvtap-mode: vepa }\n"
+                        "pools:\n  images:\n    type: dir\n    path: /var/lib/libvirt/images\n    volumes:\n"
+                        "      web1-root: { capacity: 10G, format: qcow2, preallocation: metadata }\n"
+                        "      web1-data: { capacity: 20G, format: raw }\n"
+                        "domains:\n  web1:\n    vcpus: 2\n    max-vcpus: 8\n    memory: 2G\n    max-memory: 8G\n"
+                        "    cpu: host-passthrough\n    memory-backing: hugepages\n    state: running\n    autostart: true\n"
+                        "    disks:\n      - { volume: images/web1-root, bus: virtio, cache: none, discard: unmap }\n"
+                        "      - { cdrom: /var/lib/libvirt/iso/debian.iso }\n"
+                        "    interfaces:\n      - { bridge: br0, model: virtio, mac: \"52:54:00:12:34:56\" }\n"
+                        "      - { network: default }\n"
+                        "services:\n  web:\n    protocol: tcp\n    address: 192.0.2.100\n    port: 80\n    scheduler: wlc\n"
+                        "    persistence: 300\n    forwarding: masq\n    drain-seconds: 0\n    reals:\n"
+                        "      - { address: 10.0.0.11, port: 80, weight: 1 }\n"
+                        "      - { address: 10.0.0.12, port: 80, weight: 2, forwarding: route }\n"
+                        "ipsets:\n  blocklist:\n    type: hash:ip\n    family: inet\n    maxelem: 262144\n"
+                        "    entries: [203.0.113.7, 203.0.113.8]\n";
+        assert_string_equal(parse(y), "");
+        struct resource *br = model_find(&set.model, KIND_BRIDGE, "br0");
+        assert_non_null(br);
+        assert_int_equal(br->kind, KIND_BRIDGE);
+        assert_int_equal(br->link.interfaces.n, 2);
+        assert_int_equal(br->link.addresses.n, 2);
+        assert_int_equal(br->link.addresses.v[1].family, AF_INET6);
+        assert_int_equal(br->link.forward_delay, 15);
+        assert_true(br->set & LINK_F_MAC);
+        assert_int_equal(br->pos.line, 6);
+        assert_int_equal(br->pos.col, 3);
+        struct resource *vl = model_find(&set.model, KIND_VLAN, "vlan20");
+        assert_int_equal(vl->link.vlan_id, 20);
+        assert_string_equal(vl->link.link, "eth1");
+        struct resource *vol = model_find(&set.model, KIND_VOLUME, "images/web1-root");
+        assert_non_null(vol);
+        assert_int_equal(vol->volume.capacity, 10ull << 30);
+        assert_int_equal(vol->volume.format, VOL_QCOW2);
+        struct resource *d = model_find(&set.model, KIND_DOMAIN, "web1");
+        assert_int_equal(d->domain.n_disks, 2);
+        assert_int_equal(d->domain.n_nics, 2);
+        assert_int_equal(d->domain.memory, 2ull << 30);
+        assert_int_equal(d->state, STATE_RUNNING);
+        assert_string_equal(d->domain.disks[1].cdrom, "/var/lib/libvirt/iso/debian.iso");
+        struct resource *n = model_find(&set.model, KIND_NETWORK, "mv");
+        assert_int_equal(n->network.mode, NET_MACVTAP);
+        assert_int_equal(n->network.macvtap_mode, MACVTAP_VEPA);
+        struct resource *s = model_find(&set.model, KIND_SERVICE, "web");
+        assert_int_equal(s->service.n_reals, 2);
+        assert_int_equal(s->service.reals[1].forwarding, FWD_ROUTE);
+        assert_int_equal(s->service.persistence, 300);
+        struct resource *ip = model_find(&set.model, KIND_IPSET, "blocklist");
+        assert_int_equal(ip->ipset.entries.n, 2);
+        assert_int_equal(ip->ipset.maxelem, 262144);
+}
+
+static void test_defaults(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nbridges:\n  br0: {}\n  br1:\n"), "");
+        struct resource *br = model_find(&set.model, KIND_BRIDGE, "br1");
+        assert_true(br->link.up);
+        assert_false(br->link.stp);
+        assert_int_equal(br->link.forward_delay, 15);
+        assert_false(br->set & LINK_F_ADDRESSES); /* omitted: unmanaged */
+}
+
+static void test_errors_positions(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nvlans:\n  v5: { link: eth0, id: 5000 }\n",
+                           "m.yaml:3:25: error: vlan id 5000 out of range 1..4094");
+}
+
+static void test_error_unknown_key(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0:\n    mtuu: 1500\n",
+                           "m.yaml:4:5: error: unknown key \"mtuu\" in bridge br0");
+}
+
+static void test_error_wrong_type(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0:\n    mtu: [1500]\n",
+                           "m.yaml:4:10: error: mtu: expected an integer");
+        parse("version: 1\nbridges:\n  br1:\n    stp: yes\n");
+        assert_non_null(strstr(errs, "m.yaml:4:10: error: stp: expected true or false"));
+}
+
+static void test_error_mtu_range(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0: { mtu: 67 }\n",
+                           "m.yaml:3:15: error: mtu 67 out of range 68..65535");
+}
+
+static void test_error_prefix(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0: { addresses: [192.0.2.1/33] }\n",
+                           "m.yaml:3:22: error: addresses: prefix length in \"192.0.2.1/33\" out of range 0..32");
+}
+
+static void test_error_address_needs_prefix(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0: { addresses: [192.0.2.1] }\n",
+                           "m.yaml:3:22: error: addresses: \"192.0.2.1\" needs a prefix length (ADDRESS/PREFIX)");
+}
+
+static void test_error_bad_address(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nethernets:\n  eth0: { addresses: [\"2001:db8::zz/64\"] }\n",
+                           "m.yaml:3:23: error: addresses: bad address \"2001:db8::zz/64\"");
+}
+
+static void test_error_bad_mac(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0: { mac: \"52:54:00:aa:bb\" }\n",
+                           "m.yaml:3:15: error: mac: bad MAC address \"52:54:00:aa:bb\": expected xx:xx:xx:xx:xx:xx");
+}
+
+static void test_error_bad_size(void **state) {
+        (void) state;
+        assert_first_error("version: 1\npools:\n  p:\n    type: dir\n    volumes:\n      v: { capacity: 10Q }\n",
+                           "m.yaml:6:22: error: capacity: bad size \"10Q\": expected a number with K, M, G or T");
+}
+
+static void test_error_bad_ifname(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  this-name-is-too-long: {}\n",
+                           "m.yaml:3:3: error: bad interface name \"this-name-is-too-long\": 1-15 bytes, no '/', ':' or white space");
+        assert_first_error("version: 1\nbridges:\n  br0: { interfaces: [\"eth 0\"] }\n",
+                           "m.yaml:3:23: error: bad interface name \"eth 0\" for interfaces: 1-15 bytes, no '/', ':' or white space");
+}
+
+static void test_error_duplicate_key(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0:\n    mtu: 1500\n    mtu: 9000\n",
+                           "m.yaml:5:5: error: duplicate key \"mtu\" in bridge br0 (first at 4:5)");
+}
+
+static void test_error_duplicate_name_across_files(void **state) {
+        (void) state;
+        manifest_parse_buffer(&set, "a.yaml", "version: 1\nbridges:\n  br0: {}\n", 29, "kvm1");
+        assert_first_error("version: 1\nvlans:\n  br0: { link: eth0, id: 3 }\n",
+                           "m.yaml:3:3: error: vlan br0 is already defined as bridge at a.yaml:3:3");
+}
+
+static void test_error_yaml_syntax(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0: { mtu: 1500\n",
+                           "m.yaml:4:1: error: YAML: did not find expected ',' or '}' while parsing a flow mapping");
+}
+
+static void test_error_version(void **state) {
+        (void) state;
+        assert_first_error("bridges:\n  br0: {}\n", "m.yaml:1:1: error: missing \"version: 1\"");
+}
+
+static void test_error_version_2(void **state) {
+        (void) state;
+        assert_first_error("version: 2\n", "m.yaml:1:10: error: unsupported version \"2\": this reconcile reads version 1");
+}
+
+static void test_error_empty_file(void **state) {
+        (void) state;
+        assert_first_error("", "m.yaml:1:1: error: empty manifest: missing \"version: 1\"");
+}
+
+static void test_error_undeclared_volume(void **state) {
+        (void) state;
+        assert_first_error("version: 1\ndomains:\n  web1:\n    memory: 1G\n    disks:\n      - { volume: images/nope }\n",
+                           "m.yaml:6:9: error: domain web1: volume images/nope is not declared (declare it under pools)");
+}
+
+static void test_all_errors_reported(void **state) {
+        (void) state;
+        const char *out = parse("version: 1\nbridges:\n  br0: { mtu: 1, stp: maybe, what: 1 }\n"
+                                "vlans:\n  v1: { link: eth0, id: 0 }\n");
+        int lines = 0;
+        for (const char *p = out; *p; p++)
+                lines += *p == '\n';
+        assert_int_equal(lines, 4);
+        assert_non_null(strstr(out, "m.yaml:3:15: error: mtu 1 out of range"));
+        assert_non_null(strstr(out, "m.yaml:3:23: error: stp: expected true or false"));
+        assert_non_null(strstr(out, "m.yaml:3:30: error: unknown key \"what\""));
+        assert_non_null(strstr(out, "m.yaml:5:25: error: vlan id 0 out of range 1..4094"));
+}
+
+static void test_host_glob(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nhost: \"web*\"\nbridges:\n  br0: {}\n"), "");
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br0"));
+        assert_int_equal(set.n_skipped_host, 1);
+        assert_string_equal(parse("version: 1\nhost: \"kvm?\"\nbridges:\n  br1: {}\n"), "");
+        assert_non_null(model_find(&set.model, KIND_BRIDGE, "br1"));
+}
+
+static void test_anchors_and_aliases(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nbridges:\n  br0: &common { mtu: 9000, stp: true }\n  br1: *common\n"), "");
+        assert_int_equal(model_find(&set.model, KIND_BRIDGE, "br1")->link.mtu, 9000);
+}
+
+static void test_alias_bomb(void **state) {
+        (void) state;
+        /* Billion laughs: 10 levels of 10 aliases each. */
+        char y[4096] = "version: 1\nx0: &a0 [1,1,1,1,1,1,1,1,1,1]\n";
+        for (int i = 1; i < 10; i++) {
+                char line[256];
+                snprintf(line, sizeof(line), "x%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]\n", i, i,
+                         i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+                strcat(y, line);
+        }
+        strcat(y, "ipsets:\n  s: { type: \"hash:ip\", entries: *a9 }\n");
+        const char *out = parse(y);
+        assert_non_null(strstr(out, "unknown key \"x0\" at top level"));
+        assert_non_null(strstr(out, "entries: expected a string") ? strstr(out, "entries: expected a string")
+                                                                   : strstr(out, "alias bomb"));
+}
+
+static void test_recursive_alias(void **state) {
+        (void) state;
+        const char *out = parse("version: 1\nbridges:\n  br0: &x { interfaces: *x }\n");
+        assert_non_null(strstr(out, "error:"));
+}
+
+static void test_nul_byte(void **state) {
+        (void) state;
+        static const char y[] = "version: 1\nbridges:\n  \"br\\0x\": {}\n";
+        const char *out = parse(y);
+        assert_non_null(strstr(out, "m.yaml:3:3: error: bad interface name"));
+}
+
+static void test_xml_hostile_names(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nnetworks:\n  \"a<b\": { mode: nat }\n",
+                           "m.yaml:3:3: error: bad network name \"a<b\": no '/', <>&'\" or control characters");
+        assert_first_error("version: 1\npools:\n  p: { type: dir, path: /var/lib/../etc }\n",
+                           "m.yaml:3:25: error: path: \"/var/lib/../etc\" is not an absolute path without \"..\" and <>&'\"");
+}
+
+static void test_sizes(void **state) {
+        uint64_t v;
+        (void) state;
+        assert_int_equal(size_parse("512", &v), 0);
+        assert_int_equal(v, 512);
+        assert_int_equal(size_parse("16M", &v), 0);
+        assert_int_equal(v, 16ull << 20);
+        assert_int_equal(size_parse("2T", &v), 0);
+        assert_int_equal(v, 2ull << 40);
+        assert_true(size_parse("1.5G", &v) < 0);
+        assert_true(size_parse("-1", &v) < 0);
+        assert_true(size_parse("99999999999T", &v) < 0);
+}
+
+static void test_load_directory(void **state) {
+        char dir[] = "/tmp/rct-unit-XXXXXX";
+        (void) state;
+        assert_non_null(mkdtemp(dir));
+        char path[256];
+        snprintf(path, sizeof(path), "%s/b.yaml", dir);
+        FILE *f = fopen(path, "w");
+        fputs("version: 1\nbridges:\n  br1: {}\n", f);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/a.yml", dir);
+        f = fopen(path, "w");
+        fputs("version: 1\nbridges:\n  br0: {}\n", f);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/notes.txt", dir);
+        f = fopen(path, "w");
+        fputs("not yaml: [", f);
+        fclose(f);
+        assert_int_equal(manifests_load(dir, "kvm1", false, &set), 0);
+        assert_int_equal(set.model.n, 2);
+        assert_string_equal(set.model.v[0]->name, "br0"); /* a.yml is read first */
+        assert_int_equal(strlen(set.digest), 16);
+        /* A symlinked manifest is refused: it could point outside the reviewed directory. */
+        snprintf(path, sizeof(path), "%s/c.yaml", dir);
+        assert_int_equal(symlink("/etc/hostname", path), 0);
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        assert_true(manifests_load(dir, "kvm1", false, &set) < 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "c.yaml: manifests must be regular files, not symlinks"));
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                T(test_full_schema),
+                T(test_defaults),
+                T(test_errors_positions),
+                T(test_error_unknown_key),
+                T(test_error_wrong_type),
+                T(test_error_mtu_range),
+                T(test_error_prefix),
+                T(test_error_address_needs_prefix),
+                T(test_error_bad_address),
+                T(test_error_bad_mac),
+                T(test_error_bad_size),
+                T(test_error_bad_ifname),
+                T(test_error_duplicate_key),
+                T(test_error_duplicate_name_across_files),
+                T(test_error_yaml_syntax),
+                T(test_error_version),
+                T(test_error_version_2),
+                T(test_error_empty_file),
+                T(test_error_undeclared_volume),
+                T(test_all_errors_reported),
+                T(test_host_glob),
+                T(test_anchors_and_aliases),
+                T(test_alias_bomb),
+                T(test_recursive_alias),
+                T(test_nul_byte),
+                T(test_xml_hostile_names),
+                T(test_sizes),
+                T(test_load_directory),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

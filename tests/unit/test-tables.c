@@ -1,0 +1,101 @@
+/* Every enum string table round-trips: word -> value -> word. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../reconcile/reconcile.h"
+
+static void test_enum_tables_round_trip(void **state) {
+        (void) state;
+        assert_true(n_enum_tables >= 10);
+        for (size_t t = 0; t < n_enum_tables; t++) {
+                const struct enum_table *tab = &enum_tables[t];
+                assert_true(tab->n > 0);
+                for (int i = 0; i < tab->n; i++) {
+                        const char *w = enum_to_string(tab, i);
+                        assert_non_null(w);
+                        assert_int_equal(enum_from_string(tab, w), i);
+                }
+                assert_null(enum_to_string(tab, tab->n));
+                assert_null(enum_to_string(tab, -1));
+                assert_int_equal(enum_from_string(tab, "no-such-word"), -1);
+        }
+}
+
+static void test_kinds_and_sections(void **state) {
+        (void) state;
+        for (int k = 0; k < _KIND_MAX; k++) {
+                assert_int_equal(kind_from_string(kind_to_string(k)), k);
+                assert_int_equal(kind_from_section(kind_to_section(k)), k);
+        }
+        assert_string_equal(kind_to_section(KIND_BRIDGE), "bridges");
+        assert_true(kind_is_link(KIND_VLAN));
+        assert_false(kind_is_link(KIND_DOMAIN));
+        for (int o = 0; o < _OP_MAX; o++)
+                assert_non_null(op_to_string(o));
+        assert_string_equal(op_symbol(OP_REPLACE), "-/+");
+        assert_int_equal(enum_from_string(&state_table, "running"), -1); /* only domains run */
+        assert_int_equal(enum_from_string(&domain_state_table, "running"), STATE_RUNNING);
+}
+
+static void test_values(void **state) {
+        struct ipaddr a, b;
+        char buf[64], mac[18];
+        unsigned char m[6];
+        (void) state;
+        assert_int_equal(ipaddr_parse("192.0.2.1/24", true, &a), 0);
+        assert_string_equal(ipaddr_format(&a, true, buf, sizeof(buf)), "192.0.2.1/24");
+        assert_int_equal(ipaddr_parse("2001:db8::1/64", true, &b), 0);
+        assert_string_equal(ipaddr_format(&b, true, buf, sizeof(buf)), "2001:db8::1/64");
+        assert_false(ipaddr_equal(&a, &b));
+        assert_int_equal(ipaddr_parse("192.0.2.1/33", true, &a), -ERANGE);
+        assert_int_equal(ipaddr_parse("192.0.2.1", true, &a), -EDOM);
+        assert_int_equal(ipaddr_parse("192.0.2.1/24", false, &a), -EINVAL);
+        assert_int_equal(ipaddr_parse("300.0.2.1/24", true, &a), -EINVAL);
+        assert_int_equal(mac_parse("52:54:00:AA:bb:cc", m), 0);
+        assert_string_equal(mac_format(m, mac), "52:54:00:aa:bb:cc");
+        assert_int_equal(mac_parse("01:00:5e:00:00:01", m), -EDOM);
+        assert_true(mac_parse("52:54:00:aa:bb", m) < 0);
+        assert_true(mac_parse("52:54:00:aa:bb:cg", m) < 0);
+        assert_true(ifname_valid("br0"));
+        assert_true(ifname_valid("abcdefghijklmno"));
+        assert_false(ifname_valid("abcdefghijklmnop"));
+        assert_false(ifname_valid(""));
+        assert_false(ifname_valid("a/b"));
+        assert_false(ifname_valid("a:b"));
+        assert_false(ifname_valid("a b"));
+        assert_false(ifname_valid(".."));
+}
+
+static void test_model_lookup_by_class(void **state) {
+        struct model m = { 0 };
+        (void) state;
+        for (int i = 0; i < 1000; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "br%d", i);
+                assert_int_equal(model_add(&m, resource_new(KIND_BRIDGE, name)), 0);
+        }
+        /* Links share one name space: an ethernet lookup finds the bridge. */
+        assert_non_null(model_find(&m, KIND_ETHERNET, "br999"));
+        assert_null(model_find(&m, KIND_NETWORK, "br999"));
+        struct resource *dup = resource_new(KIND_VLAN, "br5");
+        assert_int_equal(model_add(&m, dup), -EEXIST);
+        resource_free(dup);
+        assert_int_equal(model_add(&m, resource_new(KIND_NETWORK, "br5")), 0);
+        assert_int_equal(m.n, 1001);
+        model_done(&m);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_enum_tables_round_trip),
+                cmocka_unit_test(test_kinds_and_sections),
+                cmocka_unit_test(test_values),
+                cmocka_unit_test(test_model_lookup_by_class),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
