@@ -31,7 +31,7 @@ DEPS := build-essential pkg-config clang make libyaml-dev libnl-3-dev libnl-rout
 	libmnl-dev libipset-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3
 
-.PHONY: all deps demo check test unit kernel clean bench install
+.PHONY: all deps demo check test unit kernel clean bench install other-compiler
 all: $(BUILD)/reconcile
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -59,8 +59,14 @@ demo: $(BUILD)/reconcile
 	BUILD=$(BUILD) ./tests/demo.sh
 
 # The test command: unit tests unprivileged, kernel tests as root in throw-away namespaces.
-check: $(BUILD)/reconcile $(UNIT_BIN)
+check: $(BUILD)/reconcile $(UNIT_BIN) other-compiler
 	BUILD=$(BUILD) ./tests/run.sh
+
+# The code must build warning-free with both gcc and clang: check builds the other one too.
+other-compiler:
+	@if command -v clang >/dev/null && command -v gcc >/dev/null; then \
+		$(MAKE) --no-print-directory -s BUILD=build-clang CC=clang SANITIZE= all && \
+		$(MAKE) --no-print-directory -s BUILD=build-gcc CC=gcc SANITIZE= all; fi
 
 unit: $(UNIT_BIN)
 	BUILD=$(BUILD) ./tests/run.sh unit
@@ -75,4 +81,4 @@ install: $(BUILD)/reconcile
 	install -D -m 0755 $(BUILD)/reconcile $(DESTDIR)$(PREFIX)/sbin/reconcile
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang build-gcc

@@ -97,7 +97,7 @@ struct enum_table {
         const char *const *words;
         int n;
 };
-extern const struct enum_table enum_tables[];
+extern const struct enum_table *const enum_tables[];
 extern const size_t n_enum_tables;
 extern const struct enum_table net_mode_table, macvtap_mode_table, vol_format_table, prealloc_table,
         disk_bus_table, disk_cache_table, disk_discard_table, nic_model_table, mem_backing_table,

@@ -184,11 +184,11 @@ static const struct enum_table kind_table = { "kind", kind_words, _KIND_MAX };
 static const struct enum_table section_table = { "section", section_words, _KIND_MAX };
 static const struct enum_table op_table = { "op", op_words, _OP_MAX };
 
-const struct enum_table enum_tables[] = {
-        kind_table, section_table, op_table, domain_state_table,
-        net_mode_table, macvtap_mode_table, vol_format_table, prealloc_table, disk_bus_table,
-        disk_cache_table, disk_discard_table, nic_model_table, mem_backing_table, ipvs_proto_table,
-        ipvs_fwd_table, inet_family_table,
+const struct enum_table *const enum_tables[] = {
+        &kind_table, &section_table, &op_table, &domain_state_table,
+        &net_mode_table, &macvtap_mode_table, &vol_format_table, &prealloc_table, &disk_bus_table,
+        &disk_cache_table, &disk_discard_table, &nic_model_table, &mem_backing_table, &ipvs_proto_table,
+        &ipvs_fwd_table, &inet_family_table,
 };
 const size_t n_enum_tables = ELEMENTSOF(enum_tables);
 

@@ -13,7 +13,7 @@ static void test_enum_tables_round_trip(void **state) {
         (void) state;
         assert_true(n_enum_tables >= 10);
         for (size_t t = 0; t < n_enum_tables; t++) {
-                const struct enum_table *tab = &enum_tables[t];
+                const struct enum_table *tab = enum_tables[t];
                 assert_true(tab->n > 0);
                 for (int i = 0; i < tab->n; i++) {
                         const char *w = enum_to_string(tab, i);
