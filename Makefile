@@ -31,7 +31,7 @@ DEPS := build-essential pkg-config clang make libyaml-dev libnl-3-dev libnl-rout
 	libmnl-dev libipset-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3
 
-.PHONY: all deps demo check test unit kernel clean bench install other-compiler
+.PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz
 all: $(BUILD)/reconcile
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -82,3 +82,16 @@ install: $(BUILD)/reconcile
 
 clean:
 	rm -rf build build-san build-clang build-gcc
+
+# make fuzz FUZZ_SECONDS=N: libFuzzer over the parser, seeded from examples/ and testdata/.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+$(BUILD)/fuzz-manifest: tests/fuzz/fuzz-manifest.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(BUILD)
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-manifest.c $(CORE_SRC) $(BACKEND_SRC) $(PKG_LIBS)
+
+fuzz: $(BUILD)/fuzz-manifest
+	@mkdir -p $(BUILD)/fuzz-corpus
+	cp examples/*.yaml $(BUILD)/fuzz-corpus/ 2>/dev/null || true
+	find testdata -name '*.yaml' -exec cp {} $(BUILD)/fuzz-corpus/ \; 2>/dev/null || true
+	$(BUILD)/fuzz-manifest -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 $(BUILD)/fuzz-corpus

@@ -389,6 +389,18 @@ bridges:
         [ "$(mtu_of eth0)" = 1500 ] || fail "--only bridge changed an ethernet"
 }
 
+test_netns_by_path() {
+        manifest 'version: 1
+bridges:
+  br0: {}
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "/run/netns/$NS" apply 2>&1); RC=$?
+        expect_rc 0
+        link_exists br0 || fail "br0 not created through the namespace path"
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns /nonexistent/ns plan 2>&1); RC=$?
+        expect_rc 1; expect_out '/nonexistent/ns'
+}
+
 has_vlan() {
         local ns=rct-probe-$$
         ip netns add $ns
@@ -441,6 +453,7 @@ t "lock, lock timeout, state dir and manifest permissions" test_lock_and_state_d
 t "torn or empty ledger refused" test_torn_ledger_refused
 t "show output validates and is in sync" test_show_round_trip
 t "--only restricts kinds" test_only_kinds
+t "--netns takes a path" test_netns_by_path
 if has_vlan; then
         t "VLAN create, MTU in place, id change is a replace" test_vlan
 else
