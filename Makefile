@@ -1,6 +1,6 @@
 # reconcile: build, test, demo. `make deps demo` then `make check` on a fresh Debian 12.
 CC ?= cc
-PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c
+PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -19,6 +19,7 @@ BUILD ?= build
 CORE_SRC := $(wildcard reconcile/*.c) $(wildcard parsers/*.c)
 BACKEND_SRC := $(wildcard backends/*.c)
 CMD_SRC := cmd/output.c
+DAEMON_SRC := cmd/daemon.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 BACKEND_OBJ := $(BACKEND_SRC:%.c=$(BUILD)/obj/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
@@ -29,7 +30,7 @@ HEADERS := $(wildcard */*.h)
 PREFIX ?= /usr/local
 DEPS := build-essential pkg-config clang make libyaml-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
 	libmnl-dev libipset-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
-	iproute2 kmod procps python3
+	iproute2 kmod procps python3 systemd bc util-linux
 
 .PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz
 all: $(BUILD)/reconcile
@@ -38,7 +39,7 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ)
+$(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(BUILD)/obj/cmd/daemon.o $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link the core without the real backends: each test that plans
@@ -77,8 +78,19 @@ kernel: $(BUILD)/reconcile
 bench: $(BUILD)/reconcile
 	BUILD=$(BUILD) ./bench/run.sh
 
-install: $(BUILD)/reconcile
-	install -D -m 0755 $(BUILD)/reconcile $(DESTDIR)$(PREFIX)/sbin/reconcile
+SBINDIR ?= $(PREFIX)/sbin
+UNITDIR ?= /lib/systemd/system
+$(BUILD)/reconcile.service: systemd/reconcile.service.in
+	@mkdir -p $(BUILD)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
+
+install: $(BUILD)/reconcile $(BUILD)/reconcile.service
+	install -D -m 0755 $(BUILD)/reconcile $(DESTDIR)$(SBINDIR)/reconcile
+	install -D -m 0644 $(BUILD)/reconcile.service $(DESTDIR)$(UNITDIR)/reconcile.service
+	install -D -m 0644 doc/reconcile.8 $(DESTDIR)$(PREFIX)/share/man/man8/reconcile.8
+	install -D -m 0644 completion/reconcile.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/reconcile
+	install -d -m 0700 $(DESTDIR)/etc/reconcile/manifests.d
+	install -m 0600 systemd/00-example.yaml.sample $(DESTDIR)/etc/reconcile/manifests.d/00-example.yaml.sample
 
 clean:
 	rm -rf build build-san build-clang build-gcc

@@ -907,6 +907,48 @@ static int ifindex_of(struct link_state *s, const char *name) {
         return o.ifindex;
 }
 
+/* Link and address notifications of the namespace: the daemon's drift signal. */
+static int link_watch_open(const struct backend_ctx *ctx) {
+        int saved, r = netns_enter(ctx->netns, &saved);
+        if (r < 0)
+                return r;
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+        r = fd < 0 ? -errno : 0;
+        netns_leave(&saved);
+        if (r < 0)
+                return diag_plain(r, "link backend: cannot open a netlink monitor: %s", strerror(-r));
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+                                  .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
+        int size = 1 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                r = -errno;
+                close(fd);
+                return diag_plain(r, "link backend: cannot join the link groups: %s", strerror(-r));
+        }
+        return fd;
+}
+
+static int link_watch_drain(int fd) {
+        char buf[16384];
+        int n = 0;
+        for (;;) {
+                ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (len < 0 && errno == EINTR)
+                        continue;
+                if (len < 0 && errno == ENOBUFS) {
+                        n++; /* events were lost: that alone calls for a run */
+                        continue;
+                }
+                if (len <= 0)
+                        break;
+                int left = (int) len;
+                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
+                        n++;
+        }
+        return n;
+}
+
 const struct backend link_backend = {
         .name = "link",
         .scope = SCOPE_NETNS,
@@ -918,4 +960,6 @@ const struct backend link_backend = {
         .diff = link_diff,
         .assess = link_assess,
         .apply = link_apply,
+        .watch_open = link_watch_open,
+        .watch_drain = link_watch_drain,
 };

@@ -5,21 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../parsers/parsers.h"
-#include "output.h"
+#include "cmd.h"
 
 #define VERSION "0.1.0"
-
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_PENDING = 2 };
-
-struct options {
-        const char *manifests;
-        const char *command;
-        const char *output;
-        bool dry_run, exit_code, allow_mass_delete;
-        int lock_timeout, resync;
-        struct run_opts run;
-};
 
 static void usage(FILE *f) {
         fputs("Usage: reconcile [OPTIONS] [COMMAND]\n"
@@ -29,6 +17,7 @@ static void usage(FILE *f) {
               "  plan         same as apply --dry-run\n"
               "  validate     parse and check manifests; touch no backend\n"
               "  show         print the live state of every kind as manifest YAML\n"
+              "  daemon       apply now, then watch and re-apply; for systemd\n"
               "  version      print the version\n\n"
               "Options:\n"
               "  -d, --manifests DIR      default /etc/reconcile/manifests.d\n"
@@ -162,7 +151,7 @@ static const char *hostname(char *buf, size_t size) {
         return buf;
 }
 
-static int load_manifests(const struct options *o, struct manifest_set *set) {
+int load_manifests(const struct options *o, struct manifest_set *set) {
         char host[256];
         int r = manifests_load(o->manifests, hostname(host, sizeof(host)), true, set);
         if (r < 0)
@@ -196,17 +185,25 @@ static bool json(const struct options *o) {
         return o->output && strcmp(o->output, "json") == 0;
 }
 
-static int cmd_apply(struct options *o) {
-        struct manifest_set set = { 0 };
-        struct ledger ledger = { 0 };
-        struct run run = { .opts = &o->run, .ledger = &ledger };
-        struct plan residual = { 0 };
-        int lock = -1, ret = EXIT_ERROR, r;
-        bool dry = o->dry_run;
+static void log_actions_line(const struct plan *p) {
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct action *a = &p->actions[i];
+                if (a->result > 0)
+                        continue;
+                fprintf(diag_stream(), "%s %s %s: %s\n", op_to_string(a->op), kind_to_string(a->kind), a->name,
+                        a->result == 0 ? "done" : "failed");
+        }
+}
 
-        if (load_manifests(o, &set) < 0)
-                goto out;
-        run.want = &set.model;
+void apply_pass(struct options *o, struct model *want, bool dry, bool log_actions, struct pass_result *res) {
+        struct ledger ledger = { 0 };
+        struct run run = { .opts = &o->run, .ledger = &ledger, .want = want };
+        struct plan residual = { 0 };
+        unsigned errors_before = diag_error_count();
+        int lock = -1, r;
+
+        memset(res, 0, sizeof(*res));
+        res->status = EXIT_ERROR;
         if (dry && access(o->run.state_dir, F_OK) < 0) {
                 /* A preview on a fresh host: nothing is owned yet, and nothing is created. */
                 ledger.path = xasprintf("%s/ledger", o->run.state_dir);
@@ -219,38 +216,52 @@ static int cmd_apply(struct options *o) {
                         goto out;
         }
         r = run_observe(&run);
-        bool observe_failed = r < 0;
+        res->observe_failed = r < 0;
         r = run_plan(&run);
         if (r == -ELOOP)
                 goto out;
+        res->n_actions = run.plan.n_actions;
+        res->n_pending = run.plan.n_pending;
         if (json(o) && dry)
                 plan_print_json(stdout, &run.plan, false, NULL);
-        else if (!json(o) && diag_verbose >= 0)
+        else if (!json(o) && diag_verbose >= 0 && !log_actions)
                 plan_print_text(stdout, &run.plan);
         if (dry) {
-                if (diag_error_count() > 0 || observe_failed)
-                        ret = EXIT_ERROR;
+                if (diag_error_count() > errors_before || res->observe_failed)
+                        res->status = EXIT_ERROR;
                 else
-                        ret = o->exit_code && run.plan.n_actions ? EXIT_PENDING : EXIT_OK;
+                        res->status = o->exit_code && run.plan.n_actions ? EXIT_PENDING : EXIT_OK;
                 goto out;
         }
         if (run_check_mass_delete(&run) < 0)
                 goto out;
         r = run_apply(&run);
+        for (size_t i = 0; i < run.plan.n_actions; i++)
+                res->n_done += run.plan.actions[i].result == 0;
+        if (log_actions)
+                log_actions_line(&run.plan);
         if (r >= 0)
                 r = run_verify(&run, &residual);
         if (json(o))
-                plan_print_json(stdout, &run.plan, true, r < 0 || diag_error_count() ? "failed" : "applied");
-        else if (run.plan.n_actions && diag_verbose >= 0)
+                plan_print_json(stdout, &run.plan, true,
+                                r < 0 || diag_error_count() > errors_before ? "failed" : "applied");
+        else if (run.plan.n_actions && diag_verbose >= 0 && !log_actions)
                 apply_print_text(stdout, &run.plan);
-        ret = r < 0 || diag_error_count() > 0 || observe_failed ? EXIT_ERROR : EXIT_OK;
+        res->status = r < 0 || diag_error_count() > errors_before || res->observe_failed ? EXIT_ERROR : EXIT_OK;
 out:
         plan_done(&residual);
         run_done(&run);
         ledger_done(&ledger);
         lock_release(&lock);
+}
+
+static int cmd_apply(struct options *o) {
+        struct manifest_set set = { 0 };
+        struct pass_result res = { .status = EXIT_ERROR };
+        if (load_manifests(o, &set) >= 0)
+                apply_pass(o, &set.model, o->dry_run, false, &res);
         manifests_done(&set);
-        return ret;
+        return res.status;
 }
 
 int main(int argc, char **argv) {
@@ -273,6 +284,8 @@ int main(int argc, char **argv) {
                 return cmd_validate(&o);
         if (strcmp(o.command, "show") == 0)
                 return cmd_show(&o);
+        if (strcmp(o.command, "daemon") == 0)
+                return cmd_daemon(&o);
         if (strcmp(o.command, "plan") == 0)
                 o.dry_run = true;
         else if (strcmp(o.command, "apply") != 0) {

@@ -406,6 +406,10 @@ struct backend {
         void (*assess)(void *state, struct action *a, const struct model *live);
         /* Execute one action; record what is needed to undo it in e. */
         int (*apply)(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
+        /* Optional, for the daemon: an fd that becomes readable when live state
+         * may have drifted, and a drain that consumes what is queued on it. */
+        int (*watch_open)(const struct backend_ctx *ctx);
+        int (*watch_drain)(int fd);
 };
 
 extern const struct backend link_backend;
@@ -421,6 +425,8 @@ struct run_opts {
         uint32_t only_kinds; /* 0 = all */
         bool allow_mass_delete;
         bool dry_run;
+        /* Asked before each action; true stops the apply there (SIGTERM in the daemon). */
+        bool (*should_stop)(void);
 };
 
 struct run {
@@ -440,3 +446,11 @@ int run_apply(struct run *r); /* stops at the first failure */
 int run_verify(struct run *r, struct plan *residual);
 void run_done(struct run *r);
 const char *scope_of(const struct run_opts *o, enum kind k, char *buf, size_t size);
+
+/* The daemon's view of the backends: one watch fd per backend that has one. */
+struct watch {
+        const struct backend *backend;
+        int fd;
+};
+size_t run_watch_open(const struct run_opts *o, struct watch *w, size_t max);
+void run_watch_close(struct watch *w, size_t n);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reconcile.h"
 
@@ -457,6 +458,11 @@ int run_apply(struct run *r) {
                 struct action *a = &p->actions[i];
                 size_t bi = backend_index(a->backend);
                 const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
+                if (r->opts->should_stop && r->opts->should_stop()) {
+                        ret = diag_plain(-EINTR, "stopped before %s %s %s: asked to exit", op_to_string(a->op),
+                                         kind_to_string(a->kind), a->name);
+                        break;
+                }
                 struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->name);
                 if (a->op == OP_CREATE || a->op == OP_ADOPT)
                         e = ledger_add(r->ledger, sc, a->kind, a->name);
@@ -526,4 +532,29 @@ int run_verify(struct run *r, struct plan *residual) {
                              op_to_string(a->op), *what ? ": " : "", what);
         }
         return x;
+}
+
+size_t run_watch_open(const struct run_opts *o, struct watch *w, size_t max) {
+        size_t n = 0;
+        for (size_t i = 0; i < n_backends && n < max; i++) {
+                const struct backend *b = backends[i];
+                bool selected = false;
+                for (int k = 0; k < _KIND_MAX; k++)
+                        selected = selected || ((b->kinds & (1u << k)) && kind_selected(o, k));
+                if (!selected || !b->watch_open)
+                        continue;
+                int fd = b->watch_open(&o->ctx);
+                if (fd < 0)
+                        continue; /* the backend said why; the periodic resync still covers it */
+                w[n].backend = b;
+                w[n].fd = fd;
+                n++;
+        }
+        return n;
+}
+
+void run_watch_close(struct watch *w, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (w[i].fd >= 0)
+                        close(w[i].fd);
 }

@@ -1,0 +1,309 @@
+/* reconcile daemon: apply at start, then one epoll loop over manifest changes
+ * (inotify), drift (backend watch fds), a periodic resync and signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+/* A checkout of many files arrives as a burst: wait this long after the last event. */
+#define MANIFEST_QUIET_MS 200
+#define MANIFEST_MAX_WAIT_MS 2000
+/* Drift repair waits only for the kernel's burst of notifications to settle. */
+#define DRIFT_QUIET_MS 20
+#define BACKOFF_MIN_S 1
+#define BACKOFF_MAX_S 60
+
+enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_WATCH };
+
+struct daemon {
+        struct options *o;
+        int epfd, sigfd, inofd, debounce_fd, resync_fd;
+        int dir_wd, parent_wd;
+        char dir_name[NAME_MAX + 1];
+        struct watch watches[8];
+        size_t n_watches;
+        struct manifest_set good; /* the last manifests that parsed */
+        bool have_good;
+        bool manifests_dirty, drift_dirty, resync_due;
+        uint64_t first_event_ms; /* of the current manifest burst, 0 if none */
+        unsigned runs;
+        unsigned backoff_s;
+        char last_error_digest[17];
+};
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void timer_arm(int fd, uint64_t ms, uint64_t interval_ms) {
+        struct itimerspec its = { 0 };
+        its.it_value.tv_sec = (time_t) (ms / 1000);
+        its.it_value.tv_nsec = (long) (ms % 1000) * 1000000;
+        if (ms == 0 && interval_ms == 0) {
+                timerfd_settime(fd, 0, &its, NULL); /* disarm */
+                return;
+        }
+        if (ms == 0)
+                its.it_value.tv_nsec = 1;
+        its.it_interval.tv_sec = (time_t) (interval_ms / 1000);
+        its.it_interval.tv_nsec = (long) (interval_ms % 1000) * 1000000;
+        timerfd_settime(fd, 0, &its, NULL);
+}
+
+static int epoll_add(int epfd, int fd, uint64_t tag) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+        return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Watch the directory and its parent: git checkout, rsync and symlink swaps
+ * replace the directory itself, which only the parent sees. */
+static void watch_manifests(struct daemon *d) {
+        _cleanup_free_ char *copy = xstrdup(d->o->manifests);
+        _cleanup_free_ char *copy2 = xstrdup(d->o->manifests);
+        snprintf(d->dir_name, sizeof(d->dir_name), "%s", basename(copy));
+        if (d->dir_wd >= 0)
+                inotify_rm_watch(d->inofd, d->dir_wd);
+        d->dir_wd = inotify_add_watch(d->inofd, d->o->manifests,
+                                      IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |
+                                              IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+        if (d->parent_wd < 0)
+                d->parent_wd = inotify_add_watch(d->inofd, dirname(copy2),
+                                                 IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
+}
+
+static bool stop_requested(void) {
+        sigset_t pending;
+        return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
+}
+
+static void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notify_status(const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        sd_notifyf(0, "STATUS=%s", msg);
+}
+
+static void drain_watches(struct daemon *d) {
+        for (size_t i = 0; i < d->n_watches; i++)
+                d->watches[i].backend->watch_drain(d->watches[i].fd);
+}
+
+/* Open the drift watches that are not open yet; each is polled from then on. */
+static void watch_backends(struct daemon *d) {
+        if (d->n_watches)
+                return;
+        d->n_watches = run_watch_open(&d->o->run, d->watches, ELEMENTSOF(d->watches));
+        for (size_t i = 0; i < d->n_watches; i++)
+                if (epoll_add(d->epfd, d->watches[i].fd, SRC_WATCH + i) < 0)
+                        diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
+}
+
+static void reload_manifests(struct daemon *d) {
+        struct manifest_set next = { 0 };
+        int r = load_manifests(d->o, &next);
+        if (r < 0) {
+                /* Keep the last good state; the errors above were printed once for this revision. */
+                fprintf(diag_stream(), "manifests invalid: keeping the last good state%s\n",
+                        d->have_good ? "" : " (none yet: nothing is applied)");
+                snprintf(d->last_error_digest, sizeof(d->last_error_digest), "%s", next.digest);
+                manifests_done(&next);
+                return;
+        }
+        if (d->have_good)
+                manifests_done(&d->good);
+        d->good = next;
+        d->have_good = true;
+        d->last_error_digest[0] = '\0';
+}
+
+static void run_once(struct daemon *d, const char *why) {
+        struct pass_result res;
+        if (d->manifests_dirty || !d->have_good) {
+                d->manifests_dirty = false;
+                reload_manifests(d);
+        }
+        d->drift_dirty = d->resync_due = false;
+        d->first_event_ms = 0;
+        if (!d->have_good)
+                return;
+        d->runs++;
+        unsigned errors = diag_error_count();
+        apply_pass(d->o, &d->good.model, false, true, &res);
+        /* Our own changes echo back as notifications: consume them so they do not start a run. */
+        drain_watches(d);
+        fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,
+                res.status == EXIT_OK ? "in sync" : "errors");
+        notify_status("run %u (%s): %zu done, %s", d->runs, why, res.n_done, res.status == EXIT_OK ? "in sync" : "errors");
+        if (res.observe_failed || res.status != EXIT_OK) {
+                /* Unreachable backend or failed action: retry with exponential backoff. */
+                d->backoff_s = d->backoff_s ? d->backoff_s * 2 : BACKOFF_MIN_S;
+                if (d->backoff_s > BACKOFF_MAX_S)
+                        d->backoff_s = BACKOFF_MAX_S;
+                d->resync_due = true;
+                timer_arm(d->debounce_fd, (uint64_t) d->backoff_s * 1000, 0);
+        } else
+                d->backoff_s = 0;
+        if (!res.observe_failed)
+                watch_backends(d); /* a namespace or service that appeared late */
+        diag_restore_count(errors); /* the daemon lives on; each run reports its own */
+}
+
+static void on_inotify(struct daemon *d) {
+        char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool relevant = false, rewatch = false;
+        for (;;) {
+                ssize_t len = read(d->inofd, buf, sizeof(buf));
+                if (len <= 0)
+                        break;
+                for (char *p = buf; p < buf + len;) {
+                        struct inotify_event *ev = (struct inotify_event *) p;
+                        if (ev->wd == d->parent_wd) {
+                                if (ev->len && strcmp(ev->name, d->dir_name) == 0)
+                                        relevant = rewatch = true;
+                        } else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+                                relevant = rewatch = true;
+                        else
+                                relevant = true;
+                        p += sizeof(*ev) + ev->len;
+                }
+        }
+        if (rewatch)
+                watch_manifests(d);
+        if (!relevant)
+                return;
+        d->manifests_dirty = true;
+        uint64_t now = now_ms();
+        if (!d->first_event_ms)
+                d->first_event_ms = now;
+        uint64_t wait = MANIFEST_QUIET_MS;
+        if (now + wait > d->first_event_ms + MANIFEST_MAX_WAIT_MS)
+                wait = d->first_event_ms + MANIFEST_MAX_WAIT_MS > now ? d->first_event_ms + MANIFEST_MAX_WAIT_MS - now : 1;
+        timer_arm(d->debounce_fd, wait, 0);
+}
+
+static int setup(struct daemon *d) {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return diag_plain(-errno, "daemon: sigprocmask: %s", strerror(errno));
+        d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        d->epfd = epoll_create1(EPOLL_CLOEXEC);
+        d->inofd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        d->debounce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        d->resync_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (d->sigfd < 0 || d->epfd < 0 || d->inofd < 0 || d->debounce_fd < 0 || d->resync_fd < 0)
+                return diag_plain(-errno, "daemon: cannot set up its event sources: %s", strerror(errno));
+        d->dir_wd = d->parent_wd = -1;
+        watch_manifests(d);
+        if (epoll_add(d->epfd, d->sigfd, SRC_SIGNAL) < 0 || epoll_add(d->epfd, d->inofd, SRC_INOTIFY) < 0 ||
+            epoll_add(d->epfd, d->debounce_fd, SRC_DEBOUNCE) < 0 || epoll_add(d->epfd, d->resync_fd, SRC_RESYNC) < 0)
+                return diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
+        watch_backends(d);
+        timer_arm(d->resync_fd, (uint64_t) d->o->resync * 1000, (uint64_t) d->o->resync * 1000);
+        return 0;
+}
+
+static void teardown(struct daemon *d) {
+        run_watch_close(d->watches, d->n_watches);
+        int fds[] = { d->sigfd, d->epfd, d->inofd, d->debounce_fd, d->resync_fd };
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        if (d->have_good)
+                manifests_done(&d->good);
+}
+
+int cmd_daemon(struct options *o) {
+        struct daemon d = { .o = o, .sigfd = -1, .epfd = -1, .inofd = -1, .debounce_fd = -1, .resync_fd = -1 };
+        int ret = EXIT_OK;
+        if (o->resync <= 0)
+                o->resync = 300;
+        o->run.should_stop = stop_requested;
+        /* A lock held by a manual run is waited for, not fought: runs never interleave. */
+        if (o->lock_timeout < 30)
+                o->lock_timeout = 30;
+        if (setup(&d) < 0) {
+                teardown(&d);
+                return EXIT_ERROR;
+        }
+        fprintf(diag_stream(), "reconcile daemon: watching %s (resync every %d s)\n", o->manifests, o->resync);
+        run_once(&d, "start");
+        sd_notify(0, "READY=1");
+        for (bool running = true; running;) {
+                struct epoll_event evs[16];
+                int n = epoll_wait(d.epfd, evs, ELEMENTSOF(evs), -1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        ret = diag_plain(EXIT_ERROR, "daemon: epoll_wait: %s", strerror(errno));
+                        break;
+                }
+                for (int i = 0; i < n && running; i++) {
+                        uint64_t tag = evs[i].data.u64, ticks;
+                        switch (tag) {
+                        case SRC_SIGNAL: {
+                                struct signalfd_siginfo si;
+                                while (read(d.sigfd, &si, sizeof(si)) == sizeof(si)) {
+                                        if (si.ssi_signo == SIGHUP) {
+                                                sd_notify(0, "RELOADING=1");
+                                                fprintf(diag_stream(), "SIGHUP: re-reading the manifests\n");
+                                                d.manifests_dirty = true;
+                                                run_once(&d, "SIGHUP");
+                                                sd_notify(0, "READY=1");
+                                        } else {
+                                                fprintf(diag_stream(), "%s: exiting\n", strsignal((int) si.ssi_signo));
+                                                sd_notify(0, "STOPPING=1");
+                                                running = false;
+                                        }
+                                }
+                                break;
+                        }
+                        case SRC_INOTIFY:
+                                on_inotify(&d);
+                                break;
+                        case SRC_DEBOUNCE:
+                                if (read(d.debounce_fd, &ticks, sizeof(ticks)) > 0)
+                                        run_once(&d, d.manifests_dirty ? "manifests changed"
+                                                                       : d.drift_dirty ? "drift" : "retry");
+                                break;
+                        case SRC_RESYNC:
+                                if (read(d.resync_fd, &ticks, sizeof(ticks)) > 0)
+                                        run_once(&d, "resync");
+                                break;
+                        default: {
+                                size_t w = tag - SRC_WATCH;
+                                if (w < d.n_watches && d.watches[w].backend->watch_drain(d.watches[w].fd) > 0 &&
+                                    !d.manifests_dirty) {
+                                        d.drift_dirty = true;
+                                        timer_arm(d.debounce_fd, DRIFT_QUIET_MS, 0);
+                                }
+                                break;
+                        }
+                        }
+                }
+        }
+        teardown(&d);
+        return ret;
+}

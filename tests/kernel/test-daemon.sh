@@ -1,0 +1,259 @@
+#!/bin/bash
+# reconcile daemon in a throw-away namespace with its own manifest and state
+# directories; its stderr log is the record of runs.
+. "$(dirname "$0")/lib.sh"
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+
+d_start() {
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" "$@" >"$TMP/log" 2>&1 &
+        DPID=$!
+        wait_for 'run 1 ' 5 || fail "the daemon did not run at start"
+}
+
+d_stop() {
+        kill -TERM "$DPID" 2>/dev/null
+        wait "$DPID"
+        DRC=$?
+}
+
+runs() { grep -c '^run [0-9]* ' "$TMP/log"; }
+
+# wait_for REGEX SECONDS: until the log matches.
+wait_for() {
+        local i
+        for i in $(seq 1 $(($2 * 50))); do
+                grep -qE -- "$1" "$TMP/log" && return 0
+                sleep 0.02
+        done
+        return 1
+}
+
+wait_runs() { # wait until the log counts at least N runs
+        local i
+        for i in $(seq 1 $(($2 * 50))); do
+                [ "$(runs)" -ge "$1" ] && return 0
+                sleep 0.02
+        done
+        return 1
+}
+
+three='version: 1
+bridges:
+  br0: { mtu: 1400 }
+  br1: {}
+  br2: {}
+'
+
+test_start_edit_sigterm() {
+        manifest "$three"
+        d_start
+        link_exists br0 || fail "br0 not created at start"
+        [ "$(mtu_of br0)" = 1400 ] || fail "br0 mtu"
+        manifest "${three/mtu: 1400/mtu: 1300}"
+        wait_runs 2 5 || fail "no run after a manifest edit"
+        [ "$(mtu_of br0)" = 1300 ] || fail "edit not applied: mtu $(mtu_of br0)"
+        d_stop
+        [ "$DRC" -eq 0 ] || fail "SIGTERM exit status $DRC"
+        flock -n "$S/lock" true || fail "the lock is still held after exit"
+        OUT=$(cat "$TMP/log")
+        expect_out 'Terminated: exiting'
+}
+
+test_burst_is_one_run() {
+        manifest "$three"
+        d_start
+        local i
+        for i in $(seq 1 50); do
+                printf 'version: 1\nbridges:\n  b%d: {}\n' "$i" >"$M/f$i.yaml"
+        done
+        wait_runs 2 5 || fail "no run after 50 new files"
+        sleep 1
+        [ "$(runs)" -eq 2 ] || fail "50 files caused $(($(runs) - 1)) runs, not 1"
+        link_exists b50 || fail "b50 missing"
+        d_stop
+}
+
+test_drift_repaired_within_a_second() {
+        manifest "$three"
+        d_start
+        local lat=() i t0 t1 ms
+        for i in $(seq 1 20); do
+                t0=$(date +%s%N)
+                ip -n "$NS" link del br1
+                while ! link_exists br1; do
+                        t1=$(date +%s%N)
+                        [ $(( (t1 - t0) / 1000000 )) -gt 3000 ] && break
+                        sleep 0.005
+                done
+                t1=$(date +%s%N)
+                lat+=($(( (t1 - t0) / 1000000 )))
+        done
+        ip -n "$NS" link set br0 mtu 1500
+        for i in $(seq 1 100); do [ "$(mtu_of br0)" = 1400 ] && break; sleep 0.01; done
+        [ "$(mtu_of br0)" = 1400 ] || fail "MTU drift not repaired"
+        local sorted median worst
+        sorted=$(printf '%s\n' "${lat[@]}" | sort -n)
+        median=$(printf '%s\n' "$sorted" | sed -n '10p')
+        worst=$(printf '%s\n' "$sorted" | tail -1)
+        echo "# drift repair latency over 20 trials: median ${median} ms, worst ${worst} ms"
+        [ "$worst" -lt 1000 ] || fail "worst drift repair ${worst} ms >= 1000 ms"
+        d_stop
+}
+
+test_no_run_storm() {
+        manifest "$three"
+        d_start
+        sleep 0.5
+        local before; before=$(runs)
+        manifest "${three/br2: \{\}/br2: \{ mtu: 1300 \}}"
+        wait_runs $((before + 1)) 5 || fail "no run after the change"
+        sleep 2
+        local after; after=$(runs)
+        [ "$after" -eq $((before + 1)) ] || fail "one manifest change caused $((after - before)) runs"
+        d_stop
+}
+
+test_bad_manifest_keeps_last_good() {
+        manifest "$three"
+        d_start
+        printf 'version: 1\nbridges:\n  br0: { mtu: 9 }\n  br1: {}\n  br2: {}\n' >"$M/host.yaml"
+        wait_for 'manifests invalid: keeping the last good state' 5 || fail "no error logged"
+        OUT=$(cat "$TMP/log")
+        expect_out 'host.yaml:3:15: error: mtu 9 out of range 68..65535'
+        link_exists br1 || fail "br1 deleted on a bad manifest"
+        [ "$(mtu_of br0)" = 1400 ] || fail "br0 changed on a bad manifest"
+        ip -n "$NS" link del br2 # drift is still repaired from the last good state
+        for i in $(seq 1 100); do link_exists br2 && break; sleep 0.01; done
+        link_exists br2 || fail "drift not repaired while the manifests were bad"
+        manifest "${three/mtu: 1400/mtu: 1350}"
+        for i in $(seq 1 250); do [ "$(mtu_of br0)" = 1350 ] && break; sleep 0.02; done
+        [ "$(mtu_of br0)" = 1350 ] || fail "the next good edit was not applied"
+        [ "$(grep -c 'mtu 9 out of range' "$TMP/log")" -eq 1 ] || fail "the error was logged more than once"
+        d_stop
+}
+
+test_sighup() {
+        manifest "$three"
+        d_start
+        kill -HUP "$DPID"
+        wait_for 'run [0-9]+ \(SIGHUP\)' 5 || fail "SIGHUP did not re-apply"
+        d_stop
+        [ "$DRC" -eq 0 ] || fail "exit $DRC"
+}
+
+test_rss_flat() {
+        manifest "$three"
+        d_start
+        local rss0 rss1 i g
+        for g in $(seq 1 10); do
+                for i in $(seq 1 20); do manifest "${three/mtu: 1400/mtu: $((1000 + g * 20 + i))}"; done
+                sleep 0.25
+        done
+        wait_runs 5 5
+        rss0=$(awk '/VmRSS/ {print $2}' /proc/$DPID/status)
+        for g in $(seq 1 40); do
+                for i in $(seq 1 20); do manifest "${three/mtu: 1400/mtu: $((2000 + g * 20 + i))}"; done
+                sleep 0.25
+        done
+        sleep 0.5
+        rss1=$(awk '/VmRSS/ {print $2}' /proc/$DPID/status)
+        echo "# daemon RSS over 1,000 manifest edits ($(runs) runs): start ${rss0} kB, end ${rss1} kB"
+        [ "$rss1" -le $((rss0 + 512)) ] || fail "RSS grew from ${rss0} kB to ${rss1} kB"
+        [ "$(mtu_of br0)" = 2820 ] || fail "the last edit was not applied: mtu $(mtu_of br0)"
+        d_stop
+}
+
+test_directory_replaced() {
+        manifest "$three"
+        d_start
+        # A deploy that swaps the whole directory, as rsync --delay-updates or a symlink flip does.
+        mkdir -m 700 "$TMP/new"
+        printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  br1: {}\n  br2: {}\n  br3: {}\n' >"$TMP/new/host.yaml"
+        mv "$M" "$TMP/old"
+        mv "$TMP/new" "$M"
+        for i in $(seq 1 150); do link_exists br3 && break; sleep 0.02; done
+        link_exists br3 || fail "the replaced directory was not picked up"
+        printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  br1: {}\n  br2: {}\n  br3: {}\n  br4: {}\n' >"$M/host.yaml"
+        for i in $(seq 1 150); do link_exists br4 && break; sleep 0.02; done
+        link_exists br4 || fail "edits in the new directory are not watched"
+        d_stop
+}
+
+test_unreachable_backend_backoff() {
+        manifest "$three"
+        local late=$NS-late
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$late" >"$TMP/log" 2>&1 &
+        DPID=$!
+        wait_for 'run 1 ' 5 || fail "no first run"
+        OUT=$(cat "$TMP/log")
+        expect_out "run 1 \(start\): .*errors"
+        ip netns add "$late" # the namespace appears late, as a NIC probed late at boot does
+        for i in $(seq 1 250); do ip -n "$late" link show br0 >/dev/null 2>&1 && break; sleep 0.02; done
+        ip -n "$late" link show br0 >/dev/null 2>&1 || fail "not retried after the backend became reachable"
+        OUT=$(cat "$TMP/log")
+        expect_out 'run [0-9]+ \(retry\): 3 actions, 3 done, in sync'
+        ip -n "$late" link del br1 # and its drift watch works once it is reachable
+        for i in $(seq 1 100); do ip -n "$late" link show br1 >/dev/null 2>&1 && break; sleep 0.02; done
+        ip -n "$late" link show br1 >/dev/null 2>&1 || fail "no drift watch after a late start"
+        d_stop
+        ip netns del "$late"
+}
+
+test_unit_verifies() {
+        sed "s|@SBINDIR@|$(dirname "$RECONCILE")|" "$ROOT/systemd/reconcile.service.in" >"$TMP/reconcile.service"
+        OUT=$(systemd-analyze verify --man=no "$TMP/reconcile.service" 2>&1); RC=$?
+        expect_rc 0
+        [ -z "$OUT" ] || fail "systemd-analyze verify complained"
+        grep -q '^Type=notify' "$TMP/reconcile.service" || fail "not Type=notify"
+        grep -q '^Before=network-pre.target libvirtd.service' "$TMP/reconcile.service" || fail "boot order"
+        grep -q '^After=.*libvirtd' "$TMP/reconcile.service" && fail "ordered after libvirtd: a cycle"
+        true
+}
+
+test_sd_notify() {
+        manifest "$three"
+        local sock=$TMP/notify.sock
+        python3 - "$sock" >"$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(10)
+try:
+    while True:
+        print(s.recv(4096).decode(), flush=True)
+except Exception:
+    pass
+EOF
+        local py=$!
+        for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.02; done
+        NOTIFY_SOCKET=$sock "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >"$TMP/log" 2>&1 &
+        DPID=$!
+        wait_for 'run 1 ' 5
+        kill -HUP "$DPID"
+        wait_for 'SIGHUP' 5
+        sleep 0.3
+        d_stop
+        kill "$py" 2>/dev/null; wait "$py" 2>/dev/null
+        OUT=$(cat "$TMP/notify.log")
+        expect_out '^READY=1'
+        expect_out '^STATUS=run 1 \(start\)'
+        expect_out '^RELOADING=1'
+        expect_out '^STOPPING=1'
+}
+
+t "daemon: applies at start, applies an edit, SIGTERM exits 0 with the lock released" test_start_edit_sigterm
+t "daemon: 50 files written at once are one run" test_burst_is_one_run
+t "daemon: deleted bridge and changed MTU repaired within 1 s" test_drift_repaired_within_a_second
+t "daemon: no run storm after its own changes" test_no_run_storm
+t "daemon: bad manifest keeps the last good state, next good edit applies" test_bad_manifest_keeps_last_good
+t "daemon: SIGHUP re-applies" test_sighup
+t "daemon: RSS flat over 1,000 manifest edits" test_rss_flat
+t "daemon: manifest directory replaced as a whole" test_directory_replaced
+t "daemon: unreachable backend retried with backoff" test_unreachable_backend_backoff
+t "daemon: READY, STATUS, RELOADING, STOPPING through sd_notify" test_sd_notify
+if command -v systemd-analyze >/dev/null; then
+        t "systemd unit passes systemd-analyze verify" test_unit_verifies
+else
+        t "systemd unit passes systemd-analyze verify" test_unit_verifies "systemd-analyze not installed"
+fi
