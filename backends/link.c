@@ -942,9 +942,14 @@ static int link_watch_drain(int fd) {
                 }
                 if (len <= 0)
                         break;
-                int left = (int) len;
-                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
+                /* Count messages, not bytes: each one may be a change to react to. */
+                for (char *p = buf; p + NLMSG_HDRLEN <= buf + len;) {
+                        const struct nlmsghdr *h = (const struct nlmsghdr *) p;
+                        if (h->nlmsg_len < NLMSG_HDRLEN || p + h->nlmsg_len > buf + len)
+                                break;
                         n++;
+                        p += NLMSG_ALIGN(h->nlmsg_len);
+                }
         }
         return n;
 }
