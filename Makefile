@@ -1,6 +1,6 @@
 # reconcile: build, test, demo. `make deps demo` then `make check` on a fresh Debian 12.
 CC ?= cc
-PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd
+PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd libvirt libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -42,11 +42,12 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 $(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(BUILD)/obj/cmd/daemon.o $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests link the core without the real backends: each test that plans
-# supplies its own backend tables (tests/unit/fake-backends.c).
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(HEADERS)
+# Unit tests link the core with a fake link backend (tests/unit/fake-backends.c)
+# and the real libvirt backend, which they drive against test:///default.
+TEST_BACKEND_OBJ := $(filter-out $(BUILD)/obj/backends/link.o,$(BACKEND_OBJ))
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/fake-backends.o: tests/unit/fake-backends.c $(HEADERS)
 	@mkdir -p $(dir $@)

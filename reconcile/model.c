@@ -39,6 +39,12 @@ void resource_free(struct resource *r) {
                 for (size_t i = 0; i < r->domain.n_nics; i++)
                         free(r->domain.nics[i].network);
                 free(r->domain.nics);
+                resource_free(r->domain.active);
+                break;
+        case KIND_VOLUME:
+                free(r->volume.path);
+                break;
+        case KIND_NETWORK:
                 break;
         case KIND_SERVICE:
                 free(r->service.reals);

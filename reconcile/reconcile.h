@@ -184,6 +184,7 @@ struct pool_spec {
 
 enum { VOL_F_CAPACITY = 1u << 0, VOL_F_FORMAT = 1u << 1, VOL_F_PREALLOC = 1u << 2 };
 struct volume_spec {
+        char *path; /* observed: where the volume lives, for block resize */
         char pool[256];
         uint64_t capacity;
         int format;   /* enum vol_format */
@@ -197,6 +198,7 @@ struct disk_spec {
         char *volume; /* "pool/volume" */
         char *cdrom;  /* absolute path */
         int bus, cache, discard;
+        char target[16]; /* observed: vda, sdb */
 };
 enum { NIC_F_BRIDGE = 1u << 0, NIC_F_NETWORK = 1u << 1, NIC_F_MODEL = 1u << 2, NIC_F_MAC = 1u << 3 };
 struct nic_spec {
@@ -209,7 +211,7 @@ struct nic_spec {
 };
 enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
        DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,
-       DOM_F_INTERFACES = 1u << 8 };
+       DOM_F_INTERFACES = 1u << 8, DOM_F_OWNED_MARK = 1u << 9 /* observed: carries our metadata */ };
 struct domain_spec {
         uint32_t vcpus, max_vcpus;
         uint64_t memory, max_memory;
@@ -220,6 +222,8 @@ struct domain_spec {
         size_t n_disks;
         struct nic_spec *nics;
         size_t n_nics;
+        /* Observed only: the running definition, when it runs (its config is the rest). */
+        struct resource *active;
 };
 
 enum { REAL_F_ADDRESS = 1u << 0, REAL_F_PORT = 1u << 1, REAL_F_WEIGHT = 1u << 2, REAL_F_FORWARDING = 1u << 3,
@@ -371,6 +375,7 @@ struct plan {
         size_t n_managed_in_scope, n_deletes;
 };
 void plan_done(struct plan *p);
+void plan_add_pending(struct plan *p, enum kind k, const char *name, const char *reason, const char *until);
 void plan_count(const struct plan *p, unsigned counts[_OP_MAX]);
 
 /* ---- backends ---- */
@@ -402,6 +407,9 @@ struct backend {
          * owned is the ledger entry, or NULL for a not yet managed object. */
         int (*diff)(void *state, const struct resource *want, const struct resource *live,
                     const struct ledger_entry *owned, struct action *a, struct plan *p);
+        /* Optional: refuse a desired resource this host cannot have (report it
+         * with its position and return <0); it is then skipped. */
+        int (*check)(void *state, const struct resource *want);
         /* Flag a connectivity risk in a->risk, given the live model. Optional. */
         void (*assess)(void *state, struct action *a, const struct model *live);
         /* Execute one action; record what is needed to undo it in e. */
@@ -413,6 +421,7 @@ struct backend {
 };
 
 extern const struct backend link_backend;
+extern const struct backend libvirt_backend;
 extern const struct backend *const backends[];
 extern const size_t n_backends;
 const struct backend *backend_for_kind(enum kind k);

@@ -9,6 +9,7 @@
 
 const struct backend *const backends[] = {
         &link_backend,
+        &libvirt_backend,
 };
 const size_t n_backends = ELEMENTSOF(backends);
 
@@ -70,6 +71,14 @@ void plan_done(struct plan *p) {
         }
         free(p->pending);
         memset(p, 0, sizeof(*p));
+}
+
+void plan_add_pending(struct plan *p, enum kind k, const char *name, const char *reason, const char *until) {
+        struct pending *q = array_push(&p->pending, &p->n_pending, sizeof(*q));
+        q->kind = k;
+        q->name = xstrdup(name);
+        q->reason = xstrdup(reason);
+        q->until = until ? xstrdup(until) : NULL;
 }
 
 void plan_count(const struct plan *p, unsigned counts[_OP_MAX]) {
@@ -328,6 +337,11 @@ int run_plan(struct run *r) {
                 if (b->deps)
                         b->deps(w, dep_check, &dc);
                 if (dc.bad) {
+                        skipped[w->topo_index] = 1;
+                        p->n_errors++;
+                        continue;
+                }
+                if (b->check && b->check(r->bstate[bi], w) < 0) {
                         skipped[w->topo_index] = 1;
                         p->n_errors++;
                         continue;

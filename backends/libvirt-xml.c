@@ -1,0 +1,420 @@
+/* The desired model as libvirt XML, and libvirt's XML back into the model. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/xmlwriter.h>
+
+#include "backends.h"
+
+#define RECONCILE_XMLNS "https://reconcile.invalid/xmlns/managed/1"
+
+static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
+static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
+
+char *network_render_xml(const struct resource *r) {
+        const struct network_spec *n = &r->network;
+        int mode = r->set & NET_F_MODE ? n->mode : NET_NAT;
+        char buf[64];
+        struct xw *x = xw_new();
+        xw_open(x, "network");
+        xw_leaf(x, "name", "%s", r->name);
+        if (mode == NET_MACVTAP) {
+                xw_open(x, "forward");
+                xw_attr(x, "mode", "%s", macvtap_forward[r->set & NET_F_MACVTAP_MODE ? n->macvtap_mode : MACVTAP_BRIDGE]);
+                xw_open(x, "interface");
+                xw_attr(x, "dev", "%s", n->dev);
+                xw_close(x);
+                xw_close(x);
+        } else if (forward_words[mode]) {
+                xw_open(x, "forward");
+                xw_attr(x, "mode", "%s", forward_words[mode]);
+                xw_close(x);
+        }
+        if (mode != NET_MACVTAP && (r->set & NET_F_BRIDGE)) {
+                xw_open(x, "bridge");
+                xw_attr(x, "name", "%s", n->bridge);
+                xw_close(x);
+        }
+        if (r->set & NET_F_ADDRESS) {
+                xw_open(x, "ip");
+                if (n->address.family == AF_INET6)
+                        xw_attr(x, "family", "ipv6");
+                xw_attr(x, "address", "%s", ipaddr_format(&n->address, false, buf, sizeof(buf)));
+                xw_attr(x, "prefix", "%u", n->address.prefix);
+                if (r->set & NET_F_DHCP) {
+                        xw_open(x, "dhcp");
+                        xw_open(x, "range");
+                        xw_attr(x, "start", "%s", ipaddr_format(&n->dhcp.start, false, buf, sizeof(buf)));
+                        xw_attr(x, "end", "%s", ipaddr_format(&n->dhcp.end, false, buf, sizeof(buf)));
+                        xw_close(x);
+                        xw_close(x);
+                }
+                xw_close(x);
+        }
+        xw_close(x);
+        return xw_finish(x);
+}
+
+int network_parse_xml(const char *xml, struct resource *r) {
+        struct xr *x = xr_parse(xml);
+        if (!x)
+                return -EINVAL;
+        struct network_spec *n = &r->network;
+        _cleanup_free_ char *mode = xr_str(x, "/network/forward/@mode");
+        _cleanup_free_ char *dev = xr_str(x, "/network/forward/interface/@dev");
+        _cleanup_free_ char *bridge = xr_str(x, "/network/bridge/@name");
+        if (!*mode)
+                n->mode = NET_ISOLATED;
+        else if (strcmp(mode, "nat") == 0)
+                n->mode = NET_NAT;
+        else if (strcmp(mode, "route") == 0)
+                n->mode = NET_ROUTE;
+        else if (strcmp(mode, "bridge") == 0 && !*dev)
+                n->mode = NET_BRIDGE;
+        else {
+                n->mode = NET_MACVTAP;
+                for (int i = 0; i < (int) ELEMENTSOF(macvtap_forward); i++)
+                        if (strcmp(mode, macvtap_forward[i]) == 0)
+                                n->macvtap_mode = i;
+                snprintf(n->dev, sizeof(n->dev), "%s", dev);
+                r->set |= NET_F_DEV | NET_F_MACVTAP_MODE;
+        }
+        r->set |= NET_F_MODE;
+        if (*bridge) {
+                snprintf(n->bridge, sizeof(n->bridge), "%s", bridge);
+                r->set |= NET_F_BRIDGE;
+        }
+        _cleanup_free_ char *addr = xr_str(x, "/network/ip[1]/@address");
+        _cleanup_free_ char *prefix = xr_str(x, "/network/ip[1]/@prefix");
+        _cleanup_free_ char *netmask = xr_str(x, "/network/ip[1]/@netmask");
+        if (*addr && ipaddr_parse(addr, false, &n->address) == 0) {
+                if (*prefix)
+                        n->address.prefix = (unsigned) atoi(prefix);
+                else if (*netmask) {
+                        struct in_addr m;
+                        if (inet_pton(AF_INET, netmask, &m) == 1)
+                                n->address.prefix = (unsigned) __builtin_popcount(m.s_addr);
+                }
+                r->set |= NET_F_ADDRESS;
+        }
+        _cleanup_free_ char *start = xr_str(x, "/network/ip[1]/dhcp/range[1]/@start");
+        _cleanup_free_ char *end = xr_str(x, "/network/ip[1]/dhcp/range[1]/@end");
+        if (*start && *end && ipaddr_parse(start, false, &n->dhcp.start) == 0 &&
+            ipaddr_parse(end, false, &n->dhcp.end) == 0)
+                r->set |= NET_F_DHCP;
+        xr_free(x);
+        return 0;
+}
+
+char *pool_render_xml(const struct resource *r) {
+        const struct pool_spec *p = &r->pool;
+        struct xw *x = xw_new();
+        xw_open(x, "pool");
+        xw_attr(x, "type", "%s", p->type);
+        xw_leaf(x, "name", "%s", r->name);
+        if (p->source || p->host) {
+                xw_open(x, "source");
+                if (p->host) {
+                        xw_open(x, "host");
+                        xw_attr(x, "name", "%s", p->host);
+                        xw_close(x);
+                }
+                if (p->source) {
+                        /* Each pool type names its source differently. */
+                        if (strcmp(p->type, "logical") == 0 || strcmp(p->type, "rbd") == 0)
+                                xw_leaf(x, "name", "%s", p->source);
+                        else if (strcmp(p->type, "netfs") == 0) {
+                                xw_open(x, "dir");
+                                xw_attr(x, "path", "%s", p->source);
+                                xw_close(x);
+                        } else {
+                                xw_open(x, "device");
+                                xw_attr(x, "path", "%s", p->source);
+                                xw_close(x);
+                        }
+                }
+                xw_close(x);
+        }
+        if (p->path) {
+                xw_open(x, "target");
+                xw_leaf(x, "path", "%s", p->path);
+                xw_close(x);
+        }
+        xw_close(x);
+        return xw_finish(x);
+}
+
+int pool_parse_xml(const char *xml, struct resource *r) {
+        struct xr *x = xr_parse(xml);
+        if (!x)
+                return -EINVAL;
+        struct pool_spec *p = &r->pool;
+        p->type = xr_str(x, "/pool/@type");
+        r->set |= POOL_F_TYPE;
+        char *path = xr_str(x, "/pool/target/path");
+        if (*path) {
+                p->path = path;
+                r->set |= POOL_F_PATH;
+        } else
+                free(path);
+        char *src = xr_str(x, "/pool/source/device/@path | /pool/source/dir/@path | /pool/source/name");
+        if (*src) {
+                p->source = src;
+                r->set |= POOL_F_SOURCE;
+        } else
+                free(src);
+        char *host = xr_str(x, "/pool/source/host/@name");
+        if (*host) {
+                p->host = host;
+                r->set |= POOL_F_HOST;
+        } else
+                free(host);
+        xr_free(x);
+        return 0;
+}
+
+char *volume_render_xml(const struct resource *r) {
+        const struct volume_spec *v = &r->volume;
+        const char *slash = strchr(r->name, '/');
+        struct xw *x = xw_new();
+        xw_open(x, "volume");
+        xw_leaf(x, "name", "%s", slash ? slash + 1 : r->name);
+        xw_open(x, "capacity");
+        xw_attr(x, "unit", "bytes");
+        xw_text(x, "%llu", (unsigned long long) v->capacity);
+        xw_close(x);
+        xw_open(x, "allocation");
+        xw_attr(x, "unit", "bytes");
+        xw_text(x, "%llu", v->prealloc == PREALLOC_FULL ? (unsigned long long) v->capacity : 0ull);
+        xw_close(x);
+        xw_open(x, "target");
+        xw_open(x, "format");
+        xw_attr(x, "type", "%s", enum_to_string(&vol_format_table, r->set & VOL_F_FORMAT ? v->format : VOL_RAW));
+        xw_close(x);
+        xw_close(x);
+        xw_close(x);
+        return xw_finish(x);
+}
+
+static int disk_bus_of(const struct disk_spec *k) {
+        return k->set & DISK_F_BUS ? k->bus : (k->cdrom ? BUS_SATA : BUS_VIRTIO);
+}
+
+/* The target name for the index-th disk on a bus: vda, sdb, hdc... */
+void disk_target_name(int bus, unsigned index, char buf[16]) {
+        snprintf(buf, 16, "%s%c", bus == BUS_VIRTIO ? "vd" : bus == BUS_IDE ? "hd" : "sd", 'a' + (int) (index % 26));
+}
+
+static void write_disk(struct xw *x, const struct disk_spec *k, const char *target) {
+        int bus = disk_bus_of(k);
+        xw_open(x, "disk");
+        xw_attr(x, "type", "%s", k->volume ? "volume" : "file");
+        xw_attr(x, "device", "%s", k->volume ? "disk" : "cdrom");
+        xw_open(x, "driver");
+        xw_attr(x, "name", "qemu");
+        if ((k->set & DISK_F_CACHE) && k->cache != CACHE_DEFAULT)
+                xw_attr(x, "cache", "%s", enum_to_string(&disk_cache_table, k->cache));
+        if (k->set & DISK_F_DISCARD)
+                xw_attr(x, "discard", "%s", enum_to_string(&disk_discard_table, k->discard));
+        xw_close(x);
+        xw_open(x, "source");
+        if (k->volume) {
+                const char *slash = strchr(k->volume, '/');
+                xw_attr(x, "pool", "%.*s", slash ? (int) (slash - k->volume) : 0, k->volume);
+                xw_attr(x, "volume", "%s", slash ? slash + 1 : k->volume);
+        } else
+                xw_attr(x, "file", "%s", k->cdrom);
+        xw_close(x);
+        xw_open(x, "target");
+        xw_attr(x, "dev", "%s", target);
+        xw_attr(x, "bus", "%s", enum_to_string(&disk_bus_table, bus));
+        xw_close(x);
+        if (k->cdrom)
+                xw_leaf(x, "readonly", "%s", "");
+        xw_close(x);
+}
+
+static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
+        char buf[18];
+        xw_open(x, "interface");
+        xw_attr(x, "type", "%s", n->set & NIC_F_BRIDGE ? "bridge" : "network");
+        const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
+        if (m) {
+                xw_open(x, "mac");
+                xw_attr(x, "address", "%s", m);
+                xw_close(x);
+        }
+        xw_open(x, "source");
+        if (n->set & NIC_F_BRIDGE)
+                xw_attr(x, "bridge", "%s", n->bridge);
+        else
+                xw_attr(x, "network", "%s", n->network);
+        xw_close(x);
+        xw_open(x, "model");
+        xw_attr(x, "type", "%s", enum_to_string(&nic_model_table, n->set & NIC_F_MODEL ? n->model : NIC_VIRTIO));
+        xw_close(x);
+        xw_close(x);
+}
+
+char *disk_render_xml(const struct disk_spec *k, const char *target) {
+        struct xw *x = xw_new();
+        write_disk(x, k, target);
+        return xw_finish(x);
+}
+
+char *nic_render_xml(const struct nic_spec *n, const char *mac) {
+        struct xw *x = xw_new();
+        write_nic(x, n, mac);
+        return xw_finish(x);
+}
+
+char *cpu_render_xml(const char *cpu) {
+        struct xw *x = xw_new();
+        xw_open(x, "cpu");
+        if (strcmp(cpu, "host-passthrough") == 0 || strcmp(cpu, "host-model") == 0)
+                xw_attr(x, "mode", "%s", cpu);
+        else {
+                xw_attr(x, "mode", "custom");
+                xw_attr(x, "match", "exact");
+                xw_open(x, "model");
+                xw_attr(x, "fallback", "allow");
+                xw_text(x, "%s", cpu);
+                xw_close(x);
+        }
+        xw_close(x);
+        return xw_finish(x);
+}
+
+char *domain_render_xml(const struct resource *r, const char *domain_type, const char *const *macs) {
+        const struct domain_spec *d = &r->domain;
+        uint64_t max_mem = r->set & DOM_F_MAX_MEMORY ? d->max_memory : d->memory;
+        uint32_t max_vcpus = r->set & DOM_F_MAX_VCPUS ? d->max_vcpus : d->vcpus;
+        struct xw *x = xw_new();
+        xw_open(x, "domain");
+        xw_attr(x, "type", "%s", domain_type);
+        xw_leaf(x, "name", "%s", r->name);
+        xw_open(x, "metadata");
+        xw_open(x, "reconcile:managed");
+        xw_attr(x, "xmlns:reconcile", RECONCILE_XMLNS);
+        xw_close(x);
+        xw_close(x);
+        xw_open(x, "memory");
+        xw_attr(x, "unit", "KiB");
+        xw_text(x, "%llu", (unsigned long long) (max_mem >> 10));
+        xw_close(x);
+        xw_open(x, "currentMemory");
+        xw_attr(x, "unit", "KiB");
+        xw_text(x, "%llu", (unsigned long long) (d->memory >> 10));
+        xw_close(x);
+        if ((r->set & DOM_F_MEMBACK) && d->memory_backing == MEMBACK_HUGEPAGES) {
+                xw_open(x, "memoryBacking");
+                xw_leaf(x, "hugepages", "%s", "");
+                xw_close(x);
+        }
+        xw_open(x, "vcpu");
+        xw_attr(x, "placement", "static");
+        xw_attr(x, "current", "%u", d->vcpus);
+        xw_text(x, "%u", max_vcpus);
+        xw_close(x);
+        xw_open(x, "os");
+        xw_open(x, "type");
+        xw_attr(x, "arch", "x86_64");
+        xw_text(x, "hvm");
+        xw_close(x);
+        xw_close(x);
+        if (d->cpu) {
+                _cleanup_free_ char *cpu = cpu_render_xml(d->cpu);
+                if (!cpu || xmlTextWriterWriteRaw(xw_writer(x), BAD_CAST cpu) < 0)
+                        xw_fail(x);
+        }
+        xw_open(x, "devices");
+        unsigned counts[_BUS_MAX] = { 0 };
+        for (size_t i = 0; i < d->n_disks; i++) {
+                char target[16];
+                int bus = disk_bus_of(&d->disks[i]);
+                disk_target_name(bus, counts[bus]++, target);
+                write_disk(x, &d->disks[i], target);
+        }
+        for (size_t i = 0; i < d->n_nics; i++)
+                write_nic(x, &d->nics[i], macs ? macs[i] : NULL);
+        xw_close(x);
+        xw_close(x);
+        return xw_finish(x);
+}
+
+int domain_parse_xml(const char *xml, struct resource *r) {
+        struct xr *x = xr_parse(xml);
+        if (!x)
+                return -EINVAL;
+        struct domain_spec *d = &r->domain;
+        d->max_vcpus = (uint32_t) xr_ull(x, "/domain/vcpu");
+        d->vcpus = xr_count(x, "/domain/vcpu/@current") ? (uint32_t) xr_ull(x, "/domain/vcpu/@current") : d->max_vcpus;
+        d->max_memory = xr_ull(x, "/domain/memory") << 10; /* libvirt reports KiB */
+        d->memory = xr_count(x, "/domain/currentMemory") ? xr_ull(x, "/domain/currentMemory") << 10 : d->max_memory;
+        r->set |= DOM_F_VCPUS | DOM_F_MAX_VCPUS | DOM_F_MEMORY | DOM_F_MAX_MEMORY | DOM_F_DISKS | DOM_F_INTERFACES;
+        _cleanup_free_ char *cpu_mode = xr_str(x, "/domain/cpu/@mode");
+        _cleanup_free_ char *cpu_model = xr_str(x, "/domain/cpu/model");
+        if (strcmp(cpu_mode, "host-passthrough") == 0 || strcmp(cpu_mode, "host-model") == 0)
+                d->cpu = xstrdup(cpu_mode);
+        else if (*cpu_model)
+                d->cpu = xstrdup(cpu_model);
+        if (d->cpu)
+                r->set |= DOM_F_CPU;
+        d->memory_backing = xr_count(x, "/domain/memoryBacking/hugepages") ? MEMBACK_HUGEPAGES : MEMBACK_DEFAULT;
+        r->set |= DOM_F_MEMBACK;
+        r->set |= xr_count(x, "/domain/metadata/*[local-name()='managed']") ? DOM_F_OWNED_MARK : 0;
+        int nd = xr_count(x, "/domain/devices/disk");
+        for (int i = 1; i <= nd; i++) {
+                struct disk_spec *k = array_push(&d->disks, &d->n_disks, sizeof(*k));
+                _cleanup_free_ char *type = xr_str(x, "/domain/devices/disk[%d]/@type", i);
+                _cleanup_free_ char *device = xr_str(x, "/domain/devices/disk[%d]/@device", i);
+                if (strcmp(type, "volume") == 0) {
+                        _cleanup_free_ char *pool = xr_str(x, "/domain/devices/disk[%d]/source/@pool", i);
+                        _cleanup_free_ char *vol = xr_str(x, "/domain/devices/disk[%d]/source/@volume", i);
+                        k->volume = xasprintf("%s/%s", pool, vol);
+                        k->set |= DISK_F_VOLUME;
+                } else {
+                        k->cdrom = xr_str(x, "/domain/devices/disk[%d]/source/@file", i);
+                        k->set |= strcmp(device, "cdrom") == 0 ? DISK_F_CDROM : DISK_F_VOLUME;
+                        if (!(k->set & DISK_F_CDROM)) {
+                                /* A plain file disk: keep its path where volumes go, marked by a leading '/'. */
+                                k->volume = k->cdrom;
+                                k->cdrom = NULL;
+                        }
+                }
+                _cleanup_free_ char *bus = xr_str(x, "/domain/devices/disk[%d]/target/@bus", i);
+                _cleanup_free_ char *cache = xr_str(x, "/domain/devices/disk[%d]/driver/@cache", i);
+                _cleanup_free_ char *discard = xr_str(x, "/domain/devices/disk[%d]/driver/@discard", i);
+                _cleanup_free_ char *target = xr_str(x, "/domain/devices/disk[%d]/target/@dev", i);
+                snprintf(k->target, sizeof(k->target), "%s", target);
+                k->bus = enum_from_string(&disk_bus_table, bus);
+                k->set |= k->bus >= 0 ? DISK_F_BUS : 0;
+                k->cache = *cache ? enum_from_string(&disk_cache_table, cache) : CACHE_DEFAULT;
+                k->set |= DISK_F_CACHE;
+                k->discard = *discard ? enum_from_string(&disk_discard_table, discard) : DISCARD_IGNORE;
+                k->set |= *discard ? DISK_F_DISCARD : 0;
+        }
+        int nn = xr_count(x, "/domain/devices/interface");
+        for (int i = 1; i <= nn; i++) {
+                struct nic_spec *n = array_push(&d->nics, &d->n_nics, sizeof(*n));
+                _cleanup_free_ char *type = xr_str(x, "/domain/devices/interface[%d]/@type", i);
+                _cleanup_free_ char *mac = xr_str(x, "/domain/devices/interface[%d]/mac/@address", i);
+                _cleanup_free_ char *model = xr_str(x, "/domain/devices/interface[%d]/model/@type", i);
+                if (strcmp(type, "bridge") == 0) {
+                        _cleanup_free_ char *br = xr_str(x, "/domain/devices/interface[%d]/source/@bridge", i);
+                        snprintf(n->bridge, sizeof(n->bridge), "%s", br);
+                        n->set |= NIC_F_BRIDGE;
+                } else {
+                        n->network = xr_str(x, "/domain/devices/interface[%d]/source/@network", i);
+                        n->set |= NIC_F_NETWORK;
+                }
+                if (mac_parse(mac, n->mac) == 0)
+                        n->set |= NIC_F_MAC;
+                n->model = enum_from_string(&nic_model_table, model);
+                n->set |= n->model >= 0 ? NIC_F_MODEL : 0;
+        }
+        xr_free(x);
+        return 0;
+}

@@ -1,0 +1,1112 @@
+/* libvirt networks, storage pools, volumes and domains through libvirt's C API.
+ * Changes go live where libvirt can take them and always to the persistent
+ * definition; what needs a restart is a pending item, never a restart. */
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "backends.h"
+
+#define RECONCILE_XMLNS "https://reconcile.invalid/xmlns/managed/1"
+
+struct lv_state {
+        virConnectPtr conn;
+        char uri[512];
+        char domain_type[16];
+};
+
+static void lv_quiet(void *u, virErrorPtr e) {
+        (void) u;
+        (void) e; /* errors are reported once, with the resource, by the caller */
+}
+
+static const char *lv_msg(void) {
+        const char *m = virGetLastErrorMessage();
+        return m ? m : "unknown libvirt error";
+}
+
+static int lv_fail(const char *kind, const char *name, const char *what) {
+        return diag_res(-EIO, kind, name, "%s: %s", what, lv_msg());
+}
+
+/* kvm when libvirt offers it, else qemu (TCG), else what the driver has (test). */
+static void pick_domain_type(struct lv_state *s) {
+        char *caps = virConnectGetDomainCapabilities(s->conn, NULL, "x86_64", NULL, "kvm", 0);
+        if (caps) {
+                free(caps);
+                snprintf(s->domain_type, sizeof(s->domain_type), "kvm");
+                return;
+        }
+        caps = virConnectGetCapabilities(s->conn);
+        struct xr *x = caps ? xr_parse(caps) : NULL;
+        free(caps);
+        if (x && xr_count(x, "/capabilities/guest/arch/domain[@type='qemu']"))
+                snprintf(s->domain_type, sizeof(s->domain_type), "qemu");
+        else if (x) {
+                _cleanup_free_ char *t = xr_str(x, "/capabilities/guest[1]/arch/domain[1]/@type");
+                snprintf(s->domain_type, sizeof(s->domain_type), "%s", *t ? t : "qemu");
+        } else
+                snprintf(s->domain_type, sizeof(s->domain_type), "qemu");
+        xr_free(x);
+}
+
+static int lv_open(const struct backend_ctx *ctx, void **state) {
+        const char *uri = ctx->libvirt_uri ? ctx->libvirt_uri : "qemu:///system";
+        /* libvirtd lives in the host's namespace and cannot see another one's bridges. */
+        if (ctx->netns && strncmp(uri, "test:", 5) != 0)
+                return diag_plain(-EINVAL,
+                                  "libvirt backend: --netns %s with %s: libvirtd cannot see another network namespace; "
+                                  "use a test:// URI or leave the libvirt kinds out (--only)",
+                                  ctx->netns, uri);
+        virSetErrorFunc(NULL, lv_quiet);
+        struct lv_state *s = xcalloc(1, sizeof(*s));
+        snprintf(s->uri, sizeof(s->uri), "%s", uri);
+        s->conn = virConnectOpen(uri);
+        if (!s->conn) {
+                int r = diag_plain(-ECONNREFUSED, "libvirt backend: cannot connect to %s: %s", uri, lv_msg());
+                free(s);
+                return r;
+        }
+        pick_domain_type(s);
+        *state = s;
+        return 0;
+}
+
+static void lv_close(void *state) {
+        struct lv_state *s = state;
+        if (!s)
+                return;
+        virConnectClose(s->conn);
+        free(s);
+}
+
+/* ---- observe ---- */
+
+static int observe_networks(struct lv_state *s, struct model *live) {
+        virNetworkPtr *nets = NULL;
+        int n = virConnectListAllNetworks(s->conn, &nets, 0);
+        if (n < 0)
+                return diag_plain(-EIO, "libvirt backend: listing networks on %s: %s", s->uri, lv_msg());
+        for (int i = 0; i < n; i++) {
+                /* The persistent definition; drivers without that flag (test://) give the one there is. */
+                char *xml = virNetworkGetXMLDesc(nets[i], VIR_NETWORK_XML_INACTIVE);
+                if (!xml)
+                        xml = virNetworkGetXMLDesc(nets[i], 0);
+                struct resource *r = resource_new(KIND_NETWORK, virNetworkGetName(nets[i]));
+                int autostart = 0;
+                if (xml)
+                        network_parse_xml(xml, r);
+                free(xml);
+                r->network.active = virNetworkIsActive(nets[i]) == 1;
+                r->network.autostart = virNetworkGetAutostart(nets[i], &autostart) == 0 && autostart;
+                r->set |= NET_F_ACTIVE | NET_F_AUTOSTART;
+                if (model_add(live, r) < 0)
+                        resource_free(r);
+                virNetworkFree(nets[i]);
+        }
+        free(nets);
+        return 0;
+}
+
+static void observe_volumes(virStoragePoolPtr pool, const char *pool_name, struct model *live) {
+        virStorageVolPtr *vols = NULL;
+        int n = virStoragePoolListAllVolumes(pool, &vols, 0);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *name = xasprintf("%s/%s", pool_name, virStorageVolGetName(vols[i]));
+                struct resource *r = resource_new(KIND_VOLUME, name);
+                virStorageVolInfo info;
+                snprintf(r->volume.pool, sizeof(r->volume.pool), "%s", pool_name);
+                if (virStorageVolGetInfo(vols[i], &info) == 0) {
+                        r->volume.capacity = info.capacity;
+                        r->set |= VOL_F_CAPACITY;
+                }
+                char *xml = virStorageVolGetXMLDesc(vols[i], 0);
+                struct xr *x = xml ? xr_parse(xml) : NULL;
+                if (x) {
+                        _cleanup_free_ char *fmt = xr_str(x, "/volume/target/format/@type");
+                        r->volume.format = enum_from_string(&vol_format_table, fmt);
+                        if (r->volume.format >= 0)
+                                r->set |= VOL_F_FORMAT;
+                        else
+                                r->volume.format = VOL_RAW;
+                }
+                xr_free(x);
+                free(xml);
+                char *path = virStorageVolGetPath(vols[i]);
+                r->volume.path = path ? xstrdup(path) : NULL;
+                free(path);
+                if (model_add(live, r) < 0)
+                        resource_free(r);
+                virStorageVolFree(vols[i]);
+        }
+        free(vols);
+}
+
+static int observe_pools(struct lv_state *s, struct model *live) {
+        virStoragePoolPtr *pools = NULL;
+        int n = virConnectListAllStoragePools(s->conn, &pools, 0);
+        if (n < 0)
+                return diag_plain(-EIO, "libvirt backend: listing storage pools on %s: %s", s->uri, lv_msg());
+        for (int i = 0; i < n; i++) {
+                const char *name = virStoragePoolGetName(pools[i]);
+                char *xml = virStoragePoolGetXMLDesc(pools[i], VIR_STORAGE_XML_INACTIVE);
+                if (!xml)
+                        xml = virStoragePoolGetXMLDesc(pools[i], 0);
+                struct resource *r = resource_new(KIND_POOL, name);
+                int autostart = 0;
+                if (xml)
+                        pool_parse_xml(xml, r);
+                free(xml);
+                r->pool.active = virStoragePoolIsActive(pools[i]) == 1;
+                r->pool.autostart = virStoragePoolGetAutostart(pools[i], &autostart) == 0 && autostart;
+                r->set |= POOL_F_ACTIVE | POOL_F_AUTOSTART;
+                if (r->pool.active)
+                        observe_volumes(pools[i], name, live);
+                if (model_add(live, r) < 0)
+                        resource_free(r);
+                virStoragePoolFree(pools[i]);
+        }
+        free(pools);
+        return 0;
+}
+
+static int observe_domains(struct lv_state *s, struct model *live) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(s->conn, &doms, 0);
+        if (n < 0)
+                return diag_plain(-EIO, "libvirt backend: listing domains on %s: %s", s->uri, lv_msg());
+        for (int i = 0; i < n; i++) {
+                struct resource *r = resource_new(KIND_DOMAIN, virDomainGetName(doms[i]));
+                char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
+                if (!xml)
+                        xml = virDomainGetXMLDesc(doms[i], 0);
+                if (xml)
+                        domain_parse_xml(xml, r);
+                free(xml);
+                int state = VIR_DOMAIN_NOSTATE, reason, autostart = 0;
+                virDomainGetState(doms[i], &state, &reason, 0);
+                bool running = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_BLOCKED ||
+                               state == VIR_DOMAIN_PMSUSPENDED;
+                r->state = running ? STATE_RUNNING : STATE_SHUTOFF;
+                r->domain.autostart = virDomainGetAutostart(doms[i], &autostart) == 0 && autostart;
+                r->set |= DOM_F_AUTOSTART | RES_F_STATE;
+                if (running) {
+                        char *axml = virDomainGetXMLDesc(doms[i], 0);
+                        if (axml) {
+                                r->domain.active = resource_new(KIND_DOMAIN, r->name);
+                                domain_parse_xml(axml, r->domain.active);
+                        }
+                        free(axml);
+                }
+                if (model_add(live, r) < 0)
+                        resource_free(r);
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        return 0;
+}
+
+static int lv_observe(void *state, struct model *live) {
+        struct lv_state *s = state;
+        int r = observe_networks(s, live);
+        if (r >= 0)
+                r = observe_pools(s, live);
+        if (r >= 0)
+                r = observe_domains(s, live);
+        return r;
+}
+
+/* ---- dependencies and checks ---- */
+
+static void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        switch (r->kind) {
+        case KIND_VOLUME:
+                add(u, KIND_POOL, r->volume.pool);
+                break;
+        case KIND_NETWORK:
+                if ((r->set & NET_F_MODE) && r->network.mode == NET_BRIDGE)
+                        add(u, KIND_ETHERNET, r->network.bridge);
+                if ((r->set & NET_F_MODE) && r->network.mode == NET_MACVTAP)
+                        add(u, KIND_ETHERNET, r->network.dev);
+                break;
+        case KIND_DOMAIN:
+                for (size_t i = 0; i < r->domain.n_disks; i++)
+                        if (r->domain.disks[i].volume && r->domain.disks[i].volume[0] != '/')
+                                add(u, KIND_VOLUME, r->domain.disks[i].volume);
+                for (size_t i = 0; i < r->domain.n_nics; i++) {
+                        if (r->domain.nics[i].set & NIC_F_BRIDGE)
+                                add(u, KIND_ETHERNET, r->domain.nics[i].bridge);
+                        else if (r->domain.nics[i].network)
+                                add(u, KIND_NETWORK, r->domain.nics[i].network);
+                }
+                break;
+        default:
+                break;
+        }
+}
+
+static int lv_check(void *state, const struct resource *w) {
+        struct lv_state *s = state;
+        if (w->kind == KIND_DOMAIN && w->domain.cpu && strcmp(w->domain.cpu, "host-passthrough") == 0 &&
+            strcmp(s->domain_type, "kvm") != 0)
+                return diag_pos(&w->pos, "domain %s: cpu host-passthrough needs KVM, and %s offers only %s domains",
+                                w->name, s->uri, s->domain_type);
+        return 0;
+}
+
+/* ---- diff ---- */
+
+static const char *tf(bool b) {
+        return b ? "true" : "false";
+}
+
+static void change_u64(struct action *a, uint64_t bit, const char *name, uint64_t from, uint64_t to) {
+        char f[32], t[32];
+        snprintf(f, sizeof(f), "%llu", (unsigned long long) from);
+        snprintf(t, sizeof(t), "%llu", (unsigned long long) to);
+        action_add_change(a, bit, name, f, t);
+}
+
+static char *size_text(uint64_t v) {
+        static const char units[] = "KMGT";
+        int u = -1;
+        while (u < 3 && v >= 1024 && v % 1024 == 0) {
+                v /= 1024;
+                u++;
+        }
+        return u < 0 ? xasprintf("%llu", (unsigned long long) v) : xasprintf("%llu%c", (unsigned long long) v, units[u]);
+}
+
+static void change_size(struct action *a, uint64_t bit, const char *name, uint64_t from, uint64_t to) {
+        _cleanup_free_ char *f = size_text(from), *t = size_text(to);
+        action_add_change(a, bit, name, f, t);
+}
+
+static int diff_network(const struct resource *w, const struct resource *l, struct action *a) {
+        const struct network_spec *want = &w->network, *have = &l->network;
+        char f[64], t[64];
+        int mode = w->set & NET_F_MODE ? want->mode : NET_NAT;
+        bool redefine = false;
+        if (mode != have->mode) {
+                action_add_change(a, NET_F_MODE, "mode", enum_to_string(&net_mode_table, have->mode),
+                                  enum_to_string(&net_mode_table, mode));
+                redefine = true;
+        }
+        if ((w->set & NET_F_BRIDGE) && strcmp(want->bridge, have->bridge) != 0) {
+                action_add_change(a, NET_F_BRIDGE, "bridge", have->bridge[0] ? have->bridge : NULL, want->bridge);
+                redefine = true;
+        }
+        if (mode == NET_MACVTAP) {
+                int mv = w->set & NET_F_MACVTAP_MODE ? want->macvtap_mode : MACVTAP_BRIDGE;
+                if (strcmp(want->dev, have->dev) != 0)
+                        action_add_change(a, NET_F_DEV, "dev", have->dev[0] ? have->dev : NULL, want->dev), redefine = true;
+                if (mv != have->macvtap_mode)
+                        action_add_change(a, NET_F_MACVTAP_MODE, "macvtap-mode",
+                                          enum_to_string(&macvtap_mode_table, have->macvtap_mode),
+                                          enum_to_string(&macvtap_mode_table, mv)),
+                                redefine = true;
+        }
+        if (!!(w->set & NET_F_ADDRESS) != !!(l->set & NET_F_ADDRESS) ||
+            ((w->set & NET_F_ADDRESS) && !ipaddr_equal(&want->address, &have->address))) {
+                action_add_change(a, NET_F_ADDRESS, "address",
+                                  l->set & NET_F_ADDRESS ? ipaddr_format(&have->address, true, f, sizeof(f)) : NULL,
+                                  w->set & NET_F_ADDRESS ? ipaddr_format(&want->address, true, t, sizeof(t)) : NULL);
+                redefine = true;
+        }
+        if (!!(w->set & NET_F_DHCP) != !!(l->set & NET_F_DHCP) ||
+            ((w->set & NET_F_DHCP) &&
+             (!ipaddr_equal(&want->dhcp.start, &have->dhcp.start) || !ipaddr_equal(&want->dhcp.end, &have->dhcp.end)))) {
+                char fb[140] = "", tb[140] = "";
+                if (l->set & NET_F_DHCP)
+                        snprintf(fb, sizeof(fb), "%s-%s", ipaddr_format(&have->dhcp.start, false, f, sizeof(f)),
+                                 ipaddr_format(&have->dhcp.end, false, t, sizeof(t)));
+                if (w->set & NET_F_DHCP)
+                        snprintf(tb, sizeof(tb), "%s-%s", ipaddr_format(&want->dhcp.start, false, f, sizeof(f)),
+                                 ipaddr_format(&want->dhcp.end, false, t, sizeof(t)));
+                action_add_change(a, NET_F_DHCP, "dhcp", *fb ? fb : NULL, *tb ? tb : NULL);
+        }
+        if (want->autostart != have->autostart)
+                action_add_change(a, NET_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
+        if (want->active != have->active)
+                action_add_change(a, NET_F_ACTIVE, "active", tf(have->active), tf(want->active));
+        if (redefine && have->active && want->active)
+                a->reason = xstrdup("redefined and restarted: guests on it lose their link for a moment");
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+static bool str_differs(const char *a, const char *b) {
+        return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+static int diff_pool(const struct resource *w, const struct resource *l, struct action *a) {
+        const struct pool_spec *want = &w->pool, *have = &l->pool;
+        bool replace = false;
+        if (str_differs(want->type, have->type))
+                action_add_change(a, POOL_F_TYPE, "type", have->type, want->type), replace = true;
+        if ((w->set & POOL_F_PATH) && str_differs(want->path, have->path))
+                action_add_change(a, POOL_F_PATH, "path", have->path, want->path), replace = true;
+        if ((w->set & POOL_F_SOURCE) && str_differs(want->source, have->source))
+                action_add_change(a, POOL_F_SOURCE, "source", have->source, want->source), replace = true;
+        if ((w->set & POOL_F_HOST) && str_differs(want->host, have->host))
+                action_add_change(a, POOL_F_HOST, "host", have->host, want->host), replace = true;
+        if (replace) {
+                /* Destroy + undefine + define: the storage underneath and its volumes stay. */
+                a->op = OP_REPLACE;
+                a->reason = xstrdup("cannot change in place (the storage underneath stays)");
+                return 0;
+        }
+        if (want->autostart != have->autostart)
+                action_add_change(a, POOL_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
+        if (want->active != have->active)
+                action_add_change(a, POOL_F_ACTIVE, "active", tf(have->active), tf(want->active));
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+static int diff_volume(const struct resource *w, const struct resource *l, struct action *a) {
+        const struct volume_spec *want = &w->volume, *have = &l->volume;
+        int fmt = w->set & VOL_F_FORMAT ? want->format : VOL_RAW;
+        if ((l->set & VOL_F_FORMAT) && fmt != have->format)
+                return diag_pos(&w->pos,
+                                "volume %s: format %s -> %s would destroy its data: refused (declare it state: absent "
+                                "first to re-create it)",
+                                w->name, enum_to_string(&vol_format_table, have->format),
+                                enum_to_string(&vol_format_table, fmt));
+        if (want->capacity < have->capacity) {
+                _cleanup_free_ char *f = size_text(have->capacity), *t = size_text(want->capacity);
+                return diag_pos(&w->pos, "volume %s: shrinking %s -> %s would destroy data: refused", w->name, f, t);
+        }
+        if (want->capacity > have->capacity)
+                change_size(a, VOL_F_CAPACITY, "capacity", have->capacity, want->capacity);
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+/* The key a disk is matched by: its volume or its image path. */
+static const char *disk_key(const struct disk_spec *d) {
+        return d->volume ? d->volume : d->cdrom ? d->cdrom : "";
+}
+
+static char *disk_attrs(const struct disk_spec *d) {
+        int bus = d->set & DISK_F_BUS ? d->bus : (d->cdrom ? BUS_SATA : BUS_VIRTIO);
+        return xasprintf("bus=%s cache=%s discard=%s", enum_to_string(&disk_bus_table, bus),
+                         enum_to_string(&disk_cache_table, d->set & DISK_F_CACHE ? d->cache : CACHE_DEFAULT),
+                         enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE));
+}
+
+static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
+        for (size_t i = 0; i < d->n_disks; i++)
+                if (strcmp(disk_key(&d->disks[i]), key) == 0)
+                        return &d->disks[i];
+        return NULL;
+}
+
+static char *nic_text(const struct nic_spec *n, const char *mac) {
+        char buf[18];
+        const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
+        return xasprintf("%s:%s%s%s", n->set & NIC_F_BRIDGE ? "bridge" : "network",
+                         n->set & NIC_F_BRIDGE ? n->bridge : n->network, m ? " mac " : "", m ? m : "");
+}
+
+/* Match desired NIC i to a live one: by MAC when it has one (given or kept in
+ * the ledger), else by source, each live NIC once. Returns the live index or -1. */
+static int match_nic(const struct nic_spec *want, const char *ledger_mac, const struct domain_spec *have, bool *used) {
+        unsigned char mac[6];
+        bool by_mac = want->set & NIC_F_MAC;
+        if (by_mac)
+                memcpy(mac, want->mac, 6);
+        else if (ledger_mac && mac_parse(ledger_mac, mac) == 0)
+                by_mac = true;
+        for (size_t j = 0; j < have->n_nics; j++) {
+                const struct nic_spec *h = &have->nics[j];
+                if (used[j])
+                        continue;
+                bool same_source = (want->set & NIC_F_BRIDGE) ? (h->set & NIC_F_BRIDGE) && strcmp(h->bridge, want->bridge) == 0
+                                                                : (h->set & NIC_F_NETWORK) && !str_differs(h->network, want->network);
+                if (by_mac ? memcmp(h->mac, mac, 6) == 0 : same_source) {
+                        used[j] = true;
+                        return (int) j;
+                }
+        }
+        return -1;
+}
+
+enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22 };
+
+static void domain_restart_pending(const struct resource *w, const struct resource *l, struct plan *p) {
+        const struct resource *act = l->domain.active;
+        if (!act)
+                return;
+        const struct domain_spec *want = &w->domain, *run = &act->domain;
+        char why[512] = "";
+        size_t len = 0;
+#define WHY(...) len += (size_t) snprintf(why + len, len < sizeof(why) ? sizeof(why) - len : 0, __VA_ARGS__)
+        uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
+        uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
+        if (maxv != run->max_vcpus)
+                WHY("%smax-vcpus %u -> %u", len ? ", " : "", run->max_vcpus, maxv);
+        if (want->vcpus > run->max_vcpus)
+                WHY("%svcpus %u above the running maximum %u", len ? ", " : "", want->vcpus, run->max_vcpus);
+        if (maxm != run->max_memory) {
+                _cleanup_free_ char *f = size_text(run->max_memory), *t = size_text(maxm);
+                WHY("%smax-memory %s -> %s", len ? ", " : "", f, t);
+        }
+        if ((w->set & DOM_F_CPU) && str_differs(want->cpu, run->cpu))
+                WHY("%scpu %s -> %s", len ? ", " : "", run->cpu ? run->cpu : "default", want->cpu);
+        int mb = w->set & DOM_F_MEMBACK ? want->memory_backing : MEMBACK_DEFAULT;
+        if (mb != run->memory_backing)
+                WHY("%smemory-backing %s -> %s", len ? ", " : "", enum_to_string(&mem_backing_table, run->memory_backing),
+                    enum_to_string(&mem_backing_table, mb));
+        for (size_t i = 0; i < want->n_disks; i++) {
+                const struct disk_spec *r = find_disk(run, disk_key(&want->disks[i]));
+                if (r) {
+                        _cleanup_free_ char *x = disk_attrs(&want->disks[i]), *y = disk_attrs(r);
+                        if (strcmp(x, y) != 0)
+                                WHY("%sdisk %s %s -> %s", len ? ", " : "", disk_key(r), y, x);
+                }
+        }
+        if ((w->set & DOM_F_DISKS))
+                for (size_t i = 0; i < run->n_disks; i++)
+                        if (!find_disk(want, disk_key(&run->disks[i])))
+                                WHY("%sdisk %s still attached in the guest (a live detach waits for the guest OS)",
+                                    len ? ", " : "", disk_key(&run->disks[i]));
+#undef WHY
+        if (len) {
+                char reason[600];
+                snprintf(reason, sizeof(reason), "restart needed: %s", why);
+                plan_add_pending(p, KIND_DOMAIN, w->name, reason, NULL);
+        }
+}
+
+static int diff_domain(struct lv_state *s, const struct resource *w, const struct resource *l,
+                       const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        const struct domain_spec *want = &w->domain, *have = &l->domain;
+        (void) s;
+        uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
+        uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
+        if (maxv != have->max_vcpus)
+                change_u64(a, DOM_F_MAX_VCPUS, "max-vcpus", have->max_vcpus, maxv);
+        if (want->vcpus != have->vcpus)
+                change_u64(a, DOM_F_VCPUS, "vcpus", have->vcpus, want->vcpus);
+        if (maxm != have->max_memory)
+                change_size(a, DOM_F_MAX_MEMORY, "max-memory", have->max_memory, maxm);
+        if (want->memory != have->memory)
+                change_size(a, DOM_F_MEMORY, "memory", have->memory, want->memory);
+        if ((w->set & DOM_F_CPU) && str_differs(want->cpu, have->cpu))
+                action_add_change(a, DOM_F_CPU, "cpu", have->cpu, want->cpu);
+        int mb = w->set & DOM_F_MEMBACK ? want->memory_backing : MEMBACK_DEFAULT;
+        if (mb != have->memory_backing)
+                action_add_change(a, DOM_F_MEMBACK, "memory-backing", enum_to_string(&mem_backing_table, have->memory_backing),
+                                  enum_to_string(&mem_backing_table, mb));
+        if ((w->set & DOM_F_AUTOSTART) && want->autostart != have->autostart)
+                action_add_change(a, DOM_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
+        if (w->set & DOM_F_DISKS) {
+                for (size_t i = 0; i < want->n_disks; i++) {
+                        const struct disk_spec *h = find_disk(have, disk_key(&want->disks[i]));
+                        if (!h) {
+                                action_add_change(a, DOM_C_DISK, "disk", NULL, disk_key(&want->disks[i]));
+                                continue;
+                        }
+                        _cleanup_free_ char *x = disk_attrs(&want->disks[i]), *y = disk_attrs(h);
+                        if (strcmp(x, y) != 0) {
+                                _cleanup_free_ char *name = xasprintf("disk %s", disk_key(h));
+                                action_add_change(a, DOM_C_DISK, name, y, x);
+                        }
+                }
+                for (size_t i = 0; i < have->n_disks; i++)
+                        if (!find_disk(want, disk_key(&have->disks[i])))
+                                action_add_change(a, DOM_C_DISK, "disk", disk_key(&have->disks[i]), NULL);
+        }
+        if (w->set & DOM_F_INTERFACES) {
+                bool *used = xcalloc(have->n_nics + 1, sizeof(bool));
+                for (size_t i = 0; i < want->n_nics; i++) {
+                        char key[32];
+                        snprintf(key, sizeof(key), "mac.%zu", i);
+                        int j = match_nic(&want->nics[i], ledger_get(owned, key), have, used);
+                        const struct nic_spec *h = j >= 0 ? &have->nics[j] : NULL;
+                        if (!h) {
+                                _cleanup_free_ char *t = nic_text(&want->nics[i], ledger_get(owned, key));
+                                action_add_change(a, DOM_C_NIC, "interface", NULL, t);
+                                continue;
+                        }
+                        int model = want->nics[i].set & NIC_F_MODEL ? want->nics[i].model : NIC_VIRTIO;
+                        if (model != h->model) {
+                                char mac[18];
+                                _cleanup_free_ char *name = xasprintf("interface %s", mac_format(h->mac, mac));
+                                action_add_change(a, DOM_C_NIC, name, enum_to_string(&nic_model_table, h->model),
+                                                  enum_to_string(&nic_model_table, model));
+                        }
+                }
+                for (size_t j = 0; j < have->n_nics; j++)
+                        if (!used[j]) {
+                                char mac[18];
+                                _cleanup_free_ char *f = nic_text(&have->nics[j], mac_format(have->nics[j].mac, mac));
+                                action_add_change(a, DOM_C_NIC, "interface", f, NULL);
+                        }
+                free(used);
+        }
+        bool running = l->state == STATE_RUNNING;
+        if (w->state == STATE_RUNNING && !running)
+                action_add_change(a, DOM_C_STATE, "state", "shutoff", "running");
+        if (w->state == STATE_SHUTOFF && running)
+                action_add_change(a, DOM_C_STATE, "state", "running", "shutoff");
+        /* Whatever only a restart can bring to the running guest is pending, not an action. */
+        if (running && w->state != STATE_SHUTOFF)
+                domain_restart_pending(w, l, p);
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+static int lv_diff(void *state, const struct resource *want, const struct resource *live,
+                   const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        switch (want->kind) {
+        case KIND_NETWORK:
+                return diff_network(want, live, a);
+        case KIND_POOL:
+                return diff_pool(want, live, a);
+        case KIND_VOLUME:
+                return diff_volume(want, live, a);
+        case KIND_DOMAIN:
+                return diff_domain(state, want, live, owned, a, p);
+        default:
+                return -EINVAL;
+        }
+}
+
+/* ---- apply ---- */
+
+static int network_define_start(struct lv_state *s, const struct resource *w, bool restart) {
+        _cleanup_free_ char *xml = network_render_xml(w);
+        if (!xml)
+                return diag_res(-EINVAL, "network", w->name, "cannot render its XML");
+        virNetworkPtr net = virNetworkDefineXML(s->conn, xml);
+        if (!net)
+                return lv_fail("network", w->name, "defining");
+        int r = 0;
+        if (virNetworkSetAutostart(net, w->network.autostart) < 0)
+                r = lv_fail("network", w->name, "setting autostart");
+        if (r >= 0 && restart && virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0)
+                r = lv_fail("network", w->name, "stopping it to restart");
+        if (r >= 0 && w->network.active && virNetworkIsActive(net) != 1 && virNetworkCreate(net) < 0)
+                r = lv_fail("network", w->name, "starting");
+        virNetworkFree(net);
+        return r;
+}
+
+static int network_delete(struct lv_state *s, const char *name) {
+        virNetworkPtr net = virNetworkLookupByName(s->conn, name);
+        if (!net)
+                return 0;
+        int r = 0;
+        if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0)
+                r = lv_fail("network", name, "stopping");
+        if (r >= 0 && virNetworkIsPersistent(net) == 1 && virNetworkUndefine(net) < 0)
+                r = lv_fail("network", name, "undefining");
+        virNetworkFree(net);
+        return r;
+}
+
+static int network_update(struct lv_state *s, const struct action *a) {
+        const struct resource *w = a->want;
+        bool redefine = false, dhcp = false;
+        for (size_t i = 0; i < a->n_changes; i++) {
+                uint64_t f = a->changes[i].field;
+                redefine = redefine || (f & (NET_F_MODE | NET_F_BRIDGE | NET_F_DEV | NET_F_MACVTAP_MODE | NET_F_ADDRESS));
+                dhcp = dhcp || f == NET_F_DHCP;
+        }
+        if (redefine)
+                return network_define_start(s, w, a->live->network.active && w->network.active);
+        virNetworkPtr net = virNetworkLookupByName(s->conn, w->name);
+        if (!net)
+                return lv_fail("network", w->name, "looking it up");
+        int r = 0;
+        bool active = virNetworkIsActive(net) == 1;
+        unsigned flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG | (active ? VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
+        if (dhcp) {
+                /* A DHCP range goes live without a restart: delete the old one, add the new one. */
+                char s1[64], s2[64];
+                const struct network_spec *have = &a->live->network;
+                if (a->live->set & NET_F_DHCP) {
+                        _cleanup_free_ char *old = xasprintf("<range start='%s' end='%s'/>",
+                                                             ipaddr_format(&have->dhcp.start, false, s1, sizeof(s1)),
+                                                             ipaddr_format(&have->dhcp.end, false, s2, sizeof(s2)));
+                        if (virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
+                                             -1, old, flags) < 0)
+                                r = lv_fail("network", w->name, "removing the old DHCP range");
+                }
+                if (r >= 0 && (w->set & NET_F_DHCP)) {
+                        _cleanup_free_ char *fresh = xasprintf("<range start='%s' end='%s'/>",
+                                                               ipaddr_format(&w->network.dhcp.start, false, s1, sizeof(s1)),
+                                                               ipaddr_format(&w->network.dhcp.end, false, s2, sizeof(s2)));
+                        if (virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_IP_DHCP_RANGE,
+                                             -1, fresh, flags) < 0)
+                                r = lv_fail("network", w->name, "adding the DHCP range");
+                }
+        }
+        if (r >= 0 && virNetworkSetAutostart(net, w->network.autostart) < 0)
+                r = lv_fail("network", w->name, "setting autostart");
+        if (r >= 0 && w->network.active && !active && virNetworkCreate(net) < 0)
+                r = lv_fail("network", w->name, "starting");
+        if (r >= 0 && !w->network.active && active && virNetworkDestroy(net) < 0)
+                r = lv_fail("network", w->name, "stopping");
+        virNetworkFree(net);
+        return r;
+}
+
+static int pool_create(struct lv_state *s, const struct resource *w) {
+        _cleanup_free_ char *xml = pool_render_xml(w);
+        if (!xml)
+                return diag_res(-EINVAL, "pool", w->name, "cannot render its XML");
+        virStoragePoolPtr pool = virStoragePoolDefineXML(s->conn, xml, 0);
+        if (!pool)
+                return lv_fail("pool", w->name, "defining");
+        int r = 0;
+        /* Build makes the directory or formats nothing it does not own: NO_OVERWRITE. */
+        if (virStoragePoolBuild(pool, VIR_STORAGE_POOL_BUILD_NO_OVERWRITE) < 0 && virStoragePoolBuild(pool, 0) < 0)
+                r = lv_fail("pool", w->name, "building");
+        if (r >= 0 && virStoragePoolSetAutostart(pool, w->pool.autostart) < 0)
+                r = lv_fail("pool", w->name, "setting autostart");
+        if (r >= 0 && w->pool.active && virStoragePoolCreate(pool, 0) < 0)
+                r = lv_fail("pool", w->name, "starting");
+        virStoragePoolFree(pool);
+        return r;
+}
+
+/* Destroy and undefine; never virStoragePoolDelete, which would wipe a logical pool's VG. */
+static int pool_delete(struct lv_state *s, const char *name) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, name);
+        if (!pool)
+                return 0;
+        int r = 0;
+        if (virStoragePoolIsActive(pool) == 1 && virStoragePoolDestroy(pool) < 0)
+                r = lv_fail("pool", name, "stopping");
+        if (r >= 0 && virStoragePoolIsPersistent(pool) == 1 && virStoragePoolUndefine(pool) < 0)
+                r = lv_fail("pool", name, "undefining");
+        virStoragePoolFree(pool);
+        return r;
+}
+
+static int pool_update(struct lv_state *s, const struct resource *w) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, w->name);
+        if (!pool)
+                return lv_fail("pool", w->name, "looking it up");
+        int r = 0;
+        bool active = virStoragePoolIsActive(pool) == 1;
+        if (virStoragePoolSetAutostart(pool, w->pool.autostart) < 0)
+                r = lv_fail("pool", w->name, "setting autostart");
+        if (r >= 0 && w->pool.active && !active && virStoragePoolCreate(pool, 0) < 0)
+                r = lv_fail("pool", w->name, "starting");
+        if (r >= 0 && !w->pool.active && active && virStoragePoolDestroy(pool) < 0)
+                r = lv_fail("pool", w->name, "stopping");
+        virStoragePoolFree(pool);
+        return r;
+}
+
+static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virStoragePoolPtr *pool_out) {
+        _cleanup_free_ char *pool_name = xstrdup(full);
+        char *slash = strchr(pool_name, '/');
+        if (!slash)
+                return NULL;
+        *slash = '\0';
+        virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, pool_name);
+        if (!pool)
+                return NULL;
+        virStorageVolPtr vol = virStorageVolLookupByName(pool, slash + 1);
+        if (pool_out)
+                *pool_out = pool;
+        else
+                virStoragePoolFree(pool);
+        return vol;
+}
+
+static int volume_create(struct lv_state *s, const struct resource *w) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, w->volume.pool);
+        if (!pool)
+                return lv_fail("volume", w->name, "looking up its pool");
+        _cleanup_free_ char *xml = volume_render_xml(w);
+        unsigned flags = w->volume.prealloc == PREALLOC_METADATA && w->volume.format == VOL_QCOW2
+                                 ? VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
+                                 : 0;
+        virStorageVolPtr vol = xml ? virStorageVolCreateXML(pool, xml, flags) : NULL;
+        int r = vol ? 0 : lv_fail("volume", w->name, "creating");
+        if (vol)
+                virStorageVolFree(vol);
+        virStoragePoolFree(pool);
+        return r;
+}
+
+static int volume_delete(struct lv_state *s, const char *name) {
+        virStorageVolPtr vol = volume_lookup(s, name, NULL);
+        if (!vol)
+                return 0;
+        int r = virStorageVolDelete(vol, 0) < 0 ? lv_fail("volume", name, "deleting") : 0;
+        virStorageVolFree(vol);
+        return r;
+}
+
+/* Grow: through the running domain that has it attached (so the guest sees it), else on disk. */
+static int volume_grow(struct lv_state *s, const struct action *a) {
+        const struct resource *w = a->want;
+        virStorageVolPtr vol = volume_lookup(s, w->name, NULL);
+        if (!vol)
+                return lv_fail("volume", w->name, "looking it up");
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(s->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE), r = 1;
+        for (int i = 0; i < n; i++) {
+                char *xml = r == 1 ? virDomainGetXMLDesc(doms[i], 0) : NULL;
+                struct resource *d = xml ? resource_new(KIND_DOMAIN, "") : NULL;
+                if (d && domain_parse_xml(xml, d) == 0 && find_disk(&d->domain, w->name)) {
+                        const struct disk_spec *k = find_disk(&d->domain, w->name);
+                        r = virDomainBlockResize(doms[i], k->target, w->volume.capacity, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0
+                                    ? lv_fail("volume", w->name, "growing it through its running domain")
+                                    : 0;
+                }
+                resource_free(d);
+                free(xml);
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        if (r == 1)
+                r = virStorageVolResize(vol, w->volume.capacity, 0) < 0 ? lv_fail("volume", w->name, "growing") : 0;
+        virStorageVolFree(vol);
+        return r;
+}
+
+static void random_mac(char buf[18]) {
+        unsigned char m[6] = { 0x52, 0x54, 0x00 };
+        if (getrandom(m + 3, 3, 0) != 3)
+                m[3] = m[4] = m[5] = 0x42;
+        mac_format(m, buf);
+}
+
+/* MACs for NICs without one: generated once, kept in the ledger, never regenerated. */
+static void domain_macs(struct ledger *l, struct ledger_entry *e, const struct resource *w, char (*macs)[18]) {
+        for (size_t i = 0; i < w->domain.n_nics; i++) {
+                char key[32];
+                snprintf(key, sizeof(key), "mac.%zu", i);
+                if (w->domain.nics[i].set & NIC_F_MAC) {
+                        mac_format(w->domain.nics[i].mac, macs[i]);
+                        continue;
+                }
+                const char *kept = ledger_get(e, key);
+                unsigned char m[6];
+                if (kept && mac_parse(kept, m) == 0)
+                        mac_format(m, macs[i]);
+                else {
+                        random_mac(macs[i]);
+                        if (e)
+                                ledger_set(l, e, key, macs[i]);
+                }
+        }
+}
+
+static int domain_create(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        const struct resource *w = a->want;
+        size_t n = w->domain.n_nics;
+        char (*macs)[18] = xcalloc(n + 1, sizeof(*macs));
+        const char **mac_ptrs = xcalloc(n + 1, sizeof(char *));
+        domain_macs(l, e, w, macs);
+        for (size_t i = 0; i < n; i++)
+                mac_ptrs[i] = macs[i];
+        char *xml = domain_render_xml(w, s->domain_type, mac_ptrs);
+        free(mac_ptrs);
+        free(macs);
+        if (!xml)
+                return diag_res(-EINVAL, "domain", w->name, "cannot render its XML");
+        virDomainPtr dom = virDomainDefineXML(s->conn, xml);
+        free(xml);
+        if (!dom)
+                return lv_fail("domain", w->name, "defining");
+        int r = 0;
+        if ((w->set & DOM_F_AUTOSTART) && virDomainSetAutostart(dom, w->domain.autostart) < 0)
+                r = lv_fail("domain", w->name, "setting autostart");
+        if (r >= 0 && w->state == STATE_RUNNING && virDomainCreate(dom) < 0)
+                r = lv_fail("domain", w->name, "starting");
+        virDomainFree(dom);
+        return r;
+}
+
+static int domain_delete(struct lv_state *s, const char *name) {
+        virDomainPtr dom = virDomainLookupByName(s->conn, name);
+        if (!dom)
+                return 0;
+        int r = 0;
+        if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+                r = lv_fail("domain", name, "stopping");
+        /* Undefine keeps every disk: volumes go only on their own state: absent. */
+        if (r >= 0 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                                          VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                                          VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0 &&
+            virDomainUndefine(dom) < 0)
+                r = lv_fail("domain", name, "undefining");
+        virDomainFree(dom);
+        return r;
+}
+
+/* Redefine the persistent config with one element replaced: the rest of the
+ * definition (devices others added, emulator, machine) stays as it is. */
+static int domain_edit_config(struct lv_state *s, virDomainPtr dom, const char *name, const char *path,
+                              const char *parent, const char *fresh) {
+        char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        struct xr *x = xml ? xr_parse(xml) : NULL;
+        free(xml);
+        if (!x)
+                return lv_fail("domain", name, "reading its definition");
+        char *edited = xr_replace(x, path, parent, fresh);
+        xr_free(x);
+        if (!edited)
+                return diag_res(-EINVAL, "domain", name, "cannot edit its definition at %s", path);
+        virDomainPtr d = virDomainDefineXML(s->conn, edited);
+        free(edited);
+        if (!d)
+                return lv_fail("domain", name, "redefining");
+        virDomainFree(d);
+        return 0;
+}
+
+/* Attach or detach one device: live and config on a running domain; on a shut-off
+ * one an edit of the definition, which every driver takes. */
+static int domain_device(struct lv_state *s, virDomainPtr dom, const char *name, bool running, bool attach,
+                         const char *xml, const char *path, const char *what) {
+        if (running) {
+                unsigned f = VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_AFFECT_LIVE;
+                int x = attach ? virDomainAttachDeviceFlags(dom, xml, f) : virDomainDetachDeviceFlags(dom, xml, f);
+                return x < 0 ? lv_fail("domain", name, what) : 0;
+        }
+        return domain_edit_config(s, dom, name, path, "/domain/devices", attach ? xml : NULL);
+}
+
+static int next_target(const struct resource *live, int bus, char buf[16]) {
+        for (unsigned i = 0; i < 26; i++) {
+                disk_target_name(bus, i, buf);
+                bool taken = false;
+                for (size_t j = 0; j < live->domain.n_disks && !taken; j++)
+                        taken = strcmp(live->domain.disks[j].target, buf) == 0;
+                if (!taken)
+                        return 0;
+        }
+        return -ENOSPC;
+}
+
+static int domain_update(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        const struct resource *w = a->want, *live = a->live;
+        virDomainPtr dom = virDomainLookupByName(s->conn, w->name);
+        if (!dom)
+                return lv_fail("domain", w->name, "looking it up");
+        /* A requested shutdown goes first: a guest that is already off takes device changes as config edits. */
+        for (size_t i = 0; i < a->n_changes; i++)
+                if (a->changes[i].field == DOM_C_STATE && strcmp(a->changes[i].to, "shutoff") == 0 &&
+                    virDomainShutdown(dom) < 0) {
+                        int x = lv_fail("domain", a->name, "shutting down");
+                        virDomainFree(dom);
+                        return x;
+                }
+        bool running = virDomainIsActive(dom) == 1;
+        uint32_t run_maxv = live->domain.active ? live->domain.active->domain.max_vcpus : 0;
+        uint64_t run_maxm = live->domain.active ? live->domain.active->domain.max_memory : 0;
+        const struct domain_spec *want = &w->domain;
+        uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
+        uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
+        int r = 0;
+        if (a->op == OP_ADOPT &&
+            virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, "<managed/>", "reconcile", RECONCILE_XMLNS,
+                                 VIR_DOMAIN_AFFECT_CONFIG) < 0)
+                r = lv_fail("domain", w->name, "marking it managed");
+        /* Maximums first when they grow, last when they shrink, so each step is valid. */
+        for (int pass = 0; pass < 2 && r >= 0; pass++)
+                for (size_t i = 0; i < a->n_changes && r >= 0; i++) {
+                        const struct change *c = &a->changes[i];
+                        bool grow_max = (c->field == DOM_F_MAX_VCPUS && maxv >= live->domain.max_vcpus) ||
+                                        (c->field == DOM_F_MAX_MEMORY && maxm >= live->domain.max_memory);
+                        bool is_max = c->field == DOM_F_MAX_VCPUS || c->field == DOM_F_MAX_MEMORY;
+                        if (is_max && (pass == 0) != grow_max)
+                                continue;
+                        if (!is_max && pass == 0)
+                                continue;
+                        switch (c->field) {
+                        case DOM_F_MAX_VCPUS:
+                                if (virDomainSetVcpusFlags(dom, maxv, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_VCPU_MAXIMUM) < 0)
+                                        r = lv_fail("domain", w->name, "setting max-vcpus");
+                                break;
+                        case DOM_F_MAX_MEMORY:
+                                if (virDomainSetMemoryFlags(dom, maxm >> 10, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_MEM_MAXIMUM) < 0)
+                                        r = lv_fail("domain", w->name, "setting max-memory");
+                                break;
+                        /* Config and live in two calls: some drivers refuse both flags at once. */
+                        case DOM_F_VCPUS:
+                                if (virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
+                                    (running && want->vcpus <= run_maxv &&
+                                     virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0))
+                                        r = lv_fail("domain", w->name, "setting vcpus");
+                                break;
+                        case DOM_F_MEMORY:
+                                if (virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
+                                    (running && want->memory <= run_maxm &&
+                                     virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_LIVE) < 0))
+                                        r = lv_fail("domain", w->name, "setting memory");
+                                break;
+                        case DOM_F_CPU: {
+                                _cleanup_free_ char *cpu = cpu_render_xml(want->cpu);
+                                r = domain_edit_config(s, dom, w->name, "/domain/cpu", "/domain", cpu);
+                                break;
+                        }
+                        case DOM_F_MEMBACK:
+                                r = domain_edit_config(s, dom, w->name, "/domain/memoryBacking", "/domain",
+                                                       want->memory_backing == MEMBACK_HUGEPAGES
+                                                               ? "<memoryBacking><hugepages/></memoryBacking>"
+                                                               : NULL);
+                                break;
+                        case DOM_F_AUTOSTART:
+                                if (virDomainSetAutostart(dom, want->autostart) < 0)
+                                        r = lv_fail("domain", w->name, "setting autostart");
+                                break;
+                        case DOM_C_DISK: {
+                                const char *key = c->to && !c->from ? c->to : c->from;
+                                const struct disk_spec *wd = find_disk(want, key);
+                                const struct disk_spec *ld = find_disk(&live->domain, key);
+                                char target[16];
+                                if (c->from && !c->to && ld) {
+                                        _cleanup_free_ char *xml = disk_render_xml(ld, ld->target);
+                                        _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);
+                                        r = domain_device(s, dom, w->name, running, false, xml, path, "detaching a disk");
+                                } else if (!c->from && wd) {
+                                        int bus = wd->set & DISK_F_BUS ? wd->bus : (wd->cdrom ? BUS_SATA : BUS_VIRTIO);
+                                        if (next_target(live, bus, target) < 0)
+                                                r = diag_res(-ENOSPC, "domain", w->name, "no free disk target");
+                                        _cleanup_free_ char *xml = r >= 0 ? disk_render_xml(wd, target) : NULL;
+                                        _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", target);
+                                        if (r >= 0)
+                                                r = domain_device(s, dom, w->name, running, true, xml, path, "attaching a disk");
+                                } else if (wd && ld) {
+                                        /* Bus, cache or discard: the config takes it, the guest at its next start. */
+                                        _cleanup_free_ char *xml = disk_render_xml(wd, ld->target);
+                                        _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);
+                                        r = domain_edit_config(s, dom, w->name, path, "/domain/devices", xml);
+                                }
+                                break;
+                        }
+                        case DOM_C_NIC: {
+                                unsigned char mac[6];
+                                const char *m = c->from ? strstr(c->from, " mac ") : NULL;
+                                if (c->from && !c->to && m && mac_parse(m + 5, mac) == 0) {
+                                        for (size_t j = 0; j < live->domain.n_nics; j++) {
+                                                if (memcmp(live->domain.nics[j].mac, mac, 6) != 0)
+                                                        continue;
+                                                char buf[18];
+                                                _cleanup_free_ char *xml = nic_render_xml(&live->domain.nics[j], mac_format(mac, buf));
+                                                _cleanup_free_ char *path =
+                                                        xasprintf("/domain/devices/interface[mac/@address='%s']", buf);
+                                                r = domain_device(s, dom, w->name, running, false, xml, path,
+                                                                  "detaching an interface");
+                                                break;
+                                        }
+                                } else if (!c->from && c->to) {
+                                        for (size_t j = 0; j < want->n_nics && r >= 0; j++) {
+                                                char key[32], buf[18];
+                                                snprintf(key, sizeof(key), "mac.%zu", j);
+                                                _cleanup_free_ char *t = nic_text(&want->nics[j], ledger_get(e, key));
+                                                if (strcmp(t, c->to) != 0)
+                                                        continue;
+                                                const char *kept = want->nics[j].set & NIC_F_MAC ? NULL : ledger_get(e, key);
+                                                if (!(want->nics[j].set & NIC_F_MAC) && !kept) {
+                                                        random_mac(buf);
+                                                        if (e)
+                                                                ledger_set(l, e, key, buf);
+                                                        kept = buf;
+                                                }
+                                                _cleanup_free_ char *xml = nic_render_xml(&want->nics[j], kept);
+                                                _cleanup_free_ char *path =
+                                                        xasprintf("/domain/devices/interface[mac/@address='%s']", kept ? kept : "");
+                                                r = domain_device(s, dom, w->name, running, true, xml, path,
+                                                                  "attaching an interface");
+                                                break;
+                                        }
+                                }
+                                break;
+                        }
+                        default:
+                                break;
+                        }
+                }
+        for (size_t i = 0; i < a->n_changes && r >= 0; i++) {
+                const struct change *c = &a->changes[i];
+                if (c->field != DOM_C_STATE)
+                        continue;
+                if (strcmp(c->to, "running") == 0 && virDomainCreate(dom) < 0)
+                        r = lv_fail("domain", w->name, "starting");
+        }
+        /* Keep the MACs of the interfaces it has, so they are matched the same way next time. */
+        if (r >= 0 && e) {
+                char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+                struct resource *now = xml ? resource_new(KIND_DOMAIN, w->name) : NULL;
+                if (now && domain_parse_xml(xml, now) == 0) {
+                        bool *used = xcalloc(now->domain.n_nics + 1, sizeof(bool));
+                        for (size_t i = 0; i < want->n_nics; i++) {
+                                char key[32], buf[18];
+                                snprintf(key, sizeof(key), "mac.%zu", i);
+                                int j = match_nic(&want->nics[i], ledger_get(e, key), &now->domain, used);
+                                if (j >= 0 && !(want->nics[i].set & NIC_F_MAC))
+                                        ledger_set(l, e, key, mac_format(now->domain.nics[j].mac, buf));
+                        }
+                        free(used);
+                }
+                resource_free(now);
+                free(xml);
+        }
+        virDomainFree(dom);
+        return r;
+}
+
+static int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct lv_state *s = state;
+        int r;
+        switch (a->kind) {
+        case KIND_NETWORK:
+                if (a->op == OP_DELETE)
+                        return network_delete(s, a->name);
+                if (a->op == OP_CREATE)
+                        return network_define_start(s, a->want, false);
+                return network_update(s, a);
+        case KIND_POOL:
+                if (a->op == OP_DELETE)
+                        return pool_delete(s, a->name);
+                if (a->op == OP_REPLACE) {
+                        r = pool_delete(s, a->name);
+                        return r < 0 ? r : pool_create(s, a->want);
+                }
+                if (a->op == OP_CREATE)
+                        return pool_create(s, a->want);
+                return pool_update(s, a->want);
+        case KIND_VOLUME:
+                if (a->op == OP_DELETE)
+                        return volume_delete(s, a->name);
+                if (a->op == OP_CREATE)
+                        return volume_create(s, a->want);
+                return a->n_changes ? volume_grow(s, a) : 0;
+        case KIND_DOMAIN:
+                if (a->op == OP_DELETE)
+                        return domain_delete(s, a->name);
+                if (a->op == OP_CREATE)
+                        return domain_create(s, a, l, e);
+                return domain_update(s, a, l, e);
+        default:
+                return -EINVAL;
+        }
+}
+
+const struct backend libvirt_backend = {
+        .name = "libvirt",
+        .scope = SCOPE_LIBVIRT,
+        .kinds = 1u << KIND_NETWORK | 1u << KIND_POOL | 1u << KIND_VOLUME | 1u << KIND_DOMAIN,
+        .open = lv_open,
+        .close = lv_close,
+        .observe = lv_observe,
+        .deps = lv_deps,
+        .check = lv_check,
+        .diff = lv_diff,
+        .apply = lv_apply,
+};

@@ -1,0 +1,461 @@
+/* The libvirt backend against libvirt's in-process test:///default driver:
+ * XML rendering and parsing, plan, apply, verify, ownership, pending items.
+ * The driver's state lives as long as one connection to it stays open. */
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../backends/backends.h"
+#include "../../parsers/parsers.h"
+#include "fake-backends.h"
+
+static virConnectPtr keeper;
+static struct manifest_set set;
+static struct ledger ledger;
+static struct run_opts opts;
+static char dir[64];
+static char *errs;
+static size_t errs_len;
+static FILE *errs_f;
+
+static int setup(void **state) {
+        (void) state;
+        keeper = virConnectOpen("test:///default");
+        assert_non_null(keeper);
+        memset(&set, 0, sizeof(set));
+        memset(&opts, 0, sizeof(opts));
+        snprintf(dir, sizeof(dir), "/tmp/rct-lv-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(ledger_load(&ledger, dir), 0);
+        opts.state_dir = dir;
+        opts.ctx.libvirt_uri = "test:///default";
+        opts.only_kinds = 1u << KIND_NETWORK | 1u << KIND_POOL | 1u << KIND_VOLUME | 1u << KIND_DOMAIN;
+        errs_f = open_memstream(&errs, &errs_len);
+        diag_set_stream(errs_f);
+        diag_reset();
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        ledger_done(&ledger);
+        manifests_done(&set);
+        diag_set_stream(NULL);
+        fclose(errs_f);
+        free(errs);
+        errs = NULL;
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+        virConnectClose(keeper);
+        return 0;
+}
+
+static void want(const char *yaml) {
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        int r = manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
+        if (r >= 0)
+                r = manifests_validate(&set);
+        if (r < 0) {
+                fflush(errs_f);
+                fail_msg("manifest: %s", errs);
+        }
+}
+
+/* One full pass: observe, plan, apply, verify; returns the number of actions planned. */
+static size_t pass(int expect) {
+        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
+        struct plan residual = { 0 };
+        assert_int_equal(run_observe(&run), 0);
+        assert_int_equal(run_plan(&run), 0);
+        size_t n = run.plan.n_actions;
+        int r = run_apply(&run);
+        if (r >= 0)
+                r = run_verify(&run, &residual);
+        if (r != expect) {
+                fflush(errs_f);
+                fail_msg("pass returned %d, expected %d: %s", r, expect, errs ? errs : "");
+        }
+        plan_done(&residual);
+        run_done(&run);
+        return n;
+}
+
+/* A plan only; the caller frees it with run_done. */
+static void plan_only(struct run *run) {
+        memset(run, 0, sizeof(*run));
+        run->opts = &opts;
+        run->ledger = &ledger;
+        run->want = &set.model;
+        assert_int_equal(run_observe(run), 0);
+        assert_int_equal(run_plan(run), 0);
+}
+
+static const char *host =
+        "version: 1\n"
+        "networks:\n  net1:\n    mode: nat\n    bridge: virbr9\n    address: 192.168.150.1/24\n"
+        "    dhcp: { start: 192.168.150.10, end: 192.168.150.99 }\n"
+        "pools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+        "      web1-root: { capacity: 1G, format: qcow2 }\n      web1-data: { capacity: 2G, format: raw }\n"
+        "domains:\n  web1:\n    vcpus: 2\n    max-vcpus: 4\n    memory: 512M\n    max-memory: 1G\n"
+        "    disks:\n      - { volume: images/web1-root }\n    interfaces:\n      - { network: net1 }\n";
+
+static virDomainPtr dom(const char *name) {
+        virDomainPtr d = virDomainLookupByName(keeper, name);
+        assert_non_null(d);
+        return d;
+}
+
+static void test_xml_round_trip(void **state) {
+        (void) state;
+        want(host);
+        struct resource *net = model_find(&set.model, KIND_NETWORK, "net1");
+        char *xml = network_render_xml(net);
+        assert_non_null(xml);
+        assert_non_null(strstr(xml, "<forward mode=\"nat\"/>"));
+        struct resource *back = resource_new(KIND_NETWORK, "net1");
+        assert_int_equal(network_parse_xml(xml, back), 0);
+        assert_int_equal(back->network.mode, NET_NAT);
+        assert_string_equal(back->network.bridge, "virbr9");
+        assert_true(ipaddr_equal(&back->network.address, &net->network.address));
+        assert_true(ipaddr_equal(&back->network.dhcp.end, &net->network.dhcp.end));
+        resource_free(back);
+        free(xml);
+
+        struct resource *d = model_find(&set.model, KIND_DOMAIN, "web1");
+        const char *macs[] = { "52:54:00:00:00:01" };
+        xml = domain_render_xml(d, "qemu", macs);
+        assert_non_null(xml);
+        back = resource_new(KIND_DOMAIN, "web1");
+        assert_int_equal(domain_parse_xml(xml, back), 0);
+        assert_int_equal(back->domain.vcpus, 2);
+        assert_int_equal(back->domain.max_vcpus, 4);
+        assert_int_equal(back->domain.memory, 512ull << 20);
+        assert_int_equal(back->domain.max_memory, 1ull << 30);
+        assert_int_equal(back->domain.n_disks, 1);
+        assert_string_equal(back->domain.disks[0].volume, "images/web1-root");
+        assert_string_equal(back->domain.disks[0].target, "vda");
+        assert_int_equal(back->domain.n_nics, 1);
+        assert_string_equal(back->domain.nics[0].network, "net1");
+        assert_true(back->set & DOM_F_OWNED_MARK);
+        resource_free(back);
+        free(xml);
+}
+
+static void test_xml_escapes_every_value(void **state) {
+        (void) state;
+        /* The parser refuses these names; the writer must still never emit raw markup. */
+        struct resource *r = resource_new(KIND_POOL, "a<b>&'\"");
+        r->pool.type = xstrdup("dir");
+        r->pool.path = xstrdup("/x</path><injected/>");
+        char *xml = pool_render_xml(r);
+        assert_non_null(xml);
+        assert_null(strstr(xml, "<injected/>"));
+        assert_non_null(strstr(xml, "a&lt;b&gt;&amp;'&quot;</name>"));
+        struct resource *back = resource_new(KIND_POOL, "x");
+        assert_int_equal(pool_parse_xml(xml, back), 0);
+        assert_string_equal(back->pool.path, "/x</path><injected/>");
+        resource_free(back);
+        resource_free(r);
+        free(xml);
+}
+
+static void test_create_then_in_sync(void **state) {
+        (void) state;
+        want(host);
+        assert_int_equal(pass(0), 5);
+        struct run second;
+        plan_only(&second);
+        if (second.plan.n_actions) {
+                fail_msg("second plan has %zu actions, first: %s %s", second.plan.n_actions,
+                         op_to_string(second.plan.actions[0].op), second.plan.actions[0].name);
+        }
+        run_done(&second);
+        virDomainPtr d = dom("web1");
+        assert_int_equal(virDomainIsActive(d), 1);
+        char *xml = virDomainGetXMLDesc(d, 0);
+        assert_non_null(strstr(xml, "reconcile:managed") ? strstr(xml, "reconcile:managed") : strstr(xml, "managed"));
+        free(xml);
+        virDomainFree(d);
+        /* The generated MAC is in the ledger and stays. */
+        struct ledger_entry *e = ledger_find(&ledger, "libvirt:test:///default", KIND_DOMAIN, "web1");
+        assert_non_null(e);
+        assert_non_null(ledger_get(e, "mac.0"));
+        assert_int_equal(strncmp(ledger_get(e, "mac.0"), "52:54:00:", 9), 0);
+}
+
+static void test_order_pool_volume_domain(void **state) {
+        (void) state;
+        want(host);
+        struct run run;
+        plan_only(&run);
+        char order[256] = "";
+        for (size_t i = 0; i < run.plan.n_actions; i++) {
+                strcat(order, kind_to_string(run.plan.actions[i].kind));
+                strcat(order, " ");
+        }
+        assert_string_equal(order, "network pool volume volume domain ");
+        run_done(&run);
+}
+
+static void test_live_change_keeps_domain_running(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        virDomainPtr d = dom("web1");
+        unsigned id = virDomainGetID(d);
+        virDomainFree(d);
+        char *edited = xstrdup(host);
+        char *v = strstr(edited, "vcpus: 2");
+        v[7] = '3';
+        want(edited);
+        free(edited);
+        assert_int_equal(pass(0), 1);
+        d = dom("web1");
+        assert_int_equal(virDomainIsActive(d), 1);
+        assert_int_equal(virDomainGetID(d), id);
+        assert_int_equal(virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_LIVE), 3);
+        assert_int_equal(virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_CONFIG), 3);
+        virDomainFree(d);
+}
+
+static void test_restart_needed_is_pending(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        char *edited = xstrdup(host);
+        char *v = strstr(edited, "max-vcpus: 4");
+        v[11] = '8';
+        want(edited);
+        free(edited);
+        assert_int_equal(pass(0), 1); /* written to the config */
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_int_equal(run.plan.n_pending, 1);
+        assert_non_null(strstr(run.plan.pending[0].reason, "restart needed: max-vcpus 4 -> 8"));
+        run_done(&run);
+        virDomainPtr d = dom("web1");
+        assert_int_equal(virDomainIsActive(d), 1); /* never restarted on its own */
+        virDomainFree(d);
+}
+
+static void test_dhcp_range_live(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        char *edited = xstrdup(host);
+        char *v = strstr(edited, "192.168.150.99");
+        memcpy(v, "192.168.150.77", 14);
+        want(edited);
+        free(edited);
+        assert_int_equal(pass(0), 1);
+        virNetworkPtr n = virNetworkLookupByName(keeper, "net1");
+        char *xml = virNetworkGetXMLDesc(n, 0);
+        assert_non_null(strstr(xml, "end='192.168.150.77'"));
+        assert_int_equal(virNetworkIsActive(n), 1);
+        free(xml);
+        virNetworkFree(n);
+}
+
+static void test_unowned_untouched_and_volume_kept(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        /* Drop the domain and the data volume from the manifests. */
+        want("version: 1\n"
+             "networks:\n  net1:\n    mode: nat\n    bridge: virbr9\n    address: 192.168.150.1/24\n"
+             "    dhcp: { start: 192.168.150.10, end: 192.168.150.99 }\n"
+             "pools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      web1-root: { capacity: 1G, format: qcow2 }\n"
+             "domains:\n  extra: { memory: 128M, state: present }\n");
+        pass(0);
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
+        virStorageVolPtr vol = virStorageVolLookupByName(p, "web1-data");
+        assert_non_null(vol); /* a volume that left the manifests is kept */
+        virStorageVolFree(vol);
+        virStoragePoolFree(p);
+        virDomainPtr d = virDomainLookupByName(keeper, "web1");
+        assert_null(d); /* the owned domain that left was removed */
+        d = dom("test"); /* the driver's own domain was never named: untouched */
+        assert_int_equal(virDomainIsActive(d), 1);
+        virDomainFree(d);
+        virNetworkPtr n = virNetworkLookupByName(keeper, "default");
+        assert_non_null(n);
+        assert_int_equal(virNetworkIsActive(n), 1);
+        virNetworkFree(n);
+}
+
+static void test_adopt_named_domain(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  test:\n    vcpus: 1\n    memory: 8G\n    max-memory: 8G\n");
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 1);
+        assert_int_equal(run.plan.actions[0].op, OP_ADOPT);
+        run_done(&run);
+        pass(0);
+        assert_non_null(ledger_find(&ledger, "libvirt:test:///default", KIND_DOMAIN, "test"));
+}
+
+static void test_destructive_volume_changes_refused(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      web1-root: { capacity: 1G, format: raw }\n");
+        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
+        assert_int_equal(run_observe(&run), 0);
+        run_plan(&run);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "format qcow2 -> raw would destroy its data: refused"));
+        run_done(&run);
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      web1-root: { capacity: 512M, format: qcow2 }\n");
+        run = (struct run){ .opts = &opts, .ledger = &ledger, .want = &set.model };
+        assert_int_equal(run_observe(&run), 0);
+        run_plan(&run);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "shrinking 1G -> 512M would destroy data: refused"));
+        run_done(&run);
+}
+
+static void test_volume_grow_and_absent(void **state) {
+        (void) state;
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      v: { capacity: 1G, format: raw }\n");
+        pass(0);
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      v: { capacity: 2G, format: raw }\n");
+        /* The test driver cannot resize (the real libvirtd test does): check the plan. */
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 1);
+        assert_string_equal(run.plan.actions[0].changes[0].name, "capacity");
+        assert_string_equal(run.plan.actions[0].changes[0].from, "1G");
+        assert_string_equal(run.plan.actions[0].changes[0].to, "2G");
+        run_done(&run);
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      v: { state: absent }\n");
+        assert_int_equal(pass(0), 1);
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
+        assert_null(virStorageVolLookupByName(p, "v"));
+        virStoragePoolFree(p);
+}
+
+static void test_host_passthrough_needs_kvm(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  fast:\n    memory: 1G\n    cpu: host-passthrough\n");
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "m.yaml:3:3: error: domain fast: cpu host-passthrough needs KVM"));
+        run_done(&run);
+}
+
+static void test_shutoff_and_attach_on_shutoff(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        char *edited = xstrdup(host);
+        char *v = strstr(edited, "    disks:");
+        /* Shut it off and attach the data disk and a second NIC while it is off. */
+        char *out = xasprintf("%.*s    state: shutoff\n    disks:\n      - { volume: images/web1-root }\n"
+                              "      - { volume: images/web1-data, bus: scsi, cache: none }\n"
+                              "    interfaces:\n      - { network: net1 }\n      - { network: default, model: e1000 }\n",
+                              (int) (v - edited), edited);
+        free(edited);
+        want(out);
+        free(out);
+        pass(0);
+        virDomainPtr d = dom("web1");
+        assert_int_equal(virDomainIsActive(d), 0);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_non_null(strstr(xml, "volume='web1-data'"));
+        assert_non_null(strstr(xml, "network='default'"));
+        free(xml);
+        virDomainFree(d);
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        run_done(&run);
+        /* Detach on the shut-off domain: completes at once, nothing pending. */
+        edited = xstrdup(host);
+        v = strstr(edited, "    disks:");
+        out = xasprintf("%.*s    state: shutoff\n    disks:\n      - { volume: images/web1-root }\n"
+                        "    interfaces:\n      - { network: net1 }\n",
+                        (int) (v - edited), edited);
+        free(edited);
+        want(out);
+        free(out);
+        assert_int_equal(pass(0), 1);
+        d = dom("web1");
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_null(strstr(xml, "volume='web1-data'"));
+        assert_null(strstr(xml, "network='default'"));
+        free(xml);
+        virDomainFree(d);
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_int_equal(run.plan.n_pending, 0);
+        run_done(&run);
+}
+
+static void test_unreachable_uri(void **state) {
+        (void) state;
+        opts.ctx.libvirt_uri = "qemu+unix:///system?socket=/nonexistent/sock";
+        want("version: 1\nbridges:\n  br0: {}\ndomains:\n  d: { memory: 1G }\n");
+        opts.only_kinds = 0;
+        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
+        assert_true(run_observe(&run) < 0);
+        run_plan(&run);
+        /* The link kinds (the fake backend here) still plan. */
+        assert_int_equal(run.plan.n_actions, 1);
+        assert_string_equal(run.plan.actions[0].name, "br0");
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "libvirt backend: cannot connect to qemu+unix:///system?socket=/nonexistent/sock"));
+        run_done(&run);
+}
+
+static void test_netns_needs_test_uri(void **state) {
+        (void) state;
+        opts.ctx.libvirt_uri = "qemu:///system";
+        opts.ctx.netns = "lab";
+        want("version: 1\ndomains:\n  d: { memory: 1G }\n");
+        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
+        assert_true(run_observe(&run) < 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "libvirtd cannot see another network namespace"));
+        run_done(&run);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                T(test_xml_round_trip),
+                T(test_xml_escapes_every_value),
+                T(test_create_then_in_sync),
+                T(test_order_pool_volume_domain),
+                T(test_live_change_keeps_domain_running),
+                T(test_restart_needed_is_pending),
+                T(test_dhcp_range_live),
+                T(test_unowned_untouched_and_volume_kept),
+                T(test_adopt_named_domain),
+                T(test_destructive_volume_changes_refused),
+                T(test_volume_grow_and_absent),
+                T(test_host_passthrough_needs_kvm),
+                T(test_shutoff_and_attach_on_shutoff),
+                T(test_unreachable_uri),
+                T(test_netns_needs_test_uri),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
