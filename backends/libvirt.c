@@ -533,8 +533,8 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
                                 action_add_change(a, DOM_C_NIC, "interface", NULL, t);
                                 continue;
                         }
-                        int model = want->nics[i].set & NIC_F_MODEL ? want->nics[i].model : NIC_VIRTIO;
-                        if (model != h->model) {
+                        int model = want->nics[i].model;
+                        if ((want->nics[i].set & NIC_F_MODEL) && model != h->model) {
                                 char mac[18];
                                 _cleanup_free_ char *name = xasprintf("interface %s", mac_format(h->mac, mac));
                                 action_add_change(a, DOM_C_NIC, name, enum_to_string(&nic_model_table, h->model),

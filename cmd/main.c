@@ -172,9 +172,16 @@ static int cmd_validate(const struct options *o) {
 static int cmd_show(struct options *o) {
         struct ledger ledger = { 0 };
         struct run run = { .opts = &o->run, .ledger = &ledger };
-        /* show reads everything the backends can see: pretend every kind was asked for. */
-        if (!o->run.only_kinds)
+        /* show reads everything the backends can see; libvirtd cannot look into another
+         * namespace, so --netns without a test:// URI shows the kernel kinds only. */
+        if (!o->run.only_kinds) {
                 o->run.only_kinds = (1u << _KIND_MAX) - 1;
+                const char *uri = o->run.ctx.libvirt_uri;
+                if (o->run.ctx.netns && (!uri || strncmp(uri, "test:", 5) != 0))
+                        for (int k = 0; k < _KIND_MAX; k++)
+                                if (backend_for_kind(k) && backend_for_kind(k)->scope == SCOPE_LIBVIRT)
+                                        o->run.only_kinds &= ~(1u << k);
+        }
         int r = run_observe(&run);
         show_print_yaml(stdout, &run.live);
         run_done(&run);

@@ -208,8 +208,108 @@ static bool show_link(FILE *f, const struct resource *r) {
         return true;
 }
 
+static void show_network(FILE *f, const struct resource *r) {
+        const struct network_spec *n = &r->network;
+        char buf[64];
+        fprintf(f, "  %s:\n    mode: %s\n", r->name, enum_to_string(&net_mode_table, n->mode));
+        if (n->mode == NET_MACVTAP)
+                fprintf(f, "    dev: %s\n    macvtap-mode: %s\n", n->dev, enum_to_string(&macvtap_mode_table, n->macvtap_mode));
+        else if (r->set & NET_F_BRIDGE)
+                fprintf(f, "    bridge: %s\n", n->bridge);
+        if (r->set & NET_F_ADDRESS)
+                fprintf(f, "    address: \"%s\"\n", ipaddr_format(&n->address, true, buf, sizeof(buf)));
+        if (r->set & NET_F_DHCP) {
+                fprintf(f, "    dhcp: { start: \"%s\", ", ipaddr_format(&n->dhcp.start, false, buf, sizeof(buf)));
+                fprintf(f, "end: \"%s\" }\n", ipaddr_format(&n->dhcp.end, false, buf, sizeof(buf)));
+        }
+        fprintf(f, "    autostart: %s\n    active: %s\n", n->autostart ? "true" : "false", n->active ? "true" : "false");
+}
+
+static void show_pool(FILE *f, const struct resource *r, const struct model *live) {
+        const struct pool_spec *p = &r->pool;
+        fprintf(f, "  %s:\n    type: %s\n", r->name, p->type ? p->type : "dir");
+        if (p->path) {
+                fputs("    path: ", f);
+                yaml_quoted(f, p->path);
+                fputc('\n', f);
+        }
+        if (p->source) {
+                fputs("    source: ", f);
+                yaml_quoted(f, p->source);
+                fputc('\n', f);
+        }
+        if (p->host)
+                fprintf(f, "    host: %s\n", p->host);
+        fprintf(f, "    autostart: %s\n    active: %s\n", p->autostart ? "true" : "false", p->active ? "true" : "false");
+        size_t len = strlen(r->name);
+        bool header = false;
+        for (size_t i = 0; i < live->n; i++) {
+                const struct resource *v = live->v[i];
+                if (v->kind != KIND_VOLUME || strncmp(v->name, r->name, len) != 0 || v->name[len] != '/')
+                        continue;
+                if (!header)
+                        fputs("    volumes:\n", f);
+                header = true;
+                fprintf(f, "      %s: { capacity: %llu, format: %s }\n", v->name + len + 1,
+                        (unsigned long long) v->volume.capacity, enum_to_string(&vol_format_table, v->volume.format));
+        }
+}
+
+static void show_domain(FILE *f, const struct resource *r) {
+        const struct domain_spec *d = &r->domain;
+        fprintf(f, "  %s:\n    vcpus: %u\n    max-vcpus: %u\n", r->name, d->vcpus, d->max_vcpus);
+        fprintf(f, "    memory: %lluK\n    max-memory: %lluK\n", (unsigned long long) (d->memory >> 10),
+                (unsigned long long) (d->max_memory >> 10));
+        if (d->cpu)
+                fprintf(f, "    cpu: %s\n", d->cpu);
+        if (d->memory_backing == MEMBACK_HUGEPAGES)
+                fputs("    memory-backing: hugepages\n", f);
+        fprintf(f, "    state: %s\n    autostart: %s\n", res_state_to_string(r->state), d->autostart ? "true" : "false");
+        /* A disk that is neither a pool volume nor a cdrom cannot be declared: then
+         * the list is left out, which leaves the disks unmanaged rather than detached. */
+        bool representable = true;
+        for (size_t i = 0; i < d->n_disks; i++)
+                representable = representable && (d->disks[i].cdrom || (d->disks[i].volume && d->disks[i].volume[0] != '/'));
+        if (!representable) {
+                fputs("    # disks: left unmanaged, this domain has file disks outside any pool\n", f);
+        } else
+                fputs(d->n_disks ? "    disks:\n" : "    disks: []\n", f);
+        for (size_t i = 0; i < d->n_disks && representable; i++) {
+                const struct disk_spec *k = &d->disks[i];
+                if (k->cdrom) {
+                        fputs("      - { cdrom: ", f);
+                        yaml_quoted(f, k->cdrom);
+                } else {
+                        fputs("      - { volume: ", f);
+                        yaml_quoted(f, k->volume);
+                }
+                if (k->bus >= 0)
+                        fprintf(f, ", bus: %s", enum_to_string(&disk_bus_table, k->bus));
+                if (k->cache > 0)
+                        fprintf(f, ", cache: %s", enum_to_string(&disk_cache_table, k->cache));
+                if (k->set & DISK_F_DISCARD)
+                        fprintf(f, ", discard: %s", enum_to_string(&disk_discard_table, k->discard));
+                fputs(" }\n", f);
+        }
+        fputs(d->n_nics ? "    interfaces:\n" : "    interfaces: []\n", f);
+        for (size_t i = 0; i < d->n_nics; i++) {
+                const struct nic_spec *n = &d->nics[i];
+                char mac[18];
+                if (n->set & NIC_F_BRIDGE)
+                        fprintf(f, "      - { bridge: %s", n->bridge);
+                else
+                        fprintf(f, "      - { network: %s", n->network ? n->network : "");
+                if (n->model >= 0)
+                        fprintf(f, ", model: %s", enum_to_string(&nic_model_table, n->model));
+                fprintf(f, ", mac: \"%s\" }\n", mac_format(n->mac, mac));
+        }
+        if (d->active && (d->active->domain.max_vcpus != d->max_vcpus || d->active->domain.max_memory != d->max_memory ||
+                          d->active->domain.memory_backing != d->memory_backing))
+                fputs("    # pending: restart needed (the running guest differs from its definition)\n", f);
+}
+
 void show_print_yaml(FILE *f, const struct model *live) {
-        static const enum kind order[] = { KIND_ETHERNET, KIND_VLAN, KIND_BRIDGE };
+        static const enum kind order[] = { KIND_ETHERNET, KIND_VLAN, KIND_BRIDGE, KIND_NETWORK, KIND_POOL, KIND_DOMAIN };
         fputs("# live state, as reconcile sees it\nversion: 1\n", f);
         for (size_t k = 0; k < ELEMENTSOF(order); k++) {
                 bool header = false;
@@ -220,7 +320,14 @@ void show_print_yaml(FILE *f, const struct model *live) {
                         if (!header)
                                 fprintf(f, "%s:\n", kind_to_section(order[k]));
                         header = true;
-                        show_link(f, r);
+                        if (kind_is_link(r->kind))
+                                show_link(f, r);
+                        else if (r->kind == KIND_NETWORK)
+                                show_network(f, r);
+                        else if (r->kind == KIND_POOL)
+                                show_pool(f, r, live);
+                        else
+                                show_domain(f, r);
                 }
         }
 }
