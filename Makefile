@@ -30,7 +30,8 @@ HEADERS := $(wildcard */*.h)
 PREFIX ?= /usr/local
 DEPS := build-essential pkg-config clang make libyaml-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
 	libmnl-dev libipset-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
-	iproute2 kmod procps python3 systemd bc util-linux
+	iproute2 kmod procps python3 systemd bc util-linux \
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables
 
 .PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz
 all: $(BUILD)/reconcile

@@ -214,6 +214,8 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
         xw_attr(x, "device", "%s", k->volume ? "disk" : "cdrom");
         xw_open(x, "driver");
         xw_attr(x, "name", "qemu");
+        /* Without the format, qemu would open a qcow2 volume as raw. */
+        xw_attr(x, "type", "%s", k->cdrom ? "raw" : enum_to_string(&vol_format_table, k->format >= 0 ? k->format : VOL_RAW));
         if ((k->set & DISK_F_CACHE) && k->cache != CACHE_DEFAULT)
                 xw_attr(x, "cache", "%s", enum_to_string(&disk_cache_table, k->cache));
         if (k->set & DISK_F_DISCARD)
@@ -388,6 +390,8 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 _cleanup_free_ char *cache = xr_str(x, "/domain/devices/disk[%d]/driver/@cache", i);
                 _cleanup_free_ char *discard = xr_str(x, "/domain/devices/disk[%d]/driver/@discard", i);
                 _cleanup_free_ char *target = xr_str(x, "/domain/devices/disk[%d]/target/@dev", i);
+                _cleanup_free_ char *format = xr_str(x, "/domain/devices/disk[%d]/driver/@type", i);
+                k->format = enum_from_string(&vol_format_table, format);
                 snprintf(k->target, sizeof(k->target), "%s", target);
                 k->bus = enum_from_string(&disk_bus_table, bus);
                 k->set |= k->bus >= 0 ? DISK_F_BUS : 0;

@@ -1032,6 +1032,8 @@ int manifests_validate(struct manifest_set *set) {
                                                r->name, d->volume);
                         else if (v->state == STATE_ABSENT)
                                 ret = diag_pos(&d->pos, "domain %s: volume %s is declared absent", r->name, d->volume);
+                        else
+                                d->format = v->set & VOL_F_FORMAT ? v->volume.format : VOL_RAW;
                 }
         }
         for (size_t i = 0; i < set->model.n; i++) {

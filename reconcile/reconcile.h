@@ -198,6 +198,7 @@ struct disk_spec {
         char *volume; /* "pool/volume" */
         char *cdrom;  /* absolute path */
         int bus, cache, discard;
+        int format;      /* the volume's format (enum vol_format), resolved from its declaration */
         char target[16]; /* observed: vda, sdb */
 };
 enum { NIC_F_BRIDGE = 1u << 0, NIC_F_NETWORK = 1u << 1, NIC_F_MODEL = 1u << 2, NIC_F_MAC = 1u << 3 };

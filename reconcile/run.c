@@ -219,7 +219,9 @@ static void dep_check(void *u, enum kind k, const char *name) {
         struct dep_check *dc = u;
         struct resource *d = model_find(dc->run->want, k, name);
         const char *role = dc->r->kind == KIND_VLAN ? "parent" : "port";
-        if (d && d->state != STATE_ABSENT && kind_selected(dc->run->opts, d->kind)) {
+        if (d && d->state != STATE_ABSENT && !kind_selected(dc->run->opts, d->kind))
+                return; /* declared, and left out of this run by --only: its own run makes it */
+        if (d && d->state != STATE_ABSENT) {
                 if (dc->skipped[d->topo_index]) {
                         diag_pos(&dc->r->pos, "%s %s: %s %s was skipped; skipping %s too", kind_to_string(dc->r->kind),
                                  dc->r->name, role, name, dc->r->name);

@@ -27,9 +27,10 @@ ip -n "$NS" link set switch0 up
 ip -n "$NS" link set switch1 up
 ip -n "$NS" addr add 192.0.2.10/24 dev eth0 # as the installer left it
 
-run() { echo; echo "\$ reconcile $*"; "$R" -d "$TMP/manifests" --state-dir "$TMP/state" --netns "$NS" "$@"; }
+run() { echo; echo "\$ reconcile $*"; "$R" -d "$TMP/manifests" --state-dir "$TMP/state" --netns "$NS" --only ethernet,bridge,vlan "$@"; }
 echo "== network namespace $NS, manifests from examples/"
-run validate
+echo; echo "\$ reconcile validate"
+"$R" -d "$TMP/manifests" validate
 run plan
 run apply
 echo; echo "== the kernel's view (ip -br):"
@@ -42,4 +43,9 @@ ip -n "$NS" link set br1 mtu 1500
 run plan
 run apply
 run plan --exit-code
+echo; echo "== libvirt kinds on libvirt's in-process test:///default driver"
+echo "   (its state lives only inside one process: plan, apply and verify happen in one run)"
+echo; echo "\$ reconcile --libvirt-uri test:///default --only network,pool,volume,domain apply"
+"$R" -d "$TMP/manifests" --state-dir "$TMP/state" --netns "$NS" --libvirt-uri test:///default \
+        --only network,pool,volume,domain apply
 echo; echo "== demo done; namespace $NS removed"
