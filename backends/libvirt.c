@@ -6,7 +6,10 @@
 #include <libvirt/virterror.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/random.h>
+#include <unistd.h>
+#include <fcntl.h>
 
 #include "backends.h"
 
@@ -1111,6 +1114,89 @@ static int lv_apply(void *state, const struct action *a, struct ledger *l, struc
         }
 }
 
+/* ---- events for the daemon ---- */
+
+/* libvirt delivers events from its own event loop: a thread runs it on a
+ * connection of its own and pokes a pipe that the daemon's epoll watches. */
+struct lv_watch {
+        virConnectPtr conn;
+        int pipe_w;
+};
+
+static void lv_poke(struct lv_watch *w) {
+        char c = 1;
+        if (write(w->pipe_w, &c, 1) < 0) {
+                /* A full pipe already says "look again". */
+        }
+}
+
+static int on_domain_event(virConnectPtr c, virDomainPtr d, int event, int detail, void *opaque) {
+        (void) c, (void) d, (void) event, (void) detail;
+        lv_poke(opaque);
+        return 0;
+}
+
+static void on_network_event(virConnectPtr c, virNetworkPtr n, int event, int detail, void *opaque) {
+        (void) c, (void) n, (void) event, (void) detail;
+        lv_poke(opaque);
+}
+
+static void on_pool_event(virConnectPtr c, virStoragePoolPtr p, int event, int detail, void *opaque) {
+        (void) c, (void) p, (void) event, (void) detail;
+        lv_poke(opaque);
+}
+
+static void *lv_event_loop(void *arg) {
+        (void) arg;
+        for (;;)
+                if (virEventRunDefaultImpl() < 0)
+                        break;
+        return NULL;
+}
+
+static void lv_start_loop(void) {
+        pthread_t t;
+        if (virEventRegisterDefaultImpl() == 0 && pthread_create(&t, NULL, lv_event_loop, NULL) == 0)
+                pthread_detach(t);
+}
+
+static int lv_watch_open(const struct backend_ctx *ctx) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        const char *uri = ctx->libvirt_uri ? ctx->libvirt_uri : "qemu:///system";
+        int fds[2];
+        if (strncmp(uri, "test:", 5) == 0)
+                return -ENOTSUP; /* the in-process driver has no other writer to watch */
+        pthread_once(&once, lv_start_loop);
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        struct lv_watch *w = xcalloc(1, sizeof(*w));
+        w->pipe_w = fds[1];
+        w->conn = virConnectOpen(uri);
+        if (!w->conn) {
+                close(fds[0]);
+                close(fds[1]);
+                free(w);
+                return -ECONNREFUSED; /* retried by the daemon once libvirtd answers */
+        }
+        virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(on_domain_event), w, NULL);
+        virConnectNetworkEventRegisterAny(w->conn, NULL, VIR_NETWORK_EVENT_ID_LIFECYCLE,
+                                          VIR_NETWORK_EVENT_CALLBACK(on_network_event), w, NULL);
+        virConnectStoragePoolEventRegisterAny(w->conn, NULL, VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE,
+                                              VIR_STORAGE_POOL_EVENT_CALLBACK(on_pool_event), w, NULL);
+        /* The connection and its callbacks live as long as the daemon. */
+        return fds[0];
+}
+
+static int lv_watch_drain(int fd) {
+        char buf[256];
+        int n = 0;
+        ssize_t len;
+        while ((len = read(fd, buf, sizeof(buf))) > 0)
+                n += (int) len;
+        return n;
+}
+
 const struct backend libvirt_backend = {
         .name = "libvirt",
         .scope = SCOPE_LIBVIRT,
@@ -1122,4 +1208,6 @@ const struct backend libvirt_backend = {
         .check = lv_check,
         .diff = lv_diff,
         .apply = lv_apply,
+        .watch_open = lv_watch_open,
+        .watch_drain = lv_watch_drain,
 };

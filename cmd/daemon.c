@@ -109,10 +109,10 @@ static void drain_watches(struct daemon *d) {
 
 /* Open the drift watches that are not open yet; each is polled from then on. */
 static void watch_backends(struct daemon *d) {
-        if (d->n_watches)
-                return;
-        d->n_watches = run_watch_open(&d->o->run, d->watches, ELEMENTSOF(d->watches));
-        for (size_t i = 0; i < d->n_watches; i++)
+        size_t first = d->n_watches;
+        run_watch_open(&d->o->run, d->have_good ? &d->good.model : NULL, d->watches, &d->n_watches,
+                       ELEMENTSOF(d->watches));
+        for (size_t i = first; i < d->n_watches; i++)
                 if (epoll_add(d->epfd, d->watches[i].fd, SRC_WATCH + i) < 0)
                         diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
 }
@@ -140,6 +140,8 @@ static void run_once(struct daemon *d, const char *why) {
         if (d->manifests_dirty || !d->have_good) {
                 d->manifests_dirty = false;
                 reload_manifests(d);
+                /* Watches come before the run, so that nothing it changes goes unseen. */
+                watch_backends(d);
         }
         d->drift_dirty = d->resync_due = false;
         d->first_event_ms = 0;
@@ -162,8 +164,7 @@ static void run_once(struct daemon *d, const char *why) {
                 timer_arm(d->debounce_fd, (uint64_t) d->backoff_s * 1000, 0);
         } else
                 d->backoff_s = 0;
-        if (!res.observe_failed)
-                watch_backends(d); /* a namespace or service that appeared late */
+        watch_backends(d); /* a namespace or a service that answers only now */
         diag_restore_count(errors); /* the daemon lives on; each run reports its own */
 }
 
@@ -220,7 +221,6 @@ static int setup(struct daemon *d) {
         if (epoll_add(d->epfd, d->sigfd, SRC_SIGNAL) < 0 || epoll_add(d->epfd, d->inofd, SRC_INOTIFY) < 0 ||
             epoll_add(d->epfd, d->debounce_fd, SRC_DEBOUNCE) < 0 || epoll_add(d->epfd, d->resync_fd, SRC_RESYNC) < 0)
                 return diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
-        watch_backends(d);
         timer_arm(d->resync_fd, (uint64_t) d->o->resync * 1000, (uint64_t) d->o->resync * 1000);
         return 0;
 }

@@ -462,5 +462,7 @@ struct watch {
         const struct backend *backend;
         int fd;
 };
-size_t run_watch_open(const struct run_opts *o, struct watch *w, size_t max);
+/* Open the watches of the backends that want names a kind of and that are not
+ * in w[0..*n) yet; returns how many were added. */
+size_t run_watch_open(const struct run_opts *o, const struct model *want, struct watch *w, size_t *n, size_t max);
 void run_watch_close(struct watch *w, size_t n);

@@ -550,23 +550,26 @@ int run_verify(struct run *r, struct plan *residual) {
         return x;
 }
 
-size_t run_watch_open(const struct run_opts *o, struct watch *w, size_t max) {
-        size_t n = 0;
-        for (size_t i = 0; i < n_backends && n < max; i++) {
+size_t run_watch_open(const struct run_opts *o, const struct model *want, struct watch *w, size_t *n, size_t max) {
+        size_t added = 0;
+        for (size_t i = 0; i < n_backends && *n < max; i++) {
                 const struct backend *b = backends[i];
-                bool selected = false;
-                for (int k = 0; k < _KIND_MAX; k++)
-                        selected = selected || ((b->kinds & (1u << k)) && kind_selected(o, k));
-                if (!selected || !b->watch_open)
+                bool open = false, wanted = false;
+                for (size_t j = 0; j < *n; j++)
+                        open = open || w[j].backend == b;
+                for (size_t j = 0; want && j < want->n && !wanted; j++)
+                        wanted = (b->kinds & (1u << want->v[j]->kind)) && kind_selected(o, want->v[j]->kind);
+                if (open || !wanted || !b->watch_open)
                         continue;
                 int fd = b->watch_open(&o->ctx);
                 if (fd < 0)
-                        continue; /* the backend said why; the periodic resync still covers it */
-                w[n].backend = b;
-                w[n].fd = fd;
-                n++;
+                        continue; /* not reachable yet: the next successful run tries again */
+                w[*n].backend = b;
+                w[*n].fd = fd;
+                (*n)++;
+                added++;
         }
-        return n;
+        return added;
 }
 
 void run_watch_close(struct watch *w, size_t n) {

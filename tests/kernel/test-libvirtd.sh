@@ -188,6 +188,29 @@ networks:
         lv_down
 }
 
+test_daemon_repairs_libvirt_drift() {
+        lv_up || return
+        manifest "$(host)"
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --libvirt-uri "$URI" --only network,pool,volume,domain \
+                --resync 3600 >"$TMP/log" 2>&1 &
+        local dpid=$! i
+        for i in $(seq 1 250); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+        [ "$(v domstate web1)" = running ] || fail "daemon did not apply at start"
+        v net-destroy net1 >/dev/null
+        local t0; t0=$(date +%s%N)
+        for i in $(seq 1 200); do v net-info net1 | grep -q 'Active:.*yes' && break; sleep 0.01; done
+        local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        v net-info net1 | grep -q 'Active:.*yes' || fail "stopped network not restarted by a libvirt event"
+        echo "# libvirt network drift repaired in ${ms} ms"
+        v destroy web1 >/dev/null
+        for i in $(seq 1 300); do [ "$(v domstate web1)" = running ] && break; sleep 0.01; done
+        [ "$(v domstate web1)" = running ] || fail "destroyed domain not started again"
+        kill -TERM "$dpid"; wait "$dpid" || fail "daemon exit status"
+        OUT=$(cat "$TMP/log")
+        expect_out 'run [0-9]+ \(drift\)'
+        lv_down
+}
+
 if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null; then
         why="libvirtd or qemu-system-x86_64 not installed (make deps installs them)"
 fi
@@ -199,3 +222,4 @@ t "libvirtd: volume grows through the running domain, shrink refused" test_volum
 t "libvirtd: disks attached and detached on a shut-off domain" test_detach_on_shutoff_and_attach "${why:-}"
 t "libvirtd: DHCP range changed live, pool removed without deleting storage" test_dhcp_live_and_pool_removal "${why:-}"
 t "libvirtd: bridge-mode network over a bridge declared in the same manifests" test_bridge_network_over_declared_bridge "${why:-}"
+t "libvirtd: daemon repairs a stopped network and a destroyed domain from libvirt events" test_daemon_repairs_libvirt_drift "${why:-}"
