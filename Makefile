@@ -63,7 +63,7 @@ demo: $(BUILD)/reconcile
 
 # The test command: unit tests unprivileged, kernel tests as root in throw-away namespaces.
 check: $(BUILD)/reconcile $(UNIT_BIN) other-compiler
-	BUILD=$(BUILD) ./tests/run.sh
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) ./tests/run.sh
 
 # The code must build warning-free with both gcc and clang: check builds the other one too.
 other-compiler:
