@@ -31,7 +31,8 @@ PREFIX ?= /usr/local
 DEPS := build-essential pkg-config clang make libyaml-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
 	libmnl-dev libipset-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3 systemd bc util-linux \
-	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables \
+	busybox-static cpio xz-utils ipvsadm ipset
 
 .PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz
 all: $(BUILD)/reconcile

@@ -755,6 +755,11 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
         if (want->up) {
                 struct link_req up = { .ifindex = ifindex, .up = 1, .master = -1, .stp = -1, .forward_delay_cs = -1 };
                 r = link_send(s, &up);
+                if (r == -ENETDOWN && w->kind == KIND_VLAN)
+                        return diag_res(r, "vlan", w->name,
+                                        "setting up: %s; its parent %s is down: declare it under ethernets "
+                                        "(up: true is the default) or bring it up",
+                                        kernel_says(s, r), want->link);
                 if (r < 0)
                         return fail(s, a, r, "setting up");
         }
@@ -858,8 +863,16 @@ static int link_apply(void *state, const struct action *a, struct ledger *l, str
         case OP_DELETE:
                 return link_delete(s, a);
         case OP_REPLACE:
+                /* The new link takes the old one's place in its bridge. */
                 r = link_delete(s, a);
-                return r < 0 ? r : link_create(s, a, l, e);
+                if (r >= 0)
+                        r = link_create(s, a, l, e);
+                if (r >= 0 && a->live->link.master[0]) {
+                        int master = ifindex_of(s, a->live->link.master);
+                        if (master > 0)
+                                r = set_master(s, a, a->name, master);
+                }
+                return r;
         case OP_UPDATE:
         case OP_ADOPT:
                 return link_update(s, a, l, e);

@@ -1,0 +1,20 @@
+#!/bin/bash
+# Boot the test VM under TCG with the build tree shared over 9p, run one test
+# script (a path relative to the tree) inside it, print what it printed.
+#   tests/vm/run.sh VMDIR SCRIPT
+set -u
+VMDIR=$1
+SCRIPT=$2
+TREE=$(cd "$(dirname "$0")/../.." && pwd)
+out=$(mktemp)
+timeout 300 qemu-system-x86_64 -accel tcg -m 768 -smp 2 -nographic -no-reboot \
+        -kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.img" \
+        -virtfs "local,path=$TREE,mount_tag=host,security_model=none" \
+        -append "console=ttyS0 quiet panic=-1 reconcile_test=$SCRIPT reconcile_build=${BUILD:-build}" >"$out" 2>&1
+rc=$?
+tr -d '\r' <"$out" | sed -n '/@@VM-BEGIN@@/,/@@VM-END@@/p' | sed '1d;$d'
+if ! grep -q '@@VM-END@@' "$out"; then
+        echo "not ok - the VM did not finish $SCRIPT (qemu exit $rc)"
+        tail -20 "$out" | sed 's/^/# vm: /'
+fi
+rm -f "$out"
