@@ -347,7 +347,8 @@ struct backend;
 struct action {
         enum op op;
         enum kind kind;
-        char *name;
+        char *name; /* as the manifests name it */
+        char *key;  /* as the live model and the ledger know it (= name for most kinds) */
         struct srcpos pos;
         const struct resource *want; /* NULL for delete */
         const struct resource *live; /* NULL for create */
@@ -408,6 +409,9 @@ struct backend {
          * owned is the ledger entry, or NULL for a not yet managed object. */
         int (*diff)(void *state, const struct resource *want, const struct resource *live,
                     const struct ledger_entry *owned, struct action *a, struct plan *p);
+        /* Optional: the name a desired resource has in the live model and the
+         * ledger, for kinds the kernel knows by a key, not a name (IPVS). */
+        const char *(*identity)(const struct resource *want, char *buf, size_t size);
         /* Optional: refuse a desired resource this host cannot have (report it
          * with its position and return <0); it is then skipped. */
         int (*check)(void *state, const struct resource *want);
@@ -423,6 +427,7 @@ struct backend {
 
 extern const struct backend link_backend;
 extern const struct backend libvirt_backend;
+extern const struct backend ipvs_backend;
 extern const struct backend *const backends[];
 extern const size_t n_backends;
 const struct backend *backend_for_kind(enum kind k);

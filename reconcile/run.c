@@ -10,6 +10,7 @@
 const struct backend *const backends[] = {
         &link_backend,
         &libvirt_backend,
+        &ipvs_backend,
 };
 const size_t n_backends = ELEMENTSOF(backends);
 
@@ -56,6 +57,7 @@ static void action_done(struct action *a) {
         }
         free(a->changes);
         free(a->name);
+        free(a->key);
         free(a->reason);
         free(a->risk);
 }
@@ -248,6 +250,7 @@ static struct action *plan_push(struct plan *p, enum op op, const struct resourc
         a->op = op;
         a->kind = want ? want->kind : live->kind;
         a->name = xstrdup(any->name);
+        a->key = xstrdup(live ? live->name : any->name);
         if (want)
                 a->pos = want->pos;
         a->want = want;
@@ -274,6 +277,19 @@ static struct scope_count *scope_slot(struct scope_count **v, size_t *n, const c
         struct scope_count *s = array_push(v, n, sizeof(**v));
         snprintf(s->scope, sizeof(s->scope), "%s", scope);
         return s;
+}
+
+/* The desired resources of kinds known by a key (IPVS), indexed by that key. */
+static void wanted_ids(const struct run *r, struct model *ids) {
+        char buf[256];
+        for (size_t i = 0; r->want && i < r->want->n; i++) {
+                const struct backend *b = backend_for_kind(r->want->v[i]->kind);
+                if (!b || !b->identity)
+                        continue;
+                struct resource *stub = resource_new(r->want->v[i]->kind, b->identity(r->want->v[i], buf, sizeof(buf)));
+                if (model_add(ids, stub) < 0)
+                        resource_free(stub);
+        }
 }
 
 int run_plan(struct run *r) {
@@ -308,9 +324,11 @@ int run_plan(struct run *r) {
                         p->n_errors++;
                         continue;
                 }
-                struct resource *live = model_find(&r->live, w->kind, w->name);
+                char idbuf[256];
+                const char *id = b->identity ? b->identity(w, idbuf, sizeof(idbuf)) : w->name;
+                struct resource *live = model_find(&r->live, w->kind, id);
                 struct ledger_entry *owned =
-                        ledger_find(r->ledger, scope_of(r->opts, w->kind, scope, sizeof(scope)), w->kind, w->name);
+                        ledger_find(r->ledger, scope_of(r->opts, w->kind, scope, sizeof(scope)), w->kind, id);
 
                 if (w->state == STATE_ABSENT) {
                         if (!live)
@@ -357,6 +375,8 @@ int run_plan(struct run *r) {
                                 continue;
                         }
                         struct action *a = plan_push(p, OP_CREATE, w, NULL);
+                        free(a->key);
+                        a->key = xstrdup(id);
                         if (b->assess)
                                 b->assess(r->bstate[bi], a, &r->live);
                         continue;
@@ -395,6 +415,8 @@ int run_plan(struct run *r) {
                         continue;
                 scope_slot(&scopes, &n_scopes, e->scope)->managed++;
         }
+        struct model ids = { 0 };
+        wanted_ids(r, &ids);
         /* Levels: 0 for a resource that needs nothing, 1 + the highest of its needs otherwise. */
         if (topo_sort(&r->live, &live_order) < 0)
                 ret = -ELOOP;
@@ -408,8 +430,8 @@ int run_plan(struct run *r) {
                 struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
                 if (!e)
                         continue; /* never managed: never touched */
-                struct resource *w = r->want ? model_find(r->want, l->kind, l->name) : NULL;
-                if (w)
+                const struct backend *lb = backend_for_kind(l->kind);
+                if (r->want && model_find(lb && lb->identity ? &ids : r->want, l->kind, l->name))
                         continue;
                 /* NICs are configured, never deleted; volumes hold data and go only on state: absent. */
                 if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
@@ -421,6 +443,7 @@ int run_plan(struct run *r) {
                 if (a->backend->assess && r->bopen[bi])
                         a->backend->assess(r->bstate[bi], a, &r->live);
         }
+        model_done(&ids);
         /* Dependents first: a bridge goes before the VLAN it holds, the VLAN before its parent. */
         for (size_t i = first_delete + 1; i < p->n_actions; i++)
                 for (size_t j = i; j > first_delete && p->actions[j].live->topo_level > p->actions[j - 1].live->topo_level;
@@ -479,9 +502,9 @@ int run_apply(struct run *r) {
                                          kind_to_string(a->kind), a->name);
                         break;
                 }
-                struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->name);
+                struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->key);
                 if (a->op == OP_CREATE || a->op == OP_ADOPT)
-                        e = ledger_add(r->ledger, sc, a->kind, a->name);
+                        e = ledger_add(r->ledger, sc, a->kind, a->key);
                 if (a->op == OP_ADOPT)
                         ledger_set(r->ledger, e, "adopted", "1");
                 a->result = a->backend->apply(r->bstate[bi], a, r->ledger, e);
@@ -504,7 +527,7 @@ int run_apply(struct run *r) {
                         continue;
                 bool planned = false;
                 for (size_t j = 0; j < p->n_actions && !planned; j++)
-                        planned = p->actions[j].kind == e->kind && strcmp(p->actions[j].name, e->name) == 0;
+                        planned = p->actions[j].kind == e->kind && strcmp(p->actions[j].key, e->name) == 0;
                 if (!planned && !model_find(&r->live, e->kind, e->name))
                         ledger_remove(r->ledger, e);
         }

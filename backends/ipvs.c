@@ -1,0 +1,498 @@
+/* IPVS virtual services and real servers through generic netlink with libmnl.
+ * The kernel knows a service by (protocol, address, port) or fwmark, so that
+ * is its identity in the live model and the ledger. Each service field and
+ * each real server is its own change: one weight is one message. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/ip_vs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backends.h"
+
+struct ipvs_state {
+        struct mnl_socket *nl;
+        uint16_t family;  /* the IPVS genl family id */
+        unsigned seq, portid;
+        char err[256];
+};
+
+static const int proto_numbers[] = { [PROTO_TCP] = IPPROTO_TCP, [PROTO_UDP] = IPPROTO_UDP, [PROTO_SCTP] = IPPROTO_SCTP };
+static const uint32_t fwd_bits[] = { [FWD_MASQ] = IP_VS_CONN_F_MASQ, [FWD_ROUTE] = IP_VS_CONN_F_DROUTE,
+                                     [FWD_TUNNEL] = IP_VS_CONN_F_TUNNEL };
+
+/* ---- talking to the kernel ---- */
+
+static struct nlmsghdr *msg_start(struct ipvs_state *s, char *buf, uint16_t type, uint8_t cmd, uint16_t flags) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        nlh->nlmsg_seq = ++s->seq;
+        struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        g->cmd = cmd;
+        g->version = IPVS_GENL_VERSION;
+        return nlh;
+}
+
+struct reply {
+        struct ipvs_state *s;
+        mnl_cb_t cb;
+        void *data;
+};
+
+/* Send nlh, run cb on every answer until the kernel's ack or the dump's end. */
+static int talk(struct ipvs_state *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        s->err[0] = '\0';
+        if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+                nlh->nlmsg_flags |= NLM_F_ACK;
+        if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        unsigned seq = nlh->nlmsg_seq;
+        for (;;) {
+                ssize_t n = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+                if (n < 0)
+                        return -errno;
+                int r = mnl_cb_run(buf, (size_t) n, seq, s->portid, cb, data);
+                if (r == MNL_CB_STOP)
+                        return 0;
+                if (r < 0)
+                        return -errno;
+        }
+}
+
+static int on_family(const struct nlmsghdr *nlh, void *data) {
+        struct nlattr *a;
+        mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+                if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID)
+                        *(uint16_t *) data = mnl_attr_get_u16(a);
+        return MNL_CB_OK;
+}
+
+/* ---- services and reals in messages ---- */
+
+static void put_addr(struct nlmsghdr *nlh, uint16_t type, const struct ipaddr *a) {
+        unsigned char raw[16] = { 0 };
+        memcpy(raw, a->a, a->family == AF_INET ? 4 : 16);
+        mnl_attr_put(nlh, type, sizeof(raw), raw); /* union nf_inet_addr: always 16 bytes */
+}
+
+static int family_of(const struct resource *r) {
+        const struct service_spec *v = &r->service;
+        if (r->set & SVC_F_FWMARK)
+                return r->set & SVC_F_FAMILY && v->family == FAMILY_INET6 ? AF_INET6 : AF_INET;
+        return v->address.family;
+}
+
+/* The service's identity attributes; with full, every field NEW/SET_SERVICE needs. */
+static void put_service(struct nlmsghdr *nlh, const struct resource *r, bool full) {
+        const struct service_spec *v = &r->service;
+        int af = family_of(r);
+        struct nlattr *nest = mnl_attr_nest_start(nlh, IPVS_CMD_ATTR_SERVICE);
+        mnl_attr_put_u16(nlh, IPVS_SVC_ATTR_AF, (uint16_t) af);
+        if (r->set & SVC_F_FWMARK)
+                mnl_attr_put_u32(nlh, IPVS_SVC_ATTR_FWMARK, v->fwmark);
+        else {
+                mnl_attr_put_u16(nlh, IPVS_SVC_ATTR_PROTOCOL, (uint16_t) proto_numbers[r->set & SVC_F_PROTOCOL ? v->protocol : PROTO_TCP]);
+                put_addr(nlh, IPVS_SVC_ATTR_ADDR, &v->address);
+                mnl_attr_put_u16(nlh, IPVS_SVC_ATTR_PORT, htons((uint16_t) v->port));
+        }
+        if (full) {
+                struct ip_vs_flags flags = { .flags = v->persistence ? IP_VS_SVC_F_PERSISTENT : 0, .mask = ~0u };
+                mnl_attr_put_strz(nlh, IPVS_SVC_ATTR_SCHED_NAME, v->scheduler);
+                mnl_attr_put(nlh, IPVS_SVC_ATTR_FLAGS, sizeof(flags), &flags);
+                mnl_attr_put_u32(nlh, IPVS_SVC_ATTR_TIMEOUT, v->persistence);
+                uint32_t mask = af == AF_INET ? 0xffffffffu : 128;
+                if (r->set & SVC_F_NETMASK) {
+                        if (af == AF_INET)
+                                memcpy(&mask, v->netmask.a, 4);
+                        else
+                                mask = v->netmask.prefix;
+                }
+                mnl_attr_put_u32(nlh, IPVS_SVC_ATTR_NETMASK, mask);
+        }
+        mnl_attr_nest_end(nlh, nest);
+}
+
+static void put_real(struct nlmsghdr *nlh, const struct real_spec *rs, int svc_fwd, bool full) {
+        struct nlattr *nest = mnl_attr_nest_start(nlh, IPVS_CMD_ATTR_DEST);
+        put_addr(nlh, IPVS_DEST_ATTR_ADDR, &rs->address);
+        mnl_attr_put_u16(nlh, IPVS_DEST_ATTR_PORT, htons((uint16_t) rs->port));
+        mnl_attr_put_u16(nlh, IPVS_DEST_ATTR_ADDR_FAMILY, (uint16_t) rs->address.family);
+        if (full) {
+                int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : svc_fwd;
+                mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_FWD_METHOD, fwd_bits[fwd]);
+                mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_WEIGHT, rs->weight);
+                mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_U_THRESH, rs->upper);
+                mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_L_THRESH, rs->lower);
+        }
+        mnl_attr_nest_end(nlh, nest);
+}
+
+/* ---- identity ---- */
+
+static const char *ipvs_identity(const struct resource *r, char *buf, size_t size) {
+        char a[64];
+        if (r->set & SVC_F_FWMARK)
+                snprintf(buf, size, "fwmark:%s:%u", family_of(r) == AF_INET6 ? "inet6" : "inet", r->service.fwmark);
+        else if (r->service.address.family == AF_INET6)
+                snprintf(buf, size, "%s:[%s]:%u", enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? r->service.protocol : PROTO_TCP),
+                         ipaddr_format(&r->service.address, false, a, sizeof(a)), r->service.port);
+        else
+                snprintf(buf, size, "%s:%s:%u", enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? r->service.protocol : PROTO_TCP),
+                         ipaddr_format(&r->service.address, false, a, sizeof(a)), r->service.port);
+        return buf;
+}
+
+static char *real_key(const struct real_spec *rs, char *buf, size_t size) {
+        char a[64];
+        if (rs->address.family == AF_INET6)
+                snprintf(buf, size, "[%s]:%u", ipaddr_format(&rs->address, false, a, sizeof(a)), rs->port);
+        else
+                snprintf(buf, size, "%s:%u", ipaddr_format(&rs->address, false, a, sizeof(a)), rs->port);
+        return buf;
+}
+
+/* ---- observe ---- */
+
+static void read_addr(const struct nlattr *a, int af, struct ipaddr *out) {
+        memset(out, 0, sizeof(*out));
+        out->family = af;
+        memcpy(out->a, mnl_attr_get_payload(a), af == AF_INET ? 4 : 16);
+        out->prefix = af == AF_INET ? 32 : 128;
+}
+
+struct svc_dump {
+        struct model *live;
+        struct resource **found;
+        size_t n;
+};
+
+static int on_service(const struct nlmsghdr *nlh, void *data) {
+        struct svc_dump *d = data;
+        struct nlattr *tb[IPVS_SVC_ATTR_MAX + 1] = { 0 }, *a, *svc = NULL;
+        mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+                if (mnl_attr_get_type(a) == IPVS_CMD_ATTR_SERVICE)
+                        svc = a;
+        if (!svc)
+                return MNL_CB_OK;
+        mnl_attr_for_each_nested(a, svc)
+                if (mnl_attr_get_type(a) <= IPVS_SVC_ATTR_MAX)
+                        tb[mnl_attr_get_type(a)] = a;
+        if (!tb[IPVS_SVC_ATTR_AF])
+                return MNL_CB_OK;
+        struct resource *r = resource_new(KIND_SERVICE, "");
+        struct service_spec *v = &r->service;
+        int af = mnl_attr_get_u16(tb[IPVS_SVC_ATTR_AF]);
+        if (tb[IPVS_SVC_ATTR_FWMARK] && mnl_attr_get_u32(tb[IPVS_SVC_ATTR_FWMARK])) {
+                v->fwmark = mnl_attr_get_u32(tb[IPVS_SVC_ATTR_FWMARK]);
+                v->family = af == AF_INET6 ? FAMILY_INET6 : FAMILY_INET;
+                r->set |= SVC_F_FWMARK | SVC_F_FAMILY;
+        } else {
+                int proto = tb[IPVS_SVC_ATTR_PROTOCOL] ? mnl_attr_get_u16(tb[IPVS_SVC_ATTR_PROTOCOL]) : 0;
+                v->protocol = proto == IPPROTO_UDP ? PROTO_UDP : proto == IPPROTO_SCTP ? PROTO_SCTP : PROTO_TCP;
+                if (tb[IPVS_SVC_ATTR_ADDR])
+                        read_addr(tb[IPVS_SVC_ATTR_ADDR], af, &v->address);
+                v->port = tb[IPVS_SVC_ATTR_PORT] ? ntohs(mnl_attr_get_u16(tb[IPVS_SVC_ATTR_PORT])) : 0;
+                r->set |= SVC_F_PROTOCOL | SVC_F_ADDRESS | SVC_F_PORT;
+        }
+        if (tb[IPVS_SVC_ATTR_SCHED_NAME])
+                snprintf(v->scheduler, sizeof(v->scheduler), "%s", mnl_attr_get_str(tb[IPVS_SVC_ATTR_SCHED_NAME]));
+        if (tb[IPVS_SVC_ATTR_FLAGS]) {
+                const struct ip_vs_flags *f = mnl_attr_get_payload(tb[IPVS_SVC_ATTR_FLAGS]);
+                if ((f->flags & IP_VS_SVC_F_PERSISTENT) && tb[IPVS_SVC_ATTR_TIMEOUT])
+                        v->persistence = mnl_attr_get_u32(tb[IPVS_SVC_ATTR_TIMEOUT]);
+        }
+        if (tb[IPVS_SVC_ATTR_NETMASK]) {
+                uint32_t m = mnl_attr_get_u32(tb[IPVS_SVC_ATTR_NETMASK]);
+                v->netmask.family = af;
+                if (af == AF_INET) {
+                        memcpy(v->netmask.a, &m, 4);
+                        v->netmask.prefix = 32;
+                } else
+                        v->netmask.prefix = m;
+                r->set |= SVC_F_NETMASK;
+        }
+        r->set |= SVC_F_SCHEDULER | SVC_F_PERSISTENCE | SVC_F_REALS;
+        char key[256];
+        free(r->name);
+        r->name = xstrdup(ipvs_identity(r, key, sizeof(key)));
+        if (model_add(d->live, r) < 0) {
+                resource_free(r);
+                return MNL_CB_OK;
+        }
+        *(struct resource **) array_push(&d->found, &d->n, sizeof(r)) = r;
+        return MNL_CB_OK;
+}
+
+static int on_dest(const struct nlmsghdr *nlh, void *data) {
+        struct resource *svc = data;
+        struct nlattr *tb[IPVS_DEST_ATTR_MAX + 1] = { 0 }, *a, *dest = NULL;
+        mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+                if (mnl_attr_get_type(a) == IPVS_CMD_ATTR_DEST)
+                        dest = a;
+        if (!dest)
+                return MNL_CB_OK;
+        mnl_attr_for_each_nested(a, dest)
+                if (mnl_attr_get_type(a) <= IPVS_DEST_ATTR_MAX)
+                        tb[mnl_attr_get_type(a)] = a;
+        if (!tb[IPVS_DEST_ATTR_ADDR])
+                return MNL_CB_OK;
+        struct real_spec *rs = array_push(&svc->service.reals, &svc->service.n_reals, sizeof(*rs));
+        int af = tb[IPVS_DEST_ATTR_ADDR_FAMILY] ? mnl_attr_get_u16(tb[IPVS_DEST_ATTR_ADDR_FAMILY]) : family_of(svc);
+        read_addr(tb[IPVS_DEST_ATTR_ADDR], af, &rs->address);
+        rs->port = tb[IPVS_DEST_ATTR_PORT] ? ntohs(mnl_attr_get_u16(tb[IPVS_DEST_ATTR_PORT])) : 0;
+        rs->weight = tb[IPVS_DEST_ATTR_WEIGHT] ? mnl_attr_get_u32(tb[IPVS_DEST_ATTR_WEIGHT]) : 0;
+        rs->upper = tb[IPVS_DEST_ATTR_U_THRESH] ? mnl_attr_get_u32(tb[IPVS_DEST_ATTR_U_THRESH]) : 0;
+        rs->lower = tb[IPVS_DEST_ATTR_L_THRESH] ? mnl_attr_get_u32(tb[IPVS_DEST_ATTR_L_THRESH]) : 0;
+        uint32_t fwd = tb[IPVS_DEST_ATTR_FWD_METHOD] ? mnl_attr_get_u32(tb[IPVS_DEST_ATTR_FWD_METHOD]) & IP_VS_CONN_F_FWD_MASK : 0;
+        rs->forwarding = fwd == IP_VS_CONN_F_DROUTE ? FWD_ROUTE : fwd == IP_VS_CONN_F_TUNNEL ? FWD_TUNNEL : FWD_MASQ;
+        rs->set = REAL_F_ADDRESS | REAL_F_PORT | REAL_F_WEIGHT | REAL_F_FORWARDING | REAL_F_UPPER | REAL_F_LOWER;
+        return MNL_CB_OK;
+}
+
+static int ipvs_observe(void *state, struct model *live) {
+        struct ipvs_state *s = state;
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct svc_dump d = { .live = live };
+        struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_SERVICE, NLM_F_DUMP);
+        int r = talk(s, nlh, on_service, &d);
+        for (size_t i = 0; r >= 0 && i < d.n; i++) {
+                nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_DEST, NLM_F_DUMP);
+                put_service(nlh, d.found[i], false);
+                r = talk(s, nlh, on_dest, d.found[i]);
+        }
+        free(d.found);
+        if (r < 0)
+                return diag_plain(r, "ipvs backend: cannot read the virtual services: %s", strerror(-r));
+        return 0;
+}
+
+/* ---- open / close ---- */
+
+static int ipvs_open(const struct backend_ctx *ctx, void **state) {
+        int saved, r = netns_enter(ctx->netns, &saved);
+        if (r < 0)
+                return r;
+        struct ipvs_state *s = xcalloc(1, sizeof(*s));
+        s->nl = mnl_socket_open(NETLINK_GENERIC);
+        r = s->nl && mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) == 0 ? 0 : -errno;
+        int x = netns_leave(&saved);
+        if (r < 0 || x < 0) {
+                if (s->nl)
+                        mnl_socket_close(s->nl);
+                free(s);
+                return r < 0 ? diag_plain(r, "ipvs backend: cannot open a generic netlink socket: %s", strerror(-r)) : x;
+        }
+        s->portid = mnl_socket_get_portid(s->nl);
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = GENL_ID_CTRL;
+        nlh->nlmsg_flags = NLM_F_REQUEST;
+        nlh->nlmsg_seq = ++s->seq;
+        struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        g->cmd = CTRL_CMD_GETFAMILY;
+        g->version = 1;
+        mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME);
+        r = talk(s, nlh, on_family, &s->family);
+        if (r < 0 || !s->family) {
+                mnl_socket_close(s->nl);
+                free(s);
+                return diag_plain(r < 0 ? r : -ENOENT,
+                                  "ipvs backend: the kernel has no IPVS (load ip_vs and the scheduler modules): %s",
+                                  strerror(r < 0 ? -r : ENOENT));
+        }
+        *state = s;
+        return 0;
+}
+
+static void ipvs_close(void *state) {
+        struct ipvs_state *s = state;
+        if (!s)
+                return;
+        mnl_socket_close(s->nl);
+        free(s);
+}
+
+/* ---- diff ---- */
+
+enum { SVC_C_REAL = 1u << 20 };
+
+static const struct real_spec *find_real(const struct service_spec *v, const char *key) {
+        char buf[96];
+        for (size_t i = 0; i < v->n_reals; i++)
+                if (strcmp(real_key(&v->reals[i], buf, sizeof(buf)), key) == 0)
+                        return &v->reals[i];
+        return NULL;
+}
+
+static char *real_text(const struct real_spec *rs, int svc_fwd) {
+        int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : svc_fwd;
+        char thresholds[64] = "";
+        if (rs->upper || rs->lower)
+                snprintf(thresholds, sizeof(thresholds), " upper %u lower %u", rs->upper, rs->lower);
+        return xasprintf("weight %u %s%s", rs->weight, enum_to_string(&ipvs_fwd_table, fwd), thresholds);
+}
+
+static int ipvs_diff(void *state, const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                     struct action *a, struct plan *p) {
+        const struct service_spec *want = &w->service, *have = &l->service;
+        char buf[96], f[32], t[32];
+        (void) state;
+        if (strcmp(want->scheduler, have->scheduler) != 0)
+                action_add_change(a, SVC_F_SCHEDULER, "scheduler", have->scheduler, want->scheduler);
+        if (want->persistence != have->persistence) {
+                snprintf(f, sizeof(f), "%u", have->persistence);
+                snprintf(t, sizeof(t), "%u", want->persistence);
+                action_add_change(a, SVC_F_PERSISTENCE, "persistence", have->persistence ? f : NULL,
+                                  want->persistence ? t : NULL);
+        }
+        if ((w->set & SVC_F_NETMASK) && !ipaddr_equal(&want->netmask, &have->netmask) &&
+            memcmp(want->netmask.a, have->netmask.a, 4) != 0)
+                action_add_change(a, SVC_F_NETMASK, "netmask", ipaddr_format(&have->netmask, false, f, sizeof(f)),
+                                  ipaddr_format(&want->netmask, false, t, sizeof(t)));
+        int fwd = w->set & SVC_F_FORWARDING ? want->forwarding : FWD_MASQ;
+        for (size_t i = 0; i < want->n_reals; i++) {
+                const struct real_spec *rs = &want->reals[i];
+                real_key(rs, buf, sizeof(buf));
+                const struct real_spec *h = find_real(have, buf);
+                _cleanup_free_ char *to = real_text(rs, fwd);
+                _cleanup_free_ char *name = xasprintf("real %s", buf);
+                if (!h) {
+                        action_add_change(a, SVC_C_REAL, name, NULL, to);
+                        continue;
+                }
+                _cleanup_free_ char *from = real_text(h, h->forwarding);
+                if (strcmp(from, to) != 0)
+                        action_add_change(a, SVC_C_REAL, name, from, to);
+        }
+        time_t now = time(NULL);
+        for (size_t i = 0; i < have->n_reals; i++) {
+                const struct real_spec *h = &have->reals[i];
+                real_key(h, buf, sizeof(buf));
+                if (find_real(want, buf))
+                        continue;
+                _cleanup_free_ char *name = xasprintf("real %s", buf);
+                _cleanup_free_ char *from = real_text(h, h->forwarding);
+                _cleanup_free_ char *dkey = xasprintf("drain.%s", buf);
+                const char *started = ledger_get(owned, dkey);
+                if (!want->drain_seconds || (started && now - atol(started) >= (long) want->drain_seconds)) {
+                        action_add_change(a, SVC_C_REAL, name, from, NULL); /* gone now, or drained */
+                        continue;
+                }
+                time_t until = (started ? atol(started) : now) + want->drain_seconds;
+                char when[64];
+                struct tm tm;
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
+                if (h->weight != 0) {
+                        /* Weight 0 now: no new connections; the real goes once its drain has passed. */
+                        _cleanup_free_ char *drain = xasprintf("weight 0 (draining %u s)", want->drain_seconds);
+                        action_add_change(a, SVC_C_REAL, name, from, drain);
+                }
+                _cleanup_free_ char *why = xasprintf("real %s draining", buf);
+                plan_add_pending(p, KIND_SERVICE, w->name, why, when);
+        }
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+/* ---- apply ---- */
+
+static int ipvs_send(struct ipvs_state *s, uint8_t cmd, const struct resource *svc, const struct real_spec *rs,
+                     int fwd, bool full_real) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = msg_start(s, buf, s->family, cmd, 0);
+        put_service(nlh, svc, cmd == IPVS_CMD_NEW_SERVICE || cmd == IPVS_CMD_SET_SERVICE);
+        if (rs)
+                put_real(nlh, rs, fwd, full_real);
+        int r = talk(s, nlh, NULL, NULL);
+        /* keepalived's rule: an existing entry on add and a missing one on delete are done. */
+        if ((r == -EEXIST && (cmd == IPVS_CMD_NEW_SERVICE || cmd == IPVS_CMD_NEW_DEST)) ||
+            (r == -ESRCH && (cmd == IPVS_CMD_DEL_SERVICE || cmd == IPVS_CMD_DEL_DEST)) ||
+            (r == -ENOENT && (cmd == IPVS_CMD_DEL_SERVICE || cmd == IPVS_CMD_DEL_DEST)))
+                r = 0;
+        return r;
+}
+
+static int fail(const struct action *a, int r, const char *what) {
+        return diag_res(r, "service", a->name, "%s: %s", what, strerror(-r));
+}
+
+static int ipvs_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct ipvs_state *s = state;
+        const struct resource *w = a->want;
+        int r, fwd = w && (w->set & SVC_F_FORWARDING) ? w->service.forwarding : FWD_MASQ;
+        if (a->op == OP_DELETE) {
+                r = ipvs_send(s, IPVS_CMD_DEL_SERVICE, a->live, NULL, 0, false);
+                return r < 0 ? fail(a, r, "deleting") : 0;
+        }
+        if (a->op == OP_CREATE) {
+                r = ipvs_send(s, IPVS_CMD_NEW_SERVICE, w, NULL, 0, false);
+                if (r < 0)
+                        return fail(a, r, r == -ENOENT ? "creating (is the scheduler's module loaded?)" : "creating");
+                for (size_t i = 0; i < w->service.n_reals; i++) {
+                        r = ipvs_send(s, IPVS_CMD_NEW_DEST, w, &w->service.reals[i], fwd, true);
+                        if (r < 0)
+                                return fail(a, r, "adding a real server");
+                }
+                if (e)
+                        ledger_set(l, e, "name", w->name);
+                return 0;
+        }
+        /* Update or adopt: one SET_SERVICE for all service fields, one message per real. */
+        bool svc_fields = false;
+        for (size_t i = 0; i < a->n_changes; i++)
+                svc_fields = svc_fields || a->changes[i].field != SVC_C_REAL;
+        if (svc_fields && (r = ipvs_send(s, IPVS_CMD_SET_SERVICE, w, NULL, 0, false)) < 0)
+                return fail(a, r, "changing");
+        char key[96];
+        for (size_t i = 0; i < a->n_changes; i++) {
+                const struct change *c = &a->changes[i];
+                if (c->field != SVC_C_REAL)
+                        continue;
+                const char *rk = c->name + strlen("real ");
+                const struct real_spec *want_rs = find_real(&w->service, rk);
+                const struct real_spec *have_rs = find_real(&a->live->service, rk);
+                _cleanup_free_ char *dkey = xasprintf("drain.%s", rk);
+                if (want_rs) {
+                        r = ipvs_send(s, have_rs ? IPVS_CMD_SET_DEST : IPVS_CMD_NEW_DEST, w, want_rs, fwd, true);
+                        if (e)
+                                ledger_set(l, e, dkey, NULL);
+                } else if (have_rs && c->to) {
+                        struct real_spec zero = *have_rs;
+                        zero.weight = 0;
+                        zero.set |= REAL_F_FORWARDING;
+                        r = ipvs_send(s, IPVS_CMD_SET_DEST, w, &zero, zero.forwarding, true);
+                        if (r >= 0 && e && !ledger_get(e, dkey)) {
+                                char now[32];
+                                snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+                                ledger_set(l, e, dkey, now); /* survives restarts: the drain keeps its start */
+                        }
+                } else if (have_rs) {
+                        r = ipvs_send(s, IPVS_CMD_DEL_DEST, w, have_rs, 0, false);
+                        if (e)
+                                ledger_set(l, e, dkey, NULL);
+                } else
+                        r = 0;
+                if (r < 0)
+                        return fail(a, r, real_key(want_rs ? want_rs : have_rs, key, sizeof(key)));
+        }
+        if (e)
+                ledger_set(l, e, "name", w->name);
+        return 0;
+}
+
+const struct backend ipvs_backend = {
+        .name = "ipvs",
+        .scope = SCOPE_NETNS,
+        .kinds = 1u << KIND_SERVICE,
+        .open = ipvs_open,
+        .close = ipvs_close,
+        .observe = ipvs_observe,
+        .identity = ipvs_identity,
+        .diff = ipvs_diff,
+        .apply = ipvs_apply,
+};

@@ -1,0 +1,131 @@
+#!/bin/bash
+# IPVS on the VM's stock kernel (ip_vs and its schedulers); ipvsadm is the witness.
+. "$(dirname "$0")/../../kernel/lib.sh"
+
+L() { ip netns exec "$NS" ipvsadm -Ln | tail -n +4; }
+
+web='version: 1
+services:
+  web:
+    protocol: tcp
+    address: 192.0.2.100
+    port: 80
+    scheduler: wlc
+    reals:
+      - { address: 10.0.0.11, port: 80, weight: 1 }
+      - { address: 10.0.0.12, port: 80, weight: 2, forwarding: route }
+      - { address: 10.0.0.13, port: 80, weight: 3, forwarding: tunnel }
+  dns:
+    protocol: udp
+    address: 192.0.2.53
+    port: 53
+    scheduler: rr
+    reals:
+      - { address: 10.0.0.21, port: 53 }
+  v6:
+    protocol: tcp
+    address: "2001:db8::100"
+    port: 443
+    scheduler: sh
+    persistence: 300
+    reals:
+      - { address: "2001:db8::11", port: 443, weight: 1 }
+  marked:
+    fwmark: 7
+    scheduler: lc
+    reals:
+      - { address: 10.0.0.31, port: 0, weight: 1, forwarding: route }
+'
+
+test_services_each_kind() {
+        manifest "$web"
+        rc apply; expect_rc 0
+        L >"$TMP/after"
+        grep -q 'TCP  192.0.2.100:80 wlc' "$TMP/after" || fail "web missing: $(cat "$TMP/after")"
+        grep -q -- '-> 10.0.0.11:80 *Masq *1' "$TMP/after" || fail "masq real"
+        grep -q -- '-> 10.0.0.12:80 *Route *2' "$TMP/after" || fail "route real"
+        grep -q -- '-> 10.0.0.13:80 *Tunnel *3' "$TMP/after" || fail "tunnel real"
+        grep -q 'UDP  192.0.2.53:53 rr' "$TMP/after" || fail "udp service"
+        grep -q 'TCP  \[2001:db8::100\]:443 sh persistent 300' "$TMP/after" || fail "IPv6 persistent service"
+        grep -q 'FWM  7 lc' "$TMP/after" || fail "fwmark service"
+        rc plan --exit-code; expect_rc 0 "second plan"
+}
+
+test_every_scheduler() {
+        local s i=0
+        {
+                echo "version: 1"
+                echo "services:"
+                for s in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh; do
+                        i=$((i + 1))
+                        echo "  s-$s: { protocol: tcp, address: 192.0.2.$i, port: 80, scheduler: $s, reals: [ { address: 10.0.1.$i, port: 80 } ] }"
+                done
+        } >"$M/host.yaml"
+        rc apply; expect_rc 0
+        for s in rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh; do
+                L | grep -q " $s\$\| $s " || fail "scheduler $s missing"
+        done
+        rc plan --exit-code; expect_rc 0
+}
+
+test_weight_one_message_in_place() {
+        manifest "$web"
+        rc apply; expect_rc 0
+        L >"$TMP/before"
+        sed -i 's/10.0.0.11, port: 80, weight: 1/10.0.0.11, port: 80, weight: 5/' "$M/host.yaml"
+        rc plan
+        expect_out '^~ service web +real 10.0.0.11:80 weight 1 masq -> weight 5 masq$'
+        rc apply -o json; expect_rc 0
+        L >"$TMP/after"
+        [ "$(diff "$TMP/before" "$TMP/after" | grep -c '^[-+] ')" = 2 ] || fail "more than the weight changed: $(diff "$TMP/before" "$TMP/after")"
+        local edited=${web/weight: 1 \}/weight: 5 \}}
+        manifest "${edited/    scheduler: wlc/    scheduler: rr
+    persistence: 60}"
+        rc plan
+        expect_out '^~ service web +scheduler wlc -> rr, \+persistence 60$'
+        rc apply; expect_rc 0
+        L | grep -q 'TCP  192.0.2.100:80 rr persistent 60' || fail "not edited in place: $(L)"
+        L | grep -q -- '-> 10.0.0.11:80 *Masq *5' || fail "reals lost in the edit"
+        rc plan --exit-code; expect_rc 0
+}
+
+test_drain_then_delete() {
+        manifest "${web/    scheduler: wlc/    scheduler: wlc
+    drain-seconds: 2}"
+        rc apply; expect_rc 0
+        sed -i '/10.0.0.13/d' "$M/host.yaml"
+        rc apply; expect_rc 0
+        L | grep -q -- '-> 10.0.0.13:80 *Tunnel *0' || fail "draining real not at weight 0: $(L)"
+        rc plan --exit-code; expect_rc 0 "a drain is pending, not a change"
+        expect_out '^! service web +real 10.0.0.13:80 draining until '
+        sleep 2.2
+        rc plan; expect_out '^~ service web +-real 10.0.0.13:80 weight 0 tunnel$'
+        rc apply; expect_rc 0
+        L | grep -q '10.0.0.13' && fail "drained real not deleted"
+        sed -i '/10.0.0.12/d' "$M/host.yaml"
+        sed -i 's/drain-seconds: 2/drain-seconds: 0/' "$M/host.yaml"
+        rc apply; expect_rc 0
+        L | grep -q '10.0.0.12' && fail "drain-seconds 0 did not delete at once"
+        true
+}
+
+test_unmanaged_untouched() {
+        ip netns exec "$NS" ipvsadm -A -t 198.51.100.1:22 -s rr
+        ip netns exec "$NS" ipvsadm -a -t 198.51.100.1:22 -r 10.9.9.9:22 -m
+        manifest "$web"
+        rc apply; expect_rc 0
+        manifest "$(printf '%s\n' "$web" | sed '/^  marked:/,$d')"
+        rc plan; expect_out '^- service fwmark:inet:7 +no longer in the manifests$'
+        expect_no_out '198.51.100.1'
+        rc apply; expect_rc 0
+        L | grep -q 'TCP  198.51.100.1:22 rr' || fail "the unmanaged service was touched"
+        L | grep -q -- '-> 10.9.9.9:22' || fail "the unmanaged real was touched"
+        L | grep -q 'FWM  7' && fail "the owned service that left was not deleted"
+        true
+}
+
+t "IPVS: tcp/udp/IPv6/fwmark services, masq/route/tunnel reals; second plan empty" test_services_each_kind
+t "IPVS: every scheduler the kernel has" test_every_scheduler
+t "IPVS: one weight is one change; scheduler and persistence edited in place" test_weight_one_message_in_place
+t "IPVS: a real leaving drains at weight 0, then goes; drain-seconds 0 deletes at once" test_drain_then_delete
+t "IPVS: an unmanaged service is untouched, an owned one that left is deleted" test_unmanaged_untouched
