@@ -32,11 +32,27 @@ static void detail_text(const struct action *a, char *buf, size_t size) {
         default:
                 break;
         }
+        /* Many changes of one name (ipset entries) read as counts; JSON lists them all. */
+        size_t n_same = 0, adds = 0, dels = 0;
+        const char *many = NULL;
+        for (size_t i = 0; i < a->n_changes; i++)
+                if (!a->changes[i].from != !a->changes[i].to && strcmp(a->changes[i].name, "entry") == 0) {
+                        n_same++;
+                        adds += a->changes[i].to != NULL;
+                        dels += a->changes[i].from != NULL;
+                        many = a->changes[i].name;
+                }
+        bool first = true;
         for (size_t i = 0; i < a->n_changes; i++) {
                 char c[256];
+                if (n_same > 10 && strcmp(a->changes[i].name, many) == 0 && !a->changes[i].from != !a->changes[i].to)
+                        continue;
                 change_text(&a->changes[i], c, sizeof(c));
-                APPEND("%s%s", i || a->op == OP_ADOPT ? (a->op == OP_ADOPT && i == 0 ? " " : ", ") : "", c);
+                APPEND("%s%s", first ? (a->op == OP_ADOPT ? " " : "") : ", ", c);
+                first = false;
         }
+        if (n_same > 10)
+                APPEND("%s+%zu -%zu entries", first ? (a->op == OP_ADOPT ? " " : "") : ", ", adds, dels);
         if (a->op == OP_REPLACE && a->reason)
                 APPEND(" %s", a->reason);
 #undef APPEND

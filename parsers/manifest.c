@@ -311,9 +311,12 @@ static int p_addr_list(struct pctx *c, yaml_node_t *n, const struct field *f, vo
 /* min = 1: interface names; min = 0: any non-empty string (ipset entries). */
 static int p_str_list(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
         struct str_list *l = (struct str_list *) ((char *) base + f->offset);
+        struct strset seen = { 0 };
         int r = want_seq(c, n, f), ret = 0;
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < l->n; i++)
+                strset_add(&seen, l->v[i]);
         SEQ_FOREACH(c, n, item) {
                 const char *s;
                 if (!budget_ok(c, item))
@@ -325,7 +328,7 @@ static int p_str_list(struct pctx *c, yaml_node_t *n, const struct field *f, voi
                         r = perr(c, item, "%s: bad entry \"%.64s\"", flabel(f), s);
                 if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
                         r = perr(c, item, "%s: %s cannot contain itself", flabel(f), s);
-                if (r >= 0 && str_list_contains(l, s))
+                if (r >= 0 && !strset_add(&seen, s))
                         r = perr(c, item, "%s: %s listed twice", flabel(f), s);
                 if (r < 0) {
                         ret = r;
@@ -333,6 +336,7 @@ static int p_str_list(struct pctx *c, yaml_node_t *n, const struct field *f, voi
                 }
                 *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
         }
+        strset_done(&seen);
         return ret;
 }
 
@@ -561,6 +565,7 @@ static const struct field ipset_fields[] = {
         { "timeout", p_u32, R(ipset.timeout), 0, 2147483, SET_F_TIMEOUT, NULL, NULL },
         { "comment", p_bool, R(ipset.comment), 0, 0, SET_F_COMMENT, NULL, NULL },
         { "entries", p_str_list, R(ipset.entries), 0, 0, SET_F_ENTRIES, NULL, NULL },
+        { "range", p_word, R(ipset.range), 0, 64, SET_F_RANGE, NULL, NULL },
         STATE_FIELD(state_table),
 };
 
@@ -679,6 +684,8 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
         case KIND_IPSET:
                 if (!(r->set & SET_F_TYPE))
                         return perr(c, key, "ipset %s needs a type", r->name);
+                if (strncmp(r->ipset.type, "bitmap:", 7) == 0 && !(r->set & SET_F_RANGE))
+                        return perr(c, key, "ipset %s: type %s needs a range", r->name, r->ipset.type);
                 break;
         default:
                 break;

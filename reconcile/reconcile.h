@@ -122,6 +122,10 @@ struct addr_list { struct ipaddr *v; size_t n; };
 struct str_list { char **v; size_t n; };
 void str_list_done(struct str_list *l);
 bool str_list_contains(const struct str_list *l, const char *s);
+/* A set of borrowed strings for duplicate checks in linear time. */
+struct strset { const char **slots; size_t n, cap; };
+bool strset_add(struct strset *s, const char *str); /* false if it was there already */
+void strset_done(struct strset *s);
 int mac_parse(const char *s, unsigned char mac[6]);
 char *mac_format(const unsigned char mac[6], char buf[18]);
 /* Kernel interface name rules: 1..15 bytes, no '/', ':' or white space, not "." or "..". */
@@ -254,9 +258,10 @@ struct service_spec {
 };
 
 enum { SET_F_TYPE = 1u << 0, SET_F_FAMILY = 1u << 1, SET_F_MAXELEM = 1u << 2, SET_F_HASHSIZE = 1u << 3,
-       SET_F_TIMEOUT = 1u << 4, SET_F_COMMENT = 1u << 5, SET_F_ENTRIES = 1u << 6 };
+       SET_F_TIMEOUT = 1u << 4, SET_F_COMMENT = 1u << 5, SET_F_ENTRIES = 1u << 6, SET_F_RANGE = 1u << 7 };
 struct ipset_spec {
         char type[32];
+        char range[64]; /* bitmap types: "1-1024", "192.168.0.0/16" */
         int family;
         uint32_t maxelem, hashsize, timeout;
         bool comment;
@@ -428,6 +433,7 @@ struct backend {
 extern const struct backend link_backend;
 extern const struct backend libvirt_backend;
 extern const struct backend ipvs_backend;
+extern const struct backend ipset_backend;
 extern const struct backend *const backends[];
 extern const size_t n_backends;
 const struct backend *backend_for_kind(enum kind k);

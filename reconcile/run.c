@@ -11,6 +11,7 @@ const struct backend *const backends[] = {
         &link_backend,
         &libvirt_backend,
         &ipvs_backend,
+        &ipset_backend,
 };
 const size_t n_backends = ELEMENTSOF(backends);
 

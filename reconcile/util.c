@@ -294,6 +294,44 @@ bool str_list_contains(const struct str_list *l, const char *s) {
         return false;
 }
 
+static size_t str_hash(const char *s) {
+        size_t h = 1469598103934665603ull;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                h = (h ^ *p) * 1099511628211ull;
+        return h;
+}
+
+bool strset_add(struct strset *s, const char *str) {
+        if ((s->n + 1) * 2 > s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 64;
+                const char **slots = xcalloc(cap, sizeof(char *));
+                for (size_t i = 0; i < s->cap; i++)
+                        if (s->slots[i]) {
+                                size_t j = str_hash(s->slots[i]) & (cap - 1);
+                                while (slots[j])
+                                        j = (j + 1) & (cap - 1);
+                                slots[j] = s->slots[i];
+                        }
+                free(s->slots);
+                s->slots = slots;
+                s->cap = cap;
+        }
+        size_t j = str_hash(str) & (s->cap - 1);
+        while (s->slots[j]) {
+                if (strcmp(s->slots[j], str) == 0)
+                        return false;
+                j = (j + 1) & (s->cap - 1);
+        }
+        s->slots[j] = str;
+        s->n++;
+        return true;
+}
+
+void strset_done(struct strset *s) {
+        free(s->slots);
+        memset(s, 0, sizeof(*s));
+}
+
 int mac_parse(const char *s, unsigned char mac[6]) {
         unsigned v[6];
         char tail;

@@ -1,0 +1,384 @@
+/* ipsets through libipset. Entries are added and deleted one by one, batched
+ * through libipset's restore path; a change of hashsize, maxelem, timeout or
+ * comment support is built in a temporary set and swapped in, so no packet
+ * ever meets an empty set. */
+#include <errno.h>
+#include <libipset/ipset.h>
+#include <libipset/session.h>
+#include <libipset/types.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends.h"
+
+/* The kernel's own default, too small for a large set: twice the entries wins. */
+#define DEFAULT_MAXELEM 65536u
+
+struct ipset_state {
+        struct ipset *ipset;
+        char *out;      /* what libipset printed for the last command */
+        size_t out_len, out_cap;
+        char err[512];
+};
+
+static int on_out(struct ipset_session *session, void *p, const char *fmt, ...) {
+        struct ipset_state *s = p;
+        va_list ap;
+        (void) session;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return 0;
+        if (s->out_len + (size_t) n + 1 > s->out_cap) {
+                s->out_cap = (s->out_len + (size_t) n + 1) * 2;
+                s->out = realloc(s->out, s->out_cap);
+                if (!s->out)
+                        abort();
+        }
+        va_start(ap, fmt);
+        vsnprintf(s->out + s->out_len, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        s->out_len += (size_t) n;
+        return 0;
+}
+
+static int on_custom_error(struct ipset *ipset, void *p, int status, const char *msg, ...) {
+        struct ipset_state *s = p;
+        va_list ap;
+        (void) ipset;
+        (void) status;
+        va_start(ap, msg);
+        vsnprintf(s->err, sizeof(s->err), msg, ap);
+        va_end(ap);
+        return -1;
+}
+
+static int on_standard_error(struct ipset *ipset, void *p) {
+        struct ipset_state *s = p;
+        const char *m = ipset_session_report_msg(ipset_session(ipset));
+        /* "Error in line N:" counts lines of reconcile's own batch: not the user's. */
+        if (m && strncmp(m, "Error in line ", 14) == 0 && strstr(m, ": "))
+                m = strstr(m, ": ") + 2;
+        if (!s->err[0])
+                snprintf(s->err, sizeof(s->err), "%s", m && *m ? m : "ipset error");
+        size_t n = strlen(s->err);
+        while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == ' '))
+                s->err[--n] = '\0';
+        ipset_session_report_reset(ipset_session(ipset));
+        return -1;
+}
+
+/* Run ipset commands, one per line, through libipset's restore path (batched). */
+static int ipset_run(struct ipset_state *s, const char *commands) {
+        s->out_len = 0;
+        if (s->out)
+                s->out[0] = '\0';
+        s->err[0] = '\0';
+        FILE *f = fmemopen((void *) commands, strlen(commands), "r");
+        if (!f)
+                return -errno;
+        int r = ipset_parse_stream(s->ipset, f);
+        fclose(f);
+        /* The stream goes on after a bad line and may still return 0: the report decides. */
+        return r < 0 || s->err[0] ? -EINVAL : 0;
+}
+
+/* One read command (save, list): the restore path takes only changes. */
+static int ipset_query(struct ipset_state *s, const char *command) {
+        s->out_len = 0;
+        if (s->out)
+                s->out[0] = '\0';
+        s->err[0] = '\0';
+        _cleanup_free_ char *line = xstrdup(command);
+        /* The output mode sticks too (save sets it): let each command pick its own. */
+        ipset_session_output(ipset_session(s->ipset), IPSET_LIST_NONE);
+        int r = ipset_parse_line(s->ipset, line);
+        /* -name and -terse stick to the session: clear them for the next query. */
+        ipset_envopt_unset(ipset_session(s->ipset), IPSET_ENV_LIST_SETNAME);
+        ipset_envopt_unset(ipset_session(s->ipset), IPSET_ENV_LIST_HEADER);
+        return r < 0 || s->err[0] ? -EINVAL : 0;
+}
+
+/* ---- open ---- */
+
+static int ipset_open_(const struct backend_ctx *ctx, void **state) {
+        int saved, r = netns_enter(ctx->netns, &saved);
+        if (r < 0)
+                return r;
+        struct ipset_state *s = xcalloc(1, sizeof(*s));
+        ipset_load_types();
+        s->ipset = ipset_init();
+        if (s->ipset) {
+                ipset_custom_printf(s->ipset, on_custom_error, on_standard_error, on_out, s);
+                /* libipset opens its socket on the first command: make that happen in the namespace. */
+                r = ipset_query(s, "save");
+        } else
+                r = -ENOMEM;
+        int x = netns_leave(&saved);
+        if (r < 0 || x < 0) {
+                r = diag_plain(r < 0 ? r : x, "ipset backend: cannot talk to the kernel: %s",
+                               s->err[0] ? s->err : "no ip_set support");
+                if (s->ipset)
+                        ipset_fini(s->ipset);
+                free(s->out);
+                free(s);
+                return r;
+        }
+        *state = s;
+        return 0;
+}
+
+static void ipset_close_(void *state) {
+        struct ipset_state *s = state;
+        if (!s)
+                return;
+        ipset_fini(s->ipset);
+        free(s->out);
+        free(s);
+}
+
+/* ---- observe: parse `save` output ---- */
+
+static const char *word_after(char **tokens, size_t n, const char *key) {
+        for (size_t i = 0; i + 1 < n; i++)
+                if (strcmp(tokens[i], key) == 0)
+                        return tokens[i + 1];
+        return NULL;
+}
+
+static bool has_word(char **tokens, size_t n, const char *key) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(tokens[i], key) == 0)
+                        return true;
+        return false;
+}
+
+static int ipset_observe_(void *state, struct model *live) {
+        struct ipset_state *s = state;
+        if (ipset_query(s, "save") < 0)
+                return diag_plain(-EIO, "ipset backend: cannot list sets: %s", s->err);
+        char *save = s->out ? xstrdup(s->out) : xstrdup("");
+        struct resource *cur = NULL;
+        char *saveptr = NULL;
+        for (char *line = strtok_r(save, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
+                char *tokens[32];
+                size_t n = 0;
+                char *tp = NULL;
+                for (char *t = strtok_r(line, " ", &tp); t && n < ELEMENTSOF(tokens); t = strtok_r(NULL, " ", &tp))
+                        tokens[n++] = t;
+                if (n >= 3 && strcmp(tokens[0], "create") == 0) {
+                        cur = resource_new(KIND_IPSET, tokens[1]);
+                        struct ipset_spec *v = &cur->ipset;
+                        snprintf(v->type, sizeof(v->type), "%s", tokens[2]);
+                        const char *fam = word_after(tokens, n, "family");
+                        v->family = fam && strcmp(fam, "inet6") == 0 ? FAMILY_INET6 : FAMILY_INET;
+                        const char *x;
+                        v->hashsize = (x = word_after(tokens, n, "hashsize")) ? (uint32_t) strtoul(x, NULL, 10) : 0;
+                        v->maxelem = (x = word_after(tokens, n, "maxelem")) ? (uint32_t) strtoul(x, NULL, 10) : 0;
+                        v->timeout = (x = word_after(tokens, n, "timeout")) ? (uint32_t) strtoul(x, NULL, 10) : 0;
+                        v->comment = has_word(tokens, n, "comment");
+                        if ((x = word_after(tokens, n, "range")))
+                                snprintf(v->range, sizeof(v->range), "%s", x);
+                        cur->set = SET_F_TYPE | SET_F_FAMILY | SET_F_MAXELEM | SET_F_HASHSIZE | SET_F_TIMEOUT |
+                                   SET_F_COMMENT | SET_F_ENTRIES;
+                        if (model_add(live, cur) < 0) {
+                                resource_free(cur);
+                                cur = NULL;
+                        }
+                } else if (n >= 3 && strcmp(tokens[0], "add") == 0 && cur && strcmp(tokens[1], cur->name) == 0)
+                        *(char **) array_push(&cur->ipset.entries.v, &cur->ipset.entries.n, sizeof(char *)) =
+                                xstrdup(tokens[2]);
+        }
+        free(save);
+        return 0;
+}
+
+/* ---- diff ---- */
+
+static uint32_t want_maxelem(const struct resource *w) {
+        if (w->set & SET_F_MAXELEM)
+                return w->ipset.maxelem;
+        uint32_t twice = (uint32_t) (w->ipset.entries.n * 2);
+        return twice > DEFAULT_MAXELEM ? twice : DEFAULT_MAXELEM;
+}
+
+/* A sorted copy of the entries, so that the diff is a merge, not a quadratic search. */
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static char **sorted(const struct str_list *l) {
+        char **v = xcalloc(l->n + 1, sizeof(char *));
+        memcpy(v, l->v, l->n * sizeof(char *));
+        qsort(v, l->n, sizeof(char *), cmp_str);
+        return v;
+}
+
+enum { SET_C_ENTRY = 1u << 20, SET_C_SWAP = 1u << 21 };
+
+static int references(struct ipset_state *s, const char *name) {
+        _cleanup_free_ char *cmd = xasprintf("list -terse %s", name);
+        if (ipset_query(s, cmd) < 0 || !s->out)
+                return 0;
+        const char *p = strstr(s->out, "References: ");
+        return p ? atoi(p + 12) : 0;
+}
+
+static int ipset_diff_(void *state, const struct resource *w, const struct resource *l,
+                       const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        const struct ipset_spec *want = &w->ipset, *have = &l->ipset;
+        struct ipset_state *s = state;
+        char f[32], t[32];
+        (void) owned;
+        (void) p;
+        int family = w->set & SET_F_FAMILY ? want->family : FAMILY_INET;
+        if (strcmp(want->type, have->type) != 0 || family != have->family) {
+                int refs = references(s, w->name);
+                if (refs > 0)
+                        return diag_pos(&w->pos,
+                                        "ipset %s: type %s %s -> %s %s needs the set re-created, and %d rule(s) or "
+                                        "list:set(s) reference it: refused",
+                                        w->name, have->type, enum_to_string(&inet_family_table, have->family), want->type,
+                                        enum_to_string(&inet_family_table, family), refs);
+                a->op = OP_REPLACE;
+                a->reason = xstrdup("cannot change in place (the kernel swaps only sets of one type and family)");
+                if (strcmp(want->type, have->type) != 0)
+                        action_add_change(a, SET_F_TYPE, "type", have->type, want->type);
+                if (family != have->family)
+                        action_add_change(a, SET_F_FAMILY, "family", enum_to_string(&inet_family_table, have->family),
+                                          enum_to_string(&inet_family_table, family));
+                return 0;
+        }
+        if ((w->set & SET_F_RANGE) && strcmp(want->range, have->range) != 0)
+                action_add_change(a, SET_C_SWAP, "range", have->range[0] ? have->range : NULL, want->range);
+        uint32_t maxelem = want_maxelem(w);
+        bool bitmap = strncmp(want->type, "bitmap:", 7) == 0 || strcmp(want->type, "list:set") == 0;
+        bool maxelem_off = !bitmap && ((w->set & SET_F_MAXELEM) ? maxelem != have->maxelem : have->maxelem < maxelem);
+        if (maxelem_off) {
+                snprintf(f, sizeof(f), "%u", have->maxelem);
+                snprintf(t, sizeof(t), "%u", maxelem);
+                action_add_change(a, SET_C_SWAP, "maxelem", f, t);
+        }
+        if ((w->set & SET_F_HASHSIZE) && want->hashsize != have->hashsize) {
+                snprintf(f, sizeof(f), "%u", have->hashsize);
+                snprintf(t, sizeof(t), "%u", want->hashsize);
+                action_add_change(a, SET_C_SWAP, "hashsize", f, t);
+        }
+        if ((w->set & SET_F_TIMEOUT) && want->timeout != have->timeout) {
+                snprintf(f, sizeof(f), "%u", have->timeout);
+                snprintf(t, sizeof(t), "%u", want->timeout);
+                action_add_change(a, SET_C_SWAP, "timeout", have->timeout ? f : NULL, want->timeout ? t : NULL);
+        }
+        if ((w->set & SET_F_COMMENT) && want->comment != have->comment)
+                action_add_change(a, SET_C_SWAP, "comment", have->comment ? "true" : "false",
+                                  want->comment ? "true" : "false");
+        if (w->set & SET_F_ENTRIES) {
+                char **dv = sorted(&want->entries), **hv = sorted(&have->entries);
+                size_t i = 0, j = 0;
+                while (i < want->entries.n || j < have->entries.n) {
+                        int c = i == want->entries.n ? 1 : j == have->entries.n ? -1 : strcmp(dv[i], hv[j]);
+                        if (c < 0)
+                                action_add_change(a, SET_C_ENTRY, "entry", NULL, dv[i++]);
+                        else if (c > 0)
+                                action_add_change(a, SET_C_ENTRY, "entry", hv[j++], NULL);
+                        else
+                                i++, j++;
+                }
+                free(dv);
+                free(hv);
+        }
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+/* ---- apply ---- */
+
+static void buf_add(char **b, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void buf_add(char **b, size_t *len, size_t *cap, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (*len + (size_t) n + 1 > *cap) {
+                *cap = (*len + (size_t) n + 1) * 2;
+                *b = realloc(*b, *cap);
+                if (!*b)
+                        abort();
+        }
+        va_start(ap, fmt);
+        vsnprintf(*b + *len, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        *len += (size_t) n;
+}
+
+static void create_line(char **b, size_t *len, size_t *cap, const char *name, const struct resource *w) {
+        const struct ipset_spec *v = &w->ipset;
+        buf_add(b, len, cap, "create %s %s", name, v->type);
+        if (strncmp(v->type, "hash:", 5) == 0) {
+                buf_add(b, len, cap, " family %s", enum_to_string(&inet_family_table, w->set & SET_F_FAMILY ? v->family : FAMILY_INET));
+                if (w->set & SET_F_HASHSIZE)
+                        buf_add(b, len, cap, " hashsize %u", v->hashsize);
+        }
+        if (w->set & SET_F_RANGE)
+                buf_add(b, len, cap, " range %s", v->range);
+        if (strncmp(v->type, "bitmap:", 7) != 0 && strcmp(v->type, "list:set") != 0)
+                buf_add(b, len, cap, " maxelem %u", want_maxelem(w));
+        if ((w->set & SET_F_TIMEOUT) && v->timeout)
+                buf_add(b, len, cap, " timeout %u", v->timeout);
+        if ((w->set & SET_F_COMMENT) && v->comment)
+                buf_add(b, len, cap, " comment");
+        buf_add(b, len, cap, "\n");
+}
+
+static int ipset_apply_(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct ipset_state *s = state;
+        const struct resource *w = a->want;
+        char *b = NULL;
+        size_t len = 0, cap = 0;
+        bool swap = false;
+        (void) l;
+        (void) e;
+        for (size_t i = 0; i < a->n_changes; i++)
+                swap = swap || a->changes[i].field == SET_C_SWAP;
+        if (a->op == OP_DELETE || a->op == OP_REPLACE)
+                buf_add(&b, &len, &cap, "destroy %s\n", a->name);
+        if (a->op == OP_CREATE || a->op == OP_REPLACE) {
+                create_line(&b, &len, &cap, w->name, w);
+                for (size_t i = 0; i < w->ipset.entries.n; i++)
+                        buf_add(&b, &len, &cap, "add %s %s\n", w->name, w->ipset.entries.v[i]);
+        } else if (swap) {
+                /* New parameters: build the whole set aside, then swap it in atomically. */
+                char tmp[48]; /* ipset names are at most 31 bytes */
+                snprintf(tmp, sizeof(tmp), "%.22s.rct-new", w->name);
+                create_line(&b, &len, &cap, tmp, w);
+                for (size_t i = 0; i < w->ipset.entries.n; i++)
+                        buf_add(&b, &len, &cap, "add %s %s\n", tmp, w->ipset.entries.v[i]);
+                buf_add(&b, &len, &cap, "swap %s %s\ndestroy %s\n", tmp, w->name, tmp);
+        } else if (a->op != OP_DELETE) {
+                /* Deletions first, so a set near maxelem has room for the additions. */
+                for (size_t i = 0; i < a->n_changes; i++)
+                        if (a->changes[i].field == SET_C_ENTRY && !a->changes[i].to)
+                                buf_add(&b, &len, &cap, "del -exist %s %s\n", w->name, a->changes[i].from);
+                for (size_t i = 0; i < a->n_changes; i++)
+                        if (a->changes[i].field == SET_C_ENTRY && a->changes[i].to)
+                                buf_add(&b, &len, &cap, "add -exist %s %s\n", w->name, a->changes[i].to);
+        }
+        int r = 0;
+        if (len && ipset_run(s, b) < 0)
+                r = diag_res(-EIO, "ipset", a->name, "%s", s->err[0] ? s->err : "the kernel refused the change");
+        free(b);
+        return r;
+}
+
+const struct backend ipset_backend = {
+        .name = "ipset",
+        .scope = SCOPE_NETNS,
+        .kinds = 1u << KIND_IPSET,
+        .open = ipset_open_,
+        .close = ipset_close_,
+        .observe = ipset_observe_,
+        .diff = ipset_diff_,
+        .apply = ipset_apply_,
+};

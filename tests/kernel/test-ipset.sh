@@ -1,0 +1,131 @@
+#!/bin/bash
+# ipsets through libipset on this machine's kernel, each test in its own
+# namespace; `ipset save` is the witness.
+. "$(dirname "$0")/lib.sh"
+
+SAVE() { ip netns exec "$NS" ipset save; }
+
+sets='version: 1
+ipsets:
+  blocklist:
+    type: hash:ip
+    family: inet
+    entries: [203.0.113.7, 203.0.113.8]
+  nets:
+    type: hash:net
+    entries: [10.0.0.0/8, 192.168.0.0/16]
+  ports:
+    type: bitmap:port
+    range: 1-1024
+    entries: [22, 80]
+'
+
+has_ipset() { ip netns exec "$NS" ipset list -n >/dev/null 2>&1; }
+
+test_create_and_idempotent() {
+        manifest "$sets"
+        rc apply; expect_rc 0
+        SAVE | grep -q '^create blocklist hash:ip family inet .*maxelem 65536' || fail "blocklist: $(SAVE)"
+        SAVE | grep -q '^add blocklist 203.0.113.7$' || fail "entry missing"
+        SAVE | grep -q '^add nets 192.168.0.0/16$' || fail "nets entry missing"
+        rc plan --exit-code; expect_rc 0 "second plan"
+}
+
+test_incremental() {
+        manifest "$sets"
+        rc apply; expect_rc 0
+        local before; before=$(SAVE | grep '^create blocklist')
+        manifest "${sets/203.0.113.8/203.0.113.9}"
+        rc plan; expect_out '^~ ipset blocklist +-entry 203.0.113.8, \+entry 203.0.113.9$'
+        rc apply; expect_rc 0
+        [ "$(SAVE | grep '^create blocklist')" = "$before" ] || fail "the set was re-created for an entry change"
+        SAVE | grep -q '^add blocklist 203.0.113.9$' || fail "new entry"
+        SAVE | grep -q '203.0.113.8' && fail "old entry kept"
+        true
+}
+
+test_swap_for_new_parameters() {
+        manifest "$sets"
+        rc apply; expect_rc 0
+        manifest "${sets/    family: inet/    family: inet
+    maxelem: 1000
+    timeout: 600}"
+        rc plan; expect_out '^~ ipset blocklist +maxelem 65536 -> 1000, \+timeout 600$'
+        rc apply; expect_rc 0
+        SAVE | grep -q '^create blocklist hash:ip family inet .*maxelem 1000 timeout 600' || fail "not swapped: $(SAVE | grep blocklist)"
+        SAVE | grep -q '^add blocklist 203.0.113.7 timeout' || fail "entries lost in the swap"
+        SAVE | grep -q 'rct-new' && fail "the temporary set was left"
+        rc plan --exit-code; expect_rc 0
+}
+
+test_unmanaged_untouched() {
+        ip netns exec "$NS" ipset create mine hash:ip
+        ip netns exec "$NS" ipset add mine 1.1.1.1
+        manifest "$sets"
+        rc apply; expect_rc 0
+        manifest "$(printf '%s\n' "$sets" | sed '/^  ports:/,$d')"
+        rc plan; expect_out '^- ipset ports +no longer in the manifests$'
+        expect_no_out 'mine'
+        rc apply; expect_rc 0
+        SAVE | grep -q '^add mine 1.1.1.1$' || fail "the unmanaged set was touched"
+        SAVE | grep -q '^create ports' && fail "the owned set that left was not deleted"
+        true
+}
+
+test_type_change_replace_refused_when_referenced() {
+        manifest "$sets"
+        rc apply; expect_rc 0
+        manifest "${sets/type: hash:net/type: hash:ip}"
+        rc plan; expect_out '^-/\+ ipset nets +type hash:net -> hash:ip cannot change in place'
+        ip netns exec "$NS" ipset create holder list:set
+        ip netns exec "$NS" ipset add holder nets
+        rc plan; expect_rc 1
+        expect_out 'ipset nets: type hash:net inet -> hash:ip inet needs the set re-created, and 1 rule\(s\) or list:set\(s\) reference it: refused'
+}
+
+test_100k_entries() {
+        {
+                echo "version: 1"
+                echo "ipsets:"
+                echo "  big:"
+                echo "    type: hash:ip"
+                echo "    entries:"
+                for a in $(seq 0 99); do for b in $(seq 0 999); do echo "      - 10.$a.$((b / 250)).$((b % 250 + 1))"; done; done
+        } >"$M/host.yaml"
+        local t0 t1
+        t0=$(date +%s%N); rc apply; t1=$(date +%s%N)
+        expect_rc 0
+        echo "# 100,000 entries applied in $(( (t1 - t0) / 1000000 )) ms"
+        [ "$(SAVE | grep -c '^add big ')" = 100000 ] || fail "not 100,000 entries"
+        SAVE | grep -q '^create big hash:ip .*maxelem 200000' || fail "maxelem is not twice the entries"
+        t0=$(date +%s%N); rc plan --exit-code; t1=$(date +%s%N)
+        expect_rc 0
+        echo "# re-plan of 100,000 entries in $(( (t1 - t0) / 1000000 )) ms"
+        sed -i 's/      - 10.0.0.1$/      - 10.200.0.1/' "$M/host.yaml"
+        rc plan; expect_out '^~ ipset big +-entry 10.0.0.1, \+entry 10.200.0.1$'
+}
+
+test_many_changes_counted() {
+        manifest "$sets"
+        rc apply; expect_rc 0
+        {
+                echo "version: 1"
+                echo "ipsets:"
+                echo "  blocklist: { type: hash:ip, family: inet, entries: ["
+                for i in $(seq 1 120); do echo "    198.51.100.$i,"; done
+                echo "    203.0.113.7 ] }"
+                echo "  nets: { type: hash:net, entries: [10.0.0.0/8, 192.168.0.0/16] }"
+                echo "  ports: { type: bitmap:port, range: 1-1024, entries: [22, 80] }"
+        } >"$M/host.yaml"
+        rc plan; expect_out '^~ ipset blocklist +\+120 -1 entries$'
+        rc plan -o json
+        [ "$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["actions"][0]["changes"]))')" = 121 ] || fail "JSON does not list every entry"
+}
+
+t "ipset: create, entries, second plan empty" test_create_and_idempotent
+t "ipset: one entry changed = one add and one del, set kept" test_incremental
+t "ipset: new maxelem/timeout built aside and swapped in, entries kept" test_swap_for_new_parameters
+t "ipset: an unmanaged set is untouched, an owned one that left is deleted" test_unmanaged_untouched
+t "ipset: a type change is a replace, refused while referenced" test_type_change_replace_refused_when_referenced
+t "ipset: 100,000 entries apply and re-plan" test_100k_entries
+t "ipset: many entry changes print as counts, JSON lists them all" test_many_changes_counted
