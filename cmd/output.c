@@ -324,8 +324,57 @@ static void show_domain(FILE *f, const struct resource *r) {
                 fputs("    # pending: restart needed (the running guest differs from its definition)\n", f);
 }
 
+static void show_service(FILE *f, const struct resource *r) {
+        const struct service_spec *v = &r->service;
+        char buf[64];
+        fputs("  ", f);
+        yaml_quoted(f, r->name);
+        fputs(":\n", f);
+        if (r->set & SVC_F_FWMARK)
+                fprintf(f, "    fwmark: %u\n    family: %s\n", v->fwmark, enum_to_string(&inet_family_table, v->family));
+        else
+                fprintf(f, "    protocol: %s\n    address: \"%s\"\n    port: %u\n", enum_to_string(&ipvs_proto_table, v->protocol),
+                        ipaddr_format(&v->address, false, buf, sizeof(buf)), v->port);
+        fprintf(f, "    scheduler: %s\n", v->scheduler);
+        if (v->persistence)
+                fprintf(f, "    persistence: %u\n", v->persistence);
+        fputs(v->n_reals ? "    reals:\n" : "    reals: []\n", f);
+        for (size_t i = 0; i < v->n_reals; i++) {
+                const struct real_spec *rs = &v->reals[i];
+                fprintf(f, "      - { address: \"%s\", port: %u, weight: %u, forwarding: %s", ipaddr_format(&rs->address, false, buf, sizeof(buf)),
+                        rs->port, rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding));
+                if (rs->upper)
+                        fprintf(f, ", upper: %u", rs->upper);
+                if (rs->lower)
+                        fprintf(f, ", lower: %u", rs->lower);
+                fputs(" }\n", f);
+        }
+}
+
+static void show_ipset(FILE *f, const struct resource *r) {
+        const struct ipset_spec *v = &r->ipset;
+        fprintf(f, "  %s:\n    type: \"%s\"\n", r->name, v->type);
+        if (strncmp(v->type, "hash:", 5) == 0)
+                fprintf(f, "    family: %s\n    hashsize: %u\n", enum_to_string(&inet_family_table, v->family), v->hashsize);
+        if (v->maxelem)
+                fprintf(f, "    maxelem: %u\n", v->maxelem);
+        if (v->range[0])
+                fprintf(f, "    range: \"%s\"\n", v->range);
+        if (v->timeout)
+                fprintf(f, "    timeout: %u\n", v->timeout);
+        if (v->comment)
+                fputs("    comment: true\n", f);
+        fputs(v->entries.n ? "    entries:\n" : "    entries: []\n", f);
+        for (size_t i = 0; i < v->entries.n; i++) {
+                fputs("      - ", f);
+                yaml_quoted(f, v->entries.v[i]);
+                fputc('\n', f);
+        }
+}
+
 void show_print_yaml(FILE *f, const struct model *live) {
-        static const enum kind order[] = { KIND_ETHERNET, KIND_VLAN, KIND_BRIDGE, KIND_NETWORK, KIND_POOL, KIND_DOMAIN };
+        static const enum kind order[] = { KIND_ETHERNET, KIND_VLAN,    KIND_BRIDGE,  KIND_NETWORK,
+                                           KIND_POOL,     KIND_DOMAIN, KIND_SERVICE, KIND_IPSET };
         fputs("# live state, as reconcile sees it\nversion: 1\n", f);
         for (size_t k = 0; k < ELEMENTSOF(order); k++) {
                 bool header = false;
@@ -342,8 +391,12 @@ void show_print_yaml(FILE *f, const struct model *live) {
                                 show_network(f, r);
                         else if (r->kind == KIND_POOL)
                                 show_pool(f, r, live);
-                        else
+                        else if (r->kind == KIND_DOMAIN)
                                 show_domain(f, r);
+                        else if (r->kind == KIND_SERVICE)
+                                show_service(f, r);
+                        else
+                                show_ipset(f, r);
                 }
         }
 }

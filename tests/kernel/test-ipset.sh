@@ -122,7 +122,32 @@ test_many_changes_counted() {
         [ "$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["actions"][0]["changes"]))')" = 121 ] || fail "JSON does not list every entry"
 }
 
+test_other_types_and_show() {
+        manifest 'version: 1
+ipsets:
+  svc:
+    type: hash:ip,port
+    entries: ["10.0.0.1,tcp:80", "10.0.0.2,udp:53"]
+  v6:
+    type: hash:net
+    family: inet6
+    entries: ["2001:db8::/32"]
+  both:
+    type: list:set
+    entries: [svc, v6]
+'
+        rc apply; expect_rc 0
+        SAVE | grep -q '^add svc 10.0.0.1,tcp:80$' || fail "hash:ip,port: $(SAVE)"
+        SAVE | grep -q '^add both svc$' || fail "list:set"
+        rc plan --exit-code; expect_rc 0
+        "$RECONCILE" --netns "$NS" --only ipset show >"$TMP/show.yaml" || fail "show"
+        mkdir -m 700 "$TMP/shown"; cp "$TMP/show.yaml" "$TMP/shown/s.yaml"
+        OUT=$("$RECONCILE" -d "$TMP/shown" --state-dir "$S" --netns "$NS" --only ipset plan --exit-code 2>&1); RC=$?
+        expect_rc 0 "show's output must be in sync"
+}
+
 t "ipset: create, entries, second plan empty" test_create_and_idempotent
+t "ipset: hash:ip,port, inet6 hash:net, list:set; show round-trips" test_other_types_and_show
 t "ipset: one entry changed = one add and one del, set kept" test_incremental
 t "ipset: new maxelem/timeout built aside and swapped in, entries kept" test_swap_for_new_parameters
 t "ipset: an unmanaged set is untouched, an owned one that left is deleted" test_unmanaged_untouched

@@ -124,6 +124,16 @@ test_unmanaged_untouched() {
         true
 }
 
+test_show_round_trip() {
+        manifest "$web"
+        rc apply; expect_rc 0
+        "$RECONCILE" --netns "$NS" --only service show >"$TMP/show.yaml" || fail "show"
+        mkdir -m 700 "$TMP/shown"; cp "$TMP/show.yaml" "$TMP/shown/s.yaml"
+        OUT=$("$RECONCILE" -d "$TMP/shown" --state-dir "$S" --netns "$NS" --only service plan --exit-code 2>&1); RC=$?
+        expect_rc 0 "show's output must be in sync"
+}
+
+t "IPVS: show exports services that plan finds in sync" test_show_round_trip
 t "IPVS: tcp/udp/IPv6/fwmark services, masq/route/tunnel reals; second plan empty" test_services_each_kind
 t "IPVS: every scheduler the kernel has" test_every_scheduler
 t "IPVS: one weight is one change; scheduler and persistence edited in place" test_weight_one_message_in_place
