@@ -34,7 +34,7 @@ DEPS := build-essential pkg-config clang make libyaml-dev libnl-3-dev libnl-rout
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables \
 	busybox-static cpio xz-utils ipvsadm ipset
 
-.PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz
+.PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz valgrind sanitized
 all: $(BUILD)/reconcile
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -63,8 +63,14 @@ demo: $(BUILD)/reconcile
 	BUILD=$(BUILD) ./tests/demo.sh
 
 # The test command: unit tests unprivileged, kernel tests as root in throw-away namespaces.
-check: $(BUILD)/reconcile $(UNIT_BIN) other-compiler
-	BUILD=$(BUILD) SANITIZE=$(SANITIZE) ./tests/run.sh
+check: $(BUILD)/reconcile $(UNIT_BIN) other-compiler $(if $(SANITIZE),,sanitized)
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) SAN_BUILD=$(if $(SANITIZE),,build-san) ./tests/run.sh
+
+# The plain `make check` also runs the unit tests and the quick kernel suites
+# built with ASan and UBSan (build-san/), so CI always runs the sanitizer build.
+sanitized:
+	@$(MAKE) --no-print-directory -s SANITIZE=1 BUILD=build-san build-san/reconcile \
+		$(UNIT_SRC:tests/unit/%.c=build-san/tests/%)
 
 # The code must build warning-free with both gcc and clang: check builds the other one too.
 other-compiler:
@@ -77,6 +83,15 @@ unit: $(UNIT_BIN)
 
 kernel: $(BUILD)/reconcile
 	BUILD=$(BUILD) ./tests/run.sh kernel
+
+# Unit tests and the link, ipset and invalid-input kernel tests under valgrind:
+# any memory error or definite leak fails.
+valgrind: $(BUILD)/reconcile $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 $$t >/dev/null 2>$$t.vg || \
+		{ echo "valgrind: $$t"; cat $$t.vg; fail=1; }; done; [ $$fail = 0 ]
+	for t in test-links test-ipset test-invalid; do VALGRIND=1 BUILD=$(BUILD) bash tests/kernel/$$t.sh; done | tee $(BUILD)/valgrind.log
+	! grep -q '^not ok' $(BUILD)/valgrind.log
 
 bench: $(BUILD)/reconcile
 	BUILD=$(BUILD) ./bench/run.sh

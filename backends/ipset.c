@@ -211,8 +211,10 @@ static int cmp_str(const void *a, const void *b) {
 
 static char **sorted(const struct str_list *l) {
         char **v = xcalloc(l->n + 1, sizeof(char *));
-        memcpy(v, l->v, l->n * sizeof(char *));
-        qsort(v, l->n, sizeof(char *), cmp_str);
+        if (l->n) {
+                memcpy(v, l->v, l->n * sizeof(char *));
+                qsort(v, l->n, sizeof(char *), cmp_str);
+        }
         return v;
 }
 

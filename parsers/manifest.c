@@ -75,6 +75,16 @@ static bool is_plain(yaml_node_t *n) {
         return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
+/* A user's string fit for a one-line message: control characters become '?'. */
+static const char *printable(const char *s) {
+        static char buf[80];
+        size_t i = 0;
+        for (; s[i] && i < sizeof(buf) - 1; i++)
+                buf[i] = (unsigned char) s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+        buf[i] = '\0';
+        return buf;
+}
+
 static const char *flabel(const struct field *f) {
         return f->label ? f->label : f->key;
 }
@@ -429,6 +439,7 @@ static const struct field ethernet_fields[] = {
         { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
         { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
         { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        STATE_FIELD(state_table), /* present only: absent is refused with its reason */
 };
 
 static const struct field bridge_fields[] = {
@@ -706,7 +717,12 @@ static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node
                 if (!budget_ok(c, k))
                         return -E2BIG;
                 const char *name = scalar(k);
-                if (!name || strlen(name) != k->data.scalar.length || !name_valid(kp->kind, name)) {
+                if (!name) {
+                        ret = perr(c, k, "%s: names must be strings", section);
+                        continue;
+                }
+                if (strlen(name) != k->data.scalar.length || !name_valid(kp->kind, name)) {
+                        name = printable(name);
                         if (kind_is_link(kp->kind))
                                 ret = perr(c, k, "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space",
                                            name ? name : "");
@@ -759,7 +775,7 @@ static int p_volumes(struct pctx *c, yaml_node_t *n, const struct field *f, void
                 const char *name = scalar(k);
                 if (!name || strlen(name) != k->data.scalar.length || !name_valid(KIND_VOLUME, name)) {
                         ret = perr(c, k, "bad volume name \"%.64s\": no '/', <>&'\" or control characters",
-                                   name ? name : "");
+                                   name ? printable(name) : "");
                         continue;
                 }
                 char *full = xasprintf("%s/%s", pool->name, name);
@@ -822,9 +838,11 @@ static int parse_document(struct pctx *c, const char *hostname) {
         yaml_node_t *vk = NULL, *version = map_get(c, root, "version", &vk);
         if (!version)
                 return perr(c, root, "missing \"version: 1\"");
-        if (!scalar(version) || strcmp(scalar(version), "1") != 0)
+        if (!scalar(version))
+                return perr(c, version, "version: expected 1");
+        if (strcmp(scalar(version), "1") != 0)
                 return perr(c, version, "unsupported version \"%.16s\": this reconcile reads version 1",
-                            scalar(version) ? scalar(version) : "");
+                            printable(scalar(version)));
         yaml_node_t *host = map_get(c, root, "host", NULL);
         if (host) {
                 if (!scalar(host) || !*scalar(host))

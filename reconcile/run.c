@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "reconcile.h"
@@ -429,8 +430,8 @@ int run_plan(struct run *r) {
                         continue;
                 const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
                 struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
-                if (!e)
-                        continue; /* never managed: never touched */
+                if (!e || ledger_get(e, "pending"))
+                        continue; /* never managed (or only meant to be): never touched */
                 const struct backend *lb = backend_for_kind(l->kind);
                 if (r->want && model_find(lb && lb->identity ? &ids : r->want, l->kind, l->name))
                         continue;
@@ -490,10 +491,32 @@ int run_check_mass_delete(const struct run *r) {
 
 /* ---- apply and verify ---- */
 
+/* Test hook for crash safety: SIGKILL ourselves after that many actions. */
+static long kill_after(void) {
+        const char *v = getenv("RECONCILE_DEBUG_KILL_AFTER");
+        return v && *v ? atol(v) : -1;
+}
+
 int run_apply(struct run *r) {
         struct plan *p = &r->plan;
         char scope[512];
         int ret = 0;
+        long die_after = kill_after(), done = 0;
+        /* Intent first: a create killed half-way must still be found as ours next time.
+         * The mark makes the entry count only while the manifests still name it. */
+        bool intents = false;
+        for (size_t i = 0; i < p->n_actions; i++) {
+                struct action *a = &p->actions[i];
+                if (a->op != OP_CREATE)
+                        continue;
+                const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
+                if (!ledger_find(r->ledger, sc, a->kind, a->key)) {
+                        ledger_set(r->ledger, ledger_add(r->ledger, sc, a->kind, a->key), "pending", "1");
+                        intents = true;
+                }
+        }
+        if (intents && (ret = ledger_save(r->ledger)) < 0)
+                return ret;
         for (size_t i = 0; i < p->n_actions; i++) {
                 struct action *a = &p->actions[i];
                 size_t bi = backend_index(a->backend);
@@ -515,6 +538,10 @@ int run_apply(struct run *r) {
                 }
                 if (a->op == OP_DELETE && e)
                         ledger_remove(r->ledger, e);
+                if (e && a->op != OP_DELETE)
+                        ledger_set(r->ledger, e, "pending", NULL);
+                if (die_after >= 0 && ++done >= die_after)
+                        kill(getpid(), SIGKILL);
                 diag_debug("%s %s %s: done", op_to_string(a->op), kind_to_string(a->kind), a->name);
         }
         /* Forget owned resources that vanished behind our back. */
@@ -531,6 +558,8 @@ int run_apply(struct run *r) {
                         planned = p->actions[j].kind == e->kind && strcmp(p->actions[j].key, e->name) == 0;
                 if (!planned && !model_find(&r->live, e->kind, e->name))
                         ledger_remove(r->ledger, e);
+                else if (!planned && ledger_get(e, "pending"))
+                        ledger_set(r->ledger, e, "pending", NULL); /* made before a crash: ours after all */
         }
         if (r->ledger->dirty) {
                 int x = ledger_save(r->ledger);

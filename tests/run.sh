@@ -49,5 +49,17 @@ if [ "$what" = all ] || [ "$what" = kernel ]; then
                 run_suite "$(basename "$t")" bash "$t"
         done
 fi
+if [ -n "${SAN_BUILD:-}" ] && { [ "$what" = all ] || [ "$what" = san ]; }; then
+        # The same unit tests and the quick kernel suites again, built with ASan and UBSan.
+        for t in "$SAN_BUILD"/tests/test-*; do
+                [ -x "$t" ] || continue
+                echo "# asan+ubsan unit: $(basename "$t")"
+                run_suite "asan $(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
+        done
+        for t in test-links test-ipset test-invalid test-safety; do
+                echo "# asan+ubsan kernel: $t"
+                run_suite "asan $t" env BUILD="$SAN_BUILD" SANITIZE=1 bash "tests/kernel/$t.sh"
+        done
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -3,6 +3,14 @@
 set -u
 BUILD=${BUILD:-build}
 RECONCILE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/$BUILD/reconcile
+# make valgrind: every reconcile run under valgrind; an error or a definite leak fails it (exit 9).
+if [ "${VALGRIND:-}" = 1 ]; then
+        vg_wrap=$(mktemp /tmp/rct-vg.XXXXXX)
+        printf '#!/bin/sh\nexec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 "%s" "$@"\n' \
+                "$RECONCILE" >"$vg_wrap"
+        chmod +x "$vg_wrap"
+        RECONCILE=$vg_wrap
+fi
 T_N=0
 T_FAILED=0
 
