@@ -77,11 +77,13 @@ static void watch_manifests(struct daemon *d) {
         _cleanup_free_ char *copy = xstrdup(d->o->manifests);
         _cleanup_free_ char *copy2 = xstrdup(d->o->manifests);
         snprintf(d->dir_name, sizeof(d->dir_name), "%s", basename(copy));
-        if (d->dir_wd >= 0)
+        int wd = inotify_add_watch(d->inofd, d->o->manifests,
+                                   IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |
+                                           IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+        /* The path may name another directory now: stop watching the one it left. */
+        if (d->dir_wd >= 0 && d->dir_wd != wd)
                 inotify_rm_watch(d->inofd, d->dir_wd);
-        d->dir_wd = inotify_add_watch(d->inofd, d->o->manifests,
-                                      IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |
-                                              IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+        d->dir_wd = wd;
         if (d->parent_wd < 0)
                 d->parent_wd = inotify_add_watch(d->inofd, dirname(copy2),
                                                  IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
@@ -180,7 +182,9 @@ static void on_inotify(struct daemon *d) {
                         if (ev->wd == d->parent_wd) {
                                 if (ev->len && strcmp(ev->name, d->dir_name) == 0)
                                         relevant = rewatch = true;
-                        } else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+                        } else if (ev->wd != d->dir_wd)
+                                ; /* a directory the path no longer names */
+                        else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
                                 relevant = rewatch = true;
                         else
                                 relevant = true;
