@@ -28,13 +28,13 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS := $(wildcard */*.h)
 
 PREFIX ?= /usr/local
-DEPS := build-essential pkg-config clang make libyaml-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
+DEPS := build-essential pkg-config clang libclang-rt-14-dev valgrind make libyaml-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
 	libmnl-dev libipset-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3 systemd bc util-linux \
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables \
 	busybox-static cpio xz-utils ipvsadm ipset
 
-.PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz valgrind sanitized
+.PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz valgrind sanitized fuzz-build
 all: $(BUILD)/reconcile
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -63,7 +63,7 @@ demo: $(BUILD)/reconcile
 	BUILD=$(BUILD) ./tests/demo.sh
 
 # The test command: unit tests unprivileged, kernel tests as root in throw-away namespaces.
-check: $(BUILD)/reconcile $(UNIT_BIN) other-compiler $(if $(SANITIZE),,sanitized)
+check: $(BUILD)/reconcile $(UNIT_BIN) other-compiler $(if $(SANITIZE),,sanitized) fuzz-build
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) SAN_BUILD=$(if $(SANITIZE),,build-san) ./tests/run.sh
 
 # The plain `make check` also runs the unit tests and the quick kernel suites
@@ -119,6 +119,11 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
 $(BUILD)/fuzz-manifest: tests/fuzz/fuzz-manifest.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(BUILD)
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-manifest.c $(CORE_SRC) $(BACKEND_SRC) $(PKG_LIBS)
+
+# Built for the smoke run in make check when clang has libFuzzer; skipped there otherwise.
+fuzz-build:
+	@if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void) d; (void) n; return 0; }' | \
+		clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null; then $(MAKE) --no-print-directory -s $(BUILD)/fuzz-manifest; fi
 
 fuzz: $(BUILD)/fuzz-manifest
 	@mkdir -p $(BUILD)/fuzz-corpus

@@ -49,6 +49,21 @@ if [ "$what" = all ] || [ "$what" = kernel ]; then
                 run_suite "$(basename "$t")" bash "$t"
         done
 fi
+if [ "$what" = all ]; then
+        echo "# fuzz smoke: the parser for 15 s under libFuzzer, ASan and UBSan"
+        if [ -x "$BUILD/fuzz-manifest" ]; then
+                corpus=$(mktemp -d)
+                cp examples/*.yaml testdata/invalid/*.yaml "$corpus/"
+                if "$BUILD/fuzz-manifest" -max_total_time=15 -max_len=4096 -timeout=10 "$corpus" >"$BUILD/fuzz-smoke.log" 2>&1; then
+                        echo "ok - fuzz smoke: $(grep -o 'Done [0-9]* runs' "$BUILD/fuzz-smoke.log")"; pass=$((pass + 1))
+                else
+                        echo "not ok - fuzz smoke: see $BUILD/fuzz-smoke.log"; tail -20 "$BUILD/fuzz-smoke.log"; fail=$((fail + 1))
+                fi
+                rm -rf "$corpus"
+        else
+                echo "ok - fuzz smoke # SKIP clang has no libFuzzer here"; skip=$((skip + 1))
+        fi
+fi
 if [ -n "${SAN_BUILD:-}" ] && { [ "$what" = all ] || [ "$what" = san ]; }; then
         # The same unit tests and the quick kernel suites again, built with ASan and UBSan.
         for t in "$SAN_BUILD"/tests/test-*; do
