@@ -151,7 +151,15 @@ static void run_once(struct daemon *d, const char *why) {
                 return;
         d->runs++;
         unsigned errors = diag_error_count();
+        d->o->digest = d->good.digest;
         apply_pass(d->o, &d->good.model, false, true, &res);
+        if (res.held) {
+                /* A reverted revision waits for `reconcile release` or new manifests: no retries. */
+                fprintf(diag_stream(), "run %u (%s): held, nothing applied\n", d->runs, why);
+                notify_status("held: run `reconcile release` or change the manifests");
+                diag_restore_count(errors);
+                return;
+        }
         /* Our own changes echo back as notifications: consume them so they do not start a run. */
         drain_watches(d);
         fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,

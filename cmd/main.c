@@ -18,6 +18,8 @@ static void usage(FILE *f) {
               "  validate     parse and check manifests; touch no backend\n"
               "  show         print the live state of every kind as manifest YAML\n"
               "  daemon       apply now, then watch and re-apply; for systemd\n"
+              "  confirm      keep the change an `apply --confirm` is waiting on\n"
+              "  release      lift the hold on a reverted manifest revision\n"
               "  version      print the version\n\n"
               "Options:\n"
               "  -d, --manifests DIR      default /etc/reconcile/manifests.d\n"
@@ -31,6 +33,8 @@ static void usage(FILE *f) {
               "      --allow-mass-delete  allow deleting more than half of the managed resources\n"
               "      --lock-timeout SECONDS  wait this long for another run's lock (default 0)\n"
               "      --resync SECONDS     daemon: full resync period (default 300)\n"
+              "      --confirm SECONDS    apply, then revert unless `reconcile confirm` (or Enter) comes in time\n"
+              "      --confirm-partial    allow --confirm with changes that cannot be reverted\n"
               "  -v, --verbose / -q, --quiet\n"
               "  -h, --help\n\n"
               "Exit status: 0 success or in sync; 1 error; 2 changes pending (with --exit-code).\n",
@@ -64,7 +68,8 @@ static int parse_seconds(const char *opt, const char *arg, int *out) {
 }
 
 static int parse_args(int argc, char **argv, struct options *o) {
-        enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC };
+        enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC,
+               OPT_CONFIRM, OPT_CONFIRM_PARTIAL };
         static const struct option longopts[] = {
                 { "manifests", required_argument, NULL, 'd' },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -77,6 +82,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "allow-mass-delete", no_argument, NULL, OPT_MASS },
                 { "lock-timeout", required_argument, NULL, OPT_LOCK },
                 { "resync", required_argument, NULL, OPT_RESYNC },
+                { "confirm", required_argument, NULL, OPT_CONFIRM },
+                { "confirm-partial", no_argument, NULL, OPT_CONFIRM_PARTIAL },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -120,6 +127,14 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         break;
                 case OPT_RESYNC:
                         r = parse_seconds("--resync", optarg, &o->resync);
+                        break;
+                case OPT_CONFIRM:
+                        r = parse_seconds("--confirm", optarg, &o->confirm_seconds);
+                        if (r >= 0 && o->confirm_seconds == 0)
+                                r = diag_plain(-EINVAL, "--confirm: give the seconds to wait (at least 1)");
+                        break;
+                case OPT_CONFIRM_PARTIAL:
+                        o->confirm_partial = true;
                         break;
                 case 'v':
                         diag_verbose = 1;
@@ -217,8 +232,15 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
         } else {
                 if (state_dir_check(o->run.state_dir) < 0)
                         goto out;
-                if (!dry && lock_take(o->run.state_dir, o->lock_timeout, &lock) < 0)
+                if (!dry && !o->lock_held && lock_take(o->run.state_dir, o->lock_timeout, &lock) < 0)
                         goto out;
+                /* An unconfirmed change whose run died is reverted before anything else. */
+                if (!dry && !o->reverting && checkpoint_recover(o) < 0)
+                        goto out;
+                if (!o->reverting && o->digest && hold_check(o, o->digest) < 0) {
+                        res->held = true;
+                        goto out;
+                }
                 if (ledger_load(&ledger, o->run.state_dir) < 0)
                         goto out;
         }
@@ -241,6 +263,8 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
                 goto out;
         }
         if (run_check_mass_delete(&run) < 0)
+                goto out;
+        if (o->confirm_seconds && !o->reverting && run.plan.n_actions && confirm_checkpoint(o, &run) < 0)
                 goto out;
         r = run_apply(&run);
         for (size_t i = 0; i < run.plan.n_actions; i++)
@@ -265,8 +289,10 @@ out:
 static int cmd_apply(struct options *o) {
         struct manifest_set set = { 0 };
         struct pass_result res = { .status = EXIT_ERROR };
-        if (load_manifests(o, &set) >= 0)
+        if (load_manifests(o, &set) >= 0) {
+                o->digest = set.digest;
                 apply_pass(o, &set.model, o->dry_run, false, &res);
+        }
         manifests_done(&set);
         return res.status;
 }
@@ -293,6 +319,16 @@ int main(int argc, char **argv) {
                 return cmd_show(&o);
         if (strcmp(o.command, "daemon") == 0)
                 return cmd_daemon(&o);
+        if (strcmp(o.command, "confirm") == 0)
+                return cmd_confirm(&o);
+        if (strcmp(o.command, "release") == 0)
+                return cmd_release(&o);
+        if (o.confirm_seconds && (o.dry_run || strcmp(o.command, "apply") != 0)) {
+                diag_plain(-EINVAL, "--confirm goes with apply, not with a plan");
+                return EXIT_ERROR;
+        }
+        if (o.confirm_seconds)
+                return cmd_apply_confirm(&o);
         if (strcmp(o.command, "plan") == 0)
                 o.dry_run = true;
         else if (strcmp(o.command, "apply") != 0) {

@@ -372,7 +372,26 @@ static void show_ipset(FILE *f, const struct resource *r) {
         }
 }
 
-void show_print_yaml(FILE *f, const struct model *live) {
+static void show_absent(FILE *f, const struct resource *r) {
+        char buf[64];
+        if (r->kind == KIND_SERVICE) {
+                fputs("  ", f);
+                yaml_quoted(f, r->name);
+                fputs(":\n", f);
+                if (r->set & SVC_F_FWMARK)
+                        fprintf(f, "    fwmark: %u\n", r->service.fwmark);
+                else
+                        fprintf(f, "    protocol: %s\n    address: \"%s\"\n    port: %u\n",
+                                enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? r->service.protocol : PROTO_TCP),
+                                ipaddr_format(&r->service.address, false, buf, sizeof(buf)), r->service.port);
+                fputs("    state: absent\n", f);
+                return;
+        }
+        fprintf(f, "  %s: { state: absent }\n", r->name);
+}
+
+void show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
+                            const struct resource *const *absent, size_t n_absent) {
         static const enum kind order[] = { KIND_ETHERNET, KIND_VLAN,    KIND_BRIDGE,  KIND_NETWORK,
                                            KIND_POOL,     KIND_DOMAIN, KIND_SERVICE, KIND_IPSET };
         fputs("# live state, as reconcile sees it\nversion: 1\n", f);
@@ -380,7 +399,8 @@ void show_print_yaml(FILE *f, const struct model *live) {
                 bool header = false;
                 for (size_t i = 0; i < live->n; i++) {
                         const struct resource *r = live->v[i];
-                        if (r->kind != order[k] || (r->kind == KIND_ETHERNET && strcmp(r->name, "lo") == 0))
+                        if (r->kind != order[k] || (r->kind == KIND_ETHERNET && strcmp(r->name, "lo") == 0) ||
+                            (pick && !pick(r, u)))
                                 continue;
                         if (!header)
                                 fprintf(f, "%s:\n", kind_to_section(order[k]));
@@ -398,5 +418,17 @@ void show_print_yaml(FILE *f, const struct model *live) {
                         else
                                 show_ipset(f, r);
                 }
+                for (size_t i = 0; i < n_absent; i++) {
+                        if (absent[i]->kind != order[k])
+                                continue;
+                        if (!header)
+                                fprintf(f, "%s:\n", kind_to_section(order[k]));
+                        header = true;
+                        show_absent(f, absent[i]);
+                }
         }
+}
+
+void show_print_yaml(FILE *f, const struct model *live) {
+        show_print_yaml_subset(f, live, NULL, NULL, NULL, 0);
 }

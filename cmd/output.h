@@ -11,3 +11,6 @@ void apply_print_text(FILE *f, const struct plan *p);
 /* status: NULL for a plan, else "applied" / "failed" after an apply. */
 void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status);
 void show_print_yaml(FILE *f, const struct model *live);
+/* Only what pick accepts, plus `state: absent` entries for the absent ones. */
+void show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
+                            const struct resource *const *absent, size_t n_absent);

@@ -17,9 +17,9 @@ _reconcile() {
         esac
         if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "-d --manifests --dry-run --exit-code -o --output --state-dir --libvirt-uri
-                        --netns --only --allow-mass-delete --lock-timeout --resync -v --verbose -q --quiet -h --help" -- "$cur"))
+                        --netns --only --allow-mass-delete --lock-timeout --resync --confirm --confirm-partial -v --verbose -q --quiet -h --help" -- "$cur"))
         else
-                COMPREPLY=($(compgen -W "apply plan validate show daemon version" -- "$cur"))
+                COMPREPLY=($(compgen -W "apply plan validate show daemon confirm release version" -- "$cur"))
         fi
 }
 complete -F _reconcile reconcile

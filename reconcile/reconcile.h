@@ -446,6 +446,7 @@ struct run_opts {
         uint32_t only_kinds; /* 0 = all */
         bool allow_mass_delete;
         bool dry_run;
+        bool no_prune; /* a revert: restore what it names, delete nothing else */
         /* Asked before each action; true stops the apply there (SIGTERM in the daemon). */
         bool (*should_stop)(void);
 };

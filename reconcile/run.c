@@ -424,7 +424,7 @@ int run_plan(struct run *r) {
                 ret = -ELOOP;
         free(live_order);
         size_t first_delete = p->n_actions;
-        for (size_t oi = 0; oi < r->live.n; oi++) {
+        for (size_t oi = 0; oi < r->live.n && !r->opts->no_prune; oi++) {
                 struct resource *l = r->live.v[oi];
                 if (!kind_selected(r->opts, l->kind))
                         continue;

@@ -133,6 +133,25 @@ test_show_round_trip() {
         expect_rc 0 "show's output must be in sync"
 }
 
+test_confirm_reverts_bridge_and_service() {
+        manifest "$web"
+        rc apply; expect_rc 0
+        local before; before=$(L; ip -n "$NS" -o link show | awk '{print $2}' | sort)
+        local edited=${web/weight: 1 \}/weight: 7 \}}
+        edited=${edited/services:/services:
+  extra: \{ protocol: tcp, address: 192.0.2.200, port: 443, reals: [ \{ address: 10.0.0.99, port: 443 \} ] \}}
+        manifest "$edited
+bridges:
+  br9: {}
+"
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1); RC=$?
+        expect_rc 1
+        expect_out 'reverting: not confirmed'
+        local after; after=$(L; ip -n "$NS" -o link show | awk '{print $2}' | sort)
+        [ "$before" = "$after" ] || fail "bridge and services not both reverted: $(diff <(echo "$before") <(echo "$after"))"
+}
+
+t "IPVS: apply --confirm without confirmation reverts a bridge and services together" test_confirm_reverts_bridge_and_service
 t "IPVS: show exports services that plan finds in sync" test_show_round_trip
 t "IPVS: tcp/udp/IPv6/fwmark services, masq/route/tunnel reals; second plan empty" test_services_each_kind
 t "IPVS: every scheduler the kernel has" test_every_scheduler

@@ -1,0 +1,125 @@
+#!/bin/bash
+# apply --confirm: revert unless confirmed; holds; a crash while waiting is
+# reverted by the next run. The namespace is compared field by field.
+. "$(dirname "$0")/lib.sh"
+
+# Names, kinds, MTU, master, up, and static addresses; not ifindex or link-local.
+snapshot() {
+        ip -n "$NS" -d -o link show | awk '{
+                name = $2; sub(":$", "", name); sub("@.*", "", name)
+                mtu = ""; master = "-"; kind = "dev"; up = ($3 ~ /[<,]UP[,>]/) ? "up" : "down"
+                for (i = 1; i <= NF; i++) {
+                        if ($i == "mtu") mtu = $(i + 1)
+                        if ($i == "master") master = $(i + 1)
+                        if ($i == "bridge" || $i == "veth" || $i == "vlan") kind = $i
+                }
+                print name, kind, mtu, master, up }' | sort
+        ip -n "$NS" -o addr show | awk '$0 !~ /fe80::/ && $0 !~ / lo / {print $2, $4}' | sort
+        ip netns exec "$NS" ipset save 2>/dev/null | grep -v '^create' | sort
+}
+
+setup_host() {
+        nic eth0
+        ip -n "$NS" addr add 192.0.2.5/24 dev eth0
+        manifest 'version: 1
+bridges:
+  old: { forward-delay: 0 }
+  keep: { mtu: 1500 }
+  other: {}
+'
+        rc apply; expect_rc 0
+        # The change: eth0 moves into a new bridge with its address, one bridge goes, one changes, a set appears.
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [], mtu: 1400 }
+bridges:
+  br0: { interfaces: [eth0], addresses: [192.0.2.5/24] }
+  keep: { mtu: 1300 }
+  other: {}
+ipsets:
+  allow: { type: hash:ip, entries: [10.0.0.1] }
+'
+}
+
+test_revert_without_confirmation() {
+        setup_host
+        local before; before=$(snapshot)
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 2 </dev/null 2>&1); RC=$?
+        expect_rc 1 "a change that was not confirmed"
+        expect_out 'no confirmation within 2 s'
+        expect_out '^reverted; this manifest revision is held'
+        local after; after=$(snapshot)
+        [ "$before" = "$after" ] || fail "not back as before:
+$(diff <(echo "$before") <(echo "$after"))"
+        [ ! -e "$S/checkpoint" ] || fail "the checkpoint was left behind"
+        rc apply; expect_rc 1; expect_out 'held: this manifest revision was reverted at'
+        [ "$(snapshot)" = "$before" ] || fail "a plain run applied the held revision"
+}
+
+test_daemon_honours_hold_and_release() {
+        setup_host
+        local before; before=$(snapshot)
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1)
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >"$TMP/log" 2>&1 &
+        local dpid=$! i
+        for i in $(seq 1 100); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.05; done
+        grep -q '^run 1 (start): held, nothing applied' "$TMP/log" || fail "the daemon did not honour the hold: $(cat "$TMP/log")"
+        [ "$(snapshot)" = "$before" ] || fail "the daemon applied the held revision"
+        kill -TERM $dpid; wait $dpid
+        rc release; expect_rc 0; expect_out 'hold released'
+        rc apply; expect_rc 0
+        link_exists br0 || fail "release did not let the revision apply"
+}
+
+test_confirm_keeps() {
+        setup_host
+        "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 30 </dev/null >"$TMP/out" 2>&1 &
+        local pid=$! i
+        for i in $(seq 1 200); do [ -e "$S/checkpoint" ] && break; sleep 0.05; done
+        [ -e "$S/checkpoint" ] || fail "no checkpoint while waiting"
+        rc confirm; expect_rc 0
+        wait $pid; local rcw=$?
+        [ $rcw -eq 0 ] || fail "the confirmed apply exited $rcw: $(cat "$TMP/out")"
+        grep -q 'confirmed: the change stays' "$TMP/out" || fail "no confirmation message"
+        [ "$(master_of eth0)" = br0 ] || fail "the confirmed change did not stay"
+        [ ! -e "$S/hold" ] || fail "a confirmed change was held"
+        rc plan --exit-code; expect_rc 0
+}
+
+test_crash_while_waiting() {
+        setup_host
+        local before; before=$(snapshot)
+        "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 60 </dev/null >"$TMP/out" 2>&1 &
+        local pid=$! i
+        for i in $(seq 1 200); do grep -q '^applied. Keep it' "$TMP/out" && break; sleep 0.05; done
+        kill -KILL $pid; wait $pid 2>/dev/null
+        link_exists br0 || fail "the change was not applied before the kill"
+        rc apply; expect_rc 1
+        expect_out 'warning: found a change applied with --confirm that was never confirmed'
+        expect_out 'held: this manifest revision'
+        [ "$(snapshot)" = "$before" ] || fail "the crashed change was not reverted"
+}
+
+test_unrevertible_refused() {
+        manifest 'version: 1
+bridges:
+  br0: {}
+pools:
+  images: { type: dir, path: /images }
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --libvirt-uri test:///default apply --confirm 2 </dev/null 2>&1); RC=$?
+        expect_rc 1
+        expect_out '^not reverted: create pool images'
+        expect_out 'cannot be reverted; apply them without --confirm, or pass --confirm-partial'
+        link_exists br0 && fail "applied despite the refusal"
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --libvirt-uri test:///default apply --confirm 1 --confirm-partial </dev/null 2>&1); RC=$?
+        expect_out 'reverting: not confirmed'
+        link_exists br0 && fail "the bridge was not reverted"
+        true
+}
+
+t "apply --confirm, no confirmation: links, addresses, MTU, masters and sets back as before; held" test_revert_without_confirmation
+t "the daemon does not apply a held revision; release lifts the hold" test_daemon_honours_hold_and_release
+t "reconcile confirm keeps the change" test_confirm_keeps
+t "SIGKILL while waiting: the next plain run reverts first, loudly" test_crash_while_waiting
+t "--confirm refuses changes it cannot revert unless --confirm-partial" test_unrevertible_refused
