@@ -72,8 +72,9 @@ static int talk_on_ack(struct nl_msg *m, void *arg) {
         return NL_STOP;
 }
 
-/* Send one request and wait for its acknowledgement: 0 or the kernel's negative errno. */
-static int nl_talk(struct link_state *s, struct nl_msg *msg) {
+/* Send one request and wait for its acknowledgement: 0 or the kernel's negative
+ * errno. on_reply, if given, sees every answer before the ack (a GET's reply). */
+static int nl_talk_cb(struct link_state *s, struct nl_msg *msg, nl_recvmsg_msg_cb_t on_reply, void *arg) {
         struct talk t = { .msg = s->err, .msg_size = sizeof(s->err) };
         s->err[0] = '\0';
         int r = nl_send_auto(s->sk, msg);
@@ -83,6 +84,8 @@ static int nl_talk(struct link_state *s, struct nl_msg *msg) {
         struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
         if (!cb)
                 return -ENOMEM;
+        if (on_reply)
+                nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_reply, arg);
         nl_cb_err(cb, NL_CB_CUSTOM, talk_on_error, &t);
         nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, talk_on_ack, &t);
         while (!t.done) {
@@ -94,6 +97,10 @@ static int nl_talk(struct link_state *s, struct nl_msg *msg) {
         }
         nl_cb_put(cb);
         return t.error;
+}
+
+static int nl_talk(struct link_state *s, struct nl_msg *msg) {
+        return nl_talk_cb(s, msg, NULL, NULL);
 }
 
 static const char *kernel_says(struct link_state *s, int r) {
@@ -900,23 +907,9 @@ static int ifindex_of(struct link_state *s, const char *name) {
                 nlmsg_free(msg);
                 return -ENOMEM;
         }
-        struct talk t = { .msg = s->err, .msg_size = sizeof(s->err) };
-        int r = nl_send_auto(s->sk, msg);
-        nlmsg_free(msg);
-        if (r < 0)
-                return -EIO;
-        struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
-        if (!cb)
-                return -ENOMEM;
-        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_one_link, &o);
-        nl_cb_err(cb, NL_CB_CUSTOM, talk_on_error, &t);
-        nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, talk_on_ack, &t);
-        /* The reply is one RTM_NEWLINK then the ack, or an error. */
-        while (!t.done && nl_recvmsgs(s->sk, cb) >= 0 && !t.done)
-                ;
-        nl_cb_put(cb);
-        if (t.error < 0 && t.error != -ENODEV)
-                return t.error;
+        int r = nl_talk_cb(s, msg, on_one_link, &o);
+        if (r < 0 && r != -ENODEV)
+                return r;
         return o.ifindex;
 }
 

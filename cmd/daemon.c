@@ -104,11 +104,6 @@ static void notify_status(const char *fmt, ...) {
         sd_notifyf(0, "STATUS=%s", msg);
 }
 
-static void drain_watches(struct daemon *d) {
-        for (size_t i = 0; i < d->n_watches; i++)
-                d->watches[i].backend->watch_drain(d->watches[i].fd);
-}
-
 /* Open the drift watches that are not open yet; each is polled from then on. */
 static void watch_backends(struct daemon *d) {
         size_t first = d->n_watches;
@@ -149,10 +144,19 @@ static void run_once(struct daemon *d, const char *why) {
         d->first_event_ms = 0;
         if (!d->have_good)
                 return;
-        d->runs++;
         unsigned errors = diag_error_count();
         d->o->digest = d->good.digest;
         apply_pass(d->o, &d->good.model, false, true, &res);
+        /* A drift check that found nothing to do is the echo of our own changes (or of
+         * a change already undone): not a run. Not draining the watches after a run is
+         * what keeps a change made during the run from being lost. */
+        if (strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held) {
+                diag_debug("check (drift): in sync");
+                d->backoff_s = 0;
+                diag_restore_count(errors);
+                return;
+        }
+        d->runs++;
         if (res.held) {
                 /* A reverted revision waits for `reconcile release` or new manifests: no retries. */
                 fprintf(diag_stream(), "run %u (%s): held, nothing applied\n", d->runs, why);
@@ -160,8 +164,6 @@ static void run_once(struct daemon *d, const char *why) {
                 diag_restore_count(errors);
                 return;
         }
-        /* Our own changes echo back as notifications: consume them so they do not start a run. */
-        drain_watches(d);
         fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,
                 res.status == EXIT_OK ? "in sync" : "errors");
         notify_status("run %u (%s): %zu done, %s", d->runs, why, res.n_done, res.status == EXIT_OK ? "in sync" : "errors");

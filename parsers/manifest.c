@@ -350,6 +350,21 @@ static int p_str_list(struct pctx *c, yaml_node_t *n, const struct field *f, voi
         return ret;
 }
 
+/* A key met earlier in the same mapping is reported with both places. The scan
+ * is quadratic in the keys of one mapping, which a field table keeps small. */
+static bool duplicate_key(struct pctx *c, yaml_node_t *map, yaml_node_pair_t *at, const char *key, const char *what) {
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < at; q++) {
+                yaml_node_t *qk = yaml_document_get_node(c->doc, q->key);
+                if (scalar(qk) && strcmp(scalar(qk), key) == 0) {
+                        yaml_node_t *k = yaml_document_get_node(c->doc, at->key);
+                        perr(c, k, "duplicate key \"%.64s\"%s%s (first at %zu:%zu)", key, what ? " in " : "", what ? what : "",
+                             qk->start_mark.line + 1, qk->start_mark.column + 1);
+                        return true;
+                }
+        }
+        return false;
+}
+
 /* Walk a mapping against a field table: unknown and duplicate keys are errors,
  * every field is parsed even after an error so that all errors are reported. */
 static int parse_fields(struct pctx *c, yaml_node_t *map, const struct field *table, size_t n_table, void *base,
@@ -369,17 +384,10 @@ static int parse_fields(struct pctx *c, yaml_node_t *map, const struct field *ta
                         ret = perr(c, k, "%s: keys must be strings", what);
                         continue;
                 }
-                bool dup = false;
-                for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p && !dup; q++) {
-                        yaml_node_t *qk = yaml_document_get_node(c->doc, q->key);
-                        if (scalar(qk) && strcmp(scalar(qk), key) == 0) {
-                                ret = perr(c, k, "duplicate key \"%.64s\" in %s (first at %zu:%zu)", key, what,
-                                           qk->start_mark.line + 1, qk->start_mark.column + 1);
-                                dup = true;
-                        }
-                }
-                if (dup)
+                if (duplicate_key(c, map, p, key, what)) {
+                        ret = -EINVAL;
                         continue;
+                }
                 const struct field *f = NULL;
                 for (size_t i = 0; i < n_table && !f; i++)
                         if (strcmp(table[i].key, key) == 0)
@@ -862,16 +870,11 @@ static int parse_document(struct pctx *c, const char *hostname) {
                         ret = perr(c, k, "keys must be strings");
                         continue;
                 }
-                bool dup = false;
-                for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p && !dup; q++) {
-                        yaml_node_t *qk = yaml_document_get_node(c->doc, q->key);
-                        if (scalar(qk) && strcmp(scalar(qk), key) == 0) {
-                                ret = perr(c, k, "duplicate key \"%.64s\" (first at %zu:%zu)", key,
-                                           qk->start_mark.line + 1, qk->start_mark.column + 1);
-                                dup = true;
-                        }
+                if (duplicate_key(c, root, p, key, NULL)) {
+                        ret = -EINVAL;
+                        continue;
                 }
-                if (dup || strcmp(key, "version") == 0 || strcmp(key, "host") == 0)
+                if (strcmp(key, "version") == 0 || strcmp(key, "host") == 0)
                         continue;
                 const struct kind_parser *kp = NULL;
                 for (size_t i = 0; i < ELEMENTSOF(kind_parsers) && !kp; i++)

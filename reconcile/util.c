@@ -75,39 +75,40 @@ void diag_restore_count(unsigned n) {
         diag_errors = n;
 }
 
-int diag_pos(const struct srcpos *pos, const char *fmt, ...) {
-        va_list ap;
+/* Every error line: "PREFIX" then the message, counted. */
+static void diag_line(const char *prefix, const char *fmt, va_list ap) {
         FILE *f = diag_stream();
-        fprintf(f, "%s:%u:%u: error: ", pos->file, pos->line, pos->col);
-        va_start(ap, fmt);
+        fputs(prefix, f);
         vfprintf(f, fmt, ap);
-        va_end(ap);
         fputc('\n', f);
         diag_errors++;
+}
+
+int diag_pos(const struct srcpos *pos, const char *fmt, ...) {
+        char prefix[1024];
+        va_list ap;
+        snprintf(prefix, sizeof(prefix), "%s:%u:%u: error: ", pos->file, pos->line, pos->col);
+        va_start(ap, fmt);
+        diag_line(prefix, fmt, ap);
+        va_end(ap);
         return -EINVAL;
 }
 
 int diag_res(int r, const char *kind, const char *name, const char *fmt, ...) {
+        char prefix[512];
         va_list ap;
-        FILE *f = diag_stream();
-        fprintf(f, "error: %s %s: ", kind, name);
+        snprintf(prefix, sizeof(prefix), "error: %s %s: ", kind, name);
         va_start(ap, fmt);
-        vfprintf(f, fmt, ap);
+        diag_line(prefix, fmt, ap);
         va_end(ap);
-        fputc('\n', f);
-        diag_errors++;
         return r;
 }
 
 int diag_plain(int r, const char *fmt, ...) {
         va_list ap;
-        FILE *f = diag_stream();
-        fputs("error: ", f);
         va_start(ap, fmt);
-        vfprintf(f, fmt, ap);
+        diag_line("error: ", fmt, ap);
         va_end(ap);
-        fputc('\n', f);
-        diag_errors++;
         return r;
 }
 

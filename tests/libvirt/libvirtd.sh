@@ -31,6 +31,7 @@ group = "root"
 security_driver = "none"
 cgroup_controllers = [ ]
 stdio_handler = "file"
+namespaces = [ ]
 EOC
         cat >"$D/etc/libvirtd.conf" <<EOC
 unix_sock_dir = "$D/sock"
@@ -68,11 +69,17 @@ EOC
 stop)
         [ -f "$D/pid" ] || exit 0
         pid=$(cat "$D/pid")
+        # dnsmasq and qemu daemonize inside libvirtd's namespaces and would outlive it
+        # (keeping the namespaces alive): everything in its network namespace goes.
+        netns=$(readlink "/proc/$pid/ns/net" 2>/dev/null || true)
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 1 200); do proc_gone "$pid" && break; sleep 0.05; done
         proc_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-        # Guests it started die with its namespaces; make sure none is left.
-        pkill -KILL -f "qemu-system-x86_64.*$D" 2>/dev/null || true
+        if [ -n "$netns" ]; then
+                for p in /proc/[0-9]*; do
+                        if [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$netns" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+                done
+        fi
         rm -f "$D/pid"
         ;;
 esac
