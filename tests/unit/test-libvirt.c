@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../../backends/backends.h"
+#include "../../cmd/output.h"
 #include "../../parsers/parsers.h"
 #include "fake-backends.h"
 
@@ -437,6 +438,37 @@ static void test_netns_needs_test_uri(void **state) {
         run_done(&run);
 }
 
+static void test_show_round_trip(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        struct run run;
+        plan_only(&run);
+        char *yaml = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&yaml, &len);
+        show_print_yaml(f, &run.live);
+        fclose(f);
+        run_done(&run);
+        /* What show prints is a manifest validate accepts... */
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        int r = manifest_parse_buffer(&set, "show.yaml", yaml, len, "kvm1");
+        if (r < 0 || manifests_validate(&set) < 0) {
+                fflush(errs_f);
+                fail_msg("show's YAML is not a valid manifest: %s\n%s", errs, yaml);
+        }
+        free(yaml);
+        assert_non_null(model_find(&set.model, KIND_DOMAIN, "web1"));
+        assert_non_null(model_find(&set.model, KIND_VOLUME, "images/web1-root"));
+        /* ...and in sync: what reconcile owns plans nothing, what it does not is only adopted. */
+        plan_only(&run);
+        for (size_t i = 0; i < run.plan.n_actions; i++)
+                if (run.plan.actions[i].op != OP_ADOPT || run.plan.actions[i].n_changes)
+                        fail_msg("show round trip plans %s %s", op_to_string(run.plan.actions[i].op), run.plan.actions[i].name);
+        run_done(&run);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -456,6 +488,7 @@ int main(void) {
                 T(test_shutoff_and_attach_on_shutoff),
                 T(test_unreachable_uri),
                 T(test_netns_needs_test_uri),
+                T(test_show_round_trip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
