@@ -438,6 +438,49 @@ static void test_netns_needs_test_uri(void **state) {
         run_done(&run);
 }
 
+static void test_every_network_mode_and_domain_option(void **state) {
+        (void) state;
+        want("version: 1\nnetworks:\n"
+             "  routed: { mode: route, bridge: virbr21, address: 10.21.0.1/24 }\n"
+             "  closed: { mode: isolated, bridge: virbr22, address: 10.22.0.1/24, dhcp: { start: 10.22.0.2, end: 10.22.0.9 } }\n"
+             "  onbr: { mode: bridge, bridge: br0 }\n"
+             "  tap: { mode: macvtap, dev: eth2, macvtap-mode: vepa }\n"
+             "domains:\n"
+             "  big: { memory: 1G, memory-backing: hugepages, cpu: Haswell, state: present }\n"
+             "  hm: { memory: 1G, cpu: host-model, state: present }\n");
+        struct resource *tap = model_find(&set.model, KIND_NETWORK, "tap");
+        char *xml = network_render_xml(tap);
+        assert_non_null(strstr(xml, "<forward mode=\"vepa\">"));
+        assert_non_null(strstr(xml, "<interface dev=\"eth2\"/>"));
+        struct resource *back = resource_new(KIND_NETWORK, "tap");
+        assert_int_equal(network_parse_xml(xml, back), 0);
+        assert_int_equal(back->network.mode, NET_MACVTAP);
+        assert_int_equal(back->network.macvtap_mode, MACVTAP_VEPA);
+        assert_string_equal(back->network.dev, "eth2");
+        resource_free(back);
+        free(xml);
+        xml = network_render_xml(model_find(&set.model, KIND_NETWORK, "closed"));
+        assert_null(strstr(xml, "<forward")); /* isolated: no forward element */
+        free(xml);
+        xml = domain_render_xml(model_find(&set.model, KIND_DOMAIN, "big"), "qemu", NULL);
+        assert_non_null(strstr(xml, "<hugepages"));
+        assert_non_null(strstr(xml, "<model fallback=\"allow\">Haswell</model>"));
+        free(xml);
+        xml = domain_render_xml(model_find(&set.model, KIND_DOMAIN, "hm"), "qemu", NULL);
+        assert_non_null(strstr(xml, "<cpu mode=\"host-model\""));
+        free(xml);
+        /* The bridge-mode network names br0 and the macvtap one eth2: the fake link backend has them. */
+        assert_int_equal(model_add(&fake_live, resource_new(KIND_BRIDGE, "br0")), 0);
+        assert_int_equal(model_add(&fake_live, resource_new(KIND_ETHERNET, "eth2")), 0);
+        opts.only_kinds |= 1u << KIND_BRIDGE;
+        assert_int_equal(pass(0), 6);
+        struct run again;
+        plan_only(&again);
+        assert_int_equal(again.plan.n_actions, 0);
+        run_done(&again);
+        model_done(&fake_live);
+}
+
 static void test_show_round_trip(void **state) {
         (void) state;
         want(host);
@@ -489,6 +532,7 @@ int main(void) {
                 T(test_unreachable_uri),
                 T(test_netns_needs_test_uri),
                 T(test_show_round_trip),
+                T(test_every_network_mode_and_domain_option),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
