@@ -271,7 +271,8 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
                 res->n_done += run.plan.actions[i].result == 0;
         if (log_actions)
                 log_actions_line(&run.plan);
-        if (r >= 0)
+        /* With nothing applied, the observation just made is the verification. */
+        if (r >= 0 && run.plan.n_actions)
                 r = run_verify(&run, &residual);
         if (json(o))
                 plan_print_json(stdout, &run.plan, true,
