@@ -30,6 +30,9 @@ unsigned long long xr_ull(struct xr *x, const char *fmt, ...) __attribute__((for
 int xr_count(struct xr *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *xr_replace(struct xr *x, const char *path, const char *parent_path, const char *new_xml);
 
+/* The namespace of the metadata element that marks a domain as reconcile's. */
+#define RECONCILE_XMLNS "https://reconcile.invalid/xmlns/managed/1"
+
 /* libvirt XML of the desired model; domain_type is "kvm", "qemu" or "test". */
 char *network_render_xml(const struct resource *r);
 char *pool_render_xml(const struct resource *r);

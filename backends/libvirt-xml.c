@@ -8,8 +8,6 @@
 
 #include "backends.h"
 
-#define RECONCILE_XMLNS "https://reconcile.invalid/xmlns/managed/1"
-
 static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
 

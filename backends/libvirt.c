@@ -13,8 +13,6 @@
 
 #include "backends.h"
 
-#define RECONCILE_XMLNS "https://reconcile.invalid/xmlns/managed/1"
-
 struct lv_state {
         virConnectPtr conn;
         char uri[512];

@@ -37,8 +37,7 @@ for i in $(seq 1 "$N"); do
         echo "link set br$i up"
 done >"$TMP/batch"
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+. bench/lib.sh
 rec=() peer=() noop=()
 for run in $(seq 1 "$RUNS"); do
         prepare

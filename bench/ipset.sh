@@ -18,8 +18,7 @@ mkdir -m 700 "$TMP/m"
         echo "create big hash:ip family inet hashsize 1024 maxelem $((N * 2))"
         for i in $(seq 0 $((N - 1))); do echo "add big 10.$((i / 62500)).$((i / 250 % 250)).$((i % 250 + 1))"; done
 } >"$TMP/restore"
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+. bench/lib.sh
 rec=() peer=() noop=()
 for _ in $(seq 1 "$RUNS"); do
         ip netns del $NS 2>/dev/null || true; ip netns add $NS

@@ -41,8 +41,7 @@ clean() {
         for i in $(seq 1 "$N"); do echo "undefine vm$i"; echo "vol-delete --pool images vm$i"; done | $V >/dev/null 2>&1 || true
         rm -rf "$TMP/state"
 }
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+. bench/lib.sh
 rec=() one=() loop=()
 for _ in $(seq 1 "$RUNS"); do
         clean
