@@ -9,6 +9,30 @@
 int netns_enter(const char *netns, int *saved);
 int netns_leave(int *saved);
 
+/* An rtnetlink socket opened inside a namespace (links, routes). */
+struct nl_sock;
+struct nl_msg;
+struct rtnl {
+        struct nl_sock *sk;
+        char netns[256];
+        char err[256]; /* the kernel's extended ack message of the last failure */
+};
+typedef int (*rtnl_reply_fn)(struct nl_msg *m, void *arg);
+int rtnl_open(struct rtnl *t, const char *netns, const char *who);
+void rtnl_close(struct rtnl *t);
+/* Send one request (consumed) and wait for its ack: 0 or the kernel's negative
+ * errno; on_reply, if given, sees every answer before the ack. */
+int rtnl_talk(struct rtnl *t, struct nl_msg *msg, rtnl_reply_fn on_reply, void *arg);
+int rtnl_dump(struct rtnl *t, int type, const void *hdr, size_t hdr_len, rtnl_reply_fn fn, void *arg);
+/* The index of the link NAME in t's namespace, 0 if there is none, or -errno. */
+int rtnl_ifindex(struct rtnl *t, const char *name);
+/* The daemon's drift signal: a socket on the rtnetlink groups of a namespace,
+ * and a drain that returns how many notifications were queued. */
+int rtnl_watch_open(const char *netns, unsigned groups, const char *who);
+int rtnl_watch_drain(int fd);
+/* "the kernel's message (strerror)" for an error r of the last request. */
+const char *rtnl_says(struct rtnl *t, int r);
+
 /* XML writer (escapes every value) and XPath reader, for libvirt. */
 struct xw;
 struct xw *xw_new(void);

@@ -155,7 +155,8 @@ static bool has_word(char **tokens, size_t n, const char *key) {
         return false;
 }
 
-static int ipset_observe_(void *state, struct model *live) {
+static int ipset_observe_(void *state, const struct str_list *names, struct model *live) {
+        (void) names;
         struct ipset_state *s = state;
         if (ipset_query(s, "save") < 0)
                 return diag_plain(-EIO, "ipset backend: cannot list sets: %s", s->err);

@@ -254,7 +254,8 @@ static int on_dest(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
-static int ipvs_observe(void *state, struct model *live) {
+static int ipvs_observe(void *state, const struct str_list *names, struct model *live) {
+        (void) names;
         struct ipvs_state *s = state;
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct svc_dump d = { .live = live };

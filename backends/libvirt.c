@@ -212,7 +212,8 @@ static int observe_domains(struct lv_state *s, struct model *live) {
         return 0;
 }
 
-static int lv_observe(void *state, struct model *live) {
+static int lv_observe(void *state, const struct str_list *names, struct model *live) {
+        (void) names;
         struct lv_state *s = state;
         int r = observe_networks(s, live);
         if (r >= 0)

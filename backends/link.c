@@ -1,13 +1,16 @@
 /* Links and addresses through rtnetlink: libnl-3 sockets and messages, with
- * libnl-route-3 building the address requests. NICs are configured, bridges
- * and VLANs created, changed in place and deleted. */
+ * libnl-route-3 building the address requests. NICs are configured; bridges,
+ * bonds, VLANs, VXLANs, macvlans, macvtaps, veths and TAPs are created,
+ * changed in place where the kernel allows it, replaced where not, deleted. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/veth.h>
 #include <net/if.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -15,123 +18,45 @@
 #include <netlink/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include "backends.h"
 
-#ifndef NLM_F_ACK_TLVS
-#define NLM_F_ACK_TLVS 0x200
-#endif
-#ifndef NLM_F_CAPPED
-#define NLM_F_CAPPED 0x100
-#endif
-
 struct link_state {
-        struct nl_sock *sk;
-        char netns[256];
+        struct rtnl nl;
         int ssh_oif; /* ifindex carrying the route to the SSH client, 0 if none */
-        char err[256]; /* the kernel's extended ack message of the last failure */
 };
 
-/* ---- talking to the kernel ---- */
-
-struct talk {
-        int error;
-        bool done;
-        char *msg;
-        size_t msg_size;
+/* The kernel's IFLA_INFO_KIND of each kind reconcile creates. */
+static const char *const info_kinds[_KIND_MAX] = {
+        [KIND_BRIDGE] = "bridge", [KIND_VLAN] = "vlan",       [KIND_BOND] = "bond", [KIND_VXLAN] = "vxlan",
+        [KIND_MACVLAN] = "macvlan", [KIND_MACVTAP] = "macvtap", [KIND_VETH] = "veth", [KIND_TAP] = "tun",
 };
 
-static int talk_on_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg) {
-        struct talk *t = arg;
-        struct nlmsghdr *nlh = (struct nlmsghdr *) ((char *) e - NLMSG_HDRLEN);
-        (void) who;
-        t->error = e->error;
-        t->done = true;
-        if (t->msg)
-                t->msg[0] = '\0';
-        if (t->msg && (nlh->nlmsg_flags & NLM_F_ACK_TLVS)) {
-                size_t off = sizeof(*e);
-                if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-                        off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-                struct nlattr *a = (struct nlattr *) ((char *) e + NLMSG_ALIGN(off));
-                int rem = (int) nlh->nlmsg_len - (int) NLMSG_HDRLEN - (int) NLMSG_ALIGN(off);
-                for (; nla_ok(a, rem); a = nla_next(a, &rem))
-                        if (nla_type(a) == NLMSGERR_ATTR_MSG)
-                                snprintf(t->msg, t->msg_size, "%s", nla_get_string(a));
-        }
-        return NL_STOP;
+static enum kind kind_of_info(const char *type) {
+        for (int k = 0; k < _KIND_MAX; k++)
+                if (info_kinds[k] && strcmp(info_kinds[k], type) == 0)
+                        return (enum kind) k;
+        return KIND_ETHERNET;
 }
 
-static int talk_on_ack(struct nl_msg *m, void *arg) {
-        struct talk *t = arg;
-        (void) m;
-        t->error = 0;
-        t->done = true;
-        return NL_STOP;
+/* Kinds whose members are enslaved through IFLA_MASTER and recorded as "ports". */
+static bool has_ports(enum kind k) {
+        return k == KIND_BRIDGE || k == KIND_BOND;
 }
 
-/* Send one request and wait for its acknowledgement: 0 or the kernel's negative
- * errno. on_reply, if given, sees every answer before the ack (a GET's reply). */
-static int nl_talk_cb(struct link_state *s, struct nl_msg *msg, nl_recvmsg_msg_cb_t on_reply, void *arg) {
-        struct talk t = { .msg = s->err, .msg_size = sizeof(s->err) };
-        s->err[0] = '\0';
-        int r = nl_send_auto(s->sk, msg);
-        nlmsg_free(msg);
-        if (r < 0)
-                return -EIO;
-        struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
-        if (!cb)
-                return -ENOMEM;
-        if (on_reply)
-                nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_reply, arg);
-        nl_cb_err(cb, NL_CB_CUSTOM, talk_on_error, &t);
-        nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, talk_on_ack, &t);
-        while (!t.done) {
-                r = nl_recvmsgs(s->sk, cb);
-                if (r < 0 && !t.done) {
-                        t.error = -EIO;
-                        break;
-                }
-        }
-        nl_cb_put(cb);
-        return t.error;
-}
-
-static int nl_talk(struct link_state *s, struct nl_msg *msg) {
-        return nl_talk_cb(s, msg, NULL, NULL);
-}
-
-static const char *kernel_says(struct link_state *s, int r) {
-        static char buf[320];
-        if (s->err[0])
-                snprintf(buf, sizeof(buf), "%s (%s)", s->err, strerror(-r));
-        else
-                snprintf(buf, sizeof(buf), "%s", strerror(-r));
-        return buf;
-}
-
-typedef int (*dump_fn)(struct nl_msg *m, void *arg);
-
-static int rtnl_dump(struct link_state *s, int type, const void *hdr, size_t hdr_len, dump_fn fn, void *arg) {
-        int r = nl_send_simple(s->sk, type, NLM_F_DUMP, (void *) hdr, hdr_len);
-        if (r < 0)
-                return -EIO;
-        struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
-        if (!cb)
-                return -ENOMEM;
-        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fn, arg);
-        r = nl_recvmsgs(s->sk, cb);
-        nl_cb_put(cb);
-        return r < 0 ? -EIO : 0;
+/* Kinds that sit on a parent given by IFLA_LINK. */
+static bool has_parent(enum kind k) {
+        return k == KIND_VLAN || k == KIND_MACVLAN || k == KIND_MACVTAP;
 }
 
 /* ---- observe ---- */
 
 struct observe_ctx {
         struct model *live;
-        struct resource **by_index; /* ifindex -> resource, for masters and addresses */
+        struct resource **by_index; /* ifindex -> resource, for masters, parents and addresses */
         size_t n_index;
         int *master_of; /* ifindex -> master ifindex */
 };
@@ -157,6 +82,144 @@ static struct resource *index_get(struct observe_ctx *o, int ifindex) {
         return ifindex > 0 && (size_t) ifindex < o->n_index ? o->by_index[ifindex] : NULL;
 }
 
+static void ip_from_attr(struct ipaddr *ip, const struct nlattr *a, int family) {
+        memset(ip, 0, sizeof(*ip));
+        ip->family = family;
+        memcpy(ip->a, nla_data(a), family == AF_INET ? 4 : 16);
+        ip->prefix = family == AF_INET ? 32 : 128;
+}
+
+static bool ip_is_zero(const struct nlattr *a) {
+        const unsigned char *p = nla_data(a);
+        for (int i = 0; i < nla_len(a); i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
+static void observe_bridge(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_BR_MAX + 1] = { 0 };
+        if (nla_parse_nested(tb, IFLA_BR_MAX, data, NULL) < 0)
+                return;
+        if (tb[IFLA_BR_STP_STATE]) {
+                r->link.stp = nla_get_u32(tb[IFLA_BR_STP_STATE]) != 0;
+                r->set |= LINK_F_STP;
+        }
+        if (tb[IFLA_BR_FORWARD_DELAY]) {
+                /* The kernel reports centiseconds (USER_HZ); the manifest counts seconds. */
+                r->link.forward_delay = (nla_get_u32(tb[IFLA_BR_FORWARD_DELAY]) + 50) / 100;
+                r->set |= LINK_F_FORWARD_DELAY;
+        }
+}
+
+static void observe_vlan(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_VLAN_MAX + 1] = { 0 };
+        if (nla_parse_nested(tb, IFLA_VLAN_MAX, data, NULL) == 0 && tb[IFLA_VLAN_ID]) {
+                r->link.vlan_id = nla_get_u16(tb[IFLA_VLAN_ID]);
+                r->set |= LINK_F_ID;
+        }
+}
+
+static void observe_vxlan(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_VXLAN_MAX + 1] = { 0 };
+        struct link_spec *l = &r->link;
+        if (nla_parse_nested(tb, IFLA_VXLAN_MAX, data, NULL) < 0)
+                return;
+        if (tb[IFLA_VXLAN_ID]) {
+                l->vni = nla_get_u32(tb[IFLA_VXLAN_ID]);
+                r->set |= LINK_F_VNI;
+        }
+        struct ipaddr dst = { 0 };
+        if (tb[IFLA_VXLAN_GROUP] && !ip_is_zero(tb[IFLA_VXLAN_GROUP]))
+                ip_from_attr(&dst, tb[IFLA_VXLAN_GROUP], AF_INET);
+        else if (tb[IFLA_VXLAN_GROUP6] && !ip_is_zero(tb[IFLA_VXLAN_GROUP6]))
+                ip_from_attr(&dst, tb[IFLA_VXLAN_GROUP6], AF_INET6);
+        if (dst.family) {
+                bool mcast = dst.family == AF_INET ? (dst.a[0] & 0xf0) == 0xe0 : dst.a[0] == 0xff;
+                if (mcast) {
+                        l->group = dst;
+                        r->set |= LINK_F_GROUP;
+                } else {
+                        l->remote = dst;
+                        r->set |= LINK_F_REMOTE;
+                }
+        }
+        if (tb[IFLA_VXLAN_LOCAL] && !ip_is_zero(tb[IFLA_VXLAN_LOCAL])) {
+                ip_from_attr(&l->local, tb[IFLA_VXLAN_LOCAL], AF_INET);
+                r->set |= LINK_F_LOCAL;
+        } else if (tb[IFLA_VXLAN_LOCAL6] && !ip_is_zero(tb[IFLA_VXLAN_LOCAL6])) {
+                ip_from_attr(&l->local, tb[IFLA_VXLAN_LOCAL6], AF_INET6);
+                r->set |= LINK_F_LOCAL;
+        }
+        if (tb[IFLA_VXLAN_LINK] && nla_get_u32(tb[IFLA_VXLAN_LINK]))
+                snprintf(l->link, sizeof(l->link), "#%u", nla_get_u32(tb[IFLA_VXLAN_LINK]));
+        if (tb[IFLA_VXLAN_PORT]) {
+                l->port = ntohs(nla_get_u16(tb[IFLA_VXLAN_PORT]));
+                r->set |= LINK_F_PORT;
+        }
+        if (tb[IFLA_VXLAN_LEARNING]) {
+                l->learning = nla_get_u8(tb[IFLA_VXLAN_LEARNING]) != 0;
+                r->set |= LINK_F_LEARNING;
+        }
+}
+
+static void observe_macvlan(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_MACVLAN_MAX + 1] = { 0 };
+        if (nla_parse_nested(tb, IFLA_MACVLAN_MAX, data, NULL) < 0 || !tb[IFLA_MACVLAN_MODE])
+                return;
+        uint32_t bit = nla_get_u32(tb[IFLA_MACVLAN_MODE]);
+        for (int m = 0; m < _MVLAN_MAX; m++)
+                if (bit == 1u << m) {
+                        r->link.mode = m;
+                        r->set |= LINK_F_MODE;
+                }
+}
+
+static void observe_bond(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_BOND_MAX + 1] = { 0 };
+        struct link_spec *l = &r->link;
+        if (nla_parse_nested(tb, IFLA_BOND_MAX, data, NULL) < 0)
+                return;
+        if (tb[IFLA_BOND_MODE]) {
+                l->mode = nla_get_u8(tb[IFLA_BOND_MODE]);
+                r->set |= LINK_F_MODE;
+        }
+        if (tb[IFLA_BOND_MIIMON]) {
+                l->miimon = nla_get_u32(tb[IFLA_BOND_MIIMON]);
+                r->set |= LINK_F_MIIMON;
+        }
+        if (tb[IFLA_BOND_AD_LACP_RATE]) {
+                l->lacp_rate = nla_get_u8(tb[IFLA_BOND_AD_LACP_RATE]);
+                r->set |= LINK_F_LACP_RATE;
+        }
+        if (tb[IFLA_BOND_XMIT_HASH_POLICY]) {
+                l->xmit_hash = nla_get_u8(tb[IFLA_BOND_XMIT_HASH_POLICY]);
+                r->set |= LINK_F_XMIT_HASH;
+        }
+}
+
+/* A tun-driver device: a TAP is ours to model, a layer-3 TUN is left as a plain device. */
+static enum kind observe_tun(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_TUN_MAX + 1] = { 0 };
+        struct link_spec *l = &r->link;
+        if (!data || nla_parse_nested(tb, IFLA_TUN_MAX, data, NULL) < 0 || !tb[IFLA_TUN_TYPE] ||
+            nla_get_u8(tb[IFLA_TUN_TYPE]) != IFF_TAP)
+                return KIND_ETHERNET;
+        if (tb[IFLA_TUN_OWNER]) {
+                l->owner = nla_get_u32(tb[IFLA_TUN_OWNER]);
+                r->set |= LINK_F_OWNER;
+        }
+        if (tb[IFLA_TUN_GROUP]) {
+                l->group_id = nla_get_u32(tb[IFLA_TUN_GROUP]);
+                r->set |= LINK_F_GROUP_ID;
+        }
+        if (tb[IFLA_TUN_MULTI_QUEUE]) {
+                l->multi_queue = nla_get_u8(tb[IFLA_TUN_MULTI_QUEUE]) != 0;
+                r->set |= LINK_F_MULTI_QUEUE;
+        }
+        return KIND_TAP;
+}
+
 static int on_link(struct nl_msg *m, void *arg) {
         struct observe_ctx *o = arg;
         struct nlmsghdr *nlh = nlmsg_hdr(m);
@@ -170,9 +233,10 @@ static int on_link(struct nl_msg *m, void *arg) {
         if (tb[IFLA_LINKINFO] && nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
             info[IFLA_INFO_KIND])
                 snprintf(type, sizeof(type), "%s", nla_get_string(info[IFLA_INFO_KIND]));
-        enum kind k = strcmp(type, "bridge") == 0 ? KIND_BRIDGE : strcmp(type, "vlan") == 0 ? KIND_VLAN : KIND_ETHERNET;
+        enum kind k = kind_of_info(type);
         struct resource *r = resource_new(k, nla_get_string(tb[IFLA_IFNAME]));
         struct link_spec *l = &r->link;
+        struct nlattr *data = info[IFLA_INFO_DATA];
         snprintf(l->type, sizeof(l->type), "%s", type);
         l->ifindex = ifi->ifi_index;
         l->up = ifi->ifi_flags & IFF_UP;
@@ -185,30 +249,24 @@ static int on_link(struct nl_msg *m, void *arg) {
                 memcpy(l->mac, nla_data(tb[IFLA_ADDRESS]), 6);
                 r->set |= LINK_F_MAC;
         }
-        if (tb[IFLA_LINK] && k == KIND_VLAN)
-                l->vlan_id = 0; /* parent name is resolved after the dump */
-        struct nlattr *data[IFLA_BR_MAX + 1] = { 0 };
-        if (k == KIND_BRIDGE && info[IFLA_INFO_DATA] &&
-            nla_parse_nested(data, IFLA_BR_MAX, info[IFLA_INFO_DATA], NULL) == 0) {
-                if (data[IFLA_BR_STP_STATE]) {
-                        l->stp = nla_get_u32(data[IFLA_BR_STP_STATE]) != 0;
-                        r->set |= LINK_F_STP;
-                }
-                if (data[IFLA_BR_FORWARD_DELAY]) {
-                        /* The kernel reports centiseconds (USER_HZ); the manifest counts seconds. */
-                        l->forward_delay = (nla_get_u32(data[IFLA_BR_FORWARD_DELAY]) + 50) / 100;
-                        r->set |= LINK_F_FORWARD_DELAY;
-                }
-        }
-        struct nlattr *vdata[IFLA_VLAN_MAX + 1] = { 0 };
-        if (k == KIND_VLAN && info[IFLA_INFO_DATA] &&
-            nla_parse_nested(vdata, IFLA_VLAN_MAX, info[IFLA_INFO_DATA], NULL) == 0 && vdata[IFLA_VLAN_ID]) {
-                l->vlan_id = nla_get_u16(vdata[IFLA_VLAN_ID]);
-                r->set |= LINK_F_ID;
-        }
-        int master = tb[IFLA_MASTER] ? (int) nla_get_u32(tb[IFLA_MASTER]) : 0;
-        if (k == KIND_VLAN && tb[IFLA_LINK])
+        if (k == KIND_TAP)
+                r->kind = observe_tun(r, data);
+        else if (data && k == KIND_BRIDGE)
+                observe_bridge(r, data);
+        else if (data && k == KIND_VLAN)
+                observe_vlan(r, data);
+        else if (data && k == KIND_VXLAN)
+                observe_vxlan(r, data);
+        else if (data && (k == KIND_MACVLAN || k == KIND_MACVTAP))
+                observe_macvlan(r, data);
+        else if (data && k == KIND_BOND)
+                observe_bond(r, data);
+        /* Parents and peers are named once every link of the dump is known. */
+        if ((has_parent(k) || k == KIND_VETH) && tb[IFLA_LINK])
                 snprintf(l->link, sizeof(l->link), "#%u", nla_get_u32(tb[IFLA_LINK]));
+        if (k == KIND_VETH && tb[IFLA_LINK_NETNSID])
+                snprintf(l->peer_netns, sizeof(l->peer_netns), "*"); /* another namespace: not named here */
+        int master = tb[IFLA_MASTER] ? (int) nla_get_u32(tb[IFLA_MASTER]) : 0;
         if (model_add(o->live, r) < 0) {
                 resource_free(r);
                 return NL_OK;
@@ -240,41 +298,51 @@ static int on_addr(struct nl_msg *m, void *arg) {
         return NL_OK;
 }
 
-static int link_observe(void *state, struct model *live) {
+/* "#IFINDEX" left by on_link into a name; a link in another namespace has none. */
+static bool resolve_index(struct observe_ctx *o, char name[IFNAME_MAX]) {
+        if (name[0] != '#')
+                return name[0] != '\0';
+        struct resource *p = index_get(o, atoi(name + 1));
+        snprintf(name, IFNAME_MAX, "%s", p ? p->name : "");
+        return p != NULL;
+}
+
+static int link_observe(void *state, const struct str_list *names, struct model *live) {
         struct link_state *s = state;
         struct observe_ctx o = { .live = live };
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
         struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
         size_t first = live->n;
-        int r = rtnl_dump(s, RTM_GETLINK, &ifi, sizeof(ifi), on_link, &o);
+        (void) names;
+        int r = rtnl_dump(&s->nl, RTM_GETLINK, &ifi, sizeof(ifi), on_link, &o);
         if (r >= 0)
-                r = rtnl_dump(s, RTM_GETADDR, &ifa, sizeof(ifa), on_addr, &o);
+                r = rtnl_dump(&s->nl, RTM_GETADDR, &ifa, sizeof(ifa), on_addr, &o);
         if (r < 0) {
                 free(o.by_index);
                 free(o.master_of);
-                return diag_plain(r, "link backend: cannot read links%s%s: %s", s->netns[0] ? " in netns " : "",
-                                  s->netns, strerror(-r));
+                return diag_plain(r, "link backend: cannot read links%s%s: %s", s->nl.netns[0] ? " in netns " : "",
+                                  s->nl.netns, strerror(-r));
         }
-        /* Resolve masters and VLAN parents by ifindex now that every link is known. */
         for (size_t i = first; i < live->n; i++) {
                 struct resource *res = live->v[i];
                 struct link_spec *l = &res->link;
-                int master = o.master_of[l->ifindex];
-                struct resource *m = index_get(&o, master);
+                struct resource *m = index_get(&o, o.master_of[l->ifindex]);
                 if (m) {
                         snprintf(l->master, sizeof(l->master), "%s", m->name);
-                        if (m->kind == KIND_BRIDGE) {
+                        if (has_ports(m->kind)) {
                                 *(char **) array_push(&m->link.interfaces.v, &m->link.interfaces.n, sizeof(char *)) =
                                         xstrdup(res->name);
                                 m->set |= LINK_F_INTERFACES;
                         }
                 }
-                if (res->kind == KIND_VLAN && l->link[0] == '#') {
-                        struct resource *p = index_get(&o, atoi(l->link + 1));
-                        /* A parent in another namespace shows as an index we cannot name. */
-                        snprintf(l->link, sizeof(l->link), "%s", p ? p->name : "");
-                        res->set |= p ? LINK_F_LINK : 0;
-                }
+                if (res->kind == KIND_VETH) {
+                        if (!l->peer_netns[0] && resolve_index(&o, l->link)) {
+                                snprintf(l->peer, sizeof(l->peer), "%s", l->link);
+                                res->set |= LINK_F_PEER;
+                        }
+                        l->link[0] = '\0';
+                } else if (resolve_index(&o, l->link))
+                        res->set |= LINK_F_LINK;
         }
         free(o.by_index);
         free(o.master_of);
@@ -287,32 +355,11 @@ static int ssh_route_oif(struct link_state *s);
 
 static int link_open(const struct backend_ctx *ctx, void **state) {
         struct link_state *s = xcalloc(1, sizeof(*s));
-        int saved, r;
-        if (ctx->netns)
-                snprintf(s->netns, sizeof(s->netns), "%s", ctx->netns);
-        r = netns_enter(ctx->netns, &saved);
+        int r = rtnl_open(&s->nl, ctx->netns, "link");
         if (r < 0) {
                 free(s);
                 return r;
         }
-        s->sk = nl_socket_alloc();
-        if (!s->sk || nl_connect(s->sk, NETLINK_ROUTE) < 0) {
-                netns_leave(&saved);
-                if (s->sk)
-                        nl_socket_free(s->sk);
-                free(s);
-                return diag_plain(-EIO, "link backend: cannot open a netlink socket");
-        }
-        r = netns_leave(&saved);
-        if (r < 0) {
-                nl_socket_free(s->sk);
-                free(s);
-                return r;
-        }
-        int one = 1;
-        setsockopt(nl_socket_get_fd(s->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-        nl_socket_set_buffer_size(s->sk, 4 << 20, 4 << 20);
-        nl_socket_set_msg_buf_size(s->sk, 64 << 10);
         if (!ctx->netns)
                 s->ssh_oif = ssh_route_oif(s);
         *state = s;
@@ -323,19 +370,24 @@ static void link_close(void *state) {
         struct link_state *s = state;
         if (!s)
                 return;
-        nl_socket_free(s->sk);
+        rtnl_close(&s->nl);
         free(s);
 }
 
-/* ---- dependencies, diff, risk ---- */
+/* ---- dependencies ---- */
 
 static void link_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
-        if (r->kind == KIND_VLAN && r->link.link[0])
-                add(u, KIND_ETHERNET, r->link.link);
-        if (r->kind == KIND_BRIDGE)
-                for (size_t i = 0; i < r->link.interfaces.n; i++)
-                        add(u, KIND_ETHERNET, r->link.interfaces.v[i]);
+        const struct link_spec *l = &r->link;
+        if ((has_parent(r->kind) || r->kind == KIND_VXLAN) && l->link[0])
+                add(u, KIND_ETHERNET, l->link);
+        if (r->kind == KIND_VXLAN && l->local_dev[0] && strcmp(l->local_dev, l->link) != 0)
+                add(u, KIND_ETHERNET, l->local_dev);
+        if (has_ports(r->kind))
+                for (size_t i = 0; i < l->interfaces.n; i++)
+                        add(u, KIND_ETHERNET, l->interfaces.v[i]);
 }
+
+/* ---- diff ---- */
 
 /* IPv6 link-local addresses belong to the kernel unless the manifest names one. */
 static bool addr_is_link_local(const struct ipaddr *a) {
@@ -394,33 +446,159 @@ static const char *yesno(bool b) {
         return b ? "true" : "false";
 }
 
+static const char *ip_or_none(const struct resource *r, uint64_t bit, const struct ipaddr *ip, char *buf, size_t size) {
+        return r->set & bit ? ipaddr_format(ip, false, buf, size) : NULL;
+}
+
+/* An address field that the kernel takes only at creation (VXLAN local, group). */
+static bool ip_differs(const struct resource *w, const struct resource *live, uint64_t bit, const struct ipaddr *a,
+                       const struct ipaddr *b) {
+        if (!(w->set & bit) != !(live->set & bit))
+                return true;
+        return (w->set & bit) && !ipaddr_equal(a, b);
+}
+
+static void add_u32_change(struct action *a, uint64_t field, const char *name, uint32_t from, uint32_t to) {
+        char f[16], t[16];
+        snprintf(f, sizeof(f), "%u", from);
+        snprintf(t, sizeof(t), "%u", to);
+        action_add_change(a, field, name, f, t);
+}
+
+static void add_enum_change(struct action *a, uint64_t field, const char *name, const struct enum_table *t, int from,
+                            int to) {
+        action_add_change(a, field, name, enum_to_string(t, from), enum_to_string(t, to));
+}
+
+/* What only a new link can have: the plan says replace. Returns true if any. */
+static bool diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
+        const struct link_spec *want = &w->link, *have = &live->link;
+        char f[64], t[64];
+        size_t before = a->n_changes;
+        if ((has_parent(w->kind) || (w->kind == KIND_VXLAN && (w->set & LINK_F_LINK))) &&
+            strcmp(want->link, have->link) != 0)
+                action_add_change(a, LINK_F_LINK, w->kind == KIND_VXLAN ? "dev" : "link", have->link[0] ? have->link : NULL,
+                                  want->link[0] ? want->link : NULL);
+        if (w->kind == KIND_VLAN && want->vlan_id != have->vlan_id)
+                add_u32_change(a, LINK_F_ID, "id", have->vlan_id, want->vlan_id);
+        if (w->kind == KIND_VXLAN) {
+                if (want->vni != have->vni)
+                        add_u32_change(a, LINK_F_VNI, "vni", have->vni, want->vni);
+                if (want->port != have->port)
+                        add_u32_change(a, LINK_F_PORT, "port", have->port, want->port);
+                if (ip_differs(w, live, LINK_F_LOCAL, &want->local, &have->local))
+                        action_add_change(a, LINK_F_LOCAL, "local", ip_or_none(live, LINK_F_LOCAL, &have->local, f, sizeof(f)),
+                                          ip_or_none(w, LINK_F_LOCAL, &want->local, t, sizeof(t)));
+                if (ip_differs(w, live, LINK_F_GROUP, &want->group, &have->group))
+                        action_add_change(a, LINK_F_GROUP, "group", ip_or_none(live, LINK_F_GROUP, &have->group, f, sizeof(f)),
+                                          ip_or_none(w, LINK_F_GROUP, &want->group, t, sizeof(t)));
+        }
+        if (w->kind == KIND_VETH) {
+                const char *want_ns = want->peer_netns, *have_ns = have->peer_netns;
+                /* A peer in another namespace is known to exist, not by name: the namespace is what we compare. */
+                if (!want_ns[0] != !have_ns[0])
+                        action_add_change(a, LINK_F_PEER_NETNS, "peer-netns", have_ns[0] ? "(another)" : NULL,
+                                          want_ns[0] ? want_ns : NULL);
+                else if (!want_ns[0] && strcmp(want->peer, have->peer) != 0)
+                        action_add_change(a, LINK_F_PEER, "peer", have->peer[0] ? have->peer : NULL, want->peer);
+        }
+        if (w->kind == KIND_TAP && (w->set & LINK_F_MULTI_QUEUE) && want->multi_queue != have->multi_queue)
+                action_add_change(a, LINK_F_MULTI_QUEUE, "multi-queue", yesno(have->multi_queue), yesno(want->multi_queue));
+        if (a->n_changes == before)
+                return false;
+        a->op = OP_REPLACE;
+        a->reason = xstrdup("cannot change in place");
+        return true;
+}
+
+/* Kind-specific attributes the kernel changes in place. */
+static void diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
+        const struct link_spec *want = &w->link, *have = &live->link;
+        char f[64], t[64];
+        switch (w->kind) {
+        case KIND_BRIDGE:
+                if (want->stp != have->stp)
+                        action_add_change(a, LINK_F_STP, "stp", yesno(have->stp), yesno(want->stp));
+                if (want->forward_delay != have->forward_delay)
+                        add_u32_change(a, LINK_F_FORWARD_DELAY, "forward-delay", have->forward_delay, want->forward_delay);
+                break;
+        case KIND_VXLAN:
+                if (ip_differs(w, live, LINK_F_REMOTE, &want->remote, &have->remote))
+                        action_add_change(a, LINK_F_REMOTE, "remote", ip_or_none(live, LINK_F_REMOTE, &have->remote, f, sizeof(f)),
+                                          ip_or_none(w, LINK_F_REMOTE, &want->remote, t, sizeof(t)));
+                if (want->learning != have->learning)
+                        action_add_change(a, LINK_F_LEARNING, "learning", yesno(have->learning), yesno(want->learning));
+                break;
+        case KIND_MACVLAN:
+        case KIND_MACVTAP:
+                if (want->mode != have->mode)
+                        add_enum_change(a, LINK_F_MODE, "mode", &macvlan_mode_table, have->mode, want->mode);
+                break;
+        case KIND_TAP:
+                if ((w->set & LINK_F_OWNER) && (!(live->set & LINK_F_OWNER) || want->owner != have->owner))
+                        action_add_change(a, LINK_F_OWNER, "owner", live->set & LINK_F_OWNER ? (snprintf(f, sizeof(f), "%u", have->owner), f) : NULL,
+                                          (snprintf(t, sizeof(t), "%u", want->owner), t));
+                if ((w->set & LINK_F_GROUP_ID) && (!(live->set & LINK_F_GROUP_ID) || want->group_id != have->group_id))
+                        action_add_change(a, LINK_F_GROUP_ID, "group", live->set & LINK_F_GROUP_ID ? (snprintf(f, sizeof(f), "%u", have->group_id), f) : NULL,
+                                          (snprintf(t, sizeof(t), "%u", want->group_id), t));
+                break;
+        case KIND_BOND:
+                if (want->mode != have->mode)
+                        add_enum_change(a, LINK_F_MODE, "mode", &bond_mode_table, have->mode, want->mode);
+                if ((w->set & LINK_F_MIIMON) && want->miimon != have->miimon)
+                        add_u32_change(a, LINK_F_MIIMON, "miimon", have->miimon, want->miimon);
+                if ((w->set & LINK_F_LACP_RATE) && want->lacp_rate != have->lacp_rate)
+                        add_enum_change(a, LINK_F_LACP_RATE, "lacp-rate", &lacp_rate_table, have->lacp_rate, want->lacp_rate);
+                if ((w->set & LINK_F_XMIT_HASH) && want->xmit_hash != have->xmit_hash)
+                        add_enum_change(a, LINK_F_XMIT_HASH, "xmit-hash-policy", &xmit_hash_table, have->xmit_hash,
+                                        want->xmit_hash);
+                break;
+        default:
+                break;
+        }
+}
+
+static int diff_addresses(const struct resource *w, const struct resource *live, struct action *a) {
+        const struct link_spec *want = &w->link, *have = &live->link;
+        char buf[64];
+        int ret = 0;
+        for (size_t i = 0; i < have->addresses.n; i++) {
+                const struct ipaddr *ip = &have->addresses.v[i];
+                if (ip->flags & IFA_F_DADFAILED && addr_in(&want->addresses, ip))
+                        ret = diag_res(-EADDRINUSE, kind_to_string(w->kind), w->name,
+                                       "address %s failed duplicate address detection (dadfailed): another "
+                                       "host on the link uses it",
+                                       ipaddr_format(ip, true, buf, sizeof(buf)));
+        }
+        if (ret < 0)
+                return ret;
+        for (size_t i = 0; i < have->addresses.n; i++) {
+                const struct ipaddr *ip = &have->addresses.v[i];
+                if (!addr_static(ip) || addr_in(&want->addresses, ip) || addr_is_link_local(ip))
+                        continue;
+                action_add_change(a, LINK_F_ADDRESSES, "address", ipaddr_format(ip, true, buf, sizeof(buf)), NULL);
+        }
+        for (size_t i = 0; i < want->addresses.n; i++) {
+                const struct ipaddr *ip = &want->addresses.v[i];
+                /* Any live copy counts, tentative included; a dynamic one is made static below. */
+                bool found = false;
+                for (size_t j = 0; j < have->addresses.n && !found; j++)
+                        found = ipaddr_equal(&have->addresses.v[j], ip) && addr_static(&have->addresses.v[j]);
+                if (!found)
+                        action_add_change(a, LINK_F_ADDRESSES, "address", NULL, ipaddr_format(ip, true, buf, sizeof(buf)));
+        }
+        return 0;
+}
+
 static int link_diff(void *state, const struct resource *w, const struct resource *live,
                      const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct link_spec *want = &w->link, *have = &live->link;
-        char from[64], to[64];
         (void) state;
         (void) p;
-
-        if (w->kind == KIND_VLAN) {
-                bool parent = strcmp(want->link, have->link) != 0, id = want->vlan_id != have->vlan_id;
-                if (parent || id) {
-                        a->op = OP_REPLACE;
-                        a->reason = xstrdup("cannot change in place");
-                        if (id) {
-                                snprintf(from, sizeof(from), "%u", have->vlan_id);
-                                snprintf(to, sizeof(to), "%u", want->vlan_id);
-                                action_add_change(a, LINK_F_ID, "id", from, to);
-                        }
-                        if (parent)
-                                action_add_change(a, LINK_F_LINK, "link", have->link[0] ? have->link : NULL, want->link);
-                        return 0;
-                }
-        }
-        if ((w->set & LINK_F_MTU) && want->mtu != have->mtu) {
-                snprintf(from, sizeof(from), "%u", have->mtu);
-                snprintf(to, sizeof(to), "%u", want->mtu);
-                action_add_change(a, LINK_F_MTU, "mtu", from, to);
-        }
+        if (diff_identity(w, live, a))
+                return 0;
+        if ((w->set & LINK_F_MTU) && want->mtu != have->mtu)
+                add_u32_change(a, LINK_F_MTU, "mtu", have->mtu, want->mtu);
         const unsigned char *mac = NULL;
         unsigned char ledger_mac[6];
         if (w->set & LINK_F_MAC)
@@ -432,46 +610,13 @@ static int link_diff(void *state, const struct resource *w, const struct resourc
                 char f[18], t[18];
                 action_add_change(a, LINK_F_MAC, "mac", mac_format(have->mac, f), mac_format(mac, t));
         }
-        if (w->kind == KIND_BRIDGE) {
-                if (want->stp != have->stp)
-                        action_add_change(a, LINK_F_STP, "stp", yesno(have->stp), yesno(want->stp));
-                if (want->forward_delay != have->forward_delay) {
-                        snprintf(from, sizeof(from), "%u", have->forward_delay);
-                        snprintf(to, sizeof(to), "%u", want->forward_delay);
-                        action_add_change(a, LINK_F_FORWARD_DELAY, "forward-delay", from, to);
-                }
-        }
+        diff_in_place(w, live, a);
         if (w->set & LINK_F_ADDRESSES) {
-                char buf[64];
-                int ret = 0;
-                for (size_t i = 0; i < have->addresses.n; i++) {
-                        const struct ipaddr *ip = &have->addresses.v[i];
-                        if (ip->flags & IFA_F_DADFAILED && addr_in(&want->addresses, ip))
-                                ret = diag_res(-EADDRINUSE, kind_to_string(w->kind), w->name,
-                                               "address %s failed duplicate address detection (dadfailed): another "
-                                               "host on the link uses it",
-                                               ipaddr_format(ip, true, buf, sizeof(buf)));
-                }
-                if (ret < 0)
-                        return ret;
-                for (size_t i = 0; i < have->addresses.n; i++) {
-                        const struct ipaddr *ip = &have->addresses.v[i];
-                        if (!addr_static(ip) || addr_in(&want->addresses, ip) || addr_is_link_local(ip))
-                                continue;
-                        action_add_change(a, LINK_F_ADDRESSES, "address", ipaddr_format(ip, true, buf, sizeof(buf)), NULL);
-                }
-                for (size_t i = 0; i < want->addresses.n; i++) {
-                        const struct ipaddr *ip = &want->addresses.v[i];
-                        /* Any live copy counts, tentative included; a dynamic one is made static below. */
-                        bool found = false;
-                        for (size_t j = 0; j < have->addresses.n && !found; j++)
-                                found = ipaddr_equal(&have->addresses.v[j], ip) && addr_static(&have->addresses.v[j]);
-                        if (!found)
-                                action_add_change(a, LINK_F_ADDRESSES, "address", NULL,
-                                                  ipaddr_format(ip, true, buf, sizeof(buf)));
-                }
+                int r = diff_addresses(w, live, a);
+                if (r < 0)
+                        return r;
         }
-        if (w->kind == KIND_BRIDGE && (w->set & LINK_F_INTERFACES)) {
+        if (has_ports(w->kind) && (w->set & LINK_F_INTERFACES)) {
                 for (size_t i = 0; i < want->interfaces.n; i++)
                         if (!str_list_contains(&have->interfaces, want->interfaces.v[i]))
                                 action_add_change(a, LINK_F_INTERFACES, "port", NULL, want->interfaces.v[i]);
@@ -486,6 +631,8 @@ static int link_diff(void *state, const struct resource *w, const struct resourc
         return 0;
 }
 
+/* ---- risk ---- */
+
 static void risk_add(struct action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void risk_add(struct action *a, const char *fmt, ...) {
         char msg[256];
@@ -498,11 +645,19 @@ static void risk_add(struct action *a, const char *fmt, ...) {
         a->risk = joined;
 }
 
+/* A bond's mode and LACP rate change only while it is down and, for the mode, without members. */
+static bool bond_needs_down(const struct action *a) {
+        for (size_t i = 0; a->kind == KIND_BOND && a->op == OP_UPDATE && i < a->n_changes; i++)
+                if (a->changes[i].field == LINK_F_MODE || a->changes[i].field == LINK_F_LACP_RATE)
+                        return true;
+        return false;
+}
+
 static void link_assess(void *state, struct action *a, const struct model *live) {
         struct link_state *s = state;
         char buf[64];
         const struct resource *here = a->live;
-        if (a->want && a->want->kind == KIND_BRIDGE)
+        if (a->want && has_ports(a->want->kind))
                 for (size_t i = 0; i < a->want->link.interfaces.n; i++) {
                         const char *port = a->want->link.interfaces.v[i];
                         const struct resource *pr = model_find(live, KIND_ETHERNET, port);
@@ -519,7 +674,17 @@ static void link_assess(void *state, struct action *a, const struct model *live)
                         if (s->ssh_oif && pr->link.ifindex == s->ssh_oif)
                                 risk_add(a, "%s carries this SSH session", port);
                 }
-        if (!s->ssh_oif || !here || here->link.ifindex != s->ssh_oif)
+        if (bond_needs_down(a))
+                risk_add(a, "bond %s goes down and releases its members for the change: traffic over it stops briefly",
+                         a->name);
+        if (!s->ssh_oif || !here)
+                return;
+        bool carries = here->link.ifindex == s->ssh_oif;
+        for (size_t i = 0; !carries && i < here->link.interfaces.n; i++) {
+                const struct resource *pr = model_find(live, KIND_ETHERNET, here->link.interfaces.v[i]);
+                carries = pr && pr->link.ifindex == s->ssh_oif;
+        }
+        if (!carries)
                 return;
         if (a->op == OP_DELETE || a->op == OP_REPLACE)
                 risk_add(a, "%s carries the route to this SSH session", a->name);
@@ -547,10 +712,10 @@ static int ssh_route_oif(struct link_state *s) {
                 return 0;
         }
         int oif = 0;
-        if (nl_send_auto(s->sk, msg) >= 0) {
+        if (nl_send_auto(s->nl.sk, msg) >= 0) {
                 unsigned char *buf = NULL;
                 struct sockaddr_nl peer;
-                int n = nl_recv(s->sk, &peer, &buf, NULL);
+                int n = nl_recv(s->nl.sk, &peer, &buf, NULL);
                 struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
                 if (n > 0 && nlmsg_ok(nlh, n) && nlh->nlmsg_type == RTM_NEWROUTE) {
                         struct nlattr *tb[RTA_MAX + 1];
@@ -567,20 +732,101 @@ static int ssh_route_oif(struct link_state *s) {
 
 static int ifindex_of(struct link_state *s, const char *name);
 
-/* RTM_NEWLINK for an existing link (ifindex > 0) or a new one (ifindex 0, kind set). */
+/* RTM_NEWLINK for an existing link (ifindex > 0) or a new one (ifindex 0). */
 struct link_req {
         int ifindex;
         const char *name;
-        const char *kind; /* "bridge", "vlan", or NULL for a change */
-        uint32_t mtu;     /* 0 = unchanged */
+        enum kind kind;     /* of the link; its IFLA_INFO_KIND goes along with data */
+        uint32_t mtu;       /* 0 = unchanged */
         const unsigned char *mac;
-        int up;           /* -1 unchanged */
-        int master;       /* -1 unchanged, 0 release */
-        int parent;       /* VLAN parent ifindex */
-        int vlan_id;
-        int stp;          /* -1 unchanged */
-        int64_t forward_delay_cs; /* -1 unchanged */
+        int up;             /* UP_KEEP, UP_SET, UP_CLEAR */
+        bool set_master;
+        int master;         /* with set_master: 0 releases */
+        int parent;         /* IFLA_LINK: VLAN, macvlan and macvtap parent */
+        const struct resource *data; /* IFLA_INFO_DATA from this resource's fields in data_fields */
+        uint64_t data_fields;
+        bool peer_elsewhere; /* veth: the peer goes into the namespace of peer_netns_fd */
+        int peer_netns_fd;
 };
+enum { UP_KEEP, UP_SET, UP_CLEAR };
+
+#define LINK_REQ(...) ((struct link_req){ __VA_ARGS__ })
+
+static int put_ip(struct nl_msg *msg, int attr4, int attr6, const struct ipaddr *ip) {
+        return ip->family == AF_INET6 ? nla_put(msg, attr6, 16, ip->a) : nla_put(msg, attr4, 4, ip->a);
+}
+
+/* IFLA_INFO_DATA of each kind, for the fields asked; 0 or -ENOMEM. */
+static int put_info_data(struct link_state *s, struct nl_msg *msg, const struct link_req *q) {
+        const struct resource *r = q->data;
+        const struct link_spec *l = &r->link;
+        uint64_t f = q->data_fields;
+        int e = 0;
+        switch (q->kind) {
+        case KIND_BRIDGE:
+                if (f & LINK_F_FORWARD_DELAY)
+                        e = e ?: nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, l->forward_delay * 100);
+                if (f & LINK_F_STP)
+                        e = e ?: nla_put_u32(msg, IFLA_BR_STP_STATE, l->stp);
+                break;
+        case KIND_VLAN:
+                if (f & LINK_F_ID)
+                        e = nla_put_u16(msg, IFLA_VLAN_ID, (uint16_t) l->vlan_id);
+                break;
+        case KIND_VXLAN:
+                if (f & LINK_F_VNI)
+                        e = e ?: nla_put_u32(msg, IFLA_VXLAN_ID, l->vni);
+                if (f & LINK_F_PORT)
+                        e = e ?: nla_put_u16(msg, IFLA_VXLAN_PORT, htons((uint16_t) l->port));
+                if (f & LINK_F_LEARNING)
+                        e = e ?: nla_put_u8(msg, IFLA_VXLAN_LEARNING, l->learning);
+                if ((f & LINK_F_LOCAL) && (r->set & LINK_F_LOCAL))
+                        e = e ?: put_ip(msg, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, &l->local);
+                if ((f & LINK_F_REMOTE) && (r->set & LINK_F_REMOTE))
+                        e = e ?: put_ip(msg, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, &l->remote);
+                if ((f & LINK_F_GROUP) && (r->set & LINK_F_GROUP))
+                        e = e ?: put_ip(msg, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, &l->group);
+                if ((f & LINK_F_LINK) && l->link[0]) {
+                        int dev = ifindex_of(s, l->link);
+                        if (dev <= 0)
+                                return -ENODEV;
+                        e = e ?: nla_put_u32(msg, IFLA_VXLAN_LINK, (uint32_t) dev);
+                }
+                break;
+        case KIND_MACVLAN:
+        case KIND_MACVTAP:
+                if (f & LINK_F_MODE)
+                        e = nla_put_u32(msg, IFLA_MACVLAN_MODE, 1u << l->mode);
+                break;
+        case KIND_BOND:
+                if (f & LINK_F_MODE)
+                        e = e ?: nla_put_u8(msg, IFLA_BOND_MODE, (uint8_t) l->mode);
+                if ((f & LINK_F_MIIMON) && (r->set & LINK_F_MIIMON))
+                        e = e ?: nla_put_u32(msg, IFLA_BOND_MIIMON, l->miimon);
+                if ((f & LINK_F_LACP_RATE) && (r->set & LINK_F_LACP_RATE))
+                        e = e ?: nla_put_u8(msg, IFLA_BOND_AD_LACP_RATE, (uint8_t) l->lacp_rate);
+                if ((f & LINK_F_XMIT_HASH) && (r->set & LINK_F_XMIT_HASH))
+                        e = e ?: nla_put_u8(msg, IFLA_BOND_XMIT_HASH_POLICY, (uint8_t) l->xmit_hash);
+                break;
+        case KIND_VETH:
+                if (f & LINK_F_PEER) {
+                        struct nlattr *peer = nla_nest_start(msg, VETH_INFO_PEER);
+                        struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+                        if (!peer || nlmsg_append(msg, &pi, sizeof(pi), NLMSG_ALIGNTO) < 0)
+                                return -ENOMEM;
+                        e = nla_put_string(msg, IFLA_IFNAME, l->peer);
+                        if (!e && (r->set & LINK_F_MTU))
+                                e = nla_put_u32(msg, IFLA_MTU, l->mtu);
+                        if (!e && q->peer_elsewhere)
+                                e = nla_put_u32(msg, IFLA_NET_NS_FD, (uint32_t) q->peer_netns_fd);
+                        nla_nest_end(msg, peer);
+                }
+                break;
+        default:
+                break;
+        }
+        return e < 0 ? -ENOMEM : 0;
+}
 
 static int link_send(struct link_state *s, const struct link_req *q) {
         int flags = q->ifindex ? 0 : NLM_F_CREATE | NLM_F_EXCL;
@@ -588,9 +834,9 @@ static int link_send(struct link_state *s, const struct link_req *q) {
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = q->ifindex };
         if (!msg)
                 return -ENOMEM;
-        if (q->up >= 0) {
+        if (q->up != UP_KEEP) {
                 ifi.ifi_change = IFF_UP;
-                ifi.ifi_flags = q->up ? IFF_UP : 0;
+                ifi.ifi_flags = q->up == UP_SET ? IFF_UP : 0;
         }
         int r = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
         if (r >= 0 && !q->ifindex)
@@ -599,24 +845,16 @@ static int link_send(struct link_state *s, const struct link_req *q) {
                 r = nla_put_u32(msg, IFLA_MTU, q->mtu);
         if (r >= 0 && q->mac)
                 r = nla_put(msg, IFLA_ADDRESS, 6, q->mac);
-        if (r >= 0 && q->master >= 0)
+        if (r >= 0 && q->set_master)
                 r = nla_put_u32(msg, IFLA_MASTER, (uint32_t) q->master);
         if (r >= 0 && q->parent)
                 r = nla_put_u32(msg, IFLA_LINK, (uint32_t) q->parent);
-        bool bridge_data = q->stp >= 0 || q->forward_delay_cs >= 0;
-        if (r >= 0 && (q->kind || bridge_data)) {
+        if (r >= 0 && (!q->ifindex || q->data_fields)) {
                 struct nlattr *info = nla_nest_start(msg, IFLA_LINKINFO);
-                r = info ? nla_put_string(msg, IFLA_INFO_KIND, q->kind ? q->kind : "bridge") : -ENOMEM;
-                if (r >= 0 && (bridge_data || q->vlan_id)) {
+                r = info ? nla_put_string(msg, IFLA_INFO_KIND, info_kinds[q->kind]) : -ENOMEM;
+                if (r >= 0 && q->data_fields) {
                         struct nlattr *data = nla_nest_start(msg, IFLA_INFO_DATA);
-                        if (!data)
-                                r = -ENOMEM;
-                        if (r >= 0 && q->vlan_id)
-                                r = nla_put_u16(msg, IFLA_VLAN_ID, (uint16_t) q->vlan_id);
-                        if (r >= 0 && q->forward_delay_cs >= 0)
-                                r = nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, (uint32_t) q->forward_delay_cs);
-                        if (r >= 0 && q->stp >= 0)
-                                r = nla_put_u32(msg, IFLA_BR_STP_STATE, (uint32_t) q->stp);
+                        r = data ? put_info_data(s, msg, q) : -ENOMEM;
                         if (r >= 0)
                                 nla_nest_end(msg, data);
                 }
@@ -625,9 +863,36 @@ static int link_send(struct link_state *s, const struct link_req *q) {
         }
         if (r < 0) {
                 nlmsg_free(msg);
-                return -ENOMEM;
+                return r == -ENODEV ? r : -ENOMEM;
         }
-        return nl_talk(s, msg);
+        return rtnl_talk(&s->nl, msg, NULL, NULL);
+}
+
+/* A persistent TAP as `ip tuntap add` makes it: the tun driver takes this only
+ * through its ioctls on /dev/net/tun, opened inside the namespace. An existing
+ * one is attached to (same flags) to change its owner or group. */
+static int tap_configure(struct link_state *s, const struct resource *w, bool create) {
+        int saved, r = netns_enter(s->nl.netns[0] ? s->nl.netns : NULL, &saved);
+        if (r < 0)
+                return r;
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        r = fd < 0 ? -errno : 0;
+        netns_leave(&saved);
+        if (r < 0)
+                return r;
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", w->name);
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (w->link.multi_queue ? IFF_MULTI_QUEUE : 0);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+                r = -errno;
+        if (r >= 0 && (w->set & LINK_F_OWNER) && ioctl(fd, TUNSETOWNER, (unsigned long) w->link.owner) < 0)
+                r = -errno;
+        if (r >= 0 && (w->set & LINK_F_GROUP_ID) && ioctl(fd, TUNSETGROUP, (unsigned long) w->link.group_id) < 0)
+                r = -errno;
+        if (r >= 0 && create && ioctl(fd, TUNSETPERSIST, 1UL) < 0)
+                r = -errno;
+        close(fd);
+        return r;
 }
 
 static int addr_send(struct link_state *s, int ifindex, const struct ipaddr *ip, bool add) {
@@ -652,7 +917,7 @@ static int addr_send(struct link_state *s, int ifindex, const struct ipaddr *ip,
                 rtnl_addr_put(ra);
         if (r < 0)
                 return r;
-        r = nl_talk(s, msg);
+        r = rtnl_talk(&s->nl, msg, NULL, NULL);
         /* keepalived's rule: a present address on add, an absent one on delete, are done. */
         if ((add && r == -EEXIST) || (!add && r == -EADDRNOTAVAIL))
                 r = 0;
@@ -660,7 +925,7 @@ static int addr_send(struct link_state *s, int ifindex, const struct ipaddr *ip,
 }
 
 static int fail(struct link_state *s, const struct action *a, int r, const char *what) {
-        return diag_res(r, kind_to_string(a->kind), a->name, "%s: %s", what, kernel_says(s, r));
+        return diag_res(r, kind_to_string(a->kind), a->name, "%s: %s", what, rtnl_says(&s->nl, r));
 }
 
 static int apply_addresses(struct link_state *s, const struct action *a, int ifindex, bool all_new) {
@@ -691,19 +956,36 @@ static int apply_addresses(struct link_state *s, const struct action *a, int ifi
         return 0;
 }
 
+static int set_up(struct link_state *s, const struct action *a, int ifindex, bool up) {
+        int r = link_send(s, &LINK_REQ(.ifindex = ifindex, .up = up ? UP_SET : UP_CLEAR));
+        if (r == -ENETDOWN && a->want && has_parent(a->kind))
+                return diag_res(r, kind_to_string(a->kind), a->name,
+                                "setting up: %s; its parent %s is down: declare it under ethernets "
+                                "(up: true is the default) or bring it up",
+                                rtnl_says(&s->nl, r), a->want->link.link);
+        return r < 0 ? fail(s, a, r, up ? "setting up" : "setting down") : 0;
+}
+
+/* A bond takes a member only while the member is down; the bond brings it up itself. */
 static int set_master(struct link_state *s, const struct action *a, const char *port, int master) {
         int pidx = ifindex_of(s, port);
         if (pidx <= 0)
                 return diag_res(-ENODEV, kind_to_string(a->kind), a->name, "port %s does not exist", port);
-        struct link_req q = { .ifindex = pidx, .mtu = 0, .up = -1, .master = master, .stp = -1, .forward_delay_cs = -1 };
-        int r = link_send(s, &q);
+        int r = 0;
+        if (master && a->kind == KIND_BOND)
+                r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_CLEAR));
+        if (r >= 0)
+                r = link_send(s, &LINK_REQ(.ifindex = pidx, .set_master = true, .master = master));
+        /* The bond closes a member it lets go: it comes back up, as it was while enslaved. */
+        if (r >= 0 && !master && a->kind == KIND_BOND)
+                r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
         if (r < 0)
                 return fail(s, a, r, master ? "enslaving a port" : "releasing a port");
         return 0;
 }
 
 static void record_ports(struct ledger *l, struct ledger_entry *e, const struct resource *w) {
-        if (!e || !w || w->kind != KIND_BRIDGE || !(w->set & LINK_F_INTERFACES))
+        if (!e || !w || !has_ports(w->kind) || !(w->set & LINK_F_INTERFACES))
                 return;
         size_t len = 1;
         for (size_t i = 0; i < w->link.interfaces.n; i++)
@@ -717,34 +999,51 @@ static void record_ports(struct ledger *l, struct ledger_entry *e, const struct 
         ledger_set(l, e, "ports", w->link.interfaces.n ? ports : NULL);
 }
 
+static int open_netns_fd(const char *name) {
+        char path[128];
+        snprintf(path, sizeof(path), "/run/netns/%s", name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
 static int link_create(struct link_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
         const struct link_spec *want = &w->link;
         unsigned char mac[6];
         char macbuf[18];
-        struct link_req q = { .name = w->name, .up = 0, .master = -1, .stp = -1, .forward_delay_cs = -1 };
-        q.kind = w->kind == KIND_BRIDGE ? "bridge" : "vlan";
+        struct link_req q = LINK_REQ(.name = w->name, .kind = w->kind, .up = UP_CLEAR, .data = w, .data_fields = ~0ull);
         if (w->set & LINK_F_MTU)
                 q.mtu = want->mtu;
         if (w->set & LINK_F_MAC)
                 q.mac = want->mac;
-        if (w->kind == KIND_BRIDGE) {
-                if (!(w->set & LINK_F_MAC)) {
-                        const char *old = ledger_get(e, "mac");
-                        if (!old || mac_parse(old, mac) < 0)
-                                bridge_stable_mac(w->name, mac);
-                        q.mac = mac;
-                        ledger_set(l, e, "mac", mac_format(mac, macbuf));
-                }
-                q.stp = want->stp;
-                q.forward_delay_cs = (int64_t) want->forward_delay * 100;
-        } else {
-                q.parent = ifindex_of(s, want->link);
-                q.vlan_id = (int) want->vlan_id;
-                if (q.parent <= 0)
-                        return diag_res(-ENODEV, "vlan", w->name, "parent %s does not exist", want->link);
+        if (w->kind == KIND_BRIDGE && !(w->set & LINK_F_MAC)) {
+                const char *old = ledger_get(e, "mac");
+                if (!old || mac_parse(old, mac) < 0)
+                        bridge_stable_mac(w->name, mac);
+                q.mac = mac;
+                ledger_set(l, e, "mac", mac_format(mac, macbuf));
         }
-        int r = link_send(s, &q);
+        if (has_parent(w->kind)) {
+                q.parent = ifindex_of(s, want->link);
+                if (q.parent <= 0)
+                        return diag_res(-ENODEV, kind_to_string(w->kind), w->name, "parent %s does not exist", want->link);
+        }
+        if (w->kind == KIND_VETH && want->peer_netns[0]) {
+                q.peer_netns_fd = open_netns_fd(want->peer_netns);
+                q.peer_elsewhere = true;
+                if (q.peer_netns_fd < 0)
+                        return diag_res(q.peer_netns_fd, "veth", w->name, "peer namespace %s: %s", want->peer_netns,
+                                        strerror(-q.peer_netns_fd));
+        }
+        int r;
+        if (w->kind == KIND_TAP) {
+                r = tap_configure(s, w, true);
+                if (r >= 0 && (q.mtu || q.mac))
+                        r = link_send(s, &LINK_REQ(.ifindex = ifindex_of(s, w->name), .mtu = q.mtu, .mac = q.mac));
+        } else
+                r = link_send(s, &q);
+        if (q.peer_elsewhere)
+                close(q.peer_netns_fd);
         if (r < 0)
                 return fail(s, a, r, "creating");
         int ifindex = ifindex_of(s, w->name);
@@ -753,24 +1052,19 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
         r = apply_addresses(s, a, ifindex, true);
         if (r < 0)
                 return r;
-        for (size_t i = 0; w->kind == KIND_BRIDGE && i < want->interfaces.n; i++) {
+        for (size_t i = 0; has_ports(w->kind) && i < want->interfaces.n; i++) {
                 r = set_master(s, a, want->interfaces.v[i], ifindex);
                 if (r < 0)
                         return r;
         }
         record_ports(l, e, w);
-        if (want->up) {
-                struct link_req up = { .ifindex = ifindex, .up = 1, .master = -1, .stp = -1, .forward_delay_cs = -1 };
-                r = link_send(s, &up);
-                if (r == -ENETDOWN && w->kind == KIND_VLAN)
-                        return diag_res(r, "vlan", w->name,
-                                        "setting up: %s; its parent %s is down: declare it under ethernets "
-                                        "(up: true is the default) or bring it up",
-                                        kernel_says(s, r), want->link);
+        /* The peer in this namespace follows its veth up; it has no manifest entry of its own yet. */
+        if (w->kind == KIND_VETH && !want->peer_netns[0] && want->up) {
+                r = link_send(s, &LINK_REQ(.ifindex = ifindex_of(s, want->peer), .up = UP_SET));
                 if (r < 0)
-                        return fail(s, a, r, "setting up");
+                        return fail(s, a, r, "setting the peer up");
         }
-        return 0;
+        return want->up ? set_up(s, a, ifindex, true) : 0;
 }
 
 static int link_delete(struct link_state *s, const struct action *a) {
@@ -783,16 +1077,46 @@ static int link_delete(struct link_state *s, const struct action *a) {
                 nlmsg_free(msg);
                 return -ENOMEM;
         }
-        int r = nl_talk(s, msg);
+        int r = rtnl_talk(&s->nl, msg, NULL, NULL);
         if (r == -ENODEV)
                 r = 0;
-        return r < 0 ? fail(s, a, r, "deleting") : 0;
+        if (r < 0)
+                return fail(s, a, r, "deleting");
+        /* A deleted bond leaves its members closed: they come back up. */
+        for (size_t i = 0; a->kind == KIND_BOND && a->live && i < a->live->link.interfaces.n && r >= 0; i++) {
+                int member = ifindex_of(s, a->live->link.interfaces.v[i]);
+                if (member > 0 && (r = link_send(s, &LINK_REQ(.ifindex = member, .up = UP_SET))) < 0)
+                        r = fail(s, a, r, "setting a former member up");
+        }
+        return r;
+}
+
+/* Mode (and LACP rate) of a bond: released members, down, changed, members back. */
+static int bond_change_down(struct link_state *s, const struct action *a, int ifindex, uint64_t fields) {
+        const struct resource *live = a->live;
+        int r = 0;
+        bool mode = fields & LINK_F_MODE;
+        for (size_t i = 0; mode && i < live->link.interfaces.n && r >= 0; i++)
+                if (ifindex_of(s, live->link.interfaces.v[i]) > 0)
+                        r = set_master(s, a, live->link.interfaces.v[i], 0);
+        if (r >= 0 && live->link.up)
+                r = set_up(s, a, ifindex, false);
+        if (r >= 0) {
+                r = link_send(s, &LINK_REQ(.ifindex = ifindex, .kind = KIND_BOND, .data = a->want, .data_fields = fields));
+                if (r < 0)
+                        r = fail(s, a, r, "changing the mode");
+        }
+        /* Every member comes back; the port changes of the plan follow. */
+        for (size_t i = 0; mode && i < live->link.interfaces.n && r >= 0; i++)
+                r = set_master(s, a, live->link.interfaces.v[i], ifindex);
+        return r;
 }
 
 static int link_update(struct link_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
         int ifindex = a->live->link.ifindex;
-        struct link_req q = { .ifindex = ifindex, .up = -1, .master = -1, .stp = -1, .forward_delay_cs = -1 };
+        struct link_req q = LINK_REQ(.ifindex = ifindex, .kind = w->kind, .data = w);
+        uint64_t down_fields = 0, tap_fields = 0;
         unsigned char mac[6];
         bool attrs = false, bring_up = false, take_down = false;
         for (size_t i = 0; i < a->n_changes; i++) {
@@ -808,39 +1132,55 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                                 attrs = true;
                         }
                         break;
-                case LINK_F_STP:
-                        q.stp = w->link.stp;
-                        attrs = true;
-                        break;
-                case LINK_F_FORWARD_DELAY:
-                        q.forward_delay_cs = (int64_t) w->link.forward_delay * 100;
-                        attrs = true;
-                        break;
                 case LINK_F_UP:
                         if (w->link.up)
                                 bring_up = true;
                         else
                                 take_down = true;
                         break;
+                case LINK_F_MODE:
+                case LINK_F_LACP_RATE:
+                        if (w->kind == KIND_BOND) {
+                                down_fields |= c->field;
+                                break;
+                        }
+                        q.data_fields |= c->field;
+                        break;
+                case LINK_F_OWNER:
+                case LINK_F_GROUP_ID:
+                        tap_fields |= c->field;
+                        break;
+                case LINK_F_STP:
+                case LINK_F_FORWARD_DELAY:
+                case LINK_F_REMOTE:
+                case LINK_F_LEARNING:
+                case LINK_F_MIIMON:
+                case LINK_F_XMIT_HASH:
+                        q.data_fields |= c->field;
+                        break;
                 default:
                         break;
                 }
         }
-        if (take_down) {
-                struct link_req d = { .ifindex = ifindex, .up = 0, .master = -1, .stp = -1, .forward_delay_cs = -1 };
-                int r = link_send(s, &d);
-                if (r < 0)
-                        return fail(s, a, r, "setting down");
+        int r = 0;
+        if (take_down)
+                r = set_up(s, a, ifindex, false);
+        if (r >= 0 && down_fields) {
+                r = bond_change_down(s, a, ifindex, down_fields);
+                bring_up = bring_up || (w->link.up && a->live->link.up);
         }
-        if (attrs) {
-                int r = link_send(s, &q);
-                if (r < 0)
-                        return fail(s, a, r, "changing");
-        }
-        int r = apply_addresses(s, a, ifindex, false);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < a->n_changes; i++) {
+        if (r >= 0 && tap_fields && (r = tap_configure(s, w, false)) < 0)
+                r = fail(s, a, r, "changing owner or group");
+        /* Kind data goes in a message of its own: VXLAN refuses IFLA_MTU next to a changelink. */
+        if (r >= 0 && attrs && (r = link_send(s, &LINK_REQ(.ifindex = ifindex, .mtu = q.mtu, .mac = q.mac))) < 0)
+                r = fail(s, a, r, "changing");
+        q.mtu = 0;
+        q.mac = NULL;
+        if (r >= 0 && q.data_fields && (r = link_send(s, &q)) < 0)
+                r = fail(s, a, r, "changing");
+        if (r >= 0)
+                r = apply_addresses(s, a, ifindex, false);
+        for (size_t i = 0; r >= 0 && i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
                 if (c->field != LINK_F_INTERFACES)
                         continue;
@@ -848,17 +1188,11 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                         r = set_master(s, a, c->to, ifindex);
                 else if (ifindex_of(s, c->from) > 0)
                         r = set_master(s, a, c->from, 0);
-                if (r < 0)
-                        return r;
         }
+        if (r < 0)
+                return r;
         record_ports(l, e, w);
-        if (bring_up) {
-                struct link_req u = { .ifindex = ifindex, .up = 1, .master = -1, .stp = -1, .forward_delay_cs = -1 };
-                r = link_send(s, &u);
-                if (r < 0)
-                        return fail(s, a, r, "setting up");
-        }
-        return 0;
+        return bring_up ? set_up(s, a, ifindex, true) : 0;
 }
 
 static int link_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
@@ -870,7 +1204,7 @@ static int link_apply(void *state, const struct action *a, struct ledger *l, str
         case OP_DELETE:
                 return link_delete(s, a);
         case OP_REPLACE:
-                /* The new link takes the old one's place in its bridge. */
+                /* The new link takes the old one's place in its bridge or bond. */
                 r = link_delete(s, a);
                 if (r >= 0)
                         r = link_create(s, a, l, e);
@@ -888,82 +1222,20 @@ static int link_apply(void *state, const struct action *a, struct ledger *l, str
         }
 }
 
-/* One RTM_GETLINK by name: the index of a link made earlier in this run. */
-struct one_link { int ifindex; };
-static int on_one_link(struct nl_msg *m, void *arg) {
-        struct one_link *o = arg;
-        struct ifinfomsg *ifi = nlmsg_data(nlmsg_hdr(m));
-        if (nlmsg_hdr(m)->nlmsg_type == RTM_NEWLINK)
-                o->ifindex = ifi->ifi_index;
-        return NL_OK;
-}
-
 static int ifindex_of(struct link_state *s, const char *name) {
-        struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
-        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-        struct one_link o = { 0 };
-        if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-            nla_put_string(msg, IFLA_IFNAME, name) < 0 || nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0) {
-                nlmsg_free(msg);
-                return -ENOMEM;
-        }
-        int r = nl_talk_cb(s, msg, on_one_link, &o);
-        if (r < 0 && r != -ENODEV)
-                return r;
-        return o.ifindex;
+        return rtnl_ifindex(&s->nl, name);
 }
 
 /* Link and address notifications of the namespace: the daemon's drift signal. */
 static int link_watch_open(const struct backend_ctx *ctx) {
-        int saved, r = netns_enter(ctx->netns, &saved);
-        if (r < 0)
-                return r;
-        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-        r = fd < 0 ? -errno : 0;
-        netns_leave(&saved);
-        if (r < 0)
-                return diag_plain(r, "link backend: cannot open a netlink monitor: %s", strerror(-r));
-        struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-                                  .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
-        int size = 1 << 20;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                r = -errno;
-                close(fd);
-                return diag_plain(r, "link backend: cannot join the link groups: %s", strerror(-r));
-        }
-        return fd;
-}
-
-static int link_watch_drain(int fd) {
-        char buf[16384];
-        int n = 0;
-        for (;;) {
-                ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                if (len < 0 && errno == EINTR)
-                        continue;
-                if (len < 0 && errno == ENOBUFS) {
-                        n++; /* events were lost: that alone calls for a run */
-                        continue;
-                }
-                if (len <= 0)
-                        break;
-                /* Count messages, not bytes: each one may be a change to react to. */
-                for (char *p = buf; p + NLMSG_HDRLEN <= buf + len;) {
-                        const struct nlmsghdr *h = (const struct nlmsghdr *) p;
-                        if (h->nlmsg_len < NLMSG_HDRLEN || p + h->nlmsg_len > buf + len)
-                                break;
-                        n++;
-                        p += NLMSG_ALIGN(h->nlmsg_len);
-                }
-        }
-        return n;
+        return rtnl_watch_open(ctx->netns, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, "link");
 }
 
 const struct backend link_backend = {
         .name = "link",
         .scope = SCOPE_NETNS,
-        .kinds = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN,
+        .kinds = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN | 1u << KIND_BOND | 1u << KIND_VXLAN |
+                 1u << KIND_MACVLAN | 1u << KIND_MACVTAP | 1u << KIND_VETH | 1u << KIND_TAP,
         .open = link_open,
         .close = link_close,
         .observe = link_observe,
@@ -972,5 +1244,5 @@ const struct backend link_backend = {
         .assess = link_assess,
         .apply = link_apply,
         .watch_open = link_watch_open,
-        .watch_drain = link_watch_drain,
+        .watch_drain = rtnl_watch_drain,
 };

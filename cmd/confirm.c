@@ -19,7 +19,9 @@
 #include "cmd.h"
 
 /* Kinds whose changes can be put back from a checkpoint. */
-static const uint32_t revertible = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN | 1u << KIND_SERVICE |
+static const uint32_t revertible = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN | 1u << KIND_BOND |
+                                   1u << KIND_VXLAN | 1u << KIND_MACVLAN | 1u << KIND_MACVTAP | 1u << KIND_VETH |
+                                   1u << KIND_TAP | 1u << KIND_ROUTE | 1u << KIND_SYSCTL | 1u << KIND_SERVICE |
                                    1u << KIND_IPSET | 1u << KIND_NETWORK;
 
 static char *state_path(const struct options *o, const char *name) {
@@ -142,7 +144,8 @@ int confirm_checkpoint(struct options *o, struct run *r) {
                         not_reverted++;
                         continue;
                 }
-                kinds |= 1u << a->kind;
+                /* A NIC declared under ethernets may be observed as a veth or a bond: its live kind counts. */
+                kinds |= 1u << a->kind | (a->live ? 1u << a->live->kind : 0);
                 if (a->op == OP_CREATE)
                         absent[n_absent++] = a->want;
                 if (a->op == OP_ADOPT) {

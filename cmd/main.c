@@ -197,9 +197,13 @@ static int cmd_show(struct options *o) {
                                 if (backend_for_kind(k) && backend_for_kind(k)->scope == SCOPE_LIBVIRT)
                                         o->run.only_kinds &= ~(1u << k);
         }
+        /* Sysctls are read by name: show lists the ones the ledger manages (a
+         * ledger that cannot be read is reported and leaves them out). */
+        ledger_load(&ledger, o->run.state_dir);
         int r = run_observe(&run);
         show_print_yaml(stdout, &run.live);
         run_done(&run);
+        ledger_done(&ledger);
         return r < 0 ? EXIT_ERROR : EXIT_OK;
 }
 

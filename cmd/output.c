@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
 
 #include "output.h"
@@ -55,6 +56,8 @@ static void detail_text(const struct action *a, char *buf, size_t size) {
                 APPEND("%s+%zu -%zu entries", first ? (a->op == OP_ADOPT ? " " : "") : ", ", adds, dels);
         if (a->op == OP_REPLACE && a->reason)
                 APPEND(" %s", a->reason);
+        else if (a->op == OP_UPDATE && a->reason && a->n_changes)
+                APPEND(" (%s)", a->reason);
 #undef APPEND
 }
 
@@ -204,17 +207,50 @@ static bool show_link(FILE *f, const struct resource *r) {
         if (strcmp(r->name, "lo") == 0)
                 return false;
         fprintf(f, "  %s:\n", r->name);
-        if (r->kind == KIND_VLAN) {
-                if (l->link[0])
-                        fprintf(f, "    link: %s\n", l->link);
+        char buf[64];
+        if ((r->kind == KIND_VLAN || r->kind == KIND_MACVLAN || r->kind == KIND_MACVTAP) && l->link[0])
+                fprintf(f, "    link: %s\n", l->link);
+        if (r->kind == KIND_VLAN)
                 fprintf(f, "    id: %u\n", l->vlan_id);
-        }
-        if (r->kind == KIND_BRIDGE) {
+        if (r->kind == KIND_MACVLAN || r->kind == KIND_MACVTAP)
+                fprintf(f, "    mode: %s\n", enum_to_string(&macvlan_mode_table, l->mode));
+        if (r->kind == KIND_BRIDGE || r->kind == KIND_BOND) {
                 fputs("    interfaces: [", f);
                 for (size_t i = 0; i < l->interfaces.n; i++)
                         fprintf(f, "%s%s", i ? ", " : "", l->interfaces.v[i]);
                 fputs("]\n", f);
+        }
+        if (r->kind == KIND_BRIDGE)
                 fprintf(f, "    stp: %s\n    forward-delay: %u\n", l->stp ? "true" : "false", l->forward_delay);
+        if (r->kind == KIND_BOND) {
+                fprintf(f, "    mode: %s\n", enum_to_string(&bond_mode_table, l->mode));
+                if (r->set & LINK_F_MIIMON)
+                        fprintf(f, "    miimon: %u\n", l->miimon);
+                if ((r->set & LINK_F_LACP_RATE) && l->mode == BOND_8023AD)
+                        fprintf(f, "    lacp-rate: %s\n", enum_to_string(&lacp_rate_table, l->lacp_rate));
+                if (r->set & LINK_F_XMIT_HASH)
+                        fprintf(f, "    xmit-hash-policy: %s\n", enum_to_string(&xmit_hash_table, l->xmit_hash));
+        }
+        if (r->kind == KIND_VXLAN) {
+                fprintf(f, "    vni: %u\n", l->vni);
+                if (r->set & LINK_F_LOCAL)
+                        fprintf(f, "    local: \"%s\"\n", ipaddr_format(&l->local, false, buf, sizeof(buf)));
+                if (r->set & LINK_F_REMOTE)
+                        fprintf(f, "    remote: \"%s\"\n", ipaddr_format(&l->remote, false, buf, sizeof(buf)));
+                if (r->set & LINK_F_GROUP)
+                        fprintf(f, "    group: \"%s\"\n", ipaddr_format(&l->group, false, buf, sizeof(buf)));
+                if (l->link[0])
+                        fprintf(f, "    dev: %s\n", l->link);
+                fprintf(f, "    port: %u\n    learning: %s\n", l->port, l->learning ? "true" : "false");
+        }
+        if (r->kind == KIND_VETH && l->peer[0])
+                fprintf(f, "    peer: %s\n", l->peer);
+        if (r->kind == KIND_TAP) {
+                if (r->set & LINK_F_OWNER)
+                        fprintf(f, "    owner: \"%u\"\n", l->owner);
+                if (r->set & LINK_F_GROUP_ID)
+                        fprintf(f, "    group: \"%u\"\n", l->group_id);
+                fprintf(f, "    multi-queue: %s\n", l->multi_queue ? "true" : "false");
         }
         fprintf(f, "    mtu: %u\n", l->mtu);
         if (r->kind != KIND_ETHERNET)
@@ -372,7 +408,49 @@ static void show_ipset(FILE *f, const struct resource *r) {
         }
 }
 
+/* The kernel's connected and router-advertised routes are its own: not shown. */
+static bool route_shown(const struct resource *r) {
+        return r->route.protocol != RTPROT_KERNEL && r->route.protocol != RTPROT_RA;
+}
+
+static void show_route_key(FILE *f, const struct resource *r) {
+        const struct route_spec *rt = &r->route;
+        char buf[64];
+        fputs("  ", f);
+        yaml_quoted(f, r->name);
+        fputs(":\n    to: ", f);
+        if (rt->to.prefix == 0 && rt->to.family == AF_INET)
+                fputs("default", f);
+        else
+                yaml_quoted(f, ipaddr_format(&rt->to, true, buf, sizeof(buf)));
+        fprintf(f, "\n    metric: %u\n    table: %u\n", rt->metric, rt->table);
+}
+
+static void show_route(FILE *f, const struct resource *r) {
+        const struct route_spec *rt = &r->route;
+        char buf[64];
+        show_route_key(f, r);
+        if (r->set & ROUTE_F_VIA)
+                fprintf(f, "    via: \"%s\"\n", ipaddr_format(&rt->via, false, buf, sizeof(buf)));
+        if (r->set & ROUTE_F_DEV)
+                fprintf(f, "    dev: %s\n", rt->dev);
+        if (rt->to.family == AF_INET)
+                fprintf(f, "    scope: %s\n", enum_to_string(&route_scope_table, rt->scope));
+        fprintf(f, "    type: %s\n", enum_to_string(&route_type_table, rt->type));
+}
+
+static void show_sysctl(FILE *f, const struct resource *r) {
+        fprintf(f, "  %s: ", r->name);
+        yaml_quoted(f, r->sysctl.value);
+        fputc('\n', f);
+}
+
 static void show_absent(FILE *f, const struct resource *r) {
+        if (r->kind == KIND_ROUTE) {
+                show_route_key(f, r);
+                fputs("    state: absent\n", f);
+                return;
+        }
         char buf[64];
         if (r->kind == KIND_SERVICE) {
                 fputs("  ", f);
@@ -392,21 +470,27 @@ static void show_absent(FILE *f, const struct resource *r) {
 
 void show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
                             const struct resource *const *absent, size_t n_absent) {
-        static const enum kind order[] = { KIND_ETHERNET, KIND_VLAN,    KIND_BRIDGE,  KIND_NETWORK,
-                                           KIND_POOL,     KIND_DOMAIN, KIND_SERVICE, KIND_IPSET };
+        static const enum kind order[] = { KIND_ETHERNET, KIND_BOND,   KIND_VLAN,    KIND_VXLAN,  KIND_MACVLAN,
+                                           KIND_MACVTAP,  KIND_VETH,   KIND_TAP,     KIND_BRIDGE, KIND_ROUTE,
+                                           KIND_SYSCTL,   KIND_NETWORK, KIND_POOL,   KIND_DOMAIN, KIND_SERVICE,
+                                           KIND_IPSET };
         fputs("# live state, as reconcile sees it\nversion: 1\n", f);
         for (size_t k = 0; k < ELEMENTSOF(order); k++) {
                 bool header = false;
                 for (size_t i = 0; i < live->n; i++) {
                         const struct resource *r = live->v[i];
                         if (r->kind != order[k] || (r->kind == KIND_ETHERNET && strcmp(r->name, "lo") == 0) ||
-                            (pick && !pick(r, u)))
+                            (r->kind == KIND_ROUTE && !route_shown(r)) || (pick && !pick(r, u)))
                                 continue;
                         if (!header)
                                 fprintf(f, "%s:\n", kind_to_section(order[k]));
                         header = true;
                         if (kind_is_link(r->kind))
                                 show_link(f, r);
+                        else if (r->kind == KIND_ROUTE)
+                                show_route(f, r);
+                        else if (r->kind == KIND_SYSCTL)
+                                show_sysctl(f, r);
                         else if (r->kind == KIND_NETWORK)
                                 show_network(f, r);
                         else if (r->kind == KIND_POOL)

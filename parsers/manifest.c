@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
 #include <yaml.h>
+#include <sys/socket.h>
 
 #include "parsers.h"
 
@@ -439,6 +442,82 @@ static int p_obj(struct pctx *c, yaml_node_t *n, const struct field *f, void *ba
         return parse_fields(c, n, t->fields, t->n_fields, (char *) base + f->offset, NULL, t->what, 2);
 }
 
+/* A named network namespace, as /run/netns/NAME holds it. */
+static int p_netns_name(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s;
+        int r = want_string(c, n, f, &s);
+        if (r < 0)
+                return r;
+        if (!*s || strlen(s) >= 64 || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 || !xml_safe(s))
+                return perr(c, n, "%s: bad namespace name \"%.64s\": 1-63 bytes, no '/'", flabel(f), printable(s));
+        strcpy((char *) base + f->offset, s);
+        return 0;
+}
+
+/* A user (min 0) or group (min 1) by number or by name, resolved on this host. */
+static int p_user(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        const char *s;
+        int r = want_string(c, n, f, &s);
+        if (r < 0)
+                return r;
+        uint32_t *out = (uint32_t *) ((char *) base + f->offset);
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (*s >= '0' && *s <= '9' && !*end && !errno && v < UINT32_MAX) {
+                *out = (uint32_t) v;
+                return 0;
+        }
+        if (f->min == 0) {
+                struct passwd *pw = getpwnam(s);
+                if (pw) {
+                        *out = pw->pw_uid;
+                        return 0;
+                }
+        } else {
+                struct group *gr = getgrnam(s);
+                if (gr) {
+                        *out = gr->gr_gid;
+                        return 0;
+                }
+        }
+        return perr(c, n, "%s: no %s \"%.64s\" on this host", flabel(f), f->min ? "group" : "user", printable(s));
+}
+
+/* "default", a network (host bits clear) or a bare address (a host route). */
+static int p_route_to(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        struct route_spec *rt = &((struct resource *) base)->route;
+        const char *s = scalar(n);
+        if (s && strcmp(s, "default") == 0) {
+                memset(&rt->to, 0, sizeof(rt->to));
+                rt->to.family = AF_INET;
+                rt->to_default = true;
+                return 0;
+        }
+        int r = addr_value(c, n, f, s && strchr(s, '/'), &rt->to);
+        if (r < 0)
+                return r;
+        unsigned bytes = rt->to.family == AF_INET ? 4 : 16;
+        for (unsigned i = 0; i < bytes * 8; i++)
+                if (i >= rt->to.prefix && (rt->to.a[i / 8] & (0x80 >> (i % 8))))
+                        return perr(c, n, "%s: \"%.64s\" has host bits set beyond /%u", flabel(f), s, rt->to.prefix);
+        rt->to_default = false;
+        return 0;
+}
+
+static int p_route_table(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        static const struct { const char *name; uint32_t id; } names[] = { { "main", 254 }, { "default", 253 } };
+        const char *s = scalar(n);
+        for (size_t i = 0; s && i < ELEMENTSOF(names); i++)
+                if (strcmp(s, names[i].name) == 0) {
+                        *(uint32_t *) ((char *) base + f->offset) = names[i].id;
+                        return 0;
+                }
+        if (s && strcmp(s, "local") == 0)
+                return perr(c, n, "%s: the local table belongs to the kernel", flabel(f));
+        return p_u32(c, n, f, base);
+}
+
 #define R(member) offsetof(struct resource, member)
 #define STATE_FIELD(tbl) { "state", p_enum, R(state), 0, 0, RES_F_STATE, &tbl, NULL }
 
@@ -469,6 +548,84 @@ static const struct field vlan_fields[] = {
         { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
         { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
         { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static const struct field bond_fields[] = {
+        { "interfaces", p_str_list, R(link.interfaces), 1, 0, LINK_F_INTERFACES, NULL, NULL },
+        { "mode", p_enum, R(link.mode), 0, 0, LINK_F_MODE, &bond_mode_table, NULL },
+        { "miimon", p_u32, R(link.miimon), 0, INT32_MAX, LINK_F_MIIMON, NULL, NULL },
+        { "lacp-rate", p_enum, R(link.lacp_rate), 0, 0, LINK_F_LACP_RATE, &lacp_rate_table, NULL },
+        { "xmit-hash-policy", p_enum, R(link.xmit_hash), 0, 0, LINK_F_XMIT_HASH, &xmit_hash_table, NULL },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static const struct field vxlan_fields[] = {
+        { "vni", p_u32, R(link.vni), 0, 16777215, LINK_F_VNI, NULL, NULL },
+        { "local", p_ipaddr, R(link.local), 0, 0, LINK_F_LOCAL, NULL, NULL },
+        { "remote", p_ipaddr, R(link.remote), 0, 0, LINK_F_REMOTE, NULL, NULL },
+        { "group", p_ipaddr, R(link.group), 0, 0, LINK_F_GROUP, NULL, NULL },
+        { "dev", p_ifname, R(link.link), 0, 0, LINK_F_LINK, NULL, NULL },
+        { "port", p_u32, R(link.port), 1, 65535, LINK_F_PORT, NULL, NULL },
+        { "learning", p_bool, R(link.learning), 0, 0, LINK_F_LEARNING, NULL, NULL },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+/* macvlans and macvtaps take the same keys. */
+static const struct field macvlan_fields[] = {
+        { "link", p_ifname, R(link.link), 0, 0, LINK_F_LINK, NULL, NULL },
+        { "mode", p_enum, R(link.mode), 0, 0, LINK_F_MODE, &macvlan_mode_table, NULL },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static int p_netns_name(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+
+static const struct field veth_fields[] = {
+        { "peer", p_ifname, R(link.peer), 0, 0, LINK_F_PEER, NULL, NULL },
+        { "peer-netns", p_netns_name, R(link.peer_netns), 0, 0, LINK_F_PEER_NETNS, NULL, NULL },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static int p_user(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+
+static const struct field tap_fields[] = {
+        { "owner", p_user, R(link.owner), 0, 0, LINK_F_OWNER, NULL, NULL },
+        { "group", p_user, R(link.group_id), 1, 0, LINK_F_GROUP_ID, NULL, NULL },
+        { "multi-queue", p_bool, R(link.multi_queue), 0, 0, LINK_F_MULTI_QUEUE, NULL, NULL },
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
+        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
+        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
+        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static int p_route_to(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+static int p_route_table(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+
+static const struct field route_fields[] = {
+        { "to", p_route_to, 0, 0, 0, ROUTE_F_TO, NULL, NULL },
+        { "via", p_ipaddr, R(route.via), 0, 0, ROUTE_F_VIA, NULL, NULL },
+        { "dev", p_ifname, R(route.dev), 0, 0, ROUTE_F_DEV, NULL, NULL },
+        { "metric", p_u32, R(route.metric), 0, UINT32_MAX, ROUTE_F_METRIC, NULL, NULL },
+        { "table", p_route_table, R(route.table), 1, UINT32_MAX, ROUTE_F_TABLE, NULL, NULL },
+        { "scope", p_enum, R(route.scope), 0, 0, ROUTE_F_SCOPE, &route_scope_table, NULL },
+        { "type", p_enum, R(route.type), 0, 0, ROUTE_F_TYPE, &route_type_table, NULL },
         STATE_FIELD(state_table),
 };
 
@@ -598,6 +755,12 @@ struct kind_parser {
 static void link_defaults(struct resource *r) {
         r->link.up = true;
         r->link.forward_delay = 15;
+        r->link.learning = true;
+        r->link.port = 4789; /* IANA's VXLAN port; the kernel's own default is Linux's old 8472 */
+        r->link.mode = r->kind == KIND_BOND ? BOND_BALANCE_RR : MVLAN_BRIDGE;
+}
+static void route_defaults(struct resource *r) {
+        r->route.table = 254; /* main */
 }
 static void network_defaults(struct resource *r) {
         r->network.autostart = r->network.active = true;
@@ -618,6 +781,14 @@ static const struct kind_parser kind_parsers[] = {
         { KIND_ETHERNET, ethernet_fields, ELEMENTSOF(ethernet_fields), link_defaults },
         { KIND_BRIDGE, bridge_fields, ELEMENTSOF(bridge_fields), link_defaults },
         { KIND_VLAN, vlan_fields, ELEMENTSOF(vlan_fields), link_defaults },
+        { KIND_BOND, bond_fields, ELEMENTSOF(bond_fields), link_defaults },
+        { KIND_VXLAN, vxlan_fields, ELEMENTSOF(vxlan_fields), link_defaults },
+        { KIND_MACVLAN, macvlan_fields, ELEMENTSOF(macvlan_fields), link_defaults },
+        { KIND_MACVTAP, macvlan_fields, ELEMENTSOF(macvlan_fields), link_defaults },
+        { KIND_VETH, veth_fields, ELEMENTSOF(veth_fields), link_defaults },
+        { KIND_TAP, tap_fields, ELEMENTSOF(tap_fields), link_defaults },
+        { KIND_ROUTE, route_fields, ELEMENTSOF(route_fields), route_defaults },
+        { KIND_SYSCTL, NULL, 0, NULL }, /* a flat mapping of keys to values: parse_sysctls */
         { KIND_NETWORK, network_fields, ELEMENTSOF(network_fields), network_defaults },
         { KIND_POOL, pool_fields, ELEMENTSOF(pool_fields), pool_defaults },
         { KIND_DOMAIN, domain_fields, ELEMENTSOF(domain_fields), domain_defaults },
@@ -628,6 +799,8 @@ static const struct kind_parser kind_parsers[] = {
 static bool name_valid(enum kind k, const char *s) {
         if (kind_is_link(k))
                 return ifname_valid(s);
+        if (k == KIND_ROUTE) /* show names routes by their key: "10.0.0.0/8 table main metric 0" */
+                return *s && strlen(s) < 200 && xml_safe(s);
         return *s && strlen(s) < 200 && !strchr(s, '/') && xml_safe(s) && strcmp(s, ".") && strcmp(s, "..");
 }
 
@@ -654,6 +827,59 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                 if (strcmp(r->link.link, r->name) == 0)
                         return perr(c, key, "vlan %s cannot sit on itself", r->name);
                 break;
+        case KIND_MACVLAN:
+        case KIND_MACVTAP:
+                if (!(r->set & LINK_F_LINK))
+                        return perr(c, key, "%s %s needs link (its parent)", kind_to_string(r->kind), r->name);
+                if (strcmp(r->link.link, r->name) == 0)
+                        return perr(c, key, "%s %s cannot sit on itself", kind_to_string(r->kind), r->name);
+                break;
+        case KIND_VXLAN: {
+                const struct link_spec *l = &r->link;
+                if (!(r->set & LINK_F_VNI))
+                        return perr(c, key, "vxlan %s needs a vni", r->name);
+                if ((r->set & LINK_F_REMOTE) && (r->set & LINK_F_GROUP))
+                        return perr(c, key, "vxlan %s: remote and group exclude each other", r->name);
+                bool mcast = l->group.family == AF_INET ? (l->group.a[0] & 0xf0) == 0xe0 : l->group.a[0] == 0xff;
+                if ((r->set & LINK_F_GROUP) && !mcast)
+                        return perr(c, key, "vxlan %s: group must be a multicast address", r->name);
+                if ((r->set & LINK_F_GROUP) && !(r->set & LINK_F_LINK))
+                        return perr(c, key, "vxlan %s: a multicast group needs dev", r->name);
+                int fam = r->set & LINK_F_REMOTE ? l->remote.family : r->set & LINK_F_GROUP ? l->group.family : 0;
+                if (fam && (r->set & LINK_F_LOCAL) && l->local.family != fam)
+                        return perr(c, key, "vxlan %s: local and %s are of different address families", r->name,
+                                    r->set & LINK_F_REMOTE ? "remote" : "group");
+                if (strcmp(l->link, r->name) == 0)
+                        return perr(c, key, "vxlan %s cannot sit on itself", r->name);
+                break;
+        }
+        case KIND_VETH:
+                if (!(r->set & LINK_F_PEER))
+                        return perr(c, key, "veth %s needs a peer", r->name);
+                if (!r->link.peer_netns[0] && strcmp(r->link.peer, r->name) == 0)
+                        return perr(c, key, "veth %s cannot be its own peer", r->name);
+                break;
+        case KIND_BOND:
+                if ((r->set & LINK_F_LACP_RATE) && r->link.mode != BOND_8023AD)
+                        return perr(c, key, "bond %s: lacp-rate needs mode 802.3ad", r->name);
+                break;
+        case KIND_ROUTE: {
+                struct route_spec *rt = &r->route;
+                if (!(r->set & ROUTE_F_TO))
+                        return perr(c, key, "route %s needs to (a network or default)", r->name);
+                if (rt->to_default && (r->set & ROUTE_F_VIA) && rt->via.family == AF_INET6)
+                        rt->to.family = AF_INET6;
+                if ((r->set & ROUTE_F_VIA) && rt->via.family != rt->to.family)
+                        return perr(c, key, "route %s: via and to are of different address families", r->name);
+                if (rt->type == ROUTE_UNICAST && !(r->set & (ROUTE_F_VIA | ROUTE_F_DEV)))
+                        return perr(c, key, "route %s needs via or dev", r->name);
+                if (rt->type != ROUTE_UNICAST && (r->set & (ROUTE_F_VIA | ROUTE_F_DEV)))
+                        return perr(c, key, "route %s: a %s route takes neither via nor dev", r->name,
+                                    enum_to_string(&route_type_table, rt->type));
+                if (!(r->set & ROUTE_F_METRIC) && rt->to.family == AF_INET6)
+                        rt->metric = 1024; /* what the kernel gives an IPv6 route without one */
+                break;
+        }
         case KIND_NETWORK: {
                 int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
                 if (m == NET_BRIDGE && !(r->set & NET_F_BRIDGE))
@@ -712,8 +938,74 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
         return 0;
 }
 
+/* net.ipv4.ip_forward, net.ipv6.conf.eth0/20.forwarding: the network stack only. */
+static bool sysctl_key_valid(const char *k) {
+        if (strncmp(k, "net.", 4) != 0 || strlen(k) > 200)
+                return false;
+        for (const char *p = k; *p; p++)
+                if (!(*p == '.' || *p == '/' || *p == '-' || *p == '_' || (*p >= '0' && *p <= '9') ||
+                      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+                        return false;
+        return !strstr(k, "..") && k[strlen(k) - 1] != '.' && !strstr(k, "./") && !strstr(k, "/.");
+}
+
+static int parse_sysctls(struct pctx *c, yaml_node_t *map) {
+        if (map->type == YAML_SCALAR_NODE && map->data.scalar.length == 0)
+                return 0;
+        if (map->type != YAML_MAPPING_NODE)
+                return perr(c, map, "sysctls: expected a mapping of keys to values");
+        int ret = 0;
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+                if (!budget_ok(c, k))
+                        return -E2BIG;
+                const char *key = scalar(k), *val = scalar(v);
+                if (!key || strlen(key) != k->data.scalar.length || !sysctl_key_valid(key)) {
+                        ret = perr(c, k,
+                                   "sysctls: bad key \"%.64s\": only net. keys (the network stack) of letters, "
+                                   "digits, _ - / and single dots",
+                                   key ? printable(key) : "");
+                        continue;
+                }
+                if (!val || !*val || strlen(val) != v->data.scalar.length || strlen(val) > 256) {
+                        ret = perr(c, v, "sysctl %s: expected a value", key);
+                        continue;
+                }
+                char norm[260];
+                size_t o = 0;
+                bool bad = false;
+                for (const char *q = val; *q; q++) {
+                        if (*q == ' ' || *q == '\t') {
+                                if (o && norm[o - 1] != ' ')
+                                        norm[o++] = ' ';
+                        } else if ((unsigned char) *q < 0x20 || *q == 0x7f)
+                                bad = true;
+                        else
+                                norm[o++] = *q;
+                }
+                while (o && norm[o - 1] == ' ')
+                        o--;
+                norm[o] = '\0';
+                if (bad || !o) {
+                        ret = perr(c, v, "sysctl %s: bad value \"%.64s\"", key, printable(val));
+                        continue;
+                }
+                struct resource *r = resource_new(KIND_SYSCTL, key);
+                r->pos = pos_of(c, k);
+                r->sysctl.value = xstrdup(norm);
+                r->set = SYSCTL_F_VALUE;
+                int x = add_resource(c, r, k);
+                if (x < 0)
+                        ret = x;
+        }
+        return ret;
+}
+
 static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node_t *map) {
         const char *section = kind_to_section(kp->kind);
+        if (kp->kind == KIND_SYSCTL)
+                return parse_sysctls(c, map);
         if (map->type == YAML_SCALAR_NODE && map->data.scalar.length == 0)
                 return 0; /* "bridges:" with nothing under it */
         if (map->type != YAML_MAPPING_NODE)
@@ -1044,8 +1336,49 @@ int manifests_load(const char *dir, const char *hostname, bool check_perms, stru
         return ret;
 }
 
+static bool same_host(const struct ipaddr *a, const struct ipaddr *b) {
+        return a->family == b->family && memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
+        if (net->family != a->family)
+                return false;
+        for (unsigned i = 0; i < net->prefix; i++)
+                if ((net->a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
+                        return false;
+        return true;
+}
+
+/* The declared link that carries an address equal to a (exact) or a subnet
+ * holding a: an order the kernel needs (a VXLAN binds its local address, a
+ * gateway must be reachable) that no name in the manifest states. */
+static const char *address_owner(const struct model *m, const struct ipaddr *a, bool exact) {
+        for (size_t i = 0; i < m->n; i++) {
+                const struct resource *r = m->v[i];
+                if (!kind_is_link(r->kind) || r->state == STATE_ABSENT)
+                        continue;
+                for (size_t j = 0; j < r->link.addresses.n; j++)
+                        if (exact ? same_host(&r->link.addresses.v[j], a) : in_subnet(&r->link.addresses.v[j], a))
+                                return r->name;
+        }
+        return NULL;
+}
+
 int manifests_validate(struct manifest_set *set) {
         int ret = 0;
+        for (size_t i = 0; i < set->model.n; i++) {
+                struct resource *r = set->model.v[i];
+                const char *owner = NULL;
+                if (r->kind == KIND_VXLAN && (r->set & LINK_F_LOCAL))
+                        owner = address_owner(&set->model, &r->link.local, true);
+                /* A VXLAN that is itself a port of the owner cannot wait for it: no implied order then. */
+                const struct resource *o = owner ? model_find(&set->model, KIND_ETHERNET, owner) : NULL;
+                if (o && strcmp(owner, r->name) != 0 && !str_list_contains(&o->link.interfaces, r->name))
+                        snprintf(r->link.local_dev, sizeof(r->link.local_dev), "%s", owner);
+                if (r->kind == KIND_ROUTE && (r->set & ROUTE_F_VIA) && !(r->set & ROUTE_F_DEV) &&
+                    (owner = address_owner(&set->model, &r->route.via, false)))
+                        snprintf(r->route.via_dev, sizeof(r->route.via_dev), "%s", owner);
+        }
         for (size_t i = 0; i < set->model.n; i++) {
                 struct resource *r = set->model.v[i];
                 if (r->kind != KIND_DOMAIN || r->state == STATE_ABSENT)

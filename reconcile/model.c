@@ -17,11 +17,10 @@ void resource_free(struct resource *r) {
         if (!r)
                 return;
         switch (r->kind) {
-        case KIND_ETHERNET:
-        case KIND_BRIDGE:
-        case KIND_VLAN:
-                free(r->link.addresses.v);
-                str_list_done(&r->link.interfaces);
+        case KIND_ROUTE:
+                break;
+        case KIND_SYSCTL:
+                free(r->sysctl.value);
                 break;
         case KIND_POOL:
                 free(r->pool.type);
@@ -53,6 +52,10 @@ void resource_free(struct resource *r) {
                 str_list_done(&r->ipset.entries);
                 break;
         default:
+                if (kind_is_link(r->kind)) {
+                        free(r->link.addresses.v);
+                        str_list_done(&r->link.interfaces);
+                }
                 break;
         }
         free(r->name);

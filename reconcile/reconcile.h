@@ -51,6 +51,14 @@ enum kind {
         KIND_ETHERNET,
         KIND_BRIDGE,
         KIND_VLAN,
+        KIND_BOND,
+        KIND_VXLAN,
+        KIND_MACVLAN,
+        KIND_MACVTAP,
+        KIND_VETH,
+        KIND_TAP,
+        KIND_ROUTE,
+        KIND_SYSCTL,
         KIND_NETWORK,
         KIND_POOL,
         KIND_VOLUME,
@@ -90,6 +98,16 @@ enum mem_backing { MEMBACK_DEFAULT, MEMBACK_HUGEPAGES, _MEMBACK_MAX, _MEMBACK_IN
 enum ipvs_proto { PROTO_TCP, PROTO_UDP, PROTO_SCTP, _PROTO_MAX, _PROTO_INVALID = -1 };
 enum ipvs_fwd { FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, _FWD_MAX, _FWD_INVALID = -1 };
 enum inet_family { FAMILY_INET, FAMILY_INET6, _FAMILY_MAX, _FAMILY_INVALID = -1 };
+/* Values are the kernel's (IFLA_BOND_MODE, MACVLAN_MODE_* is 1 << value, ...). */
+enum mvlan_mode { MVLAN_PRIVATE, MVLAN_VEPA, MVLAN_BRIDGE, MVLAN_PASSTHRU, _MVLAN_MAX, _MVLAN_INVALID = -1 };
+enum bond_mode { BOND_BALANCE_RR, BOND_ACTIVE_BACKUP, BOND_BALANCE_XOR, BOND_BROADCAST, BOND_8023AD, BOND_BALANCE_TLB,
+                 BOND_BALANCE_ALB, _BOND_MODE_MAX, _BOND_MODE_INVALID = -1 };
+enum lacp_rate { LACP_SLOW, LACP_FAST, _LACP_MAX, _LACP_INVALID = -1 };
+enum xmit_hash { XMIT_LAYER2, XMIT_LAYER34, XMIT_LAYER23, XMIT_ENCAP23, XMIT_ENCAP34, XMIT_VLAN_SRCMAC, _XMIT_MAX,
+                 _XMIT_INVALID = -1 };
+/* Values are the kernel's RTN_* minus one would not hold: mapped in the route backend. */
+enum route_type { ROUTE_UNICAST, ROUTE_BLACKHOLE, ROUTE_UNREACHABLE, ROUTE_PROHIBIT, _ROUTE_TYPE_MAX, _ROUTE_TYPE_INVALID = -1 };
+enum route_scope { RSCOPE_GLOBAL, RSCOPE_LINK, RSCOPE_HOST, _RSCOPE_MAX, _RSCOPE_INVALID = -1 };
 
 /* One string table per enum; parsers look words up through these. */
 struct enum_table {
@@ -101,7 +119,8 @@ extern const struct enum_table *const enum_tables[];
 extern const size_t n_enum_tables;
 extern const struct enum_table net_mode_table, macvtap_mode_table, vol_format_table, prealloc_table,
         disk_bus_table, disk_cache_table, disk_discard_table, nic_model_table, mem_backing_table,
-        ipvs_proto_table, ipvs_fwd_table, inet_family_table, state_table, domain_state_table;
+        ipvs_proto_table, ipvs_fwd_table, inet_family_table, state_table, domain_state_table, macvlan_mode_table,
+        bond_mode_table, lacp_rate_table, xmit_hash_table, route_type_table, route_scope_table;
 int enum_from_string(const struct enum_table *t, const char *s);
 const char *enum_to_string(const struct enum_table *t, int v);
 
@@ -144,6 +163,21 @@ enum {
         LINK_F_FORWARD_DELAY = 1u << 6,
         LINK_F_LINK = 1u << 7,
         LINK_F_ID = 1u << 8,
+        LINK_F_VNI = 1u << 9,
+        LINK_F_LOCAL = 1u << 10,
+        LINK_F_REMOTE = 1u << 11,
+        LINK_F_GROUP = 1u << 12,
+        LINK_F_PORT = 1u << 13,
+        LINK_F_LEARNING = 1u << 14,
+        LINK_F_MODE = 1u << 15,
+        LINK_F_PEER = 1u << 16,
+        LINK_F_PEER_NETNS = 1u << 17,
+        LINK_F_OWNER = 1u << 18,
+        LINK_F_GROUP_ID = 1u << 19,
+        LINK_F_MULTI_QUEUE = 1u << 20,
+        LINK_F_MIIMON = 1u << 21,
+        LINK_F_LACP_RATE = 1u << 22,
+        LINK_F_XMIT_HASH = 1u << 23,
 };
 
 struct link_spec {
@@ -154,12 +188,50 @@ struct link_spec {
         struct str_list interfaces; /* bridge ports */
         bool stp;
         uint32_t forward_delay; /* seconds */
-        char link[IFNAME_MAX];  /* VLAN parent */
+        char link[IFNAME_MAX];  /* parent: VLAN, macvlan, macvtap; VXLAN's dev */
         uint32_t vlan_id;
+        /* VXLAN */
+        uint32_t vni, port;
+        struct ipaddr local, remote, group;
+        bool learning;
+        /* macvlan, macvtap (enum mvlan_mode); bond (enum bond_mode) */
+        int mode;
+        /* veth: the other end, and the named namespace it lives in ("" = this one) */
+        char peer[IFNAME_MAX];
+        char peer_netns[64];
+        /* TAP */
+        uint32_t owner, group_id;
+        bool multi_queue;
+        /* bond */
+        uint32_t miimon;
+        int lacp_rate, xmit_hash;
+        /* Implied dependency: the declared link that carries VXLAN's local address. */
+        char local_dev[IFNAME_MAX];
         /* Observed only. */
         int ifindex;
         char master[IFNAME_MAX];
         char type[32]; /* IFLA_INFO_KIND, "" for a plain device */
+};
+
+enum { ROUTE_F_TO = 1u << 0, ROUTE_F_VIA = 1u << 1, ROUTE_F_DEV = 1u << 2, ROUTE_F_METRIC = 1u << 3,
+       ROUTE_F_TABLE = 1u << 4, ROUTE_F_SCOPE = 1u << 5, ROUTE_F_TYPE = 1u << 6 };
+struct route_spec {
+        struct ipaddr to; /* "default" is 0.0.0.0/0 or ::/0 */
+        bool to_default;  /* written as "default": the family follows via */
+        struct ipaddr via;
+        char dev[IFNAME_MAX];
+        uint32_t metric, table;
+        int scope; /* enum route_scope */
+        int type;  /* enum route_type */
+        /* Implied dependency: the declared link whose address subnet holds via. */
+        char via_dev[IFNAME_MAX];
+        unsigned char protocol; /* observed RTPROT_*: the kernel's own routes are not shown */
+};
+
+/* A sysctl under net.: the resource name is the key, e.g. net.ipv4.ip_forward. */
+enum { SYSCTL_F_VALUE = 1u << 0 };
+struct sysctl_spec {
+        char *value; /* white space runs collapsed to one blank, as written and as read back */
 };
 
 struct dhcp_range { struct ipaddr start, end; };
@@ -277,6 +349,8 @@ struct resource {
         long topo_index, topo_level; /* scratch for ordering, owned by the core */
         union {
                 struct link_spec link;
+                struct route_spec route;
+                struct sysctl_spec sysctl;
                 struct network_spec network;
                 struct pool_spec pool;
                 struct volume_spec volume;
@@ -357,6 +431,7 @@ struct action {
         struct srcpos pos;
         const struct resource *want; /* NULL for delete */
         const struct resource *live; /* NULL for create */
+        const struct ledger_entry *owned; /* at plan time, NULL if not managed yet */
         struct change *changes;
         size_t n_changes;
         char *reason;
@@ -404,8 +479,13 @@ struct backend {
         int (*open)(const struct backend_ctx *ctx, void **state);
         /* Free everything open() made. Accepts NULL. */
         void (*close)(void *state);
-        /* Add the live objects of the backend's kinds to live. */
-        int (*observe)(void *state, struct model *live);
+        /* Add the live objects of the backend's kinds to live. names lists what
+         * the manifests and the ledger name of those kinds, for a backend that
+         * reads objects one by one (sysctls) instead of listing them all. */
+        int (*observe)(void *state, const struct str_list *names, struct model *live);
+        /* Removals of this backend's kinds run after the creates and updates
+         * (a route moves to its new metric before the old one goes). */
+        bool delete_last;
         /* Names of the resources r needs to exist first (ports, parents); the
          * core checks them and orders actions by them. */
         void (*deps)(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
@@ -434,6 +514,8 @@ extern const struct backend link_backend;
 extern const struct backend libvirt_backend;
 extern const struct backend ipvs_backend;
 extern const struct backend ipset_backend;
+extern const struct backend route_backend;
+extern const struct backend sysctl_backend;
 extern const struct backend *const backends[];
 extern const size_t n_backends;
 const struct backend *backend_for_kind(enum kind k);

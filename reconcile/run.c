@@ -13,6 +13,8 @@ const struct backend *const backends[] = {
         &libvirt_backend,
         &ipvs_backend,
         &ipset_backend,
+        &route_backend,
+        &sysctl_backend,
 };
 const size_t n_backends = ELEMENTSOF(backends);
 
@@ -91,10 +93,30 @@ void plan_count(const struct plan *p, unsigned counts[_OP_MAX]) {
                 counts[p->actions[i].op]++;
 }
 
+struct dep_probe {
+        const struct backend *b;
+        bool hit;
+};
+
+static void dep_probe(void *u, enum kind k, const char *name) {
+        struct dep_probe *d = u;
+        (void) name;
+        d->hit = d->hit || (d->b->kinds & (1u << k));
+}
+
 /* Which backends this run needs: those of selected kinds that the manifests
- * or the ledger mention, so that an idle libvirt does not fail a link run. */
+ * or the ledger mention, so that an idle libvirt does not fail a link run,
+ * and those whose objects a wanted resource depends on (a route's device). */
 static bool backend_needed(const struct run *r, const struct backend *b) {
         char scope[512];
+        struct dep_probe probe = { b, false };
+        for (size_t i = 0; r->want && i < r->want->n && !probe.hit; i++) {
+                const struct backend *wb = backend_for_kind(r->want->v[i]->kind);
+                if (wb && wb != b && wb->deps && kind_selected(r->opts, r->want->v[i]->kind))
+                        wb->deps(r->want->v[i], dep_probe, &probe);
+        }
+        if (probe.hit)
+                return true;
         for (int k = 0; k < _KIND_MAX; k++) {
                 if (!(b->kinds & (1u << k)) || !kind_selected(r->opts, k))
                         continue;
@@ -112,6 +134,29 @@ static bool backend_needed(const struct run *r, const struct backend *b) {
         return false;
 }
 
+/* What the manifests and the ledger name of b's kinds in this run's scopes. */
+static void names_for(const struct run *r, const struct backend *b, struct str_list *out) {
+        char scope[512], idbuf[256];
+        struct strset seen = { 0 };
+        for (size_t i = 0; r->want && i < r->want->n; i++) {
+                const struct resource *w = r->want->v[i];
+                if (!(b->kinds & (1u << w->kind)))
+                        continue;
+                const char *id = b->identity ? b->identity(w, idbuf, sizeof(idbuf)) : w->name;
+                *(char **) array_push(&out->v, &out->n, sizeof(char *)) = xstrdup(id);
+        }
+        for (size_t i = 0; i < out->n; i++)
+                strset_add(&seen, out->v[i]);
+        for (size_t i = 0; r->ledger && i < r->ledger->n; i++) {
+                const struct ledger_entry *e = &r->ledger->v[i];
+                if (e->gone || !(b->kinds & (1u << e->kind)) ||
+                    strcmp(e->scope, scope_of(r->opts, e->kind, scope, sizeof(scope))) != 0 || !strset_add(&seen, e->name))
+                        continue;
+                *(char **) array_push(&out->v, &out->n, sizeof(char *)) = xstrdup(e->name);
+        }
+        strset_done(&seen);
+}
+
 int run_observe(struct run *r) {
         int ret = 0;
         model_done(&r->live);
@@ -127,7 +172,10 @@ int run_observe(struct run *r) {
                         }
                         r->bopen[i] = true;
                 }
-                int x = b->observe(r->bstate[i], &r->live);
+                struct str_list names = { 0 };
+                names_for(r, b, &names);
+                int x = b->observe(r->bstate[i], &names, &r->live);
+                str_list_done(&names);
                 if (x < 0) {
                         ret = x;
                         b->close(r->bstate[i]);
@@ -222,7 +270,10 @@ struct dep_check {
 static void dep_check(void *u, enum kind k, const char *name) {
         struct dep_check *dc = u;
         struct resource *d = model_find(dc->run->want, k, name);
-        const char *role = dc->r->kind == KIND_VLAN ? "parent" : "port";
+        const char *role = dc->r->kind == KIND_BRIDGE || dc->r->kind == KIND_BOND ? "port"
+                           : dc->r->kind == KIND_SYSCTL                           ? "interface"
+                           : dc->r->kind == KIND_ROUTE || dc->r->kind == KIND_VXLAN ? "device"
+                                                                                    : "parent";
         if (d && d->state != STATE_ABSENT && !kind_selected(dc->run->opts, d->kind))
                 return; /* declared, and left out of this run by --only: its own run makes it */
         if (d && d->state != STATE_ABSENT) {
@@ -384,6 +435,7 @@ int run_plan(struct run *r) {
                         continue;
                 }
                 struct action *a = plan_push(p, owned ? OP_UPDATE : OP_ADOPT, w, live);
+                a->owned = owned;
                 int x = b->diff(r->bstate[bi], w, live, owned, a, p);
                 if (x < 0) {
                         plan_drop_last(p);
@@ -430,8 +482,8 @@ int run_plan(struct run *r) {
                         continue;
                 const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
                 struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
-                if (!e || ledger_get(e, "pending"))
-                        continue; /* never managed (or only meant to be): never touched */
+                if (!e || ledger_get(e, "pending") || ledger_get(e, "keep"))
+                        continue; /* never managed (or only meant to be, or adopted to keep): never touched */
                 const struct backend *lb = backend_for_kind(l->kind);
                 if (r->want && model_find(lb && lb->identity ? &ids : r->want, l->kind, l->name))
                         continue;
@@ -439,6 +491,7 @@ int run_plan(struct run *r) {
                 if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
                         continue;
                 struct action *a = plan_push(p, OP_DELETE, NULL, l);
+                a->owned = e;
                 a->reason = xstrdup("no longer in the manifests");
                 scope_slot(&scopes, &n_scopes, sc)->prunes++;
                 size_t bi = backend_index(a->backend);
@@ -455,15 +508,17 @@ int run_plan(struct run *r) {
                         p->actions[j - 1] = tmp;
                 }
 
-        /* Deletes first (they free names and ports), then creates and updates in dependency order. */
+        /* Deletes first (they free names and ports), then creates and updates in
+         * dependency order, then the deletes of kinds that go last (routes). */
         size_t nd = 0;
         struct action *sorted = xcalloc(p->n_actions + 1, sizeof(*sorted));
-        for (size_t i = 0; i < p->n_actions; i++)
-                if (p->actions[i].op == OP_DELETE && !p->actions[i].want)
-                        sorted[nd++] = p->actions[i];
-        for (size_t i = 0; i < p->n_actions; i++)
-                if (!(p->actions[i].op == OP_DELETE && !p->actions[i].want))
-                        sorted[nd++] = p->actions[i];
+        for (int pass = 0; pass < 3; pass++)
+                for (size_t i = 0; i < p->n_actions; i++) {
+                        const struct action *a = &p->actions[i];
+                        bool del = a->op == OP_DELETE && !a->want, last = del && a->backend->delete_last;
+                        if ((pass == 0 && del && !last) || (pass == 1 && !del) || (pass == 2 && last))
+                                sorted[nd++] = p->actions[i];
+                }
         free(p->actions);
         p->actions = sorted;
 

@@ -138,11 +138,17 @@ void diag_info(const char *fmt, ...) {
 
 static const char *const kind_words[_KIND_MAX] = {
         [KIND_ETHERNET] = "ethernet", [KIND_BRIDGE] = "bridge", [KIND_VLAN] = "vlan",
+        [KIND_BOND] = "bond",         [KIND_VXLAN] = "vxlan",   [KIND_MACVLAN] = "macvlan",
+        [KIND_MACVTAP] = "macvtap",   [KIND_VETH] = "veth",     [KIND_TAP] = "tap",
+        [KIND_ROUTE] = "route",       [KIND_SYSCTL] = "sysctl",
         [KIND_NETWORK] = "network",   [KIND_POOL] = "pool",     [KIND_VOLUME] = "volume",
         [KIND_DOMAIN] = "domain",     [KIND_SERVICE] = "service", [KIND_IPSET] = "ipset",
 };
 static const char *const section_words[_KIND_MAX] = {
         [KIND_ETHERNET] = "ethernets", [KIND_BRIDGE] = "bridges", [KIND_VLAN] = "vlans",
+        [KIND_BOND] = "bonds",         [KIND_VXLAN] = "vxlans",   [KIND_MACVLAN] = "macvlans",
+        [KIND_MACVTAP] = "macvtaps",   [KIND_VETH] = "veths",     [KIND_TAP] = "taps",
+        [KIND_ROUTE] = "routes",       [KIND_SYSCTL] = "sysctls",
         [KIND_NETWORK] = "networks",   [KIND_POOL] = "pools",     [KIND_VOLUME] = "volumes",
         [KIND_DOMAIN] = "domains",     [KIND_SERVICE] = "services", [KIND_IPSET] = "ipsets",
 };
@@ -161,6 +167,13 @@ static const char *const memback_words[] = { "default", "hugepages" };
 static const char *const proto_words[] = { "tcp", "udp", "sctp" };
 static const char *const fwd_words[] = { "masq", "route", "tunnel" };
 static const char *const family_words[] = { "inet", "inet6" };
+static const char *const macvlan_words[] = { "private", "vepa", "bridge", "passthru" };
+static const char *const bond_mode_words[] = { "balance-rr", "active-backup", "balance-xor", "broadcast",
+                                               "802.3ad", "balance-tlb", "balance-alb" };
+static const char *const lacp_words[] = { "slow", "fast" };
+static const char *const xmit_words[] = { "layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac" };
+static const char *const route_type_words[] = { "unicast", "blackhole", "unreachable", "prohibit" };
+static const char *const route_scope_words[] = { "global", "link", "host" };
 static const char *const op_words[_OP_MAX] = {
         [OP_CREATE] = "create", [OP_UPDATE] = "update", [OP_REPLACE] = "replace", [OP_DELETE] = "delete", [OP_ADOPT] = "adopt",
 };
@@ -178,6 +191,12 @@ TABLE(mem_backing_table, memback_words);
 TABLE(ipvs_proto_table, proto_words);
 TABLE(ipvs_fwd_table, fwd_words);
 TABLE(inet_family_table, family_words);
+TABLE(macvlan_mode_table, macvlan_words);
+TABLE(bond_mode_table, bond_mode_words);
+TABLE(lacp_rate_table, lacp_words);
+TABLE(xmit_hash_table, xmit_words);
+TABLE(route_type_table, route_type_words);
+TABLE(route_scope_table, route_scope_words);
 /* The generic state only allows present/absent; domains allow all four. */
 const struct enum_table state_table = { "state", state_words, 2 };
 const struct enum_table domain_state_table = { "domain state", state_words, _STATE_MAX };
@@ -189,7 +208,8 @@ const struct enum_table *const enum_tables[] = {
         &kind_table, &section_table, &op_table, &domain_state_table,
         &net_mode_table, &macvtap_mode_table, &vol_format_table, &prealloc_table, &disk_bus_table,
         &disk_cache_table, &disk_discard_table, &nic_model_table, &mem_backing_table, &ipvs_proto_table,
-        &ipvs_fwd_table, &inet_family_table,
+        &ipvs_fwd_table, &inet_family_table, &macvlan_mode_table, &bond_mode_table, &lacp_rate_table,
+        &xmit_hash_table, &route_type_table, &route_scope_table,
 };
 const size_t n_enum_tables = ELEMENTSOF(enum_tables);
 
@@ -224,7 +244,8 @@ const char *op_symbol(enum op o) {
 }
 
 bool kind_is_link(enum kind k) {
-        return k == KIND_ETHERNET || k == KIND_BRIDGE || k == KIND_VLAN;
+        return k == KIND_ETHERNET || k == KIND_BRIDGE || k == KIND_VLAN || k == KIND_BOND || k == KIND_VXLAN ||
+               k == KIND_MACVLAN || k == KIND_MACVTAP || k == KIND_VETH || k == KIND_TAP;
 }
 
 /* ---- values ---- */

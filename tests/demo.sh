@@ -27,7 +27,7 @@ ip -n "$NS" link set switch0 up
 ip -n "$NS" link set switch1 up
 ip -n "$NS" addr add 192.0.2.10/24 dev eth0 # as the installer left it
 
-run() { echo; echo "\$ reconcile $*"; "$R" -d "$TMP/manifests" --state-dir "$TMP/state" --netns "$NS" --only ethernet,bridge,vlan "$@"; }
+run() { echo; echo "\$ reconcile $*"; "$R" -d "$TMP/manifests" --state-dir "$TMP/state" --netns "$NS" --only ethernet,bridge,vlan,vxlan,route,sysctl "$@"; }
 echo "== network namespace $NS, manifests from examples/"
 echo; echo "\$ reconcile validate"
 "$R" -d "$TMP/manifests" validate
@@ -36,6 +36,9 @@ run apply
 echo; echo "== the kernel's view (ip -br):"
 ip -n "$NS" -br link
 ip -n "$NS" -br addr
+ip -n "$NS" -d link show vx42 | sed -n 3p
+ip -n "$NS" route
+echo "net.ipv4.ip_forward = $(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_forward)"
 run plan --exit-code
 echo "(exit $?: nothing left to do)"
 echo; echo "== drift: someone sets br1's MTU to 1500 behind our back"

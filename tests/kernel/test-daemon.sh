@@ -101,6 +101,29 @@ test_drift_repaired_within_a_second() {
         d_stop
 }
 
+test_route_drift_repaired() {
+        nic eth0
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [192.0.2.10/24] }
+routes:
+  default: { to: default, via: 192.0.2.1, dev: eth0 }
+'
+        ip -n "$NS" link set eth0 up
+        d_start
+        wait_for 'run 1 .*done' 5
+        ip -n "$NS" route show default | grep -q 'via 192.0.2.1' || fail "no default route after the first run"
+        local t0 t1 i
+        t0=$(date +%s%N)
+        ip -n "$NS" route del default
+        for i in $(seq 1 300); do ip -n "$NS" route show default | grep -q 'via 192.0.2.1' && break; sleep 0.005; done
+        t1=$(date +%s%N)
+        ip -n "$NS" route show default | grep -q 'via 192.0.2.1' || fail "deleted default route not restored"
+        echo "# deleted default route restored in $(( (t1 - t0) / 1000000 )) ms"
+        [ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || fail "route repair took 1 s or more"
+        d_stop
+}
+
 test_no_run_storm() {
         manifest "$three"
         d_start
@@ -268,6 +291,7 @@ EOF
 t "daemon: applies at start, applies an edit, SIGTERM exits 0 with the lock released" test_start_edit_sigterm
 t "daemon: 50 files written at once are one run" test_burst_is_one_run
 t "daemon: deleted bridge and changed MTU repaired within 1 s" test_drift_repaired_within_a_second
+t "daemon: deleted default route restored within 1 s" test_route_drift_repaired
 t "daemon: no run storm after its own changes" test_no_run_storm
 t "daemon: bad manifest keeps the last good state, next good edit applies" test_bad_manifest_keeps_last_good
 t "daemon: SIGHUP re-applies" test_sighup

@@ -35,7 +35,8 @@ static struct resource *clone(const struct resource *r) {
         return c;
 }
 
-static int fake_observe(void *state, struct model *live) {
+static int fake_observe(void *state, const struct str_list *names, struct model *live) {
+        (void) names;
         (void) state;
         for (size_t i = 0; i < fake_live.n; i++)
                 model_add(live, clone(fake_live.v[i]));

@@ -346,6 +346,77 @@ static void test_load_directory(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+static void test_host_network_kinds(void **state) {
+        (void) state;
+        const char *y = "version: 1\n"
+                        "ethernets:\n  eth0: {}\n  eth1: {}\n"
+                        "bonds:\n  bond0: { interfaces: [eth0, eth1], mode: 802.3ad, miimon: 100, lacp-rate: fast,"
+                        " xmit-hash-policy: layer3+4 }\n"
+                        "bridges:\n  br-mgmt: { interfaces: [bond0], addresses: [192.0.2.10/24, \"2001:db8::10/64\"] }\n"
+                        "  br-ov: { interfaces: [vx100] }\n"
+                        "vxlans:\n  vx100: { vni: 100, local: 192.0.2.10, remote: 192.0.2.20 }\n"
+                        "macvtaps:\n  mvt0: { link: eth1, mode: passthru }\n"
+                        "veths:\n  ve0: { peer: ve1, peer-netns: guest }\n"
+                        "taps:\n  tap0: { owner: \"107\", group: \"0\", multi-queue: true }\n"
+                        "routes:\n  default: { to: default, via: 192.0.2.1 }\n"
+                        "  six: { to: default, via: \"2001:db8::1\" }\n"
+                        "  hole: { to: 10.0.0.0/8, type: blackhole, table: 100, metric: 5 }\n"
+                        "sysctls:\n  net.ipv4.ip_forward: 1\n  net.ipv4.ip_local_port_range: \"20000 \\t 40000\"\n";
+        assert_string_equal(parse(y), "");
+        struct resource *b = model_find(&set.model, KIND_BOND, "bond0");
+        assert_int_equal(b->kind, KIND_BOND);
+        assert_int_equal(b->link.mode, BOND_8023AD);
+        assert_int_equal(b->link.lacp_rate, LACP_FAST);
+        assert_int_equal(b->link.xmit_hash, XMIT_LAYER34);
+        assert_int_equal(b->link.interfaces.n, 2);
+        struct resource *vx = model_find(&set.model, KIND_VXLAN, "vx100");
+        assert_int_equal(vx->link.vni, 100);
+        assert_int_equal(vx->link.port, 4789); /* IANA's, not the kernel's 8472 */
+        assert_true(vx->link.learning);
+        /* Its local address lives on br-mgmt: an implied order. */
+        assert_string_equal(vx->link.local_dev, "br-mgmt");
+        struct resource *mvt = model_find(&set.model, KIND_MACVTAP, "mvt0");
+        assert_int_equal(mvt->link.mode, MVLAN_PASSTHRU);
+        struct resource *ve = model_find(&set.model, KIND_VETH, "ve0");
+        assert_string_equal(ve->link.peer, "ve1");
+        assert_string_equal(ve->link.peer_netns, "guest");
+        struct resource *tap = model_find(&set.model, KIND_TAP, "tap0");
+        assert_int_equal(tap->link.owner, 107);
+        assert_true(tap->set & LINK_F_GROUP_ID);
+        assert_true(tap->link.multi_queue);
+        struct resource *r4 = model_find(&set.model, KIND_ROUTE, "default");
+        assert_int_equal(r4->route.to.family, AF_INET);
+        assert_int_equal(r4->route.table, 254);
+        assert_int_equal(r4->route.metric, 0);
+        assert_string_equal(r4->route.via_dev, "br-mgmt"); /* the gateway's subnet is on br-mgmt */
+        struct resource *r6 = model_find(&set.model, KIND_ROUTE, "six");
+        assert_int_equal(r6->route.to.family, AF_INET6); /* "default" follows via */
+        assert_int_equal(r6->route.metric, 1024);       /* the kernel's IPv6 default */
+        struct resource *hole = model_find(&set.model, KIND_ROUTE, "hole");
+        assert_int_equal(hole->route.type, ROUTE_BLACKHOLE);
+        assert_int_equal(hole->route.table, 100);
+        assert_int_equal(hole->route.to.prefix, 8);
+        struct resource *fw = model_find(&set.model, KIND_SYSCTL, "net.ipv4.ip_forward");
+        assert_string_equal(fw->sysctl.value, "1");
+        struct resource *range = model_find(&set.model, KIND_SYSCTL, "net.ipv4.ip_local_port_range");
+        assert_string_equal(range->sysctl.value, "20000 40000");
+        /* Links share one name space across their sections. */
+        assert_ptr_equal(model_find(&set.model, KIND_ETHERNET, "vx100"), vx);
+}
+
+static void test_host_network_errors(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nvxlans:\n  vx0: { vni: 1, group: 192.0.2.1, dev: eth0 }\n",
+                           "m.yaml:3:3: error: vxlan vx0: group must be a multicast address");
+        assert_first_error("version: 1\nroutes:\n  r: { to: 10.0.0.1/8, via: 192.0.2.1 }\n",
+                           "m.yaml:3:12: error: to: \"10.0.0.1/8\" has host bits set beyond /8");
+        assert_first_error("version: 1\nsysctls:\n  kernel.panic: 1\n",
+                           "m.yaml:3:3: error: sysctls: bad key \"kernel.panic\": only net. keys (the network stack) of "
+                           "letters, digits, _ - / and single dots");
+        assert_first_error("version: 1\nbonds:\n  b0: { mode: balance-rr, lacp-rate: slow }\n",
+                           "m.yaml:3:3: error: bond b0: lacp-rate needs mode 802.3ad");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -378,6 +449,8 @@ int main(void) {
                 T(test_xml_hostile_names),
                 T(test_sizes),
                 T(test_load_directory),
+                T(test_host_network_kinds),
+                T(test_host_network_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,177 @@
+/* Network sysctls, read and written through /proc/sys/net opened inside the
+ * managed namespace (the files show the namespace of whoever opens them).
+ * The ledger keeps each key's value from before reconcile's first write, and
+ * a key that leaves the manifests gets that value back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backends.h"
+
+struct sysctl_state {
+        char netns[256];
+};
+
+/* net.ipv4.conf.eth0/20.forwarding -> /proc/sys/net/ipv4/conf/eth0.20/forwarding */
+static void sysctl_path(const char *key, char *buf, size_t size) {
+        size_t o = (size_t) snprintf(buf, size, "/proc/sys/");
+        for (const char *p = key; *p && o + 1 < size; p++)
+                buf[o++] = *p == '.' ? '/' : *p == '/' ? '.' : *p;
+        buf[o] = '\0';
+}
+
+/* One value with its white space runs folded into single blanks, as the parser does. */
+static void normalize(char *v) {
+        size_t o = 0;
+        for (char *p = v; *p; p++) {
+                if (*p == ' ' || *p == '\t' || *p == '\n') {
+                        if (o && v[o - 1] != ' ')
+                                v[o++] = ' ';
+                } else
+                        v[o++] = *p;
+        }
+        while (o && v[o - 1] == ' ')
+                o--;
+        v[o] = '\0';
+}
+
+static int sysctl_read(const char *key, char *buf, size_t size) {
+        char path[300];
+        sysctl_path(key, path, sizeof(path));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        int r = n < 0 ? -errno : 0;
+        close(fd);
+        if (r < 0)
+                return r;
+        buf[n] = '\0';
+        normalize(buf);
+        return 0;
+}
+
+static int sysctl_write(const char *key, const char *value) {
+        char path[300];
+        sysctl_path(key, path, sizeof(path));
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(value);
+        ssize_t n = write(fd, value, len);
+        int r = n < 0 ? -errno : (size_t) n != len ? -EIO : 0;
+        close(fd);
+        return r;
+}
+
+static int sysctl_open(const struct backend_ctx *ctx, void **state) {
+        struct sysctl_state *s = xcalloc(1, sizeof(*s));
+        if (ctx->netns)
+                snprintf(s->netns, sizeof(s->netns), "%s", ctx->netns);
+        *state = s;
+        return 0;
+}
+
+static void sysctl_close(void *state) {
+        free(state);
+}
+
+/* Only the keys the manifests and the ledger name: the whole tree is thousands of files. */
+static int sysctl_observe(void *state, const struct str_list *names, struct model *live) {
+        struct sysctl_state *s = state;
+        int saved, r = netns_enter(s->netns[0] ? s->netns : NULL, &saved);
+        if (r < 0)
+                return r;
+        char buf[4096];
+        for (size_t i = 0; i < names->n; i++) {
+                if (sysctl_read(names->v[i], buf, sizeof(buf)) < 0)
+                        continue; /* absent: its interface or module is not there (yet) */
+                struct resource *res = resource_new(KIND_SYSCTL, names->v[i]);
+                res->sysctl.value = xstrdup(buf);
+                res->set = SYSCTL_F_VALUE;
+                if (model_add(live, res) < 0)
+                        resource_free(res);
+        }
+        return netns_leave(&saved);
+}
+
+/* net.ipv4.conf.IF.*, net.ipv6.conf.IF.*, net.ipv4.neigh.IF.*: the key needs IF. */
+static void sysctl_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        static const char *const prefixes[] = { "net.ipv4.conf.", "net.ipv6.conf.", "net.ipv4.neigh.", "net.ipv6.neigh." };
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+                size_t n = strlen(prefixes[i]);
+                if (strncmp(r->name, prefixes[i], n) != 0)
+                        continue;
+                const char *start = r->name + n, *end = strchr(start, '.');
+                char ifname[IFNAME_MAX];
+                size_t len = end ? (size_t) (end - start) : 0;
+                if (!len || len >= sizeof(ifname))
+                        return;
+                for (size_t j = 0; j < len; j++)
+                        ifname[j] = start[j] == '/' ? '.' : start[j];
+                ifname[len] = '\0';
+                if (strcmp(ifname, "all") != 0 && strcmp(ifname, "default") != 0)
+                        add(u, KIND_ETHERNET, ifname);
+                return;
+        }
+}
+
+static int sysctl_diff(void *state, const struct resource *w, const struct resource *live,
+                       const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        (void) state;
+        (void) owned;
+        (void) p;
+        a->op = OP_UPDATE;
+        if (strcmp(w->sysctl.value, live->sysctl.value) != 0)
+                action_add_change(a, SYSCTL_F_VALUE, "value", live->sysctl.value, w->sysctl.value);
+        return 0;
+}
+
+/* A removal restores the value from before reconcile; the plan says which. */
+static void sysctl_assess(void *state, struct action *a, const struct model *live) {
+        const char *old = a->op == OP_DELETE ? ledger_get(a->owned, "old") : NULL;
+        (void) state;
+        (void) live;
+        if (!old)
+                return;
+        char *reason = xasprintf("%s: restores %s (its value before reconcile)", a->reason ? a->reason : "removed", old);
+        free(a->reason);
+        a->reason = reason;
+}
+
+static int sysctl_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct sysctl_state *s = state;
+        int saved, r = netns_enter(s->netns[0] ? s->netns : NULL, &saved);
+        if (r < 0)
+                return r;
+        char now[4096];
+        const char *value = a->want ? a->want->sysctl.value : ledger_get(e, "old");
+        r = sysctl_read(a->name, now, sizeof(now));
+        if (r >= 0 && a->op != OP_DELETE && e && !ledger_get(e, "old"))
+                ledger_set(l, e, "old", now);
+        if (r >= 0 && value && strcmp(now, value) != 0)
+                r = sysctl_write(a->name, value);
+        netns_leave(&saved);
+        if (r == -ENOENT && a->op == OP_DELETE)
+                return 0; /* went with its interface */
+        if (r == -ENOENT)
+                return diag_res(r, "sysctl", a->name, "no such key in /proc/sys (a module not loaded, an interface missing?)");
+        if (r < 0)
+                return diag_res(r, "sysctl", a->name, "writing %s: %s", value ? value : "", strerror(-r));
+        return 0;
+}
+
+const struct backend sysctl_backend = {
+        .name = "sysctl",
+        .scope = SCOPE_NETNS,
+        .kinds = 1u << KIND_SYSCTL,
+        .open = sysctl_open,
+        .close = sysctl_close,
+        .observe = sysctl_observe,
+        .deps = sysctl_deps,
+        .diff = sysctl_diff,
+        .assess = sysctl_assess,
+        .apply = sysctl_apply,
+};
