@@ -90,7 +90,7 @@ valgrind: $(BUILD)/reconcile $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 $$t >/dev/null 2>$$t.vg || \
 		{ echo "valgrind: $$t"; cat $$t.vg; fail=1; }; done; [ $$fail = 0 ]
-	for t in test-links test-ipset test-invalid; do VALGRIND=1 BUILD=$(BUILD) bash tests/kernel/$$t.sh; done | tee $(BUILD)/valgrind.log
+	for t in test-links test-netkinds test-ipset test-invalid; do VALGRIND=1 BUILD=$(BUILD) bash tests/kernel/$$t.sh; done | tee $(BUILD)/valgrind.log
 	! grep -q '^not ok' $(BUILD)/valgrind.log
 
 bench: $(BUILD)/reconcile

@@ -9,6 +9,7 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/route.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 
 struct route_state {
         struct rtnl nl;
+        struct ipaddr ssh_client; /* family 0 when not under SSH or in another namespace */
 };
 
 /* enum route_type <-> RTN_*, enum route_scope <-> RT_SCOPE_*. */
@@ -161,6 +163,10 @@ static int route_open(const struct backend_ctx *ctx, void **state) {
                 free(s);
                 return r;
         }
+        const char *conn = getenv("SSH_CONNECTION");
+        char client[64];
+        if (!ctx->netns && conn && sscanf(conn, "%63s", client) == 1 && ipaddr_parse(client, false, &s->ssh_client) < 0)
+                memset(&s->ssh_client, 0, sizeof(s->ssh_client));
         *state = s;
         return 0;
 }
@@ -204,6 +210,36 @@ static int route_diff(void *state, const struct resource *w, const struct resour
         if (a->n_changes)
                 a->reason = xstrdup("in one NLM_F_REPLACE: the destination keeps a route throughout");
         return 0;
+}
+
+static bool route_holds(const struct route_spec *rt, const struct ipaddr *a) {
+        if (rt->to.family != a->family)
+                return false;
+        for (unsigned i = 0; i < rt->to.prefix; i++)
+                if ((rt->to.a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
+                        return false;
+        return true;
+}
+
+/* The route this SSH session's replies take: the longest live prefix of the
+ * main table holding the client. Deleting or rerouting it is flagged. */
+static void route_assess(void *state, struct action *a, const struct model *live) {
+        struct route_state *s = state;
+        const struct resource *here = a->live;
+        bool touches = a->op == OP_DELETE || a->n_changes > 0;
+        if (!s->ssh_client.family || !here || !touches || here->route.table != RT_TABLE_MAIN ||
+            !route_holds(&here->route, &s->ssh_client))
+                return;
+        for (size_t i = 0; i < live->n; i++) {
+                const struct resource *o = live->v[i];
+                if (o->kind == KIND_ROUTE && o != here && o->route.table == RT_TABLE_MAIN &&
+                    o->route.to.prefix > here->route.to.prefix && route_holds(&o->route, &s->ssh_client))
+                        return; /* a more specific route carries it */
+        }
+        char buf[64];
+        free(a->risk);
+        a->risk = xasprintf("route %s carries the replies to this SSH session (client %s)", a->key,
+                            ipaddr_format(&s->ssh_client, false, buf, sizeof(buf)));
 }
 
 /* ---- apply ---- */
@@ -304,6 +340,7 @@ const struct backend route_backend = {
         .deps = route_deps,
         .diff = route_diff,
         .identity = route_identity,
+        .assess = route_assess,
         .apply = route_apply,
         .delete_last = true,
         .watch_open = route_watch_open,

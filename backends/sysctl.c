@@ -97,6 +97,12 @@ static int sysctl_observe(void *state, const struct str_list *names, struct mode
         return netns_leave(&saved);
 }
 
+static void note_link_dep(void *u, enum kind k, const char *name) {
+        (void) k;
+        (void) name;
+        *(bool *) u = true;
+}
+
 /* net.ipv4.conf.IF.*, net.ipv6.conf.IF.*, net.ipv4.neigh.IF.*: the key needs IF. */
 static void sysctl_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         static const char *const prefixes[] = { "net.ipv4.conf.", "net.ipv6.conf.", "net.ipv4.neigh.", "net.ipv6.neigh." };
@@ -116,6 +122,27 @@ static void sysctl_deps(const struct resource *r, void (*add)(void *u, enum kind
                         add(u, KIND_ETHERNET, ifname);
                 return;
         }
+}
+
+/* A key that names no interface must exist now: a typo or a module not loaded
+ * is reported at its position at plan time, not half-way through the apply. */
+static int sysctl_check(void *state, const struct resource *want) {
+        struct sysctl_state *s = state;
+        bool needs_link = false;
+        sysctl_deps(want, note_link_dep, &needs_link);
+        if (needs_link)
+                return 0; /* the interface may be made in this run; apply reports a missing key */
+        char path[300];
+        sysctl_path(want->name, path, sizeof(path));
+        int saved, r = netns_enter(s->netns[0] ? s->netns : NULL, &saved);
+        if (r < 0)
+                return r;
+        r = access(path, F_OK) < 0 ? -errno : 0;
+        netns_leave(&saved);
+        if (r == -ENOENT)
+                return diag_pos(&want->pos, "sysctl %s: no such key in /proc/sys (a typo, or a module not loaded?)",
+                                want->name);
+        return 0;
 }
 
 static int sysctl_diff(void *state, const struct resource *w, const struct resource *live,
@@ -171,6 +198,7 @@ const struct backend sysctl_backend = {
         .close = sysctl_close,
         .observe = sysctl_observe,
         .deps = sysctl_deps,
+        .check = sysctl_check,
         .diff = sysctl_diff,
         .assess = sysctl_assess,
         .apply = sysctl_apply,

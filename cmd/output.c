@@ -206,6 +206,11 @@ static bool show_link(FILE *f, const struct resource *r) {
         char mac[18];
         if (strcmp(r->name, "lo") == 0)
                 return false;
+        /* A veth whose peer is in another namespace cannot be written as a manifest here. */
+        if (r->kind == KIND_VETH && !l->peer[0]) {
+                fprintf(f, "  # %s: a veth whose peer lives in another namespace\n", r->name);
+                return false;
+        }
         fprintf(f, "  %s:\n", r->name);
         char buf[64];
         if ((r->kind == KIND_VLAN || r->kind == KIND_MACVLAN || r->kind == KIND_MACVTAP) && l->link[0])
@@ -243,7 +248,7 @@ static bool show_link(FILE *f, const struct resource *r) {
                         fprintf(f, "    dev: %s\n", l->link);
                 fprintf(f, "    port: %u\n    learning: %s\n", l->port, l->learning ? "true" : "false");
         }
-        if (r->kind == KIND_VETH && l->peer[0])
+        if (r->kind == KIND_VETH)
                 fprintf(f, "    peer: %s\n", l->peer);
         if (r->kind == KIND_TAP) {
                 if (r->set & LINK_F_OWNER)
@@ -503,7 +508,8 @@ void show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(cons
                                 show_ipset(f, r);
                 }
                 for (size_t i = 0; i < n_absent; i++) {
-                        if (absent[i]->kind != order[k])
+                        /* A sysctl that appeared in the run goes with its interface: nothing to write. */
+                        if (absent[i]->kind != order[k] || absent[i]->kind == KIND_SYSCTL)
                                 continue;
                         if (!header)
                                 fprintf(f, "%s:\n", kind_to_section(order[k]));

@@ -159,6 +159,11 @@ veths:
         ip -n "$other" link show vg0 >/dev/null 2>&1 || fail "vg0 not in $other"
         link_exists vg0 && fail "vg0 in the managed namespace"
         rc plan --exit-code; expect_rc 0 "second plan must be empty"
+        # show cannot name a peer in another namespace: it says so in a comment and stays valid.
+        "$RECONCILE" --netns "$NS" --state-dir "$S" --only veth show >"$TMP/show.yaml" 2>&1 || fail "show failed"
+        grep -q '^  # vh0: a veth whose peer lives in another namespace' "$TMP/show.yaml" || { OUT=$(cat "$TMP/show.yaml"); fail "no comment for vh0"; }
+        mkdir -m 700 "$TMP/shown"; cp "$TMP/show.yaml" "$TMP/shown/show.yaml"
+        OUT=$("$RECONCILE" -d "$TMP/shown" validate 2>&1) || fail "show output does not validate"
         # A new peer name is a new pair.
         sed -i 's/peer: ve1/peer: ve2/' "$M/host.yaml"
         rc plan; expect_out '^-/\+ veth ve0 +peer ve1 -> ve2 cannot change in place$'
@@ -364,6 +369,16 @@ sysctls:
         rc apply; expect_rc 0
         [ "$(sysctl_of net.ipv4.conf.eth0.rp_filter)" = "$before" ] || fail "rp_filter not restored to $before"
         rc plan --exit-code; expect_rc 0 "plan after restore"
+        # A key that does not exist (a typo, a module not loaded) is a positioned
+        # plan-time error; the rest still applies.
+        manifest 'version: 1
+sysctls:
+  net.ipv4.ip_forward: 0
+  net.ipv4.no_such_key: 1
+'
+        rc apply --allow-mass-delete; expect_rc 1
+        expect_out 'host.yaml:4:3: error: sysctl net.ipv4.no_such_key: no such key in /proc/sys'
+        [ "$(sysctl_of net.ipv4.ip_forward)" = 0 ] || fail "the valid key was not applied"
         # A key outside net. is refused at parse time.
         manifest 'version: 1
 sysctls:
@@ -405,5 +420,25 @@ t "tap: owner, group, multi-queue, unmanaged TAP untouched" test_tap_owner_multi
 t "routes: v4/v6/blackhole/table, NLM_F_REPLACE, metric change" test_routes_create_replace_metric
 t "routes: unmanaged and kernel routes never removed" test_routes_unmanaged_untouched
 t "route via a declared link waits for it" test_route_via_waits_for_its_link
+test_route_ssh_risk_flagged() {
+        nic eth0
+        ip -n "$NS" link set eth0 up
+        ip -n "$NS" addr add 192.0.2.10/24 dev eth0
+        manifest 'version: 1
+routes:
+  default: { to: default, via: 192.0.2.1 }
+  lab: { to: 10.8.0.0/16, via: 192.0.2.3 }
+'
+        rc apply; expect_rc 0
+        sed -i 's/via: 192.0.2.1 /via: 192.0.2.254 /; s/via: 192.0.2.3 /via: 192.0.2.4 /' "$M/host.yaml"
+        # Run inside the namespace as an SSH session from 203.0.113.5 would.
+        OUT=$(SSH_CONNECTION="203.0.113.5 50000 192.0.2.10 22" ip netns exec "$NS" "$RECONCILE" -d "$M" --state-dir "$S" plan 2>&1)
+        # (run without --netns, its ledger scope is another: the routes are adopted, with their change)
+        expect_out '^= route default +adopt \(exists, not yet managed\); via 192.0.2.1 -> 192.0.2.254'
+        expect_out '^    risk: route 0.0.0.0/0 table main metric 0 carries the replies to this SSH session \(client 203.0.113.5\)$'
+        [ "$(printf '%s\n' "$OUT" | grep -c 'risk:')" = 1 ] || fail "the lab route must not be flagged"
+}
+
+t "routes: rerouting the SSH session's route is flagged" test_route_ssh_risk_flagged
 t "sysctls: set in the namespace, restored when removed" test_sysctls_set_and_restore
 t "show of the new kinds validates and is in sync" test_show_round_trip_new_kinds
