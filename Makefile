@@ -34,7 +34,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev valgrind make libyam
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables \
 	busybox-static cpio xz-utils ipvsadm ipset
 
-.PHONY: all deps demo check test unit kernel clean bench install other-compiler fuzz valgrind sanitized fuzz-build
+.PHONY: all deps demo check test unit kernel clean bench bench-deps install other-compiler fuzz valgrind sanitized fuzz-build
 all: $(BUILD)/reconcile
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -92,6 +92,12 @@ valgrind: $(BUILD)/reconcile $(UNIT_BIN)
 		{ echo "valgrind: $$t"; cat $$t.vg; fail=1; }; done; [ $$fail = 0 ]
 	for t in test-links test-netkinds test-ipset test-invalid; do VALGRIND=1 BUILD=$(BUILD) bash tests/kernel/$$t.sh; done | tee $(BUILD)/valgrind.log
 	! grep -q '^not ok' $(BUILD)/valgrind.log
+
+# The peers the benchmarks compare against; not needed by `make check`.
+BENCH_DEPS := ifupdown2 ansible python3-libvirt time strace bc
+bench-deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BENCH_DEPS)
 
 bench: $(BUILD)/reconcile
 	BUILD=$(BUILD) ./bench/run.sh

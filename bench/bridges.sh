@@ -2,23 +2,26 @@
 # N bridges, each with 2 veth ports and an IPv4 address, into an empty
 # namespace: reconcile against `ip -batch` doing the same, side by side.
 # The veth pairs are made beforehand in both cases (they stand for NICs).
+# Also: the plan alone, and a no-change run with the netlink link changes it
+# causes counted by `ip monitor link` (there must be none).
 # Prints: NAME reconcile=X s peer=Y s ratio=R (medians of RUNS runs).
 set -eu
 cd "$(dirname "$0")/.."
 R=$PWD/${BUILD:-build}/reconcile
 N=${1:-100}
 RUNS=${RUNS:-5}
+NS=rct-bench-$$
 TMP=$(mktemp -d /tmp/rct-bench.XXXXXX)
 chmod 700 "$TMP"
-trap 'rm -rf "$TMP"; ip netns del rct-bench-$$ 2>/dev/null || true' EXIT
+trap 'rm -rf "$TMP"; ip netns del $NS 2>/dev/null || true' EXIT
 
 prepare() { # namespace with 2N veth "NICs"
-        ip netns del rct-bench-$$ 2>/dev/null || true
-        ip netns add rct-bench-$$
+        ip netns del $NS 2>/dev/null || true
+        ip netns add $NS
         for i in $(seq 1 "$N"); do
                 echo "link add a$i type veth peer name pa$i"
                 echo "link add b$i type veth peer name pb$i"
-        done | ip -n rct-bench-$$ -batch -
+        done | ip -n $NS -batch -
 }
 
 mkdir -m 700 -p "$TMP/m"
@@ -38,20 +41,34 @@ for i in $(seq 1 "$N"); do
 done >"$TMP/batch"
 
 . bench/lib.sh
-rec=() peer=() noop=()
+rec=() peer=() noop=() plan=() changes=()
 for run in $(seq 1 "$RUNS"); do
         prepare
-        t0=$(now); ip -n rct-bench-$$ -batch "$TMP/batch"; t1=$(now)
+        t0=$(now); ip -n $NS -batch "$TMP/batch"; t1=$(now)
         peer+=("$(echo "$t1 - $t0" | bc -l)")
         prepare
         rm -rf "$TMP/state"
-        t0=$(now); "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns rct-bench-$$ apply; t1=$(now)
+        t0=$(now); "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS plan >/dev/null; t1=$(now)
+        plan+=("$(echo "$t1 - $t0" | bc -l)")
+        t0=$(now); "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply; t1=$(now)
         rec+=("$(echo "$t1 - $t0" | bc -l)")
-        t0=$(now); "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns rct-bench-$$ apply; t1=$(now)
+        ip -n $NS monitor link address >"$TMP/monitor" 2>&1 &
+        mon=$!
+        sleep 0.2
+        t0=$(now); "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply; t1=$(now)
+        sleep 0.2
+        kill $mon; wait $mon 2>/dev/null || true
         noop+=("$(echo "$t1 - $t0" | bc -l)")
+        changes+=("$(grep -c . "$TMP/monitor" || true)")
 done
 r=$(printf '%s\n' "${rec[@]}" | median)
 p=$(printf '%s\n' "${peer[@]}" | median)
 n=$(printf '%s\n' "${noop[@]}" | median)
+pl=$(printf '%s\n' "${plan[@]}" | median)
+c=$(printf '%s\n' "${changes[@]}" | sort -n | tail -1)
 printf 'bridges-%d reconcile=%.3f s peer=%.3f s ratio=%.2f (peer: ip -batch)\n' "$N" "$r" "$p" "$(echo "$r / $p" | bc -l)"
-printf 'bridges-%d-noop reconcile=%.3f s\n' "$N" "$n"
+printf 'bridges-%d-plan reconcile=%.3f s (plan alone, empty namespace)\n' "$N" "$pl"
+printf 'bridges-%d-noop reconcile=%.3f s netlink-link-changes=%d (ip monitor link address, most of %d runs)\n' "$N" "$n" "$c" "$RUNS"
+# For the scaling summary of bench/run.sh.
+[ -n "${SCALE_LOG:-}" ] && printf '%d %s %s %s\n' "$N" "$r" "$pl" "$p" >>"$SCALE_LOG"
+true

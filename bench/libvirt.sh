@@ -64,3 +64,48 @@ o=$(printf '%s\n' "${one[@]}" | median)
 l=$(printf '%s\n' "${loop[@]}" | median)
 printf 'libvirt-%d-volumes-domains reconcile=%.3f s peer=%.3f s ratio=%.2f (peer: one virsh reading the commands)\n' "$N" "$r" "$o" "$(echo "$r / $o" | bc -l)"
 printf 'libvirt-%d-volumes-domains reconcile=%.3f s peer=%.3f s ratio=%.2f (peer: virsh shell loop)\n' "$N" "$r" "$l" "$(echo "$r / $l" | bc -l)"
+
+# Ansible community.libvirt `virt` defining the same N domains (defines alone,
+# without disks: the module has no volumes), against reconcile doing the same.
+if command -v ansible-playbook >/dev/null && /usr/bin/python3 -c 'import libvirt' 2>/dev/null &&
+        ansible-galaxy collection list 2>/dev/null | grep -q community.libvirt; then
+        mkdir -m 700 "$TMP/d"
+        {
+                echo "version: 1"
+                echo "domains:"
+                for i in $(seq 1 "$N"); do echo "  dd$i: { memory: 64M, state: present, interfaces: [] }"; done
+        } >"$TMP/d/domains.yaml"
+        for i in $(seq 1 "$N"); do
+                printf "<domain type='qemu'><name>dd%d</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>\n" "$i" >"$TMP/dd$i.xml"
+        done
+        cat >"$TMP/play.yaml" <<PLAY
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - community.libvirt.virt:
+        command: define
+        xml: "{{ lookup('file', '$TMP/dd' ~ item ~ '.xml') }}"
+        uri: "$URI"
+      loop: "{{ range(1, $N + 1) | list }}"
+PLAY
+        dclean() { for i in $(seq 1 "$N"); do echo "undefine dd$i"; done | $V >/dev/null 2>&1 || true; rm -rf "$TMP/dstate"; }
+        arec=() ans=()
+        for _ in $(seq 1 "${RUNS_ANSIBLE:-3}"); do
+                dclean
+                t0=$(now); "$R" -q -d "$TMP/d" --state-dir "$TMP/dstate" --libvirt-uri "$URI" apply; t1=$(now)
+                arec+=("$(echo "$t1 - $t0" | bc -l)")
+                dclean
+                t0=$(now); ANSIBLE_LOCALHOST_WARNING=False ansible-playbook -i localhost, -e ansible_python_interpreter=/usr/bin/python3 "$TMP/play.yaml" >"$TMP/ansible.log" 2>&1 ||
+                        { echo "ansible: failed:"; tail -5 "$TMP/ansible.log"; }
+                t1=$(now)
+                ans+=("$(echo "$t1 - $t0" | bc -l)")
+        done
+        dclean
+        r=$(printf '%s\n' "${arec[@]}" | median)
+        a=$(printf '%s\n' "${ans[@]}" | median)
+        printf 'libvirt-%d-domain-defines reconcile=%.3f s peer=%.3f s ratio=%.3f (%.0fx faster; peer: Ansible community.libvirt virt)\n' \
+                "$N" "$r" "$a" "$(echo "$r / $a" | bc -l)" "$(echo "$a / $r" | bc -l)"
+else
+        echo "libvirt-$N-domain-defines: Ansible skipped (ansible, python3-libvirt or community.libvirt missing: make bench-deps)"
+fi

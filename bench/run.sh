@@ -1,12 +1,33 @@
 #!/bin/bash
 # make bench: every benchmark prints NAME reconcile=X s peer=Y s ratio=R.
-# Benchmarks are not tests: no time fails anything.
+# Benchmarks are not tests: no time fails anything. `make bench-deps` first
+# installs the peers (ifupdown2, Ansible with python3-libvirt, ...).
 set -u
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then echo "make bench needs root (network namespaces)" >&2; exit 1; fi
-for n in 10 100 1000; do bash bench/bridges.sh "$n"; done
+BUILD=${BUILD:-build}
+export BUILD
+
+# How cost grows: plan and apply at 10, 100, 1,000 and 10,000 bridges.
+SCALE_LOG=$(mktemp)
+export SCALE_LOG
+for n in 10 100 1000 10000; do
+        if [ "$n" = 10000 ]; then RUNS=${RUNS_10K:-3} bash bench/bridges.sh "$n"; else bash bench/bridges.sh "$n"; fi
+done
+bash bench/scaling.sh "$SCALE_LOG"
+rm -f "$SCALE_LOG"
+
+if command -v ifup >/dev/null && command -v ifreload >/dev/null; then
+        bash bench/ifupdown2.sh 100
+        bash bench/ifupdown2.sh 1000
+else
+        echo "ifupdown2: skipped (not installed: make bench-deps)"
+fi
 if command -v libvirtd >/dev/null; then bash bench/libvirt.sh 100; fi
 bash bench/ipset.sh 100000
-if command -v qemu-system-x86_64 >/dev/null && tests/vm/build.sh "${BUILD:-build}/vm" "${BUILD:-build}/reconcile" >/dev/null 2>&1; then
-        tests/vm/run.sh "${BUILD:-build}/vm" bench/guest/ipvs.sh
+bash bench/mixed.sh
+if command -v qemu-system-x86_64 >/dev/null && tests/vm/build.sh "$BUILD/vm" "$BUILD/reconcile" >/dev/null 2>&1; then
+        tests/vm/run.sh "$BUILD/vm" bench/guest/vlans.sh
+        tests/vm/run.sh "$BUILD/vm" bench/guest/ipvs.sh
+        tests/vm/run.sh "$BUILD/vm" bench/guest/mixed-ipvs.sh
 fi

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Per-bridge cost at each size from bridges.sh's log (N apply plan peer):
+# linear growth keeps the cost per bridge flat; a quadratic step shows as a
+# cost per bridge that grows with N.
+set -eu
+awk '
+{ n[NR] = $1; a[NR] = $2; p[NR] = $3; q[NR] = $4 }
+END {
+        for (i = 1; i <= NR; i++)
+                printf "scaling-%d apply=%.1f us/bridge plan=%.1f us/bridge ip-batch=%.1f us/bridge\n", n[i],
+                       a[i] / n[i] * 1e6, p[i] / n[i] * 1e6, q[i] / n[i] * 1e6
+        if (NR >= 2) {
+                r = (a[NR] / n[NR]) / (a[NR - 1] / n[NR - 1])
+                s = (p[NR] / n[NR]) / (p[NR - 1] / n[NR - 1])
+                printf "scaling apply per bridge %d->%d: x%.2f, plan: x%.2f (%s)\n", n[NR - 1], n[NR], r, s,
+                       (r < 1.5 && s < 1.5) ? "linear" : "grows faster than linear"
+        }
+}' "$1"
