@@ -112,8 +112,9 @@ static int ipset_open_(const struct backend_ctx *ctx, void **state) {
         s->ipset = ipset_init();
         if (s->ipset) {
                 ipset_custom_printf(s->ipset, on_custom_error, on_standard_error, on_out, s);
-                /* libipset opens its socket on the first command: make that happen in the namespace. */
-                r = ipset_query(s, "save");
+                /* libipset opens its socket on the first command: make that happen in the
+                 * namespace, with one that asks only the protocol version. */
+                r = ipset_query(s, "version");
         } else
                 r = -ENOMEM;
         int x = netns_leave(&saved);
@@ -155,11 +156,8 @@ static bool has_word(char **tokens, size_t n, const char *key) {
         return false;
 }
 
-static int ipset_observe_(void *state, const struct str_list *names, struct model *live) {
-        (void) names;
-        struct ipset_state *s = state;
-        if (ipset_query(s, "save") < 0)
-                return diag_plain(-EIO, "ipset backend: cannot list sets: %s", s->err);
+/* The sets of a `save` output into live. */
+static void parse_save(struct ipset_state *s, struct model *live) {
         char *save = s->out ? xstrdup(s->out) : xstrdup("");
         struct resource *cur = NULL;
         char *saveptr = NULL;
@@ -193,6 +191,31 @@ static int ipset_observe_(void *state, const struct str_list *names, struct mode
                                 xstrdup(tokens[2]);
         }
         free(save);
+}
+
+static int ipset_observe_(void *state, const struct str_list *names, struct model *live) {
+        struct ipset_state *s = state;
+        (void) names;
+        if (ipset_query(s, "save") < 0)
+                return diag_plain(-EIO, "ipset backend: cannot list sets: %s", s->err);
+        parse_save(s, live);
+        return 0;
+}
+
+/* Verification: only the sets the apply touched. */
+static int ipset_observe_some(void *state, const struct resource *const *objs, size_t n, struct model *live) {
+        struct ipset_state *s = state;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *cmd = xasprintf("save %s", objs[i]->name);
+                if (model_find(live, KIND_IPSET, objs[i]->name))
+                        continue; /* listed twice in the plan */
+                if (ipset_query(s, cmd) < 0) {
+                        if (strstr(s->err, "does not exist"))
+                                continue; /* deleted, as the plan said */
+                        return diag_plain(-EIO, "ipset backend: cannot list set %s: %s", objs[i]->name, s->err);
+                }
+                parse_save(s, live);
+        }
         return 0;
 }
 
@@ -382,6 +405,7 @@ const struct backend ipset_backend = {
         .open = ipset_open_,
         .close = ipset_close_,
         .observe = ipset_observe_,
+        .observe_some = ipset_observe_some,
         .diff = ipset_diff_,
         .apply = ipset_apply_,
 };

@@ -272,6 +272,31 @@ static int ipvs_observe(void *state, const struct str_list *names, struct model 
         return 0;
 }
 
+/* Verification after an apply: the services it touched, one GET_SERVICE and
+ * one GET_DEST dump each, instead of every service of the host. */
+static int ipvs_observe_some(void *state, const struct resource *const *objs, size_t n, struct model *live) {
+        struct ipvs_state *s = state;
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct svc_dump d = { .live = live };
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_SERVICE, 0);
+                put_service(nlh, objs[i], false);
+                r = talk(s, nlh, on_service, &d);
+                if (r == -ESRCH || r == -ENOENT)
+                        r = 0; /* gone, as a delete wants it */
+        }
+        for (size_t i = 0; r >= 0 && i < d.n; i++) {
+                struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_DEST, NLM_F_DUMP);
+                put_service(nlh, d.found[i], false);
+                r = talk(s, nlh, on_dest, d.found[i]);
+        }
+        free(d.found);
+        if (r < 0)
+                return diag_plain(r, "ipvs backend: cannot read the virtual services: %s", strerror(-r));
+        return 0;
+}
+
 /* ---- open / close ---- */
 
 static int ipvs_open(const struct backend_ctx *ctx, void **state) {
@@ -493,6 +518,7 @@ const struct backend ipvs_backend = {
         .open = ipvs_open,
         .close = ipvs_close,
         .observe = ipvs_observe,
+        .observe_some = ipvs_observe_some,
         .identity = ipvs_identity,
         .diff = ipvs_diff,
         .apply = ipvs_apply,

@@ -127,3 +127,16 @@ void model_done(struct model *m) {
         free(m->slots);
         memset(m, 0, sizeof(*m));
 }
+
+void model_remove_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u) {
+        size_t kept = 0;
+        for (size_t i = 0; i < m->n; i++) {
+                if (drop(m->v[i], u))
+                        resource_free(m->v[i]);
+                else
+                        m->v[kept++] = m->v[i];
+        }
+        m->n = kept;
+        if (m->n_slots)
+                model_rehash(m, m->n_slots);
+}

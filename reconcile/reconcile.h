@@ -144,6 +144,7 @@ bool str_list_contains(const struct str_list *l, const char *s);
 /* A set of borrowed strings for duplicate checks in linear time. */
 struct strset { const char **slots; size_t n, cap; };
 bool strset_add(struct strset *s, const char *str); /* false if it was there already */
+bool strset_has(const struct strset *s, const char *str);
 void strset_done(struct strset *s);
 int mac_parse(const char *s, unsigned char mac[6]);
 char *mac_format(const unsigned char mac[6], char buf[18]);
@@ -374,6 +375,8 @@ struct model {
 void model_done(struct model *m);
 int model_add(struct model *m, struct resource *r); /* takes ownership; -EEXIST on a name clash */
 struct resource *model_find(const struct model *m, enum kind k, const char *name);
+/* Free and drop the resources for which drop() is true; the index is rebuilt. */
+void model_remove_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u);
 
 /* ---- the ledger: what reconcile created or adopted, per scope ---- */
 
@@ -483,6 +486,10 @@ struct backend {
          * the manifests and the ledger name of those kinds, for a backend that
          * reads objects one by one (sysctls) instead of listing them all. */
         int (*observe)(void *state, const struct str_list *names, struct model *live);
+        /* Optional, for verification: observe again only these objects (the
+         * desired or live resource of each action just applied), adding what
+         * exists of them to live. Without it the backend is observed whole. */
+        int (*observe_some)(void *state, const struct resource *const *objs, size_t n, struct model *live);
         /* Removals of this backend's kinds run after the creates and updates
          * (a route moves to its new metric before the old one goes). */
         bool delete_last;

@@ -157,6 +157,21 @@ static void names_for(const struct run *r, const struct backend *b, struct str_l
         strset_done(&seen);
 }
 
+/* Observe backend i (open) whole; a failure closes it. */
+static int observe_backend(struct run *r, size_t i) {
+        const struct backend *b = backends[i];
+        struct str_list names = { 0 };
+        names_for(r, b, &names);
+        int x = b->observe(r->bstate[i], &names, &r->live);
+        str_list_done(&names);
+        if (x < 0) {
+                b->close(r->bstate[i]);
+                r->bstate[i] = NULL;
+                r->bopen[i] = false;
+        }
+        return x;
+}
+
 int run_observe(struct run *r) {
         int ret = 0;
         model_done(&r->live);
@@ -172,16 +187,66 @@ int run_observe(struct run *r) {
                         }
                         r->bopen[i] = true;
                 }
-                struct str_list names = { 0 };
-                names_for(r, b, &names);
-                int x = b->observe(r->bstate[i], &names, &r->live);
-                str_list_done(&names);
-                if (x < 0) {
+                int x = observe_backend(r, i);
+                if (x < 0)
                         ret = x;
-                        b->close(r->bstate[i]);
-                        r->bstate[i] = NULL;
-                        r->bopen[i] = false;
+        }
+        return ret;
+}
+
+struct kind_keys {
+        const struct backend *b;
+        struct strset keys; /* of the resources read again */
+        bool all;           /* every resource of b's kinds */
+};
+
+static bool of_keys(const struct resource *res, void *u) {
+        struct kind_keys *k = u;
+        if (!(k->b->kinds & (1u << res->kind)))
+                return false;
+        return k->all || strset_has(&k->keys, res->name);
+}
+
+/* Verification: backends that can observe objects one by one (IPVS, ipsets)
+ * are read again only for what the plan touched, and not at all when it
+ * touched none of theirs; the others (links, routes, sysctls, libvirt, which
+ * affect each other) are read again whole. */
+static int run_reobserve(struct run *r, const struct plan *applied) {
+        int ret = 0;
+        for (size_t i = 0; i < n_backends; i++) {
+                const struct backend *b = backends[i];
+                if (!r->bopen[i])
+                        continue;
+                struct kind_keys k = { .b = b, .all = !b->observe_some };
+                const struct resource **objs = NULL;
+                size_t n = 0;
+                for (size_t j = 0; j < applied->n_actions; j++) {
+                        const struct action *a = &applied->actions[j];
+                        if (a->backend != b)
+                                continue;
+                        strset_add(&k.keys, a->key);
+                        *(const struct resource **) array_push(&objs, &n, sizeof(*objs)) = a->want ? a->want : a->live;
                 }
+                if (k.all) {
+                        model_remove_if(&r->live, of_keys, &k);
+                        int x = observe_backend(r, i);
+                        if (x < 0)
+                                ret = x;
+                } else if (n) {
+                        /* Read into a model of its own first: objs may point into the old live state. */
+                        struct model fresh = { 0 };
+                        int x = b->observe_some(r->bstate[i], objs, n, &fresh);
+                        model_remove_if(&r->live, of_keys, &k);
+                        for (size_t j = 0; j < fresh.n; j++)
+                                if (model_add(&r->live, fresh.v[j]) < 0)
+                                        resource_free(fresh.v[j]);
+                        fresh.n = 0; /* the resources now belong to live */
+                        model_done(&fresh);
+                        if (x < 0)
+                                ret = x;
+                }
+                strset_done(&k.keys);
+                free(objs);
         }
         return ret;
 }
@@ -632,7 +697,7 @@ int run_verify(struct run *r, struct plan *residual) {
         unsigned errors = diag_error_count();
         if (quiet)
                 diag_set_stream(quiet);
-        int x = run_observe(r);
+        int x = run_reobserve(r, &applied);
         if (x >= 0)
                 x = run_plan(r);
         diag_set_stream(saved == stderr ? NULL : saved);

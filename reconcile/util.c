@@ -349,6 +349,15 @@ bool strset_add(struct strset *s, const char *str) {
         return true;
 }
 
+bool strset_has(const struct strset *s, const char *str) {
+        if (!s->cap)
+                return false;
+        for (size_t j = str_hash(str) & (s->cap - 1); s->slots[j]; j = (j + 1) & (s->cap - 1))
+                if (strcmp(s->slots[j], str) == 0)
+                        return true;
+        return false;
+}
+
 void strset_done(struct strset *s) {
         free(s->slots);
         memset(s, 0, sizeof(*s));

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -90,12 +91,44 @@ static void test_model_lookup_by_class(void **state) {
         model_done(&m);
 }
 
+static bool odd_bridge(const struct resource *r, void *u) {
+        (void) u;
+        return r->kind == KIND_BRIDGE && atoi(r->name + 2) % 2;
+}
+
+static void test_model_remove_if_and_strset(void **state) {
+        struct model m = { 0 };
+        struct strset set = { 0 };
+        (void) state;
+        for (int i = 0; i < 200; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "br%d", i);
+                assert_int_equal(model_add(&m, resource_new(KIND_BRIDGE, name)), 0);
+        }
+        assert_int_equal(model_add(&m, resource_new(KIND_SYSCTL, "net.ipv4.ip_forward")), 0);
+        model_remove_if(&m, odd_bridge, NULL);
+        assert_int_equal(m.n, 101);
+        assert_null(model_find(&m, KIND_BRIDGE, "br7"));
+        assert_non_null(model_find(&m, KIND_BRIDGE, "br8"));
+        assert_non_null(model_find(&m, KIND_SYSCTL, "net.ipv4.ip_forward"));
+        /* The index was rebuilt: a name freed by the removal can be added again. */
+        assert_int_equal(model_add(&m, resource_new(KIND_BRIDGE, "br7")), 0);
+        model_done(&m);
+        assert_false(strset_has(&set, "a"));
+        assert_true(strset_add(&set, "a"));
+        assert_true(strset_has(&set, "a"));
+        assert_false(strset_has(&set, "b"));
+        assert_false(strset_add(&set, "a"));
+        strset_done(&set);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_enum_tables_round_trip),
                 cmocka_unit_test(test_kinds_and_sections),
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_model_lookup_by_class),
+                cmocka_unit_test(test_model_remove_if_and_strset),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
