@@ -254,22 +254,28 @@ static int on_dest(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
+/* The real servers of every service found (one GET_DEST dump each: the kernel
+ * lists destinations per service only), after r, the services' own read. */
+static int read_dests(struct ipvs_state *s, struct svc_dump *d, int r) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        for (size_t i = 0; r >= 0 && i < d->n; i++) {
+                struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_DEST, NLM_F_DUMP);
+                put_service(nlh, d->found[i], false);
+                r = talk(s, nlh, on_dest, d->found[i]);
+        }
+        free(d->found);
+        if (r < 0)
+                return diag_plain(r, "ipvs backend: cannot read the virtual services: %s", strerror(-r));
+        return 0;
+}
+
 static int ipvs_observe(void *state, const struct str_list *names, struct model *live) {
         (void) names;
         struct ipvs_state *s = state;
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct svc_dump d = { .live = live };
         struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_SERVICE, NLM_F_DUMP);
-        int r = talk(s, nlh, on_service, &d);
-        for (size_t i = 0; r >= 0 && i < d.n; i++) {
-                nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_DEST, NLM_F_DUMP);
-                put_service(nlh, d.found[i], false);
-                r = talk(s, nlh, on_dest, d.found[i]);
-        }
-        free(d.found);
-        if (r < 0)
-                return diag_plain(r, "ipvs backend: cannot read the virtual services: %s", strerror(-r));
-        return 0;
+        return read_dests(s, &d, talk(s, nlh, on_service, &d));
 }
 
 /* Verification after an apply: the services it touched, one GET_SERVICE and
@@ -286,15 +292,7 @@ static int ipvs_observe_some(void *state, const struct resource *const *objs, si
                 if (r == -ESRCH || r == -ENOENT)
                         r = 0; /* gone, as a delete wants it */
         }
-        for (size_t i = 0; r >= 0 && i < d.n; i++) {
-                struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_DEST, NLM_F_DUMP);
-                put_service(nlh, d.found[i], false);
-                r = talk(s, nlh, on_dest, d.found[i]);
-        }
-        free(d.found);
-        if (r < 0)
-                return diag_plain(r, "ipvs backend: cannot read the virtual services: %s", strerror(-r));
-        return 0;
+        return read_dests(s, &d, r);
 }
 
 /* ---- open / close ---- */

@@ -520,6 +520,12 @@ static int p_route_table(struct pctx *c, yaml_node_t *n, const struct field *f, 
 
 #define R(member) offsetof(struct resource, member)
 #define STATE_FIELD(tbl) { "state", p_enum, R(state), 0, 0, RES_F_STATE, &tbl, NULL }
+/* What every created link kind takes besides its own keys. */
+#define LINK_COMMON_FIELDS                                                                       \
+        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },     \
+                { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },                 \
+                { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },                      \
+                { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL }, STATE_FIELD(state_table)
 
 static const struct field ethernet_fields[] = {
         { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
@@ -544,11 +550,7 @@ static const struct field bridge_fields[] = {
 static const struct field vlan_fields[] = {
         { "link", p_ifname, R(link.link), 0, 0, LINK_F_LINK, NULL, NULL },
         { "id", p_u32, R(link.vlan_id), 1, 4094, LINK_F_ID, NULL, "vlan id" },
-        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
-        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
-        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
-        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
-        STATE_FIELD(state_table),
+        LINK_COMMON_FIELDS,
 };
 
 static const struct field bond_fields[] = {
@@ -557,11 +559,7 @@ static const struct field bond_fields[] = {
         { "miimon", p_u32, R(link.miimon), 0, INT32_MAX, LINK_F_MIIMON, NULL, NULL },
         { "lacp-rate", p_enum, R(link.lacp_rate), 0, 0, LINK_F_LACP_RATE, &lacp_rate_table, NULL },
         { "xmit-hash-policy", p_enum, R(link.xmit_hash), 0, 0, LINK_F_XMIT_HASH, &xmit_hash_table, NULL },
-        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
-        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
-        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
-        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
-        STATE_FIELD(state_table),
+        LINK_COMMON_FIELDS,
 };
 
 static const struct field vxlan_fields[] = {
@@ -572,22 +570,14 @@ static const struct field vxlan_fields[] = {
         { "dev", p_ifname, R(link.link), 0, 0, LINK_F_LINK, NULL, NULL },
         { "port", p_u32, R(link.port), 1, 65535, LINK_F_PORT, NULL, NULL },
         { "learning", p_bool, R(link.learning), 0, 0, LINK_F_LEARNING, NULL, NULL },
-        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
-        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
-        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
-        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
-        STATE_FIELD(state_table),
+        LINK_COMMON_FIELDS,
 };
 
 /* macvlans and macvtaps take the same keys. */
 static const struct field macvlan_fields[] = {
         { "link", p_ifname, R(link.link), 0, 0, LINK_F_LINK, NULL, NULL },
         { "mode", p_enum, R(link.mode), 0, 0, LINK_F_MODE, &macvlan_mode_table, NULL },
-        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
-        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
-        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
-        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
-        STATE_FIELD(state_table),
+        LINK_COMMON_FIELDS,
 };
 
 static int p_netns_name(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
@@ -595,11 +585,7 @@ static int p_netns_name(struct pctx *c, yaml_node_t *n, const struct field *f, v
 static const struct field veth_fields[] = {
         { "peer", p_ifname, R(link.peer), 0, 0, LINK_F_PEER, NULL, NULL },
         { "peer-netns", p_netns_name, R(link.peer_netns), 0, 0, LINK_F_PEER_NETNS, NULL, NULL },
-        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
-        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
-        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
-        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
-        STATE_FIELD(state_table),
+        LINK_COMMON_FIELDS,
 };
 
 static int p_user(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
@@ -608,11 +594,7 @@ static const struct field tap_fields[] = {
         { "owner", p_user, R(link.owner), 0, 0, LINK_F_OWNER, NULL, NULL },
         { "group", p_user, R(link.group_id), 1, 0, LINK_F_GROUP_ID, NULL, NULL },
         { "multi-queue", p_bool, R(link.multi_queue), 0, 0, LINK_F_MULTI_QUEUE, NULL, NULL },
-        { "addresses", p_addr_list, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL },
-        { "mtu", p_u32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL },
-        { "mac", p_mac, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL },
-        { "up", p_bool, R(link.up), 0, 0, LINK_F_UP, NULL, NULL },
-        STATE_FIELD(state_table),
+        LINK_COMMON_FIELDS,
 };
 
 static int p_route_to(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
