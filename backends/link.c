@@ -24,10 +24,64 @@
 
 #include "backends.h"
 
+/* Interface indexes by name from the last observation and from this run's
+ * creates: an apply that enslaves two ports per bridge asks the kernel for
+ * none of them. Any delete empties it (a parent takes its VLANs along). */
+struct ifcache {
+        char (*names)[IFNAME_MAX];
+        int *index; /* 0 = empty slot */
+        size_t cap, n;
+};
+
 struct link_state {
         struct rtnl nl;
         int ssh_oif; /* ifindex carrying the route to the SSH client, 0 if none */
+        struct ifcache cache;
 };
+
+static size_t ifname_hash(const char *name) {
+        size_t h = 1469598103934665603ull;
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+                h = (h ^ *p) * 1099511628211ull;
+        return h;
+}
+
+static void ifcache_clear(struct ifcache *c) {
+        free(c->names);
+        free(c->index);
+        memset(c, 0, sizeof(*c));
+}
+
+static void ifcache_put(struct ifcache *c, const char *name, int ifindex) {
+        if ((c->n + 1) * 2 > c->cap) {
+                struct ifcache old = *c;
+                c->cap = old.cap ? old.cap * 2 : 256;
+                c->names = xcalloc(c->cap, sizeof(*c->names));
+                c->index = xcalloc(c->cap, sizeof(*c->index));
+                c->n = 0;
+                for (size_t i = 0; i < old.cap; i++)
+                        if (old.index[i])
+                                ifcache_put(c, old.names[i], old.index[i]);
+                free(old.names);
+                free(old.index);
+        }
+        size_t j = ifname_hash(name) & (c->cap - 1);
+        while (c->index[j] && strcmp(c->names[j], name) != 0)
+                j = (j + 1) & (c->cap - 1);
+        if (!c->index[j])
+                c->n++;
+        snprintf(c->names[j], IFNAME_MAX, "%s", name);
+        c->index[j] = ifindex;
+}
+
+static int ifcache_get(const struct ifcache *c, const char *name) {
+        if (!c->cap)
+                return 0;
+        for (size_t j = ifname_hash(name) & (c->cap - 1); c->index[j]; j = (j + 1) & (c->cap - 1))
+                if (strcmp(c->names[j], name) == 0)
+                        return c->index[j];
+        return 0;
+}
 
 /* The kernel's IFLA_INFO_KIND of each kind reconcile creates. */
 static const char *const info_kinds[_KIND_MAX] = {
@@ -323,9 +377,11 @@ static int link_observe(void *state, const struct str_list *names, struct model 
                 return diag_plain(r, "link backend: cannot read links%s%s: %s", s->nl.netns[0] ? " in netns " : "",
                                   s->nl.netns, strerror(-r));
         }
+        ifcache_clear(&s->cache);
         for (size_t i = first; i < live->n; i++) {
                 struct resource *res = live->v[i];
                 struct link_spec *l = &res->link;
+                ifcache_put(&s->cache, res->name, l->ifindex);
                 struct resource *m = index_get(&o, o.master_of[l->ifindex]);
                 if (m) {
                         snprintf(l->master, sizeof(l->master), "%s", m->name);
@@ -371,6 +427,7 @@ static void link_close(void *state) {
         if (!s)
                 return;
         rtnl_close(&s->nl);
+        ifcache_clear(&s->cache);
         free(s);
 }
 
@@ -1078,6 +1135,7 @@ static int link_delete(struct link_state *s, const struct action *a) {
                 return -ENOMEM;
         }
         int r = rtnl_talk(&s->nl, msg, NULL, NULL);
+        ifcache_clear(&s->cache); /* its peer, VLANs and macvlans may have gone with it */
         if (r == -ENODEV)
                 r = 0;
         if (r < 0)
@@ -1223,7 +1281,13 @@ static int link_apply(void *state, const struct action *a, struct ledger *l, str
 }
 
 static int ifindex_of(struct link_state *s, const char *name) {
-        return rtnl_ifindex(&s->nl, name);
+        int ifindex = ifcache_get(&s->cache, name);
+        if (ifindex > 0)
+                return ifindex;
+        ifindex = rtnl_ifindex(&s->nl, name);
+        if (ifindex > 0)
+                ifcache_put(&s->cache, name, ifindex);
+        return ifindex;
 }
 
 /* Link and address notifications of the namespace: the daemon's drift signal. */
