@@ -23,7 +23,11 @@ void rtnl_close(struct rtnl *t);
 /* Send one request (consumed) and wait for its ack: 0 or the kernel's negative
  * errno; on_reply, if given, sees every answer before the ack. */
 int rtnl_talk(struct rtnl *t, struct nl_msg *msg, rtnl_reply_fn on_reply, void *arg);
+/* A dump; -EAGAIN when a concurrent change interrupted it (NLM_F_DUMP_INTR). */
 int rtnl_dump(struct rtnl *t, int type, const void *hdr, size_t hdr_len, rtnl_reply_fn fn, void *arg);
+/* Run once(u, m) into a fresh model until no dump of it was interrupted (up to
+ * 10 times), then move what it read into live. */
+int rtnl_observe(struct model *live, int (*once)(void *u, struct model *m), void *u);
 /* The index of the link NAME in t's namespace, 0 if there is none, or -errno. */
 int rtnl_ifindex(struct rtnl *t, const char *name);
 /* The daemon's drift signal: a socket on the rtnetlink groups of a namespace,

@@ -361,21 +361,19 @@ static bool resolve_index(struct observe_ctx *o, char name[IFNAME_MAX]) {
         return p != NULL;
 }
 
-static int link_observe(void *state, const struct str_list *names, struct model *live) {
+static int link_observe_once(void *state, struct model *live) {
         struct link_state *s = state;
         struct observe_ctx o = { .live = live };
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
         struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
         size_t first = live->n;
-        (void) names;
         int r = rtnl_dump(&s->nl, RTM_GETLINK, &ifi, sizeof(ifi), on_link, &o);
         if (r >= 0)
                 r = rtnl_dump(&s->nl, RTM_GETADDR, &ifa, sizeof(ifa), on_addr, &o);
         if (r < 0) {
                 free(o.by_index);
                 free(o.master_of);
-                return diag_plain(r, "link backend: cannot read links%s%s: %s", s->nl.netns[0] ? " in netns " : "",
-                                  s->nl.netns, strerror(-r));
+                return r;
         }
         ifcache_clear(&s->cache);
         for (size_t i = first; i < live->n; i++) {
@@ -402,6 +400,16 @@ static int link_observe(void *state, const struct str_list *names, struct model 
         }
         free(o.by_index);
         free(o.master_of);
+        return 0;
+}
+
+static int link_observe(void *state, const struct str_list *names, struct model *live) {
+        struct link_state *s = state;
+        (void) names;
+        int r = rtnl_observe(live, link_observe_once, s);
+        if (r < 0)
+                return diag_plain(r, "link backend: cannot read links%s%s: %s", s->nl.netns[0] ? " in netns " : "",
+                                  s->nl.netns, strerror(-r));
         return 0;
 }
 

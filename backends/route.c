@@ -137,17 +137,23 @@ static int on_route(struct nl_msg *m, void *arg) {
         return NL_OK;
 }
 
-static int route_observe(void *state, const struct str_list *wanted, struct model *live) {
+static int route_observe_once(void *state, struct model *live) {
         struct route_state *s = state;
         struct names names = { 0 };
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
         struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
         struct route_observe o = { live, &names };
-        (void) wanted;
         int r = rtnl_dump(&s->nl, RTM_GETLINK, &ifi, sizeof(ifi), on_link_name, &names);
         if (r >= 0)
                 r = rtnl_dump(&s->nl, RTM_GETROUTE, &rtm, sizeof(rtm), on_route, &o);
         free(names.v);
+        return r;
+}
+
+static int route_observe(void *state, const struct str_list *wanted, struct model *live) {
+        struct route_state *s = state;
+        (void) wanted;
+        int r = rtnl_observe(live, route_observe_once, s);
         if (r < 0)
                 return diag_plain(r, "route backend: cannot read routes%s%s: %s", s->nl.netns[0] ? " in netns " : "",
                                   s->nl.netns, strerror(-r));

@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
+#include <netlink/errno.h>
 #include <netlink/socket.h>
 #include <stdio.h>
 #include <string.h>
@@ -131,7 +132,30 @@ int rtnl_dump(struct rtnl *s, int type, const void *hdr, size_t hdr_len, rtnl_re
         nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fn, arg);
         r = nl_recvmsgs(s->sk, cb);
         nl_cb_put(cb);
+        if (r == -NLE_DUMP_INTR)
+                return -EAGAIN; /* the table changed under the dump: read it again */
         return r < 0 ? -EIO : 0;
+}
+
+int rtnl_observe(struct model *live, int (*once)(void *u, struct model *m), void *u) {
+        for (int attempt = 1;; attempt++) {
+                struct model m = { 0 };
+                int r = once(u, &m);
+                if (r == -EAGAIN && attempt < 10) {
+                        model_done(&m);
+                        continue;
+                }
+                if (r < 0) {
+                        model_done(&m);
+                        return r;
+                }
+                for (size_t i = 0; i < m.n; i++)
+                        if (model_add(live, m.v[i]) < 0)
+                                resource_free(m.v[i]);
+                m.n = 0; /* moved into live */
+                model_done(&m);
+                return 0;
+        }
 }
 
 struct one_link { int ifindex; };
