@@ -119,7 +119,29 @@ test_bonded_host_example() {
         rc plan --exit-code; expect_rc 0 "second plan must be empty"
 }
 
+test_bond_under_bridge() {
+        nic eth0; nic eth1
+        manifest 'version: 1
+ethernets:
+  eth0: {}
+  eth1: {}
+bridges:
+  br0: { interfaces: [bond1], addresses: [192.0.2.2/24], forward-delay: 0 }
+bonds:
+  bond1: { interfaces: [eth0, eth1], mode: active-backup, miimon: 100 }
+'
+        rc plan; expect_rc 0
+        local order; order=$(printf '%s\n' "$OUT" | grep -E '^\+ ' | awk '{print $3}' | tr '\n' ' ')
+        [ "$order" = "bond1 br0 " ] || fail "order: $order"
+        rc apply; expect_rc 0
+        [ "$(master_of bond1)" = br0 ] || fail "bond1 not in br0"
+        [ "$(master_of eth0)" = bond1 ] || fail "eth0 not in bond1"
+        case "$(ip -n "$NS" -d -o link show bond1)" in *"bond mode active-backup"*) ;; *) fail "bond1 mode" ;; esac
+        rc plan --exit-code; expect_rc 0 "second plan must be empty"
+}
+
 t "examples/bonded/host.yaml applies as it is, then plans nothing" test_bonded_host_example
+t "bond under a bridge, created first" test_bond_under_bridge
 t "bond with 802.3ad options, VLANs and bridges on it, idempotent" test_bond_stack
 t "bond: options in place, mode change flagged and done, members, prune" test_bond_changes
 t "unmanaged bond untouched" test_unmanaged_bond_untouched
