@@ -576,6 +576,17 @@ static bool diff_identity(const struct resource *w, const struct resource *live,
         return true;
 }
 
+/* A TAP's owner or group: compared when the manifest names one; live may have none. */
+static void diff_id(struct action *a, const struct resource *w, const struct resource *live, uint64_t bit,
+                    const char *name, uint32_t want, uint32_t have) {
+        char f[16], t[16];
+        if (!(w->set & bit) || ((live->set & bit) && want == have))
+                return;
+        snprintf(f, sizeof(f), "%u", have);
+        snprintf(t, sizeof(t), "%u", want);
+        action_add_change(a, bit, name, live->set & bit ? f : NULL, t);
+}
+
 /* Kind-specific attributes the kernel changes in place. */
 static void diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
         const struct link_spec *want = &w->link, *have = &live->link;
@@ -600,12 +611,8 @@ static void diff_in_place(const struct resource *w, const struct resource *live,
                         add_enum_change(a, LINK_F_MODE, "mode", &macvlan_mode_table, have->mode, want->mode);
                 break;
         case KIND_TAP:
-                if ((w->set & LINK_F_OWNER) && (!(live->set & LINK_F_OWNER) || want->owner != have->owner))
-                        action_add_change(a, LINK_F_OWNER, "owner", live->set & LINK_F_OWNER ? (snprintf(f, sizeof(f), "%u", have->owner), f) : NULL,
-                                          (snprintf(t, sizeof(t), "%u", want->owner), t));
-                if ((w->set & LINK_F_GROUP_ID) && (!(live->set & LINK_F_GROUP_ID) || want->group_id != have->group_id))
-                        action_add_change(a, LINK_F_GROUP_ID, "group", live->set & LINK_F_GROUP_ID ? (snprintf(f, sizeof(f), "%u", have->group_id), f) : NULL,
-                                          (snprintf(t, sizeof(t), "%u", want->group_id), t));
+                diff_id(a, w, live, LINK_F_OWNER, "owner", want->owner, have->owner);
+                diff_id(a, w, live, LINK_F_GROUP_ID, "group", want->group_id, have->group_id);
                 break;
         case KIND_BOND:
                 if (want->mode != have->mode)
