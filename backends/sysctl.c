@@ -197,6 +197,7 @@ const struct backend sysctl_backend = {
         .open = sysctl_open,
         .close = sysctl_close,
         .observe = sysctl_observe,
+        .reads_by_name = true,
         .deps = sysctl_deps,
         .check = sysctl_check,
         .diff = sysctl_diff,

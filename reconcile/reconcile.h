@@ -482,10 +482,11 @@ struct backend {
         int (*open)(const struct backend_ctx *ctx, void **state);
         /* Free everything open() made. Accepts NULL. */
         void (*close)(void *state);
-        /* Add the live objects of the backend's kinds to live. names lists what
-         * the manifests and the ledger name of those kinds, for a backend that
-         * reads objects one by one (sysctls) instead of listing them all. */
+        /* Add the live objects of the backend's kinds to live. With reads_by_name,
+         * names lists what the manifests and the ledger name of those kinds: the
+         * backend reads those one by one (sysctls) instead of listing them all. */
         int (*observe)(void *state, const struct str_list *names, struct model *live);
+        bool reads_by_name;
         /* Optional, for verification: observe again only these objects (the
          * desired or live resource of each action just applied), adding what
          * exists of them to live. Without it the backend is observed whole. */

@@ -161,7 +161,8 @@ static void names_for(const struct run *r, const struct backend *b, struct str_l
 static int observe_backend(struct run *r, size_t i) {
         const struct backend *b = backends[i];
         struct str_list names = { 0 };
-        names_for(r, b, &names);
+        if (b->reads_by_name)
+                names_for(r, b, &names);
         int x = b->observe(r->bstate[i], &names, &r->live);
         str_list_done(&names);
         if (x < 0) {
