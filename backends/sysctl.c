@@ -22,21 +22,6 @@ static void sysctl_path(const char *key, char *buf, size_t size) {
         buf[o] = '\0';
 }
 
-/* One value with its white space runs folded into single blanks, as the parser does. */
-static void normalize(char *v) {
-        size_t o = 0;
-        for (char *p = v; *p; p++) {
-                if (*p == ' ' || *p == '\t' || *p == '\n') {
-                        if (o && v[o - 1] != ' ')
-                                v[o++] = ' ';
-                } else
-                        v[o++] = *p;
-        }
-        while (o && v[o - 1] == ' ')
-                o--;
-        v[o] = '\0';
-}
-
 static int sysctl_read(const char *key, char *buf, size_t size) {
         char path[300];
         sysctl_path(key, path, sizeof(path));
@@ -49,7 +34,7 @@ static int sysctl_read(const char *key, char *buf, size_t size) {
         if (r < 0)
                 return r;
         buf[n] = '\0';
-        normalize(buf);
+        sysctl_value_fold(buf);
         return 0;
 }
 

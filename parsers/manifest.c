@@ -955,21 +955,12 @@ static int parse_sysctls(struct pctx *c, yaml_node_t *map) {
                         continue;
                 }
                 char norm[260];
-                size_t o = 0;
                 bool bad = false;
-                for (const char *q = val; *q; q++) {
-                        if (*q == ' ' || *q == '\t') {
-                                if (o && norm[o - 1] != ' ')
-                                        norm[o++] = ' ';
-                        } else if ((unsigned char) *q < 0x20 || *q == 0x7f)
-                                bad = true;
-                        else
-                                norm[o++] = *q;
-                }
-                while (o && norm[o - 1] == ' ')
-                        o--;
-                norm[o] = '\0';
-                if (bad || !o) {
+                for (const char *q = val; *q; q++)
+                        bad = bad || (((unsigned char) *q < 0x20 && *q != '\t') || *q == 0x7f);
+                snprintf(norm, sizeof(norm), "%s", val);
+                sysctl_value_fold(norm);
+                if (bad || !norm[0]) {
                         ret = perr(c, v, "sysctl %s: bad value \"%.64s\"", key, printable(val));
                         continue;
                 }

@@ -230,6 +230,9 @@ struct route_spec {
 };
 
 /* A sysctl under net.: the resource name is the key, e.g. net.ipv4.ip_forward. */
+/* One form for a value as written and as /proc prints it: white space runs
+ * (tabs between ip_local_port_range's numbers) become one blank, none at the ends. */
+void sysctl_value_fold(char *v);
 enum { SYSCTL_F_VALUE = 1u << 0 };
 struct sysctl_spec {
         char *value; /* white space runs collapsed to one blank, as written and as read back */

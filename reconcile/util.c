@@ -349,6 +349,20 @@ bool strset_add(struct strset *s, const char *str) {
         return true;
 }
 
+void sysctl_value_fold(char *v) {
+        size_t o = 0;
+        for (char *p = v; *p; p++) {
+                if (*p == ' ' || *p == '\t' || *p == '\n') {
+                        if (o && v[o - 1] != ' ')
+                                v[o++] = ' ';
+                } else
+                        v[o++] = *p;
+        }
+        while (o && v[o - 1] == ' ')
+                o--;
+        v[o] = '\0';
+}
+
 bool strset_has(const struct strset *s, const char *str) {
         if (!s->cap)
                 return false;
