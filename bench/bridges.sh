@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 R=$PWD/${BUILD:-build}/reconcile
 N=${1:-100}
 RUNS=${RUNS:-5}
+. bench/lib.sh
 NSP=rct-bench-p$$ # ip -batch works here
 NSR=rct-bench-r$$ # reconcile here
 TMP=$(mktemp -d /tmp/rct-bench.XXXXXX)
@@ -23,21 +24,12 @@ prepare() { # two namespaces with 2N veth "NICs" each
         for ns in $NSP $NSR; do
                 ip netns del $ns 2>/dev/null || true
                 ip netns add $ns
-                for i in $(seq 1 "$N"); do
-                        echo "link add a$i type veth peer name pa$i"
-                        echo "link add b$i type veth peer name pb$i"
-                done | ip -n $ns -batch -
+                veth_nics "$N" | ip -n $ns -batch -
         done
 }
 
 mkdir -m 700 -p "$TMP/m"
-{
-        echo "version: 1"
-        echo "bridges:"
-        for i in $(seq 1 "$N"); do
-                echo "  br$i: { interfaces: [a$i, b$i], addresses: [10.$((i / 250)).$((i % 250)).1/24] }"
-        done
-} >"$TMP/m/bridges.yaml"
+bridges_manifest "$N" >"$TMP/m/bridges.yaml"
 for i in $(seq 1 "$N"); do
         echo "link add br$i type bridge"
         echo "link set a$i master br$i"
@@ -46,7 +38,6 @@ for i in $(seq 1 "$N"); do
         echo "link set br$i up"
 done >"$TMP/batch"
 
-. bench/lib.sh
 rec=() peer=() noop=() plan=() changes=()
 NS=$NSR
 for run in $(seq 1 "$RUNS"); do

@@ -22,10 +22,7 @@ prepare() {
         ip netns del $NS 2>/dev/null || true
         ip netns add $NS
         ip -n $NS link set lo up
-        for i in $(seq 1 "$N"); do
-                echo "link add a$i type veth peer name pa$i"
-                echo "link add b$i type veth peer name pb$i"
-        done | ip -n $NS -batch -
+        veth_nics "$N" | ip -n $NS -batch -
         rm -rf "$TMP/run-network"
         mkdir -p "$TMP/run-network"
 }
@@ -46,13 +43,7 @@ cp -r /etc/network/ifupdown2 "/etc/netns/$NS/network/" # its own configuration l
         done
 } >"/etc/netns/$NS/network/interfaces"
 mkdir -m 700 -p "$TMP/m"
-{
-        echo "version: 1"
-        echo "bridges:"
-        for i in $(seq 1 "$N"); do
-                echo "  br$i: { interfaces: [a$i, b$i], addresses: [10.$((i / 250)).$((i % 250)).1/24] }"
-        done
-} >"$TMP/m/bridges.yaml"
+bridges_manifest "$N" >"$TMP/m/bridges.yaml"
 
 ifupdown2() { # ifup -a | ifreload -a, with private state directories
         ip netns exec $NS sh -c "mkdir -p /run/network && mount --bind '$TMP/run-network' /run/network && $*" \
