@@ -1,9 +1,11 @@
 # reconcile: build, test, demo. `make deps demo` then `make check` on a fresh Debian 12.
 CC ?= cc
 PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd libvirt libxml-2.0 libmnl libipset
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# Evaluated on first use, not when make reads this file: in `make deps demo`
+# the packages that pkg-config describes are installed by the first goal.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+CMOCKA_LIBS = $(eval CMOCKA_LIBS := $$(shell pkg-config --libs cmocka))$(CMOCKA_LIBS)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
@@ -37,7 +39,10 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev valgrind make libyam
 .PHONY: all deps demo check test unit kernel clean bench bench-deps install other-compiler fuzz valgrind sanitized fuzz-build
 all: $(BUILD)/reconcile
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+# In `make -jN deps demo` nothing compiles before deps has installed the packages.
+AFTER_DEPS := $(filter deps,$(MAKECMDGOALS))
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -121,7 +126,7 @@ clean:
 
 # make fuzz FUZZ_SECONDS=N: libFuzzer over the parser, seeded from examples/ and testdata/.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 $(BUILD)/fuzz-manifest: tests/fuzz/fuzz-manifest.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(BUILD)
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz-manifest.c $(CORE_SRC) $(BACKEND_SRC) $(PKG_LIBS)
