@@ -224,9 +224,16 @@ static int revert(struct options *o, const char *why) {
         if (r < 0 || res.status != EXIT_OK)
                 return diag_plain(-EIO, "the revert did not complete; the checkpoint stays in %s for the next run", mpath);
 
-        /* What the change adopted was not ours before it: it is not ours after the revert. */
+        /* What the change adopted was not ours before it: it is not ours after the revert.
+         * Until that and the hold are on disk the checkpoint stays, so that the next
+         * run reverts again rather than owning (or applying) what was put back. */
         struct ledger l;
-        if (adopted && *adopted && ledger_load(&l, o->run.state_dir) >= 0) {
+        if (adopted && *adopted) {
+                if (ledger_load(&l, o->run.state_dir) < 0) {
+                        ledger_done(&l);
+                        return diag_plain(-EIO, "the revert could not release what the change adopted; the "
+                                                "checkpoint stays in %s for the next run", mpath);
+                }
                 char *save = NULL;
                 for (char *t = strtok_r(adopted, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                         char *slash = strchr(t, '/');
@@ -239,9 +246,11 @@ static int revert(struct options *o, const char *why) {
                         if (e)
                                 ledger_remove(&l, e);
                 }
-                if (l.dirty)
-                        ledger_save(&l);
+                int x = l.dirty ? ledger_save(&l) : 0;
                 ledger_done(&l);
+                if (x < 0)
+                        return diag_plain(x, "the revert could not release what the change adopted; the "
+                                             "checkpoint stays in %s for the next run", mpath);
         }
         char when[64];
         time_t now = time(NULL);
@@ -249,7 +258,9 @@ static int revert(struct options *o, const char *why) {
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
         _cleanup_free_ char *hold = xasprintf("digest=%s\ntime=%s\n", digest ? digest : "", when);
         _cleanup_free_ char *hpath = state_path(o, "hold");
-        write_atomic(hpath, hold, strlen(hold));
+        if ((r = write_atomic(hpath, hold, strlen(hold))) < 0)
+                return diag_plain(r, "the revision could not be held; the checkpoint stays in %s for the next run",
+                                  mpath);
         checkpoint_remove(o);
         fprintf(stderr, "reverted; this manifest revision is held: run `reconcile release` or change the manifests\n");
         return 0;

@@ -128,15 +128,23 @@ void model_done(struct model *m) {
         memset(m, 0, sizeof(*m));
 }
 
-void model_remove_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u) {
+void model_take_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u,
+                   struct resource ***taken, size_t *n_taken) {
         size_t kept = 0;
         for (size_t i = 0; i < m->n; i++) {
-                if (drop(m->v[i], u))
-                        resource_free(m->v[i]);
-                else
+                if (drop(m->v[i], u)) {
+                        if (taken)
+                                *(struct resource **) array_push(taken, n_taken, sizeof(**taken)) = m->v[i];
+                        else
+                                resource_free(m->v[i]);
+                } else
                         m->v[kept++] = m->v[i];
         }
         m->n = kept;
         if (m->n_slots)
                 model_rehash(m, m->n_slots);
+}
+
+void model_remove_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u) {
+        model_take_if(m, drop, u, NULL, NULL);
 }

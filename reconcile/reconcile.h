@@ -23,6 +23,9 @@ char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grow *v (of *n elements of size) by one zeroed element and return it. */
 void *array_push(void *vp, size_t *n, size_t size);
+/* The capacity array_push assumes for n elements: an array made by other means
+ * and grown later with array_push must be allocated with at least this many. */
+size_t array_capacity(size_t n);
 
 struct srcpos {
         const char *file; /* owned by the manifest set, lives as long as it */
@@ -380,6 +383,9 @@ int model_add(struct model *m, struct resource *r); /* takes ownership; -EEXIST 
 struct resource *model_find(const struct model *m, enum kind k, const char *name);
 /* Free and drop the resources for which drop() is true; the index is rebuilt. */
 void model_remove_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u);
+/* The same, but the dropped resources are appended to *taken (n_taken) instead of freed. */
+void model_take_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u,
+                   struct resource ***taken, size_t *n_taken);
 
 /* ---- the ledger: what reconcile created or adopted, per scope ---- */
 
@@ -437,7 +443,9 @@ struct action {
         struct srcpos pos;
         const struct resource *want; /* NULL for delete */
         const struct resource *live; /* NULL for create */
-        const struct ledger_entry *owned; /* at plan time, NULL if not managed yet */
+        /* The ledger entry at plan time, NULL if not managed yet; a ledger_add
+         * moves entries, so apply sees it refreshed and it is NULL after. */
+        const struct ledger_entry *owned;
         struct change *changes;
         size_t n_changes;
         char *reason;
@@ -550,6 +558,10 @@ struct run {
         struct model live;
         struct ledger *ledger;
         struct plan plan;
+        /* Live resources a verification replaced: the applied plan's actions
+         * still point at them, so they are freed with the run, not before. */
+        struct resource **retired;
+        size_t n_retired;
         void *bstate[8];
         bool bopen[8];
 };

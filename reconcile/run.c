@@ -229,7 +229,7 @@ static int run_reobserve(struct run *r, const struct plan *applied) {
                         *(const struct resource **) array_push(&objs, &n, sizeof(*objs)) = a->want ? a->want : a->live;
                 }
                 if (k.all) {
-                        model_remove_if(&r->live, of_keys, &k);
+                        model_take_if(&r->live, of_keys, &k, &r->retired, &r->n_retired);
                         int x = observe_backend(r, i);
                         if (x < 0)
                                 ret = x;
@@ -237,7 +237,7 @@ static int run_reobserve(struct run *r, const struct plan *applied) {
                         /* Read into a model of its own first: objs may point into the old live state. */
                         struct model fresh = { 0 };
                         int x = b->observe_some(r->bstate[i], objs, n, &fresh);
-                        model_remove_if(&r->live, of_keys, &k);
+                        model_take_if(&r->live, of_keys, &k, &r->retired, &r->n_retired);
                         for (size_t j = 0; j < fresh.n; j++)
                                 if (model_add(&r->live, fresh.v[j]) < 0)
                                         resource_free(fresh.v[j]);
@@ -259,6 +259,11 @@ void run_done(struct run *r) {
         memset(r->bopen, 0, sizeof(r->bopen));
         model_done(&r->live);
         plan_done(&r->plan);
+        for (size_t i = 0; i < r->n_retired; i++)
+                resource_free(r->retired[i]);
+        free(r->retired);
+        r->retired = NULL;
+        r->n_retired = 0;
 }
 
 /* ---- dependency order ---- */
@@ -577,7 +582,7 @@ int run_plan(struct run *r) {
         /* Deletes first (they free names and ports), then creates and updates in
          * dependency order, then the deletes of kinds that go last (routes). */
         size_t nd = 0;
-        struct action *sorted = xcalloc(p->n_actions + 1, sizeof(*sorted));
+        struct action *sorted = xcalloc(array_capacity(p->n_actions), sizeof(*sorted));
         for (int pass = 0; pass < 3; pass++)
                 for (size_t i = 0; i < p->n_actions; i++) {
                         const struct action *a = &p->actions[i];
@@ -652,7 +657,10 @@ int run_apply(struct run *r) {
                         e = ledger_add(r->ledger, sc, a->kind, a->key);
                 if (a->op == OP_ADOPT)
                         ledger_set(r->ledger, e, "adopted", "1");
+                /* The plan's pointer may predate a ledger_add that moved the entries. */
+                a->owned = e;
                 a->result = a->backend->apply(r->bstate[bi], a, r->ledger, e);
+                a->owned = NULL; /* the next ledger_add may move e */
                 if (a->result < 0) {
                         ret = a->result;
                         break; /* stop: the next run starts from where the host is now */

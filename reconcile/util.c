@@ -37,6 +37,13 @@ char *xasprintf(const char *fmt, ...) {
         return s;
 }
 
+size_t array_capacity(size_t n) {
+        size_t cap = 4;
+        while (cap < n)
+                cap *= 2;
+        return cap;
+}
+
 void *array_push(void *vp, size_t *n, size_t size) {
         void **v = vp;
         /* Capacity is implied: 4, then doubled whenever n reaches a power of two. */

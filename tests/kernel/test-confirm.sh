@@ -118,8 +118,51 @@ pools:
         true
 }
 
+# An apply --confirm that adopts an existing bridge; BLOCK (a path under the
+# state dir) is made a directory once the change is applied, so that the
+# revert's write of that file fails.
+revert_with_blocked_write() {
+        ip -n "$NS" link add foreign type bridge
+        manifest 'version: 1
+bridges:
+  foreign: { mtu: 1400 }
+'
+        "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null >"$TMP/out" 2>&1 &
+        local pid=$! i
+        for i in $(seq 1 200); do grep -q '^applied. Keep it' "$TMP/out" && break; sleep 0.05; done
+        mkdir "$S/$1"
+        wait $pid; RC=$?; OUT=$(cat "$TMP/out")
+        [ "$(mtu_of foreign)" = 1500 ] || fail "the MTU was not put back"
+}
+
+test_revert_failed_ledger_save() {
+        revert_with_blocked_write ledger.tmp
+        expect_rc 1 "a revert whose ledger save failed"
+        expect_out 'could not release what the change adopted; the checkpoint stays'
+        expect_no_out '^reverted; this manifest revision is held'
+        [ -e "$S/checkpoint" ] || fail "the checkpoint was removed though the ledger still owns the bridge"
+        [ ! -e "$S/hold" ] || fail "held though the revert did not finish"
+        rmdir "$S/ledger.tmp"
+        rc apply; expect_rc 1; expect_out 'reverting: unconfirmed change'; expect_out 'held: this manifest revision'
+        grep -q foreign "$S/ledger" && fail "the ledger owns the bridge the revert put back: $(cat "$S/ledger")"
+        [ ! -e "$S/checkpoint" ] || fail "the checkpoint outlived a completed revert"
+        true
+}
+
+test_revert_failed_hold_write() {
+        revert_with_blocked_write hold.tmp
+        expect_rc 1 "a revert whose hold could not be written"
+        expect_out 'the revision could not be held; the checkpoint stays'
+        [ -e "$S/checkpoint" ] || fail "the checkpoint was removed though nothing holds the revision"
+        rmdir "$S/hold.tmp"
+        rc apply; expect_rc 1; expect_out 'held: this manifest revision'
+        [ "$(mtu_of foreign)" = 1500 ] || fail "the held revision was applied"
+}
+
 t "apply --confirm, no confirmation: links, addresses, MTU, masters and sets back as before; held" test_revert_without_confirmation
 t "the daemon does not apply a held revision; release lifts the hold" test_daemon_honours_hold_and_release
 t "reconcile confirm keeps the change" test_confirm_keeps
 t "SIGKILL while waiting: the next plain run reverts first, loudly" test_crash_while_waiting
 t "--confirm refuses changes it cannot revert unless --confirm-partial" test_unrevertible_refused
+t "a revert whose ledger save fails says so and keeps the checkpoint; the next run finishes it" test_revert_failed_ledger_save
+t "a revert whose hold write fails says so and keeps the checkpoint" test_revert_failed_hold_write

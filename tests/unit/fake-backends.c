@@ -77,6 +77,9 @@ static int fake_apply(void *state, const struct action *a, struct ledger *l, str
         (void) state;
         (void) l;
         (void) e;
+        /* The entry the plan saw must still be the ledger's (ASan sees a stale one). */
+        if (a->owned && (a->owned != e || strcmp(a->owned->name, a->key) != 0))
+                return diag_res(-EINVAL, kind_to_string(a->kind), a->name, "stale ledger entry");
         if (fake_calls++ == fake_fail_at)
                 return diag_res(-EIO, kind_to_string(a->kind), a->name, "fake failure");
         size_t len = strlen(fake_log);

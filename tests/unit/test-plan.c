@@ -292,6 +292,55 @@ static void test_absent(void **state) {
         assert_string_equal(run.plan.actions[0].reason, "state: absent");
 }
 
+/* Creates add ledger entries before the first action runs; the entries an
+ * update planned against must not be left behind where the ledger was. */
+static void test_apply_sees_owned_entry_after_ledger_grows(void **state) {
+        (void) state;
+        live_link(KIND_BRIDGE, "k0", 1500);
+        own(KIND_BRIDGE, "k0");
+        want("version: 1\nbridges:\n  k0: { mtu: 9000 }\n  a: {}\n  b: {}\n  c: {}\n  d: {}\n  e: {}\n  f: {}\n");
+        assert_int_equal(plan(), 0);
+        assert_int_equal(run_apply(&run), 0);
+        assert_non_null(strstr(fake_log, "update k0"));
+}
+
+/* Verification observes again; the applied plan it hands back still points at
+ * the live resources its actions were planned against (read under ASan). */
+static void test_applied_plan_valid_after_verify(void **state) {
+        (void) state;
+        live_link(KIND_BRIDGE, "k0", 1500);
+        live_link(KIND_BRIDGE, "k1", 1500);
+        own(KIND_BRIDGE, "k0");
+        own(KIND_BRIDGE, "k1");
+        want("version: 1\nbridges:\n  k0: { mtu: 9000 }\n  k1: { mtu: 9000 }\n");
+        assert_int_equal(plan(), 0);
+        assert_int_equal(run_apply(&run), 0);
+        struct plan residual = { 0 };
+        run_verify(&run, &residual); /* the fake never changes: both still need an update */
+        assert_int_equal(residual.n_actions, 2);
+        plan_done(&residual);
+        assert_int_equal(run.plan.n_actions, 2);
+        for (size_t i = 0; i < run.plan.n_actions; i++) {
+                assert_non_null(run.plan.actions[i].live);
+                assert_string_equal(run.plan.actions[i].live->name, run.plan.actions[i].name);
+                assert_int_equal(run.plan.actions[i].live->link.mtu, 1500);
+        }
+}
+
+/* The ordered action array is one array_push may grow (ASan sees an overflow). */
+static void test_plan_actions_grow_after_ordering(void **state) {
+        (void) state;
+        want("version: 1\nbridges:\n  a: {}\n  b: {}\n  c: {}\n  d: {}\n  e: {}\n");
+        assert_int_equal(plan(), 0);
+        assert_int_equal(run.plan.n_actions, 5);
+        for (int i = 0; i < 4; i++) {
+                struct action *a = array_push(&run.plan.actions, &run.plan.n_actions, sizeof(*a));
+                a->name = xstrdup("extra");
+        }
+        assert_int_equal(run.plan.n_actions, 9);
+        assert_string_equal(run.plan.actions[8].name, "extra");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -307,6 +356,9 @@ int main(void) {
                 T(test_apply_records_and_stops_at_failure),
                 T(test_only_restricts_pruning),
                 T(test_absent),
+                T(test_apply_sees_owned_entry_after_ledger_grows),
+                T(test_applied_plan_valid_after_verify),
+                T(test_plan_actions_grow_after_ordering),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
