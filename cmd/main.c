@@ -262,6 +262,8 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
         if (dry) {
                 if (diag_error_count() > errors_before || res->observe_failed)
                         res->status = EXIT_ERROR;
+                else if (o->exit_code && run.plan.mass_delete_refused)
+                        res->status = EXIT_ERROR; /* apply would refuse this plan */
                 else
                         res->status = o->exit_code && run.plan.n_actions ? EXIT_PENDING : EXIT_OK;
                 goto out;

@@ -71,6 +71,9 @@ void plan_print_text(FILE *f, const struct plan *p) {
         if (p->n_pending)
                 fprintf(f, ", %zu pending", p->n_pending);
         fputc('\n', f);
+        if (p->mass_delete_refused)
+                fprintf(f, "apply will refuse: %zu of %zu deletable resources; --allow-mass-delete\n", p->n_deletes,
+                        p->n_managed_in_scope);
         for (size_t i = 0; i < p->n_actions; i++) {
                 const struct action *a = &p->actions[i];
                 char head[128], detail[2048];
@@ -124,6 +127,13 @@ void plan_print_json(FILE *f, const struct plan *p, bool with_results, const cha
         json_object_object_add(sum, "pending", json_object_new_int((int) p->n_pending));
         json_object_object_add(sum, "errors", json_object_new_int((int) p->n_errors));
         json_object_object_add(root, "summary", sum);
+        if (p->mass_delete_refused) {
+                json_object *g = json_object_new_object();
+                json_object_object_add(g, "deletes", json_object_new_int64((int64_t) p->n_deletes));
+                json_object_object_add(g, "deletable", json_object_new_int64((int64_t) p->n_managed_in_scope));
+                json_object_object_add(g, "message", json_object_new_string("apply will refuse; --allow-mass-delete"));
+                json_object_object_add(root, "mass-delete-refused", g);
+        }
         json_object *actions = json_object_new_array();
         for (size_t i = 0; i < p->n_actions; i++) {
                 const struct action *a = &p->actions[i];

@@ -468,7 +468,10 @@ struct plan {
         struct pending *pending;
         size_t n_pending;
         unsigned n_errors; /* resources skipped for plan-time errors */
+        /* The mass-delete guard: in the scope where prunes are more than half of
+         * what could be pruned, both counts; n_deletes is 0 when no scope is. */
         size_t n_managed_in_scope, n_deletes;
+        bool mass_delete_refused; /* and --allow-mass-delete was not given: apply refuses */
 };
 void plan_done(struct plan *p);
 void plan_add_pending(struct plan *p, enum kind k, const char *name, const char *reason, const char *until);

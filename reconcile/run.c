@@ -530,16 +530,11 @@ int run_plan(struct run *r) {
         free(skipped);
         free(order);
 
-        /* Prune: owned resources that left the manifests, dependents first. */
+        /* Prune: owned resources that left the manifests, dependents first. The
+         * mass-delete guard counts, per scope, only what a run could prune: owned,
+         * present, and of a kind that is ever pruned (NICs and volumes never are). */
         struct scope_count *scopes = NULL;
         size_t n_scopes = 0;
-        for (size_t i = 0; i < r->ledger->n; i++) {
-                struct ledger_entry *e = &r->ledger->v[i];
-                if (e->gone || !kind_selected(r->opts, e->kind) || !backend_for_kind(e->kind) ||
-                    strcmp(e->scope, scope_of(r->opts, e->kind, scope, sizeof(scope))) != 0)
-                        continue;
-                scope_slot(&scopes, &n_scopes, e->scope)->managed++;
-        }
         struct model ids = { 0 };
         wanted_ids(r, &ids);
         /* Levels: 0 for a resource that needs nothing, 1 + the highest of its needs otherwise. */
@@ -555,11 +550,12 @@ int run_plan(struct run *r) {
                 struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
                 if (!e || ledger_get(e, "pending") || ledger_get(e, "keep"))
                         continue; /* never managed (or only meant to be, or adopted to keep): never touched */
-                const struct backend *lb = backend_for_kind(l->kind);
-                if (r->want && model_find(lb && lb->identity ? &ids : r->want, l->kind, l->name))
-                        continue;
                 /* NICs are configured, never deleted; volumes hold data and go only on state: absent. */
                 if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
+                        continue;
+                scope_slot(&scopes, &n_scopes, sc)->managed++;
+                const struct backend *lb = backend_for_kind(l->kind);
+                if (r->want && model_find(lb && lb->identity ? &ids : r->want, l->kind, l->name))
                         continue;
                 struct action *a = plan_push(p, OP_DELETE, NULL, l);
                 a->owned = e;
@@ -602,6 +598,7 @@ int run_plan(struct run *r) {
                 }
         }
         free(scopes);
+        p->mass_delete_refused = p->n_deletes && !r->opts->allow_mass_delete;
         return ret;
 }
 
@@ -610,7 +607,7 @@ int run_check_mass_delete(const struct run *r) {
         if (p->n_deletes == 0 || r->opts->allow_mass_delete)
                 return 0;
         return diag_plain(-EPERM,
-                          "refusing to delete %zu of %zu managed resources in one run (more than half: an emptied "
+                          "refusing to delete %zu of %zu deletable resources in one run (more than half: an emptied "
                           "directory or a bad checkout?); pass --allow-mass-delete if that is intended",
                           p->n_deletes, p->n_managed_in_scope);
 }

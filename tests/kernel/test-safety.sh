@@ -91,8 +91,14 @@ test_half_checkout_refused() {
         rc apply; expect_rc 0
         # A checkout with the bridges file gone: 12 of 22 deletes.
         manifest "$(state_a | sed '/^bridges:/,/^ipsets:/{/^ipsets:/!d}')"
+        rc plan; expect_rc 0
+        expect_out '^apply will refuse: 12 of 22 deletable resources; --allow-mass-delete'
+        rc plan --exit-code; expect_rc 1 "plan --exit-code of a plan apply refuses"
+        rc -o json plan
+        printf '%s\n' "$OUT" | python3 -c 'import json,sys; g=json.load(sys.stdin)["mass-delete-refused"]; assert (g["deletes"], g["deletable"]) == (12, 22), g' ||
+                fail "JSON lacks the refusal"
         rc apply; expect_rc 1
-        expect_out 'refusing to delete 12 of 22 managed resources'
+        expect_out 'refusing to delete 12 of 22 deletable resources'
         link_exists br1 || fail "deleted despite the guard"
         true
 }

@@ -294,6 +294,28 @@ static void test_unowned_untouched_and_volume_kept(void **state) {
         virNetworkFree(n);
 }
 
+/* A wrong -d naming one unrelated network: eight volumes, never pruned, must
+ * not dilute the guard into letting the domain, network and pool go. */
+static void test_volumes_do_not_dilute_mass_delete_guard(void **state) {
+        (void) state;
+        want("version: 1\n"
+             "networks:\n  net1:\n    mode: nat\n    bridge: virbr9\n    address: 192.168.150.1/24\n"
+             "pools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      v1: { capacity: 1M }\n      v2: { capacity: 1M }\n      v3: { capacity: 1M }\n"
+             "      v4: { capacity: 1M }\n      v5: { capacity: 1M }\n      v6: { capacity: 1M }\n"
+             "      v7: { capacity: 1M }\n      v8: { capacity: 1M }\n"
+             "domains:\n  web1: { memory: 64M, disks: [ { volume: images/v1 } ], interfaces: [ { network: net1 } ] }\n");
+        pass(0);
+        want("version: 1\nnetworks:\n  other:\n    mode: isolated\n    bridge: virbr8\n");
+        struct run run;
+        plan_only(&run);
+        assert_true(run.plan.mass_delete_refused);
+        assert_int_equal(run.plan.n_deletes, 3);          /* web1, net1, images */
+        assert_int_equal(run.plan.n_managed_in_scope, 3); /* the volumes are not deletable */
+        assert_int_equal(run_check_mass_delete(&run), -EPERM);
+        run_done(&run);
+}
+
 static void test_adopt_named_domain(void **state) {
         (void) state;
         want("version: 1\ndomains:\n  test:\n    vcpus: 1\n    memory: 8G\n    max-memory: 8G\n");
@@ -525,6 +547,7 @@ int main(void) {
                 T(test_dhcp_range_live),
                 T(test_unowned_untouched_and_volume_kept),
                 T(test_adopt_named_domain),
+                T(test_volumes_do_not_dilute_mass_delete_guard),
                 T(test_destructive_volume_changes_refused),
                 T(test_volume_grow_and_absent),
                 T(test_host_passthrough_needs_kvm),

@@ -149,9 +149,40 @@ static void test_mass_delete_guard(void **state) {
         assert_string_equal(order(), "delete b;delete c");
         assert_int_equal(run_check_mass_delete(&run), -EPERM);
         fflush(errs_f);
-        assert_non_null(strstr(errs, "refusing to delete 2 of 3 managed resources"));
+        assert_non_null(strstr(errs, "refusing to delete 2 of 3 deletable resources"));
         opts.allow_mass_delete = true;
         assert_int_equal(run_check_mass_delete(&run), 0);
+}
+
+/* NICs are never pruned: however many are owned, they do not dilute the guard. */
+static void test_mass_delete_guard_counts_only_deletable(void **state) {
+        (void) state;
+        for (int i = 0; i < 8; i++) {
+                char n[8];
+                snprintf(n, sizeof(n), "eth%d", i);
+                live_link(KIND_ETHERNET, n, 1500);
+                own(KIND_ETHERNET, n);
+        }
+        live_link(KIND_BRIDGE, "a", 1500);
+        live_link(KIND_BRIDGE, "b", 1500);
+        own(KIND_BRIDGE, "a");
+        own(KIND_BRIDGE, "b");
+        own(KIND_BRIDGE, "vanished"); /* owned, gone from the host: nothing to delete */
+        want("version: 1\nbridges:\n  unrelated: {}\n");
+        assert_int_equal(plan(), 0);
+        assert_true(run.plan.mass_delete_refused);
+        assert_int_equal(run.plan.n_deletes, 2);
+        assert_int_equal(run.plan.n_managed_in_scope, 2);
+        assert_int_equal(run_check_mass_delete(&run), -EPERM);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "refusing to delete 2 of 2 deletable resources"));
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        plan_print_text(f, &run.plan);
+        fclose(f);
+        assert_non_null(strstr(text, "\napply will refuse: 2 of 2 deletable resources; --allow-mass-delete\n"));
+        free(text);
 }
 
 static void test_missing_dependency_skips_dependents_only(void **state) {
@@ -349,6 +380,7 @@ int main(void) {
                 T(test_deletes_first_dependents_first),
                 T(test_unowned_never_pruned_and_adopted_when_named),
                 T(test_mass_delete_guard),
+                T(test_mass_delete_guard_counts_only_deletable),
                 T(test_missing_dependency_skips_dependents_only),
                 T(test_dependency_cycle),
                 T(test_replace_and_update),
