@@ -9,11 +9,24 @@
 
 #include "backends.h"
 
+static char *netns_path(const char *netns) {
+        return strchr(netns, '/') ? xstrdup(netns) : xasprintf("/run/netns/%s", netns);
+}
+
+int netns_check(const char *netns) {
+        if (!netns)
+                return 0;
+        _cleanup_free_ char *path = netns_path(netns);
+        if (access(path, F_OK) < 0)
+                return diag_plain(-errno, "--netns %s: %s: %s", netns, path, strerror(errno));
+        return 0;
+}
+
 int netns_enter(const char *netns, int *saved) {
         *saved = -1;
         if (!netns)
                 return 0;
-        _cleanup_free_ char *path = strchr(netns, '/') ? xstrdup(netns) : xasprintf("/run/netns/%s", netns);
+        _cleanup_free_ char *path = netns_path(netns);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return diag_plain(-errno, "--netns %s: %s: %s", netns, path, strerror(errno));

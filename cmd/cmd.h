@@ -44,4 +44,5 @@ int checkpoint_recover(struct options *o);
 /* Before apply --confirm applies: refuse what cannot be reverted, write the checkpoint. */
 int confirm_checkpoint(struct options *o, struct run *r);
 /* -EPERM (reported) when digest is the held revision. */
-int hold_check(const struct options *o, const char *digest);
+/* A held revision: an error for an apply, a note for a plan (dry). */
+int hold_check(const struct options *o, const char *digest, bool dry);

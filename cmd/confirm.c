@@ -90,7 +90,7 @@ static char *meta_get(const char *meta, const char *key) {
 
 /* ---- holds ---- */
 
-int hold_check(const struct options *o, const char *digest) {
+int hold_check(const struct options *o, const char *digest, bool dry) {
         _cleanup_free_ char *path = state_path(o, "hold");
         _cleanup_free_ char *meta = read_file(path);
         if (!meta)
@@ -99,6 +99,12 @@ int hold_check(const struct options *o, const char *digest) {
         _cleanup_free_ char *when = meta_get(meta, "time");
         if (!held || strcmp(held, digest) != 0)
                 return 0; /* a new revision lifts the hold by itself */
+        if (dry) {
+                diag_info("note: this manifest revision is held (reverted at %s): apply refuses it until "
+                          "`reconcile release` or a change of the manifests",
+                          when ? when : "?");
+                return 0;
+        }
         return diag_plain(-EPERM, "held: this manifest revision was reverted at %s; run `reconcile release` or change "
                                   "the manifests",
                           when ? when : "?");
@@ -106,6 +112,10 @@ int hold_check(const struct options *o, const char *digest) {
 
 int cmd_release(struct options *o) {
         int lock = -1;
+        if (access(o->run.state_dir, F_OK) < 0 && errno == ENOENT) {
+                printf("nothing is held\n"); /* and nothing is created to say so */
+                return EXIT_OK;
+        }
         if (state_dir_check(o->run.state_dir) < 0 || lock_take(o->run.state_dir, o->lock_timeout, &lock) < 0)
                 return EXIT_ERROR;
         _cleanup_free_ char *path = state_path(o, "hold");

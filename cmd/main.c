@@ -30,7 +30,7 @@ static void usage(FILE *f) {
               "      --libvirt-uri URI    default qemu:///system\n"
               "      --netns NAME|PATH    act inside that network namespace\n"
               "      --only KIND[,KIND]   restrict to some kinds\n"
-              "      --allow-mass-delete  allow deleting more than half of the managed resources\n"
+              "      --allow-mass-delete  allow deleting more than half of the deletable resources\n"
               "      --lock-timeout SECONDS  wait this long for another run's lock (default 0)\n"
               "      --resync SECONDS     daemon: full resync period (default 300)\n"
               "      --confirm SECONDS    apply, then revert unless `reconcile confirm` (or Enter) comes in time\n"
@@ -241,7 +241,7 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
                 /* An unconfirmed change whose run died is reverted before anything else. */
                 if (!dry && !o->reverting && checkpoint_recover(o) < 0)
                         goto out;
-                if (!o->reverting && o->digest && hold_check(o, o->digest) < 0) {
+                if (!o->reverting && o->digest && hold_check(o, o->digest, dry) < 0) {
                         res->held = true;
                         goto out;
                 }
@@ -322,6 +322,8 @@ int main(int argc, char **argv) {
         }
         if (strcmp(o.command, "validate") == 0)
                 return cmd_validate(&o);
+        if (netns_check(o.run.ctx.netns) < 0)
+                return EXIT_ERROR;
         if (strcmp(o.command, "show") == 0)
                 return cmd_show(&o);
         if (strcmp(o.command, "daemon") == 0)

@@ -486,6 +486,8 @@ struct backend_ctx {
         const char *libvirt_uri;
         const char *state_dir;
 };
+/* Whether --netns names a namespace that exists: one error, before any backend tries it. */
+int netns_check(const char *netns);
 
 /* What each backend offers the core. The core calls nothing else. */
 struct backend {

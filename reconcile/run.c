@@ -106,8 +106,11 @@ static void dep_probe(void *u, enum kind k, const char *name) {
 
 /* Which backends this run needs: those of selected kinds that the manifests
  * or the ledger mention, so that an idle libvirt does not fail a link run,
- * and those whose objects a wanted resource depends on (a route's device). */
-static bool backend_needed(const struct run *r, const struct backend *b) {
+ * and those whose objects a wanted resource depends on (a route's device).
+ * With --only (and in show), every selected kind's backend is read; named
+ * says whether anything declared or owned asks for it. */
+static bool backend_needed(const struct run *r, const struct backend *b, bool *named) {
+        *named = true;
         char scope[512];
         struct dep_probe probe = { b, false };
         for (size_t i = 0; r->want && i < r->want->n && !probe.hit; i++) {
@@ -120,8 +123,6 @@ static bool backend_needed(const struct run *r, const struct backend *b) {
         for (int k = 0; k < _KIND_MAX; k++) {
                 if (!(b->kinds & (1u << k)) || !kind_selected(r->opts, k))
                         continue;
-                if (r->opts->only_kinds)
-                        return true;
                 for (size_t i = 0; r->want && i < r->want->n; i++)
                         if (r->want->v[i]->kind == (enum kind) k)
                                 return true;
@@ -131,7 +132,41 @@ static bool backend_needed(const struct run *r, const struct backend *b) {
                             strcmp(r->ledger->v[i].scope, scope) == 0)
                                 return true;
         }
+        *named = false;
+        for (int k = 0; k < _KIND_MAX; k++)
+                if ((b->kinds & (1u << k)) && r->opts->only_kinds && kind_selected(r->opts, k))
+                        return true;
         return false;
+}
+
+/* Open backend i: 0 open, negative errno when it failed (and said why).
+ * One that nothing declared or owned needs (show, --only) and that cannot
+ * be reached (no IPVS in this kernel) is a note and 1: left out, no error. */
+static int open_backend(struct run *r, size_t i, bool named) {
+        const struct backend *b = backends[i];
+        if (named)
+                return b->open(&r->opts->ctx, &r->bstate[i]);
+        char *why = NULL;
+        size_t len = 0;
+        FILE *saved = diag_stream(), *capture = open_memstream(&why, &len);
+        unsigned errors = diag_error_count();
+        if (capture)
+                diag_set_stream(capture);
+        int x = b->open(&r->opts->ctx, &r->bstate[i]);
+        diag_set_stream(saved == stderr ? NULL : saved);
+        if (capture)
+                fclose(capture);
+        diag_restore_count(errors);
+        if (x < 0) {
+                const char *text = why ? why : "";
+                if (strncmp(text, "error: ", 7) == 0)
+                        text += 7;
+                diag_info("note: %.*s; nothing declares or owns its kinds, so they are left out",
+                          (int) strcspn(text, "\n"), text);
+                x = 1;
+        }
+        free(why);
+        return x;
 }
 
 /* What the manifests and the ledger name of b's kinds in this run's scopes. */
@@ -179,13 +214,14 @@ int run_observe(struct run *r) {
         for (size_t i = 0; i < n_backends; i++) {
                 const struct backend *b = backends[i];
                 if (!r->bopen[i]) {
-                        if (!backend_needed(r, b))
+                        bool named;
+                        if (!backend_needed(r, b, &named))
                                 continue;
-                        int x = b->open(&r->opts->ctx, &r->bstate[i]);
-                        if (x < 0) {
+                        int x = open_backend(r, i, named);
+                        if (x < 0)
                                 ret = x; /* the backend reported why; its kinds are skipped */
+                        if (x != 0)
                                 continue;
-                        }
                         r->bopen[i] = true;
                 }
                 int x = observe_backend(r, i);

@@ -220,7 +220,7 @@ bridges:
         rc apply; expect_rc 0
         rm "$M/host.yaml"
         rc apply; expect_rc 1 "emptying the directory must be refused"
-        expect_out 'refusing to delete 3 of 3 managed resources'
+        expect_out 'refusing to delete 3 of 3 deletable resources'
         link_exists br0 || fail "br0 deleted despite the guard"
         rc apply --allow-mass-delete; expect_rc 0
         link_exists br0 && fail "br0 not deleted with --allow-mass-delete"
