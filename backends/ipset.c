@@ -219,6 +219,27 @@ static int ipset_observe_some(void *state, const struct resource *const *objs, s
         return 0;
 }
 
+/* The daemon's poll: the kernel sends no notification for ipsets, so the
+ * header of each declared set (type, parameters, number of entries, size) is
+ * read and hashed; a flush, a destroy, an add or a delete changes it. */
+static int ipset_poll_digest_(void *state, const struct model *want, uint64_t *digest) {
+        struct ipset_state *s = state;
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        for (size_t i = 0; want && i < want->n; i++) {
+                const struct resource *w = want->v[i];
+                if (w->kind != KIND_IPSET)
+                        continue;
+                _cleanup_free_ char *cmd = xasprintf("list -terse %s", w->name);
+                int r = ipset_query(s, cmd);
+                const char *text = r < 0 ? s->err : s->out ? s->out : "";
+                for (const char *p = text; *p; p++)
+                        h = (h ^ (unsigned char) *p) * 1099511628211ull;
+                h = (h ^ (unsigned char) (r < 0)) * 1099511628211ull;
+        }
+        *digest = h;
+        return 0;
+}
+
 /* ---- diff ---- */
 
 static uint32_t want_maxelem(const struct resource *w) {
@@ -408,4 +429,5 @@ const struct backend ipset_backend = {
         .observe_some = ipset_observe_some,
         .diff = ipset_diff_,
         .apply = ipset_apply_,
+        .poll_digest = ipset_poll_digest_,
 };

@@ -26,12 +26,25 @@
 #define DRIFT_QUIET_MS 20
 #define BACKOFF_MIN_S 1
 #define BACKOFF_MAX_S 60
+/* Kinds the kernel announces no change of (ipsets) are read this often. */
+#define POLL_MS 2000
 
-enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_WATCH };
+enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_WATCH };
+
+/* A backend the daemon polls, with a connection of its own and the digest
+ * of what it read after the last run. */
+struct poll {
+        const struct backend *backend;
+        void *state;
+        bool open;
+        uint64_t digest;
+};
 
 struct daemon {
         struct options *o;
-        int epfd, sigfd, inofd, debounce_fd, resync_fd;
+        int epfd, sigfd, inofd, debounce_fd, resync_fd, poll_fd;
+        struct poll polls[8];
+        size_t n_polls;
         int dir_wd, parent_wd;
         char dir_name[NAME_MAX + 1];
         struct watch watches[8];
@@ -114,6 +127,45 @@ static void watch_backends(struct daemon *d) {
                         diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
 }
 
+/* Read each polled backend's digest; true when one differs from the last. */
+static bool poll_backends(struct daemon *d) {
+        bool changed = false;
+        if (!d->have_good)
+                return false;
+        if (d->n_polls == 0)
+                for (size_t i = 0; i < n_backends && d->n_polls < ELEMENTSOF(d->polls); i++)
+                        if (backends[i]->poll_digest)
+                                d->polls[d->n_polls++] = (struct poll) { .backend = backends[i] };
+        for (size_t i = 0; i < d->n_polls; i++) {
+                struct poll *p = &d->polls[i];
+                bool declared = false;
+                for (size_t j = 0; j < d->good.model.n && !declared; j++)
+                        declared = (p->backend->kinds & (1u << d->good.model.v[j]->kind)) != 0;
+                if (!declared)
+                        continue;
+                if (!p->open) {
+                        /* Quietly: an unreachable backend is the runs' to report. */
+                        FILE *saved = diag_stream(), *quiet = fopen("/dev/null", "we");
+                        unsigned errors = diag_error_count();
+                        if (quiet)
+                                diag_set_stream(quiet);
+                        p->open = p->backend->open(&d->o->run.ctx, &p->state) >= 0;
+                        diag_set_stream(saved == stderr ? NULL : saved);
+                        if (quiet)
+                                fclose(quiet);
+                        diag_restore_count(errors);
+                        if (!p->open)
+                                continue;
+                }
+                uint64_t now = 0;
+                if (p->backend->poll_digest(p->state, &d->good.model, &now) < 0)
+                        continue;
+                changed = changed || now != p->digest;
+                p->digest = now;
+        }
+        return changed;
+}
+
 static void reload_manifests(struct daemon *d) {
         struct manifest_set next = { 0 };
         int r = load_manifests(d->o, &next);
@@ -147,6 +199,7 @@ static void run_once(struct daemon *d, const char *why) {
         unsigned errors = diag_error_count();
         d->o->digest = d->good.digest;
         apply_pass(d->o, &d->good.model, false, true, &res);
+        poll_backends(d); /* what this run left is the new reference */
         /* A drift check that found nothing to do is the echo of our own changes (or of
          * a change already undone): not a run. Not draining the watches after a run is
          * what keeps a change made during the run from being lost. */
@@ -228,20 +281,26 @@ static int setup(struct daemon *d) {
         d->inofd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         d->debounce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         d->resync_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (d->sigfd < 0 || d->epfd < 0 || d->inofd < 0 || d->debounce_fd < 0 || d->resync_fd < 0)
+        d->poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (d->sigfd < 0 || d->epfd < 0 || d->inofd < 0 || d->debounce_fd < 0 || d->resync_fd < 0 || d->poll_fd < 0)
                 return diag_plain(-errno, "daemon: cannot set up its event sources: %s", strerror(errno));
         d->dir_wd = d->parent_wd = -1;
         watch_manifests(d);
         if (epoll_add(d->epfd, d->sigfd, SRC_SIGNAL) < 0 || epoll_add(d->epfd, d->inofd, SRC_INOTIFY) < 0 ||
-            epoll_add(d->epfd, d->debounce_fd, SRC_DEBOUNCE) < 0 || epoll_add(d->epfd, d->resync_fd, SRC_RESYNC) < 0)
+            epoll_add(d->epfd, d->debounce_fd, SRC_DEBOUNCE) < 0 || epoll_add(d->epfd, d->resync_fd, SRC_RESYNC) < 0 ||
+            epoll_add(d->epfd, d->poll_fd, SRC_POLL) < 0)
                 return diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
         timer_arm(d->resync_fd, (uint64_t) d->o->resync * 1000, (uint64_t) d->o->resync * 1000);
+        timer_arm(d->poll_fd, POLL_MS, POLL_MS);
         return 0;
 }
 
 static void teardown(struct daemon *d) {
         run_watch_close(d->watches, d->n_watches);
-        int fds[] = { d->sigfd, d->epfd, d->inofd, d->debounce_fd, d->resync_fd };
+        for (size_t i = 0; i < d->n_polls; i++)
+                if (d->polls[i].open)
+                        d->polls[i].backend->close(d->polls[i].state);
+        int fds[] = { d->sigfd, d->epfd, d->inofd, d->debounce_fd, d->resync_fd, d->poll_fd };
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
@@ -250,7 +309,8 @@ static void teardown(struct daemon *d) {
 }
 
 int cmd_daemon(struct options *o) {
-        struct daemon d = { .o = o, .sigfd = -1, .epfd = -1, .inofd = -1, .debounce_fd = -1, .resync_fd = -1 };
+        struct daemon d = { .o = o, .sigfd = -1, .epfd = -1, .inofd = -1, .debounce_fd = -1, .resync_fd = -1,
+                            .poll_fd = -1 };
         int ret = EXIT_OK;
         if (o->resync <= 0)
                 o->resync = 300;
@@ -305,6 +365,13 @@ int cmd_daemon(struct options *o) {
                         case SRC_RESYNC:
                                 if (read(d.resync_fd, &ticks, sizeof(ticks)) > 0)
                                         run_once(&d, "resync");
+                                break;
+                        case SRC_POLL:
+                                if (read(d.poll_fd, &ticks, sizeof(ticks)) > 0 && poll_backends(&d) &&
+                                    !d.manifests_dirty) {
+                                        d.drift_dirty = true;
+                                        timer_arm(d.debounce_fd, DRIFT_QUIET_MS, 0);
+                                }
                                 break;
                         default: {
                                 size_t w = tag - SRC_WATCH;

@@ -322,12 +322,13 @@ int main(int argc, char **argv) {
         }
         if (strcmp(o.command, "validate") == 0)
                 return cmd_validate(&o);
+        /* The daemon waits for a namespace that is not there yet (its runs retry). */
+        if (strcmp(o.command, "daemon") == 0)
+                return cmd_daemon(&o);
         if (netns_check(o.run.ctx.netns) < 0)
                 return EXIT_ERROR;
         if (strcmp(o.command, "show") == 0)
                 return cmd_show(&o);
-        if (strcmp(o.command, "daemon") == 0)
-                return cmd_daemon(&o);
         if (strcmp(o.command, "confirm") == 0)
                 return cmd_confirm(&o);
         if (strcmp(o.command, "release") == 0)

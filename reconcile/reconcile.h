@@ -532,6 +532,11 @@ struct backend {
          * may have drifted, and a drain that consumes what is queued on it. */
         int (*watch_open)(const struct backend_ctx *ctx);
         int (*watch_drain)(int fd);
+        /* Optional, for the daemon, for kinds the kernel announces no change of
+         * (ipsets): a cheap digest of the declared objects as they are now. The
+         * daemon calls it every poll interval on a state of its own; a changed
+         * digest is drift. */
+        int (*poll_digest)(void *state, const struct model *want, uint64_t *digest);
 };
 
 extern const struct backend link_backend;

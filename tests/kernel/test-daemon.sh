@@ -288,6 +288,33 @@ EOF
         expect_out '^STOPPING=1'
 }
 
+# ipsets send no notification: the daemon's poll finds a flushed or destroyed set.
+test_ipset_drift_found_by_poll() {
+        manifest 'version: 1
+ipsets:
+  allow: { type: hash:ip, entries: [10.0.0.1, 10.0.0.2] }
+'
+        d_start
+        local i n
+        ip netns exec "$NS" ipset flush allow
+        for i in $(seq 1 250); do
+                n=$(ip netns exec "$NS" ipset list allow | grep -c '^10\.0\.0\.')
+                [ "$n" = 2 ] && break
+                sleep 0.02
+        done
+        [ "$n" = 2 ] || fail "a flushed set was not refilled within 5 s"
+        ip netns exec "$NS" ipset destroy allow
+        for i in $(seq 1 250); do
+                ip netns exec "$NS" ipset list allow >/dev/null 2>&1 && break
+                sleep 0.02
+        done
+        ip netns exec "$NS" ipset list allow 2>/dev/null | grep -q '^10\.0\.0\.2$' || fail "a destroyed set was not made again within 5 s"
+        d_stop
+        OUT=$(cat "$TMP/log")
+        expect_out '^run 2 \(drift\)'
+        expect_out '^run 3 \(drift\)'
+}
+
 t "daemon: applies at start, applies an edit, SIGTERM exits 0 with the lock released" test_start_edit_sigterm
 t "daemon: 50 files written at once are one run" test_burst_is_one_run
 t "daemon: deleted bridge and changed MTU repaired within 1 s" test_drift_repaired_within_a_second
@@ -308,6 +335,7 @@ else
 fi
 t "daemon: unreachable backend retried with backoff" test_unreachable_backend_backoff
 t "daemon: READY, STATUS, RELOADING, STOPPING through sd_notify" test_sd_notify
+t "daemon: a flushed or destroyed ipset is repaired by the poll within 5 s" test_ipset_drift_found_by_poll
 if command -v systemd-analyze >/dev/null; then
         t "systemd unit passes systemd-analyze verify" test_unit_verifies
 else
