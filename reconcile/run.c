@@ -584,8 +584,11 @@ int run_plan(struct run *r) {
                         continue;
                 const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
                 struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
-                if (!e || ledger_get(e, "pending") || ledger_get(e, "keep"))
-                        continue; /* never managed (or only meant to be, or adopted to keep): never touched */
+                if (!e || ledger_get(e, "keep"))
+                        continue; /* never managed, or adopted to keep: never touched */
+                /* A create whose run died after making it, marked pending: it exists,
+                 * so it is ours, and it goes in this run if the manifests dropped it. */
+                bool interrupted = ledger_get(e, "pending") != NULL;
                 /* NICs are configured, never deleted; volumes hold data and go only on state: absent. */
                 if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
                         continue;
@@ -595,7 +598,8 @@ int run_plan(struct run *r) {
                         continue;
                 struct action *a = plan_push(p, OP_DELETE, NULL, l);
                 a->owned = e;
-                a->reason = xstrdup("no longer in the manifests");
+                a->reason = xstrdup(interrupted ? "no longer in the manifests (made by a run that was interrupted)"
+                                                : "no longer in the manifests");
                 scope_slot(&scopes, &n_scopes, sc)->prunes++;
                 size_t bi = backend_index(a->backend);
                 if (a->backend->assess && r->bopen[bi])

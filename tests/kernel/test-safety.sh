@@ -86,6 +86,32 @@ ipsets:
         ip netns exec "$NS" ipset list -n | grep -q '^good$' || fail "the next run did not pick up"
 }
 
+# A create killed before its pending mark was cleared, then dropped from the
+# manifests: the next run removes it, and a second run changes nothing.
+test_interrupted_create_dropped_goes_in_one_run() {
+        manifest 'version: 1
+bridges:
+  keep1: {}
+  keep2: {}
+  keep3: {}
+  temp: {}
+'
+        OUT=$(RECONCILE_DEBUG_KILL_AFTER=4 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply 2>&1); RC=$?
+        [ "$RC" = 137 ] || { fail "the run was not killed (exit $RC)"; return; }
+        link_exists temp || { fail "temp was not made before the kill"; return; }
+        grep -q 'pending=' "$S/ledger" || { fail "no pending mark left by the kill"; return; }
+        manifest 'version: 1
+bridges:
+  keep1: {}
+  keep2: {}
+  keep3: {}
+'
+        rc plan; expect_out '^- bridge temp .*made by a run that was interrupted'
+        rc apply; expect_rc 0
+        link_exists temp && fail "the interrupted create outlived the run that noticed it"
+        rc plan --exit-code; expect_rc 0 "a second run"
+}
+
 test_half_checkout_refused() {
         manifest "$(state_a)"
         rc apply; expect_rc 0
@@ -125,4 +151,5 @@ t "SIGKILL after each of 16 mixed deletes/updates/creates: the next run converge
 t "two applies at once: one runs, the other waits or says the lock is held" test_concurrent_applies
 t "a failed action stops the run; the next run picks up" test_failed_action_stops_and_next_run_resumes
 t "a checkout with half the files missing is refused" test_half_checkout_refused
+t "a create killed mid-run, then dropped from the manifests, is removed by the next run" test_interrupted_create_dropped_goes_in_one_run
 t "unmanaged bridge, veth, address and ipset beside managed ones are never touched" test_unmanaged_objects_of_every_kernel_kind
