@@ -199,7 +199,8 @@ struct yw {
         bool holding;      /* events go to held until the entry is complete */
         struct held *held; /* an entry is written whole or replaced by a comment */
         size_t n_held;
-        char *comments; /* lines waiting for a point where a comment is safe */
+        char *here;  /* comment lines of the entry just written, not yet safe to write */
+        char *later; /* comments on what a section leaves out: written after the section */
         unsigned skipped;
 };
 
@@ -214,16 +215,22 @@ static bool comment_safe(const struct yw *w) {
                e->state == YAML_EMIT_BLOCK_SEQUENCE_ITEM_STATE || e->state == YAML_EMIT_DOCUMENT_END_STATE;
 }
 
-static void comments_flush(struct yw *w) {
-        if (!w->comments || w->holding || !comment_safe(w))
+static void comments_flush(struct yw *w, char **lines) {
+        if (!*lines || w->holding || !comment_safe(w))
                 return;
         if (!yaml_emitter_flush(&w->emitter) && !w->error)
                 w->error = -EIO;
         /* No line break after it: the emitter writes one before its next node,
          * as its column is past the indentation of anything that follows. */
-        fputs(w->comments, w->f);
-        free(w->comments);
-        w->comments = NULL;
+        fputs(*lines, w->f);
+        free(*lines);
+        *lines = NULL;
+}
+
+static void append(char **lines, const char *line) {
+        char *all = xasprintf("%s%s", *lines ? *lines : "", line);
+        free(*lines);
+        *lines = all;
 }
 
 static void emit_now(struct yw *w, yaml_event_t *ev) {
@@ -233,7 +240,6 @@ static void emit_now(struct yw *w, yaml_event_t *ev) {
         }
         if (!yaml_emitter_emit(&w->emitter, ev))
                 w->error = w->emitter.error == YAML_MEMORY_ERROR ? -ENOMEM : -EIO;
-        comments_flush(w);
 }
 
 static void put(struct yw *w, yaml_event_t *ev, bool ok) {
@@ -253,8 +259,10 @@ static void put(struct yw *w, yaml_event_t *ev, bool ok) {
         h->ev = *ev;
 }
 
-/* A comment line at this point, indented to nest under the current entry.
- * Bytes that are not printable ASCII are written as \xNN: a comment is text. */
+/* A comment line: inside an entry, at this point of it (or, when the emitter
+ * still holds events there, at its end); outside, after the current section,
+ * so that it never lands inside the next entry. Bytes that are not printable
+ * ASCII are written as \xNN: a comment is text. */
 static void y_comment(struct yw *w, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void y_comment(struct yw *w, int indent, const char *fmt, ...) {
         va_list ap;
@@ -279,11 +287,8 @@ static void y_comment(struct yw *w, int indent, const char *fmt, ...) {
                 h->comment = line;
                 return;
         }
-        char *all = xasprintf("%s%s", w->comments ? w->comments : "", line);
-        free(w->comments);
+        append(&w->later, line);
         free(line);
-        w->comments = all;
-        comments_flush(w);
 }
 
 static void y_scalar(struct yw *w, const char *s, yaml_scalar_style_t style) {
@@ -397,10 +402,8 @@ static void entry_end(struct yw *w, const struct resource *r) {
         for (size_t i = 0; i < w->n_held; i++) {
                 struct held *h = &w->held[i];
                 if (h->comment && !w->bad_entry) {
-                        char *all = xasprintf("%s%s", w->comments ? w->comments : "", h->comment);
-                        free(w->comments);
-                        w->comments = all;
-                        comments_flush(w);
+                        append(&w->here, h->comment);
+                        comments_flush(w, &w->here);
                 } else if (!h->comment && !w->bad_entry)
                         emit_now(w, &h->ev);
                 else if (!h->comment)
@@ -410,6 +413,7 @@ static void entry_end(struct yw *w, const struct resource *r) {
         free(w->held);
         w->held = NULL;
         w->n_held = 0;
+        comments_flush(w, &w->here);
         if (w->bad_entry) {
                 w->skipped++;
                 y_comment(w, 2, "%s %s: left out, a name or value in it is not UTF-8, which YAML cannot hold",
@@ -848,17 +852,20 @@ int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const
                 }
                 if (header)
                         y_end_map(&w);
+                comments_flush(&w, &w.here);
+                comments_flush(&w, &w.later);
         }
         y_end_map(&w);
         yw_event(&w, document_end);
         yaml_event_t ev;
         put(&w, &ev, yaml_stream_end_event_initialize(&ev));
-        if (w.comments && !w.error) {
-                /* Only a comment that never found its place: after the document is safe. */
-                fputs(w.comments, f);
-                fputc('\n', f);
-        }
-        free(w.comments);
+        /* Only a comment that never found its place: after the document is safe. */
+        if (w.here && !w.error)
+                fprintf(f, "%s\n", w.here);
+        if (w.later && !w.error)
+                fprintf(f, "%s\n", w.later);
+        free(w.here);
+        free(w.later);
         yaml_emitter_delete(&w.emitter);
         if (w.error)
                 return w.error;
