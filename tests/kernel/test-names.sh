@@ -166,6 +166,35 @@ ipsets:
 $(diff <(echo "$before") <(snapshot))"
 }
 
+# YAML holds only Unicode text; the kernel takes any byte in a name.
+test_not_utf8() {
+        ip -n "$NS" link add name "br0" type bridge
+        ip -n "$NS" link add name $'p\xff' type veth peer name "q0"
+        ip -n "$NS" link set $'p\xff' master br0
+        ipset_ns create $'s\xfe' hash:ip
+        ipset_ns create ok hash:ip
+        "$RECONCILE" --netns "$NS" --only ethernet,veth,bridge,ipset show >"$TMP/show.yaml" 2>"$TMP/err" ||
+                { OUT=$(cat "$TMP/err"); fail "show failed"; }
+        OUT=$(cat "$TMP/show.yaml")
+        expect_out '^  # bridge br0: left out, a name or value in it is not UTF-8'
+        expect_out '^  # ipset s\\xfe: left out'
+        cp "$TMP/show.yaml" "$M/show.yaml"
+        rc validate; expect_rc 0 "show's output must validate"
+        rm "$M/show.yaml"
+        # A change to br0 cannot be checkpointed: --confirm refuses it before applying anything.
+        manifest 'version: 1
+bridges:
+  br0: { interfaces: [], mtu: 1400 }
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 2 </dev/null 2>&1); RC=$?
+        expect_rc 1 "a change the checkpoint cannot hold"
+        expect_out 'not UTF-8, which the checkpoint cannot hold; nothing was applied'
+        ip -n "$NS" -o link show master br0 | LC_ALL=C grep -q '@q0' || fail "the port was released"
+        [ "$(mtu_of br0)" = 1500 ] || fail "the MTU was changed"
+        [ ! -e "$S/checkpoint" ] || fail "a checkpoint was left"
+}
+
 t "show: links and ipsets named &x *y #c -d 'e \"q a\\b yes ~ null 1e3 ... validate and round-trip" test_show_round_trip
 t "apply --confirm, no confirmation: links and ipsets with such names back as before" test_revert_hostile_names
 t "SIGKILL while waiting: the next run reverts links and ipsets with such names" test_crash_reverts_hostile_names
+t "names that are not UTF-8: show writes a comment in their place; --confirm refuses to touch them" test_not_utf8
