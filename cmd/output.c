@@ -206,7 +206,9 @@ struct yw {
 
 /* The emitter has written all it was given and the next node of a block
  * collection starts on a line of its own: a comment line here is between
- * two nodes. The queue and state are fields libyaml declares in yaml.h. */
+ * two nodes. At column 0 the emitter has just ended a line and writes no
+ * other break before its next node, which would then follow the comment on
+ * its line. The queue and state are fields libyaml declares in yaml.h. */
 static bool comment_safe(const struct yw *w) {
         const yaml_emitter_t *e = &w->emitter;
         if (e->events.head != e->events.tail || e->column == 0)
@@ -244,7 +246,8 @@ static void emit_now(struct yw *w, yaml_event_t *ev) {
 
 static void put(struct yw *w, yaml_event_t *ev, bool ok) {
         if (!ok) {
-                /* Only a scalar that is not UTF-8 fails to initialize: YAML cannot hold it. */
+                /* A scalar that is not UTF-8 fails to initialize (so does one without
+                 * memory): YAML cannot hold it, the entry becomes a comment. */
                 if (w->holding)
                         w->bad_entry = true;
                 else if (!w->error)
