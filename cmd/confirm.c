@@ -174,10 +174,18 @@ int confirm_checkpoint(struct options *o, struct run *r) {
                 size_t len = 0;
                 FILE *f = open_memstream(&yaml, &len);
                 struct pick pk = { p };
-                show_print_yaml_subset(f, &r->live, touched, &pk, absent, n_absent);
+                ret = show_print_yaml_subset(f, &r->live, touched, &pk, absent, n_absent);
                 fclose(f);
-                _cleanup_free_ char *ypath = state_path(o, "checkpoint.yaml");
-                ret = write_atomic(ypath, yaml, len);
+                /* A checkpoint that leaves out what the change touches could not put it back. */
+                if (ret == -EILSEQ)
+                        ret = diag_plain(ret, "--confirm: a resource the change touches has a name or value that is "
+                                              "not UTF-8, which the checkpoint cannot hold; nothing was applied");
+                else if (ret < 0)
+                        ret = diag_plain(ret, "--confirm: cannot write the checkpoint: %s", strerror(-ret));
+                if (ret >= 0) {
+                        _cleanup_free_ char *ypath = state_path(o, "checkpoint.yaml");
+                        ret = write_atomic(ypath, yaml, len);
+                }
                 free(yaml);
         }
         if (ret >= 0) {

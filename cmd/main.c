@@ -201,9 +201,14 @@ static int cmd_show(struct options *o) {
          * ledger that cannot be read is reported and leaves them out). */
         ledger_load(&ledger, o->run.state_dir);
         int r = run_observe(&run);
-        show_print_yaml(stdout, &run.live);
+        int w = show_print_yaml(stdout, &run.live);
         run_done(&run);
         ledger_done(&ledger);
+        /* An entry YAML cannot hold is a comment in the output; the rest is valid. */
+        if (w == -EILSEQ)
+                diag_info("show: left out what is not UTF-8 (see the comments in the output)");
+        else if (w < 0)
+                r = diag_plain(w, "show: cannot write the YAML: %s", strerror(-w));
         return r < 0 ? EXIT_ERROR : EXIT_OK;
 }
 

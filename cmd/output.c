@@ -1,9 +1,14 @@
 /* What the user reads: the plan as text or JSON, and live state as manifest YAML. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <yaml.h>
 
 #include "output.h"
 
@@ -181,246 +186,545 @@ void plan_print_json(FILE *f, const struct plan *p, bool with_results, const cha
         json_object_put(root);
 }
 
-/* ---- show: live state as a manifest that validate accepts ---- */
+/* ---- show: live state as a manifest that validate accepts ----
+ *
+ * Every scalar goes through libyaml's emitter, so that quoting is the
+ * emitter's job and any name the kernel or libvirt allows comes back as the
+ * same string. libyaml has no comment events: comments are written between
+ * lines, only when the emitter has written every event it was given and
+ * stands after a complete node of a block collection, where a line of its
+ * own that starts with '#' cannot change what the YAML says. */
 
-static void yaml_quoted(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20)
-                        fprintf(f, "\\x%02x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
+/* An event, or a comment line at that point, of the entry being written. */
+struct held {
+        yaml_event_t ev;
+        char *comment;
+};
+
+struct yw {
+        yaml_emitter_t emitter;
+        FILE *f;
+        int error;         /* the first failure of the emitter, a negative errno */
+        bool bad_entry;    /* a string of the entry being held is not UTF-8 */
+        bool holding;      /* events go to held until the entry is complete */
+        struct held *held; /* an entry is written whole or replaced by a comment */
+        size_t n_held;
+        char *here;  /* comment lines of the entry just written, not yet safe to write */
+        char *later; /* comments on what a section leaves out: written after the section */
+        unsigned skipped;
+};
+
+/* The emitter has written all it was given and the next node of a block
+ * collection starts on a line of its own: a comment line here is between
+ * two nodes. At column 0 the emitter has just ended a line and writes no
+ * other break before its next node, which would then follow the comment on
+ * its line. The queue and state are fields libyaml declares in yaml.h. */
+static bool comment_safe(const struct yw *w) {
+        const yaml_emitter_t *e = &w->emitter;
+        if (e->events.head != e->events.tail || e->column == 0)
+                return false;
+        return e->state == YAML_EMIT_BLOCK_MAPPING_KEY_STATE || e->state == YAML_EMIT_BLOCK_MAPPING_FIRST_KEY_STATE ||
+               e->state == YAML_EMIT_BLOCK_SEQUENCE_ITEM_STATE || e->state == YAML_EMIT_DOCUMENT_END_STATE;
 }
 
-static void show_addresses(FILE *f, const struct link_spec *l) {
+static void comments_flush(struct yw *w, char **lines) {
+        if (!*lines || w->holding || !comment_safe(w))
+                return;
+        if (!yaml_emitter_flush(&w->emitter) && !w->error)
+                w->error = -EIO;
+        /* No line break after it: the emitter writes one before its next node,
+         * as its column is past the indentation of anything that follows. */
+        fputs(*lines, w->f);
+        free(*lines);
+        *lines = NULL;
+}
+
+static void append(char **lines, const char *line) {
+        char *all = xasprintf("%s%s", *lines ? *lines : "", line);
+        free(*lines);
+        *lines = all;
+}
+
+static void emit_now(struct yw *w, yaml_event_t *ev) {
+        if (w->error) {
+                yaml_event_delete(ev);
+                return;
+        }
+        if (!yaml_emitter_emit(&w->emitter, ev))
+                w->error = w->emitter.error == YAML_MEMORY_ERROR ? -ENOMEM : -EIO;
+}
+
+static void put(struct yw *w, yaml_event_t *ev, bool ok) {
+        if (!ok) {
+                /* A scalar that is not UTF-8 fails to initialize (so does one without
+                 * memory): YAML cannot hold it, the entry becomes a comment. */
+                if (w->holding)
+                        w->bad_entry = true;
+                else if (!w->error)
+                        w->error = -EILSEQ;
+                return;
+        }
+        if (!w->holding) {
+                emit_now(w, ev);
+                return;
+        }
+        struct held *h = array_push(&w->held, &w->n_held, sizeof(*w->held));
+        h->ev = *ev;
+}
+
+/* A comment line: inside an entry, at this point of it (or, when the emitter
+ * still holds events there, at its end); outside, after the current section,
+ * so that it never lands inside the next entry. Bytes that are not printable
+ * ASCII are written as \xNN: a comment is text. */
+static void y_comment(struct yw *w, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void y_comment(struct yw *w, int indent, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *text = NULL;
+        if (vasprintf(&text, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        size_t len = strlen(text);
+        char *line = xcalloc((size_t) indent + 4 * len + 4, 1);
+        size_t n = 0;
+        line[n++] = '\n';
+        for (int i = 0; i < indent; i++)
+                line[n++] = ' ';
+        line[n++] = '#';
+        line[n++] = ' ';
+        for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+                n += (size_t) (*p >= 0x20 && *p < 0x7f ? sprintf(line + n, "%c", *p) : sprintf(line + n, "\\x%02x", *p));
+        free(text);
+        if (w->holding) {
+                struct held *h = array_push(&w->held, &w->n_held, sizeof(*w->held));
+                h->comment = line;
+                return;
+        }
+        append(&w->later, line);
+        free(line);
+}
+
+static void y_scalar(struct yw *w, const char *s, yaml_scalar_style_t style) {
+        yaml_event_t ev;
+        int ok = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *) s, -1, 1, 1, style);
+        put(w, &ev, ok);
+}
+
+/* A word that a YAML 1.1 or 1.2 reader takes as a string when it is plain:
+ * letters, digits and "_.+-", starting with a letter or '_', and not one of
+ * the words that such a reader turns into a boolean or null. Numbers start
+ * with a digit, a sign or a dot, so nothing here reads as one. */
+static bool plain_word(const char *s) {
+        static const char *const typed[] = { "y", "n", "yes", "no", "true", "false", "on", "off", "null" };
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_.+-", *p)))
+                        return false;
+        for (size_t i = 0; i < ELEMENTSOF(typed); i++)
+                if (strcasecmp(s, typed[i]) == 0)
+                        return false;
+        return true;
+}
+
+/* A name or other string from the host or the user: plain when nothing can
+ * read it otherwise, else double-quoted (which can hold any character). */
+static void y_name(struct yw *w, const char *s) {
+        y_scalar(w, s, plain_word(s) ? YAML_PLAIN_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+}
+
+/* An address, MAC, path or value: always quoted, as show has written them. */
+static void y_str(struct yw *w, const char *s) {
+        y_scalar(w, s, YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+}
+
+/* A key, enum word, number or boolean of our own: the emitter writes it plain. */
+static void y_word(struct yw *w, const char *s) {
+        y_scalar(w, s, YAML_ANY_SCALAR_STYLE);
+}
+
+static void y_uint(struct yw *w, unsigned long long v) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%llu", v);
+        y_word(w, buf);
+}
+
+static void y_bool(struct yw *w, bool v) {
+        y_word(w, v ? "true" : "false");
+}
+
+static void y_map(struct yw *w, bool flow) {
+        yaml_event_t ev;
+        int ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+                                                     flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
+        put(w, &ev, ok);
+}
+
+static void y_seq(struct yw *w, bool flow) {
+        yaml_event_t ev;
+        int ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                                                      flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
+        put(w, &ev, ok);
+}
+
+static void y_end_map(struct yw *w) {
+        yaml_event_t ev;
+        put(w, &ev, yaml_mapping_end_event_initialize(&ev));
+}
+
+static void y_end_seq(struct yw *w) {
+        yaml_event_t ev;
+        put(w, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+/* key: word, key: number, key: boolean, key: quoted string, key: name. */
+static void kv_word(struct yw *w, const char *k, const char *v) {
+        y_word(w, k);
+        y_word(w, v);
+}
+
+static void kv_uint(struct yw *w, const char *k, unsigned long long v) {
+        y_word(w, k);
+        y_uint(w, v);
+}
+
+static void kv_bool(struct yw *w, const char *k, bool v) {
+        y_word(w, k);
+        y_bool(w, v);
+}
+
+static void kv_str(struct yw *w, const char *k, const char *v) {
+        y_word(w, k);
+        y_str(w, v);
+}
+
+static void kv_name(struct yw *w, const char *k, const char *v) {
+        y_word(w, k);
+        y_name(w, v);
+}
+
+static void entry_begin(struct yw *w) {
+        w->holding = true;
+        w->bad_entry = false;
+}
+
+/* Write the held entry, or, when one of its strings cannot be YAML, a comment
+ * in its place: the rest of the document stays valid either way. */
+static void entry_end(struct yw *w, const struct resource *r) {
+        w->holding = false;
+        for (size_t i = 0; i < w->n_held; i++) {
+                struct held *h = &w->held[i];
+                if (h->comment && !w->bad_entry) {
+                        append(&w->here, h->comment);
+                        comments_flush(w, &w->here);
+                } else if (!h->comment && !w->bad_entry)
+                        emit_now(w, &h->ev);
+                else if (!h->comment)
+                        yaml_event_delete(&h->ev);
+                free(h->comment);
+        }
+        free(w->held);
+        w->held = NULL;
+        w->n_held = 0;
+        comments_flush(w, &w->here);
+        if (w->bad_entry) {
+                w->skipped++;
+                y_comment(w, 2, "%s %s: left out, a name or value in it is not UTF-8, which YAML cannot hold",
+                          kind_to_string(r->kind), r->name);
+        }
+        w->bad_entry = false;
+}
+
+static void show_addresses(struct yw *w, const struct link_spec *l) {
         char buf[64];
-        bool any = false;
+        y_word(w, "addresses");
+        y_seq(w, true);
         for (size_t i = 0; i < l->addresses.n; i++) {
                 const struct ipaddr *ip = &l->addresses.v[i];
                 bool ll = ip->family == AF_INET6 && ip->a[0] == 0xfe && (ip->a[1] & 0xc0) == 0x80;
                 if (!(ip->flags & IFA_F_PERMANENT) || ll)
                         continue;
-                fputs(any ? ", " : "    addresses: [", f);
-                yaml_quoted(f, ipaddr_format(ip, true, buf, sizeof(buf)));
-                any = true;
+                y_str(w, ipaddr_format(ip, true, buf, sizeof(buf)));
         }
-        fputs(any ? "]\n" : "    addresses: []\n", f);
+        y_end_seq(w);
 }
 
-static bool show_link(FILE *f, const struct resource *r) {
+static void show_link(struct yw *w, const struct resource *r) {
         const struct link_spec *l = &r->link;
-        char mac[18];
-        if (strcmp(r->name, "lo") == 0)
-                return false;
+        char mac[18], buf[64];
         /* A veth whose peer is in another namespace cannot be written as a manifest here. */
         if (r->kind == KIND_VETH && !l->peer[0]) {
-                fprintf(f, "  # %s: a veth whose peer lives in another namespace\n", r->name);
-                return false;
+                y_comment(w, 2, "%s: a veth whose peer lives in another namespace", r->name);
+                return;
         }
-        fprintf(f, "  %s:\n", r->name);
-        char buf[64];
+        entry_begin(w);
+        y_name(w, r->name);
+        y_map(w, false);
         if ((r->kind == KIND_VLAN || r->kind == KIND_MACVLAN || r->kind == KIND_MACVTAP) && l->link[0])
-                fprintf(f, "    link: %s\n", l->link);
+                kv_name(w, "link", l->link);
         if (r->kind == KIND_VLAN)
-                fprintf(f, "    id: %u\n", l->vlan_id);
+                kv_uint(w, "id", l->vlan_id);
         if (r->kind == KIND_MACVLAN || r->kind == KIND_MACVTAP)
-                fprintf(f, "    mode: %s\n", enum_to_string(&macvlan_mode_table, l->mode));
+                kv_word(w, "mode", enum_to_string(&macvlan_mode_table, l->mode));
         if (r->kind == KIND_BRIDGE || r->kind == KIND_BOND) {
-                fputs("    interfaces: [", f);
+                y_word(w, "interfaces");
+                y_seq(w, true);
                 for (size_t i = 0; i < l->interfaces.n; i++)
-                        fprintf(f, "%s%s", i ? ", " : "", l->interfaces.v[i]);
-                fputs("]\n", f);
+                        y_name(w, l->interfaces.v[i]);
+                y_end_seq(w);
         }
-        if (r->kind == KIND_BRIDGE)
-                fprintf(f, "    stp: %s\n    forward-delay: %u\n", l->stp ? "true" : "false", l->forward_delay);
+        if (r->kind == KIND_BRIDGE) {
+                kv_bool(w, "stp", l->stp);
+                kv_uint(w, "forward-delay", l->forward_delay);
+        }
         if (r->kind == KIND_BOND) {
-                fprintf(f, "    mode: %s\n", enum_to_string(&bond_mode_table, l->mode));
+                kv_word(w, "mode", enum_to_string(&bond_mode_table, l->mode));
                 if (r->set & LINK_F_MIIMON)
-                        fprintf(f, "    miimon: %u\n", l->miimon);
+                        kv_uint(w, "miimon", l->miimon);
                 if ((r->set & LINK_F_LACP_RATE) && l->mode == BOND_8023AD)
-                        fprintf(f, "    lacp-rate: %s\n", enum_to_string(&lacp_rate_table, l->lacp_rate));
+                        kv_word(w, "lacp-rate", enum_to_string(&lacp_rate_table, l->lacp_rate));
                 if (r->set & LINK_F_XMIT_HASH)
-                        fprintf(f, "    xmit-hash-policy: %s\n", enum_to_string(&xmit_hash_table, l->xmit_hash));
+                        kv_word(w, "xmit-hash-policy", enum_to_string(&xmit_hash_table, l->xmit_hash));
         }
         if (r->kind == KIND_VXLAN) {
-                fprintf(f, "    vni: %u\n", l->vni);
+                kv_uint(w, "vni", l->vni);
                 if (r->set & LINK_F_LOCAL)
-                        fprintf(f, "    local: \"%s\"\n", ipaddr_format(&l->local, false, buf, sizeof(buf)));
+                        kv_str(w, "local", ipaddr_format(&l->local, false, buf, sizeof(buf)));
                 if (r->set & LINK_F_REMOTE)
-                        fprintf(f, "    remote: \"%s\"\n", ipaddr_format(&l->remote, false, buf, sizeof(buf)));
+                        kv_str(w, "remote", ipaddr_format(&l->remote, false, buf, sizeof(buf)));
                 if (r->set & LINK_F_GROUP)
-                        fprintf(f, "    group: \"%s\"\n", ipaddr_format(&l->group, false, buf, sizeof(buf)));
+                        kv_str(w, "group", ipaddr_format(&l->group, false, buf, sizeof(buf)));
                 if (l->link[0])
-                        fprintf(f, "    dev: %s\n", l->link);
-                fprintf(f, "    port: %u\n    learning: %s\n", l->port, l->learning ? "true" : "false");
+                        kv_name(w, "dev", l->link);
+                kv_uint(w, "port", l->port);
+                kv_bool(w, "learning", l->learning);
         }
         if (r->kind == KIND_VETH)
-                fprintf(f, "    peer: %s\n", l->peer);
+                kv_name(w, "peer", l->peer);
         if (r->kind == KIND_TAP) {
-                if (r->set & LINK_F_OWNER)
-                        fprintf(f, "    owner: \"%u\"\n", l->owner);
-                if (r->set & LINK_F_GROUP_ID)
-                        fprintf(f, "    group: \"%u\"\n", l->group_id);
-                fprintf(f, "    multi-queue: %s\n", l->multi_queue ? "true" : "false");
+                /* Quoted: the manifest takes a user or group name or number as a string. */
+                if (r->set & LINK_F_OWNER) {
+                        snprintf(buf, sizeof(buf), "%u", l->owner);
+                        kv_str(w, "owner", buf);
+                }
+                if (r->set & LINK_F_GROUP_ID) {
+                        snprintf(buf, sizeof(buf), "%u", l->group_id);
+                        kv_str(w, "group", buf);
+                }
+                kv_bool(w, "multi-queue", l->multi_queue);
         }
-        fprintf(f, "    mtu: %u\n", l->mtu);
+        kv_uint(w, "mtu", l->mtu);
         if (r->kind != KIND_ETHERNET)
-                fprintf(f, "    mac: \"%s\"\n", mac_format(l->mac, mac));
-        fprintf(f, "    up: %s\n", l->up ? "true" : "false");
-        show_addresses(f, l);
-        return true;
+                kv_str(w, "mac", mac_format(l->mac, mac));
+        kv_bool(w, "up", l->up);
+        show_addresses(w, l);
+        y_end_map(w);
+        entry_end(w, r);
 }
 
-static void show_network(FILE *f, const struct resource *r) {
+static void show_network(struct yw *w, const struct resource *r) {
         const struct network_spec *n = &r->network;
         char buf[64];
-        fprintf(f, "  %s:\n    mode: %s\n", r->name, enum_to_string(&net_mode_table, n->mode));
-        if (n->mode == NET_MACVTAP)
-                fprintf(f, "    dev: %s\n    macvtap-mode: %s\n", n->dev, enum_to_string(&macvtap_mode_table, n->macvtap_mode));
-        else if (r->set & NET_F_BRIDGE)
-                fprintf(f, "    bridge: %s\n", n->bridge);
+        entry_begin(w);
+        y_name(w, r->name);
+        y_map(w, false);
+        kv_word(w, "mode", enum_to_string(&net_mode_table, n->mode));
+        if (n->mode == NET_MACVTAP) {
+                kv_name(w, "dev", n->dev);
+                kv_word(w, "macvtap-mode", enum_to_string(&macvtap_mode_table, n->macvtap_mode));
+        } else if (r->set & NET_F_BRIDGE)
+                kv_name(w, "bridge", n->bridge);
         if (r->set & NET_F_ADDRESS)
-                fprintf(f, "    address: \"%s\"\n", ipaddr_format(&n->address, true, buf, sizeof(buf)));
+                kv_str(w, "address", ipaddr_format(&n->address, true, buf, sizeof(buf)));
         if (r->set & NET_F_DHCP) {
-                fprintf(f, "    dhcp: { start: \"%s\", ", ipaddr_format(&n->dhcp.start, false, buf, sizeof(buf)));
-                fprintf(f, "end: \"%s\" }\n", ipaddr_format(&n->dhcp.end, false, buf, sizeof(buf)));
+                y_word(w, "dhcp");
+                y_map(w, true);
+                kv_str(w, "start", ipaddr_format(&n->dhcp.start, false, buf, sizeof(buf)));
+                kv_str(w, "end", ipaddr_format(&n->dhcp.end, false, buf, sizeof(buf)));
+                y_end_map(w);
         }
-        fprintf(f, "    autostart: %s\n    active: %s\n", n->autostart ? "true" : "false", n->active ? "true" : "false");
+        kv_bool(w, "autostart", n->autostart);
+        kv_bool(w, "active", n->active);
+        y_end_map(w);
+        entry_end(w, r);
 }
 
-static void show_pool(FILE *f, const struct resource *r, const struct model *live) {
+static void show_pool(struct yw *w, const struct resource *r, const struct model *live) {
         const struct pool_spec *p = &r->pool;
-        fprintf(f, "  %s:\n    type: %s\n", r->name, p->type ? p->type : "dir");
-        if (p->path) {
-                fputs("    path: ", f);
-                yaml_quoted(f, p->path);
-                fputc('\n', f);
-        }
-        if (p->source) {
-                fputs("    source: ", f);
-                yaml_quoted(f, p->source);
-                fputc('\n', f);
-        }
+        entry_begin(w);
+        y_name(w, r->name);
+        y_map(w, false);
+        kv_name(w, "type", p->type ? p->type : "dir");
+        if (p->path)
+                kv_str(w, "path", p->path);
+        if (p->source)
+                kv_str(w, "source", p->source);
         if (p->host)
-                fprintf(f, "    host: %s\n", p->host);
-        fprintf(f, "    autostart: %s\n    active: %s\n", p->autostart ? "true" : "false", p->active ? "true" : "false");
+                kv_name(w, "host", p->host);
+        kv_bool(w, "autostart", p->autostart);
+        kv_bool(w, "active", p->active);
         size_t len = strlen(r->name);
         bool header = false;
         for (size_t i = 0; i < live->n; i++) {
                 const struct resource *v = live->v[i];
                 if (v->kind != KIND_VOLUME || strncmp(v->name, r->name, len) != 0 || v->name[len] != '/')
                         continue;
-                if (!header)
-                        fputs("    volumes:\n", f);
+                if (!header) {
+                        y_word(w, "volumes");
+                        y_map(w, false);
+                }
                 header = true;
-                fprintf(f, "      %s: { capacity: %llu, format: %s }\n", v->name + len + 1,
-                        (unsigned long long) v->volume.capacity, enum_to_string(&vol_format_table, v->volume.format));
+                y_name(w, v->name + len + 1);
+                y_map(w, true);
+                kv_uint(w, "capacity", (unsigned long long) v->volume.capacity);
+                kv_word(w, "format", enum_to_string(&vol_format_table, v->volume.format));
+                y_end_map(w);
         }
+        if (header)
+                y_end_map(w);
+        y_end_map(w);
+        entry_end(w, r);
 }
 
-static void show_domain(FILE *f, const struct resource *r) {
+static void show_domain(struct yw *w, const struct resource *r) {
         const struct domain_spec *d = &r->domain;
-        fprintf(f, "  %s:\n    vcpus: %u\n    max-vcpus: %u\n", r->name, d->vcpus, d->max_vcpus);
-        fprintf(f, "    memory: %lluK\n    max-memory: %lluK\n", (unsigned long long) (d->memory >> 10),
-                (unsigned long long) (d->max_memory >> 10));
+        char buf[32];
+        entry_begin(w);
+        y_name(w, r->name);
+        y_map(w, false);
+        kv_uint(w, "vcpus", d->vcpus);
+        kv_uint(w, "max-vcpus", d->max_vcpus);
+        snprintf(buf, sizeof(buf), "%lluK", (unsigned long long) (d->memory >> 10));
+        kv_word(w, "memory", buf);
+        snprintf(buf, sizeof(buf), "%lluK", (unsigned long long) (d->max_memory >> 10));
+        kv_word(w, "max-memory", buf);
         if (d->cpu)
-                fprintf(f, "    cpu: %s\n", d->cpu);
+                kv_name(w, "cpu", d->cpu);
         if (d->memory_backing == MEMBACK_HUGEPAGES)
-                fputs("    memory-backing: hugepages\n", f);
-        fprintf(f, "    state: %s\n    autostart: %s\n", res_state_to_string(r->state), d->autostart ? "true" : "false");
+                kv_word(w, "memory-backing", "hugepages");
+        kv_word(w, "state", res_state_to_string(r->state));
+        kv_bool(w, "autostart", d->autostart);
         /* A disk that is neither a pool volume nor a cdrom cannot be declared: then
          * the list is left out, which leaves the disks unmanaged rather than detached. */
         bool representable = true;
         for (size_t i = 0; i < d->n_disks; i++)
                 representable = representable && (d->disks[i].cdrom || (d->disks[i].volume && d->disks[i].volume[0] != '/'));
-        if (!representable) {
-                fputs("    # disks: left unmanaged, this domain has file disks outside any pool\n", f);
-        } else
-                fputs(d->n_disks ? "    disks:\n" : "    disks: []\n", f);
+        if (!representable)
+                y_comment(w, 4, "disks: left unmanaged, this domain has file disks outside any pool");
+        else {
+                y_word(w, "disks");
+                y_seq(w, false);
+        }
         for (size_t i = 0; i < d->n_disks && representable; i++) {
                 const struct disk_spec *k = &d->disks[i];
-                if (k->cdrom) {
-                        fputs("      - { cdrom: ", f);
-                        yaml_quoted(f, k->cdrom);
-                } else {
-                        fputs("      - { volume: ", f);
-                        yaml_quoted(f, k->volume);
-                }
+                y_map(w, true);
+                if (k->cdrom)
+                        kv_str(w, "cdrom", k->cdrom);
+                else
+                        kv_str(w, "volume", k->volume);
                 if (k->bus >= 0)
-                        fprintf(f, ", bus: %s", enum_to_string(&disk_bus_table, k->bus));
+                        kv_word(w, "bus", enum_to_string(&disk_bus_table, k->bus));
                 if (k->cache > 0)
-                        fprintf(f, ", cache: %s", enum_to_string(&disk_cache_table, k->cache));
+                        kv_word(w, "cache", enum_to_string(&disk_cache_table, k->cache));
                 if (k->set & DISK_F_DISCARD)
-                        fprintf(f, ", discard: %s", enum_to_string(&disk_discard_table, k->discard));
-                fputs(" }\n", f);
+                        kv_word(w, "discard", enum_to_string(&disk_discard_table, k->discard));
+                y_end_map(w);
         }
-        fputs(d->n_nics ? "    interfaces:\n" : "    interfaces: []\n", f);
+        if (representable)
+                y_end_seq(w);
+        y_word(w, "interfaces");
+        y_seq(w, false);
         for (size_t i = 0; i < d->n_nics; i++) {
                 const struct nic_spec *n = &d->nics[i];
                 char mac[18];
+                y_map(w, true);
                 if (n->set & NIC_F_BRIDGE)
-                        fprintf(f, "      - { bridge: %s", n->bridge);
+                        kv_name(w, "bridge", n->bridge);
                 else
-                        fprintf(f, "      - { network: %s", n->network ? n->network : "");
+                        kv_name(w, "network", n->network ? n->network : "");
                 if (n->model >= 0)
-                        fprintf(f, ", model: %s", enum_to_string(&nic_model_table, n->model));
-                fprintf(f, ", mac: \"%s\" }\n", mac_format(n->mac, mac));
+                        kv_word(w, "model", enum_to_string(&nic_model_table, n->model));
+                kv_str(w, "mac", mac_format(n->mac, mac));
+                y_end_map(w);
         }
+        y_end_seq(w);
         if (d->active && (d->active->domain.max_vcpus != d->max_vcpus || d->active->domain.max_memory != d->max_memory ||
                           d->active->domain.memory_backing != d->memory_backing))
-                fputs("    # pending: restart needed (the running guest differs from its definition)\n", f);
+                y_comment(w, 4, "pending: restart needed (the running guest differs from its definition)");
+        y_end_map(w);
+        entry_end(w, r);
 }
 
-static void show_service(FILE *f, const struct resource *r) {
+/* The fields that name a service: its key in a manifest. */
+static void show_service_key(struct yw *w, const struct resource *r, bool with_family) {
         const struct service_spec *v = &r->service;
         char buf[64];
-        fputs("  ", f);
-        yaml_quoted(f, r->name);
-        fputs(":\n", f);
-        if (r->set & SVC_F_FWMARK)
-                fprintf(f, "    fwmark: %u\n    family: %s\n", v->fwmark, enum_to_string(&inet_family_table, v->family));
-        else
-                fprintf(f, "    protocol: %s\n    address: \"%s\"\n    port: %u\n", enum_to_string(&ipvs_proto_table, v->protocol),
-                        ipaddr_format(&v->address, false, buf, sizeof(buf)), v->port);
-        fprintf(f, "    scheduler: %s\n", v->scheduler);
-        if (v->persistence)
-                fprintf(f, "    persistence: %u\n", v->persistence);
-        fputs(v->n_reals ? "    reals:\n" : "    reals: []\n", f);
-        for (size_t i = 0; i < v->n_reals; i++) {
-                const struct real_spec *rs = &v->reals[i];
-                fprintf(f, "      - { address: \"%s\", port: %u, weight: %u, forwarding: %s", ipaddr_format(&rs->address, false, buf, sizeof(buf)),
-                        rs->port, rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding));
-                if (rs->upper)
-                        fprintf(f, ", upper: %u", rs->upper);
-                if (rs->lower)
-                        fprintf(f, ", lower: %u", rs->lower);
-                fputs(" }\n", f);
+        if (r->set & SVC_F_FWMARK) {
+                kv_uint(w, "fwmark", v->fwmark);
+                if (with_family)
+                        kv_word(w, "family", enum_to_string(&inet_family_table, v->family));
+                return;
         }
+        kv_word(w, "protocol", enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? v->protocol : PROTO_TCP));
+        kv_str(w, "address", ipaddr_format(&v->address, false, buf, sizeof(buf)));
+        kv_uint(w, "port", v->port);
 }
 
-static void show_ipset(FILE *f, const struct resource *r) {
-        const struct ipset_spec *v = &r->ipset;
-        fprintf(f, "  %s:\n    type: \"%s\"\n", r->name, v->type);
-        if (strncmp(v->type, "hash:", 5) == 0)
-                fprintf(f, "    family: %s\n    hashsize: %u\n", enum_to_string(&inet_family_table, v->family), v->hashsize);
-        if (v->maxelem)
-                fprintf(f, "    maxelem: %u\n", v->maxelem);
-        if (v->range[0])
-                fprintf(f, "    range: \"%s\"\n", v->range);
-        if (v->timeout)
-                fprintf(f, "    timeout: %u\n", v->timeout);
-        if (v->comment)
-                fputs("    comment: true\n", f);
-        fputs(v->entries.n ? "    entries:\n" : "    entries: []\n", f);
-        for (size_t i = 0; i < v->entries.n; i++) {
-                fputs("      - ", f);
-                yaml_quoted(f, v->entries.v[i]);
-                fputc('\n', f);
+static void show_service(struct yw *w, const struct resource *r) {
+        const struct service_spec *v = &r->service;
+        char buf[64];
+        entry_begin(w);
+        y_str(w, r->name);
+        y_map(w, false);
+        show_service_key(w, r, true);
+        kv_name(w, "scheduler", v->scheduler);
+        if (v->persistence)
+                kv_uint(w, "persistence", v->persistence);
+        y_word(w, "reals");
+        y_seq(w, false);
+        for (size_t i = 0; i < v->n_reals; i++) {
+                const struct real_spec *rs = &v->reals[i];
+                y_map(w, true);
+                kv_str(w, "address", ipaddr_format(&rs->address, false, buf, sizeof(buf)));
+                kv_uint(w, "port", rs->port);
+                kv_uint(w, "weight", rs->weight);
+                kv_word(w, "forwarding", enum_to_string(&ipvs_fwd_table, rs->forwarding));
+                if (rs->upper)
+                        kv_uint(w, "upper", rs->upper);
+                if (rs->lower)
+                        kv_uint(w, "lower", rs->lower);
+                y_end_map(w);
         }
+        y_end_seq(w);
+        y_end_map(w);
+        entry_end(w, r);
+}
+
+static void show_ipset(struct yw *w, const struct resource *r) {
+        const struct ipset_spec *v = &r->ipset;
+        entry_begin(w);
+        y_name(w, r->name);
+        y_map(w, false);
+        kv_str(w, "type", v->type);
+        if (strncmp(v->type, "hash:", 5) == 0) {
+                kv_word(w, "family", enum_to_string(&inet_family_table, v->family));
+                kv_uint(w, "hashsize", v->hashsize);
+        }
+        if (v->maxelem)
+                kv_uint(w, "maxelem", v->maxelem);
+        if (v->range[0])
+                kv_str(w, "range", v->range);
+        if (v->timeout)
+                kv_uint(w, "timeout", v->timeout);
+        if (v->comment)
+                kv_bool(w, "comment", true);
+        y_word(w, "entries");
+        y_seq(w, false);
+        for (size_t i = 0; i < v->entries.n; i++)
+                y_str(w, v->entries.v[i]);
+        y_end_seq(w);
+        y_end_map(w);
+        entry_end(w, r);
 }
 
 /* The kernel's connected and router-advertised routes are its own: not shown. */
@@ -428,107 +732,159 @@ static bool route_shown(const struct resource *r) {
         return r->route.protocol != RTPROT_KERNEL && r->route.protocol != RTPROT_RA;
 }
 
-static void show_route_key(FILE *f, const struct resource *r) {
+static void show_route_key(struct yw *w, const struct resource *r) {
         const struct route_spec *rt = &r->route;
         char buf[64];
-        fputs("  ", f);
-        yaml_quoted(f, r->name);
-        fputs(":\n    to: ", f);
+        y_str(w, r->name);
+        y_map(w, false);
         if (rt->to.prefix == 0 && rt->to.family == AF_INET)
-                fputs("default", f);
+                kv_word(w, "to", "default");
         else
-                yaml_quoted(f, ipaddr_format(&rt->to, true, buf, sizeof(buf)));
-        fprintf(f, "\n    metric: %u\n    table: %u\n", rt->metric, rt->table);
+                kv_str(w, "to", ipaddr_format(&rt->to, true, buf, sizeof(buf)));
+        kv_uint(w, "metric", rt->metric);
+        kv_uint(w, "table", rt->table);
 }
 
-static void show_route(FILE *f, const struct resource *r) {
+static void show_route(struct yw *w, const struct resource *r) {
         const struct route_spec *rt = &r->route;
         char buf[64];
-        show_route_key(f, r);
+        entry_begin(w);
+        show_route_key(w, r);
         if (r->set & ROUTE_F_VIA)
-                fprintf(f, "    via: \"%s\"\n", ipaddr_format(&rt->via, false, buf, sizeof(buf)));
+                kv_str(w, "via", ipaddr_format(&rt->via, false, buf, sizeof(buf)));
         if (r->set & ROUTE_F_DEV)
-                fprintf(f, "    dev: %s\n", rt->dev);
+                kv_name(w, "dev", rt->dev);
         if (rt->to.family == AF_INET)
-                fprintf(f, "    scope: %s\n", enum_to_string(&route_scope_table, rt->scope));
-        fprintf(f, "    type: %s\n", enum_to_string(&route_type_table, rt->type));
+                kv_word(w, "scope", enum_to_string(&route_scope_table, rt->scope));
+        kv_word(w, "type", enum_to_string(&route_type_table, rt->type));
+        y_end_map(w);
+        entry_end(w, r);
 }
 
-static void show_sysctl(FILE *f, const struct resource *r) {
-        fprintf(f, "  %s: ", r->name);
-        yaml_quoted(f, r->sysctl.value);
-        fputc('\n', f);
+static void show_sysctl(struct yw *w, const struct resource *r) {
+        entry_begin(w);
+        y_name(w, r->name);
+        y_str(w, r->sysctl.value);
+        entry_end(w, r);
 }
 
-static void show_absent(FILE *f, const struct resource *r) {
-        if (r->kind == KIND_ROUTE) {
-                show_route_key(f, r);
-                fputs("    state: absent\n", f);
-                return;
+static void show_absent(struct yw *w, const struct resource *r) {
+        entry_begin(w);
+        if (r->kind == KIND_ROUTE)
+                show_route_key(w, r);
+        else if (r->kind == KIND_SERVICE) {
+                y_str(w, r->name);
+                y_map(w, false);
+                show_service_key(w, r, false);
+        } else {
+                y_name(w, r->name);
+                y_map(w, true);
         }
-        char buf[64];
-        if (r->kind == KIND_SERVICE) {
-                fputs("  ", f);
-                yaml_quoted(f, r->name);
-                fputs(":\n", f);
-                if (r->set & SVC_F_FWMARK)
-                        fprintf(f, "    fwmark: %u\n", r->service.fwmark);
-                else
-                        fprintf(f, "    protocol: %s\n    address: \"%s\"\n    port: %u\n",
-                                enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? r->service.protocol : PROTO_TCP),
-                                ipaddr_format(&r->service.address, false, buf, sizeof(buf)), r->service.port);
-                fputs("    state: absent\n", f);
-                return;
-        }
-        fprintf(f, "  %s: { state: absent }\n", r->name);
+        kv_word(w, "state", "absent");
+        y_end_map(w);
+        entry_end(w, r);
 }
 
-void show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
-                            const struct resource *const *absent, size_t n_absent) {
+static void show_resource(struct yw *w, const struct resource *r, const struct model *live) {
+        if (kind_is_link(r->kind))
+                show_link(w, r);
+        else if (r->kind == KIND_ROUTE)
+                show_route(w, r);
+        else if (r->kind == KIND_SYSCTL)
+                show_sysctl(w, r);
+        else if (r->kind == KIND_NETWORK)
+                show_network(w, r);
+        else if (r->kind == KIND_POOL)
+                show_pool(w, r, live);
+        else if (r->kind == KIND_DOMAIN)
+                show_domain(w, r);
+        else if (r->kind == KIND_SERVICE)
+                show_service(w, r);
+        else
+                show_ipset(w, r);
+}
+
+static void yw_event(struct yw *w, int (*init)(yaml_event_t *)) {
+        yaml_event_t ev;
+        put(w, &ev, init(&ev));
+}
+
+static int stream_start(yaml_event_t *ev) {
+        return yaml_stream_start_event_initialize(ev, YAML_UTF8_ENCODING);
+}
+
+static int document_start(yaml_event_t *ev) {
+        return yaml_document_start_event_initialize(ev, NULL, NULL, NULL, 1);
+}
+
+static int document_end(yaml_event_t *ev) {
+        return yaml_document_end_event_initialize(ev, 1);
+}
+
+int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
+                           const struct resource *const *absent, size_t n_absent) {
         static const enum kind order[] = { KIND_ETHERNET, KIND_BOND,   KIND_VLAN,    KIND_VXLAN,  KIND_MACVLAN,
                                            KIND_MACVTAP,  KIND_VETH,   KIND_TAP,     KIND_BRIDGE, KIND_ROUTE,
                                            KIND_SYSCTL,   KIND_NETWORK, KIND_POOL,   KIND_DOMAIN, KIND_SERVICE,
                                            KIND_IPSET };
-        fputs("# live state, as reconcile sees it\nversion: 1\n", f);
+        struct yw w = { .f = f };
+        if (!yaml_emitter_initialize(&w.emitter))
+                return -ENOMEM;
+        yaml_emitter_set_output_file(&w.emitter, f);
+        yaml_emitter_set_unicode(&w.emitter, 1);
+        yaml_emitter_set_width(&w.emitter, -1); /* long names and lists stay on one line */
+        fputs("# live state, as reconcile sees it\n", f);
+        yw_event(&w, stream_start);
+        yw_event(&w, document_start);
+        y_map(&w, false);
+        kv_uint(&w, "version", 1);
         for (size_t k = 0; k < ELEMENTSOF(order); k++) {
                 bool header = false;
                 for (size_t i = 0; i < live->n; i++) {
                         const struct resource *r = live->v[i];
-                        if (r->kind != order[k] || (r->kind == KIND_ETHERNET && strcmp(r->name, "lo") == 0) ||
+                        if (r->kind != order[k] || (kind_is_link(r->kind) && strcmp(r->name, "lo") == 0) ||
                             (r->kind == KIND_ROUTE && !route_shown(r)) || (pick && !pick(r, u)))
                                 continue;
-                        if (!header)
-                                fprintf(f, "%s:\n", kind_to_section(order[k]));
+                        if (!header) {
+                                y_word(&w, kind_to_section(order[k]));
+                                y_map(&w, false);
+                        }
                         header = true;
-                        if (kind_is_link(r->kind))
-                                show_link(f, r);
-                        else if (r->kind == KIND_ROUTE)
-                                show_route(f, r);
-                        else if (r->kind == KIND_SYSCTL)
-                                show_sysctl(f, r);
-                        else if (r->kind == KIND_NETWORK)
-                                show_network(f, r);
-                        else if (r->kind == KIND_POOL)
-                                show_pool(f, r, live);
-                        else if (r->kind == KIND_DOMAIN)
-                                show_domain(f, r);
-                        else if (r->kind == KIND_SERVICE)
-                                show_service(f, r);
-                        else
-                                show_ipset(f, r);
+                        show_resource(&w, r, live);
                 }
                 for (size_t i = 0; i < n_absent; i++) {
                         /* A sysctl that appeared in the run goes with its interface: nothing to write. */
                         if (absent[i]->kind != order[k] || absent[i]->kind == KIND_SYSCTL)
                                 continue;
-                        if (!header)
-                                fprintf(f, "%s:\n", kind_to_section(order[k]));
+                        if (!header) {
+                                y_word(&w, kind_to_section(order[k]));
+                                y_map(&w, false);
+                        }
                         header = true;
-                        show_absent(f, absent[i]);
+                        show_absent(&w, absent[i]);
                 }
+                if (header)
+                        y_end_map(&w);
+                comments_flush(&w, &w.here);
+                comments_flush(&w, &w.later);
         }
+        y_end_map(&w);
+        yw_event(&w, document_end);
+        yaml_event_t ev;
+        put(&w, &ev, yaml_stream_end_event_initialize(&ev));
+        /* Only a comment that never found its place: after the document is safe. */
+        if (w.here && !w.error)
+                fprintf(f, "%s\n", w.here);
+        if (w.later && !w.error)
+                fprintf(f, "%s\n", w.later);
+        free(w.here);
+        free(w.later);
+        yaml_emitter_delete(&w.emitter);
+        if (w.error)
+                return w.error;
+        return w.skipped ? -EILSEQ : 0;
 }
 
-void show_print_yaml(FILE *f, const struct model *live) {
-        show_print_yaml_subset(f, live, NULL, NULL, NULL, 0);
+int show_print_yaml(FILE *f, const struct model *live) {
+        return show_print_yaml_subset(f, live, NULL, NULL, NULL, 0);
 }

@@ -10,7 +10,10 @@ void plan_print_text(FILE *f, const struct plan *p);
 void apply_print_text(FILE *f, const struct plan *p);
 /* status: NULL for a plan, else "applied" / "failed" after an apply. */
 void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status);
-void show_print_yaml(FILE *f, const struct model *live);
+/* 0; -EILSEQ when an entry held a string that is not UTF-8 (a comment says
+ * so in its place, the rest is written); another negative errno when the
+ * emitter failed. */
+int show_print_yaml(FILE *f, const struct model *live);
 /* Only what pick accepts, plus `state: absent` entries for the absent ones. */
-void show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
-                            const struct resource *const *absent, size_t n_absent);
+int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
+                           const struct resource *const *absent, size_t n_absent);

@@ -503,16 +503,16 @@ static void test_every_network_mode_and_domain_option(void **state) {
         model_done(&fake_live);
 }
 
-static void test_show_round_trip(void **state) {
-        (void) state;
-        want(host);
+/* Apply the manifest, show, parse the output as the manifest: returns show's YAML. */
+static char *show_round_trip(const char *manifest) {
+        want(manifest);
         pass(0);
         struct run run;
         plan_only(&run);
         char *yaml = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&yaml, &len);
-        show_print_yaml(f, &run.live);
+        assert_int_equal(show_print_yaml(f, &run.live), 0);
         fclose(f);
         run_done(&run);
         /* What show prints is a manifest validate accepts... */
@@ -523,15 +523,55 @@ static void test_show_round_trip(void **state) {
                 fflush(errs_f);
                 fail_msg("show's YAML is not a valid manifest: %s\n%s", errs, yaml);
         }
-        free(yaml);
-        assert_non_null(model_find(&set.model, KIND_DOMAIN, "web1"));
-        assert_non_null(model_find(&set.model, KIND_VOLUME, "images/web1-root"));
         /* ...and in sync: what reconcile owns plans nothing, what it does not is only adopted. */
         plan_only(&run);
         for (size_t i = 0; i < run.plan.n_actions; i++)
                 if (run.plan.actions[i].op != OP_ADOPT || run.plan.actions[i].n_changes)
-                        fail_msg("show round trip plans %s %s", op_to_string(run.plan.actions[i].op), run.plan.actions[i].name);
+                        fail_msg("show round trip plans %s %s\n%s", op_to_string(run.plan.actions[i].op),
+                                 run.plan.actions[i].name, yaml);
         run_done(&run);
+        return yaml;
+}
+
+static void test_show_round_trip(void **state) {
+        (void) state;
+        free(show_round_trip(host));
+        assert_non_null(model_find(&set.model, KIND_DOMAIN, "web1"));
+        assert_non_null(model_find(&set.model, KIND_VOLUME, "images/web1-root"));
+}
+
+/* Names that YAML would read as an anchor, alias, comment, sequence entry,
+ * mapping key, boolean, null or number come back as the same strings. */
+static void test_show_round_trip_hostile_names(void **state) {
+        (void) state;
+        static const char *const m =
+                "version: 1\n"
+                "networks:\n  \"#n\":\n    mode: nat\n    bridge: \"-v\"\n    address: 192.168.151.1/24\n"
+                "  \"yes\": { mode: isolated, bridge: \"*b\" }\n"
+                "pools:\n  \"*p\":\n    type: dir\n    path: \"/im ages/#x\"\n    volumes:\n"
+                "      \"~\": { capacity: 1G, format: qcow2 }\n      \"a: b\": { capacity: 1G, format: raw }\n"
+                "      \"null\": { capacity: 1G, format: raw }\n      \"1e3\": { capacity: 1G, format: raw }\n"
+                "domains:\n  \"-d\":\n    memory: 512M\n"
+                "    disks:\n      - { volume: \"*p/~\" }\n      - { volume: \"*p/a: b\" }\n"
+                "    interfaces:\n      - { network: \"#n\" }\n      - { network: \"yes\" }\n"
+                "  \"?x !y %z @w `v\": { memory: 512M, state: shutoff }\n"
+                "  \"0x10\": { memory: 512M, state: shutoff }\n";
+        char *yaml = show_round_trip(m);
+        static const char *const domains[] = { "-d", "?x !y %z @w `v", "0x10" };
+        for (size_t i = 0; i < ELEMENTSOF(domains); i++)
+                if (!model_find(&set.model, KIND_DOMAIN, domains[i]))
+                        fail_msg("domain %s lost:\n%s", domains[i], yaml);
+        static const char *const volumes[] = { "*p/~", "*p/a: b", "*p/null", "*p/1e3" };
+        for (size_t i = 0; i < ELEMENTSOF(volumes); i++)
+                if (!model_find(&set.model, KIND_VOLUME, volumes[i]))
+                        fail_msg("volume %s lost:\n%s", volumes[i], yaml);
+        const struct resource *d = model_find(&set.model, KIND_DOMAIN, "-d");
+        assert_int_equal(d->domain.n_nics, 2);
+        assert_string_equal(d->domain.nics[0].network, "#n");
+        assert_string_equal(d->domain.nics[1].network, "yes");
+        assert_string_equal(model_find(&set.model, KIND_POOL, "*p")->pool.path, "/im ages/#x");
+        assert_string_equal(model_find(&set.model, KIND_NETWORK, "yes")->network.bridge, "*b");
+        free(yaml);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -555,6 +595,7 @@ int main(void) {
                 T(test_unreachable_uri),
                 T(test_netns_needs_test_uri),
                 T(test_show_round_trip),
+                T(test_show_round_trip_hostile_names),
                 T(test_every_network_mode_and_domain_option),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
