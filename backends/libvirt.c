@@ -896,7 +896,8 @@ static int domain_device(struct lv_state *s, virDomainPtr dom, const char *name,
 }
 
 static int next_target(const struct resource *live, int bus, char buf[16]) {
-        for (unsigned i = 0; i < 26; i++) {
+        /* n disks take at most n names: one of the first n + 1 is free. */
+        for (unsigned i = 0; i <= live->domain.n_disks; i++) {
                 disk_target_name(bus, i, buf);
                 bool taken = false;
                 for (size_t j = 0; j < live->domain.n_disks && !taken; j++)
