@@ -30,6 +30,8 @@ int rtnl_dump(struct rtnl *t, int type, const void *hdr, size_t hdr_len, rtnl_re
 int rtnl_observe(struct model *live, int (*once)(void *u, struct model *m), void *u);
 /* The index of the link NAME in t's namespace, 0 if there is none, or -errno. */
 int rtnl_ifindex(struct rtnl *t, const char *name);
+/* IFF_* flags of the link of that name (the low 16 bits), or a negative errno. */
+int rtnl_link_flags(struct rtnl *t, const char *name);
 /* The daemon's drift signal: a socket on the rtnetlink groups of a namespace,
  * and a drain that returns how many notifications were queued. */
 int rtnl_watch_open(const char *netns, unsigned groups, const char *who);

@@ -1,7 +1,8 @@
 /* ipsets through libipset. Entries are added and deleted one by one, batched
- * through libipset's restore path; a change of hashsize, maxelem, timeout or
- * comment support is built in a temporary set and swapped in, so no packet
- * ever meets an empty set. */
+ * through libipset's restore path. A new set, a replaced one and a change of
+ * hashsize, maxelem, timeout or comment support are built whole in a
+ * temporary set and then renamed or swapped in: no packet ever meets an empty
+ * set, and a refused entry leaves no half-filled one. */
 #include <errno.h>
 #include <libipset/ipset.h>
 #include <libipset/session.h>
@@ -379,31 +380,74 @@ static void create_line(char **b, size_t *len, size_t *cap, const char *name, co
         buf_add(b, len, cap, "\n");
 }
 
+/* The name a set is built under before it takes its own (ipset names are at most 31 bytes). */
+static void aside_name(const char *name, char tmp[48]) {
+        snprintf(tmp, 48, "%.22s.rct-new", name);
+}
+
+/* Build w's whole set under tmp. A refused entry (the set full, an address out
+ * of a bitmap's range) would otherwise leave a half-filled set: then tmp is
+ * destroyed, and the kernel holds nothing of this apply. */
+static int build_aside(struct ipset_state *s, const struct resource *w, const char *tmp) {
+        char *b = NULL;
+        size_t len = 0, cap = 0;
+        /* Left by a run killed between build and rename; the name is reconcile's own. */
+        _cleanup_free_ char *stale = xasprintf("destroy %s\n", tmp);
+        (void) ipset_run(s, stale);
+        create_line(&b, &len, &cap, tmp, w);
+        for (size_t i = 0; i < w->ipset.entries.n; i++)
+                buf_add(&b, &len, &cap, "add %s %s\n", tmp, w->ipset.entries.v[i]);
+        int r = ipset_run(s, b);
+        free(b);
+        if (r < 0) {
+                char why[sizeof(s->err)];
+                snprintf(why, sizeof(why), "%s", s->err[0] ? s->err : "the kernel refused the set");
+                (void) ipset_run(s, stale);
+                return diag_res(-EIO, "ipset", w->name, "%s (nothing was left behind)", why);
+        }
+        return 0;
+}
+
+/* Put the set built aside in place with commands (one batch); on failure it goes. */
+static int finish_aside(struct ipset_state *s, const struct resource *w, const char *tmp, const char *commands) {
+        if (ipset_run(s, commands) >= 0)
+                return 0;
+        char why[sizeof(s->err)];
+        snprintf(why, sizeof(why), "%s", s->err[0] ? s->err : "the kernel refused the change");
+        _cleanup_free_ char *drop = xasprintf("destroy %s\n", tmp);
+        (void) ipset_run(s, drop);
+        return diag_res(-EIO, "ipset", w->name, "%s", why);
+}
+
 static int ipset_apply_(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct ipset_state *s = state;
         const struct resource *w = a->want;
-        char *b = NULL;
-        size_t len = 0, cap = 0;
-        bool swap = false;
+        char tmp[48];
         (void) l;
         (void) e;
+        bool swap = false;
         for (size_t i = 0; i < a->n_changes; i++)
                 swap = swap || a->changes[i].field == SET_C_SWAP;
-        if (a->op == OP_DELETE || a->op == OP_REPLACE)
+        if (a->op == OP_CREATE || a->op == OP_REPLACE || (a->op != OP_DELETE && swap)) {
+                /* A set appears whole or not at all: built aside, then renamed into its
+                 * name (create), put in place of the old one (replace: the kernel swaps
+                 * only sets of one type), or swapped in (new parameters: no packet ever
+                 * meets an empty set). */
+                aside_name(w->name, tmp);
+                int r = build_aside(s, w, tmp);
+                if (r < 0)
+                        return r;
+                _cleanup_free_ char *commands =
+                        a->op == OP_CREATE    ? xasprintf("rename %s %s\n", tmp, w->name)
+                        : a->op == OP_REPLACE ? xasprintf("destroy %s\nrename %s %s\n", a->name, tmp, w->name)
+                                              : xasprintf("swap %s %s\ndestroy %s\n", tmp, w->name, tmp);
+                return finish_aside(s, w, tmp, commands);
+        }
+        char *b = NULL;
+        size_t len = 0, cap = 0;
+        if (a->op == OP_DELETE)
                 buf_add(&b, &len, &cap, "destroy %s\n", a->name);
-        if (a->op == OP_CREATE || a->op == OP_REPLACE) {
-                create_line(&b, &len, &cap, w->name, w);
-                for (size_t i = 0; i < w->ipset.entries.n; i++)
-                        buf_add(&b, &len, &cap, "add %s %s\n", w->name, w->ipset.entries.v[i]);
-        } else if (swap) {
-                /* New parameters: build the whole set aside, then swap it in atomically. */
-                char tmp[48]; /* ipset names are at most 31 bytes */
-                snprintf(tmp, sizeof(tmp), "%.22s.rct-new", w->name);
-                create_line(&b, &len, &cap, tmp, w);
-                for (size_t i = 0; i < w->ipset.entries.n; i++)
-                        buf_add(&b, &len, &cap, "add %s %s\n", tmp, w->ipset.entries.v[i]);
-                buf_add(&b, &len, &cap, "swap %s %s\ndestroy %s\n", tmp, w->name, tmp);
-        } else if (a->op != OP_DELETE) {
+        else {
                 /* Deletions first, so a set near maxelem has room for the additions. */
                 for (size_t i = 0; i < a->n_changes; i++)
                         if (a->changes[i].field == SET_C_ENTRY && !a->changes[i].to)

@@ -200,9 +200,21 @@ static int disk_bus_of(const struct disk_spec *k) {
         return k->set & DISK_F_BUS ? k->bus : (k->cdrom ? BUS_SATA : BUS_VIRTIO);
 }
 
-/* The target name for the index-th disk on a bus: vda, sdb, hdc... */
+/* The target name for the index-th disk on a bus: vda, sdb, hdc... As libvirt
+ * names them (virIndexToDiskName), the letters count in bijective base 26:
+ * after vdz comes vdaa, after vdzz vdaaa, so no two indexes share a name. */
 void disk_target_name(int bus, unsigned index, char buf[16]) {
-        snprintf(buf, 16, "%s%c", bus == BUS_VIRTIO ? "vd" : bus == BUS_IDE ? "hd" : "sd", 'a' + (int) (index % 26));
+        char letters[8]; /* 26^7 > UINT_MAX: seven letters hold any index */
+        size_t n = 0;
+        unsigned long v = index;
+        do {
+                letters[n++] = (char) ('a' + v % 26);
+                v = v / 26;
+        } while (v-- > 0);
+        int len = snprintf(buf, 16, "%s", bus == BUS_VIRTIO ? "vd" : bus == BUS_IDE ? "hd" : "sd");
+        while (n)
+                buf[len++] = letters[--n];
+        buf[len] = '\0';
 }
 
 static void write_disk(struct xw *x, const struct disk_spec *k, const char *target) {

@@ -661,7 +661,7 @@ static int network_update(struct lv_state *s, const struct action *a) {
         return r;
 }
 
-static int pool_create(struct lv_state *s, const struct resource *w) {
+static int pool_create(struct lv_state *s, const struct resource *w, struct ledger *l, struct ledger_entry *e) {
         _cleanup_free_ char *xml = pool_render_xml(w);
         if (!xml)
                 return diag_res(-EINVAL, "pool", w->name, "cannot render its XML");
@@ -670,12 +670,22 @@ static int pool_create(struct lv_state *s, const struct resource *w) {
                 return lv_fail("pool", w->name, "defining");
         int r = 0;
         /* Build makes the directory or formats nothing it does not own: NO_OVERWRITE. */
-        if (virStoragePoolBuild(pool, VIR_STORAGE_POOL_BUILD_NO_OVERWRITE) < 0 && virStoragePoolBuild(pool, 0) < 0)
+        if (virStoragePoolBuild(pool, VIR_STORAGE_POOL_BUILD_NO_OVERWRITE) < 0 && virStoragePoolBuild(pool, 0) < 0) {
+                /* A pool that was never built is only a definition, and no update
+                 * builds one: undefine it, so the next run defines and builds anew. */
                 r = lv_fail("pool", w->name, "building");
-        if (r >= 0 && virStoragePoolSetAutostart(pool, w->pool.autostart) < 0)
+                if (virStoragePoolUndefine(pool) < 0)
+                        r = lv_fail("pool", w->name, "undefining it after the failed build");
+                virStoragePoolFree(pool);
+                return r;
+        }
+        if (virStoragePoolSetAutostart(pool, w->pool.autostart) < 0)
                 r = lv_fail("pool", w->name, "setting autostart");
         if (r >= 0 && w->pool.active && virStoragePoolCreate(pool, 0) < 0)
                 r = lv_fail("pool", w->name, "starting");
+        /* Built but not started: an update does the rest, as for any pool of ours. */
+        if (r < 0)
+                ledger_mark_incomplete(l, e, "defined and built, not started");
         virStoragePoolFree(pool);
         return r;
 }
@@ -841,6 +851,12 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
                 r = lv_fail("domain", w->name, "setting autostart");
         if (r >= 0 && w->state == STATE_RUNNING && virDomainCreate(dom) < 0)
                 r = lv_fail("domain", w->name, "starting");
+        /* The definition stays ours (it carries our metadata and the MACs the
+         * ledger keeps): undefining it would lose nothing the next run cannot
+         * redo, but a start that failed for a passing cause (memory, a disk not
+         * there yet) is then retried by the ordinary update. */
+        if (r < 0)
+                ledger_mark_incomplete(l, e, "defined, not started");
         virDomainFree(dom);
         return r;
 }
@@ -896,7 +912,8 @@ static int domain_device(struct lv_state *s, virDomainPtr dom, const char *name,
 }
 
 static int next_target(const struct resource *live, int bus, char buf[16]) {
-        for (unsigned i = 0; i < 26; i++) {
+        /* n disks take at most n names: one of the first n + 1 is free. */
+        for (unsigned i = 0; i <= live->domain.n_disks; i++) {
                 disk_target_name(bus, i, buf);
                 bool taken = false;
                 for (size_t j = 0; j < live->domain.n_disks && !taken; j++)
@@ -1091,10 +1108,10 @@ static int lv_apply(void *state, const struct action *a, struct ledger *l, struc
                         return pool_delete(s, a->name);
                 if (a->op == OP_REPLACE) {
                         r = pool_delete(s, a->name);
-                        return r < 0 ? r : pool_create(s, a->want);
+                        return r < 0 ? r : pool_create(s, a->want, l, e);
                 }
                 if (a->op == OP_CREATE)
-                        return pool_create(s, a->want);
+                        return pool_create(s, a->want, l, e);
                 return pool_update(s, a->want);
         case KIND_VOLUME:
                 if (a->op == OP_DELETE)

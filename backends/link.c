@@ -1043,16 +1043,23 @@ static int set_master(struct link_state *s, const struct action *a, const char *
         int pidx = ifindex_of(s, port);
         if (pidx <= 0)
                 return diag_res(-ENODEV, kind_to_string(a->kind), a->name, "port %s does not exist", port);
-        int r = 0;
-        if (master && a->kind == KIND_BOND)
+        int r = 0, flags = 0;
+        if (master && a->kind == KIND_BOND) {
+                flags = rtnl_link_flags(&s->nl, port);
                 r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_CLEAR));
+        }
         if (r >= 0)
                 r = link_send(s, &LINK_REQ(.ifindex = pidx, .set_master = true, .master = master));
         /* The bond closes a member it lets go: it comes back up, as it was while enslaved. */
         if (r >= 0 && !master && a->kind == KIND_BOND)
                 r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
-        if (r < 0)
-                return fail(s, a, r, master ? "enslaving a port" : "releasing a port");
+        if (r < 0) {
+                r = fail(s, a, r, master ? "enslaving a port" : "releasing a port");
+                /* A member the bond refused is left as it was found: up again if it was. */
+                if (master && a->kind == KIND_BOND && flags > 0 && (flags & IFF_UP))
+                        (void) link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
+                return r;
+        }
         return 0;
 }
 
@@ -1122,21 +1129,24 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
         if (ifindex <= 0)
                 return diag_res(-ENODEV, kind_to_string(w->kind), w->name, "created, but not found afterwards");
         r = apply_addresses(s, a, ifindex, true);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; has_ports(w->kind) && i < want->interfaces.n; i++) {
+        for (size_t i = 0; r >= 0 && has_ports(w->kind) && i < want->interfaces.n; i++)
                 r = set_master(s, a, want->interfaces.v[i], ifindex);
-                if (r < 0)
-                        return r;
-        }
+        /* The ports it was meant to hold are its own to release, enslaved yet or not. */
         record_ports(l, e, w);
         /* The peer in this namespace follows its veth up; it has no manifest entry of its own yet. */
-        if (w->kind == KIND_VETH && !want->peer_netns[0] && want->up) {
+        if (r >= 0 && w->kind == KIND_VETH && !want->peer_netns[0] && want->up) {
                 r = link_send(s, &LINK_REQ(.ifindex = ifindex_of(s, want->peer), .up = UP_SET));
                 if (r < 0)
-                        return fail(s, a, r, "setting the peer up");
+                        r = fail(s, a, r, "setting the peer up");
         }
-        return want->up ? set_up(s, a, ifindex, true) : 0;
+        if (r >= 0 && want->up)
+                r = set_up(s, a, ifindex, true);
+        /* The link exists and is ours; what it lacks (an address, a port, up) is
+         * what the next plan's diff shows and its update adds. Deleting it instead
+         * would flap the ports it holds already. */
+        if (r < 0)
+                ledger_mark_incomplete(l, e, "created, not all of its addresses, ports and state set");
+        return r;
 }
 
 static int link_delete(struct link_state *s, const struct action *a) {

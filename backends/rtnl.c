@@ -158,28 +158,40 @@ int rtnl_observe(struct model *live, int (*once)(void *u, struct model *m), void
         }
 }
 
-struct one_link { int ifindex; };
+struct one_link { int ifindex; unsigned flags; };
 static int on_one_link(struct nl_msg *m, void *arg) {
         struct one_link *o = arg;
         struct ifinfomsg *ifi = nlmsg_data(nlmsg_hdr(m));
-        if (nlmsg_hdr(m)->nlmsg_type == RTM_NEWLINK)
+        if (nlmsg_hdr(m)->nlmsg_type == RTM_NEWLINK) {
                 o->ifindex = ifi->ifi_index;
+                o->flags = ifi->ifi_flags;
+        }
         return NL_OK;
 }
 
-int rtnl_ifindex(struct rtnl *t, const char *name) {
+static int get_link(struct rtnl *t, const char *name, struct one_link *o) {
         struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-        struct one_link o = { 0 };
         if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
             nla_put_string(msg, IFLA_IFNAME, name) < 0 || nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0) {
                 nlmsg_free(msg);
                 return -ENOMEM;
         }
-        int r = rtnl_talk(t, msg, on_one_link, &o);
+        return rtnl_talk(t, msg, on_one_link, o);
+}
+
+int rtnl_ifindex(struct rtnl *t, const char *name) {
+        struct one_link o = { 0 };
+        int r = get_link(t, name, &o);
         if (r < 0 && r != -ENODEV)
                 return r;
         return o.ifindex;
+}
+
+int rtnl_link_flags(struct rtnl *t, const char *name) {
+        struct one_link o = { 0 };
+        int r = get_link(t, name, &o);
+        return r < 0 ? r : (int) (o.flags & 0xffff);
 }
 
 int rtnl_watch_open(const char *netns, unsigned groups, const char *who) {

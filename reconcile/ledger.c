@@ -139,6 +139,13 @@ void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const
         l->dirty = true;
 }
 
+void ledger_mark_incomplete(struct ledger *l, struct ledger_entry *e, const char *what) {
+        if (!e)
+                return;
+        ledger_set(l, e, "pending", NULL);
+        ledger_set(l, e, "incomplete", what);
+}
+
 static void entry_done(struct ledger_entry *e) {
         for (size_t i = 0; i < e->n_attrs; i++) {
                 free(e->attrs[i].key);

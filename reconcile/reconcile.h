@@ -414,6 +414,10 @@ struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k
 void ledger_remove(struct ledger *l, struct ledger_entry *e);
 const char *ledger_get(const struct ledger_entry *e, const char *key);
 void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const char *value); /* NULL value unsets */
+/* A create that failed after it made its object keeps the object as reconcile's
+ * (the intent mark goes, so a prune may delete it) and says what is left to
+ * do: the next plan shows that with the update that finishes the object. */
+void ledger_mark_incomplete(struct ledger *l, struct ledger_entry *e, const char *what);
 
 /* ---- state dir, lock and manifest permission checks ---- */
 
@@ -526,7 +530,11 @@ struct backend {
         int (*check)(void *state, const struct resource *want);
         /* Flag a connectivity risk in a->risk, given the live model. Optional. */
         void (*assess)(void *state, struct action *a, const struct model *live);
-        /* Execute one action; record what is needed to undo it in e. */
+        /* Execute one action; record what is needed to undo it in e. A create
+         * that takes several requests is all or nothing: when one fails, it
+         * removes what it made, or it keeps it and calls ledger_mark_incomplete()
+         * so that the next run finishes or removes it; never a half-made object
+         * that nobody owns. */
         int (*apply)(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
         /* Optional, for the daemon: an fd that becomes readable when live state
          * may have drifted, and a drain that consumes what is queued on it. */

@@ -560,6 +560,9 @@ int run_plan(struct run *r) {
                         plan_drop_last(p);
                         continue;
                 }
+                const char *incomplete = ledger_get(owned, "incomplete");
+                if (incomplete && a->op == OP_UPDATE && !a->reason)
+                        a->reason = xasprintf("finishes a create that failed: %s", incomplete);
                 if (b->assess)
                         b->assess(r->bstate[bi], a, &r->live);
         }
@@ -598,8 +601,10 @@ int run_plan(struct run *r) {
                         continue;
                 struct action *a = plan_push(p, OP_DELETE, NULL, l);
                 a->owned = e;
-                a->reason = xstrdup(interrupted ? "no longer in the manifests (made by a run that was interrupted)"
-                                                : "no longer in the manifests");
+                a->reason = ledger_get(e, "incomplete")
+                                    ? xasprintf("no longer in the manifests (its create failed: %s)", ledger_get(e, "incomplete"))
+                            : interrupted ? xstrdup("no longer in the manifests (made by a run that was interrupted)")
+                                          : xstrdup("no longer in the manifests");
                 scope_slot(&scopes, &n_scopes, sc)->prunes++;
                 size_t bi = backend_index(a->backend);
                 if (a->backend->assess && r->bopen[bi])
@@ -704,8 +709,10 @@ int run_apply(struct run *r) {
                 }
                 if (a->op == OP_DELETE && e)
                         ledger_remove(r->ledger, e);
-                if (e && a->op != OP_DELETE)
+                if (e && a->op != OP_DELETE) {
                         ledger_set(r->ledger, e, "pending", NULL);
+                        ledger_set(r->ledger, e, "incomplete", NULL); /* the update finished it */
+                }
                 if (die_after >= 0 && ++done >= die_after)
                         kill(getpid(), SIGKILL);
                 diag_debug("%s %s %s: done", op_to_string(a->op), kind_to_string(a->kind), a->name);
@@ -726,6 +733,8 @@ int run_apply(struct run *r) {
                         ledger_remove(r->ledger, e);
                 else if (!planned && ledger_get(e, "pending"))
                         ledger_set(r->ledger, e, "pending", NULL); /* made before a crash: ours after all */
+                else if (!planned && ledger_get(e, "incomplete"))
+                        ledger_set(r->ledger, e, "incomplete", NULL); /* in sync: finished by other means */
         }
         if (r->ledger->dirty) {
                 int x = ledger_save(r->ledger);

@@ -146,6 +146,55 @@ ipsets:
         expect_rc 0 "show's output must be in sync"
 }
 
+# Issue 14.5: a create is all or nothing. maxelem 2 makes the kernel refuse the
+# third entry, after the set and two entries were made.
+small='version: 1
+ipsets:
+  small:
+    type: hash:ip
+    maxelem: 2
+    entries: [192.0.2.1, 192.0.2.2, 192.0.2.3]
+'
+
+test_refused_entry_leaves_nothing() {
+        manifest "$small"
+        rc apply; expect_rc 1
+        expect_out 'ipset small: .*(full|maxelem)'
+        ip netns exec "$NS" ipset list -n | grep -q . && fail "left behind: $(ip netns exec "$NS" ipset list -n)"
+        rc plan; expect_out '^\+ ipset small'
+        # The next run finishes it once the manifest can be met...
+        manifest "${small/maxelem: 2/maxelem: 4}"
+        rc plan; expect_out '^\+ ipset small'
+        rc apply; expect_rc 0
+        [ "$(SAVE | grep -c '^add small ')" = 3 ] || fail "not 3 entries: $(SAVE)"
+        ip netns exec "$NS" ipset list -n | grep -q rct-new && fail "temporary set left"
+        rc plan --exit-code; expect_rc 0
+        # ...or, failed again and then dropped from the manifests, has nothing to remove.
+        ip netns exec "$NS" ipset destroy small
+        manifest "${small/small:/other:}"
+        rc apply; expect_rc 1
+        manifest 'version: 1'
+        rc plan --exit-code; expect_rc 0
+        ip netns exec "$NS" ipset list -n | grep -q . && fail "left behind: $(ip netns exec "$NS" ipset list -n)"
+        true
+}
+
+# A rebuild for new parameters that the kernel refuses keeps the old set whole
+# and leaves no temporary set.
+test_refused_rebuild_keeps_old_set() {
+        manifest "${small/maxelem: 2/maxelem: 4}"
+        rc apply; expect_rc 0
+        local before; before=$(SAVE)
+        manifest "${small/maxelem: 2/maxelem: 3}
+    timeout: 60"
+        sed -i 's/entries: \[/entries: [192.0.2.4, /' "$M/host.yaml"
+        rc apply; expect_rc 1
+        [ "$(SAVE)" = "$before" ] || fail "old set changed: $(SAVE)"
+        ip netns exec "$NS" ipset list -n | grep -q rct-new && fail "temporary set left"
+        rc plan; expect_out '^~ ipset small '
+        true
+}
+
 t "ipset: create, entries, second plan empty" test_create_and_idempotent
 t "ipset: hash:ip,port, inet6 hash:net, list:set; show round-trips" test_other_types_and_show
 t "ipset: one entry changed = one add and one del, set kept" test_incremental
@@ -154,3 +203,5 @@ t "ipset: an unmanaged set is untouched, an owned one that left is deleted" test
 t "ipset: a type change is a replace, refused while referenced" test_type_change_replace_refused_when_referenced
 t "ipset: 100,000 entries apply and re-plan" test_100k_entries
 t "ipset: many entry changes print as counts, JSON lists them all" test_many_changes_counted
+t "ipset: an entry refused halfway through a create leaves nothing; the next run creates it" test_refused_entry_leaves_nothing
+t "ipset: a refused rebuild keeps the old set and no temporary one" test_refused_rebuild_keeps_old_set

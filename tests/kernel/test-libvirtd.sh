@@ -211,6 +211,80 @@ test_daemon_repairs_libvirt_drift() {
         lv_down
 }
 
+# Issue 14.5: a create is all or nothing. The domain defines, but its CD-ROM
+# image is not there when QEMU starts.
+cd_domain() {
+        cat <<EOF
+version: 1
+domains:
+  d1:
+    vcpus: 1
+    memory: 64M
+    disks:
+      - { cdrom: $TMP/later.iso }
+EOF
+}
+
+domain_start_refused() {
+        lv_up || return 1
+        manifest "$(cd_domain)"
+        rl apply; expect_rc 1
+        expect_out 'domain d1: starting'
+        [ "$(v domstate d1)" = "shut off" ] || fail "not defined and shut off: $(v domstate d1)"
+        rl plan
+        expect_out '^~ domain d1 +state shutoff -> running \(finishes a create that failed: defined, not started\)$'
+}
+
+test_domain_start_refused_finished() {
+        domain_start_refused || return
+        truncate -s 1M "$TMP/later.iso"
+        rl apply; expect_rc 0
+        [ "$(v domstate d1)" = running ] || fail "not running: $(v domstate d1)"
+        rl plan --exit-code; expect_rc 0
+        grep -q incomplete "$S/ledger" && fail "still marked incomplete"
+        lv_down
+}
+
+test_domain_start_refused_removed() {
+        domain_start_refused || return
+        manifest 'version: 1'
+        rl plan; expect_out '^- domain d1 +no longer in the manifests \(its create failed: defined, not started\)$'
+        rl apply --allow-mass-delete; expect_rc 0
+        v dominfo d1 >/dev/null 2>&1 && fail "d1 left behind"
+        rl plan --exit-code; expect_rc 0
+        lv_down
+}
+
+# A dir pool whose parent is a file: it defines, but cannot be built.
+pool_manifest() {
+        manifest "version: 1
+pools:
+  p1: { type: dir, path: $TMP/afile/images }
+"
+}
+
+test_pool_build_refused() {
+        lv_up || return
+        : >"$TMP/afile"
+        pool_manifest
+        rl apply; expect_rc 1
+        expect_out 'pool p1: building'
+        v pool-info p1 >/dev/null 2>&1 && fail "pool p1 left behind: $(v pool-list --all)"
+        rl plan; expect_out '^\+ pool p1 '
+        # Failed again and then dropped from the manifests: nothing to remove.
+        rl apply; expect_rc 1
+        manifest 'version: 1'
+        rl plan --exit-code; expect_rc 0
+        v pool-info p1 >/dev/null 2>&1 && fail "pool p1 left behind: $(v pool-list --all)"
+        # The next run makes it whole once it can.
+        pool_manifest
+        rm "$TMP/afile"; mkdir "$TMP/afile"
+        rl apply; expect_rc 0
+        v pool-info p1 | grep -q 'State:.*running' || fail "p1 not running: $(v pool-info p1)"
+        rl plan --exit-code; expect_rc 0
+        lv_down
+}
+
 if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null; then
         why="libvirtd or qemu-system-x86_64 not installed (make deps installs them)"
 fi
@@ -223,3 +297,6 @@ t "libvirtd: disks attached and detached on a shut-off domain" test_detach_on_sh
 t "libvirtd: DHCP range changed live, pool removed without deleting storage" test_dhcp_live_and_pool_removal "${why:-}"
 t "libvirtd: bridge-mode network over a bridge declared in the same manifests" test_bridge_network_over_declared_bridge "${why:-}"
 t "libvirtd: daemon repairs a stopped network and a destroyed domain from libvirt events" test_daemon_repairs_libvirt_drift "${why:-}"
+t "libvirtd: a domain that defines but does not start is owned; the next run starts it" test_domain_start_refused_finished "${why:-}"
+t "libvirtd: a domain that defines but does not start is owned; dropped from the manifests, it goes" test_domain_start_refused_removed "${why:-}"
+t "libvirtd: a pool that defines but cannot be built leaves nothing; the next run makes it" test_pool_build_refused "${why:-}"

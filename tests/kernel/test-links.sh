@@ -426,7 +426,47 @@ t "enslaving an addressed port flagged as a risk" test_connectivity_risk_flagged
 t "JSON plan and apply result" test_json_plan
 t "lock, lock timeout, state dir and manifest permissions" test_lock_and_state_dir
 t "torn or empty ledger refused" test_torn_ledger_refused
+# Issue 14.5: a create is all or nothing. eth1 carries a macvlan, so no bridge
+# can take it (its receive hook is taken): the kernel refuses the second port
+# after br0 was made and took eth0.
+half_bridge='version: 1
+bridges:
+  br0: { interfaces: [eth0, eth1], addresses: [192.0.2.1/24] }
+'
+bridge_refused_halfway() {
+        nic eth0; nic eth1
+        ip -n "$NS" link add mv0 link eth1 type macvlan
+        manifest "$half_bridge"
+        rc apply; expect_rc 1
+        expect_out 'bridge br0: enslaving a port'
+        [ "$(master_of eth0)" = br0 ] || fail "eth0 not in br0"
+        rc plan
+        expect_out '^~ bridge br0 +\+port eth1, up false -> true \(finishes a create that failed: created, not all'
+}
+
+test_half_made_bridge_finished() {
+        bridge_refused_halfway
+        ip -n "$NS" link del mv0
+        rc apply; expect_rc 0
+        [ "$(master_of eth1)" = br0 ] || fail "eth1 not in br0"
+        rc plan --exit-code; expect_rc 0
+        grep -q incomplete "$S/ledger" && fail "still marked incomplete: $(cat "$S/ledger")"
+        true
+}
+
+test_half_made_bridge_removed() {
+        bridge_refused_halfway
+        manifest 'version: 1'
+        rc plan; expect_out '^- bridge br0 +no longer in the manifests \(its create failed'
+        rc apply --allow-mass-delete; expect_rc 0
+        link_exists br0 && fail "br0 left behind"
+        [ -z "$(master_of eth0)" ] || fail "eth0 still in $(master_of eth0)"
+        rc plan --exit-code; expect_rc 0
+}
+
 t "show output validates and is in sync" test_show_round_trip
 t "--only restricts kinds" test_only_kinds
 t "--netns takes a path" test_netns_by_path
 # VLANs, IPVS and bonds need modules this kernel lacks: tests/vm/guest/ runs them in a VM.
+t "a bridge whose second port is refused is owned; the next run finishes it" test_half_made_bridge_finished
+t "a bridge whose second port is refused is owned; dropped from the manifests, it goes" test_half_made_bridge_removed

@@ -9,6 +9,7 @@
 struct model fake_live;
 char fake_log[4096];
 int fake_fail_at = -1;
+const char *fake_incomplete;
 static int fake_calls;
 
 static int fake_open(const struct backend_ctx *ctx, void **state) {
@@ -75,13 +76,14 @@ static int fake_diff(void *state, const struct resource *w, const struct resourc
 
 static int fake_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         (void) state;
-        (void) l;
-        (void) e;
         /* The entry the plan saw must still be the ledger's (ASan sees a stale one). */
         if (a->owned && (a->owned != e || strcmp(a->owned->name, a->key) != 0))
                 return diag_res(-EINVAL, kind_to_string(a->kind), a->name, "stale ledger entry");
-        if (fake_calls++ == fake_fail_at)
+        if (fake_calls++ == fake_fail_at) {
+                if (a->op == OP_CREATE && fake_incomplete)
+                        ledger_mark_incomplete(l, e, fake_incomplete);
                 return diag_res(-EIO, kind_to_string(a->kind), a->name, "fake failure");
+        }
         size_t len = strlen(fake_log);
         snprintf(fake_log + len, sizeof(fake_log) - len, "%s%s %s", len ? ";" : "", op_to_string(a->op), a->name);
         return 0;

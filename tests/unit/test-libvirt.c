@@ -114,6 +114,22 @@ static virDomainPtr dom(const char *name) {
         return d;
 }
 
+/* libvirt's own scheme: the 27th disk on a bus is vdaa, never vda again. */
+static void test_disk_target_names(void **state) {
+        static const struct { int bus; unsigned index; const char *name; } cases[] = {
+                { BUS_VIRTIO, 0, "vda" },   { BUS_VIRTIO, 25, "vdz" },   { BUS_VIRTIO, 26, "vdaa" },
+                { BUS_VIRTIO, 27, "vdab" }, { BUS_VIRTIO, 701, "vdzz" }, { BUS_VIRTIO, 702, "vdaaa" },
+                { BUS_SATA, 1, "sdb" },     { BUS_IDE, 2, "hdc" },       { BUS_SCSI, 18277, "sdzzz" },
+                { BUS_VIRTIO, 4294967295u, "vdmwlqkwv" },
+        };
+        char buf[16];
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                disk_target_name(cases[i].bus, cases[i].index, buf);
+                assert_string_equal(buf, cases[i].name);
+        }
+}
+
 static void test_xml_round_trip(void **state) {
         (void) state;
         want(host);
@@ -579,6 +595,7 @@ static void test_show_round_trip_hostile_names(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_xml_round_trip),
+                T(test_disk_target_names),
                 T(test_xml_escapes_every_value),
                 T(test_create_then_in_sync),
                 T(test_order_pool_volume_domain),

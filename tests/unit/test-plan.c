@@ -37,6 +37,7 @@ static int setup(void **state) {
         run.ledger = &ledger;
         fake_log[0] = '\0';
         fake_fail_at = -1;
+        fake_incomplete = NULL;
         errs_f = open_memstream(&errs, &errs_len);
         diag_set_stream(errs_f);
         diag_reset();
@@ -303,6 +304,54 @@ static void test_apply_records_and_stops_at_failure(void **state) {
         ledger_done(&reread);
 }
 
+/* Issue 14.5: a create that fails after it made its object keeps it owned and
+ * incomplete; the next plan finishes it, or deletes it once it left the manifests. */
+static void test_failed_create_owned_incomplete(void **state) {
+        (void) state;
+        live_link(KIND_BRIDGE, "keep", 1500);
+        own(KIND_BRIDGE, "keep");
+        want("version: 1\nbridges:\n  keep: {}\n  half: { mtu: 9000 }\n");
+        assert_int_equal(plan(), 0);
+        assert_string_equal(order(), "create half");
+        fake_fail_at = 0;
+        fake_incomplete = "made, mtu not set";
+        assert_int_equal(run_apply(&run), -EIO);
+        struct ledger reread;
+        assert_int_equal(ledger_load(&reread, dir), 0);
+        struct ledger_entry *e = ledger_find(&reread, "netns:host", KIND_BRIDGE, "half");
+        assert_non_null(e);
+        assert_null(ledger_get(e, "pending"));
+        assert_string_equal(ledger_get(e, "incomplete"), "made, mtu not set");
+        ledger_done(&reread);
+
+        /* The next run sees what the failed create left and finishes it. */
+        live_link(KIND_BRIDGE, "half", 1500);
+        fake_fail_at = -1;
+        assert_int_equal(plan(), 0);
+        assert_string_equal(order(), "update half");
+        assert_string_equal(run.plan.actions[0].reason, "finishes a create that failed: made, mtu not set");
+        assert_int_equal(run_apply(&run), 0);
+        assert_null(ledger_get(ledger_find(&ledger, "netns:host", KIND_BRIDGE, "half"), "incomplete"));
+
+        /* Or, once it left the manifests, removes it and says why it is there. */
+        ledger_mark_incomplete(&ledger, ledger_find(&ledger, "netns:host", KIND_BRIDGE, "half"), "made, mtu not set");
+        want("version: 1\nbridges:\n  keep: {}\n");
+        assert_int_equal(plan(), 0);
+        assert_string_equal(order(), "delete half");
+        assert_string_equal(run.plan.actions[0].reason, "no longer in the manifests (its create failed: made, mtu not set)");
+
+        /* A failed create that left nothing (fake_incomplete unset) keeps only its intent mark. */
+        ledger_remove(&ledger, ledger_find(&ledger, "netns:host", KIND_BRIDGE, "half"));
+        model_done(&fake_live);
+        live_link(KIND_BRIDGE, "keep", 1500);
+        want("version: 1\nbridges:\n  keep: {}\n  other: {}\n");
+        assert_int_equal(plan(), 0);
+        fake_fail_at = 2;
+        fake_incomplete = NULL;
+        assert_int_equal(run_apply(&run), -EIO);
+        assert_string_equal(ledger_get(ledger_find(&ledger, "netns:host", KIND_BRIDGE, "other"), "pending"), "1");
+}
+
 static void test_only_restricts_pruning(void **state) {
         (void) state;
         live_link(KIND_BRIDGE, "b", 1500);
@@ -386,6 +435,7 @@ int main(void) {
                 T(test_replace_and_update),
                 T(test_json_output),
                 T(test_apply_records_and_stops_at_failure),
+                T(test_failed_create_owned_incomplete),
                 T(test_only_restricts_pruning),
                 T(test_absent),
                 T(test_apply_sees_owned_entry_after_ledger_grows),

@@ -140,8 +140,51 @@ bonds:
         rc plan --exit-code; expect_rc 0 "second plan must be empty"
 }
 
+# Issue 14.5: a create is all or nothing. eth1 carries a macvlan, so the bond
+# refuses it ("Device is in use") after bond0 was made and took eth0.
+half_bond='version: 1
+bonds:
+  bond0: { interfaces: [eth0, eth1], mode: active-backup, miimon: 100 }
+'
+bond_refused_halfway() {
+        nic eth0; nic eth1
+        ip -n "$NS" link set eth0 up
+        ip -n "$NS" link set eth1 up
+        ip -n "$NS" link add mv0 link eth1 type macvlan
+        manifest "$half_bond"
+        rc apply; expect_rc 1
+        expect_out 'bond bond0: enslaving a port'
+        link_exists bond0 || fail "no bond0"
+        [ "$(master_of eth0)" = bond0 ] || fail "eth0 not in bond0"
+        [ -z "$(master_of eth1)" ] || fail "eth1 in $(master_of eth1)"
+        ip -n "$NS" -o link show eth1 | grep -q '[<,]UP[,>]' || fail "the refused member was left down"
+        rc plan
+        expect_out '^~ bond bond0 +\+port eth1, up false -> true \(finishes a create that failed: created, not all'
+}
+
+test_half_made_bond_finished() {
+        bond_refused_halfway
+        ip -n "$NS" link del mv0
+        rc apply; expect_rc 0
+        [ "$(master_of eth1)" = bond0 ] || fail "eth1 not in bond0"
+        rc plan --exit-code; expect_rc 0
+}
+
+test_half_made_bond_removed() {
+        bond_refused_halfway
+        manifest 'version: 1'
+        rc plan; expect_out '^- bond bond0 +no longer in the manifests \(its create failed'
+        rc apply --allow-mass-delete; expect_rc 0
+        link_exists bond0 && fail "bond0 left behind"
+        [ -z "$(master_of eth0)" ] || fail "eth0 still in $(master_of eth0)"
+        ip -n "$NS" -o link show eth0 | grep -q '[<,]UP[,>]' || fail "the former member is down"
+        rc plan --exit-code; expect_rc 0
+}
+
 t "examples/bonded/host.yaml applies as it is, then plans nothing" test_bonded_host_example
 t "bond under a bridge, created first" test_bond_under_bridge
 t "bond with 802.3ad options, VLANs and bridges on it, idempotent" test_bond_stack
 t "bond: options in place, mode change flagged and done, members, prune" test_bond_changes
 t "unmanaged bond untouched" test_unmanaged_bond_untouched
+t "a bond whose second member is refused is owned, the member kept up; the next run finishes it" test_half_made_bond_finished
+t "a bond whose second member is refused is owned; dropped from the manifests, it goes" test_half_made_bond_removed
