@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "backends.h"
@@ -481,30 +480,12 @@ static bool port_in_ledger(const struct ledger_entry *owned, const char *port) {
         return false;
 }
 
-/* A bridge reconcile creates gets a MAC derived from the machine id and its name,
- * locally administered, so it does not follow its ports (see design.md). */
+/* A bridge reconcile creates gets a MAC derived from the machine id and its
+ * name, so it does not follow its ports (see design.md); without a machine id a
+ * random one, kept stable by the ledger from then on. */
 static void bridge_stable_mac(const char *name, unsigned char mac[6]) {
-        char id[64] = "";
-        int fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, id, sizeof(id) - 1) : -1;
-        if (fd >= 0)
-                close(fd);
-        if (n < 32) {
-                /* No machine id: a random MAC, kept stable by the ledger from now on. */
-                if (getrandom(mac, 6, 0) != 6)
-                        memset(mac, 0x42, 6);
-        } else {
-                uint64_t h = 1469598103934665603ull;
-                for (ssize_t i = 0; i < 32; i++)
-                        h = (h ^ (unsigned char) id[i]) * 1099511628211ull;
-                for (const char *p = "reconcile-bridge:"; *p; p++)
-                        h = (h ^ (unsigned char) *p) * 1099511628211ull;
-                for (const char *p = name; *p; p++)
-                        h = (h ^ (unsigned char) *p) * 1099511628211ull;
-                for (int i = 0; i < 6; i++)
-                        mac[i] = (unsigned char) (h >> (8 * i));
-        }
-        mac[0] = (unsigned char) ((mac[0] & 0xfe) | 0x02);
+        if (mac_derive("bridge", name, mac) < 0)
+                mac_random("bridge", name, mac);
 }
 
 static const char *yesno(bool b) {

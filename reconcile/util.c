@@ -2,9 +2,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "reconcile.h"
 
@@ -397,6 +400,55 @@ int mac_parse(const char *s, unsigned char mac[6]) {
 char *mac_format(const unsigned char mac[6], char buf[18]) {
         snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
         return buf;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char) p[i]) * 1099511628211ull;
+        return h;
+}
+
+/* Unicast (bit 0 clear), locally administered (bit 1 set). */
+static void mac_local(unsigned char mac[6]) {
+        mac[0] = (unsigned char) ((mac[0] & 0xfe) | 0x02);
+}
+
+/* The hash of identity, "reconcile-PURPOSE:" and name, as MAC bytes. */
+static void mac_hash(const char *id, size_t id_len, const char *purpose, const char *name, unsigned char mac[6]) {
+        uint64_t h = fnv1a(1469598103934665603ull, id, id_len);
+        h = fnv1a(h, "reconcile-", 10);
+        h = fnv1a(h, purpose, strlen(purpose));
+        h = fnv1a(h, ":", 1);
+        h = fnv1a(h, name, strlen(name));
+        for (int i = 0; i < 6; i++)
+                mac[i] = (unsigned char) (h >> (8 * i));
+        mac_local(mac);
+}
+
+/* The 32 hex digits of /etc/machine-id; false where there is none. */
+static bool machine_id(char id[33]) {
+        memset(id, 0, 33);
+        int fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, id, 32) : -1;
+        if (fd >= 0)
+                close(fd);
+        return n == 32;
+}
+
+int mac_derive(const char *purpose, const char *name, unsigned char mac[6]) {
+        char id[33];
+        if (!machine_id(id))
+                return -ENOENT;
+        mac_hash(id, 32, purpose, name, mac);
+        return 0;
+}
+
+void mac_random(const char *purpose, const char *name, unsigned char mac[6]) {
+        (void) purpose;
+        (void) name;
+        if (getrandom(mac, 6, 0) != 6)
+                memset(mac, 0x42, 6);
+        mac_local(mac);
 }
 
 bool ifname_valid(const char *s) {
