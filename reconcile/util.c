@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,12 +444,28 @@ int mac_derive(const char *purpose, const char *name, unsigned char mac[6]) {
         return 0;
 }
 
+/* Where getrandom fails (a kernel without it, a sandbox that forbids it) the
+ * MAC is derived as the bridge MACs are, so that it still differs per host
+ * and per name: from the machine id, or without one from the host name and
+ * the boot id. The caller keeps it, so a new boot id does not change it. */
 void mac_random(const char *purpose, const char *name, unsigned char mac[6]) {
-        (void) purpose;
-        (void) name;
-        if (getrandom(mac, 6, 0) != 6)
-                memset(mac, 0x42, 6);
-        mac_local(mac);
+        if (getrandom(mac, 6, 0) == 6) {
+                mac_local(mac);
+                return;
+        }
+        if (mac_derive(purpose, name, mac) == 0)
+                return;
+        char id[HOST_NAME_MAX + 1 + 40] = "";
+        if (gethostname(id, HOST_NAME_MAX + 1) < 0)
+                id[0] = '\0';
+        id[HOST_NAME_MAX] = '\0';
+        size_t len = strlen(id);
+        id[len++] = '/';
+        int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, id + len, 36) : -1;
+        if (fd >= 0)
+                close(fd);
+        mac_hash(id, len + (n > 0 ? (size_t) n : 0), purpose, name, mac);
 }
 
 bool ifname_valid(const char *s) {
