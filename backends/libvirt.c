@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <sys/random.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -801,10 +800,15 @@ static int volume_grow(struct lv_state *s, const struct action *a) {
         return r;
 }
 
-static void random_mac(char buf[18]) {
-        unsigned char m[6] = { 0x52, 0x54, 0x00 };
-        if (getrandom(m + 3, 3, 0) != 3)
-                m[3] = m[4] = m[5] = 0x42;
+/* Under QEMU's 52:54:00, as libvirt makes them. */
+static void random_mac(const char *domain, size_t nic, char buf[18]) {
+        char name[300];
+        unsigned char m[6];
+        snprintf(name, sizeof(name), "%s/%zu", domain, nic);
+        mac_random("domain-nic", name, m);
+        m[0] = 0x52;
+        m[1] = 0x54;
+        m[2] = 0x00;
         mac_format(m, buf);
 }
 
@@ -822,7 +826,7 @@ static void domain_macs(struct ledger *l, struct ledger_entry *e, const struct r
                 if (kept && mac_parse(kept, m) == 0)
                         mac_format(m, macs[i]);
                 else {
-                        random_mac(macs[i]);
+                        random_mac(w->name, i, macs[i]);
                         if (e)
                                 ledger_set(l, e, key, macs[i]);
                 }
@@ -1045,7 +1049,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                                         continue;
                                                 const char *kept = want->nics[j].set & NIC_F_MAC ? NULL : ledger_get(e, key);
                                                 if (!(want->nics[j].set & NIC_F_MAC) && !kept) {
-                                                        random_mac(buf);
+                                                        random_mac(w->name, j, buf);
                                                         if (e)
                                                                 ledger_set(l, e, key, buf);
                                                         kept = buf;

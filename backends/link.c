@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "backends.h"
@@ -481,30 +480,12 @@ static bool port_in_ledger(const struct ledger_entry *owned, const char *port) {
         return false;
 }
 
-/* A bridge reconcile creates gets a MAC derived from the machine id and its name,
- * locally administered, so it does not follow its ports (see design.md). */
+/* A bridge reconcile creates gets a MAC derived from the machine id and its
+ * name, so it does not follow its ports (see design.md); without a machine id a
+ * random one, kept stable by the ledger from then on. */
 static void bridge_stable_mac(const char *name, unsigned char mac[6]) {
-        char id[64] = "";
-        int fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, id, sizeof(id) - 1) : -1;
-        if (fd >= 0)
-                close(fd);
-        if (n < 32) {
-                /* No machine id: a random MAC, kept stable by the ledger from now on. */
-                if (getrandom(mac, 6, 0) != 6)
-                        memset(mac, 0x42, 6);
-        } else {
-                uint64_t h = 1469598103934665603ull;
-                for (ssize_t i = 0; i < 32; i++)
-                        h = (h ^ (unsigned char) id[i]) * 1099511628211ull;
-                for (const char *p = "reconcile-bridge:"; *p; p++)
-                        h = (h ^ (unsigned char) *p) * 1099511628211ull;
-                for (const char *p = name; *p; p++)
-                        h = (h ^ (unsigned char) *p) * 1099511628211ull;
-                for (int i = 0; i < 6; i++)
-                        mac[i] = (unsigned char) (h >> (8 * i));
-        }
-        mac[0] = (unsigned char) ((mac[0] & 0xfe) | 0x02);
+        if (mac_derive("bridge", name, mac) < 0)
+                mac_random("bridge", name, mac);
 }
 
 static const char *yesno(bool b) {
@@ -662,11 +643,35 @@ static int diff_addresses(const struct resource *w, const struct resource *live,
         return 0;
 }
 
+static bool action_changes(const struct action *a, uint64_t field) {
+        for (size_t i = 0; i < a->n_changes; i++)
+                if (a->changes[i].field == field)
+                        return true;
+        return false;
+}
+
+/* Whether this plan may move the MTU of a bridge that follows its ports: a
+ * port joins or leaves it (a's own changes, found by now), or one of its ports
+ * changes its MTU or is made anew, in an action planned before it. */
+static bool bridge_mtu_may_move(const struct resource *live, const struct action *a, const struct plan *p) {
+        if (action_changes(a, LINK_F_INTERFACES))
+                return true;
+        for (size_t i = 0; p && i < p->n_actions; i++) {
+                const struct action *x = &p->actions[i];
+                if (x == a || !kind_is_link(x->kind) ||
+                    !(str_list_contains(&a->want->link.interfaces, x->name) ||
+                      str_list_contains(&live->link.interfaces, x->name)))
+                        continue;
+                if (x->op == OP_REPLACE || action_changes(x, LINK_F_MTU))
+                        return true;
+        }
+        return false;
+}
+
 static int link_diff(void *state, const struct resource *w, const struct resource *live,
                      const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct link_spec *want = &w->link, *have = &live->link;
         (void) state;
-        (void) p;
         if (diff_identity(w, live, a))
                 return 0;
         if ((w->set & LINK_F_MTU) && want->mtu != have->mtu)
@@ -696,6 +701,14 @@ static int link_diff(void *state, const struct resource *w, const struct resourc
                         if (!str_list_contains(&want->interfaces, have->interfaces.v[i]) &&
                             port_in_ledger(owned, have->interfaces.v[i]))
                                 action_add_change(a, LINK_F_INTERFACES, "port", have->interfaces.v[i], NULL);
+        }
+        /* Right now, but free to follow its ports, which this plan moves: see bridge_hold_mtu. */
+        if (w->kind == KIND_BRIDGE && (w->set & LINK_F_MTU) && want->mtu == have->mtu &&
+            !ledger_get(owned, "mtu-held") && bridge_mtu_may_move(live, a, p)) {
+                char f[16], t[24];
+                snprintf(f, sizeof(f), "%u", have->mtu);
+                snprintf(t, sizeof(t), "%u (held)", want->mtu);
+                action_add_change(a, LINK_F_MTU, "mtu", f, t);
         }
         if (want->up != have->up)
                 action_add_change(a, LINK_F_UP, "up", yesno(have->up), yesno(want->up));
@@ -1038,6 +1051,28 @@ static int set_up(struct link_state *s, const struct action *a, int ifindex, boo
         return r < 0 ? fail(s, a, r, up ? "setting up" : "setting down") : 0;
 }
 
+/* A bridge follows the smallest MTU of its ports (the kernel's
+ * br_mtu_auto_adjust) whenever a port joins, leaves or changes its MTU, until
+ * its own MTU is set by a change after creation. An MTU given at creation does
+ * not count, and a change to the MTU it already has is no change. So the
+ * declared MTU goes through a neighbour value and back: then it is the
+ * bridge's own, whatever the bridge had, and enslaving a port, or a port's
+ * later change, no longer moves it. The neighbour is above, so that VLANs and
+ * macvlans on the bridge, which may not be larger than it, are not shrunk on
+ * the way. The kernel never says whether a bridge holds its MTU: the ledger
+ * records that it does ("mtu-held"). */
+static int bridge_hold_mtu(struct link_state *s, const struct action *a, int ifindex, uint32_t mtu,
+                           struct ledger *l, struct ledger_entry *e) {
+        int r = link_send(s, &LINK_REQ(.ifindex = ifindex, .mtu = mtu < 65535 ? mtu + 1 : mtu - 1));
+        if (r >= 0)
+                r = link_send(s, &LINK_REQ(.ifindex = ifindex, .mtu = mtu));
+        if (r < 0)
+                return fail(s, a, r, "setting the MTU");
+        if (e)
+                ledger_set(l, e, "mtu-held", "1");
+        return 0;
+}
+
 /* A bond takes a member only while the member is down; the bond brings it up itself. */
 static int set_master(struct link_state *s, const struct action *a, const char *port, int master) {
         int pidx = ifindex_of(s, port);
@@ -1128,6 +1163,10 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
         int ifindex = ifindex_of(s, w->name);
         if (ifindex <= 0)
                 return diag_res(-ENODEV, kind_to_string(w->kind), w->name, "created, but not found afterwards");
+        /* Before the ports join: each would otherwise pull the bridge to its MTU. */
+        if (w->kind == KIND_BRIDGE && (w->set & LINK_F_MTU) &&
+            (r = bridge_hold_mtu(s, a, ifindex, want->mtu, l, e)) < 0)
+                return r;
         r = apply_addresses(s, a, ifindex, true);
         for (size_t i = 0; r >= 0 && has_ports(w->kind) && i < want->interfaces.n; i++)
                 r = set_master(s, a, want->interfaces.v[i], ifindex);
@@ -1201,11 +1240,15 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
         struct link_req q = LINK_REQ(.ifindex = ifindex, .kind = w->kind, .data = w);
         uint64_t down_fields = 0, tap_fields = 0;
         unsigned char mac[6];
-        bool attrs = false, bring_up = false, take_down = false;
+        bool attrs = false, bring_up = false, take_down = false, hold_mtu = false;
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
                 switch (c->field) {
                 case LINK_F_MTU:
+                        if (w->kind == KIND_BRIDGE) {
+                                hold_mtu = true;
+                                break;
+                        }
                         q.mtu = w->link.mtu;
                         attrs = true;
                         break;
@@ -1261,6 +1304,9 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
         q.mac = NULL;
         if (r >= 0 && q.data_fields && (r = link_send(s, &q)) < 0)
                 r = fail(s, a, r, "changing");
+        /* Before the port changes below, and after any port's own change earlier in the plan. */
+        if (r >= 0 && hold_mtu)
+                r = bridge_hold_mtu(s, a, ifindex, w->link.mtu, l, e);
         if (r >= 0)
                 r = apply_addresses(s, a, ifindex, false);
         for (size_t i = 0; r >= 0 && i < a->n_changes; i++) {

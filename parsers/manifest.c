@@ -1337,8 +1337,52 @@ static const char *address_owner(const struct model *m, const struct ipaddr *a, 
         return NULL;
 }
 
+/* A bond gives its MTU to every member (when it takes one and when its own
+ * changes), so a member's declared MTU holds only if the bond has it too: a
+ * bond without one takes its members' MTU; one that differs is an error at the
+ * member, as the kernel would undo it. */
+static int bond_member_mtus(struct manifest_set *set, struct resource *bond) {
+        const struct resource *from = NULL;
+        int ret = 0;
+        for (size_t i = 0; i < bond->link.interfaces.n; i++) {
+                const struct resource *m = model_find(&set->model, KIND_ETHERNET, bond->link.interfaces.v[i]);
+                if (!m || m->state == STATE_ABSENT || !(m->set & LINK_F_MTU))
+                        continue;
+                if (!(bond->set & LINK_F_MTU)) {
+                        bond->link.mtu = m->link.mtu;
+                        bond->set |= LINK_F_MTU;
+                        from = m;
+                } else if (m->link.mtu != bond->link.mtu)
+                        ret = diag_pos(&m->pos,
+                                       "%s %s: mtu %u cannot hold: bond %s gives its members its own MTU, %u%s%s",
+                                       kind_to_string(m->kind), m->name, m->link.mtu, bond->name, bond->link.mtu,
+                                       from ? ", taken from " : "", from ? from->name : "");
+        }
+        return ret;
+}
+
+/* A VLAN, macvlan or macvtap may not be larger than its parent. */
+static int child_mtu(struct manifest_set *set, const struct resource *r) {
+        const struct resource *p = model_find(&set->model, KIND_ETHERNET, r->link.link);
+        if (!p || p->state == STATE_ABSENT || !(p->set & LINK_F_MTU) || r->link.mtu <= p->link.mtu)
+                return 0;
+        return diag_pos(&r->pos, "%s %s: mtu %u is above the mtu of its parent %s, %u (the kernel refuses it)",
+                        kind_to_string(r->kind), r->name, r->link.mtu, p->name, p->link.mtu);
+}
+
 int manifests_validate(struct manifest_set *set) {
         int ret = 0;
+        for (size_t i = 0; i < set->model.n; i++) {
+                struct resource *r = set->model.v[i];
+                if (r->kind == KIND_BOND && r->state != STATE_ABSENT && bond_member_mtus(set, r) < 0)
+                        ret = -EINVAL;
+        }
+        for (size_t i = 0; i < set->model.n; i++) {
+                const struct resource *r = set->model.v[i];
+                if ((r->kind == KIND_VLAN || r->kind == KIND_MACVLAN || r->kind == KIND_MACVTAP) &&
+                    r->state != STATE_ABSENT && (r->set & LINK_F_MTU) && child_mtu(set, r) < 0)
+                        ret = -EINVAL;
+        }
         for (size_t i = 0; i < set->model.n; i++) {
                 struct resource *r = set->model.v[i];
                 const char *owner = NULL;

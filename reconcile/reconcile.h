@@ -151,6 +151,14 @@ bool strset_has(const struct strset *s, const char *str);
 void strset_done(struct strset *s);
 int mac_parse(const char *s, unsigned char mac[6]);
 char *mac_format(const unsigned char mac[6], char buf[18]);
+/* A locally administered unicast MAC for the object name of a purpose
+ * ("bridge", "domain-nic"), derived from /etc/machine-id: the same on every
+ * run of this host, another on every other host. -ENOENT without a machine id. */
+int mac_derive(const char *purpose, const char *name, unsigned char mac[6]);
+/* A random locally administered unicast MAC, for the caller to keep (in the
+ * ledger); purpose and name are what it is for. Where getrandom fails, a
+ * derived one: as mac_derive's, or from the host name and boot id. */
+void mac_random(const char *purpose, const char *name, unsigned char mac[6]);
 /* Kernel interface name rules: 1..15 bytes, no '/', ':' or white space, not "." or "..". */
 bool ifname_valid(const char *s);
 

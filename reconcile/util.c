@@ -2,9 +2,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "reconcile.h"
 
@@ -404,6 +408,71 @@ int mac_parse(const char *s, unsigned char mac[6]) {
 char *mac_format(const unsigned char mac[6], char buf[18]) {
         snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
         return buf;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char) p[i]) * 1099511628211ull;
+        return h;
+}
+
+/* Unicast (bit 0 clear), locally administered (bit 1 set). */
+static void mac_local(unsigned char mac[6]) {
+        mac[0] = (unsigned char) ((mac[0] & 0xfe) | 0x02);
+}
+
+/* The hash of identity, "reconcile-PURPOSE:" and name, as MAC bytes. */
+static void mac_hash(const char *id, size_t id_len, const char *purpose, const char *name, unsigned char mac[6]) {
+        uint64_t h = fnv1a(1469598103934665603ull, id, id_len);
+        h = fnv1a(h, "reconcile-", 10);
+        h = fnv1a(h, purpose, strlen(purpose));
+        h = fnv1a(h, ":", 1);
+        h = fnv1a(h, name, strlen(name));
+        for (int i = 0; i < 6; i++)
+                mac[i] = (unsigned char) (h >> (8 * i));
+        mac_local(mac);
+}
+
+/* The 32 hex digits of /etc/machine-id; false where there is none. */
+static bool machine_id(char id[33]) {
+        memset(id, 0, 33);
+        int fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, id, 32) : -1;
+        if (fd >= 0)
+                close(fd);
+        return n == 32;
+}
+
+int mac_derive(const char *purpose, const char *name, unsigned char mac[6]) {
+        char id[33];
+        if (!machine_id(id))
+                return -ENOENT;
+        mac_hash(id, 32, purpose, name, mac);
+        return 0;
+}
+
+/* Where getrandom fails (a kernel without it, a sandbox that forbids it) the
+ * MAC is derived as the bridge MACs are, so that it still differs per host
+ * and per name: from the machine id, or without one from the host name and
+ * the boot id. The caller keeps it, so a new boot id does not change it. */
+void mac_random(const char *purpose, const char *name, unsigned char mac[6]) {
+        if (getrandom(mac, 6, 0) == 6) {
+                mac_local(mac);
+                return;
+        }
+        if (mac_derive(purpose, name, mac) == 0)
+                return;
+        char id[HOST_NAME_MAX + 1 + 40] = "";
+        if (gethostname(id, HOST_NAME_MAX + 1) < 0)
+                id[0] = '\0';
+        id[HOST_NAME_MAX] = '\0';
+        size_t len = strlen(id);
+        id[len++] = '/';
+        int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, id + len, 36) : -1;
+        if (fd >= 0)
+                close(fd);
+        mac_hash(id, len + (n > 0 ? (size_t) n : 0), purpose, name, mac);
 }
 
 bool ifname_valid(const char *s) {

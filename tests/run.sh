@@ -71,7 +71,7 @@ if [ -n "${SAN_BUILD:-}" ] && { [ "$what" = all ] || [ "$what" = san ]; }; then
                 echo "# asan+ubsan unit: $(basename "$t")"
                 run_suite "asan $(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
         done
-        for t in test-links test-netkinds test-ipset test-invalid test-safety test-names; do
+        for t in test-links test-netkinds test-mtu test-ipset test-invalid test-safety test-names; do
                 echo "# asan+ubsan kernel: $t"
                 run_suite "asan $t" env BUILD="$SAN_BUILD" SANITIZE=1 bash "tests/kernel/$t.sh"
         done

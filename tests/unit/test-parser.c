@@ -417,6 +417,42 @@ static void test_host_network_errors(void **state) {
                            "m.yaml:3:3: error: bond b0: lacp-rate needs mode 802.3ad");
 }
 
+/* A bond gives its MTU to its members: without one it takes theirs, against theirs it is an error. */
+static void test_bond_member_mtu(void **state) {
+        (void) state;
+        const char *out = parse("version: 1\nethernets:\n  eth0: { mtu: 9000 }\n  eth1: {}\n"
+                                "bonds:\n  bond0: { interfaces: [eth0, eth1] }\n");
+        assert_string_equal(out, "");
+        const struct resource *b = model_find(&set.model, KIND_BOND, "bond0");
+        assert_non_null(b);
+        assert_true(b->set & LINK_F_MTU);
+        assert_int_equal(b->link.mtu, 9000);
+}
+
+static void test_error_bond_member_mtu(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nethernets:\n  eth0: { mtu: 1500 }\n"
+                           "bonds:\n  bond0: { interfaces: [eth0], mtu: 9000 }\n",
+                           "m.yaml:3:3: error: ethernet eth0: mtu 1500 cannot hold: bond bond0 gives its members its "
+                           "own MTU, 9000");
+}
+
+static void test_error_bond_members_disagree(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nethernets:\n  eth0: { mtu: 9000 }\n  eth1: { mtu: 1500 }\n"
+                           "bonds:\n  bond0: { interfaces: [eth0, eth1] }\n",
+                           "m.yaml:4:3: error: ethernet eth1: mtu 1500 cannot hold: bond bond0 gives its members its "
+                           "own MTU, 9000, taken from eth0");
+}
+
+static void test_error_vlan_above_parent(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nbridges:\n  br0: { mtu: 1500 }\n"
+                           "vlans:\n  v10: { link: br0, id: 10, mtu: 9000 }\n",
+                           "m.yaml:5:3: error: vlan v10: mtu 9000 is above the mtu of its parent br0, 1500 (the kernel "
+                           "refuses it)");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -451,6 +487,10 @@ int main(void) {
                 T(test_load_directory),
                 T(test_host_network_kinds),
                 T(test_host_network_errors),
+                T(test_bond_member_mtu),
+                T(test_error_bond_member_mtu),
+                T(test_error_bond_members_disagree),
+                T(test_error_vlan_above_parent),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
