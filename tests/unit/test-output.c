@@ -60,7 +60,7 @@ static char *show(const struct model *m) {
 static const char *const every_kind =
         "version: 1\n"
         "ethernets:\n"
-        "  \"&x\": { mtu: 1400, addresses: [192.0.2.1/24] }\n"
+        "  \"&x\": { addresses: [192.0.2.1/24] }\n"
         "  \"'e\": {}\n"
         "  '\"q': {}\n"
         "  'a\\b': {}\n"
@@ -78,7 +78,7 @@ static const char *const every_kind =
         "  \"@x\": { peer: \"`x\" }\n"
         "bridges:\n"
         "  \"yes\": { interfaces: [\"-d\"] }\n"
-        "  \"~\": {}\n"
+        "  \"~\": { mtu: 1400 }\n"
         "  \"null\": {}\n"
         "  \"1e3\": {}\n"
         "  \"0x10\": {}\n"
