@@ -18,6 +18,8 @@
 
 struct ipset_state {
         struct ipset *ipset;
+        char *netns;   /* where the session's socket lives, for a fresh one */
+        bool starting; /* the session's first command runs: no renewal */
         char *out;      /* what libipset printed for the last command */
         size_t out_len, out_cap;
         char err[512];
@@ -77,6 +79,8 @@ static int ipset_run(struct ipset_state *s, const char *commands) {
         if (s->out)
                 s->out[0] = '\0';
         s->err[0] = '\0';
+        if (!s->ipset)
+                return -EIO; /* a renewal failed: the caller reports it */
         FILE *f = fmemopen((void *) commands, strlen(commands), "r");
         if (!f)
                 return -errno;
@@ -86,12 +90,19 @@ static int ipset_run(struct ipset_state *s, const char *commands) {
         return r < 0 || s->err[0] ? -EINVAL : 0;
 }
 
+static int session_start(struct ipset_state *s);
+static void session_renew(struct ipset_state *s);
+
 /* One read command (save, list): the restore path takes only changes. */
 static int ipset_query(struct ipset_state *s, const char *command) {
         s->out_len = 0;
         if (s->out)
                 s->out[0] = '\0';
         s->err[0] = '\0';
+        if (!s->ipset) {
+                snprintf(s->err, sizeof(s->err), "the ipset session could not be renewed");
+                return -EIO;
+        }
         _cleanup_free_ char *line = xstrdup(command);
         /* The output mode sticks too (save sets it): let each command pick its own. */
         ipset_session_output(ipset_session(s->ipset), IPSET_LIST_NONE);
@@ -99,33 +110,60 @@ static int ipset_query(struct ipset_state *s, const char *command) {
         /* -name and -terse stick to the session: clear them for the next query. */
         ipset_envopt_unset(ipset_session(s->ipset), IPSET_ENV_LIST_SETNAME);
         ipset_envopt_unset(ipset_session(s->ipset), IPSET_ENV_LIST_HEADER);
-        return r < 0 || s->err[0] ? -EINVAL : 0;
+        if (r < 0 || s->err[0]) {
+                /* After a failed list (a set that does not exist) libipset's session
+                 * answers the next one with "Internal protocol error": start afresh. */
+                if (!s->starting) {
+                        char err[sizeof(s->err)];
+                        memcpy(err, s->err, sizeof(err));
+                        session_renew(s);
+                        memcpy(s->err, err, sizeof(err));
+                }
+                return -EINVAL;
+        }
+        return 0;
 }
 
 /* ---- open ---- */
 
-static int ipset_open_(const struct backend_ctx *ctx, void **state) {
-        int saved, r = netns_enter(ctx->netns, &saved);
+/* A libipset session whose socket is opened in the namespace: libipset opens
+ * it on the first command, so one that asks only the protocol version runs there. */
+static int session_start(struct ipset_state *s) {
+        int saved, r = netns_enter(s->netns, &saved);
         if (r < 0)
                 return r;
-        struct ipset_state *s = xcalloc(1, sizeof(*s));
-        ipset_load_types();
         s->ipset = ipset_init();
         if (s->ipset) {
                 ipset_custom_printf(s->ipset, on_custom_error, on_standard_error, on_out, s);
-                /* libipset opens its socket on the first command: make that happen in the
-                 * namespace, with one that asks only the protocol version. */
+                s->starting = true;
                 r = ipset_query(s, "version");
+                s->starting = false;
         } else
                 r = -ENOMEM;
         int x = netns_leave(&saved);
-        if (r < 0 || x < 0) {
-                r = diag_plain(r < 0 ? r : x, "ipset backend: cannot talk to the kernel: %s",
-                               s->err[0] ? s->err : "no ip_set support");
-                if (s->ipset)
-                        ipset_fini(s->ipset);
-                free(s->out);
-                free(s);
+        return r < 0 ? r : x;
+}
+
+static void session_renew(struct ipset_state *s) {
+        if (s->ipset)
+                ipset_fini(s->ipset);
+        s->ipset = NULL;
+        if (session_start(s) < 0 && s->ipset) {
+                ipset_fini(s->ipset);
+                s->ipset = NULL;
+        }
+}
+
+static void ipset_close_(void *state);
+
+static int ipset_open_(const struct backend_ctx *ctx, void **state) {
+        struct ipset_state *s = xcalloc(1, sizeof(*s));
+        s->netns = ctx->netns ? xstrdup(ctx->netns) : NULL;
+        ipset_load_types();
+        int r = session_start(s);
+        if (r < 0) {
+                r = diag_plain(r, "ipset backend: cannot talk to the kernel: %s", s->err[0] ? s->err : "no ip_set support");
+                ipset_close_(s);
                 return r;
         }
         *state = s;
@@ -136,7 +174,9 @@ static void ipset_close_(void *state) {
         struct ipset_state *s = state;
         if (!s)
                 return;
-        ipset_fini(s->ipset);
+        if (s->ipset)
+                ipset_fini(s->ipset);
+        free(s->netns);
         free(s->out);
         free(s);
 }

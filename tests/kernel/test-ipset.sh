@@ -195,6 +195,26 @@ test_refused_rebuild_keeps_old_set() {
         true
 }
 
+# Verification reads a deleted set (it fails: gone) and then the changed one:
+# libipset's session must not answer the second with "Internal protocol error".
+test_delete_one_change_another() {
+        manifest 'version: 1
+ipsets:
+  a: { type: hash:ip, entries: [10.0.0.1] }
+  b: { type: hash:ip, entries: [10.0.0.2] }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+ipsets:
+  a: { state: absent }
+  b: { type: hash:ip, entries: [10.0.0.2, 10.0.0.4] }
+'
+        rc apply; expect_rc 0 "delete one set, change another"
+        ip netns exec "$NS" ipset list a >/dev/null 2>&1 && fail "a not deleted"
+        ip netns exec "$NS" ipset list b | grep -q '^10\.0\.0\.4$' || fail "b not changed"
+        rc plan --exit-code; expect_rc 0
+}
+
 t "ipset: create, entries, second plan empty" test_create_and_idempotent
 t "ipset: hash:ip,port, inet6 hash:net, list:set; show round-trips" test_other_types_and_show
 t "ipset: one entry changed = one add and one del, set kept" test_incremental
@@ -205,3 +225,4 @@ t "ipset: 100,000 entries apply and re-plan" test_100k_entries
 t "ipset: many entry changes print as counts, JSON lists them all" test_many_changes_counted
 t "ipset: an entry refused halfway through a create leaves nothing; the next run creates it" test_refused_entry_leaves_nothing
 t "ipset: a refused rebuild keeps the old set and no temporary one" test_refused_rebuild_keeps_old_set
+t "one run deletes a set and changes another; verification reads both" test_delete_one_change_another
