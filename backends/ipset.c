@@ -503,6 +503,14 @@ static int ipset_apply_(void *state, const struct action *a, struct ledger *l, s
         return r;
 }
 
+/* A list:set holds other sets: they are made first, and go after it. */
+static void ipset_deps_(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        if (r->kind != KIND_IPSET || strcmp(r->ipset.type, "list:set") != 0)
+                return;
+        for (size_t i = 0; i < r->ipset.entries.n; i++)
+                add(u, KIND_IPSET, r->ipset.entries.v[i]);
+}
+
 const struct backend ipset_backend = {
         .name = "ipset",
         .scope = SCOPE_NETNS,
@@ -511,6 +519,7 @@ const struct backend ipset_backend = {
         .close = ipset_close_,
         .observe = ipset_observe_,
         .observe_some = ipset_observe_some,
+        .deps = ipset_deps_,
         .diff = ipset_diff_,
         .apply = ipset_apply_,
         .poll_digest = ipset_poll_digest_,

@@ -215,6 +215,27 @@ ipsets:
         rc plan --exit-code; expect_rc 0
 }
 
+# A list:set and the sets it holds, declared in any order, in one run.
+test_list_set_after_its_members() {
+        manifest 'version: 1
+ipsets:
+  all: { type: list:set, entries: [web, db] }
+  web: { type: hash:ip, entries: [10.0.0.1] }
+  db: { type: hash:ip, entries: [10.0.0.2] }
+'
+        rc apply; expect_rc 0 "a list:set declared before its members"
+        ip netns exec "$NS" ipset list all | grep -q '^web$' || fail "web not in the list"
+        rc plan --exit-code; expect_rc 0
+        manifest 'version: 1
+ipsets:
+  web: { type: hash:ip, entries: [10.0.0.1] }
+'
+        rc apply --allow-mass-delete; expect_rc 0 "the list goes before the set it held"
+        ip netns exec "$NS" ipset list all >/dev/null 2>&1 && fail "all not deleted"
+        ip netns exec "$NS" ipset list db >/dev/null 2>&1 && fail "db not deleted"
+        true
+}
+
 t "ipset: create, entries, second plan empty" test_create_and_idempotent
 t "ipset: hash:ip,port, inet6 hash:net, list:set; show round-trips" test_other_types_and_show
 t "ipset: one entry changed = one add and one del, set kept" test_incremental
@@ -226,3 +247,4 @@ t "ipset: many entry changes print as counts, JSON lists them all" test_many_cha
 t "ipset: an entry refused halfway through a create leaves nothing; the next run creates it" test_refused_entry_leaves_nothing
 t "ipset: a refused rebuild keeps the old set and no temporary one" test_refused_rebuild_keeps_old_set
 t "one run deletes a set and changes another; verification reads both" test_delete_one_change_another
+t "a list:set and its member sets in one run, created and deleted in order" test_list_set_after_its_members
