@@ -32,6 +32,8 @@ int rtnl_observe(struct model *live, int (*once)(void *u, struct model *m), void
 int rtnl_ifindex(struct rtnl *t, const char *name);
 /* IFF_* flags of the link of that name (the low 16 bits), or a negative errno. */
 int rtnl_link_flags(struct rtnl *t, const char *name);
+/* The ifindex of the link's master as the kernel has it now, 0 for none. */
+int rtnl_link_master(struct rtnl *t, const char *name);
 /* The daemon's drift signal: a socket on the rtnetlink groups of a namespace,
  * and a drain that returns how many notifications were queued. */
 int rtnl_watch_open(const char *netns, unsigned groups, const char *who);

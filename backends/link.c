@@ -758,6 +758,12 @@ static void link_assess(void *state, struct action *a, const struct model *live)
                         }
                         if (s->ssh_oif && pr->link.ifindex == s->ssh_oif)
                                 risk_add(a, "%s carries this SSH session", port);
+                        /* A bridge with no MTU of its own follows its smallest port. */
+                        uint32_t bridge_mtu = here ? here->link.mtu : 1500;
+                        if (a->want->kind == KIND_BRIDGE && !(a->want->set & LINK_F_MTU) && pr->link.mtu &&
+                            pr->link.mtu < bridge_mtu)
+                                risk_add(a, "%s has mtu %u: the kernel lowers %s from %u to %u", port, pr->link.mtu,
+                                         a->name, bridge_mtu, pr->link.mtu);
                 }
         if (bond_needs_down(a))
                 risk_add(a, "bond %s goes down and releases its members for the change: traffic over it stops briefly",
@@ -1313,9 +1319,11 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                 const struct change *c = &a->changes[i];
                 if (c->field != LINK_F_INTERFACES)
                         continue;
+                /* A port another bridge of this plan took already is not ours to
+                 * release: the kernel says where it is now, not the observation. */
                 if (c->to)
                         r = set_master(s, a, c->to, ifindex);
-                else if (ifindex_of(s, c->from) > 0)
+                else if (ifindex_of(s, c->from) > 0 && rtnl_link_master(&s->nl, c->from) == ifindex)
                         r = set_master(s, a, c->from, 0);
         }
         if (r < 0)

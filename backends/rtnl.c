@@ -158,13 +158,16 @@ int rtnl_observe(struct model *live, int (*once)(void *u, struct model *m), void
         }
 }
 
-struct one_link { int ifindex; unsigned flags; };
+struct one_link { int ifindex; unsigned flags; int master; };
 static int on_one_link(struct nl_msg *m, void *arg) {
         struct one_link *o = arg;
-        struct ifinfomsg *ifi = nlmsg_data(nlmsg_hdr(m));
-        if (nlmsg_hdr(m)->nlmsg_type == RTM_NEWLINK) {
+        struct nlmsghdr *nlh = nlmsg_hdr(m);
+        struct ifinfomsg *ifi = nlmsg_data(nlh);
+        if (nlh->nlmsg_type == RTM_NEWLINK) {
                 o->ifindex = ifi->ifi_index;
                 o->flags = ifi->ifi_flags;
+                struct nlattr *master = nlmsg_find_attr(nlh, sizeof(*ifi), IFLA_MASTER);
+                o->master = master ? (int) nla_get_u32(master) : 0;
         }
         return NL_OK;
 }
@@ -186,6 +189,12 @@ int rtnl_ifindex(struct rtnl *t, const char *name) {
         if (r < 0 && r != -ENODEV)
                 return r;
         return o.ifindex;
+}
+
+int rtnl_link_master(struct rtnl *t, const char *name) {
+        struct one_link o = { 0 };
+        int r = get_link(t, name, &o);
+        return r < 0 ? r : o.master;
 }
 
 int rtnl_link_flags(struct rtnl *t, const char *name) {
