@@ -38,6 +38,8 @@ struct link_state {
         struct ifcache cache;
 };
 
+static bool removes_ipv4_address(const struct action *a);
+
 static size_t ifname_hash(const char *name) {
         size_t h = 1469598103934665603ull;
         for (const unsigned char *p = (const unsigned char *) name; *p; p++)
@@ -692,6 +694,13 @@ static int link_diff(void *state, const struct resource *w, const struct resourc
                 int r = diff_addresses(w, live, a);
                 if (r < 0)
                         return r;
+                /* What apply_addresses does about the kernel's side effects, said once. */
+                bool keeps_ipv4 = false;
+                for (size_t i = 0; i < want->addresses.n; i++)
+                        keeps_ipv4 = keeps_ipv4 || want->addresses.v[i].family == AF_INET;
+                if (removes_ipv4_address(a) && keeps_ipv4 && !a->reason)
+                        a->reason = xstrdup("new addresses first, then the old go with promote_secondaries on: the "
+                                            "other addresses and the routes over them stay");
         }
         if (has_ports(w->kind) && (w->set & LINK_F_INTERFACES)) {
                 for (size_t i = 0; i < want->interfaces.n; i++)
@@ -1019,24 +1028,89 @@ static int fail(struct link_state *s, const struct action *a, int r, const char 
         return diag_res(r, kind_to_string(a->kind), a->name, "%s: %s", what, rtnl_says(&s->nl, r));
 }
 
+/* net.ipv4.conf.IFNAME.promote_secondaries in the link's namespace: read
+ * into *old (if given), then set to value (if >= 0). */
+static int promote_secondaries(struct link_state *s, const char *ifname, int value, int *old) {
+        _cleanup_free_ char *path = xasprintf("/proc/sys/net/ipv4/conf/%s/promote_secondaries", ifname);
+        int saved, r = netns_enter(s->nl.netns[0] ? s->nl.netns : NULL, &saved);
+        if (r < 0)
+                return r;
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        r = fd < 0 ? -errno : 0;
+        netns_leave(&saved);
+        if (r < 0)
+                return r;
+        char buf[16] = "";
+        if (old) {
+                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+                *old = n > 0 ? atoi(buf) : 0;
+        }
+        if (value >= 0) {
+                int len = snprintf(buf, sizeof(buf), "%d", value);
+                if (pwrite(fd, buf, (size_t) len, 0) != len)
+                        r = -errno;
+        }
+        close(fd);
+        return r;
+}
+
+static bool removes_ipv4_address(const struct action *a) {
+        for (size_t i = 0; i < a->n_changes; i++)
+                if (a->changes[i].field == LINK_F_ADDRESSES && !a->changes[i].to && a->changes[i].from &&
+                    !strchr(a->changes[i].from, ':'))
+                        return true;
+        return false;
+}
+
+/* An IPv6 address that goes and comes back with another prefix: the kernel
+ * knows IPv6 addresses by address alone, so the old one goes first. */
+static bool ipv6_prefix_change(const struct action *a, const struct change *gone) {
+        struct ipaddr old, other;
+        if (!gone->from || gone->to || ipaddr_parse(gone->from, true, &old) < 0 || old.family != AF_INET6)
+                return false;
+        for (size_t i = 0; i < a->n_changes; i++) {
+                const struct change *c = &a->changes[i];
+                if (c->field == LINK_F_ADDRESSES && c->to && ipaddr_parse(c->to, true, &other) >= 0 &&
+                    other.family == AF_INET6 && memcmp(other.a, old.a, 16) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Make before break: new addresses first, then the old ones go. The kernel
+ * deletes an IPv4 primary's secondaries with it, and flushes every route of
+ * a link left without an IPv4 address, so promote_secondaries is on while
+ * addresses go: the others stay, and so do the routes over them. */
 static int apply_addresses(struct link_state *s, const struct action *a, int ifindex, bool all_new) {
         char buf[64];
-        /* Removals first, so that a changed prefix on the same address does not collide. */
-        for (int pass = 0; pass < 2; pass++)
-                for (size_t i = 0; i < a->n_changes; i++) {
+        int promote_was = 1, r = 0;
+        /* Passes: IPv6 addresses whose prefix changes go, all new ones come, the rest go. */
+        for (int pass = 0; pass < 3 && r >= 0; pass++) {
+                if (pass == 2 && removes_ipv4_address(a) &&
+                    promote_secondaries(s, a->key, -1, &promote_was) >= 0 && !promote_was)
+                        (void) promote_secondaries(s, a->key, 1, NULL);
+                for (size_t i = 0; i < a->n_changes && r >= 0; i++) {
                         const struct change *c = &a->changes[i];
-                        if (c->field != LINK_F_ADDRESSES || (pass == 0) != (c->to == NULL))
+                        if (c->field != LINK_F_ADDRESSES)
+                                continue;
+                        bool early = ipv6_prefix_change(a, c);
+                        if ((pass == 0 && !early) || (pass == 1 && !c->to) || (pass == 2 && (c->to || early)))
                                 continue;
                         struct ipaddr ip;
                         if (ipaddr_parse(c->to ? c->to : c->from, true, &ip) < 0)
                                 continue;
-                        int r = addr_send(s, ifindex, &ip, c->to != NULL);
+                        r = addr_send(s, ifindex, &ip, c->to != NULL);
                         if (r < 0)
-                                return fail(s, a, r, c->to ? "adding address" : "removing address");
+                                r = fail(s, a, r, c->to ? "adding address" : "removing address");
                 }
+        }
+        if (!promote_was)
+                (void) promote_secondaries(s, a->key, 0, NULL);
+        if (r < 0)
+                return r;
         if (all_new && a->want && (a->want->set & LINK_F_ADDRESSES))
                 for (size_t i = 0; i < a->want->link.addresses.n; i++) {
-                        int r = addr_send(s, ifindex, &a->want->link.addresses.v[i], true);
+                        r = addr_send(s, ifindex, &a->want->link.addresses.v[i], true);
                         if (r < 0) {
                                 char what[96];
                                 snprintf(what, sizeof(what), "adding address %s",

@@ -47,7 +47,7 @@ test_mtu_and_address_in_place() {
         manifest "${two_bridges/192.0.2.10\/24/198.51.100.1/25}"
         sed -i 's/    mtu: 9000/    mtu: 4000/' "$M/host.yaml"
         rc plan
-        expect_out '^~ bridge br0 +-address 192.0.2.10/24, \+address 198.51.100.1/25$'
+        expect_out '^~ bridge br0 +-address 192.0.2.10/24, \+address 198.51.100.1/25 \(new addresses first, then the old go'
         expect_out '^~ bridge br1 +mtu 9000 -> 4000$'
         rc apply; expect_rc 0
         [ "$(ifindex br0)" = "$before" ] || fail "br0 was re-created"

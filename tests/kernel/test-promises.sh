@@ -58,7 +58,83 @@ bridges:
         rc plan --exit-code; expect_rc 0 "a second run"
 }
 
-echo "1..3"
+routes_of() { ip -n "$NS" route show | sort | tr '\n' ';'; }
+
+# An address changes within its subnet; the default route (declared) and a
+# route someone else added over it both stay, in one apply.
+test_address_change_keeps_routes() {
+        nic nic0
+        manifest 'version: 1
+bridges:
+  br0: { interfaces: [nic0], addresses: [192.0.2.10/24] }
+routes:
+  default: { to: default, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0
+        ip -n "$NS" route add 10.9.0.0/16 via 192.0.2.1
+        manifest 'version: 1
+bridges:
+  br0: { interfaces: [nic0], addresses: [192.0.2.11/24] }
+routes:
+  default: { to: default, via: 192.0.2.1 }
+'
+        rc plan
+        expect_out '~ bridge br0 .*new addresses first, then the old go'
+        rc apply; expect_rc 0 "one apply"
+        expect_no_out 'did not converge'
+        [ "$(addrs_of br0)" = "192.0.2.11/24 " ] || fail "br0 has $(addrs_of br0)"
+        ip -n "$NS" route show default | grep -q 'via 192.0.2.1' || fail "the default route went: $(routes_of)"
+        ip -n "$NS" route show 10.9.0.0/16 | grep -q 'via 192.0.2.1' || fail "the unmanaged route went: $(routes_of)"
+        rc plan --exit-code; expect_rc 0 "a second run"
+}
+
+# The primary of two addresses in one subnet goes: the secondary stays.
+test_primary_goes_secondary_stays() {
+        nic nic0
+        manifest 'version: 1
+ethernets:
+  nic0: { addresses: [192.0.2.10/24, 192.0.2.20/24] }
+routes:
+  default: { to: default, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+ethernets:
+  nic0: { addresses: [192.0.2.20/24] }
+routes:
+  default: { to: default, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0 "one apply"
+        [ "$(addrs_of nic0)" = "192.0.2.20/24 " ] || fail "nic0 has $(addrs_of nic0)"
+        ip -n "$NS" route show default | grep -q 'via 192.0.2.1' || fail "the default route went: $(routes_of)"
+        [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/conf/nic0/promote_secondaries)" = 0 ] ||
+                fail "promote_secondaries left changed"
+        rc plan --exit-code; expect_rc 0 "a second run"
+}
+
+# Same address, new prefix, IPv4 and IPv6.
+test_prefix_change() {
+        nic nic0
+        manifest 'version: 1
+ethernets:
+  nic0: { addresses: [192.0.2.10/24, "2001:db8::10/64"] }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+ethernets:
+  nic0: { addresses: [192.0.2.10/16, "2001:db8::10/56"] }
+'
+        rc apply; expect_rc 0 "one apply"
+        addrs_of nic0 | grep -q '192.0.2.10/16' || fail "nic0 has $(addrs_of nic0)"
+        addrs_of nic0 | grep -q '192.0.2.10/24' && fail "the old prefix stayed: $(addrs_of nic0)"
+        addrs_of nic0 | grep -q '2001:db8::10/56' || fail "nic0 has $(addrs_of nic0)"
+        rc plan --exit-code; expect_rc 0 "a second run"
+}
+
+echo "1..6"
 t "a port moves between bridges in one apply (the gaining bridge written first)" test_port_moves_a_first
 t "a port moves between bridges in one apply (the losing bridge written first)" test_port_moves_b_first
 t "a port below the MTU of a bridge that declares none: the plan says the bridge follows" test_port_below_bridge_mtu_flagged
+t "an address change in its subnet keeps the declared default route and an unmanaged route, in one apply" test_address_change_keeps_routes
+t "the primary of two addresses goes, the secondary and the route stay" test_primary_goes_secondary_stays
+t "a prefix change of the same address, IPv4 and IPv6, in one apply" test_prefix_change
