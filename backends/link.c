@@ -1448,6 +1448,12 @@ static int link_watch_open(const struct backend_ctx *ctx) {
         return rtnl_watch_open(ctx->netns, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, "link");
 }
 
+/* Deleting one end of a veth pair deletes the other. */
+static void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        if (live->kind == KIND_VETH && live->link.peer[0] && !live->link.peer_netns[0])
+                add(u, KIND_VETH, live->link.peer);
+}
+
 const struct backend link_backend = {
         .name = "link",
         .scope = SCOPE_NETNS,
@@ -1459,6 +1465,7 @@ const struct backend link_backend = {
         .deps = link_deps,
         .diff = link_diff,
         .assess = link_assess,
+        .takes_with = link_takes_with,
         .apply = link_apply,
         .watch_open = link_watch_open,
         .watch_drain = rtnl_watch_drain,

@@ -536,6 +536,10 @@ struct backend {
         /* Optional: refuse a desired resource this host cannot have (report it
          * with its position and return <0); it is then skipped. */
         int (*check)(void *state, const struct resource *want);
+        /* Optional: what the kernel removes with live when live is deleted or
+         * replaced (a veth's peer). The core names it in the plan, and refuses
+         * the action when the manifests declare it. */
+        void (*takes_with)(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
         /* Flag a connectivity risk in a->risk, given the live model. Optional. */
         void (*assess)(void *state, struct action *a, const struct model *live);
         /* Execute one action; record what is needed to undo it in e. A create

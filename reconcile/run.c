@@ -452,6 +452,40 @@ static void wanted_ids(const struct run *r, struct model *ids) {
         }
 }
 
+struct collateral {
+        struct run *run;
+        struct plan *plan;
+        struct action *a;
+        bool refused;
+};
+
+static void collateral_check(void *u, enum kind k, const char *name) {
+        struct collateral *c = u;
+        const struct resource *w = c->run->want ? model_find(c->run->want, k, name) : NULL;
+        const struct resource *l = model_find(&c->run->live, k, name);
+        for (size_t i = 0; i < c->plan->n_actions; i++)
+                if (c->plan->actions[i].op == OP_DELETE && c->plan->actions[i].live == l && l)
+                        return; /* it goes in this plan anyway, and says so itself */
+        if (!l)
+                return;
+        if (w && w->state != STATE_ABSENT) {
+                if (c->a->pos.file)
+                        diag_pos(&c->a->pos, "%s %s: deleting it deletes %s too, which is declared at %s:%u:%u; refusing",
+                                 kind_to_string(c->a->kind), c->a->name, name, w->pos.file, w->pos.line, w->pos.col);
+                else
+                        diag_res(-EPERM, kind_to_string(c->a->kind), c->a->name,
+                                 "deleting it deletes %s too, which is declared at %s:%u:%u; refusing", name,
+                                 w->pos.file, w->pos.line, w->pos.col);
+                c->refused = true;
+                return;
+        }
+        char *more = xasprintf("%s%salso deletes %s%s%s", c->a->reason ? c->a->reason : "", c->a->reason ? "; " : "",
+                               name, l->link.master[0] && kind_is_link(l->kind) ? ", a port of " : "",
+                               l->link.master[0] && kind_is_link(l->kind) ? l->link.master : "");
+        free(c->a->reason);
+        c->a->reason = more;
+}
+
 int run_plan(struct run *r) {
         struct plan *p = &r->plan;
         struct model empty = { 0 };
@@ -620,6 +654,21 @@ int run_plan(struct run *r) {
                         p->actions[j - 1] = tmp;
                 }
 
+        /* What a delete takes with it: named in the plan; declared, it is refused. */
+        size_t kept = 0;
+        for (size_t i = 0; i < p->n_actions; i++) {
+                struct action *a = &p->actions[i];
+                struct collateral c = { r, p, a, false };
+                if (a->live && (a->op == OP_DELETE || a->op == OP_REPLACE) && a->backend && a->backend->takes_with)
+                        a->backend->takes_with(a->live, collateral_check, &c);
+                if (c.refused) {
+                        action_done(a);
+                        p->n_errors++;
+                } else
+                        p->actions[kept++] = *a;
+        }
+        p->n_actions = kept;
+
         /* Deletes first (they free names and ports), then creates and updates in
          * dependency order, then the deletes of kinds that go last (routes). */
         size_t nd = 0;
@@ -747,8 +796,13 @@ int run_apply(struct run *r) {
 int run_verify(struct run *r, struct plan *residual) {
         struct plan applied = r->plan;
         memset(&r->plan, 0, sizeof(r->plan));
-        /* Plan-time errors (a missing port) were reported once already; the re-plan stays quiet. */
-        FILE *saved = diag_stream(), *quiet = fopen("/dev/null", "we");
+        /* Plan-time errors (a missing port) were reported once already; the re-plan
+         * keeps its own, and says them only if the apply made new ones (a NIC
+         * that went with its veth). */
+        FILE *saved = diag_stream();
+        char *said = NULL;
+        size_t said_len = 0;
+        FILE *quiet = open_memstream(&said, &said_len);
         unsigned errors = diag_error_count();
         if (quiet)
                 diag_set_stream(quiet);
@@ -761,6 +815,12 @@ int run_verify(struct run *r, struct plan *residual) {
         diag_restore_count(errors);
         *residual = r->plan;
         r->plan = applied;
+        if (x >= 0 && residual->n_errors > applied.n_errors) {
+                fputs(said ? said : "", diag_stream());
+                x = diag_plain(-EIO, "verification: %u more resource%s cannot be planned than before the apply",
+                               residual->n_errors - applied.n_errors, residual->n_errors - applied.n_errors == 1 ? "" : "s");
+        }
+        free(said);
         if (x < 0)
                 return x;
         for (size_t i = 0; i < residual->n_actions; i++) {

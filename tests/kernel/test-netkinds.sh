@@ -166,7 +166,7 @@ veths:
         OUT=$("$RECONCILE" -d "$TMP/shown" validate 2>&1) || fail "show output does not validate"
         # A new peer name is a new pair.
         sed -i 's/peer: ve1/peer: ve2/' "$M/host.yaml"
-        rc plan; expect_out '^-/\+ veth ve0 +peer ve1 -> ve2 cannot change in place$'
+        rc plan; expect_out '^-/\+ veth ve0 +peer ve1 -> ve2 cannot change in place; also deletes ve1$'
         rc apply; expect_rc 0
         link_exists ve1 && fail "old peer ve1 left"
         link_exists ve2 || fail "peer ve2 missing"

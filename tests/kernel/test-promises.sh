@@ -131,10 +131,45 @@ ethernets:
         rc plan --exit-code; expect_rc 0 "a second run"
 }
 
-echo "1..6"
+# Deleting a veth deletes its peer: a declared peer makes it a refusal, an
+# undeclared one is named in the plan.
+test_veth_delete_names_its_peer() {
+        manifest 'version: 1
+veths:
+  eth0p: { peer: eth0 }
+  v0: { peer: v0p }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+veths:
+  eth0p: { peer: eth0 }
+  v0: { peer: v0p }
+ethernets:
+  eth0: { addresses: [192.0.2.5/24] }
+'
+        rc apply; expect_rc 0
+        ip -n "$NS" link add brx type bridge
+        ip -n "$NS" link set v0p master brx
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [192.0.2.5/24] }
+'
+        rc plan
+        expect_rc 1 "a plan that deletes a declared NIC with its veth"
+        expect_out "veth eth0p: deleting it deletes eth0 too, which is declared at .*host.yaml:3:3; refusing"
+        expect_out '^- veth v0 +no longer in the manifests; also deletes v0p, a port of brx$'
+        rc apply --allow-mass-delete; expect_rc 1
+        link_exists eth0 || fail "the declared NIC went with its veth"
+        link_exists v0 && fail "v0 was not deleted"
+        link_exists v0p && fail "v0p outlived its pair"
+        true
+}
+
+echo "1..7"
 t "a port moves between bridges in one apply (the gaining bridge written first)" test_port_moves_a_first
 t "a port moves between bridges in one apply (the losing bridge written first)" test_port_moves_b_first
 t "a port below the MTU of a bridge that declares none: the plan says the bridge follows" test_port_below_bridge_mtu_flagged
 t "an address change in its subnet keeps the declared default route and an unmanaged route, in one apply" test_address_change_keeps_routes
 t "the primary of two addresses goes, the secondary and the route stay" test_primary_goes_secondary_stays
 t "a prefix change of the same address, IPv4 and IPv6, in one apply" test_prefix_change
+t "deleting a veth: a declared peer refuses it, an undeclared one is named in the plan" test_veth_delete_names_its_peer
