@@ -19,6 +19,10 @@
 
 /* Alias expansion multiplies the nodes a walk visits; these bound it. */
 #define MAX_DEPTH 32
+/* No manifest nests collections deeper than a handful of levels (a domain's
+ * disk is at 4); 64 leaves room for anchors and tooling, and bounds the work
+ * libyaml does per token (see check_nesting). */
+#define MAX_NESTING 64u
 #define MAX_NODES_PER_FILE 2000000u
 
 struct pctx {
@@ -1156,6 +1160,52 @@ static int parse_document(struct pctx *c, const char *hostname) {
         return ret;
 }
 
+/* libyaml's loader is quadratic in nesting depth (its scanner rechecks every
+ * open flow level for each token), so a small file of 100,000 nested brackets
+ * costs a minute of CPU before any field table sees it. A pass over the
+ * events, which stops at the first collection deeper than MAX_NESTING, refuses
+ * such a file in time linear in its size, and one of millions of empty
+ * collections before the loader spends a gigabyte on their nodes. It also
+ * reports a syntax error with the same words the loader would use. */
+static int check_nesting(const char *file, const char *buf, size_t len) {
+        yaml_parser_t parser;
+        yaml_event_t ev;
+        unsigned depth = 0, nodes = 0;
+        int ret = 0;
+        if (!yaml_parser_initialize(&parser))
+                return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
+        yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
+        for (;;) {
+                if (!yaml_parser_parse(&parser, &ev)) {
+                        struct srcpos p = { file, (unsigned) parser.problem_mark.line + 1,
+                                            (unsigned) parser.problem_mark.column + 1 };
+                        ret = diag_pos(&p, "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
+                                       parser.context ? " " : "", parser.context ? parser.context : "");
+                        break;
+                }
+                yaml_event_type_t t = ev.type;
+                /* Nodes as written; the walk's budget also counts what aliases expand to. */
+                bool node = t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT || t == YAML_SEQUENCE_START_EVENT ||
+                            t == YAML_MAPPING_START_EVENT;
+                if (node && ++nodes > MAX_NODES_PER_FILE) {
+                        struct srcpos p = { file, (unsigned) ev.start_mark.line + 1, (unsigned) ev.start_mark.column + 1 };
+                        ret = diag_pos(&p, "YAML: more than %u nodes", MAX_NODES_PER_FILE);
+                } else if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+                        if (++depth > MAX_NESTING) {
+                                struct srcpos p = { file, (unsigned) ev.start_mark.line + 1,
+                                                    (unsigned) ev.start_mark.column + 1 };
+                                ret = diag_pos(&p, "YAML: nested deeper than %u levels", MAX_NESTING);
+                        }
+                } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
+                        depth--;
+                yaml_event_delete(&ev);
+                if (ret < 0 || t == YAML_STREAM_END_EVENT)
+                        break;
+        }
+        yaml_parser_delete(&parser);
+        return ret;
+}
+
 int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
                           const char *hostname) {
         yaml_parser_t parser;
@@ -1164,6 +1214,9 @@ int manifest_parse_buffer(struct manifest_set *set, const char *name, const char
         int ret = 0;
 
         digest_update(set, buf, len);
+        ret = check_nesting(file, buf, len);
+        if (ret < 0)
+                return ret;
         if (!yaml_parser_initialize(&parser))
                 return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
         yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
