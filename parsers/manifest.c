@@ -1754,6 +1754,40 @@ static const char *address_owner(const struct model *m, const struct ipaddr *a, 
         return NULL;
 }
 
+/* What libvirt's pool XML parser demands of each type, found before the pool
+ * is defined. Checked after the volumes and domains that use the pool, whose
+ * own errors say more. */
+static int check_pool_needs(const struct resource *r) {
+        static const uint64_t needs[_POOL_TYPE_MAX] = {
+                [POOL_DIR] = POOL_F_PATH,
+                [POOL_FS] = POOL_F_SOURCE | POOL_F_PATH,
+                [POOL_NETFS] = POOL_F_HOST | POOL_F_SOURCE | POOL_F_PATH,
+                [POOL_DISK] = POOL_F_SOURCE | POOL_F_PATH,
+                [POOL_ISCSI] = POOL_F_HOST | POOL_F_PATH,
+                [POOL_MPATH] = POOL_F_PATH,
+                [POOL_RBD] = POOL_F_HOST | POOL_F_SOURCE,
+                [POOL_SHEEPDOG] = POOL_F_HOST | POOL_F_SOURCE,
+                [POOL_GLUSTER] = POOL_F_HOST,
+                [POOL_VSTORAGE] = POOL_F_PATH,
+        };
+        if (r->kind != KIND_POOL || r->state == STATE_ABSENT)
+                return 0;
+        int type = enum_from_string(&pool_type_table, r->pool.type);
+        if (type < 0)
+                return 0;
+        static const struct { uint64_t bit; const char *key; } keys[] = {
+                { POOL_F_HOST, "host" }, { POOL_F_SOURCE, "source" }, { POOL_F_PATH, "path" } };
+        uint64_t missing = needs[type] & ~r->set;
+        char words[40] = "";
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (missing & keys[i].bit)
+                        snprintf(words + strlen(words), sizeof(words) - strlen(words), "%s%s", words[0] ? ", " : "",
+                                 keys[i].key);
+        if (missing)
+                return diag_pos(&r->pos, "pool %s: type %s needs %s", r->name, r->pool.type, words);
+        return 0;
+}
+
 int manifests_validate(struct manifest_set *set) {
         int ret = 0;
         for (size_t i = 0; i < set->model.n; i++) {
@@ -1795,6 +1829,11 @@ int manifests_validate(struct manifest_set *set) {
                                 ret = diag_pos(&r->pos, "volume %s lives in pool %s, which is declared absent", r->name,
                                                p->name);
                 }
+        }
+        for (size_t i = 0; i < set->model.n; i++) {
+                int x = check_pool_needs(set->model.v[i]);
+                if (x < 0)
+                        ret = x;
         }
         return ret;
 }

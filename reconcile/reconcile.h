@@ -117,10 +117,11 @@ enum set_type { SETT_BITMAP_IP, SETT_BITMAP_IP_MAC, SETT_BITMAP_PORT, SETT_HASH_
                   SETT_HASH_IP_MARK, SETT_HASH_NET, SETT_HASH_NET_NET, SETT_HASH_IP_PORT, SETT_HASH_NET_PORT,
                   SETT_HASH_IP_PORT_IP, SETT_HASH_IP_PORT_NET, SETT_HASH_NET_PORT_NET, SETT_HASH_NET_IFACE,
                   SETT_LIST_SET, _SETT_MAX, _SETT_INVALID = -1 };
-/* libvirt's storage pool types (virStoragePoolType), as its XML names them. */
-enum pool_type { POOL_DIR, POOL_FS, POOL_NETFS, POOL_LOGICAL, POOL_DISK, POOL_ISCSI, POOL_ISCSI_DIRECT, POOL_SCSI,
-                 POOL_MPATH, POOL_RBD, POOL_SHEEPDOG, POOL_GLUSTER, POOL_ZFS, POOL_VSTORAGE, _POOL_TYPE_MAX,
-                 _POOL_TYPE_INVALID = -1 };
+/* libvirt's storage pool types (virStoragePoolType) that a pool of path,
+ * source and host can describe: scsi needs an adapter and iscsi-direct an
+ * initiator, which the manifest has no keys for. */
+enum pool_type { POOL_DIR, POOL_FS, POOL_NETFS, POOL_LOGICAL, POOL_DISK, POOL_ISCSI, POOL_MPATH, POOL_RBD,
+                 POOL_SHEEPDOG, POOL_GLUSTER, POOL_ZFS, POOL_VSTORAGE, _POOL_TYPE_MAX, _POOL_TYPE_INVALID = -1 };
 /* What one part of an ipset entry is: the parts are separated by commas. */
 enum set_dim { DIM_NONE, DIM_IP, DIM_NET, DIM_PORT, DIM_MAC, DIM_MARK, DIM_IFACE, DIM_SETNAME };
 struct set_type_info {

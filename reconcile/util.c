@@ -217,10 +217,9 @@ const struct set_type_info set_types[_SETT_MAX] = {
         [SETT_LIST_SET] = { .dims = { DIM_SETNAME } },
 };
 static const char *const pool_type_words[_POOL_TYPE_MAX] = {
-        [POOL_DIR] = "dir",       [POOL_FS] = "fs",           [POOL_NETFS] = "netfs",   [POOL_LOGICAL] = "logical",
-        [POOL_DISK] = "disk",     [POOL_ISCSI] = "iscsi",     [POOL_ISCSI_DIRECT] = "iscsi-direct",
-        [POOL_SCSI] = "scsi",     [POOL_MPATH] = "mpath",     [POOL_RBD] = "rbd",       [POOL_SHEEPDOG] = "sheepdog",
-        [POOL_GLUSTER] = "gluster", [POOL_ZFS] = "zfs",       [POOL_VSTORAGE] = "vstorage",
+        [POOL_DIR] = "dir",     [POOL_FS] = "fs",       [POOL_NETFS] = "netfs",       [POOL_LOGICAL] = "logical",
+        [POOL_DISK] = "disk",   [POOL_ISCSI] = "iscsi", [POOL_MPATH] = "mpath",       [POOL_RBD] = "rbd",
+        [POOL_SHEEPDOG] = "sheepdog", [POOL_GLUSTER] = "gluster", [POOL_ZFS] = "zfs", [POOL_VSTORAGE] = "vstorage",
 };
 static const char *const op_words[_OP_MAX] = {
         [OP_CREATE] = "create", [OP_UPDATE] = "update", [OP_REPLACE] = "replace", [OP_DELETE] = "delete", [OP_ADOPT] = "adopt",

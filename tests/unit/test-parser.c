@@ -494,8 +494,10 @@ static void test_enum_words_checked_at_parse(void **state) {
                            "m.yaml:3:49: error: scheduler: expected one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, "
                            "ovf, mh, twos");
         assert_first_error("version: 1\npools:\n  p: { type: nfs }\n",
-                           "m.yaml:3:14: error: type: expected one of dir, fs, netfs, logical, disk, iscsi, iscsi-direct, scsi, "
-                           "mpath, rbd, sheepdog, gluster, zfs, vstorage");
+                           "m.yaml:3:14: error: type: expected one of dir, fs, netfs, logical, disk, iscsi, mpath, rbd, sheepdog, "
+                           "gluster, zfs, vstorage");
+        assert_first_error("version: 1\npools:\n  q: { type: netfs, path: /mnt/q }\n",
+                           "m.yaml:3:3: error: pool q: type netfs needs host, source");
         assert_first_error("version: 1\nnetworks:\n  n: { address: 10.0.0.1/24, dhcp: { start: 10.0.1.2, end: 10.0.1.9 } }\n",
                            "m.yaml:3:36: error: network n: dhcp start and end must lie in 10.0.0.1/24");
         assert_first_error("version: 1\nservices:\n  y: { address: 192.0.2.1, port: 81, persistence: 9, netmask: 255.0.255.0 }\n",
