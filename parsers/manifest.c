@@ -312,6 +312,9 @@ static int p_mac(struct pctx *c, yaml_node_t *n, const struct field *f, void *ba
         int r = s ? mac_parse(s, (unsigned char *) base + f->offset) : -EINVAL;
         if (r == -EDOM)
                 return perr(c, n, "%s: \"%s\" is a multicast address", flabel(f), s);
+        static const unsigned char zero[6];
+        if (r == 0 && memcmp((unsigned char *) base + f->offset, zero, 6) == 0)
+                return perr(c, n, "%s: 00:00:00:00:00:00 is no interface's address", flabel(f));
         if (r < 0)
                 return perr(c, n, "%s: bad MAC address \"%.64s\": expected xx:xx:xx:xx:xx:xx", flabel(f), s ? s : "");
         return 0;
@@ -977,6 +980,9 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                                 return perr(c, key, "service %s: fwmark excludes protocol, address and port", r->name);
                 } else if (!(r->set & SVC_F_ADDRESS) || !(r->set & SVC_F_PORT))
                         return perr(c, key, "service %s needs address and port, or fwmark", r->name);
+                /* ipvsadm's rule: port 0 matches every port, which only persistence makes sense of. */
+                else if (r->service.port == 0 && !r->service.persistence)
+                        return perr(c, AT(SVC_F_PORT), "service %s: port 0 (every port) needs persistence", r->name);
                 for (size_t i = 0; i < r->service.n_reals; i++) {
                         const struct real_spec *rs = &r->service.reals[i];
                         int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
@@ -984,6 +990,9 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                         int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : r->service.forwarding;
                         if (!(rs->set & REAL_F_ADDRESS))
                                 return diag_pos(&rs->pos, "real server needs an address");
+                        /* The kernel refuses this with ERANGE, even with upper 0 (no limit). */
+                        if (rs->lower > rs->upper)
+                                return diag_pos(&rs->pos, "real server: lower %u is above upper %u", rs->lower, rs->upper);
                         /* The kernel mixes families only through a tunnel. */
                         if (rs->address.family != fam && fwd != FWD_TUNNEL)
                                 return diag_pos(&rs->pos, "real server: an %s address behind an %s service needs forwarding tunnel",

@@ -263,6 +263,9 @@ case("dhcp-without-address", V + "networks:\n  n: { mode: isolated, dhcp: { star
 case("netmask-not-contiguous", V + "services:\n  s: { address: 192.0.2.1, port: 80, persistence: 60, netmask: 255.0.255.0 }\n")
 case("netmask-family", V + 'services:\n  s: { address: 192.0.2.1, port: 80, persistence: 60, netmask: "ffff::" }\n')
 case("real-family-mix", V + 'services:\n  s:\n    address: 192.0.2.1\n    port: 80\n    reals:\n      - { address: "2001:db8::1" }\n')
+case("real-lower-above-upper", V + "services:\n  s:\n    address: 192.0.2.1\n    port: 80\n    reals:\n      - { address: 10.0.0.1, lower: 10, upper: 5 }\n")
+case("service-port-0-not-persistent", V + "services:\n  s: { address: 192.0.2.1, port: 0 }\n")
+case("mac-zero", V + 'bridges:\n  br0: { mac: "00:00:00:00:00:00" }\n')
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "testdata", "invalid")
 os.makedirs(out, exist_ok=True)
