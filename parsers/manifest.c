@@ -865,6 +865,12 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
         if (r->state == STATE_ABSENT)
                 return 0;
         switch (r->kind) {
+        case KIND_BRIDGE:
+                /* br_set_forward_delay() answers ERANGE below 2 s while STP runs. */
+                if (r->link.stp && r->link.forward_delay < 2)
+                        return perr(c, AT(LINK_F_FORWARD_DELAY), "bridge %s: forward-delay %u: with stp the kernel takes 2..30",
+                                    r->name, r->link.forward_delay);
+                break;
         case KIND_VLAN:
                 if (!(r->set & LINK_F_LINK) || !(r->set & LINK_F_ID))
                         return perr(c, key, "vlan %s needs link and id", r->name);
@@ -1837,6 +1843,25 @@ int manifests_validate(struct manifest_set *set) {
                         if (p && p->state == STATE_ABSENT)
                                 ret = diag_pos(&r->pos, "volume %s lives in pool %s, which is declared absent", r->name,
                                                p->name);
+                }
+        }
+        for (size_t i = 0; i < set->model.n; i++) {
+                /* The peer is created with its veth: a declared link of that name would
+                 * collide, unless it is the other end declaring this one (as show writes a pair). */
+                const struct resource *r = set->model.v[i];
+                if (r->kind != KIND_VETH || r->state == STATE_ABSENT || r->link.peer_netns[0])
+                        continue;
+                const struct resource *o = model_find(&set->model, KIND_ETHERNET, r->link.peer);
+                if (o && !(o->kind == KIND_VETH && !o->link.peer_netns[0] && strcmp(o->link.peer, r->name) == 0))
+                        ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is declared as %s %s at %s:%u:%u",
+                                       r->name, r->link.peer, kind_to_string(o->kind), o->name, o->pos.file, o->pos.line,
+                                       o->pos.col);
+                for (size_t j = 0; j < i; j++) {
+                        const struct resource *q = set->model.v[j];
+                        if (q->kind == KIND_VETH && q->state != STATE_ABSENT && !q->link.peer_netns[0] &&
+                            strcmp(q->link.peer, r->link.peer) == 0)
+                                ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is also the peer of veth %s",
+                                               r->name, r->link.peer, q->name);
                 }
         }
         for (size_t i = 0; i < set->model.n; i++) {

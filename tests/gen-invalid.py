@@ -266,6 +266,9 @@ case("real-family-mix", V + 'services:\n  s:\n    address: 192.0.2.1\n    port: 
 case("real-lower-above-upper", V + "services:\n  s:\n    address: 192.0.2.1\n    port: 80\n    reals:\n      - { address: 10.0.0.1, lower: 10, upper: 5 }\n")
 case("service-port-0-not-persistent", V + "services:\n  s: { address: 192.0.2.1, port: 0 }\n")
 case("mac-zero", V + 'bridges:\n  br0: { mac: "00:00:00:00:00:00" }\n')
+case("bridge-stp-forward-delay-1", V + "bridges:\n  br0: { stp: true, forward-delay: 1 }\n")
+case("veth-peer-is-bridge", V + "bridges:\n  br0: {}\nveths:\n  ve0: { peer: br0 }\n")
+case("veth-peer-shared", V + "veths:\n  ve0: { peer: x1 }\n  ve1: { peer: x1 }\n")
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "testdata", "invalid")
 os.makedirs(out, exist_ok=True)
