@@ -403,9 +403,12 @@ static void buf_add(char **b, size_t *len, size_t *cap, const char *fmt, ...) {
 
 static void create_line(char **b, size_t *len, size_t *cap, const char *name, const struct resource *w) {
         const struct ipset_spec *v = &w->ipset;
+        int type = enum_from_string(&ipset_type_table, v->type);
         buf_add(b, len, cap, "create %s %s", name, v->type);
+        /* hash:mac takes no family: libipset refuses the argument. */
         if (strncmp(v->type, "hash:", 5) == 0) {
-                buf_add(b, len, cap, " family %s", enum_to_string(&inet_family_table, w->set & SET_F_FAMILY ? v->family : FAMILY_INET));
+                if (type >= 0 && set_types[type].has_family)
+                        buf_add(b, len, cap, " family %s", enum_to_string(&inet_family_table, w->set & SET_F_FAMILY ? v->family : FAMILY_INET));
                 if (w->set & SET_F_HASHSIZE)
                         buf_add(b, len, cap, " hashsize %u", v->hashsize);
         }

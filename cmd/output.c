@@ -514,7 +514,9 @@ static void show_link(struct yw *w, const struct resource *r) {
                 kv_bool(w, "multi-queue", l->multi_queue);
         }
         kv_uint(w, "mtu", l->mtu);
-        if (r->kind != KIND_ETHERNET)
+        /* A link without a hardware address (or none read) has nothing a manifest could set. */
+        static const unsigned char no_mac[6];
+        if (r->kind != KIND_ETHERNET && memcmp(l->mac, no_mac, sizeof(no_mac)) != 0)
                 kv_str(w, "mac", mac_format(l->mac, mac));
         kv_bool(w, "up", l->up);
         show_addresses(w, l);
@@ -644,7 +646,9 @@ static void show_domain(struct yw *w, const struct resource *r) {
                         kv_name(w, "network", n->network ? n->network : "");
                 if (n->model >= 0)
                         kv_word(w, "model", enum_to_string(&nic_model_table, n->model));
-                kv_str(w, "mac", mac_format(n->mac, mac));
+                static const unsigned char no_mac[6];
+                if (memcmp(n->mac, no_mac, sizeof(no_mac)) != 0)
+                        kv_str(w, "mac", mac_format(n->mac, mac));
                 y_end_map(w);
         }
         y_end_seq(w);

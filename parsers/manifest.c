@@ -1,4 +1,6 @@
 /* YAML manifests into the typed model through one field table per kind. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,10 @@
 
 /* Alias expansion multiplies the nodes a walk visits; these bound it. */
 #define MAX_DEPTH 32
+/* No manifest nests collections deeper than a handful of levels (a domain's
+ * disk is at 4); 64 leaves room for anchors and tooling, and bounds the work
+ * libyaml does per token (see check_nesting). */
+#define MAX_NESTING 64u
 #define MAX_NODES_PER_FILE 2000000u
 
 struct pctx {
@@ -28,6 +34,9 @@ struct pctx {
         unsigned nodes;
         bool budget_reported;
         struct resource *res; /* the resource being parsed */
+        /* The value node of each of its keys, by field bit: a check that needs
+         * several keys (an ipset's entries against its type) reports at the key. */
+        yaml_node_t *at[64];
         int errors;
 };
 
@@ -191,6 +200,44 @@ static int p_enum(struct pctx *c, yaml_node_t *n, const struct field *f, void *b
         return 0;
 }
 
+/* A word of an enum table kept as the word itself, in a char array of f->max
+ * bytes: the live side holds what the kernel reports, which may be a word a
+ * newer kernel knows and this table does not (schedulers, set types). */
+static int p_enum_word(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        struct field g = *f;
+        int v = 0;
+        g.offset = 0;
+        int r = p_enum(c, n, &g, &v);
+        if (r < 0)
+                return r;
+        snprintf((char *) base + f->offset, (size_t) f->max, "%s", enum_to_string(f->extra, v));
+        return 0;
+}
+
+/* The same for a word kept as an allocated string (pool types). */
+static int p_enum_str(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+        struct field g = *f;
+        int v = 0;
+        g.offset = 0;
+        int r = p_enum(c, n, &g, &v);
+        if (r < 0)
+                return r;
+        char **dst = (char **) ((char *) base + f->offset);
+        free(*dst);
+        *dst = xstrdup(enum_to_string(f->extra, v));
+        return 0;
+}
+
+/* Names this resource refers to, with where: a missing port or parent is
+ * reported at the list element or value that names it. */
+static void note_ref(struct pctx *c, yaml_node_t *n, const char *name) {
+        if (!c->res)
+                return;
+        struct name_ref *ref = array_push(&c->res->refs, &c->res->n_refs, sizeof(*ref));
+        ref->name = xstrdup(name);
+        ref->pos = pos_of(c, n);
+}
+
 static int check_ifname(struct pctx *c, yaml_node_t *n, const char *what, const char *s) {
         if (!ifname_valid(s))
                 return perr(c, n, "bad interface name \"%.64s\" for %s: 1-15 bytes, no '/', ':' or white space", s,
@@ -207,6 +254,7 @@ static int p_ifname(struct pctx *c, yaml_node_t *n, const struct field *f, void 
         if (r < 0)
                 return r;
         strcpy((char *) base + f->offset, s);
+        note_ref(c, n, s);
         return 0;
 }
 
@@ -243,6 +291,7 @@ static int p_str(struct pctx *c, yaml_node_t *n, const struct field *f, void *ba
         char **dst = (char **) ((char *) base + f->offset);
         free(*dst);
         *dst = xstrdup(s);
+        note_ref(c, n, s);
         return 0;
 }
 
@@ -263,6 +312,9 @@ static int p_mac(struct pctx *c, yaml_node_t *n, const struct field *f, void *ba
         int r = s ? mac_parse(s, (unsigned char *) base + f->offset) : -EINVAL;
         if (r == -EDOM)
                 return perr(c, n, "%s: \"%s\" is a multicast address", flabel(f), s);
+        static const unsigned char zero[6];
+        if (r == 0 && memcmp((unsigned char *) base + f->offset, zero, 6) == 0)
+                return perr(c, n, "%s: 00:00:00:00:00:00 is no interface's address", flabel(f));
         if (r < 0)
                 return perr(c, n, "%s: bad MAC address \"%.64s\": expected xx:xx:xx:xx:xx:xx", flabel(f), s ? s : "");
         return 0;
@@ -348,6 +400,8 @@ static int p_str_list(struct pctx *c, yaml_node_t *n, const struct field *f, voi
                         continue;
                 }
                 *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
+                if (f->min == 1)
+                        note_ref(c, item, s);
         }
         strset_done(&seen);
         return ret;
@@ -404,6 +458,8 @@ static int parse_fields(struct pctx *c, yaml_node_t *map, const struct field *ta
                         ret = r;
                 else if (set)
                         *set |= f->bit;
+                if (base == c->res && f->bit)
+                        c->at[__builtin_ctzll(f->bit)] = v;
         }
         return ret;
 }
@@ -633,7 +689,7 @@ static const struct field network_fields[] = {
 static int p_volumes(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
 
 static const struct field pool_fields[] = {
-        { "type", p_str, R(pool.type), STR_WORD, 0, POOL_F_TYPE, NULL, NULL },
+        { "type", p_enum_str, R(pool.type), 0, 0, POOL_F_TYPE, &pool_type_table, NULL },
         { "path", p_str, R(pool.path), STR_PATH, 0, POOL_F_PATH, NULL, NULL },
         { "source", p_str, R(pool.source), STR_WORD, 0, POOL_F_SOURCE, NULL, NULL },
         { "host", p_str, R(pool.host), STR_WORD, 0, POOL_F_HOST, NULL, NULL },
@@ -706,7 +762,7 @@ static const struct field service_fields[] = {
         { "port", p_u32, R(service.port), 0, 65535, SVC_F_PORT, NULL, NULL },
         { "fwmark", p_u32, R(service.fwmark), 1, UINT32_MAX, SVC_F_FWMARK, NULL, NULL },
         { "family", p_enum, R(service.family), 0, 0, SVC_F_FAMILY, &inet_family_table, NULL },
-        { "scheduler", p_word, R(service.scheduler), 0, 16, SVC_F_SCHEDULER, NULL, NULL },
+        { "scheduler", p_enum_word, R(service.scheduler), 0, 16, SVC_F_SCHEDULER, &ipvs_sched_table, NULL },
         { "persistence", p_u32, R(service.persistence), 1, UINT32_MAX, SVC_F_PERSISTENCE, NULL, NULL },
         { "netmask", p_ipaddr, R(service.netmask), 0, 0, SVC_F_NETMASK, NULL, NULL },
         { "forwarding", p_enum, R(service.forwarding), 0, 0, SVC_F_FORWARDING, &ipvs_fwd_table, NULL },
@@ -716,7 +772,7 @@ static const struct field service_fields[] = {
 };
 
 static const struct field ipset_fields[] = {
-        { "type", p_word, R(ipset.type), 0, 32, SET_F_TYPE, NULL, NULL },
+        { "type", p_enum_word, R(ipset.type), 0, 32, SET_F_TYPE, &ipset_type_table, NULL },
         { "family", p_enum, R(ipset.family), 0, 0, SET_F_FAMILY, &inet_family_table, NULL },
         { "maxelem", p_u32, R(ipset.maxelem), 1, UINT32_MAX, SET_F_MAXELEM, NULL, NULL },
         { "hashsize", p_u32, R(ipset.hashsize), 64, UINT32_MAX, SET_F_HASHSIZE, NULL, NULL },
@@ -798,11 +854,23 @@ static int add_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
         return 0;
 }
 
+static int check_ipset(struct pctx *c, struct resource *r, yaml_node_t *key);
+static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a);
+static uint32_t ipv4_host(const struct ipaddr *a);
+/* The value node of a key the resource has (its bit is in r->set). */
+#define AT(bit) c->at[__builtin_ctzll(bit)]
+
 /* Semantic checks of one resource that a field table cannot express. */
 static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
         if (r->state == STATE_ABSENT)
                 return 0;
         switch (r->kind) {
+        case KIND_BRIDGE:
+                /* br_set_forward_delay() answers ERANGE below 2 s while STP runs. */
+                if (r->link.stp && r->link.forward_delay < 2)
+                        return perr(c, AT(LINK_F_FORWARD_DELAY), "bridge %s: forward-delay %u: with stp the kernel takes 2..30",
+                                    r->name, r->link.forward_delay);
+                break;
         case KIND_VLAN:
                 if (!(r->set & LINK_F_LINK) || !(r->set & LINK_F_ID))
                         return perr(c, key, "vlan %s needs link and id", r->name);
@@ -873,6 +941,20 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                                     r->name);
                 if (m != NET_MACVTAP && (r->set & (NET_F_DEV | NET_F_MACVTAP_MODE)))
                         return perr(c, key, "network %s: dev and macvtap-mode belong to mode macvtap", r->name);
+                if (r->set & NET_F_DHCP) {
+                        /* libvirt refuses these only when it defines the network. */
+                        const struct network_spec *nw = &r->network;
+                        yaml_node_t *at = AT(NET_F_DHCP);
+                        if (!(r->set & NET_F_ADDRESS))
+                                return perr(c, at, "network %s: dhcp needs address (the network it serves)", r->name);
+                        if (nw->dhcp.start.family == 0 || nw->dhcp.end.family == 0)
+                                return perr(c, at, "network %s: dhcp needs start and end", r->name);
+                        if (!in_subnet(&nw->address, &nw->dhcp.start) || !in_subnet(&nw->address, &nw->dhcp.end))
+                                return perr(c, at, "network %s: dhcp start and end must lie in %s", r->name,
+                                            scalar(AT(NET_F_ADDRESS)));
+                        if (memcmp(nw->dhcp.start.a, nw->dhcp.end.a, 16) > 0)
+                                return perr(c, at, "network %s: dhcp start is after end", r->name);
+                }
                 break;
         }
         case KIND_POOL:
@@ -904,20 +986,320 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                                 return perr(c, key, "service %s: fwmark excludes protocol, address and port", r->name);
                 } else if (!(r->set & SVC_F_ADDRESS) || !(r->set & SVC_F_PORT))
                         return perr(c, key, "service %s needs address and port, or fwmark", r->name);
-                for (size_t i = 0; i < r->service.n_reals; i++)
-                        if (!(r->service.reals[i].set & REAL_F_ADDRESS))
-                                return diag_pos(&r->service.reals[i].pos, "real server needs an address");
+                /* ipvsadm's rule: port 0 matches every port, which only persistence makes sense of. */
+                else if (r->service.port == 0 && !r->service.persistence)
+                        return perr(c, AT(SVC_F_PORT), "service %s: port 0 (every port) needs persistence", r->name);
+                for (size_t i = 0; i < r->service.n_reals; i++) {
+                        const struct real_spec *rs = &r->service.reals[i];
+                        int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
+                                                        : r->service.address.family;
+                        int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : r->service.forwarding;
+                        if (!(rs->set & REAL_F_ADDRESS))
+                                return diag_pos(&rs->pos, "real server needs an address");
+                        /* The kernel refuses this with ERANGE, even with upper 0 (no limit). */
+                        if (rs->lower > rs->upper)
+                                return diag_pos(&rs->pos, "real server: lower %u is above upper %u", rs->lower, rs->upper);
+                        /* The kernel mixes families only through a tunnel. */
+                        if (rs->address.family != fam && fwd != FWD_TUNNEL)
+                                return diag_pos(&rs->pos, "real server: an %s address behind an %s service needs forwarding tunnel",
+                                                rs->address.family == AF_INET ? "IPv4" : "IPv6",
+                                                fam == AF_INET ? "IPv4" : "IPv6");
+                }
+                if (r->set & SVC_F_NETMASK) {
+                        const struct ipaddr *nm = &r->service.netmask;
+                        int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
+                                                        : r->service.address.family;
+                        uint32_t v = ipv4_host(nm);
+                        if (nm->family != fam)
+                                return perr(c, AT(SVC_F_NETMASK), "service %s: netmask and address are of different families",
+                                            r->name);
+                        if (fam == AF_INET && (v & (~v >> 1)) != 0 && v != 0)
+                                return perr(c, AT(SVC_F_NETMASK), "service %s: netmask %s is not contiguous", r->name,
+                                            scalar(AT(SVC_F_NETMASK)));
+                }
                 break;
         case KIND_IPSET:
-                if (!(r->set & SET_F_TYPE))
-                        return perr(c, key, "ipset %s needs a type", r->name);
-                if (strncmp(r->ipset.type, "bitmap:", 7) == 0 && !(r->set & SET_F_RANGE))
-                        return perr(c, key, "ipset %s: type %s needs a range", r->name, r->ipset.type);
-                break;
+                return check_ipset(c, r, key);
         default:
                 break;
         }
         return 0;
+}
+
+/* ---- ipsets: every entry is checked against its set's type and family ----
+ *
+ * libipset resolves a word that is not an address through DNS, and the
+ * kernel stores entries in its own spelling, which `ipset save` prints and the
+ * diff compares as text. So an entry must be literal and written as save
+ * prints it: addresses as inet_ntop writes them, networks with the host bits
+ * clear and without /32 or /128, ports as tcp:80 (udp, sctp and udplite too;
+ * bare numbers in bitmap:port), MACs in upper case, marks as 0x%08x. Anything
+ * else is refused with the spelling to write. Port names, port and address
+ * ranges, and icmp types are refused: they expand or are renamed by libipset. */
+
+struct set_check {
+        int family; /* AF_INET or AF_INET6 */
+        const struct set_type_info *t;
+        bool has_range;
+        uint32_t lo, hi; /* bitmap range: host-order IPv4 addresses or ports */
+};
+
+static uint32_t ipv4_host(const struct ipaddr *a) {
+        return (uint32_t) a->a[0] << 24 | (uint32_t) a->a[1] << 16 | (uint32_t) a->a[2] << 8 | a->a[3];
+}
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+/* One part of an entry into its canonical spelling in out, or an error text in why. */
+static bool set_part(const struct set_check *k, enum set_dim dim, const char *p, char *out, size_t size,
+                     const char **why) {
+        struct ipaddr a;
+        switch (dim) {
+        case DIM_IP:
+        case DIM_NET: {
+                bool net = dim == DIM_NET;
+                if (strchr(p, '-')) {
+                        *why = "a single address (a range would become many entries)";
+                        return false;
+                }
+                if (!net && ipaddr_parse(p, true, &a) == 0) {
+                        *why = "a single address (networks need a set type with net)";
+                        return false;
+                }
+                if (ipaddr_parse(p, net, &a) < 0 && (!net || ipaddr_parse(p, false, &a) < 0)) {
+                        *why = net ? "an address or network (names are never resolved)"
+                                   : "a single address (names are never resolved)";
+                        return false;
+                }
+                if (a.family != k->family) {
+                        *why = k->family == AF_INET ? "an IPv4 address (family inet)" : "an IPv6 address (family inet6)";
+                        return false;
+                }
+                unsigned max = a.family == AF_INET ? 32 : 128;
+                if (net && a.prefix == 0) {
+                        *why = "a prefix length of at least 1";
+                        return false;
+                }
+                for (unsigned i = a.prefix; i < max; i++)
+                        a.a[i / 8] &= (unsigned char) ~(0x80 >> (i % 8));
+                ipaddr_format(&a, a.prefix != max, out, size);
+                if (k->has_range && (ipv4_host(&a) < k->lo || ipv4_host(&a) > k->hi)) {
+                        *why = "an address inside the set's range";
+                        return false;
+                }
+                return true;
+        }
+        case DIM_PORT: {
+                static const char *const protos[] = { "tcp", "udp", "sctp", "udplite" };
+                const char *colon = strchr(p, ':'), *num = colon ? colon + 1 : p;
+                size_t plen = colon ? (size_t) (colon - p) : 0;
+                bool proto_ok = !colon;
+                for (size_t i = 0; colon && i < ELEMENTSOF(protos); i++)
+                        proto_ok = proto_ok || (strlen(protos[i]) == plen && strncmp(p, protos[i], plen) == 0);
+                unsigned long v = all_digits(num) && strlen(num) <= 5 ? strtoul(num, NULL, 10) : 70000;
+                if (!proto_ok || v > 65535) {
+                        *why = k->t->bitmap ? "a port number 0-65535" : "tcp:PORT, udp:PORT, sctp:PORT or udplite:PORT";
+                        return false;
+                }
+                if (k->has_range && (v < k->lo || v > k->hi)) {
+                        *why = "a port inside the set's range";
+                        return false;
+                }
+                if (k->t->bitmap)
+                        snprintf(out, size, "%lu", v);
+                else
+                        snprintf(out, size, "%.*s:%lu", colon ? (int) plen : 3, colon ? p : "tcp", v);
+                return true;
+        }
+        case DIM_MAC: {
+                unsigned char m[6];
+                unsigned v[6];
+                char tail;
+                bool ok = strlen(p) == 17 &&
+                          sscanf(p, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) == 6;
+                for (int i = 0; ok && i < 6; i++) {
+                        ok = isxdigit((unsigned char) p[i * 3]) && isxdigit((unsigned char) p[i * 3 + 1]);
+                        m[i] = (unsigned char) v[i];
+                }
+                if (!ok) {
+                        *why = "a MAC address XX:XX:XX:XX:XX:XX";
+                        return false;
+                }
+                snprintf(out, size, "%02X:%02X:%02X:%02X:%02X:%02X", m[0], m[1], m[2], m[3], m[4], m[5]);
+                return true;
+        }
+        case DIM_MARK: {
+                char *end;
+                errno = 0;
+                unsigned long long v = *p >= '0' && *p <= '9' ? strtoull(p, &end, 0) : 0;
+                if (!(*p >= '0' && *p <= '9') || *end || errno || v > UINT32_MAX) {
+                        *why = "a mark 0x00000000-0xffffffff";
+                        return false;
+                }
+                snprintf(out, size, "0x%08llx", v);
+                return true;
+        }
+        case DIM_IFACE: {
+                const char *name = strncmp(p, "physdev:", 8) == 0 ? p + 8 : p;
+                if (!ifname_valid(name)) {
+                        *why = "an interface name, or physdev:NAME";
+                        return false;
+                }
+                snprintf(out, size, "%s", p);
+                return true;
+        }
+        case DIM_SETNAME:
+                if (!*p || strlen(p) > 31 || !xml_safe(p) || strchr(p, ' ')) {
+                        *why = "the name of a set (1-31 bytes)";
+                        return false;
+                }
+                snprintf(out, size, "%s", p);
+                return true;
+        case DIM_NONE:
+                break;
+        }
+        *why = "nothing more";
+        return false;
+}
+
+static int check_set_entry(struct pctx *c, yaml_node_t *n, const struct resource *r, const struct set_check *k) {
+        const char *s = scalar(n);
+        char canon[256] = "", part[128], one[80];
+        size_t dims = 0;
+        while (dims < ELEMENTSOF(k->t->dims) && k->t->dims[dims] != DIM_NONE)
+                dims++;
+        size_t n_parts = 1;
+        for (const char *q = s; *q; q++)
+                n_parts += *q == ',';
+        const char *type = r->ipset.type;
+        if (strpbrk(s, " \t"))
+                return perr(c, n, "ipset %s: entry \"%.64s\": an entry is one word, without options such as timeout",
+                            r->name, printable(s));
+        if (n_parts > dims || (n_parts < dims && !(k->t->optional_last && n_parts == dims - 1)))
+                return perr(c, n, "ipset %s: entry \"%.64s\": a %s entry has %zu part%s separated by commas", r->name,
+                            printable(s), type, dims, dims == 1 ? "" : "s");
+        const char *q = s;
+        for (size_t i = 0; i < n_parts; i++) {
+                size_t len = strcspn(q, ",");
+                const char *why = NULL;
+                snprintf(part, sizeof(part), "%.*s", (int) (len < sizeof(part) - 1 ? len : sizeof(part) - 1), q);
+                if (len >= sizeof(part) || !set_part(k, k->t->dims[i], part, one, sizeof(one), &why)) {
+                        if (n_parts == 1)
+                                return perr(c, n, "ipset %s: entry \"%.64s\" is not %s", r->name, printable(s),
+                                            why ? why : "valid");
+                        char whole[80]; /* printable() has one buffer */
+                        snprintf(whole, sizeof(whole), "%s", printable(s));
+                        return perr(c, n, "ipset %s: entry \"%.64s\": \"%.64s\" is not %s", r->name, whole,
+                                    printable(part), why ? why : "valid");
+                }
+                snprintf(canon + strlen(canon), sizeof(canon) - strlen(canon), "%s%s", i ? "," : "", one);
+                q += len + (q[len] == ',');
+        }
+        if (strcmp(canon, s) != 0)
+                return perr(c, n, "ipset %s: entry \"%.64s\" is not in the kernel's form: write %s", r->name,
+                            printable(s), canon);
+        return 0;
+}
+
+/* bitmap:ip takes FROM-TO (save's form; a network is refused with it) of at
+ * most 65536 addresses; bitmap:port takes FROM-TO ports. */
+static int check_set_range(struct pctx *c, yaml_node_t *n, const struct resource *r, struct set_check *k) {
+        const char *s = r->ipset.range, *dash = strchr(s, '-');
+        if (k->t->dims[0] == DIM_PORT) {
+                char lo[8] = "", hi[8] = "";
+                if (dash && dash - s < 6 && strlen(dash + 1) < 6) {
+                        snprintf(lo, sizeof(lo), "%.*s", (int) (dash - s), s);
+                        snprintf(hi, sizeof(hi), "%s", dash + 1);
+                }
+                unsigned long a = all_digits(lo) ? strtoul(lo, NULL, 10) : 70000, b = all_digits(hi) ? strtoul(hi, NULL, 10) : 0;
+                if (a > b || b > 65535)
+                        return perr(c, n, "ipset %s: range \"%.64s\": expected FROM-TO, ports 0-65535", r->name,
+                                    printable(s));
+                k->lo = (uint32_t) a;
+                k->hi = (uint32_t) b;
+                k->has_range = true;
+                return 0;
+        }
+        struct ipaddr a, b;
+        char want[40], fa[INET6_ADDRSTRLEN], fb[INET6_ADDRSTRLEN];
+        if (!dash && ipaddr_parse(s, true, &a) == 0 && a.family == AF_INET && a.prefix >= 16) {
+                uint32_t lo = ipv4_host(&a) & (a.prefix ? ~0u << (32 - a.prefix) : 0);
+                uint32_t hi = lo | (a.prefix == 32 ? 0 : ~0u >> a.prefix);
+                struct in_addr x = { htonl(lo) }, y = { htonl(hi) };
+                inet_ntop(AF_INET, &x, fa, sizeof(fa));
+                inet_ntop(AF_INET, &y, fb, sizeof(fb));
+                return perr(c, n, "ipset %s: range \"%.64s\" is not in the kernel's form: write %s-%s", r->name, s, fa, fb);
+        }
+        char left[40] = "";
+        if (dash && dash - s < 40)
+                snprintf(left, sizeof(left), "%.*s", (int) (dash - s), s);
+        if (!dash || ipaddr_parse(left, false, &a) < 0 || ipaddr_parse(dash + 1, false, &b) < 0 ||
+            a.family != AF_INET || b.family != AF_INET || ipv4_host(&a) > ipv4_host(&b))
+                return perr(c, n, "ipset %s: range \"%.64s\": expected FROM-TO, IPv4 addresses", r->name, printable(s));
+        if (ipv4_host(&b) - ipv4_host(&a) > 65535)
+                return perr(c, n, "ipset %s: range \"%.64s\" holds more than 65536 addresses, the most a bitmap takes",
+                            r->name, s);
+        snprintf(want, sizeof(want), "%s-%s", ipaddr_format(&a, false, fa, sizeof(fa)),
+                 ipaddr_format(&b, false, fb, sizeof(fb)));
+        if (strcmp(want, s) != 0)
+                return perr(c, n, "ipset %s: range \"%.64s\" is not in the kernel's form: write %s", r->name, s, want);
+        k->lo = ipv4_host(&a);
+        k->hi = ipv4_host(&b);
+        k->has_range = true;
+        return 0;
+}
+
+static int check_ipset(struct pctx *c, struct resource *r, yaml_node_t *key) {
+        if (!(r->set & SET_F_TYPE))
+                return perr(c, key, "ipset %s needs a type", r->name);
+        int type = enum_from_string(&ipset_type_table, r->ipset.type);
+        struct set_check k = { .t = &set_types[type] };
+        const char *t = r->ipset.type;
+        if (strlen(r->name) > 31)
+                return perr(c, key, "ipset %s: a set name is at most 31 bytes", r->name);
+        if ((r->set & SET_F_FAMILY) && !k.t->has_family)
+                return perr(c, AT(SET_F_FAMILY), "ipset %s: type %s has no family", r->name, t);
+        if ((r->set & SET_F_FAMILY) && k.t->inet_only && r->ipset.family != FAMILY_INET)
+                return perr(c, AT(SET_F_FAMILY), "ipset %s: type %s is IPv4 only", r->name, t);
+        k.family = (r->set & SET_F_FAMILY) && r->ipset.family == FAMILY_INET6 ? AF_INET6 : AF_INET;
+        bool hash = !k.t->bitmap && type != SETT_LIST_SET;
+        if ((r->set & SET_F_HASHSIZE) && !hash)
+                return perr(c, AT(SET_F_HASHSIZE), "ipset %s: hashsize belongs to hash types, not %s", r->name, t);
+        uint32_t hs = r->ipset.hashsize;
+        if ((r->set & SET_F_HASHSIZE) && (hs & (hs - 1))) {
+                uint64_t up = 64;
+                while (up < hs)
+                        up <<= 1;
+                if (up > (1u << 31))
+                        return perr(c, AT(SET_F_HASHSIZE), "ipset %s: hashsize %u out of range 64..2147483648", r->name, hs);
+                return perr(c, AT(SET_F_HASHSIZE), "ipset %s: the kernel rounds hashsize up to a power of two: write %llu",
+                            r->name, (unsigned long long) up);
+        }
+        if ((r->set & SET_F_MAXELEM) && !hash)
+                return perr(c, AT(SET_F_MAXELEM), "ipset %s: maxelem belongs to hash types, not %s", r->name, t);
+        if ((r->set & SET_F_RANGE) && !k.t->bitmap)
+                return perr(c, AT(SET_F_RANGE), "ipset %s: range belongs to bitmap types, not %s", r->name, t);
+        if (k.t->bitmap && !(r->set & SET_F_RANGE))
+                return perr(c, key, "ipset %s: type %s needs a range", r->name, t);
+        int ret = 0;
+        if (r->set & SET_F_RANGE)
+                ret = check_set_range(c, AT(SET_F_RANGE), r, &k);
+        if (ret < 0 || !(r->set & SET_F_ENTRIES))
+                return ret;
+        yaml_node_t *list = AT(SET_F_ENTRIES);
+        SEQ_FOREACH(c, list, item) {
+                int x = check_set_entry(c, item, r, &k);
+                if (x < 0)
+                        ret = x;
+        }
+        return ret;
 }
 
 /* net.ipv4.ip_forward, net.ipv6.conf.eth0/20.forwarding: the network stack only. */
@@ -1011,6 +1393,7 @@ static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node
                 char what[300];
                 snprintf(what, sizeof(what), "%s %s", kind_to_string(kp->kind), name);
                 c->res = r;
+                memset(c->at, 0, sizeof(c->at));
                 int x = 0;
                 if (!(v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0 && is_plain(v)))
                         x = parse_fields(c, v, kp->fields, kp->n_fields, r, &r->set, what, 1);
@@ -1156,6 +1539,52 @@ static int parse_document(struct pctx *c, const char *hostname) {
         return ret;
 }
 
+/* libyaml's loader is quadratic in nesting depth (its scanner rechecks every
+ * open flow level for each token), so a small file of 100,000 nested brackets
+ * costs a minute of CPU before any field table sees it. A pass over the
+ * events, which stops at the first collection deeper than MAX_NESTING, refuses
+ * such a file in time linear in its size, and one of millions of empty
+ * collections before the loader spends a gigabyte on their nodes. It also
+ * reports a syntax error with the same words the loader would use. */
+static int check_nesting(const char *file, const char *buf, size_t len) {
+        yaml_parser_t parser;
+        yaml_event_t ev;
+        unsigned depth = 0, nodes = 0;
+        int ret = 0;
+        if (!yaml_parser_initialize(&parser))
+                return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
+        yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
+        for (;;) {
+                if (!yaml_parser_parse(&parser, &ev)) {
+                        struct srcpos p = { file, (unsigned) parser.problem_mark.line + 1,
+                                            (unsigned) parser.problem_mark.column + 1 };
+                        ret = diag_pos(&p, "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
+                                       parser.context ? " " : "", parser.context ? parser.context : "");
+                        break;
+                }
+                yaml_event_type_t t = ev.type;
+                /* Nodes as written; the walk's budget also counts what aliases expand to. */
+                bool node = t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT || t == YAML_SEQUENCE_START_EVENT ||
+                            t == YAML_MAPPING_START_EVENT;
+                if (node && ++nodes > MAX_NODES_PER_FILE) {
+                        struct srcpos p = { file, (unsigned) ev.start_mark.line + 1, (unsigned) ev.start_mark.column + 1 };
+                        ret = diag_pos(&p, "YAML: more than %u nodes", MAX_NODES_PER_FILE);
+                } else if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+                        if (++depth > MAX_NESTING) {
+                                struct srcpos p = { file, (unsigned) ev.start_mark.line + 1,
+                                                    (unsigned) ev.start_mark.column + 1 };
+                                ret = diag_pos(&p, "YAML: nested deeper than %u levels", MAX_NESTING);
+                        }
+                } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
+                        depth--;
+                yaml_event_delete(&ev);
+                if (ret < 0 || t == YAML_STREAM_END_EVENT)
+                        break;
+        }
+        yaml_parser_delete(&parser);
+        return ret;
+}
+
 int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
                           const char *hostname) {
         yaml_parser_t parser;
@@ -1164,6 +1593,9 @@ int manifest_parse_buffer(struct manifest_set *set, const char *name, const char
         int ret = 0;
 
         digest_update(set, buf, len);
+        ret = check_nesting(file, buf, len);
+        if (ret < 0)
+                return ret;
         if (!yaml_parser_initialize(&parser))
                 return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
         yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
@@ -1370,6 +1802,40 @@ static int child_mtu(struct manifest_set *set, const struct resource *r) {
                         kind_to_string(r->kind), r->name, r->link.mtu, p->name, p->link.mtu);
 }
 
+/* What libvirt's pool XML parser demands of each type, found before the pool
+ * is defined. Checked after the volumes and domains that use the pool, whose
+ * own errors say more. */
+static int check_pool_needs(const struct resource *r) {
+        static const uint64_t needs[_POOL_TYPE_MAX] = {
+                [POOL_DIR] = POOL_F_PATH,
+                [POOL_FS] = POOL_F_SOURCE | POOL_F_PATH,
+                [POOL_NETFS] = POOL_F_HOST | POOL_F_SOURCE | POOL_F_PATH,
+                [POOL_DISK] = POOL_F_SOURCE | POOL_F_PATH,
+                [POOL_ISCSI] = POOL_F_HOST | POOL_F_PATH,
+                [POOL_MPATH] = POOL_F_PATH,
+                [POOL_RBD] = POOL_F_HOST | POOL_F_SOURCE,
+                [POOL_SHEEPDOG] = POOL_F_HOST | POOL_F_SOURCE,
+                [POOL_GLUSTER] = POOL_F_HOST,
+                [POOL_VSTORAGE] = POOL_F_PATH,
+        };
+        if (r->kind != KIND_POOL || r->state == STATE_ABSENT)
+                return 0;
+        int type = enum_from_string(&pool_type_table, r->pool.type);
+        if (type < 0)
+                return 0;
+        static const struct { uint64_t bit; const char *key; } keys[] = {
+                { POOL_F_HOST, "host" }, { POOL_F_SOURCE, "source" }, { POOL_F_PATH, "path" } };
+        uint64_t missing = needs[type] & ~r->set;
+        char words[40] = "";
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (missing & keys[i].bit)
+                        snprintf(words + strlen(words), sizeof(words) - strlen(words), "%s%s", words[0] ? ", " : "",
+                                 keys[i].key);
+        if (missing)
+                return diag_pos(&r->pos, "pool %s: type %s needs %s", r->name, r->pool.type, words);
+        return 0;
+}
+
 int manifests_validate(struct manifest_set *set) {
         int ret = 0;
         for (size_t i = 0; i < set->model.n; i++) {
@@ -1422,6 +1888,30 @@ int manifests_validate(struct manifest_set *set) {
                                 ret = diag_pos(&r->pos, "volume %s lives in pool %s, which is declared absent", r->name,
                                                p->name);
                 }
+        }
+        for (size_t i = 0; i < set->model.n; i++) {
+                /* The peer is created with its veth: a declared link of that name would
+                 * collide, unless it is the other end declaring this one (as show writes a pair). */
+                const struct resource *r = set->model.v[i];
+                if (r->kind != KIND_VETH || r->state == STATE_ABSENT || r->link.peer_netns[0])
+                        continue;
+                const struct resource *o = model_find(&set->model, KIND_ETHERNET, r->link.peer);
+                if (o && !(o->kind == KIND_VETH && !o->link.peer_netns[0] && strcmp(o->link.peer, r->name) == 0))
+                        ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is declared as %s %s at %s:%u:%u",
+                                       r->name, r->link.peer, kind_to_string(o->kind), o->name, o->pos.file, o->pos.line,
+                                       o->pos.col);
+                for (size_t j = 0; j < i; j++) {
+                        const struct resource *q = set->model.v[j];
+                        if (q->kind == KIND_VETH && q->state != STATE_ABSENT && !q->link.peer_netns[0] &&
+                            strcmp(q->link.peer, r->link.peer) == 0)
+                                ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is also the peer of veth %s",
+                                               r->name, r->link.peer, q->name);
+                }
+        }
+        for (size_t i = 0; i < set->model.n; i++) {
+                int x = check_pool_needs(set->model.v[i]);
+                if (x < 0)
+                        ret = x;
         }
         return ret;
 }

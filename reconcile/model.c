@@ -13,9 +13,19 @@ struct resource *resource_new(enum kind k, const char *name) {
         return r;
 }
 
+const struct srcpos *resource_ref_pos(const struct resource *r, const char *name) {
+        for (size_t i = 0; i < r->n_refs; i++)
+                if (strcmp(r->refs[i].name, name) == 0)
+                        return &r->refs[i].pos;
+        return &r->pos;
+}
+
 void resource_free(struct resource *r) {
         if (!r)
                 return;
+        for (size_t i = 0; i < r->n_refs; i++)
+                free(r->refs[i].name);
+        free(r->refs);
         switch (r->kind) {
         case KIND_ROUTE:
                 break;

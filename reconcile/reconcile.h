@@ -111,6 +111,30 @@ enum xmit_hash { XMIT_LAYER2, XMIT_LAYER34, XMIT_LAYER23, XMIT_ENCAP23, XMIT_ENC
 /* Values are the kernel's RTN_* minus one would not hold: mapped in the route backend. */
 enum route_type { ROUTE_UNICAST, ROUTE_BLACKHOLE, ROUTE_UNREACHABLE, ROUTE_PROHIBIT, _ROUTE_TYPE_MAX, _ROUTE_TYPE_INVALID = -1 };
 enum route_scope { RSCOPE_GLOBAL, RSCOPE_LINK, RSCOPE_HOST, _RSCOPE_MAX, _RSCOPE_INVALID = -1 };
+/* The kernel's IPVS schedulers (net/netfilter/ipvs/Kconfig: one module each). */
+enum ipvs_sched { IPVS_SCHED_RR, IPVS_SCHED_WRR, IPVS_SCHED_LC, IPVS_SCHED_WLC, IPVS_SCHED_LBLC, IPVS_SCHED_LBLCR,
+                  IPVS_SCHED_DH, IPVS_SCHED_SH, IPVS_SCHED_SED, IPVS_SCHED_NQ, IPVS_SCHED_FO, IPVS_SCHED_OVF,
+                  IPVS_SCHED_MH, IPVS_SCHED_TWOS, _IPVS_SCHED_MAX, _IPVS_SCHED_INVALID = -1 };
+/* The kernel's ipset types (net/netfilter/ipset/ip_set_*.c), as libipset names them. */
+enum set_type { SETT_BITMAP_IP, SETT_BITMAP_IP_MAC, SETT_BITMAP_PORT, SETT_HASH_IP, SETT_HASH_MAC, SETT_HASH_IP_MAC,
+                  SETT_HASH_IP_MARK, SETT_HASH_NET, SETT_HASH_NET_NET, SETT_HASH_IP_PORT, SETT_HASH_NET_PORT,
+                  SETT_HASH_IP_PORT_IP, SETT_HASH_IP_PORT_NET, SETT_HASH_NET_PORT_NET, SETT_HASH_NET_IFACE,
+                  SETT_LIST_SET, _SETT_MAX, _SETT_INVALID = -1 };
+/* libvirt's storage pool types (virStoragePoolType) that a pool of path,
+ * source and host can describe: scsi needs an adapter and iscsi-direct an
+ * initiator, which the manifest has no keys for. */
+enum pool_type { POOL_DIR, POOL_FS, POOL_NETFS, POOL_LOGICAL, POOL_DISK, POOL_ISCSI, POOL_MPATH, POOL_RBD,
+                 POOL_SHEEPDOG, POOL_GLUSTER, POOL_ZFS, POOL_VSTORAGE, _POOL_TYPE_MAX, _POOL_TYPE_INVALID = -1 };
+/* What one part of an ipset entry is: the parts are separated by commas. */
+enum set_dim { DIM_NONE, DIM_IP, DIM_NET, DIM_PORT, DIM_MAC, DIM_MARK, DIM_IFACE, DIM_SETNAME };
+struct set_type_info {
+        bool has_family;    /* takes family inet or inet6; else no family (bitmap:port, hash:mac, list:set) */
+        bool inet_only;     /* bitmap:ip and bitmap:ip,mac: IPv4 only */
+        bool bitmap;        /* needs a range, has no hashsize or maxelem */
+        bool optional_last; /* bitmap:ip,mac: the MAC may be left out */
+        enum set_dim dims[3];
+};
+extern const struct set_type_info set_types[_SETT_MAX];
 
 /* One string table per enum; parsers look words up through these. */
 struct enum_table {
@@ -123,7 +147,8 @@ extern const size_t n_enum_tables;
 extern const struct enum_table net_mode_table, macvtap_mode_table, vol_format_table, prealloc_table,
         disk_bus_table, disk_cache_table, disk_discard_table, nic_model_table, mem_backing_table,
         ipvs_proto_table, ipvs_fwd_table, inet_family_table, state_table, domain_state_table, macvlan_mode_table,
-        bond_mode_table, lacp_rate_table, xmit_hash_table, route_type_table, route_scope_table;
+        bond_mode_table, lacp_rate_table, xmit_hash_table, route_type_table, route_scope_table, ipvs_sched_table,
+        ipset_type_table, pool_type_table;
 int enum_from_string(const struct enum_table *t, const char *s);
 const char *enum_to_string(const struct enum_table *t, int v);
 
@@ -355,10 +380,18 @@ struct ipset_spec {
         struct str_list entries;
 };
 
+/* A name a resource refers to (a port, a parent, a bridge) and where the manifest wrote it. */
+struct name_ref {
+        char *name;
+        struct srcpos pos;
+};
+
 struct resource {
         enum kind kind;
         char *name;
         struct srcpos pos;
+        struct name_ref *refs; /* desired model only */
+        size_t n_refs;
         int state;    /* enum res_state */
         uint64_t set; /* field bits of the kind, plus RES_F_STATE */
         long topo_index, topo_level; /* scratch for ordering, owned by the core */
@@ -378,6 +411,8 @@ struct resource {
 
 struct resource *resource_new(enum kind k, const char *name);
 void resource_free(struct resource *r);
+/* Where r's manifest names name (a port, a parent), or r's own position. */
+const struct srcpos *resource_ref_pos(const struct resource *r, const char *name);
 
 /* A set of resources with lookup by (kind class, name) in constant time. */
 struct model {

@@ -381,25 +381,27 @@ static void dep_check(void *u, enum kind k, const char *name) {
                            : dc->r->kind == KIND_SYSCTL                           ? "interface"
                            : dc->r->kind == KIND_ROUTE || dc->r->kind == KIND_VXLAN ? "device"
                                                                                     : "parent";
+        /* At the list element or value that names it: the resource may name many. */
+        const struct srcpos *at = resource_ref_pos(dc->r, name);
         if (d && d->state != STATE_ABSENT && !kind_selected(dc->run->opts, d->kind))
                 return; /* declared, and left out of this run by --only: its own run makes it */
         if (d && d->state != STATE_ABSENT) {
                 if (dc->skipped[d->topo_index]) {
-                        diag_pos(&dc->r->pos, "%s %s: %s %s was skipped; skipping %s too", kind_to_string(dc->r->kind),
+                        diag_pos(at, "%s %s: %s %s was skipped; skipping %s too", kind_to_string(dc->r->kind),
                                  dc->r->name, role, name, dc->r->name);
                         dc->bad = true;
                 }
                 return;
         }
         if (d && d->state == STATE_ABSENT) {
-                diag_pos(&dc->r->pos, "%s %s: %s %s is declared absent", kind_to_string(dc->r->kind), dc->r->name,
+                diag_pos(at, "%s %s: %s %s is declared absent", kind_to_string(dc->r->kind), dc->r->name,
                          role, name);
                 dc->bad = true;
                 return;
         }
         if (model_find(&dc->run->live, k, name))
                 return;
-        diag_pos(&dc->r->pos, "%s %s: %s %s is neither declared nor present; skipping %s",
+        diag_pos(at, "%s %s: %s %s is neither declared nor present; skipping %s",
                  kind_to_string(dc->r->kind), dc->r->name, role, name, dc->r->name);
         dc->bad = true;
 }

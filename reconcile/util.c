@@ -185,6 +185,53 @@ static const char *const lacp_words[] = { "slow", "fast" };
 static const char *const xmit_words[] = { "layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac" };
 static const char *const route_type_words[] = { "unicast", "blackhole", "unreachable", "prohibit" };
 static const char *const route_scope_words[] = { "global", "link", "host" };
+static const char *const sched_words[_IPVS_SCHED_MAX] = {
+        [IPVS_SCHED_RR] = "rr",   [IPVS_SCHED_WRR] = "wrr", [IPVS_SCHED_LC] = "lc", [IPVS_SCHED_WLC] = "wlc", [IPVS_SCHED_LBLC] = "lblc",
+        [IPVS_SCHED_LBLCR] = "lblcr", [IPVS_SCHED_DH] = "dh", [IPVS_SCHED_SH] = "sh", [IPVS_SCHED_SED] = "sed", [IPVS_SCHED_NQ] = "nq",
+        [IPVS_SCHED_FO] = "fo",   [IPVS_SCHED_OVF] = "ovf", [IPVS_SCHED_MH] = "mh", [IPVS_SCHED_TWOS] = "twos",
+};
+static const char *const set_type_words[_SETT_MAX] = {
+        [SETT_BITMAP_IP] = "bitmap:ip",
+        [SETT_BITMAP_IP_MAC] = "bitmap:ip,mac",
+        [SETT_BITMAP_PORT] = "bitmap:port",
+        [SETT_HASH_IP] = "hash:ip",
+        [SETT_HASH_MAC] = "hash:mac",
+        [SETT_HASH_IP_MAC] = "hash:ip,mac",
+        [SETT_HASH_IP_MARK] = "hash:ip,mark",
+        [SETT_HASH_NET] = "hash:net",
+        [SETT_HASH_NET_NET] = "hash:net,net",
+        [SETT_HASH_IP_PORT] = "hash:ip,port",
+        [SETT_HASH_NET_PORT] = "hash:net,port",
+        [SETT_HASH_IP_PORT_IP] = "hash:ip,port,ip",
+        [SETT_HASH_IP_PORT_NET] = "hash:ip,port,net",
+        [SETT_HASH_NET_PORT_NET] = "hash:net,port,net",
+        [SETT_HASH_NET_IFACE] = "hash:net,iface",
+        [SETT_LIST_SET] = "list:set",
+};
+const struct set_type_info set_types[_SETT_MAX] = {
+        [SETT_BITMAP_IP] = { .has_family = true, .inet_only = true, .bitmap = true, .dims = { DIM_IP } },
+        [SETT_BITMAP_IP_MAC] = { .has_family = true, .inet_only = true, .bitmap = true, .optional_last = true,
+                                 .dims = { DIM_IP, DIM_MAC } },
+        [SETT_BITMAP_PORT] = { .bitmap = true, .dims = { DIM_PORT } },
+        [SETT_HASH_IP] = { .has_family = true, .dims = { DIM_IP } },
+        [SETT_HASH_MAC] = { .dims = { DIM_MAC } },
+        [SETT_HASH_IP_MAC] = { .has_family = true, .dims = { DIM_IP, DIM_MAC } },
+        [SETT_HASH_IP_MARK] = { .has_family = true, .dims = { DIM_IP, DIM_MARK } },
+        [SETT_HASH_NET] = { .has_family = true, .dims = { DIM_NET } },
+        [SETT_HASH_NET_NET] = { .has_family = true, .dims = { DIM_NET, DIM_NET } },
+        [SETT_HASH_IP_PORT] = { .has_family = true, .dims = { DIM_IP, DIM_PORT } },
+        [SETT_HASH_NET_PORT] = { .has_family = true, .dims = { DIM_NET, DIM_PORT } },
+        [SETT_HASH_IP_PORT_IP] = { .has_family = true, .dims = { DIM_IP, DIM_PORT, DIM_IP } },
+        [SETT_HASH_IP_PORT_NET] = { .has_family = true, .dims = { DIM_IP, DIM_PORT, DIM_NET } },
+        [SETT_HASH_NET_PORT_NET] = { .has_family = true, .dims = { DIM_NET, DIM_PORT, DIM_NET } },
+        [SETT_HASH_NET_IFACE] = { .has_family = true, .dims = { DIM_NET, DIM_IFACE } },
+        [SETT_LIST_SET] = { .dims = { DIM_SETNAME } },
+};
+static const char *const pool_type_words[_POOL_TYPE_MAX] = {
+        [POOL_DIR] = "dir",     [POOL_FS] = "fs",       [POOL_NETFS] = "netfs",       [POOL_LOGICAL] = "logical",
+        [POOL_DISK] = "disk",   [POOL_ISCSI] = "iscsi", [POOL_MPATH] = "mpath",       [POOL_RBD] = "rbd",
+        [POOL_SHEEPDOG] = "sheepdog", [POOL_GLUSTER] = "gluster", [POOL_ZFS] = "zfs", [POOL_VSTORAGE] = "vstorage",
+};
 static const char *const op_words[_OP_MAX] = {
         [OP_CREATE] = "create", [OP_UPDATE] = "update", [OP_REPLACE] = "replace", [OP_DELETE] = "delete", [OP_ADOPT] = "adopt",
 };
@@ -208,6 +255,9 @@ TABLE(lacp_rate_table, lacp_words);
 TABLE(xmit_hash_table, xmit_words);
 TABLE(route_type_table, route_type_words);
 TABLE(route_scope_table, route_scope_words);
+TABLE(ipvs_sched_table, sched_words);
+TABLE(ipset_type_table, set_type_words);
+TABLE(pool_type_table, pool_type_words);
 /* The generic state only allows present/absent; domains allow all four. */
 const struct enum_table state_table = { "state", state_words, 2 };
 const struct enum_table domain_state_table = { "domain state", state_words, _STATE_MAX };
@@ -220,7 +270,8 @@ const struct enum_table *const enum_tables[] = {
         &net_mode_table, &macvtap_mode_table, &vol_format_table, &prealloc_table, &disk_bus_table,
         &disk_cache_table, &disk_discard_table, &nic_model_table, &mem_backing_table, &ipvs_proto_table,
         &ipvs_fwd_table, &inet_family_table, &macvlan_mode_table, &bond_mode_table, &lacp_rate_table,
-        &xmit_hash_table, &route_type_table, &route_scope_table,
+        &xmit_hash_table, &route_type_table, &route_scope_table, &ipvs_sched_table, &ipset_type_table,
+        &pool_type_table,
 };
 const size_t n_enum_tables = ELEMENTSOF(enum_tables);
 

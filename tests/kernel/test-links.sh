@@ -175,7 +175,7 @@ bridges:
     interfaces: [eth9]
 '
         rc apply; expect_rc 1 "a missing port is an error"
-        expect_out 'host.yaml:4:3: error: bridge br9: port eth9 is neither declared nor present; skipping br9'
+        expect_out 'host.yaml:5:18: error: bridge br9: port eth9 is neither declared nor present; skipping br9'
         [ "$(printf '%s\n' "$OUT" | grep -c 'port eth9')" = 1 ] || fail "the error is reported more than once"
         link_exists br0 || fail "br0 was not created"
         link_exists br9 && fail "br9 was created"

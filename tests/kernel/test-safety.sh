@@ -68,9 +68,11 @@ test_failed_action_stops_and_next_run_resumes() {
 bridges:
   br1: {}
 ipsets:
-  bad: { type: "hash:nosuchtype", entries: [] }
+  bad: { type: list:set, entries: [nosuchset] }
   good: { type: hash:ip, entries: [10.1.1.1] }
 '
+        # A set type or entry the parser refuses never gets here; a member set
+        # that exists nowhere is found only by the kernel.
         rc apply; expect_rc 1
         expect_out 'error: ipset bad: '
         expect_out 'not run'

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -453,6 +454,133 @@ static void test_error_vlan_above_parent(void **state) {
                            "refuses it)");
 }
 
+/* Every set type takes entries in the spelling `ipset save` prints, and only those. */
+static void test_ipset_entries_every_type(void **state) {
+        (void) state;
+        const char *y = "version: 1\nipsets:\n"
+                        "  a: { type: bitmap:ip, range: 10.0.0.0-10.0.0.255, entries: [10.0.0.1] }\n"
+                        "  b: { type: \"bitmap:ip,mac\", range: 10.0.0.0-10.0.0.255, entries: [\"10.0.0.1,52:54:00:AA:BB:CC\", 10.0.0.2] }\n"
+                        "  c: { type: bitmap:port, range: 1-1024, entries: [22, 80] }\n"
+                        "  d: { type: hash:ip, family: inet6, entries: [\"2001:db8::1\", \"::ffff:1.2.3.4\"] }\n"
+                        "  e: { type: hash:mac, entries: [\"52:54:00:AA:BB:CC\"] }\n"
+                        "  f: { type: \"hash:ip,mac\", entries: [\"10.0.0.1,52:54:00:AA:BB:CC\"] }\n"
+                        "  g: { type: \"hash:ip,mark\", entries: [\"10.0.0.1,0x0000002a\"] }\n"
+                        "  h: { type: hash:net, hashsize: 1024, entries: [10.0.0.0/8, 10.1.2.3] }\n"
+                        "  i: { type: \"hash:net,net\", entries: [\"10.0.0.0/8,192.168.0.0/16\"] }\n"
+                        "  j: { type: \"hash:ip,port\", entries: [\"10.0.0.1,tcp:80\", \"10.0.0.1,udp:53\", \"10.0.0.1,sctp:9\", \"10.0.0.1,udplite:7\"] }\n"
+                        "  k: { type: \"hash:net,port\", family: inet6, entries: [\"2001:db8::/32,tcp:443\"] }\n"
+                        "  l: { type: \"hash:ip,port,ip\", entries: [\"10.0.0.1,tcp:80,10.0.0.2\"] }\n"
+                        "  m: { type: \"hash:ip,port,net\", entries: [\"10.0.0.1,tcp:80,10.0.0.0/24\"] }\n"
+                        "  n: { type: \"hash:net,port,net\", entries: [\"10.0.0.0/8,udp:53,10.1.0.0/16\"] }\n"
+                        "  o: { type: \"hash:net,iface\", entries: [\"10.0.0.0/8,eth0\", \"10.0.0.0/8,physdev:eth1\"] }\n"
+                        "  p: { type: list:set, entries: [a, h] }\n";
+        assert_string_equal(parse(y), "");
+        assert_int_equal(set.model.n, 16);
+        struct resource *b = model_find(&set.model, KIND_IPSET, "b");
+        assert_non_null(b);
+        assert_int_equal(b->ipset.entries.n, 2);
+        assert_string_equal(b->ipset.type, "bitmap:ip,mac");
+}
+
+static void test_ipset_entry_errors(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nipsets:\n  s1: { type: hash:ip, entries: [10.0.0.1, example.com] }\n",
+                           "m.yaml:3:44: error: ipset s1: entry \"example.com\" is not a single address (names are never resolved)");
+        assert_first_error("version: 1\nipsets:\n  s2: { type: hash:net, entries: [10.0.0.1/8] }\n",
+                           "m.yaml:3:35: error: ipset s2: entry \"10.0.0.1/8\" is not in the kernel's form: write 10.0.0.0/8");
+        assert_first_error("version: 1\nipsets:\n  s3: { type: hash:ip, family: inet6, entries: [\"2001:DB8::0:1\"] }\n",
+                           "m.yaml:3:49: error: ipset s3: entry \"2001:DB8::0:1\" is not in the kernel's form: write 2001:db8::1");
+        assert_first_error("version: 1\nipsets:\n  s4: { type: \"hash:ip,port\", entries: [\"10.0.0.1,80\"] }\n",
+                           "m.yaml:3:41: error: ipset s4: entry \"10.0.0.1,80\" is not in the kernel's form: write 10.0.0.1,tcp:80");
+        assert_first_error("version: 1\nipsets:\n  s5: { type: hash:mac, entries: [\"52:54:00:aa:bb:cc\"] }\n",
+                           "m.yaml:3:35: error: ipset s5: entry \"52:54:00:aa:bb:cc\" is not in the kernel's form: write "
+                           "52:54:00:AA:BB:CC");
+        assert_first_error("version: 1\nipsets:\n  s6: { type: hash:ipv4 }\n",
+                           "m.yaml:3:15: error: type: expected one of bitmap:ip, bitmap:ip,mac, bitmap:port, hash:ip, hash:mac, "
+                           "hash:ip,mac, hash:ip,mark, hash:net, hash:net,net, hash:ip,port, hash:net,port, hash:ip,port,ip, "
+                           "hash:ip,port,net, hash:net,port,net, hash:net,iface, list:set");
+        assert_first_error("version: 1\nipsets:\n  s7: { type: hash:mac, family: inet6 }\n",
+                           "m.yaml:3:33: error: ipset s7: type hash:mac has no family");
+        assert_first_error("version: 1\nipsets:\n  s8: { type: bitmap:ip, range: 192.168.0.0/24 }\n",
+                           "m.yaml:3:33: error: ipset s8: range \"192.168.0.0/24\" is not in the kernel's form: write "
+                           "192.168.0.0-192.168.0.255");
+        assert_first_error("version: 1\nipsets:\n  s9: { type: hash:ip, hashsize: 1000 }\n",
+                           "m.yaml:3:34: error: ipset s9: the kernel rounds hashsize up to a power of two: write 1024");
+}
+
+/* Every bad entry is reported, each at its own list element. */
+static void test_ipset_every_bad_entry_reported(void **state) {
+        (void) state;
+        const char *e = parse("version: 1\nipsets:\n  s:\n    type: hash:ip\n    entries:\n      - 10.0.0.1\n"
+                              "      - host.example\n      - 10.0.0.0/8\n");
+        assert_non_null(strstr(e, "m.yaml:7:9: error: ipset s: entry \"host.example\""));
+        assert_non_null(strstr(e, "m.yaml:8:9: error: ipset s: entry \"10.0.0.0/8\""));
+        assert_null(model_find(&set.model, KIND_IPSET, "s"));
+}
+
+static void test_enum_words_checked_at_parse(void **state) {
+        (void) state;
+        for (int i = 0; i < ipvs_sched_table.n; i++) {
+                char y[200];
+                snprintf(y, sizeof(y), "version: 1\nservices:\n  s%d: { address: 192.0.2.1, port: %d, scheduler: %s }\n", i,
+                         80 + i, enum_to_string(&ipvs_sched_table, i));
+                assert_string_equal(parse(y), "");
+        }
+        assert_first_error("version: 1\nservices:\n  x: { address: 192.0.2.1, port: 80, scheduler: round-robin }\n",
+                           "m.yaml:3:49: error: scheduler: expected one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, "
+                           "ovf, mh, twos");
+        assert_first_error("version: 1\npools:\n  p: { type: nfs }\n",
+                           "m.yaml:3:14: error: type: expected one of dir, fs, netfs, logical, disk, iscsi, mpath, rbd, sheepdog, "
+                           "gluster, zfs, vstorage");
+        assert_first_error("version: 1\npools:\n  q: { type: netfs, path: /mnt/q }\n",
+                           "m.yaml:3:3: error: pool q: type netfs needs host, source");
+        assert_first_error("version: 1\nnetworks:\n  n: { address: 10.0.0.1/24, dhcp: { start: 10.0.1.2, end: 10.0.1.9 } }\n",
+                           "m.yaml:3:36: error: network n: dhcp start and end must lie in 10.0.0.1/24");
+        assert_first_error("version: 1\nservices:\n  y: { address: 192.0.2.1, port: 81, persistence: 9, netmask: 255.0.255.0 }\n",
+                           "m.yaml:3:63: error: service y: netmask 255.0.255.0 is not contiguous");
+}
+
+/* A port or parent is known by where the manifest names it, for errors about it. */
+static void test_reference_positions(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nbridges:\n  br0:\n    interfaces: [eth0,\n      eth1]\n"
+                                  "vlans:\n  v5: { link: eth2, id: 5 }\n"),
+                            "");
+        struct resource *br = model_find(&set.model, KIND_BRIDGE, "br0");
+        struct resource *v = model_find(&set.model, KIND_VLAN, "v5");
+        const struct srcpos *p = resource_ref_pos(br, "eth1");
+        assert_int_equal(p->line, 5);
+        assert_int_equal(p->col, 7);
+        p = resource_ref_pos(br, "eth0");
+        assert_int_equal(p->line, 4);
+        assert_int_equal(p->col, 18);
+        p = resource_ref_pos(v, "eth2");
+        assert_int_equal(p->line, 7);
+        assert_int_equal(p->col, 15);
+        p = resource_ref_pos(v, "nothing");
+        assert_int_equal(p->line, 7);
+        assert_int_equal(p->col, 3);
+}
+
+/* 100,000 nested flow sequences took 41 s of CPU in libyaml's loader. */
+static void test_deep_nesting_refused_fast(void **state) {
+        (void) state;
+        size_t n = 100000;
+        char *y = malloc(2 * n + 64);
+        assert_non_null(y);
+        int h = sprintf(y, "version: 1\nbridges:\n  br0: ");
+        memset(y + h, '[', n);
+        memset(y + h + n, ']', n);
+        strcpy(y + h + 2 * n, "\n");
+        clock_t t0 = clock();
+        assert_first_error(y, "m.yaml:3:70: error: YAML: nested deeper than 64 levels");
+        assert_true(clock() - t0 < CLOCKS_PER_SEC / 2);
+        free(y);
+        assert_first_error("version: 1\nbridges:\n  br0:\n    - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - "
+                           "- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - x\n",
+                           "m.yaml:4:129: error: YAML: nested deeper than 64 levels");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -491,6 +619,12 @@ int main(void) {
                 T(test_error_bond_member_mtu),
                 T(test_error_bond_members_disagree),
                 T(test_error_vlan_above_parent),
+                T(test_ipset_entries_every_type),
+                T(test_ipset_entry_errors),
+                T(test_ipset_every_bad_entry_reported),
+                T(test_enum_words_checked_at_parse),
+                T(test_reference_positions),
+                T(test_deep_nesting_refused_fast),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,8 +193,8 @@ static void test_missing_dependency_skips_dependents_only(void **state) {
         assert_string_equal(order(), "create b2");
         assert_int_equal(run.plan.n_errors, 2);
         fflush(errs_f);
-        assert_non_null(strstr(errs, "m.yaml:3:3: error: vlan v1: parent eth9 is neither declared nor present"));
-        assert_non_null(strstr(errs, "m.yaml:5:3: error: bridge b1: port v1 was skipped; skipping b1 too"));
+        assert_non_null(strstr(errs, "m.yaml:3:15: error: vlan v1: parent eth9 is neither declared nor present"));
+        assert_non_null(strstr(errs, "m.yaml:5:22: error: bridge b1: port v1 was skipped; skipping b1 too"));
 }
 
 static void test_dependency_cycle(void **state) {

@@ -27,6 +27,28 @@ static void test_enum_tables_round_trip(void **state) {
         }
 }
 
+/* The set type table agrees with the names: a part per comma, bitmap: types need a range. */
+static void test_set_types(void **state) {
+        (void) state;
+        assert_int_equal(ipset_type_table.n, _SETT_MAX);
+        for (int i = 0; i < _SETT_MAX; i++) {
+                const char *w = enum_to_string(&ipset_type_table, i);
+                const struct set_type_info *t = &set_types[i];
+                size_t dims = 0, commas = 0;
+                while (dims < 3 && t->dims[dims] != DIM_NONE)
+                        dims++;
+                for (const char *p = w; *p; p++)
+                        commas += *p == ',';
+                assert_int_equal(dims, commas + 1);
+                assert_int_equal(t->bitmap, strncmp(w, "bitmap:", 7) == 0);
+                assert_true(!t->inet_only || (t->has_family && t->bitmap));
+                assert_int_equal(t->has_family, strstr(w, "ip") != NULL || strstr(w, "net") != NULL);
+        }
+        assert_int_equal(ipvs_sched_table.n, _IPVS_SCHED_MAX);
+        assert_string_equal(enum_to_string(&ipvs_sched_table, IPVS_SCHED_WLC), "wlc");
+        assert_int_equal(pool_type_table.n, _POOL_TYPE_MAX);
+}
+
 static void test_kinds_and_sections(void **state) {
         (void) state;
         for (int k = 0; k < _KIND_MAX; k++) {
@@ -125,6 +147,7 @@ static void test_model_remove_if_and_strset(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_enum_tables_round_trip),
+                cmocka_unit_test(test_set_types),
                 cmocka_unit_test(test_kinds_and_sections),
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_model_lookup_by_class),

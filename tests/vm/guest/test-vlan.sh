@@ -39,7 +39,7 @@ vlans:
 '
         ip -n "$NS" link add dummy6 type dummy
         rc apply; expect_rc 1
-        expect_out 'host.yaml:3:3: error: vlan vlan5: parent eth9 is neither declared nor present; skipping vlan5'
+        expect_out 'host.yaml:3:18: error: vlan vlan5: parent eth9 is neither declared nor present; skipping vlan5'
         link_exists vlan6 || fail "vlan6 not created"
 }
 
