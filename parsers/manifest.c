@@ -1891,12 +1891,14 @@ int manifests_validate(struct manifest_set *set) {
         }
         for (size_t i = 0; i < set->model.n; i++) {
                 /* The peer is created with its veth: a declared link of that name would
-                 * collide, unless it is the other end declaring this one (as show writes a pair). */
+                 * collide, unless it is the other end declaring this one (as show writes a
+                 * pair), or an ethernet: the end configured as a NIC (a host's uplink). */
                 const struct resource *r = set->model.v[i];
                 if (r->kind != KIND_VETH || r->state == STATE_ABSENT || r->link.peer_netns[0])
                         continue;
                 const struct resource *o = model_find(&set->model, KIND_ETHERNET, r->link.peer);
-                if (o && !(o->kind == KIND_VETH && !o->link.peer_netns[0] && strcmp(o->link.peer, r->name) == 0))
+                if (o && o->kind != KIND_ETHERNET &&
+                    !(o->kind == KIND_VETH && !o->link.peer_netns[0] && strcmp(o->link.peer, r->name) == 0))
                         ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is declared as %s %s at %s:%u:%u",
                                        r->name, r->link.peer, kind_to_string(o->kind), o->name, o->pos.file, o->pos.line,
                                        o->pos.col);
