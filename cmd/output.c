@@ -321,6 +321,16 @@ static void show_domain(FILE *f, const struct resource *r) {
                 fprintf(f, "    cpu: %s\n", d->cpu);
         if (d->memory_backing == MEMBACK_HUGEPAGES)
                 fputs("    memory-backing: hugepages\n", f);
+        const char *const os_keys[] = { "machine", "kernel", "initrd", "cmdline" };
+        const char *const os_vals[] = { d->machine, d->kernel, d->initrd, d->cmdline };
+        for (size_t i = 0; i < ELEMENTSOF(os_keys); i++)
+                if (os_vals[i]) {
+                        fprintf(f, "    %s: ", os_keys[i]);
+                        yaml_quoted(f, os_vals[i]);
+                        fputc('\n', f);
+                }
+        if (!d->acpi || !d->apic)
+                fputs("    # features: acpi and apic missing; an apply adds them (no graceful shutdown or hotplug without)\n", f);
         fprintf(f, "    state: %s\n    autostart: %s\n", res_state_to_string(r->state), d->autostart ? "true" : "false");
         /* A disk that is neither a pool volume nor a cdrom cannot be declared: then
          * the list is left out, which leaves the disks unmanaged rather than detached. */
@@ -361,7 +371,8 @@ static void show_domain(FILE *f, const struct resource *r) {
                 fprintf(f, ", mac: \"%s\" }\n", mac_format(n->mac, mac));
         }
         if (d->active && (d->active->domain.max_vcpus != d->max_vcpus || d->active->domain.max_memory != d->max_memory ||
-                          d->active->domain.memory_backing != d->memory_backing))
+                          d->active->domain.memory_backing != d->memory_backing || d->active->domain.acpi != d->acpi ||
+                          d->active->domain.apic != d->apic))
                 fputs("    # pending: restart needed (the running guest differs from its definition)\n", f);
 }
 

@@ -504,11 +504,16 @@ static void test_show_round_trip(void **state) {
         free(yaml);
         assert_non_null(model_find(&set.model, KIND_DOMAIN, "web1"));
         assert_non_null(model_find(&set.model, KIND_VOLUME, "images/web1-root"));
-        /* ...and in sync: what reconcile owns plans nothing, what it does not is only adopted. */
+        /* ...and in sync: what reconcile owns plans nothing, what it does not is only
+         * adopted. A domain without ACPI and APIC (test:///default's own) gets them:
+         * reconcile renders them always, so no manifest says "without". */
         plan_only(&run);
-        for (size_t i = 0; i < run.plan.n_actions; i++)
-                if (run.plan.actions[i].op != OP_ADOPT || run.plan.actions[i].n_changes)
-                        fail_msg("show round trip plans %s %s", op_to_string(run.plan.actions[i].op), run.plan.actions[i].name);
+        for (size_t i = 0; i < run.plan.n_actions; i++) {
+                const struct action *a = &run.plan.actions[i];
+                bool features_only = a->kind == KIND_DOMAIN && a->n_changes == 1 && a->changes[0].field == DOM_F_FEATURES;
+                if (a->op != OP_ADOPT || (a->n_changes && !features_only))
+                        fail_msg("show round trip plans %s %s", op_to_string(a->op), a->name);
+        }
         run_done(&run);
 }
 
