@@ -226,7 +226,31 @@ static void test_kernel_boot_applied_and_changed(void **state) {
         struct run run;
         plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
+        /* show prints the machine and the boot, as a manifest that plans nothing. */
+        char *yaml = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&yaml, &len);
+        show_print_yaml(f, &run.live);
+        fclose(f);
         run_done(&run);
+        if (!strstr(yaml, "    machine: ") || !strstr(yaml, "q35") || !strstr(yaml, "    kernel: ") ||
+            !strstr(yaml, "/boot/vmlinuz") || !strstr(yaml, "    initrd: ") || !strstr(yaml, "/boot/initrd.img") ||
+            !strstr(yaml, "    cmdline: ") || !strstr(yaml, "console=ttyS0 root=/dev/vda quiet"))
+                fail_msg("show lacks the machine or the boot:\n%s", yaml);
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        int x = manifest_parse_buffer(&set, "show.yaml", yaml, len, "kvm1");
+        if (x < 0 || manifests_validate(&set) < 0) {
+                fflush(errs_f);
+                fail_msg("show's YAML is not a valid manifest: %s\n%s", errs, yaml);
+        }
+        free(yaml);
+        plan_only(&run);
+        for (size_t i = 0; i < run.plan.n_actions; i++)
+                if (model_find(&set.model, KIND_DOMAIN, "g1") && strcmp(run.plan.actions[i].name, "g1") == 0)
+                        fail_msg("show's g1 plans %zu changes", run.plan.actions[i].n_changes);
+        run_done(&run);
+        want(guest);
         /* A changed cmdline and a dropped initrd are config changes of the declared boot. */
         want("version: 1\ndomains:\n  g1:\n    memory: 128M\n    machine: q35\n    kernel: /boot/vmlinuz\n"
              "    cmdline: console=ttyS0\n");
