@@ -6,6 +6,7 @@
 #   tests/vm/build.sh OUTDIR [BINARY...]  -> OUTDIR/vmlinuz, OUTDIR/initrd.img
 # Each BINARY's shared libraries go into the initramfs.
 set -eu
+HERE=$(dirname "$(realpath "$0")")
 OUT=$(realpath -m "$1")
 shift
 BINS=()
@@ -13,7 +14,7 @@ for b in "$@"; do BINS+=("$(realpath "$b")"); done
 mkdir -p "$OUT"
 cd "$OUT"
 
-VER=$("$(dirname "$(realpath "$0")")/kernel.sh" "$OUT")
+VER=$("$HERE/kernel.sh" "$OUT")
 
 MODULES="llc mrp stp garp 8021q bridge veth dummy bonding udp_tunnel ip6_udp_tunnel vxlan crc32c_generic libcrc32c nf_defrag_ipv4 nf_defrag_ipv6
 nf_conntrack ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq
