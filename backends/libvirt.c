@@ -442,8 +442,10 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
 }
 
 /* DOM_C_FORCE_OFF powers a guest off that did not shut down in time: the
- * only virDomainDestroy reconcile does on a domain it keeps. */
-enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22, DOM_C_FORCE_OFF = 1u << 23 };
+ * only virDomainDestroy reconcile does on a domain it keeps. DOM_C_SHUTDOWN_FORGET
+ * drops the record of a power button press the manifests no longer ask for. */
+enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22, DOM_C_FORCE_OFF = 1u << 23,
+       DOM_C_SHUTDOWN_FORGET = 1u << 24 };
 
 static const char *features_text(const struct domain_spec *d) {
         return d->acpi && d->apic ? "acpi apic" : d->acpi ? "acpi" : d->apic ? "apic" : "(none)";
@@ -473,11 +475,18 @@ static long long shutdown_started(const struct ledger_entry *owned, int id) {
 static void diff_domain_state(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
                               struct action *a, struct plan *p) {
         bool running = l->state == STATE_RUNNING;
+        long long since = running ? shutdown_started(owned, l->domain.id) : -1;
         if (w->state == STATE_RUNNING && !running)
                 action_add_change(a, DOM_C_STATE, "state", "shutoff", "running");
+        if (w->state != STATE_SHUTOFF && since >= 0) {
+                /* Asked to stay up while a press is on record: forget it, or a later
+                 * state: shutoff would count its timeout from the old press. */
+                char from[64];
+                snprintf(from, sizeof(from), "requested %lld s ago", now_boottime() - since);
+                action_add_change(a, DOM_C_SHUTDOWN_FORGET, "shutdown", from, "forgotten");
+        }
         if (w->state != STATE_SHUTOFF || !running)
                 return;
-        long long since = shutdown_started(owned, l->domain.id);
         if (since < 0) {
                 action_add_change(a, DOM_C_STATE, "state", "running", "shutoff");
                 return;
@@ -1053,6 +1062,8 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 snprintf(rec, sizeof(rec), "%d@%lld", (int) virDomainGetID(dom), now_boottime());
                                 ledger_set(l, e, "shutdown", rec);
                         }
+                } else if (c->field == DOM_C_SHUTDOWN_FORGET && e) {
+                        ledger_set(l, e, "shutdown", NULL);
                 } else if (c->field == DOM_C_FORCE_OFF) {
                         /* Declared with force-off: true, and only after shutdown-timeout. */
                         if (virDomainDestroy(dom) < 0)

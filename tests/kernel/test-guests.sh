@@ -148,9 +148,18 @@ test_shutdown_ignored() {
         expect_out 'still running [0-9]+ s after the ACPI power button \(shutdown-timeout 8\); declare force-off: true'
         [ "$(v domstate g1)" = running ] || fail "powered off without force-off: $(v domstate g1)"
         [ "$(v domid g1)" = "$id" ] || fail "the guest was restarted"
+        # Wanted up again: the old press is forgotten, so a later shutoff presses anew.
+        manifest "$(INITRD=deaf guest)"
+        rl plan; expect_out '^~ domain g1 +shutdown requested [0-9]+ s ago -> forgotten$'
+        rl apply; expect_rc 0
+        rl plan --exit-code; expect_rc 0
         manifest "$(INITRD=deaf guest '    state: shutoff
     shutdown-timeout: 8
     force-off: true')"
+        rl apply; expect_rc 0 "a fresh press, not a power-off"
+        expect_out 'state running -> shutoff$'
+        [ "$(v domstate g1)" = running ] || fail "powered off before its timeout: $(v domstate g1)"
+        sleep 9
         rl plan; expect_out 'state running \(no shutdown after [0-9]+ s\) -> shutoff \(forced off\)'
         rl apply; expect_rc 0
         [ "$(v domstate g1)" = "shut off" ] || fail "not forced off: $(v domstate g1)"
