@@ -74,6 +74,11 @@ char *disk_render_xml(const struct disk_spec *k, const char *target);
 char *nic_render_xml(const struct nic_spec *n, const char *mac);
 char *cpu_render_xml(const char *cpu);
 void disk_target_name(int bus, unsigned index, char buf[16]);
+/* Machine types: "q35" and pc-q35-* are q35; "pc" matches pc-i440fx-*; NULL (not declared) matches any. */
+bool domain_machine_is_q35(const char *machine);
+bool domain_machine_matches(const char *want, const char *have);
+/* The pcie-root-port controllers a definition gets: spares for live attach on q35, none elsewhere. */
+unsigned domain_root_ports(const struct domain_spec *d);
 /* And back: fill r (of the right kind) from libvirt's XML. */
 int network_parse_xml(const char *xml, struct resource *r);
 int pool_parse_xml(const char *xml, struct resource *r);

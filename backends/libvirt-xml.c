@@ -333,8 +333,23 @@ char *domain_render_xml(const struct resource *r, const char *domain_type, const
         xw_open(x, "os");
         xw_open(x, "type");
         xw_attr(x, "arch", "x86_64");
+        if (d->machine)
+                xw_attr(x, "machine", "%s", d->machine);
         xw_text(x, "hvm");
         xw_close(x);
+        if (d->kernel)
+                xw_leaf(x, "kernel", "%s", d->kernel);
+        if (d->initrd)
+                xw_leaf(x, "initrd", "%s", d->initrd);
+        if (d->cmdline)
+                xw_leaf(x, "cmdline", "%s", d->cmdline);
+        xw_close(x);
+        /* Without ACPI a guest never sees the power button (a graceful shutdown
+         * cannot work) nor a PCI hotplug (a live attach fails); virt-install
+         * renders both for every x86 guest. */
+        xw_open(x, "features");
+        xw_leaf(x, "acpi", "%s", "");
+        xw_leaf(x, "apic", "%s", "");
         xw_close(x);
         if (d->cpu) {
                 _cleanup_free_ char *cpu = cpu_render_xml(d->cpu);
@@ -351,9 +366,47 @@ char *domain_render_xml(const struct resource *r, const char *domain_type, const
         }
         for (size_t i = 0; i < d->n_nics; i++)
                 write_nic(x, &d->nics[i], macs ? macs[i] : NULL);
+        /* A PCIe device hotplugs only into an empty root port, and libvirt adds
+         * ports only for the devices a definition has: the spares are where a
+         * live attach goes. */
+        for (unsigned i = 0; i < domain_root_ports(d); i++) {
+                /* Index 0 is the root complex (pcie-root), which libvirt adds itself. */
+                xw_open(x, "controller");
+                xw_attr(x, "type", "pci");
+                xw_attr(x, "index", "%u", i + 1);
+                xw_attr(x, "model", "pcie-root-port");
+                xw_close(x);
+        }
         xw_close(x);
         xw_close(x);
         return xw_finish(x);
+}
+
+bool domain_machine_is_q35(const char *machine) {
+        return machine && (strcmp(machine, "q35") == 0 || strstr(machine, "-q35") != NULL);
+}
+
+/* The machine as declared ("pc", "q35") matches the exact type libvirt expands
+ * it to (pc-i440fx-7.2, pc-q35-7.2); an exact type matches only itself. */
+bool domain_machine_matches(const char *want, const char *have) {
+        if (!want)
+                return true;
+        if (!have)
+                return false;
+        if (strcmp(want, "q35") == 0)
+                return domain_machine_is_q35(have);
+        if (strcmp(want, "pc") == 0)
+                return strcmp(have, "pc") == 0 || strncmp(have, "pc-i440fx-", 10) == 0;
+        return strcmp(want, have) == 0;
+}
+
+/* virt-install's 14 root ports on q35, and never fewer than 4 left free once
+ * the disks, the interfaces, the balloon and the USB controller have theirs. */
+unsigned domain_root_ports(const struct domain_spec *d) {
+        if (!domain_machine_is_q35(d->machine))
+                return 0;
+        size_t used = d->n_disks + d->n_nics + 2;
+        return used + 4 > 14 ? (unsigned) (used + 4) : 14;
 }
 
 int domain_parse_xml(const char *xml, struct resource *r) {
@@ -376,6 +429,21 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 r->set |= DOM_F_CPU;
         d->memory_backing = xr_count(x, "/domain/memoryBacking/hugepages") ? MEMBACK_HUGEPAGES : MEMBACK_DEFAULT;
         r->set |= DOM_F_MEMBACK;
+        char **os_strs[] = { &d->machine, &d->kernel, &d->initrd, &d->cmdline };
+        static const char *const os_paths[] = { "/domain/os/type/@machine", "/domain/os/kernel", "/domain/os/initrd",
+                                                "/domain/os/cmdline" };
+        static const uint64_t os_bits[] = { DOM_F_MACHINE, DOM_F_KERNEL, DOM_F_INITRD, DOM_F_CMDLINE };
+        for (size_t i = 0; i < ELEMENTSOF(os_paths); i++) {
+                char *v = xr_str(x, "%s", os_paths[i]);
+                if (*v) {
+                        *os_strs[i] = v;
+                        r->set |= os_bits[i];
+                } else
+                        free(v);
+        }
+        d->acpi = xr_count(x, "/domain/features/acpi") > 0;
+        d->apic = xr_count(x, "/domain/features/apic") > 0;
+        r->set |= DOM_F_FEATURES;
         r->set |= xr_count(x, "/domain/metadata/*[local-name()='managed']") ? DOM_F_OWNED_MARK : 0;
         int nd = xr_count(x, "/domain/devices/disk");
         for (int i = 1; i <= nd; i++) {

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <time.h>
 
 #include "backends.h"
 
@@ -193,6 +194,7 @@ static int observe_domains(struct lv_state *s, struct model *live) {
                 bool running = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_BLOCKED ||
                                state == VIR_DOMAIN_PMSUSPENDED;
                 r->state = running ? STATE_RUNNING : STATE_SHUTOFF;
+                r->domain.id = running ? (int) virDomainGetID(doms[i]) : -1;
                 r->domain.autostart = virDomainGetAutostart(doms[i], &autostart) == 0 && autostart;
                 r->set |= DOM_F_AUTOSTART | RES_F_STATE;
                 if (running) {
@@ -438,7 +440,75 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
         return -1;
 }
 
-enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22 };
+/* DOM_C_FORCE_OFF powers a guest off that did not shut down in time: the
+ * only virDomainDestroy reconcile does on a domain it keeps. DOM_C_SHUTDOWN_FORGET
+ * drops the record of a power button press the manifests no longer ask for. */
+enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22, DOM_C_FORCE_OFF = 1u << 23,
+       DOM_C_SHUTDOWN_FORGET = 1u << 24 };
+
+static const char *features_text(const struct domain_spec *d) {
+        return d->acpi && d->apic ? "acpi apic" : d->acpi ? "acpi" : d->apic ? "apic" : "(none)";
+}
+
+/* Seconds since boot: a shutdown's start is compared across runs within one
+ * boot of the host, and wall clock steps must not shorten or stretch it. */
+static long long now_boottime(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return 0;
+        return (long long) ts.tv_sec;
+}
+
+/* The ledger keeps "ID@SECONDS" under "shutdown" when reconcile pressed the
+ * power button of the domain with that libvirt id: the id tells this boot of
+ * the guest from a later one, for which the record no longer counts. */
+static long long shutdown_started(const struct ledger_entry *owned, int id) {
+        const char *v = ledger_get(owned, "shutdown");
+        int rid;
+        long long t;
+        if (!v || id < 0 || sscanf(v, "%d@%lld", &rid, &t) != 2 || rid != id || t > now_boottime())
+                return -1;
+        return t;
+}
+
+static void diff_domain_state(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                              struct action *a, struct plan *p) {
+        bool running = l->state == STATE_RUNNING;
+        long long since = running ? shutdown_started(owned, l->domain.id) : -1;
+        if (w->state == STATE_RUNNING && !running)
+                action_add_change(a, DOM_C_STATE, "state", "shutoff", "running");
+        if (w->state != STATE_SHUTOFF && since >= 0) {
+                /* Asked to stay up while a press is on record: forget it, or a later
+                 * state: shutoff would count its timeout from the old press. */
+                char from[64];
+                snprintf(from, sizeof(from), "requested %lld s ago", now_boottime() - since);
+                action_add_change(a, DOM_C_SHUTDOWN_FORGET, "shutdown", from, "forgotten");
+        }
+        if (w->state != STATE_SHUTOFF || !running)
+                return;
+        if (since < 0) {
+                action_add_change(a, DOM_C_STATE, "state", "running", "shutoff");
+                return;
+        }
+        long long waited = now_boottime() - since;
+        uint32_t timeout = w->domain.shutdown_timeout;
+        if (waited < timeout) {
+                /* The guest got the power button and is on its way down: not an error, not a new request. */
+                char why[96];
+                snprintf(why, sizeof(why), "shutting down, %lld s of %u", waited, timeout);
+                plan_add_pending(p, KIND_DOMAIN, w->name, why, NULL);
+        } else if (w->domain.force_off) {
+                char from[96];
+                snprintf(from, sizeof(from), "running (no shutdown after %lld s)", waited);
+                action_add_change(a, DOM_C_FORCE_OFF, "state", from, "shutoff (forced off)");
+        } else {
+                diag_res(-ETIMEDOUT, "domain", w->name,
+                         "still running %lld s after the ACPI power button (shutdown-timeout %u); declare force-off: true "
+                         "to let reconcile power it off",
+                         waited, timeout);
+                p->n_errors++;
+        }
+}
 
 static void domain_restart_pending(const struct resource *w, const struct resource *l, struct plan *p) {
         const struct resource *act = l->domain.active;
@@ -464,6 +534,17 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         if (mb != run->memory_backing)
                 WHY("%smemory-backing %s -> %s", len ? ", " : "", enum_to_string(&mem_backing_table, run->memory_backing),
                     enum_to_string(&mem_backing_table, mb));
+        if (w->set & DOM_F_KERNEL) {
+                const char *const wv[] = { want->kernel, want->initrd, want->cmdline };
+                const char *const rv[] = { run->kernel, run->initrd, run->cmdline };
+                static const char *const names[] = { "kernel", "initrd", "cmdline" };
+                for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                        if (str_differs(wv[i], rv[i]))
+                                WHY("%s%s %s -> %s", len ? ", " : "", names[i], rv[i] ? rv[i] : "(none)",
+                                    wv[i] ? wv[i] : "(none)");
+        }
+        if (!run->acpi || !run->apic)
+                WHY("%sfeatures %s -> acpi apic", len ? ", " : "", features_text(run));
         for (size_t i = 0; i < want->n_disks; i++) {
                 const struct disk_spec *r = find_disk(run, disk_key(&want->disks[i]));
                 if (r) {
@@ -489,6 +570,11 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
                        const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct domain_spec *want = &w->domain, *have = &l->domain;
         (void) s;
+        if (!domain_machine_matches(want->machine, have->machine))
+                return diag_pos(&w->pos,
+                                "domain %s: machine %s -> %s: a defined domain keeps its machine type (its devices are "
+                                "placed for it); declare it absent and then re-create it",
+                                w->name, have->machine ? have->machine : "(default)", want->machine);
         uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
         uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
         if (maxv != have->max_vcpus)
@@ -507,6 +593,20 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
                                   enum_to_string(&mem_backing_table, mb));
         if ((w->set & DOM_F_AUTOSTART) && want->autostart != have->autostart)
                 action_add_change(a, DOM_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
+        /* A declared kernel declares the direct boot whole: an initrd or cmdline
+         * left out is removed. Without kernel the domain's boot stays as it is. */
+        if (w->set & DOM_F_KERNEL) {
+                if (str_differs(want->kernel, have->kernel))
+                        action_add_change(a, DOM_F_KERNEL, "kernel", have->kernel, want->kernel);
+                if (str_differs(want->initrd, have->initrd))
+                        action_add_change(a, DOM_F_INITRD, "initrd", have->initrd, want->initrd);
+                if (str_differs(want->cmdline, have->cmdline))
+                        action_add_change(a, DOM_F_CMDLINE, "cmdline", have->cmdline, want->cmdline);
+        }
+        /* A definition made before reconcile rendered them (or by hand) gets them
+         * in its config; a running guest has them from its next start (pending). */
+        if (!have->acpi || !have->apic)
+                action_add_change(a, DOM_F_FEATURES, "features", features_text(have), "acpi apic");
         if (w->set & DOM_F_DISKS) {
                 for (size_t i = 0; i < want->n_disks; i++) {
                         const struct disk_spec *h = find_disk(have, disk_key(&want->disks[i]));
@@ -553,10 +653,7 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
                 free(used);
         }
         bool running = l->state == STATE_RUNNING;
-        if (w->state == STATE_RUNNING && !running)
-                action_add_change(a, DOM_C_STATE, "state", "shutoff", "running");
-        if (w->state == STATE_SHUTOFF && running)
-                action_add_change(a, DOM_C_STATE, "state", "running", "shutoff");
+        diff_domain_state(w, l, owned, a, p);
         /* Whatever only a restart can bring to the running guest is pending, not an action. */
         if (running && w->state != STATE_SHUTOFF)
                 domain_restart_pending(w, l, p);
@@ -915,6 +1012,46 @@ static int domain_device(struct lv_state *s, virDomainPtr dom, const char *name,
         return domain_edit_config(s, dom, name, path, "/domain/devices", attach ? xml : NULL);
 }
 
+static char *os_leaf_xml(const char *element, const char *value) {
+        struct xw *x = xw_new();
+        xw_leaf(x, element, "%s", value);
+        return xw_finish(x);
+}
+
+/* Add ACPI and APIC to the persistent definition, keeping any other feature it has. */
+static int domain_add_features(struct lv_state *s, virDomainPtr dom, const char *name) {
+        char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        struct xr *x = xml ? xr_parse(xml) : NULL;
+        free(xml);
+        if (!x)
+                return lv_fail("domain", name, "reading its definition");
+        char *edited = NULL;
+        if (!xr_count(x, "/domain/features"))
+                edited = xr_replace(x, "/domain/features", "/domain", "<features><acpi/><apic/></features>");
+        else {
+                static const char *const feats[] = { "acpi", "apic" };
+                for (size_t i = 0; i < ELEMENTSOF(feats); i++) {
+                        _cleanup_free_ char *path = xasprintf("/domain/features/%s", feats[i]);
+                        _cleanup_free_ char *leaf = xasprintf("<%s/>", feats[i]);
+                        if (xr_count(x, "%s", path))
+                                continue;
+                        free(edited);
+                        edited = xr_replace(x, path, "/domain/features", leaf);
+                        if (!edited)
+                                break;
+                }
+        }
+        xr_free(x);
+        if (!edited)
+                return diag_res(-EINVAL, "domain", name, "cannot add acpi and apic to its definition");
+        virDomainPtr d = virDomainDefineXML(s->conn, edited);
+        free(edited);
+        if (!d)
+                return lv_fail("domain", name, "redefining");
+        virDomainFree(d);
+        return 0;
+}
+
 static int next_target(const struct resource *live, int bus, char buf[16]) {
         /* n disks take at most n names: one of the first n + 1 is free. */
         for (unsigned i = 0; i <= live->domain.n_disks; i++) {
@@ -934,13 +1071,32 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         if (!dom)
                 return lv_fail("domain", w->name, "looking it up");
         /* A requested shutdown goes first: a guest that is already off takes device changes as config edits. */
-        for (size_t i = 0; i < a->n_changes; i++)
-                if (a->changes[i].field == DOM_C_STATE && strcmp(a->changes[i].to, "shutoff") == 0 &&
-                    virDomainShutdown(dom) < 0) {
-                        int x = lv_fail("domain", a->name, "shutting down");
+        for (size_t i = 0; i < a->n_changes; i++) {
+                const struct change *c = &a->changes[i];
+                int x = 0;
+                if (c->field == DOM_C_STATE && strcmp(c->to, "shutoff") == 0) {
+                        if (virDomainShutdown(dom) < 0)
+                                x = lv_fail("domain", a->name, "shutting down");
+                        else if (e) {
+                                /* When it was asked, for the runs that find it still going down. */
+                                char rec[64];
+                                snprintf(rec, sizeof(rec), "%d@%lld", (int) virDomainGetID(dom), now_boottime());
+                                ledger_set(l, e, "shutdown", rec);
+                        }
+                } else if (c->field == DOM_C_SHUTDOWN_FORGET && e) {
+                        ledger_set(l, e, "shutdown", NULL);
+                } else if (c->field == DOM_C_FORCE_OFF) {
+                        /* Declared with force-off: true, and only after shutdown-timeout. */
+                        if (virDomainDestroy(dom) < 0)
+                                x = lv_fail("domain", a->name, "powering it off");
+                        else if (e)
+                                ledger_set(l, e, "shutdown", NULL);
+                }
+                if (x < 0) {
                         virDomainFree(dom);
                         return x;
                 }
+        }
         bool running = virDomainIsActive(dom) == 1;
         uint32_t run_maxv = live->domain.active ? live->domain.active->domain.max_vcpus : 0;
         uint64_t run_maxm = live->domain.active ? live->domain.active->domain.max_memory : 0;
@@ -999,6 +1155,21 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                         case DOM_F_AUTOSTART:
                                 if (virDomainSetAutostart(dom, want->autostart) < 0)
                                         r = lv_fail("domain", w->name, "setting autostart");
+                                break;
+                        case DOM_F_KERNEL:
+                        case DOM_F_INITRD:
+                        case DOM_F_CMDLINE: {
+                                const char *el = c->field == DOM_F_KERNEL ? "kernel" : c->field == DOM_F_INITRD ? "initrd" : "cmdline";
+                                const char *v = c->field == DOM_F_KERNEL   ? want->kernel
+                                                : c->field == DOM_F_INITRD ? want->initrd
+                                                                           : want->cmdline;
+                                _cleanup_free_ char *path = xasprintf("/domain/os/%s", el);
+                                _cleanup_free_ char *xml = v ? os_leaf_xml(el, v) : NULL;
+                                r = domain_edit_config(s, dom, w->name, path, "/domain/os", xml);
+                                break;
+                        }
+                        case DOM_F_FEATURES:
+                                r = domain_add_features(s, dom, w->name);
                                 break;
                         case DOM_C_DISK: {
                                 const char *key = c->to && !c->from ? c->to : c->from;
@@ -1074,6 +1245,8 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                         continue;
                 if (strcmp(c->to, "running") == 0 && virDomainCreate(dom) < 0)
                         r = lv_fail("domain", w->name, "starting");
+                else if (strcmp(c->to, "running") == 0 && e)
+                        ledger_set(l, e, "shutdown", NULL);
         }
         /* Keep the MACs of the interfaces it has, so they are matched the same way next time. */
         if (r >= 0 && e) {

@@ -604,6 +604,13 @@ static void show_domain(struct yw *w, const struct resource *r) {
                 kv_name(w, "cpu", d->cpu);
         if (d->memory_backing == MEMBACK_HUGEPAGES)
                 kv_word(w, "memory-backing", "hugepages");
+        const char *const os_keys[] = { "machine", "kernel", "initrd", "cmdline" };
+        const char *const os_vals[] = { d->machine, d->kernel, d->initrd, d->cmdline };
+        for (size_t i = 0; i < ELEMENTSOF(os_keys); i++)
+                if (os_vals[i])
+                        kv_str(w, os_keys[i], os_vals[i]);
+        if (!d->acpi || !d->apic)
+                y_comment(w, 4, "features: acpi and apic missing; an apply adds them (no graceful shutdown or hotplug without)");
         kv_word(w, "state", res_state_to_string(r->state));
         kv_bool(w, "autostart", d->autostart);
         /* A disk that is neither a pool volume nor a cdrom cannot be declared: then
@@ -653,7 +660,8 @@ static void show_domain(struct yw *w, const struct resource *r) {
         }
         y_end_seq(w);
         if (d->active && (d->active->domain.max_vcpus != d->max_vcpus || d->active->domain.max_memory != d->max_memory ||
-                          d->active->domain.memory_backing != d->memory_backing))
+                          d->active->domain.memory_backing != d->memory_backing || d->active->domain.acpi != d->acpi ||
+                          d->active->domain.apic != d->apic))
                 y_comment(w, 4, "pending: restart needed (the running guest differs from its definition)");
         y_end_map(w);
         entry_end(w, r);

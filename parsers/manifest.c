@@ -740,6 +740,12 @@ static const struct field domain_fields[] = {
         { "autostart", p_bool, R(domain.autostart), 0, 0, DOM_F_AUTOSTART, NULL, NULL },
         { "disks", p_obj_list, R(domain.disks), 0, 0, DOM_F_DISKS, &disk_sub, NULL },
         { "interfaces", p_obj_list, R(domain.nics), 0, 0, DOM_F_INTERFACES, &nic_sub, NULL },
+        { "machine", p_str, R(domain.machine), STR_WORD, 0, DOM_F_MACHINE, NULL, NULL },
+        { "kernel", p_str, R(domain.kernel), STR_PATH, 0, DOM_F_KERNEL, NULL, NULL },
+        { "initrd", p_str, R(domain.initrd), STR_PATH, 0, DOM_F_INITRD, NULL, NULL },
+        { "cmdline", p_str, R(domain.cmdline), STR_WORD, 0, DOM_F_CMDLINE, NULL, NULL },
+        { "shutdown-timeout", p_u32, R(domain.shutdown_timeout), 1, 86400, DOM_F_SHUTDOWN_TIMEOUT, NULL, NULL },
+        { "force-off", p_bool, R(domain.force_off), 0, 0, DOM_F_FORCE_OFF, NULL, NULL },
 };
 
 #define RS(member) offsetof(struct real_spec, member)
@@ -809,6 +815,7 @@ static void pool_defaults(struct resource *r) {
 static void domain_defaults(struct resource *r) {
         r->state = STATE_RUNNING;
         r->domain.vcpus = 1;
+        r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
 }
 static void service_defaults(struct resource *r) {
         strcpy(r->service.scheduler, "wlc");
@@ -969,6 +976,8 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                                     r->domain.max_vcpus, r->domain.vcpus);
                 if ((r->set & DOM_F_MAX_MEMORY) && r->domain.max_memory < r->domain.memory)
                         return perr(c, key, "domain %s: max-memory is below memory", r->name);
+                if ((r->set & (DOM_F_INITRD | DOM_F_CMDLINE)) && !(r->set & DOM_F_KERNEL))
+                        return perr(c, key, "domain %s: initrd and cmdline go with kernel", r->name);
                 for (size_t i = 0; i < r->domain.n_disks; i++) {
                         struct disk_spec *d = &r->domain.disks[i];
                         if (!!(d->set & DISK_F_VOLUME) == !!(d->set & DISK_F_CDROM))

@@ -40,6 +40,10 @@ void resource_free(struct resource *r) {
                 break;
         case KIND_DOMAIN:
                 free(r->domain.cpu);
+                free(r->domain.machine);
+                free(r->domain.kernel);
+                free(r->domain.initrd);
+                free(r->domain.cmdline);
                 for (size_t i = 0; i < r->domain.n_disks; i++) {
                         free(r->domain.disks[i].volume);
                         free(r->domain.disks[i].cdrom);

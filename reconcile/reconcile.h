@@ -328,11 +328,27 @@ struct nic_spec {
 };
 enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
        DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,
-       DOM_F_INTERFACES = 1u << 8, DOM_F_OWNED_MARK = 1u << 9 /* observed: carries our metadata */ };
+       DOM_F_INTERFACES = 1u << 8, DOM_F_OWNED_MARK = 1u << 9 /* observed: carries our metadata */,
+       DOM_F_MACHINE = 1u << 10, DOM_F_KERNEL = 1u << 11, DOM_F_INITRD = 1u << 12, DOM_F_CMDLINE = 1u << 13,
+       DOM_F_SHUTDOWN_TIMEOUT = 1u << 14, DOM_F_FORCE_OFF = 1u << 15,
+       DOM_F_FEATURES = 1u << 16 /* the ACPI and APIC features, always rendered */ };
 struct domain_spec {
         uint32_t vcpus, max_vcpus;
         uint64_t memory, max_memory;
         char *cpu;
+        /* "pc", "q35" or an exact machine type ("pc-q35-7.2"); NULL: libvirt's default. */
+        char *machine;
+        /* Direct kernel boot, as libvirt's <os> has it: host paths and the command line. */
+        char *kernel, *initrd, *cmdline;
+        /* How long a graceful (ACPI) shutdown may take before it is an error, and
+         * whether reconcile may then power the guest off (the only destroy it does). */
+        uint32_t shutdown_timeout;
+        bool force_off;
+        /* Observed: the ACPI and APIC features (rendered always), and the libvirt
+         * domain id of a running domain (-1 when shut off), which tells one boot
+         * of it from the next. */
+        bool acpi, apic;
+        int id;
         int memory_backing;
         bool autostart;
         struct disk_spec *disks;

@@ -3,6 +3,10 @@
 # state and socket under DIR; QEMU domains run under TCG as root.
 #   libvirtd.sh start DIR   prints the URI to use, once libvirtd answers
 #   libvirtd.sh stop DIR
+# With LIBVIRT_NO_KVM=1 its /dev has no kvm node, so libvirt offers only TCG
+# ("qemu") domains: a /dev/kvm that exists but cannot run a guest (nested
+# sandboxes) would otherwise be picked and hang every boot. Give such a daemon
+# its own LIBVIRT_CACHE: the capabilities differ from a daemon that sees KVM.
 # Stopping its last process removes both namespaces, with every bridge,
 # dnsmasq and NAT rule libvirt made in them.
 set -eu
@@ -17,7 +21,7 @@ proc_gone() { # a zombie counts as gone
 case $cmd in
 start)
         command -v libvirtd >/dev/null || { echo "libvirtd not installed" >&2; exit 3; }
-        mkdir -p "$D"/etc "$D"/lib "$D"/log "$D"/run "$D"/sock "$D"/images
+        mkdir -p "$D"/etc "$D"/lib "$D"/log "$D"/run "$D"/sock "$D"/images "$D"/dev
         # The capability cache survives between runs: start-up drops from ~9 s to under 1 s.
         CACHE=$(realpath -m "${LIBVIRT_CACHE:-$D/../libvirt-cache}")
         mkdir -p "$CACHE"
@@ -49,6 +53,19 @@ EOC
                 mount --bind '$CACHE' /var/cache/libvirt
                 mount --bind '$D/run' /run
                 mount -t sysfs sysfs /sys
+                if [ '${LIBVIRT_NO_KVM:-}' = 1 ] && [ -e /dev/kvm ]; then
+                        mount -t tmpfs -o mode=0755 nokvm '$D/dev'
+                        for f in /dev/* /dev/.[!.]*; do
+                                [ -e \"\$f\" ] || [ -L \"\$f\" ] || continue
+                                n=\${f#/dev/}
+                                [ \"\$n\" = kvm ] && continue
+                                if [ -L \"\$f\" ]; then cp -a \"\$f\" '$D/dev/'
+                                elif [ -d \"\$f\" ]; then mkdir '$D/dev/'\"\$n\" && mount --rbind \"\$f\" '$D/dev/'\"\$n\"
+                                else touch '$D/dev/'\"\$n\" && mount --bind \"\$f\" '$D/dev/'\"\$n\"
+                                fi
+                        done
+                        mount --move '$D/dev' /dev
+                fi
                 ip link set lo up
                 exec libvirtd --config '$D/etc/libvirtd.conf'
         " >"$D/libvirtd.out" 2>&1 &

@@ -6,6 +6,7 @@
 #   tests/vm/build.sh OUTDIR [BINARY...]  -> OUTDIR/vmlinuz, OUTDIR/initrd.img
 # Each BINARY's shared libraries go into the initramfs.
 set -eu
+HERE=$(dirname "$(realpath "$0")")
 OUT=$(realpath -m "$1")
 shift
 BINS=()
@@ -13,18 +14,7 @@ for b in "$@"; do BINS+=("$(realpath "$b")"); done
 mkdir -p "$OUT"
 cd "$OUT"
 
-pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$pkg" ] || { echo "cannot resolve linux-image-amd64 (run apt-get update)" >&2; exit 3; }
-VER=${pkg#linux-image-}
-if [ ! -f "$OUT/vmlinuz" ] || [ "$(cat "$OUT/version" 2>/dev/null)" != "$VER" ]; then
-        rm -rf kernel ./*.deb
-        # Not apt-get install: that would pull initramfs-tools, udev and a systemd upgrade.
-        apt-get download "$pkg" >/dev/null
-        dpkg-deb -x ./*.deb kernel
-        depmod -b kernel "$VER"
-        cp "kernel/boot/vmlinuz-$VER" vmlinuz
-        echo "$VER" >version
-fi
+VER=$("$HERE/kernel.sh" "$OUT")
 
 MODULES="llc mrp stp garp 8021q bridge veth dummy bonding macvlan udp_tunnel ip6_udp_tunnel vxlan crc32c_generic libcrc32c nf_defrag_ipv4 nf_defrag_ipv6
 nf_conntrack ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq
