@@ -5,11 +5,11 @@
 # puts links and ipsets with such names back.
 . "$(dirname "$0")/lib.sh"
 
-# The kernel takes any interface name without '/', ':' or white space. The
-# manifest parser refuses <>&'" in ipset names, so the sets use the others.
+# The kernel takes any interface name without '/', ':' or white space; ipset
+# names are up to 31 bytes without white space or '"' (libipset's commands).
 LINK_PAIRS=("&x" "#c" "'e" "yes" "~" '"q' 'a\b' "1e3")
 BRIDGES=("*y" "-d" "?x" "!x" "@x" '`x' "true" "0x10" "null" "x#y")
-SETS=("a:b" "*y" "#c" "-d" "yes" "~" "?x" "!x" "%x" "@x" '`x' "1e3" "0x10" 'a\b' "no")
+SETS=("a:b" "*y" "#c" "-d" "yes" "~" "?x" "!x" "%x" "@x" '`x' "1e3" "0x10" 'a\b' "no" "&x" "'e" "<y>")
 
 ipset_ns() { ip netns exec "$NS" ipset "$@"; }
 
