@@ -841,9 +841,9 @@ static const struct kind_parser kind_parsers[] = {
         { KIND_IPSET, ipset_fields, ELEMENTSOF(ipset_fields), NULL },
 };
 
+/* The length (31 bytes) has its own message, after this. */
 static bool ipset_name_valid(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0 || n > 31)
+        if (!*s)
                 return false;
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 if (*p <= ' ' || *p == '"' || *p == 0x7f)
@@ -854,7 +854,7 @@ static bool ipset_name_valid(const char *s) {
 static bool name_valid(enum kind k, const char *s) {
         if (kind_is_link(k))
                 return ifname_valid(s);
-        if (k == KIND_IPSET) /* the kernel's 31 bytes; libipset's text commands split at blanks and '"' */
+        if (k == KIND_IPSET) /* libipset's text commands split at blanks and '"' */
                 return ipset_name_valid(s);
         if (k == KIND_ROUTE) /* show names routes by their key: "10.0.0.0/8 table main metric 0" */
                 return *s && strlen(s) < 200 && xml_safe(s);
@@ -1403,8 +1403,7 @@ static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node
                                 ret = perr(c, k, "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space",
                                            name ? name : "");
                         else if (kp->kind == KIND_IPSET)
-                                ret = perr(c, k, "bad ipset name \"%.64s\": 1-31 bytes, no white space, '\"' or control "
-                                                 "characters", name ? name : "");
+                                ret = perr(c, k, "bad ipset name \"%.64s\": no white space, '\"' or control characters", name ? name : "");
                         else
                                 ret = perr(c, k, "bad %s name \"%.64s\": no '/', <>&'\" or control characters",
                                            kind_to_string(kp->kind), name ? name : "");
