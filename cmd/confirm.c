@@ -229,6 +229,7 @@ static int revert(struct options *o, const char *why) {
                 struct options ro = *o;
                 ro.run.only_kinds = kinds ? (uint32_t) strtoul(kinds, NULL, 10) : 0;
                 ro.run.no_prune = true;
+                ro.run.no_adopt = true;
                 ro.run.allow_mass_delete = true; /* it deletes exactly what the change created */
                 ro.lock_held = true;
                 ro.reverting = true;

@@ -629,6 +629,7 @@ struct run_opts {
         bool allow_mass_delete;
         bool dry_run;
         bool no_prune; /* a revert: restore what it names, delete nothing else */
+        bool no_adopt; /* a revert: what it puts back was not ours, and does not become ours */
         /* Asked before each action; true stops the apply there (SIGTERM in the daemon). */
         bool (*should_stop)(void);
 };

@@ -589,8 +589,9 @@ int run_plan(struct run *r) {
                 }
                 if (!owned)
                         a->op = OP_ADOPT;
-                /* NICs are configured, never created or deleted: owning one changes nothing. */
-                if (a->op == OP_ADOPT && w->kind == KIND_ETHERNET)
+                /* NICs are configured, never created or deleted: owning one changes nothing.
+                 * A revert restores what it names as it was, unowned included. */
+                if (a->op == OP_ADOPT && (w->kind == KIND_ETHERNET || r->opts->no_adopt))
                         a->op = OP_UPDATE;
                 if (a->op != OP_ADOPT && a->n_changes == 0) {
                         plan_drop_last(p);

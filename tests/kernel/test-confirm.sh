@@ -159,6 +159,33 @@ test_revert_failed_hold_write() {
         [ "$(mtu_of foreign)" = 1500 ] || fail "the held revision was applied"
 }
 
+# A revert puts back what it names without owning it: a NIC (a veth here)
+# declared under ethernets never becomes something a later run deletes.
+test_revert_owns_nothing_new() {
+        nic eth0
+        manifest 'version: 1
+ethernets:
+  eth0: { mtu: 1500 }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+ethernets:
+  eth0: { mtu: 1400 }
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1); RC=$?
+        expect_out '^reverted'
+        [ "$(mtu_of eth0)" = 1500 ] || fail "eth0 not reverted"
+        grep -q 'eth0' "$S/ledger" 2>/dev/null && fail "the revert made eth0 owned: $(cat "$S/ledger")"
+        rc release
+        manifest 'version: 1
+bridges:
+  other: {}
+'
+        rc plan
+        expect_no_out 'eth0'
+        true
+}
+
 t "apply --confirm, no confirmation: links, addresses, MTU, masters and sets back as before; held" test_revert_without_confirmation
 t "the daemon does not apply a held revision; release lifts the hold" test_daemon_honours_hold_and_release
 t "reconcile confirm keeps the change" test_confirm_keeps
@@ -166,3 +193,4 @@ t "SIGKILL while waiting: the next plain run reverts first, loudly" test_crash_w
 t "--confirm refuses changes it cannot revert unless --confirm-partial" test_unrevertible_refused
 t "a revert whose ledger save fails says so and keeps the checkpoint; the next run finishes it" test_revert_failed_ledger_save
 t "a revert whose hold write fails says so and keeps the checkpoint" test_revert_failed_hold_write
+t "a revert owns nothing it did not own before: a NIC stays a NIC" test_revert_owns_nothing_new
