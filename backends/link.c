@@ -774,6 +774,25 @@ static void link_assess(void *state, struct action *a, const struct model *live)
                                 risk_add(a, "%s has mtu %u: the kernel lowers %s from %u to %u", port, pr->link.mtu,
                                          a->name, bridge_mtu, pr->link.mtu);
                 }
+        /* Routes go with their device: a link dropped (or made again) takes them. */
+        if (here && (a->op == OP_DELETE || a->op == OP_REPLACE)) {
+                size_t n_routes = 0;
+                const struct resource *dflt = NULL;
+                for (size_t i = 0; i < live->n; i++) {
+                        const struct resource *rt = live->v[i];
+                        if (rt->kind != KIND_ROUTE || strcmp(rt->route.dev, a->key) != 0)
+                                continue;
+                        n_routes++;
+                        if (rt->route.to.prefix == 0 && !dflt)
+                                dflt = rt;
+                }
+                if (dflt)
+                        risk_add(a, "%s carries the default route%s%s: the host has none until a route is made again",
+                                 a->name, dflt->set & ROUTE_F_VIA ? " via " : "",
+                                 dflt->set & ROUTE_F_VIA ? ipaddr_format(&dflt->route.via, false, buf, sizeof(buf)) : "");
+                else if (n_routes)
+                        risk_add(a, "%zu route%s over %s go with it", n_routes, n_routes == 1 ? "" : "s", a->name);
+        }
         if (bond_needs_down(a))
                 risk_add(a, "bond %s goes down and releases its members for the change: traffic over it stops briefly",
                          a->name);

@@ -213,8 +213,13 @@ static int route_diff(void *state, const struct resource *w, const struct resour
         if (effective_scope(w) != have->scope)
                 action_add_change(a, ROUTE_F_SCOPE, "scope", enum_to_string(&route_scope_table, have->scope),
                                   enum_to_string(&route_scope_table, effective_scope(w)));
+        /* A new device may be one this plan makes after deleting the old one (a
+         * renamed bridge): then the route is gone in between, and the plan's
+         * delete of that link says so. */
         if (a->n_changes)
-                a->reason = xstrdup("in one NLM_F_REPLACE: the destination keeps a route throughout");
+                a->reason = xstrdup((w->set & ROUTE_F_DEV) && strcmp(want->dev, have->dev) != 0
+                                            ? "in one NLM_F_REPLACE once the new device is there"
+                                            : "in one NLM_F_REPLACE: the destination keeps a route throughout");
         return 0;
 }
 

@@ -638,7 +638,19 @@ int run_plan(struct run *r) {
                         continue;
                 struct action *a = plan_push(p, OP_DELETE, NULL, l);
                 a->owned = e;
-                a->reason = ledger_get(e, "incomplete")
+                /* A kind known by a key (a route's destination, table and metric): the
+                 * declaration that made it may still be there, under a new key. */
+                const char *declared_as = ledger_get(e, "declared-as");
+                const struct resource *renamed = declared_as && r->want && lb && lb->identity
+                                                         ? model_find(r->want, l->kind, declared_as) : NULL;
+                char idbuf[256];
+                if (renamed)
+                        a->reason = xasprintf("%s %s changed its key: %s -> %s (%s)", kind_to_string(l->kind),
+                                              declared_as, l->name, lb->identity(renamed, idbuf, sizeof(idbuf)),
+                                              lb->delete_last ? "the new one is made first, this one removed after"
+                                                              : "this one is removed first, then the new one made");
+                else
+                        a->reason = ledger_get(e, "incomplete")
                                     ? xasprintf("no longer in the manifests (its create failed: %s)", ledger_get(e, "incomplete"))
                             : interrupted ? xstrdup("no longer in the manifests (made by a run that was interrupted)")
                                           : xstrdup("no longer in the manifests");
@@ -765,6 +777,9 @@ int run_apply(struct run *r) {
                         ledger_set(r->ledger, e, "pending", NULL);
                         ledger_set(r->ledger, e, "incomplete", NULL); /* the update finished it */
                 }
+                /* Which declaration a keyed object came from, for when its key changes. */
+                if (e && a->op == OP_CREATE && strcmp(a->name, a->key) != 0)
+                        ledger_set(r->ledger, e, "declared-as", a->name);
                 if (die_after >= 0 && ++done >= die_after)
                         kill(getpid(), SIGKILL);
                 diag_debug("%s %s %s: done", op_to_string(a->op), kind_to_string(a->kind), a->name);

@@ -165,7 +165,56 @@ ethernets:
         true
 }
 
-echo "1..7"
+# A route's metric is part of its key: the plan says the declaration changed
+# its key, not that the route left the manifests.
+test_route_metric_change_said() {
+        manifest 'version: 1
+bridges:
+  br0: { addresses: [192.0.2.10/24] }
+routes:
+  default: { to: default, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+bridges:
+  br0: { addresses: [192.0.2.10/24] }
+routes:
+  default: { to: default, via: 192.0.2.1, metric: 100 }
+'
+        rc plan
+        expect_out '^- route 0.0.0.0/0 table main metric 0 +route default changed its key: .* -> 0.0.0.0/0 table main metric 100 \(the new one is made first, this one removed after\)'
+        expect_no_out 'no longer in the manifests'
+        rc apply; expect_rc 0
+        ip -n "$NS" route show default | grep -q 'metric 100' || fail "no route at metric 100"
+        [ "$(ip -n "$NS" route show default | wc -l)" = 1 ] || fail "the old route stayed"
+        rc plan --exit-code; expect_rc 0
+}
+
+# A bridge renamed in the manifests is deleted and made anew: the default
+# route over it goes in between, and the plan says so.
+test_rename_says_route_goes() {
+        manifest 'version: 1
+bridges:
+  br0: { addresses: [192.0.2.10/24] }
+routes:
+  default: { to: default, via: 192.0.2.1, dev: br0 }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+bridges:
+  br1: { addresses: [192.0.2.10/24] }
+routes:
+  default: { to: default, via: 192.0.2.1, dev: br1 }
+'
+        rc plan
+        expect_out 'risk: br0 carries the default route via 192.0.2.1: the host has none until a route is made again'
+        expect_no_out 'keeps a route throughout'
+        rc apply --allow-mass-delete; expect_rc 0
+        ip -n "$NS" route show default | grep -q 'dev br1' || fail "no default route over br1"
+        rc plan --exit-code; expect_rc 0
+}
+
+echo "1..9"
 t "a port moves between bridges in one apply (the gaining bridge written first)" test_port_moves_a_first
 t "a port moves between bridges in one apply (the losing bridge written first)" test_port_moves_b_first
 t "a port below the MTU of a bridge that declares none: the plan says the bridge follows" test_port_below_bridge_mtu_flagged
@@ -173,3 +222,5 @@ t "an address change in its subnet keeps the declared default route and an unman
 t "the primary of two addresses goes, the secondary and the route stay" test_primary_goes_secondary_stays
 t "a prefix change of the same address, IPv4 and IPv6, in one apply" test_prefix_change
 t "deleting a veth: a declared peer refuses it, an undeclared one is named in the plan" test_veth_delete_names_its_peer
+t "a route whose metric changes: the plan says its key changed" test_route_metric_change_said
+t "a renamed bridge: the plan flags the default route going with the old one" test_rename_says_route_goes
