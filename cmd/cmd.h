@@ -17,6 +17,7 @@ struct options {
         bool lock_held;       /* the caller holds the lock (confirm, revert) */
         bool reverting;       /* this pass restores a checkpoint */
         const char *digest;   /* of the manifests, for holds */
+        struct str_list *errors; /* -o json: every error line, for the document; else NULL */
         struct run_opts run;
 };
 

@@ -232,6 +232,7 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
         struct plan residual = { 0 };
         unsigned errors_before = diag_error_count();
         int lock = -1, r;
+        bool printed = false;
 
         memset(res, 0, sizeof(*res));
         res->status = EXIT_ERROR;
@@ -260,8 +261,10 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
                 goto out;
         res->n_actions = run.plan.n_actions;
         res->n_pending = run.plan.n_pending;
-        if (json(o) && dry)
-                plan_print_json(stdout, &run.plan, false, NULL);
+        if (json(o) && dry) {
+                plan_print_json(stdout, &run.plan, false, NULL, o->errors);
+                printed = true;
+        }
         else if (!json(o) && diag_verbose >= 0 && !log_actions)
                 plan_print_text(stdout, &run.plan);
         if (dry) {
@@ -285,13 +288,18 @@ void apply_pass(struct options *o, struct model *want, bool dry, bool log_action
         /* With nothing applied, the observation just made is the verification. */
         if (r >= 0 && run.plan.n_actions)
                 r = run_verify(&run, &residual);
-        if (json(o))
+        if (json(o)) {
                 plan_print_json(stdout, &run.plan, true,
-                                r < 0 || diag_error_count() > errors_before ? "failed" : "applied");
+                                r < 0 || diag_error_count() > errors_before ? "failed" : "applied", o->errors);
+                printed = true;
+        }
         else if (run.plan.n_actions && diag_verbose >= 0 && !log_actions)
                 apply_print_text(stdout, &run.plan);
         res->status = r < 0 || diag_error_count() > errors_before || res->observe_failed ? EXIT_ERROR : EXIT_OK;
 out:
+        /* A run that stopped before its plan was printed (refused, held, locked) still answers in JSON. */
+        if (json(o) && !printed && !log_actions)
+                plan_print_json(stdout, &run.plan, !dry, dry ? NULL : "refused", o->errors);
         plan_done(&residual);
         run_done(&run);
         ledger_done(&ledger);
@@ -304,6 +312,9 @@ static int cmd_apply(struct options *o) {
         if (load_manifests(o, &set) >= 0) {
                 o->digest = set.digest;
                 apply_pass(o, &set.model, o->dry_run, false, &res);
+        } else if (json(o)) {
+                struct plan none = { 0 };
+                plan_print_json(stdout, &none, false, "invalid", o->errors);
         }
         manifests_done(&set);
         return res.status;
@@ -320,6 +331,12 @@ int main(int argc, char **argv) {
         };
         if (parse_args(argc, argv, &o) < 0)
                 return EXIT_ERROR;
+        /* Static: what it holds lives until exit, reachable. */
+        static struct str_list json_errors;
+        if (json(&o) && strcmp(o.command, "daemon") != 0) {
+                o.errors = &json_errors;
+                diag_capture(o.errors);
+        }
         o.run.allow_mass_delete = o.allow_mass_delete;
         if (strcmp(o.command, "version") == 0) {
                 printf("reconcile %s\n", VERSION);

@@ -121,7 +121,8 @@ static json_object *str_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
-void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status) {
+void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status,
+                     const struct str_list *errors) {
         unsigned counts[_OP_MAX];
         plan_count(p, counts);
         json_object *root = json_object_new_object();
@@ -169,6 +170,10 @@ void plan_print_json(FILE *f, const struct plan *p, bool with_results, const cha
                 json_object_array_add(actions, o);
         }
         json_object_object_add(root, "actions", actions);
+        json_object *errs = json_object_new_array();
+        for (size_t i = 0; errors && i < errors->n; i++)
+                json_object_array_add(errs, json_object_new_string(errors->v[i]));
+        json_object_object_add(root, "errors", errs);
         json_object *pending = json_object_new_array();
         for (size_t i = 0; i < p->n_pending; i++) {
                 const struct pending *q = &p->pending[i];

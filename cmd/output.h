@@ -9,7 +9,9 @@
 void plan_print_text(FILE *f, const struct plan *p);
 void apply_print_text(FILE *f, const struct plan *p);
 /* status: NULL for a plan, else "applied" / "failed" after an apply. */
-void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status);
+/* errors: every error reported in the run, or NULL. */
+void plan_print_json(FILE *f, const struct plan *p, bool with_results, const char *status,
+                     const struct str_list *errors);
 /* 0; -EILSEQ when an entry held a string that is not UTF-8 (a comment says
  * so in its place, the rest is written); another negative errno when the
  * emitter failed. */

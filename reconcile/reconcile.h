@@ -44,6 +44,10 @@ int diag_pos(const struct srcpos *pos, const char *fmt, ...) __attribute__((form
 /* "error: KIND NAME: MSG" for backend failures; returns r (negative errno). */
 int diag_res(int r, const char *kind, const char *name, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int diag_plain(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Also keep every error line (without its newline) in *into, for JSON output;
+ * NULL stops. Returns the list kept before. */
+struct str_list;
+struct str_list *diag_capture(struct str_list *into);
 void diag_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* unless -q */
 void diag_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* with -v */
 extern int diag_verbose; /* -v: >0, -q: <0 */

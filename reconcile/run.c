@@ -822,12 +822,14 @@ int run_verify(struct run *r, struct plan *residual) {
         size_t said_len = 0;
         FILE *quiet = open_memstream(&said, &said_len);
         unsigned errors = diag_error_count();
+        struct str_list *kept = diag_capture(NULL);
         if (quiet)
                 diag_set_stream(quiet);
         int x = run_reobserve(r, &applied);
         if (x >= 0)
                 x = run_plan(r);
         diag_set_stream(saved == stderr ? NULL : saved);
+        diag_capture(kept);
         if (quiet)
                 fclose(quiet);
         diag_restore_count(errors);

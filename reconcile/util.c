@@ -86,12 +86,24 @@ void diag_restore_count(unsigned n) {
         diag_errors = n;
 }
 
+static struct str_list *diag_kept;
+
+struct str_list *diag_capture(struct str_list *into) {
+        struct str_list *was = diag_kept;
+        diag_kept = into;
+        return was;
+}
+
 /* Every error line: "PREFIX" then the message, counted. */
 static void diag_line(const char *prefix, const char *fmt, va_list ap) {
         FILE *f = diag_stream();
-        fputs(prefix, f);
-        vfprintf(f, fmt, ap);
-        fputc('\n', f);
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                abort();
+        fprintf(f, "%s%s\n", prefix, msg);
+        if (diag_kept)
+                *(char **) array_push(&diag_kept->v, &diag_kept->n, sizeof(char *)) = xasprintf("%s%s", prefix, msg);
+        free(msg);
         diag_errors++;
 }
 

@@ -78,7 +78,32 @@ bridges:
         true
 }
 
-echo "1..5"
+# JSON carries the error messages: an invalid manifest, a refused apply.
+test_json_carries_errors() {
+        manifest 'version: 1
+bridges:
+  br0: { mtu: 99999 }
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" -o json plan 2>/dev/null); RC=$?
+        expect_rc 1
+        printf '%s\n' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"] == "invalid", d; assert any("mtu 99999 out of range 68..65535" in e for e in d["errors"]), d' ||
+                fail "no JSON document with the parse error"
+        manifest 'version: 1
+bridges:
+  br0: {}
+  br1: {}
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" -o json apply 2>/dev/null); RC=$?
+        expect_rc 1
+        printf '%s\n' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"] == "refused", d; assert any("refusing to delete 2 of 2 deletable" in e for e in d["errors"]), d' ||
+                fail "no JSON document for the refused apply"
+        link_exists br0 || fail "br0 deleted"
+}
+
+echo "1..6"
 t "plan of a held revision prints the plan and a note" test_plan_of_held_revision
 if [ -e /proc/net/ip_vs ]; then
         t "show and plan: a backend nobody declared that the kernel lacks is one note, exit 0" test_undeclared_backend_missing_is_a_note "this kernel has IPVS; the case needs a kernel without it"
@@ -88,3 +113,4 @@ fi
 t "a missing --netns is one error and an immediate exit" test_missing_netns_one_error
 t "plan and release never make the state directory" test_plan_and_release_make_no_state_dir
 t "an emptied manifest directory: plan says apply will refuse" test_emptied_directory_plan_says_refuse
+t "JSON carries the errors: invalid manifests, a refused apply" test_json_carries_errors

@@ -240,7 +240,7 @@ static void test_json_output(void **state) {
         char *text = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
-        plan_print_json(f, &run.plan, false, NULL);
+        plan_print_json(f, &run.plan, false, NULL, NULL);
         fclose(f);
         json_object *root = json_tokener_parse(text);
         assert_non_null(root);
