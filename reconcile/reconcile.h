@@ -655,7 +655,9 @@ struct run {
 int run_observe(struct run *r);
 int run_plan(struct run *r);
 int run_check_mass_delete(const struct run *r);
-int run_apply(struct run *r); /* stops at the first failure */
+/* A failed action stops only the actions that depend on it (they stay "not
+ * run"); the rest of the plan goes on. Returns the first failure. */
+int run_apply(struct run *r);
 int run_verify(struct run *r, struct plan *residual);
 void run_done(struct run *r);
 const char *scope_of(const struct run_opts *o, enum kind k, char *buf, size_t size);

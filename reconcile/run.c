@@ -729,8 +729,35 @@ static long kill_after(void) {
         return v && *v ? atol(v) : -1;
 }
 
+/* Whether an action needs something that failed (or was not run for that)
+ * earlier in this apply: a port of a bridge, the parent of a VLAN. */
+struct failed_dep {
+        const struct model *failed;
+        bool hit;
+};
+
+static void failed_dep_probe(void *u, enum kind k, const char *name) {
+        struct failed_dep *f = u;
+        f->hit = f->hit || model_find(f->failed, k, name) != NULL;
+}
+
+static bool needs_failed(const struct action *a, const struct model *failed) {
+        struct failed_dep f = { failed, false };
+        const struct resource *any = a->want ? a->want : a->live;
+        if (failed->n && any && a->backend->deps)
+                a->backend->deps(any, failed_dep_probe, &f);
+        return f.hit;
+}
+
+static void mark_failed(struct model *failed, const struct action *a) {
+        struct resource *mark = resource_new(a->kind, a->key);
+        if (model_add(failed, mark) < 0)
+                resource_free(mark);
+}
+
 int run_apply(struct run *r) {
         struct plan *p = &r->plan;
+        struct model failed = { 0 }; /* what failed or was not run for it, by kind and key */
         char scope[512];
         int ret = 0;
         long die_after = kill_after(), done = 0;
@@ -765,11 +792,18 @@ int run_apply(struct run *r) {
                         ledger_set(r->ledger, e, "adopted", "1");
                 /* The plan's pointer may predate a ledger_add that moved the entries. */
                 a->owned = e;
+                if (needs_failed(a, &failed)) {
+                        /* Not run: what it needs failed. Its own dependents skip too. */
+                        mark_failed(&failed, a);
+                        continue;
+                }
                 a->result = a->backend->apply(r->bstate[bi], a, r->ledger, e);
                 a->owned = NULL; /* the next ledger_add may move e */
                 if (a->result < 0) {
+                        /* Only what depends on it stops; the rest of the run goes on. */
                         ret = a->result;
-                        break; /* stop: the next run starts from where the host is now */
+                        mark_failed(&failed, a);
+                        continue;
                 }
                 if (a->op == OP_DELETE && e)
                         ledger_remove(r->ledger, e);
@@ -808,6 +842,7 @@ int run_apply(struct run *r) {
                 if (x < 0 && ret >= 0)
                         ret = x;
         }
+        model_done(&failed);
         return ret;
 }
 

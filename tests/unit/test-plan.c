@@ -276,6 +276,7 @@ static void test_json_output(void **state) {
         free(text);
 }
 
+/* A failed action stops only what depends on it; the rest goes on. */
 static void test_apply_records_and_stops_at_failure(void **state) {
         (void) state;
         live_link(KIND_BRIDGE, "gone", 1500);
@@ -290,11 +291,11 @@ static void test_apply_records_and_stops_at_failure(void **state) {
         assert_int_equal(plan(), 0);
         fake_fail_at = 2;
         assert_int_equal(run_apply(&run), -EIO);
-        assert_string_equal(fake_log, "delete gone;create a");
+        assert_string_equal(fake_log, "delete gone;create a;create c");
         assert_int_equal(run.plan.actions[0].result, 0);
         assert_int_equal(run.plan.actions[1].result, 0);
         assert_true(run.plan.actions[2].result < 0);
-        assert_int_equal(run.plan.actions[3].result, 1); /* not run */
+        assert_int_equal(run.plan.actions[3].result, 0); /* independent of b: it ran */
         /* The ledger on disk: the deleted one is gone, the created one is owned. */
         struct ledger reread;
         assert_int_equal(ledger_load(&reread, dir), 0);
@@ -372,6 +373,22 @@ static void test_absent(void **state) {
         assert_string_equal(run.plan.actions[0].reason, "state: absent");
 }
 
+/* A VLAN that fails skips the bridge over it and that bridge's dependents, not the others. */
+static void test_failure_skips_only_dependents(void **state) {
+        (void) state;
+        live_link(KIND_ETHERNET, "eth1", 1500);
+        want("version: 1\nvlans:\n  v1: { link: eth1, id: 1 }\n"
+             "bridges:\n  b1: { interfaces: [v1] }\n  b2: {}\n");
+        assert_int_equal(plan(), 0);
+        assert_string_equal(order(), "create v1;create b1;create b2");
+        fake_fail_at = 0;
+        assert_int_equal(run_apply(&run), -EIO);
+        assert_string_equal(fake_log, "create b2");
+        assert_true(run.plan.actions[0].result < 0);
+        assert_int_equal(run.plan.actions[1].result, 1); /* not run: its port failed */
+        assert_int_equal(run.plan.actions[2].result, 0);
+}
+
 /* Creates add ledger entries before the first action runs; the entries an
  * update planned against must not be left behind where the ledger was. */
 static void test_apply_sees_owned_entry_after_ledger_grows(void **state) {
@@ -439,6 +456,7 @@ int main(void) {
                 T(test_only_restricts_pruning),
                 T(test_absent),
                 T(test_apply_sees_owned_entry_after_ledger_grows),
+                T(test_failure_skips_only_dependents),
                 T(test_applied_plan_valid_after_verify),
                 T(test_plan_actions_grow_after_ordering),
         };
