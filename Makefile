@@ -117,6 +117,7 @@ install: $(BUILD)/reconcile $(BUILD)/reconcile.service
 	install -D -m 0755 $(BUILD)/reconcile $(DESTDIR)$(SBINDIR)/reconcile
 	install -D -m 0644 $(BUILD)/reconcile.service $(DESTDIR)$(UNITDIR)/reconcile.service
 	install -D -m 0644 doc/reconcile.8 $(DESTDIR)$(PREFIX)/share/man/man8/reconcile.8
+	install -D -m 0644 doc/manifests.md $(DESTDIR)$(PREFIX)/share/doc/reconcile/manifests.md
 	install -D -m 0644 completion/reconcile.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/reconcile
 	install -d -m 0700 $(DESTDIR)/etc/reconcile/manifests.d
 	install -m 0600 systemd/00-example.yaml.sample $(DESTDIR)/etc/reconcile/manifests.d/00-example.yaml.sample

@@ -483,8 +483,8 @@ static bool port_in_ledger(const struct ledger_entry *owned, const char *port) {
 }
 
 /* A bridge reconcile creates gets a MAC derived from the machine id and its
- * name, so it does not follow its ports (see design.md); without a machine id a
- * random one, kept stable by the ledger from then on. */
+ * name, so it does not follow its ports (doc/manifests.md, bridges: mac);
+ * without a machine id a random one, kept stable by the ledger from then on. */
 static void bridge_stable_mac(const char *name, unsigned char mac[6]) {
         if (mac_derive("bridge", name, mac) < 0)
                 mac_random("bridge", name, mac);

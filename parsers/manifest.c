@@ -841,6 +841,38 @@ static const struct kind_parser kind_parsers[] = {
         { KIND_IPSET, ipset_fields, ELEMENTSOF(ipset_fields), NULL },
 };
 
+/* Walks the same tables parse_document, parse_fields, p_obj, p_obj_list and
+ * p_volumes use, so the documentation test sees what the parser accepts. */
+static void walk_fields(const struct field *t, size_t n, const char *section, const char *prefix,
+                        void (*fn)(void *u, const char *section, const char *key_path), void *u) {
+        for (size_t i = 0; i < n; i++) {
+                char path[128];
+                snprintf(path, sizeof(path), "%s%s", prefix, t[i].key);
+                fn(u, section, path);
+                char sub[sizeof(path) + 4]; /* path and ".", "[]." or ".*." */
+                if (t[i].parse == p_obj || t[i].parse == p_obj_list) {
+                        const struct sub_table *st = t[i].extra;
+                        snprintf(sub, sizeof(sub), "%s%s", path, t[i].parse == p_obj ? "." : "[].");
+                        walk_fields(st->fields, st->n_fields, section, sub, fn, u);
+                } else if (t[i].parse == p_volumes) {
+                        snprintf(sub, sizeof(sub), "%s.*.", path);
+                        walk_fields(volume_fields, ELEMENTSOF(volume_fields), section, sub, fn, u);
+                }
+        }
+}
+
+void manifest_schema_walk(void (*fn)(void *u, const char *section, const char *key_path), void *u) {
+        fn(u, NULL, "version");
+        fn(u, NULL, "host");
+        for (size_t i = 0; i < ELEMENTSOF(kind_parsers); i++) {
+                const char *section = kind_to_section(kind_parsers[i].kind);
+                if (kind_parsers[i].kind == KIND_SYSCTL) /* parse_sysctls: any valid net. key */
+                        fn(u, section, "*");
+                else
+                        walk_fields(kind_parsers[i].fields, kind_parsers[i].n_fields, section, "", fn, u);
+        }
+}
+
 /* The length (31 bytes) has its own message, after this. */
 static bool ipset_name_valid(const char *s) {
         if (!*s)

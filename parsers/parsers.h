@@ -25,3 +25,9 @@ void manifests_done(struct manifest_set *set);
 
 /* Sizes with K, M, G, T (powers of 1024) or plain bytes. */
 int size_parse(const char *s, uint64_t *out);
+
+/* Every key the parser accepts, for the documentation and its test: fn gets
+ * (NULL, "version") and (NULL, "host") for the top level, then each section
+ * and key path: "mtu", "dhcp.start" (a mapping), "disks[].bus" (a list of
+ * mappings), "volumes.*.capacity" (a mapping of names), "*" (sysctls). */
+void manifest_schema_walk(void (*fn)(void *u, const char *section, const char *key_path), void *u);
