@@ -1335,7 +1335,10 @@ static int bond_change_down(struct link_state *s, const struct action *a, int if
 
 static int link_update(struct link_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
-        int ifindex = a->live->link.ifindex;
+        /* A link made with another in this run (a veth's peer) has no index in the observation. */
+        int ifindex = a->live->link.ifindex > 0 ? a->live->link.ifindex : ifindex_of(s, a->key);
+        if (ifindex <= 0)
+                return diag_res(-ENODEV, kind_to_string(a->kind), a->name, "does not exist");
         struct link_req q = LINK_REQ(.ifindex = ifindex, .kind = w->kind, .data = w);
         uint64_t down_fields = 0, tap_fields = 0;
         unsigned char mac[6];
@@ -1467,6 +1470,28 @@ static int link_watch_open(const struct backend_ctx *ctx) {
         return rtnl_watch_open(ctx->netns, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, "link");
 }
 
+/* A veth's peer in this namespace, declared under ethernets to configure it:
+ * it exists once the veth is made, with the veth's MTU and up state, no
+ * address and a MAC of the kernel's choosing. */
+static struct resource *link_made_with(const struct resource *w, const struct model *wanted) {
+        if (w->kind != KIND_ETHERNET)
+                return NULL;
+        for (size_t i = 0; i < wanted->n; i++) {
+                const struct resource *v = wanted->v[i];
+                if (v->kind != KIND_VETH || v->state == STATE_ABSENT || v->link.peer_netns[0] ||
+                    strcmp(v->link.peer, w->name) != 0)
+                        continue;
+                struct resource *made = resource_new(KIND_VETH, w->name);
+                made->link.mtu = v->set & LINK_F_MTU ? v->link.mtu : 1500;
+                made->link.up = v->link.up;
+                snprintf(made->link.peer, sizeof(made->link.peer), "%s", v->name);
+                snprintf(made->link.type, sizeof(made->link.type), "veth");
+                made->set = LINK_F_MTU | LINK_F_UP | LINK_F_PEER;
+                return made;
+        }
+        return NULL;
+}
+
 /* Deleting one end of a veth pair deletes the other. */
 static void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
         if (live->kind == KIND_VETH && live->link.peer[0] && !live->link.peer_netns[0])
@@ -1485,6 +1510,7 @@ const struct backend link_backend = {
         .diff = link_diff,
         .assess = link_assess,
         .takes_with = link_takes_with,
+        .made_with = link_made_with,
         .apply = link_apply,
         .watch_open = link_watch_open,
         .watch_drain = rtnl_watch_drain,

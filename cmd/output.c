@@ -1,9 +1,11 @@
 /* What the user reads: the plan as text or JSON, and live state as manifest YAML. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <json-c/json.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,6 +456,38 @@ static void show_addresses(struct yw *w, const struct link_spec *l) {
         y_end_seq(w);
 }
 
+/* A TAP's owner or group as an operator writes it: the name this host has for
+ * the id, else the number. */
+static const char *user_name(uint32_t id, bool group, char *buf, size_t size) {
+        char pwbuf[1024];
+        const char *name = NULL;
+        if (group) {
+                struct group g, *gp = NULL;
+                if (getgrgid_r((gid_t) id, &g, pwbuf, sizeof(pwbuf), &gp) == 0 && gp)
+                        name = gp->gr_name;
+        } else {
+                struct passwd pw, *pp = NULL;
+                if (getpwuid_r((uid_t) id, &pw, pwbuf, sizeof(pwbuf), &pp) == 0 && pp)
+                        name = pp->pw_name;
+        }
+        if (name)
+                snprintf(buf, size, "%s", name);
+        else
+                snprintf(buf, size, "%u", id);
+        return buf;
+}
+
+/* A veth pair in this namespace is written once, under the end whose name
+ * sorts first: applied, that one entry makes both ends. */
+static bool written_by_peer(const struct resource *r, const struct model *live,
+                            bool (*pick)(const struct resource *, void *), void *u) {
+        if (r->kind != KIND_VETH || !r->link.peer[0] || r->link.peer_netns[0])
+                return false;
+        const struct resource *p = model_find(live, KIND_VETH, r->link.peer);
+        return p && p->kind == KIND_VETH && strcmp(p->link.peer, r->name) == 0 && strcmp(p->name, r->name) < 0 &&
+               (!pick || pick(p, u));
+}
+
 static void show_link(struct yw *w, const struct resource *r) {
         const struct link_spec *l = &r->link;
         char mac[18], buf[64];
@@ -508,14 +542,10 @@ static void show_link(struct yw *w, const struct resource *r) {
                 kv_name(w, "peer", l->peer);
         if (r->kind == KIND_TAP) {
                 /* Quoted: the manifest takes a user or group name or number as a string. */
-                if (r->set & LINK_F_OWNER) {
-                        snprintf(buf, sizeof(buf), "%u", l->owner);
-                        kv_str(w, "owner", buf);
-                }
-                if (r->set & LINK_F_GROUP_ID) {
-                        snprintf(buf, sizeof(buf), "%u", l->group_id);
-                        kv_str(w, "group", buf);
-                }
+                if (r->set & LINK_F_OWNER)
+                        kv_str(w, "owner", user_name(l->owner, false, buf, sizeof(buf)));
+                if (r->set & LINK_F_GROUP_ID)
+                        kv_str(w, "group", user_name(l->group_id, true, buf, sizeof(buf)));
                 kv_bool(w, "multi-queue", l->multi_queue);
         }
         kv_uint(w, "mtu", l->mtu);
@@ -859,8 +889,18 @@ int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const
                 bool header = false;
                 for (size_t i = 0; i < live->n; i++) {
                         const struct resource *r = live->v[i];
+                        /* The second end of a veth pair is configured as a NIC: the pair's
+                         * one entry makes it, its own entry sets its MTU and addresses. */
+                        bool second_end = written_by_peer(r, live, pick, u);
+                        struct resource as_nic;
+                        if (second_end && order[k] == KIND_ETHERNET) {
+                                as_nic = *r;
+                                as_nic.kind = KIND_ETHERNET;
+                                r = &as_nic;
+                        } else if (second_end)
+                                continue;
                         if (r->kind != order[k] || (kind_is_link(r->kind) && strcmp(r->name, "lo") == 0) ||
-                            (r->kind == KIND_ROUTE && !route_shown(r)) || (pick && !pick(r, u)))
+                            (r->kind == KIND_ROUTE && !route_shown(r)) || (pick && !pick(live->v[i], u)))
                                 continue;
                         if (!header) {
                                 y_word(&w, kind_to_section(order[k]));

@@ -591,6 +591,11 @@ struct backend {
         /* Optional: refuse a desired resource this host cannot have (report it
          * with its position and return <0); it is then skipped. */
         int (*check)(void *state, const struct resource *want);
+        /* Optional: a declared object that does not exist but that another
+         * declared object makes with itself (a veth's peer, declared under
+         * ethernets): a new resource as it will be right after that create, or
+         * NULL. The core plans its changes after the creates. */
+        struct resource *(*made_with)(const struct resource *want, const struct model *wanted);
         /* Optional: what the kernel removes with live when live is deleted or
          * replaced (a veth's peer). The core names it in the plan, and refuses
          * the action when the manifests declare it. */

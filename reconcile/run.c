@@ -502,6 +502,8 @@ int run_plan(struct run *r) {
                 return -ELOOP;
         }
         unsigned char *skipped = xcalloc(want->n + 1, 1);
+        const struct resource **made_with = NULL; /* objects another create makes with itself */
+        size_t n_made = 0;
 
         for (size_t oi = 0; oi < want->n; oi++) {
                 struct resource *w = order[oi];
@@ -562,6 +564,13 @@ int run_plan(struct run *r) {
                         p->n_errors++;
                         continue;
                 }
+                struct resource *made = !live && b->made_with ? b->made_with(w, want) : NULL;
+                if (made) {
+                        /* The run holds it as long as the plan that points at it. */
+                        *(struct resource **) array_push(&r->retired, &r->n_retired, sizeof(*r->retired)) = made;
+                        live = made;
+                        *(const struct resource **) array_push(&made_with, &n_made, sizeof(*made_with)) = made;
+                }
                 if (!live) {
                         if (w->kind == KIND_ETHERNET) {
                                 diag_pos(&w->pos, "ethernet %s does not exist (NICs are configured, never created)",
@@ -605,6 +614,23 @@ int run_plan(struct run *r) {
         }
         free(skipped);
         free(order);
+        /* Changes to what a create makes with itself go after every create. */
+        if (n_made) {
+                struct action *moved = xcalloc(p->n_actions, sizeof(*moved));
+                size_t m = 0, kept = 0;
+                for (size_t i = 0; i < p->n_actions; i++) {
+                        bool later = false;
+                        for (size_t k = 0; k < n_made && !later; k++)
+                                later = p->actions[i].live == made_with[k];
+                        if (later)
+                                moved[m++] = p->actions[i];
+                        else
+                                p->actions[kept++] = p->actions[i];
+                }
+                memcpy(p->actions + kept, moved, m * sizeof(*moved));
+                free(moved);
+        }
+        free(made_with);
 
         /* Prune: owned resources that left the manifests, dependents first. The
          * mass-delete guard counts, per scope, only what a run could prune: owned,

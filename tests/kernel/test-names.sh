@@ -46,15 +46,19 @@ import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 args = sys.argv[2:]
 i = args.index("--"); j = args.index("--", i + 1)
-want = {"veths": set(args[:i]), "bridges": set(args[i + 1:j]), "ipsets": set(args[j + 1:])}
+pairs = args[:i]
+# A pair is written once, under the end whose name sorts first (as bytes); the
+# other end is configured as a NIC.
+first = {min(pairs[k], pairs[k + 1], key=lambda n: n.encode()) for k in range(0, len(pairs), 2)}
+want = {"veths": first, "ethernets": set(pairs) - first, "bridges": set(args[i + 1:j]), "ipsets": set(args[j + 1:])}
 for section, names in want.items():
     got = set(doc.get(section) or {})
     if got != names:
         print(section, "differ: missing", sorted(names - got), "extra", sorted(got - names))
 if doc["bridges"]["*y"]["interfaces"] != ["#c"]:
     print("*y ports:", doc["bridges"]["*y"]["interfaces"])
-if doc["veths"]["&x"]["peer"] != "#c" or doc["veths"]["&x"]["addresses"] != ["192.0.2.7/24"]:
-    print("&x:", doc["veths"]["&x"])
+if doc["veths"]["#c"]["peer"] != "&x" or doc["ethernets"]["&x"]["addresses"] != ["192.0.2.7/24"]:
+    print("#c:", doc["veths"]["#c"], "&x:", doc["ethernets"]["&x"])
 if sorted(doc["ipsets"]["sets"]["entries"]) != ["#c", "a:b"]:
     print("sets:", doc["ipsets"]["sets"])
 EOF

@@ -214,7 +214,34 @@ routes:
         rc plan --exit-code; expect_rc 0
 }
 
-echo "1..9"
+# show writes what applies: a veth pair once, a TAP's owner by name; its
+# output applied to an empty namespace makes the same links.
+test_show_applies_to_empty_namespace() {
+        ip -n "$NS" link add vb type veth peer name va
+        ip -n "$NS" link add brs type bridge
+        ip -n "$NS" link set va master brs
+        ip -n "$NS" tuntap add mode tap user 0 name tp0
+        OUT=$("$RECONCILE" --netns "$NS" --state-dir "$S" --only veth,bridge,tap show 2>&1) || fail "show failed"
+        # Once, under the end that sorts first; the other end is configured as a NIC.
+        local sections; sections=$(printf '%s\n' "$OUT" | awk '/^[a-z]/ {sec = $1} /^  v[ab]:/ {print sec, $1}' | tr '\n' ' ')
+        [ "$sections" = "ethernets: vb: veths: va: " ] || fail "the pair is written as: $sections"
+        expect_out 'owner: "?root"?'
+        mkdir -m 700 "$TMP/shown"
+        printf '%s\n' "$OUT" >"$TMP/shown/show.yaml"
+        chmod 600 "$TMP/shown/show.yaml"
+        local other=rct-empty-$$
+        ip netns add "$other"
+        OUT=$("$RECONCILE" -d "$TMP/shown" --state-dir "$TMP/s2" --netns "$other" --only veth,bridge,tap apply 2>&1); RC=$?
+        expect_rc 0 "show's output applied to an empty namespace"
+        expect_no_out 'File exists'
+        ip -n "$other" link show vb >/dev/null 2>&1 || fail "vb not made"
+        ip -n "$other" -o link show va | grep -q 'master brs' || fail "va not in brs"
+        OUT=$("$RECONCILE" -d "$TMP/shown" --state-dir "$TMP/s2" --netns "$other" --only veth,bridge,tap plan --exit-code 2>&1); RC=$?
+        expect_rc 0 "a second run"
+        ip netns del "$other"
+}
+
+echo "1..10"
 t "a port moves between bridges in one apply (the gaining bridge written first)" test_port_moves_a_first
 t "a port moves between bridges in one apply (the losing bridge written first)" test_port_moves_b_first
 t "a port below the MTU of a bridge that declares none: the plan says the bridge follows" test_port_below_bridge_mtu_flagged
@@ -224,3 +251,4 @@ t "a prefix change of the same address, IPv4 and IPv6, in one apply" test_prefix
 t "deleting a veth: a declared peer refuses it, an undeclared one is named in the plan" test_veth_delete_names_its_peer
 t "a route whose metric changes: the plan says its key changed" test_route_metric_change_said
 t "a renamed bridge: the plan flags the default route going with the old one" test_rename_says_route_goes
+t "show writes a veth pair once and owners by name; applied to an empty namespace it makes the same links" test_show_applies_to_empty_namespace
