@@ -586,6 +586,24 @@ static void show_network(struct yw *w, const struct resource *r) {
         entry_end(w, r);
 }
 
+/* A size as an operator writes it: the largest unit that holds it exactly. */
+static const char *size_text(uint64_t bytes, char *buf, size_t size) {
+        static const char units[] = "TGMK";
+        for (int i = 0; i < 4; i++) {
+                uint64_t unit = 1ull << (10 * (4 - i));
+                if (bytes && bytes % unit == 0) {
+                        snprintf(buf, size, "%llu%c", (unsigned long long) (bytes / unit), units[i]);
+                        return buf;
+                }
+        }
+        snprintf(buf, size, "%llu", (unsigned long long) bytes);
+        return buf;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 static void show_pool(struct yw *w, const struct resource *r, const struct model *live) {
         const struct pool_spec *p = &r->pool;
         entry_begin(w);
@@ -613,7 +631,8 @@ static void show_pool(struct yw *w, const struct resource *r, const struct model
                 header = true;
                 y_name(w, v->name + len + 1);
                 y_map(w, true);
-                kv_uint(w, "capacity", (unsigned long long) v->volume.capacity);
+                char cap[32];
+                kv_word(w, "capacity", size_text(v->volume.capacity, cap, sizeof(cap)));
                 kv_word(w, "format", enum_to_string(&vol_format_table, v->volume.format));
                 y_end_map(w);
         }
@@ -631,10 +650,8 @@ static void show_domain(struct yw *w, const struct resource *r) {
         y_map(w, false);
         kv_uint(w, "vcpus", d->vcpus);
         kv_uint(w, "max-vcpus", d->max_vcpus);
-        snprintf(buf, sizeof(buf), "%lluK", (unsigned long long) (d->memory >> 10));
-        kv_word(w, "memory", buf);
-        snprintf(buf, sizeof(buf), "%lluK", (unsigned long long) (d->max_memory >> 10));
-        kv_word(w, "max-memory", buf);
+        kv_word(w, "memory", size_text(d->memory, buf, sizeof(buf)));
+        kv_word(w, "max-memory", size_text(d->max_memory, buf, sizeof(buf)));
         if (d->cpu)
                 kv_name(w, "cpu", d->cpu);
         if (d->memory_backing == MEMBACK_HUGEPAGES)
@@ -767,8 +784,15 @@ static void show_ipset(struct yw *w, const struct resource *r) {
                 kv_bool(w, "comment", true);
         y_word(w, "entries");
         y_seq(w, false);
+        /* Sorted: the kernel lists a hash set in bucket order, which says nothing. */
+        const char **sorted = xcalloc(v->entries.n + 1, sizeof(*sorted));
+        if (v->entries.n) {
+                memcpy(sorted, v->entries.v, v->entries.n * sizeof(*sorted));
+                qsort(sorted, v->entries.n, sizeof(*sorted), cmp_entry);
+        }
         for (size_t i = 0; i < v->entries.n; i++)
-                y_str(w, v->entries.v[i]);
+                y_str(w, sorted[i]);
+        free(sorted);
         y_end_seq(w);
         y_end_map(w);
         entry_end(w, r);

@@ -221,6 +221,11 @@ test_show_applies_to_empty_namespace() {
         ip -n "$NS" link add brs type bridge
         ip -n "$NS" link set va master brs
         ip -n "$NS" tuntap add mode tap user 0 name tp0
+        ip netns exec "$NS" ipset create sorted hash:ip
+        local e; for e in 10.0.0.9 10.0.0.1 10.0.0.5 10.0.0.3; do ip netns exec "$NS" ipset add sorted $e; done
+        OUT=$("$RECONCILE" --netns "$NS" --state-dir "$S" --only ipset show 2>&1) || fail "show failed"
+        [ "$(printf '%s\n' "$OUT" | grep -o '10\.0\.0\.[0-9]' | tr '\n' ' ')" = "10.0.0.1 10.0.0.3 10.0.0.5 10.0.0.9 " ] ||
+                fail "entries not sorted"
         OUT=$("$RECONCILE" --netns "$NS" --state-dir "$S" --only veth,bridge,tap show 2>&1) || fail "show failed"
         # Once, under the end that sorts first; the other end is configured as a NIC.
         local sections; sections=$(printf '%s\n' "$OUT" | awk '/^[a-z]/ {sec = $1} /^  v[ab]:/ {print sec, $1}' | tr '\n' ' ')
@@ -251,4 +256,4 @@ t "a prefix change of the same address, IPv4 and IPv6, in one apply" test_prefix
 t "deleting a veth: a declared peer refuses it, an undeclared one is named in the plan" test_veth_delete_names_its_peer
 t "a route whose metric changes: the plan says its key changed" test_route_metric_change_said
 t "a renamed bridge: the plan flags the default route going with the old one" test_rename_says_route_goes
-t "show writes a veth pair once and owners by name; applied to an empty namespace it makes the same links" test_show_applies_to_empty_namespace
+t "show writes a veth pair once, owners by name, entries sorted; applied to an empty namespace it makes the same links" test_show_applies_to_empty_namespace
