@@ -441,6 +441,19 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 } else
                         free(v);
         }
+        /* Devices a person adds that the schema has no key for yet: named, not dropped. */
+        static const char *const unmodeled[] = { "graphics", "video", "serial", "console", "channel", "sound",
+                                                 "hostdev", "filesystem", "redirdev", "tpm", "rng", "watchdog" };
+        for (size_t i = 0; i < ELEMENTSOF(unmodeled); i++) {
+                int n = xr_count(x, "/domain/devices/%s", unmodeled[i]);
+                for (int j = 1; j <= n; j++) {
+                        _cleanup_free_ char *type = xr_str(x, "/domain/devices/%s[%d]/@type", unmodeled[i], j);
+                        char *more = xasprintf("%s%s%s%s%s", d->unmodeled ? d->unmodeled : "", d->unmodeled ? ", " : "",
+                                               unmodeled[i], type && *type ? " " : "", type ? type : "");
+                        free(d->unmodeled);
+                        d->unmodeled = more;
+                }
+        }
         d->acpi = xr_count(x, "/domain/features/acpi") > 0;
         d->apic = xr_count(x, "/domain/features/apic") > 0;
         r->set |= DOM_F_FEATURES;

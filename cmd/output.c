@@ -661,6 +661,8 @@ static void show_domain(struct yw *w, const struct resource *r) {
         for (size_t i = 0; i < ELEMENTSOF(os_keys); i++)
                 if (os_vals[i])
                         kv_str(w, os_keys[i], os_vals[i]);
+        if (d->unmodeled)
+                y_comment(w, 4, "not in the schema yet, left as they are: %s", d->unmodeled);
         if (!d->acpi || !d->apic)
                 y_comment(w, 4, "features: acpi and apic missing; an apply adds them (no graceful shutdown or hotplug without)");
         kv_word(w, "state", res_state_to_string(r->state));

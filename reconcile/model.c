@@ -44,6 +44,7 @@ void resource_free(struct resource *r) {
                 free(r->domain.kernel);
                 free(r->domain.initrd);
                 free(r->domain.cmdline);
+                free(r->domain.unmodeled);
                 for (size_t i = 0; i < r->domain.n_disks; i++) {
                         free(r->domain.disks[i].volume);
                         free(r->domain.disks[i].cdrom);

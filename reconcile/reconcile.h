@@ -352,6 +352,9 @@ struct domain_spec {
          * domain id of a running domain (-1 when shut off), which tells one boot
          * of it from the next. */
         bool acpi, apic;
+        /* Observed only: devices the schema does not model (graphics vnc, serial),
+         * which reconcile leaves as they are; show names them in a comment. */
+        char *unmodeled;
         int id;
         int memory_backing;
         bool autostart;
