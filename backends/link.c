@@ -1492,6 +1492,39 @@ static struct resource *link_made_with(const struct resource *w, const struct mo
         return NULL;
 }
 
+/* What a create sets, in the order the plan reads best: what the kernel takes
+ * at creation, then MTU and MAC, ports, addresses, up. */
+static void link_describe(const struct resource *w, struct action *a) {
+        const struct link_spec *l = &w->link;
+        char buf[64];
+        if (w->set & LINK_F_LINK)
+                action_add_set(a, LINK_F_LINK, w->kind == KIND_VXLAN ? "dev" : "link", l->link);
+        if (w->set & LINK_F_ID) {
+                snprintf(buf, sizeof(buf), "%u", l->vlan_id);
+                action_add_set(a, LINK_F_ID, "id", buf);
+        }
+        if (w->set & LINK_F_VNI) {
+                snprintf(buf, sizeof(buf), "%u", l->vni);
+                action_add_set(a, LINK_F_VNI, "vni", buf);
+        }
+        if (w->set & LINK_F_PEER)
+                action_add_set(a, LINK_F_PEER, "peer", l->peer);
+        if (w->set & LINK_F_MODE)
+                action_add_set(a, LINK_F_MODE, "mode",
+                               enum_to_string(w->kind == KIND_BOND ? &bond_mode_table : &macvlan_mode_table, l->mode));
+        if (w->set & LINK_F_MTU) {
+                snprintf(buf, sizeof(buf), "%u", l->mtu);
+                action_add_set(a, LINK_F_MTU, "mtu", buf);
+        }
+        if (w->set & LINK_F_MAC)
+                action_add_set(a, LINK_F_MAC, "mac", mac_format(l->mac, buf));
+        for (size_t i = 0; (w->set & LINK_F_INTERFACES) && i < l->interfaces.n; i++)
+                action_add_set(a, LINK_F_INTERFACES, "port", l->interfaces.v[i]);
+        for (size_t i = 0; (w->set & LINK_F_ADDRESSES) && i < l->addresses.n; i++)
+                action_add_set(a, LINK_F_ADDRESSES, "address", ipaddr_format(&l->addresses.v[i], true, buf, sizeof(buf)));
+        action_add_set(a, LINK_F_UP, "up", l->up ? "true" : "false");
+}
+
 /* Deleting one end of a veth pair deletes the other. */
 static void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
         if (live->kind == KIND_VETH && live->link.peer[0] && !live->link.peer_netns[0])
@@ -1511,6 +1544,7 @@ const struct backend link_backend = {
         .assess = link_assess,
         .takes_with = link_takes_with,
         .made_with = link_made_with,
+        .describe = link_describe,
         .apply = link_apply,
         .watch_open = link_watch_open,
         .watch_drain = rtnl_watch_drain,

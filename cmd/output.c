@@ -30,6 +30,9 @@ static void detail_text(const struct action *a, char *buf, size_t size) {
         switch (a->op) {
         case OP_CREATE:
                 APPEND("%s:%u:%u", a->pos.file ? a->pos.file : "?", a->pos.line, a->pos.col);
+                /* -v: what the create sets. */
+                for (size_t i = 0; diag_verbose > 0 && i < a->n_sets; i++)
+                        APPEND("%s%s %s", i ? ", " : ": ", a->sets[i].name, a->sets[i].to);
                 return;
         case OP_DELETE:
                 APPEND("%s", a->reason ? a->reason : "");
@@ -164,6 +167,16 @@ void plan_print_json(FILE *f, const struct plan *p, bool with_results, const cha
                         json_object_array_add(changes, c);
                 }
                 json_object_object_add(o, "changes", changes);
+                if (a->op == OP_CREATE) {
+                        json_object *sets = json_object_new_array();
+                        for (size_t j = 0; j < a->n_sets; j++) {
+                                json_object *c = json_object_new_object();
+                                json_object_object_add(c, "field", json_object_new_string(a->sets[j].name));
+                                json_object_object_add(c, "value", json_object_new_string(a->sets[j].to));
+                                json_object_array_add(sets, c);
+                        }
+                        json_object_object_add(o, "sets", sets);
+                }
                 json_object_object_add(o, "reason", str_or_null(a->reason));
                 if (a->risk)
                         json_object_object_add(o, "risk", json_object_new_string(a->risk));

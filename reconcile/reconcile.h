@@ -520,10 +520,15 @@ struct action {
         size_t n_changes;
         char *reason;
         char *risk; /* connectivity risk, flagged in the plan */
+        /* A create: what it will set (ports, addresses, MTU), for people (-v, JSON);
+         * apply reads the desired resource, not these. */
+        struct change *sets;
+        size_t n_sets;
         const struct backend *backend;
         int result; /* after apply: 0 done, <0 failed, 1 not run */
 };
 void action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to);
+void action_add_set(struct action *a, uint64_t field, const char *name, const char *value);
 
 struct pending {
         enum kind kind;
@@ -599,6 +604,8 @@ struct backend {
          * ethernets): a new resource as it will be right after that create, or
          * NULL. The core plans its changes after the creates. */
         struct resource *(*made_with)(const struct resource *want, const struct model *wanted);
+        /* Optional: what a create of want will set, through action_add_set. */
+        void (*describe)(const struct resource *want, struct action *a);
         /* Optional: what the kernel removes with live when live is deleted or
          * replaced (a veth's peer). The core names it in the plan, and refuses
          * the action when the manifests declare it. */

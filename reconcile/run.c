@@ -53,13 +53,25 @@ void action_add_change(struct action *a, uint64_t field, const char *name, const
         c->to = to ? xstrdup(to) : NULL;
 }
 
-static void action_done(struct action *a) {
-        for (size_t i = 0; i < a->n_changes; i++) {
-                free(a->changes[i].name);
-                free(a->changes[i].from);
-                free(a->changes[i].to);
+void action_add_set(struct action *a, uint64_t field, const char *name, const char *value) {
+        struct change *c = array_push(&a->sets, &a->n_sets, sizeof(*c));
+        c->field = field;
+        c->name = xstrdup(name);
+        c->to = xstrdup(value);
+}
+
+static void changes_free(struct change *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].name);
+                free(v[i].from);
+                free(v[i].to);
         }
-        free(a->changes);
+        free(v);
+}
+
+static void action_done(struct action *a) {
+        changes_free(a->changes, a->n_changes);
+        changes_free(a->sets, a->n_sets);
         free(a->name);
         free(a->key);
         free(a->reason);
@@ -582,6 +594,8 @@ int run_plan(struct run *r) {
                         struct action *a = plan_push(p, OP_CREATE, w, NULL);
                         free(a->key);
                         a->key = xstrdup(id);
+                        if (b->describe)
+                                b->describe(w, a);
                         if (b->assess)
                                 b->assess(r->bstate[bi], a, &r->live);
                         continue;

@@ -246,7 +246,23 @@ test_show_applies_to_empty_namespace() {
         ip netns del "$other"
 }
 
-echo "1..10"
+# A create says what it will set: with -v in text, always in JSON.
+test_create_says_what_it_sets() {
+        nic e0
+        manifest 'version: 1
+bridges:
+  br0: { interfaces: [e0], addresses: [192.0.2.1/24], mtu: 1400 }
+'
+        rc -v plan
+        expect_out '^\+ bridge br0 .*host.yaml:3:3: mtu 1400, port e0, address 192.0.2.1/24, up true$'
+        rc plan
+        expect_out '^\+ bridge br0 +[^ ]*host.yaml:3:3$'
+        rc -o json plan
+        printf '%s\n' "$OUT" | python3 -c 'import json,sys; a=json.load(sys.stdin)["actions"][0]; assert [(s["field"], s["value"]) for s in a["sets"]] == [("mtu", "1400"), ("port", "e0"), ("address", "192.0.2.1/24"), ("up", "true")], a' ||
+                fail "JSON lacks what the create sets"
+}
+
+echo "1..11"
 t "a port moves between bridges in one apply (the gaining bridge written first)" test_port_moves_a_first
 t "a port moves between bridges in one apply (the losing bridge written first)" test_port_moves_b_first
 t "a port below the MTU of a bridge that declares none: the plan says the bridge follows" test_port_below_bridge_mtu_flagged
@@ -257,3 +273,4 @@ t "deleting a veth: a declared peer refuses it, an undeclared one is named in th
 t "a route whose metric changes: the plan says its key changed" test_route_metric_change_said
 t "a renamed bridge: the plan flags the default route going with the old one" test_rename_says_route_goes
 t "show writes a veth pair once, owners by name, entries sorted; applied to an empty namespace it makes the same links" test_show_applies_to_empty_namespace
+t "a create says what it sets: -v and JSON" test_create_says_what_it_sets
