@@ -19,7 +19,7 @@ bridges:
         rc plan --exit-code; expect_rc 0 "second plan"
         local before; before=$(ifindex vlan20)
         sed -i 's/mtu: 1400/mtu: 1300/; s/198.51.100.2/198.51.100.3/' "$M/host.yaml"
-        rc plan; expect_out '^~ vlan vlan20 +mtu 1400 -> 1300, -address 198.51.100.2/24, \+address 198.51.100.3/24$'
+        rc plan; expect_out '^~ vlan vlan20 +mtu 1400 -> 1300, -address 198.51.100.2/24, \+address 198.51.100.3/24 \(new addresses first'
         rc apply; expect_rc 0
         [ "$(ifindex vlan20)" = "$before" ] || fail "MTU or address change re-created the VLAN"
         [ "$(mtu_of vlan20)" = 1300 ] || fail "mtu"
