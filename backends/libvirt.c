@@ -979,25 +979,38 @@ static int domain_delete(struct lv_state *s, const char *name) {
         return r;
 }
 
-/* Redefine the persistent config with one element replaced: the rest of the
- * definition (devices others added, emulator, machine) stays as it is. */
-static int domain_edit_config(struct lv_state *s, virDomainPtr dom, const char *name, const char *path,
-                              const char *parent, const char *fresh) {
+/* The persistent definition, parsed; NULL after saying why. */
+static struct xr *config_read(virDomainPtr dom, const char *name) {
         char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         struct xr *x = xml ? xr_parse(xml) : NULL;
         free(xml);
         if (!x)
-                return lv_fail("domain", name, "reading its definition");
-        char *edited = xr_replace(x, path, parent, fresh);
-        xr_free(x);
-        if (!edited)
-                return diag_res(-EINVAL, "domain", name, "cannot edit its definition at %s", path);
+                lv_fail("domain", name, "reading its definition");
+        return x;
+}
+
+/* Define edited (taken) as the persistent definition. */
+static int config_define(struct lv_state *s, const char *name, char *edited) {
         virDomainPtr d = virDomainDefineXML(s->conn, edited);
         free(edited);
         if (!d)
                 return lv_fail("domain", name, "redefining");
         virDomainFree(d);
         return 0;
+}
+
+/* Redefine the persistent config with one element replaced: the rest of the
+ * definition (devices others added, emulator, machine) stays as it is. */
+static int domain_edit_config(struct lv_state *s, virDomainPtr dom, const char *name, const char *path,
+                              const char *parent, const char *fresh) {
+        struct xr *x = config_read(dom, name);
+        if (!x)
+                return -EIO;
+        char *edited = xr_replace(x, path, parent, fresh);
+        xr_free(x);
+        if (!edited)
+                return diag_res(-EINVAL, "domain", name, "cannot edit its definition at %s", path);
+        return config_define(s, name, edited);
 }
 
 /* Attach or detach one device: live and config on a running domain; on a shut-off
@@ -1020,36 +1033,30 @@ static char *os_leaf_xml(const char *element, const char *value) {
 
 /* Add ACPI and APIC to the persistent definition, keeping any other feature it has. */
 static int domain_add_features(struct lv_state *s, virDomainPtr dom, const char *name) {
-        char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
-        struct xr *x = xml ? xr_parse(xml) : NULL;
-        free(xml);
+        struct xr *x = config_read(dom, name);
         if (!x)
-                return lv_fail("domain", name, "reading its definition");
+                return -EIO;
         char *edited = NULL;
         if (!xr_count(x, "/domain/features"))
                 edited = xr_replace(x, "/domain/features", "/domain", "<features><acpi/><apic/></features>");
         else {
+                /* One element at a time, each edit on the result of the one before. */
                 static const char *const feats[] = { "acpi", "apic" };
-                for (size_t i = 0; i < ELEMENTSOF(feats); i++) {
+                for (size_t i = 0; i < ELEMENTSOF(feats) && x; i++) {
                         _cleanup_free_ char *path = xasprintf("/domain/features/%s", feats[i]);
                         _cleanup_free_ char *leaf = xasprintf("<%s/>", feats[i]);
                         if (xr_count(x, "%s", path))
                                 continue;
                         free(edited);
                         edited = xr_replace(x, path, "/domain/features", leaf);
-                        if (!edited)
-                                break;
+                        xr_free(x);
+                        x = edited ? xr_parse(edited) : NULL;
                 }
         }
         xr_free(x);
         if (!edited)
                 return diag_res(-EINVAL, "domain", name, "cannot add acpi and apic to its definition");
-        virDomainPtr d = virDomainDefineXML(s->conn, edited);
-        free(edited);
-        if (!d)
-                return lv_fail("domain", name, "redefining");
-        virDomainFree(d);
-        return 0;
+        return config_define(s, name, edited);
 }
 
 static int next_target(const struct resource *live, int bus, char buf[16]) {

@@ -55,6 +55,23 @@ addrs_of() { ip -n "$NS" -o addr show dev "$1" | awk '{print $4}' | sort | tr '\
 nic() { ip -n "$NS" link add "$1" type veth peer name "${2:-p$1}"; }
 manifest() { cat >"$M/${2:-host}.yaml" <<<"$1"; }
 
+# The namespace as a revert must leave it: links (name, kind, MTU, master, up),
+# static addresses (not link-local), and ipsets with their entries (hashsize,
+# which a rebuild may change, left out).
+ns_snapshot() {
+        ip -n "$NS" -d -o link show | awk '{
+                name = $2; sub(":$", "", name); sub("@.*", "", name)
+                mtu = ""; master = "-"; kind = "dev"; up = ($3 ~ /[<,]UP[,>]/) ? "up" : "down"
+                for (i = 1; i <= NF; i++) {
+                        if ($i == "mtu") mtu = $(i + 1)
+                        if ($i == "master") master = $(i + 1)
+                        if ($i == "bridge" || $i == "veth" || $i == "vlan") kind = $i
+                }
+                print name, kind, mtu, master, up }' | sort
+        ip -n "$NS" -o addr show | awk '$0 !~ /fe80::/ && $0 !~ / lo / {print $2, $4}' | sort
+        ip netns exec "$NS" ipset save 2>/dev/null | sed 's/ hashsize.*//' | sort
+}
+
 # t NAME FUNCTION [SKIP-REASON]: run FUNCTION in a fresh namespace, print one TAP line.
 t() {
         T_N=$((T_N + 1))

@@ -3,20 +3,6 @@
 # reverted by the next run. The namespace is compared field by field.
 . "$(dirname "$0")/lib.sh"
 
-# Names, kinds, MTU, master, up, and static addresses; not ifindex or link-local.
-snapshot() {
-        ip -n "$NS" -d -o link show | awk '{
-                name = $2; sub(":$", "", name); sub("@.*", "", name)
-                mtu = ""; master = "-"; kind = "dev"; up = ($3 ~ /[<,]UP[,>]/) ? "up" : "down"
-                for (i = 1; i <= NF; i++) {
-                        if ($i == "mtu") mtu = $(i + 1)
-                        if ($i == "master") master = $(i + 1)
-                        if ($i == "bridge" || $i == "veth" || $i == "vlan") kind = $i
-                }
-                print name, kind, mtu, master, up }' | sort
-        ip -n "$NS" -o addr show | awk '$0 !~ /fe80::/ && $0 !~ / lo / {print $2, $4}' | sort
-        ip netns exec "$NS" ipset save 2>/dev/null | grep -v '^create' | sort
-}
 
 setup_host() {
         nic eth0
@@ -43,28 +29,28 @@ ipsets:
 
 test_revert_without_confirmation() {
         setup_host
-        local before; before=$(snapshot)
+        local before; before=$(ns_snapshot)
         OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 2 </dev/null 2>&1); RC=$?
         expect_rc 1 "a change that was not confirmed"
         expect_out 'no confirmation within 2 s'
         expect_out '^reverted; this manifest revision is held'
-        local after; after=$(snapshot)
+        local after; after=$(ns_snapshot)
         [ "$before" = "$after" ] || fail "not back as before:
 $(diff <(echo "$before") <(echo "$after"))"
         [ ! -e "$S/checkpoint" ] || fail "the checkpoint was left behind"
         rc apply; expect_rc 1; expect_out 'held: this manifest revision was reverted at'
-        [ "$(snapshot)" = "$before" ] || fail "a plain run applied the held revision"
+        [ "$(ns_snapshot)" = "$before" ] || fail "a plain run applied the held revision"
 }
 
 test_daemon_honours_hold_and_release() {
         setup_host
-        local before; before=$(snapshot)
+        local before; before=$(ns_snapshot)
         OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1)
         "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >"$TMP/log" 2>&1 &
         local dpid=$! i
         for i in $(seq 1 100); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.05; done
         grep -q '^run 1 (start): held, nothing applied' "$TMP/log" || fail "the daemon did not honour the hold: $(cat "$TMP/log")"
-        [ "$(snapshot)" = "$before" ] || fail "the daemon applied the held revision"
+        [ "$(ns_snapshot)" = "$before" ] || fail "the daemon applied the held revision"
         kill -TERM $dpid; wait $dpid
         rc release; expect_rc 0; expect_out 'hold released'
         rc apply; expect_rc 0
@@ -88,7 +74,7 @@ test_confirm_keeps() {
 
 test_crash_while_waiting() {
         setup_host
-        local before; before=$(snapshot)
+        local before; before=$(ns_snapshot)
         "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 60 </dev/null >"$TMP/out" 2>&1 &
         local pid=$! i
         for i in $(seq 1 200); do grep -q '^applied. Keep it' "$TMP/out" && break; sleep 0.05; done
@@ -97,7 +83,7 @@ test_crash_while_waiting() {
         rc apply; expect_rc 1
         expect_out 'warning: found a change applied with --confirm that was never confirmed'
         expect_out 'held: this manifest revision'
-        [ "$(snapshot)" = "$before" ] || fail "the crashed change was not reverted"
+        [ "$(ns_snapshot)" = "$before" ] || fail "the crashed change was not reverted"
 }
 
 test_unrevertible_refused() {

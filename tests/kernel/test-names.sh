@@ -72,20 +72,6 @@ EOF
         rc plan --exit-code --only ethernet,veth,bridge,ipset; expect_rc 0 "show's output must be in sync"
 }
 
-# Names, kinds, MTU, master, up, and static addresses; then the sets and their entries.
-snapshot() {
-        ip -n "$NS" -d -o link show | awk '{
-                name = $2; sub(":$", "", name); sub("@.*", "", name)
-                mtu = ""; master = "-"; kind = "dev"; up = ($3 ~ /[<,]UP[,>]/) ? "up" : "down"
-                for (i = 1; i <= NF; i++) {
-                        if ($i == "mtu") mtu = $(i + 1)
-                        if ($i == "master") master = $(i + 1)
-                        if ($i == "bridge" || $i == "veth") kind = $i
-                }
-                print name, kind, mtu, master, up }' | sort
-        ip -n "$NS" -o addr show | awk '$0 !~ /fe80::/ && $0 !~ / lo / {print $2, $4}' | sort
-        ipset_ns save 2>/dev/null | sed 's/ hashsize.*//' | sort
-}
 
 test_revert_hostile_names() {
         ip -n "$NS" link add name "&x" type veth peer name "#c"
@@ -103,7 +89,7 @@ ipsets:
   "null": { type: "list:set", entries: ["a:b"] }
 '
         rc apply; expect_rc 0 "the first apply"
-        local before; before=$(snapshot)
+        local before; before=$(ns_snapshot)
         # The change touches every one of them: ports, MTU, addresses, a bridge
         # and a set go, a bridge appears, entries change. (A set that appears
         # is in the next test: see there.)
@@ -129,7 +115,7 @@ ipsets:
 
         expect_out 'no confirmation within 2 s'
         expect_out '^reverted; this manifest revision is held'
-        local after; after=$(snapshot)
+        local after; after=$(ns_snapshot)
         [ "$before" = "$after" ] || fail "not back as before:
 $(diff <(echo "$before") <(echo "$after"))"
         [ ! -e "$S/checkpoint" ] || fail "the checkpoint was left behind"
@@ -144,7 +130,7 @@ ipsets:
   "~": { type: "hash:ip", entries: [10.0.0.1] }
 '
         rc apply; expect_rc 0 "the first apply"
-        local before; before=$(snapshot)
+        local before; before=$(ns_snapshot)
         manifest 'version: 1
 ethernets:
   "&x": { mtu: 1400 }
@@ -166,8 +152,8 @@ ipsets:
         rc apply; expect_rc 1
         expect_out 'warning: found a change applied with --confirm that was never confirmed'
         expect_out '^reverted; this manifest revision is held'
-        [ "$(snapshot)" = "$before" ] || fail "the crashed change was not reverted:
-$(diff <(echo "$before") <(snapshot))"
+        [ "$(ns_snapshot)" = "$before" ] || fail "the crashed change was not reverted:
+$(diff <(echo "$before") <(ns_snapshot))"
 }
 
 # YAML holds only Unicode text; the kernel takes any byte in a name.

@@ -715,6 +715,25 @@ static void test_show_names_unmodeled_devices(void **state) {
         free(yaml);
 }
 
+/* A definition with features but neither ACPI nor APIC gets both in one apply. */
+static void test_features_added_in_one_apply(void **state) {
+        (void) state;
+        virDomainPtr d = virDomainDefineXML(keeper,
+                "<domain type='test'><name>feat1</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+                "<features><pae/></features></domain>");
+        assert_non_null(d);
+        virDomainFree(d);
+        want("version: 1\ndomains:\n  feat1: { memory: 64M, max-memory: 64M, state: shutoff }\n");
+        pass(0);
+        d = dom("feat1");
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_non_null(strstr(xml, "<acpi/>"));
+        assert_non_null(strstr(xml, "<apic/>"));
+        assert_non_null(strstr(xml, "<pae/>"));
+        free(xml);
+        virDomainFree(d);
+}
+
 static void test_show_round_trip(void **state) {
         (void) state;
         free(show_round_trip(host));
@@ -774,6 +793,7 @@ int main(void) {
                 T(test_unowned_untouched_and_volume_kept),
                 T(test_adopt_named_domain),
                 T(test_show_names_unmodeled_devices),
+                T(test_features_added_in_one_apply),
                 T(test_volumes_do_not_dilute_mass_delete_guard),
                 T(test_destructive_volume_changes_refused),
                 T(test_volume_grow_and_absent),
