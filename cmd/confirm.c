@@ -174,7 +174,9 @@ int confirm_checkpoint(struct options *o, struct run *r) {
                 size_t len = 0;
                 FILE *f = open_memstream(&yaml, &len);
                 struct pick pk = { p };
-                ret = show_print_yaml_subset(f, &r->live, touched, &pk, absent, n_absent);
+                char scope[512];
+                struct show_owner owner = { r->ledger, scope_of(&o->run, KIND_VETH, scope, sizeof(scope)) };
+                ret = show_print_yaml_subset(f, &r->live, touched, &pk, absent, n_absent, &owner);
                 fclose(f);
                 /* A checkpoint that leaves out what the change touches could not put it back. */
                 if (ret == -EILSEQ)

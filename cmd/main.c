@@ -201,7 +201,9 @@ static int cmd_show(struct options *o) {
          * ledger that cannot be read is reported and leaves them out). */
         ledger_load(&ledger, o->run.state_dir);
         int r = run_observe(&run);
-        int w = show_print_yaml(stdout, &run.live);
+        char scope[512];
+        struct show_owner owner = { &ledger, scope_of(&o->run, KIND_VETH, scope, sizeof(scope)) };
+        int w = show_print_yaml_subset(stdout, &run.live, NULL, NULL, NULL, 0, &owner);
         run_done(&run);
         ledger_done(&ledger);
         /* An entry YAML cannot hold is a comment in the output; the rest is valid. */

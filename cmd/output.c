@@ -490,15 +490,24 @@ static const char *user_name(uint32_t id, bool group, char *buf, size_t size) {
         return buf;
 }
 
-/* A veth pair in this namespace is written once, under the end whose name
- * sorts first: applied, that one entry makes both ends. */
+static bool owned_veth(const struct show_owner *o, const struct resource *r) {
+        return o && o->ledger && ledger_find((struct ledger *) o->ledger, o->scope, KIND_VETH, r->name);
+}
+
+/* A veth pair in this namespace is written once: applied, that one entry
+ * makes both ends. It goes under the end reconcile owns (so that a NIC at the
+ * other end stays a NIC), else under the end whose name sorts first. */
 static bool written_by_peer(const struct resource *r, const struct model *live,
-                            bool (*pick)(const struct resource *, void *), void *u) {
+                            bool (*pick)(const struct resource *, void *), void *u, const struct show_owner *owner) {
         if (r->kind != KIND_VETH || !r->link.peer[0] || r->link.peer_netns[0])
                 return false;
         const struct resource *p = model_find(live, KIND_VETH, r->link.peer);
-        return p && p->kind == KIND_VETH && strcmp(p->link.peer, r->name) == 0 && strcmp(p->name, r->name) < 0 &&
-               (!pick || pick(p, u));
+        if (!p || p->kind != KIND_VETH || strcmp(p->link.peer, r->name) != 0 || (pick && !pick(p, u)))
+                return false;
+        bool mine = owned_veth(owner, r), theirs = owned_veth(owner, p);
+        if (mine != theirs)
+                return theirs;
+        return strcmp(p->name, r->name) < 0;
 }
 
 static void show_link(struct yw *w, const struct resource *r) {
@@ -908,7 +917,7 @@ static int document_end(yaml_event_t *ev) {
 }
 
 int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
-                           const struct resource *const *absent, size_t n_absent) {
+                           const struct resource *const *absent, size_t n_absent, const struct show_owner *owner) {
         static const enum kind order[] = { KIND_ETHERNET, KIND_BOND,   KIND_VLAN,    KIND_VXLAN,  KIND_MACVLAN,
                                            KIND_MACVTAP,  KIND_VETH,   KIND_TAP,     KIND_BRIDGE, KIND_ROUTE,
                                            KIND_SYSCTL,   KIND_NETWORK, KIND_POOL,   KIND_DOMAIN, KIND_SERVICE,
@@ -930,7 +939,7 @@ int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const
                         const struct resource *r = live->v[i];
                         /* The second end of a veth pair is configured as a NIC: the pair's
                          * one entry makes it, its own entry sets its MTU and addresses. */
-                        bool second_end = written_by_peer(r, live, pick, u);
+                        bool second_end = written_by_peer(r, live, pick, u, owner);
                         struct resource as_nic;
                         if (second_end && order[k] == KIND_ETHERNET) {
                                 as_nic = *r;
@@ -982,5 +991,5 @@ int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const
 }
 
 int show_print_yaml(FILE *f, const struct model *live) {
-        return show_print_yaml_subset(f, live, NULL, NULL, NULL, 0);
+        return show_print_yaml_subset(f, live, NULL, NULL, NULL, 0, NULL);
 }

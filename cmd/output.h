@@ -16,6 +16,12 @@ void plan_print_json(FILE *f, const struct plan *p, bool with_results, const cha
  * so in its place, the rest is written); another negative errno when the
  * emitter failed. */
 int show_print_yaml(FILE *f, const struct model *live);
-/* Only what pick accepts, plus `state: absent` entries for the absent ones. */
+/* What reconcile owns, from the ledger: a veth pair is written under the end it
+ * owns (the other end as a NIC under ethernets). NULL: under the end that sorts first. */
+struct show_owner {
+        const struct ledger *ledger;
+        const char *scope;
+};
+/* Only what pick accepts (all with NULL), plus `state: absent` entries for the absent ones. */
 int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
-                           const struct resource *const *absent, size_t n_absent);
+                           const struct resource *const *absent, size_t n_absent, const struct show_owner *owner);

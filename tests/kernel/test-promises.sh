@@ -262,7 +262,20 @@ bridges:
                 fail "JSON lacks what the create sets"
 }
 
-echo "1..11"
+# A pair reconcile made is written under the end it owns, even when the other
+# end's name sorts first: that end, a NIC, never becomes a veth to adopt.
+test_show_writes_pair_under_owned_end() {
+        manifest 'version: 1
+veths:
+  eth0p: { peer: eth0 }
+'
+        rc apply; expect_rc 0
+        OUT=$("$RECONCILE" --netns "$NS" --state-dir "$S" --only veth,ethernet show 2>&1) || fail "show failed"
+        local sections; sections=$(printf '%s\n' "$OUT" | awk '/^[a-z]/ {sec = $1} /^  eth0p?:/ {print sec, $1}' | tr '\n' ' ')
+        [ "$sections" = "ethernets: eth0: veths: eth0p: " ] || fail "the pair is written as: $sections"
+}
+
+echo "1..12"
 t "a port moves between bridges in one apply (the gaining bridge written first)" test_port_moves_a_first
 t "a port moves between bridges in one apply (the losing bridge written first)" test_port_moves_b_first
 t "a port below the MTU of a bridge that declares none: the plan says the bridge follows" test_port_below_bridge_mtu_flagged
@@ -274,3 +287,4 @@ t "a route whose metric changes: the plan says its key changed" test_route_metri
 t "a renamed bridge: the plan flags the default route going with the old one" test_rename_says_route_goes
 t "show writes a veth pair once, owners by name, entries sorted; applied to an empty namespace it makes the same links" test_show_applies_to_empty_namespace
 t "a create says what it sets: -v and JSON" test_create_says_what_it_sets
+t "show writes a pair reconcile made under the end it owns; the other end is a NIC" test_show_writes_pair_under_owned_end
