@@ -373,6 +373,28 @@ static void test_absent(void **state) {
         assert_string_equal(run.plan.actions[0].reason, "state: absent");
 }
 
+static bool named_eth1(const struct resource *r, void *u) {
+        (void) u;
+        return strcmp(r->name, "eth1") == 0;
+}
+
+/* A declared NIC that the apply took with it (a veth's peer) is caught by the
+ * verification, though the re-plan only finds it missing, with no action. */
+static void test_verify_catches_a_lost_nic(void **state) {
+        (void) state;
+        live_link(KIND_ETHERNET, "eth1", 1500);
+        want("version: 1\nethernets:\n  eth1: { mtu: 1500 }\nbridges:\n  b1: {}\n");
+        assert_int_equal(plan(), 0);
+        assert_int_equal(run_apply(&run), 0);
+        model_remove_if(&fake_live, named_eth1, NULL);
+        struct plan residual = { 0 };
+        assert_int_equal(run_verify(&run, &residual), -EIO);
+        plan_done(&residual);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "ethernet eth1 does not exist"));
+        assert_non_null(strstr(errs, "verification: 1 more resource cannot be planned than before the apply"));
+}
+
 /* A VLAN that fails skips the bridge over it and that bridge's dependents, not the others. */
 static void test_failure_skips_only_dependents(void **state) {
         (void) state;
@@ -457,6 +479,7 @@ int main(void) {
                 T(test_absent),
                 T(test_apply_sees_owned_entry_after_ledger_grows),
                 T(test_failure_skips_only_dependents),
+                T(test_verify_catches_a_lost_nic),
                 T(test_applied_plan_valid_after_verify),
                 T(test_plan_actions_grow_after_ordering),
         };
