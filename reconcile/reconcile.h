@@ -290,6 +290,9 @@ struct network_spec {
         struct ipaddr address;
         struct dhcp_range dhcp;
         bool autostart, active;
+        /* Observed only: running guests' taps on it that are off its bridge
+         * (for the plan; apply looks again), space-separated. */
+        char stray_taps[128];
 };
 
 enum { POOL_F_TYPE = 1u << 0, POOL_F_PATH = 1u << 1, POOL_F_AUTOSTART = 1u << 2, POOL_F_ACTIVE = 1u << 3,
