@@ -1020,10 +1020,59 @@ static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virS
         return vol;
 }
 
+/* A volume already in the pool under its declared name, such as a file a
+ * re-created pool found in its directory: taken as the declared one when its
+ * format is the declared one and it is no larger (a smaller one is grown, as
+ * an update would); anything else is an error that says what is there. */
+static int volume_adopt(virStorageVolPtr vol, const struct resource *w) {
+        int want_fmt = w->set & VOL_F_FORMAT ? w->volume.format : VOL_RAW;
+        char *xml = virStorageVolGetXMLDesc(vol, 0);
+        struct xr *x = xml ? xr_parse(xml) : NULL;
+        _cleanup_free_ char *fmt = x ? xr_str(x, "/volume/target/format/@type") : xstrdup("");
+        xr_free(x);
+        free(xml);
+        virStorageVolInfo info;
+        if (virStorageVolGetInfo(vol, &info) < 0)
+                return lv_fail("volume", w->name, "reading the volume already in its pool");
+        int have_fmt = enum_from_string(&vol_format_table, fmt);
+        _cleanup_free_ char *have_size = size_text(info.capacity), *want_size = size_text(w->volume.capacity);
+        if (have_fmt != want_fmt)
+                return diag_res(-EEXIST, "volume", w->name,
+                                "its pool already holds a %s volume of that name (%s); declared %s: not adopted "
+                                "(declare format: %s, or move the file aside)",
+                                *fmt ? fmt : "unknown", have_size, enum_to_string(&vol_format_table, want_fmt),
+                                *fmt ? fmt : "raw");
+        if (info.capacity > w->volume.capacity)
+                return diag_res(-EEXIST, "volume", w->name,
+                                "its pool already holds it with capacity %s, more than the declared %s: not adopted "
+                                "(declare capacity: %s, or move the file aside)",
+                                have_size, want_size, have_size);
+        if (info.capacity < w->volume.capacity && virStorageVolResize(vol, w->volume.capacity, 0) < 0)
+                return lv_fail("volume", w->name, "growing the volume already in its pool");
+        diag_info("volume %s: adopted the %s volume already in its pool (%s%s%s)", w->name, fmt, have_size,
+                  info.capacity < w->volume.capacity ? ", grown to " : "",
+                  info.capacity < w->volume.capacity ? want_size : "");
+        return 0;
+}
+
 static int volume_create(struct lv_state *s, const struct resource *w) {
         virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, w->volume.pool);
         if (!pool)
                 return lv_fail("volume", w->name, "looking up its pool");
+        /* A pool (re-)created over storage that kept its volumes lists them only
+         * once it looks again; the plan, made before the pool was, could not.
+         * The test driver has no storage to look at: its refresh forgets the
+         * volumes it holds. */
+        if (virStoragePoolIsActive(pool) == 1 && strncmp(s->uri, "test:", 5) != 0)
+                virStoragePoolRefresh(pool, 0);
+        const char *slash = strchr(w->name, '/');
+        virStorageVolPtr found = virStorageVolLookupByName(pool, slash ? slash + 1 : w->name);
+        if (found) {
+                int r = volume_adopt(found, w);
+                virStorageVolFree(found);
+                virStoragePoolFree(pool);
+                return r;
+        }
         _cleanup_free_ char *xml = volume_render_xml(w);
         unsigned flags = w->volume.prealloc == PREALLOC_METADATA && w->volume.format == VOL_QCOW2
                                  ? VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
