@@ -480,6 +480,9 @@ int ledger_save(struct ledger *l);                        /* atomic: temp, fsync
 void ledger_done(struct ledger *l);
 struct ledger_entry *ledger_find(struct ledger *l, const char *scope, enum kind k, const char *name);
 struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k, const char *name);
+/* The entry is no longer found, but a NIC's MACs ("mac.N") stay in the file
+ * with it: ledger_add of the same object brings them back (a re-created guest
+ * keeps its DHCP leases). */
 void ledger_remove(struct ledger *l, struct ledger_entry *e);
 const char *ledger_get(const struct ledger_entry *e, const char *key);
 void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const char *value); /* NULL value unsets */
