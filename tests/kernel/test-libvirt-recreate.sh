@@ -63,7 +63,7 @@ test_network_redefine_keeps_identity_and_taps() {
         [ "$(v domstate d1)" = running ] || { fail "d1 not running: $(v domstate d1)"; lv_down; return; }
         local uuid mac tap
         uuid=$(v net-uuid labiso); mac=$(net_mac labiso); tap=$(tap_of d1)
-        [ -n "$mac" ] && [ -n "$tap" ] || fail "set-up: no bridge MAC ($mac) or tap ($tap)"
+        if [ -z "$mac" ] || [ -z "$tap" ]; then fail "set-up: no bridge MAC ($mac) or tap ($tap)"; fi
         [ "$(ports_of virbr51)" = "$tap " ] || fail "set-up: $tap not on virbr51: $(ports_of virbr51)"
         # A new address is a redefine of the running network: same UUID and MAC, taps back on.
         manifest "$(ISO_ADDR=192.168.152.1/24 lab)"
