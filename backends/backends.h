@@ -67,6 +67,9 @@ char *xr_replace(struct xr *x, const char *path, const char *parent_path, const 
 
 /* libvirt XML of the desired model; domain_type is "kvm", "qemu" or "test". */
 char *network_render_xml(const struct resource *r);
+/* The same, naming the UUID and bridge MAC libvirt gave the network (NULL: none
+ * yet): a redefine keeps both; the MAC only where libvirt makes the bridge. */
+char *network_render_xml_as(const struct resource *r, const char *uuid, const char *mac);
 char *pool_render_xml(const struct resource *r);
 char *volume_render_xml(const struct resource *r);
 char *domain_render_xml(const struct resource *r, const char *domain_type, const char *const *macs);

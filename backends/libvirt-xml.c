@@ -12,12 +12,18 @@ static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NUL
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
 
 char *network_render_xml(const struct resource *r) {
+        return network_render_xml_as(r, NULL, NULL);
+}
+
+char *network_render_xml_as(const struct resource *r, const char *uuid, const char *mac) {
         const struct network_spec *n = &r->network;
         int mode = r->set & NET_F_MODE ? n->mode : NET_NAT;
         char buf[64];
         struct xw *x = xw_new();
         xw_open(x, "network");
         xw_leaf(x, "name", "%s", r->name);
+        if (uuid)
+                xw_leaf(x, "uuid", "%s", uuid);
         if (mode == NET_MACVTAP) {
                 xw_open(x, "forward");
                 xw_attr(x, "mode", "%s", macvtap_forward[r->set & NET_F_MACVTAP_MODE ? n->macvtap_mode : MACVTAP_BRIDGE]);
@@ -33,6 +39,12 @@ char *network_render_xml(const struct resource *r) {
         if (mode != NET_MACVTAP && (r->set & NET_F_BRIDGE)) {
                 xw_open(x, "bridge");
                 xw_attr(x, "name", "%s", n->bridge);
+                xw_close(x);
+        }
+        /* libvirt refuses a MAC on a bridge it does not make (bridge and macvtap modes). */
+        if (mac && mode != NET_MACVTAP && mode != NET_BRIDGE) {
+                xw_open(x, "mac");
+                xw_attr(x, "address", "%s", mac);
                 xw_close(x);
         }
         if (r->set & NET_F_ADDRESS) {

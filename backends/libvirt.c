@@ -10,6 +10,10 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <time.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
+#include <netlink/attr.h>
 
 #include "backends.h"
 
@@ -17,6 +21,11 @@ struct lv_state {
         virConnectPtr conn;
         char uri[512];
         char domain_type[16];
+        /* Where libvirtd's bridges and the guests' taps are: the host's namespace,
+         * or the one --netns names with a daemon's socket. Opened when first needed. */
+        char netns[256];
+        struct rtnl nl;
+        int nl_state; /* 0 not tried, 1 open, -1 failed (said once) */
 };
 
 static void lv_quiet(void *u, virErrorPtr e) {
@@ -67,6 +76,8 @@ static int lv_open(const struct backend_ctx *ctx, void **state) {
         virSetErrorFunc(NULL, lv_quiet);
         struct lv_state *s = xcalloc(1, sizeof(*s));
         snprintf(s->uri, sizeof(s->uri), "%s", uri);
+        if (ctx->netns)
+                snprintf(s->netns, sizeof(s->netns), "%s", ctx->netns);
         s->conn = virConnectOpen(uri);
         if (!s->conn) {
                 int r = diag_plain(-ECONNREFUSED, "libvirt backend: cannot connect to %s: %s", uri, lv_msg());
@@ -83,7 +94,136 @@ static void lv_close(void *state) {
         if (!s)
                 return;
         virConnectClose(s->conn);
+        if (s->nl_state == 1)
+                rtnl_close(&s->nl);
         free(s);
+}
+
+/* The rtnetlink socket in libvirtd's namespace, or NULL: the test driver has
+ * no kernel devices, and a socket that cannot be opened was reported once. */
+static struct rtnl *lv_rtnl(struct lv_state *s) {
+        if (strncmp(s->uri, "test:", 5) == 0)
+                return NULL;
+        if (s->nl_state == 0)
+                s->nl_state = rtnl_open(&s->nl, s->netns[0] ? s->netns : NULL, "libvirt") < 0 ? -1 : 1;
+        return s->nl_state == 1 ? &s->nl : NULL;
+}
+
+/* ---- the taps of running guests on a network's bridge ---- */
+
+/* Calls fn(u, network, tap) for every interface of a running domain that is on
+ * a libvirt network and has a tap: libvirt re-adds a tap to its bridge when the
+ * guest starts, not when the network is restarted under it. */
+static void each_network_tap(struct lv_state *s, void (*fn)(void *u, const char *network, const char *tap), void *u) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(s->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        for (int i = 0; i < n; i++) {
+                char *xml = virDomainGetXMLDesc(doms[i], 0);
+                struct xr *x = xml ? xr_parse(xml) : NULL;
+                int nics = x ? xr_count(x, "/domain/devices/interface") : 0;
+                for (int j = 1; j <= nics; j++) {
+                        _cleanup_free_ char *type = xr_str(x, "/domain/devices/interface[%d]/@type", j);
+                        _cleanup_free_ char *net = xr_str(x, "/domain/devices/interface[%d]/source/@network", j);
+                        _cleanup_free_ char *tap = xr_str(x, "/domain/devices/interface[%d]/target/@dev", j);
+                        if (strcmp(type, "network") == 0 && *net && *tap)
+                                fn(u, net, tap);
+                }
+                xr_free(x);
+                free(xml);
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+}
+
+/* The bridge's ifindex and the tap's master: both > 0 and different is a tap
+ * off its bridge. A bridge or tap not in our namespace is neither. */
+static bool tap_is_off(struct rtnl *t, const char *bridge, const char *tap, int *br_index, int *tap_index) {
+        *br_index = rtnl_ifindex(t, bridge);
+        *tap_index = rtnl_ifindex(t, tap);
+        if (*br_index <= 0 || *tap_index <= 0)
+                return false;
+        int m = rtnl_link_master(t, tap);
+        return m >= 0 && m != *br_index;
+}
+
+static int tap_set_master(struct rtnl *t, int tap_index, int br_index) {
+        struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWLINK, 0);
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = tap_index };
+        if (!msg)
+                return -ENOMEM;
+        if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(msg, IFLA_MASTER, (uint32_t) br_index) < 0) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        return rtnl_talk(t, msg, NULL, NULL);
+}
+
+struct reattach {
+        struct lv_state *s;
+        const char *network, *bridge;
+        bool bridge_here;
+        unsigned unseen; /* taps of it while its bridge is not in our namespace */
+        int r;
+};
+
+static void reattach_one(void *u, const char *network, const char *tap) {
+        struct reattach *ra = u;
+        int br, ti;
+        if (strcmp(network, ra->network) != 0)
+                return;
+        if (!ra->bridge_here) {
+                ra->unseen++;
+                return;
+        }
+        if (!tap_is_off(&ra->s->nl, ra->bridge, tap, &br, &ti))
+                return;
+        int r = tap_set_master(&ra->s->nl, ti, br);
+        if (r < 0)
+                ra->r = diag_res(r, "network", ra->network, "re-attaching tap %s to %s: %s", tap, ra->bridge,
+                                 rtnl_says(&ra->s->nl, r));
+        else
+                diag_debug("network %s: tap %s re-attached to %s", ra->network, tap, ra->bridge);
+}
+
+/* Put the taps of running guests on the network back on its bridge, through
+ * rtnetlink in libvirtd's namespace (the host's on a real host): libvirt has no
+ * call for it, and re-applying an unchanged interface with
+ * virDomainUpdateDeviceFlags is a no-op for the bridge. */
+static int network_reattach(struct lv_state *s, virNetworkPtr net, const char *name) {
+        struct rtnl *t = lv_rtnl(s);
+        char *bridge = t ? virNetworkGetBridgeName(net) : NULL;
+        if (!bridge)
+                return 0; /* no kernel devices (test://), or no bridge of its own (macvtap) */
+        struct reattach ra = { s, name, bridge, rtnl_ifindex(t, bridge) > 0, 0, 0 };
+        each_network_tap(s, reattach_one, &ra);
+        if (ra.unseen)
+                diag_info("warning: network %s: bridge %s is not in this network namespace; the %u taps of its running "
+                          "guests cannot be re-attached from here (name libvirtd's namespace with --netns)",
+                          name, bridge, ra.unseen);
+        free(bridge);
+        return ra.r;
+}
+
+static void stray_one(void *u, const char *network, const char *tap) {
+        void **a = u;
+        struct lv_state *s = a[0];
+        struct model *live = a[1];
+        struct resource *r = model_find(live, KIND_NETWORK, network);
+        int br, ti;
+        if (!r || r->kind != KIND_NETWORK || !r->network.active || !r->network.bridge[0] ||
+            !tap_is_off(&s->nl, r->network.bridge, tap, &br, &ti))
+                return;
+        size_t len = strlen(r->network.stray_taps);
+        snprintf(r->network.stray_taps + len, sizeof(r->network.stray_taps) - len, "%s%s", len ? " " : "", tap);
+}
+
+/* A tap that fell off its network's bridge is drift: noted on the network. */
+static void observe_stray_taps(struct lv_state *s, struct model *live) {
+        if (!lv_rtnl(s))
+                return;
+        void *a[2] = { s, live };
+        each_network_tap(s, stray_one, a);
 }
 
 /* ---- observe ---- */
@@ -221,6 +361,8 @@ static int lv_observe(void *state, const struct str_list *names, struct model *l
                 r = observe_pools(s, live);
         if (r >= 0)
                 r = observe_domains(s, live);
+        if (r >= 0)
+                observe_stray_taps(s, live);
         return r;
 }
 
@@ -290,6 +432,9 @@ static void change_size(struct action *a, uint64_t bit, const char *name, uint64
         action_add_change(a, bit, name, f, t);
 }
 
+/* Running guests' taps put back on the network's bridge. */
+enum { NET_C_TAPS = 1u << 20 };
+
 static int diff_network(const struct resource *w, const struct resource *l, struct action *a) {
         const struct network_spec *want = &w->network, *have = &l->network;
         char f[64], t[64];
@@ -337,6 +482,10 @@ static int diff_network(const struct resource *w, const struct resource *l, stru
                 action_add_change(a, NET_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
         if (want->active != have->active)
                 action_add_change(a, NET_F_ACTIVE, "active", tf(have->active), tf(want->active));
+        if (have->stray_taps[0] && have->active && want->active) {
+                _cleanup_free_ char *from = xasprintf("%s off the bridge", have->stray_taps);
+                action_add_change(a, NET_C_TAPS, "taps", from, have->bridge);
+        }
         if (redefine && have->active && want->active)
                 a->reason = xstrdup("redefined and restarted: guests on it lose their link for a moment");
         a->op = OP_UPDATE;
@@ -679,20 +828,55 @@ static int lv_diff(void *state, const struct resource *want, const struct resour
 
 /* ---- apply ---- */
 
-static int network_define_start(struct lv_state *s, const struct resource *w, bool restart) {
-        _cleanup_free_ char *xml = network_render_xml(w);
+/* The UUID and bridge MAC libvirt gave an existing network. A definition
+ * without its UUID is another network of the same name to libvirt ("already
+ * exists with uuid"), and one without the MAC gets a new one on its bridge. */
+static void network_identity(struct lv_state *s, const char *name, char uuid[VIR_UUID_STRING_BUFLEN], char mac[18]) {
+        uuid[0] = mac[0] = '\0';
+        virNetworkPtr old = virNetworkLookupByName(s->conn, name);
+        if (!old)
+                return;
+        if (virNetworkGetUUIDString(old, uuid) < 0)
+                uuid[0] = '\0';
+        char *xml = virNetworkGetXMLDesc(old, VIR_NETWORK_XML_INACTIVE);
+        if (!xml)
+                xml = virNetworkGetXMLDesc(old, 0);
+        struct xr *x = xml ? xr_parse(xml) : NULL;
+        _cleanup_free_ char *m = x ? xr_str(x, "/network/mac/@address") : NULL;
+        unsigned char bytes[6];
+        if (m && mac_parse(m, bytes) == 0)
+                mac_format(bytes, mac);
+        xr_free(x);
+        free(xml);
+        virNetworkFree(old);
+}
+
+/* Define (or redefine, keeping its identity), then stop it when a restart is
+ * needed, and start it when it is to run. A start that fails leaves the
+ * definition: the next run's update starts it, or redefines it as the manifest
+ * says by then, so the operator never needs to undefine it by hand. */
+static int network_define_start(struct lv_state *s, const struct resource *w, bool restart, struct ledger *l,
+                                struct ledger_entry *e) {
+        char uuid[VIR_UUID_STRING_BUFLEN], mac[18];
+        network_identity(s, w->name, uuid, mac);
+        _cleanup_free_ char *xml = network_render_xml_as(w, uuid[0] ? uuid : NULL, mac[0] ? mac : NULL);
         if (!xml)
                 return diag_res(-EINVAL, "network", w->name, "cannot render its XML");
         virNetworkPtr net = virNetworkDefineXML(s->conn, xml);
         if (!net)
-                return lv_fail("network", w->name, "defining");
+                return lv_fail("network", w->name, uuid[0] ? "redefining" : "defining");
         int r = 0;
         if (virNetworkSetAutostart(net, w->network.autostart) < 0)
                 r = lv_fail("network", w->name, "setting autostart");
         if (r >= 0 && restart && virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0)
                 r = lv_fail("network", w->name, "stopping it to restart");
-        if (r >= 0 && w->network.active && virNetworkIsActive(net) != 1 && virNetworkCreate(net) < 0)
-                r = lv_fail("network", w->name, "starting");
+        if (r >= 0 && w->network.active && virNetworkIsActive(net) != 1) {
+                if (virNetworkCreate(net) < 0) {
+                        r = lv_fail("network", w->name, "starting");
+                        ledger_mark_incomplete(l, e, "defined, not started");
+                } else
+                        r = network_reattach(s, net, w->name);
+        }
         virNetworkFree(net);
         return r;
 }
@@ -710,16 +894,17 @@ static int network_delete(struct lv_state *s, const char *name) {
         return r;
 }
 
-static int network_update(struct lv_state *s, const struct action *a) {
+static int network_update(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
-        bool redefine = false, dhcp = false;
+        bool redefine = false, dhcp = false, taps = false;
         for (size_t i = 0; i < a->n_changes; i++) {
                 uint64_t f = a->changes[i].field;
                 redefine = redefine || (f & (NET_F_MODE | NET_F_BRIDGE | NET_F_DEV | NET_F_MACVTAP_MODE | NET_F_ADDRESS));
                 dhcp = dhcp || f == NET_F_DHCP;
+                taps = taps || f == NET_C_TAPS;
         }
         if (redefine)
-                return network_define_start(s, w, a->live->network.active && w->network.active);
+                return network_define_start(s, w, a->live->network.active && w->network.active, l, e);
         virNetworkPtr net = virNetworkLookupByName(s->conn, w->name);
         if (!net)
                 return lv_fail("network", w->name, "looking it up");
@@ -751,6 +936,8 @@ static int network_update(struct lv_state *s, const struct action *a) {
                 r = lv_fail("network", w->name, "setting autostart");
         if (r >= 0 && w->network.active && !active && virNetworkCreate(net) < 0)
                 r = lv_fail("network", w->name, "starting");
+        else if (r >= 0 && w->network.active && (!active || taps))
+                r = network_reattach(s, net, w->name);
         if (r >= 0 && !w->network.active && active && virNetworkDestroy(net) < 0)
                 r = lv_fail("network", w->name, "stopping");
         virNetworkFree(net);
@@ -833,10 +1020,59 @@ static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virS
         return vol;
 }
 
+/* A volume already in the pool under its declared name, such as a file a
+ * re-created pool found in its directory: taken as the declared one when its
+ * format is the declared one and it is no larger (a smaller one is grown, as
+ * an update would); anything else is an error that says what is there. */
+static int volume_adopt(virStorageVolPtr vol, const struct resource *w) {
+        int want_fmt = w->set & VOL_F_FORMAT ? w->volume.format : VOL_RAW;
+        char *xml = virStorageVolGetXMLDesc(vol, 0);
+        struct xr *x = xml ? xr_parse(xml) : NULL;
+        _cleanup_free_ char *fmt = x ? xr_str(x, "/volume/target/format/@type") : xstrdup("");
+        xr_free(x);
+        free(xml);
+        virStorageVolInfo info;
+        if (virStorageVolGetInfo(vol, &info) < 0)
+                return lv_fail("volume", w->name, "reading the volume already in its pool");
+        int have_fmt = enum_from_string(&vol_format_table, fmt);
+        _cleanup_free_ char *have_size = size_text(info.capacity), *want_size = size_text(w->volume.capacity);
+        if (have_fmt != want_fmt)
+                return diag_res(-EEXIST, "volume", w->name,
+                                "its pool already holds a %s volume of that name (%s); declared %s: not adopted "
+                                "(declare format: %s, or move the file aside)",
+                                *fmt ? fmt : "unknown", have_size, enum_to_string(&vol_format_table, want_fmt),
+                                *fmt ? fmt : "raw");
+        if (info.capacity > w->volume.capacity)
+                return diag_res(-EEXIST, "volume", w->name,
+                                "its pool already holds it with capacity %s, more than the declared %s: not adopted "
+                                "(declare capacity: %s, or move the file aside)",
+                                have_size, want_size, have_size);
+        if (info.capacity < w->volume.capacity && virStorageVolResize(vol, w->volume.capacity, 0) < 0)
+                return lv_fail("volume", w->name, "growing the volume already in its pool");
+        diag_info("volume %s: adopted the %s volume already in its pool (%s%s%s)", w->name, fmt, have_size,
+                  info.capacity < w->volume.capacity ? ", grown to " : "",
+                  info.capacity < w->volume.capacity ? want_size : "");
+        return 0;
+}
+
 static int volume_create(struct lv_state *s, const struct resource *w) {
         virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, w->volume.pool);
         if (!pool)
                 return lv_fail("volume", w->name, "looking up its pool");
+        /* A pool (re-)created over storage that kept its volumes lists them only
+         * once it looks again; the plan, made before the pool was, could not.
+         * The test driver has no storage to look at: its refresh forgets the
+         * volumes it holds. */
+        if (virStoragePoolIsActive(pool) == 1 && strncmp(s->uri, "test:", 5) != 0)
+                virStoragePoolRefresh(pool, 0);
+        const char *slash = strchr(w->name, '/');
+        virStorageVolPtr found = virStorageVolLookupByName(pool, slash ? slash + 1 : w->name);
+        if (found) {
+                int r = volume_adopt(found, w);
+                virStorageVolFree(found);
+                virStoragePoolFree(pool);
+                return r;
+        }
         _cleanup_free_ char *xml = volume_render_xml(w);
         unsigned flags = w->volume.prealloc == PREALLOC_METADATA && w->volume.format == VOL_QCOW2
                                  ? VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
@@ -1285,8 +1521,8 @@ static int lv_apply(void *state, const struct action *a, struct ledger *l, struc
                 if (a->op == OP_DELETE)
                         return network_delete(s, a->name);
                 if (a->op == OP_CREATE)
-                        return network_define_start(s, a->want, false);
-                return network_update(s, a);
+                        return network_define_start(s, a->want, false, l, e);
+                return network_update(s, a, l, e);
         case KIND_POOL:
                 if (a->op == OP_DELETE)
                         return pool_delete(s, a->name);

@@ -10,6 +10,9 @@
 #include "reconcile.h"
 
 #define LEDGER_MAGIC "reconcile-ledger 1"
+/* The attribute that marks a retired entry in the file. An older reconcile
+ * reads it as an ordinary owned entry, finds no such object, and forgets it. */
+#define RETIRED "retired"
 
 /* Fields are separated by tabs; '%', tab, newline and '=' in a field are %XX-escaped. */
 static void put_escaped(FILE *f, const char *s) {
@@ -102,7 +105,23 @@ struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k
         return e;
 }
 
+/* What an object handed to the outside world outlives it: a NIC's MAC is a
+ * DHCP lease and a line in someone's firewall. */
+static bool outlives(const char *key) {
+        return strncmp(key, "mac.", 4) == 0;
+}
+
+/* The entry goes, but what outlives() keeps stays with it as a retired entry
+ * (written, never found): ledger_add of the same object brings it back. */
 void ledger_remove(struct ledger *l, struct ledger_entry *e) {
+        for (size_t i = 0; i < e->n_attrs;)
+                if (outlives(e->attrs[i].key))
+                        i++;
+                else {
+                        free(e->attrs[i].key);
+                        free(e->attrs[i].value);
+                        e->attrs[i] = e->attrs[--e->n_attrs];
+                }
         e->gone = true;
         l->dirty = true;
 }
@@ -187,7 +206,10 @@ static int parse_line(struct ledger *l, char *line) {
                 *eq = '\0';
                 if (unescape(fields[i]) < 0 || unescape(eq + 1) < 0)
                         return -EBADMSG;
-                ledger_set(l, e, fields[i], eq + 1);
+                if (strcmp(fields[i], RETIRED) == 0)
+                        e->gone = true;
+                else
+                        ledger_set(l, e, fields[i], eq + 1);
         }
         return 0;
 }
@@ -270,7 +292,7 @@ int ledger_save(struct ledger *l) {
         fprintf(f, "%s\n", LEDGER_MAGIC);
         for (size_t i = 0; i < l->n; i++) {
                 struct ledger_entry *e = &l->v[i];
-                if (e->gone)
+                if (e->gone && !e->n_attrs)
                         continue;
                 fputs("E\t", f);
                 put_escaped(f, e->scope);
@@ -278,6 +300,8 @@ int ledger_save(struct ledger *l) {
                 put_escaped(f, kind_to_string(e->kind));
                 fputc('\t', f);
                 put_escaped(f, e->name);
+                if (e->gone)
+                        fputs("\t" RETIRED "=1", f);
                 for (size_t j = 0; j < e->n_attrs; j++) {
                         fputc('\t', f);
                         put_escaped(f, e->attrs[j].key);

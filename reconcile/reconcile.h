@@ -290,6 +290,9 @@ struct network_spec {
         struct ipaddr address;
         struct dhcp_range dhcp;
         bool autostart, active;
+        /* Observed only: running guests' taps on it that are off its bridge
+         * (for the plan; apply looks again), space-separated. */
+        char stray_taps[128];
 };
 
 enum { POOL_F_TYPE = 1u << 0, POOL_F_PATH = 1u << 1, POOL_F_AUTOSTART = 1u << 2, POOL_F_ACTIVE = 1u << 3,
@@ -477,6 +480,9 @@ int ledger_save(struct ledger *l);                        /* atomic: temp, fsync
 void ledger_done(struct ledger *l);
 struct ledger_entry *ledger_find(struct ledger *l, const char *scope, enum kind k, const char *name);
 struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k, const char *name);
+/* The entry is no longer found, but a NIC's MACs ("mac.N") stay in the file
+ * with it: ledger_add of the same object brings them back (a re-created guest
+ * keeps its DHCP leases). */
 void ledger_remove(struct ledger *l, struct ledger_entry *e);
 const char *ledger_get(const struct ledger_entry *e, const char *key);
 void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const char *value); /* NULL value unsets */

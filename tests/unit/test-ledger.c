@@ -130,6 +130,42 @@ static void test_lock_is_exclusive(void **state) {
         assert_int_equal(b, -1);
 }
 
+/* A removed domain's MACs stay in the file, found by nothing until the same
+ * domain is added again; everything else about it is gone. */
+static void test_removed_keeps_macs(void **state) {
+        struct ledger l;
+        (void) state;
+        assert_int_equal(ledger_load(&l, dir), 0);
+        struct ledger_entry *e = ledger_add(&l, "libvirt:x", KIND_DOMAIN, "g");
+        ledger_set(&l, e, "mac.0", "52:54:00:00:00:01");
+        ledger_set(&l, e, "mac.1", "52:54:00:00:00:02");
+        ledger_set(&l, e, "adopted", "1");
+        ledger_set(&l, e, "shutdown", "3@10");
+        ledger_remove(&l, e);
+        e = ledger_add(&l, "netns:host", KIND_BRIDGE, "br0");
+        ledger_set(&l, e, "mac", "02:00:00:00:00:01");
+        ledger_remove(&l, e); /* a bridge's "mac" is not a NIC's: it goes */
+        assert_int_equal(ledger_save(&l), 0);
+        ledger_done(&l);
+
+        assert_int_equal(ledger_load(&l, dir), 0);
+        assert_null(ledger_find(&l, "libvirt:x", KIND_DOMAIN, "g"));
+        assert_int_equal(l.n, 1);
+        assert_true(l.v[0].gone);
+        assert_int_equal(ledger_save(&l), 0); /* kept across runs that do not name it */
+        ledger_done(&l);
+
+        assert_int_equal(ledger_load(&l, dir), 0);
+        e = ledger_add(&l, "libvirt:x", KIND_DOMAIN, "g");
+        assert_string_equal(ledger_get(e, "mac.0"), "52:54:00:00:00:01");
+        assert_string_equal(ledger_get(e, "mac.1"), "52:54:00:00:00:02");
+        assert_null(ledger_get(e, "adopted"));
+        assert_null(ledger_get(e, "shutdown"));
+        assert_null(ledger_get(e, "retired"));
+        assert_non_null(ledger_find(&l, "libvirt:x", KIND_DOMAIN, "g"));
+        ledger_done(&l);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -138,6 +174,7 @@ int main(void) {
                 T(test_damaged_ledgers_refused),
                 T(test_state_dir_rules),
                 T(test_lock_is_exclusive),
+                T(test_removed_keeps_macs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

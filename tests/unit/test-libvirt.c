@@ -775,12 +775,51 @@ static void test_show_round_trip_hostile_names(void **state) {
         free(yaml);
 }
 
+/* A redefine names the network's UUID and bridge MAC: without them libvirt
+ * takes it for another network of the same name and refuses it. Inactive:
+ * the test driver does not apply a new definition when it restarts one (the
+ * private libvirtd test does that, with running guests). */
+static void test_network_redefine_keeps_identity(void **state) {
+        (void) state;
+        want("version: 1\nnetworks:\n  lab: { mode: isolated, bridge: virbr31, address: 10.31.0.1/24, active: false }\n");
+        pass(0);
+        virNetworkPtr n = virNetworkLookupByName(keeper, "lab");
+        assert_non_null(n);
+        char before[VIR_UUID_STRING_BUFLEN], after[VIR_UUID_STRING_BUFLEN];
+        assert_int_equal(virNetworkGetUUIDString(n, before), 0);
+        virNetworkFree(n);
+        want("version: 1\nnetworks:\n  lab: { mode: isolated, bridge: virbr31, address: 10.32.0.1/24, active: false }\n");
+        assert_int_equal(pass(0), 1);
+        n = virNetworkLookupByName(keeper, "lab");
+        assert_non_null(n);
+        assert_int_equal(virNetworkGetUUIDString(n, after), 0);
+        assert_string_equal(before, after);
+        char *xml = virNetworkGetXMLDesc(n, 0);
+        assert_non_null(strstr(xml, "10.32.0.1"));
+        free(xml);
+        virNetworkFree(n);
+        assert_int_equal(pass(0), 0);
+
+        struct resource *r = model_find(&set.model, KIND_NETWORK, "lab");
+        xml = network_render_xml_as(r, "5f0e4a3c-7d2b-4c1e-9a8b-0c1d2e3f4a5b", "52:54:00:12:34:56");
+        assert_non_null(strstr(xml, "<uuid>5f0e4a3c-7d2b-4c1e-9a8b-0c1d2e3f4a5b</uuid>"));
+        assert_non_null(strstr(xml, "<mac address=\"52:54:00:12:34:56\"/>"));
+        free(xml);
+        /* libvirt makes no bridge for a macvtap network: it takes no MAC. */
+        r->network.mode = NET_MACVTAP;
+        xml = network_render_xml_as(r, NULL, "52:54:00:12:34:56");
+        assert_null(strstr(xml, "<mac"));
+        assert_null(strstr(xml, "<uuid"));
+        free(xml);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_xml_round_trip),
                 T(test_disk_target_names),
+                T(test_network_redefine_keeps_identity),
                 T(test_xml_escapes_every_value),
                 T(test_xml_guest_features_and_kernel),
                 T(test_kernel_boot_applied_and_changed),
