@@ -1304,7 +1304,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                         return x;
                 }
         }
-        bool running = virDomainIsActive(dom) == 1;
+        /* A guest on its way down (asked above, or by an earlier run) takes every
+         * change into its definition: a live attach to it fails or is lost. */
+        bool running = virDomainIsActive(dom) == 1 && w->state != STATE_SHUTOFF;
         bool disks_edited = false, nics_edited = false;
         uint32_t run_maxv = live->domain.active ? live->domain.active->domain.max_vcpus : 0;
         uint64_t run_maxm = live->domain.active ? live->domain.active->domain.max_memory : 0;
