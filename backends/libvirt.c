@@ -1167,6 +1167,12 @@ static int domain_edit_device(struct lv_state *s, virDomainPtr dom, const char *
         return config_define(s, name, edited);
 }
 
+/* What an edit keeps of a device: its place (PCI or drive address) unless it
+ * moves to another bus, and what the schema does not describe yet. */
+static const char *const disk_keep[] = { "address", "boot", "serial", "wwn", "iotune", NULL };
+static const char *const disk_keep_moved[] = { "boot", "serial", "wwn", "iotune", NULL };
+static const char *const nic_keep[] = { "address", "boot", NULL };
+
 static const struct disk_spec *disk_by_target(const struct resource *r, const char *target) {
         for (size_t i = 0; r && i < r->domain.n_disks; i++)
                 if (strcmp(r->domain.disks[i].target, target) == 0)
@@ -1202,8 +1208,7 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
                         m.cdrom = wd->cdrom;
                         _cleanup_free_ char *cxml = disk_render_xml(&m, h->target);
                         if (r >= 0)
-                                r = domain_edit_device(s, dom, w->name, path, cxml,
-                                                       (const char *const[]){ "address", "boot", "serial", "wwn", "iotune", NULL });
+                                r = domain_edit_device(s, dom, w->name, path, cxml, disk_keep);
                 }
                 _cleanup_free_ char *x = disk_attrs(wd), *y = disk_attrs(h);
                 if (r < 0 || strcmp(x, y) == 0)
@@ -1218,9 +1223,7 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
                         break;
                 }
                 _cleanup_free_ char *xml = disk_render_xml(wd, target);
-                r = domain_edit_device(s, dom, w->name, path, xml,
-                                       same_bus ? (const char *const[]){ "address", "boot", "serial", "wwn", "iotune", NULL }
-                                                : (const char *const[]){ "boot", "serial", "wwn", "iotune", NULL });
+                r = domain_edit_device(s, dom, w->name, path, xml, same_bus ? disk_keep : disk_keep_moved);
         }
         free(pair);
         free(used);
@@ -1250,7 +1253,7 @@ static int domain_edit_nics(struct lv_state *s, virDomainPtr dom, const struct r
                 mac_format(h->mac, mac);
                 _cleanup_free_ char *path = xasprintf("/domain/devices/interface[mac/@address='%s']", mac);
                 _cleanup_free_ char *xml = nic_render_xml(wn, mac);
-                r = domain_edit_device(s, dom, w->name, path, xml, (const char *const[]){ "address", "boot", NULL });
+                r = domain_edit_device(s, dom, w->name, path, xml, nic_keep);
                 if (r < 0 || !running || !source)
                         continue;
                 /* The running guest keeps the model it was started with: only the source changes. */

@@ -659,10 +659,26 @@ static void test_device_edits_on_shutoff(void **state) {
                 assert_string_equal(after->domain.disks[i].target, before->domain.disks[i].target);
         resource_free(before);
         resource_free(after);
-        virDomainFree(d);
         plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 0);
+        run_done(&run);
+        /* Another bus is another target name. */
+        m = web1_with("    state: shutoff\n    disks:\n      - { volume: images/web1-root, bus: sata, cache: writeback, "
+                      "discard: unmap }\n      - { cdrom: /isos/b.iso }\n    interfaces:\n"
+                      "      - { network: default, model: e1000 }\n");
+        want(m);
+        free(m);
+        assert_int_equal(pass(0), 1);
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_null(strstr(xml, "dev='vda'"));
+        assert_non_null(strstr(xml, "volume='web1-root'"));
+        assert_int_equal(count_of(xml, "bus='sata'"), 2);
+        assert_int_equal(count_of(xml, "<disk "), 2);
+        free(xml);
+        virDomainFree(d);
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
         run_done(&run);
 }
 
