@@ -623,7 +623,8 @@ static void domain_restart_pending(const struct resource *w, const struct resour
                 }
                 if ((wn->set & NIC_F_MODEL) && nic_model_of(wn) != rn->model)
                         WHY("%sinterface %s model %s -> %s", len ? ", " : "", mac_format(rn->mac, mac),
-                            enum_to_string(&nic_model_table, rn->model), enum_to_string(&nic_model_table, nic_model_of(wn)));
+                            rn->model >= 0 ? enum_to_string(&nic_model_table, rn->model) : "(another)",
+                            enum_to_string(&nic_model_table, nic_model_of(wn)));
         }
         free(pair);
         free(used);
