@@ -61,6 +61,10 @@ char *xr_str(struct xr *x, const char *fmt, ...) __attribute__((format(printf, 2
 unsigned long long xr_ull(struct xr *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int xr_count(struct xr *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *xr_replace(struct xr *x, const char *path, const char *parent_path, const char *new_xml);
+/* The same, keeping the old element's children named in keep (NULL-terminated)
+ * that new_xml does not have. */
+char *xr_replace_keeping(struct xr *x, const char *path, const char *parent_path, const char *new_xml,
+                         const char *const *keep);
 
 /* The namespace of the metadata element that marks a domain as reconcile's. */
 #define RECONCILE_XMLNS "https://reconcile.invalid/xmlns/managed/1"

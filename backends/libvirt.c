@@ -545,8 +545,12 @@ static const char *disk_key(const struct disk_spec *d) {
         return d->volume ? d->volume : d->cdrom ? d->cdrom : "";
 }
 
+static int disk_bus_of(const struct disk_spec *d) {
+        return d->set & DISK_F_BUS ? d->bus : (d->cdrom ? BUS_SATA : BUS_VIRTIO);
+}
+
 static char *disk_attrs(const struct disk_spec *d) {
-        int bus = d->set & DISK_F_BUS ? d->bus : (d->cdrom ? BUS_SATA : BUS_VIRTIO);
+        int bus = disk_bus_of(d);
         return xasprintf("bus=%s cache=%s discard=%s", enum_to_string(&disk_bus_table, bus),
                          enum_to_string(&disk_cache_table, d->set & DISK_F_CACHE ? d->cache : CACHE_DEFAULT),
                          enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE));
@@ -557,6 +561,43 @@ static const struct disk_spec *find_disk(const struct domain_spec *d, const char
                 if (strcmp(disk_key(&d->disks[i]), key) == 0)
                         return &d->disks[i];
         return NULL;
+}
+
+/* Pair each desired disk with a defined one: by volume or image path first;
+ * then a cdrom left over with a cdrom left over, in order, which is the same
+ * drive with its ISO swapped (a media change, not a detach and an attach).
+ * pair[i] is the index in have, or -1; used (have->n_disks) marks the paired. */
+static void pair_disks(const struct domain_spec *want, const struct domain_spec *have, int *pair, bool *used) {
+        for (size_t i = 0; i < want->n_disks; i++) {
+                pair[i] = -1;
+                for (size_t j = 0; j < have->n_disks && pair[i] < 0; j++)
+                        if (!used[j] && strcmp(disk_key(&want->disks[i]), disk_key(&have->disks[j])) == 0)
+                                pair[i] = (int) j, used[j] = true;
+        }
+        for (size_t i = 0; i < want->n_disks; i++) {
+                if (pair[i] >= 0 || !want->disks[i].cdrom)
+                        continue;
+                for (size_t j = 0; j < have->n_disks && pair[i] < 0; j++)
+                        if (!used[j] && have->disks[j].cdrom)
+                                pair[i] = (int) j, used[j] = true;
+        }
+}
+
+/* A NIC's source as one comparable word: "network:NAME", "bridge:NAME". An OVS
+ * bridge or a direct device gets its own prefix here when the schema has it. */
+static char *nic_source(const struct nic_spec *n) {
+        if (n->set & NIC_F_BRIDGE)
+                return xasprintf("bridge:%s", n->bridge);
+        return xasprintf("network:%s", n->network ? n->network : "");
+}
+
+static bool nic_source_differs(const struct nic_spec *a, const struct nic_spec *b) {
+        _cleanup_free_ char *x = nic_source(a), *y = nic_source(b);
+        return strcmp(x, y) != 0;
+}
+
+static int nic_model_of(const struct nic_spec *n) {
+        return n->set & NIC_F_MODEL ? n->model : NIC_VIRTIO;
 }
 
 static char *nic_text(const struct nic_spec *n, const char *mac) {
@@ -594,6 +635,11 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
  * drops the record of a power button press the manifests no longer ask for. */
 enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22, DOM_C_FORCE_OFF = 1u << 23,
        DOM_C_SHUTDOWN_FORGET = 1u << 24 };
+/* Edits of a device the domain keeps: a disk's attributes (the definition at
+ * once, the guest at its next start), a cdrom's ISO (live and defined), a NIC's
+ * source (live where libvirt takes it) or model (defined, the guest at its next
+ * start). Apply pairs the devices again from the desired and observed models. */
+enum { DOM_C_DISK_EDIT = 1u << 28, DOM_C_MEDIA = 1u << 29, DOM_C_NIC_EDIT = 1u << 30 };
 
 static const char *features_text(const struct domain_spec *d) {
         return d->acpi && d->apic ? "acpi apic" : d->acpi ? "acpi" : d->apic ? "apic" : "(none)";
@@ -659,7 +705,8 @@ static void diff_domain_state(const struct resource *w, const struct resource *l
         }
 }
 
-static void domain_restart_pending(const struct resource *w, const struct resource *l, struct plan *p) {
+static void domain_restart_pending(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                                   struct plan *p) {
         const struct resource *act = l->domain.active;
         if (!act)
                 return;
@@ -694,19 +741,42 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         }
         if (!run->acpi || !run->apic)
                 WHY("%sfeatures %s -> acpi apic", len ? ", " : "", features_text(run));
+        int *pair = xcalloc(want->n_disks + 1, sizeof(int));
+        bool *used = xcalloc(run->n_disks + run->n_nics + 1, sizeof(bool));
+        pair_disks(want, run, pair, used);
         for (size_t i = 0; i < want->n_disks; i++) {
-                const struct disk_spec *r = find_disk(run, disk_key(&want->disks[i]));
+                const struct disk_spec *r = pair[i] >= 0 ? &run->disks[pair[i]] : NULL;
                 if (r) {
                         _cleanup_free_ char *x = disk_attrs(&want->disks[i]), *y = disk_attrs(r);
                         if (strcmp(x, y) != 0)
-                                WHY("%sdisk %s %s -> %s", len ? ", " : "", disk_key(r), y, x);
+                                WHY("%sdisk %s %s -> %s", len ? ", " : "", disk_key(&want->disks[i]), y, x);
                 }
         }
         if ((w->set & DOM_F_DISKS))
                 for (size_t i = 0; i < run->n_disks; i++)
-                        if (!find_disk(want, disk_key(&run->disks[i])))
+                        if (!used[i])
                                 WHY("%sdisk %s still attached in the guest (a live detach waits for the guest OS)",
                                     len ? ", " : "", disk_key(&run->disks[i]));
+        /* A NIC's model never changes live; a source does unless libvirt refused it. */
+        memset(used, 0, (run->n_nics + 1) * sizeof(bool));
+        for (size_t i = 0; i < want->n_nics && (w->set & DOM_F_INTERFACES); i++) {
+                char key[32], mac[18];
+                snprintf(key, sizeof(key), "mac.%zu", i);
+                int j = match_nic(&want->nics[i], ledger_get(owned, key), run, used);
+                if (j < 0)
+                        continue;
+                const struct nic_spec *wn = &want->nics[i], *rn = &run->nics[j];
+                if (nic_source_differs(wn, rn)) {
+                        _cleanup_free_ char *x = nic_source(rn), *y = nic_source(wn);
+                        WHY("%sinterface %s source %s -> %s", len ? ", " : "", mac_format(rn->mac, mac), x, y);
+                }
+                if ((wn->set & NIC_F_MODEL) && nic_model_of(wn) != rn->model)
+                        WHY("%sinterface %s model %s -> %s", len ? ", " : "", mac_format(rn->mac, mac),
+                            rn->model >= 0 ? enum_to_string(&nic_model_table, rn->model) : "(another)",
+                            enum_to_string(&nic_model_table, nic_model_of(wn)));
+        }
+        free(pair);
+        free(used);
 #undef WHY
         if (len) {
                 char reason[600];
@@ -757,21 +827,30 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
         if (!have->acpi || !have->apic)
                 action_add_change(a, DOM_F_FEATURES, "features", features_text(have), "acpi apic");
         if (w->set & DOM_F_DISKS) {
+                int *pair = xcalloc(want->n_disks + 1, sizeof(int));
+                bool *used = xcalloc(have->n_disks + 1, sizeof(bool));
+                pair_disks(want, have, pair, used);
                 for (size_t i = 0; i < want->n_disks; i++) {
-                        const struct disk_spec *h = find_disk(have, disk_key(&want->disks[i]));
+                        const struct disk_spec *h = pair[i] >= 0 ? &have->disks[pair[i]] : NULL;
                         if (!h) {
                                 action_add_change(a, DOM_C_DISK, "disk", NULL, disk_key(&want->disks[i]));
                                 continue;
                         }
+                        if (str_differs(want->disks[i].cdrom, h->cdrom)) {
+                                _cleanup_free_ char *name = xasprintf("cdrom %s", h->target);
+                                action_add_change(a, DOM_C_MEDIA, name, h->cdrom, want->disks[i].cdrom);
+                        }
                         _cleanup_free_ char *x = disk_attrs(&want->disks[i]), *y = disk_attrs(h);
                         if (strcmp(x, y) != 0) {
-                                _cleanup_free_ char *name = xasprintf("disk %s", disk_key(h));
-                                action_add_change(a, DOM_C_DISK, name, y, x);
+                                _cleanup_free_ char *name = xasprintf("disk %s", disk_key(&want->disks[i]));
+                                action_add_change(a, DOM_C_DISK_EDIT, name, y, x);
                         }
                 }
                 for (size_t i = 0; i < have->n_disks; i++)
-                        if (!find_disk(want, disk_key(&have->disks[i])))
+                        if (!used[i])
                                 action_add_change(a, DOM_C_DISK, "disk", disk_key(&have->disks[i]), NULL);
+                free(pair);
+                free(used);
         }
         if (w->set & DOM_F_INTERFACES) {
                 bool *used = xcalloc(have->n_nics + 1, sizeof(bool));
@@ -785,13 +864,16 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
                                 action_add_change(a, DOM_C_NIC, "interface", NULL, t);
                                 continue;
                         }
-                        int model = want->nics[i].model;
-                        if ((want->nics[i].set & NIC_F_MODEL) && model != h->model) {
-                                char mac[18];
-                                _cleanup_free_ char *name = xasprintf("interface %s", mac_format(h->mac, mac));
-                                action_add_change(a, DOM_C_NIC, name, enum_to_string(&nic_model_table, h->model),
-                                                  enum_to_string(&nic_model_table, model));
+                        char mac[18];
+                        _cleanup_free_ char *name = xasprintf("interface %s", mac_format(h->mac, mac));
+                        if (nic_source_differs(&want->nics[i], h)) {
+                                _cleanup_free_ char *f = nic_source(h), *t = nic_source(&want->nics[i]);
+                                action_add_change(a, DOM_C_NIC_EDIT, name, f, t);
                         }
+                        int model = nic_model_of(&want->nics[i]);
+                        if ((want->nics[i].set & NIC_F_MODEL) && model != h->model)
+                                action_add_change(a, DOM_C_NIC_EDIT, name, enum_to_string(&nic_model_table, h->model),
+                                                  enum_to_string(&nic_model_table, model));
                 }
                 for (size_t j = 0; j < have->n_nics; j++)
                         if (!used[j]) {
@@ -805,7 +887,7 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
         diff_domain_state(w, l, owned, a, p);
         /* Whatever only a restart can bring to the running guest is pending, not an action. */
         if (running && w->state != STATE_SHUTOFF)
-                domain_restart_pending(w, l, p);
+                domain_restart_pending(w, l, owned, p);
         a->op = OP_UPDATE;
         return 0;
 }
@@ -1308,6 +1390,128 @@ static int next_target(const struct resource *live, int bus, char buf[16]) {
         return -ENOSPC;
 }
 
+/* Replace one device in the persistent definition with fresh, keeping the
+ * children named in keep (its address, boot order) that fresh does not set. */
+static int domain_edit_device(struct lv_state *s, virDomainPtr dom, const char *name, const char *path, const char *fresh,
+                              const char *const *keep) {
+        struct xr *x = config_read(dom, name);
+        if (!x)
+                return -EIO;
+        char *edited = xr_replace_keeping(x, path, "/domain/devices", fresh, keep);
+        xr_free(x);
+        if (!edited)
+                return diag_res(-EINVAL, "domain", name, "cannot edit its definition at %s", path);
+        return config_define(s, name, edited);
+}
+
+/* What an edit keeps of a device: its place (PCI or drive address) unless it
+ * moves to another bus, and what the schema does not describe yet. */
+static const char *const disk_keep[] = { "address", "boot", "serial", "wwn", "iotune", NULL };
+static const char *const disk_keep_moved[] = { "boot", "serial", "wwn", "iotune", NULL };
+static const char *const nic_keep[] = { "address", "boot", NULL };
+
+static const struct disk_spec *disk_by_target(const struct resource *r, const char *target) {
+        for (size_t i = 0; r && i < r->domain.n_disks; i++)
+                if (strcmp(r->domain.disks[i].target, target) == 0)
+                        return &r->domain.disks[i];
+        return NULL;
+}
+
+/* Disks the domain keeps, edited: a cdrom's new ISO goes in as a media change
+ * (live and defined; a detach and attach fails on SATA and IDE), every other
+ * attribute into the definition, for the guest's next start. */
+static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct resource *w, const struct resource *live,
+                             bool running) {
+        const struct domain_spec *want = &w->domain, *have = &live->domain;
+        int *pair = xcalloc(want->n_disks + 1, sizeof(int));
+        bool *used = xcalloc(have->n_disks + 1, sizeof(bool));
+        int r = 0;
+        pair_disks(want, have, pair, used);
+        for (size_t i = 0; i < want->n_disks && r >= 0; i++) {
+                if (pair[i] < 0)
+                        continue;
+                const struct disk_spec *wd = &want->disks[i], *h = &have->disks[pair[i]];
+                _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", h->target);
+                if (str_differs(wd->cdrom, h->cdrom)) {
+                        /* The drive as it is, with the other image: qemu refuses a medium
+                         * change that touches anything else. */
+                        const struct disk_spec *act = disk_by_target(live->domain.active, h->target);
+                        struct disk_spec m = act && act->cdrom ? *act : *h;
+                        m.cdrom = wd->cdrom;
+                        _cleanup_free_ char *xml = disk_render_xml(&m, h->target);
+                        if (running && virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                                r = lv_fail("domain", w->name, "changing the cdrom's medium");
+                        m = *h;
+                        m.cdrom = wd->cdrom;
+                        _cleanup_free_ char *cxml = disk_render_xml(&m, h->target);
+                        if (r >= 0)
+                                r = domain_edit_device(s, dom, w->name, path, cxml, disk_keep);
+                }
+                _cleanup_free_ char *x = disk_attrs(wd), *y = disk_attrs(h);
+                if (r < 0 || strcmp(x, y) == 0)
+                        continue;
+                /* Another bus is another target (vda -> sda) and another address. */
+                char target[16];
+                bool same_bus = disk_bus_of(wd) == disk_bus_of(h);
+                if (same_bus)
+                        snprintf(target, sizeof(target), "%s", h->target);
+                else if (next_target(live, disk_bus_of(wd), target) < 0) {
+                        r = diag_res(-ENOSPC, "domain", w->name, "no free disk target");
+                        break;
+                }
+                _cleanup_free_ char *xml = disk_render_xml(wd, target);
+                r = domain_edit_device(s, dom, w->name, path, xml, same_bus ? disk_keep : disk_keep_moved);
+        }
+        free(pair);
+        free(used);
+        return r;
+}
+
+/* NICs the domain keeps, edited: source and model into the definition (the
+ * NIC keeps its PCI address, so the guest keeps its interface name); a new
+ * source also into the running guest, which libvirt does by moving its tap.
+ * What libvirt does not take live is pending until the guest's next start. */
+static int domain_edit_nics(struct lv_state *s, virDomainPtr dom, const struct resource *w, const struct resource *live,
+                            const struct ledger_entry *e, bool running) {
+        const struct domain_spec *want = &w->domain, *have = &live->domain;
+        bool *used = xcalloc(have->n_nics + 1, sizeof(bool));
+        int r = 0;
+        for (size_t i = 0; i < want->n_nics && r >= 0; i++) {
+                char key[32], mac[18];
+                snprintf(key, sizeof(key), "mac.%zu", i);
+                int j = match_nic(&want->nics[i], ledger_get(e, key), have, used);
+                if (j < 0)
+                        continue;
+                const struct nic_spec *wn = &want->nics[i], *h = &have->nics[j];
+                bool source = nic_source_differs(wn, h);
+                bool model = (wn->set & NIC_F_MODEL) && nic_model_of(wn) != h->model;
+                if (!source && !model)
+                        continue;
+                mac_format(h->mac, mac);
+                _cleanup_free_ char *path = xasprintf("/domain/devices/interface[mac/@address='%s']", mac);
+                _cleanup_free_ char *xml = nic_render_xml(wn, mac);
+                r = domain_edit_device(s, dom, w->name, path, xml, nic_keep);
+                if (r < 0 || !running || !source)
+                        continue;
+                /* The running guest keeps the model it was started with: only the source changes. */
+                struct nic_spec m = *wn;
+                const struct resource *act = live->domain.active;
+                m.model = h->model;
+                for (size_t k = 0; act && k < act->domain.n_nics; k++)
+                        if (memcmp(act->domain.nics[k].mac, h->mac, 6) == 0)
+                                m.model = act->domain.nics[k].model;
+                m.set = (m.set & ~(uint64_t) NIC_F_MODEL) | (m.model >= 0 ? NIC_F_MODEL : 0);
+                _cleanup_free_ char *lxml = nic_render_xml(&m, mac);
+                if (virDomainUpdateDeviceFlags(dom, lxml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                        _cleanup_free_ char *src = nic_source(wn);
+                        diag_info("warning: domain %s: interface %s: the running guest takes %s at its next start: %s",
+                                  w->name, mac, src, lv_msg());
+                }
+        }
+        free(used);
+        return r;
+}
+
 static int domain_update(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want, *live = a->live;
         virDomainPtr dom = virDomainLookupByName(s->conn, w->name);
@@ -1340,7 +1544,10 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                         return x;
                 }
         }
-        bool running = virDomainIsActive(dom) == 1;
+        /* A guest on its way down (asked above, or by an earlier run) takes every
+         * change into its definition: a live attach to it fails or is lost. */
+        bool running = virDomainIsActive(dom) == 1 && w->state != STATE_SHUTOFF;
+        bool disks_edited = false, nics_edited = false;
         uint32_t run_maxv = live->domain.active ? live->domain.active->domain.max_vcpus : 0;
         uint64_t run_maxm = live->domain.active ? live->domain.active->domain.max_memory : 0;
         const struct domain_spec *want = &w->domain;
@@ -1431,14 +1638,21 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", target);
                                         if (r >= 0)
                                                 r = domain_device(s, dom, w->name, running, true, xml, path, "attaching a disk");
-                                } else if (wd && ld) {
-                                        /* Bus, cache or discard: the config takes it, the guest at its next start. */
-                                        _cleanup_free_ char *xml = disk_render_xml(wd, ld->target);
-                                        _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);
-                                        r = domain_edit_config(s, dom, w->name, path, "/domain/devices", xml);
                                 }
                                 break;
                         }
+                        /* One pass edits every device that changed, paired as the diff paired them. */
+                        case DOM_C_DISK_EDIT:
+                        case DOM_C_MEDIA:
+                                if (!disks_edited)
+                                        r = domain_edit_disks(s, dom, w, live, running);
+                                disks_edited = true;
+                                break;
+                        case DOM_C_NIC_EDIT:
+                                if (!nics_edited)
+                                        r = domain_edit_nics(s, dom, w, live, e, running);
+                                nics_edited = true;
+                                break;
                         case DOM_C_NIC: {
                                 unsigned char mac[6];
                                 const char *m = c->from ? strstr(c->from, " mac ") : NULL;

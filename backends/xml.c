@@ -158,6 +158,29 @@ int xr_count(struct xr *x, const char *fmt, ...) {
 /* Replace (or with new_xml NULL, remove) the first element matching path, then
  * serialize: targeted edits keep whatever else the definition holds. */
 char *xr_replace(struct xr *x, const char *path, const char *parent_path, const char *new_xml) {
+        return xr_replace_keeping(x, path, parent_path, new_xml, NULL);
+}
+
+/* Copy into fresh each child element of old named in keep that fresh lacks:
+ * what the model does not describe (a device's PCI address, its boot order)
+ * stays with the device instead of being assigned anew. */
+static void keep_children(xmlNodePtr old, xmlNodePtr fresh, const char *const *keep) {
+        for (size_t i = 0; keep && keep[i]; i++) {
+                bool has = false;
+                for (xmlNodePtr c = fresh->children; c && !has; c = c->next)
+                        has = c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST keep[i]);
+                for (xmlNodePtr c = old->children; c && !has; c = c->next)
+                        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST keep[i])) {
+                                xmlNodePtr copy = xmlDocCopyNode(c, fresh->doc, 1);
+                                if (copy)
+                                        xmlAddChild(fresh, copy);
+                                has = true;
+                        }
+        }
+}
+
+char *xr_replace_keeping(struct xr *x, const char *path, const char *parent_path, const char *new_xml,
+                         const char *const *keep) {
         xmlXPathObjectPtr o = xmlXPathEvalExpression(BAD_CAST path, x->ctx);
         xmlNodePtr old = o && o->nodesetval && o->nodesetval->nodeNr ? o->nodesetval->nodeTab[0] : NULL;
         xmlXPathFreeObject(o);
@@ -169,8 +192,11 @@ char *xr_replace(struct xr *x, const char *path, const char *parent_path, const 
                 fresh = xmlDocCopyNode(xmlDocGetRootElement(frag), x->doc, 1);
                 xmlFreeDoc(frag);
         }
-        if (old && fresh)
-                xmlReplaceNode(old, fresh), xmlFreeNode(old);
+        if (old && fresh) {
+                keep_children(old, fresh, keep);
+                xmlReplaceNode(old, fresh);
+                xmlFreeNode(old);
+        }
         else if (old) {
                 xmlUnlinkNode(old);
                 xmlFreeNode(old);

@@ -594,6 +594,119 @@ static void test_shutoff_and_attach_on_shutoff(void **state) {
         run_done(&run);
 }
 
+/* The host's web1 with its disks and interfaces replaced (state and the lists
+ * after "    disks:"). */
+static char *web1_with(const char *tail) {
+        const char *v = strstr(host, "    disks:");
+        return xasprintf("%.*s%s", (int) (v - host), host, tail);
+}
+
+static int count_of(const char *hay, const char *needle) {
+        int n = 0;
+        for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+                n++;
+        return n;
+}
+
+/* Issue 23 points 1 and 3 on a shut-off domain: a NIC moved to another network
+ * and given another model, a disk's cache and discard, a cdrom's image
+ * swapped: each an edit of the device in the definition (the MAC and the
+ * drive stay), and the next plan is empty. */
+static void test_device_edits_on_shutoff(void **state) {
+        (void) state;
+        char *m = web1_with("    state: shutoff\n    disks:\n      - { volume: images/web1-root }\n"
+                            "      - { cdrom: /isos/a.iso }\n    interfaces:\n      - { network: net1 }\n");
+        want(m);
+        free(m);
+        pass(0);
+        virDomainPtr d = dom("web1");
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        struct resource *before = resource_new(KIND_DOMAIN, "web1");
+        assert_int_equal(domain_parse_xml(xml, before), 0);
+        free(xml);
+        m = web1_with("    state: shutoff\n    disks:\n      - { volume: images/web1-root, cache: writeback, discard: unmap }\n"
+                      "      - { cdrom: /isos/b.iso }\n    interfaces:\n      - { network: default, model: e1000 }\n");
+        want(m);
+        free(m);
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 1);
+        bool media = false, source = false, model = false, attrs = false;
+        for (size_t i = 0; i < run.plan.actions[0].n_changes; i++) {
+                const struct change *c = &run.plan.actions[0].changes[i];
+                assert_true(c->from && c->to); /* edits, no detach and attach */
+                media = media || (strstr(c->from, "a.iso") && strstr(c->to, "b.iso"));
+                source = source || (strcmp(c->from, "network:net1") == 0 && strcmp(c->to, "network:default") == 0);
+                model = model || (strcmp(c->from, "virtio") == 0 && strcmp(c->to, "e1000") == 0);
+                attrs = attrs || strstr(c->to, "cache=writeback discard=unmap");
+        }
+        assert_true(media && source && model && attrs);
+        run_done(&run);
+        assert_int_equal(pass(0), 1);
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_non_null(strstr(xml, "network='default'"));
+        assert_non_null(strstr(xml, "type='e1000'"));
+        assert_non_null(strstr(xml, "cache='writeback' discard='unmap'"));
+        assert_non_null(strstr(xml, "file='/isos/b.iso'"));
+        assert_null(strstr(xml, "a.iso"));
+        assert_int_equal(count_of(xml, "<disk "), 2);
+        assert_int_equal(count_of(xml, "<interface "), 1);
+        struct resource *after = resource_new(KIND_DOMAIN, "web1");
+        assert_int_equal(domain_parse_xml(xml, after), 0);
+        free(xml);
+        assert_memory_equal(after->domain.nics[0].mac, before->domain.nics[0].mac, 6);
+        for (size_t i = 0; i < 2; i++)
+                assert_string_equal(after->domain.disks[i].target, before->domain.disks[i].target);
+        resource_free(before);
+        resource_free(after);
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_int_equal(run.plan.n_pending, 0);
+        run_done(&run);
+        /* Another bus is another target name. */
+        m = web1_with("    state: shutoff\n    disks:\n      - { volume: images/web1-root, bus: sata, cache: writeback, "
+                      "discard: unmap }\n      - { cdrom: /isos/b.iso }\n    interfaces:\n"
+                      "      - { network: default, model: e1000 }\n");
+        want(m);
+        free(m);
+        assert_int_equal(pass(0), 1);
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_null(strstr(xml, "dev='vda'"));
+        assert_non_null(strstr(xml, "volume='web1-root'"));
+        assert_int_equal(count_of(xml, "bus='sata'"), 2);
+        assert_int_equal(count_of(xml, "<disk "), 2);
+        free(xml);
+        virDomainFree(d);
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        run_done(&run);
+}
+
+/* Issue 23 point 1 where libvirt cannot move a NIC live (the test driver has no
+ * device update): the definition takes the new source and the running guest
+ * has it pending, never a change planned again. */
+static void test_nic_move_not_live_is_pending(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        char *m = web1_with("    disks:\n      - { volume: images/web1-root }\n    interfaces:\n      - { network: default }\n");
+        want(m);
+        free(m);
+        assert_int_equal(pass(0), 1);
+        virDomainPtr d = dom("web1");
+        assert_int_equal(virDomainIsActive(d), 1);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_non_null(strstr(xml, "network='default'"));
+        free(xml);
+        virDomainFree(d);
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_int_equal(run.plan.n_pending, 1);
+        assert_non_null(strstr(run.plan.pending[0].reason, "source network:net1 -> network:default"));
+        run_done(&run);
+}
+
 static void test_unreachable_uri(void **state) {
         (void) state;
         opts.ctx.libvirt_uri = "qemu+unix:///system?socket=/nonexistent/sock";
@@ -820,6 +933,8 @@ int main(void) {
                 T(test_xml_round_trip),
                 T(test_disk_target_names),
                 T(test_network_redefine_keeps_identity),
+                T(test_device_edits_on_shutoff),
+                T(test_nic_move_not_live_is_pending),
                 T(test_xml_escapes_every_value),
                 T(test_xml_guest_features_and_kernel),
                 T(test_kernel_boot_applied_and_changed),
