@@ -528,6 +528,15 @@ static void domain_restart_pending(const struct resource *w, const struct resour
                 _cleanup_free_ char *f = size_text(run->max_memory), *t = size_text(maxm);
                 WHY("%smax-memory %s -> %s", len ? ", " : "", f, t);
         }
+        /* The definition has the value but the guest runs with another: a live
+         * change it refused (a vCPU it cannot unplug) or one made by hand. When
+         * the definition differs too, the action tries it live first. */
+        if (want->vcpus <= run->max_vcpus && run->vcpus != want->vcpus && l->domain.vcpus == want->vcpus)
+                WHY("%svcpus %u -> %u (the running guest has %u)", len ? ", " : "", run->vcpus, want->vcpus, run->vcpus);
+        if (want->memory <= run->max_memory && run->memory != want->memory && l->domain.memory == want->memory) {
+                _cleanup_free_ char *f = size_text(run->memory), *t = size_text(want->memory);
+                WHY("%smemory %s -> %s (the running guest has %s)", len ? ", " : "", f, t, f);
+        }
         if ((w->set & DOM_F_CPU) && str_differs(want->cpu, run->cpu))
                 WHY("%scpu %s -> %s", len ? ", " : "", run->cpu ? run->cpu : "default", want->cpu);
         int mb = w->set & DOM_F_MEMBACK ? want->memory_backing : MEMBACK_DEFAULT;
@@ -1107,6 +1116,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         bool running = virDomainIsActive(dom) == 1;
         uint32_t run_maxv = live->domain.active ? live->domain.active->domain.max_vcpus : 0;
         uint64_t run_maxm = live->domain.active ? live->domain.active->domain.max_memory : 0;
+        uint32_t run_v = live->domain.active ? live->domain.active->domain.vcpus : 0;
+        uint64_t run_m = live->domain.active ? live->domain.active->domain.memory : 0;
+        int live_err = 0; /* a live change refused after its config change went in */
         const struct domain_spec *want = &w->domain;
         uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
         uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
@@ -1135,18 +1147,31 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 if (virDomainSetMemoryFlags(dom, maxm >> 10, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_MEM_MAXIMUM) < 0)
                                         r = lv_fail("domain", w->name, "setting max-memory");
                                 break;
-                        /* Config and live in two calls: some drivers refuse both flags at once. */
+                        /* Config and live in two calls: some drivers refuse both flags at once.
+                         * A live refusal leaves the definition changed: the other changes still
+                         * go, the action fails, and the next plan shows the guest's own value
+                         * as pending (domain_restart_pending). */
                         case DOM_F_VCPUS:
-                                if (virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
-                                    (running && want->vcpus <= run_maxv &&
-                                     virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0))
+                                if (virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_CONFIG) < 0)
                                         r = lv_fail("domain", w->name, "setting vcpus");
+                                else if (running && want->vcpus <= run_maxv &&
+                                         virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                                        live_err = diag_res(-EIO, "domain", w->name,
+                                                            "vcpus %u is in the definition, but the running guest refused it "
+                                                            "(%s): it keeps %u until it restarts",
+                                                            want->vcpus, lv_msg(), run_v);
                                 break;
                         case DOM_F_MEMORY:
-                                if (virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
-                                    (running && want->memory <= run_maxm &&
-                                     virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_LIVE) < 0))
+                                if (virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_CONFIG) < 0)
                                         r = lv_fail("domain", w->name, "setting memory");
+                                else if (running && want->memory <= run_maxm &&
+                                         virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                                        _cleanup_free_ char *t = size_text(want->memory), *f = size_text(run_m);
+                                        live_err = diag_res(-EIO, "domain", w->name,
+                                                            "memory %s is in the definition, but the running guest refused "
+                                                            "it (%s): it keeps %s until it restarts",
+                                                            t, lv_msg(), f);
+                                }
                                 break;
                         case DOM_F_CPU: {
                                 _cleanup_free_ char *cpu = cpu_render_xml(want->cpu);
@@ -1274,7 +1299,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                 free(xml);
         }
         virDomainFree(dom);
-        return r;
+        return r < 0 ? r : live_err;
 }
 
 static int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
