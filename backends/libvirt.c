@@ -10,6 +10,9 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <time.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "backends.h"
 
@@ -253,12 +256,105 @@ static void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
         }
 }
 
+/* A URI without a host ("qemu:///system", "test:///default", a socket=) names a
+ * daemon on this machine, whose files this process sees as it does. */
+static bool lv_local(const struct lv_state *s) {
+        const char *p = strstr(s->uri, "://");
+        return p && p[3] == '/';
+}
+
+static bool nets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
+        unsigned n = a->prefix < b->prefix ? a->prefix : b->prefix;
+        if (a->family != b->family)
+                return false;
+        for (unsigned i = 0; i < n; i++)
+                if ((a->a[i / 8] ^ b->a[i / 8]) & (0x80 >> (i % 8)))
+                        return false;
+        return true;
+}
+
+/* libvirt starts a network only when no route of the host covers its subnet
+ * (networkCheckRouteCollision reads /proc/net/route); the IPv4 routing table
+ * is read the same way. The default route covers everything and is left out,
+ * and so is a route through the network's own bridge (it runs already). */
+static int check_network_routes(const struct resource *w, const char *own_bridge) {
+        if (w->network.address.family != AF_INET)
+                return 0;
+        FILE *f = fopen("/proc/net/route", "re");
+        if (!f)
+                return 0;
+        char line[256], dev[32];
+        unsigned dest, gw, flags, refcnt, use, metric, mask;
+        int ret = 0;
+        while (ret == 0 && fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "%31s %x %x %x %u %u %u %x", dev, &dest, &gw, &flags, &refcnt, &use, &metric, &mask) != 8 ||
+                    mask == 0 || (own_bridge && strcmp(dev, own_bridge) == 0))
+                        continue;
+                struct ipaddr r = { .family = AF_INET, .prefix = (uint8_t) __builtin_popcount(mask) };
+                memcpy(r.a, &dest, 4); /* the kernel writes it in network order as a host-order hex word */
+                if (!nets_overlap(&r, &w->network.address))
+                        continue;
+                char a[64], b[64];
+                struct ipaddr mine = w->network.address;
+                ret = diag_pos(&w->pos, "network %s: address %s overlaps the host's route to %s on %s (libvirt would refuse to start it)",
+                               w->name, ipaddr_format(&mine, true, a, sizeof(a)), ipaddr_format(&r, true, b, sizeof(b)), dev);
+        }
+        fclose(f);
+        return ret;
+}
+
+/* Another network libvirt has defined, running or not, on an overlapping subnet. */
+static int check_network_existing(struct lv_state *s, const struct resource *w, char *own_bridge, size_t size) {
+        virNetworkPtr *nets = NULL;
+        int n = virConnectListAllNetworks(s->conn, &nets, 0);
+        int ret = 0;
+        for (int i = 0; i < n; i++) {
+                const char *name = virNetworkGetName(nets[i]);
+                char *xml = virNetworkGetXMLDesc(nets[i], 0);
+                struct resource *o = xml ? resource_new(KIND_NETWORK, name) : NULL;
+                if (o && network_parse_xml(xml, o) == 0) {
+                        if (strcmp(name, w->name) == 0)
+                                snprintf(own_bridge, size, "%s", o->network.bridge);
+                        else if (ret == 0 && (o->set & NET_F_ADDRESS) && nets_overlap(&o->network.address, &w->network.address)) {
+                                char a[64], b[64];
+                                struct ipaddr mine = w->network.address, theirs = o->network.address;
+                                ret = diag_pos(&w->pos, "network %s: address %s overlaps %s of the network %s libvirt has",
+                                               w->name, ipaddr_format(&mine, true, a, sizeof(a)),
+                                               ipaddr_format(&theirs, true, b, sizeof(b)), name);
+                        }
+                }
+                resource_free(o);
+                free(xml);
+                virNetworkFree(nets[i]);
+        }
+        free(nets);
+        return ret;
+}
+
 static int lv_check(void *state, const struct resource *w) {
         struct lv_state *s = state;
         if (w->kind == KIND_DOMAIN && w->domain.cpu && strcmp(w->domain.cpu, "host-passthrough") == 0 &&
             strcmp(s->domain_type, "kvm") != 0)
                 return diag_pos(&w->pos, "domain %s: cpu host-passthrough needs KVM, and %s offers only %s domains",
                                 w->name, s->uri, s->domain_type);
+        /* QEMU opens a CD-ROM image when the guest starts or the disk is
+         * attached: a missing one would fail then, after the definition. */
+        for (size_t i = 0; w->kind == KIND_DOMAIN && lv_local(s) && i < w->domain.n_disks; i++) {
+                const struct disk_spec *d = &w->domain.disks[i];
+                struct stat st;
+                if (d->cdrom && stat(d->cdrom, &st) < 0 && errno == ENOENT)
+                        return diag_pos(&d->pos, "domain %s: cdrom image %s does not exist", w->name, d->cdrom);
+        }
+        if (w->kind == KIND_NETWORK && (w->set & NET_F_ADDRESS)) {
+                char own[IFNAME_MAX] = "";
+                if (w->set & NET_F_BRIDGE)
+                        snprintf(own, sizeof(own), "%s", w->network.bridge);
+                int r = check_network_existing(s, w, own, sizeof(own));
+                if (r == 0 && lv_local(s) && strncmp(s->uri, "test:", 5) != 0)
+                        r = check_network_routes(w, own[0] ? own : NULL);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

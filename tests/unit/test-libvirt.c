@@ -546,6 +546,35 @@ static void test_host_passthrough_needs_kvm(void **state) {
         run_done(&run);
 }
 
+/* Issue 23.7: a CD-ROM image that is not there fails when QEMU opens it, after
+ * the definition: the plan refuses it at the disk, and defines nothing. */
+static void test_missing_cdrom_refused_at_plan(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  cd1:\n    memory: 64M\n    disks:\n      - { cdrom: /nonexistent/rct.iso }\n");
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_true(run.plan.n_errors > 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "m.yaml:6:9: error: domain cd1: cdrom image /nonexistent/rct.iso does not exist"));
+        run_done(&run);
+        assert_null(virDomainLookupByName(keeper, "cd1"));
+}
+
+/* Issue 23.7: test:///default has "default" on 192.168.122.0/24. */
+static void test_network_overlapping_existing_refused(void **state) {
+        (void) state;
+        want("version: 1\nnetworks:\n  lab:\n    mode: isolated\n    address: 192.168.122.129/25\n");
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "m.yaml:3:3: error: network lab: address 192.168.122.129/25 overlaps "
+                                     "192.168.122.1/24 of the network default libvirt has"));
+        run_done(&run);
+        assert_null(virNetworkLookupByName(keeper, "lab"));
+}
+
 static void test_shutoff_and_attach_on_shutoff(void **state) {
         (void) state;
         want(host);
@@ -798,6 +827,8 @@ int main(void) {
                 T(test_destructive_volume_changes_refused),
                 T(test_volume_grow_and_absent),
                 T(test_host_passthrough_needs_kvm),
+                T(test_missing_cdrom_refused_at_plan),
+                T(test_network_overlapping_existing_refused),
                 T(test_shutoff_and_attach_on_shutoff),
                 T(test_unreachable_uri),
                 T(test_netns_needs_test_uri),
