@@ -770,6 +770,25 @@ static void test_show_round_trip(void **state) {
         assert_non_null(model_find(&set.model, KIND_VOLUME, "images/web1-root"));
 }
 
+/* Issue 23.8: a size that is no whole KiB comes back with its unit (a bare
+ * number is refused), and a shareable disk stays shareable. */
+static void test_show_round_trip_byte_sizes_and_shareable(void **state) {
+        (void) state;
+        char *yaml = show_round_trip("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                                     "      odd: { capacity: 1000000B, format: raw }\n"
+                                     "domains:\n  s1:\n    memory: 64M\n    state: shutoff\n"
+                                     "    disks:\n      - { volume: images/odd, shareable: true }\n");
+        const struct resource *v = model_find(&set.model, KIND_VOLUME, "images/odd");
+        if (!v)
+                fail_msg("volume lost:\n%s", yaml);
+        assert_int_equal(v->volume.capacity, 1000000);
+        const struct resource *d = model_find(&set.model, KIND_DOMAIN, "s1");
+        assert_non_null(d);
+        assert_int_equal(d->domain.n_disks, 1);
+        assert_true(d->domain.disks[0].shareable);
+        free(yaml);
+}
+
 /* Names that YAML would read as an anchor, alias, comment, sequence entry,
  * mapping key, boolean, null or number come back as the same strings. */
 static void test_show_round_trip_hostile_names(void **state) {
@@ -833,6 +852,7 @@ int main(void) {
                 T(test_unreachable_uri),
                 T(test_netns_needs_test_uri),
                 T(test_show_round_trip),
+                T(test_show_round_trip_byte_sizes_and_shareable),
                 T(test_show_round_trip_hostile_names),
                 T(test_every_network_mode_and_domain_option),
         };
