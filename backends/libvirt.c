@@ -606,7 +606,8 @@ static void diff_domain_state(const struct resource *w, const struct resource *l
         }
 }
 
-static void domain_restart_pending(const struct resource *w, const struct resource *l, struct plan *p) {
+static void domain_restart_pending(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                                   struct plan *p) {
         const struct resource *act = l->domain.active;
         if (!act)
                 return;
@@ -629,9 +630,15 @@ static void domain_restart_pending(const struct resource *w, const struct resour
          * the definition differs too, the action tries it live first. */
         if (want->vcpus <= run->max_vcpus && run->vcpus != want->vcpus && l->domain.vcpus == want->vcpus)
                 WHY("%svcpus %u -> %u (the running guest has %u)", len ? ", " : "", run->vcpus, want->vcpus, run->vcpus);
-        if (want->memory <= run->max_memory && run->memory != want->memory && l->domain.memory == want->memory) {
-                _cleanup_free_ char *f = size_text(run->memory), *t = size_text(want->memory);
-                WHY("%smemory %s -> %s (the running guest has %s)", len ? ", " : "", f, t, f);
+        /* The running memory is the balloon's, which a guest without its driver
+         * never gives back: only a refusal on record (by guest id) is pending. */
+        const char *refused = ledger_get(owned, "memory.live");
+        unsigned long long kept = 0;
+        int id = -1;
+        if (refused && sscanf(refused, "%d@%llu", &id, &kept) == 2 && id == l->domain.id && kept != want->memory &&
+            l->domain.memory == want->memory) {
+                _cleanup_free_ char *f = size_text(kept), *t = size_text(want->memory);
+                WHY("%smemory %s -> %s (the running guest refused it)", len ? ", " : "", f, t);
         }
         if ((w->set & DOM_F_CPU) && str_differs(want->cpu, run->cpu))
                 WHY("%scpu %s -> %s", len ? ", " : "", run->cpu ? run->cpu : "default", want->cpu);
@@ -761,7 +768,7 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
         diff_domain_state(w, l, owned, a, p);
         /* Whatever only a restart can bring to the running guest is pending, not an action. */
         if (running && w->state != STATE_SHUTOFF)
-                domain_restart_pending(w, l, p);
+                domain_restart_pending(w, l, owned, p);
         a->op = OP_UPDATE;
         return 0;
 }
@@ -1267,7 +1274,13 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                                             "memory %s is in the definition, but the running guest refused "
                                                             "it (%s): it keeps %s until it restarts",
                                                             t, lv_msg(), f);
-                                }
+                                        char rec[64];
+                                        snprintf(rec, sizeof(rec), "%d@%llu", (int) virDomainGetID(dom),
+                                                 (unsigned long long) run_m);
+                                        if (e)
+                                                ledger_set(l, e, "memory.live", rec);
+                                } else if (e)
+                                        ledger_set(l, e, "memory.live", NULL);
                                 break;
                         case DOM_F_CPU: {
                                 _cleanup_free_ char *cpu = cpu_render_xml(want->cpu);

@@ -410,6 +410,32 @@ static void test_restart_needed_is_pending(void **state) {
         virDomainFree(d);
 }
 
+/* Issue 23.4: the definition has vcpus 1 and the running guest still 2 (a live
+ * change it refused): not in sync, but pending with the guest's value, on
+ * every plan. */
+static void test_running_vcpus_differ_is_pending(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        virDomainPtr d = dom("web1");
+        assert_int_equal(virDomainSetVcpusFlags(d, 1, VIR_DOMAIN_AFFECT_CONFIG), 0);
+        virDomainFree(d);
+        char *edited = xstrdup(host);
+        char *v = strstr(edited, "vcpus: 2");
+        v[7] = '1';
+        want(edited);
+        free(edited);
+        for (int i = 0; i < 2; i++) {
+                struct run run;
+                plan_only(&run);
+                assert_int_equal(run.plan.n_actions, 0);
+                assert_int_equal(run.plan.n_errors, 0);
+                assert_int_equal(run.plan.n_pending, 1);
+                assert_string_equal(run.plan.pending[0].reason, "restart needed: vcpus 2 -> 1 (the running guest has 2)");
+                run_done(&run);
+        }
+}
+
 static void test_dhcp_range_live(void **state) {
         (void) state;
         want(host);
@@ -837,6 +863,7 @@ int main(void) {
                 T(test_order_pool_volume_domain),
                 T(test_live_change_keeps_domain_running),
                 T(test_restart_needed_is_pending),
+                T(test_running_vcpus_differ_is_pending),
                 T(test_dhcp_range_live),
                 T(test_unowned_untouched_and_volume_kept),
                 T(test_adopt_named_domain),
