@@ -257,6 +257,9 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
         xw_close(x);
         if (k->cdrom)
                 xw_leaf(x, "readonly", "%s", "");
+        /* Without it, QEMU's image lock lets only the first guest start. */
+        if (k->volume && k->shareable)
+                xw_leaf(x, "shareable", "%s", "");
         xw_close(x);
 }
 
@@ -502,6 +505,8 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 k->set |= DISK_F_CACHE;
                 k->discard = *discard ? enum_from_string(&disk_discard_table, discard) : DISCARD_IGNORE;
                 k->set |= *discard ? DISK_F_DISCARD : 0;
+                k->shareable = xr_count(x, "/domain/devices/disk[%d]/shareable", i) > 0;
+                k->set |= k->shareable ? DISK_F_SHAREABLE : 0;
         }
         int nn = xr_count(x, "/domain/devices/interface");
         for (int i = 1; i <= nn; i++) {

@@ -14,6 +14,9 @@
 #include <linux/rtnetlink.h>
 #include <netlink/msg.h>
 #include <netlink/attr.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "backends.h"
 
@@ -395,12 +398,105 @@ static void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
         }
 }
 
+/* A URI without a host ("qemu:///system", "test:///default", a socket=) names a
+ * daemon on this machine, whose files this process sees as it does. */
+static bool lv_local(const struct lv_state *s) {
+        const char *p = strstr(s->uri, "://");
+        return p && p[3] == '/';
+}
+
+static bool nets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
+        unsigned n = a->prefix < b->prefix ? a->prefix : b->prefix;
+        if (a->family != b->family)
+                return false;
+        for (unsigned i = 0; i < n; i++)
+                if ((a->a[i / 8] ^ b->a[i / 8]) & (0x80 >> (i % 8)))
+                        return false;
+        return true;
+}
+
+/* libvirt starts a network only when no route of the host covers its subnet
+ * (networkCheckRouteCollision reads /proc/net/route); the IPv4 routing table
+ * is read the same way. The default route covers everything and is left out,
+ * and so is a route through the network's own bridge (it runs already). */
+static int check_network_routes(const struct resource *w, const char *own_bridge) {
+        if (w->network.address.family != AF_INET)
+                return 0;
+        FILE *f = fopen("/proc/net/route", "re");
+        if (!f)
+                return 0;
+        char line[256], dev[32];
+        unsigned dest, gw, flags, refcnt, use, metric, mask;
+        int ret = 0;
+        while (ret == 0 && fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "%31s %x %x %x %u %u %u %x", dev, &dest, &gw, &flags, &refcnt, &use, &metric, &mask) != 8 ||
+                    mask == 0 || (own_bridge && strcmp(dev, own_bridge) == 0))
+                        continue;
+                struct ipaddr r = { .family = AF_INET, .prefix = (uint8_t) __builtin_popcount(mask) };
+                memcpy(r.a, &dest, 4); /* the kernel writes it in network order as a host-order hex word */
+                if (!nets_overlap(&r, &w->network.address))
+                        continue;
+                char a[64], b[64];
+                struct ipaddr mine = w->network.address;
+                ret = diag_pos(&w->pos, "network %s: address %s overlaps the host's route to %s on %s (libvirt would refuse to start it)",
+                               w->name, ipaddr_format(&mine, true, a, sizeof(a)), ipaddr_format(&r, true, b, sizeof(b)), dev);
+        }
+        fclose(f);
+        return ret;
+}
+
+/* Another network libvirt has defined, running or not, on an overlapping subnet. */
+static int check_network_existing(struct lv_state *s, const struct resource *w, char *own_bridge, size_t size) {
+        virNetworkPtr *nets = NULL;
+        int n = virConnectListAllNetworks(s->conn, &nets, 0);
+        int ret = 0;
+        for (int i = 0; i < n; i++) {
+                const char *name = virNetworkGetName(nets[i]);
+                char *xml = virNetworkGetXMLDesc(nets[i], 0);
+                struct resource *o = xml ? resource_new(KIND_NETWORK, name) : NULL;
+                if (o && network_parse_xml(xml, o) == 0) {
+                        if (strcmp(name, w->name) == 0)
+                                snprintf(own_bridge, size, "%s", o->network.bridge);
+                        else if (ret == 0 && (o->set & NET_F_ADDRESS) && nets_overlap(&o->network.address, &w->network.address)) {
+                                char a[64], b[64];
+                                struct ipaddr mine = w->network.address, theirs = o->network.address;
+                                ret = diag_pos(&w->pos, "network %s: address %s overlaps %s of the network %s libvirt has",
+                                               w->name, ipaddr_format(&mine, true, a, sizeof(a)),
+                                               ipaddr_format(&theirs, true, b, sizeof(b)), name);
+                        }
+                }
+                resource_free(o);
+                free(xml);
+                virNetworkFree(nets[i]);
+        }
+        free(nets);
+        return ret;
+}
+
 static int lv_check(void *state, const struct resource *w) {
         struct lv_state *s = state;
         if (w->kind == KIND_DOMAIN && w->domain.cpu && strcmp(w->domain.cpu, "host-passthrough") == 0 &&
             strcmp(s->domain_type, "kvm") != 0)
                 return diag_pos(&w->pos, "domain %s: cpu host-passthrough needs KVM, and %s offers only %s domains",
                                 w->name, s->uri, s->domain_type);
+        /* QEMU opens a CD-ROM image when the guest starts or the disk is
+         * attached: a missing one would fail then, after the definition. */
+        for (size_t i = 0; w->kind == KIND_DOMAIN && lv_local(s) && i < w->domain.n_disks; i++) {
+                const struct disk_spec *d = &w->domain.disks[i];
+                struct stat st;
+                if (d->cdrom && stat(d->cdrom, &st) < 0 && errno == ENOENT)
+                        return diag_pos(&d->pos, "domain %s: cdrom image %s does not exist", w->name, d->cdrom);
+        }
+        if (w->kind == KIND_NETWORK && (w->set & NET_F_ADDRESS)) {
+                char own[IFNAME_MAX] = "";
+                if (w->set & NET_F_BRIDGE)
+                        snprintf(own, sizeof(own), "%s", w->network.bridge);
+                int r = check_network_existing(s, w, own, sizeof(own));
+                if (r == 0 && lv_local(s) && strncmp(s->uri, "test:", 5) != 0)
+                        r = check_network_routes(w, own[0] ? own : NULL);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -723,6 +819,21 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         if (maxm != run->max_memory) {
                 _cleanup_free_ char *f = size_text(run->max_memory), *t = size_text(maxm);
                 WHY("%smax-memory %s -> %s", len ? ", " : "", f, t);
+        }
+        /* The definition has the value but the guest runs with another: a live
+         * change it refused (a vCPU it cannot unplug) or one made by hand. When
+         * the definition differs too, the action tries it live first. */
+        if (want->vcpus <= run->max_vcpus && run->vcpus != want->vcpus && l->domain.vcpus == want->vcpus)
+                WHY("%svcpus %u -> %u (the running guest has %u)", len ? ", " : "", run->vcpus, want->vcpus, run->vcpus);
+        /* The running memory is the balloon's, which a guest without its driver
+         * never gives back: only a refusal on record (by guest id) is pending. */
+        const char *refused = ledger_get(owned, "memory.live");
+        unsigned long long kept = 0;
+        int id = -1;
+        if (refused && sscanf(refused, "%d@%llu", &id, &kept) == 2 && id == l->domain.id && kept != want->memory &&
+            l->domain.memory == want->memory) {
+                _cleanup_free_ char *f = size_text(kept), *t = size_text(want->memory);
+                WHY("%smemory %s -> %s (the running guest refused it)", len ? ", " : "", f, t);
         }
         if ((w->set & DOM_F_CPU) && str_differs(want->cpu, run->cpu))
                 WHY("%scpu %s -> %s", len ? ", " : "", run->cpu ? run->cpu : "default", want->cpu);
@@ -1550,6 +1661,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         bool disks_edited = false, nics_edited = false;
         uint32_t run_maxv = live->domain.active ? live->domain.active->domain.max_vcpus : 0;
         uint64_t run_maxm = live->domain.active ? live->domain.active->domain.max_memory : 0;
+        uint32_t run_v = live->domain.active ? live->domain.active->domain.vcpus : 0;
+        uint64_t run_m = live->domain.active ? live->domain.active->domain.memory : 0;
+        int live_err = 0; /* a live change refused after its config change went in */
         const struct domain_spec *want = &w->domain;
         uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
         uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
@@ -1578,18 +1692,37 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 if (virDomainSetMemoryFlags(dom, maxm >> 10, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_MEM_MAXIMUM) < 0)
                                         r = lv_fail("domain", w->name, "setting max-memory");
                                 break;
-                        /* Config and live in two calls: some drivers refuse both flags at once. */
+                        /* Config and live in two calls: some drivers refuse both flags at once.
+                         * A live refusal leaves the definition changed: the other changes still
+                         * go, the action fails, and the next plan shows the guest's own value
+                         * as pending (domain_restart_pending). */
                         case DOM_F_VCPUS:
-                                if (virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
-                                    (running && want->vcpus <= run_maxv &&
-                                     virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0))
+                                if (virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_CONFIG) < 0)
                                         r = lv_fail("domain", w->name, "setting vcpus");
+                                else if (running && want->vcpus <= run_maxv &&
+                                         virDomainSetVcpusFlags(dom, want->vcpus, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                                        live_err = diag_res(-EIO, "domain", w->name,
+                                                            "vcpus %u is in the definition, but the running guest refused it "
+                                                            "(%s): it keeps %u until it restarts",
+                                                            want->vcpus, lv_msg(), run_v);
                                 break;
                         case DOM_F_MEMORY:
-                                if (virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_CONFIG) < 0 ||
-                                    (running && want->memory <= run_maxm &&
-                                     virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_LIVE) < 0))
+                                if (virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_CONFIG) < 0)
                                         r = lv_fail("domain", w->name, "setting memory");
+                                else if (running && want->memory <= run_maxm &&
+                                         virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                                        _cleanup_free_ char *t = size_text(want->memory), *f = size_text(run_m);
+                                        live_err = diag_res(-EIO, "domain", w->name,
+                                                            "memory %s is in the definition, but the running guest refused "
+                                                            "it (%s): it keeps %s until it restarts",
+                                                            t, lv_msg(), f);
+                                        char rec[64];
+                                        snprintf(rec, sizeof(rec), "%d@%llu", (int) virDomainGetID(dom),
+                                                 (unsigned long long) run_m);
+                                        if (e)
+                                                ledger_set(l, e, "memory.live", rec);
+                                } else if (e)
+                                        ledger_set(l, e, "memory.live", NULL);
                                 break;
                         case DOM_F_CPU: {
                                 _cleanup_free_ char *cpu = cpu_render_xml(want->cpu);
@@ -1724,7 +1857,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                 free(xml);
         }
         virDomainFree(dom);
-        return r;
+        return r < 0 ? r : live_err;
 }
 
 static int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {

@@ -618,7 +618,8 @@ static const char *size_text(uint64_t bytes, char *buf, size_t size) {
                         return buf;
                 }
         }
-        snprintf(buf, size, "%llu", (unsigned long long) bytes);
+        /* A bare number is refused by the parser: sizes say their unit. */
+        snprintf(buf, size, "%lluB", (unsigned long long) bytes);
         return buf;
 }
 
@@ -713,6 +714,8 @@ static void show_domain(struct yw *w, const struct resource *r) {
                         kv_word(w, "cache", enum_to_string(&disk_cache_table, k->cache));
                 if (k->set & DISK_F_DISCARD)
                         kv_word(w, "discard", enum_to_string(&disk_discard_table, k->discard));
+                if (k->shareable)
+                        kv_bool(w, "shareable", true);
                 y_end_map(w);
         }
         if (representable)

@@ -150,6 +150,21 @@ static int p_bool(struct pctx *c, yaml_node_t *n, const struct field *f, void *b
         return 0;
 }
 
+/* The suffixes libvirt's own XML takes (virScaleInteger), case as written
+ * there: K, M, G, T and KiB .. TiB are powers of 1024; KB .. TB are powers of
+ * 1000, as libvirt reads them, so a size copied from a libvirt XML or its
+ * documentation means here what it means there. B is plain bytes. */
+static const struct {
+        const char *suffix;
+        uint64_t scale;
+} size_units[] = {
+        { "B", 1 },
+        { "K", 1ull << 10 }, { "KiB", 1ull << 10 }, { "KB", 1000ull },
+        { "M", 1ull << 20 }, { "MiB", 1ull << 20 }, { "MB", 1000000ull },
+        { "G", 1ull << 30 }, { "GiB", 1ull << 30 }, { "GB", 1000000000ull },
+        { "T", 1ull << 40 }, { "TiB", 1ull << 40 }, { "TB", 1000000000000ull },
+};
+
 int size_parse(const char *s, uint64_t *out) {
         if (!s || !(*s >= '0' && *s <= '9'))
                 return -EINVAL;
@@ -158,26 +173,33 @@ int size_parse(const char *s, uint64_t *out) {
         unsigned long long v = strtoull(s, &end, 10);
         if (errno)
                 return -ERANGE;
-        unsigned shift = 0;
-        if (*end) {
-                const char *units = "KMGT";
-                const char *u = strchr(units, *end);
-                if (!u || end[1])
-                        return -EINVAL;
-                shift = 10 * (unsigned) (u - units + 1);
+        /* A bare number was bytes once, and "memory: 256" meant 256 bytes to
+         * nobody who wrote it: a size says its unit. */
+        if (!*end)
+                return -EDOM;
+        for (size_t i = 0; i < ELEMENTSOF(size_units); i++) {
+                if (strcmp(end, size_units[i].suffix) != 0)
+                        continue;
+                if (v > UINT64_MAX / size_units[i].scale)
+                        return -ERANGE;
+                *out = (uint64_t) v * size_units[i].scale;
+                return 0;
         }
-        if (shift && v > (UINT64_MAX >> shift))
-                return -ERANGE;
-        *out = (uint64_t) v << shift;
-        return 0;
+        return -EINVAL;
 }
 
 static int p_size(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
         const char *s = scalar(n);
-        uint64_t v;
-        if (!s || size_parse(s, &v) < 0)
-                return perr(c, n, "%s: bad size \"%.64s\": expected a number with K, M, G or T", flabel(f),
-                            s ? s : "");
+        uint64_t v = 0;
+        int r = s ? size_parse(s, &v) : -EINVAL;
+        if (r == -EDOM)
+                return perr(c, n, "%s: %.32s has no unit: write %.32sM for MiB (or K, G, T; B for bytes)", flabel(f), s,
+                            s);
+        if (r < 0)
+                return perr(c, n,
+                            "%s: bad size \"%.64s\": expected a whole number with K, M, G, T (or KiB .. TiB), "
+                            "KB .. TB (powers of 1000) or B",
+                            flabel(f), s ? printable(s) : "");
         if (v < (uint64_t) f->min)
                 return perr(c, n, "%s %s is below the minimum of %lld bytes", flabel(f), s, (long long) f->min);
         *(uint64_t *) ((char *) base + f->offset) = v;
@@ -713,6 +735,7 @@ static const struct field disk_fields[] = {
         { "bus", p_enum, DK(bus), 0, 0, DISK_F_BUS, &disk_bus_table, NULL },
         { "cache", p_enum, DK(cache), 0, 0, DISK_F_CACHE, &disk_cache_table, NULL },
         { "discard", p_enum, DK(discard), 0, 0, DISK_F_DISCARD, &disk_discard_table, NULL },
+        { "shareable", p_bool, DK(shareable), 0, 0, DISK_F_SHAREABLE, NULL, NULL },
 };
 static const struct sub_table disk_sub = { disk_fields, ELEMENTSOF(disk_fields), sizeof(struct disk_spec),
                                            DK(pos), DK(set),
@@ -883,6 +906,15 @@ static bool ipset_name_valid(const char *s) {
         return true;
 }
 
+/* libvirt keeps a domain's definition as NAME.xml (and its log as NAME.log):
+ * a file name holds NAME_MAX (255) bytes, so a longer name is refused when
+ * the domain is defined. */
+#define DOMAIN_NAME_MAX (255 - 4)
+
+static size_t name_max(enum kind k) {
+        return k == KIND_DOMAIN ? DOMAIN_NAME_MAX : 199;
+}
+
 static bool name_valid(enum kind k, const char *s) {
         if (kind_is_link(k))
                 return ifname_valid(s);
@@ -890,7 +922,7 @@ static bool name_valid(enum kind k, const char *s) {
                 return ipset_name_valid(s);
         if (k == KIND_ROUTE) /* show names routes by their key: "10.0.0.0/8 table main metric 0" */
                 return *s && strlen(s) < 200 && xml_safe(s);
-        return *s && strlen(s) < 200 && !strchr(s, '/') && xml_safe(s) && strcmp(s, ".") && strcmp(s, "..");
+        return *s && strlen(s) <= name_max(k) && !strchr(s, '/') && xml_safe(s) && strcmp(s, ".") && strcmp(s, "..");
 }
 
 static int add_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
@@ -910,6 +942,42 @@ static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a);
 static uint32_t ipv4_host(const struct ipaddr *a);
 /* The value node of a key the resource has (its bit is in r->set). */
 #define AT(bit) c->at[__builtin_ctzll(bit)]
+
+static bool subnets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
+        struct ipaddr wider = a->prefix <= b->prefix ? *a : *b;
+        return a->family == b->family && in_subnet(&wider, a->prefix <= b->prefix ? b : a);
+}
+
+/* A network that makes its own bridge (nat, route, isolated). */
+static bool network_makes_bridge(const struct resource *r) {
+        int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
+        return m != NET_BRIDGE && m != NET_MACVTAP;
+}
+
+/* libvirt refuses a second network on a bridge another one makes, and one
+ * whose subnet overlaps another's when it starts it; the networks declared
+ * before this one are in the model already, so the later one is reported, at
+ * its key, with the place of the first. */
+static int check_network_clash(struct pctx *c, const struct resource *r) {
+        const struct model *m = &c->set->model;
+        for (size_t i = 0; i < m->n; i++) {
+                const struct resource *o = m->v[i];
+                if (o->kind != KIND_NETWORK || o->state == STATE_ABSENT)
+                        continue;
+                if ((r->set & NET_F_BRIDGE) && (o->set & NET_F_BRIDGE) && strcmp(r->network.bridge, o->network.bridge) == 0 &&
+                    (network_makes_bridge(r) || network_makes_bridge(o)))
+                        return perr(c, AT(NET_F_BRIDGE), "network %s: bridge %s is also the bridge of network %s at %s:%u:%u",
+                                    r->name, r->network.bridge, o->name, o->pos.file, o->pos.line, o->pos.col);
+                if ((r->set & NET_F_ADDRESS) && (o->set & NET_F_ADDRESS) && subnets_overlap(&r->network.address, &o->network.address)) {
+                        char a[64], b[64];
+                        struct ipaddr rn = r->network.address, on = o->network.address;
+                        return perr(c, AT(NET_F_ADDRESS), "network %s: address %s overlaps %s of network %s at %s:%u:%u",
+                                    r->name, ipaddr_format(&rn, true, a, sizeof(a)), ipaddr_format(&on, true, b, sizeof(b)),
+                                    o->name, o->pos.file, o->pos.line, o->pos.col);
+                }
+        }
+        return 0;
+}
 
 /* Semantic checks of one resource that a field table cannot express. */
 static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
@@ -1006,7 +1074,7 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                         if (memcmp(nw->dhcp.start.a, nw->dhcp.end.a, 16) > 0)
                                 return perr(c, at, "network %s: dhcp start is after end", r->name);
                 }
-                break;
+                return check_network_clash(c, r);
         }
         case KIND_POOL:
                 if (!(r->set & POOL_F_TYPE))
@@ -1019,7 +1087,8 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                         return perr(c, key, "domain %s: max-vcpus %u is below vcpus %u", r->name,
                                     r->domain.max_vcpus, r->domain.vcpus);
                 if ((r->set & DOM_F_MAX_MEMORY) && r->domain.max_memory < r->domain.memory)
-                        return perr(c, key, "domain %s: max-memory is below memory", r->name);
+                        return perr(c, AT(DOM_F_MAX_MEMORY), "domain %s: max-memory %s is below memory %s", r->name,
+                                    scalar(AT(DOM_F_MAX_MEMORY)), scalar(AT(DOM_F_MEMORY)));
                 if ((r->set & (DOM_F_INITRD | DOM_F_CMDLINE)) && !(r->set & DOM_F_KERNEL))
                         return perr(c, key, "domain %s: initrd and cmdline go with kernel", r->name);
                 for (size_t i = 0; i < r->domain.n_disks; i++) {
@@ -1410,6 +1479,16 @@ static int parse_sysctls(struct pctx *c, yaml_node_t *map) {
         return ret;
 }
 
+/* A pool's volumes may be declared in several files: the pool is declared
+ * whole (with its type) in one of them, and an entry that holds nothing but
+ * volumes adds to it wherever it is. manifests_validate finds the pool. */
+static bool pool_extension(struct pctx *c, yaml_node_t *v) {
+        if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1)
+                return false;
+        yaml_node_t *k = yaml_document_get_node(c->doc, v->data.mapping.pairs.start->key);
+        return scalar(k) && strcmp(scalar(k), "volumes") == 0;
+}
+
 static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node_t *map) {
         const char *section = kind_to_section(kp->kind);
         if (kp->kind == KIND_SYSCTL)
@@ -1427,6 +1506,15 @@ static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node
                 const char *name = scalar(k);
                 if (!name) {
                         ret = perr(c, k, "%s: names must be strings", section);
+                        continue;
+                }
+                if (!kind_is_link(kp->kind) && kp->kind != KIND_IPSET && kp->kind != KIND_ROUTE &&
+                    strlen(name) > name_max(kp->kind)) {
+                        ret = perr(c, k, "%s name is %zu bytes: at most %zu%s", kind_to_string(kp->kind), strlen(name),
+                                   name_max(kp->kind),
+                                   kp->kind == KIND_DOMAIN ? " (libvirt stores the domain as NAME.xml, and a file name "
+                                                             "holds 255 bytes)"
+                                                           : "");
                         continue;
                 }
                 if (strlen(name) != k->data.scalar.length || !name_valid(kp->kind, name)) {
@@ -1453,6 +1541,11 @@ static int parse_section(struct pctx *c, const struct kind_parser *kp, yaml_node
                 if (!(v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0 && is_plain(v)))
                         x = parse_fields(c, v, kp->fields, kp->n_fields, r, &r->set, what, 1);
                 c->res = NULL;
+                if (x >= 0 && kp->kind == KIND_POOL && pool_extension(c, v)) {
+                        /* Its volumes are resources of their own, added by p_volumes. */
+                        resource_free(r);
+                        continue;
+                }
                 if (x >= 0)
                         x = check_resource(c, r, k);
                 if (x >= 0 && kp->kind == KIND_ETHERNET && r->state == STATE_ABSENT)
@@ -1891,6 +1984,32 @@ static int check_pool_needs(const struct resource *r) {
         return 0;
 }
 
+/* Two guests writing one volume corrupt it unless both know (a cluster file
+ * system): QEMU locks the image, and the second start fails. Each disk of r
+ * is checked against the disks of the domains before it. */
+static int check_shared_volumes(struct manifest_set *set, const struct resource *r) {
+        if (r->kind != KIND_DOMAIN || r->state == STATE_ABSENT)
+                return 0;
+        for (size_t j = 0; j < r->domain.n_disks; j++) {
+                const struct disk_spec *d = &r->domain.disks[j];
+                for (size_t i = 0; d->volume && i < set->model.n && set->model.v[i] != r; i++) {
+                        const struct resource *o = set->model.v[i];
+                        if (o->kind != KIND_DOMAIN || o->state == STATE_ABSENT)
+                                continue;
+                        for (size_t k = 0; k < o->domain.n_disks; k++) {
+                                const struct disk_spec *e = &o->domain.disks[k];
+                                if (!e->volume || strcmp(e->volume, d->volume) != 0 || (d->shareable && e->shareable))
+                                        continue;
+                                return diag_pos(&d->pos,
+                                                "domain %s: volume %s is also a disk of domain %s at %s:%u:%u; a volume "
+                                                "two domains write needs shareable: true on both disks",
+                                                r->name, d->volume, o->name, e->pos.file, e->pos.line, e->pos.col);
+                        }
+                }
+        }
+        return 0;
+}
+
 int manifests_validate(struct manifest_set *set) {
         int ret = 0;
         for (size_t i = 0; i < set->model.n; i++) {
@@ -1937,9 +2056,14 @@ int manifests_validate(struct manifest_set *set) {
         }
         for (size_t i = 0; i < set->model.n; i++) {
                 struct resource *r = set->model.v[i];
-                if (r->kind == KIND_VOLUME && r->state != STATE_ABSENT) {
+                if (r->kind == KIND_VOLUME) {
                         struct resource *p = model_find(&set->model, KIND_POOL, r->volume.pool);
-                        if (p && p->state == STATE_ABSENT)
+                        if (!p || p->kind != KIND_POOL)
+                                ret = diag_pos(&r->pos,
+                                               "volume %s: pool %s is declared nowhere (an entry with only volumes adds "
+                                               "to a pool declared with its type in another file)",
+                                               r->name, r->volume.pool);
+                        else if (r->state != STATE_ABSENT && p->state == STATE_ABSENT)
                                 ret = diag_pos(&r->pos, "volume %s lives in pool %s, which is declared absent", r->name,
                                                p->name);
                 }
@@ -1964,6 +2088,11 @@ int manifests_validate(struct manifest_set *set) {
                                 ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is also the peer of veth %s",
                                                r->name, r->link.peer, q->name);
                 }
+        }
+        for (size_t i = 0; i < set->model.n; i++) {
+                int x = check_shared_volumes(set, set->model.v[i]);
+                if (x < 0)
+                        ret = x;
         }
         for (size_t i = 0; i < set->model.n; i++) {
                 int x = check_pool_needs(set->model.v[i]);

@@ -23,7 +23,9 @@ int manifest_parse_buffer(struct manifest_set *set, const char *name, const char
 int manifests_validate(struct manifest_set *set);
 void manifests_done(struct manifest_set *set);
 
-/* Sizes with K, M, G, T (powers of 1024) or plain bytes. */
+/* Sizes with a unit: K, M, G, T, KiB .. TiB (powers of 1024), KB .. TB (powers
+ * of 1000, as libvirt reads them) or B. -EDOM for a bare number, -EINVAL for
+ * any other unit, -ERANGE past 64 bits. */
 int size_parse(const char *s, uint64_t *out);
 
 /* Every key the parser accepts, for the documentation and its test: fn gets

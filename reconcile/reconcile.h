@@ -314,13 +314,15 @@ struct volume_spec {
         int prealloc; /* enum prealloc */
 };
 
-enum { DISK_F_VOLUME = 1u << 0, DISK_F_CDROM = 1u << 1, DISK_F_BUS = 1u << 2, DISK_F_CACHE = 1u << 3, DISK_F_DISCARD = 1u << 4 };
+enum { DISK_F_VOLUME = 1u << 0, DISK_F_CDROM = 1u << 1, DISK_F_BUS = 1u << 2, DISK_F_CACHE = 1u << 3, DISK_F_DISCARD = 1u << 4,
+       DISK_F_SHAREABLE = 1u << 5 };
 struct disk_spec {
         struct srcpos pos;
         uint64_t set;
         char *volume; /* "pool/volume" */
         char *cdrom;  /* absolute path */
         int bus, cache, discard;
+        bool shareable;  /* may be attached to other domains at once (<shareable/>) */
         int format;      /* the volume's format (enum vol_format), resolved from its declaration */
         char target[16]; /* observed: vda, sdb */
 };

@@ -185,6 +185,34 @@ test_existing_domain_gets_acpi() {
         lv_down
 }
 
+# Issue 23.4: a vCPU the guest cannot unplug (vCPUs present at boot are not
+# hotpluggable) is refused live after the definition took it: the apply fails,
+# and every later plan shows the running value as pending, not in sync.
+test_vcpu_shrink_refused() {
+        lv_up || return
+        manifest "$(guest '    vcpus: 2
+    max-vcpus: 2')"
+        rl apply; expect_rc 0
+        [ "$(v domstate g1)" = running ] || { fail "g1 not running: $(v domstate g1)"; lv_down; return; }
+        wait_booted || { lv_down; return; }
+        local id; id=$(v domid g1)
+        manifest "$(guest '    vcpus: 1
+    max-vcpus: 2')"
+        rl plan; expect_out '^~ domain g1 .*vcpus 2 -> 1'
+        rl apply; expect_rc 1 "a live change the guest refused is not a success"
+        expect_out 'vcpus 1 is in the definition, but the running guest refused it \(.*\): it keeps 2 until it restarts'
+        [ "$(v vcpucount g1 --config --active)" = 1 ] || fail "definition vcpus: $(v vcpucount g1 --config --active)"
+        [ "$(v vcpucount g1 --live --active)" = 2 ] || fail "running vcpus: $(v vcpucount g1 --live --active)"
+        local n
+        for n in 1 2; do
+                rl plan --exit-code; expect_rc 0 "plan $n: pending, neither a change nor an error"
+                expect_out '^! domain g1 +restart needed: vcpus 2 -> 1 \(the running guest has 2\)$'
+                expect_no_out '^~ domain g1'
+        done
+        [ "$(v domid g1)" = "$id" ] || fail "the guest was restarted"
+        lv_down
+}
+
 why=
 if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null; then
         why="libvirtd or qemu-system-x86_64 not installed (make deps installs them)"
@@ -198,3 +226,4 @@ t "guests: live disk and NIC attach and detach on a running q35 guest" test_hotp
 t "guests: state shutoff powers off a guest that honours ACPI, no error while it goes down" test_shutdown_honoured "$why"
 t "guests: a guest ignoring ACPI is pending, then an error after shutdown-timeout, then forced off when declared" test_shutdown_ignored "$why"
 t "guests: a definition without acpi and apic gets them" test_existing_domain_gets_acpi "$why"
+t "guests: a vcpu shrink the guest refuses live fails the apply and stays pending with the running value" test_vcpu_shrink_refused "$why"

@@ -211,8 +211,9 @@ test_daemon_repairs_libvirt_drift() {
         lv_down
 }
 
-# Issue 14.5: a create is all or nothing. The domain defines, but its CD-ROM
-# image is not there when QEMU starts.
+# Issue 14.5: a create is all or nothing. The domain defines, but QEMU cannot
+# open its CD-ROM image when it starts: a directory where the image goes (a
+# missing image is refused at plan time since issue 23.7).
 cd_domain() {
         cat <<EOF
 version: 1
@@ -227,6 +228,7 @@ EOF
 
 domain_start_refused() {
         lv_up || return 1
+        mkdir "$TMP/later.iso"
         manifest "$(cd_domain)"
         rl apply; expect_rc 1
         expect_out 'domain d1: starting'
@@ -237,6 +239,7 @@ domain_start_refused() {
 
 test_domain_start_refused_finished() {
         domain_start_refused || return
+        rmdir "$TMP/later.iso"
         truncate -s 1M "$TMP/later.iso"
         rl apply; expect_rc 0
         [ "$(v domstate d1)" = running ] || fail "not running: $(v domstate d1)"
@@ -285,6 +288,35 @@ test_pool_build_refused() {
         lv_down
 }
 
+# Issue 23.7: what libvirt refuses only when it defines or starts is refused by
+# the plan, with nothing defined: a network on a subnet a host route covers
+# (reconcile runs in the test's namespace, whose routing table it reads) and a
+# CD-ROM image that does not exist, at the disk.
+test_plan_time_refusals() {
+        lv_up || return
+        ip -n "$NS" link add rctdummy0 type veth peer name rctdummy1
+        ip -n "$NS" addr add 10.77.0.1/16 dev rctdummy0
+        ip -n "$NS" link set rctdummy0 up
+        manifest "version: 1
+networks:
+  lab: { mode: isolated, address: 10.77.5.1/24 }
+domains:
+  d1:
+    memory: 64M
+    disks:
+      - { cdrom: $TMP/missing.iso }
+"
+        OUT=$(ip netns exec "$NS" "$RECONCILE" -d "$M" --state-dir "$S" --libvirt-uri "$URI" \
+                --only network,pool,volume,domain apply 2>&1)
+        RC=$?
+        expect_rc 1
+        expect_out 'host.yaml:3:3: error: network lab: address 10.77.5.1/24 overlaps the host.s route to 10.77.0.0/16 on rctdummy0'
+        expect_out 'host.yaml:8:9: error: domain d1: cdrom image .*/missing.iso does not exist'
+        v net-info lab >/dev/null 2>&1 && fail "network lab was defined"
+        v dominfo d1 >/dev/null 2>&1 && fail "domain d1 was defined"
+        lv_down
+}
+
 if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null; then
         why="libvirtd or qemu-system-x86_64 not installed (make deps installs them)"
 fi
@@ -300,3 +332,4 @@ t "libvirtd: daemon repairs a stopped network and a destroyed domain from libvir
 t "libvirtd: a domain that defines but does not start is owned; the next run starts it" test_domain_start_refused_finished "${why:-}"
 t "libvirtd: a domain that defines but does not start is owned; dropped from the manifests, it goes" test_domain_start_refused_removed "${why:-}"
 t "libvirtd: a pool that defines but cannot be built leaves nothing; the next run makes it" test_pool_build_refused "${why:-}"
+t "libvirtd: a network over a host route and a missing CD-ROM image are refused by the plan, nothing defined" test_plan_time_refusals "${why:-}"

@@ -410,6 +410,32 @@ static void test_restart_needed_is_pending(void **state) {
         virDomainFree(d);
 }
 
+/* Issue 23.4: the definition has vcpus 1 and the running guest still 2 (a live
+ * change it refused): not in sync, but pending with the guest's value, on
+ * every plan. */
+static void test_running_vcpus_differ_is_pending(void **state) {
+        (void) state;
+        want(host);
+        pass(0);
+        virDomainPtr d = dom("web1");
+        assert_int_equal(virDomainSetVcpusFlags(d, 1, VIR_DOMAIN_AFFECT_CONFIG), 0);
+        virDomainFree(d);
+        char *edited = xstrdup(host);
+        char *v = strstr(edited, "vcpus: 2");
+        v[7] = '1';
+        want(edited);
+        free(edited);
+        for (int i = 0; i < 2; i++) {
+                struct run run;
+                plan_only(&run);
+                assert_int_equal(run.plan.n_actions, 0);
+                assert_int_equal(run.plan.n_errors, 0);
+                assert_int_equal(run.plan.n_pending, 1);
+                assert_string_equal(run.plan.pending[0].reason, "restart needed: vcpus 2 -> 1 (the running guest has 2)");
+                run_done(&run);
+        }
+}
+
 static void test_dhcp_range_live(void **state) {
         (void) state;
         want(host);
@@ -546,6 +572,35 @@ static void test_host_passthrough_needs_kvm(void **state) {
         run_done(&run);
 }
 
+/* Issue 23.7: a CD-ROM image that is not there fails when QEMU opens it, after
+ * the definition: the plan refuses it at the disk, and defines nothing. */
+static void test_missing_cdrom_refused_at_plan(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  cd1:\n    memory: 64M\n    disks:\n      - { cdrom: /nonexistent/rct.iso }\n");
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_true(run.plan.n_errors > 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "m.yaml:6:9: error: domain cd1: cdrom image /nonexistent/rct.iso does not exist"));
+        run_done(&run);
+        assert_null(virDomainLookupByName(keeper, "cd1"));
+}
+
+/* Issue 23.7: test:///default has "default" on 192.168.122.0/24. */
+static void test_network_overlapping_existing_refused(void **state) {
+        (void) state;
+        want("version: 1\nnetworks:\n  lab:\n    mode: isolated\n    address: 192.168.122.129/25\n");
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "m.yaml:3:3: error: network lab: address 192.168.122.129/25 overlaps "
+                                     "192.168.122.1/24 of the network default libvirt has"));
+        run_done(&run);
+        assert_null(virNetworkLookupByName(keeper, "lab"));
+}
+
 static void test_shutoff_and_attach_on_shutoff(void **state) {
         (void) state;
         want(host);
@@ -614,8 +669,16 @@ static int count_of(const char *hay, const char *needle) {
  * drive stay), and the next plan is empty. */
 static void test_device_edits_on_shutoff(void **state) {
         (void) state;
-        char *m = web1_with("    state: shutoff\n    disks:\n      - { volume: images/web1-root }\n"
-                            "      - { cdrom: /isos/a.iso }\n    interfaces:\n      - { network: net1 }\n");
+        /* The images exist: a missing one is refused at plan time. */
+        char iso_a[128], iso_b[128];
+        snprintf(iso_a, sizeof(iso_a), "%s/a.iso", dir);
+        snprintf(iso_b, sizeof(iso_b), "%s/b.iso", dir);
+        fclose(fopen(iso_a, "w"));
+        fclose(fopen(iso_b, "w"));
+        char *disks = xasprintf("    state: shutoff\n    disks:\n      - { volume: images/web1-root }\n"
+                                "      - { cdrom: %s }\n    interfaces:\n      - { network: net1 }\n", iso_a);
+        char *m = web1_with(disks);
+        free(disks);
         want(m);
         free(m);
         pass(0);
@@ -624,8 +687,10 @@ static void test_device_edits_on_shutoff(void **state) {
         struct resource *before = resource_new(KIND_DOMAIN, "web1");
         assert_int_equal(domain_parse_xml(xml, before), 0);
         free(xml);
-        m = web1_with("    state: shutoff\n    disks:\n      - { volume: images/web1-root, cache: writeback, discard: unmap }\n"
-                      "      - { cdrom: /isos/b.iso }\n    interfaces:\n      - { network: default, model: e1000 }\n");
+        disks = xasprintf("    state: shutoff\n    disks:\n      - { volume: images/web1-root, cache: writeback, discard: unmap }\n"
+                          "      - { cdrom: %s }\n    interfaces:\n      - { network: default, model: e1000 }\n", iso_b);
+        m = web1_with(disks);
+        free(disks);
         want(m);
         free(m);
         struct run run;
@@ -647,7 +712,9 @@ static void test_device_edits_on_shutoff(void **state) {
         assert_non_null(strstr(xml, "network='default'"));
         assert_non_null(strstr(xml, "type='e1000'"));
         assert_non_null(strstr(xml, "cache='writeback' discard='unmap'"));
-        assert_non_null(strstr(xml, "file='/isos/b.iso'"));
+        char file_b[160];
+        snprintf(file_b, sizeof(file_b), "file='%s'", iso_b);
+        assert_non_null(strstr(xml, file_b));
         assert_null(strstr(xml, "a.iso"));
         assert_int_equal(count_of(xml, "<disk "), 2);
         assert_int_equal(count_of(xml, "<interface "), 1);
@@ -664,9 +731,11 @@ static void test_device_edits_on_shutoff(void **state) {
         assert_int_equal(run.plan.n_pending, 0);
         run_done(&run);
         /* Another bus is another target name. */
-        m = web1_with("    state: shutoff\n    disks:\n      - { volume: images/web1-root, bus: sata, cache: writeback, "
-                      "discard: unmap }\n      - { cdrom: /isos/b.iso }\n    interfaces:\n"
-                      "      - { network: default, model: e1000 }\n");
+        disks = xasprintf("    state: shutoff\n    disks:\n      - { volume: images/web1-root, bus: sata, cache: writeback, "
+                          "discard: unmap }\n      - { cdrom: %s }\n    interfaces:\n"
+                          "      - { network: default, model: e1000 }\n", iso_b);
+        m = web1_with(disks);
+        free(disks);
         want(m);
         free(m);
         assert_int_equal(pass(0), 1);
@@ -854,6 +923,25 @@ static void test_show_round_trip(void **state) {
         assert_non_null(model_find(&set.model, KIND_VOLUME, "images/web1-root"));
 }
 
+/* Issue 23.8: a size that is no whole KiB comes back with its unit (a bare
+ * number is refused), and a shareable disk stays shareable. */
+static void test_show_round_trip_byte_sizes_and_shareable(void **state) {
+        (void) state;
+        char *yaml = show_round_trip("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                                     "      odd: { capacity: 1000000B, format: raw }\n"
+                                     "domains:\n  s1:\n    memory: 64M\n    state: shutoff\n"
+                                     "    disks:\n      - { volume: images/odd, shareable: true }\n");
+        const struct resource *v = model_find(&set.model, KIND_VOLUME, "images/odd");
+        if (!v)
+                fail_msg("volume lost:\n%s", yaml);
+        assert_int_equal(v->volume.capacity, 1000000);
+        const struct resource *d = model_find(&set.model, KIND_DOMAIN, "s1");
+        assert_non_null(d);
+        assert_int_equal(d->domain.n_disks, 1);
+        assert_true(d->domain.disks[0].shareable);
+        free(yaml);
+}
+
 /* Names that YAML would read as an anchor, alias, comment, sequence entry,
  * mapping key, boolean, null or number come back as the same strings. */
 static void test_show_round_trip_hostile_names(void **state) {
@@ -943,6 +1031,7 @@ int main(void) {
                 T(test_order_pool_volume_domain),
                 T(test_live_change_keeps_domain_running),
                 T(test_restart_needed_is_pending),
+                T(test_running_vcpus_differ_is_pending),
                 T(test_dhcp_range_live),
                 T(test_unowned_untouched_and_volume_kept),
                 T(test_adopt_named_domain),
@@ -952,10 +1041,13 @@ int main(void) {
                 T(test_destructive_volume_changes_refused),
                 T(test_volume_grow_and_absent),
                 T(test_host_passthrough_needs_kvm),
+                T(test_missing_cdrom_refused_at_plan),
+                T(test_network_overlapping_existing_refused),
                 T(test_shutoff_and_attach_on_shutoff),
                 T(test_unreachable_uri),
                 T(test_netns_needs_test_uri),
                 T(test_show_round_trip),
+                T(test_show_round_trip_byte_sizes_and_shareable),
                 T(test_show_round_trip_hostile_names),
                 T(test_every_network_mode_and_domain_option),
         };

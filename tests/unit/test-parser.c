@@ -181,7 +181,8 @@ static void test_error_bad_mac(void **state) {
 static void test_error_bad_size(void **state) {
         (void) state;
         assert_first_error("version: 1\npools:\n  p:\n    type: dir\n    volumes:\n      v: { capacity: 10Q }\n",
-                           "m.yaml:6:22: error: capacity: bad size \"10Q\": expected a number with K, M, G or T");
+                           "m.yaml:6:22: error: capacity: bad size \"10Q\": expected a whole number with K, M, G, T (or KiB .. "
+                           "TiB), KB .. TB (powers of 1000) or B");
 }
 
 static void test_error_bad_ifname(void **state) {
@@ -302,8 +303,29 @@ static void test_xml_hostile_names(void **state) {
 static void test_sizes(void **state) {
         uint64_t v;
         (void) state;
-        assert_int_equal(size_parse("512", &v), 0);
+        assert_int_equal(size_parse("512", &v), -EDOM); /* a bare number has no unit */
+        assert_int_equal(size_parse("512B", &v), 0);
         assert_int_equal(v, 512);
+        assert_int_equal(size_parse("256MiB", &v), 0);
+        assert_int_equal(v, 256ull << 20);
+        assert_int_equal(size_parse("2KiB", &v), 0);
+        assert_int_equal(v, 2048);
+        assert_int_equal(size_parse("3GiB", &v), 0);
+        assert_int_equal(v, 3ull << 30);
+        assert_int_equal(size_parse("1TiB", &v), 0);
+        assert_int_equal(v, 1ull << 40);
+        /* libvirt's KB, MB, GB, TB are powers of 1000. */
+        assert_int_equal(size_parse("2KB", &v), 0);
+        assert_int_equal(v, 2000);
+        assert_int_equal(size_parse("5MB", &v), 0);
+        assert_int_equal(v, 5000000);
+        assert_int_equal(size_parse("1GB", &v), 0);
+        assert_int_equal(v, 1000000000);
+        assert_int_equal(size_parse("1TB", &v), 0);
+        assert_int_equal(v, 1000000000000ull);
+        assert_true(size_parse("1Mi", &v) < 0);
+        assert_true(size_parse("1 M", &v) < 0);
+        assert_true(size_parse("20000000T", &v) < 0);
         assert_int_equal(size_parse("16M", &v), 0);
         assert_int_equal(v, 16ull << 20);
         assert_int_equal(size_parse("2T", &v), 0);
@@ -311,6 +333,97 @@ static void test_sizes(void **state) {
         assert_true(size_parse("1.5G", &v) < 0);
         assert_true(size_parse("-1", &v) < 0);
         assert_true(size_parse("99999999999T", &v) < 0);
+}
+
+static void test_size_units_in_manifests(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\ndomains:\n  e: { memory: 256MiB, max-memory: 1GB }\n"), "");
+        struct resource *r = model_find(&set.model, KIND_DOMAIN, "e");
+        assert_non_null(r);
+        assert_int_equal(r->domain.memory, 256ull << 20);
+        assert_int_equal(r->domain.max_memory, 1000000000ull);
+        assert_first_error("version: 1\ndomains:\n  d: { memory: 256 }\n",
+                           "m.yaml:3:16: error: memory: 256 has no unit: write 256M for MiB (or K, G, T; B for bytes)");
+}
+
+static void test_max_memory_below_memory_names_both(void **state) {
+        (void) state;
+        assert_first_error("version: 1\ndomains:\n  d: { memory: 2G, max-memory: 1G }\n",
+                           "m.yaml:3:32: error: domain d: max-memory 1G is below memory 2G");
+}
+
+static void test_domain_name_limit(void **state) {
+        (void) state;
+        char y[400], name[260];
+        memset(name, 'a', 251);
+        name[251] = '\0';
+        snprintf(y, sizeof(y), "version: 1\ndomains:\n  %s: { memory: 1G }\n", name);
+        assert_string_equal(parse(y), "");
+        name[251] = 'b';
+        name[252] = '\0';
+        snprintf(y, sizeof(y), "version: 1\ndomains:\n  %s: { memory: 1G }\n", name);
+        assert_first_error(y, "m.yaml:3:3: error: domain name is 252 bytes: at most 251 (libvirt stores the domain as "
+                              "NAME.xml, and a file name holds 255 bytes)");
+}
+
+static void test_network_clashes(void **state) {
+        (void) state;
+        assert_first_error("version: 1\nnetworks:\n  a: { address: 10.0.0.1/24 }\n  b: { address: 10.0.0.129/25 }\n",
+                           "m.yaml:4:17: error: network b: address 10.0.0.129/25 overlaps 10.0.0.1/24 of network a at m.yaml:3:3");
+        assert_first_error("version: 1\nnetworks:\n  c: { bridge: virbr7 }\n  d: { mode: isolated, bridge: virbr7 }\n",
+                           "m.yaml:4:32: error: network d: bridge virbr7 is also the bridge of network c at m.yaml:3:3");
+        /* Two networks of mode bridge on one host bridge are fine: neither makes it. */
+        assert_string_equal(parse("version: 1\nnetworks:\n  e: { mode: bridge, bridge: br0 }\n  f: { mode: bridge, bridge: br0 }\n"
+                                  "  g: { address: 10.1.0.1/24 }\n"), errs ? errs : "");
+        assert_null(strstr(errs ? errs : "", "network f"));
+        assert_null(strstr(errs ? errs : "", "network g"));
+}
+
+static void test_shareable_volume(void **state) {
+        (void) state;
+        const char *pool = "version: 1\npools:\n  p: { type: dir, path: /x, volumes: { v: { capacity: 1G } } }\ndomains:\n";
+        char y[512];
+        snprintf(y, sizeof(y), "%s  d: { memory: 1G, disks: [ { volume: p/v, shareable: true } ] }\n"
+                               "  e: { memory: 1G, disks: [ { volume: p/v } ] }\n", pool);
+        assert_first_error(y, "m.yaml:6:29: error: domain e: volume p/v is also a disk of domain d at m.yaml:5:29; a volume "
+                              "two domains write needs shareable: true on both disks");
+}
+
+static void test_shareable_volume_both(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\npools:\n  p: { type: dir, path: /x, volumes: { v: { capacity: 1G } } }\ndomains:\n"
+                                  "  d: { memory: 1G, disks: [ { volume: p/v, shareable: true } ] }\n"
+                                  "  e: { memory: 1G, disks: [ { volume: p/v, shareable: true } ] }\n"),
+                            "");
+        struct resource *r = model_find(&set.model, KIND_DOMAIN, "e");
+        assert_non_null(r);
+        assert_true(r->domain.disks[0].shareable);
+}
+
+/* A pool declared whole in one file, its volumes extended from another, in either order. */
+static void test_pool_volumes_across_files(void **state) {
+        (void) state;
+        const char *ext = "version: 1\npools:\n  images: { volumes: { extra: { capacity: 2G } } }\n"
+                          "domains:\n  d: { memory: 1G, disks: [ { volume: images/extra } ] }\n";
+        const char *full = "version: 1\npools:\n  images: { type: dir, path: /var/x, volumes: { base: { capacity: 1G } } }\n";
+        assert_int_equal(manifest_parse_buffer(&set, "a.yaml", ext, strlen(ext), "kvm1"), 0);
+        assert_int_equal(manifest_parse_buffer(&set, "b.yaml", full, strlen(full), "kvm1"), 0);
+        assert_int_equal(manifests_validate(&set), 0);
+        assert_non_null(model_find(&set.model, KIND_POOL, "images"));
+        assert_non_null(model_find(&set.model, KIND_VOLUME, "images/extra"));
+        assert_non_null(model_find(&set.model, KIND_VOLUME, "images/base"));
+        /* A volume declared twice is still an error, naming the first. */
+        const char *again = "version: 1\npools:\n  images: { volumes: { base: { capacity: 2G } } }\n";
+        assert_true(manifest_parse_buffer(&set, "c.yaml", again, strlen(again), "kvm1") < 0);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "c.yaml:3:24: error: volume images/base is already defined as volume at b.yaml:3:49"));
+}
+
+static void test_pool_volumes_without_pool(void **state) {
+        (void) state;
+        assert_first_error("version: 1\npools:\n  p: { volumes: { v: { capacity: 1G } } }\n",
+                           "m.yaml:3:19: error: volume p/v: pool p is declared nowhere (an entry with only volumes adds "
+                           "to a pool declared with its type in another file)");
 }
 
 static void test_load_directory(void **state) {
@@ -596,6 +709,14 @@ int main(void) {
                 T(test_error_bad_address),
                 T(test_error_bad_mac),
                 T(test_error_bad_size),
+                T(test_size_units_in_manifests),
+                T(test_max_memory_below_memory_names_both),
+                T(test_domain_name_limit),
+                T(test_network_clashes),
+                T(test_shareable_volume),
+                T(test_shareable_volume_both),
+                T(test_pool_volumes_across_files),
+                T(test_pool_volumes_without_pool),
                 T(test_error_bad_ifname),
                 T(test_error_duplicate_key),
                 T(test_error_duplicate_name_across_files),
