@@ -89,18 +89,20 @@ test_network_failed_start_fixed_by_edit() {
         lv_up || return
         manifest "$(lab)"
         rl apply; expect_rc 0
-        # Its address is labiso's: libvirt defines it, then refuses to start it.
-        manifest "$(EXTRA_NET='  labbad: { mode: isolated, bridge: virbr53, address: 192.168.151.7/24 }' lab)"
+        # Its bridge's name is taken by a device that is no bridge: libvirt defines
+        # the network, then cannot start it.
+        nsenter --net="/proc/$LVPID/ns/net" ip link add virbr53 type veth peer name virbr53p || fail "set-up: a veth named virbr53"
+        manifest "$(EXTRA_NET='  labbad: { mode: isolated, bridge: virbr53, address: 192.168.153.1/24 }' lab)"
         rl apply
         [ "$RC" -ne 0 ] || fail "a network that cannot start must fail the apply"
         v net-info labbad | grep -q 'Active:.*no' || fail "set-up: labbad should be defined, not active: $(v net-info labbad)"
         local uuid; uuid=$(v net-uuid labbad)
         # The operator edits the manifest; no virsh net-undefine.
-        manifest "$(EXTRA_NET='  labbad: { mode: isolated, bridge: virbr53, address: 192.168.153.1/24 }' lab)"
+        manifest "$(EXTRA_NET='  labbad: { mode: isolated, bridge: virbr54, address: 192.168.153.1/24 }' lab)"
         rl apply; expect_rc 0 "the edited network is redefined and started"
         v net-info labbad | grep -q 'Active:.*yes' || fail "labbad not active: $(v net-info labbad)"
         [ "$(v net-uuid labbad)" = "$uuid" ] || fail "UUID changed"
-        v net-dumpxml labbad | grep -q "address='192.168.153.1'" || fail "labbad not redefined"
+        v net-dumpxml labbad | grep -q "name='virbr54'" || fail "labbad not redefined"
         rl plan --exit-code; expect_rc 0 "in sync after the fix"
         show_round_trip
         lv_down
