@@ -438,7 +438,7 @@ static int check_network_routes(const struct resource *w, const char *own_bridge
                         continue;
                 char a[64], b[64];
                 struct ipaddr mine = w->network.address;
-                ret = diag_pos(&w->pos, "network %s: address %s overlaps the host's route to %s on %s (libvirt would refuse to start it)",
+                ret = diag_pos(resource_key_pos(w, NET_F_ADDRESS), "network %s: address %s overlaps the host's route to %s on %s (libvirt would refuse to start it)",
                                w->name, ipaddr_format(&mine, true, a, sizeof(a)), ipaddr_format(&r, true, b, sizeof(b)), dev);
         }
         fclose(f);
@@ -460,7 +460,7 @@ static int check_network_existing(struct lv_state *s, const struct resource *w, 
                         else if (ret == 0 && (o->set & NET_F_ADDRESS) && nets_overlap(&o->network.address, &w->network.address)) {
                                 char a[64], b[64];
                                 struct ipaddr mine = w->network.address, theirs = o->network.address;
-                                ret = diag_pos(&w->pos, "network %s: address %s overlaps %s of the network %s libvirt has",
+                                ret = diag_pos(resource_key_pos(w, NET_F_ADDRESS), "network %s: address %s overlaps %s of the network %s libvirt has",
                                                w->name, ipaddr_format(&mine, true, a, sizeof(a)),
                                                ipaddr_format(&theirs, true, b, sizeof(b)), name);
                         }

@@ -480,8 +480,12 @@ static int parse_fields(struct pctx *c, yaml_node_t *map, const struct field *ta
                         ret = r;
                 else if (set)
                         *set |= f->bit;
-                if (base == c->res && f->bit)
+                if (base == c->res && f->bit) {
                         c->at[__builtin_ctzll(f->bit)] = v;
+                        struct key_pos *kp = array_push(&c->res->keys, &c->res->n_keys, sizeof(*kp));
+                        kp->bit = f->bit;
+                        kp->pos = pos_of(c, v);
+                }
         }
         return ret;
 }

@@ -20,9 +20,17 @@ const struct srcpos *resource_ref_pos(const struct resource *r, const char *name
         return &r->pos;
 }
 
+const struct srcpos *resource_key_pos(const struct resource *r, uint64_t bit) {
+        for (size_t i = 0; i < r->n_keys; i++)
+                if (r->keys[i].bit == bit)
+                        return &r->keys[i].pos;
+        return &r->pos;
+}
+
 void resource_free(struct resource *r) {
         if (!r)
                 return;
+        free(r->keys);
         for (size_t i = 0; i < r->n_refs; i++)
                 free(r->refs[i].name);
         free(r->refs);

@@ -414,12 +414,20 @@ struct name_ref {
         struct srcpos pos;
 };
 
+/* Where the manifest wrote a key of a resource (its field bit). */
+struct key_pos {
+        uint64_t bit;
+        struct srcpos pos;
+};
+
 struct resource {
         enum kind kind;
         char *name;
         struct srcpos pos;
         struct name_ref *refs; /* desired model only */
         size_t n_refs;
+        struct key_pos *keys; /* desired model only: for errors found after parsing, at the key */
+        size_t n_keys;
         int state;    /* enum res_state */
         uint64_t set; /* field bits of the kind, plus RES_F_STATE */
         long topo_index, topo_level; /* scratch for ordering, owned by the core */
@@ -441,6 +449,8 @@ struct resource *resource_new(enum kind k, const char *name);
 void resource_free(struct resource *r);
 /* Where r's manifest names name (a port, a parent), or r's own position. */
 const struct srcpos *resource_ref_pos(const struct resource *r, const char *name);
+/* Where the key of that field bit was written, else the resource's own position. */
+const struct srcpos *resource_key_pos(const struct resource *r, uint64_t bit);
 
 /* A set of resources with lookup by (kind class, name) in constant time. */
 struct model {

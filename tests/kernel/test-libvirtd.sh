@@ -310,7 +310,7 @@ domains:
                 --only network,pool,volume,domain apply 2>&1)
         RC=$?
         expect_rc 1
-        expect_out 'host.yaml:3:3: error: network lab: address 10.77.5.1/24 overlaps the host.s route to 10.77.0.0/16 on rctdummy0'
+        expect_out 'host.yaml:3:35: error: network lab: address 10.77.5.1/24 overlaps the host.s route to 10.77.0.0/16 on rctdummy0'
         expect_out 'host.yaml:8:9: error: domain d1: cdrom image .*/missing.iso does not exist'
         v net-info lab >/dev/null 2>&1 && fail "network lab was defined"
         v dominfo d1 >/dev/null 2>&1 && fail "domain d1 was defined"

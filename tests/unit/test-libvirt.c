@@ -595,7 +595,7 @@ static void test_network_overlapping_existing_refused(void **state) {
         plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         fflush(errs_f);
-        assert_non_null(strstr(errs, "m.yaml:3:3: error: network lab: address 192.168.122.129/25 overlaps "
+        assert_non_null(strstr(errs, "m.yaml:5:14: error: network lab: address 192.168.122.129/25 overlaps "
                                      "192.168.122.1/24 of the network default libvirt has"));
         run_done(&run);
         assert_null(virNetworkLookupByName(keeper, "lab"));
