@@ -1488,11 +1488,12 @@ static int domain_add_features(struct lv_state *s, virDomainPtr dom, const char 
         return config_define(s, name, edited);
 }
 
-static int next_target(const struct resource *live, int bus, char buf[16]) {
+/* A free target on bus: not one the domain has, nor one this apply gave already. */
+static int next_target(const struct resource *live, int bus, const struct str_list *given, char buf[16]) {
         /* n disks take at most n names: one of the first n + 1 is free. */
-        for (unsigned i = 0; i <= live->domain.n_disks; i++) {
+        for (unsigned i = 0; i <= live->domain.n_disks + given->n; i++) {
                 disk_target_name(bus, i, buf);
-                bool taken = false;
+                bool taken = str_list_contains(given, buf);
                 for (size_t j = 0; j < live->domain.n_disks && !taken; j++)
                         taken = strcmp(live->domain.disks[j].target, buf) == 0;
                 if (!taken)
@@ -1536,6 +1537,7 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
         const struct domain_spec *want = &w->domain, *have = &live->domain;
         int *pair = xcalloc(want->n_disks + 1, sizeof(int));
         bool *used = xcalloc(have->n_disks + 1, sizeof(bool));
+        struct str_list given = { 0 }; /* targets given to disks moved to another bus */
         int r = 0;
         pair_disks(want, have, pair, used);
         for (size_t i = 0; i < want->n_disks && r >= 0; i++) {
@@ -1566,15 +1568,18 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
                 bool same_bus = disk_bus_of(wd) == disk_bus_of(h);
                 if (same_bus)
                         snprintf(target, sizeof(target), "%s", h->target);
-                else if (next_target(live, disk_bus_of(wd), target) < 0) {
+                else if (next_target(live, disk_bus_of(wd), &given, target) < 0) {
                         r = diag_res(-ENOSPC, "domain", w->name, "no free disk target");
                         break;
                 }
+                if (!same_bus)
+                        *(char **) array_push(&given.v, &given.n, sizeof(char *)) = xstrdup(target);
                 _cleanup_free_ char *xml = disk_render_xml(wd, target);
                 r = domain_edit_device(s, dom, w->name, path, xml, same_bus ? disk_keep : disk_keep_moved);
         }
         free(pair);
         free(used);
+        str_list_done(&given);
         return r;
 }
 
@@ -1624,6 +1629,7 @@ static int domain_edit_nics(struct lv_state *s, virDomainPtr dom, const struct r
 }
 
 static int domain_update(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct str_list given = { 0 }; /* targets given to disks attached in this update */
         const struct resource *w = a->want, *live = a->live;
         virDomainPtr dom = virDomainLookupByName(s->conn, w->name);
         if (!dom)
@@ -1765,12 +1771,15 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         r = domain_device(s, dom, w->name, running, false, xml, path, "detaching a disk");
                                 } else if (!c->from && wd) {
                                         int bus = wd->set & DISK_F_BUS ? wd->bus : (wd->cdrom ? BUS_SATA : BUS_VIRTIO);
-                                        if (next_target(live, bus, target) < 0)
+                                        if (next_target(live, bus, &given, target) < 0)
                                                 r = diag_res(-ENOSPC, "domain", w->name, "no free disk target");
                                         _cleanup_free_ char *xml = r >= 0 ? disk_render_xml(wd, target) : NULL;
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", target);
                                         if (r >= 0)
                                                 r = domain_device(s, dom, w->name, running, true, xml, path, "attaching a disk");
+                                        /* live is as observed: two new disks must not get one name. */
+                                        if (r >= 0)
+                                                *(char **) array_push(&given.v, &given.n, sizeof(char *)) = xstrdup(target);
                                 }
                                 break;
                         }
@@ -1857,6 +1866,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                 free(xml);
         }
         virDomainFree(dom);
+        str_list_done(&given);
         return r < 0 ? r : live_err;
 }
 

@@ -451,6 +451,8 @@ static void link_deps(const struct resource *r, void (*add)(void *u, enum kind k
         if (has_ports(r->kind))
                 for (size_t i = 0; i < l->interfaces.n; i++)
                         add(u, KIND_ETHERNET, l->interfaces.v[i]);
+        if (r->kind == KIND_ETHERNET && l->made_by[0])
+                add(u, KIND_VETH, l->made_by);
 }
 
 /* ---- diff ---- */

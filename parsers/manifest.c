@@ -1087,6 +1087,10 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
         case KIND_DOMAIN:
                 if (!(r->set & DOM_F_MEMORY))
                         return perr(c, key, "domain %s needs memory", r->name);
+                /* libvirt keeps memory in KiB, rounded up: so is it here, or 1GB (10^9
+                 * bytes) would never compare equal to what libvirt reads back. */
+                r->domain.memory = (r->domain.memory + 1023) & ~1023ull;
+                r->domain.max_memory = (r->domain.max_memory + 1023) & ~1023ull;
                 if ((r->set & DOM_F_MAX_VCPUS) && r->domain.max_vcpus < r->domain.vcpus)
                         return perr(c, key, "domain %s: max-vcpus %u is below vcpus %u", r->name,
                                     r->domain.max_vcpus, r->domain.vcpus);
@@ -2074,14 +2078,20 @@ int manifests_validate(struct manifest_set *set) {
         }
         for (size_t i = 0; i < set->model.n; i++) {
                 /* The peer is created with its veth: a declared link of that name would
-                 * collide, unless it is the other end declaring this one (as show writes a
-                 * pair), or an ethernet: the end configured as a NIC (a host's uplink). */
+                 * collide, unless it is an ethernet, the end configured as a NIC. A pair
+                 * declared from both ends would be made twice ("File exists"). */
                 const struct resource *r = set->model.v[i];
                 if (r->kind != KIND_VETH || r->state == STATE_ABSENT || r->link.peer_netns[0])
                         continue;
-                const struct resource *o = model_find(&set->model, KIND_ETHERNET, r->link.peer);
-                if (o && o->kind != KIND_ETHERNET &&
-                    !(o->kind == KIND_VETH && !o->link.peer_netns[0] && strcmp(o->link.peer, r->name) == 0))
+                struct resource *o = model_find(&set->model, KIND_ETHERNET, r->link.peer);
+                if (o && o->kind == KIND_ETHERNET)
+                        snprintf(o->link.made_by, sizeof(o->link.made_by), "%s", r->name); /* made with the veth */
+                else if (o && o->kind == KIND_VETH && !o->link.peer_netns[0] && strcmp(o->link.peer, r->name) == 0)
+                        ret = diag_pos(resource_ref_pos(r, r->link.peer),
+                                       "veth %s: its peer %s is declared as a veth too, at %s:%u:%u: declare the pair "
+                                       "once, and the other end under ethernets to configure it",
+                                       r->name, r->link.peer, o->pos.file, o->pos.line, o->pos.col);
+                else if (o)
                         ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is declared as %s %s at %s:%u:%u",
                                        r->name, r->link.peer, kind_to_string(o->kind), o->name, o->pos.file, o->pos.line,
                                        o->pos.col);

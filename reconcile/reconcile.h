@@ -248,6 +248,8 @@ struct link_spec {
         int lacp_rate, xmit_hash;
         /* Implied dependency: the declared link that carries VXLAN's local address. */
         char local_dev[IFNAME_MAX];
+        /* Implied dependency: the declared veth whose peer this NIC is (it makes it). */
+        char made_by[IFNAME_MAX];
         /* Observed only. */
         int ifindex;
         char master[IFNAME_MAX];
@@ -620,7 +622,7 @@ struct backend {
         /* Optional: a declared object that does not exist but that another
          * declared object makes with itself (a veth's peer, declared under
          * ethernets): a new resource as it will be right after that create, or
-         * NULL. The core plans its changes after the creates. */
+         * NULL. Its dependencies order it (a NIC needs the veth that makes it). */
         struct resource *(*made_with)(const struct resource *want, const struct model *wanted);
         /* Optional: what a create of want will set, through action_add_set. */
         void (*describe)(const struct resource *want, struct action *a);

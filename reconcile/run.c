@@ -162,10 +162,12 @@ static int open_backend(struct run *r, size_t i, bool named) {
         size_t len = 0;
         FILE *saved = diag_stream(), *capture = open_memstream(&why, &len);
         unsigned errors = diag_error_count();
+        struct str_list *kept = diag_capture(NULL);
         if (capture)
                 diag_set_stream(capture);
         int x = b->open(&r->opts->ctx, &r->bstate[i]);
         diag_set_stream(saved == stderr ? NULL : saved);
+        diag_capture(kept);
         if (capture)
                 fclose(capture);
         diag_restore_count(errors);
@@ -514,8 +516,6 @@ int run_plan(struct run *r) {
                 return -ELOOP;
         }
         unsigned char *skipped = xcalloc(want->n + 1, 1);
-        const struct resource **made_with = NULL; /* objects another create makes with itself */
-        size_t n_made = 0;
 
         for (size_t oi = 0; oi < want->n; oi++) {
                 struct resource *w = order[oi];
@@ -581,7 +581,6 @@ int run_plan(struct run *r) {
                         /* The run holds it as long as the plan that points at it. */
                         *(struct resource **) array_push(&r->retired, &r->n_retired, sizeof(*r->retired)) = made;
                         live = made;
-                        *(const struct resource **) array_push(&made_with, &n_made, sizeof(*made_with)) = made;
                 }
                 if (!live) {
                         if (w->kind == KIND_ETHERNET) {
@@ -628,23 +627,6 @@ int run_plan(struct run *r) {
         }
         free(skipped);
         free(order);
-        /* Changes to what a create makes with itself go after every create. */
-        if (n_made) {
-                struct action *moved = xcalloc(p->n_actions, sizeof(*moved));
-                size_t m = 0, kept = 0;
-                for (size_t i = 0; i < p->n_actions; i++) {
-                        bool later = false;
-                        for (size_t k = 0; k < n_made && !later; k++)
-                                later = p->actions[i].live == made_with[k];
-                        if (later)
-                                moved[m++] = p->actions[i];
-                        else
-                                p->actions[kept++] = p->actions[i];
-                }
-                memcpy(p->actions + kept, moved, m * sizeof(*moved));
-                free(moved);
-        }
-        free(made_with);
 
         /* Prune: owned resources that left the manifests, dependents first. The
          * mass-delete guard counts, per scope, only what a run could prune: owned,
@@ -843,6 +825,11 @@ int run_apply(struct run *r) {
                         /* Only what depends on it stops; the rest of the run goes on. */
                         ret = a->result;
                         mark_failed(&failed, a);
+                        /* A create that failed and kept nothing (the backend says so by not
+                         * marking it incomplete) owns nothing: whatever has the name later
+                         * is someone else's. */
+                        if (a->op == OP_CREATE && e && ledger_get(e, "pending") && !ledger_get(e, "incomplete"))
+                                ledger_remove(r->ledger, e);
                         continue;
                 }
                 if (a->op == OP_DELETE && e)

@@ -275,7 +275,32 @@ veths:
         [ "$sections" = "ethernets: eth0: veths: eth0p: " ] || fail "the pair is written as: $sections"
 }
 
-echo "1..12"
+# A veth's peer configured as a NIC, with a route over its address: one apply,
+# in order (the veth, then its peer's address, then the route).
+test_veth_peer_nic_and_route_in_one_apply() {
+        manifest 'version: 1
+veths:
+  v0: { peer: v1 }
+ethernets:
+  v1: { addresses: [192.0.2.10/24] }
+routes:
+  r1: { to: 10.9.0.0/16, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0 "one apply"
+        addrs_of v1 | grep -q '192.0.2.10/24' || fail "v1 has $(addrs_of v1)"
+        ip -n "$NS" route show 10.9.0.0/16 | grep -q 'via 192.0.2.1' || fail "no route"
+        rc plan --exit-code; expect_rc 0 "a second run"
+        # Both ends declared as veths would make the pair twice: refused at parse time.
+        manifest 'version: 1
+veths:
+  v0: { peer: v1 }
+  v1: { peer: v0 }
+'
+        rc plan; expect_rc 1
+        expect_out 'veth v1: its peer v0 is declared as a veth too, at .*: declare the pair once'
+}
+
+echo "1..13"
 t "a port moves between bridges in one apply (the gaining bridge written first)" test_port_moves_a_first
 t "a port moves between bridges in one apply (the losing bridge written first)" test_port_moves_b_first
 t "a port below the MTU of a bridge that declares none: the plan says the bridge follows" test_port_below_bridge_mtu_flagged
@@ -288,3 +313,4 @@ t "a renamed bridge: the plan flags the default route going with the old one" te
 t "show writes a veth pair once, owners by name, entries sorted; applied to an empty namespace it makes the same links" test_show_applies_to_empty_namespace
 t "a create says what it sets: -v and JSON" test_create_says_what_it_sets
 t "show writes a pair reconcile made under the end it owns; the other end is a NIC" test_show_writes_pair_under_owned_end
+t "a veth's peer as a NIC with a route over it converges in one apply; a pair declared twice is refused" test_veth_peer_nic_and_route_in_one_apply

@@ -916,6 +916,18 @@ static void test_features_added_in_one_apply(void **state) {
         virDomainFree(d);
 }
 
+/* 1GB is 10^9 bytes, not a whole number of KiB: libvirt keeps KiB, so the
+ * manifest's value is rounded up as libvirt rounds it, and one apply converges. */
+static void test_memory_in_decimal_units_converges(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  dec1: { memory: 1GB, state: shutoff }\n");
+        pass(0);
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        run_done(&run);
+}
+
 static void test_show_round_trip(void **state) {
         (void) state;
         free(show_round_trip(host));
@@ -1037,6 +1049,7 @@ int main(void) {
                 T(test_adopt_named_domain),
                 T(test_show_names_unmodeled_devices),
                 T(test_features_added_in_one_apply),
+                T(test_memory_in_decimal_units_converges),
                 T(test_volumes_do_not_dilute_mass_delete_guard),
                 T(test_destructive_volume_changes_refused),
                 T(test_volume_grow_and_absent),
