@@ -750,14 +750,29 @@ static long long now_boottime(void) {
         return (long long) ts.tv_sec;
 }
 
-/* The ledger keeps "ID@SECONDS" under "shutdown" when reconcile pressed the
+/* The ledger keeps "ID@SECONDS@BOOT" under "shutdown" when reconcile pressed the
  * power button of the domain with that libvirt id: the id tells this boot of
  * the guest from a later one, for which the record no longer counts. */
+/* The host's boot: domain ids and CLOCK_BOOTTIME start again after a reboot. */
+static void host_boot_id(char buf[40]) {
+        buf[0] = '\0';
+        FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+        if (f) {
+                if (!fgets(buf, 40, f))
+                        buf[0] = '\0';
+                fclose(f);
+        }
+        buf[strcspn(buf, "\n")] = '\0';
+}
+
 static long long shutdown_started(const struct ledger_entry *owned, int id) {
         const char *v = ledger_get(owned, "shutdown");
         int rid;
         long long t;
-        if (!v || id < 0 || sscanf(v, "%d@%lld", &rid, &t) != 2 || rid != id || t > now_boottime())
+        char boot[40], rboot[40] = "";
+        host_boot_id(boot);
+        if (!v || id < 0 || sscanf(v, "%d@%lld@%39s", &rid, &t, rboot) < 2 || rid != id || t > now_boottime() ||
+            strcmp(rboot, boot) != 0)
                 return -1;
         return t;
 }
@@ -1643,8 +1658,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 x = lv_fail("domain", a->name, "shutting down");
                         else if (e) {
                                 /* When it was asked, for the runs that find it still going down. */
-                                char rec[64];
-                                snprintf(rec, sizeof(rec), "%d@%lld", (int) virDomainGetID(dom), now_boottime());
+                                char rec[128], boot[40];
+                                host_boot_id(boot);
+                                snprintf(rec, sizeof(rec), "%d@%lld@%s", (int) virDomainGetID(dom), now_boottime(), boot);
                                 ledger_set(l, e, "shutdown", rec);
                         }
                 } else if (c->field == DOM_C_SHUTDOWN_FORGET && e) {
