@@ -9,6 +9,11 @@
 int netns_enter(const char *netns, int *saved);
 int netns_leave(int *saved);
 
+/* A sysctl (net.ipv4.ip_forward; a '/' stands for a '.' in an interface name)
+ * through /proc/sys, in the namespace of the calling thread: enter it first. */
+int proc_sysctl_read(const char *key, char *buf, size_t size);
+int proc_sysctl_write(const char *key, const char *value);
+
 /* An rtnetlink socket opened inside a namespace (links, routes). */
 struct nl_sock;
 struct nl_msg;

@@ -1052,26 +1052,22 @@ static int fail(struct link_state *s, const struct action *a, int r, const char 
 /* net.ipv4.conf.IFNAME.promote_secondaries in the link's namespace: read
  * into *old (if given), then set to value (if >= 0). */
 static int promote_secondaries(struct link_state *s, const char *ifname, int value, int *old) {
-        _cleanup_free_ char *path = xasprintf("/proc/sys/net/ipv4/conf/%s/promote_secondaries", ifname);
+        /* The key names the interface with its dots written as '/'. */
+        _cleanup_free_ char *key = xasprintf("net.ipv4.conf.%s.promote_secondaries", ifname);
+        for (char *p = key + strlen("net.ipv4.conf."), *end = p + strlen(ifname); p < end; p++)
+                if (*p == '.')
+                        *p = '/';
         int saved, r = netns_enter(s->nl.netns[0] ? s->nl.netns : NULL, &saved);
         if (r < 0)
                 return r;
-        int fd = open(path, O_RDWR | O_CLOEXEC);
-        r = fd < 0 ? -errno : 0;
+        char buf[16];
+        if (old && (r = proc_sysctl_read(key, buf, sizeof(buf))) >= 0)
+                *old = atoi(buf);
+        if (r >= 0 && value >= 0) {
+                snprintf(buf, sizeof(buf), "%d", value);
+                r = proc_sysctl_write(key, buf);
+        }
         netns_leave(&saved);
-        if (r < 0)
-                return r;
-        char buf[16] = "";
-        if (old) {
-                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-                *old = n > 0 ? atoi(buf) : 0;
-        }
-        if (value >= 0) {
-                int len = snprintf(buf, sizeof(buf), "%d", value);
-                if (pwrite(fd, buf, (size_t) len, 0) != len)
-                        r = -errno;
-        }
-        close(fd);
         return r;
 }
 

@@ -22,7 +22,7 @@ static void sysctl_path(const char *key, char *buf, size_t size) {
         buf[o] = '\0';
 }
 
-static int sysctl_read(const char *key, char *buf, size_t size) {
+int proc_sysctl_read(const char *key, char *buf, size_t size) {
         char path[300];
         sysctl_path(key, path, sizeof(path));
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -38,7 +38,7 @@ static int sysctl_read(const char *key, char *buf, size_t size) {
         return 0;
 }
 
-static int sysctl_write(const char *key, const char *value) {
+int proc_sysctl_write(const char *key, const char *value) {
         char path[300];
         sysctl_path(key, path, sizeof(path));
         int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -71,7 +71,7 @@ static int sysctl_observe(void *state, const struct str_list *names, struct mode
                 return r;
         char buf[4096];
         for (size_t i = 0; i < names->n; i++) {
-                if (sysctl_read(names->v[i], buf, sizeof(buf)) < 0)
+                if (proc_sysctl_read(names->v[i], buf, sizeof(buf)) < 0)
                         continue; /* absent: its interface or module is not there (yet) */
                 struct resource *res = resource_new(KIND_SYSCTL, names->v[i]);
                 res->sysctl.value = xstrdup(buf);
@@ -160,11 +160,11 @@ static int sysctl_apply(void *state, const struct action *a, struct ledger *l, s
                 return r;
         char now[4096];
         const char *value = a->want ? a->want->sysctl.value : ledger_get(e, "old");
-        r = sysctl_read(a->name, now, sizeof(now));
+        r = proc_sysctl_read(a->name, now, sizeof(now));
         if (r >= 0 && a->op != OP_DELETE && e && !ledger_get(e, "old"))
                 ledger_set(l, e, "old", now);
         if (r >= 0 && value && strcmp(now, value) != 0)
-                r = sysctl_write(a->name, value);
+                r = proc_sysctl_write(a->name, value);
         netns_leave(&saved);
         if (r == -ENOENT && a->op == OP_DELETE)
                 return 0; /* went with its interface */

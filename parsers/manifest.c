@@ -222,31 +222,33 @@ static int p_enum(struct pctx *c, yaml_node_t *n, const struct field *f, void *b
         return 0;
 }
 
+/* The table's own spelling of an enum word, or NULL after reporting it. */
+static const char *enum_word(struct pctx *c, yaml_node_t *n, const struct field *f) {
+        struct field g = *f;
+        int v = 0;
+        g.offset = 0;
+        return p_enum(c, n, &g, &v) < 0 ? NULL : enum_to_string(f->extra, v);
+}
+
 /* A word of an enum table kept as the word itself, in a char array of f->max
  * bytes: the live side holds what the kernel reports, which may be a word a
  * newer kernel knows and this table does not (schedulers, set types). */
 static int p_enum_word(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
-        struct field g = *f;
-        int v = 0;
-        g.offset = 0;
-        int r = p_enum(c, n, &g, &v);
-        if (r < 0)
-                return r;
-        snprintf((char *) base + f->offset, (size_t) f->max, "%s", enum_to_string(f->extra, v));
+        const char *w = enum_word(c, n, f);
+        if (!w)
+                return -EINVAL;
+        snprintf((char *) base + f->offset, (size_t) f->max, "%s", w);
         return 0;
 }
 
 /* The same for a word kept as an allocated string (pool types). */
 static int p_enum_str(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
-        struct field g = *f;
-        int v = 0;
-        g.offset = 0;
-        int r = p_enum(c, n, &g, &v);
-        if (r < 0)
-                return r;
+        const char *w = enum_word(c, n, f);
+        if (!w)
+                return -EINVAL;
         char **dst = (char **) ((char *) base + f->offset);
         free(*dst);
-        *dst = xstrdup(enum_to_string(f->extra, v));
+        *dst = xstrdup(w);
         return 0;
 }
 

@@ -7,70 +7,8 @@
 # back as manifests, validates and plans nothing.
 . "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HARNESS=$ROOT/tests/libvirt/libvirtd.sh
+. "$(dirname "$0")/libvirt-lib.sh"
 export LIBVIRT_NO_KVM=1 LIBVIRT_CACHE=$ROOT/$BUILD/libvirt-cache-tcg
-GUEST=$ROOT/$BUILD/guest
-
-lv_up() {
-        URI=$("$HARNESS" start "$TMP/lvd") || { fail "libvirtd did not start"; return 1; }
-        IMAGES=$TMP/lvd/images
-}
-lv_down() { "$HARNESS" stop "$TMP/lvd"; }
-v() { virsh -q -c "$URI" "$@" 2>&1; }
-rl() {
-        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --libvirt-uri "$URI" --only network,pool,volume,domain "$@" 2>&1)
-        RC=$?
-}
-
-# guest [EXTRA-DOMAIN-KEYS]: g1 with its marker disk (vda, written at boot) and
-# one NIC; MACHINE, INITRD, MARK (more keys of the marker disk), DISKS, NICS and
-# NIC1 (the first NIC's keys) vary it.
-guest() {
-        cat <<EOF2
-version: 1
-networks:
-  lan1: { mode: isolated, bridge: virbr41 }
-  lan2: { mode: isolated, bridge: virbr42 }
-pools:
-  images:
-    type: dir
-    path: $IMAGES
-    volumes:
-      g1-mark: { capacity: 1M, format: raw }
-      g1-data: { capacity: 2M, format: raw }
-domains:
-  g1:
-    memory: 128M
-${MACHINE:+    machine: $MACHINE}
-    kernel: $GUEST/vmlinuz
-    initrd: $GUEST/initrd-${INITRD:-acpi}.img
-    cmdline: "console=ttyS0 quiet panic=-1"
-${1:-}
-    disks:
-      - { volume: images/g1-mark${MARK:-} }
-${DISKS:-}
-    interfaces:
-      - { ${NIC1:-network: lan1} }
-${NICS:-}
-EOF2
-}
-
-wait_booted() {
-        local i
-        for i in $(seq 1 80); do
-                [ "$(v domblkstat g1 vda | awk '$2 == "wr_req" {print $3}')" -gt 0 ] 2>/dev/null && return 0
-                sleep 0.5
-        done
-        fail "g1 did not boot within 40 s"
-        return 1
-}
-
-wait_for() {
-        local i
-        for i in $(seq 1 60); do [ "$($1)" = "$2" ] && return 0; sleep 0.5; done
-        return 1
-}
 
 # A second plan has nothing to do and nothing pending unless PENDING (a regex) is given.
 in_sync() {
@@ -202,14 +140,7 @@ test_order_with_state() {
         lv_down
 }
 
-why=
-if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null; then
-        why="libvirtd or qemu-system-x86_64 not installed (make deps installs them)"
-elif ! command -v busybox >/dev/null || ! command -v cpio >/dev/null; then
-        why="busybox-static or cpio not installed (make deps installs them)"
-elif [ "$(id -u)" -eq 0 ] && ! "$ROOT/tests/libvirt/guest.sh" "$GUEST" >"$ROOT/$BUILD/guest-build.log" 2>&1; then
-        why="cannot build the guest image: $(tail -1 "$ROOT/$BUILD/guest-build.log")"
-fi
+why=$(guest_skip_reason)
 t "guest edits: a NIC moved to another network goes live; a model change is defined and pending (issue 23.1)" test_nic_edits "$why"
 t "guest edits: disk attributes defined at once and pending; a cdrom's ISO swapped in place (issue 23.3)" test_disk_edits "$why"
 t "guest edits: shutoff first, then the definition; the definition, then start (issue 23.5)" test_order_with_state "$why"

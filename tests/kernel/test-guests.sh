@@ -8,75 +8,12 @@
 # declared). virsh is the independent witness.
 . "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HARNESS=$ROOT/tests/libvirt/libvirtd.sh
+. "$(dirname "$0")/libvirt-lib.sh"
 # TCG only: a /dev/kvm that cannot run a guest would hang every boot here.
 export LIBVIRT_NO_KVM=1 LIBVIRT_CACHE=$ROOT/$BUILD/libvirt-cache-tcg
-GUEST=$ROOT/$BUILD/guest
-
-lv_up() {
-        URI=$("$HARNESS" start "$TMP/lvd") || { fail "libvirtd did not start"; return 1; }
-        IMAGES=$TMP/lvd/images
-}
-lv_down() { "$HARNESS" stop "$TMP/lvd"; }
-v() { virsh -q -c "$URI" "$@" 2>&1; }
-rl() {
-        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --libvirt-uri "$URI" --only network,pool,volume,domain "$@" 2>&1)
-        RC=$?
-}
-
-# guest [EXTRA-DOMAIN-KEYS]: one guest g1 with its marker disk and one NIC;
-# MACHINE, INITRD (acpi or deaf), DISKS and NICS vary it.
-guest() {
-        cat <<EOF2
-version: 1
-networks:
-  lan1: { mode: isolated, bridge: virbr41 }
-  lan2: { mode: isolated, bridge: virbr42 }
-pools:
-  images:
-    type: dir
-    path: $IMAGES
-    volumes:
-      g1-mark: { capacity: 1M, format: raw }
-      g1-data: { capacity: 2M, format: raw }
-domains:
-  g1:
-    memory: 128M
-${MACHINE:+    machine: $MACHINE}
-    kernel: $GUEST/vmlinuz
-    initrd: $GUEST/initrd-${INITRD:-acpi}.img
-    cmdline: "console=ttyS0 quiet panic=-1"
-${1:-}
-    disks:
-      - { volume: images/g1-mark }
-${DISKS:-}
-    interfaces:
-      - { network: lan1 }
-${NICS:-}
-EOF2
-}
-
-# The guest writes its first virtio disk once its init is up (acpid running).
-wait_booted() {
-        local i
-        for i in $(seq 1 80); do
-                [ "$(v domblkstat g1 vda | awk '$2 == "wr_req" {print $3}')" -gt 0 ] 2>/dev/null && return 0
-                sleep 0.5
-        done
-        fail "g1 did not boot within 40 s"
-        return 1
-}
 
 live_disks() { v domblklist g1 | awk '{print $1}' | sort | tr '\n' ' '; }
 live_nics() { v domiflist g1 | awk '{print $3}' | sort | tr '\n' ' '; }
-
-# wait_for CMD WANT: poll up to 30 s for CMD's output to be WANT.
-wait_for() {
-        local i
-        for i in $(seq 1 60); do [ "$($1)" = "$2" ] && return 0; sleep 0.5; done
-        return 1
-}
 
 hotplug_on() {
         lv_up || return
@@ -221,14 +158,7 @@ test_vcpu_shrink_refused() {
         lv_down
 }
 
-why=
-if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null; then
-        why="libvirtd or qemu-system-x86_64 not installed (make deps installs them)"
-elif ! command -v busybox >/dev/null || ! command -v cpio >/dev/null; then
-        why="busybox-static or cpio not installed (make deps installs them)"
-elif [ "$(id -u)" -eq 0 ] && ! "$ROOT/tests/libvirt/guest.sh" "$GUEST" >"$ROOT/$BUILD/guest-build.log" 2>&1; then
-        why="cannot build the guest image: $(tail -1 "$ROOT/$BUILD/guest-build.log")"
-fi
+why=$(guest_skip_reason)
 t "guests: live disk and NIC attach and detach on a running pc guest" test_hotplug_pc "$why"
 t "guests: live disk and NIC attach and detach on a running q35 guest" test_hotplug_q35 "$why"
 t "guests: state shutoff powers off a guest that honours ACPI, no error while it goes down" test_shutdown_honoured "$why"

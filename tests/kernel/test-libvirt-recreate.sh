@@ -6,24 +6,11 @@
 # guests' taps are there. virsh and ip in that namespace are the witnesses.
 . "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HARNESS=$ROOT/tests/libvirt/libvirtd.sh
+. "$(dirname "$0")/libvirt-lib.sh"
 # TCG only: a /dev/kvm that cannot run a guest would hang every start here.
 export LIBVIRT_NO_KVM=1 LIBVIRT_CACHE=$ROOT/$BUILD/libvirt-cache-tcg
-
-lv_up() {
-        URI=$("$HARNESS" start "$TMP/lvd") || { fail "libvirtd did not start"; return 1; }
-        LVPID=$(cat "$TMP/lvd/pid")
-        IMAGES=$TMP/lvd/images
-}
-lv_down() { "$HARNESS" stop "$TMP/lvd"; }
-v() { virsh -q -c "$URI" "$@" 2>&1; }
+LV_NETNS=1
 lvip() { nsenter -t "$LVPID" -n ip "$@"; }
-rl() {
-        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --libvirt-uri "$URI" --netns "/proc/$LVPID/ns/net" \
-                --only network,pool,volume,domain "$@" 2>&1)
-        RC=$?
-}
 # The taps enslaved to a bridge in libvirtd's namespace.
 ports_of() { lvip -o link show master "$1" 2>/dev/null | awk '{sub(":$", "", $2); sub("@.*", "", $2); print $2}' | sort | tr '\n' ' '; }
 tap_of() { v domiflist "$1" | awk 'NR == 1 {print $1}'; }

@@ -4,21 +4,8 @@
 # QEMU domains run under TCG. virsh is the independent witness.
 . "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-HARNESS=$ROOT/tests/libvirt/libvirtd.sh
+. "$(dirname "$0")/libvirt-lib.sh"
 export LIBVIRT_CACHE=$ROOT/$BUILD/libvirt-cache
-
-lv_up() {
-        URI=$("$HARNESS" start "$TMP/lvd") || { fail "libvirtd did not start"; return 1; }
-        LVPID=$(cat "$TMP/lvd/pid")
-        IMAGES=$TMP/lvd/images
-}
-lv_down() { "$HARNESS" stop "$TMP/lvd"; }
-v() { virsh -q -c "$URI" "$@" 2>&1; }
-rl() { # reconcile against the private libvirtd
-        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --libvirt-uri "$URI" --only network,pool,volume,domain "$@" 2>&1)
-        RC=$?
-}
 
 host() {
         cat <<EOF
