@@ -3,6 +3,8 @@
  * hashsize, maxelem, timeout or comment support are built whole in a
  * temporary set and then renamed or swapped in: no packet ever meets an empty
  * set, and a refused entry leaves no half-filled one. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libipset/ipset.h>
 #include <libipset/session.h>
@@ -11,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends.h"
+#include "kind.h"
 
 /* The kernel's own default, too small for a large set: twice the entries wins. */
 #define DEFAULT_MAXELEM 65536u
@@ -526,4 +528,360 @@ const struct backend ipset_backend = {
         .diff = ipset_diff_,
         .apply = ipset_apply_,
         .poll_digest = ipset_poll_digest_,
+};
+
+/* ---- ipsets: every entry is checked against its set's type and family ----
+ *
+ * libipset resolves a word that is not an address through DNS, and the
+ * kernel stores entries in its own spelling, which `ipset save` prints and the
+ * diff compares as text. So an entry must be literal and written as save
+ * prints it: addresses as inet_ntop writes them, networks with the host bits
+ * clear and without /32 or /128, ports as tcp:80 (udp, sctp and udplite too;
+ * bare numbers in bitmap:port), MACs in upper case, marks as 0x%08x. Anything
+ * else is refused with the spelling to write. Port names, port and address
+ * ranges, and icmp types are refused: they expand or are renamed by libipset. */
+
+struct set_check {
+        int family; /* AF_INET or AF_INET6 */
+        const struct set_type_info *t;
+        bool has_range;
+        uint32_t lo, hi; /* bitmap range: host-order IPv4 addresses or ports */
+};
+
+static uint32_t ipv4_host(const struct ipaddr *a) {
+        return (uint32_t) a->a[0] << 24 | (uint32_t) a->a[1] << 16 | (uint32_t) a->a[2] << 8 | a->a[3];
+}
+
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+/* One part of an entry into its canonical spelling in out, or an error text in why. */
+static bool set_part(const struct set_check *k, enum set_dim dim, const char *p, char *out, size_t size,
+                     const char **why) {
+        struct ipaddr a;
+        switch (dim) {
+        case DIM_IP:
+        case DIM_NET: {
+                bool net = dim == DIM_NET;
+                if (strchr(p, '-')) {
+                        *why = "a single address (a range would become many entries)";
+                        return false;
+                }
+                if (!net && ipaddr_parse(p, true, &a) == 0) {
+                        *why = "a single address (networks need a set type with net)";
+                        return false;
+                }
+                if (ipaddr_parse(p, net, &a) < 0 && (!net || ipaddr_parse(p, false, &a) < 0)) {
+                        *why = net ? "an address or network (names are never resolved)"
+                                   : "a single address (names are never resolved)";
+                        return false;
+                }
+                if (a.family != k->family) {
+                        *why = k->family == AF_INET ? "an IPv4 address (family inet)" : "an IPv6 address (family inet6)";
+                        return false;
+                }
+                unsigned max = a.family == AF_INET ? 32 : 128;
+                if (net && a.prefix == 0) {
+                        *why = "a prefix length of at least 1";
+                        return false;
+                }
+                for (unsigned i = a.prefix; i < max; i++)
+                        a.a[i / 8] &= (unsigned char) ~(0x80 >> (i % 8));
+                ipaddr_format(&a, a.prefix != max, out, size);
+                if (k->has_range && (ipv4_host(&a) < k->lo || ipv4_host(&a) > k->hi)) {
+                        *why = "an address inside the set's range";
+                        return false;
+                }
+                return true;
+        }
+        case DIM_PORT: {
+                static const char *const protos[] = { "tcp", "udp", "sctp", "udplite" };
+                const char *colon = strchr(p, ':'), *num = colon ? colon + 1 : p;
+                size_t plen = colon ? (size_t) (colon - p) : 0;
+                bool proto_ok = !colon;
+                for (size_t i = 0; colon && i < ELEMENTSOF(protos); i++)
+                        proto_ok = proto_ok || (strlen(protos[i]) == plen && strncmp(p, protos[i], plen) == 0);
+                unsigned long v = all_digits(num) && strlen(num) <= 5 ? strtoul(num, NULL, 10) : 70000;
+                if (!proto_ok || v > 65535) {
+                        *why = k->t->bitmap ? "a port number 0-65535" : "tcp:PORT, udp:PORT, sctp:PORT or udplite:PORT";
+                        return false;
+                }
+                if (k->has_range && (v < k->lo || v > k->hi)) {
+                        *why = "a port inside the set's range";
+                        return false;
+                }
+                if (k->t->bitmap)
+                        snprintf(out, size, "%lu", v);
+                else
+                        snprintf(out, size, "%.*s:%lu", colon ? (int) plen : 3, colon ? p : "tcp", v);
+                return true;
+        }
+        case DIM_MAC: {
+                unsigned char m[6];
+                unsigned v[6];
+                char tail;
+                bool ok = strlen(p) == 17 &&
+                          sscanf(p, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) == 6;
+                for (int i = 0; ok && i < 6; i++) {
+                        ok = isxdigit((unsigned char) p[i * 3]) && isxdigit((unsigned char) p[i * 3 + 1]);
+                        m[i] = (unsigned char) v[i];
+                }
+                if (!ok) {
+                        *why = "a MAC address XX:XX:XX:XX:XX:XX";
+                        return false;
+                }
+                snprintf(out, size, "%02X:%02X:%02X:%02X:%02X:%02X", m[0], m[1], m[2], m[3], m[4], m[5]);
+                return true;
+        }
+        case DIM_MARK: {
+                char *end;
+                errno = 0;
+                unsigned long long v = *p >= '0' && *p <= '9' ? strtoull(p, &end, 0) : 0;
+                if (!(*p >= '0' && *p <= '9') || *end || errno || v > UINT32_MAX) {
+                        *why = "a mark 0x00000000-0xffffffff";
+                        return false;
+                }
+                snprintf(out, size, "0x%08llx", v);
+                return true;
+        }
+        case DIM_IFACE: {
+                const char *name = strncmp(p, "physdev:", 8) == 0 ? p + 8 : p;
+                if (!ifname_valid(name)) {
+                        *why = "an interface name, or physdev:NAME";
+                        return false;
+                }
+                snprintf(out, size, "%s", p);
+                return true;
+        }
+        case DIM_SETNAME:
+                if (!*p || strlen(p) > 31 || !xml_safe(p) || strchr(p, ' ')) {
+                        *why = "the name of a set (1-31 bytes)";
+                        return false;
+                }
+                snprintf(out, size, "%s", p);
+                return true;
+        case DIM_NONE:
+                break;
+        }
+        *why = "nothing more";
+        return false;
+}
+
+static int check_set_entry(struct check_ctx *c, size_t n, const struct resource *r, const struct set_check *k) {
+        const char *s = check_item_text(c, SET_F_ENTRIES, n);
+        char canon[256] = "", part[128], one[80];
+        size_t dims = 0;
+        while (dims < ELEMENTSOF(k->t->dims) && k->t->dims[dims] != DIM_NONE)
+                dims++;
+        size_t n_parts = 1;
+        for (const char *q = s; *q; q++)
+                n_parts += *q == ',';
+        const char *type = r->ipset.type;
+        if (strpbrk(s, " \t"))
+                return check_item_error(c, SET_F_ENTRIES, n, "ipset %s: entry \"%.64s\": an entry is one word, without options such as timeout",
+                            r->name, printable(s));
+        if (n_parts > dims || (n_parts < dims && !(k->t->optional_last && n_parts == dims - 1)))
+                return check_item_error(c, SET_F_ENTRIES, n, "ipset %s: entry \"%.64s\": a %s entry has %zu part%s separated by commas", r->name,
+                            printable(s), type, dims, dims == 1 ? "" : "s");
+        const char *q = s;
+        for (size_t i = 0; i < n_parts; i++) {
+                size_t len = strcspn(q, ",");
+                const char *why = NULL;
+                snprintf(part, sizeof(part), "%.*s", (int) (len < sizeof(part) - 1 ? len : sizeof(part) - 1), q);
+                if (len >= sizeof(part) || !set_part(k, k->t->dims[i], part, one, sizeof(one), &why)) {
+                        if (n_parts == 1)
+                                return check_item_error(c, SET_F_ENTRIES, n, "ipset %s: entry \"%.64s\" is not %s", r->name, printable(s),
+                                            why ? why : "valid");
+                        char whole[80]; /* printable() has one buffer */
+                        snprintf(whole, sizeof(whole), "%s", printable(s));
+                        return check_item_error(c, SET_F_ENTRIES, n, "ipset %s: entry \"%.64s\": \"%.64s\" is not %s", r->name, whole,
+                                    printable(part), why ? why : "valid");
+                }
+                snprintf(canon + strlen(canon), sizeof(canon) - strlen(canon), "%s%s", i ? "," : "", one);
+                q += len + (q[len] == ',');
+        }
+        if (strcmp(canon, s) != 0)
+                return check_item_error(c, SET_F_ENTRIES, n, "ipset %s: entry \"%.64s\" is not in the kernel's form: write %s", r->name,
+                            printable(s), canon);
+        return 0;
+}
+
+/* bitmap:ip takes FROM-TO (save's form; a network is refused with it) of at
+ * most 65536 addresses; bitmap:port takes FROM-TO ports. */
+static int check_set_range(struct check_ctx *c, const struct resource *r, struct set_check *k) {
+        const char *s = r->ipset.range, *dash = strchr(s, '-');
+        if (k->t->dims[0] == DIM_PORT) {
+                char lo[8] = "", hi[8] = "";
+                if (dash && dash - s < 6 && strlen(dash + 1) < 6) {
+                        snprintf(lo, sizeof(lo), "%.*s", (int) (dash - s), s);
+                        snprintf(hi, sizeof(hi), "%s", dash + 1);
+                }
+                unsigned long a = all_digits(lo) ? strtoul(lo, NULL, 10) : 70000, b = all_digits(hi) ? strtoul(hi, NULL, 10) : 0;
+                if (a > b || b > 65535)
+                        return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\": expected FROM-TO, ports 0-65535", r->name,
+                                    printable(s));
+                k->lo = (uint32_t) a;
+                k->hi = (uint32_t) b;
+                k->has_range = true;
+                return 0;
+        }
+        struct ipaddr a, b;
+        char want[40], fa[INET6_ADDRSTRLEN], fb[INET6_ADDRSTRLEN];
+        if (!dash && ipaddr_parse(s, true, &a) == 0 && a.family == AF_INET && a.prefix >= 16) {
+                uint32_t lo = ipv4_host(&a) & (a.prefix ? ~0u << (32 - a.prefix) : 0);
+                uint32_t hi = lo | (a.prefix == 32 ? 0 : ~0u >> a.prefix);
+                struct in_addr x = { htonl(lo) }, y = { htonl(hi) };
+                inet_ntop(AF_INET, &x, fa, sizeof(fa));
+                inet_ntop(AF_INET, &y, fb, sizeof(fb));
+                return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\" is not in the kernel's form: write %s-%s", r->name, s, fa, fb);
+        }
+        char left[40] = "";
+        if (dash && dash - s < 40)
+                snprintf(left, sizeof(left), "%.*s", (int) (dash - s), s);
+        if (!dash || ipaddr_parse(left, false, &a) < 0 || ipaddr_parse(dash + 1, false, &b) < 0 ||
+            a.family != AF_INET || b.family != AF_INET || ipv4_host(&a) > ipv4_host(&b))
+                return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\": expected FROM-TO, IPv4 addresses", r->name, printable(s));
+        if (ipv4_host(&b) - ipv4_host(&a) > 65535)
+                return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\" holds more than 65536 addresses, the most a bitmap takes",
+                            r->name, s);
+        snprintf(want, sizeof(want), "%s-%s", ipaddr_format(&a, false, fa, sizeof(fa)),
+                 ipaddr_format(&b, false, fb, sizeof(fb)));
+        if (strcmp(want, s) != 0)
+                return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\" is not in the kernel's form: write %s", r->name, s, want);
+        k->lo = ipv4_host(&a);
+        k->hi = ipv4_host(&b);
+        k->has_range = true;
+        return 0;
+}
+
+static int ipset_check(struct check_ctx *c, struct resource *r) {
+        if (!(r->set & SET_F_TYPE))
+                return check_error(c, 0, "ipset %s needs a type", r->name);
+        int type = enum_from_string(&ipset_type_table, r->ipset.type);
+        struct set_check k = { .t = &set_types[type] };
+        const char *t = r->ipset.type;
+        if (strlen(r->name) > 31)
+                return check_error(c, 0, "ipset %s: a set name is at most 31 bytes", r->name);
+        if ((r->set & SET_F_FAMILY) && !k.t->has_family)
+                return check_error(c, SET_F_FAMILY, "ipset %s: type %s has no family", r->name, t);
+        if ((r->set & SET_F_FAMILY) && k.t->inet_only && r->ipset.family != FAMILY_INET)
+                return check_error(c, SET_F_FAMILY, "ipset %s: type %s is IPv4 only", r->name, t);
+        k.family = (r->set & SET_F_FAMILY) && r->ipset.family == FAMILY_INET6 ? AF_INET6 : AF_INET;
+        bool hash = !k.t->bitmap && type != SETT_LIST_SET;
+        if ((r->set & SET_F_HASHSIZE) && !hash)
+                return check_error(c, SET_F_HASHSIZE, "ipset %s: hashsize belongs to hash types, not %s", r->name, t);
+        uint32_t hs = r->ipset.hashsize;
+        if ((r->set & SET_F_HASHSIZE) && (hs & (hs - 1))) {
+                uint64_t up = 64;
+                while (up < hs)
+                        up <<= 1;
+                if (up > (1u << 31))
+                        return check_error(c, SET_F_HASHSIZE, "ipset %s: hashsize %u out of range 64..2147483648", r->name, hs);
+                return check_error(c, SET_F_HASHSIZE, "ipset %s: the kernel rounds hashsize up to a power of two: write %llu",
+                            r->name, (unsigned long long) up);
+        }
+        if ((r->set & SET_F_MAXELEM) && !hash)
+                return check_error(c, SET_F_MAXELEM, "ipset %s: maxelem belongs to hash types, not %s", r->name, t);
+        if ((r->set & SET_F_RANGE) && !k.t->bitmap)
+                return check_error(c, SET_F_RANGE, "ipset %s: range belongs to bitmap types, not %s", r->name, t);
+        if (k.t->bitmap && !(r->set & SET_F_RANGE))
+                return check_error(c, 0, "ipset %s: type %s needs a range", r->name, t);
+        int ret = 0;
+        if (r->set & SET_F_RANGE)
+                ret = check_set_range(c, r, &k);
+        if (ret < 0 || !(r->set & SET_F_ENTRIES))
+                return ret;
+        for (size_t i = 0; i < check_items(c, SET_F_ENTRIES); i++) {
+                int x = check_set_entry(c, i, r, &k);
+                if (x < 0)
+                        ret = x;
+        }
+        return ret;
+}
+
+static const struct field ipset_fields[] = {
+        { "type", FT_ENUM_WORD, R(ipset.type), 0, 32, SET_F_TYPE, &ipset_type_table, NULL, NULL },
+        { "family", FT_ENUM, R(ipset.family), 0, 0, SET_F_FAMILY, &inet_family_table, NULL, NULL },
+        { "maxelem", FT_U32, R(ipset.maxelem), 1, UINT32_MAX, SET_F_MAXELEM, NULL, NULL, NULL },
+        { "hashsize", FT_U32, R(ipset.hashsize), 64, UINT32_MAX, SET_F_HASHSIZE, NULL, NULL, NULL },
+        { "timeout", FT_U32, R(ipset.timeout), 0, 2147483, SET_F_TIMEOUT, NULL, NULL, NULL },
+        { "comment", FT_BOOL, R(ipset.comment), 0, 0, SET_F_COMMENT, NULL, NULL, NULL },
+        { "entries", FT_STR_LIST, R(ipset.entries), 0, 0, SET_F_ENTRIES, NULL, NULL, NULL },
+        { "range", FT_WORD, R(ipset.range), 0, 64, SET_F_RANGE, NULL, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+/* libipset's text commands split at blanks and '"'; the length (31 bytes) has
+ * its own message, in the check. */
+static bool ipset_name_valid(const char *s) {
+        if (!*s)
+                return false;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p <= ' ' || *p == '"' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static void ipset_free(struct resource *r) {
+        str_list_done(&r->ipset.entries);
+}
+
+static int cmp_entry(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void ipset_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        const struct ipset_spec *v = &r->ipset;
+        (void) s;
+        yw_entry_begin(w);
+        yw_name(w, r->name);
+        yw_map(w, false);
+        yw_kv_str(w, "type", v->type);
+        if (strncmp(v->type, "hash:", 5) == 0) {
+                yw_kv_word(w, "family", enum_to_string(&inet_family_table, v->family));
+                yw_kv_uint(w, "hashsize", v->hashsize);
+        }
+        if (v->maxelem)
+                yw_kv_uint(w, "maxelem", v->maxelem);
+        if (v->range[0])
+                yw_kv_str(w, "range", v->range);
+        if (v->timeout)
+                yw_kv_uint(w, "timeout", v->timeout);
+        if (v->comment)
+                yw_kv_bool(w, "comment", true);
+        yw_word(w, "entries");
+        yw_seq(w, false);
+        /* Sorted: the kernel lists a hash set in bucket order, which says nothing. */
+        const char **sorted = xcalloc(v->entries.n + 1, sizeof(*sorted));
+        if (v->entries.n) {
+                memcpy(sorted, v->entries.v, v->entries.n * sizeof(*sorted));
+                qsort(sorted, v->entries.n, sizeof(*sorted), cmp_entry);
+        }
+        for (size_t i = 0; i < v->entries.n; i++)
+                yw_str(w, sorted[i]);
+        free(sorted);
+        yw_end_seq(w);
+        yw_end_map(w);
+        yw_entry_end(w, r);
+}
+
+const struct kind_ops ipset_kind = {
+        .word = "ipset",
+        .section = "ipsets",
+        .backend = &ipset_backend,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 15,
+        .fields = ipset_fields,
+        .n_fields = ELEMENTSOF(ipset_fields),
+        .name_valid = ipset_name_valid,
+        .name_error = "bad ipset name \"%.64s\": no white space, '\"' or control characters",
+        .check = ipset_check,
+        .free = ipset_free,
+        .show = ipset_show,
 };

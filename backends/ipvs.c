@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backends.h"
+#include "kind.h"
 
 struct ipvs_state {
         struct mnl_socket *nl;
@@ -520,4 +520,153 @@ const struct backend ipvs_backend = {
         .identity = ipvs_identity,
         .diff = ipvs_diff,
         .apply = ipvs_apply,
+};
+
+/* ---- the service kind: virtual services and their real servers ---- */
+
+#define RS(member) offsetof(struct real_spec, member)
+static const struct field real_fields[] = {
+        { "address", FT_IPADDR, RS(address), 0, 0, REAL_F_ADDRESS, NULL, NULL, NULL },
+        { "port", FT_U32, RS(port), 0, 65535, REAL_F_PORT, NULL, NULL, NULL },
+        { "weight", FT_U32, RS(weight), 0, INT32_MAX, REAL_F_WEIGHT, NULL, NULL, NULL },
+        { "forwarding", FT_ENUM, RS(forwarding), 0, 0, REAL_F_FORWARDING, &ipvs_fwd_table, NULL, NULL },
+        { "upper", FT_U32, RS(upper), 0, UINT32_MAX, REAL_F_UPPER, NULL, NULL, NULL },
+        { "lower", FT_U32, RS(lower), 0, UINT32_MAX, REAL_F_LOWER, NULL, NULL, NULL },
+};
+static const struct sub_table real_sub = { real_fields, ELEMENTSOF(real_fields), sizeof(struct real_spec), RS(pos),
+                                           RS(set),
+                                           offsetof(struct service_spec, n_reals) - offsetof(struct service_spec, reals),
+                                           "real" };
+
+static const struct field service_fields[] = {
+        { "protocol", FT_ENUM, R(service.protocol), 0, 0, SVC_F_PROTOCOL, &ipvs_proto_table, NULL, NULL },
+        { "address", FT_IPADDR, R(service.address), 0, 0, SVC_F_ADDRESS, NULL, NULL, NULL },
+        { "port", FT_U32, R(service.port), 0, 65535, SVC_F_PORT, NULL, NULL, NULL },
+        { "fwmark", FT_U32, R(service.fwmark), 1, UINT32_MAX, SVC_F_FWMARK, NULL, NULL, NULL },
+        { "family", FT_ENUM, R(service.family), 0, 0, SVC_F_FAMILY, &inet_family_table, NULL, NULL },
+        { "scheduler", FT_ENUM_WORD, R(service.scheduler), 0, 16, SVC_F_SCHEDULER, &ipvs_sched_table, NULL, NULL },
+        { "persistence", FT_U32, R(service.persistence), 1, UINT32_MAX, SVC_F_PERSISTENCE, NULL, NULL, NULL },
+        { "netmask", FT_IPADDR, R(service.netmask), 0, 0, SVC_F_NETMASK, NULL, NULL, NULL },
+        { "forwarding", FT_ENUM, R(service.forwarding), 0, 0, SVC_F_FORWARDING, &ipvs_fwd_table, NULL, NULL },
+        { "drain-seconds", FT_U32, R(service.drain_seconds), 0, 86400 * 7, SVC_F_DRAIN, NULL, NULL, NULL },
+        { "reals", FT_OBJ_LIST, R(service.reals), 0, 0, SVC_F_REALS, &real_sub, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static void service_defaults(struct resource *r) {
+        strcpy(r->service.scheduler, "wlc");
+}
+
+static uint32_t ipv4_host(const struct ipaddr *a) {
+        return (uint32_t) a->a[0] << 24 | (uint32_t) a->a[1] << 16 | (uint32_t) a->a[2] << 8 | a->a[3];
+}
+
+static int service_check(struct check_ctx *c, struct resource *r) {
+        if (r->set & SVC_F_FWMARK) {
+                if (r->set & (SVC_F_ADDRESS | SVC_F_PORT | SVC_F_PROTOCOL))
+                        return check_error(c, 0, "service %s: fwmark excludes protocol, address and port", r->name);
+        } else if (!(r->set & SVC_F_ADDRESS) || !(r->set & SVC_F_PORT))
+                return check_error(c, 0, "service %s needs address and port, or fwmark", r->name);
+        /* ipvsadm's rule: port 0 matches every port, which only persistence makes sense of. */
+        else if (r->service.port == 0 && !r->service.persistence)
+                return check_error(c, SVC_F_PORT, "service %s: port 0 (every port) needs persistence", r->name);
+        int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
+                                        : r->service.address.family;
+        for (size_t i = 0; i < r->service.n_reals; i++) {
+                const struct real_spec *rs = &r->service.reals[i];
+                int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : r->service.forwarding;
+                if (!(rs->set & REAL_F_ADDRESS))
+                        return diag_pos(&rs->pos, "real server needs an address");
+                /* The kernel refuses this with ERANGE, even with upper 0 (no limit). */
+                if (rs->lower > rs->upper)
+                        return diag_pos(&rs->pos, "real server: lower %u is above upper %u", rs->lower, rs->upper);
+                /* The kernel mixes families only through a tunnel. */
+                if (rs->address.family != fam && fwd != FWD_TUNNEL)
+                        return diag_pos(&rs->pos, "real server: an %s address behind an %s service needs forwarding tunnel",
+                                        rs->address.family == AF_INET ? "IPv4" : "IPv6", fam == AF_INET ? "IPv4" : "IPv6");
+        }
+        if (r->set & SVC_F_NETMASK) {
+                const struct ipaddr *nm = &r->service.netmask;
+                uint32_t v = ipv4_host(nm);
+                if (nm->family != fam)
+                        return check_error(c, SVC_F_NETMASK, "service %s: netmask and address are of different families",
+                                           r->name);
+                if (fam == AF_INET && (v & (~v >> 1)) != 0 && v != 0)
+                        return check_error(c, SVC_F_NETMASK, "service %s: netmask %s is not contiguous", r->name,
+                                           check_text(c, SVC_F_NETMASK));
+        }
+        return 0;
+}
+
+static void service_free(struct resource *r) {
+        free(r->service.reals);
+}
+
+/* The fields that name a service: its key in a manifest. */
+static void show_service_key(struct yw *w, const struct resource *r, bool with_family) {
+        const struct service_spec *v = &r->service;
+        char buf[64];
+        if (r->set & SVC_F_FWMARK) {
+                yw_kv_uint(w, "fwmark", v->fwmark);
+                if (with_family)
+                        yw_kv_word(w, "family", enum_to_string(&inet_family_table, v->family));
+                return;
+        }
+        yw_kv_word(w, "protocol", enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? v->protocol : PROTO_TCP));
+        yw_kv_str(w, "address", ipaddr_format(&v->address, false, buf, sizeof(buf)));
+        yw_kv_uint(w, "port", v->port);
+}
+
+static void service_show_key(struct yw *w, const struct resource *r) {
+        yw_str(w, r->name);
+        yw_map(w, false);
+        show_service_key(w, r, false);
+}
+
+static void service_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        const struct service_spec *v = &r->service;
+        char buf[64];
+        (void) s;
+        yw_entry_begin(w);
+        yw_str(w, r->name);
+        yw_map(w, false);
+        show_service_key(w, r, true);
+        yw_kv_name(w, "scheduler", v->scheduler);
+        if (v->persistence)
+                yw_kv_uint(w, "persistence", v->persistence);
+        yw_word(w, "reals");
+        yw_seq(w, false);
+        for (size_t i = 0; i < v->n_reals; i++) {
+                const struct real_spec *rs = &v->reals[i];
+                yw_map(w, true);
+                yw_kv_str(w, "address", ipaddr_format(&rs->address, false, buf, sizeof(buf)));
+                yw_kv_uint(w, "port", rs->port);
+                yw_kv_uint(w, "weight", rs->weight);
+                yw_kv_word(w, "forwarding", enum_to_string(&ipvs_fwd_table, rs->forwarding));
+                if (rs->upper)
+                        yw_kv_uint(w, "upper", rs->upper);
+                if (rs->lower)
+                        yw_kv_uint(w, "lower", rs->lower);
+                yw_end_map(w);
+        }
+        yw_end_seq(w);
+        yw_end_map(w);
+        yw_entry_end(w, r);
+}
+
+const struct kind_ops service_kind = {
+        .word = "service",
+        .section = "services",
+        .backend = &ipvs_backend,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 14,
+        .fields = service_fields,
+        .n_fields = ELEMENTSOF(service_fields),
+        .defaults = service_defaults,
+        .name_max = 199,
+        .name_error = "bad service name \"%.64s\": no '/', <>&'\" or control characters",
+        .check = service_check,
+        .free = service_free,
+        .show = service_show,
+        .show_key = service_show_key,
 };

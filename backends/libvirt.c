@@ -513,7 +513,7 @@ static void change_u64(struct action *a, uint64_t bit, const char *name, uint64_
         action_add_change(a, bit, name, f, t);
 }
 
-static char *size_text(uint64_t v) {
+static char *plan_size(uint64_t v) {
         static const char units[] = "KMGT";
         int u = -1;
         while (u < 3 && v >= 1024 && v % 1024 == 0) {
@@ -524,7 +524,7 @@ static char *size_text(uint64_t v) {
 }
 
 static void change_size(struct action *a, uint64_t bit, const char *name, uint64_t from, uint64_t to) {
-        _cleanup_free_ char *f = size_text(from), *t = size_text(to);
+        _cleanup_free_ char *f = plan_size(from), *t = plan_size(to);
         action_add_change(a, bit, name, f, t);
 }
 
@@ -627,7 +627,7 @@ static int diff_volume(const struct resource *w, const struct resource *l, struc
                                 w->name, enum_to_string(&vol_format_table, have->format),
                                 enum_to_string(&vol_format_table, fmt));
         if (want->capacity < have->capacity) {
-                _cleanup_free_ char *f = size_text(have->capacity), *t = size_text(want->capacity);
+                _cleanup_free_ char *f = plan_size(have->capacity), *t = plan_size(want->capacity);
                 return diag_pos(&w->pos, "volume %s: shrinking %s -> %s would destroy data: refused", w->name, f, t);
         }
         if (want->capacity > have->capacity)
@@ -832,7 +832,7 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         if (want->vcpus > run->max_vcpus)
                 WHY("%svcpus %u above the running maximum %u", len ? ", " : "", want->vcpus, run->max_vcpus);
         if (maxm != run->max_memory) {
-                _cleanup_free_ char *f = size_text(run->max_memory), *t = size_text(maxm);
+                _cleanup_free_ char *f = plan_size(run->max_memory), *t = plan_size(maxm);
                 WHY("%smax-memory %s -> %s", len ? ", " : "", f, t);
         }
         /* The definition has the value but the guest runs with another: a live
@@ -847,7 +847,7 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         int id = -1;
         if (refused && sscanf(refused, "%d@%llu", &id, &kept) == 2 && id == l->domain.id && kept != want->memory &&
             l->domain.memory == want->memory) {
-                _cleanup_free_ char *f = size_text(kept), *t = size_text(want->memory);
+                _cleanup_free_ char *f = plan_size(kept), *t = plan_size(want->memory);
                 WHY("%smemory %s -> %s (the running guest refused it)", len ? ", " : "", f, t);
         }
         if ((w->set & DOM_F_CPU) && str_differs(want->cpu, run->cpu))
@@ -1243,7 +1243,7 @@ static int volume_adopt(virStorageVolPtr vol, const struct resource *w) {
         if (virStorageVolGetInfo(vol, &info) < 0)
                 return lv_fail("volume", w->name, "reading the volume already in its pool");
         int have_fmt = enum_from_string(&vol_format_table, fmt);
-        _cleanup_free_ char *have_size = size_text(info.capacity), *want_size = size_text(w->volume.capacity);
+        _cleanup_free_ char *have_size = plan_size(info.capacity), *want_size = plan_size(w->volume.capacity);
         if (have_fmt != want_fmt)
                 return diag_res(-EEXIST, "volume", w->name,
                                 "its pool already holds a %s volume of that name (%s); declared %s: not adopted "
@@ -1733,7 +1733,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         r = lv_fail("domain", w->name, "setting memory");
                                 else if (running && want->memory <= run_maxm &&
                                          virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-                                        _cleanup_free_ char *t = size_text(want->memory), *f = size_text(run_m);
+                                        _cleanup_free_ char *t = plan_size(want->memory), *f = plan_size(run_m);
                                         live_err = diag_res(-EIO, "domain", w->name,
                                                             "memory %s is in the definition, but the running guest refused "
                                                             "it (%s): it keeps %s until it restarts",

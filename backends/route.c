@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends.h"
+#include "kind.h"
 
 struct route_state {
         struct rtnl nl;
@@ -356,4 +356,158 @@ const struct backend route_backend = {
         .delete_last = true,
         .watch_open = route_watch_open,
         .watch_drain = rtnl_watch_drain,
+};
+
+/* ---- the route kind: keys, checks, show ---- */
+
+/* "default", a network (host bits clear) or a bare address (a host route). */
+static int parse_route_to(const char *s, void *base, const struct field *f, char *err, size_t err_size) {
+        struct route_spec *rt = &((struct resource *) base)->route;
+        if (s && strcmp(s, "default") == 0) {
+                memset(&rt->to, 0, sizeof(rt->to));
+                rt->to.family = AF_INET;
+                rt->to_default = true;
+                return 0;
+        }
+        if (field_ipaddr(f->key, s, s && strchr(s, '/'), &rt->to, err, err_size) < 0)
+                return -EINVAL;
+        unsigned bytes = rt->to.family == AF_INET ? 4 : 16;
+        for (unsigned i = 0; i < bytes * 8; i++)
+                if (i >= rt->to.prefix && (rt->to.a[i / 8] & (0x80 >> (i % 8)))) {
+                        snprintf(err, err_size, "%s: \"%.64s\" has host bits set beyond /%u", f->key, s, rt->to.prefix);
+                        return -EINVAL;
+                }
+        rt->to_default = false;
+        return 0;
+}
+
+/* A table by number or as iproute2 names the two a manifest may use. */
+static int parse_route_table(const char *s, void *base, const struct field *f, char *err, size_t err_size) {
+        static const struct { const char *name; uint32_t id; } names[] = { { "main", 254 }, { "default", 253 } };
+        uint32_t *out = (uint32_t *) ((char *) base + f->offset);
+        for (size_t i = 0; s && i < ELEMENTSOF(names); i++)
+                if (strcmp(s, names[i].name) == 0) {
+                        *out = names[i].id;
+                        return 0;
+                }
+        if (s && strcmp(s, "local") == 0) {
+                snprintf(err, err_size, "%s: the local table belongs to the kernel", f->key);
+                return -EINVAL;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long v = s && *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+        if (!s || !(*s >= '0' && *s <= '9') || *end) {
+                snprintf(err, err_size, "%s: expected an integer%s%.64s%s", f->key, s ? ", got \"" : "", s ? s : "",
+                         s ? "\"" : "");
+                return -EINVAL;
+        }
+        if (errno || v > (unsigned long long) f->max || (int64_t) v < f->min) {
+                snprintf(err, err_size, "%s %.32s out of range %lld..%lld", f->key, s, (long long) f->min,
+                         (long long) f->max);
+                return -EINVAL;
+        }
+        *out = (uint32_t) v;
+        return 0;
+}
+
+static const struct field route_fields[] = {
+        { "to", FT_CUSTOM, 0, 0, 0, ROUTE_F_TO, NULL, NULL, parse_route_to },
+        { "via", FT_IPADDR, R(route.via), 0, 0, ROUTE_F_VIA, NULL, NULL, NULL },
+        { "dev", FT_IFNAME, R(route.dev), 0, 0, ROUTE_F_DEV, NULL, NULL, NULL },
+        { "metric", FT_U32, R(route.metric), 0, UINT32_MAX, ROUTE_F_METRIC, NULL, NULL, NULL },
+        { "table", FT_CUSTOM, R(route.table), 1, UINT32_MAX, ROUTE_F_TABLE, NULL, NULL, parse_route_table },
+        { "scope", FT_ENUM, R(route.scope), 0, 0, ROUTE_F_SCOPE, &route_scope_table, NULL, NULL },
+        { "type", FT_ENUM, R(route.type), 0, 0, ROUTE_F_TYPE, &route_type_table, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static void route_defaults(struct resource *r) {
+        r->route.table = 254; /* main */
+}
+
+/* show names routes by their key: "10.0.0.0/8 table main metric 0". */
+static bool route_name_valid(const char *s) {
+        return *s && strlen(s) < 200 && xml_safe(s);
+}
+
+static int route_check(struct check_ctx *c, struct resource *r) {
+        struct route_spec *rt = &r->route;
+        if (!(r->set & ROUTE_F_TO))
+                return check_error(c, 0, "route %s needs to (a network or default)", r->name);
+        if (rt->to_default && (r->set & ROUTE_F_VIA) && rt->via.family == AF_INET6)
+                rt->to.family = AF_INET6;
+        if ((r->set & ROUTE_F_VIA) && rt->via.family != rt->to.family)
+                return check_error(c, 0, "route %s: via and to are of different address families", r->name);
+        if (rt->type == ROUTE_UNICAST && !(r->set & (ROUTE_F_VIA | ROUTE_F_DEV)))
+                return check_error(c, 0, "route %s needs via or dev", r->name);
+        if (rt->type != ROUTE_UNICAST && (r->set & (ROUTE_F_VIA | ROUTE_F_DEV)))
+                return check_error(c, 0, "route %s: a %s route takes neither via nor dev", r->name,
+                                   enum_to_string(&route_type_table, rt->type));
+        if (!(r->set & ROUTE_F_METRIC) && rt->to.family == AF_INET6)
+                rt->metric = 1024; /* what the kernel gives an IPv6 route without one */
+        return 0;
+}
+
+/* A gateway without dev is reached over the declared link whose subnet holds it. */
+static int route_validate(struct resource *r, struct model *declared) {
+        const char *owner;
+        if ((r->set & ROUTE_F_VIA) && !(r->set & ROUTE_F_DEV) && (owner = link_address_owner(declared, &r->route.via, false)))
+                snprintf(r->route.via_dev, sizeof(r->route.via_dev), "%s", owner);
+        return 0;
+}
+
+/* The kernel's connected and router-advertised routes are its own: not shown. */
+static enum kind route_show_as(const struct resource *r, const struct show_ctx *s) {
+        (void) s;
+        return r->route.protocol != RTPROT_KERNEL && r->route.protocol != RTPROT_RA ? r->kind : _KIND_INVALID;
+}
+
+static void route_show_key(struct yw *w, const struct resource *r) {
+        const struct route_spec *rt = &r->route;
+        char buf[64];
+        yw_str(w, r->name);
+        yw_map(w, false);
+        if (rt->to.prefix == 0 && rt->to.family == AF_INET)
+                yw_kv_word(w, "to", "default");
+        else
+                yw_kv_str(w, "to", ipaddr_format(&rt->to, true, buf, sizeof(buf)));
+        yw_kv_uint(w, "metric", rt->metric);
+        yw_kv_uint(w, "table", rt->table);
+}
+
+static void route_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        const struct route_spec *rt = &r->route;
+        char buf[64];
+        (void) s;
+        yw_entry_begin(w);
+        route_show_key(w, r);
+        if (r->set & ROUTE_F_VIA)
+                yw_kv_str(w, "via", ipaddr_format(&rt->via, false, buf, sizeof(buf)));
+        if (r->set & ROUTE_F_DEV)
+                yw_kv_name(w, "dev", rt->dev);
+        if (rt->to.family == AF_INET)
+                yw_kv_word(w, "scope", enum_to_string(&route_scope_table, rt->scope));
+        yw_kv_word(w, "type", enum_to_string(&route_type_table, rt->type));
+        yw_end_map(w);
+        yw_entry_end(w, r);
+}
+
+const struct kind_ops route_kind = {
+        .word = "route",
+        .section = "routes",
+        .backend = &route_backend,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 9,
+        .fields = route_fields,
+        .n_fields = ELEMENTSOF(route_fields),
+        .defaults = route_defaults,
+        .name_valid = route_name_valid,
+        .name_error = "bad route name \"%.64s\": no '/', <>&'\" or control characters",
+        .check = route_check,
+        .validate = route_validate,
+        .validate_phase = 2,
+        .show = route_show,
+        .show_key = route_show_key,
+        .show_as = route_show_as,
 };

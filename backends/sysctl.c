@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backends.h"
+#include "kind.h"
 
 struct sysctl_state {
         char netns[256];
@@ -188,4 +188,71 @@ const struct backend sysctl_backend = {
         .diff = sysctl_diff,
         .assess = sysctl_assess,
         .apply = sysctl_apply,
+};
+
+/* ---- the sysctl kind: a flat mapping of keys to values ---- */
+
+/* net.ipv4.ip_forward, net.ipv6.conf.eth0/20.forwarding: the network stack only. */
+static bool sysctl_key_valid(const char *k) {
+        if (strncmp(k, "net.", 4) != 0 || strlen(k) > 200)
+                return false;
+        for (const char *p = k; *p; p++)
+                if (!(*p == '.' || *p == '/' || *p == '-' || *p == '_' || (*p >= '0' && *p <= '9') ||
+                      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+                        return false;
+        return !strstr(k, "..") && k[strlen(k) - 1] != '.' && !strstr(k, "./") && !strstr(k, "/.");
+}
+
+/* White space runs fold to one blank, as /proc prints them back. */
+static int parse_sysctl_value(const char *val, void *base, const struct field *f, char *err, size_t err_size) {
+        struct resource *r = base;
+        (void) f;
+        if (!val || !*val || strlen(val) > 256) {
+                snprintf(err, err_size, "sysctl %s: expected a value", r->name);
+                return -EINVAL;
+        }
+        char norm[260];
+        bool bad = false;
+        for (const char *q = val; *q; q++)
+                bad = bad || (((unsigned char) *q < 0x20 && *q != '\t') || *q == 0x7f);
+        snprintf(norm, sizeof(norm), "%s", val);
+        sysctl_value_fold(norm);
+        if (bad || !norm[0]) {
+                snprintf(err, err_size, "sysctl %s: bad value \"%.64s\"", r->name, printable(val));
+                return -EINVAL;
+        }
+        free(r->sysctl.value);
+        r->sysctl.value = xstrdup(norm);
+        return 0;
+}
+
+static const struct field sysctl_fields[] = {
+        { "value", FT_CUSTOM, 0, 0, 0, SYSCTL_F_VALUE, NULL, NULL, parse_sysctl_value },
+};
+
+static void sysctl_free(struct resource *r) {
+        free(r->sysctl.value);
+}
+
+static void sysctl_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        (void) s;
+        yw_entry_begin(w);
+        yw_name(w, r->name);
+        yw_str(w, r->sysctl.value);
+        yw_entry_end(w, r);
+}
+
+const struct kind_ops sysctl_kind = {
+        .word = "sysctl",
+        .section = "sysctls",
+        .backend = &sysctl_backend,
+        /* A sysctl that appeared in the run goes with its interface: no absent entry. */
+        .flags = KF_REVERTIBLE | KF_NAME_VALUE | KF_NO_ABSENT_ENTRY,
+        .show_rank = 10,
+        .fields = sysctl_fields,
+        .n_fields = ELEMENTSOF(sysctl_fields),
+        .name_valid = sysctl_key_valid,
+        .name_error = "sysctls: bad key \"%.64s\": only net. keys (the network stack) of letters, digits, _ - / and single dots",
+        .free = sysctl_free,
+        .show = sysctl_show,
 };

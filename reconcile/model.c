@@ -34,64 +34,14 @@ void resource_free(struct resource *r) {
         for (size_t i = 0; i < r->n_refs; i++)
                 free(r->refs[i].name);
         free(r->refs);
-        switch (r->kind) {
-        case KIND_ROUTE:
-                break;
-        case KIND_SYSCTL:
-                free(r->sysctl.value);
-                break;
-        case KIND_POOL:
-                free(r->pool.type);
-                free(r->pool.path);
-                free(r->pool.source);
-                free(r->pool.host);
-                break;
-        case KIND_DOMAIN:
-                free(r->domain.cpu);
-                free(r->domain.machine);
-                free(r->domain.kernel);
-                free(r->domain.initrd);
-                free(r->domain.cmdline);
-                free(r->domain.unmodeled);
-                for (size_t i = 0; i < r->domain.n_disks; i++) {
-                        free(r->domain.disks[i].volume);
-                        free(r->domain.disks[i].cdrom);
-                }
-                free(r->domain.disks);
-                for (size_t i = 0; i < r->domain.n_nics; i++)
-                        free(r->domain.nics[i].network);
-                free(r->domain.nics);
-                resource_free(r->domain.active);
-                break;
-        case KIND_VOLUME:
-                free(r->volume.path);
-                break;
-        case KIND_NETWORK:
-                break;
-        case KIND_SERVICE:
-                free(r->service.reals);
-                break;
-        case KIND_IPSET:
-                str_list_done(&r->ipset.entries);
-                break;
-        default:
-                if (kind_is_link(r->kind)) {
-                        free(r->link.addresses.v);
-                        str_list_done(&r->link.interfaces);
-                }
-                break;
-        }
+        if (kind_ops(r->kind)->free)
+                kind_ops(r->kind)->free(r);
         free(r->name);
         free(r);
 }
 
-/* Links share one name space (they are all interfaces); other kinds have their own. */
-static unsigned kind_class(enum kind k) {
-        return kind_is_link(k) ? KIND_ETHERNET : (unsigned) k;
-}
-
 static size_t key_hash(enum kind k, const char *name) {
-        size_t h = 1469598103934665603ull ^ kind_class(k);
+        size_t h = 1469598103934665603ull ^ (unsigned) kind_class(k);
         for (const unsigned char *p = (const unsigned char *) name; *p; p++)
                 h = (h ^ *p) * 1099511628211ull;
         return h;

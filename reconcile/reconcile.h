@@ -54,24 +54,11 @@ extern int diag_verbose; /* -v: >0, -q: <0 */
 
 /* ---- enums with string tables (round-tripped by tests) ---- */
 
+#include "../backends/kinds.h"
+
+#define RECONCILE_KIND_ENUM(NAME, name) KIND_##NAME,
 enum kind {
-        KIND_ETHERNET,
-        KIND_BRIDGE,
-        KIND_VLAN,
-        KIND_BOND,
-        KIND_VXLAN,
-        KIND_MACVLAN,
-        KIND_MACVTAP,
-        KIND_VETH,
-        KIND_TAP,
-        KIND_ROUTE,
-        KIND_SYSCTL,
-        KIND_NETWORK,
-        KIND_POOL,
-        KIND_VOLUME,
-        KIND_DOMAIN,
-        KIND_SERVICE,
-        KIND_IPSET,
+        RECONCILE_KINDS(RECONCILE_KIND_ENUM)
         _KIND_MAX,
         _KIND_INVALID = -1,
 };
@@ -79,7 +66,10 @@ const char *kind_to_string(enum kind k);      /* "bridge" */
 enum kind kind_from_string(const char *s);     /* "bridge" */
 const char *kind_to_section(enum kind k);      /* "bridges" */
 enum kind kind_from_section(const char *s);
-/* Kinds that share one name space: all links are interfaces of one namespace. */
+/* Kinds of one class share one name space (all links are interfaces of one
+ * namespace): the class is the first kind of it in the registry. */
+enum kind kind_class(enum kind k);
+/* Whether a kind is a link: of the interfaces' name space. */
 bool kind_is_link(enum kind k);
 
 enum res_state {
@@ -469,6 +459,187 @@ void model_remove_if(struct model *m, bool (*drop)(const struct resource *r, voi
 /* The same, but the dropped resources are appended to *taken (n_taken) instead of freed. */
 void model_take_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u,
                    struct resource ***taken, size_t *n_taken);
+
+/* ---- the schema: one field table per kind, which the parser walks ---- */
+
+/* What a field's value is; the parser turns YAML into it and reports errors. */
+enum field_type {
+        FT_U32,       /* uint32_t in min..max (max 0: no upper bound) */
+        FT_BOOL,      /* true or false */
+        FT_SIZE,      /* uint64_t bytes with a unit (size_parse), at least min */
+        FT_ENUM,      /* int, a word of the enum_table in extra */
+        FT_ENUM_WORD, /* char[max], a word of the enum_table in extra */
+        FT_ENUM_STR,  /* char *, a word of the enum_table in extra */
+        FT_IFNAME,    /* char[IFNAME_MAX], an interface name another resource may be */
+        FT_STR,       /* char *, min: STR_WORD or STR_PATH */
+        FT_WORD,      /* char[max], one word */
+        FT_MAC,       /* unsigned char[6], unicast and not zero */
+        FT_IPADDR,    /* struct ipaddr; min 1: with a prefix */
+        FT_ADDR_LIST, /* struct addr_list of ADDRESS/PREFIX */
+        FT_STR_LIST,  /* struct str_list; min 1: interface names, 0: any words */
+        FT_OBJ,       /* a mapping into the struct at offset, by the sub_table in extra */
+        FT_OBJ_LIST,  /* a list of mappings, by the sub_table in extra */
+        FT_NETNS,     /* char[64], a named network namespace */
+        FT_USER,      /* uint32_t, a user (min 0) or group (min 1) by number or name */
+        FT_CHILDREN,  /* a mapping of names: resources of the kind in extra (a struct kind_ops), named PARENT/NAME */
+        FT_CUSTOM,    /* a scalar parsed by the kind's parse hook */
+};
+enum { STR_WORD = 0, STR_PATH = 1 };
+
+struct field {
+        const char *key;
+        enum field_type type;
+        size_t offset; /* into the resource, or into the element of a sub_table */
+        int64_t min, max;
+        uint64_t bit; /* set in resource.set (or the element's set) when given */
+        const void *extra;
+        const char *label; /* in range errors, e.g. "vlan id"; defaults to key */
+        /* FT_CUSTOM: parse the scalar s into base; on error write the whole
+         * message (it is reported at the value) into err and return <0. */
+        int (*parse)(const char *s, void *base, const struct field *f, char *err, size_t err_size);
+};
+
+/* Lists of mappings (disks, interfaces, reals) and nested mappings (dhcp). */
+struct sub_table {
+        const struct field *fields;
+        size_t n_fields;
+        size_t elem_size;
+        size_t pos_offset, set_offset; /* of srcpos and the set bits in each element */
+        size_t count_offset;           /* of the size_t count, relative to the array pointer */
+        const char *what;
+};
+
+/* What a kind's check sees of the manifest while it is parsed: the values as
+ * written and their places, so that an error points at its key. */
+struct check_ctx;
+/* "FILE:LINE:COL: error: MSG" at the value of the key with that field bit (0:
+ * the resource's name); returns -EINVAL. */
+int check_error(struct check_ctx *c, uint64_t bit, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The scalar as written for that key ("" when it is not a scalar). */
+const char *check_text(struct check_ctx *c, uint64_t bit);
+/* The items of the list under that key: how many, each as written, an error at one. */
+size_t check_items(struct check_ctx *c, uint64_t bit);
+const char *check_item_text(struct check_ctx *c, uint64_t bit, size_t i);
+int check_item_error(struct check_ctx *c, uint64_t bit, size_t i, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* The resources declared before this one (in this file and the ones read before). */
+const struct model *check_declared(struct check_ctx *c);
+/* "ADDRESS[/PREFIX]" for a field of that label, with the parser's own
+ * messages (for FT_CUSTOM parsers); -EINVAL with the message in err. */
+int field_ipaddr(const char *label, const char *s, bool prefix, struct ipaddr *out, char *err, size_t err_size);
+/* A user's string fit for a one-line message: control characters become '?'
+ * (one static buffer: copy it before a second call). */
+const char *printable(const char *s);
+/* Strings that reach libvirt XML: escaped there too, but refused at parse time. */
+bool xml_safe(const char *s);
+/* Sizes with a unit: K, M, G, T, KiB .. TiB (powers of 1024), KB .. TB (powers
+ * of 1000, as libvirt reads them) or B. -EDOM for a bare number, -EINVAL for
+ * any other unit, -ERANGE past 64 bits. */
+int size_parse(const char *s, uint64_t *out);
+
+/* ---- show: live state as manifest YAML, written entry by entry ---- */
+
+struct yw; /* the writer; one string of it is a key or a value */
+void yw_word(struct yw *w, const char *s); /* plain: a key, an enum word */
+void yw_name(struct yw *w, const char *s); /* quoted when YAML would read it otherwise */
+void yw_str(struct yw *w, const char *s);  /* always quoted */
+void yw_uint(struct yw *w, unsigned long long v);
+void yw_bool(struct yw *w, bool v);
+void yw_map(struct yw *w, bool flow);
+void yw_seq(struct yw *w, bool flow);
+void yw_end_map(struct yw *w);
+void yw_end_seq(struct yw *w);
+void yw_comment(struct yw *w, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* key: word, key: number, key: boolean, key: quoted string, key: name. */
+void yw_kv_word(struct yw *w, const char *k, const char *v);
+void yw_kv_uint(struct yw *w, const char *k, unsigned long long v);
+void yw_kv_bool(struct yw *w, const char *k, bool v);
+void yw_kv_str(struct yw *w, const char *k, const char *v);
+void yw_kv_name(struct yw *w, const char *k, const char *v);
+/* One resource's entry: held until its end, then written, or, when one of its
+ * strings cannot be YAML, a comment in its place. */
+void yw_entry_begin(struct yw *w);
+void yw_entry_end(struct yw *w, const struct resource *r);
+/* A size as an operator writes it: the largest unit that holds it exactly. */
+const char *size_text(uint64_t bytes, char *buf, size_t size);
+
+/* What reconcile owns, from the ledger: a veth pair is written under the end it
+ * owns (the other end as a NIC under ethernets). NULL: under the end that sorts first. */
+struct ledger;
+struct show_owner {
+        const struct ledger *ledger;
+        const char *scope;
+};
+/* What show is writing: the live model, which of it (pick, NULL: all), whose. */
+struct show_ctx {
+        const struct model *live;
+        bool (*pick)(const struct resource *r, void *u);
+        void *u;
+        const struct show_owner *owner;
+};
+/* 0; -EILSEQ when an entry held a string that is not UTF-8 (a comment says
+ * so in its place, the rest is written); another negative errno when the
+ * emitter failed. */
+int show_print_yaml(FILE *f, const struct model *live);
+/* Only what pick accepts (all with NULL), plus `state: absent` entries for the absent ones. */
+int show_print_yaml_subset(FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *), void *u,
+                           const struct resource *const *absent, size_t n_absent, const struct show_owner *owner);
+
+/* ---- kinds: what each kind of resource offers the core, parser and show ---- */
+
+enum {
+        KF_REVERTIBLE = 1u << 0,    /* apply --confirm can put it back as it was */
+        KF_NEVER_PRUNED = 1u << 1,  /* never deleted for being undeclared (NICs; volumes go with their pool) */
+        KF_NEVER_ADOPTED = 1u << 2, /* configured, not owned: a NIC existed before and stays */
+        KF_NAME_VALUE = 1u << 3,    /* the section maps names to one scalar each (sysctls) */
+        KF_NOT_ABSENT = 1u << 4,    /* state: absent is refused (existing NICs are never deleted) */
+        KF_CHILD = 1u << 5,         /* declared only inside its parent's entry (volumes): no section of its own */
+        KF_NO_ABSENT_ENTRY = 1u << 6, /* show writes no `state: absent` entry for it (a sysctl goes with its interface) */
+};
+
+struct backend;
+struct kind_ops {
+        const char *word, *section; /* "bridge", "bridges" */
+        const struct backend *backend; /* the library connection that observes and applies it */
+        /* Kinds of one name space share names ("interface": links, OVS ports); NULL: its own. */
+        const char *name_space;
+        uint32_t flags;              /* KF_* */
+        unsigned show_rank;          /* sections are written in this order */
+        /* Parsing: the keys, defaults (applied before the keys), names. */
+        const struct field *fields;
+        size_t n_fields;
+        void (*defaults)(struct resource *r);
+        /* A name a resource of this kind may have; NULL: any 1..name_max bytes
+         * without '/' and <>&'" (no length check when name_max is 0). */
+        bool (*name_valid)(const char *name);
+        size_t name_max;
+        const char *name_error; /* the message for a bad name, with one %s for it */
+        const char *name_long;  /* after "at most N": why (domains: a file name) */
+        /* Semantic checks of one resource a field table cannot express, after its
+         * keys are parsed; report through check_error. */
+        int (*check)(struct check_ctx *c, struct resource *r);
+        /* After every file: checks and implied values across resources, by
+         * phase (0 first: values later phases read). */
+        int (*validate)(struct resource *r, struct model *declared);
+        unsigned validate_phase;
+        /* A child (FT_CHILDREN) learns its parent: a volume its pool. */
+        void (*adopt_parent)(struct resource *child, const struct resource *parent);
+        /* Free what the spec owns (not the resource itself). */
+        void (*free)(struct resource *r);
+        /* Show: write one live resource's entry; NULL for kinds with none. */
+        void (*show)(struct yw *w, const struct resource *r, const struct show_ctx *s);
+        /* The name of an entry and the keys that name it (routes, services),
+         * leaving its mapping open; NULL: the name, then a flow mapping. */
+        void (*show_key)(struct yw *w, const struct resource *r);
+        /* Which section a live resource is written under: its own kind, another
+         * (a veth's second end, as a NIC) or _KIND_INVALID (not written). NULL: its own. */
+        enum kind (*show_as)(const struct resource *r, const struct show_ctx *s);
+};
+/* The registry (backends/registry.c): one entry per kind, indexed by kind. */
+extern const struct kind_ops *const kind_registry[_KIND_MAX];
+static inline const struct kind_ops *kind_ops(enum kind k) {
+        return kind_registry[k];
+}
 
 /* ---- the ledger: what reconcile created or adopted, per scope ---- */
 

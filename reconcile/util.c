@@ -159,22 +159,6 @@ void diag_info(const char *fmt, ...) {
 
 /* ---- enum tables ---- */
 
-static const char *const kind_words[_KIND_MAX] = {
-        [KIND_ETHERNET] = "ethernet", [KIND_BRIDGE] = "bridge", [KIND_VLAN] = "vlan",
-        [KIND_BOND] = "bond",         [KIND_VXLAN] = "vxlan",   [KIND_MACVLAN] = "macvlan",
-        [KIND_MACVTAP] = "macvtap",   [KIND_VETH] = "veth",     [KIND_TAP] = "tap",
-        [KIND_ROUTE] = "route",       [KIND_SYSCTL] = "sysctl",
-        [KIND_NETWORK] = "network",   [KIND_POOL] = "pool",     [KIND_VOLUME] = "volume",
-        [KIND_DOMAIN] = "domain",     [KIND_SERVICE] = "service", [KIND_IPSET] = "ipset",
-};
-static const char *const section_words[_KIND_MAX] = {
-        [KIND_ETHERNET] = "ethernets", [KIND_BRIDGE] = "bridges", [KIND_VLAN] = "vlans",
-        [KIND_BOND] = "bonds",         [KIND_VXLAN] = "vxlans",   [KIND_MACVLAN] = "macvlans",
-        [KIND_MACVTAP] = "macvtaps",   [KIND_VETH] = "veths",     [KIND_TAP] = "taps",
-        [KIND_ROUTE] = "routes",       [KIND_SYSCTL] = "sysctls",
-        [KIND_NETWORK] = "networks",   [KIND_POOL] = "pools",     [KIND_VOLUME] = "volumes",
-        [KIND_DOMAIN] = "domains",     [KIND_SERVICE] = "services", [KIND_IPSET] = "ipsets",
-};
 static const char *const state_words[_STATE_MAX] = {
         [STATE_PRESENT] = "present", [STATE_ABSENT] = "absent", [STATE_RUNNING] = "running", [STATE_SHUTOFF] = "shutoff",
 };
@@ -273,12 +257,10 @@ TABLE(pool_type_table, pool_type_words);
 /* The generic state only allows present/absent; domains allow all four. */
 const struct enum_table state_table = { "state", state_words, 2 };
 const struct enum_table domain_state_table = { "domain state", state_words, _STATE_MAX };
-static const struct enum_table kind_table = { "kind", kind_words, _KIND_MAX };
-static const struct enum_table section_table = { "section", section_words, _KIND_MAX };
 static const struct enum_table op_table = { "op", op_words, _OP_MAX };
 
 const struct enum_table *const enum_tables[] = {
-        &kind_table, &section_table, &op_table, &domain_state_table,
+        &op_table, &domain_state_table,
         &net_mode_table, &macvtap_mode_table, &vol_format_table, &prealloc_table, &disk_bus_table,
         &disk_cache_table, &disk_discard_table, &nic_model_table, &mem_backing_table, &ipvs_proto_table,
         &ipvs_fwd_table, &inet_family_table, &macvlan_mode_table, &bond_mode_table, &lacp_rate_table,
@@ -302,10 +284,6 @@ const char *enum_to_string(const struct enum_table *t, int v) {
         return t->words[v];
 }
 
-const char *kind_to_string(enum kind k) { return enum_to_string(&kind_table, k); }
-enum kind kind_from_string(const char *s) { return enum_from_string(&kind_table, s); }
-const char *kind_to_section(enum kind k) { return enum_to_string(&section_table, k); }
-enum kind kind_from_section(const char *s) { return enum_from_string(&section_table, s); }
 const char *res_state_to_string(enum res_state s) { return enum_to_string(&domain_state_table, s); }
 enum res_state res_state_from_string(const char *s) { return enum_from_string(&domain_state_table, s); }
 const char *op_to_string(enum op o) { return enum_to_string(&op_table, o); }
@@ -317,10 +295,6 @@ const char *op_symbol(enum op o) {
         return o >= 0 && o < _OP_MAX ? sym[o] : "?";
 }
 
-bool kind_is_link(enum kind k) {
-        return k == KIND_ETHERNET || k == KIND_BRIDGE || k == KIND_VLAN || k == KIND_BOND || k == KIND_VXLAN ||
-               k == KIND_MACVLAN || k == KIND_MACVTAP || k == KIND_VETH || k == KIND_TAP;
-}
 
 /* ---- values ---- */
 

@@ -1,0 +1,83 @@
+/* Bonds: members, mode, link monitoring and hashing. */
+#include "kind.h"
+
+static const struct field bond_fields[] = {
+        { "interfaces", FT_STR_LIST, R(link.interfaces), 1, 0, LINK_F_INTERFACES, NULL, NULL, NULL },
+        { "mode", FT_ENUM, R(link.mode), 0, 0, LINK_F_MODE, &bond_mode_table, NULL, NULL },
+        { "miimon", FT_U32, R(link.miimon), 0, INT32_MAX, LINK_F_MIIMON, NULL, NULL, NULL },
+        { "lacp-rate", FT_ENUM, R(link.lacp_rate), 0, 0, LINK_F_LACP_RATE, &lacp_rate_table, NULL, NULL },
+        { "xmit-hash-policy", FT_ENUM, R(link.xmit_hash), 0, 0, LINK_F_XMIT_HASH, &xmit_hash_table, NULL, NULL },
+        LINK_COMMON_FIELDS,
+};
+
+static void bond_defaults(struct resource *r) {
+        link_defaults(r);
+        r->link.mode = BOND_BALANCE_RR;
+}
+
+static int bond_check(struct check_ctx *c, struct resource *r) {
+        if ((r->set & LINK_F_LACP_RATE) && r->link.mode != BOND_8023AD)
+                return check_error(c, 0, "bond %s: lacp-rate needs mode 802.3ad", r->name);
+        return 0;
+}
+
+/* A bond gives its MTU to every member (when it takes one and when its own
+ * changes), so a member's declared MTU holds only if the bond has it too: a
+ * bond without one takes its members' MTU; one that differs is an error at the
+ * member, as the kernel would undo it. */
+static int bond_validate(struct resource *bond, struct model *declared) {
+        const struct resource *from = NULL;
+        int ret = 0;
+        if (bond->state == STATE_ABSENT)
+                return 0;
+        for (size_t i = 0; i < bond->link.interfaces.n; i++) {
+                const struct resource *m = model_find(declared, KIND_ETHERNET, bond->link.interfaces.v[i]);
+                if (!m || m->state == STATE_ABSENT || !(m->set & LINK_F_MTU))
+                        continue;
+                if (!(bond->set & LINK_F_MTU)) {
+                        bond->link.mtu = m->link.mtu;
+                        bond->set |= LINK_F_MTU;
+                        from = m;
+                } else if (m->link.mtu != bond->link.mtu)
+                        ret = diag_pos(&m->pos,
+                                       "%s %s: mtu %u cannot hold: bond %s gives its members its own MTU, %u%s%s",
+                                       kind_to_string(m->kind), m->name, m->link.mtu, bond->name, bond->link.mtu,
+                                       from ? ", taken from " : "", from ? from->name : "");
+        }
+        return ret;
+}
+
+static void bond_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        const struct link_spec *l = &r->link;
+        (void) s;
+        link_show_begin(w, r);
+        yw_word(w, "interfaces");
+        yw_seq(w, true);
+        for (size_t i = 0; i < l->interfaces.n; i++)
+                yw_name(w, l->interfaces.v[i]);
+        yw_end_seq(w);
+        yw_kv_word(w, "mode", enum_to_string(&bond_mode_table, l->mode));
+        if (r->set & LINK_F_MIIMON)
+                yw_kv_uint(w, "miimon", l->miimon);
+        if ((r->set & LINK_F_LACP_RATE) && l->mode == BOND_8023AD)
+                yw_kv_word(w, "lacp-rate", enum_to_string(&lacp_rate_table, l->lacp_rate));
+        if (r->set & LINK_F_XMIT_HASH)
+                yw_kv_word(w, "xmit-hash-policy", enum_to_string(&xmit_hash_table, l->xmit_hash));
+        link_show_end(w, r, true);
+}
+
+const struct kind_ops bond_kind = {
+        .word = "bond",
+        .section = "bonds",
+        LINK_KIND_COMMON,
+        .show_as = link_show_as,
+        .defaults = bond_defaults,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 1,
+        .fields = bond_fields,
+        .n_fields = ELEMENTSOF(bond_fields),
+        .check = bond_check,
+        .validate = bond_validate,
+        .validate_phase = 0,
+        .show = bond_show,
+};

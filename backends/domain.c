@@ -1,0 +1,259 @@
+/* libvirt domains: guests with disks from pools, NICs on bridges and
+ * networks, direct kernel boot, and a graceful shutdown with a timeout. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kind.h"
+
+#define DK(member) offsetof(struct disk_spec, member)
+static const struct field disk_fields[] = {
+        { "volume", FT_STR, DK(volume), STR_WORD, 0, DISK_F_VOLUME, NULL, NULL, NULL },
+        { "cdrom", FT_STR, DK(cdrom), STR_PATH, 0, DISK_F_CDROM, NULL, NULL, NULL },
+        { "bus", FT_ENUM, DK(bus), 0, 0, DISK_F_BUS, &disk_bus_table, NULL, NULL },
+        { "cache", FT_ENUM, DK(cache), 0, 0, DISK_F_CACHE, &disk_cache_table, NULL, NULL },
+        { "discard", FT_ENUM, DK(discard), 0, 0, DISK_F_DISCARD, &disk_discard_table, NULL, NULL },
+        { "shareable", FT_BOOL, DK(shareable), 0, 0, DISK_F_SHAREABLE, NULL, NULL, NULL },
+};
+static const struct sub_table disk_sub = { disk_fields, ELEMENTSOF(disk_fields), sizeof(struct disk_spec),
+                                           DK(pos), DK(set),
+                                           offsetof(struct domain_spec, n_disks) - offsetof(struct domain_spec, disks),
+                                           "disk" };
+#define NI(member) offsetof(struct nic_spec, member)
+static const struct field nic_fields[] = {
+        { "bridge", FT_IFNAME, NI(bridge), 0, 0, NIC_F_BRIDGE, NULL, NULL, NULL },
+        { "network", FT_STR, NI(network), STR_WORD, 0, NIC_F_NETWORK, NULL, NULL, NULL },
+        { "model", FT_ENUM, NI(model), 0, 0, NIC_F_MODEL, &nic_model_table, NULL, NULL },
+        { "mac", FT_MAC, NI(mac), 0, 0, NIC_F_MAC, NULL, NULL, NULL },
+};
+static const struct sub_table nic_sub = { nic_fields, ELEMENTSOF(nic_fields), sizeof(struct nic_spec), NI(pos),
+                                          NI(set), offsetof(struct domain_spec, n_nics) - offsetof(struct domain_spec, nics),
+                                          "interface" };
+
+static const struct field domain_fields[] = {
+        { "vcpus", FT_U32, R(domain.vcpus), 1, 4096, DOM_F_VCPUS, NULL, NULL, NULL },
+        { "max-vcpus", FT_U32, R(domain.max_vcpus), 1, 4096, DOM_F_MAX_VCPUS, NULL, NULL, NULL },
+        { "memory", FT_SIZE, R(domain.memory), 1 << 20, 0, DOM_F_MEMORY, NULL, NULL, NULL },
+        { "max-memory", FT_SIZE, R(domain.max_memory), 1 << 20, 0, DOM_F_MAX_MEMORY, NULL, NULL, NULL },
+        { "cpu", FT_STR, R(domain.cpu), STR_WORD, 0, DOM_F_CPU, NULL, NULL, NULL },
+        { "memory-backing", FT_ENUM, R(domain.memory_backing), 0, 0, DOM_F_MEMBACK, &mem_backing_table, NULL, NULL },
+        { "state", FT_ENUM, R(state), 0, 0, RES_F_STATE, &domain_state_table, NULL, NULL },
+        { "autostart", FT_BOOL, R(domain.autostart), 0, 0, DOM_F_AUTOSTART, NULL, NULL, NULL },
+        { "disks", FT_OBJ_LIST, R(domain.disks), 0, 0, DOM_F_DISKS, &disk_sub, NULL, NULL },
+        { "interfaces", FT_OBJ_LIST, R(domain.nics), 0, 0, DOM_F_INTERFACES, &nic_sub, NULL, NULL },
+        { "machine", FT_STR, R(domain.machine), STR_WORD, 0, DOM_F_MACHINE, NULL, NULL, NULL },
+        { "kernel", FT_STR, R(domain.kernel), STR_PATH, 0, DOM_F_KERNEL, NULL, NULL, NULL },
+        { "initrd", FT_STR, R(domain.initrd), STR_PATH, 0, DOM_F_INITRD, NULL, NULL, NULL },
+        { "cmdline", FT_STR, R(domain.cmdline), STR_WORD, 0, DOM_F_CMDLINE, NULL, NULL, NULL },
+        { "shutdown-timeout", FT_U32, R(domain.shutdown_timeout), 1, 86400, DOM_F_SHUTDOWN_TIMEOUT, NULL, NULL, NULL },
+        { "force-off", FT_BOOL, R(domain.force_off), 0, 0, DOM_F_FORCE_OFF, NULL, NULL, NULL },
+};
+
+static void domain_defaults(struct resource *r) {
+        r->state = STATE_RUNNING;
+        r->domain.vcpus = 1;
+        r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
+}
+
+static int domain_check(struct check_ctx *c, struct resource *r) {
+        if (!(r->set & DOM_F_MEMORY))
+                return check_error(c, 0, "domain %s needs memory", r->name);
+        /* libvirt keeps memory in KiB, rounded up: so is it here, or 1GB (10^9
+         * bytes) would never compare equal to what libvirt reads back. */
+        r->domain.memory = (r->domain.memory + 1023) & ~1023ull;
+        r->domain.max_memory = (r->domain.max_memory + 1023) & ~1023ull;
+        if ((r->set & DOM_F_MAX_VCPUS) && r->domain.max_vcpus < r->domain.vcpus)
+                return check_error(c, 0, "domain %s: max-vcpus %u is below vcpus %u", r->name, r->domain.max_vcpus,
+                                   r->domain.vcpus);
+        if ((r->set & DOM_F_MAX_MEMORY) && r->domain.max_memory < r->domain.memory) {
+                char max[64];
+                snprintf(max, sizeof(max), "%s", check_text(c, DOM_F_MAX_MEMORY));
+                return check_error(c, DOM_F_MAX_MEMORY, "domain %s: max-memory %s is below memory %s", r->name, max,
+                                   check_text(c, DOM_F_MEMORY));
+        }
+        if ((r->set & (DOM_F_INITRD | DOM_F_CMDLINE)) && !(r->set & DOM_F_KERNEL))
+                return check_error(c, 0, "domain %s: initrd and cmdline go with kernel", r->name);
+        for (size_t i = 0; i < r->domain.n_disks; i++) {
+                struct disk_spec *d = &r->domain.disks[i];
+                if (!!(d->set & DISK_F_VOLUME) == !!(d->set & DISK_F_CDROM))
+                        return diag_pos(&d->pos, "disk needs exactly one of volume and cdrom");
+        }
+        for (size_t i = 0; i < r->domain.n_nics; i++) {
+                struct nic_spec *nic = &r->domain.nics[i];
+                if (!!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
+                        return diag_pos(&nic->pos, "interface needs exactly one of bridge and network");
+        }
+        return 0;
+}
+
+/* A disk's volume must be declared (with the format the disk then takes). */
+static int domain_validate_volumes(struct resource *r, struct model *declared) {
+        int ret = 0;
+        if (r->state == STATE_ABSENT)
+                return 0;
+        for (size_t j = 0; j < r->domain.n_disks; j++) {
+                struct disk_spec *d = &r->domain.disks[j];
+                if (!d->volume)
+                        continue;
+                struct resource *v = model_find(declared, KIND_VOLUME, d->volume);
+                if (!v || v->kind != KIND_VOLUME)
+                        ret = diag_pos(&d->pos, "domain %s: volume %s is not declared (declare it under pools)", r->name,
+                                       d->volume);
+                else if (v->state == STATE_ABSENT)
+                        ret = diag_pos(&d->pos, "domain %s: volume %s is declared absent", r->name, d->volume);
+                else
+                        d->format = v->set & VOL_F_FORMAT ? v->volume.format : VOL_RAW;
+        }
+        return ret;
+}
+
+/* Two guests writing one volume corrupt it unless both know (a cluster file
+ * system): QEMU locks the image, and the second start fails. Each disk of r
+ * is checked against the disks of the domains before it. */
+static int domain_validate_shared(struct resource *r, struct model *declared) {
+        if (r->state == STATE_ABSENT)
+                return 0;
+        for (size_t j = 0; j < r->domain.n_disks; j++) {
+                const struct disk_spec *d = &r->domain.disks[j];
+                for (size_t i = 0; d->volume && i < declared->n && declared->v[i] != r; i++) {
+                        const struct resource *o = declared->v[i];
+                        if (o->kind != KIND_DOMAIN || o->state == STATE_ABSENT)
+                                continue;
+                        for (size_t k = 0; k < o->domain.n_disks; k++) {
+                                const struct disk_spec *e = &o->domain.disks[k];
+                                if (!e->volume || strcmp(e->volume, d->volume) != 0 || (d->shareable && e->shareable))
+                                        continue;
+                                return diag_pos(&d->pos,
+                                                "domain %s: volume %s is also a disk of domain %s at %s:%u:%u; a volume "
+                                                "two domains write needs shareable: true on both disks",
+                                                r->name, d->volume, o->name, e->pos.file, e->pos.line, e->pos.col);
+                        }
+                }
+        }
+        return 0;
+}
+
+static int domain_validate(struct resource *r, struct model *declared) {
+        int a = domain_validate_volumes(r, declared);
+        int b = domain_validate_shared(r, declared);
+        return a < 0 ? a : b;
+}
+
+static void domain_free(struct resource *r) {
+        free(r->domain.cpu);
+        free(r->domain.machine);
+        free(r->domain.kernel);
+        free(r->domain.initrd);
+        free(r->domain.cmdline);
+        free(r->domain.unmodeled);
+        for (size_t i = 0; i < r->domain.n_disks; i++) {
+                free(r->domain.disks[i].volume);
+                free(r->domain.disks[i].cdrom);
+        }
+        free(r->domain.disks);
+        for (size_t i = 0; i < r->domain.n_nics; i++)
+                free(r->domain.nics[i].network);
+        free(r->domain.nics);
+        resource_free(r->domain.active);
+}
+
+static void domain_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        (void) s;
+        const struct domain_spec *d = &r->domain;
+        char buf[32];
+        yw_entry_begin(w);
+        yw_name(w, r->name);
+        yw_map(w, false);
+        yw_kv_uint(w, "vcpus", d->vcpus);
+        yw_kv_uint(w, "max-vcpus", d->max_vcpus);
+        yw_kv_word(w, "memory", size_text(d->memory, buf, sizeof(buf)));
+        yw_kv_word(w, "max-memory", size_text(d->max_memory, buf, sizeof(buf)));
+        if (d->cpu)
+                yw_kv_name(w, "cpu", d->cpu);
+        if (d->memory_backing == MEMBACK_HUGEPAGES)
+                yw_kv_word(w, "memory-backing", "hugepages");
+        const char *const os_keys[] = { "machine", "kernel", "initrd", "cmdline" };
+        const char *const os_vals[] = { d->machine, d->kernel, d->initrd, d->cmdline };
+        for (size_t i = 0; i < ELEMENTSOF(os_keys); i++)
+                if (os_vals[i])
+                        yw_kv_str(w, os_keys[i], os_vals[i]);
+        if (d->unmodeled)
+                yw_comment(w, 4, "not in the schema yet, left as they are: %s", d->unmodeled);
+        if (!d->acpi || !d->apic)
+                yw_comment(w, 4, "features: acpi and apic missing; an apply adds them (no graceful shutdown or hotplug without)");
+        yw_kv_word(w, "state", res_state_to_string(r->state));
+        yw_kv_bool(w, "autostart", d->autostart);
+        /* A disk that is neither a pool volume nor a cdrom cannot be declared: then
+         * the list is left out, which leaves the disks unmanaged rather than detached. */
+        bool representable = true;
+        for (size_t i = 0; i < d->n_disks; i++)
+                representable = representable && (d->disks[i].cdrom || (d->disks[i].volume && d->disks[i].volume[0] != '/'));
+        if (!representable)
+                yw_comment(w, 4, "disks: left unmanaged, this domain has file disks outside any pool");
+        else {
+                yw_word(w, "disks");
+                yw_seq(w, false);
+        }
+        for (size_t i = 0; i < d->n_disks && representable; i++) {
+                const struct disk_spec *k = &d->disks[i];
+                yw_map(w, true);
+                if (k->cdrom)
+                        yw_kv_str(w, "cdrom", k->cdrom);
+                else
+                        yw_kv_str(w, "volume", k->volume);
+                if (k->bus >= 0)
+                        yw_kv_word(w, "bus", enum_to_string(&disk_bus_table, k->bus));
+                if (k->cache > 0)
+                        yw_kv_word(w, "cache", enum_to_string(&disk_cache_table, k->cache));
+                if (k->set & DISK_F_DISCARD)
+                        yw_kv_word(w, "discard", enum_to_string(&disk_discard_table, k->discard));
+                if (k->shareable)
+                        yw_kv_bool(w, "shareable", true);
+                yw_end_map(w);
+        }
+        if (representable)
+                yw_end_seq(w);
+        yw_word(w, "interfaces");
+        yw_seq(w, false);
+        for (size_t i = 0; i < d->n_nics; i++) {
+                const struct nic_spec *n = &d->nics[i];
+                char mac[18];
+                yw_map(w, true);
+                if (n->set & NIC_F_BRIDGE)
+                        yw_kv_name(w, "bridge", n->bridge);
+                else
+                        yw_kv_name(w, "network", n->network ? n->network : "");
+                if (n->model >= 0)
+                        yw_kv_word(w, "model", enum_to_string(&nic_model_table, n->model));
+                static const unsigned char no_mac[6];
+                if (memcmp(n->mac, no_mac, sizeof(no_mac)) != 0)
+                        yw_kv_str(w, "mac", mac_format(n->mac, mac));
+                yw_end_map(w);
+        }
+        yw_end_seq(w);
+        if (d->active && (d->active->domain.max_vcpus != d->max_vcpus || d->active->domain.max_memory != d->max_memory ||
+                          d->active->domain.memory_backing != d->memory_backing || d->active->domain.acpi != d->acpi ||
+                          d->active->domain.apic != d->apic))
+                yw_comment(w, 4, "pending: restart needed (the running guest differs from its definition)");
+        yw_end_map(w);
+        yw_entry_end(w, r);
+}
+
+const struct kind_ops domain_kind = {
+        .word = "domain",
+        .section = "domains",
+        .backend = &libvirt_backend,
+        .show_rank = 13,
+        .fields = domain_fields,
+        .n_fields = ELEMENTSOF(domain_fields),
+        .defaults = domain_defaults,
+        /* libvirt keeps a domain's definition as NAME.xml (and its log as
+         * NAME.log): a file name holds NAME_MAX (255) bytes. */
+        .name_max = 255 - 4,
+        .name_long = " (libvirt stores the domain as NAME.xml, and a file name holds 255 bytes)",
+        .name_error = "bad domain name \"%.64s\": no '/', <>&'\" or control characters",
+        .check = domain_check,
+        .validate = domain_validate,
+        .validate_phase = 3,
+        .free = domain_free,
+        .show = domain_show,
+};

@@ -1,0 +1,31 @@
+/* Ethernets: NICs that exist already (or that a veth makes with itself),
+ * configured, never created or deleted. */
+#include "kind.h"
+
+static const struct field ethernet_fields[] = {
+        { "mtu", FT_U32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL, NULL },
+        { "up", FT_BOOL, R(link.up), 0, 0, LINK_F_UP, NULL, NULL, NULL },
+        { "addresses", FT_ADDR_LIST, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL, NULL },
+        { "mac", FT_MAC, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL, NULL },
+        STATE_FIELD(state_table), /* present only: absent is refused with its reason */
+};
+
+static void ethernet_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        (void) s;
+        link_show_begin(w, r);
+        /* Its MAC is the hardware's: nothing a manifest sets. */
+        link_show_end(w, r, false);
+}
+
+const struct kind_ops ethernet_kind = {
+        .word = "ethernet",
+        .section = "ethernets",
+        LINK_KIND_COMMON,
+        .defaults = link_defaults,
+        .show_as = link_show_as,
+        .flags = KF_REVERTIBLE | KF_NEVER_PRUNED | KF_NEVER_ADOPTED | KF_NOT_ABSENT,
+        .show_rank = 0,
+        .fields = ethernet_fields,
+        .n_fields = ELEMENTSOF(ethernet_fields),
+        .show = ethernet_show,
+};

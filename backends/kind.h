@@ -1,0 +1,45 @@
+/* What a kind's file needs to fill its struct kind_ops: field table helpers
+ * and what the link kinds share (backends/link-kind.c). */
+#pragma once
+
+#include <stddef.h>
+
+#include "backends.h"
+
+#define R(member) offsetof(struct resource, member)
+#define STATE_FIELD(tbl) { "state", FT_ENUM, R(state), 0, 0, RES_F_STATE, &tbl, NULL, NULL }
+
+/* ---- links: one name space, the keys every created link takes ---- */
+
+#define LINK_COMMON_FIELDS                                                                          \
+        { "addresses", FT_ADDR_LIST, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL, NULL }, \
+                { "mtu", FT_U32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL, NULL },             \
+                { "mac", FT_MAC, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL, NULL },                  \
+                { "up", FT_BOOL, R(link.up), 0, 0, LINK_F_UP, NULL, NULL, NULL }, STATE_FIELD(state_table)
+
+/* The table members every link kind has the same. */
+#define LINK_KIND_COMMON                                                                  \
+        .backend = &link_backend, .name_space = "interface",                              \
+        .name_valid = ifname_valid, .free = link_free,                                    \
+        .name_error = "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space"
+
+void link_defaults(struct resource *r);
+void link_free(struct resource *r);
+/* lo is the kernel's: never written. */
+enum kind link_show_as(const struct resource *r, const struct show_ctx *s);
+/* An entry is the name, the kind's own keys, then what every link has. */
+void link_show_begin(struct yw *w, const struct resource *r);
+void link_show_end(struct yw *w, const struct resource *r, bool with_mac);
+/* A parent (VLAN, macvlan, macvtap) that is itself declared: a child above its MTU is refused. */
+int link_validate_child_mtu(struct resource *r, struct model *declared);
+/* The declared link that carries an address equal to a (exact) or a subnet
+ * holding a: an order the kernel needs (a VXLAN binds its local address, a
+ * gateway must be reachable) that no name in the manifest states. */
+const char *link_address_owner(const struct model *m, const struct ipaddr *a, bool exact);
+
+extern const struct backend link_backend;
+extern const struct backend libvirt_backend;
+extern const struct backend ipvs_backend;
+extern const struct backend ipset_backend;
+extern const struct backend route_backend;
+extern const struct backend sysctl_backend;

@@ -1,0 +1,143 @@
+/* libvirt networks: nat, route and isolated networks that make their own
+ * bridge, and networks over a host bridge or a macvtap device. */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "kind.h"
+
+#define D(member) offsetof(struct dhcp_range, member)
+static const struct field dhcp_fields[] = {
+        { "start", FT_IPADDR, D(start), 0, 0, 0, NULL, "dhcp start", NULL },
+        { "end", FT_IPADDR, D(end), 0, 0, 0, NULL, "dhcp end", NULL },
+};
+static const struct sub_table dhcp_sub = { dhcp_fields, ELEMENTSOF(dhcp_fields), 0, 0, 0, 0, "dhcp" };
+
+static const struct field network_fields[] = {
+        { "mode", FT_ENUM, R(network.mode), 0, 0, NET_F_MODE, &net_mode_table, NULL, NULL },
+        { "bridge", FT_IFNAME, R(network.bridge), 0, 0, NET_F_BRIDGE, NULL, NULL, NULL },
+        { "dev", FT_IFNAME, R(network.dev), 0, 0, NET_F_DEV, NULL, NULL, NULL },
+        { "macvtap-mode", FT_ENUM, R(network.macvtap_mode), 0, 0, NET_F_MACVTAP_MODE, &macvtap_mode_table, NULL, NULL },
+        { "address", FT_IPADDR, R(network.address), 1, 0, NET_F_ADDRESS, NULL, NULL, NULL },
+        { "dhcp", FT_OBJ, R(network.dhcp), 0, 0, NET_F_DHCP, &dhcp_sub, NULL, NULL },
+        { "autostart", FT_BOOL, R(network.autostart), 0, 0, NET_F_AUTOSTART, NULL, NULL, NULL },
+        { "active", FT_BOOL, R(network.active), 0, 0, NET_F_ACTIVE, NULL, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+static void network_defaults(struct resource *r) {
+        r->network.autostart = r->network.active = true;
+}
+
+static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
+        if (net->family != a->family)
+                return false;
+        for (unsigned i = 0; i < net->prefix; i++)
+                if ((net->a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
+                        return false;
+        return true;
+}
+
+static bool subnets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
+        struct ipaddr wider = a->prefix <= b->prefix ? *a : *b;
+        return a->family == b->family && in_subnet(&wider, a->prefix <= b->prefix ? b : a);
+}
+
+/* A network that makes its own bridge (nat, route, isolated). */
+static bool network_makes_bridge(const struct resource *r) {
+        int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
+        return m != NET_BRIDGE && m != NET_MACVTAP;
+}
+
+/* libvirt refuses a second network on a bridge another one makes, and one
+ * whose subnet overlaps another's when it starts it; the networks declared
+ * before this one are in the model already, so the later one is reported, at
+ * its key, with the place of the first. */
+static int check_network_clash(struct check_ctx *c, const struct resource *r) {
+        const struct model *m = check_declared(c);
+        for (size_t i = 0; i < m->n; i++) {
+                const struct resource *o = m->v[i];
+                if (o->kind != KIND_NETWORK || o->state == STATE_ABSENT)
+                        continue;
+                if ((r->set & NET_F_BRIDGE) && (o->set & NET_F_BRIDGE) && strcmp(r->network.bridge, o->network.bridge) == 0 &&
+                    (network_makes_bridge(r) || network_makes_bridge(o)))
+                        return check_error(c, NET_F_BRIDGE, "network %s: bridge %s is also the bridge of network %s at %s:%u:%u",
+                                           r->name, r->network.bridge, o->name, o->pos.file, o->pos.line, o->pos.col);
+                if ((r->set & NET_F_ADDRESS) && (o->set & NET_F_ADDRESS) && subnets_overlap(&r->network.address, &o->network.address)) {
+                        char a[64], b[64];
+                        struct ipaddr rn = r->network.address, on = o->network.address;
+                        return check_error(c, NET_F_ADDRESS, "network %s: address %s overlaps %s of network %s at %s:%u:%u",
+                                           r->name, ipaddr_format(&rn, true, a, sizeof(a)), ipaddr_format(&on, true, b, sizeof(b)),
+                                           o->name, o->pos.file, o->pos.line, o->pos.col);
+                }
+        }
+        return 0;
+}
+
+static int network_check(struct check_ctx *c, struct resource *r) {
+        int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
+        if (m == NET_BRIDGE && !(r->set & NET_F_BRIDGE))
+                return check_error(c, 0, "network %s: mode bridge needs bridge", r->name);
+        if (m == NET_MACVTAP && !(r->set & NET_F_DEV))
+                return check_error(c, 0, "network %s: mode macvtap needs dev", r->name);
+        if ((m == NET_BRIDGE || m == NET_MACVTAP) && (r->set & (NET_F_ADDRESS | NET_F_DHCP)))
+                return check_error(c, 0, "network %s: address and dhcp belong to nat, route and isolated modes", r->name);
+        if (m != NET_MACVTAP && (r->set & (NET_F_DEV | NET_F_MACVTAP_MODE)))
+                return check_error(c, 0, "network %s: dev and macvtap-mode belong to mode macvtap", r->name);
+        if (r->set & NET_F_DHCP) {
+                /* libvirt refuses these only when it defines the network. */
+                const struct network_spec *nw = &r->network;
+                if (!(r->set & NET_F_ADDRESS))
+                        return check_error(c, NET_F_DHCP, "network %s: dhcp needs address (the network it serves)", r->name);
+                if (nw->dhcp.start.family == 0 || nw->dhcp.end.family == 0)
+                        return check_error(c, NET_F_DHCP, "network %s: dhcp needs start and end", r->name);
+                if (!in_subnet(&nw->address, &nw->dhcp.start) || !in_subnet(&nw->address, &nw->dhcp.end))
+                        return check_error(c, NET_F_DHCP, "network %s: dhcp start and end must lie in %s", r->name,
+                                           check_text(c, NET_F_ADDRESS));
+                if (memcmp(nw->dhcp.start.a, nw->dhcp.end.a, 16) > 0)
+                        return check_error(c, NET_F_DHCP, "network %s: dhcp start is after end", r->name);
+        }
+        return check_network_clash(c, r);
+}
+
+static void network_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        const struct network_spec *n = &r->network;
+        char buf[64];
+        (void) s;
+        yw_entry_begin(w);
+        yw_name(w, r->name);
+        yw_map(w, false);
+        yw_kv_word(w, "mode", enum_to_string(&net_mode_table, n->mode));
+        if (n->mode == NET_MACVTAP) {
+                yw_kv_name(w, "dev", n->dev);
+                yw_kv_word(w, "macvtap-mode", enum_to_string(&macvtap_mode_table, n->macvtap_mode));
+        } else if (r->set & NET_F_BRIDGE)
+                yw_kv_name(w, "bridge", n->bridge);
+        if (r->set & NET_F_ADDRESS)
+                yw_kv_str(w, "address", ipaddr_format(&n->address, true, buf, sizeof(buf)));
+        if (r->set & NET_F_DHCP) {
+                yw_word(w, "dhcp");
+                yw_map(w, true);
+                yw_kv_str(w, "start", ipaddr_format(&n->dhcp.start, false, buf, sizeof(buf)));
+                yw_kv_str(w, "end", ipaddr_format(&n->dhcp.end, false, buf, sizeof(buf)));
+                yw_end_map(w);
+        }
+        yw_kv_bool(w, "autostart", n->autostart);
+        yw_kv_bool(w, "active", n->active);
+        yw_end_map(w);
+        yw_entry_end(w, r);
+}
+
+const struct kind_ops network_kind = {
+        .word = "network",
+        .section = "networks",
+        .backend = &libvirt_backend,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 11,
+        .fields = network_fields,
+        .n_fields = ELEMENTSOF(network_fields),
+        .defaults = network_defaults,
+        .name_max = 199,
+        .name_error = "bad network name \"%.64s\": no '/', <>&'\" or control characters",
+        .check = network_check,
+        .show = network_show,
+};

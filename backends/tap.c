@@ -1,0 +1,61 @@
+/* Persistent TAP devices with an owner and group. */
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+
+#include "kind.h"
+
+static const struct field tap_fields[] = {
+        { "owner", FT_USER, R(link.owner), 0, 0, LINK_F_OWNER, NULL, NULL, NULL },
+        { "group", FT_USER, R(link.group_id), 1, 0, LINK_F_GROUP_ID, NULL, NULL, NULL },
+        { "multi-queue", FT_BOOL, R(link.multi_queue), 0, 0, LINK_F_MULTI_QUEUE, NULL, NULL, NULL },
+        LINK_COMMON_FIELDS,
+};
+
+/* A TAP's owner or group as an operator writes it: the name this host has for
+ * the id, else the number. */
+static const char *user_name(uint32_t id, bool group, char *buf, size_t size) {
+        char pwbuf[1024];
+        const char *name = NULL;
+        if (group) {
+                struct group g, *gp = NULL;
+                if (getgrgid_r((gid_t) id, &g, pwbuf, sizeof(pwbuf), &gp) == 0 && gp)
+                        name = gp->gr_name;
+        } else {
+                struct passwd pw, *pp = NULL;
+                if (getpwuid_r((uid_t) id, &pw, pwbuf, sizeof(pwbuf), &pp) == 0 && pp)
+                        name = pp->pw_name;
+        }
+        if (name)
+                snprintf(buf, size, "%s", name);
+        else
+                snprintf(buf, size, "%u", id);
+        return buf;
+}
+
+static void tap_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        const struct link_spec *l = &r->link;
+        char buf[64];
+        (void) s;
+        link_show_begin(w, r);
+        /* Quoted: the manifest takes a user or group name or number as a string. */
+        if (r->set & LINK_F_OWNER)
+                yw_kv_str(w, "owner", user_name(l->owner, false, buf, sizeof(buf)));
+        if (r->set & LINK_F_GROUP_ID)
+                yw_kv_str(w, "group", user_name(l->group_id, true, buf, sizeof(buf)));
+        yw_kv_bool(w, "multi-queue", l->multi_queue);
+        link_show_end(w, r, true);
+}
+
+const struct kind_ops tap_kind = {
+        .word = "tap",
+        .section = "taps",
+        LINK_KIND_COMMON,
+        .defaults = link_defaults,
+        .show_as = link_show_as,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 7,
+        .fields = tap_fields,
+        .n_fields = ELEMENTSOF(tap_fields),
+        .show = tap_show,
+};

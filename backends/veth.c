@@ -1,0 +1,97 @@
+/* veth pairs: one entry makes both ends; the other end may be declared as a
+ * NIC (under ethernets) to configure it, or live in another namespace. */
+#include <string.h>
+
+#include "kind.h"
+
+static const struct field veth_fields[] = {
+        { "peer", FT_IFNAME, R(link.peer), 0, 0, LINK_F_PEER, NULL, NULL, NULL },
+        { "peer-netns", FT_NETNS, R(link.peer_netns), 0, 0, LINK_F_PEER_NETNS, NULL, NULL, NULL },
+        LINK_COMMON_FIELDS,
+};
+
+static int veth_check(struct check_ctx *c, struct resource *r) {
+        if (!(r->set & LINK_F_PEER))
+                return check_error(c, 0, "veth %s needs a peer", r->name);
+        if (!r->link.peer_netns[0] && strcmp(r->link.peer, r->name) == 0)
+                return check_error(c, 0, "veth %s cannot be its own peer", r->name);
+        return 0;
+}
+
+/* The peer is created with its veth: a declared link of that name would
+ * collide, unless it is an ethernet, the end configured as a NIC. A pair
+ * declared from both ends would be made twice ("File exists"). */
+static int veth_validate(struct resource *r, struct model *declared) {
+        int ret = 0;
+        if (r->state == STATE_ABSENT || r->link.peer_netns[0])
+                return 0;
+        struct resource *o = model_find(declared, KIND_ETHERNET, r->link.peer);
+        if (o && o->kind == KIND_ETHERNET)
+                snprintf(o->link.made_by, sizeof(o->link.made_by), "%s", r->name); /* made with the veth */
+        else if (o && o->kind == KIND_VETH && !o->link.peer_netns[0] && strcmp(o->link.peer, r->name) == 0)
+                ret = diag_pos(resource_ref_pos(r, r->link.peer),
+                               "veth %s: its peer %s is declared as a veth too, at %s:%u:%u: declare the pair "
+                               "once, and the other end under ethernets to configure it",
+                               r->name, r->link.peer, o->pos.file, o->pos.line, o->pos.col);
+        else if (o)
+                ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is declared as %s %s at %s:%u:%u",
+                               r->name, r->link.peer, kind_to_string(o->kind), o->name, o->pos.file, o->pos.line,
+                               o->pos.col);
+        for (size_t j = 0; j < declared->n && declared->v[j] != r; j++) {
+                const struct resource *q = declared->v[j];
+                if (q->kind == KIND_VETH && q->state != STATE_ABSENT && !q->link.peer_netns[0] &&
+                    strcmp(q->link.peer, r->link.peer) == 0)
+                        ret = diag_pos(resource_ref_pos(r, r->link.peer), "veth %s: peer %s is also the peer of veth %s",
+                                       r->name, r->link.peer, q->name);
+        }
+        return ret;
+}
+
+static bool owned_veth(const struct show_owner *o, const struct resource *r) {
+        return o && o->ledger && ledger_find((struct ledger *) o->ledger, o->scope, KIND_VETH, r->name);
+}
+
+/* A veth pair in this namespace is written once: applied, that one entry
+ * makes both ends. It goes under the end reconcile owns (so that a NIC at the
+ * other end stays a NIC), else under the end whose name sorts first; the
+ * other end is written as a NIC, which sets its MTU and addresses. */
+static enum kind veth_show_as(const struct resource *r, const struct show_ctx *s) {
+        if (link_show_as(r, s) < 0)
+                return _KIND_INVALID;
+        if (!r->link.peer[0] || r->link.peer_netns[0])
+                return r->kind;
+        const struct resource *p = model_find(s->live, KIND_VETH, r->link.peer);
+        if (!p || p->kind != KIND_VETH || strcmp(p->link.peer, r->name) != 0 || (s->pick && !s->pick(p, s->u)))
+                return r->kind;
+        bool mine = owned_veth(s->owner, r), theirs = owned_veth(s->owner, p);
+        bool second = mine != theirs ? theirs : strcmp(p->name, r->name) < 0;
+        return second ? KIND_ETHERNET : r->kind;
+}
+
+static void veth_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        (void) s;
+        /* A veth whose peer is in another namespace cannot be written as a manifest here. */
+        if (!r->link.peer[0]) {
+                yw_comment(w, 2, "%s: a veth whose peer lives in another namespace", r->name);
+                return;
+        }
+        link_show_begin(w, r);
+        yw_kv_name(w, "peer", r->link.peer);
+        link_show_end(w, r, true);
+}
+
+const struct kind_ops veth_kind = {
+        .word = "veth",
+        .section = "veths",
+        LINK_KIND_COMMON,
+        .defaults = link_defaults,
+        .show_as = veth_show_as,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 6,
+        .fields = veth_fields,
+        .n_fields = ELEMENTSOF(veth_fields),
+        .check = veth_check,
+        .validate = veth_validate,
+        .validate_phase = 5,
+        .show = veth_show,
+};

@@ -1,0 +1,84 @@
+/* VXLAN tunnels: a VNI, unicast remote or multicast group, and the local
+ * address they bind (which orders them after the link that carries it). */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "kind.h"
+
+static const struct field vxlan_fields[] = {
+        { "vni", FT_U32, R(link.vni), 0, 16777215, LINK_F_VNI, NULL, NULL, NULL },
+        { "local", FT_IPADDR, R(link.local), 0, 0, LINK_F_LOCAL, NULL, NULL, NULL },
+        { "remote", FT_IPADDR, R(link.remote), 0, 0, LINK_F_REMOTE, NULL, NULL, NULL },
+        { "group", FT_IPADDR, R(link.group), 0, 0, LINK_F_GROUP, NULL, NULL, NULL },
+        { "dev", FT_IFNAME, R(link.link), 0, 0, LINK_F_LINK, NULL, NULL, NULL },
+        { "port", FT_U32, R(link.port), 1, 65535, LINK_F_PORT, NULL, NULL, NULL },
+        { "learning", FT_BOOL, R(link.learning), 0, 0, LINK_F_LEARNING, NULL, NULL, NULL },
+        LINK_COMMON_FIELDS,
+};
+
+static int vxlan_check(struct check_ctx *c, struct resource *r) {
+        const struct link_spec *l = &r->link;
+        if (!(r->set & LINK_F_VNI))
+                return check_error(c, 0, "vxlan %s needs a vni", r->name);
+        if ((r->set & LINK_F_REMOTE) && (r->set & LINK_F_GROUP))
+                return check_error(c, 0, "vxlan %s: remote and group exclude each other", r->name);
+        bool mcast = l->group.family == AF_INET ? (l->group.a[0] & 0xf0) == 0xe0 : l->group.a[0] == 0xff;
+        if ((r->set & LINK_F_GROUP) && !mcast)
+                return check_error(c, 0, "vxlan %s: group must be a multicast address", r->name);
+        if ((r->set & LINK_F_GROUP) && !(r->set & LINK_F_LINK))
+                return check_error(c, 0, "vxlan %s: a multicast group needs dev", r->name);
+        int fam = r->set & LINK_F_REMOTE ? l->remote.family : r->set & LINK_F_GROUP ? l->group.family : 0;
+        if (fam && (r->set & LINK_F_LOCAL) && l->local.family != fam)
+                return check_error(c, 0, "vxlan %s: local and %s are of different address families", r->name,
+                                   r->set & LINK_F_REMOTE ? "remote" : "group");
+        if (strcmp(l->link, r->name) == 0)
+                return check_error(c, 0, "vxlan %s cannot sit on itself", r->name);
+        return 0;
+}
+
+/* The declared link that carries the local address comes first; a VXLAN that
+ * is itself a port of that link cannot wait for it: no implied order then. */
+static int vxlan_validate(struct resource *r, struct model *declared) {
+        if (!(r->set & LINK_F_LOCAL))
+                return 0;
+        const char *owner = link_address_owner(declared, &r->link.local, true);
+        const struct resource *o = owner ? model_find(declared, KIND_ETHERNET, owner) : NULL;
+        if (o && strcmp(owner, r->name) != 0 && !str_list_contains(&o->link.interfaces, r->name))
+                snprintf(r->link.local_dev, sizeof(r->link.local_dev), "%s", owner);
+        return 0;
+}
+
+static void vxlan_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        const struct link_spec *l = &r->link;
+        char buf[64];
+        (void) s;
+        link_show_begin(w, r);
+        yw_kv_uint(w, "vni", l->vni);
+        if (r->set & LINK_F_LOCAL)
+                yw_kv_str(w, "local", ipaddr_format(&l->local, false, buf, sizeof(buf)));
+        if (r->set & LINK_F_REMOTE)
+                yw_kv_str(w, "remote", ipaddr_format(&l->remote, false, buf, sizeof(buf)));
+        if (r->set & LINK_F_GROUP)
+                yw_kv_str(w, "group", ipaddr_format(&l->group, false, buf, sizeof(buf)));
+        if (l->link[0])
+                yw_kv_name(w, "dev", l->link);
+        yw_kv_uint(w, "port", l->port);
+        yw_kv_bool(w, "learning", l->learning);
+        link_show_end(w, r, true);
+}
+
+const struct kind_ops vxlan_kind = {
+        .word = "vxlan",
+        .section = "vxlans",
+        LINK_KIND_COMMON,
+        .defaults = link_defaults,
+        .show_as = link_show_as,
+        .flags = KF_REVERTIBLE,
+        .show_rank = 3,
+        .fields = vxlan_fields,
+        .n_fields = ELEMENTSOF(vxlan_fields),
+        .check = vxlan_check,
+        .validate = vxlan_validate,
+        .validate_phase = 2,
+        .show = vxlan_show,
+};
