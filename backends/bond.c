@@ -66,10 +66,13 @@ static void bond_show(struct yw *w, const struct resource *r, const struct show_
         link_show_end(w, r, true);
 }
 
+static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true };
+
 const struct kind_ops bond_kind = {
         .word = "bond",
         .section = "bonds",
         LINK_KIND_COMMON,
+        .impl = &bond_link,
         .show_as = link_show_as,
         .defaults = bond_defaults,
         .flags = KF_REVERTIBLE,

@@ -35,10 +35,13 @@ static void bridge_show(struct yw *w, const struct resource *r, const struct sho
         link_show_end(w, r, true);
 }
 
+static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports = true };
+
 const struct kind_ops bridge_kind = {
         .word = "bridge",
         .section = "bridges",
         LINK_KIND_COMMON,
+        .impl = &bridge_link,
         .defaults = link_defaults,
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE,

@@ -17,10 +17,13 @@ static void ethernet_show(struct yw *w, const struct resource *r, const struct s
         link_show_end(w, r, false);
 }
 
+static const struct link_kind ethernet_link = { .info_kind = NULL };
+
 const struct kind_ops ethernet_kind = {
         .word = "ethernet",
         .section = "ethernets",
         LINK_KIND_COMMON,
+        .impl = &ethernet_link,
         .defaults = link_defaults,
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE | KF_NEVER_PRUNED | KF_NEVER_ADOPTED | KF_NOT_ABSENT,

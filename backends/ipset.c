@@ -519,7 +519,6 @@ static void ipset_deps_(const struct resource *r, void (*add)(void *u, enum kind
 const struct backend ipset_backend = {
         .name = "ipset",
         .scope = SCOPE_NETNS,
-        .kinds = 1u << KIND_IPSET,
         .open = ipset_open_,
         .close = ipset_close_,
         .observe = ipset_observe_,

@@ -512,7 +512,6 @@ static int ipvs_apply(void *state, const struct action *a, struct ledger *l, str
 const struct backend ipvs_backend = {
         .name = "ipvs",
         .scope = SCOPE_NETNS,
-        .kinds = 1u << KIND_SERVICE,
         .open = ipvs_open,
         .close = ipvs_close,
         .observe = ipvs_observe,

@@ -11,6 +11,16 @@
 
 /* ---- links: one name space, the keys every created link takes ---- */
 
+/* What the link backend needs of each link kind (kind_ops.impl). */
+struct link_kind {
+        const char *info_kind; /* IFLA_INFO_KIND it is made and observed with; NULL: a NIC the kernel has */
+        bool has_ports;        /* members enslaved through IFLA_MASTER and recorded as "ports" */
+        bool has_parent;       /* sits on a parent given by IFLA_LINK */
+};
+static inline const struct link_kind *link_kind_of(enum kind k) {
+        return kind_ops(k)->impl;
+}
+
 #define LINK_COMMON_FIELDS                                                                          \
         { "addresses", FT_ADDR_LIST, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL, NULL }, \
                 { "mtu", FT_U32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL, NULL },             \

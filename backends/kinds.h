@@ -20,4 +20,5 @@
         X(VOLUME, volume)       \
         X(DOMAIN, domain)       \
         X(SERVICE, service)     \
-        X(IPSET, ipset)
+        X(IPSET, ipset)         \
+        X(DUMMY, dummy)

@@ -2009,7 +2009,6 @@ static int lv_watch_drain(int fd) {
 const struct backend libvirt_backend = {
         .name = "libvirt",
         .scope = SCOPE_LIBVIRT,
-        .kinds = 1u << KIND_NETWORK | 1u << KIND_POOL | 1u << KIND_VOLUME | 1u << KIND_DOMAIN,
         .open = lv_open,
         .close = lv_close,
         .observe = lv_observe,

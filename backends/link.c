@@ -21,7 +21,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "backends.h"
+#include "kind.h"
 
 /* Interface indexes by name from the last observation and from this run's
  * creates: an apply that enslaves two ports per bridge asks the kernel for
@@ -84,27 +84,29 @@ static int ifcache_get(const struct ifcache *c, const char *name) {
         return 0;
 }
 
-/* The kernel's IFLA_INFO_KIND of each kind reconcile creates. */
-static const char *const info_kinds[_KIND_MAX] = {
-        [KIND_BRIDGE] = "bridge", [KIND_VLAN] = "vlan",       [KIND_BOND] = "bond", [KIND_VXLAN] = "vxlan",
-        [KIND_MACVLAN] = "macvlan", [KIND_MACVTAP] = "macvtap", [KIND_VETH] = "veth", [KIND_TAP] = "tun",
-};
+static bool is_link(enum kind k) {
+        return kind_ops(k)->backend == &link_backend;
+}
 
+/* The kind the kernel's IFLA_INFO_KIND names; a NIC for any other. */
 static enum kind kind_of_info(const char *type) {
         for (int k = 0; k < _KIND_MAX; k++)
-                if (info_kinds[k] && strcmp(info_kinds[k], type) == 0)
+                if (is_link((enum kind) k) && link_kind_of((enum kind) k)->info_kind &&
+                    strcmp(link_kind_of((enum kind) k)->info_kind, type) == 0)
                         return (enum kind) k;
         return KIND_ETHERNET;
 }
 
-/* Kinds whose members are enslaved through IFLA_MASTER and recorded as "ports". */
-static bool has_ports(enum kind k) {
-        return k == KIND_BRIDGE || k == KIND_BOND;
+static const char *info_kind(enum kind k) {
+        return link_kind_of(k)->info_kind;
 }
 
-/* Kinds that sit on a parent given by IFLA_LINK. */
+static bool has_ports(enum kind k) {
+        return link_kind_of(k)->has_ports;
+}
+
 static bool has_parent(enum kind k) {
-        return k == KIND_VLAN || k == KIND_MACVLAN || k == KIND_MACVTAP;
+        return link_kind_of(k)->has_parent;
 }
 
 /* ---- observe ---- */
@@ -972,7 +974,7 @@ static int link_send(struct link_state *s, const struct link_req *q) {
                 r = nla_put_u32(msg, IFLA_LINK, (uint32_t) q->parent);
         if (r >= 0 && (!q->ifindex || q->data_fields)) {
                 struct nlattr *info = nla_nest_start(msg, IFLA_LINKINFO);
-                r = info ? nla_put_string(msg, IFLA_INFO_KIND, info_kinds[q->kind]) : -ENOMEM;
+                r = info ? nla_put_string(msg, IFLA_INFO_KIND, info_kind(q->kind)) : -ENOMEM;
                 if (r >= 0 && q->data_fields) {
                         struct nlattr *data = nla_nest_start(msg, IFLA_INFO_DATA);
                         r = data ? put_info_data(s, msg, q) : -ENOMEM;
@@ -1532,8 +1534,6 @@ static void link_takes_with(const struct resource *live, void (*add)(void *u, en
 const struct backend link_backend = {
         .name = "link",
         .scope = SCOPE_NETNS,
-        .kinds = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN | 1u << KIND_BOND | 1u << KIND_VXLAN |
-                 1u << KIND_MACVLAN | 1u << KIND_MACVTAP | 1u << KIND_VETH | 1u << KIND_TAP,
         .open = link_open,
         .close = link_close,
         .observe = link_observe,

@@ -32,8 +32,12 @@ static void macvlan_show(struct yw *w, const struct resource *r, const struct sh
         .n_fields = ELEMENTSOF(macvlan_fields), .check = macvlan_check,    \
         .validate = link_validate_child_mtu, .validate_phase = 1, .show = macvlan_show
 
+static const struct link_kind macvlan_link = { .info_kind = "macvlan", .has_parent = true };
+static const struct link_kind macvtap_link = { .info_kind = "macvtap", .has_parent = true };
+
 const struct kind_ops macvlan_kind = {
         .word = "macvlan",
+        .impl = &macvlan_link,
         .section = "macvlans",
         .show_rank = 4,
         MACVLAN_KIND_COMMON,
@@ -41,6 +45,7 @@ const struct kind_ops macvlan_kind = {
 
 const struct kind_ops macvtap_kind = {
         .word = "macvtap",
+        .impl = &macvtap_link,
         .section = "macvtaps",
         .show_rank = 5,
         MACVLAN_KIND_COMMON,

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "backends.h"
+#include "kind.h"
 
 #define KIND_DECLARE(NAME, name) extern const struct kind_ops name##_kind;
 RECONCILE_KINDS(KIND_DECLARE)
@@ -48,4 +48,18 @@ enum kind kind_class(enum kind k) {
                 ready = true;
         }
         return class_of[k];
+}
+
+/* The library connections, in the order a run opens them. */
+const struct backend *const backends[] = {
+        &link_backend, &libvirt_backend, &ipvs_backend, &ipset_backend, &route_backend, &sysctl_backend,
+};
+const size_t n_backends = ELEMENTSOF(backends);
+
+const struct backend *backend_for_kind(enum kind k) {
+        return k >= 0 && k < _KIND_MAX ? kind_registry[k]->backend : NULL;
+}
+
+bool backend_serves(const struct backend *b, enum kind k) {
+        return kind_registry[k]->backend == b;
 }

@@ -344,7 +344,6 @@ static int route_watch_open(const struct backend_ctx *ctx) {
 const struct backend route_backend = {
         .name = "route",
         .scope = SCOPE_NETNS,
-        .kinds = 1u << KIND_ROUTE,
         .open = route_open,
         .close = route_close,
         .observe = route_observe,

@@ -178,7 +178,6 @@ static int sysctl_apply(void *state, const struct action *a, struct ledger *l, s
 const struct backend sysctl_backend = {
         .name = "sysctl",
         .scope = SCOPE_NETNS,
-        .kinds = 1u << KIND_SYSCTL,
         .open = sysctl_open,
         .close = sysctl_close,
         .observe = sysctl_observe,

@@ -47,10 +47,13 @@ static void tap_show(struct yw *w, const struct resource *r, const struct show_c
         link_show_end(w, r, true);
 }
 
+static const struct link_kind tap_link = { .info_kind = "tun" };
+
 const struct kind_ops tap_kind = {
         .word = "tap",
         .section = "taps",
         LINK_KIND_COMMON,
+        .impl = &tap_link,
         .defaults = link_defaults,
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE,

@@ -80,10 +80,13 @@ static void veth_show(struct yw *w, const struct resource *r, const struct show_
         link_show_end(w, r, true);
 }
 
+static const struct link_kind veth_link = { .info_kind = "veth" };
+
 const struct kind_ops veth_kind = {
         .word = "veth",
         .section = "veths",
         LINK_KIND_COMMON,
+        .impl = &veth_link,
         .defaults = link_defaults,
         .show_as = veth_show_as,
         .flags = KF_REVERTIBLE,

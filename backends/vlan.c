@@ -26,10 +26,13 @@ static void vlan_show(struct yw *w, const struct resource *r, const struct show_
         link_show_end(w, r, true);
 }
 
+static const struct link_kind vlan_link = { .info_kind = "vlan", .has_parent = true };
+
 const struct kind_ops vlan_kind = {
         .word = "vlan",
         .section = "vlans",
         LINK_KIND_COMMON,
+        .impl = &vlan_link,
         .defaults = link_defaults,
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE,

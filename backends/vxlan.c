@@ -67,10 +67,13 @@ static void vxlan_show(struct yw *w, const struct resource *r, const struct show
         link_show_end(w, r, true);
 }
 
+static const struct link_kind vxlan_link = { .info_kind = "vxlan" };
+
 const struct kind_ops vxlan_kind = {
         .word = "vxlan",
         .section = "vxlans",
         LINK_KIND_COMMON,
+        .impl = &vxlan_link,
         .defaults = link_defaults,
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE,

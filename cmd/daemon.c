@@ -140,7 +140,7 @@ static bool poll_backends(struct daemon *d) {
                 struct poll *p = &d->polls[i];
                 bool declared = false;
                 for (size_t j = 0; j < d->good.model.n && !declared; j++)
-                        declared = (p->backend->kinds & (1u << d->good.model.v[j]->kind)) != 0;
+                        declared = backend_serves(p->backend, d->good.model.v[j]->kind);
                 if (!declared)
                         continue;
                 if (!p->open) {

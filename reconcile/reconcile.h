@@ -601,6 +601,8 @@ struct backend;
 struct kind_ops {
         const char *word, *section; /* "bridge", "bridges" */
         const struct backend *backend; /* the library connection that observes and applies it */
+        /* What that backend keeps per kind (the link backend: struct link_kind). */
+        const void *impl;
         /* Kinds of one name space share names ("interface": links, OVS ports); NULL: its own. */
         const char *name_space;
         uint32_t flags;              /* KF_* */
@@ -759,7 +761,6 @@ int netns_check(const char *netns);
 struct backend {
         const char *name;
         enum scope_type scope;
-        uint32_t kinds; /* bit per enum kind it serves */
         /* Connect; *state is handed to every other call. */
         int (*open)(const struct backend_ctx *ctx, void **state);
         /* Free everything open() made. Accepts NULL. */
@@ -820,15 +821,11 @@ struct backend {
         int (*poll_digest)(void *state, const struct model *want, uint64_t *digest);
 };
 
-extern const struct backend link_backend;
-extern const struct backend libvirt_backend;
-extern const struct backend ipvs_backend;
-extern const struct backend ipset_backend;
-extern const struct backend route_backend;
-extern const struct backend sysctl_backend;
 extern const struct backend *const backends[];
 extern const size_t n_backends;
 const struct backend *backend_for_kind(enum kind k);
+/* Whether b observes and applies kind k (its kind_ops say so). */
+bool backend_serves(const struct backend *b, enum kind k);
 
 /* ---- the run: observe, plan, apply, verify ---- */
 

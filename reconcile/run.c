@@ -8,23 +8,6 @@
 
 #include "reconcile.h"
 
-const struct backend *const backends[] = {
-        &link_backend,
-        &libvirt_backend,
-        &ipvs_backend,
-        &ipset_backend,
-        &route_backend,
-        &sysctl_backend,
-};
-const size_t n_backends = ELEMENTSOF(backends);
-
-const struct backend *backend_for_kind(enum kind k) {
-        for (size_t i = 0; i < n_backends; i++)
-                if (backends[i]->kinds & (1u << k))
-                        return backends[i];
-        return NULL;
-}
-
 static size_t backend_index(const struct backend *b) {
         for (size_t i = 0; i < n_backends; i++)
                 if (backends[i] == b)
@@ -113,7 +96,7 @@ struct dep_probe {
 static void dep_probe(void *u, enum kind k, const char *name) {
         struct dep_probe *d = u;
         (void) name;
-        d->hit = d->hit || (d->b->kinds & (1u << k));
+        d->hit = d->hit || backend_serves(d->b, k);
 }
 
 /* Which backends this run needs: those of selected kinds that the manifests
@@ -133,7 +116,7 @@ static bool backend_needed(const struct run *r, const struct backend *b, bool *n
         if (probe.hit)
                 return true;
         for (int k = 0; k < _KIND_MAX; k++) {
-                if (!(b->kinds & (1u << k)) || !kind_selected(r->opts, k))
+                if (!backend_serves(b, k) || !kind_selected(r->opts, k))
                         continue;
                 for (size_t i = 0; r->want && i < r->want->n; i++)
                         if (r->want->v[i]->kind == (enum kind) k)
@@ -146,7 +129,7 @@ static bool backend_needed(const struct run *r, const struct backend *b, bool *n
         }
         *named = false;
         for (int k = 0; k < _KIND_MAX; k++)
-                if ((b->kinds & (1u << k)) && r->opts->only_kinds && kind_selected(r->opts, k))
+                if (backend_serves(b, k) && r->opts->only_kinds && kind_selected(r->opts, k))
                         return true;
         return false;
 }
@@ -189,7 +172,7 @@ static void names_for(const struct run *r, const struct backend *b, struct str_l
         struct strset seen = { 0 };
         for (size_t i = 0; r->want && i < r->want->n; i++) {
                 const struct resource *w = r->want->v[i];
-                if (!(b->kinds & (1u << w->kind)))
+                if (!backend_serves(b, w->kind))
                         continue;
                 const char *id = b->identity ? b->identity(w, idbuf, sizeof(idbuf)) : w->name;
                 *(char **) array_push(&out->v, &out->n, sizeof(char *)) = xstrdup(id);
@@ -198,7 +181,7 @@ static void names_for(const struct run *r, const struct backend *b, struct str_l
                 strset_add(&seen, out->v[i]);
         for (size_t i = 0; r->ledger && i < r->ledger->n; i++) {
                 const struct ledger_entry *e = &r->ledger->v[i];
-                if (e->gone || !(b->kinds & (1u << e->kind)) ||
+                if (e->gone || !backend_serves(b, e->kind) ||
                     strcmp(e->scope, scope_of(r->opts, e->kind, scope, sizeof(scope))) != 0 || !strset_add(&seen, e->name))
                         continue;
                 *(char **) array_push(&out->v, &out->n, sizeof(char *)) = xstrdup(e->name);
@@ -253,7 +236,7 @@ struct kind_keys {
 
 static bool of_keys(const struct resource *res, void *u) {
         struct kind_keys *k = u;
-        if (!(k->b->kinds & (1u << res->kind)))
+        if (!backend_serves(k->b, res->kind))
                 return false;
         return k->all || strset_has(&k->keys, res->name);
 }
@@ -928,7 +911,7 @@ size_t run_watch_open(const struct run_opts *o, const struct model *want, struct
                 for (size_t j = 0; j < *n; j++)
                         open = open || w[j].backend == b;
                 for (size_t j = 0; want && j < want->n && !wanted; j++)
-                        wanted = (b->kinds & (1u << want->v[j]->kind)) && kind_selected(o, want->v[j]->kind);
+                        wanted = backend_serves(b, want->v[j]->kind) && kind_selected(o, want->v[j]->kind);
                 if (open || !wanted || !b->watch_open)
                         continue;
                 int fd = b->watch_open(&o->ctx);

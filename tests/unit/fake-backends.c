@@ -92,7 +92,6 @@ static int fake_apply(void *state, const struct action *a, struct ledger *l, str
 const struct backend link_backend = {
         .name = "fake-link",
         .scope = SCOPE_NETNS,
-        .kinds = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN,
         .open = fake_open,
         .close = fake_close,
         .observe = fake_observe,
