@@ -1636,9 +1636,7 @@ static const char *intern_file(struct manifest_set *set, const char *name) {
 
 /* Fold every byte read into one digest (FNV-1a 64), so a run can name its revision. */
 static void digest_update(struct manifest_set *set, const char *buf, size_t len) {
-        uint64_t h = set->digest[0] ? strtoull(set->digest, NULL, 16) : 1469598103934665603ull;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (unsigned char) buf[i]) * 1099511628211ull;
+        uint64_t h = hash_fnv1a(set->digest[0] ? strtoull(set->digest, NULL, 16) : HASH_FNV1A_SEED, buf, len);
         snprintf(set->digest, sizeof(set->digest), "%016llx", (unsigned long long) h);
 }
 

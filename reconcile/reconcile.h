@@ -27,6 +27,29 @@ void *array_push(void *vp, size_t *n, size_t size);
  * and grown later with array_push must be allocated with at least this many. */
 size_t array_capacity(size_t n);
 
+/* FNV-1a over n bytes, continuing from h (chain calls to hash several fields).
+ * The seed is FNV's offset basis short of its last digit: derived MACs and the
+ * manifest digest were made with it, so it stays. */
+#define HASH_FNV1A_SEED 1469598103934665603ull
+uint64_t hash_fnv1a(uint64_t h, const void *p, size_t n);
+uint64_t hash_fnv1a_str(uint64_t h, const char *s);
+
+/* An open-addressing index over an array its owner keeps and hashes: a slot
+ * holds an element's position + 1 (0 is empty), probed linearly. */
+struct hindex {
+        size_t *slots;
+        size_t n_slots; /* a power of two, or 0 while empty */
+};
+#define HINDEX_NONE SIZE_MAX
+/* The position of the element of hash h for which eq(pos, u) holds, or HINDEX_NONE. */
+size_t hindex_find(const struct hindex *x, uint64_t h, bool (*eq)(size_t pos, const void *u), const void *u);
+/* Index the element just appended at n - 1; past half full, all n are indexed
+ * anew in a larger table, through hash(pos, u). */
+void hindex_add(struct hindex *x, size_t n, uint64_t (*hash)(size_t pos, const void *u), const void *u);
+/* Index elements 0..n-1 anew, after some moved or went. */
+void hindex_rebuild(struct hindex *x, size_t n, uint64_t (*hash)(size_t pos, const void *u), const void *u);
+void hindex_done(struct hindex *x);
+
 struct srcpos {
         const char *file; /* owned by the manifest set, lives as long as it */
         unsigned line, col;
@@ -174,7 +197,11 @@ struct str_list { char **v; size_t n; };
 void str_list_done(struct str_list *l);
 bool str_list_contains(const struct str_list *l, const char *s);
 /* A set of borrowed strings for duplicate checks in linear time. */
-struct strset { const char **slots; size_t n, cap; };
+struct strset {
+        const char **v;
+        size_t n;
+        struct hindex index;
+};
 bool strset_add(struct strset *s, const char *str); /* false if it was there already */
 bool strset_has(const struct strset *s, const char *str);
 void strset_done(struct strset *s);
@@ -458,8 +485,7 @@ const struct srcpos *resource_key_pos(const struct resource *r, uint64_t bit);
 struct model {
         struct resource **v;
         size_t n, cap;
-        size_t *slots; /* open addressing: index+1 into v, 0 = empty */
-        size_t n_slots;
+        struct hindex index; /* by (kind class, name) */
 };
 void model_done(struct model *m);
 int model_add(struct model *m, struct resource *r); /* takes ownership; -EEXIST on a name clash */
@@ -485,8 +511,7 @@ struct ledger {
         char *path;
         struct ledger_entry *v;
         size_t n;
-        size_t *slots; /* index by key, private to ledger.c */
-        size_t n_slots;
+        struct hindex index; /* by key, private to ledger.c */
         bool dirty;
 };
 int ledger_load(struct ledger *l, const char *state_dir); /* a missing file is empty; a torn one is an error */

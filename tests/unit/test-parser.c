@@ -694,6 +694,17 @@ static void test_deep_nesting_refused_fast(void **state) {
                            "m.yaml:4:129: error: YAML: nested deeper than 64 levels");
 }
 
+/* The digest names a revision in holds and logs: the same bytes keep the same
+ * digest across versions of reconcile. */
+static void test_digest_pinned(void **state) {
+        (void) state;
+        const char *a = "version: 1\nbridges:\n  br0: {}\n", *b = "version: 1\nbridges:\n  br1: {}\n";
+        assert_int_equal(manifest_parse_buffer(&set, "a.yaml", a, strlen(a), "kvm1"), 0);
+        assert_string_equal(set.digest, "bec462f1a945039e");
+        assert_int_equal(manifest_parse_buffer(&set, "b.yaml", b, strlen(b), "kvm1"), 0);
+        assert_string_equal(set.digest, "5229430acc740d16");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -746,6 +757,7 @@ int main(void) {
                 T(test_enum_words_checked_at_parse),
                 T(test_reference_positions),
                 T(test_deep_nesting_refused_fast),
+                T(test_digest_pinned),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,6 +144,66 @@ static void test_model_remove_if_and_strset(void **state) {
         strset_done(&set);
 }
 
+static uint64_t num_hash(size_t pos, const void *u) {
+        const int *v = u;
+        return hash_fnv1a(HASH_FNV1A_SEED, &v[pos], sizeof(v[pos]));
+}
+
+struct num_key {
+        const int *v;
+        int want;
+};
+
+static bool num_eq(size_t pos, const void *u) {
+        const struct num_key *k = u;
+        return k->v[pos] == k->want;
+}
+
+static size_t num_find(const struct hindex *x, const int *v, int want) {
+        struct num_key k = { v, want };
+        return hindex_find(x, hash_fnv1a(HASH_FNV1A_SEED, &want, sizeof(want)), num_eq, &k);
+}
+
+/* The one index under the model, the ledger, strset and the link cache. */
+static void test_hindex(void **state) {
+        struct hindex x = { 0 };
+        static int v[5000];
+        size_t n = 0;
+        (void) state;
+        assert_int_equal(num_find(&x, v, 1), HINDEX_NONE); /* empty: no slots yet */
+        for (int i = 0; i < 5000; i++) {
+                v[n++] = i * 7;
+                hindex_add(&x, n, num_hash, v);
+        }
+        assert_true(x.n_slots >= 2 * n);
+        for (int i = 0; i < 5000; i++)
+                assert_int_equal(num_find(&x, v, i * 7), (size_t) i);
+        assert_int_equal(num_find(&x, v, 3), HINDEX_NONE);
+        /* Keep the even ones, moved to the front: the rebuilt index finds them at their new places. */
+        n = 0;
+        for (int i = 0; i < 5000; i += 2)
+                v[n++] = i * 7;
+        hindex_rebuild(&x, n, num_hash, v);
+        assert_int_equal(num_find(&x, v, 14), 1);
+        assert_int_equal(num_find(&x, v, 7), HINDEX_NONE);
+        hindex_done(&x);
+        hindex_done(&x); /* safe twice */
+        assert_int_equal(hash_fnv1a(HASH_FNV1A_SEED, "", 0), HASH_FNV1A_SEED);
+        assert_int_equal(hash_fnv1a_str(HASH_FNV1A_SEED, "a"), 0x44bd8ad473cd9906ull);
+        /* strset grows through it, and borrows its strings. */
+        static char names[1000][8];
+        struct strset set = { 0 };
+        for (int i = 0; i < 1000; i++) {
+                snprintf(names[i], sizeof(names[i]), "n%d", i);
+                assert_true(strset_add(&set, names[i]));
+        }
+        for (int i = 0; i < 1000; i++)
+                assert_false(strset_add(&set, names[i]));
+        assert_true(strset_has(&set, "n999"));
+        assert_false(strset_has(&set, "n1000"));
+        strset_done(&set);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_enum_tables_round_trip),
@@ -152,6 +212,7 @@ int main(void) {
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_model_lookup_by_class),
                 cmocka_unit_test(test_model_remove_if_and_strset),
+                cmocka_unit_test(test_hindex),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
