@@ -944,14 +944,13 @@ static int add_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
 }
 
 static int check_ipset(struct pctx *c, struct resource *r, yaml_node_t *key);
-static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a);
 static uint32_t ipv4_host(const struct ipaddr *a);
 /* The value node of a key the resource has (its bit is in r->set). */
 #define AT(bit) c->at[__builtin_ctzll(bit)]
 
 static bool subnets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
         struct ipaddr wider = a->prefix <= b->prefix ? *a : *b;
-        return a->family == b->family && in_subnet(&wider, a->prefix <= b->prefix ? b : a);
+        return a->family == b->family && ipaddr_in_subnet(&wider, a->prefix <= b->prefix ? b : a);
 }
 
 /* A network that makes its own bridge (nat, route, isolated). */
@@ -1074,7 +1073,8 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                                 return perr(c, at, "network %s: dhcp needs address (the network it serves)", r->name);
                         if (nw->dhcp.start.family == 0 || nw->dhcp.end.family == 0)
                                 return perr(c, at, "network %s: dhcp needs start and end", r->name);
-                        if (!in_subnet(&nw->address, &nw->dhcp.start) || !in_subnet(&nw->address, &nw->dhcp.end))
+                        if (!ipaddr_in_subnet(&nw->address, &nw->dhcp.start) ||
+                            !ipaddr_in_subnet(&nw->address, &nw->dhcp.end))
                                 return perr(c, at, "network %s: dhcp start and end must lie in %s", r->name,
                                             scalar(AT(NET_F_ADDRESS)));
                         if (memcmp(nw->dhcp.start.a, nw->dhcp.end.a, 16) > 0)
@@ -1901,15 +1901,6 @@ static bool same_host(const struct ipaddr *a, const struct ipaddr *b) {
         return a->family == b->family && memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
-        if (net->family != a->family)
-                return false;
-        for (unsigned i = 0; i < net->prefix; i++)
-                if ((net->a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
-                        return false;
-        return true;
-}
-
 /* The declared link that carries an address equal to a (exact) or a subnet
  * holding a: an order the kernel needs (a VXLAN binds its local address, a
  * gateway must be reachable) that no name in the manifest states. */
@@ -1919,7 +1910,8 @@ static const char *address_owner(const struct model *m, const struct ipaddr *a, 
                 if (!kind_is_link(r->kind) || r->state == STATE_ABSENT)
                         continue;
                 for (size_t j = 0; j < r->link.addresses.n; j++)
-                        if (exact ? same_host(&r->link.addresses.v[j], a) : in_subnet(&r->link.addresses.v[j], a))
+                        if (exact ? same_host(&r->link.addresses.v[j], a)
+                                  : ipaddr_in_subnet(&r->link.addresses.v[j], a))
                                 return r->name;
         }
         return NULL;

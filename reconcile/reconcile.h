@@ -191,6 +191,8 @@ int ipaddr_parse(const char *s, bool want_prefix, struct ipaddr *out); /* 0 or -
 /* "192.0.2.1/24" (with_prefix) or "192.0.2.1" into buf of at least 64 bytes. */
 char *ipaddr_format(const struct ipaddr *a, bool with_prefix, char *buf, size_t size);
 bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b); /* address and prefix, not flags */
+/* Whether a lies in net's prefix (its first net->prefix bits); never across families. */
+bool ipaddr_in_subnet(const struct ipaddr *net, const struct ipaddr *a);
 
 struct addr_list { struct ipaddr *v; size_t n; };
 struct str_list { char **v; size_t n; };

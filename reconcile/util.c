@@ -430,6 +430,15 @@ bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b) {
         return a->family == b->family && a->prefix == b->prefix && memcmp(a->a, b->a, len) == 0;
 }
 
+bool ipaddr_in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
+        if (net->family != a->family)
+                return false;
+        for (unsigned i = 0; i < net->prefix; i++)
+                if ((net->a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
+                        return false;
+        return true;
+}
+
 void str_list_done(struct str_list *l) {
         for (size_t i = 0; i < l->n; i++)
                 free(l->v[i]);

@@ -144,6 +144,37 @@ static void test_model_remove_if_and_strset(void **state) {
         strset_done(&set);
 }
 
+static bool in(const char *net, const char *addr) {
+        struct ipaddr n, a;
+        assert_int_equal(ipaddr_parse(net, true, &n), 0);
+        assert_int_equal(ipaddr_parse(addr, false, &a), 0);
+        return ipaddr_in_subnet(&n, &a);
+}
+
+/* The one subnet test: a DHCP range in its network, the route to the SSH client. */
+static void test_in_subnet(void **state) {
+        (void) state;
+        assert_true(in("192.0.2.0/24", "192.0.2.255"));
+        assert_true(in("192.0.2.77/24", "192.0.2.1")); /* host bits of the network do not count */
+        assert_false(in("192.0.2.0/24", "192.0.3.0"));
+        assert_true(in("10.0.0.0/9", "10.127.255.255"));
+        assert_false(in("10.0.0.0/9", "10.128.0.0"));
+        assert_true(in("0.0.0.0/0", "203.0.113.9")); /* the default route holds everything */
+        assert_true(in("192.0.2.1/32", "192.0.2.1"));
+        assert_false(in("192.0.2.1/32", "192.0.2.2"));
+        assert_true(in("2001:db8::/32", "2001:db8:ffff::1"));
+        assert_false(in("2001:db8::/32", "2001:db9::1"));
+        assert_true(in("2001:db8::/63", "2001:db8:0:1::1"));
+        assert_false(in("2001:db8::/64", "2001:db8:0:1::1"));
+        assert_true(in("::/0", "2001:db8::1"));
+        assert_true(in("2001:db8::1/128", "2001:db8::1"));
+        assert_false(in("2001:db8::1/128", "2001:db8::2"));
+        /* Never across families, not even under a prefix of 0. */
+        assert_false(in("0.0.0.0/0", "2001:db8::1"));
+        assert_false(in("::/0", "192.0.2.1"));
+        assert_false(in("::ffff:192.0.2.0/120", "192.0.2.1"));
+}
+
 static uint64_t num_hash(size_t pos, const void *u) {
         const int *v = u;
         return hash_fnv1a(HASH_FNV1A_SEED, &v[pos], sizeof(v[pos]));
@@ -213,6 +244,7 @@ int main(void) {
                 cmocka_unit_test(test_model_lookup_by_class),
                 cmocka_unit_test(test_model_remove_if_and_strset),
                 cmocka_unit_test(test_hindex),
+                cmocka_unit_test(test_in_subnet),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
