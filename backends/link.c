@@ -822,10 +822,8 @@ static void link_assess(void *state, struct action *a, const struct model *live)
 
 /* The interface the kernel would use to answer the SSH client of this session. */
 static int ssh_route_oif(struct link_state *s) {
-        const char *conn = getenv("SSH_CONNECTION");
-        char client[64];
         struct ipaddr dst;
-        if (!conn || sscanf(conn, "%63s", client) != 1 || ipaddr_parse(client, false, &dst) < 0)
+        if (ssh_client_address(&dst) < 0)
                 return 0;
         struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, 0);
         struct rtmsg rtm = { .rtm_family = (unsigned char) dst.family, .rtm_dst_len = (unsigned char) dst.prefix };

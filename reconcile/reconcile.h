@@ -193,6 +193,10 @@ char *ipaddr_format(const struct ipaddr *a, bool with_prefix, char *buf, size_t 
 bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b); /* address and prefix, not flags */
 /* Whether a lies in net's prefix (its first net->prefix bits); never across families. */
 bool ipaddr_in_subnet(const struct ipaddr *net, const struct ipaddr *a);
+/* The client address of the SSH session this runs in (SSH_CONNECTION), so that
+ * a change that cuts it off is flagged; -ENOENT outside one, -EINVAL if garbled.
+ * *out is zeroed on failure. */
+int ssh_client_address(struct ipaddr *out);
 
 struct addr_list { struct ipaddr *v; size_t n; };
 struct str_list { char **v; size_t n; };

@@ -439,6 +439,20 @@ bool ipaddr_in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
         return true;
 }
 
+int ssh_client_address(struct ipaddr *out) {
+        /* "CLIENT-ADDRESS CLIENT-PORT SERVER-ADDRESS SERVER-PORT" */
+        const char *conn = getenv("SSH_CONNECTION");
+        char client[64];
+        memset(out, 0, sizeof(*out));
+        if (!conn || sscanf(conn, "%63s", client) != 1)
+                return -ENOENT;
+        if (ipaddr_parse(client, false, out) < 0) {
+                memset(out, 0, sizeof(*out));
+                return -EINVAL;
+        }
+        return 0;
+}
+
 void str_list_done(struct str_list *l) {
         for (size_t i = 0; i < l->n; i++)
                 free(l->v[i]);

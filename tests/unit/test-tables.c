@@ -175,6 +175,36 @@ static void test_in_subnet(void **state) {
         assert_false(in("::ffff:192.0.2.0/120", "192.0.2.1"));
 }
 
+/* The one reader of SSH_CONNECTION, for the link and route backends' risk flags. */
+static void test_ssh_client_address(void **state) {
+        struct ipaddr a, want;
+        char buf[64];
+        (void) state;
+        const char *saved = getenv("SSH_CONNECTION");
+        char *keep = saved ? strdup(saved) : NULL;
+        unsetenv("SSH_CONNECTION");
+        assert_int_equal(ssh_client_address(&a), -ENOENT);
+        assert_int_equal(a.family, 0);
+        setenv("SSH_CONNECTION", "", 1);
+        assert_int_equal(ssh_client_address(&a), -ENOENT);
+        setenv("SSH_CONNECTION", "198.51.100.7 52100 192.0.2.1 22", 1);
+        assert_int_equal(ssh_client_address(&a), 0);
+        assert_int_equal(ipaddr_parse("198.51.100.7", false, &want), 0);
+        assert_true(ipaddr_equal(&a, &want));
+        assert_int_equal(a.prefix, 32);
+        setenv("SSH_CONNECTION", "2001:db8::7 52100 2001:db8::1 22", 1);
+        assert_int_equal(ssh_client_address(&a), 0);
+        assert_string_equal(ipaddr_format(&a, true, buf, sizeof(buf)), "2001:db8::7/128");
+        setenv("SSH_CONNECTION", "not-an-address 52100 192.0.2.1 22", 1);
+        assert_int_equal(ssh_client_address(&a), -EINVAL);
+        assert_int_equal(a.family, 0);
+        if (keep)
+                setenv("SSH_CONNECTION", keep, 1);
+        else
+                unsetenv("SSH_CONNECTION");
+        free(keep);
+}
+
 static uint64_t num_hash(size_t pos, const void *u) {
         const int *v = u;
         return hash_fnv1a(HASH_FNV1A_SEED, &v[pos], sizeof(v[pos]));
@@ -245,6 +275,7 @@ int main(void) {
                 cmocka_unit_test(test_model_remove_if_and_strset),
                 cmocka_unit_test(test_hindex),
                 cmocka_unit_test(test_in_subnet),
+                cmocka_unit_test(test_ssh_client_address),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
