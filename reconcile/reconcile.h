@@ -542,6 +542,12 @@ int state_dir_check(const char *dir);          /* owned by the runner, mode 0700
 int lock_take(const char *dir, int timeout_s, int *fd); /* exclusive, waits up to timeout_s */
 void lock_release(int *fd);
 int path_check_private(const char *path, bool is_dir); /* owned by the runner, no group/other write */
+/* The one rule for what decides what reconcile changes (manifests, their
+ * directory, the state directory): st, read from path, is the runner's and no
+ * one else may write it; the state directory, which decides what may be
+ * deleted, must have mode 0700. Reports and returns -EPERM. */
+struct stat;
+int stat_check_private(const char *path, const struct stat *st, bool state_dir);
 
 /* ---- plan ---- */
 

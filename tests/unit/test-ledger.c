@@ -118,6 +118,34 @@ static void test_state_dir_rules(void **state) {
         assert_int_equal(path_check_private(sub, true), -EPERM);
 }
 
+/* One rule for the manifests and the state directory, with the messages the
+ * kernel suites look for. */
+static void test_private_rule_messages(void **state) {
+        char sub[128], *out = NULL;
+        size_t len = 0;
+        struct stat st;
+        (void) state;
+        snprintf(sub, sizeof(sub), "%s/m.yaml", dir);
+        write_file("m.yaml", "version: 1\n");
+        FILE *f = open_memstream(&out, &len);
+        diag_set_stream(f);
+        chmod(sub, 0620);
+        assert_int_equal(stat(sub, &st), 0);
+        assert_int_equal(stat_check_private(sub, &st, false), -EPERM);
+        chmod(sub, 0644);
+        assert_int_equal(stat(sub, &st), 0);
+        assert_int_equal(stat_check_private(sub, &st, false), 0);
+        assert_int_equal(stat_check_private(sub, &st, true), -EPERM); /* the state directory's own rule */
+        st.st_uid = geteuid() + 1;
+        assert_int_equal(stat_check_private(sub, &st, false), -EPERM);
+        fclose(f);
+        diag_set_stream(null_f);
+        assert_non_null(strstr(out, "m.yaml: writable by group or others (mode 0620): refusing it"));
+        assert_non_null(strstr(out, "m.yaml: the state directory has mode 0644; it must be 0700"));
+        assert_non_null(strstr(out, "not by the runner"));
+        free(out);
+}
+
 static void test_lock_is_exclusive(void **state) {
         int a = -1, b = -1;
         (void) state;
@@ -173,6 +201,7 @@ int main(void) {
                 T(test_round_trip),
                 T(test_damaged_ledgers_refused),
                 T(test_state_dir_rules),
+                T(test_private_rule_messages),
                 T(test_lock_is_exclusive),
                 T(test_removed_keeps_macs),
         };
