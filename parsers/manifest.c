@@ -836,6 +836,7 @@ static void route_defaults(struct resource *r) {
         r->route.table = 254; /* main */
 }
 static void network_defaults(struct resource *r) {
+        r->network.mode = NET_NAT;
         r->network.autostart = r->network.active = true;
 }
 static void pool_defaults(struct resource *r) {
@@ -847,6 +848,8 @@ static void domain_defaults(struct resource *r) {
         r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
 }
 static void service_defaults(struct resource *r) {
+        r->service.protocol = PROTO_TCP;
+        r->service.forwarding = FWD_MASQ;
         strcpy(r->service.scheduler, "wlc");
 }
 
@@ -955,8 +958,7 @@ static bool subnets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
 
 /* A network that makes its own bridge (nat, route, isolated). */
 static bool network_makes_bridge(const struct resource *r) {
-        int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
-        return m != NET_BRIDGE && m != NET_MACVTAP;
+        return r->network.mode != NET_BRIDGE && r->network.mode != NET_MACVTAP;
 }
 
 /* libvirt refuses a second network on a bridge another one makes, and one
@@ -1055,7 +1057,7 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                 break;
         }
         case KIND_NETWORK: {
-                int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
+                int m = r->network.mode;
                 if (m == NET_BRIDGE && !(r->set & NET_F_BRIDGE))
                         return perr(c, key, "network %s: mode bridge needs bridge", r->name);
                 if (m == NET_MACVTAP && !(r->set & NET_F_DEV))
@@ -1122,10 +1124,13 @@ static int check_resource(struct pctx *c, struct resource *r, yaml_node_t *key) 
                 else if (r->service.port == 0 && !r->service.persistence)
                         return perr(c, AT(SVC_F_PORT), "service %s: port 0 (every port) needs persistence", r->name);
                 for (size_t i = 0; i < r->service.n_reals; i++) {
-                        const struct real_spec *rs = &r->service.reals[i];
+                        struct real_spec *rs = &r->service.reals[i];
                         int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
                                                         : r->service.address.family;
-                        int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : r->service.forwarding;
+                        /* A real without its own forwarding takes its service's, whichever key came first. */
+                        if (!(rs->set & REAL_F_FORWARDING))
+                                rs->forwarding = r->service.forwarding;
+                        int fwd = rs->forwarding;
                         if (!(rs->set & REAL_F_ADDRESS))
                                 return diag_pos(&rs->pos, "real server needs an address");
                         /* The kernel refuses this with ERANGE, even with upper 0 (no limit). */

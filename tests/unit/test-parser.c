@@ -128,6 +128,33 @@ static void test_defaults(void **state) {
         assert_false(br->set & LINK_F_ADDRESSES); /* omitted: unmanaged */
 }
 
+/* Network mode, IPVS protocol and forwarding are defaulted once, here, and a
+ * real server's forwarding is its service's unless it has its own, whatever
+ * the order of the keys: backends read the fields as they are. The set bits
+ * still say what the manifest declared. */
+static void test_defaults_at_parse_time(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nnetworks:\n  lab: {}\nservices:\n"
+                                  "  web:\n    address: 192.0.2.10\n    port: 80\n    reals:\n"
+                                  "      - { address: 192.0.2.11, port: 80 }\n"
+                                  "      - { address: 192.0.2.12, port: 80, forwarding: tunnel }\n"
+                                  "    forwarding: route\n"
+                                  "  plain: { address: 192.0.2.20, port: 80, reals: [ { address: 192.0.2.21, port: 80 } ] }\n"),
+                            "");
+        struct resource *n = model_find(&set.model, KIND_NETWORK, "lab");
+        assert_int_equal(n->network.mode, NET_NAT);
+        assert_false(n->set & NET_F_MODE);
+        struct resource *s = model_find(&set.model, KIND_SERVICE, "web");
+        assert_int_equal(s->service.protocol, PROTO_TCP);
+        assert_false(s->set & SVC_F_PROTOCOL);
+        assert_int_equal(s->service.reals[0].forwarding, FWD_ROUTE); /* the service's, given after reals */
+        assert_false(s->service.reals[0].set & REAL_F_FORWARDING);
+        assert_int_equal(s->service.reals[1].forwarding, FWD_TUNNEL);
+        s = model_find(&set.model, KIND_SERVICE, "plain");
+        assert_int_equal(s->service.forwarding, FWD_MASQ);
+        assert_int_equal(s->service.reals[0].forwarding, FWD_MASQ);
+}
+
 static void test_errors_positions(void **state) {
         (void) state;
         assert_first_error("version: 1\nvlans:\n  v5: { link: eth0, id: 5000 }\n",
@@ -711,6 +738,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_full_schema),
                 T(test_defaults),
+                T(test_defaults_at_parse_time),
                 T(test_errors_positions),
                 T(test_error_unknown_key),
                 T(test_error_wrong_type),
