@@ -476,14 +476,7 @@ static bool addr_static(const struct ipaddr *a) {
 }
 
 static bool port_in_ledger(const struct ledger_entry *owned, const char *port) {
-        const char *ports = ledger_get(owned, "ports");
-        if (!ports)
-                return false;
-        size_t n = strlen(port);
-        for (const char *p = ports; (p = strstr(p, port)); p += n)
-                if ((p == ports || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-                        return true;
-        return false;
+        return ledger_list_contains(owned, "ports", port);
 }
 
 /* A bridge reconcile creates gets a MAC derived from the machine id and its
@@ -1198,16 +1191,7 @@ static int set_master(struct link_state *s, const struct action *a, const char *
 static void record_ports(struct ledger *l, struct ledger_entry *e, const struct resource *w) {
         if (!e || !w || !has_ports(w->kind) || !(w->set & LINK_F_INTERFACES))
                 return;
-        size_t len = 1;
-        for (size_t i = 0; i < w->link.interfaces.n; i++)
-                len += strlen(w->link.interfaces.v[i]) + 1;
-        _cleanup_free_ char *ports = xcalloc(1, len);
-        for (size_t i = 0; i < w->link.interfaces.n; i++) {
-                if (i)
-                        strcat(ports, ",");
-                strcat(ports, w->link.interfaces.v[i]);
-        }
-        ledger_set(l, e, "ports", w->link.interfaces.n ? ports : NULL);
+        ledger_set_list(l, e, "ports", &w->link.interfaces);
 }
 
 static int open_netns_fd(const char *name) {

@@ -144,6 +144,61 @@ void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const
         l->dirty = true;
 }
 
+/* A list is its names joined with ','; a ',' or '\\' in a name gets a '\\' before
+ * it. Any other '\\' stays as it is, so a list written before the escape (a
+ * name with a backslash, none with a comma) reads back the same. */
+void ledger_set_list(struct ledger *l, struct ledger_entry *e, const char *key, const struct str_list *names) {
+        if (!names || !names->n) {
+                ledger_set(l, e, key, NULL);
+                return;
+        }
+        size_t len = 1;
+        for (size_t i = 0; i < names->n; i++)
+                len += 2 * strlen(names->v[i]) + 1;
+        _cleanup_free_ char *v = xcalloc(1, len);
+        char *w = v;
+        for (size_t i = 0; i < names->n; i++) {
+                if (i)
+                        *w++ = ',';
+                for (const char *p = names->v[i]; *p; p++) {
+                        if (*p == ',' || *p == '\\')
+                                *w++ = '\\';
+                        *w++ = *p;
+                }
+        }
+        *w = '\0';
+        ledger_set(l, e, key, v);
+}
+
+/* The name at *pp of a list value, unescaped; *pp moves past it and its ','. */
+static char *list_next(const char **pp) {
+        const char *p = *pp;
+        char *name = xcalloc(1, strlen(p) + 1), *w = name;
+        for (; *p && *p != ','; p++) {
+                if (*p == '\\' && (p[1] == ',' || p[1] == '\\'))
+                        p++;
+                *w++ = *p;
+        }
+        *pp = *p ? p + 1 : p;
+        return name;
+}
+
+void ledger_get_list(const struct ledger_entry *e, const char *key, struct str_list *out) {
+        const char *p = ledger_get(e, key);
+        while (p && *p)
+                *(char **) array_push(&out->v, &out->n, sizeof(char *)) = list_next(&p);
+}
+
+bool ledger_list_contains(const struct ledger_entry *e, const char *key, const char *name) {
+        const char *p = ledger_get(e, key);
+        while (p && *p) {
+                _cleanup_free_ char *n = list_next(&p);
+                if (strcmp(n, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
 void ledger_mark_incomplete(struct ledger *l, struct ledger_entry *e, const char *what) {
         if (!e)
                 return;

@@ -531,6 +531,11 @@ struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k
 void ledger_remove(struct ledger *l, struct ledger_entry *e);
 const char *ledger_get(const struct ledger_entry *e, const char *key);
 void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const char *value); /* NULL value unsets */
+/* Attributes that hold names (a bridge's ports): any name, commas included,
+ * reads back as it was set. An empty list unsets the attribute. */
+void ledger_set_list(struct ledger *l, struct ledger_entry *e, const char *key, const struct str_list *names);
+void ledger_get_list(const struct ledger_entry *e, const char *key, struct str_list *out); /* appends */
+bool ledger_list_contains(const struct ledger_entry *e, const char *key, const char *name);
 /* A create that failed after it made its object keeps the object as reconcile's
  * (the intent mark goes, so a prune may delete it) and says what is left to
  * do: the next plan shows that with the update that finishes the object. */

@@ -194,6 +194,59 @@ static void test_removed_keeps_macs(void **state) {
         ledger_done(&l);
 }
 
+/* Interface and ipset names may hold commas: a list attribute (a bridge's
+ * ports) keeps every name apart through a save and a load. */
+static void test_lists_hold_any_name(void **state) {
+        struct ledger l;
+        (void) state;
+        static char *names[] = { "eth0", "a,b", ",", "100%", "x=y", "back\\slash", "two words", "end\\",
+                                 "\\,", "%2C", "tab\there" };
+        struct str_list want = { names, ELEMENTSOF(names) }, got = { 0 };
+        assert_int_equal(ledger_load(&l, dir), 0);
+        struct ledger_entry *e = ledger_add(&l, "netns:host", KIND_BRIDGE, "br,0 %=\\");
+        ledger_set_list(&l, e, "ports", &want);
+        assert_int_equal(ledger_save(&l), 0);
+        ledger_done(&l);
+
+        assert_int_equal(ledger_load(&l, dir), 0);
+        e = ledger_find(&l, "netns:host", KIND_BRIDGE, "br,0 %=\\");
+        assert_non_null(e);
+        ledger_get_list(e, "ports", &got);
+        assert_int_equal(got.n, want.n);
+        for (size_t i = 0; i < want.n; i++) {
+                assert_string_equal(got.v[i], want.v[i]);
+                assert_true(ledger_list_contains(e, "ports", want.v[i]));
+        }
+        str_list_done(&got);
+        assert_false(ledger_list_contains(e, "ports", "a"));
+        assert_false(ledger_list_contains(e, "ports", "b"));
+        assert_false(ledger_list_contains(e, "ports", "back"));
+        assert_false(ledger_list_contains(e, "other", "eth0"));
+        assert_false(ledger_list_contains(NULL, "ports", "eth0"));
+        /* An empty list unsets the attribute. */
+        struct str_list none = { 0 };
+        ledger_set_list(&l, e, "ports", &none);
+        assert_null(ledger_get(e, "ports"));
+        ledger_get_list(e, "ports", &got);
+        assert_int_equal(got.n, 0);
+        ledger_done(&l);
+
+        /* A ledger written before the escape reads as it did: plain names, and a
+         * backslash that escapes nothing is a backslash. */
+        write_file("ledger", "reconcile-ledger 1\nE\tnetns:host\tbridge\tbr0\tports=eth0,eth1,we\\ird\nend 1\n");
+        assert_int_equal(ledger_load(&l, dir), 0);
+        e = ledger_find(&l, "netns:host", KIND_BRIDGE, "br0");
+        ledger_get_list(e, "ports", &got);
+        assert_int_equal(got.n, 3);
+        assert_string_equal(got.v[0], "eth0");
+        assert_string_equal(got.v[1], "eth1");
+        assert_string_equal(got.v[2], "we\\ird");
+        assert_true(ledger_list_contains(e, "ports", "eth1"));
+        assert_false(ledger_list_contains(e, "ports", "eth"));
+        str_list_done(&got);
+        ledger_done(&l);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -204,6 +257,7 @@ int main(void) {
                 T(test_private_rule_messages),
                 T(test_lock_is_exclusive),
                 T(test_removed_keeps_macs),
+                T(test_lists_hold_any_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
