@@ -144,9 +144,10 @@ void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const
         l->dirty = true;
 }
 
-/* A list is its names joined with ','; a ',' or '\\' in a name gets a '\\' before
- * it. Any other '\\' stays as it is, so a list written before the escape (a
- * name with a backslash, none with a comma) reads back the same. */
+/* A list is its names joined with ','; a comma or a backslash in a name gets a
+ * backslash before it. Any other backslash stays as it is: a list written
+ * before the escape reads back the same unless a name in it ends in a
+ * backslash or holds two in a row. */
 void ledger_set_list(struct ledger *l, struct ledger_entry *e, const char *key, const struct str_list *names) {
         if (!names || !names->n) {
                 ledger_set(l, e, key, NULL);
