@@ -267,7 +267,7 @@ static int ipset_observe_some(void *state, const struct resource *const *objs, s
  * read and hashed; a flush, a destroy, an add or a delete changes it. */
 static int ipset_poll_digest_(void *state, const struct model *want, uint64_t *digest) {
         struct ipset_state *s = state;
-        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        uint64_t h = HASH_FNV1A_SEED;
         for (size_t i = 0; want && i < want->n; i++) {
                 const struct resource *w = want->v[i];
                 if (w->kind != KIND_IPSET)
@@ -275,9 +275,8 @@ static int ipset_poll_digest_(void *state, const struct model *want, uint64_t *d
                 _cleanup_free_ char *cmd = xasprintf("list -terse %s", w->name);
                 int r = ipset_query(s, cmd);
                 const char *text = r < 0 ? s->err : s->out ? s->out : "";
-                for (const char *p = text; *p; p++)
-                        h = (h ^ (unsigned char) *p) * 1099511628211ull;
-                h = (h ^ (unsigned char) (r < 0)) * 1099511628211ull;
+                unsigned char failed = r < 0;
+                h = hash_fnv1a(hash_fnv1a_str(h, text), &failed, 1);
         }
         *digest = h;
         return 0;

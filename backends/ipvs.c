@@ -96,7 +96,7 @@ static void put_service(struct nlmsghdr *nlh, const struct resource *r, bool ful
         if (r->set & SVC_F_FWMARK)
                 mnl_attr_put_u32(nlh, IPVS_SVC_ATTR_FWMARK, v->fwmark);
         else {
-                mnl_attr_put_u16(nlh, IPVS_SVC_ATTR_PROTOCOL, (uint16_t) proto_numbers[r->set & SVC_F_PROTOCOL ? v->protocol : PROTO_TCP]);
+                mnl_attr_put_u16(nlh, IPVS_SVC_ATTR_PROTOCOL, (uint16_t) proto_numbers[v->protocol]);
                 put_addr(nlh, IPVS_SVC_ATTR_ADDR, &v->address);
                 mnl_attr_put_u16(nlh, IPVS_SVC_ATTR_PORT, htons((uint16_t) v->port));
         }
@@ -117,14 +117,13 @@ static void put_service(struct nlmsghdr *nlh, const struct resource *r, bool ful
         mnl_attr_nest_end(nlh, nest);
 }
 
-static void put_real(struct nlmsghdr *nlh, const struct real_spec *rs, int svc_fwd, bool full) {
+static void put_real(struct nlmsghdr *nlh, const struct real_spec *rs, bool full) {
         struct nlattr *nest = mnl_attr_nest_start(nlh, IPVS_CMD_ATTR_DEST);
         put_addr(nlh, IPVS_DEST_ATTR_ADDR, &rs->address);
         mnl_attr_put_u16(nlh, IPVS_DEST_ATTR_PORT, htons((uint16_t) rs->port));
         mnl_attr_put_u16(nlh, IPVS_DEST_ATTR_ADDR_FAMILY, (uint16_t) rs->address.family);
         if (full) {
-                int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : svc_fwd;
-                mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_FWD_METHOD, fwd_bits[fwd]);
+                mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_FWD_METHOD, fwd_bits[rs->forwarding]);
                 mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_WEIGHT, rs->weight);
                 mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_U_THRESH, rs->upper);
                 mnl_attr_put_u32(nlh, IPVS_DEST_ATTR_L_THRESH, rs->lower);
@@ -139,10 +138,10 @@ static const char *ipvs_identity(const struct resource *r, char *buf, size_t siz
         if (r->set & SVC_F_FWMARK)
                 snprintf(buf, size, "fwmark:%s:%u", family_of(r) == AF_INET6 ? "inet6" : "inet", r->service.fwmark);
         else if (r->service.address.family == AF_INET6)
-                snprintf(buf, size, "%s:[%s]:%u", enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? r->service.protocol : PROTO_TCP),
+                snprintf(buf, size, "%s:[%s]:%u", enum_to_string(&ipvs_proto_table, r->service.protocol),
                          ipaddr_format(&r->service.address, false, a, sizeof(a)), r->service.port);
         else
-                snprintf(buf, size, "%s:%s:%u", enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? r->service.protocol : PROTO_TCP),
+                snprintf(buf, size, "%s:%s:%u", enum_to_string(&ipvs_proto_table, r->service.protocol),
                          ipaddr_format(&r->service.address, false, a, sizeof(a)), r->service.port);
         return buf;
 }
@@ -353,12 +352,11 @@ static const struct real_spec *find_real(const struct service_spec *v, const cha
         return NULL;
 }
 
-static char *real_text(const struct real_spec *rs, int svc_fwd) {
-        int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : svc_fwd;
+static char *real_text(const struct real_spec *rs) {
         char thresholds[64] = "";
         if (rs->upper || rs->lower)
                 snprintf(thresholds, sizeof(thresholds), " upper %u lower %u", rs->upper, rs->lower);
-        return xasprintf("weight %u %s%s", rs->weight, enum_to_string(&ipvs_fwd_table, fwd), thresholds);
+        return xasprintf("weight %u %s%s", rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding), thresholds);
 }
 
 static int ipvs_diff(void *state, const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
@@ -378,18 +376,17 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
             memcmp(want->netmask.a, have->netmask.a, 4) != 0)
                 action_add_change(a, SVC_F_NETMASK, "netmask", ipaddr_format(&have->netmask, false, f, sizeof(f)),
                                   ipaddr_format(&want->netmask, false, t, sizeof(t)));
-        int fwd = w->set & SVC_F_FORWARDING ? want->forwarding : FWD_MASQ;
         for (size_t i = 0; i < want->n_reals; i++) {
                 const struct real_spec *rs = &want->reals[i];
                 real_key(rs, buf, sizeof(buf));
                 const struct real_spec *h = find_real(have, buf);
-                _cleanup_free_ char *to = real_text(rs, fwd);
+                _cleanup_free_ char *to = real_text(rs);
                 _cleanup_free_ char *name = xasprintf("real %s", buf);
                 if (!h) {
                         action_add_change(a, SVC_C_REAL, name, NULL, to);
                         continue;
                 }
-                _cleanup_free_ char *from = real_text(h, h->forwarding);
+                _cleanup_free_ char *from = real_text(h);
                 if (strcmp(from, to) != 0)
                         action_add_change(a, SVC_C_REAL, name, from, to);
         }
@@ -400,7 +397,7 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
                 if (find_real(want, buf))
                         continue;
                 _cleanup_free_ char *name = xasprintf("real %s", buf);
-                _cleanup_free_ char *from = real_text(h, h->forwarding);
+                _cleanup_free_ char *from = real_text(h);
                 _cleanup_free_ char *dkey = xasprintf("drain.%s", buf);
                 const char *started = ledger_get(owned, dkey);
                 if (!want->drain_seconds || (started && now - atol(started) >= (long) want->drain_seconds)) {
@@ -426,12 +423,12 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
 /* ---- apply ---- */
 
 static int ipvs_send(struct ipvs_state *s, uint8_t cmd, const struct resource *svc, const struct real_spec *rs,
-                     int fwd, bool full_real) {
+                     bool full_real) {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh = msg_start(s, buf, s->family, cmd, 0);
         put_service(nlh, svc, cmd == IPVS_CMD_NEW_SERVICE || cmd == IPVS_CMD_SET_SERVICE);
         if (rs)
-                put_real(nlh, rs, fwd, full_real);
+                put_real(nlh, rs, full_real);
         int r = talk(s, nlh, NULL, NULL);
         /* keepalived's rule: an existing entry on add and a missing one on delete are done. */
         if ((r == -EEXIST && (cmd == IPVS_CMD_NEW_SERVICE || cmd == IPVS_CMD_NEW_DEST)) ||
@@ -448,17 +445,17 @@ static int fail(const struct action *a, int r, const char *what) {
 static int ipvs_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct ipvs_state *s = state;
         const struct resource *w = a->want;
-        int r, fwd = w && (w->set & SVC_F_FORWARDING) ? w->service.forwarding : FWD_MASQ;
+        int r;
         if (a->op == OP_DELETE) {
-                r = ipvs_send(s, IPVS_CMD_DEL_SERVICE, a->live, NULL, 0, false);
+                r = ipvs_send(s, IPVS_CMD_DEL_SERVICE, a->live, NULL, false);
                 return r < 0 ? fail(a, r, "deleting") : 0;
         }
         if (a->op == OP_CREATE) {
-                r = ipvs_send(s, IPVS_CMD_NEW_SERVICE, w, NULL, 0, false);
+                r = ipvs_send(s, IPVS_CMD_NEW_SERVICE, w, NULL, false);
                 if (r < 0)
                         return fail(a, r, r == -ENOENT ? "creating (is the scheduler's module loaded?)" : "creating");
                 for (size_t i = 0; i < w->service.n_reals; i++) {
-                        r = ipvs_send(s, IPVS_CMD_NEW_DEST, w, &w->service.reals[i], fwd, true);
+                        r = ipvs_send(s, IPVS_CMD_NEW_DEST, w, &w->service.reals[i], true);
                         if (r < 0)
                                 return fail(a, r, "adding a real server");
                 }
@@ -470,7 +467,7 @@ static int ipvs_apply(void *state, const struct action *a, struct ledger *l, str
         bool svc_fields = false;
         for (size_t i = 0; i < a->n_changes; i++)
                 svc_fields = svc_fields || a->changes[i].field != SVC_C_REAL;
-        if (svc_fields && (r = ipvs_send(s, IPVS_CMD_SET_SERVICE, w, NULL, 0, false)) < 0)
+        if (svc_fields && (r = ipvs_send(s, IPVS_CMD_SET_SERVICE, w, NULL, false)) < 0)
                 return fail(a, r, "changing");
         char key[96];
         for (size_t i = 0; i < a->n_changes; i++) {
@@ -482,21 +479,20 @@ static int ipvs_apply(void *state, const struct action *a, struct ledger *l, str
                 const struct real_spec *have_rs = find_real(&a->live->service, rk);
                 _cleanup_free_ char *dkey = xasprintf("drain.%s", rk);
                 if (want_rs) {
-                        r = ipvs_send(s, have_rs ? IPVS_CMD_SET_DEST : IPVS_CMD_NEW_DEST, w, want_rs, fwd, true);
+                        r = ipvs_send(s, have_rs ? IPVS_CMD_SET_DEST : IPVS_CMD_NEW_DEST, w, want_rs, true);
                         if (e)
                                 ledger_set(l, e, dkey, NULL);
                 } else if (have_rs && c->to) {
                         struct real_spec zero = *have_rs;
                         zero.weight = 0;
-                        zero.set |= REAL_F_FORWARDING;
-                        r = ipvs_send(s, IPVS_CMD_SET_DEST, w, &zero, zero.forwarding, true);
+                        r = ipvs_send(s, IPVS_CMD_SET_DEST, w, &zero, true);
                         if (r >= 0 && e && !ledger_get(e, dkey)) {
                                 char now[32];
                                 snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
                                 ledger_set(l, e, dkey, now); /* survives restarts: the drain keeps its start */
                         }
                 } else if (have_rs) {
-                        r = ipvs_send(s, IPVS_CMD_DEL_DEST, w, have_rs, 0, false);
+                        r = ipvs_send(s, IPVS_CMD_DEL_DEST, w, have_rs, false);
                         if (e)
                                 ledger_set(l, e, dkey, NULL);
                 } else
@@ -554,6 +550,8 @@ static const struct field service_fields[] = {
 
 static void service_defaults(struct resource *r) {
         strcpy(r->service.scheduler, "wlc");
+        r->service.protocol = PROTO_TCP;
+        r->service.forwarding = FWD_MASQ;
 }
 
 static uint32_t ipv4_host(const struct ipaddr *a) {
@@ -572,8 +570,11 @@ static int service_check(struct check_ctx *c, struct resource *r) {
         int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
                                         : r->service.address.family;
         for (size_t i = 0; i < r->service.n_reals; i++) {
-                const struct real_spec *rs = &r->service.reals[i];
-                int fwd = rs->set & REAL_F_FORWARDING ? rs->forwarding : r->service.forwarding;
+                struct real_spec *rs = &r->service.reals[i];
+                /* A real without its own forwarding takes its service's, whichever key came first. */
+                if (!(rs->set & REAL_F_FORWARDING))
+                        rs->forwarding = r->service.forwarding;
+                int fwd = rs->forwarding;
                 if (!(rs->set & REAL_F_ADDRESS))
                         return diag_pos(&rs->pos, "real server needs an address");
                 /* The kernel refuses this with ERANGE, even with upper 0 (no limit). */
@@ -611,7 +612,7 @@ static void show_service_key(struct yw *w, const struct resource *r, bool with_f
                         yw_kv_word(w, "family", enum_to_string(&inet_family_table, v->family));
                 return;
         }
-        yw_kv_word(w, "protocol", enum_to_string(&ipvs_proto_table, r->set & SVC_F_PROTOCOL ? v->protocol : PROTO_TCP));
+        yw_kv_word(w, "protocol", enum_to_string(&ipvs_proto_table, v->protocol));
         yw_kv_str(w, "address", ipaddr_format(&v->address, false, buf, sizeof(buf)));
         yw_kv_uint(w, "port", v->port);
 }

@@ -17,7 +17,7 @@ char *network_render_xml(const struct resource *r) {
 
 char *network_render_xml_as(const struct resource *r, const char *uuid, const char *mac) {
         const struct network_spec *n = &r->network;
-        int mode = r->set & NET_F_MODE ? n->mode : NET_NAT;
+        int mode = n->mode;
         char buf[64];
         struct xw *x = xw_new();
         xw_open(x, "network");

@@ -377,9 +377,9 @@ static void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
                 add(u, KIND_POOL, r->volume.pool);
                 break;
         case KIND_NETWORK:
-                if ((r->set & NET_F_MODE) && r->network.mode == NET_BRIDGE)
+                if (r->network.mode == NET_BRIDGE)
                         add(u, KIND_ETHERNET, r->network.bridge);
-                if ((r->set & NET_F_MODE) && r->network.mode == NET_MACVTAP)
+                if (r->network.mode == NET_MACVTAP)
                         add(u, KIND_ETHERNET, r->network.dev);
                 break;
         case KIND_DOMAIN:
@@ -534,7 +534,7 @@ enum { NET_C_TAPS = 1u << 20 };
 static int diff_network(const struct resource *w, const struct resource *l, struct action *a) {
         const struct network_spec *want = &w->network, *have = &l->network;
         char f[64], t[64];
-        int mode = w->set & NET_F_MODE ? want->mode : NET_NAT;
+        int mode = want->mode;
         bool redefine = false;
         if (mode != have->mode) {
                 action_add_change(a, NET_F_MODE, "mode", enum_to_string(&net_mode_table, have->mode),

@@ -78,22 +78,13 @@ static bool same_host(const struct ipaddr *a, const struct ipaddr *b) {
         return a->family == b->family && memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
-        if (net->family != a->family)
-                return false;
-        for (unsigned i = 0; i < net->prefix; i++)
-                if ((net->a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
-                        return false;
-        return true;
-}
-
 const char *link_address_owner(const struct model *m, const struct ipaddr *a, bool exact) {
         for (size_t i = 0; i < m->n; i++) {
                 const struct resource *r = m->v[i];
                 if (!kind_is_link(r->kind) || r->state == STATE_ABSENT)
                         continue;
                 for (size_t j = 0; j < r->link.addresses.n; j++)
-                        if (exact ? same_host(&r->link.addresses.v[j], a) : in_subnet(&r->link.addresses.v[j], a))
+                        if (exact ? same_host(&r->link.addresses.v[j], a) : ipaddr_in_subnet(&r->link.addresses.v[j], a))
                                 return r->name;
         }
         return NULL;

@@ -27,9 +27,12 @@
  * creates: an apply that enslaves two ports per bridge asks the kernel for
  * none of them. Any delete empties it (a parent takes its VLANs along). */
 struct ifcache {
-        char (*names)[IFNAME_MAX];
-        int *index; /* 0 = empty slot */
-        size_t cap, n;
+        struct ifcache_entry {
+                char name[IFNAME_MAX];
+                int ifindex;
+        } *v;
+        size_t n;
+        struct hindex index;
 };
 
 struct link_state {
@@ -40,48 +43,47 @@ struct link_state {
 
 static bool removes_ipv4_address(const struct action *a);
 
-static size_t ifname_hash(const char *name) {
-        size_t h = 1469598103934665603ull;
-        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
-                h = (h ^ *p) * 1099511628211ull;
-        return h;
+static uint64_t ifcache_hash(size_t pos, const void *u) {
+        const struct ifcache *c = u;
+        return hash_fnv1a_str(HASH_FNV1A_SEED, c->v[pos].name);
+}
+
+struct ifcache_key {
+        const struct ifcache *c;
+        const char *name;
+};
+
+static bool ifcache_eq(size_t pos, const void *u) {
+        const struct ifcache_key *k = u;
+        return strcmp(k->c->v[pos].name, k->name) == 0;
+}
+
+static size_t ifcache_find(const struct ifcache *c, const char *name) {
+        struct ifcache_key k = { c, name };
+        return hindex_find(&c->index, hash_fnv1a_str(HASH_FNV1A_SEED, name), ifcache_eq, &k);
 }
 
 static void ifcache_clear(struct ifcache *c) {
-        free(c->names);
-        free(c->index);
+        free(c->v);
+        hindex_done(&c->index);
         memset(c, 0, sizeof(*c));
 }
 
 static void ifcache_put(struct ifcache *c, const char *name, int ifindex) {
-        if ((c->n + 1) * 2 > c->cap) {
-                struct ifcache old = *c;
-                c->cap = old.cap ? old.cap * 2 : 256;
-                c->names = xcalloc(c->cap, sizeof(*c->names));
-                c->index = xcalloc(c->cap, sizeof(*c->index));
-                c->n = 0;
-                for (size_t i = 0; i < old.cap; i++)
-                        if (old.index[i])
-                                ifcache_put(c, old.names[i], old.index[i]);
-                free(old.names);
-                free(old.index);
+        size_t pos = ifcache_find(c, name);
+        if (pos != HINDEX_NONE) {
+                c->v[pos].ifindex = ifindex;
+                return;
         }
-        size_t j = ifname_hash(name) & (c->cap - 1);
-        while (c->index[j] && strcmp(c->names[j], name) != 0)
-                j = (j + 1) & (c->cap - 1);
-        if (!c->index[j])
-                c->n++;
-        snprintf(c->names[j], IFNAME_MAX, "%s", name);
-        c->index[j] = ifindex;
+        struct ifcache_entry *e = array_push(&c->v, &c->n, sizeof(*c->v));
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        e->ifindex = ifindex;
+        hindex_add(&c->index, c->n, ifcache_hash, c);
 }
 
 static int ifcache_get(const struct ifcache *c, const char *name) {
-        if (!c->cap)
-                return 0;
-        for (size_t j = ifname_hash(name) & (c->cap - 1); c->index[j]; j = (j + 1) & (c->cap - 1))
-                if (strcmp(c->names[j], name) == 0)
-                        return c->index[j];
-        return 0;
+        size_t pos = ifcache_find(c, name);
+        return pos == HINDEX_NONE ? 0 : c->v[pos].ifindex;
 }
 
 static bool is_link(enum kind k) {
@@ -476,14 +478,7 @@ static bool addr_static(const struct ipaddr *a) {
 }
 
 static bool port_in_ledger(const struct ledger_entry *owned, const char *port) {
-        const char *ports = ledger_get(owned, "ports");
-        if (!ports)
-                return false;
-        size_t n = strlen(port);
-        for (const char *p = ports; (p = strstr(p, port)); p += n)
-                if ((p == ports || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-                        return true;
-        return false;
+        return ledger_list_contains(owned, "ports", port);
 }
 
 /* A bridge reconcile creates gets a MAC derived from the machine id and its
@@ -822,10 +817,8 @@ static void link_assess(void *state, struct action *a, const struct model *live)
 
 /* The interface the kernel would use to answer the SSH client of this session. */
 static int ssh_route_oif(struct link_state *s) {
-        const char *conn = getenv("SSH_CONNECTION");
-        char client[64];
         struct ipaddr dst;
-        if (!conn || sscanf(conn, "%63s", client) != 1 || ipaddr_parse(client, false, &dst) < 0)
+        if (ssh_client_address(&dst) < 0)
                 return 0;
         struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, 0);
         struct rtmsg rtm = { .rtm_family = (unsigned char) dst.family, .rtm_dst_len = (unsigned char) dst.prefix };
@@ -1200,16 +1193,7 @@ static int set_master(struct link_state *s, const struct action *a, const char *
 static void record_ports(struct ledger *l, struct ledger_entry *e, const struct resource *w) {
         if (!e || !w || !has_ports(w->kind) || !(w->set & LINK_F_INTERFACES))
                 return;
-        size_t len = 1;
-        for (size_t i = 0; i < w->link.interfaces.n; i++)
-                len += strlen(w->link.interfaces.v[i]) + 1;
-        _cleanup_free_ char *ports = xcalloc(1, len);
-        for (size_t i = 0; i < w->link.interfaces.n; i++) {
-                if (i)
-                        strcat(ports, ",");
-                strcat(ports, w->link.interfaces.v[i]);
-        }
-        ledger_set(l, e, "ports", w->link.interfaces.n ? ports : NULL);
+        ledger_set_list(l, e, "ports", &w->link.interfaces);
 }
 
 static int open_netns_fd(const char *name) {

@@ -25,27 +25,18 @@ static const struct field network_fields[] = {
 };
 
 static void network_defaults(struct resource *r) {
+        r->network.mode = NET_NAT;
         r->network.autostart = r->network.active = true;
-}
-
-static bool in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
-        if (net->family != a->family)
-                return false;
-        for (unsigned i = 0; i < net->prefix; i++)
-                if ((net->a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
-                        return false;
-        return true;
 }
 
 static bool subnets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
         struct ipaddr wider = a->prefix <= b->prefix ? *a : *b;
-        return a->family == b->family && in_subnet(&wider, a->prefix <= b->prefix ? b : a);
+        return a->family == b->family && ipaddr_in_subnet(&wider, a->prefix <= b->prefix ? b : a);
 }
 
 /* A network that makes its own bridge (nat, route, isolated). */
 static bool network_makes_bridge(const struct resource *r) {
-        int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
-        return m != NET_BRIDGE && m != NET_MACVTAP;
+        return r->network.mode != NET_BRIDGE && r->network.mode != NET_MACVTAP;
 }
 
 /* libvirt refuses a second network on a bridge another one makes, and one
@@ -74,7 +65,7 @@ static int check_network_clash(struct check_ctx *c, const struct resource *r) {
 }
 
 static int network_check(struct check_ctx *c, struct resource *r) {
-        int m = r->set & NET_F_MODE ? r->network.mode : NET_NAT;
+        int m = r->network.mode;
         if (m == NET_BRIDGE && !(r->set & NET_F_BRIDGE))
                 return check_error(c, 0, "network %s: mode bridge needs bridge", r->name);
         if (m == NET_MACVTAP && !(r->set & NET_F_DEV))
@@ -90,7 +81,7 @@ static int network_check(struct check_ctx *c, struct resource *r) {
                         return check_error(c, NET_F_DHCP, "network %s: dhcp needs address (the network it serves)", r->name);
                 if (nw->dhcp.start.family == 0 || nw->dhcp.end.family == 0)
                         return check_error(c, NET_F_DHCP, "network %s: dhcp needs start and end", r->name);
-                if (!in_subnet(&nw->address, &nw->dhcp.start) || !in_subnet(&nw->address, &nw->dhcp.end))
+                if (!ipaddr_in_subnet(&nw->address, &nw->dhcp.start) || !ipaddr_in_subnet(&nw->address, &nw->dhcp.end))
                         return check_error(c, NET_F_DHCP, "network %s: dhcp start and end must lie in %s", r->name,
                                            check_text(c, NET_F_ADDRESS));
                 if (memcmp(nw->dhcp.start.a, nw->dhcp.end.a, 16) > 0)

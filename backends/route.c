@@ -169,10 +169,8 @@ static int route_open(const struct backend_ctx *ctx, void **state) {
                 free(s);
                 return r;
         }
-        const char *conn = getenv("SSH_CONNECTION");
-        char client[64];
-        if (!ctx->netns && conn && sscanf(conn, "%63s", client) == 1 && ipaddr_parse(client, false, &s->ssh_client) < 0)
-                memset(&s->ssh_client, 0, sizeof(s->ssh_client));
+        if (!ctx->netns)
+                (void) ssh_client_address(&s->ssh_client); /* none: nothing to protect */
         *state = s;
         return 0;
 }
@@ -223,15 +221,6 @@ static int route_diff(void *state, const struct resource *w, const struct resour
         return 0;
 }
 
-static bool route_holds(const struct route_spec *rt, const struct ipaddr *a) {
-        if (rt->to.family != a->family)
-                return false;
-        for (unsigned i = 0; i < rt->to.prefix; i++)
-                if ((rt->to.a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
-                        return false;
-        return true;
-}
-
 /* The route this SSH session's replies take: the longest live prefix of the
  * main table holding the client. Deleting or rerouting it is flagged. */
 static void route_assess(void *state, struct action *a, const struct model *live) {
@@ -239,12 +228,12 @@ static void route_assess(void *state, struct action *a, const struct model *live
         const struct resource *here = a->live;
         bool touches = a->op == OP_DELETE || a->n_changes > 0;
         if (!s->ssh_client.family || !here || !touches || here->route.table != RT_TABLE_MAIN ||
-            !route_holds(&here->route, &s->ssh_client))
+            !ipaddr_in_subnet(&here->route.to, &s->ssh_client))
                 return;
         for (size_t i = 0; i < live->n; i++) {
                 const struct resource *o = live->v[i];
                 if (o->kind == KIND_ROUTE && o != here && o->route.table == RT_TABLE_MAIN &&
-                    o->route.to.prefix > here->route.to.prefix && route_holds(&o->route, &s->ssh_client))
+                    o->route.to.prefix > here->route.to.prefix && ipaddr_in_subnet(&o->route.to, &s->ssh_client))
                         return; /* a more specific route carries it */
         }
         char buf[64];

@@ -849,9 +849,7 @@ static const char *intern_file(struct manifest_set *set, const char *name) {
 
 /* Fold every byte read into one digest (FNV-1a 64), so a run can name its revision. */
 static void digest_update(struct manifest_set *set, const char *buf, size_t len) {
-        uint64_t h = set->digest[0] ? strtoull(set->digest, NULL, 16) : 1469598103934665603ull;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ (unsigned char) buf[i]) * 1099511628211ull;
+        uint64_t h = hash_fnv1a(set->digest[0] ? strtoull(set->digest, NULL, 16) : HASH_FNV1A_SEED, buf, len);
         snprintf(set->digest, sizeof(set->digest), "%016llx", (unsigned long long) h);
 }
 
@@ -1031,13 +1029,9 @@ static int read_manifest(const char *dir, int dfd, const char *name, bool check_
                 r = diag_plain(-errno, "%s: %s", path, strerror(errno));
         else if (!S_ISREG(st.st_mode))
                 r = diag_plain(-EINVAL, "%s: not a regular file", path);
-        else if (check_perms && st.st_uid != geteuid())
-                r = diag_plain(-EPERM, "%s: owned by uid %u, not by the runner (uid %u): refusing it", path,
-                               (unsigned) st.st_uid, (unsigned) geteuid());
-        else if (check_perms && (st.st_mode & (S_IWGRP | S_IWOTH)))
-                r = diag_plain(-EPERM, "%s: writable by group or others (mode %04o): refusing it", path,
-                               (unsigned) (st.st_mode & 07777));
-        else if ((uint64_t) st.st_size > MAX_MANIFEST_BYTES)
+        else if (check_perms)
+                r = stat_check_private(path, &st, false);
+        if (r == 0 && (uint64_t) st.st_size > MAX_MANIFEST_BYTES)
                 r = diag_plain(-EFBIG, "%s: larger than %u MiB", path, MAX_MANIFEST_BYTES >> 20);
         if (r < 0) {
                 close(fd);
@@ -1067,12 +1061,8 @@ int manifests_load(const char *dir, const char *hostname, bool check_perms, stru
                 struct stat st;
                 if (fstat(dfd, &st) < 0)
                         ret = diag_plain(-errno, "%s: %s", dir, strerror(errno));
-                else if (st.st_uid != geteuid())
-                        ret = diag_plain(-EPERM, "%s: owned by uid %u, not by the runner (uid %u): refusing it", dir,
-                                         (unsigned) st.st_uid, (unsigned) geteuid());
-                else if (st.st_mode & (S_IWGRP | S_IWOTH))
-                        ret = diag_plain(-EPERM, "%s: writable by group or others (mode %04o): refusing it", dir,
-                                         (unsigned) (st.st_mode & 07777));
+                else
+                        ret = stat_check_private(dir, &st, false);
                 if (ret < 0) {
                         close(dfd);
                         return ret;

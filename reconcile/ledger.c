@@ -40,46 +40,35 @@ static int unescape(char *s) {
         return 0;
 }
 
-static size_t entry_hash(const char *scope, enum kind k, const char *name) {
-        size_t h = 1469598103934665603ull ^ (size_t) k;
-        for (const unsigned char *p = (const unsigned char *) scope; *p; p++)
-                h = (h ^ *p) * 1099511628211ull;
-        h = (h ^ 0xff) * 1099511628211ull;
-        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
-                h = (h ^ *p) * 1099511628211ull;
-        return h;
+static uint64_t entry_hash(const char *scope, enum kind k, const char *name) {
+        uint64_t h = hash_fnv1a_str(HASH_FNV1A_SEED ^ (uint64_t) k, scope);
+        h = hash_fnv1a(h, "\xff", 1);
+        return hash_fnv1a_str(h, name);
 }
 
-/* l->slots indexes entries by key (index+1, 0 = empty); entries never move out. */
-static void index_insert(struct ledger *l, size_t i) {
-        size_t s = entry_hash(l->v[i].scope, l->v[i].kind, l->v[i].name) & (l->n_slots - 1);
-        while (l->slots[s])
-                s = (s + 1) & (l->n_slots - 1);
-        l->slots[s] = i + 1;
+static uint64_t ledger_hash(size_t pos, const void *u) {
+        const struct ledger *l = u;
+        return entry_hash(l->v[pos].scope, l->v[pos].kind, l->v[pos].name);
 }
 
-static void index_rebuild(struct ledger *l) {
-        size_t want = 64;
-        while (want < l->n * 2 + 2)
-                want <<= 1;
-        free(l->slots);
-        l->slots = xcalloc(want, sizeof(size_t));
-        l->n_slots = want;
-        for (size_t i = 0; i < l->n; i++)
-                index_insert(l, i);
+struct entry_key {
+        const struct ledger *l;
+        const char *scope;
+        enum kind k;
+        const char *name;
+};
+
+static bool entry_eq(size_t pos, const void *u) {
+        const struct entry_key *q = u;
+        const struct ledger_entry *e = &q->l->v[pos];
+        return e->kind == q->k && strcmp(e->name, q->name) == 0 && strcmp(e->scope, q->scope) == 0;
 }
 
+/* l->index finds entries by key; entries never move out. */
 static struct ledger_entry *find_any(struct ledger *l, const char *scope, enum kind k, const char *name) {
-        if (!l->n_slots)
-                return NULL;
-        size_t s = entry_hash(scope, k, name) & (l->n_slots - 1);
-        while (l->slots[s]) {
-                struct ledger_entry *e = &l->v[l->slots[s] - 1];
-                if (e->kind == k && strcmp(e->name, name) == 0 && strcmp(e->scope, scope) == 0)
-                        return e;
-                s = (s + 1) & (l->n_slots - 1);
-        }
-        return NULL;
+        struct entry_key q = { l, scope, k, name };
+        size_t pos = hindex_find(&l->index, entry_hash(scope, k, name), entry_eq, &q);
+        return pos == HINDEX_NONE ? NULL : &l->v[pos];
 }
 
 struct ledger_entry *ledger_find(struct ledger *l, const char *scope, enum kind k, const char *name) {
@@ -98,10 +87,7 @@ struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k
         e->scope = xstrdup(scope);
         e->kind = k;
         e->name = xstrdup(name);
-        if (l->n * 2 > l->n_slots)
-                index_rebuild(l);
-        else
-                index_insert(l, l->n - 1);
+        hindex_add(&l->index, l->n, ledger_hash, l);
         return e;
 }
 
@@ -158,6 +144,62 @@ void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const
         l->dirty = true;
 }
 
+/* A list is its names joined with ','; a comma or a backslash in a name gets a
+ * backslash before it. Any other backslash stays as it is: a list written
+ * before the escape reads back the same unless a name in it ends in a
+ * backslash or holds two in a row. */
+void ledger_set_list(struct ledger *l, struct ledger_entry *e, const char *key, const struct str_list *names) {
+        if (!names || !names->n) {
+                ledger_set(l, e, key, NULL);
+                return;
+        }
+        size_t len = 1;
+        for (size_t i = 0; i < names->n; i++)
+                len += 2 * strlen(names->v[i]) + 1;
+        _cleanup_free_ char *v = xcalloc(1, len);
+        char *w = v;
+        for (size_t i = 0; i < names->n; i++) {
+                if (i)
+                        *w++ = ',';
+                for (const char *p = names->v[i]; *p; p++) {
+                        if (*p == ',' || *p == '\\')
+                                *w++ = '\\';
+                        *w++ = *p;
+                }
+        }
+        *w = '\0';
+        ledger_set(l, e, key, v);
+}
+
+/* The name at *pp of a list value, unescaped; *pp moves past it and its ','. */
+static char *list_next(const char **pp) {
+        const char *p = *pp;
+        char *name = xcalloc(1, strlen(p) + 1), *w = name;
+        for (; *p && *p != ','; p++) {
+                if (*p == '\\' && (p[1] == ',' || p[1] == '\\'))
+                        p++;
+                *w++ = *p;
+        }
+        *pp = *p ? p + 1 : p;
+        return name;
+}
+
+void ledger_get_list(const struct ledger_entry *e, const char *key, struct str_list *out) {
+        const char *p = ledger_get(e, key);
+        while (p && *p)
+                *(char **) array_push(&out->v, &out->n, sizeof(char *)) = list_next(&p);
+}
+
+bool ledger_list_contains(const struct ledger_entry *e, const char *key, const char *name) {
+        const char *p = ledger_get(e, key);
+        while (p && *p) {
+                _cleanup_free_ char *n = list_next(&p);
+                if (strcmp(n, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
 void ledger_mark_incomplete(struct ledger *l, struct ledger_entry *e, const char *what) {
         if (!e)
                 return;
@@ -180,7 +222,7 @@ void ledger_done(struct ledger *l) {
                 entry_done(&l->v[i]);
         free(l->v);
         free(l->path);
-        free(l->slots);
+        hindex_done(&l->index);
         memset(l, 0, sizeof(*l));
 }
 

@@ -9,19 +9,28 @@
 
 #include "reconcile.h"
 
+int stat_check_private(const char *path, const struct stat *st, bool state_dir) {
+        const char *what = state_dir ? "the state directory is " : "";
+        if (st->st_uid != geteuid())
+                return diag_plain(-EPERM, "%s: %sowned by uid %u, not by the runner (uid %u): refusing it", path, what,
+                                  (unsigned) st->st_uid, (unsigned) geteuid());
+        if (state_dir && (st->st_mode & 07777) != 0700)
+                return diag_plain(-EPERM, "%s: the state directory has mode %04o; it must be 0700 (it decides what may "
+                                          "be deleted)",
+                                  path, (unsigned) (st->st_mode & 07777));
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
+                return diag_plain(-EPERM, "%s: writable by group or others (mode %04o): refusing it", path,
+                                  (unsigned) (st->st_mode & 07777));
+        return 0;
+}
+
 int path_check_private(const char *path, bool is_dir) {
         struct stat st;
         if (lstat(path, &st) < 0)
                 return diag_plain(-errno, "%s: %s", path, strerror(errno));
         if (is_dir && !S_ISDIR(st.st_mode))
                 return diag_plain(-ENOTDIR, "%s: not a directory", path);
-        if (st.st_uid != geteuid())
-                return diag_plain(-EPERM, "%s: owned by uid %u, not by the runner (uid %u): refusing it", path,
-                                  (unsigned) st.st_uid, (unsigned) geteuid());
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return diag_plain(-EPERM, "%s: writable by group or others (mode %04o): refusing it", path,
-                                  (unsigned) (st.st_mode & 07777));
-        return 0;
+        return stat_check_private(path, &st, false);
 }
 
 int state_dir_check(const char *dir) {
@@ -32,14 +41,7 @@ int state_dir_check(const char *dir) {
                 return diag_plain(-errno, "%s: %s", dir, strerror(errno));
         if (!S_ISDIR(st.st_mode))
                 return diag_plain(-ENOTDIR, "%s: the state directory is not a directory", dir);
-        if (st.st_uid != geteuid())
-                return diag_plain(-EPERM, "%s: the state directory is owned by uid %u, not by the runner: refusing it",
-                                  dir, (unsigned) st.st_uid);
-        if ((st.st_mode & 07777) != 0700)
-                return diag_plain(-EPERM, "%s: the state directory has mode %04o; it must be 0700 (it decides what may "
-                                          "be deleted)",
-                                  dir, (unsigned) (st.st_mode & 07777));
-        return 0;
+        return stat_check_private(dir, &st, true);
 }
 
 int lock_take(const char *dir, int timeout_s, int *fd) {

@@ -40,36 +40,31 @@ void resource_free(struct resource *r) {
         free(r);
 }
 
-static size_t key_hash(enum kind k, const char *name) {
-        size_t h = 1469598103934665603ull ^ (unsigned) kind_class(k);
-        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
-                h = (h ^ *p) * 1099511628211ull;
-        return h;
+static uint64_t key_hash(enum kind k, const char *name) {
+        return hash_fnv1a_str(HASH_FNV1A_SEED ^ (unsigned) kind_class(k), name);
 }
 
-static void model_rehash(struct model *m, size_t n_slots) {
-        free(m->slots);
-        m->slots = xcalloc(n_slots, sizeof(size_t));
-        m->n_slots = n_slots;
-        for (size_t i = 0; i < m->n; i++) {
-                size_t s = key_hash(m->v[i]->kind, m->v[i]->name) & (n_slots - 1);
-                while (m->slots[s])
-                        s = (s + 1) & (n_slots - 1);
-                m->slots[s] = i + 1;
-        }
+static uint64_t model_hash(size_t pos, const void *u) {
+        const struct model *m = u;
+        return key_hash(m->v[pos]->kind, m->v[pos]->name);
+}
+
+struct model_key {
+        const struct model *m;
+        enum kind k;
+        const char *name;
+};
+
+static bool model_eq(size_t pos, const void *u) {
+        const struct model_key *q = u;
+        const struct resource *r = q->m->v[pos];
+        return kind_class(r->kind) == kind_class(q->k) && strcmp(r->name, q->name) == 0;
 }
 
 struct resource *model_find(const struct model *m, enum kind k, const char *name) {
-        if (!m->n_slots)
-                return NULL;
-        size_t s = key_hash(k, name) & (m->n_slots - 1);
-        while (m->slots[s]) {
-                struct resource *r = m->v[m->slots[s] - 1];
-                if (kind_class(r->kind) == kind_class(k) && strcmp(r->name, name) == 0)
-                        return r;
-                s = (s + 1) & (m->n_slots - 1);
-        }
-        return NULL;
+        struct model_key q = { m, k, name };
+        size_t pos = hindex_find(&m->index, key_hash(k, name), model_eq, &q);
+        return pos == HINDEX_NONE ? NULL : m->v[pos];
 }
 
 int model_add(struct model *m, struct resource *r) {
@@ -82,14 +77,7 @@ int model_add(struct model *m, struct resource *r) {
                         abort();
         }
         m->v[m->n++] = r;
-        if (m->n * 2 > m->n_slots)
-                model_rehash(m, m->n_slots ? m->n_slots * 4 : 64);
-        else {
-                size_t s = key_hash(r->kind, r->name) & (m->n_slots - 1);
-                while (m->slots[s])
-                        s = (s + 1) & (m->n_slots - 1);
-                m->slots[s] = m->n;
-        }
+        hindex_add(&m->index, m->n, model_hash, m);
         return 0;
 }
 
@@ -97,7 +85,7 @@ void model_done(struct model *m) {
         for (size_t i = 0; i < m->n; i++)
                 resource_free(m->v[i]);
         free(m->v);
-        free(m->slots);
+        hindex_done(&m->index);
         memset(m, 0, sizeof(*m));
 }
 
@@ -114,8 +102,8 @@ void model_take_if(struct model *m, bool (*drop)(const struct resource *r, void 
                         m->v[kept++] = m->v[i];
         }
         m->n = kept;
-        if (m->n_slots)
-                model_rehash(m, m->n_slots);
+        if (m->index.n_slots)
+                hindex_rebuild(&m->index, m->n, model_hash, m);
 }
 
 void model_remove_if(struct model *m, bool (*drop)(const struct resource *r, void *u), void *u) {

@@ -27,6 +27,29 @@ void *array_push(void *vp, size_t *n, size_t size);
  * and grown later with array_push must be allocated with at least this many. */
 size_t array_capacity(size_t n);
 
+/* FNV-1a over n bytes, continuing from h (chain calls to hash several fields).
+ * The seed is FNV's offset basis short of its last digit: derived MACs and the
+ * manifest digest were made with it, so it stays. */
+#define HASH_FNV1A_SEED 1469598103934665603ull
+uint64_t hash_fnv1a(uint64_t h, const void *p, size_t n);
+uint64_t hash_fnv1a_str(uint64_t h, const char *s);
+
+/* An open-addressing index over an array its owner keeps and hashes: a slot
+ * holds an element's position + 1 (0 is empty), probed linearly. */
+struct hindex {
+        size_t *slots;
+        size_t n_slots; /* a power of two, or 0 while empty */
+};
+#define HINDEX_NONE SIZE_MAX
+/* The position of the element of hash h for which eq(pos, u) holds, or HINDEX_NONE. */
+size_t hindex_find(const struct hindex *x, uint64_t h, bool (*eq)(size_t pos, const void *u), const void *u);
+/* Index the element just appended at n - 1; past half full, all n are indexed
+ * anew in a larger table, through hash(pos, u). */
+void hindex_add(struct hindex *x, size_t n, uint64_t (*hash)(size_t pos, const void *u), const void *u);
+/* Index elements 0..n-1 anew, after some moved or went. */
+void hindex_rebuild(struct hindex *x, size_t n, uint64_t (*hash)(size_t pos, const void *u), const void *u);
+void hindex_done(struct hindex *x);
+
 struct srcpos {
         const char *file; /* owned by the manifest set, lives as long as it */
         unsigned line, col;
@@ -158,13 +181,23 @@ int ipaddr_parse(const char *s, bool want_prefix, struct ipaddr *out); /* 0 or -
 /* "192.0.2.1/24" (with_prefix) or "192.0.2.1" into buf of at least 64 bytes. */
 char *ipaddr_format(const struct ipaddr *a, bool with_prefix, char *buf, size_t size);
 bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b); /* address and prefix, not flags */
+/* Whether a lies in net's prefix (its first net->prefix bits); never across families. */
+bool ipaddr_in_subnet(const struct ipaddr *net, const struct ipaddr *a);
+/* The client address of the SSH session this runs in (SSH_CONNECTION), so that
+ * a change that cuts it off is flagged; -ENOENT outside one, -EINVAL if garbled.
+ * *out is zeroed on failure. */
+int ssh_client_address(struct ipaddr *out);
 
 struct addr_list { struct ipaddr *v; size_t n; };
 struct str_list { char **v; size_t n; };
 void str_list_done(struct str_list *l);
 bool str_list_contains(const struct str_list *l, const char *s);
 /* A set of borrowed strings for duplicate checks in linear time. */
-struct strset { const char **slots; size_t n, cap; };
+struct strset {
+        const char **v;
+        size_t n;
+        struct hindex index;
+};
 bool strset_add(struct strset *s, const char *str); /* false if it was there already */
 bool strset_has(const struct strset *s, const char *str);
 void strset_done(struct strset *s);
@@ -448,8 +481,7 @@ const struct srcpos *resource_key_pos(const struct resource *r, uint64_t bit);
 struct model {
         struct resource **v;
         size_t n, cap;
-        size_t *slots; /* open addressing: index+1 into v, 0 = empty */
-        size_t n_slots;
+        struct hindex index; /* by (kind class, name) */
 };
 void model_done(struct model *m);
 int model_add(struct model *m, struct resource *r); /* takes ownership; -EEXIST on a name clash */
@@ -658,8 +690,7 @@ struct ledger {
         char *path;
         struct ledger_entry *v;
         size_t n;
-        size_t *slots; /* index by key, private to ledger.c */
-        size_t n_slots;
+        struct hindex index; /* by key, private to ledger.c */
         bool dirty;
 };
 int ledger_load(struct ledger *l, const char *state_dir); /* a missing file is empty; a torn one is an error */
@@ -673,6 +704,11 @@ struct ledger_entry *ledger_add(struct ledger *l, const char *scope, enum kind k
 void ledger_remove(struct ledger *l, struct ledger_entry *e);
 const char *ledger_get(const struct ledger_entry *e, const char *key);
 void ledger_set(struct ledger *l, struct ledger_entry *e, const char *key, const char *value); /* NULL value unsets */
+/* Attributes that hold names (a bridge's ports): any name, commas included,
+ * reads back as it was set. An empty list unsets the attribute. */
+void ledger_set_list(struct ledger *l, struct ledger_entry *e, const char *key, const struct str_list *names);
+void ledger_get_list(const struct ledger_entry *e, const char *key, struct str_list *out); /* appends */
+bool ledger_list_contains(const struct ledger_entry *e, const char *key, const char *name);
 /* A create that failed after it made its object keeps the object as reconcile's
  * (the intent mark goes, so a prune may delete it) and says what is left to
  * do: the next plan shows that with the update that finishes the object. */
@@ -684,6 +720,12 @@ int state_dir_check(const char *dir);          /* owned by the runner, mode 0700
 int lock_take(const char *dir, int timeout_s, int *fd); /* exclusive, waits up to timeout_s */
 void lock_release(int *fd);
 int path_check_private(const char *path, bool is_dir); /* owned by the runner, no group/other write */
+/* The one rule for what decides what reconcile changes (manifests, their
+ * directory, the state directory): st, read from path, is the runner's and no
+ * one else may write it; the state directory, which decides what may be
+ * deleted, must have mode 0700. Reports and returns -EPERM. */
+struct stat;
+int stat_check_private(const char *path, const struct stat *st, bool state_dir);
 
 /* ---- plan ---- */
 

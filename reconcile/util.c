@@ -64,6 +64,61 @@ void *array_push(void *vp, size_t *n, size_t size) {
         return e;
 }
 
+uint64_t hash_fnv1a(uint64_t h, const void *p, size_t n) {
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 1099511628211ull;
+        return h;
+}
+
+uint64_t hash_fnv1a_str(uint64_t h, const char *s) {
+        return hash_fnv1a(h, s, strlen(s));
+}
+
+size_t hindex_find(const struct hindex *x, uint64_t h, bool (*eq)(size_t pos, const void *u), const void *u) {
+        if (!x->n_slots)
+                return HINDEX_NONE;
+        for (size_t s = h & (x->n_slots - 1); x->slots[s]; s = (s + 1) & (x->n_slots - 1))
+                if (eq(x->slots[s] - 1, u))
+                        return x->slots[s] - 1;
+        return HINDEX_NONE;
+}
+
+static void hindex_put(struct hindex *x, uint64_t h, size_t pos) {
+        size_t s = h & (x->n_slots - 1);
+        while (x->slots[s])
+                s = (s + 1) & (x->n_slots - 1);
+        x->slots[s] = pos + 1;
+}
+
+void hindex_rebuild(struct hindex *x, size_t n, uint64_t (*hash)(size_t pos, const void *u), const void *u) {
+        /* At most a quarter full after a rebuild: probes stay short until the next one. */
+        size_t want = 64;
+        while (want < n * 4)
+                want <<= 1;
+        if (want != x->n_slots) {
+                free(x->slots);
+                x->slots = xcalloc(want, sizeof(size_t));
+                x->n_slots = want;
+        } else
+                memset(x->slots, 0, want * sizeof(size_t));
+        for (size_t i = 0; i < n; i++)
+                hindex_put(x, hash(i, u), i);
+}
+
+void hindex_add(struct hindex *x, size_t n, uint64_t (*hash)(size_t pos, const void *u), const void *u) {
+        if (n * 2 > x->n_slots)
+                hindex_rebuild(x, n, hash, u);
+        else
+                hindex_put(x, hash(n - 1, u), n - 1);
+}
+
+void hindex_done(struct hindex *x) {
+        free(x->slots);
+        x->slots = NULL;
+        x->n_slots = 0;
+}
+
 /* ---- error sink ---- */
 
 static FILE *diag_out;
@@ -349,6 +404,29 @@ bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b) {
         return a->family == b->family && a->prefix == b->prefix && memcmp(a->a, b->a, len) == 0;
 }
 
+bool ipaddr_in_subnet(const struct ipaddr *net, const struct ipaddr *a) {
+        if (net->family != a->family)
+                return false;
+        for (unsigned i = 0; i < net->prefix; i++)
+                if ((net->a[i / 8] ^ a->a[i / 8]) & (0x80 >> (i % 8)))
+                        return false;
+        return true;
+}
+
+int ssh_client_address(struct ipaddr *out) {
+        /* "CLIENT-ADDRESS CLIENT-PORT SERVER-ADDRESS SERVER-PORT" */
+        const char *conn = getenv("SSH_CONNECTION");
+        char client[64];
+        memset(out, 0, sizeof(*out));
+        if (!conn || sscanf(conn, "%63s", client) != 1)
+                return -ENOENT;
+        if (ipaddr_parse(client, false, out) < 0) {
+                memset(out, 0, sizeof(*out));
+                return -EINVAL;
+        }
+        return 0;
+}
+
 void str_list_done(struct str_list *l) {
         for (size_t i = 0; i < l->n; i++)
                 free(l->v[i]);
@@ -364,36 +442,26 @@ bool str_list_contains(const struct str_list *l, const char *s) {
         return false;
 }
 
-static size_t str_hash(const char *s) {
-        size_t h = 1469598103934665603ull;
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                h = (h ^ *p) * 1099511628211ull;
-        return h;
+static uint64_t strset_hash(size_t pos, const void *u) {
+        const struct strset *s = u;
+        return hash_fnv1a_str(HASH_FNV1A_SEED, s->v[pos]);
+}
+
+struct strset_key {
+        const struct strset *s;
+        const char *str;
+};
+
+static bool strset_eq(size_t pos, const void *u) {
+        const struct strset_key *k = u;
+        return strcmp(k->s->v[pos], k->str) == 0;
 }
 
 bool strset_add(struct strset *s, const char *str) {
-        if ((s->n + 1) * 2 > s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 64;
-                const char **slots = xcalloc(cap, sizeof(char *));
-                for (size_t i = 0; i < s->cap; i++)
-                        if (s->slots[i]) {
-                                size_t j = str_hash(s->slots[i]) & (cap - 1);
-                                while (slots[j])
-                                        j = (j + 1) & (cap - 1);
-                                slots[j] = s->slots[i];
-                        }
-                free(s->slots);
-                s->slots = slots;
-                s->cap = cap;
-        }
-        size_t j = str_hash(str) & (s->cap - 1);
-        while (s->slots[j]) {
-                if (strcmp(s->slots[j], str) == 0)
-                        return false;
-                j = (j + 1) & (s->cap - 1);
-        }
-        s->slots[j] = str;
-        s->n++;
+        if (strset_has(s, str))
+                return false;
+        *(const char **) array_push(&s->v, &s->n, sizeof(*s->v)) = str;
+        hindex_add(&s->index, s->n, strset_hash, s);
         return true;
 }
 
@@ -412,16 +480,13 @@ void sysctl_value_fold(char *v) {
 }
 
 bool strset_has(const struct strset *s, const char *str) {
-        if (!s->cap)
-                return false;
-        for (size_t j = str_hash(str) & (s->cap - 1); s->slots[j]; j = (j + 1) & (s->cap - 1))
-                if (strcmp(s->slots[j], str) == 0)
-                        return true;
-        return false;
+        struct strset_key k = { s, str };
+        return hindex_find(&s->index, hash_fnv1a_str(HASH_FNV1A_SEED, str), strset_eq, &k) != HINDEX_NONE;
 }
 
 void strset_done(struct strset *s) {
-        free(s->slots);
+        free(s->v);
+        hindex_done(&s->index);
         memset(s, 0, sizeof(*s));
 }
 
@@ -447,12 +512,6 @@ char *mac_format(const unsigned char mac[6], char buf[18]) {
         return buf;
 }
 
-static uint64_t fnv1a(uint64_t h, const char *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char) p[i]) * 1099511628211ull;
-        return h;
-}
-
 /* Unicast (bit 0 clear), locally administered (bit 1 set). */
 static void mac_local(unsigned char mac[6]) {
         mac[0] = (unsigned char) ((mac[0] & 0xfe) | 0x02);
@@ -460,11 +519,11 @@ static void mac_local(unsigned char mac[6]) {
 
 /* The hash of identity, "reconcile-PURPOSE:" and name, as MAC bytes. */
 static void mac_hash(const char *id, size_t id_len, const char *purpose, const char *name, unsigned char mac[6]) {
-        uint64_t h = fnv1a(1469598103934665603ull, id, id_len);
-        h = fnv1a(h, "reconcile-", 10);
-        h = fnv1a(h, purpose, strlen(purpose));
-        h = fnv1a(h, ":", 1);
-        h = fnv1a(h, name, strlen(name));
+        uint64_t h = hash_fnv1a(HASH_FNV1A_SEED, id, id_len);
+        h = hash_fnv1a_str(h, "reconcile-");
+        h = hash_fnv1a_str(h, purpose);
+        h = hash_fnv1a_str(h, ":");
+        h = hash_fnv1a_str(h, name);
         for (int i = 0; i < 6; i++)
                 mac[i] = (unsigned char) (h >> (8 * i));
         mac_local(mac);

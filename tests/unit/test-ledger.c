@@ -118,6 +118,34 @@ static void test_state_dir_rules(void **state) {
         assert_int_equal(path_check_private(sub, true), -EPERM);
 }
 
+/* One rule for the manifests and the state directory, with the messages the
+ * kernel suites look for. */
+static void test_private_rule_messages(void **state) {
+        char sub[128], *out = NULL;
+        size_t len = 0;
+        struct stat st;
+        (void) state;
+        snprintf(sub, sizeof(sub), "%s/m.yaml", dir);
+        write_file("m.yaml", "version: 1\n");
+        FILE *f = open_memstream(&out, &len);
+        diag_set_stream(f);
+        chmod(sub, 0620);
+        assert_int_equal(stat(sub, &st), 0);
+        assert_int_equal(stat_check_private(sub, &st, false), -EPERM);
+        chmod(sub, 0644);
+        assert_int_equal(stat(sub, &st), 0);
+        assert_int_equal(stat_check_private(sub, &st, false), 0);
+        assert_int_equal(stat_check_private(sub, &st, true), -EPERM); /* the state directory's own rule */
+        st.st_uid = geteuid() + 1;
+        assert_int_equal(stat_check_private(sub, &st, false), -EPERM);
+        fclose(f);
+        diag_set_stream(null_f);
+        assert_non_null(strstr(out, "m.yaml: writable by group or others (mode 0620): refusing it"));
+        assert_non_null(strstr(out, "m.yaml: the state directory has mode 0644; it must be 0700"));
+        assert_non_null(strstr(out, "not by the runner"));
+        free(out);
+}
+
 static void test_lock_is_exclusive(void **state) {
         int a = -1, b = -1;
         (void) state;
@@ -166,6 +194,59 @@ static void test_removed_keeps_macs(void **state) {
         ledger_done(&l);
 }
 
+/* Interface and ipset names may hold commas: a list attribute (a bridge's
+ * ports) keeps every name apart through a save and a load. */
+static void test_lists_hold_any_name(void **state) {
+        struct ledger l;
+        (void) state;
+        static char *names[] = { "eth0", "a,b", ",", "100%", "x=y", "back\\slash", "two words", "end\\",
+                                 "\\,", "%2C", "tab\there" };
+        struct str_list want = { names, ELEMENTSOF(names) }, got = { 0 };
+        assert_int_equal(ledger_load(&l, dir), 0);
+        struct ledger_entry *e = ledger_add(&l, "netns:host", KIND_BRIDGE, "br,0 %=\\");
+        ledger_set_list(&l, e, "ports", &want);
+        assert_int_equal(ledger_save(&l), 0);
+        ledger_done(&l);
+
+        assert_int_equal(ledger_load(&l, dir), 0);
+        e = ledger_find(&l, "netns:host", KIND_BRIDGE, "br,0 %=\\");
+        assert_non_null(e);
+        ledger_get_list(e, "ports", &got);
+        assert_int_equal(got.n, want.n);
+        for (size_t i = 0; i < want.n; i++) {
+                assert_string_equal(got.v[i], want.v[i]);
+                assert_true(ledger_list_contains(e, "ports", want.v[i]));
+        }
+        str_list_done(&got);
+        assert_false(ledger_list_contains(e, "ports", "a"));
+        assert_false(ledger_list_contains(e, "ports", "b"));
+        assert_false(ledger_list_contains(e, "ports", "back"));
+        assert_false(ledger_list_contains(e, "other", "eth0"));
+        assert_false(ledger_list_contains(NULL, "ports", "eth0"));
+        /* An empty list unsets the attribute. */
+        struct str_list none = { 0 };
+        ledger_set_list(&l, e, "ports", &none);
+        assert_null(ledger_get(e, "ports"));
+        ledger_get_list(e, "ports", &got);
+        assert_int_equal(got.n, 0);
+        ledger_done(&l);
+
+        /* A ledger written before the escape reads as it did: plain names, and a
+         * backslash that escapes nothing is a backslash. */
+        write_file("ledger", "reconcile-ledger 1\nE\tnetns:host\tbridge\tbr0\tports=eth0,eth1,we\\ird\nend 1\n");
+        assert_int_equal(ledger_load(&l, dir), 0);
+        e = ledger_find(&l, "netns:host", KIND_BRIDGE, "br0");
+        ledger_get_list(e, "ports", &got);
+        assert_int_equal(got.n, 3);
+        assert_string_equal(got.v[0], "eth0");
+        assert_string_equal(got.v[1], "eth1");
+        assert_string_equal(got.v[2], "we\\ird");
+        assert_true(ledger_list_contains(e, "ports", "eth1"));
+        assert_false(ledger_list_contains(e, "ports", "eth"));
+        str_list_done(&got);
+        ledger_done(&l);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -173,8 +254,10 @@ int main(void) {
                 T(test_round_trip),
                 T(test_damaged_ledgers_refused),
                 T(test_state_dir_rules),
+                T(test_private_rule_messages),
                 T(test_lock_is_exclusive),
                 T(test_removed_keeps_macs),
+                T(test_lists_hold_any_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

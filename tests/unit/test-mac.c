@@ -44,6 +44,33 @@ static void test_derived_per_name(void **state) {
         assert_local_unicast(b);
 }
 
+/* A bridge's MAC is a DHCP lease and a firewall rule: the derivation must not
+ * change. This recomputes it as it was first written, FNV-1a from the seed
+ * 1469598103934665603 over the machine id, "reconcile-bridge:" and the name. */
+static void test_derived_unchanged(void **state) {
+        (void) state;
+        unsigned char got[6], want[6];
+        char id[33] = "";
+        FILE *f = fopen("/etc/machine-id", "r");
+        if (!f || fread(id, 1, 32, f) != 32 || mac_derive("bridge", "br0", got) < 0) {
+                if (f)
+                        fclose(f);
+                skip();
+        }
+        fclose(f);
+        char text[128];
+        snprintf(text, sizeof(text), "%sreconcile-bridge:br0", id);
+        uint64_t h = 1469598103934665603ull;
+        for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+                h = (h ^ *p) * 1099511628211ull;
+        for (int i = 0; i < 6; i++)
+                want[i] = (unsigned char) (h >> (8 * i));
+        want[0] = (unsigned char) ((want[0] & 0xfe) | 0x02);
+        assert_memory_equal(got, want, 6);
+        assert_int_equal(hash_fnv1a(HASH_FNV1A_SEED, text, strlen(text)), h);
+        assert_int_equal(hash_fnv1a_str(hash_fnv1a(HASH_FNV1A_SEED, text, 10), text + 10), h);
+}
+
 #ifdef TEST_AUDIT_ARCH
 /* From here on getrandom(2) fails with ENOSYS in this process, as on a kernel
  * without it or in a sandbox that forbids it. */
@@ -155,6 +182,7 @@ static void test_fallback_without_getrandom(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_derived_per_name),
+                cmocka_unit_test(test_derived_unchanged),
                 cmocka_unit_test(test_fallback_without_getrandom),
                 cmocka_unit_test(test_fallback_without_getrandom_or_machine_id),
         };

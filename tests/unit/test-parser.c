@@ -128,6 +128,33 @@ static void test_defaults(void **state) {
         assert_false(br->set & LINK_F_ADDRESSES); /* omitted: unmanaged */
 }
 
+/* Network mode, IPVS protocol and forwarding are defaulted once, here, and a
+ * real server's forwarding is its service's unless it has its own, whatever
+ * the order of the keys: backends read the fields as they are. The set bits
+ * still say what the manifest declared. */
+static void test_defaults_at_parse_time(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nnetworks:\n  lab: {}\nservices:\n"
+                                  "  web:\n    address: 192.0.2.10\n    port: 80\n    reals:\n"
+                                  "      - { address: 192.0.2.11, port: 80 }\n"
+                                  "      - { address: 192.0.2.12, port: 80, forwarding: tunnel }\n"
+                                  "    forwarding: route\n"
+                                  "  plain: { address: 192.0.2.20, port: 80, reals: [ { address: 192.0.2.21, port: 80 } ] }\n"),
+                            "");
+        struct resource *n = model_find(&set.model, KIND_NETWORK, "lab");
+        assert_int_equal(n->network.mode, NET_NAT);
+        assert_false(n->set & NET_F_MODE);
+        struct resource *s = model_find(&set.model, KIND_SERVICE, "web");
+        assert_int_equal(s->service.protocol, PROTO_TCP);
+        assert_false(s->set & SVC_F_PROTOCOL);
+        assert_int_equal(s->service.reals[0].forwarding, FWD_ROUTE); /* the service's, given after reals */
+        assert_false(s->service.reals[0].set & REAL_F_FORWARDING);
+        assert_int_equal(s->service.reals[1].forwarding, FWD_TUNNEL);
+        s = model_find(&set.model, KIND_SERVICE, "plain");
+        assert_int_equal(s->service.forwarding, FWD_MASQ);
+        assert_int_equal(s->service.reals[0].forwarding, FWD_MASQ);
+}
+
 static void test_errors_positions(void **state) {
         (void) state;
         assert_first_error("version: 1\nvlans:\n  v5: { link: eth0, id: 5000 }\n",
@@ -694,12 +721,24 @@ static void test_deep_nesting_refused_fast(void **state) {
                            "m.yaml:4:129: error: YAML: nested deeper than 64 levels");
 }
 
+/* The digest names a revision in holds and logs: the same bytes keep the same
+ * digest across versions of reconcile. */
+static void test_digest_pinned(void **state) {
+        (void) state;
+        const char *a = "version: 1\nbridges:\n  br0: {}\n", *b = "version: 1\nbridges:\n  br1: {}\n";
+        assert_int_equal(manifest_parse_buffer(&set, "a.yaml", a, strlen(a), "kvm1"), 0);
+        assert_string_equal(set.digest, "bec462f1a945039e");
+        assert_int_equal(manifest_parse_buffer(&set, "b.yaml", b, strlen(b), "kvm1"), 0);
+        assert_string_equal(set.digest, "5229430acc740d16");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_full_schema),
                 T(test_defaults),
+                T(test_defaults_at_parse_time),
                 T(test_errors_positions),
                 T(test_error_unknown_key),
                 T(test_error_wrong_type),
@@ -746,6 +785,7 @@ int main(void) {
                 T(test_enum_words_checked_at_parse),
                 T(test_reference_positions),
                 T(test_deep_nesting_refused_fast),
+                T(test_digest_pinned),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

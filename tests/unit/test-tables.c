@@ -144,6 +144,127 @@ static void test_model_remove_if_and_strset(void **state) {
         strset_done(&set);
 }
 
+static bool in(const char *net, const char *addr) {
+        struct ipaddr n, a;
+        assert_int_equal(ipaddr_parse(net, true, &n), 0);
+        assert_int_equal(ipaddr_parse(addr, false, &a), 0);
+        return ipaddr_in_subnet(&n, &a);
+}
+
+/* The one subnet test: a DHCP range in its network, the route to the SSH client. */
+static void test_in_subnet(void **state) {
+        (void) state;
+        assert_true(in("192.0.2.0/24", "192.0.2.255"));
+        assert_true(in("192.0.2.77/24", "192.0.2.1")); /* host bits of the network do not count */
+        assert_false(in("192.0.2.0/24", "192.0.3.0"));
+        assert_true(in("10.0.0.0/9", "10.127.255.255"));
+        assert_false(in("10.0.0.0/9", "10.128.0.0"));
+        assert_true(in("0.0.0.0/0", "203.0.113.9")); /* the default route holds everything */
+        assert_true(in("192.0.2.1/32", "192.0.2.1"));
+        assert_false(in("192.0.2.1/32", "192.0.2.2"));
+        assert_true(in("2001:db8::/32", "2001:db8:ffff::1"));
+        assert_false(in("2001:db8::/32", "2001:db9::1"));
+        assert_true(in("2001:db8::/63", "2001:db8:0:1::1"));
+        assert_false(in("2001:db8::/64", "2001:db8:0:1::1"));
+        assert_true(in("::/0", "2001:db8::1"));
+        assert_true(in("2001:db8::1/128", "2001:db8::1"));
+        assert_false(in("2001:db8::1/128", "2001:db8::2"));
+        /* Never across families, not even under a prefix of 0. */
+        assert_false(in("0.0.0.0/0", "2001:db8::1"));
+        assert_false(in("::/0", "192.0.2.1"));
+        assert_false(in("::ffff:192.0.2.0/120", "192.0.2.1"));
+}
+
+/* The one reader of SSH_CONNECTION, for the link and route backends' risk flags. */
+static void test_ssh_client_address(void **state) {
+        struct ipaddr a, want;
+        char buf[64];
+        (void) state;
+        const char *saved = getenv("SSH_CONNECTION");
+        char *keep = saved ? strdup(saved) : NULL;
+        unsetenv("SSH_CONNECTION");
+        assert_int_equal(ssh_client_address(&a), -ENOENT);
+        assert_int_equal(a.family, 0);
+        setenv("SSH_CONNECTION", "", 1);
+        assert_int_equal(ssh_client_address(&a), -ENOENT);
+        setenv("SSH_CONNECTION", "198.51.100.7 52100 192.0.2.1 22", 1);
+        assert_int_equal(ssh_client_address(&a), 0);
+        assert_int_equal(ipaddr_parse("198.51.100.7", false, &want), 0);
+        assert_true(ipaddr_equal(&a, &want));
+        assert_int_equal(a.prefix, 32);
+        setenv("SSH_CONNECTION", "2001:db8::7 52100 2001:db8::1 22", 1);
+        assert_int_equal(ssh_client_address(&a), 0);
+        assert_string_equal(ipaddr_format(&a, true, buf, sizeof(buf)), "2001:db8::7/128");
+        setenv("SSH_CONNECTION", "not-an-address 52100 192.0.2.1 22", 1);
+        assert_int_equal(ssh_client_address(&a), -EINVAL);
+        assert_int_equal(a.family, 0);
+        if (keep)
+                setenv("SSH_CONNECTION", keep, 1);
+        else
+                unsetenv("SSH_CONNECTION");
+        free(keep);
+}
+
+static uint64_t num_hash(size_t pos, const void *u) {
+        const int *v = u;
+        return hash_fnv1a(HASH_FNV1A_SEED, &v[pos], sizeof(v[pos]));
+}
+
+struct num_key {
+        const int *v;
+        int want;
+};
+
+static bool num_eq(size_t pos, const void *u) {
+        const struct num_key *k = u;
+        return k->v[pos] == k->want;
+}
+
+static size_t num_find(const struct hindex *x, const int *v, int want) {
+        struct num_key k = { v, want };
+        return hindex_find(x, hash_fnv1a(HASH_FNV1A_SEED, &want, sizeof(want)), num_eq, &k);
+}
+
+/* The one index under the model, the ledger, strset and the link cache. */
+static void test_hindex(void **state) {
+        struct hindex x = { 0 };
+        static int v[5000];
+        size_t n = 0;
+        (void) state;
+        assert_int_equal(num_find(&x, v, 1), HINDEX_NONE); /* empty: no slots yet */
+        for (int i = 0; i < 5000; i++) {
+                v[n++] = i * 7;
+                hindex_add(&x, n, num_hash, v);
+        }
+        assert_true(x.n_slots >= 2 * n);
+        for (int i = 0; i < 5000; i++)
+                assert_int_equal(num_find(&x, v, i * 7), (size_t) i);
+        assert_int_equal(num_find(&x, v, 3), HINDEX_NONE);
+        /* Keep the even ones, moved to the front: the rebuilt index finds them at their new places. */
+        n = 0;
+        for (int i = 0; i < 5000; i += 2)
+                v[n++] = i * 7;
+        hindex_rebuild(&x, n, num_hash, v);
+        assert_int_equal(num_find(&x, v, 14), 1);
+        assert_int_equal(num_find(&x, v, 7), HINDEX_NONE);
+        hindex_done(&x);
+        hindex_done(&x); /* safe twice */
+        assert_int_equal(hash_fnv1a(HASH_FNV1A_SEED, "", 0), HASH_FNV1A_SEED);
+        assert_int_equal(hash_fnv1a_str(HASH_FNV1A_SEED, "a"), 0x44bd8ad473cd9906ull);
+        /* strset grows through it, and borrows its strings. */
+        static char names[1000][8];
+        struct strset set = { 0 };
+        for (int i = 0; i < 1000; i++) {
+                snprintf(names[i], sizeof(names[i]), "n%d", i);
+                assert_true(strset_add(&set, names[i]));
+        }
+        for (int i = 0; i < 1000; i++)
+                assert_false(strset_add(&set, names[i]));
+        assert_true(strset_has(&set, "n999"));
+        assert_false(strset_has(&set, "n1000"));
+        strset_done(&set);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_enum_tables_round_trip),
@@ -152,6 +273,9 @@ int main(void) {
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_model_lookup_by_class),
                 cmocka_unit_test(test_model_remove_if_and_strset),
+                cmocka_unit_test(test_hindex),
+                cmocka_unit_test(test_in_subnet),
+                cmocka_unit_test(test_ssh_client_address),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
