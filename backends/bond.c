@@ -72,6 +72,7 @@ const struct kind_ops bond_kind = {
         .word = "bond",
         .section = "bonds",
         LINK_KIND_COMMON,
+        .dep_role = "port",
         .impl = &bond_link,
         .show_as = link_show_as,
         .defaults = bond_defaults,

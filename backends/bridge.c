@@ -41,6 +41,7 @@ const struct kind_ops bridge_kind = {
         .word = "bridge",
         .section = "bridges",
         LINK_KIND_COMMON,
+        .dep_role = "port",
         .impl = &bridge_link,
         .defaults = link_defaults,
         .show_as = link_show_as,

@@ -30,11 +30,12 @@ static inline const struct link_kind *link_kind_of(enum kind k) {
 /* The table members every link kind has the same. */
 #define LINK_KIND_COMMON                                                                  \
         .backend = &link_backend, .name_space = "interface",                              \
-        .name_valid = ifname_valid, .free = link_free,                                    \
+        .name_valid = ifname_valid, .free = link_free, .master_of = link_master_of,        \
         .name_error = "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space"
 
 void link_defaults(struct resource *r);
 void link_free(struct resource *r);
+const char *link_master_of(const struct resource *live);
 /* lo is the kernel's: never written. */
 enum kind link_show_as(const struct resource *r, const struct show_ctx *s);
 /* An entry is the name, the kind's own keys, then what every link has. */

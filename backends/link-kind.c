@@ -24,6 +24,10 @@ void link_free(struct resource *r) {
         str_list_done(&r->link.interfaces);
 }
 
+const char *link_master_of(const struct resource *live) {
+        return live->link.master[0] ? live->link.master : NULL;
+}
+
 enum kind link_show_as(const struct resource *r, const struct show_ctx *s) {
         (void) s;
         return strcmp(r->name, "lo") == 0 ? _KIND_INVALID : r->kind;

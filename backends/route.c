@@ -485,6 +485,7 @@ const struct kind_ops route_kind = {
         .word = "route",
         .section = "routes",
         .backend = &route_backend,
+        .dep_role = "device",
         .flags = KF_REVERTIBLE,
         .show_rank = 9,
         .fields = route_fields,

@@ -245,6 +245,7 @@ const struct kind_ops sysctl_kind = {
         .word = "sysctl",
         .section = "sysctls",
         .backend = &sysctl_backend,
+        .dep_role = "interface",
         /* A sysctl that appeared in the run goes with its interface: no absent entry. */
         .flags = KF_REVERTIBLE | KF_NAME_VALUE | KF_NO_ABSENT_ENTRY,
         .show_rank = 10,

@@ -73,6 +73,7 @@ const struct kind_ops vxlan_kind = {
         .word = "vxlan",
         .section = "vxlans",
         LINK_KIND_COMMON,
+        .dep_role = "device",
         .impl = &vxlan_link,
         .defaults = link_defaults,
         .show_as = link_show_as,

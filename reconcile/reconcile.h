@@ -627,6 +627,7 @@ enum {
         KF_NOT_ABSENT = 1u << 4,    /* state: absent is refused (existing NICs are never deleted) */
         KF_CHILD = 1u << 5,         /* declared only inside its parent's entry (volumes): no section of its own */
         KF_NO_ABSENT_ENTRY = 1u << 6, /* show writes no `state: absent` entry for it (a sysctl goes with its interface) */
+        KF_EXISTING = 1u << 7,      /* configures a device that exists, whatever made it; never creates one (NICs) */
 };
 
 struct backend;
@@ -658,6 +659,14 @@ struct kind_ops {
         unsigned validate_phase;
         /* A child (FT_CHILDREN) learns its parent: a volume its pool. */
         void (*adopt_parent)(struct resource *child, const struct resource *parent);
+        /* What a name this kind depends on is to it, in messages ("port", "device");
+         * NULL: "parent". */
+        const char *dep_role;
+        /* KF_EXISTING: why a missing one is not created ("NICs are configured, never created"). */
+        const char *never_created;
+        /* The live resource's master (a bridge or bond port's), named when a
+         * change would take it: NULL for none. */
+        const char *(*master_of)(const struct resource *live);
         /* Free what the spec owns (not the resource itself). */
         void (*free)(struct resource *r);
         /* Show: write one live resource's entry; NULL for kinds with none. */
