@@ -28,55 +28,6 @@ static char *state_path(const struct options *o, const char *name) {
         return xasprintf("%s/%s", o->run.state_dir, name);
 }
 
-/* Write a small file atomically: temp, fsync, rename. */
-static int write_atomic(const char *path, const char *data, size_t len) {
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return diag_plain(-errno, "%s: %s", tmp, strerror(errno));
-        int r = 0;
-        for (size_t off = 0; off < len && r == 0;) {
-                ssize_t n = write(fd, data + off, len - off);
-                if (n < 0 && errno != EINTR)
-                        r = -errno;
-                else if (n > 0)
-                        off += (size_t) n;
-        }
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        close(fd);
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                unlink(tmp);
-                return diag_plain(r, "%s: %s", path, strerror(-r));
-        }
-        return 0;
-}
-
-static char *read_file(const char *path) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        char *buf = NULL;
-        size_t cap = 0, len = 0;
-        for (;;) {
-                if (len + 4096 + 1 > cap) {
-                        cap = (len + 4096 + 1) * 2;
-                        buf = realloc(buf, cap);
-                        if (!buf)
-                                abort();
-                }
-                size_t n = fread(buf + len, 1, 4096, f);
-                len += n;
-                if (n == 0)
-                        break;
-        }
-        fclose(f);
-        buf[len] = '\0';
-        return buf;
-}
-
 /* "key=value" lines; returns a copy of the value or NULL. */
 static char *meta_get(const char *meta, const char *key) {
         size_t n = strlen(key);
@@ -92,7 +43,7 @@ static char *meta_get(const char *meta, const char *key) {
 
 int hold_check(const struct options *o, const char *digest, bool dry) {
         _cleanup_free_ char *path = state_path(o, "hold");
-        _cleanup_free_ char *meta = read_file(path);
+        _cleanup_free_ char *meta = file_read(path);
         if (!meta)
                 return 0;
         _cleanup_free_ char *held = meta_get(meta, "digest");
@@ -186,7 +137,7 @@ int confirm_checkpoint(struct options *o, struct run *r) {
                         ret = diag_plain(ret, "--confirm: cannot write the checkpoint: %s", strerror(-ret));
                 if (ret >= 0) {
                         _cleanup_free_ char *ypath = state_path(o, "checkpoint.yaml");
-                        ret = write_atomic(ypath, yaml, len);
+                        ret = file_write_atomic(ypath, yaml, len, NULL);
                 }
                 free(yaml);
         }
@@ -195,7 +146,7 @@ int confirm_checkpoint(struct options *o, struct run *r) {
                                                       (long) getpid(), (long long) time(NULL) + o->confirm_seconds,
                                                       o->digest ? o->digest : "", kinds, adopted);
                 _cleanup_free_ char *mpath = state_path(o, "checkpoint");
-                ret = write_atomic(mpath, meta, strlen(meta));
+                ret = file_write_atomic(mpath, meta, strlen(meta), NULL);
         }
         free(absent);
         free(adopted);
@@ -214,8 +165,8 @@ static void checkpoint_remove(const struct options *o) {
 static int revert(struct options *o, const char *why) {
         _cleanup_free_ char *mpath = state_path(o, "checkpoint");
         _cleanup_free_ char *ypath = state_path(o, "checkpoint.yaml");
-        _cleanup_free_ char *meta = read_file(mpath);
-        _cleanup_free_ char *yaml = read_file(ypath);
+        _cleanup_free_ char *meta = file_read(mpath);
+        _cleanup_free_ char *yaml = file_read(ypath);
         if (!meta || !yaml || !strstr(meta, "\nend\n"))
                 return diag_plain(-EBADMSG, "%s: the checkpoint is damaged; nothing was reverted (inspect it by hand)",
                                   mpath);
@@ -279,7 +230,7 @@ static int revert(struct options *o, const char *why) {
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
         _cleanup_free_ char *hold = xasprintf("digest=%s\ntime=%s\n", digest ? digest : "", when);
         _cleanup_free_ char *hpath = state_path(o, "hold");
-        if ((r = write_atomic(hpath, hold, strlen(hold))) < 0)
+        if ((r = file_write_atomic(hpath, hold, strlen(hold), NULL)) < 0)
                 return diag_plain(r, "the revision could not be held; the checkpoint stays in %s for the next run",
                                   mpath);
         checkpoint_remove(o);
@@ -395,7 +346,7 @@ int cmd_confirm(struct options *o) {
         if (access(mpath, F_OK) < 0)
                 return diag_plain(EXIT_ERROR, "nothing is waiting for confirmation in %s", o->run.state_dir);
         _cleanup_free_ char *cpath = state_path(o, "confirm");
-        if (write_atomic(cpath, "confirmed\n", 10) < 0)
+        if (file_write_atomic(cpath, "confirmed\n", 10, NULL) < 0)
                 return EXIT_ERROR;
         printf("confirmed\n");
         return EXIT_OK;

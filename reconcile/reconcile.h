@@ -706,3 +706,18 @@ struct watch {
  * in w[0..*n) yet; returns how many were added. */
 size_t run_watch_open(const struct run_opts *o, const struct model *want, struct watch *w, size_t *n, size_t max);
 void run_watch_close(struct watch *w, size_t n);
+
+/* Small files in the state dir (reconcile/fileio.c). The one writer of the
+ * ledger, the checkpoint and the hold: PATH.tmp, write, fsync, rename, fsync
+ * of the directory. what names the file in errors ("the ledger"); NULL names
+ * only the path. Reports and returns a negative errno. */
+int file_write_atomic(const char *path, const char *data, size_t len, const char *what);
+/* The whole file, NUL-terminated; NULL (errno set) when it cannot be read. */
+char *file_read(const char *path);
+/* "key=value" lines whose values hold any string: '%' and control bytes are
+ * %XX-escaped, so that a value is one line whatever name it carries. */
+char *record_escape(const char *s);
+int record_unescape(char *s); /* in place; -EINVAL for a bad escape or a NUL */
+/* A copy of the raw (still escaped) value of the first "key=" line at or
+ * after text, or NULL; *next (if given) is set past that line, NULL if none. */
+char *record_value(const char *text, const char *key, const char **next);
