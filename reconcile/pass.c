@@ -126,6 +126,8 @@ static void adopted_one(char *item, void (*fn)(void *u, enum kind k, const char 
 int checkpoint_adopted_each(const char *meta, void (*fn)(void *u, enum kind k, const char *name), void *u) {
         _cleanup_free_ char *format = meta_get(meta, "format");
         const char *next = meta;
+        if (format && strcmp(format, CHECKPOINT_FORMAT) != 0)
+                return -EBADMSG; /* written by a newer reconcile: not guessed at */
         for (char *v; next && (v = record_value(next, "adopted", &next)); free(v)) {
                 if (format) {
                         if (record_unescape(v) < 0) {
@@ -474,6 +476,13 @@ out:
 
 void pass_run(const struct pass_opts *o, struct model *want, struct pass_result *res) {
         struct pass ps = { .o = o, .run = o->run };
+        if (o->confirm_seconds && (!o->write_yaml || !o->wait)) {
+                /* A caller's mistake, not the host's: nothing is touched. */
+                memset(res, 0, sizeof(*res));
+                res->status = PASS_ERROR;
+                diag_plain(-EINVAL, "--confirm: this caller cannot write a checkpoint or wait for a confirmation");
+                return;
+        }
         if (o->confirm_seconds && !o->run.dry_run)
                 pass_confirm(&ps, want, res);
         else

@@ -785,5 +785,6 @@ int hold_release(const char *state_dir, int lock_timeout);
  * line each in the checkpoint, NAME escaped (checkpoint format 2). */
 char *checkpoint_adopted_line(enum kind k, const char *name);
 /* fn for each adopted resource in a checkpoint's metadata; format 1 (no
- * "format=" line) joined them with commas in one line. -EBADMSG for a bad escape. */
+ * "format=" line) joined them with commas in one line. -EBADMSG for a bad
+ * escape or a format this reconcile does not know. */
 int checkpoint_adopted_each(const char *meta, void (*fn)(void *u, enum kind k, const char *name), void *u);

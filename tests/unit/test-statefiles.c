@@ -131,6 +131,7 @@ static void test_adopted_format_1(void **state) {
         assert_int_equal(s.n, 0);
         /* Format 2 refuses what it did not write. */
         assert_int_equal(checkpoint_adopted_each("format=2\nadopted=bridge/50%\nend\n", collect, &s), -EBADMSG);
+        assert_int_equal(checkpoint_adopted_each("format=3\nadopted=bridge/br0\nend\n", collect, &s), -EBADMSG);
         seen_done(&s);
 }
 
