@@ -1,10 +1,10 @@
-/* What main.c and daemon.c share: the parsed options and one apply pass. */
+/* What main.c, daemon.c and confirm.c share: the parsed options and one pass. */
 #pragma once
 
 #include "../parsers/parsers.h"
 #include "output.h"
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_PENDING = 2 };
+enum { EXIT_OK = PASS_OK, EXIT_ERROR = PASS_ERROR, EXIT_PENDING = PASS_PENDING };
 
 struct options {
         const char *manifests;
@@ -14,36 +14,30 @@ struct options {
         int lock_timeout, resync;
         int confirm_seconds;  /* apply --confirm: 0 = off */
         bool confirm_partial;
-        bool lock_held;       /* the caller holds the lock (confirm, revert) */
-        bool reverting;       /* this pass restores a checkpoint */
         const char *digest;   /* of the manifests, for holds */
         struct str_list *errors; /* -o json: every error line, for the document; else NULL */
         struct run_opts run;
 };
 
-struct pass_result {
-        int status;          /* EXIT_* */
-        size_t n_actions;    /* planned */
-        size_t n_done;       /* applied */
-        size_t n_pending;
-        bool observe_failed; /* a backend could not be reached */
-        bool held;           /* this manifest revision was reverted and is held */
+/* What the core's hooks get back as their u. */
+struct pass_ctx {
+        struct options *o;
+        bool log_actions;
 };
 
-/* Plan (and unless dry, apply and verify) want against the host. log_actions
- * prints one line per action and outcome to stderr (the daemon's log). */
-void apply_pass(struct options *o, struct model *want, bool dry, bool log_actions, struct pass_result *res);
+/* One pass of the core over want (run.dry_run: plan only), printed as the
+ * options say. log_actions prints one line per action and outcome to stderr
+ * (the daemon's log) instead of the plan. */
+void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pass_result *res);
 int load_manifests(const struct options *o, struct manifest_set *set);
 int cmd_daemon(struct options *o);
 
-/* apply --confirm (cmd/confirm.c): checkpoint, wait, revert; holds. */
+/* apply --confirm, confirm and release (cmd/confirm.c): the waiting and the words. */
 int cmd_apply_confirm(struct options *o);
 int cmd_confirm(struct options *o);
 int cmd_release(struct options *o);
-/* With the lock held: revert an unconfirmed checkpoint a dead run left. 0 if none. */
-int checkpoint_recover(struct options *o);
-/* Before apply --confirm applies: refuse what cannot be reverted, write the checkpoint. */
-int confirm_checkpoint(struct options *o, struct run *r);
-/* -EPERM (reported) when digest is the held revision. */
-/* A held revision: an error for an apply, a note for a plan (dry). */
-int hold_check(const struct options *o, const char *digest, bool dry);
+/* The checkpoint's YAML: show's emitter for the core (pass_opts.write_yaml). */
+int checkpoint_yaml(void *u, FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *),
+                    void *pick_u, const struct resource *const *absent, size_t n_absent, const struct ledger *ledger);
+/* Wait for `reconcile confirm` or Enter (pass_opts.wait): 0 keep, 1 revert. */
+int wait_for_confirmation(void *u, int seconds);

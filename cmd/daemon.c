@@ -202,7 +202,7 @@ static void run_once(struct daemon *d, const char *why) {
          * (after its observation) differs from it and is checked at the next poll;
          * the run's own changes cost one quiet check. */
         poll_backends(d);
-        apply_pass(d->o, &d->good.model, false, true, &res);
+        cmd_pass(d->o, &d->good.model, true, &res);
         /* A drift check that found nothing to do is the echo of our own changes (or of
          * a change already undone): not a run. Not draining the watches after a run is
          * what keeps a change made during the run from being lost. */

@@ -228,84 +228,59 @@ static void log_actions_line(const struct plan *p) {
         }
 }
 
-void apply_pass(struct options *o, struct model *want, bool dry, bool log_actions, struct pass_result *res) {
-        struct ledger ledger = { 0 };
-        struct run run = { .opts = &o->run, .ledger = &ledger, .want = want };
-        struct plan residual = { 0 };
-        unsigned errors_before = diag_error_count();
-        int lock = -1, r;
-        bool printed = false;
+/* The core's report hook: plans and results go out as the options say. A
+ * revert's pass prints its plan even in the daemon, whose own passes log
+ * one line per action instead. */
+static void print_pass(void *u, const struct pass_report *rep) {
+        const struct pass_ctx *ctx = u;
+        const struct options *o = ctx->o;
+        const struct plan *p = rep->plan;
+        bool log_actions = ctx->log_actions && !rep->revert;
+        switch (rep->event) {
+        case PASS_PLANNED:
+                if (json(o) && rep->dry_run)
+                        plan_print_json(stdout, p, false, NULL, o->errors);
+                else if (!json(o) && diag_verbose >= 0 && !log_actions)
+                        plan_print_text(stdout, p);
+                break;
+        case PASS_ACTED:
+                if (log_actions)
+                        log_actions_line(p);
+                break;
+        case PASS_APPLIED:
+                if (json(o))
+                        plan_print_json(stdout, p, true, rep->failed ? "failed" : "applied", o->errors);
+                else if (p->n_actions && diag_verbose >= 0 && !log_actions)
+                        apply_print_text(stdout, p);
+                break;
+        case PASS_STOPPED:
+                /* A run that stopped before its plan was printed (refused, held, locked) still answers in JSON. */
+                if (json(o) && !log_actions)
+                        plan_print_json(stdout, p, !rep->dry_run, rep->dry_run ? NULL : "refused", o->errors);
+                break;
+        case PASS_NOT_REVERTED:
+                fprintf(stdout, "not reverted: %s %s %s\n", op_to_string(rep->action->op),
+                        kind_to_string(rep->action->kind), rep->action->name);
+                break;
+        }
+}
 
-        memset(res, 0, sizeof(*res));
-        res->status = EXIT_ERROR;
-        if (dry && access(o->run.state_dir, F_OK) < 0) {
-                /* A preview on a fresh host: nothing is owned yet, and nothing is created. */
-                ledger.path = xasprintf("%s/ledger", o->run.state_dir);
-        } else {
-                if (state_dir_check(o->run.state_dir) < 0)
-                        goto out;
-                if (!dry && !o->lock_held && lock_take(o->run.state_dir, o->lock_timeout, &lock) < 0)
-                        goto out;
-                /* An unconfirmed change whose run died is reverted before anything else. */
-                if (!dry && !o->reverting && checkpoint_recover(o) < 0)
-                        goto out;
-                if (!o->reverting && o->digest && hold_check(o, o->digest, dry) < 0) {
-                        res->held = true;
-                        goto out;
-                }
-                if (ledger_load(&ledger, o->run.state_dir) < 0)
-                        goto out;
-        }
-        r = run_observe(&run);
-        res->observe_failed = r < 0;
-        r = run_plan(&run);
-        if (r == -ELOOP)
-                goto out;
-        res->n_actions = run.plan.n_actions;
-        res->n_pending = run.plan.n_pending;
-        if (json(o) && dry) {
-                plan_print_json(stdout, &run.plan, false, NULL, o->errors);
-                printed = true;
-        }
-        else if (!json(o) && diag_verbose >= 0 && !log_actions)
-                plan_print_text(stdout, &run.plan);
-        if (dry) {
-                if (diag_error_count() > errors_before || res->observe_failed)
-                        res->status = EXIT_ERROR;
-                else if (o->exit_code && run.plan.mass_delete_refused)
-                        res->status = EXIT_ERROR; /* apply would refuse this plan */
-                else
-                        res->status = o->exit_code && run.plan.n_actions ? EXIT_PENDING : EXIT_OK;
-                goto out;
-        }
-        if (run_check_mass_delete(&run) < 0)
-                goto out;
-        if (o->confirm_seconds && !o->reverting && run.plan.n_actions && confirm_checkpoint(o, &run) < 0)
-                goto out;
-        r = run_apply(&run);
-        for (size_t i = 0; i < run.plan.n_actions; i++)
-                res->n_done += run.plan.actions[i].result == 0;
-        if (log_actions)
-                log_actions_line(&run.plan);
-        /* With nothing applied, the observation just made is the verification. */
-        if (r >= 0 && run.plan.n_actions)
-                r = run_verify(&run, &residual);
-        if (json(o)) {
-                plan_print_json(stdout, &run.plan, true,
-                                r < 0 || diag_error_count() > errors_before ? "failed" : "applied", o->errors);
-                printed = true;
-        }
-        else if (run.plan.n_actions && diag_verbose >= 0 && !log_actions)
-                apply_print_text(stdout, &run.plan);
-        res->status = r < 0 || diag_error_count() > errors_before || res->observe_failed ? EXIT_ERROR : EXIT_OK;
-out:
-        /* A run that stopped before its plan was printed (refused, held, locked) still answers in JSON. */
-        if (json(o) && !printed && !log_actions)
-                plan_print_json(stdout, &run.plan, !dry, dry ? NULL : "refused", o->errors);
-        plan_done(&residual);
-        run_done(&run);
-        ledger_done(&ledger);
-        lock_release(&lock);
+void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pass_result *res) {
+        struct pass_ctx ctx = { o, log_actions };
+        struct pass_opts po = {
+                .run = o->run,
+                .digest = o->digest,
+                .lock_timeout = o->lock_timeout,
+                .exit_code = o->exit_code,
+                /* The daemon never waits for a confirmation: --confirm is for apply. */
+                .confirm_seconds = log_actions ? 0 : o->confirm_seconds,
+                .confirm_partial = o->confirm_partial,
+                .report = print_pass,
+                .write_yaml = checkpoint_yaml,
+                .wait = wait_for_confirmation,
+                .u = &ctx,
+        };
+        pass_run(&po, want, res);
 }
 
 static int cmd_apply(struct options *o) {
@@ -313,7 +288,7 @@ static int cmd_apply(struct options *o) {
         struct pass_result res = { .status = EXIT_ERROR };
         if (load_manifests(o, &set) >= 0) {
                 o->digest = set.digest;
-                apply_pass(o, &set.model, o->dry_run, false, &res);
+                cmd_pass(o, &set.model, false, &res);
         } else if (json(o)) {
                 struct plan none = { 0 };
                 plan_print_json(stdout, &none, false, "invalid", o->errors);

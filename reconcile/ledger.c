@@ -321,15 +321,11 @@ int ledger_load(struct ledger *l, const char *state_dir) {
 }
 
 int ledger_save(struct ledger *l) {
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp", l->path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return diag_plain(-errno, "%s: %s", tmp, strerror(errno));
-        FILE *f = fdopen(fd, "w");
-        if (!f) {
-                close(fd);
-                return diag_plain(-errno, "%s: %s", tmp, strerror(errno));
-        }
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return diag_plain(-errno, "%s: cannot write the ledger: %s", l->path, strerror(errno));
         size_t count = 0;
         fprintf(f, "%s\n", LEDGER_MAGIC);
         for (size_t i = 0; i < l->n; i++) {
@@ -354,29 +350,14 @@ int ledger_save(struct ledger *l) {
                 count++;
         }
         fprintf(f, "end %zu\n", count);
-        int r = 0;
-        if (fflush(f) != 0 || fsync(fileno(f)) < 0)
-                r = -errno;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        if (r < 0) {
-                unlink(tmp);
-                return diag_plain(r, "%s: cannot write the ledger: %s", tmp, strerror(-r));
-        }
-        if (rename(tmp, l->path) < 0) {
-                r = -errno;
-                unlink(tmp);
-                return diag_plain(r, "%s: cannot replace the ledger: %s", l->path, strerror(-r));
-        }
-        _cleanup_free_ char *dir = xstrdup(l->path);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-                *slash = '\0';
-        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-        }
+        int r = fclose(f) != 0 ? -errno : 0;
+        if (r == 0)
+                r = file_write_atomic(l->path, buf, len, "the ledger");
+        else
+                diag_plain(r, "%s: cannot write the ledger: %s", l->path, strerror(-r));
+        free(buf);
+        if (r < 0)
+                return r;
         l->dirty = false;
         return 0;
 }

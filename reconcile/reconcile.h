@@ -925,3 +925,85 @@ struct watch {
  * in w[0..*n) yet; returns how many were added. */
 size_t run_watch_open(const struct run_opts *o, const struct model *want, struct watch *w, size_t *n, size_t max);
 void run_watch_close(struct watch *w, size_t n);
+
+/* Small files in the state dir (reconcile/fileio.c). The one writer of the
+ * ledger, the checkpoint and the hold: PATH.tmp, write, fsync, rename, fsync
+ * of the directory. what names the file in errors ("the ledger"); NULL names
+ * only the path. Reports and returns a negative errno. */
+int file_write_atomic(const char *path, const char *data, size_t len, const char *what);
+/* The whole file, NUL-terminated; NULL (errno set) when it cannot be read. */
+char *file_read(const char *path);
+/* "key=value" lines whose values hold any string: '%' and control bytes are
+ * %XX-escaped, so that a value is one line whatever name it carries. */
+char *record_escape(const char *s);
+int record_unescape(char *s); /* in place; -EINVAL for a bad escape or a NUL */
+/* A copy of the raw (still escaped) value of the first "key=" line at or
+ * after text, or NULL; *next (if given) is set past that line, NULL if none. */
+char *record_value(const char *text, const char *key, const char **next);
+
+/* One pass of apply, plan or the daemon (reconcile/pass.c): lock, put back an
+ * unconfirmed change a dead run left, refuse a held revision, load the
+ * ledger, observe, plan, guard against mass deletes, write the checkpoint
+ * (apply --confirm), apply, verify; then wait for the confirmation and keep
+ * or revert. Nothing here prints a plan: the caller's report hook does. */
+enum { PASS_OK = 0, PASS_ERROR = 1, PASS_PENDING = 2 }; /* the command's exit status */
+
+enum pass_event {
+        PASS_PLANNED,      /* the plan, before anything is applied */
+        PASS_ACTED,        /* the actions ran (each has its result); verification follows */
+        PASS_APPLIED,      /* verified; failed says whether an action or the verification failed */
+        PASS_STOPPED,      /* stopped before applying (refused, held, locked, a cycle), unless a dry run planned */
+        PASS_NOT_REVERTED, /* apply --confirm: an action of a kind a checkpoint cannot put back */
+};
+
+struct pass_report {
+        enum pass_event event;
+        const struct plan *plan;
+        const struct action *action; /* PASS_NOT_REVERTED */
+        bool dry_run;
+        bool revert; /* the pass that puts a checkpoint back */
+        bool failed; /* PASS_APPLIED */
+};
+
+struct pass_opts {
+        struct run_opts run;  /* run.dry_run: plan only, take no lock, write nothing */
+        const char *digest;   /* of the manifests: the hold and the checkpoint name it; NULL: no hold check */
+        int lock_timeout;     /* seconds to wait for another run's lock */
+        bool exit_code;       /* a dry run: PASS_PENDING when changes are pending */
+        int confirm_seconds;  /* apply --confirm: 0 = off */
+        bool confirm_partial; /* apply --confirm: revert what can be, keep the rest */
+        void (*report)(void *u, const struct pass_report *rep);
+        /* apply --confirm: the resources pick accepts, and `state: absent` for
+         * the absent ones, as manifest YAML (cmd/output.c's emitter); 0, or
+         * -EILSEQ for a string YAML cannot hold, or another negative errno. */
+        int (*write_yaml)(void *u, FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *),
+                          void *pick_u, const struct resource *const *absent, size_t n_absent,
+                          const struct ledger *ledger);
+        /* apply --confirm, once applied: 0 keeps the change, 1 puts it back. */
+        int (*wait)(void *u, int seconds);
+        void *u;
+};
+
+struct pass_result {
+        int status;          /* PASS_* */
+        size_t n_actions;    /* planned */
+        size_t n_done;       /* applied */
+        size_t n_pending;
+        bool observe_failed; /* a backend could not be reached */
+        bool held;           /* this manifest revision was reverted and is held */
+};
+
+void pass_run(const struct pass_opts *o, struct model *want, struct pass_result *res);
+/* `reconcile confirm`: tell the waiting apply --confirm to keep its change. */
+int checkpoint_confirm(const char *state_dir);
+/* Whether `reconcile confirm` came for the change that waits. */
+bool checkpoint_confirmed(const char *state_dir);
+/* `reconcile release`: 1 released, 0 nothing was held, or a negative errno (reported). */
+int hold_release(const char *state_dir, int lock_timeout);
+/* What a change adopted, which its revert gives back: one "adopted=KIND/NAME"
+ * line each in the checkpoint, NAME escaped (checkpoint format 2). */
+char *checkpoint_adopted_line(enum kind k, const char *name);
+/* fn for each adopted resource in a checkpoint's metadata; format 1 (no
+ * "format=" line) joined them with commas in one line. -EBADMSG for a bad
+ * escape or a format this reconcile does not know. */
+int checkpoint_adopted_each(const char *meta, void (*fn)(void *u, enum kind k, const char *name), void *u);

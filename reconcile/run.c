@@ -485,185 +485,206 @@ static void collateral_check(void *u, enum kind k, const char *name) {
         c->a->reason = more;
 }
 
-int run_plan(struct run *r) {
+/* What the steps of run_plan share. */
+struct planning {
+        struct run *r;
+        struct model *want;
+        unsigned char *skipped; /* by topo_index of the desired model */
+        struct scope_count *scopes;
+        size_t n_scopes;
+        int ret;
+};
+
+/* A desired resource that is not planned: its dependents are skipped with it. */
+static void plan_skip(struct planning *pl, const struct resource *w) {
+        pl->skipped[w->topo_index] = 1;
+        pl->r->plan.n_errors++;
+}
+
+static void plan_absent(struct planning *pl, const struct resource *w, const struct resource *live) {
+        if (!live)
+                return;
+        if (live->kind != w->kind) {
+                diag_pos(&w->pos, "%s %s: exists as a %s, not a %s; not deleting it", kind_to_string(w->kind), w->name,
+                         kind_to_string(live->kind), kind_to_string(w->kind));
+                pl->r->plan.n_errors++;
+                return;
+        }
+        struct action *a = plan_push(&pl->r->plan, OP_DELETE, NULL, live);
+        a->pos = w->pos;
+        a->reason = xstrdup("state: absent");
+}
+
+/* Whether w cannot be planned: another kind holds its name, a dependency is
+ * missing, or the backend refuses it. Each says why. */
+static bool plan_refused(struct planning *pl, struct resource *w, const struct backend *b, size_t bi,
+                         const struct resource *live) {
+        struct run *r = pl->r;
+        if (live && live->kind != w->kind && w->kind != KIND_ETHERNET) {
+                diag_pos(&w->pos, "%s %s: an interface of that name exists as a %s device; not touching it",
+                         kind_to_string(w->kind), w->name, live->link.type[0] ? live->link.type : kind_to_string(live->kind));
+                return true;
+        }
+        struct dep_check dc = { r, w, pl->skipped, false };
+        if (b->deps)
+                b->deps(w, dep_check, &dc);
+        if (dc.bad)
+                return true;
+        return b->check && b->check(r->bstate[bi], w) < 0;
+}
+
+static void plan_create(struct planning *pl, struct resource *w, const struct backend *b, size_t bi, const char *id) {
+        struct run *r = pl->r;
+        if (w->kind == KIND_ETHERNET) {
+                diag_pos(&w->pos, "ethernet %s does not exist (NICs are configured, never created)", w->name);
+                plan_skip(pl, w);
+                return;
+        }
+        struct action *a = plan_push(&r->plan, OP_CREATE, w, NULL);
+        free(a->key);
+        a->key = xstrdup(id);
+        if (b->describe)
+                b->describe(w, a);
+        if (b->assess)
+                b->assess(r->bstate[bi], a, &r->live);
+}
+
+static void plan_update(struct planning *pl, struct resource *w, const struct backend *b, size_t bi,
+                        const struct resource *live, const struct ledger_entry *owned) {
+        struct run *r = pl->r;
         struct plan *p = &r->plan;
-        struct model empty = { 0 };
-        struct model *want = r->want ? r->want : &empty;
-        struct resource **order = NULL, **live_order = NULL;
+        struct action *a = plan_push(p, owned ? OP_UPDATE : OP_ADOPT, w, live);
+        a->owned = owned;
+        int x = b->diff(r->bstate[bi], w, live, owned, a, p);
+        if (x < 0) {
+                plan_drop_last(p);
+                plan_skip(pl, w);
+                pl->ret = x;
+                return;
+        }
+        if (!owned)
+                a->op = OP_ADOPT;
+        /* NICs are configured, never created or deleted: owning one changes nothing.
+         * A revert restores what it names as it was, unowned included. */
+        if (a->op == OP_ADOPT && (w->kind == KIND_ETHERNET || r->opts->no_adopt))
+                a->op = OP_UPDATE;
+        if (a->op != OP_ADOPT && a->n_changes == 0) {
+                plan_drop_last(p);
+                return;
+        }
+        const char *incomplete = ledger_get(owned, "incomplete");
+        if (incomplete && a->op == OP_UPDATE && !a->reason)
+                a->reason = xasprintf("finishes a create that failed: %s", incomplete);
+        if (b->assess)
+                b->assess(r->bstate[bi], a, &r->live);
+}
+
+/* The action, if any, that brings one desired resource about. */
+static void plan_desired(struct planning *pl, struct resource *w) {
+        struct run *r = pl->r;
+        char scope[512], idbuf[256];
+        if (!kind_selected(r->opts, w->kind))
+                return;
+        const struct backend *b = backend_for_kind(w->kind);
+        size_t bi = b ? backend_index(b) : 0;
+        if (!b || !r->bopen[bi]) {
+                if (!b)
+                        diag_pos(&w->pos, "%s %s: no backend for kind %s in this build; skipping it",
+                                 kind_to_string(w->kind), w->name, kind_to_string(w->kind));
+                else
+                        diag_pos(&w->pos, "%s %s: the %s backend is not available; skipping it",
+                                 kind_to_string(w->kind), w->name, b->name);
+                plan_skip(pl, w);
+                return;
+        }
+        const char *id = b->identity ? b->identity(w, idbuf, sizeof(idbuf)) : w->name;
+        struct resource *live = model_find(&r->live, w->kind, id);
+        struct ledger_entry *owned = ledger_find(r->ledger, scope_of(r->opts, w->kind, scope, sizeof(scope)), w->kind, id);
+        if (w->state == STATE_ABSENT) {
+                plan_absent(pl, w, live);
+                return;
+        }
+        if (plan_refused(pl, w, b, bi, live)) {
+                plan_skip(pl, w);
+                return;
+        }
+        struct resource *made = !live && b->made_with ? b->made_with(w, pl->want) : NULL;
+        if (made) {
+                /* The run holds it as long as the plan that points at it. */
+                *(struct resource **) array_push(&r->retired, &r->n_retired, sizeof(*r->retired)) = made;
+                live = made;
+        }
+        if (!live)
+                plan_create(pl, w, b, bi, id);
+        else
+                plan_update(pl, w, b, bi, live, owned);
+}
+
+/* Why an owned resource goes: left the manifests, or its key changed. */
+static char *prune_reason(const struct run *r, const struct resource *l, const struct ledger_entry *e) {
+        const struct backend *lb = backend_for_kind(l->kind);
+        /* A kind known by a key (a route's destination, table and metric): the
+         * declaration that made it may still be there, under a new key. */
+        const char *declared_as = ledger_get(e, "declared-as");
+        const struct resource *renamed = declared_as && r->want && lb && lb->identity
+                                                 ? model_find(r->want, l->kind, declared_as) : NULL;
+        char idbuf[256];
+        if (renamed)
+                return xasprintf("%s %s changed its key: %s -> %s (%s)", kind_to_string(l->kind), declared_as, l->name,
+                                 lb->identity(renamed, idbuf, sizeof(idbuf)),
+                                 lb->delete_last ? "the new one is made first, this one removed after"
+                                                 : "this one is removed first, then the new one made");
+        /* A create whose run died after making it, marked pending: it exists,
+         * so it is ours, and it goes in this run if the manifests dropped it. */
+        if (ledger_get(e, "incomplete"))
+                return xasprintf("no longer in the manifests (its create failed: %s)", ledger_get(e, "incomplete"));
+        return ledger_get(e, "pending") ? xstrdup("no longer in the manifests (made by a run that was interrupted)")
+                                        : xstrdup("no longer in the manifests");
+}
+
+/* Count one live resource for the mass-delete guard, and delete it if it is
+ * owned and the manifests no longer name it. */
+static void plan_prune_one(struct planning *pl, const struct model *ids, struct resource *l) {
+        struct run *r = pl->r;
         char scope[512];
-        int ret = 0;
+        if (!kind_selected(r->opts, l->kind))
+                return;
+        const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
+        struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
+        if (!e || ledger_get(e, "keep"))
+                return; /* never managed, or adopted to keep: never touched */
+        /* NICs are configured, never deleted; volumes hold data and go only on state: absent. */
+        if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
+                return;
+        scope_slot(&pl->scopes, &pl->n_scopes, sc)->managed++;
+        const struct backend *lb = backend_for_kind(l->kind);
+        if (r->want && model_find(lb && lb->identity ? ids : r->want, l->kind, l->name))
+                return;
+        struct action *a = plan_push(&r->plan, OP_DELETE, NULL, l);
+        a->owned = e;
+        a->reason = prune_reason(r, l, e);
+        scope_slot(&pl->scopes, &pl->n_scopes, sc)->prunes++;
+        size_t bi = backend_index(a->backend);
+        if (a->backend->assess && r->bopen[bi])
+                a->backend->assess(r->bstate[bi], a, &r->live);
+}
 
-        plan_done(p);
-        if (topo_sort(want, &order) < 0) {
-                free(order);
-                return -ELOOP;
-        }
-        unsigned char *skipped = xcalloc(want->n + 1, 1);
-
-        for (size_t oi = 0; oi < want->n; oi++) {
-                struct resource *w = order[oi];
-                if (!kind_selected(r->opts, w->kind))
-                        continue;
-                const struct backend *b = backend_for_kind(w->kind);
-                size_t bi = b ? backend_index(b) : 0;
-                if (!b || !r->bopen[bi]) {
-                        if (!b)
-                                diag_pos(&w->pos, "%s %s: no backend for kind %s in this build; skipping it",
-                                         kind_to_string(w->kind), w->name, kind_to_string(w->kind));
-                        else
-                                diag_pos(&w->pos, "%s %s: the %s backend is not available; skipping it",
-                                         kind_to_string(w->kind), w->name, b->name);
-                        skipped[w->topo_index] = 1;
-                        p->n_errors++;
-                        continue;
-                }
-                char idbuf[256];
-                const char *id = b->identity ? b->identity(w, idbuf, sizeof(idbuf)) : w->name;
-                struct resource *live = model_find(&r->live, w->kind, id);
-                struct ledger_entry *owned =
-                        ledger_find(r->ledger, scope_of(r->opts, w->kind, scope, sizeof(scope)), w->kind, id);
-
-                if (w->state == STATE_ABSENT) {
-                        if (!live)
-                                continue;
-                        if (live->kind != w->kind) {
-                                diag_pos(&w->pos, "%s %s: exists as a %s, not a %s; not deleting it",
-                                         kind_to_string(w->kind), w->name, kind_to_string(live->kind),
-                                         kind_to_string(w->kind));
-                                p->n_errors++;
-                                continue;
-                        }
-                        struct action *a = plan_push(p, OP_DELETE, NULL, live);
-                        a->pos = w->pos;
-                        a->reason = xstrdup("state: absent");
-                        continue;
-                }
-                if (live && live->kind != w->kind && w->kind != KIND_ETHERNET) {
-                        diag_pos(&w->pos, "%s %s: an interface of that name exists as a %s device; not touching it",
-                                 kind_to_string(w->kind), w->name,
-                                 live->link.type[0] ? live->link.type : kind_to_string(live->kind));
-                        skipped[w->topo_index] = 1;
-                        p->n_errors++;
-                        continue;
-                }
-                struct dep_check dc = { r, w, skipped, false };
-                if (b->deps)
-                        b->deps(w, dep_check, &dc);
-                if (dc.bad) {
-                        skipped[w->topo_index] = 1;
-                        p->n_errors++;
-                        continue;
-                }
-                if (b->check && b->check(r->bstate[bi], w) < 0) {
-                        skipped[w->topo_index] = 1;
-                        p->n_errors++;
-                        continue;
-                }
-                struct resource *made = !live && b->made_with ? b->made_with(w, want) : NULL;
-                if (made) {
-                        /* The run holds it as long as the plan that points at it. */
-                        *(struct resource **) array_push(&r->retired, &r->n_retired, sizeof(*r->retired)) = made;
-                        live = made;
-                }
-                if (!live) {
-                        if (w->kind == KIND_ETHERNET) {
-                                diag_pos(&w->pos, "ethernet %s does not exist (NICs are configured, never created)",
-                                         w->name);
-                                skipped[w->topo_index] = 1;
-                                p->n_errors++;
-                                continue;
-                        }
-                        struct action *a = plan_push(p, OP_CREATE, w, NULL);
-                        free(a->key);
-                        a->key = xstrdup(id);
-                        if (b->describe)
-                                b->describe(w, a);
-                        if (b->assess)
-                                b->assess(r->bstate[bi], a, &r->live);
-                        continue;
-                }
-                struct action *a = plan_push(p, owned ? OP_UPDATE : OP_ADOPT, w, live);
-                a->owned = owned;
-                int x = b->diff(r->bstate[bi], w, live, owned, a, p);
-                if (x < 0) {
-                        plan_drop_last(p);
-                        skipped[w->topo_index] = 1;
-                        p->n_errors++;
-                        ret = x;
-                        continue;
-                }
-                if (!owned)
-                        a->op = OP_ADOPT;
-                /* NICs are configured, never created or deleted: owning one changes nothing.
-                 * A revert restores what it names as it was, unowned included. */
-                if (a->op == OP_ADOPT && (w->kind == KIND_ETHERNET || r->opts->no_adopt))
-                        a->op = OP_UPDATE;
-                if (a->op != OP_ADOPT && a->n_changes == 0) {
-                        plan_drop_last(p);
-                        continue;
-                }
-                const char *incomplete = ledger_get(owned, "incomplete");
-                if (incomplete && a->op == OP_UPDATE && !a->reason)
-                        a->reason = xasprintf("finishes a create that failed: %s", incomplete);
-                if (b->assess)
-                        b->assess(r->bstate[bi], a, &r->live);
-        }
-        free(skipped);
-        free(order);
-
-        /* Prune: owned resources that left the manifests, dependents first. The
-         * mass-delete guard counts, per scope, only what a run could prune: owned,
-         * present, and of a kind that is ever pruned (NICs and volumes never are). */
-        struct scope_count *scopes = NULL;
-        size_t n_scopes = 0;
+/* Prune: owned resources that left the manifests, dependents first. The
+ * mass-delete guard counts, per scope, only what a run could prune: owned,
+ * present, and of a kind that is ever pruned (NICs and volumes never are). */
+static void plan_prune(struct planning *pl) {
+        struct run *r = pl->r;
+        struct plan *p = &r->plan;
+        struct resource **live_order = NULL;
         struct model ids = { 0 };
         wanted_ids(r, &ids);
         /* Levels: 0 for a resource that needs nothing, 1 + the highest of its needs otherwise. */
         if (topo_sort(&r->live, &live_order) < 0)
-                ret = -ELOOP;
+                pl->ret = -ELOOP;
         free(live_order);
         size_t first_delete = p->n_actions;
-        for (size_t oi = 0; oi < r->live.n && !r->opts->no_prune; oi++) {
-                struct resource *l = r->live.v[oi];
-                if (!kind_selected(r->opts, l->kind))
-                        continue;
-                const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
-                struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
-                if (!e || ledger_get(e, "keep"))
-                        continue; /* never managed, or adopted to keep: never touched */
-                /* A create whose run died after making it, marked pending: it exists,
-                 * so it is ours, and it goes in this run if the manifests dropped it. */
-                bool interrupted = ledger_get(e, "pending") != NULL;
-                /* NICs are configured, never deleted; volumes hold data and go only on state: absent. */
-                if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
-                        continue;
-                scope_slot(&scopes, &n_scopes, sc)->managed++;
-                const struct backend *lb = backend_for_kind(l->kind);
-                if (r->want && model_find(lb && lb->identity ? &ids : r->want, l->kind, l->name))
-                        continue;
-                struct action *a = plan_push(p, OP_DELETE, NULL, l);
-                a->owned = e;
-                /* A kind known by a key (a route's destination, table and metric): the
-                 * declaration that made it may still be there, under a new key. */
-                const char *declared_as = ledger_get(e, "declared-as");
-                const struct resource *renamed = declared_as && r->want && lb && lb->identity
-                                                         ? model_find(r->want, l->kind, declared_as) : NULL;
-                char idbuf[256];
-                if (renamed)
-                        a->reason = xasprintf("%s %s changed its key: %s -> %s (%s)", kind_to_string(l->kind),
-                                              declared_as, l->name, lb->identity(renamed, idbuf, sizeof(idbuf)),
-                                              lb->delete_last ? "the new one is made first, this one removed after"
-                                                              : "this one is removed first, then the new one made");
-                else
-                        a->reason = ledger_get(e, "incomplete")
-                                    ? xasprintf("no longer in the manifests (its create failed: %s)", ledger_get(e, "incomplete"))
-                            : interrupted ? xstrdup("no longer in the manifests (made by a run that was interrupted)")
-                                          : xstrdup("no longer in the manifests");
-                scope_slot(&scopes, &n_scopes, sc)->prunes++;
-                size_t bi = backend_index(a->backend);
-                if (a->backend->assess && r->bopen[bi])
-                        a->backend->assess(r->bstate[bi], a, &r->live);
-        }
+        for (size_t oi = 0; oi < r->live.n && !r->opts->no_prune; oi++)
+                plan_prune_one(pl, &ids, r->live.v[oi]);
         model_done(&ids);
         /* Dependents first: a bridge goes before the VLAN it holds, the VLAN before its parent. */
         for (size_t i = first_delete + 1; i < p->n_actions; i++)
@@ -673,8 +694,11 @@ int run_plan(struct run *r) {
                         p->actions[j] = p->actions[j - 1];
                         p->actions[j - 1] = tmp;
                 }
+}
 
-        /* What a delete takes with it: named in the plan; declared, it is refused. */
+/* What a delete takes with it: named in the plan; declared, it is refused. */
+static void plan_refuse_collateral(struct run *r) {
+        struct plan *p = &r->plan;
         size_t kept = 0;
         for (size_t i = 0; i < p->n_actions; i++) {
                 struct action *a = &p->actions[i];
@@ -688,9 +712,11 @@ int run_plan(struct run *r) {
                         p->actions[kept++] = *a;
         }
         p->n_actions = kept;
+}
 
-        /* Deletes first (they free names and ports), then creates and updates in
-         * dependency order, then the deletes of kinds that go last (routes). */
+/* Deletes first (they free names and ports), then creates and updates in
+ * dependency order, then the deletes of kinds that go last (routes). */
+static void plan_order(struct plan *p) {
         size_t nd = 0;
         struct action *sorted = xcalloc(array_capacity(p->n_actions), sizeof(*sorted));
         for (int pass = 0; pass < 3; pass++)
@@ -702,18 +728,44 @@ int run_plan(struct run *r) {
                 }
         free(p->actions);
         p->actions = sorted;
+}
 
+/* The scope where prunes are more than half of what could be pruned, the
+ * largest such; the guard refuses the plan unless --allow-mass-delete. */
+static void plan_mass_delete(struct planning *pl) {
+        struct plan *p = &pl->r->plan;
         p->n_managed_in_scope = 0;
         p->n_deletes = 0;
-        for (size_t i = 0; i < n_scopes; i++) {
-                if (scopes[i].prunes * 2 > scopes[i].managed && scopes[i].prunes > p->n_deletes) {
-                        p->n_deletes = scopes[i].prunes;
-                        p->n_managed_in_scope = scopes[i].managed;
+        for (size_t i = 0; i < pl->n_scopes; i++) {
+                if (pl->scopes[i].prunes * 2 > pl->scopes[i].managed && pl->scopes[i].prunes > p->n_deletes) {
+                        p->n_deletes = pl->scopes[i].prunes;
+                        p->n_managed_in_scope = pl->scopes[i].managed;
                 }
         }
-        free(scopes);
-        p->mass_delete_refused = p->n_deletes && !r->opts->allow_mass_delete;
-        return ret;
+        p->mass_delete_refused = p->n_deletes && !pl->r->opts->allow_mass_delete;
+}
+
+int run_plan(struct run *r) {
+        struct model empty = { 0 };
+        struct planning pl = { .r = r, .want = r->want ? r->want : &empty };
+        struct resource **order = NULL;
+
+        plan_done(&r->plan);
+        if (topo_sort(pl.want, &order) < 0) {
+                free(order);
+                return -ELOOP;
+        }
+        pl.skipped = xcalloc(pl.want->n + 1, 1);
+        for (size_t oi = 0; oi < pl.want->n; oi++)
+                plan_desired(&pl, order[oi]);
+        free(pl.skipped);
+        free(order);
+        plan_prune(&pl);
+        plan_refuse_collateral(r);
+        plan_order(&r->plan);
+        plan_mass_delete(&pl);
+        free(pl.scopes);
+        return pl.ret;
 }
 
 int run_check_mass_delete(const struct run *r) {
@@ -760,17 +812,14 @@ static void mark_failed(struct model *failed, const struct action *a) {
                 resource_free(mark);
 }
 
-int run_apply(struct run *r) {
-        struct plan *p = &r->plan;
-        struct model failed = { 0 }; /* what failed or was not run for it, by kind and key */
+/* Intent first: a create killed half-way must still be found as ours next time.
+ * The mark makes the entry count only while the manifests still name it. */
+static int apply_intents(struct run *r) {
+        const struct plan *p = &r->plan;
         char scope[512];
-        int ret = 0;
-        long die_after = kill_after(), done = 0;
-        /* Intent first: a create killed half-way must still be found as ours next time.
-         * The mark makes the entry count only while the manifests still name it. */
         bool intents = false;
         for (size_t i = 0; i < p->n_actions; i++) {
-                struct action *a = &p->actions[i];
+                const struct action *a = &p->actions[i];
                 if (a->op != OP_CREATE)
                         continue;
                 const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
@@ -779,7 +828,40 @@ int run_apply(struct run *r) {
                         intents = true;
                 }
         }
-        if (intents && (ret = ledger_save(r->ledger)) < 0)
+        return intents ? ledger_save(r->ledger) : 0;
+}
+
+/* Forget owned resources that vanished behind our back. */
+static void ledger_forget_vanished(struct run *r) {
+        const struct plan *p = &r->plan;
+        char scope[512];
+        for (size_t i = 0; i < r->ledger->n; i++) {
+                struct ledger_entry *e = &r->ledger->v[i];
+                if (e->gone || !kind_selected(r->opts, e->kind))
+                        continue;
+                const struct backend *b = backend_for_kind(e->kind);
+                if (!b || !r->bopen[backend_index(b)] ||
+                    strcmp(e->scope, scope_of(r->opts, e->kind, scope, sizeof(scope))) != 0)
+                        continue;
+                bool planned = false;
+                for (size_t j = 0; j < p->n_actions && !planned; j++)
+                        planned = p->actions[j].kind == e->kind && strcmp(p->actions[j].key, e->name) == 0;
+                if (!planned && !model_find(&r->live, e->kind, e->name))
+                        ledger_remove(r->ledger, e);
+                else if (!planned && ledger_get(e, "pending"))
+                        ledger_set(r->ledger, e, "pending", NULL); /* made before a crash: ours after all */
+                else if (!planned && ledger_get(e, "incomplete"))
+                        ledger_set(r->ledger, e, "incomplete", NULL); /* in sync: finished by other means */
+        }
+}
+
+int run_apply(struct run *r) {
+        struct plan *p = &r->plan;
+        struct model failed = { 0 }; /* what failed or was not run for it, by kind and key */
+        char scope[512];
+        int ret;
+        long die_after = kill_after(), done = 0;
+        if ((ret = apply_intents(r)) < 0)
                 return ret;
         for (size_t i = 0; i < p->n_actions; i++) {
                 struct action *a = &p->actions[i];
@@ -828,25 +910,7 @@ int run_apply(struct run *r) {
                         kill(getpid(), SIGKILL);
                 diag_debug("%s %s %s: done", op_to_string(a->op), kind_to_string(a->kind), a->name);
         }
-        /* Forget owned resources that vanished behind our back. */
-        for (size_t i = 0; i < r->ledger->n; i++) {
-                struct ledger_entry *e = &r->ledger->v[i];
-                if (e->gone || !kind_selected(r->opts, e->kind))
-                        continue;
-                const struct backend *b = backend_for_kind(e->kind);
-                if (!b || !r->bopen[backend_index(b)] ||
-                    strcmp(e->scope, scope_of(r->opts, e->kind, scope, sizeof(scope))) != 0)
-                        continue;
-                bool planned = false;
-                for (size_t j = 0; j < p->n_actions && !planned; j++)
-                        planned = p->actions[j].kind == e->kind && strcmp(p->actions[j].key, e->name) == 0;
-                if (!planned && !model_find(&r->live, e->kind, e->name))
-                        ledger_remove(r->ledger, e);
-                else if (!planned && ledger_get(e, "pending"))
-                        ledger_set(r->ledger, e, "pending", NULL); /* made before a crash: ours after all */
-                else if (!planned && ledger_get(e, "incomplete"))
-                        ledger_set(r->ledger, e, "incomplete", NULL); /* in sync: finished by other means */
-        }
+        ledger_forget_vanished(r);
         if (r->ledger->dirty) {
                 int x = ledger_save(r->ledger);
                 if (x < 0 && ret >= 0)
