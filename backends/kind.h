@@ -33,6 +33,8 @@ static inline const struct link_kind *link_kind_of(enum kind k) {
         .name_valid = ifname_valid, .free = link_free, .master_of = link_master_of,        \
         .name_error = "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space"
 
+/* Whether a kind is a link: of the interfaces' name space. */
+bool kind_is_link(enum kind k);
 void link_defaults(struct resource *r);
 void link_free(struct resource *r);
 const char *link_master_of(const struct resource *live);

@@ -33,6 +33,13 @@ enum kind kind_from_section(const char *s) {
         return _KIND_INVALID;
 }
 
+enum kind kind_of_ops(const struct kind_ops *ops) {
+        for (int k = 0; k < _KIND_MAX; k++)
+                if (kind_registry[k] == ops)
+                        return (enum kind) k;
+        return _KIND_INVALID;
+}
+
 /* The first kind of k's name space: computed once, asked on every model lookup. */
 enum kind kind_class(enum kind k) {
         static enum kind class_of[_KIND_MAX];

@@ -48,7 +48,9 @@ static int veth_validate(struct resource *r, struct model *declared) {
 }
 
 static bool owned_veth(const struct show_owner *o, const struct resource *r) {
-        return o && o->ledger && ledger_find((struct ledger *) o->ledger, o->scope, KIND_VETH, r->name);
+        char scope[512];
+        return o && o->ledger &&
+               ledger_find((struct ledger *) o->ledger, scope_of(o->opts, KIND_VETH, scope, sizeof(scope)), KIND_VETH, r->name);
 }
 
 /* A veth pair in this namespace is written once: applied, that one entry

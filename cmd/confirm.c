@@ -20,8 +20,7 @@ int cmd_release(struct options *o) {
 int checkpoint_yaml(void *u, FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *),
                     void *pick_u, const struct resource *const *absent, size_t n_absent, const struct ledger *ledger) {
         const struct options *o = ((const struct pass_ctx *) u)->o;
-        char scope[512];
-        struct show_owner owner = { ledger, scope_of(&o->run, KIND_VETH, scope, sizeof(scope)) };
+        struct show_owner owner = { ledger, &o->run };
         return show_print_yaml_subset(f, live, pick, pick_u, absent, n_absent, &owner);
 }
 

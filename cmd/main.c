@@ -51,8 +51,10 @@ static int parse_only(const char *arg, uint32_t *kinds) {
                 if ((int) k < 0)
                         return diag_plain(-EINVAL, "--only: unknown kind \"%s\"", t);
                 *kinds |= 1u << k;
-                if (k == KIND_POOL)
-                        *kinds |= 1u << KIND_VOLUME; /* volumes live in their pools */
+                /* Children live in their parents (volumes in their pools). */
+                for (size_t i = 0; i < kind_ops(k)->n_fields; i++)
+                        if (kind_ops(k)->fields[i].type == FT_CHILDREN)
+                                *kinds |= 1u << kind_of_ops(kind_ops(k)->fields[i].extra);
         }
         return 0;
 }
@@ -201,8 +203,7 @@ static int cmd_show(struct options *o) {
          * ledger that cannot be read is reported and leaves them out). */
         ledger_load(&ledger, o->run.state_dir);
         int r = run_observe(&run);
-        char scope[512];
-        struct show_owner owner = { &ledger, scope_of(&o->run, KIND_VETH, scope, sizeof(scope)) };
+        struct show_owner owner = { &ledger, &o->run };
         int w = show_print_yaml_subset(stdout, &run.live, NULL, NULL, NULL, 0, &owner);
         run_done(&run);
         ledger_done(&ledger);
@@ -321,6 +322,11 @@ int main(int argc, char **argv) {
         }
         if (strcmp(o.command, "validate") == 0)
                 return cmd_validate(&o);
+        /* Nobody confirms a daemon's runs: each would be reverted at the next. */
+        if (o.confirm_seconds && strcmp(o.command, "daemon") == 0) {
+                diag_plain(-EINVAL, "--confirm goes with apply; a daemon's runs have nobody to confirm them");
+                return EXIT_ERROR;
+        }
         /* The daemon waits for a namespace that is not there yet (its runs retry). */
         if (strcmp(o.command, "daemon") == 0)
                 return cmd_daemon(&o);

@@ -782,10 +782,7 @@ static int parse_entries(struct pctx *c, const struct kind_ops *k, yaml_node_t *
                         return perr(c, map, "%s: expected a mapping of keys to values", what);
                 return perr(c, map, "%s: expected a mapping of names", what);
         }
-        enum kind kind = _KIND_INVALID;
-        for (size_t i = 0; i < _KIND_MAX && kind < 0; i++)
-                if (kind_ops((enum kind) i) == k)
-                        kind = (enum kind) i;
+        enum kind kind = kind_of_ops(k);
         int ret = 0;
         for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
                 yaml_node_t *key = yaml_document_get_node(c->doc, p->key);

@@ -17,10 +17,9 @@
 #define CHECKPOINT_FORMAT "2"
 
 /* Kinds whose changes can be put back from a checkpoint. */
-static const uint32_t revertible = 1u << KIND_ETHERNET | 1u << KIND_BRIDGE | 1u << KIND_VLAN | 1u << KIND_BOND |
-                                   1u << KIND_VXLAN | 1u << KIND_MACVLAN | 1u << KIND_MACVTAP | 1u << KIND_VETH |
-                                   1u << KIND_TAP | 1u << KIND_ROUTE | 1u << KIND_SYSCTL | 1u << KIND_SERVICE |
-                                   1u << KIND_IPSET | 1u << KIND_NETWORK;
+static bool revertible(enum kind k) {
+        return kind_ops(k)->flags & KF_REVERTIBLE;
+}
 
 /* One pass's own options: a revert narrows the run's and holds the lock already. */
 struct pass {
@@ -154,7 +153,7 @@ static void adopted_count(void *u, enum kind k, const char *name) {
 static bool touched(const struct resource *r, void *u) {
         const struct plan *p = u;
         for (size_t i = 0; i < p->n_actions; i++)
-                if (p->actions[i].live == r && (revertible & (1u << r->kind)))
+                if (p->actions[i].live == r && revertible(r->kind))
                         return true;
         return false;
 }
@@ -192,7 +191,7 @@ static char *checkpoint_meta(const struct pass *ps, const struct plan *p, uint32
                                (long) getpid(), (long long) time(NULL) + o->confirm_seconds, digest, kinds);
         for (size_t i = 0; i < p->n_actions; i++) {
                 const struct action *a = &p->actions[i];
-                if (!(revertible & (1u << a->kind)) || a->op != OP_ADOPT)
+                if (!revertible(a->kind) || a->op != OP_ADOPT)
                         continue;
                 _cleanup_free_ char *line = checkpoint_adopted_line(a->kind, a->key);
                 char *more = xasprintf("%s%s", meta, line);
@@ -212,7 +211,7 @@ static int checkpoint_write(struct pass *ps, const struct run *r) {
         uint32_t kinds = 0;
         for (size_t i = 0; i < p->n_actions; i++) {
                 const struct action *a = &p->actions[i];
-                if (!(revertible & (1u << a->kind))) {
+                if (!revertible(a->kind)) {
                         report(ps, PASS_NOT_REVERTED, p, a, false);
                         not_reverted++;
                         continue;

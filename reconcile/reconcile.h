@@ -92,8 +92,6 @@ enum kind kind_from_section(const char *s);
 /* Kinds of one class share one name space (all links are interfaces of one
  * namespace): the class is the first kind of it in the registry. */
 enum kind kind_class(enum kind k);
-/* Whether a kind is a link: of the interfaces' name space. */
-bool kind_is_link(enum kind k);
 
 enum res_state {
         STATE_PRESENT,
@@ -598,9 +596,10 @@ const char *size_text(uint64_t bytes, char *buf, size_t size);
 /* What reconcile owns, from the ledger: a veth pair is written under the end it
  * owns (the other end as a NIC under ethernets). NULL: under the end that sorts first. */
 struct ledger;
+struct run_opts;
 struct show_owner {
         const struct ledger *ledger;
-        const char *scope;
+        const struct run_opts *opts; /* for the scope of an entry */
 };
 /* What show is writing: the live model, which of it (pick, NULL: all), whose. */
 struct show_ctx {
@@ -683,6 +682,8 @@ extern const struct kind_ops *const kind_registry[_KIND_MAX];
 static inline const struct kind_ops *kind_ops(enum kind k) {
         return kind_registry[k];
 }
+/* The kind of a table (a child's, named by its parent's FT_CHILDREN field). */
+enum kind kind_of_ops(const struct kind_ops *ops);
 
 /* ---- the ledger: what reconcile created or adopted, per scope ---- */
 

@@ -374,10 +374,7 @@ struct dep_check {
 static void dep_check(void *u, enum kind k, const char *name) {
         struct dep_check *dc = u;
         struct resource *d = model_find(dc->run->want, k, name);
-        const char *role = dc->r->kind == KIND_BRIDGE || dc->r->kind == KIND_BOND ? "port"
-                           : dc->r->kind == KIND_SYSCTL                           ? "interface"
-                           : dc->r->kind == KIND_ROUTE || dc->r->kind == KIND_VXLAN ? "device"
-                                                                                    : "parent";
+        const char *role = kind_ops(dc->r->kind)->dep_role ? kind_ops(dc->r->kind)->dep_role : "parent";
         /* At the list element or value that names it: the resource may name many. */
         const struct srcpos *at = resource_ref_pos(dc->r, name);
         if (d && d->state != STATE_ABSENT && !kind_selected(dc->run->opts, d->kind))
@@ -478,9 +475,9 @@ static void collateral_check(void *u, enum kind k, const char *name) {
                 c->refused = true;
                 return;
         }
+        const char *master = kind_ops(l->kind)->master_of ? kind_ops(l->kind)->master_of(l) : NULL;
         char *more = xasprintf("%s%salso deletes %s%s%s", c->a->reason ? c->a->reason : "", c->a->reason ? "; " : "",
-                               name, l->link.master[0] && kind_is_link(l->kind) ? ", a port of " : "",
-                               l->link.master[0] && kind_is_link(l->kind) ? l->link.master : "");
+                               name, master ? ", a port of " : "", master ? master : "");
         free(c->a->reason);
         c->a->reason = more;
 }
@@ -520,7 +517,7 @@ static void plan_absent(struct planning *pl, const struct resource *w, const str
 static bool plan_refused(struct planning *pl, struct resource *w, const struct backend *b, size_t bi,
                          const struct resource *live) {
         struct run *r = pl->r;
-        if (live && live->kind != w->kind && w->kind != KIND_ETHERNET) {
+        if (live && live->kind != w->kind && !(kind_ops(w->kind)->flags & KF_EXISTING)) {
                 diag_pos(&w->pos, "%s %s: an interface of that name exists as a %s device; not touching it",
                          kind_to_string(w->kind), w->name, live->link.type[0] ? live->link.type : kind_to_string(live->kind));
                 return true;
@@ -535,8 +532,9 @@ static bool plan_refused(struct planning *pl, struct resource *w, const struct b
 
 static void plan_create(struct planning *pl, struct resource *w, const struct backend *b, size_t bi, const char *id) {
         struct run *r = pl->r;
-        if (w->kind == KIND_ETHERNET) {
-                diag_pos(&w->pos, "ethernet %s does not exist (NICs are configured, never created)", w->name);
+        if (kind_ops(w->kind)->flags & KF_EXISTING) {
+                diag_pos(&w->pos, "%s %s does not exist (%s)", kind_to_string(w->kind), w->name,
+                         kind_ops(w->kind)->never_created);
                 plan_skip(pl, w);
                 return;
         }
@@ -566,7 +564,7 @@ static void plan_update(struct planning *pl, struct resource *w, const struct ba
                 a->op = OP_ADOPT;
         /* NICs are configured, never created or deleted: owning one changes nothing.
          * A revert restores what it names as it was, unowned included. */
-        if (a->op == OP_ADOPT && (w->kind == KIND_ETHERNET || r->opts->no_adopt))
+        if (a->op == OP_ADOPT && ((kind_ops(w->kind)->flags & KF_NEVER_ADOPTED) || r->opts->no_adopt))
                 a->op = OP_UPDATE;
         if (a->op != OP_ADOPT && a->n_changes == 0) {
                 plan_drop_last(p);
@@ -654,7 +652,7 @@ static void plan_prune_one(struct planning *pl, const struct model *ids, struct 
         if (!e || ledger_get(e, "keep"))
                 return; /* never managed, or adopted to keep: never touched */
         /* NICs are configured, never deleted; volumes hold data and go only on state: absent. */
-        if (l->kind == KIND_ETHERNET || l->kind == KIND_VOLUME)
+        if (kind_ops(l->kind)->flags & KF_NEVER_PRUNED)
                 return;
         scope_slot(&pl->scopes, &pl->n_scopes, sc)->managed++;
         const struct backend *lb = backend_for_kind(l->kind);

@@ -172,6 +172,20 @@ bridges:
         true
 }
 
+# A daemon's run has nobody to confirm it: the next run would revert it.
+test_daemon_confirm_refused() {
+        manifest 'version: 1
+bridges:
+  br0: {}
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" daemon --confirm 30 </dev/null 2>&1); RC=$?
+        expect_rc 1
+        expect_out '^error: --confirm goes with apply; a daemon.s runs have nobody to confirm them'
+        link_exists br0 && fail "the daemon applied"
+        true
+}
+
+t "daemon --confirm is refused: nobody confirms a daemon's runs" test_daemon_confirm_refused
 t "apply --confirm, no confirmation: links, addresses, MTU, masters and sets back as before; held" test_revert_without_confirmation
 t "the daemon does not apply a held revision; release lifts the hold" test_daemon_honours_hold_and_release
 t "reconcile confirm keeps the change" test_confirm_keeps

@@ -12,6 +12,7 @@
 
 #include "../../cmd/output.h"
 #include "../../parsers/parsers.h"
+#include "../../backends/kind.h"
 
 static char *errs;
 static size_t errs_len;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "../../reconcile/reconcile.h"
+#include "../../backends/kind.h"
 
 static void test_enum_tables_round_trip(void **state) {
         (void) state;
