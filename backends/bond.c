@@ -51,11 +51,7 @@ static void bond_show(struct yw *w, const struct resource *r, const struct show_
         const struct link_spec *l = &r->link;
         (void) s;
         link_show_begin(w, r);
-        yw_word(w, "interfaces");
-        yw_seq(w, true);
-        for (size_t i = 0; i < l->interfaces.n; i++)
-                yw_name(w, l->interfaces.v[i]);
-        yw_end_seq(w);
+        link_show_ports(w, r);
         yw_kv_word(w, "mode", enum_to_string(&bond_mode_table, l->mode));
         if (r->set & LINK_F_MIIMON)
                 yw_kv_uint(w, "miimon", l->miimon);

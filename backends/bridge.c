@@ -25,11 +25,7 @@ static void bridge_show(struct yw *w, const struct resource *r, const struct sho
         const struct link_spec *l = &r->link;
         (void) s;
         link_show_begin(w, r);
-        yw_word(w, "interfaces");
-        yw_seq(w, true);
-        for (size_t i = 0; i < l->interfaces.n; i++)
-                yw_name(w, l->interfaces.v[i]);
-        yw_end_seq(w);
+        link_show_ports(w, r);
         yw_kv_bool(w, "stp", l->stp);
         yw_kv_uint(w, "forward-delay", l->forward_delay);
         link_show_end(w, r, true);

@@ -43,6 +43,8 @@ enum kind link_show_as(const struct resource *r, const struct show_ctx *s);
 /* An entry is the name, the kind's own keys, then what every link has. */
 void link_show_begin(struct yw *w, const struct resource *r);
 void link_show_end(struct yw *w, const struct resource *r, bool with_mac);
+/* interfaces: [the ports], as a bridge or bond declares them. */
+void link_show_ports(struct yw *w, const struct resource *r);
 /* A parent (VLAN, macvlan, macvtap) that is itself declared: a child above its MTU is refused. */
 int link_validate_child_mtu(struct resource *r, struct model *declared);
 /* The declared link that carries an address equal to a (exact) or a subnet

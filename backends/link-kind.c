@@ -39,6 +39,14 @@ void link_show_begin(struct yw *w, const struct resource *r) {
         yw_map(w, false);
 }
 
+void link_show_ports(struct yw *w, const struct resource *r) {
+        yw_word(w, "interfaces");
+        yw_seq(w, true);
+        for (size_t i = 0; i < r->link.interfaces.n; i++)
+                yw_name(w, r->link.interfaces.v[i]);
+        yw_end_seq(w);
+}
+
 static void show_addresses(struct yw *w, const struct link_spec *l) {
         char buf[64];
         yw_word(w, "addresses");
