@@ -56,6 +56,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(COR
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
 
+# Tests that take the real link backend instead of the fake: they call the
+# backends' pure functions (diff) and never open a socket.
+REAL_LINK_TESTS := $(BUILD)/tests/test-diff
+$(REAL_LINK_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
+
 $(BUILD)/tests/fake-backends.o: tests/unit/fake-backends.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -236,16 +236,35 @@ static void parse_save(struct ipset_state *s, struct model *live) {
         free(save);
 }
 
+/* How many rules and list:sets use each set: the headers of all sets in one
+ * read. A set the read misses (made or gone meanwhile) counts none. */
+static void read_references(struct ipset_state *s, struct model *live) {
+        if (ipset_query(s, "list -terse") < 0 || !s->out)
+                return;
+        struct resource *cur = NULL;
+        for (const char *line = s->out; *line;) {
+                size_t n = strcspn(line, "\n");
+                if (n > 6 && strncmp(line, "Name: ", 6) == 0) {
+                        _cleanup_free_ char *name = strndup(line + 6, n - 6);
+                        cur = name ? model_find(live, KIND_IPSET, name) : NULL;
+                } else if (cur && n > 12 && strncmp(line, "References: ", 12) == 0)
+                        cur->ipset.references = (uint32_t) strtoul(line + 12, NULL, 10);
+                line += n + (line[n] == '\n');
+        }
+}
+
 static int ipset_observe_(void *state, const struct str_list *names, struct model *live) {
         struct ipset_state *s = state;
         (void) names;
         if (ipset_query(s, "save") < 0)
                 return diag_plain(-EIO, "ipset backend: cannot list sets: %s", s->err);
         parse_save(s, live);
+        read_references(s, live);
         return 0;
 }
 
-/* Verification: only the sets the apply touched. */
+/* Verification: only the sets the apply touched. Their references are not
+ * read: after the apply a set has its declared type, so no re-create is planned. */
 static int ipset_observe_some(void *state, const struct resource *const *objs, size_t n, struct model *live) {
         struct ipset_state *s = state;
         for (size_t i = 0; i < n; i++) {
@@ -307,30 +326,21 @@ static char **sorted(const struct str_list *l) {
 
 enum { SET_C_ENTRY = 1u << 20, SET_C_SWAP = 1u << 21 };
 
-static int references(struct ipset_state *s, const char *name) {
-        _cleanup_free_ char *cmd = xasprintf("list -terse %s", name);
-        if (ipset_query(s, cmd) < 0 || !s->out)
-                return 0;
-        const char *p = strstr(s->out, "References: ");
-        return p ? atoi(p + 12) : 0;
-}
-
 static int ipset_diff_(void *state, const struct resource *w, const struct resource *l,
                        const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct ipset_spec *want = &w->ipset, *have = &l->ipset;
-        struct ipset_state *s = state;
         char f[32], t[32];
+        (void) state;
         (void) owned;
         (void) p;
         int family = w->set & SET_F_FAMILY ? want->family : FAMILY_INET;
         if (strcmp(want->type, have->type) != 0 || family != have->family) {
-                int refs = references(s, w->name);
-                if (refs > 0)
+                if (have->references > 0)
                         return diag_pos(&w->pos,
-                                        "ipset %s: type %s %s -> %s %s needs the set re-created, and %d rule(s) or "
+                                        "ipset %s: type %s %s -> %s %s needs the set re-created, and %u rule(s) or "
                                         "list:set(s) reference it: refused",
                                         w->name, have->type, enum_to_string(&inet_family_table, have->family), want->type,
-                                        enum_to_string(&inet_family_table, family), refs);
+                                        enum_to_string(&inet_family_table, family), have->references);
                 a->op = OP_REPLACE;
                 a->reason = xstrdup("cannot change in place (the kernel swaps only sets of one type and family)");
                 if (strcmp(want->type, have->type) != 0)

@@ -911,10 +911,9 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         }
 }
 
-static int diff_domain(struct lv_state *s, const struct resource *w, const struct resource *l,
-                       const struct ledger_entry *owned, struct action *a, struct plan *p) {
+static int diff_domain(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                       struct action *a, struct plan *p) {
         const struct domain_spec *want = &w->domain, *have = &l->domain;
-        (void) s;
         if (!domain_machine_matches(want->machine, have->machine))
                 return diag_pos(&w->pos,
                                 "domain %s: machine %s -> %s: a defined domain keeps its machine type (its devices are "
@@ -1018,8 +1017,10 @@ static int diff_domain(struct lv_state *s, const struct resource *w, const struc
         return 0;
 }
 
+/* Pure: the connection is not asked (state may be NULL). */
 static int lv_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        (void) state;
         switch (want->kind) {
         case KIND_NETWORK:
                 return diff_network(want, live, a);
@@ -1028,7 +1029,7 @@ static int lv_diff(void *state, const struct resource *want, const struct resour
         case KIND_VOLUME:
                 return diff_volume(want, live, a);
         case KIND_DOMAIN:
-                return diff_domain(state, want, live, owned, a, p);
+                return diff_domain(want, live, owned, a, p);
         default:
                 return -EINVAL;
         }

@@ -429,6 +429,8 @@ struct ipset_spec {
         uint32_t maxelem, hashsize, timeout;
         bool comment;
         struct str_list entries;
+        /* Observed only: the rules and list:sets that use it (a re-create is refused). */
+        uint32_t references;
 };
 
 /* A name a resource refers to (a port, a parent, a bridge) and where the manifest wrote it. */
