@@ -382,13 +382,17 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
                 const struct real_spec *h = find_real(have, buf);
                 _cleanup_free_ char *to = real_text(rs);
                 _cleanup_free_ char *name = xasprintf("real %s", buf);
+                struct value now = { .type = VAL_INDEX, .index = i };
                 if (!h) {
-                        action_add_change(a, SVC_C_REAL, name, NULL, to);
+                        action_add_change(a, SVC_C_REAL, name, NULL, to)->now = now;
                         continue;
                 }
                 _cleanup_free_ char *from = real_text(h);
-                if (strcmp(from, to) != 0)
-                        action_add_change(a, SVC_C_REAL, name, from, to);
+                if (strcmp(from, to) != 0) {
+                        struct change *c = action_add_change(a, SVC_C_REAL, name, from, to);
+                        c->was = (struct value) { .type = VAL_INDEX, .index = (size_t) (h - have->reals) };
+                        c->now = now;
+                }
         }
         time_t now = time(NULL);
         for (size_t i = 0; i < have->n_reals; i++) {
@@ -400,8 +404,9 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
                 _cleanup_free_ char *from = real_text(h);
                 _cleanup_free_ char *dkey = xasprintf("drain.%s", buf);
                 const char *started = ledger_get(owned, dkey);
+                struct value was = { .type = VAL_INDEX, .index = i };
                 if (!want->drain_seconds || (started && now - atol(started) >= (long) want->drain_seconds)) {
-                        action_add_change(a, SVC_C_REAL, name, from, NULL); /* gone now, or drained */
+                        action_add_change(a, SVC_C_REAL, name, from, NULL)->was = was; /* gone now, or drained */
                         continue;
                 }
                 time_t until = (started ? atol(started) : now) + want->drain_seconds;
@@ -411,7 +416,9 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
                 if (h->weight != 0) {
                         /* Weight 0 now: no new connections; the real goes once its drain has passed. */
                         _cleanup_free_ char *drain = xasprintf("weight 0 (draining %u s)", want->drain_seconds);
-                        action_add_change(a, SVC_C_REAL, name, from, drain);
+                        struct change *c = action_add_change(a, SVC_C_REAL, name, from, drain);
+                        c->was = was;
+                        c->now = (struct value) { .type = VAL_NUMBER, .number = 0 }; /* its weight */
                 }
                 _cleanup_free_ char *why = xasprintf("real %s draining", buf);
                 plan_add_pending(p, KIND_SERVICE, w->name, why, when);
@@ -474,15 +481,14 @@ static int ipvs_apply(void *state, const struct action *a, struct ledger *l, str
                 const struct change *c = &a->changes[i];
                 if (c->field != SVC_C_REAL)
                         continue;
-                const char *rk = c->name + strlen("real ");
-                const struct real_spec *want_rs = find_real(&w->service, rk);
-                const struct real_spec *have_rs = find_real(&a->live->service, rk);
-                _cleanup_free_ char *dkey = xasprintf("drain.%s", rk);
+                const struct real_spec *want_rs = c->now.type == VAL_INDEX ? &w->service.reals[c->now.index] : NULL;
+                const struct real_spec *have_rs = c->was.type == VAL_INDEX ? &a->live->service.reals[c->was.index] : NULL;
+                _cleanup_free_ char *dkey = xasprintf("drain.%s", real_key(want_rs ? want_rs : have_rs, key, sizeof(key)));
                 if (want_rs) {
                         r = ipvs_send(s, have_rs ? IPVS_CMD_SET_DEST : IPVS_CMD_NEW_DEST, w, want_rs, true);
                         if (e)
                                 ledger_set(l, e, dkey, NULL);
-                } else if (have_rs && c->to) {
+                } else if (have_rs && c->now.type == VAL_NUMBER) { /* draining: weight 0 */
                         struct real_spec zero = *have_rs;
                         zero.weight = 0;
                         r = ipvs_send(s, IPVS_CMD_SET_DEST, w, &zero, true);

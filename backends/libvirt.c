@@ -782,7 +782,8 @@ static void diff_domain_state(const struct resource *w, const struct resource *l
         bool running = l->state == STATE_RUNNING;
         long long since = running ? shutdown_started(owned, l->domain.id) : -1;
         if (w->state == STATE_RUNNING && !running)
-                action_add_change(a, DOM_C_STATE, "state", "shutoff", "running");
+                action_add_change(a, DOM_C_STATE, "state", "shutoff", "running")->now =
+                        (struct value) { .type = VAL_NUMBER, .number = STATE_RUNNING };
         if (w->state != STATE_SHUTOFF && since >= 0) {
                 /* Asked to stay up while a press is on record: forget it, or a later
                  * state: shutoff would count its timeout from the old press. */
@@ -793,7 +794,8 @@ static void diff_domain_state(const struct resource *w, const struct resource *l
         if (w->state != STATE_SHUTOFF || !running)
                 return;
         if (since < 0) {
-                action_add_change(a, DOM_C_STATE, "state", "running", "shutoff");
+                action_add_change(a, DOM_C_STATE, "state", "running", "shutoff")->now =
+                        (struct value) { .type = VAL_NUMBER, .number = STATE_SHUTOFF };
                 return;
         }
         long long waited = now_boottime() - since;
@@ -958,7 +960,8 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                 for (size_t i = 0; i < want->n_disks; i++) {
                         const struct disk_spec *h = pair[i] >= 0 ? &have->disks[pair[i]] : NULL;
                         if (!h) {
-                                action_add_change(a, DOM_C_DISK, "disk", NULL, disk_key(&want->disks[i]));
+                                action_add_change(a, DOM_C_DISK, "disk", NULL, disk_key(&want->disks[i]))->now =
+                                        (struct value) { .type = VAL_INDEX, .index = i };
                                 continue;
                         }
                         if (str_differs(want->disks[i].cdrom, h->cdrom)) {
@@ -973,7 +976,8 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                 }
                 for (size_t i = 0; i < have->n_disks; i++)
                         if (!used[i])
-                                action_add_change(a, DOM_C_DISK, "disk", disk_key(&have->disks[i]), NULL);
+                                action_add_change(a, DOM_C_DISK, "disk", disk_key(&have->disks[i]), NULL)->was =
+                                        (struct value) { .type = VAL_INDEX, .index = i };
                 free(pair);
                 free(used);
         }
@@ -986,7 +990,8 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                         const struct nic_spec *h = j >= 0 ? &have->nics[j] : NULL;
                         if (!h) {
                                 _cleanup_free_ char *t = nic_text(&want->nics[i], ledger_get(owned, key));
-                                action_add_change(a, DOM_C_NIC, "interface", NULL, t);
+                                action_add_change(a, DOM_C_NIC, "interface", NULL, t)->now =
+                                        (struct value) { .type = VAL_INDEX, .index = i };
                                 continue;
                         }
                         char mac[18];
@@ -1004,7 +1009,8 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                         if (!used[j]) {
                                 char mac[18];
                                 _cleanup_free_ char *f = nic_text(&have->nics[j], mac_format(have->nics[j].mac, mac));
-                                action_add_change(a, DOM_C_NIC, "interface", f, NULL);
+                                action_add_change(a, DOM_C_NIC, "interface", f, NULL)->was =
+                                        (struct value) { .type = VAL_INDEX, .index = j };
                         }
                 free(used);
         }
@@ -1654,7 +1660,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
                 int x = 0;
-                if (c->field == DOM_C_STATE && strcmp(c->to, "shutoff") == 0) {
+                if (c->field == DOM_C_STATE && c->now.number == STATE_SHUTOFF) {
                         if (virDomainShutdown(dom) < 0)
                                 x = lv_fail("domain", a->name, "shutting down");
                         else if (e) {
@@ -1778,15 +1784,15 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 r = domain_add_features(s, dom, w->name);
                                 break;
                         case DOM_C_DISK: {
-                                const char *key = c->to && !c->from ? c->to : c->from;
-                                const struct disk_spec *wd = find_disk(want, key);
-                                const struct disk_spec *ld = find_disk(&live->domain, key);
+                                const struct disk_spec *wd = c->now.type == VAL_INDEX ? &want->disks[c->now.index] : NULL;
+                                const struct disk_spec *ld =
+                                        c->was.type == VAL_INDEX ? &live->domain.disks[c->was.index] : NULL;
                                 char target[16];
-                                if (c->from && !c->to && ld) {
+                                if (ld && !wd) {
                                         _cleanup_free_ char *xml = disk_render_xml(ld, ld->target);
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);
                                         r = domain_device(s, dom, w->name, running, false, xml, path, "detaching a disk");
-                                } else if (!c->from && wd) {
+                                } else if (wd && !ld) {
                                         int bus = wd->set & DISK_F_BUS ? wd->bus : (wd->cdrom ? BUS_SATA : BUS_VIRTIO);
                                         if (next_target(live, bus, &given, target) < 0)
                                                 r = diag_res(-ENOSPC, "domain", w->name, "no free disk target");
@@ -1813,41 +1819,28 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 nics_edited = true;
                                 break;
                         case DOM_C_NIC: {
-                                unsigned char mac[6];
-                                const char *m = c->from ? strstr(c->from, " mac ") : NULL;
-                                if (c->from && !c->to && m && mac_parse(m + 5, mac) == 0) {
-                                        for (size_t j = 0; j < live->domain.n_nics; j++) {
-                                                if (memcmp(live->domain.nics[j].mac, mac, 6) != 0)
-                                                        continue;
-                                                char buf[18];
-                                                _cleanup_free_ char *xml = nic_render_xml(&live->domain.nics[j], mac_format(mac, buf));
-                                                _cleanup_free_ char *path =
-                                                        xasprintf("/domain/devices/interface[mac/@address='%s']", buf);
-                                                r = domain_device(s, dom, w->name, running, false, xml, path,
-                                                                  "detaching an interface");
-                                                break;
+                                if (c->was.type == VAL_INDEX && c->now.type == VAL_NONE) {
+                                        const struct nic_spec *gone = &live->domain.nics[c->was.index];
+                                        char buf[18];
+                                        _cleanup_free_ char *xml = nic_render_xml(gone, mac_format(gone->mac, buf));
+                                        _cleanup_free_ char *path = xasprintf("/domain/devices/interface[mac/@address='%s']", buf);
+                                        r = domain_device(s, dom, w->name, running, false, xml, path, "detaching an interface");
+                                } else if (c->now.type == VAL_INDEX && c->was.type == VAL_NONE) {
+                                        size_t j = c->now.index;
+                                        char key[32], buf[18];
+                                        snprintf(key, sizeof(key), "mac.%zu", j);
+                                        const char *kept = want->nics[j].set & NIC_F_MAC ? NULL : ledger_get(e, key);
+                                        if (!(want->nics[j].set & NIC_F_MAC) && !kept) {
+                                                random_mac(w->name, j, buf);
+                                                if (e)
+                                                        ledger_set(l, e, key, buf);
+                                                kept = buf;
                                         }
-                                } else if (!c->from && c->to) {
-                                        for (size_t j = 0; j < want->n_nics && r >= 0; j++) {
-                                                char key[32], buf[18];
-                                                snprintf(key, sizeof(key), "mac.%zu", j);
-                                                _cleanup_free_ char *t = nic_text(&want->nics[j], ledger_get(e, key));
-                                                if (strcmp(t, c->to) != 0)
-                                                        continue;
-                                                const char *kept = want->nics[j].set & NIC_F_MAC ? NULL : ledger_get(e, key);
-                                                if (!(want->nics[j].set & NIC_F_MAC) && !kept) {
-                                                        random_mac(w->name, j, buf);
-                                                        if (e)
-                                                                ledger_set(l, e, key, buf);
-                                                        kept = buf;
-                                                }
-                                                _cleanup_free_ char *xml = nic_render_xml(&want->nics[j], kept);
-                                                _cleanup_free_ char *path =
-                                                        xasprintf("/domain/devices/interface[mac/@address='%s']", kept ? kept : "");
-                                                r = domain_device(s, dom, w->name, running, true, xml, path,
-                                                                  "attaching an interface");
-                                                break;
-                                        }
+                                        _cleanup_free_ char *xml = nic_render_xml(&want->nics[j], kept);
+                                        _cleanup_free_ char *path =
+                                                xasprintf("/domain/devices/interface[mac/@address='%s']", kept ? kept : "");
+                                        r = domain_device(s, dom, w->name, running, true, xml, path,
+                                                          "attaching an interface");
                                 }
                                 break;
                         }
@@ -1859,9 +1852,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                 const struct change *c = &a->changes[i];
                 if (c->field != DOM_C_STATE)
                         continue;
-                if (strcmp(c->to, "running") == 0 && virDomainCreate(dom) < 0)
+                if (c->now.number == STATE_RUNNING && virDomainCreate(dom) < 0)
                         r = lv_fail("domain", w->name, "starting");
-                else if (strcmp(c->to, "running") == 0 && e)
+                else if (c->now.number == STATE_RUNNING && e)
                         ledger_set(l, e, "shutdown", NULL);
         }
         /* Keep the MACs of the interfaces it has, so they are matched the same way next time. */

@@ -630,7 +630,8 @@ static int diff_addresses(const struct resource *w, const struct resource *live,
                 const struct ipaddr *ip = &have->addresses.v[i];
                 if (!addr_static(ip) || addr_in(&want->addresses, ip) || addr_is_link_local(ip))
                         continue;
-                action_add_change(a, LINK_F_ADDRESSES, "address", ipaddr_format(ip, true, buf, sizeof(buf)), NULL);
+                struct change *c = action_add_change(a, LINK_F_ADDRESSES, "address", ipaddr_format(ip, true, buf, sizeof(buf)), NULL);
+                c->was = (struct value) { .type = VAL_ADDR, .addr = *ip };
         }
         for (size_t i = 0; i < want->addresses.n; i++) {
                 const struct ipaddr *ip = &want->addresses.v[i];
@@ -639,7 +640,8 @@ static int diff_addresses(const struct resource *w, const struct resource *live,
                 for (size_t j = 0; j < have->addresses.n && !found; j++)
                         found = ipaddr_equal(&have->addresses.v[j], ip) && addr_static(&have->addresses.v[j]);
                 if (!found)
-                        action_add_change(a, LINK_F_ADDRESSES, "address", NULL, ipaddr_format(ip, true, buf, sizeof(buf)));
+                        action_add_change(a, LINK_F_ADDRESSES, "address", NULL, ipaddr_format(ip, true, buf, sizeof(buf)))->now =
+                                (struct value) { .type = VAL_ADDR, .addr = *ip };
         }
         return 0;
 }
@@ -686,7 +688,9 @@ static int link_diff(void *state, const struct resource *w, const struct resourc
                 mac = ledger_mac;
         if (mac && memcmp(mac, have->mac, 6) != 0) {
                 char f[18], t[18];
-                action_add_change(a, LINK_F_MAC, "mac", mac_format(have->mac, f), mac_format(mac, t));
+                struct change *c = action_add_change(a, LINK_F_MAC, "mac", mac_format(have->mac, f), mac_format(mac, t));
+                c->now.type = VAL_MAC;
+                memcpy(c->now.mac, mac, 6);
         }
         diff_in_place(w, live, a);
         if (w->set & LINK_F_ADDRESSES) {
@@ -719,7 +723,8 @@ static int link_diff(void *state, const struct resource *w, const struct resourc
                 action_add_change(a, LINK_F_MTU, "mtu", f, t);
         }
         if (want->up != have->up)
-                action_add_change(a, LINK_F_UP, "up", yesno(have->up), yesno(want->up));
+                action_add_change(a, LINK_F_UP, "up", yesno(have->up), yesno(want->up))->now =
+                        (struct value) { .type = VAL_BOOL, .boolean = want->up };
         a->op = OP_UPDATE;
         return 0;
 }
@@ -808,8 +813,8 @@ static void link_assess(void *state, struct action *a, const struct model *live)
                 risk_add(a, "%s carries the route to this SSH session", a->name);
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
-                if ((c->field == LINK_F_UP && c->to && strcmp(c->to, "false") == 0) ||
-                    (c->field == LINK_F_ADDRESSES && !c->to))
+                if ((c->field == LINK_F_UP && c->now.type == VAL_BOOL && !c->now.boolean) ||
+                    (c->field == LINK_F_ADDRESSES && c->now.type == VAL_NONE))
                         risk_add(a, "%s carries the route to this SSH session (%s %s)", a->name, c->name,
                                  c->to ? c->to : "removed");
         }
@@ -1068,8 +1073,8 @@ static int promote_secondaries(struct link_state *s, const char *ifname, int val
 
 static bool removes_ipv4_address(const struct action *a) {
         for (size_t i = 0; i < a->n_changes; i++)
-                if (a->changes[i].field == LINK_F_ADDRESSES && !a->changes[i].to && a->changes[i].from &&
-                    !strchr(a->changes[i].from, ':'))
+                if (a->changes[i].field == LINK_F_ADDRESSES && a->changes[i].now.type == VAL_NONE &&
+                    a->changes[i].was.type == VAL_ADDR && a->changes[i].was.addr.family == AF_INET)
                         return true;
         return false;
 }
@@ -1077,13 +1082,12 @@ static bool removes_ipv4_address(const struct action *a) {
 /* An IPv6 address that goes and comes back with another prefix: the kernel
  * knows IPv6 addresses by address alone, so the old one goes first. */
 static bool ipv6_prefix_change(const struct action *a, const struct change *gone) {
-        struct ipaddr old, other;
-        if (!gone->from || gone->to || ipaddr_parse(gone->from, true, &old) < 0 || old.family != AF_INET6)
+        if (gone->was.type != VAL_ADDR || gone->now.type != VAL_NONE || gone->was.addr.family != AF_INET6)
                 return false;
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
-                if (c->field == LINK_F_ADDRESSES && c->to && ipaddr_parse(c->to, true, &other) >= 0 &&
-                    other.family == AF_INET6 && memcmp(other.a, old.a, 16) == 0)
+                if (c->field == LINK_F_ADDRESSES && c->now.type == VAL_ADDR && c->now.addr.family == AF_INET6 &&
+                    memcmp(c->now.addr.a, gone->was.addr.a, 16) == 0)
                         return true;
         }
         return false;
@@ -1106,14 +1110,12 @@ static int apply_addresses(struct link_state *s, const struct action *a, int ifi
                         if (c->field != LINK_F_ADDRESSES)
                                 continue;
                         bool early = ipv6_prefix_change(a, c);
-                        if ((pass == 0 && !early) || (pass == 1 && !c->to) || (pass == 2 && (c->to || early)))
+                        bool adds = c->now.type == VAL_ADDR;
+                        if ((pass == 0 && !early) || (pass == 1 && !adds) || (pass == 2 && (adds || early)))
                                 continue;
-                        struct ipaddr ip;
-                        if (ipaddr_parse(c->to ? c->to : c->from, true, &ip) < 0)
-                                continue;
-                        r = addr_send(s, ifindex, &ip, c->to != NULL);
+                        r = addr_send(s, ifindex, adds ? &c->now.addr : &c->was.addr, adds);
                         if (r < 0)
-                                r = fail(s, a, r, c->to ? "adding address" : "removing address");
+                                r = fail(s, a, r, adds ? "adding address" : "removing address");
                 }
         }
         if (!promote_was)
@@ -1339,7 +1341,8 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                         attrs = true;
                         break;
                 case LINK_F_MAC:
-                        if (mac_parse(c->to, mac) == 0) {
+                        if (c->now.type == VAL_MAC) {
+                                memcpy(mac, c->now.mac, 6);
                                 q.mac = mac;
                                 attrs = true;
                         }

@@ -745,10 +745,26 @@ enum op { OP_CREATE, OP_UPDATE, OP_REPLACE, OP_DELETE, OP_ADOPT, _OP_MAX, _OP_IN
 const char *op_to_string(enum op o);
 const char *op_symbol(enum op o);
 
+/* What a change's value is to apply: typed, so that apply never parses the
+ * words of the plan. An index is into the desired or live resource's list
+ * (a disk, a NIC, a real server) the change names. */
+enum value_type { VAL_NONE, VAL_NUMBER, VAL_BOOL, VAL_ADDR, VAL_MAC, VAL_INDEX };
+struct value {
+        enum value_type type;
+        union {
+                uint64_t number;
+                bool boolean;
+                struct ipaddr addr;
+                unsigned char mac[6];
+                size_t index;
+        };
+};
+
 struct change {
         uint64_t field; /* the kind's field bit, for the backend's apply */
         char *name;     /* manifest key, e.g. "mtu" */
-        char *from, *to; /* NULL when absent */
+        char *from, *to; /* for people; NULL when absent */
+        struct value was, now; /* for apply: the typed old and new values (VAL_NONE: none) */
 };
 
 struct backend;
@@ -774,7 +790,8 @@ struct action {
         const struct backend *backend;
         int result; /* after apply: 0 done, <0 failed, 1 not run */
 };
-void action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to);
+/* Returns the change, for its typed values. */
+struct change *action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to);
 void action_add_set(struct action *a, uint64_t field, const char *name, const char *value);
 
 struct pending {

@@ -28,12 +28,13 @@ static bool kind_selected(const struct run_opts *o, enum kind k) {
         return !o->only_kinds || (o->only_kinds & (1u << k));
 }
 
-void action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to) {
+struct change *action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to) {
         struct change *c = array_push(&a->changes, &a->n_changes, sizeof(*c));
         c->field = field;
         c->name = xstrdup(name);
         c->from = from ? xstrdup(from) : NULL;
         c->to = to ? xstrdup(to) : NULL;
+        return c;
 }
 
 void action_add_set(struct action *a, uint64_t field, const char *name, const char *value) {
