@@ -27,6 +27,9 @@ sysctls:
         manifest 'version: 1
 dummies:
   vip0: { state: absent }
+sysctls:
+  net.ipv4.conf.all.arp_ignore: 1
+  net.ipv4.conf.all.arp_announce: 2
 '
         rc apply; expect_rc 0
         link_exists vip0 && fail "vip0 left"
