@@ -561,7 +561,9 @@ static void plan_update(struct planning *pl, struct resource *w, const struct ba
                 pl->ret = x;
                 return;
         }
-        if (!owned)
+        /* Not ours yet: adopted, or, when it cannot become what is declared in
+         * place, replaced as the plan says (then ours). */
+        if (!owned && a->op != OP_REPLACE)
                 a->op = OP_ADOPT;
         /* NICs are configured, never created or deleted: owning one changes nothing.
          * A revert restores what it names as it was, unowned included. */
@@ -872,7 +874,8 @@ int run_apply(struct run *r) {
                         break;
                 }
                 struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->key);
-                if (a->op == OP_CREATE || a->op == OP_ADOPT)
+                /* A replace of what was not ours makes it anew: then it is. */
+                if (a->op == OP_CREATE || a->op == OP_ADOPT || (a->op == OP_REPLACE && !e))
                         e = ledger_add(r->ledger, sc, a->kind, a->key);
                 if (a->op == OP_ADOPT)
                         ledger_set(r->ledger, e, "adopted", "1");

@@ -314,3 +314,20 @@ t "show writes a veth pair once, owners by name, entries sorted; applied to an e
 t "a create says what it sets: -v and JSON" test_create_says_what_it_sets
 t "show writes a pair reconcile made under the end it owns; the other end is a NIC" test_show_writes_pair_under_owned_end
 t "a veth's peer as a NIC with a route over it converges in one apply; a pair declared twice is refused" test_veth_peer_nic_and_route_in_one_apply
+
+# A declared veth that exists, not ours, with another peer cannot become what
+# is declared in place: the plan says replace, and one apply converges (it said
+# adopt, applied an update that changed nothing and failed verification).
+test_unowned_replace_converges() {
+        ip -n "$NS" link add v0 type veth peer name p0
+        manifest 'version: 1
+veths:
+  v0: { peer: p1 }
+'
+        rc plan; expect_out '^-/\+ veth v0 +peer p0 -> p1 cannot change in place; also deletes p0'
+        rc apply; expect_rc 0
+        [ "$(ip -n "$NS" -o link show v0 | sed -n 's/^[0-9]*: v0@\([^:]*\):.*/\1/p')" = p1 ] || fail "v0's peer is not p1"
+        rc plan --exit-code; expect_rc 0 "second plan"
+}
+
+t "an unowned object that must be replaced is planned as a replace and converges in one apply" test_unowned_replace_converges
