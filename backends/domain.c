@@ -241,7 +241,7 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
 const struct kind_ops domain_kind = {
         .word = "domain",
         .section = "domains",
-        .backend = &libvirt_backend,
+        LIBVIRT_KIND_COMMON,
         .show_rank = 13,
         .fields = domain_fields,
         .n_fields = ELEMENTSOF(domain_fields),

@@ -532,9 +532,6 @@ const struct backend ipset_backend = {
         .close = ipset_close_,
         .observe = ipset_observe_,
         .observe_some = ipset_observe_some,
-        .deps = ipset_deps_,
-        .diff = ipset_diff_,
-        .apply = ipset_apply_,
         .poll_digest = ipset_poll_digest_,
 };
 
@@ -883,6 +880,9 @@ const struct kind_ops ipset_kind = {
         .word = "ipset",
         .section = "ipsets",
         .backend = &ipset_backend,
+        .deps = ipset_deps_,
+        .diff = ipset_diff_,
+        .apply = ipset_apply_,
         .flags = KF_REVERTIBLE,
         .show_rank = 15,
         .fields = ipset_fields,

@@ -518,9 +518,6 @@ const struct backend ipvs_backend = {
         .close = ipvs_close,
         .observe = ipvs_observe,
         .observe_some = ipvs_observe_some,
-        .identity = ipvs_identity,
-        .diff = ipvs_diff,
-        .apply = ipvs_apply,
 };
 
 /* ---- the service kind: virtual services and their real servers ---- */
@@ -664,6 +661,9 @@ const struct kind_ops service_kind = {
         .word = "service",
         .section = "services",
         .backend = &ipvs_backend,
+        .identity = ipvs_identity,
+        .diff = ipvs_diff,
+        .apply = ipvs_apply,
         .flags = KF_REVERTIBLE,
         .show_rank = 14,
         .fields = service_fields,

@@ -27,8 +27,20 @@ static inline const struct link_kind *link_kind_of(enum kind k) {
                 { "mac", FT_MAC, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL, NULL },                  \
                 { "up", FT_BOOL, R(link.up), 0, 0, LINK_F_UP, NULL, NULL, NULL }, STATE_FIELD(state_table)
 
+/* The link backend's plan and apply (backends/link.c; the unit tests' fake stands in). */
+void link_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+int link_diff(void *state, const struct resource *w, const struct resource *live, const struct ledger_entry *owned,
+              struct action *a, struct plan *p);
+void link_assess(void *state, struct action *a, const struct model *live);
+int link_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
+struct resource *link_made_with(const struct resource *w, const struct model *wanted);
+void link_describe(const struct resource *w, struct action *a);
+void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
+
 /* The table members every link kind has the same. */
 #define LINK_KIND_COMMON                                                                  \
+        .deps = link_deps, .diff = link_diff, .assess = link_assess, .apply = link_apply, \
+        .made_with = link_made_with, .describe = link_describe, .takes_with = link_takes_with, \
         .backend = &link_backend, .name_space = "interface",                              \
         .name_valid = ifname_valid, .free = link_free, .master_of = link_master_of,        \
         .name_error = "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space"
@@ -51,6 +63,14 @@ int link_validate_child_mtu(struct resource *r, struct model *declared);
  * holding a: an order the kernel needs (a VXLAN binds its local address, a
  * gateway must be reachable) that no name in the manifest states. */
 const char *link_address_owner(const struct model *m, const struct ipaddr *a, bool exact);
+
+/* The libvirt backend's plan and apply (backends/libvirt.c), for its four kinds. */
+void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+int lv_check(void *state, const struct resource *want);
+int lv_diff(void *state, const struct resource *w, const struct resource *live, const struct ledger_entry *owned,
+            struct action *a, struct plan *p);
+int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
+#define LIBVIRT_KIND_COMMON .backend = &libvirt_backend, .deps = lv_deps, .admit = lv_check, .diff = lv_diff, .apply = lv_apply
 
 extern const struct backend link_backend;
 extern const struct backend libvirt_backend;

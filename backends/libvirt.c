@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "backends.h"
+#include "kind.h"
 
 struct lv_state {
         virConnectPtr conn;
@@ -371,7 +371,7 @@ static int lv_observe(void *state, const struct str_list *names, struct model *l
 
 /* ---- dependencies and checks ---- */
 
-static void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         switch (r->kind) {
         case KIND_VOLUME:
                 add(u, KIND_POOL, r->volume.pool);
@@ -473,7 +473,7 @@ static int check_network_existing(struct lv_state *s, const struct resource *w, 
         return ret;
 }
 
-static int lv_check(void *state, const struct resource *w) {
+int lv_check(void *state, const struct resource *w) {
         struct lv_state *s = state;
         if (w->kind == KIND_DOMAIN && w->domain.cpu && strcmp(w->domain.cpu, "host-passthrough") == 0 &&
             strcmp(s->domain_type, "kvm") != 0)
@@ -1024,7 +1024,7 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
 }
 
 /* Pure: the connection is not asked (state may be NULL). */
-static int lv_diff(void *state, const struct resource *want, const struct resource *live,
+int lv_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
         (void) state;
         switch (want->kind) {
@@ -1880,7 +1880,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         return r < 0 ? r : live_err;
 }
 
-static int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct lv_state *s = state;
         int r;
         switch (a->kind) {
@@ -2006,10 +2006,6 @@ const struct backend libvirt_backend = {
         .open = lv_open,
         .close = lv_close,
         .observe = lv_observe,
-        .deps = lv_deps,
-        .check = lv_check,
-        .diff = lv_diff,
-        .apply = lv_apply,
         .watch_open = lv_watch_open,
         .watch_drain = lv_watch_drain,
 };

@@ -446,7 +446,7 @@ static void link_close(void *state) {
 
 /* ---- dependencies ---- */
 
-static void link_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+void link_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         const struct link_spec *l = &r->link;
         if ((has_parent(r->kind) || r->kind == KIND_VXLAN) && l->link[0])
                 add(u, KIND_ETHERNET, l->link);
@@ -671,7 +671,7 @@ static bool bridge_mtu_may_move(const struct resource *live, const struct action
         return false;
 }
 
-static int link_diff(void *state, const struct resource *w, const struct resource *live,
+int link_diff(void *state, const struct resource *w, const struct resource *live,
                      const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct link_spec *want = &w->link, *have = &live->link;
         (void) state;
@@ -751,7 +751,7 @@ static bool bond_needs_down(const struct action *a) {
         return false;
 }
 
-static void link_assess(void *state, struct action *a, const struct model *live) {
+void link_assess(void *state, struct action *a, const struct model *live) {
         struct link_state *s = state;
         char buf[64];
         const struct resource *here = a->live;
@@ -1415,7 +1415,7 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
         return bring_up ? set_up(s, a, ifindex, true) : 0;
 }
 
-static int link_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+int link_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct link_state *s = state;
         int r;
         switch (a->op) {
@@ -1460,7 +1460,7 @@ static int link_watch_open(const struct backend_ctx *ctx) {
 /* A veth's peer in this namespace, declared under ethernets to configure it:
  * it exists once the veth is made, with the veth's MTU and up state, no
  * address and a MAC of the kernel's choosing. */
-static struct resource *link_made_with(const struct resource *w, const struct model *wanted) {
+struct resource *link_made_with(const struct resource *w, const struct model *wanted) {
         if (w->kind != KIND_ETHERNET)
                 return NULL;
         for (size_t i = 0; i < wanted->n; i++) {
@@ -1481,7 +1481,7 @@ static struct resource *link_made_with(const struct resource *w, const struct mo
 
 /* What a create sets, in the order the plan reads best: what the kernel takes
  * at creation, then MTU and MAC, ports, addresses, up. */
-static void link_describe(const struct resource *w, struct action *a) {
+void link_describe(const struct resource *w, struct action *a) {
         const struct link_spec *l = &w->link;
         char buf[64];
         if (w->set & LINK_F_LINK)
@@ -1513,7 +1513,7 @@ static void link_describe(const struct resource *w, struct action *a) {
 }
 
 /* Deleting one end of a veth pair deletes the other. */
-static void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
+void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
         if (live->kind == KIND_VETH && live->link.peer[0] && !live->link.peer_netns[0])
                 add(u, KIND_VETH, live->link.peer);
 }
@@ -1524,13 +1524,6 @@ const struct backend link_backend = {
         .open = link_open,
         .close = link_close,
         .observe = link_observe,
-        .deps = link_deps,
-        .diff = link_diff,
-        .assess = link_assess,
-        .takes_with = link_takes_with,
-        .made_with = link_made_with,
-        .describe = link_describe,
-        .apply = link_apply,
         .watch_open = link_watch_open,
         .watch_drain = rtnl_watch_drain,
 };

@@ -121,7 +121,7 @@ static void network_show(struct yw *w, const struct resource *r, const struct sh
 const struct kind_ops network_kind = {
         .word = "network",
         .section = "networks",
-        .backend = &libvirt_backend,
+        LIBVIRT_KIND_COMMON,
         .flags = KF_REVERTIBLE,
         .show_rank = 11,
         .fields = network_fields,

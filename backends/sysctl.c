@@ -182,11 +182,6 @@ const struct backend sysctl_backend = {
         .close = sysctl_close,
         .observe = sysctl_observe,
         .reads_by_name = true,
-        .deps = sysctl_deps,
-        .check = sysctl_check,
-        .diff = sysctl_diff,
-        .assess = sysctl_assess,
-        .apply = sysctl_apply,
 };
 
 /* ---- the sysctl kind: a flat mapping of keys to values ---- */
@@ -245,6 +240,11 @@ const struct kind_ops sysctl_kind = {
         .word = "sysctl",
         .section = "sysctls",
         .backend = &sysctl_backend,
+        .deps = sysctl_deps,
+        .admit = sysctl_check,
+        .diff = sysctl_diff,
+        .assess = sysctl_assess,
+        .apply = sysctl_apply,
         .dep_role = "interface",
         /* A sysctl that appeared in the run goes with its interface: no absent entry. */
         .flags = KF_REVERTIBLE | KF_NAME_VALUE | KF_NO_ABSENT_ENTRY,

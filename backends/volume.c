@@ -42,7 +42,7 @@ static void volume_free(struct resource *r) {
 const struct kind_ops volume_kind = {
         .word = "volume",
         .section = "volumes",
-        .backend = &libvirt_backend,
+        LIBVIRT_KIND_COMMON,
         /* Never pruned on its own: a volume goes with its pool, or when declared absent. */
         .flags = KF_CHILD | KF_NEVER_PRUNED,
         .show_rank = 12,

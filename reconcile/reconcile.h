@@ -632,6 +632,9 @@ enum {
 };
 
 struct backend;
+struct action;
+struct plan;
+struct ledger_entry;
 struct kind_ops {
         const char *word, *section; /* "bridge", "bridges" */
         const struct backend *backend; /* the library connection that observes and applies it */
@@ -668,6 +671,41 @@ struct kind_ops {
         /* The live resource's master (a bridge or bond port's), named when a
          * change would take it: NULL for none. */
         const char *(*master_of)(const struct resource *live);
+        /* Plan and apply, with the state of the kind's backend. */
+        /* Names of the resources r needs to exist first (ports, parents); the
+         * core checks them and orders actions by them. */
+        void (*deps)(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+        /* Fill a->changes with what differs between want and live (both set)
+         * and a->op (UPDATE or REPLACE); leave no changes when in sync.
+         * owned is the ledger entry, or NULL for a not yet managed object. */
+        int (*diff)(void *state, const struct resource *want, const struct resource *live,
+                    const struct ledger_entry *owned, struct action *a, struct plan *p);
+        /* Optional: the name a desired resource has in the live model and the
+         * ledger, for kinds the kernel knows by a key, not a name (IPVS). */
+        const char *(*identity)(const struct resource *want, char *buf, size_t size);
+        /* Optional: refuse a desired resource this host cannot have, with the
+         * backend's state (parse-time checks are `check`) (report it
+         * with its position and return <0); it is then skipped. */
+        int (*admit)(void *state, const struct resource *want);
+        /* Optional: a declared object that does not exist but that another
+         * declared object makes with itself (a veth's peer, declared under
+         * ethernets): a new resource as it will be right after that create, or
+         * NULL. Its dependencies order it (a NIC needs the veth that makes it). */
+        struct resource *(*made_with)(const struct resource *want, const struct model *wanted);
+        /* Optional: what a create of want will set, through action_add_set. */
+        void (*describe)(const struct resource *want, struct action *a);
+        /* Optional: what the kernel removes with live when live is deleted or
+         * replaced (a veth's peer). The core names it in the plan, and refuses
+         * the action when the manifests declare it. */
+        void (*takes_with)(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
+        /* Flag a connectivity risk in a->risk, given the live model. Optional. */
+        void (*assess)(void *state, struct action *a, const struct model *live);
+        /* Execute one action; record what is needed to undo it in e. A create
+         * that takes several requests is all or nothing: when one fails, it
+         * removes what it made, or it keeps it and calls ledger_mark_incomplete()
+         * so that the next run finishes or removes it; never a half-made object
+         * that nobody owns. */
+        int (*apply)(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
         /* Free what the spec owns (not the resource itself). */
         void (*free)(struct resource *r);
         /* Show: write one live resource's entry; NULL for kinds with none. */
@@ -848,39 +886,6 @@ struct backend {
         /* Removals of this backend's kinds run after the creates and updates
          * (a route moves to its new metric before the old one goes). */
         bool delete_last;
-        /* Names of the resources r needs to exist first (ports, parents); the
-         * core checks them and orders actions by them. */
-        void (*deps)(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
-        /* Fill a->changes with what differs between want and live (both set)
-         * and a->op (UPDATE or REPLACE); leave no changes when in sync.
-         * owned is the ledger entry, or NULL for a not yet managed object. */
-        int (*diff)(void *state, const struct resource *want, const struct resource *live,
-                    const struct ledger_entry *owned, struct action *a, struct plan *p);
-        /* Optional: the name a desired resource has in the live model and the
-         * ledger, for kinds the kernel knows by a key, not a name (IPVS). */
-        const char *(*identity)(const struct resource *want, char *buf, size_t size);
-        /* Optional: refuse a desired resource this host cannot have (report it
-         * with its position and return <0); it is then skipped. */
-        int (*check)(void *state, const struct resource *want);
-        /* Optional: a declared object that does not exist but that another
-         * declared object makes with itself (a veth's peer, declared under
-         * ethernets): a new resource as it will be right after that create, or
-         * NULL. Its dependencies order it (a NIC needs the veth that makes it). */
-        struct resource *(*made_with)(const struct resource *want, const struct model *wanted);
-        /* Optional: what a create of want will set, through action_add_set. */
-        void (*describe)(const struct resource *want, struct action *a);
-        /* Optional: what the kernel removes with live when live is deleted or
-         * replaced (a veth's peer). The core names it in the plan, and refuses
-         * the action when the manifests declare it. */
-        void (*takes_with)(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
-        /* Flag a connectivity risk in a->risk, given the live model. Optional. */
-        void (*assess)(void *state, struct action *a, const struct model *live);
-        /* Execute one action; record what is needed to undo it in e. A create
-         * that takes several requests is all or nothing: when one fails, it
-         * removes what it made, or it keeps it and calls ledger_mark_incomplete()
-         * so that the next run finishes or removes it; never a half-made object
-         * that nobody owns. */
-        int (*apply)(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
         /* Optional, for the daemon: an fd that becomes readable when live state
          * may have drifted, and a drain that consumes what is queued on it. */
         int (*watch_open)(const struct backend_ctx *ctx);

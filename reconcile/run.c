@@ -110,9 +110,9 @@ static bool backend_needed(const struct run *r, const struct backend *b, bool *n
         char scope[512];
         struct dep_probe probe = { b, false };
         for (size_t i = 0; r->want && i < r->want->n && !probe.hit; i++) {
-                const struct backend *wb = backend_for_kind(r->want->v[i]->kind);
-                if (wb && wb != b && wb->deps && kind_selected(r->opts, r->want->v[i]->kind))
-                        wb->deps(r->want->v[i], dep_probe, &probe);
+                const struct kind_ops *wk = kind_ops(r->want->v[i]->kind);
+                if (wk->backend != b && wk->deps && kind_selected(r->opts, r->want->v[i]->kind))
+                        wk->deps(r->want->v[i], dep_probe, &probe);
         }
         if (probe.hit)
                 return true;
@@ -175,7 +175,8 @@ static void names_for(const struct run *r, const struct backend *b, struct str_l
                 const struct resource *w = r->want->v[i];
                 if (!backend_serves(b, w->kind))
                         continue;
-                const char *id = b->identity ? b->identity(w, idbuf, sizeof(idbuf)) : w->name;
+                const struct kind_ops *k = kind_ops(w->kind);
+                const char *id = k->identity ? k->identity(w, idbuf, sizeof(idbuf)) : w->name;
                 *(char **) array_push(&out->v, &out->n, sizeof(char *)) = xstrdup(id);
         }
         for (size_t i = 0; i < out->n; i++)
@@ -337,10 +338,9 @@ static void topo_visit(struct topo *t, struct resource *r, size_t depth) {
                 return;
         }
         t->mark[i] = 1;
-        const struct backend *b = backend_for_kind(r->kind);
         struct dep_visit dv = { t, depth, -1 };
-        if (b && b->deps && r->state != STATE_ABSENT)
-                b->deps(r, topo_dep, &dv);
+        if (kind_ops(r->kind)->deps && r->state != STATE_ABSENT)
+                kind_ops(r->kind)->deps(r, topo_dep, &dv);
         r->topo_level = dv.max_dep_level + 1;
         t->mark[i] = 2;
         t->out[t->n_out++] = r;
@@ -440,10 +440,10 @@ static struct scope_count *scope_slot(struct scope_count **v, size_t *n, const c
 static void wanted_ids(const struct run *r, struct model *ids) {
         char buf[256];
         for (size_t i = 0; r->want && i < r->want->n; i++) {
-                const struct backend *b = backend_for_kind(r->want->v[i]->kind);
-                if (!b || !b->identity)
+                const struct kind_ops *k = kind_ops(r->want->v[i]->kind);
+                if (!k->identity)
                         continue;
-                struct resource *stub = resource_new(r->want->v[i]->kind, b->identity(r->want->v[i], buf, sizeof(buf)));
+                struct resource *stub = resource_new(r->want->v[i]->kind, k->identity(r->want->v[i], buf, sizeof(buf)));
                 if (model_add(ids, stub) < 0)
                         resource_free(stub);
         }
@@ -515,7 +515,7 @@ static void plan_absent(struct planning *pl, const struct resource *w, const str
 
 /* Whether w cannot be planned: another kind holds its name, a dependency is
  * missing, or the backend refuses it. Each says why. */
-static bool plan_refused(struct planning *pl, struct resource *w, const struct backend *b, size_t bi,
+static bool plan_refused(struct planning *pl, struct resource *w, size_t bi,
                          const struct resource *live) {
         struct run *r = pl->r;
         if (live && live->kind != w->kind && !(kind_ops(w->kind)->flags & KF_EXISTING)) {
@@ -524,14 +524,14 @@ static bool plan_refused(struct planning *pl, struct resource *w, const struct b
                 return true;
         }
         struct dep_check dc = { r, w, pl->skipped, false };
-        if (b->deps)
-                b->deps(w, dep_check, &dc);
+        if (kind_ops(w->kind)->deps)
+                kind_ops(w->kind)->deps(w, dep_check, &dc);
         if (dc.bad)
                 return true;
-        return b->check && b->check(r->bstate[bi], w) < 0;
+        return kind_ops(w->kind)->admit && kind_ops(w->kind)->admit(r->bstate[bi], w) < 0;
 }
 
-static void plan_create(struct planning *pl, struct resource *w, const struct backend *b, size_t bi, const char *id) {
+static void plan_create(struct planning *pl, struct resource *w, size_t bi, const char *id) {
         struct run *r = pl->r;
         if (kind_ops(w->kind)->flags & KF_EXISTING) {
                 diag_pos(&w->pos, "%s %s does not exist (%s)", kind_to_string(w->kind), w->name,
@@ -542,19 +542,19 @@ static void plan_create(struct planning *pl, struct resource *w, const struct ba
         struct action *a = plan_push(&r->plan, OP_CREATE, w, NULL);
         free(a->key);
         a->key = xstrdup(id);
-        if (b->describe)
-                b->describe(w, a);
-        if (b->assess)
-                b->assess(r->bstate[bi], a, &r->live);
+        if (kind_ops(w->kind)->describe)
+                kind_ops(w->kind)->describe(w, a);
+        if (kind_ops(w->kind)->assess)
+                kind_ops(w->kind)->assess(r->bstate[bi], a, &r->live);
 }
 
-static void plan_update(struct planning *pl, struct resource *w, const struct backend *b, size_t bi,
+static void plan_update(struct planning *pl, struct resource *w, size_t bi,
                         const struct resource *live, const struct ledger_entry *owned) {
         struct run *r = pl->r;
         struct plan *p = &r->plan;
         struct action *a = plan_push(p, owned ? OP_UPDATE : OP_ADOPT, w, live);
         a->owned = owned;
-        int x = b->diff(r->bstate[bi], w, live, owned, a, p);
+        int x = kind_ops(w->kind)->diff(r->bstate[bi], w, live, owned, a, p);
         if (x < 0) {
                 plan_drop_last(p);
                 plan_skip(pl, w);
@@ -576,8 +576,8 @@ static void plan_update(struct planning *pl, struct resource *w, const struct ba
         const char *incomplete = ledger_get(owned, "incomplete");
         if (incomplete && a->op == OP_UPDATE && !a->reason)
                 a->reason = xasprintf("finishes a create that failed: %s", incomplete);
-        if (b->assess)
-                b->assess(r->bstate[bi], a, &r->live);
+        if (kind_ops(w->kind)->assess)
+                kind_ops(w->kind)->assess(r->bstate[bi], a, &r->live);
 }
 
 /* The action, if any, that brings one desired resource about. */
@@ -598,27 +598,27 @@ static void plan_desired(struct planning *pl, struct resource *w) {
                 plan_skip(pl, w);
                 return;
         }
-        const char *id = b->identity ? b->identity(w, idbuf, sizeof(idbuf)) : w->name;
+        const char *id = kind_ops(w->kind)->identity ? kind_ops(w->kind)->identity(w, idbuf, sizeof(idbuf)) : w->name;
         struct resource *live = model_find(&r->live, w->kind, id);
         struct ledger_entry *owned = ledger_find(r->ledger, scope_of(r->opts, w->kind, scope, sizeof(scope)), w->kind, id);
         if (w->state == STATE_ABSENT) {
                 plan_absent(pl, w, live);
                 return;
         }
-        if (plan_refused(pl, w, b, bi, live)) {
+        if (plan_refused(pl, w, bi, live)) {
                 plan_skip(pl, w);
                 return;
         }
-        struct resource *made = !live && b->made_with ? b->made_with(w, pl->want) : NULL;
+        struct resource *made = !live && kind_ops(w->kind)->made_with ? kind_ops(w->kind)->made_with(w, pl->want) : NULL;
         if (made) {
                 /* The run holds it as long as the plan that points at it. */
                 *(struct resource **) array_push(&r->retired, &r->n_retired, sizeof(*r->retired)) = made;
                 live = made;
         }
         if (!live)
-                plan_create(pl, w, b, bi, id);
+                plan_create(pl, w, bi, id);
         else
-                plan_update(pl, w, b, bi, live, owned);
+                plan_update(pl, w, bi, live, owned);
 }
 
 /* Why an owned resource goes: left the manifests, or its key changed. */
@@ -627,12 +627,12 @@ static char *prune_reason(const struct run *r, const struct resource *l, const s
         /* A kind known by a key (a route's destination, table and metric): the
          * declaration that made it may still be there, under a new key. */
         const char *declared_as = ledger_get(e, "declared-as");
-        const struct resource *renamed = declared_as && r->want && lb && lb->identity
+        const struct resource *renamed = declared_as && r->want && kind_ops(l->kind)->identity
                                                  ? model_find(r->want, l->kind, declared_as) : NULL;
         char idbuf[256];
         if (renamed)
                 return xasprintf("%s %s changed its key: %s -> %s (%s)", kind_to_string(l->kind), declared_as, l->name,
-                                 lb->identity(renamed, idbuf, sizeof(idbuf)),
+                                 kind_ops(l->kind)->identity(renamed, idbuf, sizeof(idbuf)),
                                  lb->delete_last ? "the new one is made first, this one removed after"
                                                  : "this one is removed first, then the new one made");
         /* A create whose run died after making it, marked pending: it exists,
@@ -658,16 +658,15 @@ static void plan_prune_one(struct planning *pl, const struct model *ids, struct 
         if (kind_ops(l->kind)->flags & KF_NEVER_PRUNED)
                 return;
         scope_slot(&pl->scopes, &pl->n_scopes, sc)->managed++;
-        const struct backend *lb = backend_for_kind(l->kind);
-        if (r->want && model_find(lb && lb->identity ? ids : r->want, l->kind, l->name))
+        if (r->want && model_find(kind_ops(l->kind)->identity ? ids : r->want, l->kind, l->name))
                 return;
         struct action *a = plan_push(&r->plan, OP_DELETE, NULL, l);
         a->owned = e;
         a->reason = prune_reason(r, l, e);
         scope_slot(&pl->scopes, &pl->n_scopes, sc)->prunes++;
         size_t bi = backend_index(a->backend);
-        if (a->backend->assess && r->bopen[bi])
-                a->backend->assess(r->bstate[bi], a, &r->live);
+        if (kind_ops(a->kind)->assess && r->bopen[bi])
+                kind_ops(a->kind)->assess(r->bstate[bi], a, &r->live);
 }
 
 /* Prune: owned resources that left the manifests, dependents first. The
@@ -704,8 +703,8 @@ static void plan_refuse_collateral(struct run *r) {
         for (size_t i = 0; i < p->n_actions; i++) {
                 struct action *a = &p->actions[i];
                 struct collateral c = { r, p, a, false };
-                if (a->live && (a->op == OP_DELETE || a->op == OP_REPLACE) && a->backend && a->backend->takes_with)
-                        a->backend->takes_with(a->live, collateral_check, &c);
+                if (a->live && (a->op == OP_DELETE || a->op == OP_REPLACE) && kind_ops(a->live->kind)->takes_with)
+                        kind_ops(a->live->kind)->takes_with(a->live, collateral_check, &c);
                 if (c.refused) {
                         action_done(a);
                         p->n_errors++;
@@ -802,8 +801,8 @@ static void failed_dep_probe(void *u, enum kind k, const char *name) {
 static bool needs_failed(const struct action *a, const struct model *failed) {
         struct failed_dep f = { failed, false };
         const struct resource *any = a->want ? a->want : a->live;
-        if (failed->n && any && a->backend->deps)
-                a->backend->deps(any, failed_dep_probe, &f);
+        if (failed->n && any && kind_ops(any->kind)->deps)
+                kind_ops(any->kind)->deps(any, failed_dep_probe, &f);
         return f.hit;
 }
 
@@ -886,7 +885,7 @@ int run_apply(struct run *r) {
                         mark_failed(&failed, a);
                         continue;
                 }
-                a->result = a->backend->apply(r->bstate[bi], a, r->ledger, e);
+                a->result = kind_ops(a->kind)->apply(r->bstate[bi], a, r->ledger, e);
                 a->owned = NULL; /* the next ledger_add may move e */
                 if (a->result < 0) {
                         /* Only what depends on it stops; the rest of the run goes on. */

@@ -94,7 +94,7 @@ static struct action *diff_expect(const struct resource *w, const struct resourc
                                   const struct ledger_entry *owned, int expect) {
         const struct backend *b = backend_for_kind(w->kind);
         assert_non_null(b);
-        assert_non_null(b->diff);
+        assert_non_null(kind_ops(w->kind)->diff);
         struct action *a = array_push(&plan.actions, &plan.n_actions, sizeof(*a));
         a->op = owned ? OP_UPDATE : OP_ADOPT;
         a->kind = w->kind;
@@ -104,7 +104,7 @@ static struct action *diff_expect(const struct resource *w, const struct resourc
         a->live = have;
         a->owned = owned;
         a->backend = b;
-        int r = b->diff(NULL, w, have, owned, a, &plan);
+        int r = kind_ops(w->kind)->diff(NULL, w, have, owned, a, &plan);
         if (r != expect)
                 fail_msg("diff of %s %s returned %d, expected %d: %s", kind_to_string(w->kind), w->name, r, expect,
                          errors());
@@ -501,14 +501,14 @@ static struct resource *live_route(const char *to, const char *via, const char *
         }
         char key[256];
         free(r->name);
-        r->name = xstrdup(backend_for_kind(KIND_ROUTE)->identity(r, key, sizeof(key)));
+        r->name = xstrdup(kind_ops(KIND_ROUTE)->identity(r, key, sizeof(key)));
         *(struct resource **) array_push(&lives, &n_lives, sizeof(r)) = r;
         return r;
 }
 
 static const char *route_id(const struct resource *w) {
         static char buf[256];
-        return backend_for_kind(KIND_ROUTE)->identity(w, buf, sizeof(buf));
+        return kind_ops(KIND_ROUTE)->identity(w, buf, sizeof(buf));
 }
 
 static void test_route_via_dev_scope_type(void **state) {
@@ -608,7 +608,7 @@ static void test_ipvs_scheduler_and_reals(void **state) {
         want(services);
         const struct resource *w = W(KIND_SERVICE, "web");
         char id[256];
-        assert_string_equal(backend_for_kind(KIND_SERVICE)->identity(w, id, sizeof(id)), "tcp:192.0.2.10:80");
+        assert_string_equal(kind_ops(KIND_SERVICE)->identity(w, id, sizeof(id)), "tcp:192.0.2.10:80");
         struct resource *l = live_service("wlc");
         add_real(l, "10.0.0.1", 80, 5, FWD_MASQ);
         add_real(l, "10.0.0.3", 80, 1, FWD_MASQ);
