@@ -241,7 +241,9 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
 const struct kind_ops domain_kind = {
         .word = "domain",
         .section = "domains",
-        LIBVIRT_KIND_COMMON,
+        .backend = &libvirt_backend, .diff = lv_domain_diff, .apply = lv_domain_apply,
+        .deps = lv_domain_deps,
+        .admit = lv_domain_admit,
         .show_rank = 13,
         .fields = domain_fields,
         .n_fields = ELEMENTSOF(domain_fields),

@@ -64,13 +64,20 @@ int link_validate_child_mtu(struct resource *r, struct model *declared);
  * gateway must be reachable) that no name in the manifest states. */
 const char *link_address_owner(const struct model *m, const struct ipaddr *a, bool exact);
 
-/* The libvirt backend's plan and apply (backends/libvirt.c), for its four kinds. */
-void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
-int lv_check(void *state, const struct resource *want);
-int lv_diff(void *state, const struct resource *w, const struct resource *live, const struct ledger_entry *owned,
-            struct action *a, struct plan *p);
-int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
-#define LIBVIRT_KIND_COMMON .backend = &libvirt_backend, .deps = lv_deps, .admit = lv_check, .diff = lv_diff, .apply = lv_apply
+/* The libvirt backend's plan and apply per kind (backends/libvirt.c). */
+#define LV_PLAN(kind)                                                                                              \
+        int lv_##kind##_diff(void *state, const struct resource *w, const struct resource *live,                   \
+                             const struct ledger_entry *owned, struct action *a, struct plan *p);                 \
+        int lv_##kind##_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e)
+LV_PLAN(network);
+LV_PLAN(pool);
+LV_PLAN(volume);
+LV_PLAN(domain);
+void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+void lv_volume_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+int lv_network_admit(void *state, const struct resource *w);
+int lv_domain_admit(void *state, const struct resource *w);
 
 extern const struct backend link_backend;
 extern const struct backend libvirt_backend;

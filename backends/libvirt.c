@@ -371,30 +371,26 @@ static int lv_observe(void *state, const struct str_list *names, struct model *l
 
 /* ---- dependencies and checks ---- */
 
-void lv_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
-        switch (r->kind) {
-        case KIND_VOLUME:
-                add(u, KIND_POOL, r->volume.pool);
-                break;
-        case KIND_NETWORK:
-                if (r->network.mode == NET_BRIDGE)
-                        add(u, KIND_ETHERNET, r->network.bridge);
-                if (r->network.mode == NET_MACVTAP)
-                        add(u, KIND_ETHERNET, r->network.dev);
-                break;
-        case KIND_DOMAIN:
-                for (size_t i = 0; i < r->domain.n_disks; i++)
-                        if (r->domain.disks[i].volume && r->domain.disks[i].volume[0] != '/')
-                                add(u, KIND_VOLUME, r->domain.disks[i].volume);
-                for (size_t i = 0; i < r->domain.n_nics; i++) {
-                        if (r->domain.nics[i].set & NIC_F_BRIDGE)
-                                add(u, KIND_ETHERNET, r->domain.nics[i].bridge);
-                        else if (r->domain.nics[i].network)
-                                add(u, KIND_NETWORK, r->domain.nics[i].network);
-                }
-                break;
-        default:
-                break;
+void lv_volume_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        add(u, KIND_POOL, r->volume.pool);
+}
+
+void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        if (r->network.mode == NET_BRIDGE)
+                add(u, KIND_ETHERNET, r->network.bridge);
+        if (r->network.mode == NET_MACVTAP)
+                add(u, KIND_ETHERNET, r->network.dev);
+}
+
+void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        for (size_t i = 0; i < r->domain.n_disks; i++)
+                if (r->domain.disks[i].volume && r->domain.disks[i].volume[0] != '/')
+                        add(u, KIND_VOLUME, r->domain.disks[i].volume);
+        for (size_t i = 0; i < r->domain.n_nics; i++) {
+                if (r->domain.nics[i].set & NIC_F_BRIDGE)
+                        add(u, KIND_ETHERNET, r->domain.nics[i].bridge);
+                else if (r->domain.nics[i].network)
+                        add(u, KIND_NETWORK, r->domain.nics[i].network);
         }
 }
 
@@ -473,21 +469,26 @@ static int check_network_existing(struct lv_state *s, const struct resource *w, 
         return ret;
 }
 
-int lv_check(void *state, const struct resource *w) {
+int lv_domain_admit(void *state, const struct resource *w) {
         struct lv_state *s = state;
-        if (w->kind == KIND_DOMAIN && w->domain.cpu && strcmp(w->domain.cpu, "host-passthrough") == 0 &&
+        if (w->domain.cpu && strcmp(w->domain.cpu, "host-passthrough") == 0 &&
             strcmp(s->domain_type, "kvm") != 0)
                 return diag_pos(&w->pos, "domain %s: cpu host-passthrough needs KVM, and %s offers only %s domains",
                                 w->name, s->uri, s->domain_type);
         /* QEMU opens a CD-ROM image when the guest starts or the disk is
          * attached: a missing one would fail then, after the definition. */
-        for (size_t i = 0; w->kind == KIND_DOMAIN && lv_local(s) && i < w->domain.n_disks; i++) {
+        for (size_t i = 0; lv_local(s) && i < w->domain.n_disks; i++) {
                 const struct disk_spec *d = &w->domain.disks[i];
                 struct stat st;
                 if (d->cdrom && stat(d->cdrom, &st) < 0 && errno == ENOENT)
                         return diag_pos(&d->pos, "domain %s: cdrom image %s does not exist", w->name, d->cdrom);
         }
-        if (w->kind == KIND_NETWORK && (w->set & NET_F_ADDRESS)) {
+        return 0;
+}
+
+int lv_network_admit(void *state, const struct resource *w) {
+        struct lv_state *s = state;
+        if (w->set & NET_F_ADDRESS) {
                 char own[IFNAME_MAX] = "";
                 if (w->set & NET_F_BRIDGE)
                         snprintf(own, sizeof(own), "%s", w->network.bridge);
@@ -1024,21 +1025,28 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
 }
 
 /* Pure: the connection is not asked (state may be NULL). */
-int lv_diff(void *state, const struct resource *want, const struct resource *live,
+int lv_network_diff(void *state, const struct resource *want, const struct resource *live,
+                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        (void) state, (void) owned, (void) p;
+        return diff_network(want, live, a);
+}
+
+int lv_pool_diff(void *state, const struct resource *want, const struct resource *live,
+                 const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        (void) state, (void) owned, (void) p;
+        return diff_pool(want, live, a);
+}
+
+int lv_volume_diff(void *state, const struct resource *want, const struct resource *live,
+                   const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        (void) state, (void) owned, (void) p;
+        return diff_volume(want, live, a);
+}
+
+int lv_domain_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
         (void) state;
-        switch (want->kind) {
-        case KIND_NETWORK:
-                return diff_network(want, live, a);
-        case KIND_POOL:
-                return diff_pool(want, live, a);
-        case KIND_VOLUME:
-                return diff_volume(want, live, a);
-        case KIND_DOMAIN:
-                return diff_domain(want, live, owned, a, p);
-        default:
-                return -EINVAL;
-        }
+        return diff_domain(want, live, owned, a, p);
 }
 
 /* ---- apply ---- */
@@ -1880,41 +1888,45 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         return r < 0 ? r : live_err;
 }
 
-int lv_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+int lv_network_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct lv_state *s = state;
-        int r;
-        switch (a->kind) {
-        case KIND_NETWORK:
-                if (a->op == OP_DELETE)
-                        return network_delete(s, a->name);
-                if (a->op == OP_CREATE)
-                        return network_define_start(s, a->want, false, l, e);
-                return network_update(s, a, l, e);
-        case KIND_POOL:
-                if (a->op == OP_DELETE)
-                        return pool_delete(s, a->name);
-                if (a->op == OP_REPLACE) {
-                        r = pool_delete(s, a->name);
-                        return r < 0 ? r : pool_create(s, a->want, l, e);
-                }
-                if (a->op == OP_CREATE)
-                        return pool_create(s, a->want, l, e);
-                return pool_update(s, a->want);
-        case KIND_VOLUME:
-                if (a->op == OP_DELETE)
-                        return volume_delete(s, a->name);
-                if (a->op == OP_CREATE)
-                        return volume_create(s, a->want);
-                return a->n_changes ? volume_grow(s, a) : 0;
-        case KIND_DOMAIN:
-                if (a->op == OP_DELETE)
-                        return domain_delete(s, a->name);
-                if (a->op == OP_CREATE)
-                        return domain_create(s, a, l, e);
-                return domain_update(s, a, l, e);
-        default:
-                return -EINVAL;
+        if (a->op == OP_DELETE)
+                return network_delete(s, a->name);
+        if (a->op == OP_CREATE)
+                return network_define_start(s, a->want, false, l, e);
+        return network_update(s, a, l, e);
+}
+
+int lv_pool_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct lv_state *s = state;
+        if (a->op == OP_DELETE)
+                return pool_delete(s, a->name);
+        if (a->op == OP_REPLACE) {
+                int r = pool_delete(s, a->name);
+                return r < 0 ? r : pool_create(s, a->want, l, e);
         }
+        if (a->op == OP_CREATE)
+                return pool_create(s, a->want, l, e);
+        return pool_update(s, a->want);
+}
+
+int lv_volume_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct lv_state *s = state;
+        (void) l, (void) e;
+        if (a->op == OP_DELETE)
+                return volume_delete(s, a->name);
+        if (a->op == OP_CREATE)
+                return volume_create(s, a->want);
+        return a->n_changes ? volume_grow(s, a) : 0;
+}
+
+int lv_domain_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct lv_state *s = state;
+        if (a->op == OP_DELETE)
+                return domain_delete(s, a->name);
+        if (a->op == OP_CREATE)
+                return domain_create(s, a, l, e);
+        return domain_update(s, a, l, e);
 }
 
 /* ---- events for the daemon ---- */

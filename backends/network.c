@@ -121,7 +121,9 @@ static void network_show(struct yw *w, const struct resource *r, const struct sh
 const struct kind_ops network_kind = {
         .word = "network",
         .section = "networks",
-        LIBVIRT_KIND_COMMON,
+        .backend = &libvirt_backend, .diff = lv_network_diff, .apply = lv_network_apply,
+        .deps = lv_network_deps,
+        .admit = lv_network_admit,
         .flags = KF_REVERTIBLE,
         .show_rank = 11,
         .fields = network_fields,

@@ -112,7 +112,7 @@ static void pool_show(struct yw *w, const struct resource *r, const struct show_
 const struct kind_ops pool_kind = {
         .word = "pool",
         .section = "pools",
-        LIBVIRT_KIND_COMMON,
+        .backend = &libvirt_backend, .diff = lv_pool_diff, .apply = lv_pool_apply,
         .show_rank = 12,
         .fields = pool_fields,
         .n_fields = ELEMENTSOF(pool_fields),

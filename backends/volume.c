@@ -42,7 +42,8 @@ static void volume_free(struct resource *r) {
 const struct kind_ops volume_kind = {
         .word = "volume",
         .section = "volumes",
-        LIBVIRT_KIND_COMMON,
+        .backend = &libvirt_backend, .diff = lv_volume_diff, .apply = lv_volume_apply,
+        .deps = lv_volume_deps,
         /* Never pruned on its own: a volume goes with its pool, or when declared absent. */
         .flags = KF_CHILD | KF_NEVER_PRUNED,
         .show_rank = 12,
