@@ -62,7 +62,19 @@ static void bond_show(struct yw *w, const struct resource *r, const struct show_
         link_show_end(w, r, true);
 }
 
-static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true };
+static void bond_diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
+        const struct link_spec *want = &w->link, *have = &live->link;
+        if (want->mode != have->mode)
+                link_change_enum(a, LINK_F_MODE, "mode", &bond_mode_table, have->mode, want->mode);
+        if ((w->set & LINK_F_MIIMON) && want->miimon != have->miimon)
+                link_change_u32(a, LINK_F_MIIMON, "miimon", have->miimon, want->miimon);
+        if ((w->set & LINK_F_LACP_RATE) && want->lacp_rate != have->lacp_rate)
+                link_change_enum(a, LINK_F_LACP_RATE, "lacp-rate", &lacp_rate_table, have->lacp_rate, want->lacp_rate);
+        if ((w->set & LINK_F_XMIT_HASH) && want->xmit_hash != have->xmit_hash)
+                link_change_enum(a, LINK_F_XMIT_HASH, "xmit-hash-policy", &xmit_hash_table, have->xmit_hash, want->xmit_hash);
+}
+
+static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true, .diff_in_place = bond_diff_in_place };
 
 const struct kind_ops bond_kind = {
         .word = "bond",

@@ -31,7 +31,14 @@ static void bridge_show(struct yw *w, const struct resource *r, const struct sho
         link_show_end(w, r, true);
 }
 
-static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports = true };
+static void bridge_diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
+        if (w->link.stp != live->link.stp)
+                link_change_bool(a, LINK_F_STP, "stp", live->link.stp, w->link.stp);
+        if (w->link.forward_delay != live->link.forward_delay)
+                link_change_u32(a, LINK_F_FORWARD_DELAY, "forward-delay", live->link.forward_delay, w->link.forward_delay);
+}
+
+static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports = true, .diff_in_place = bridge_diff_in_place };
 
 const struct kind_ops bridge_kind = {
         .word = "bridge",

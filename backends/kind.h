@@ -16,7 +16,19 @@ struct link_kind {
         const char *info_kind; /* IFLA_INFO_KIND it is made and observed with; NULL: a NIC the kernel has */
         bool has_ports;        /* members enslaved through IFLA_MASTER and recorded as "ports" */
         bool has_parent;       /* sits on a parent given by IFLA_LINK */
+        /* What differs that only a new link can have (the plan says replace), and
+         * what changes in place; the link backend diffs what every link has. */
+        void (*diff_identity)(const struct resource *w, const struct resource *live, struct action *a);
+        void (*diff_in_place)(const struct resource *w, const struct resource *live, struct action *a);
 };
+/* Changes as the link kinds record them: words for people, typed values for apply. */
+void link_change_u32(struct action *a, uint64_t field, const char *name, uint32_t from, uint32_t to);
+void link_change_bool(struct action *a, uint64_t field, const char *name, bool from, bool to);
+void link_change_enum(struct action *a, uint64_t field, const char *name, const struct enum_table *t, int from, int to);
+void link_change_ip(struct action *a, const struct resource *w, const struct resource *live, uint64_t bit, const char *name,
+                    const struct ipaddr *want, const struct ipaddr *have);
+void link_change_id(struct action *a, const struct resource *w, const struct resource *live, uint64_t bit,
+                    const char *name, uint32_t want, uint32_t have);
 static inline const struct link_kind *link_kind_of(enum kind k) {
         return kind_ops(k)->impl;
 }

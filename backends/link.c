@@ -489,68 +489,14 @@ static void bridge_stable_mac(const char *name, unsigned char mac[6]) {
                 mac_random("bridge", name, mac);
 }
 
-static const char *yesno(bool b) {
-        return b ? "true" : "false";
-}
-
-static const char *ip_or_none(const struct resource *r, uint64_t bit, const struct ipaddr *ip, char *buf, size_t size) {
-        return r->set & bit ? ipaddr_format(ip, false, buf, size) : NULL;
-}
-
-/* An address field that the kernel takes only at creation (VXLAN local, group). */
-static bool ip_differs(const struct resource *w, const struct resource *live, uint64_t bit, const struct ipaddr *a,
-                       const struct ipaddr *b) {
-        if (!(w->set & bit) != !(live->set & bit))
-                return true;
-        return (w->set & bit) && !ipaddr_equal(a, b);
-}
-
-static void add_u32_change(struct action *a, uint64_t field, const char *name, uint32_t from, uint32_t to) {
-        char f[16], t[16];
-        snprintf(f, sizeof(f), "%u", from);
-        snprintf(t, sizeof(t), "%u", to);
-        action_add_change(a, field, name, f, t);
-}
-
-static void add_enum_change(struct action *a, uint64_t field, const char *name, const struct enum_table *t, int from,
-                            int to) {
-        action_add_change(a, field, name, enum_to_string(t, from), enum_to_string(t, to));
-}
-
 /* What only a new link can have: the plan says replace. Returns true if any. */
 static bool diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
         const struct link_spec *want = &w->link, *have = &live->link;
-        char f[64], t[64];
         size_t before = a->n_changes;
-        if ((has_parent(w->kind) || (w->kind == KIND_VXLAN && (w->set & LINK_F_LINK))) &&
-            strcmp(want->link, have->link) != 0)
-                action_add_change(a, LINK_F_LINK, w->kind == KIND_VXLAN ? "dev" : "link", have->link[0] ? have->link : NULL,
-                                  want->link[0] ? want->link : NULL);
-        if (w->kind == KIND_VLAN && want->vlan_id != have->vlan_id)
-                add_u32_change(a, LINK_F_ID, "id", have->vlan_id, want->vlan_id);
-        if (w->kind == KIND_VXLAN) {
-                if (want->vni != have->vni)
-                        add_u32_change(a, LINK_F_VNI, "vni", have->vni, want->vni);
-                if (want->port != have->port)
-                        add_u32_change(a, LINK_F_PORT, "port", have->port, want->port);
-                if (ip_differs(w, live, LINK_F_LOCAL, &want->local, &have->local))
-                        action_add_change(a, LINK_F_LOCAL, "local", ip_or_none(live, LINK_F_LOCAL, &have->local, f, sizeof(f)),
-                                          ip_or_none(w, LINK_F_LOCAL, &want->local, t, sizeof(t)));
-                if (ip_differs(w, live, LINK_F_GROUP, &want->group, &have->group))
-                        action_add_change(a, LINK_F_GROUP, "group", ip_or_none(live, LINK_F_GROUP, &have->group, f, sizeof(f)),
-                                          ip_or_none(w, LINK_F_GROUP, &want->group, t, sizeof(t)));
-        }
-        if (w->kind == KIND_VETH) {
-                const char *want_ns = want->peer_netns, *have_ns = have->peer_netns;
-                /* A peer in another namespace is known to exist, not by name: the namespace is what we compare. */
-                if (!want_ns[0] != !have_ns[0])
-                        action_add_change(a, LINK_F_PEER_NETNS, "peer-netns", have_ns[0] ? "(another)" : NULL,
-                                          want_ns[0] ? want_ns : NULL);
-                else if (!want_ns[0] && strcmp(want->peer, have->peer) != 0)
-                        action_add_change(a, LINK_F_PEER, "peer", have->peer[0] ? have->peer : NULL, want->peer);
-        }
-        if (w->kind == KIND_TAP && (w->set & LINK_F_MULTI_QUEUE) && want->multi_queue != have->multi_queue)
-                action_add_change(a, LINK_F_MULTI_QUEUE, "multi-queue", yesno(have->multi_queue), yesno(want->multi_queue));
+        if (has_parent(w->kind) && strcmp(want->link, have->link) != 0)
+                action_add_change(a, LINK_F_LINK, "link", have->link[0] ? have->link : NULL, want->link[0] ? want->link : NULL);
+        if (link_kind_of(w->kind)->diff_identity)
+                link_kind_of(w->kind)->diff_identity(w, live, a);
         if (a->n_changes == before)
                 return false;
         a->op = OP_REPLACE;
@@ -559,58 +505,8 @@ static bool diff_identity(const struct resource *w, const struct resource *live,
 }
 
 /* A TAP's owner or group: compared when the manifest names one; live may have none. */
-static void diff_id(struct action *a, const struct resource *w, const struct resource *live, uint64_t bit,
-                    const char *name, uint32_t want, uint32_t have) {
-        char f[16], t[16];
-        if (!(w->set & bit) || ((live->set & bit) && want == have))
-                return;
-        snprintf(f, sizeof(f), "%u", have);
-        snprintf(t, sizeof(t), "%u", want);
-        action_add_change(a, bit, name, live->set & bit ? f : NULL, t);
-}
 
 /* Kind-specific attributes the kernel changes in place. */
-static void diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
-        const struct link_spec *want = &w->link, *have = &live->link;
-        char f[64], t[64];
-        switch (w->kind) {
-        case KIND_BRIDGE:
-                if (want->stp != have->stp)
-                        action_add_change(a, LINK_F_STP, "stp", yesno(have->stp), yesno(want->stp));
-                if (want->forward_delay != have->forward_delay)
-                        add_u32_change(a, LINK_F_FORWARD_DELAY, "forward-delay", have->forward_delay, want->forward_delay);
-                break;
-        case KIND_VXLAN:
-                if (ip_differs(w, live, LINK_F_REMOTE, &want->remote, &have->remote))
-                        action_add_change(a, LINK_F_REMOTE, "remote", ip_or_none(live, LINK_F_REMOTE, &have->remote, f, sizeof(f)),
-                                          ip_or_none(w, LINK_F_REMOTE, &want->remote, t, sizeof(t)));
-                if (want->learning != have->learning)
-                        action_add_change(a, LINK_F_LEARNING, "learning", yesno(have->learning), yesno(want->learning));
-                break;
-        case KIND_MACVLAN:
-        case KIND_MACVTAP:
-                if (want->mode != have->mode)
-                        add_enum_change(a, LINK_F_MODE, "mode", &macvlan_mode_table, have->mode, want->mode);
-                break;
-        case KIND_TAP:
-                diff_id(a, w, live, LINK_F_OWNER, "owner", want->owner, have->owner);
-                diff_id(a, w, live, LINK_F_GROUP_ID, "group", want->group_id, have->group_id);
-                break;
-        case KIND_BOND:
-                if (want->mode != have->mode)
-                        add_enum_change(a, LINK_F_MODE, "mode", &bond_mode_table, have->mode, want->mode);
-                if ((w->set & LINK_F_MIIMON) && want->miimon != have->miimon)
-                        add_u32_change(a, LINK_F_MIIMON, "miimon", have->miimon, want->miimon);
-                if ((w->set & LINK_F_LACP_RATE) && want->lacp_rate != have->lacp_rate)
-                        add_enum_change(a, LINK_F_LACP_RATE, "lacp-rate", &lacp_rate_table, have->lacp_rate, want->lacp_rate);
-                if ((w->set & LINK_F_XMIT_HASH) && want->xmit_hash != have->xmit_hash)
-                        add_enum_change(a, LINK_F_XMIT_HASH, "xmit-hash-policy", &xmit_hash_table, have->xmit_hash,
-                                        want->xmit_hash);
-                break;
-        default:
-                break;
-        }
-}
 
 static int diff_addresses(const struct resource *w, const struct resource *live, struct action *a) {
         const struct link_spec *want = &w->link, *have = &live->link;
@@ -678,7 +574,7 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
         if (diff_identity(w, live, a))
                 return 0;
         if ((w->set & LINK_F_MTU) && want->mtu != have->mtu)
-                add_u32_change(a, LINK_F_MTU, "mtu", have->mtu, want->mtu);
+                link_change_u32(a, LINK_F_MTU, "mtu", have->mtu, want->mtu);
         const unsigned char *mac = NULL;
         unsigned char ledger_mac[6];
         if (w->set & LINK_F_MAC)
@@ -692,7 +588,8 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
                 c->now.type = VAL_MAC;
                 memcpy(c->now.mac, mac, 6);
         }
-        diff_in_place(w, live, a);
+        if (link_kind_of(w->kind)->diff_in_place)
+                link_kind_of(w->kind)->diff_in_place(w, live, a);
         if (w->set & LINK_F_ADDRESSES) {
                 int r = diff_addresses(w, live, a);
                 if (r < 0)
@@ -723,8 +620,7 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
                 action_add_change(a, LINK_F_MTU, "mtu", f, t);
         }
         if (want->up != have->up)
-                action_add_change(a, LINK_F_UP, "up", yesno(have->up), yesno(want->up))->now =
-                        (struct value) { .type = VAL_BOOL, .boolean = want->up };
+                link_change_bool(a, LINK_F_UP, "up", have->up, want->up);
         a->op = OP_UPDATE;
         return 0;
 }

@@ -32,8 +32,15 @@ static void macvlan_show(struct yw *w, const struct resource *r, const struct sh
         .n_fields = ELEMENTSOF(macvlan_fields), .check = macvlan_check,    \
         .validate = link_validate_child_mtu, .validate_phase = 1, .show = macvlan_show
 
-static const struct link_kind macvlan_link = { .info_kind = "macvlan", .has_parent = true };
-static const struct link_kind macvtap_link = { .info_kind = "macvtap", .has_parent = true };
+static void macvlan_diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
+        if (w->link.mode != live->link.mode)
+                link_change_enum(a, LINK_F_MODE, "mode", &macvlan_mode_table, live->link.mode, w->link.mode);
+}
+
+static const struct link_kind macvlan_link = { .info_kind = "macvlan", .has_parent = true,
+                                               .diff_in_place = macvlan_diff_in_place };
+static const struct link_kind macvtap_link = { .info_kind = "macvtap", .has_parent = true,
+                                               .diff_in_place = macvlan_diff_in_place };
 
 const struct kind_ops macvlan_kind = {
         .word = "macvlan",

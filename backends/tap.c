@@ -47,7 +47,18 @@ static void tap_show(struct yw *w, const struct resource *r, const struct show_c
         link_show_end(w, r, true);
 }
 
-static const struct link_kind tap_link = { .info_kind = "tun" };
+static void tap_diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
+        if ((w->set & LINK_F_MULTI_QUEUE) && w->link.multi_queue != live->link.multi_queue)
+                link_change_bool(a, LINK_F_MULTI_QUEUE, "multi-queue", live->link.multi_queue, w->link.multi_queue);
+}
+
+static void tap_diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
+        link_change_id(a, w, live, LINK_F_OWNER, "owner", w->link.owner, live->link.owner);
+        link_change_id(a, w, live, LINK_F_GROUP_ID, "group", w->link.group_id, live->link.group_id);
+}
+
+static const struct link_kind tap_link = { .info_kind = "tun", .diff_identity = tap_diff_identity,
+                                           .diff_in_place = tap_diff_in_place };
 
 const struct kind_ops tap_kind = {
         .word = "tap",

@@ -82,7 +82,17 @@ static void veth_show(struct yw *w, const struct resource *r, const struct show_
         link_show_end(w, r, true);
 }
 
-static const struct link_kind veth_link = { .info_kind = "veth" };
+static void veth_diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
+        const char *want_ns = w->link.peer_netns, *have_ns = live->link.peer_netns;
+        /* A peer in another namespace is known to exist, not by name: the namespace is what we compare. */
+        if (!want_ns[0] != !have_ns[0])
+                action_add_change(a, LINK_F_PEER_NETNS, "peer-netns", have_ns[0] ? "(another)" : NULL,
+                                  want_ns[0] ? want_ns : NULL);
+        else if (!want_ns[0] && strcmp(w->link.peer, live->link.peer) != 0)
+                action_add_change(a, LINK_F_PEER, "peer", live->link.peer[0] ? live->link.peer : NULL, w->link.peer);
+}
+
+static const struct link_kind veth_link = { .info_kind = "veth", .diff_identity = veth_diff_identity };
 
 const struct kind_ops veth_kind = {
         .word = "veth",

@@ -26,7 +26,12 @@ static void vlan_show(struct yw *w, const struct resource *r, const struct show_
         link_show_end(w, r, true);
 }
 
-static const struct link_kind vlan_link = { .info_kind = "vlan", .has_parent = true };
+static void vlan_diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
+        if (w->link.vlan_id != live->link.vlan_id)
+                link_change_u32(a, LINK_F_ID, "id", live->link.vlan_id, w->link.vlan_id);
+}
+
+static const struct link_kind vlan_link = { .info_kind = "vlan", .has_parent = true, .diff_identity = vlan_diff_identity };
 
 const struct kind_ops vlan_kind = {
         .word = "vlan",

@@ -67,7 +67,26 @@ static void vxlan_show(struct yw *w, const struct resource *r, const struct show
         link_show_end(w, r, true);
 }
 
-static const struct link_kind vxlan_link = { .info_kind = "vxlan" };
+static void vxlan_diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
+        const struct link_spec *want = &w->link, *have = &live->link;
+        if ((w->set & LINK_F_LINK) && strcmp(want->link, have->link) != 0)
+                action_add_change(a, LINK_F_LINK, "dev", have->link[0] ? have->link : NULL, want->link[0] ? want->link : NULL);
+        if (want->vni != have->vni)
+                link_change_u32(a, LINK_F_VNI, "vni", have->vni, want->vni);
+        if (want->port != have->port)
+                link_change_u32(a, LINK_F_PORT, "port", have->port, want->port);
+        link_change_ip(a, w, live, LINK_F_LOCAL, "local", &want->local, &have->local);
+        link_change_ip(a, w, live, LINK_F_GROUP, "group", &want->group, &have->group);
+}
+
+static void vxlan_diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
+        link_change_ip(a, w, live, LINK_F_REMOTE, "remote", &w->link.remote, &live->link.remote);
+        if (w->link.learning != live->link.learning)
+                link_change_bool(a, LINK_F_LEARNING, "learning", live->link.learning, w->link.learning);
+}
+
+static const struct link_kind vxlan_link = { .info_kind = "vxlan", .diff_identity = vxlan_diff_identity,
+                                             .diff_in_place = vxlan_diff_in_place };
 
 const struct kind_ops vxlan_kind = {
         .word = "vxlan",
