@@ -1,4 +1,10 @@
 /* Bonds: members, mode, link monitoring and hashing. */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+
 #include "kind.h"
 
 static const struct field bond_fields[] = {
@@ -74,7 +80,48 @@ static void bond_diff_in_place(const struct resource *w, const struct resource *
                 link_change_enum(a, LINK_F_XMIT_HASH, "xmit-hash-policy", &xmit_hash_table, have->xmit_hash, want->xmit_hash);
 }
 
-static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true, .diff_in_place = bond_diff_in_place };
+static enum kind bond_observe_info(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_BOND_MAX + 1] = { 0 };
+        struct link_spec *l = &r->link;
+        if (!data || nla_parse_nested(tb, IFLA_BOND_MAX, data, NULL) < 0)
+                return r->kind;
+        if (tb[IFLA_BOND_MODE]) {
+                l->mode = nla_get_u8(tb[IFLA_BOND_MODE]);
+                r->set |= LINK_F_MODE;
+        }
+        if (tb[IFLA_BOND_MIIMON]) {
+                l->miimon = nla_get_u32(tb[IFLA_BOND_MIIMON]);
+                r->set |= LINK_F_MIIMON;
+        }
+        if (tb[IFLA_BOND_AD_LACP_RATE]) {
+                l->lacp_rate = nla_get_u8(tb[IFLA_BOND_AD_LACP_RATE]);
+                r->set |= LINK_F_LACP_RATE;
+        }
+        if (tb[IFLA_BOND_XMIT_HASH_POLICY]) {
+                l->xmit_hash = nla_get_u8(tb[IFLA_BOND_XMIT_HASH_POLICY]);
+                r->set |= LINK_F_XMIT_HASH;
+        }
+        return r->kind;
+}
+
+static int bond_put_info(struct nl_msg *msg, const struct link_put *p) {
+        const struct resource *r = p->r;
+        const struct link_spec *l = &r->link;
+        uint64_t f = p->fields;
+        int e = 0;
+        if (f & LINK_F_MODE)
+                e = e ?: nla_put_u8(msg, IFLA_BOND_MODE, (uint8_t) l->mode);
+        if ((f & LINK_F_MIIMON) && (r->set & LINK_F_MIIMON))
+                e = e ?: nla_put_u32(msg, IFLA_BOND_MIIMON, l->miimon);
+        if ((f & LINK_F_LACP_RATE) && (r->set & LINK_F_LACP_RATE))
+                e = e ?: nla_put_u8(msg, IFLA_BOND_AD_LACP_RATE, (uint8_t) l->lacp_rate);
+        if ((f & LINK_F_XMIT_HASH) && (r->set & LINK_F_XMIT_HASH))
+                e = e ?: nla_put_u8(msg, IFLA_BOND_XMIT_HASH_POLICY, (uint8_t) l->xmit_hash);
+        return e < 0 ? -ENOMEM : 0;
+}
+
+static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true, .diff_in_place = bond_diff_in_place,
+                                            .observe_info = bond_observe_info, .put_info = bond_put_info };
 
 const struct kind_ops bond_kind = {
         .word = "bond",

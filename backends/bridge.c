@@ -1,4 +1,10 @@
 /* Bridges: ports, STP and forward delay. */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+
 #include "kind.h"
 
 static const struct field bridge_fields[] = {
@@ -38,7 +44,33 @@ static void bridge_diff_in_place(const struct resource *w, const struct resource
                 link_change_u32(a, LINK_F_FORWARD_DELAY, "forward-delay", live->link.forward_delay, w->link.forward_delay);
 }
 
-static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports = true, .diff_in_place = bridge_diff_in_place };
+static enum kind bridge_observe_info(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_BR_MAX + 1] = { 0 };
+        if (!data || nla_parse_nested(tb, IFLA_BR_MAX, data, NULL) < 0)
+                return r->kind;
+        if (tb[IFLA_BR_STP_STATE]) {
+                r->link.stp = nla_get_u32(tb[IFLA_BR_STP_STATE]) != 0;
+                r->set |= LINK_F_STP;
+        }
+        if (tb[IFLA_BR_FORWARD_DELAY]) {
+                /* The kernel reports centiseconds (USER_HZ); the manifest counts seconds. */
+                r->link.forward_delay = (nla_get_u32(tb[IFLA_BR_FORWARD_DELAY]) + 50) / 100;
+                r->set |= LINK_F_FORWARD_DELAY;
+        }
+        return r->kind;
+}
+
+static int bridge_put_info(struct nl_msg *msg, const struct link_put *p) {
+        int e = 0;
+        if (p->fields & LINK_F_FORWARD_DELAY)
+                e = e ?: nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, p->r->link.forward_delay * 100);
+        if (p->fields & LINK_F_STP)
+                e = e ?: nla_put_u32(msg, IFLA_BR_STP_STATE, p->r->link.stp);
+        return e < 0 ? -ENOMEM : 0;
+}
+
+static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports = true, .diff_in_place = bridge_diff_in_place,
+                                              .observe_info = bridge_observe_info, .put_info = bridge_put_info };
 
 const struct kind_ops bridge_kind = {
         .word = "bridge",

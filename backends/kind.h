@@ -11,6 +11,18 @@
 
 /* ---- links: one name space, the keys every created link takes ---- */
 
+struct nl_msg;
+struct nlattr;
+/* What a link kind writes into a create or change request. */
+struct link_put {
+        const struct resource *r; /* the desired link */
+        uint64_t fields;          /* the field bits to write */
+        int (*ifindex)(void *u, const char *name); /* a device's index in the link's namespace, <= 0: none */
+        void *u;
+        bool peer_elsewhere; /* veth: the peer goes into the namespace of peer_netns_fd */
+        int peer_netns_fd;
+};
+
 /* What the link backend needs of each link kind (kind_ops.impl). */
 struct link_kind {
         const char *info_kind; /* IFLA_INFO_KIND it is made and observed with; NULL: a NIC the kernel has */
@@ -20,6 +32,12 @@ struct link_kind {
          * what changes in place; the link backend diffs what every link has. */
         void (*diff_identity)(const struct resource *w, const struct resource *live, struct action *a);
         void (*diff_in_place)(const struct resource *w, const struct resource *live, struct action *a);
+        /* Read the kind's IFLA_INFO_DATA (NULL when the kernel sent none) into r;
+         * returns the kind r is (a tun device that is no TAP is a plain NIC). */
+        enum kind (*observe_info)(struct resource *r, struct nlattr *data);
+        /* Write the kind's IFLA_INFO_DATA for the fields asked: 0, -ENOMEM, or
+         * -ENODEV for a device it names that does not exist. */
+        int (*put_info)(struct nl_msg *msg, const struct link_put *p);
 };
 /* Changes as the link kinds record them: words for people, typed values for apply. */
 void link_change_u32(struct action *a, uint64_t field, const char *name, uint32_t from, uint32_t to);

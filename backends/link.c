@@ -141,144 +141,6 @@ static struct resource *index_get(struct observe_ctx *o, int ifindex) {
         return ifindex > 0 && (size_t) ifindex < o->n_index ? o->by_index[ifindex] : NULL;
 }
 
-static void ip_from_attr(struct ipaddr *ip, const struct nlattr *a, int family) {
-        memset(ip, 0, sizeof(*ip));
-        ip->family = family;
-        memcpy(ip->a, nla_data(a), family == AF_INET ? 4 : 16);
-        ip->prefix = family == AF_INET ? 32 : 128;
-}
-
-static bool ip_is_zero(const struct nlattr *a) {
-        const unsigned char *p = nla_data(a);
-        for (int i = 0; i < nla_len(a); i++)
-                if (p[i])
-                        return false;
-        return true;
-}
-
-static void observe_bridge(struct resource *r, struct nlattr *data) {
-        struct nlattr *tb[IFLA_BR_MAX + 1] = { 0 };
-        if (nla_parse_nested(tb, IFLA_BR_MAX, data, NULL) < 0)
-                return;
-        if (tb[IFLA_BR_STP_STATE]) {
-                r->link.stp = nla_get_u32(tb[IFLA_BR_STP_STATE]) != 0;
-                r->set |= LINK_F_STP;
-        }
-        if (tb[IFLA_BR_FORWARD_DELAY]) {
-                /* The kernel reports centiseconds (USER_HZ); the manifest counts seconds. */
-                r->link.forward_delay = (nla_get_u32(tb[IFLA_BR_FORWARD_DELAY]) + 50) / 100;
-                r->set |= LINK_F_FORWARD_DELAY;
-        }
-}
-
-static void observe_vlan(struct resource *r, struct nlattr *data) {
-        struct nlattr *tb[IFLA_VLAN_MAX + 1] = { 0 };
-        if (nla_parse_nested(tb, IFLA_VLAN_MAX, data, NULL) == 0 && tb[IFLA_VLAN_ID]) {
-                r->link.vlan_id = nla_get_u16(tb[IFLA_VLAN_ID]);
-                r->set |= LINK_F_ID;
-        }
-}
-
-static void observe_vxlan(struct resource *r, struct nlattr *data) {
-        struct nlattr *tb[IFLA_VXLAN_MAX + 1] = { 0 };
-        struct link_spec *l = &r->link;
-        if (nla_parse_nested(tb, IFLA_VXLAN_MAX, data, NULL) < 0)
-                return;
-        if (tb[IFLA_VXLAN_ID]) {
-                l->vni = nla_get_u32(tb[IFLA_VXLAN_ID]);
-                r->set |= LINK_F_VNI;
-        }
-        struct ipaddr dst = { 0 };
-        if (tb[IFLA_VXLAN_GROUP] && !ip_is_zero(tb[IFLA_VXLAN_GROUP]))
-                ip_from_attr(&dst, tb[IFLA_VXLAN_GROUP], AF_INET);
-        else if (tb[IFLA_VXLAN_GROUP6] && !ip_is_zero(tb[IFLA_VXLAN_GROUP6]))
-                ip_from_attr(&dst, tb[IFLA_VXLAN_GROUP6], AF_INET6);
-        if (dst.family) {
-                bool mcast = dst.family == AF_INET ? (dst.a[0] & 0xf0) == 0xe0 : dst.a[0] == 0xff;
-                if (mcast) {
-                        l->group = dst;
-                        r->set |= LINK_F_GROUP;
-                } else {
-                        l->remote = dst;
-                        r->set |= LINK_F_REMOTE;
-                }
-        }
-        if (tb[IFLA_VXLAN_LOCAL] && !ip_is_zero(tb[IFLA_VXLAN_LOCAL])) {
-                ip_from_attr(&l->local, tb[IFLA_VXLAN_LOCAL], AF_INET);
-                r->set |= LINK_F_LOCAL;
-        } else if (tb[IFLA_VXLAN_LOCAL6] && !ip_is_zero(tb[IFLA_VXLAN_LOCAL6])) {
-                ip_from_attr(&l->local, tb[IFLA_VXLAN_LOCAL6], AF_INET6);
-                r->set |= LINK_F_LOCAL;
-        }
-        if (tb[IFLA_VXLAN_LINK] && nla_get_u32(tb[IFLA_VXLAN_LINK]))
-                snprintf(l->link, sizeof(l->link), "#%u", nla_get_u32(tb[IFLA_VXLAN_LINK]));
-        if (tb[IFLA_VXLAN_PORT]) {
-                l->port = ntohs(nla_get_u16(tb[IFLA_VXLAN_PORT]));
-                r->set |= LINK_F_PORT;
-        }
-        if (tb[IFLA_VXLAN_LEARNING]) {
-                l->learning = nla_get_u8(tb[IFLA_VXLAN_LEARNING]) != 0;
-                r->set |= LINK_F_LEARNING;
-        }
-}
-
-static void observe_macvlan(struct resource *r, struct nlattr *data) {
-        struct nlattr *tb[IFLA_MACVLAN_MAX + 1] = { 0 };
-        if (nla_parse_nested(tb, IFLA_MACVLAN_MAX, data, NULL) < 0 || !tb[IFLA_MACVLAN_MODE])
-                return;
-        uint32_t bit = nla_get_u32(tb[IFLA_MACVLAN_MODE]);
-        for (int m = 0; m < _MVLAN_MAX; m++)
-                if (bit == 1u << m) {
-                        r->link.mode = m;
-                        r->set |= LINK_F_MODE;
-                }
-}
-
-static void observe_bond(struct resource *r, struct nlattr *data) {
-        struct nlattr *tb[IFLA_BOND_MAX + 1] = { 0 };
-        struct link_spec *l = &r->link;
-        if (nla_parse_nested(tb, IFLA_BOND_MAX, data, NULL) < 0)
-                return;
-        if (tb[IFLA_BOND_MODE]) {
-                l->mode = nla_get_u8(tb[IFLA_BOND_MODE]);
-                r->set |= LINK_F_MODE;
-        }
-        if (tb[IFLA_BOND_MIIMON]) {
-                l->miimon = nla_get_u32(tb[IFLA_BOND_MIIMON]);
-                r->set |= LINK_F_MIIMON;
-        }
-        if (tb[IFLA_BOND_AD_LACP_RATE]) {
-                l->lacp_rate = nla_get_u8(tb[IFLA_BOND_AD_LACP_RATE]);
-                r->set |= LINK_F_LACP_RATE;
-        }
-        if (tb[IFLA_BOND_XMIT_HASH_POLICY]) {
-                l->xmit_hash = nla_get_u8(tb[IFLA_BOND_XMIT_HASH_POLICY]);
-                r->set |= LINK_F_XMIT_HASH;
-        }
-}
-
-/* A tun-driver device: a TAP is ours to model, a layer-3 TUN is left as a plain device. */
-static enum kind observe_tun(struct resource *r, struct nlattr *data) {
-        struct nlattr *tb[IFLA_TUN_MAX + 1] = { 0 };
-        struct link_spec *l = &r->link;
-        if (!data || nla_parse_nested(tb, IFLA_TUN_MAX, data, NULL) < 0 || !tb[IFLA_TUN_TYPE] ||
-            nla_get_u8(tb[IFLA_TUN_TYPE]) != IFF_TAP)
-                return KIND_ETHERNET;
-        if (tb[IFLA_TUN_OWNER]) {
-                l->owner = nla_get_u32(tb[IFLA_TUN_OWNER]);
-                r->set |= LINK_F_OWNER;
-        }
-        if (tb[IFLA_TUN_GROUP]) {
-                l->group_id = nla_get_u32(tb[IFLA_TUN_GROUP]);
-                r->set |= LINK_F_GROUP_ID;
-        }
-        if (tb[IFLA_TUN_MULTI_QUEUE]) {
-                l->multi_queue = nla_get_u8(tb[IFLA_TUN_MULTI_QUEUE]) != 0;
-                r->set |= LINK_F_MULTI_QUEUE;
-        }
-        return KIND_TAP;
-}
-
 static int on_link(struct nl_msg *m, void *arg) {
         struct observe_ctx *o = arg;
         struct nlmsghdr *nlh = nlmsg_hdr(m);
@@ -308,18 +170,9 @@ static int on_link(struct nl_msg *m, void *arg) {
                 memcpy(l->mac, nla_data(tb[IFLA_ADDRESS]), 6);
                 r->set |= LINK_F_MAC;
         }
-        if (k == KIND_TAP)
-                r->kind = observe_tun(r, data);
-        else if (data && k == KIND_BRIDGE)
-                observe_bridge(r, data);
-        else if (data && k == KIND_VLAN)
-                observe_vlan(r, data);
-        else if (data && k == KIND_VXLAN)
-                observe_vxlan(r, data);
-        else if (data && (k == KIND_MACVLAN || k == KIND_MACVTAP))
-                observe_macvlan(r, data);
-        else if (data && k == KIND_BOND)
-                observe_bond(r, data);
+        /* IFLA_INFO_DATA is the kind's to read; a tun device may turn out no TAP. */
+        if (link_kind_of(k)->observe_info)
+                r->kind = link_kind_of(k)->observe_info(r, data);
         /* Parents and peers are named once every link of the dump is known. */
         if ((has_parent(k) || k == KIND_VETH) && tb[IFLA_LINK])
                 snprintf(l->link, sizeof(l->link), "#%u", nla_get_u32(tb[IFLA_LINK]));
@@ -769,80 +622,15 @@ enum { UP_KEEP, UP_SET, UP_CLEAR };
 
 #define LINK_REQ(...) ((struct link_req){ __VA_ARGS__ })
 
-static int put_ip(struct nl_msg *msg, int attr4, int attr6, const struct ipaddr *ip) {
-        return ip->family == AF_INET6 ? nla_put(msg, attr6, 16, ip->a) : nla_put(msg, attr4, 4, ip->a);
+/* IFLA_INFO_DATA of the link's kind, for the fields asked; 0, -ENOMEM or -ENODEV. */
+static int link_ifindex_cb(void *u, const char *name) {
+        return ifindex_of(u, name);
 }
 
-/* IFLA_INFO_DATA of each kind, for the fields asked; 0 or -ENOMEM. */
 static int put_info_data(struct link_state *s, struct nl_msg *msg, const struct link_req *q) {
-        const struct resource *r = q->data;
-        const struct link_spec *l = &r->link;
-        uint64_t f = q->data_fields;
-        int e = 0;
-        switch (q->kind) {
-        case KIND_BRIDGE:
-                if (f & LINK_F_FORWARD_DELAY)
-                        e = e ?: nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, l->forward_delay * 100);
-                if (f & LINK_F_STP)
-                        e = e ?: nla_put_u32(msg, IFLA_BR_STP_STATE, l->stp);
-                break;
-        case KIND_VLAN:
-                if (f & LINK_F_ID)
-                        e = nla_put_u16(msg, IFLA_VLAN_ID, (uint16_t) l->vlan_id);
-                break;
-        case KIND_VXLAN:
-                if (f & LINK_F_VNI)
-                        e = e ?: nla_put_u32(msg, IFLA_VXLAN_ID, l->vni);
-                if (f & LINK_F_PORT)
-                        e = e ?: nla_put_u16(msg, IFLA_VXLAN_PORT, htons((uint16_t) l->port));
-                if (f & LINK_F_LEARNING)
-                        e = e ?: nla_put_u8(msg, IFLA_VXLAN_LEARNING, l->learning);
-                if ((f & LINK_F_LOCAL) && (r->set & LINK_F_LOCAL))
-                        e = e ?: put_ip(msg, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, &l->local);
-                if ((f & LINK_F_REMOTE) && (r->set & LINK_F_REMOTE))
-                        e = e ?: put_ip(msg, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, &l->remote);
-                if ((f & LINK_F_GROUP) && (r->set & LINK_F_GROUP))
-                        e = e ?: put_ip(msg, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, &l->group);
-                if ((f & LINK_F_LINK) && l->link[0]) {
-                        int dev = ifindex_of(s, l->link);
-                        if (dev <= 0)
-                                return -ENODEV;
-                        e = e ?: nla_put_u32(msg, IFLA_VXLAN_LINK, (uint32_t) dev);
-                }
-                break;
-        case KIND_MACVLAN:
-        case KIND_MACVTAP:
-                if (f & LINK_F_MODE)
-                        e = nla_put_u32(msg, IFLA_MACVLAN_MODE, 1u << l->mode);
-                break;
-        case KIND_BOND:
-                if (f & LINK_F_MODE)
-                        e = e ?: nla_put_u8(msg, IFLA_BOND_MODE, (uint8_t) l->mode);
-                if ((f & LINK_F_MIIMON) && (r->set & LINK_F_MIIMON))
-                        e = e ?: nla_put_u32(msg, IFLA_BOND_MIIMON, l->miimon);
-                if ((f & LINK_F_LACP_RATE) && (r->set & LINK_F_LACP_RATE))
-                        e = e ?: nla_put_u8(msg, IFLA_BOND_AD_LACP_RATE, (uint8_t) l->lacp_rate);
-                if ((f & LINK_F_XMIT_HASH) && (r->set & LINK_F_XMIT_HASH))
-                        e = e ?: nla_put_u8(msg, IFLA_BOND_XMIT_HASH_POLICY, (uint8_t) l->xmit_hash);
-                break;
-        case KIND_VETH:
-                if (f & LINK_F_PEER) {
-                        struct nlattr *peer = nla_nest_start(msg, VETH_INFO_PEER);
-                        struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
-                        if (!peer || nlmsg_append(msg, &pi, sizeof(pi), NLMSG_ALIGNTO) < 0)
-                                return -ENOMEM;
-                        e = nla_put_string(msg, IFLA_IFNAME, l->peer);
-                        if (!e && (r->set & LINK_F_MTU))
-                                e = nla_put_u32(msg, IFLA_MTU, l->mtu);
-                        if (!e && q->peer_elsewhere)
-                                e = nla_put_u32(msg, IFLA_NET_NS_FD, (uint32_t) q->peer_netns_fd);
-                        nla_nest_end(msg, peer);
-                }
-                break;
-        default:
-                break;
-        }
-        return e < 0 ? -ENOMEM : 0;
+        const struct link_kind *lk = link_kind_of(q->kind);
+        struct link_put lp = { q->data, q->data_fields, link_ifindex_cb, s, q->peer_elsewhere, q->peer_netns_fd };
+        return lk->put_info ? lk->put_info(msg, &lp) : 0;
 }
 
 static int link_send(struct link_state *s, const struct link_req *q) {

@@ -1,6 +1,12 @@
 /* macvlans and macvtaps: the same keys on a parent link; a macvtap also has
  * a character device for a guest. */
+#include <errno.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 
 #include "kind.h"
 
@@ -37,10 +43,31 @@ static void macvlan_diff_in_place(const struct resource *w, const struct resourc
                 link_change_enum(a, LINK_F_MODE, "mode", &macvlan_mode_table, live->link.mode, w->link.mode);
 }
 
+static enum kind macvlan_observe_info(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_MACVLAN_MAX + 1] = { 0 };
+        if (!data || nla_parse_nested(tb, IFLA_MACVLAN_MAX, data, NULL) < 0 || !tb[IFLA_MACVLAN_MODE])
+                return r->kind;
+        uint32_t bit = nla_get_u32(tb[IFLA_MACVLAN_MODE]);
+        for (int m = 0; m < _MVLAN_MAX; m++)
+                if (bit == 1u << m) {
+                        r->link.mode = m;
+                        r->set |= LINK_F_MODE;
+                }
+        return r->kind;
+}
+
+static int macvlan_put_info(struct nl_msg *msg, const struct link_put *p) {
+        if ((p->fields & LINK_F_MODE) && nla_put_u32(msg, IFLA_MACVLAN_MODE, 1u << p->r->link.mode) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static const struct link_kind macvlan_link = { .info_kind = "macvlan", .has_parent = true,
-                                               .diff_in_place = macvlan_diff_in_place };
+                                               .diff_in_place = macvlan_diff_in_place,
+                                               .observe_info = macvlan_observe_info, .put_info = macvlan_put_info };
 static const struct link_kind macvtap_link = { .info_kind = "macvtap", .has_parent = true,
-                                               .diff_in_place = macvlan_diff_in_place };
+                                               .diff_in_place = macvlan_diff_in_place,
+                                               .observe_info = macvlan_observe_info, .put_info = macvlan_put_info };
 
 const struct kind_ops macvlan_kind = {
         .word = "macvlan",

@@ -3,6 +3,10 @@
 #include <pwd.h>
 #include <stdio.h>
 
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <netlink/attr.h>
+
 #include "kind.h"
 
 static const struct field tap_fields[] = {
@@ -57,8 +61,31 @@ static void tap_diff_in_place(const struct resource *w, const struct resource *l
         link_change_id(a, w, live, LINK_F_GROUP_ID, "group", w->link.group_id, live->link.group_id);
 }
 
+/* A tun-driver device: a TAP is ours to model, a layer-3 TUN is left as a plain device. */
+static enum kind tap_observe_info(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_TUN_MAX + 1] = { 0 };
+        struct link_spec *l = &r->link;
+        if (!data || nla_parse_nested(tb, IFLA_TUN_MAX, data, NULL) < 0 || !tb[IFLA_TUN_TYPE] ||
+            nla_get_u8(tb[IFLA_TUN_TYPE]) != IFF_TAP)
+                return KIND_ETHERNET;
+        if (tb[IFLA_TUN_OWNER]) {
+                l->owner = nla_get_u32(tb[IFLA_TUN_OWNER]);
+                r->set |= LINK_F_OWNER;
+        }
+        if (tb[IFLA_TUN_GROUP]) {
+                l->group_id = nla_get_u32(tb[IFLA_TUN_GROUP]);
+                r->set |= LINK_F_GROUP_ID;
+        }
+        if (tb[IFLA_TUN_MULTI_QUEUE]) {
+                l->multi_queue = nla_get_u8(tb[IFLA_TUN_MULTI_QUEUE]) != 0;
+                r->set |= LINK_F_MULTI_QUEUE;
+        }
+        return KIND_TAP;
+}
+
+/* TAPs are made through the tun ioctls (the link backend's tap_configure), not IFLA_INFO_DATA. */
 static const struct link_kind tap_link = { .info_kind = "tun", .diff_identity = tap_diff_identity,
-                                           .diff_in_place = tap_diff_in_place };
+                                           .diff_in_place = tap_diff_in_place, .observe_info = tap_observe_info };
 
 const struct kind_ops tap_kind = {
         .word = "tap",

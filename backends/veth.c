@@ -1,6 +1,14 @@
 /* veth pairs: one entry makes both ends; the other end may be declared as a
  * NIC (under ethernets) to configure it, or live in another namespace. */
+#include <errno.h>
 #include <string.h>
+
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <sys/socket.h>
 
 #include "kind.h"
 
@@ -92,7 +100,27 @@ static void veth_diff_identity(const struct resource *w, const struct resource *
                 action_add_change(a, LINK_F_PEER, "peer", live->link.peer[0] ? live->link.peer : NULL, w->link.peer);
 }
 
-static const struct link_kind veth_link = { .info_kind = "veth", .diff_identity = veth_diff_identity };
+/* The peer is made in the same request, with the MTU, in its namespace. */
+static int veth_put_info(struct nl_msg *msg, const struct link_put *p) {
+        const struct resource *r = p->r;
+        int e = 0;
+        if (!(p->fields & LINK_F_PEER))
+                return 0;
+        struct nlattr *peer = nla_nest_start(msg, VETH_INFO_PEER);
+        struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+        if (!peer || nlmsg_append(msg, &pi, sizeof(pi), NLMSG_ALIGNTO) < 0)
+                return -ENOMEM;
+        e = nla_put_string(msg, IFLA_IFNAME, r->link.peer);
+        if (!e && (r->set & LINK_F_MTU))
+                e = nla_put_u32(msg, IFLA_MTU, r->link.mtu);
+        if (!e && p->peer_elsewhere)
+                e = nla_put_u32(msg, IFLA_NET_NS_FD, (uint32_t) p->peer_netns_fd);
+        nla_nest_end(msg, peer);
+        return e < 0 ? -ENOMEM : 0;
+}
+
+static const struct link_kind veth_link = { .info_kind = "veth", .diff_identity = veth_diff_identity,
+                                            .put_info = veth_put_info };
 
 const struct kind_ops veth_kind = {
         .word = "veth",

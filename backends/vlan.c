@@ -1,5 +1,11 @@
 /* 802.1Q VLANs on a parent link. */
+#include <errno.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 
 #include "kind.h"
 
@@ -31,7 +37,23 @@ static void vlan_diff_identity(const struct resource *w, const struct resource *
                 link_change_u32(a, LINK_F_ID, "id", live->link.vlan_id, w->link.vlan_id);
 }
 
-static const struct link_kind vlan_link = { .info_kind = "vlan", .has_parent = true, .diff_identity = vlan_diff_identity };
+static enum kind vlan_observe_info(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_VLAN_MAX + 1] = { 0 };
+        if (data && nla_parse_nested(tb, IFLA_VLAN_MAX, data, NULL) == 0 && tb[IFLA_VLAN_ID]) {
+                r->link.vlan_id = nla_get_u16(tb[IFLA_VLAN_ID]);
+                r->set |= LINK_F_ID;
+        }
+        return r->kind;
+}
+
+static int vlan_put_info(struct nl_msg *msg, const struct link_put *p) {
+        if ((p->fields & LINK_F_ID) && nla_put_u16(msg, IFLA_VLAN_ID, (uint16_t) p->r->link.vlan_id) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static const struct link_kind vlan_link = { .info_kind = "vlan", .has_parent = true, .diff_identity = vlan_diff_identity,
+                                            .observe_info = vlan_observe_info, .put_info = vlan_put_info };
 
 const struct kind_ops vlan_kind = {
         .word = "vlan",

@@ -1,7 +1,13 @@
 /* VXLAN tunnels: a VNI, unicast remote or multicast group, and the local
  * address they bind (which orders them after the link that carries it). */
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 
 #include "kind.h"
 
@@ -85,8 +91,99 @@ static void vxlan_diff_in_place(const struct resource *w, const struct resource 
                 link_change_bool(a, LINK_F_LEARNING, "learning", live->link.learning, w->link.learning);
 }
 
+static void ip_from_attr(struct ipaddr *ip, const struct nlattr *a, int family) {
+        memset(ip, 0, sizeof(*ip));
+        ip->family = family;
+        memcpy(ip->a, nla_data(a), family == AF_INET ? 4 : 16);
+        ip->prefix = family == AF_INET ? 32 : 128;
+}
+
+static bool ip_is_zero(const struct nlattr *a) {
+        const unsigned char *p = nla_data(a);
+        for (int i = 0; i < nla_len(a); i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
+/* A unicast destination is the remote, a multicast one the group. */
+static enum kind vxlan_observe_info(struct resource *r, struct nlattr *data) {
+        struct nlattr *tb[IFLA_VXLAN_MAX + 1] = { 0 };
+        struct link_spec *l = &r->link;
+        if (!data || nla_parse_nested(tb, IFLA_VXLAN_MAX, data, NULL) < 0)
+                return r->kind;
+        if (tb[IFLA_VXLAN_ID]) {
+                l->vni = nla_get_u32(tb[IFLA_VXLAN_ID]);
+                r->set |= LINK_F_VNI;
+        }
+        struct ipaddr dst = { 0 };
+        if (tb[IFLA_VXLAN_GROUP] && !ip_is_zero(tb[IFLA_VXLAN_GROUP]))
+                ip_from_attr(&dst, tb[IFLA_VXLAN_GROUP], AF_INET);
+        else if (tb[IFLA_VXLAN_GROUP6] && !ip_is_zero(tb[IFLA_VXLAN_GROUP6]))
+                ip_from_attr(&dst, tb[IFLA_VXLAN_GROUP6], AF_INET6);
+        if (dst.family) {
+                bool mcast = dst.family == AF_INET ? (dst.a[0] & 0xf0) == 0xe0 : dst.a[0] == 0xff;
+                if (mcast) {
+                        l->group = dst;
+                        r->set |= LINK_F_GROUP;
+                } else {
+                        l->remote = dst;
+                        r->set |= LINK_F_REMOTE;
+                }
+        }
+        if (tb[IFLA_VXLAN_LOCAL] && !ip_is_zero(tb[IFLA_VXLAN_LOCAL])) {
+                ip_from_attr(&l->local, tb[IFLA_VXLAN_LOCAL], AF_INET);
+                r->set |= LINK_F_LOCAL;
+        } else if (tb[IFLA_VXLAN_LOCAL6] && !ip_is_zero(tb[IFLA_VXLAN_LOCAL6])) {
+                ip_from_attr(&l->local, tb[IFLA_VXLAN_LOCAL6], AF_INET6);
+                r->set |= LINK_F_LOCAL;
+        }
+        if (tb[IFLA_VXLAN_LINK] && nla_get_u32(tb[IFLA_VXLAN_LINK]))
+                snprintf(l->link, sizeof(l->link), "#%u", nla_get_u32(tb[IFLA_VXLAN_LINK]));
+        if (tb[IFLA_VXLAN_PORT]) {
+                l->port = ntohs(nla_get_u16(tb[IFLA_VXLAN_PORT]));
+                r->set |= LINK_F_PORT;
+        }
+        if (tb[IFLA_VXLAN_LEARNING]) {
+                l->learning = nla_get_u8(tb[IFLA_VXLAN_LEARNING]) != 0;
+                r->set |= LINK_F_LEARNING;
+        }
+        return r->kind;
+}
+
+static int put_ip(struct nl_msg *msg, int attr4, int attr6, const struct ipaddr *ip) {
+        return ip->family == AF_INET6 ? nla_put(msg, attr6, 16, ip->a) : nla_put(msg, attr4, 4, ip->a);
+}
+
+static int vxlan_put_info(struct nl_msg *msg, const struct link_put *p) {
+        const struct resource *r = p->r;
+        const struct link_spec *l = &r->link;
+        uint64_t f = p->fields;
+        int e = 0;
+        if (f & LINK_F_VNI)
+                e = e ?: nla_put_u32(msg, IFLA_VXLAN_ID, l->vni);
+        if (f & LINK_F_PORT)
+                e = e ?: nla_put_u16(msg, IFLA_VXLAN_PORT, htons((uint16_t) l->port));
+        if (f & LINK_F_LEARNING)
+                e = e ?: nla_put_u8(msg, IFLA_VXLAN_LEARNING, l->learning);
+        if ((f & LINK_F_LOCAL) && (r->set & LINK_F_LOCAL))
+                e = e ?: put_ip(msg, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, &l->local);
+        if ((f & LINK_F_REMOTE) && (r->set & LINK_F_REMOTE))
+                e = e ?: put_ip(msg, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, &l->remote);
+        if ((f & LINK_F_GROUP) && (r->set & LINK_F_GROUP))
+                e = e ?: put_ip(msg, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, &l->group);
+        if ((f & LINK_F_LINK) && l->link[0]) {
+                int dev = p->ifindex(p->u, l->link);
+                if (dev <= 0)
+                        return -ENODEV;
+                e = e ?: nla_put_u32(msg, IFLA_VXLAN_LINK, (uint32_t) dev);
+        }
+        return e < 0 ? -ENOMEM : 0;
+}
+
 static const struct link_kind vxlan_link = { .info_kind = "vxlan", .diff_identity = vxlan_diff_identity,
-                                             .diff_in_place = vxlan_diff_in_place };
+                                             .diff_in_place = vxlan_diff_in_place,
+                                             .observe_info = vxlan_observe_info, .put_info = vxlan_put_info };
 
 const struct kind_ops vxlan_kind = {
         .word = "vxlan",
