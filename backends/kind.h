@@ -70,7 +70,7 @@ void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind
 /* The table members every link kind has the same. */
 #define LINK_KIND_COMMON                                                                  \
         .deps = link_deps, .diff = link_diff, .assess = link_assess, .apply = link_apply, \
-        .made_with = link_made_with, .describe = link_describe, .takes_with = link_takes_with, \
+        .describe = link_describe,                                                        \
         .backend = &link_backend, .name_space = "interface",                              \
         .name_valid = ifname_valid, .free = link_free, .master_of = link_master_of,        \
         .name_error = "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space"

@@ -127,6 +127,7 @@ const struct kind_ops veth_kind = {
         .section = "veths",
         LINK_KIND_COMMON,
         .impl = &veth_link,
+        .takes_with = link_takes_with, /* the peer goes with it */
         .defaults = link_defaults,
         .show_as = veth_show_as,
         .flags = KF_REVERTIBLE,
