@@ -42,7 +42,7 @@ int rtnl_link_master(struct rtnl *t, const char *name);
 /* The daemon's drift signal: a socket on the rtnetlink groups of a namespace,
  * and a drain that returns how many notifications were queued. */
 int rtnl_watch_open(const char *netns, unsigned groups, const char *who);
-int rtnl_watch_drain(int fd);
+int rtnl_watch_drain(void *watch, int fd);
 /* "the kernel's message (strerror)" for an error r of the last request. */
 const char *rtnl_says(struct rtnl *t, int r);
 

@@ -1933,10 +1933,29 @@ int lv_domain_apply(void *state, const struct action *a, struct ledger *l, struc
 
 /* libvirt delivers events from its own event loop: a thread runs it on a
  * connection of its own and pokes a pipe that the daemon's epoll watches. */
+/* The daemon's libvirt watch: a connection whose event callbacks poke a pipe.
+ * The event loop thread may still hold a callback when the daemon closes the
+ * watch, so each registration holds a reference; the last one frees it. */
 struct lv_watch {
         virConnectPtr conn;
-        int pipe_w;
+        int pipe_r, pipe_w; /* both closed with the last reference: a late poke writes to a pipe with a reader */
+        int callbacks[3];
+        int refs;
+        pthread_mutex_t lock;
 };
+
+static void lv_watch_unref(void *opaque) {
+        struct lv_watch *w = opaque;
+        pthread_mutex_lock(&w->lock);
+        bool last = --w->refs == 0;
+        pthread_mutex_unlock(&w->lock);
+        if (!last)
+                return;
+        close(w->pipe_r);
+        close(w->pipe_w);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+}
 
 static void lv_poke(struct lv_watch *w) {
         char c = 1;
@@ -1975,7 +1994,7 @@ static void lv_start_loop(void) {
                 pthread_detach(t);
 }
 
-static int lv_watch_open(const struct backend_ctx *ctx) {
+static int lv_watch_open(const struct backend_ctx *ctx, void **watch) {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
         const char *uri = ctx->libvirt_uri ? ctx->libvirt_uri : "qemu:///system";
         int fds[2];
@@ -1985,25 +2004,50 @@ static int lv_watch_open(const struct backend_ctx *ctx) {
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
         struct lv_watch *w = xcalloc(1, sizeof(*w));
+        w->pipe_r = fds[0];
         w->pipe_w = fds[1];
+        w->refs = 1;
+        pthread_mutex_init(&w->lock, NULL);
         w->conn = virConnectOpen(uri);
         if (!w->conn) {
-                close(fds[0]);
-                close(fds[1]);
-                free(w);
+                lv_watch_unref(w);
                 return -ECONNREFUSED; /* retried by the daemon once libvirtd answers */
         }
-        virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(on_domain_event), w, NULL);
-        virConnectNetworkEventRegisterAny(w->conn, NULL, VIR_NETWORK_EVENT_ID_LIFECYCLE,
-                                          VIR_NETWORK_EVENT_CALLBACK(on_network_event), w, NULL);
-        virConnectStoragePoolEventRegisterAny(w->conn, NULL, VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE,
-                                              VIR_STORAGE_POOL_EVENT_CALLBACK(on_pool_event), w, NULL);
-        /* The connection and its callbacks live as long as the daemon. */
+        w->refs += 3;
+        w->callbacks[0] = virConnectDomainEventRegisterAny(w->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                           VIR_DOMAIN_EVENT_CALLBACK(on_domain_event), w, lv_watch_unref);
+        w->callbacks[1] = virConnectNetworkEventRegisterAny(w->conn, NULL, VIR_NETWORK_EVENT_ID_LIFECYCLE,
+                                                            VIR_NETWORK_EVENT_CALLBACK(on_network_event), w, lv_watch_unref);
+        w->callbacks[2] = virConnectStoragePoolEventRegisterAny(w->conn, NULL, VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE,
+                                                                VIR_STORAGE_POOL_EVENT_CALLBACK(on_pool_event), w,
+                                                                lv_watch_unref);
+        /* A registration that failed holds no reference. */
+        for (int i = 0; i < 3; i++)
+                if (w->callbacks[i] < 0)
+                        lv_watch_unref(w);
+        *watch = w;
         return fds[0];
 }
 
-static int lv_watch_drain(int fd) {
+static void lv_watch_close(void *watch, int fd) {
+        struct lv_watch *w = watch;
+        (void) fd; /* w's: closed with its last reference */
+        if (!w)
+                return;
+        int (*const deregister[3])(virConnectPtr, int) = { virConnectDomainEventDeregisterAny,
+                                                           virConnectNetworkEventDeregisterAny,
+                                                           virConnectStoragePoolEventDeregisterAny };
+        /* Each deregistration drops its reference (libvirt calls the free
+         * function once no callback runs); the connection goes with ours. */
+        for (int i = 0; i < 3; i++)
+                if (w->callbacks[i] >= 0)
+                        deregister[i](w->conn, w->callbacks[i]);
+        virConnectClose(w->conn);
+        lv_watch_unref(w);
+}
+
+static int lv_watch_drain(void *watch, int fd) {
+        (void) watch;
         char buf[256];
         int n = 0;
         ssize_t len;
@@ -2020,4 +2064,5 @@ const struct backend libvirt_backend = {
         .observe = lv_observe,
         .watch_open = lv_watch_open,
         .watch_drain = lv_watch_drain,
+        .watch_close = lv_watch_close,
 };

@@ -1137,7 +1137,8 @@ static int ifindex_of(struct link_state *s, const char *name) {
 }
 
 /* Link and address notifications of the namespace: the daemon's drift signal. */
-static int link_watch_open(const struct backend_ctx *ctx) {
+static int link_watch_open(const struct backend_ctx *ctx, void **watch) {
+        *watch = NULL;
         return rtnl_watch_open(ctx->netns, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, "link");
 }
 

@@ -326,7 +326,8 @@ static int route_apply(void *state, const struct action *a, struct ledger *l, st
 }
 
 /* A route deleted or changed behind our back is drift the daemon repairs. */
-static int route_watch_open(const struct backend_ctx *ctx) {
+static int route_watch_open(const struct backend_ctx *ctx, void **watch) {
+        *watch = NULL;
         return rtnl_watch_open(ctx->netns, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, "route");
 }
 

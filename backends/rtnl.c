@@ -224,7 +224,8 @@ int rtnl_watch_open(const char *netns, unsigned groups, const char *who) {
         return fd;
 }
 
-int rtnl_watch_drain(int fd) {
+int rtnl_watch_drain(void *watch, int fd) {
+        (void) watch;
         char buf[16384];
         int n = 0;
         for (;;) {

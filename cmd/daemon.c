@@ -378,7 +378,7 @@ int cmd_daemon(struct options *o) {
                                 break;
                         default: {
                                 size_t w = tag - SRC_WATCH;
-                                if (w < d.n_watches && d.watches[w].backend->watch_drain(d.watches[w].fd) > 0 &&
+                                if (w < d.n_watches && run_watch_drain(&d.watches[w]) > 0 &&
                                     !d.manifests_dirty) {
                                         d.drift_dirty = true;
                                         timer_arm(d.debounce_fd, DRIFT_QUIET_MS, 0);

@@ -886,10 +886,13 @@ struct backend {
         /* Removals of this backend's kinds run after the creates and updates
          * (a route moves to its new metric before the old one goes). */
         bool delete_last;
-        /* Optional, for the daemon: an fd that becomes readable when live state
-         * may have drifted, and a drain that consumes what is queued on it. */
-        int (*watch_open)(const struct backend_ctx *ctx);
-        int (*watch_drain)(int fd);
+        /* Optional, for the daemon: a watch of its own (*watch) and an fd that
+         * becomes readable when live state may have drifted (returned), a drain
+         * that consumes what is queued on it, and a close that frees it all
+         * (NULL: closing the fd is all). */
+        int (*watch_open)(const struct backend_ctx *ctx, void **watch);
+        int (*watch_drain)(void *watch, int fd);
+        void (*watch_close)(void *watch, int fd);
         /* Optional, for the daemon, for kinds the kernel announces no change of
          * (ipsets): a cheap digest of the declared objects as they are now. The
          * daemon calls it every poll interval on a state of its own; a changed
@@ -944,8 +947,11 @@ const char *scope_of(const struct run_opts *o, enum kind k, char *buf, size_t si
 /* The daemon's view of the backends: one watch fd per backend that has one. */
 struct watch {
         const struct backend *backend;
+        void *state; /* the backend's, for drain and close */
         int fd;
 };
+/* What is queued on w's fd: >0 when something may have drifted. */
+int run_watch_drain(struct watch *w);
 /* Open the watches of the backends that want names a kind of and that are not
  * in w[0..*n) yet; returns how many were added. */
 size_t run_watch_open(const struct run_opts *o, const struct model *want, struct watch *w, size_t *n, size_t max);

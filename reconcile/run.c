@@ -979,10 +979,12 @@ size_t run_watch_open(const struct run_opts *o, const struct model *want, struct
                         wanted = backend_serves(b, want->v[j]->kind) && kind_selected(o, want->v[j]->kind);
                 if (open || !wanted || !b->watch_open)
                         continue;
-                int fd = b->watch_open(&o->ctx);
+                void *state = NULL;
+                int fd = b->watch_open(&o->ctx, &state);
                 if (fd < 0)
                         continue; /* not reachable yet: the next successful run tries again */
                 w[*n].backend = b;
+                w[*n].state = state;
                 w[*n].fd = fd;
                 (*n)++;
                 added++;
@@ -990,8 +992,15 @@ size_t run_watch_open(const struct run_opts *o, const struct model *want, struct
         return added;
 }
 
+int run_watch_drain(struct watch *w) {
+        return w->backend->watch_drain(w->state, w->fd);
+}
+
 void run_watch_close(struct watch *w, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (w[i].fd >= 0)
+        for (size_t i = 0; i < n; i++) {
+                if (w[i].backend->watch_close)
+                        w[i].backend->watch_close(w[i].state, w[i].fd);
+                else if (w[i].fd >= 0)
                         close(w[i].fd);
+        }
 }
