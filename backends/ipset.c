@@ -324,7 +324,6 @@ static char **sorted(const struct str_list *l) {
         return v;
 }
 
-enum { SET_C_ENTRY = 1u << 20, SET_C_SWAP = 1u << 21 };
 
 static int ipset_diff_(void *state, const struct resource *w, const struct resource *l,
                        const struct ledger_entry *owned, struct action *a, struct plan *p) {

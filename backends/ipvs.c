@@ -342,7 +342,6 @@ static void ipvs_close(void *state) {
 
 /* ---- diff ---- */
 
-enum { SVC_C_REAL = 1u << 20 };
 
 static const struct real_spec *find_real(const struct service_spec *v, const char *key) {
         char buf[96];

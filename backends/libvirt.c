@@ -529,8 +529,6 @@ static void change_size(struct action *a, uint64_t bit, const char *name, uint64
         action_add_change(a, bit, name, f, t);
 }
 
-/* Running guests' taps put back on the network's bridge. */
-enum { NET_C_TAPS = 1u << 20 };
 
 static int diff_network(const struct resource *w, const struct resource *l, struct action *a) {
         const struct network_spec *want = &w->network, *have = &l->network;
@@ -730,13 +728,6 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
 /* DOM_C_FORCE_OFF powers a guest off that did not shut down in time: the
  * only virDomainDestroy reconcile does on a domain it keeps. DOM_C_SHUTDOWN_FORGET
  * drops the record of a power button press the manifests no longer ask for. */
-enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22, DOM_C_FORCE_OFF = 1u << 23,
-       DOM_C_SHUTDOWN_FORGET = 1u << 24 };
-/* Edits of a device the domain keeps: a disk's attributes (the definition at
- * once, the guest at its next start), a cdrom's ISO (live and defined), a NIC's
- * source (live where libvirt takes it) or model (defined, the guest at its next
- * start). Apply pairs the devices again from the desired and observed models. */
-enum { DOM_C_DISK_EDIT = 1u << 28, DOM_C_MEDIA = 1u << 29, DOM_C_NIC_EDIT = 1u << 30 };
 
 static const char *features_text(const struct domain_spec *d) {
         return d->acpi && d->apic ? "acpi apic" : d->acpi ? "acpi" : d->apic ? "apic" : "(none)";

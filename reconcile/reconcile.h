@@ -305,6 +305,8 @@ struct dhcp_range { struct ipaddr start, end; };
 
 enum { NET_F_MODE = 1u << 0, NET_F_BRIDGE = 1u << 1, NET_F_DEV = 1u << 2, NET_F_MACVTAP_MODE = 1u << 3,
        NET_F_ADDRESS = 1u << 4, NET_F_DHCP = 1u << 5, NET_F_AUTOSTART = 1u << 6, NET_F_ACTIVE = 1u << 7 };
+/* Change items: what a plan changes of a network that is no key of it. */
+enum { NET_C_TAPS = 1u << 20 /* running guests' taps put back on its bridge */ };
 struct network_spec {
         int mode;         /* enum net_mode */
         char bridge[IFNAME_MAX];
@@ -364,6 +366,12 @@ enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2,
        DOM_F_MACHINE = 1u << 10, DOM_F_KERNEL = 1u << 11, DOM_F_INITRD = 1u << 12, DOM_F_CMDLINE = 1u << 13,
        DOM_F_SHUTDOWN_TIMEOUT = 1u << 14, DOM_F_FORCE_OFF = 1u << 15,
        DOM_F_FEATURES = 1u << 16 /* the ACPI and APIC features, always rendered */ };
+/* Change items of a domain that are no key: its state, a disk or NIC attached
+ * or detached, a power-off after the shutdown timeout, a shutdown record
+ * forgotten; edits of a device it keeps (a disk's attributes, a cdrom's ISO, a
+ * NIC's source or model), which apply pairs again from the two models. */
+enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22, DOM_C_FORCE_OFF = 1u << 23,
+       DOM_C_SHUTDOWN_FORGET = 1u << 24, DOM_C_DISK_EDIT = 1u << 28, DOM_C_MEDIA = 1u << 29, DOM_C_NIC_EDIT = 1u << 30 };
 struct domain_spec {
         uint32_t vcpus, max_vcpus;
         uint64_t memory, max_memory;
@@ -406,6 +414,8 @@ struct real_spec {
 enum { SVC_F_PROTOCOL = 1u << 0, SVC_F_ADDRESS = 1u << 1, SVC_F_PORT = 1u << 2, SVC_F_FWMARK = 1u << 3,
        SVC_F_SCHEDULER = 1u << 4, SVC_F_PERSISTENCE = 1u << 5, SVC_F_NETMASK = 1u << 6,
        SVC_F_FORWARDING = 1u << 7, SVC_F_DRAIN = 1u << 8, SVC_F_REALS = 1u << 9, SVC_F_FAMILY = 1u << 10 };
+/* Change item: one real server added, changed, drained or removed. */
+enum { SVC_C_REAL = 1u << 20 };
 struct service_spec {
         int protocol;
         struct ipaddr address;
@@ -422,6 +432,8 @@ struct service_spec {
 
 enum { SET_F_TYPE = 1u << 0, SET_F_FAMILY = 1u << 1, SET_F_MAXELEM = 1u << 2, SET_F_HASHSIZE = 1u << 3,
        SET_F_TIMEOUT = 1u << 4, SET_F_COMMENT = 1u << 5, SET_F_ENTRIES = 1u << 6, SET_F_RANGE = 1u << 7 };
+/* Change items: one entry added or removed; the set rebuilt and swapped in. */
+enum { SET_C_ENTRY = 1u << 20, SET_C_SWAP = 1u << 21 };
 struct ipset_spec {
         char type[32];
         char range[64]; /* bitmap types: "1-1024", "192.168.0.0/16" */

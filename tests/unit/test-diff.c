@@ -18,13 +18,6 @@
 #include "../../backends/backends.h"
 #include "../../parsers/parsers.h"
 
-/* Change fields private to their backends (a bit range above the kind's own
- * field bits, by convention): mirrored here to assert on them. */
-enum { SET_C_ENTRY = 1u << 20, SET_C_SWAP = 1u << 21 };
-enum { SVC_C_REAL = 1u << 20 };
-enum { NET_C_TAPS = 1u << 20 };
-enum { DOM_C_STATE = 1u << 20, DOM_C_DISK = 1u << 21, DOM_C_NIC = 1u << 22, DOM_C_FORCE_OFF = 1u << 23,
-       DOM_C_SHUTDOWN_FORGET = 1u << 24, DOM_C_DISK_EDIT = 1u << 28, DOM_C_NIC_EDIT = 1u << 30 };
 
 static struct manifest_set set;
 /* Every live resource a test builds, freed with it (one name may be built twice). */
