@@ -17,7 +17,13 @@ static void ethernet_show(struct yw *w, const struct resource *r, const struct s
         link_show_end(w, r, false);
 }
 
-static const struct link_kind ethernet_link = { .info_kind = NULL };
+/* A veth's peer declared as a NIC is made with its veth. */
+static void ethernet_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        if (r->link.made_by[0])
+                add(u, KIND_VETH, r->link.made_by);
+}
+
+static const struct link_kind ethernet_link = { .info_kind = NULL, .deps = ethernet_deps };
 
 const struct kind_ops ethernet_kind = {
         .word = "ethernet",

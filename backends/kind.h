@@ -32,6 +32,8 @@ struct link_kind {
          * what changes in place; the link backend diffs what every link has. */
         void (*diff_identity)(const struct resource *w, const struct resource *live, struct action *a);
         void (*diff_in_place)(const struct resource *w, const struct resource *live, struct action *a);
+        /* What it needs first beyond a parent and ports (a VXLAN's devices). */
+        void (*deps)(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
         /* Read the kind's IFLA_INFO_DATA (NULL when the kernel sent none) into r;
          * returns the kind r is (a tun device that is no TAP is a plain NIC). */
         enum kind (*observe_info)(struct resource *r, struct nlattr *data);

@@ -301,15 +301,13 @@ static void link_close(void *state) {
 
 void link_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         const struct link_spec *l = &r->link;
-        if ((has_parent(r->kind) || r->kind == KIND_VXLAN) && l->link[0])
+        if (has_parent(r->kind) && l->link[0])
                 add(u, KIND_ETHERNET, l->link);
-        if (r->kind == KIND_VXLAN && l->local_dev[0] && strcmp(l->local_dev, l->link) != 0)
-                add(u, KIND_ETHERNET, l->local_dev);
         if (has_ports(r->kind))
                 for (size_t i = 0; i < l->interfaces.n; i++)
                         add(u, KIND_ETHERNET, l->interfaces.v[i]);
-        if (r->kind == KIND_ETHERNET && l->made_by[0])
-                add(u, KIND_VETH, l->made_by);
+        if (link_kind_of(r->kind)->deps)
+                link_kind_of(r->kind)->deps(r, add, u);
 }
 
 /* ---- diff ---- */

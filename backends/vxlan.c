@@ -181,9 +181,19 @@ static int vxlan_put_info(struct nl_msg *msg, const struct link_put *p) {
         return e < 0 ? -ENOMEM : 0;
 }
 
+/* Its dev, and the declared link that carries its local address. */
+static void vxlan_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        const struct link_spec *l = &r->link;
+        if (l->link[0])
+                add(u, KIND_ETHERNET, l->link);
+        if (l->local_dev[0] && strcmp(l->local_dev, l->link) != 0)
+                add(u, KIND_ETHERNET, l->local_dev);
+}
+
 static const struct link_kind vxlan_link = { .info_kind = "vxlan", .diff_identity = vxlan_diff_identity,
                                              .diff_in_place = vxlan_diff_in_place,
-                                             .observe_info = vxlan_observe_info, .put_info = vxlan_put_info };
+                                             .observe_info = vxlan_observe_info, .put_info = vxlan_put_info,
+                                             .deps = vxlan_deps };
 
 const struct kind_ops vxlan_kind = {
         .word = "vxlan",
