@@ -31,7 +31,8 @@ static int bond_check(struct check_ctx *c, struct resource *r) {
  * changes), so a member's declared MTU holds only if the bond has it too: a
  * bond without one takes its members' MTU; one that differs is an error at the
  * member, as the kernel would undo it. */
-static int bond_validate(struct resource *bond, struct model *declared) {
+static int bond_validate(struct resource *bond, struct model *declared, unsigned phase) {
+        (void) phase;
         const struct resource *from = NULL;
         int ret = 0;
         if (bond->state == STATE_ABSENT)
@@ -137,6 +138,6 @@ const struct kind_ops bond_kind = {
         .n_fields = ELEMENTSOF(bond_fields),
         .check = bond_check,
         .validate = bond_validate,
-        .validate_phase = 0,
+        .validate_phases = 1u << 0,
         .show = bond_show,
 };

@@ -132,10 +132,9 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
         return 0;
 }
 
-static int domain_validate(struct resource *r, struct model *declared) {
-        int a = domain_validate_volumes(r, declared);
-        int b = domain_validate_shared(r, declared);
-        return a < 0 ? a : b;
+/* Its volumes first (their formats), two domains on one volume after the veths. */
+static int domain_validate(struct resource *r, struct model *declared, unsigned phase) {
+        return phase == 3 ? domain_validate_volumes(r, declared) : domain_validate_shared(r, declared);
 }
 
 static void domain_free(struct resource *r) {
@@ -255,7 +254,7 @@ const struct kind_ops domain_kind = {
         .name_error = "bad domain name \"%.64s\": no '/', <>&'\" or control characters",
         .check = domain_check,
         .validate = domain_validate,
-        .validate_phase = 3,
+        .validate_phases = 1u << 3 | 1u << 6,
         .free = domain_free,
         .show = domain_show,
 };

@@ -35,6 +35,7 @@ const struct kind_ops ethernet_kind = {
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE | KF_NEVER_PRUNED | KF_NEVER_ADOPTED | KF_NOT_ABSENT | KF_EXISTING,
         .never_created = "NICs are configured, never created",
+        .never_absent = "existing NICs are never deleted",
         .show_rank = 0,
         .fields = ethernet_fields,
         .n_fields = ELEMENTSOF(ethernet_fields),

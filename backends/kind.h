@@ -75,6 +75,7 @@ void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind
         .describe = link_describe,                                                        \
         .backend = &link_backend, .name_space = "interface",                              \
         .name_valid = ifname_valid, .free = link_free, .master_of = link_master_of,        \
+        .device_type = link_device_type,                                                  \
         .name_error = "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space"
 
 /* Whether a kind is a link: of the interfaces' name space. */
@@ -82,6 +83,8 @@ bool kind_is_link(enum kind k);
 void link_defaults(struct resource *r);
 void link_free(struct resource *r);
 const char *link_master_of(const struct resource *live);
+/* The kernel's IFLA_INFO_KIND of a live link, NULL for a plain device. */
+const char *link_device_type(const struct resource *live);
 /* lo is the kernel's: never written. */
 enum kind link_show_as(const struct resource *r, const struct show_ctx *s);
 /* An entry is the name, the kind's own keys, then what every link has. */
@@ -90,7 +93,7 @@ void link_show_end(struct yw *w, const struct resource *r, bool with_mac);
 /* interfaces: [the ports], as a bridge or bond declares them. */
 void link_show_ports(struct yw *w, const struct resource *r);
 /* A parent (VLAN, macvlan, macvtap) that is itself declared: a child above its MTU is refused. */
-int link_validate_child_mtu(struct resource *r, struct model *declared);
+int link_validate_child_mtu(struct resource *r, struct model *declared, unsigned phase);
 /* The declared link that carries an address equal to a (exact) or a subnet
  * holding a: an order the kernel needs (a VXLAN binds its local address, a
  * gateway must be reachable) that no name in the manifest states. */

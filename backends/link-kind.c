@@ -67,6 +67,10 @@ void link_change_id(struct action *a, const struct resource *w, const struct res
         action_add_change(a, bit, name, live->set & bit ? f : NULL, t)->now = (struct value) { .type = VAL_NUMBER, .number = want };
 }
 
+const char *link_device_type(const struct resource *live) {
+        return live->link.type[0] ? live->link.type : NULL;
+}
+
 const char *link_master_of(const struct resource *live) {
         return live->link.master[0] ? live->link.master : NULL;
 }
@@ -119,7 +123,8 @@ void link_show_end(struct yw *w, const struct resource *r, bool with_mac) {
 }
 
 /* A VLAN, macvlan or macvtap may not be larger than its parent. */
-int link_validate_child_mtu(struct resource *r, struct model *declared) {
+int link_validate_child_mtu(struct resource *r, struct model *declared, unsigned phase) {
+        (void) phase;
         if (r->state == STATE_ABSENT || !(r->set & LINK_F_MTU))
                 return 0;
         const struct resource *p = model_find(declared, KIND_ETHERNET, r->link.link);

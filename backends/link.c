@@ -355,10 +355,6 @@ static bool diff_identity(const struct resource *w, const struct resource *live,
         return true;
 }
 
-/* A TAP's owner or group: compared when the manifest names one; live may have none. */
-
-/* Kind-specific attributes the kernel changes in place. */
-
 static int diff_addresses(const struct resource *w, const struct resource *live, struct action *a) {
         const struct link_spec *want = &w->link, *have = &live->link;
         char buf[64];

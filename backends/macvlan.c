@@ -36,7 +36,7 @@ static void macvlan_show(struct yw *w, const struct resource *r, const struct sh
 #define MACVLAN_KIND_COMMON                                             \
         LINK_KIND_COMMON, .defaults = link_defaults, .show_as = link_show_as, .flags = KF_REVERTIBLE, .fields = macvlan_fields, \
         .n_fields = ELEMENTSOF(macvlan_fields), .check = macvlan_check,    \
-        .validate = link_validate_child_mtu, .validate_phase = 1, .show = macvlan_show
+        .validate = link_validate_child_mtu, .validate_phases = 1u << 1, .show = macvlan_show
 
 static void macvlan_diff_in_place(const struct resource *w, const struct resource *live, struct action *a) {
         if (w->link.mode != live->link.mode)

@@ -31,7 +31,8 @@ static int pool_check(struct check_ctx *c, struct resource *r) {
 /* What libvirt's pool XML parser demands of each type, found before the pool
  * is defined. Checked after the volumes and domains that use the pool, whose
  * own errors say more. */
-static int pool_validate(struct resource *r, struct model *declared) {
+static int pool_validate(struct resource *r, struct model *declared, unsigned phase) {
+        (void) phase;
         (void) declared;
         static const uint64_t needs[_POOL_TYPE_MAX] = {
                 [POOL_DIR] = POOL_F_PATH,
@@ -122,7 +123,7 @@ const struct kind_ops pool_kind = {
         .check = pool_check,
         /* Checked after the volumes and domains that use the pool, whose own errors say more. */
         .validate = pool_validate,
-        .validate_phase = 7,
+        .validate_phases = 1u << 7,
         .free = pool_free,
         .show = pool_show,
 };

@@ -434,7 +434,8 @@ static int route_check(struct check_ctx *c, struct resource *r) {
 }
 
 /* A gateway without dev is reached over the declared link whose subnet holds it. */
-static int route_validate(struct resource *r, struct model *declared) {
+static int route_validate(struct resource *r, struct model *declared, unsigned phase) {
+        (void) phase;
         const char *owner;
         if ((r->set & ROUTE_F_VIA) && !(r->set & ROUTE_F_DEV) && (owner = link_address_owner(declared, &r->route.via, false)))
                 snprintf(r->route.via_dev, sizeof(r->route.via_dev), "%s", owner);
@@ -496,7 +497,7 @@ const struct kind_ops route_kind = {
         .name_error = "bad route name \"%.64s\": no '/', <>&'\" or control characters",
         .check = route_check,
         .validate = route_validate,
-        .validate_phase = 2,
+        .validate_phases = 1u << 2,
         .show = route_show,
         .show_key = route_show_key,
         .show_as = route_show_as,

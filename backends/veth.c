@@ -29,7 +29,8 @@ static int veth_check(struct check_ctx *c, struct resource *r) {
 /* The peer is created with its veth: a declared link of that name would
  * collide, unless it is an ethernet, the end configured as a NIC. A pair
  * declared from both ends would be made twice ("File exists"). */
-static int veth_validate(struct resource *r, struct model *declared) {
+static int veth_validate(struct resource *r, struct model *declared, unsigned phase) {
+        (void) phase;
         int ret = 0;
         if (r->state == STATE_ABSENT || r->link.peer_netns[0])
                 return 0;
@@ -136,6 +137,6 @@ const struct kind_ops veth_kind = {
         .n_fields = ELEMENTSOF(veth_fields),
         .check = veth_check,
         .validate = veth_validate,
-        .validate_phase = 5,
+        .validate_phases = 1u << 5,
         .show = veth_show,
 };

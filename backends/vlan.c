@@ -68,6 +68,6 @@ const struct kind_ops vlan_kind = {
         .n_fields = ELEMENTSOF(vlan_fields),
         .check = vlan_check,
         .validate = link_validate_child_mtu,
-        .validate_phase = 1, /* after bonds take their members' MTU */
+        .validate_phases = 1u << 1, /* after bonds take their members' MTU */
         .show = vlan_show,
 };

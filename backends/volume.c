@@ -1,5 +1,6 @@
 /* Volumes in a pool, declared inside the pool's entry and named POOL/VOLUME. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "kind.h"
 
@@ -9,6 +10,11 @@ static const struct field volume_fields[] = {
         { "preallocation", FT_ENUM, R(volume.prealloc), 0, 0, VOL_F_PREALLOC, &prealloc_table, NULL, NULL },
         STATE_FIELD(state_table),
 };
+
+/* As other libvirt names, with the length in it: a long one is a bad name, as the parser always said. */
+static bool volume_name_valid(const char *s) {
+        return *s && strlen(s) <= 199 && !strchr(s, '/') && xml_safe(s) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
 
 static void volume_adopt_parent(struct resource *r, const struct resource *pool) {
         snprintf(r->volume.pool, sizeof(r->volume.pool), "%s", pool->name);
@@ -23,7 +29,8 @@ static int volume_check(struct check_ctx *c, struct resource *r) {
 }
 
 /* The pool may be declared whole in another file: found once every file is read. */
-static int volume_validate(struct resource *r, struct model *declared) {
+static int volume_validate(struct resource *r, struct model *declared, unsigned phase) {
+        (void) phase;
         struct resource *p = model_find(declared, KIND_POOL, r->volume.pool);
         if (!p || p->kind != KIND_POOL)
                 return diag_pos(&r->pos,
@@ -49,11 +56,11 @@ const struct kind_ops volume_kind = {
         .show_rank = 12,
         .fields = volume_fields,
         .n_fields = ELEMENTSOF(volume_fields),
-        .name_max = 199,
+        .name_valid = volume_name_valid,
         .name_error = "bad volume name \"%.64s\": no '/', <>&'\" or control characters",
         .adopt_parent = volume_adopt_parent,
         .check = volume_check,
         .validate = volume_validate,
-        .validate_phase = 4,
+        .validate_phases = 1u << 4,
         .free = volume_free,
 };

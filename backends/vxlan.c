@@ -44,7 +44,8 @@ static int vxlan_check(struct check_ctx *c, struct resource *r) {
 
 /* The declared link that carries the local address comes first; a VXLAN that
  * is itself a port of that link cannot wait for it: no implied order then. */
-static int vxlan_validate(struct resource *r, struct model *declared) {
+static int vxlan_validate(struct resource *r, struct model *declared, unsigned phase) {
+        (void) phase;
         if (!(r->set & LINK_F_LOCAL))
                 return 0;
         const char *owner = link_address_owner(declared, &r->link.local, true);
@@ -209,6 +210,6 @@ const struct kind_ops vxlan_kind = {
         .n_fields = ELEMENTSOF(vxlan_fields),
         .check = vxlan_check,
         .validate = vxlan_validate,
-        .validate_phase = 2,
+        .validate_phases = 1u << 2,
         .show = vxlan_show,
 };

@@ -762,7 +762,7 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
                 x = k->check(&cc, r);
         }
         if (x >= 0 && !extension && (k->flags & KF_NOT_ABSENT) && r->state == STATE_ABSENT)
-                x = perr(c, key, "%s %s: existing NICs are never deleted", k->word, name);
+                x = perr(c, key, "%s %s: %s", k->word, name, k->never_absent);
         c->res = outer;
         memcpy(c->at, outer_at, sizeof(outer_at));
         if (x < 0 || extension) {
@@ -812,15 +812,14 @@ static int p_children(struct pctx *c, yaml_node_t *n, const struct field *f, voi
 
 int manifests_validate(struct manifest_set *set) {
         int ret = 0;
-        unsigned last = 0;
+        uint32_t phases = 0;
         for (size_t k = 0; k < _KIND_MAX; k++)
-                if (kind_ops((enum kind) k)->validate && kind_ops((enum kind) k)->validate_phase > last)
-                        last = kind_ops((enum kind) k)->validate_phase;
-        for (unsigned phase = 0; phase <= last; phase++)
-                for (size_t i = 0; i < set->model.n; i++) {
+                phases |= kind_ops((enum kind) k)->validate ? kind_ops((enum kind) k)->validate_phases : 0;
+        for (unsigned phase = 0; phase < 32; phase++)
+                for (size_t i = 0; (phases & (1u << phase)) && i < set->model.n; i++) {
                         struct resource *r = set->model.v[i];
                         const struct kind_ops *k = kind_ops(r->kind);
-                        if (k->validate && k->validate_phase == phase && k->validate(r, &set->model) < 0)
+                        if (k->validate && (k->validate_phases & (1u << phase)) && k->validate(r, &set->model, phase) < 0)
                                 ret = -EINVAL;
                 }
         return ret;

@@ -191,7 +191,9 @@ static char *checkpoint_meta(const struct pass *ps, const struct plan *p, uint32
                                (long) getpid(), (long long) time(NULL) + o->confirm_seconds, digest, kinds);
         for (size_t i = 0; i < p->n_actions; i++) {
                 const struct action *a = &p->actions[i];
-                if (!revertible(a->kind) || a->op != OP_ADOPT)
+                /* A replace of what was not ours makes it ours, as an adopt does. */
+                bool adopts = a->op == OP_ADOPT || (a->op == OP_REPLACE && !a->owned);
+                if (!revertible(a->kind) || !adopts)
                         continue;
                 _cleanup_free_ char *line = checkpoint_adopted_line(a->kind, a->key);
                 char *more = xasprintf("%s%s", meta, line);

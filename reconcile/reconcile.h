@@ -669,10 +669,11 @@ struct kind_ops {
         /* Semantic checks of one resource a field table cannot express, after its
          * keys are parsed; report through check_error. */
         int (*check)(struct check_ctx *c, struct resource *r);
-        /* After every file: checks and implied values across resources, by
-         * phase (0 first: values later phases read). */
-        int (*validate)(struct resource *r, struct model *declared);
-        unsigned validate_phase;
+        /* After every file: checks and implied values across resources, once
+         * in each phase of validate_phases (bit N: phase N; 0 first: values
+         * later phases read). */
+        int (*validate)(struct resource *r, struct model *declared, unsigned phase);
+        uint32_t validate_phases;
         /* A child (FT_CHILDREN) learns its parent: a volume its pool. */
         void (*adopt_parent)(struct resource *child, const struct resource *parent);
         /* What a name this kind depends on is to it, in messages ("port", "device");
@@ -680,6 +681,11 @@ struct kind_ops {
         const char *dep_role;
         /* KF_EXISTING: why a missing one is not created ("NICs are configured, never created"). */
         const char *never_created;
+        /* KF_NOT_ABSENT: why state: absent is refused ("existing NICs are never deleted"). */
+        const char *never_absent;
+        /* What a live resource of this name space is, when it is not of the
+         * declared kind ("a vlan device"): the kernel's word for it. NULL: its kind. */
+        const char *(*device_type)(const struct resource *live);
         /* The live resource's master (a bridge or bond port's), named when a
          * change would take it: NULL for none. */
         const char *(*master_of)(const struct resource *live);

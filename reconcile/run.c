@@ -519,8 +519,10 @@ static bool plan_refused(struct planning *pl, struct resource *w, size_t bi,
                          const struct resource *live) {
         struct run *r = pl->r;
         if (live && live->kind != w->kind && !(kind_ops(w->kind)->flags & KF_EXISTING)) {
+                const struct kind_ops *lk = kind_ops(live->kind);
+                const char *type = lk->device_type ? lk->device_type(live) : NULL;
                 diag_pos(&w->pos, "%s %s: an interface of that name exists as a %s device; not touching it",
-                         kind_to_string(w->kind), w->name, live->link.type[0] ? live->link.type : kind_to_string(live->kind));
+                         kind_to_string(w->kind), w->name, type ? type : kind_to_string(live->kind));
                 return true;
         }
         struct dep_check dc = { r, w, pl->skipped, false };
@@ -874,7 +876,7 @@ int run_apply(struct run *r) {
                 }
                 struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->key);
                 /* A replace of what was not ours makes it anew: then it is. */
-                if (a->op == OP_CREATE || a->op == OP_ADOPT || (a->op == OP_REPLACE && !e))
+                if (a->op == OP_CREATE || a->op == OP_ADOPT || (a->op == OP_REPLACE && !e && !r->opts->no_adopt))
                         e = ledger_add(r->ledger, sc, a->kind, a->key);
                 if (a->op == OP_ADOPT)
                         ledger_set(r->ledger, e, "adopted", "1");

@@ -331,3 +331,22 @@ veths:
 }
 
 t "an unowned object that must be replaced is planned as a replace and converges in one apply" test_unowned_replace_converges
+
+# The same replace under apply --confirm, not confirmed: the revert puts the
+# old pair back and owns nothing, so a run that drops it deletes nothing.
+test_unowned_replace_reverted_owns_nothing() {
+        ip -n "$NS" link add v0 type veth peer name p0
+        manifest 'version: 1
+veths:
+  v0: { peer: p1 }
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1); RC=$?
+        expect_out 'reverting: not confirmed'
+        [ "$(ip -n "$NS" -o link show v0 | sed -n 's/^[0-9]*: v0@\([^:]*\):.*/\1/p')" = p0 ] || fail "v0 not back with its peer p0"
+        manifest 'version: 1
+'
+        rc release
+        rc plan; expect_out '^plan: 0 to create, 0 to update, 0 to replace, 0 to delete'
+}
+
+t "an unowned object replaced and then reverted is not owned after" test_unowned_replace_reverted_owns_nothing
