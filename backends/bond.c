@@ -121,7 +121,8 @@ static int bond_put_info(struct nl_msg *msg, const struct link_put *p) {
         return e < 0 ? -ENOMEM : 0;
 }
 
-static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true, .diff_in_place = bond_diff_in_place,
+static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true, .ports_down = true,
+                                            .down_fields = LINK_F_MODE | LINK_F_LACP_RATE, .diff_in_place = bond_diff_in_place,
                                             .observe_info = bond_observe_info, .put_info = bond_put_info };
 
 const struct kind_ops bond_kind = {

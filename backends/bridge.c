@@ -69,7 +69,8 @@ static int bridge_put_info(struct nl_msg *msg, const struct link_put *p) {
         return e < 0 ? -ENOMEM : 0;
 }
 
-static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports = true, .diff_in_place = bridge_diff_in_place,
+static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports = true, .holds_mtu = true, .stable_mac = true,
+                                              .diff_in_place = bridge_diff_in_place,
                                               .observe_info = bridge_observe_info, .put_info = bridge_put_info };
 
 const struct kind_ops bridge_kind = {

@@ -28,6 +28,15 @@ struct link_kind {
         const char *info_kind; /* IFLA_INFO_KIND it is made and observed with; NULL: a NIC the kernel has */
         bool has_ports;        /* members enslaved through IFLA_MASTER and recorded as "ports" */
         bool has_parent;       /* sits on a parent given by IFLA_LINK */
+        bool has_peer;         /* made with a peer (IFLA_LINK names it, maybe in another namespace) */
+        bool tun_device;       /* made and configured through the tun ioctls, not RTM_NEWLINK */
+        /* Its MTU follows its smallest port unless set by hand, and its MAC its
+         * ports unless it has one of its own: both are held (a bridge). */
+        bool holds_mtu, stable_mac;
+        /* Ports join and leave only while down, and the fields in down_fields
+         * change only with the link down and its ports released (a bond). */
+        bool ports_down;
+        uint64_t down_fields;
         /* What differs that only a new link can have (the plan says replace), and
          * what changes in place; the link backend diffs what every link has. */
         void (*diff_identity)(const struct resource *w, const struct resource *live, struct action *a);

@@ -174,9 +174,9 @@ static int on_link(struct nl_msg *m, void *arg) {
         if (link_kind_of(k)->observe_info)
                 r->kind = link_kind_of(k)->observe_info(r, data);
         /* Parents and peers are named once every link of the dump is known. */
-        if ((has_parent(k) || k == KIND_VETH) && tb[IFLA_LINK])
+        if ((has_parent(k) || link_kind_of(k)->has_peer) && tb[IFLA_LINK])
                 snprintf(l->link, sizeof(l->link), "#%u", nla_get_u32(tb[IFLA_LINK]));
-        if (k == KIND_VETH && tb[IFLA_LINK_NETNSID])
+        if (link_kind_of(k)->has_peer && tb[IFLA_LINK_NETNSID])
                 snprintf(l->peer_netns, sizeof(l->peer_netns), "*"); /* another namespace: not named here */
         int master = tb[IFLA_MASTER] ? (int) nla_get_u32(tb[IFLA_MASTER]) : 0;
         if (model_add(o->live, r) < 0) {
@@ -247,7 +247,7 @@ static int link_observe_once(void *state, struct model *live) {
                                 m->set |= LINK_F_INTERFACES;
                         }
                 }
-                if (res->kind == KIND_VETH) {
+                if (link_kind_of(res->kind)->has_peer) {
                         if (!l->peer_netns[0] && resolve_index(&o, l->link)) {
                                 snprintf(l->peer, sizeof(l->peer), "%s", l->link);
                                 res->set |= LINK_F_PEER;
@@ -426,7 +426,7 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
         unsigned char ledger_mac[6];
         if (w->set & LINK_F_MAC)
                 mac = want->mac;
-        else if (w->kind == KIND_BRIDGE && owned && ledger_get(owned, "mac") &&
+        else if (link_kind_of(w->kind)->stable_mac && owned && ledger_get(owned, "mac") &&
                  mac_parse(ledger_get(owned, "mac"), ledger_mac) == 0)
                 mac = ledger_mac;
         if (mac && memcmp(mac, have->mac, 6) != 0) {
@@ -459,7 +459,7 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
                                 action_add_change(a, LINK_F_INTERFACES, "port", have->interfaces.v[i], NULL);
         }
         /* Right now, but free to follow its ports, which this plan moves: see bridge_hold_mtu. */
-        if (w->kind == KIND_BRIDGE && (w->set & LINK_F_MTU) && want->mtu == have->mtu &&
+        if (link_kind_of(w->kind)->holds_mtu && (w->set & LINK_F_MTU) && want->mtu == have->mtu &&
             !ledger_get(owned, "mtu-held") && bridge_mtu_may_move(live, a, p)) {
                 char f[16], t[24];
                 snprintf(f, sizeof(f), "%u", have->mtu);
@@ -488,8 +488,8 @@ static void risk_add(struct action *a, const char *fmt, ...) {
 
 /* A bond's mode and LACP rate change only while it is down and, for the mode, without members. */
 static bool bond_needs_down(const struct action *a) {
-        for (size_t i = 0; a->kind == KIND_BOND && a->op == OP_UPDATE && i < a->n_changes; i++)
-                if (a->changes[i].field == LINK_F_MODE || a->changes[i].field == LINK_F_LACP_RATE)
+        for (size_t i = 0; a->op == OP_UPDATE && i < a->n_changes; i++)
+                if (a->changes[i].field & link_kind_of(a->kind)->down_fields)
                         return true;
         return false;
 }
@@ -516,7 +516,7 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                                 risk_add(a, "%s carries this SSH session", port);
                         /* A bridge with no MTU of its own follows its smallest port. */
                         uint32_t bridge_mtu = here ? here->link.mtu : 1500;
-                        if (a->want->kind == KIND_BRIDGE && !(a->want->set & LINK_F_MTU) && pr->link.mtu &&
+                        if (link_kind_of(a->want->kind)->holds_mtu && !(a->want->set & LINK_F_MTU) && pr->link.mtu &&
                             pr->link.mtu < bridge_mtu)
                                 risk_add(a, "%s has mtu %u: the kernel lowers %s from %u to %u", port, pr->link.mtu,
                                          a->name, bridge_mtu, pr->link.mtu);
@@ -851,19 +851,20 @@ static int set_master(struct link_state *s, const struct action *a, const char *
         if (pidx <= 0)
                 return diag_res(-ENODEV, kind_to_string(a->kind), a->name, "port %s does not exist", port);
         int r = 0, flags = 0;
-        if (master && a->kind == KIND_BOND) {
+        bool down = link_kind_of(a->kind)->ports_down;
+        if (master && down) {
                 flags = rtnl_link_flags(&s->nl, port);
                 r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_CLEAR));
         }
         if (r >= 0)
                 r = link_send(s, &LINK_REQ(.ifindex = pidx, .set_master = true, .master = master));
         /* The bond closes a member it lets go: it comes back up, as it was while enslaved. */
-        if (r >= 0 && !master && a->kind == KIND_BOND)
+        if (r >= 0 && !master && down)
                 r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
         if (r < 0) {
                 r = fail(s, a, r, master ? "enslaving a port" : "releasing a port");
                 /* A member the bond refused is left as it was found: up again if it was. */
-                if (master && a->kind == KIND_BOND && flags > 0 && (flags & IFF_UP))
+                if (master && down && flags > 0 && (flags & IFF_UP))
                         (void) link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
                 return r;
         }
@@ -893,7 +894,7 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
                 q.mtu = want->mtu;
         if (w->set & LINK_F_MAC)
                 q.mac = want->mac;
-        if (w->kind == KIND_BRIDGE && !(w->set & LINK_F_MAC)) {
+        if (link_kind_of(w->kind)->stable_mac && !(w->set & LINK_F_MAC)) {
                 const char *old = ledger_get(e, "mac");
                 if (!old || mac_parse(old, mac) < 0)
                         bridge_stable_mac(w->name, mac);
@@ -905,7 +906,7 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
                 if (q.parent <= 0)
                         return diag_res(-ENODEV, kind_to_string(w->kind), w->name, "parent %s does not exist", want->link);
         }
-        if (w->kind == KIND_VETH && want->peer_netns[0]) {
+        if (link_kind_of(w->kind)->has_peer && want->peer_netns[0]) {
                 q.peer_netns_fd = open_netns_fd(want->peer_netns);
                 q.peer_elsewhere = true;
                 if (q.peer_netns_fd < 0)
@@ -913,7 +914,7 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
                                         strerror(-q.peer_netns_fd));
         }
         int r;
-        if (w->kind == KIND_TAP) {
+        if (link_kind_of(w->kind)->tun_device) {
                 r = tap_configure(s, w, true);
                 if (r >= 0 && (q.mtu || q.mac))
                         r = link_send(s, &LINK_REQ(.ifindex = ifindex_of(s, w->name), .mtu = q.mtu, .mac = q.mac));
@@ -927,7 +928,7 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
         if (ifindex <= 0)
                 return diag_res(-ENODEV, kind_to_string(w->kind), w->name, "created, but not found afterwards");
         /* Before the ports join: each would otherwise pull the bridge to its MTU. */
-        if (w->kind == KIND_BRIDGE && (w->set & LINK_F_MTU) &&
+        if (link_kind_of(w->kind)->holds_mtu && (w->set & LINK_F_MTU) &&
             (r = bridge_hold_mtu(s, a, ifindex, want->mtu, l, e)) < 0)
                 return r;
         r = apply_addresses(s, a, ifindex, true);
@@ -936,7 +937,7 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
         /* The ports it was meant to hold are its own to release, enslaved yet or not. */
         record_ports(l, e, w);
         /* The peer in this namespace follows its veth up; it has no manifest entry of its own yet. */
-        if (r >= 0 && w->kind == KIND_VETH && !want->peer_netns[0] && want->up) {
+        if (r >= 0 && link_kind_of(w->kind)->has_peer && !want->peer_netns[0] && want->up) {
                 r = link_send(s, &LINK_REQ(.ifindex = ifindex_of(s, want->peer), .up = UP_SET));
                 if (r < 0)
                         r = fail(s, a, r, "setting the peer up");
@@ -968,7 +969,7 @@ static int link_delete(struct link_state *s, const struct action *a) {
         if (r < 0)
                 return fail(s, a, r, "deleting");
         /* A deleted bond leaves its members closed: they come back up. */
-        for (size_t i = 0; a->kind == KIND_BOND && a->live && i < a->live->link.interfaces.n && r >= 0; i++) {
+        for (size_t i = 0; link_kind_of(a->kind)->ports_down && a->live && i < a->live->link.interfaces.n && r >= 0; i++) {
                 int member = ifindex_of(s, a->live->link.interfaces.v[i]);
                 if (member > 0 && (r = link_send(s, &LINK_REQ(.ifindex = member, .up = UP_SET))) < 0)
                         r = fail(s, a, r, "setting a former member up");
@@ -987,7 +988,7 @@ static int bond_change_down(struct link_state *s, const struct action *a, int if
         if (r >= 0 && live->link.up)
                 r = set_up(s, a, ifindex, false);
         if (r >= 0) {
-                r = link_send(s, &LINK_REQ(.ifindex = ifindex, .kind = KIND_BOND, .data = a->want, .data_fields = fields));
+                r = link_send(s, &LINK_REQ(.ifindex = ifindex, .kind = a->kind, .data = a->want, .data_fields = fields));
                 if (r < 0)
                         r = fail(s, a, r, "changing the mode");
         }
@@ -1011,7 +1012,7 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                 const struct change *c = &a->changes[i];
                 switch (c->field) {
                 case LINK_F_MTU:
-                        if (w->kind == KIND_BRIDGE) {
+                        if (link_kind_of(w->kind)->holds_mtu) {
                                 hold_mtu = true;
                                 break;
                         }
@@ -1033,7 +1034,7 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                         break;
                 case LINK_F_MODE:
                 case LINK_F_LACP_RATE:
-                        if (w->kind == KIND_BOND) {
+                        if (link_kind_of(w->kind)->down_fields & c->field) {
                                 down_fields |= c->field;
                                 break;
                         }
@@ -1160,11 +1161,20 @@ struct resource *link_made_with(const struct resource *w, const struct model *wa
 
 /* What a create sets, in the order the plan reads best: what the kernel takes
  * at creation, then MTU and MAC, ports, addresses, up. */
+/* The key a kind declares a field under ("dev" or "link"), and its table. */
+static const struct field *field_of(enum kind k, uint64_t bit) {
+        for (size_t i = 0; i < kind_ops(k)->n_fields; i++)
+                if (kind_ops(k)->fields[i].bit == bit)
+                        return &kind_ops(k)->fields[i];
+        return NULL;
+}
+
 void link_describe(const struct resource *w, struct action *a) {
         const struct link_spec *l = &w->link;
         char buf[64];
-        if (w->set & LINK_F_LINK)
-                action_add_set(a, LINK_F_LINK, w->kind == KIND_VXLAN ? "dev" : "link", l->link);
+        const struct field *f;
+        if ((w->set & LINK_F_LINK) && (f = field_of(w->kind, LINK_F_LINK)))
+                action_add_set(a, LINK_F_LINK, f->key, l->link);
         if (w->set & LINK_F_ID) {
                 snprintf(buf, sizeof(buf), "%u", l->vlan_id);
                 action_add_set(a, LINK_F_ID, "id", buf);
@@ -1175,9 +1185,8 @@ void link_describe(const struct resource *w, struct action *a) {
         }
         if (w->set & LINK_F_PEER)
                 action_add_set(a, LINK_F_PEER, "peer", l->peer);
-        if (w->set & LINK_F_MODE)
-                action_add_set(a, LINK_F_MODE, "mode",
-                               enum_to_string(w->kind == KIND_BOND ? &bond_mode_table : &macvlan_mode_table, l->mode));
+        if ((w->set & LINK_F_MODE) && (f = field_of(w->kind, LINK_F_MODE)))
+                action_add_set(a, LINK_F_MODE, f->key, enum_to_string(f->extra, l->mode));
         if (w->set & LINK_F_MTU) {
                 snprintf(buf, sizeof(buf), "%u", l->mtu);
                 action_add_set(a, LINK_F_MTU, "mtu", buf);

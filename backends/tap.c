@@ -84,7 +84,7 @@ static enum kind tap_observe_info(struct resource *r, struct nlattr *data) {
 }
 
 /* TAPs are made through the tun ioctls (the link backend's tap_configure), not IFLA_INFO_DATA. */
-static const struct link_kind tap_link = { .info_kind = "tun", .diff_identity = tap_diff_identity,
+static const struct link_kind tap_link = { .info_kind = "tun", .tun_device = true, .diff_identity = tap_diff_identity,
                                            .diff_in_place = tap_diff_in_place, .observe_info = tap_observe_info };
 
 const struct kind_ops tap_kind = {

@@ -120,7 +120,7 @@ static int veth_put_info(struct nl_msg *msg, const struct link_put *p) {
         return e < 0 ? -ENOMEM : 0;
 }
 
-static const struct link_kind veth_link = { .info_kind = "veth", .diff_identity = veth_diff_identity,
+static const struct link_kind veth_link = { .info_kind = "veth", .has_peer = true, .diff_identity = veth_diff_identity,
                                             .put_info = veth_put_info };
 
 const struct kind_ops veth_kind = {
