@@ -9,14 +9,10 @@
 
 static const struct field bridge_fields[] = {
         { "interfaces", FT_STR_LIST, R(link.interfaces), 1, 0, LINK_F_INTERFACES, NULL, NULL, NULL },
-        { "addresses", FT_ADDR_LIST, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL, NULL },
-        { "mtu", FT_U32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL, NULL },
-        { "mac", FT_MAC, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL, NULL },
         { "stp", FT_BOOL, R(link.stp), 0, 0, LINK_F_STP, NULL, NULL, NULL },
         /* The kernel takes 2..30 s of forward delay while STP runs; 0 is fine without it. */
         { "forward-delay", FT_U32, R(link.forward_delay), 0, 30, LINK_F_FORWARD_DELAY, NULL, NULL, NULL },
-        { "up", FT_BOOL, R(link.up), 0, 0, LINK_F_UP, NULL, NULL, NULL },
-        STATE_FIELD(state_table),
+        LINK_COMMON_FIELDS,
 };
 
 static int bridge_check(struct check_ctx *c, struct resource *r) {

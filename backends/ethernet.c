@@ -2,12 +2,9 @@
  * configured, never created or deleted. */
 #include "kind.h"
 
+/* The keys of every link; its state is present only (KF_NOT_ABSENT says why). */
 static const struct field ethernet_fields[] = {
-        { "mtu", FT_U32, R(link.mtu), 68, 65535, LINK_F_MTU, NULL, NULL, NULL },
-        { "up", FT_BOOL, R(link.up), 0, 0, LINK_F_UP, NULL, NULL, NULL },
-        { "addresses", FT_ADDR_LIST, R(link.addresses), 0, 0, LINK_F_ADDRESSES, NULL, NULL, NULL },
-        { "mac", FT_MAC, R(link.mac), 0, 0, LINK_F_MAC, NULL, NULL, NULL },
-        STATE_FIELD(state_table), /* present only: absent is refused with its reason */
+        LINK_COMMON_FIELDS,
 };
 
 static void ethernet_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {

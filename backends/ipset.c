@@ -552,10 +552,6 @@ struct set_check {
         uint32_t lo, hi; /* bitmap range: host-order IPv4 addresses or ports */
 };
 
-static uint32_t ipv4_host(const struct ipaddr *a) {
-        return (uint32_t) a->a[0] << 24 | (uint32_t) a->a[1] << 16 | (uint32_t) a->a[2] << 8 | a->a[3];
-}
-
 static bool all_digits(const char *s) {
         if (!*s)
                 return false;
@@ -598,7 +594,7 @@ static bool set_part(const struct set_check *k, enum set_dim dim, const char *p,
                 for (unsigned i = a.prefix; i < max; i++)
                         a.a[i / 8] &= (unsigned char) ~(0x80 >> (i % 8));
                 ipaddr_format(&a, a.prefix != max, out, size);
-                if (k->has_range && (ipv4_host(&a) < k->lo || ipv4_host(&a) > k->hi)) {
+                if (k->has_range && (ipaddr_v4_host(&a) < k->lo || ipaddr_v4_host(&a) > k->hi)) {
                         *why = "an address inside the set's range";
                         return false;
                 }
@@ -738,7 +734,7 @@ static int check_set_range(struct check_ctx *c, const struct resource *r, struct
         struct ipaddr a, b;
         char want[40], fa[INET6_ADDRSTRLEN], fb[INET6_ADDRSTRLEN];
         if (!dash && ipaddr_parse(s, true, &a) == 0 && a.family == AF_INET && a.prefix >= 16) {
-                uint32_t lo = ipv4_host(&a) & (a.prefix ? ~0u << (32 - a.prefix) : 0);
+                uint32_t lo = ipaddr_v4_host(&a) & (a.prefix ? ~0u << (32 - a.prefix) : 0);
                 uint32_t hi = lo | (a.prefix == 32 ? 0 : ~0u >> a.prefix);
                 struct in_addr x = { htonl(lo) }, y = { htonl(hi) };
                 inet_ntop(AF_INET, &x, fa, sizeof(fa));
@@ -749,17 +745,17 @@ static int check_set_range(struct check_ctx *c, const struct resource *r, struct
         if (dash && dash - s < 40)
                 snprintf(left, sizeof(left), "%.*s", (int) (dash - s), s);
         if (!dash || ipaddr_parse(left, false, &a) < 0 || ipaddr_parse(dash + 1, false, &b) < 0 ||
-            a.family != AF_INET || b.family != AF_INET || ipv4_host(&a) > ipv4_host(&b))
+            a.family != AF_INET || b.family != AF_INET || ipaddr_v4_host(&a) > ipaddr_v4_host(&b))
                 return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\": expected FROM-TO, IPv4 addresses", r->name, printable(s));
-        if (ipv4_host(&b) - ipv4_host(&a) > 65535)
+        if (ipaddr_v4_host(&b) - ipaddr_v4_host(&a) > 65535)
                 return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\" holds more than 65536 addresses, the most a bitmap takes",
                             r->name, s);
         snprintf(want, sizeof(want), "%s-%s", ipaddr_format(&a, false, fa, sizeof(fa)),
                  ipaddr_format(&b, false, fb, sizeof(fb)));
         if (strcmp(want, s) != 0)
                 return check_error(c, SET_F_RANGE, "ipset %s: range \"%.64s\" is not in the kernel's form: write %s", r->name, s, want);
-        k->lo = ipv4_host(&a);
-        k->hi = ipv4_host(&b);
+        k->lo = ipaddr_v4_host(&a);
+        k->hi = ipaddr_v4_host(&b);
         k->has_range = true;
         return 0;
 }

@@ -556,10 +556,6 @@ static void service_defaults(struct resource *r) {
         r->service.forwarding = FWD_MASQ;
 }
 
-static uint32_t ipv4_host(const struct ipaddr *a) {
-        return (uint32_t) a->a[0] << 24 | (uint32_t) a->a[1] << 16 | (uint32_t) a->a[2] << 8 | a->a[3];
-}
-
 static int service_check(struct check_ctx *c, struct resource *r) {
         if (r->set & SVC_F_FWMARK) {
                 if (r->set & (SVC_F_ADDRESS | SVC_F_PORT | SVC_F_PROTOCOL))
@@ -589,7 +585,7 @@ static int service_check(struct check_ctx *c, struct resource *r) {
         }
         if (r->set & SVC_F_NETMASK) {
                 const struct ipaddr *nm = &r->service.netmask;
-                uint32_t v = ipv4_host(nm);
+                uint32_t v = ipaddr_v4_host(nm);
                 if (nm->family != fam)
                         return check_error(c, SVC_F_NETMASK, "service %s: netmask and address are of different families",
                                            r->name);

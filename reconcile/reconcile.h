@@ -179,6 +179,10 @@ int ipaddr_parse(const char *s, bool want_prefix, struct ipaddr *out); /* 0 or -
 /* "192.0.2.1/24" (with_prefix) or "192.0.2.1" into buf of at least 64 bytes. */
 char *ipaddr_format(const struct ipaddr *a, bool with_prefix, char *buf, size_t size);
 bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b); /* address and prefix, not flags */
+/* An IPv4 address as a host-order number (ranges, masks). */
+static inline uint32_t ipaddr_v4_host(const struct ipaddr *a) {
+        return (uint32_t) a->a[0] << 24 | (uint32_t) a->a[1] << 16 | (uint32_t) a->a[2] << 8 | a->a[3];
+}
 /* Whether a lies in net's prefix (its first net->prefix bits); never across families. */
 bool ipaddr_in_subnet(const struct ipaddr *net, const struct ipaddr *a);
 /* The client address of the SSH session this runs in (SSH_CONNECTION), so that
