@@ -14,30 +14,14 @@
  * reads it as an ordinary owned entry, finds no such object, and forgets it. */
 #define RETIRED "retired"
 
-/* Fields are separated by tabs; '%', tab, newline and '=' in a field are %XX-escaped. */
+/* Fields are separated by tabs; '%', tab, newline and '=' in a field are %XX-escaped
+ * (record_unescape reverses it, as for the checkpoint's records). */
 static void put_escaped(FILE *f, const char *s) {
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
                 if (*p == '%' || *p == '\t' || *p == '\n' || *p == '=' || *p < 0x20)
                         fprintf(f, "%%%02X", *p);
                 else
                         fputc(*p, f);
-}
-
-static int unescape(char *s) {
-        char *w = s;
-        for (char *p = s; *p; p++) {
-                if (*p != '%') {
-                        *w++ = *p;
-                        continue;
-                }
-                unsigned v;
-                if (!p[1] || !p[2] || sscanf(p + 1, "%2x", &v) != 1 || v == 0)
-                        return -EINVAL;
-                *w++ = (char) v;
-                p += 2;
-        }
-        *w = '\0';
-        return 0;
 }
 
 static uint64_t entry_hash(const char *scope, enum kind k, const char *name) {
@@ -235,7 +219,7 @@ static int parse_line(struct ledger *l, char *line) {
         if (nf < 4 || strcmp(fields[0], "E") != 0)
                 return -EBADMSG;
         for (size_t i = 1; i < 4; i++)
-                if (unescape(fields[i]) < 0)
+                if (record_unescape(fields[i]) < 0)
                         return -EBADMSG;
         enum kind k = kind_from_string(fields[2]);
         if ((int) k < 0)
@@ -246,7 +230,7 @@ static int parse_line(struct ledger *l, char *line) {
                 if (!eq)
                         return -EBADMSG;
                 *eq = '\0';
-                if (unescape(fields[i]) < 0 || unescape(eq + 1) < 0)
+                if (record_unescape(fields[i]) < 0 || record_unescape(eq + 1) < 0)
                         return -EBADMSG;
                 if (strcmp(fields[i], RETIRED) == 0)
                         e->gone = true;
