@@ -36,8 +36,5 @@ int cmd_daemon(struct options *o);
 int cmd_apply_confirm(struct options *o);
 int cmd_confirm(struct options *o);
 int cmd_release(struct options *o);
-/* The checkpoint's YAML: show's emitter for the core (pass_opts.write_yaml). */
-int checkpoint_yaml(void *u, FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *),
-                    void *pick_u, const struct resource *const *absent, size_t n_absent, const struct ledger *ledger);
 /* Wait for `reconcile confirm` or Enter (pass_opts.wait): 0 keep, 1 revert. */
 int wait_for_confirmation(void *u, int seconds);

@@ -17,13 +17,6 @@ int cmd_release(struct options *o) {
         return EXIT_OK;
 }
 
-int checkpoint_yaml(void *u, FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *),
-                    void *pick_u, const struct resource *const *absent, size_t n_absent, const struct ledger *ledger) {
-        const struct options *o = ((const struct pass_ctx *) u)->o;
-        struct show_owner owner = { ledger, &o->run };
-        return show_print_yaml_subset(f, live, pick, pick_u, absent, n_absent, &owner);
-}
-
 /* ---- waiting ---- */
 
 static volatile sig_atomic_t stop_signal;

@@ -277,7 +277,6 @@ void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pa
                 .confirm_seconds = log_actions ? 0 : o->confirm_seconds,
                 .confirm_partial = o->confirm_partial,
                 .report = print_pass,
-                .write_yaml = checkpoint_yaml,
                 .wait = wait_for_confirmation,
                 .u = &ctx,
         };

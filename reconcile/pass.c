@@ -167,7 +167,8 @@ static int checkpoint_write_yaml(const struct pass *ps, const struct run *r, con
         FILE *f = open_memstream(&yaml, &len);
         if (!f)
                 return diag_plain(-ENOMEM, "--confirm: cannot write the checkpoint: %s", strerror(ENOMEM));
-        int ret = ps->o->write_yaml(ps->o->u, f, &r->live, touched, (void *) &r->plan, absent, n_absent, r->ledger);
+        struct show_owner owner = { r->ledger, &ps->run };
+        int ret = show_print_yaml_subset(f, &r->live, touched, (void *) &r->plan, absent, n_absent, &owner);
         fclose(f);
         if (ret == -EILSEQ)
                 ret = diag_plain(ret, "--confirm: a resource the change touches has a name or value that is "
@@ -477,11 +478,11 @@ out:
 
 void pass_run(const struct pass_opts *o, struct model *want, struct pass_result *res) {
         struct pass ps = { .o = o, .run = o->run };
-        if (o->confirm_seconds && (!o->write_yaml || !o->wait)) {
+        if (o->confirm_seconds && !o->wait) {
                 /* A caller's mistake, not the host's: nothing is touched. */
                 memset(res, 0, sizeof(*res));
                 res->status = PASS_ERROR;
-                diag_plain(-EINVAL, "--confirm: this caller cannot write a checkpoint or wait for a confirmation");
+                diag_plain(-EINVAL, "--confirm: this caller cannot wait for a confirmation");
                 return;
         }
         if (o->confirm_seconds && !o->run.dry_run)

@@ -1026,12 +1026,6 @@ struct pass_opts {
         int confirm_seconds;  /* apply --confirm: 0 = off */
         bool confirm_partial; /* apply --confirm: revert what can be, keep the rest */
         void (*report)(void *u, const struct pass_report *rep);
-        /* apply --confirm: the resources pick accepts, and `state: absent` for
-         * the absent ones, as manifest YAML (cmd/output.c's emitter); 0, or
-         * -EILSEQ for a string YAML cannot hold, or another negative errno. */
-        int (*write_yaml)(void *u, FILE *f, const struct model *live, bool (*pick)(const struct resource *, void *),
-                          void *pick_u, const struct resource *const *absent, size_t n_absent,
-                          const struct ledger *ledger);
         /* apply --confirm, once applied: 0 keeps the change, 1 puts it back. */
         int (*wait)(void *u, int seconds);
         void *u;
