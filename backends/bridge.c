@@ -69,11 +69,22 @@ static const struct link_kind bridge_link = { .info_kind = "bridge", .has_ports 
                                               .diff_in_place = bridge_diff_in_place,
                                               .observe_info = bridge_observe_info, .put_info = bridge_put_info };
 
+/* An MTU change to the same value is the hold (see bridge_hold_mtu in link.c):
+ * a bridge that follows its ports keeps the declared one while they move. */
+static int bridge_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
+        (void) a;
+        if (c->field != LINK_F_MTU || !now || c->was.number != c->now.number)
+                return -1;
+        snprintf(buf, size, "%llu (held)", (unsigned long long) c->now.number);
+        return 1;
+}
+
 const struct kind_ops bridge_kind = {
         .word = "bridge",
         .section = "bridges",
         LINK_KIND_COMMON,
         .dep_role = "port",
+        .change_words = bridge_change_words,
         .impl = &bridge_link,
         .defaults = link_defaults,
         .show_as = link_show_as,

@@ -240,7 +240,7 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
 const struct kind_ops domain_kind = {
         .word = "domain",
         .section = "domains",
-        .backend = &libvirt_backend, .diff = lv_domain_diff, .apply = lv_domain_apply,
+        .backend = &libvirt_backend, .diff = lv_domain_diff, .change_words = lv_domain_change_words, .apply = lv_domain_apply,
         .deps = lv_domain_deps,
         .admit = lv_domain_admit,
         .show_rank = 13,

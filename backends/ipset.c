@@ -328,7 +328,6 @@ static char **sorted(const struct str_list *l) {
 static int ipset_diff_(void *state, const struct resource *w, const struct resource *l,
                        const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct ipset_spec *want = &w->ipset, *have = &l->ipset;
-        char f[32], t[32];
         (void) state;
         (void) owned;
         (void) p;
@@ -343,44 +342,35 @@ static int ipset_diff_(void *state, const struct resource *w, const struct resou
                 a->op = OP_REPLACE;
                 a->reason = xstrdup("cannot change in place (the kernel swaps only sets of one type and family)");
                 if (strcmp(want->type, have->type) != 0)
-                        action_add_change(a, SET_F_TYPE, "type", have->type, want->type);
+                        action_add_change(a, SET_F_TYPE, "type", value_text(have->type), value_text(want->type));
                 if (family != have->family)
-                        action_add_change(a, SET_F_FAMILY, "family", enum_to_string(&inet_family_table, have->family),
-                                          enum_to_string(&inet_family_table, family));
+                        action_add_change(a, SET_F_FAMILY, "family", value_word(&inet_family_table, have->family),
+                                          value_word(&inet_family_table, family));
                 return 0;
         }
         if ((w->set & SET_F_RANGE) && strcmp(want->range, have->range) != 0)
-                action_add_change(a, SET_C_SWAP, "range", have->range[0] ? have->range : NULL, want->range);
+                action_add_change(a, SET_C_SWAP, "range", value_text(have->range), value_text(want->range));
         uint32_t maxelem = want_maxelem(w);
         bool bitmap = strncmp(want->type, "bitmap:", 7) == 0 || strcmp(want->type, "list:set") == 0;
         bool maxelem_off = !bitmap && ((w->set & SET_F_MAXELEM) ? maxelem != have->maxelem : have->maxelem < maxelem);
-        if (maxelem_off) {
-                snprintf(f, sizeof(f), "%u", have->maxelem);
-                snprintf(t, sizeof(t), "%u", maxelem);
-                action_add_change(a, SET_C_SWAP, "maxelem", f, t);
-        }
-        if ((w->set & SET_F_HASHSIZE) && want->hashsize != have->hashsize) {
-                snprintf(f, sizeof(f), "%u", have->hashsize);
-                snprintf(t, sizeof(t), "%u", want->hashsize);
-                action_add_change(a, SET_C_SWAP, "hashsize", f, t);
-        }
-        if ((w->set & SET_F_TIMEOUT) && want->timeout != have->timeout) {
-                snprintf(f, sizeof(f), "%u", have->timeout);
-                snprintf(t, sizeof(t), "%u", want->timeout);
-                action_add_change(a, SET_C_SWAP, "timeout", have->timeout ? f : NULL, want->timeout ? t : NULL);
-        }
+        if (maxelem_off)
+                action_add_change(a, SET_C_SWAP, "maxelem", value_number(have->maxelem), value_number(maxelem));
+        if ((w->set & SET_F_HASHSIZE) && want->hashsize != have->hashsize)
+                action_add_change(a, SET_C_SWAP, "hashsize", value_number(have->hashsize), value_number(want->hashsize));
+        if ((w->set & SET_F_TIMEOUT) && want->timeout != have->timeout)
+                action_add_change(a, SET_C_SWAP, "timeout", have->timeout ? value_number(have->timeout) : VALUE_NONE,
+                                  want->timeout ? value_number(want->timeout) : VALUE_NONE);
         if ((w->set & SET_F_COMMENT) && want->comment != have->comment)
-                action_add_change(a, SET_C_SWAP, "comment", have->comment ? "true" : "false",
-                                  want->comment ? "true" : "false");
+                action_add_change(a, SET_C_SWAP, "comment", value_bool(have->comment), value_bool(want->comment));
         if (w->set & SET_F_ENTRIES) {
                 char **dv = sorted(&want->entries), **hv = sorted(&have->entries);
                 size_t i = 0, j = 0;
                 while (i < want->entries.n || j < have->entries.n) {
                         int c = i == want->entries.n ? 1 : j == have->entries.n ? -1 : strcmp(dv[i], hv[j]);
                         if (c < 0)
-                                action_add_change(a, SET_C_ENTRY, "entry", NULL, dv[i++]);
+                                action_add_change(a, SET_C_ENTRY, "entry", VALUE_NONE, value_text(dv[i++]));
                         else if (c > 0)
-                                action_add_change(a, SET_C_ENTRY, "entry", hv[j++], NULL);
+                                action_add_change(a, SET_C_ENTRY, "entry", value_text(hv[j++]), VALUE_NONE);
                         else
                                 i++, j++;
                 }
@@ -503,11 +493,11 @@ static int ipset_apply_(void *state, const struct action *a, struct ledger *l, s
         else {
                 /* Deletions first, so a set near maxelem has room for the additions. */
                 for (size_t i = 0; i < a->n_changes; i++)
-                        if (a->changes[i].field == SET_C_ENTRY && !a->changes[i].to)
-                                buf_add(&b, &len, &cap, "del -exist %s %s\n", w->name, a->changes[i].from);
+                        if (a->changes[i].field == SET_C_ENTRY && a->changes[i].was.type == VAL_TEXT)
+                                buf_add(&b, &len, &cap, "del -exist %s %s\n", w->name, a->changes[i].was.text);
                 for (size_t i = 0; i < a->n_changes; i++)
-                        if (a->changes[i].field == SET_C_ENTRY && a->changes[i].to)
-                                buf_add(&b, &len, &cap, "add -exist %s %s\n", w->name, a->changes[i].to);
+                        if (a->changes[i].field == SET_C_ENTRY && a->changes[i].now.type == VAL_TEXT)
+                                buf_add(&b, &len, &cap, "add -exist %s %s\n", w->name, a->changes[i].now.text);
         }
         int r = 0;
         if (len && ipset_run(s, b) < 0)

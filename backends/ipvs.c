@@ -351,47 +351,33 @@ static const struct real_spec *find_real(const struct service_spec *v, const cha
         return NULL;
 }
 
-static char *real_text(const struct real_spec *rs) {
-        char thresholds[64] = "";
-        if (rs->upper || rs->lower)
-                snprintf(thresholds, sizeof(thresholds), " upper %u lower %u", rs->upper, rs->lower);
-        return xasprintf("weight %u %s%s", rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding), thresholds);
+static bool real_differs(const struct real_spec *x, const struct real_spec *y) {
+        return x->weight != y->weight || x->forwarding != y->forwarding || x->upper != y->upper || x->lower != y->lower;
 }
 
 static int ipvs_diff(void *state, const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
                      struct action *a, struct plan *p) {
         const struct service_spec *want = &w->service, *have = &l->service;
-        char buf[96], f[32], t[32];
+        char buf[96];
         (void) state;
         if (strcmp(want->scheduler, have->scheduler) != 0)
-                action_add_change(a, SVC_F_SCHEDULER, "scheduler", have->scheduler, want->scheduler);
-        if (want->persistence != have->persistence) {
-                snprintf(f, sizeof(f), "%u", have->persistence);
-                snprintf(t, sizeof(t), "%u", want->persistence);
-                action_add_change(a, SVC_F_PERSISTENCE, "persistence", have->persistence ? f : NULL,
-                                  want->persistence ? t : NULL);
-        }
+                action_add_change(a, SVC_F_SCHEDULER, "scheduler", value_text(have->scheduler), value_text(want->scheduler));
+        if (want->persistence != have->persistence)
+                action_add_change(a, SVC_F_PERSISTENCE, "persistence",
+                                  have->persistence ? value_number(have->persistence) : VALUE_NONE,
+                                  want->persistence ? value_number(want->persistence) : VALUE_NONE);
         if ((w->set & SVC_F_NETMASK) && !ipaddr_equal(&want->netmask, &have->netmask) &&
             memcmp(want->netmask.a, have->netmask.a, 4) != 0)
-                action_add_change(a, SVC_F_NETMASK, "netmask", ipaddr_format(&have->netmask, false, f, sizeof(f)),
-                                  ipaddr_format(&want->netmask, false, t, sizeof(t)));
+                action_add_change(a, SVC_F_NETMASK, "netmask", value_addr(&have->netmask), value_addr(&want->netmask));
         for (size_t i = 0; i < want->n_reals; i++) {
                 const struct real_spec *rs = &want->reals[i];
                 real_key(rs, buf, sizeof(buf));
                 const struct real_spec *h = find_real(have, buf);
-                _cleanup_free_ char *to = real_text(rs);
                 _cleanup_free_ char *name = xasprintf("real %s", buf);
-                struct value now = { .type = VAL_INDEX, .index = i };
-                if (!h) {
-                        action_add_change(a, SVC_C_REAL, name, NULL, to)->now = now;
-                        continue;
-                }
-                _cleanup_free_ char *from = real_text(h);
-                if (strcmp(from, to) != 0) {
-                        struct change *c = action_add_change(a, SVC_C_REAL, name, from, to);
-                        c->was = (struct value) { .type = VAL_INDEX, .index = (size_t) (h - have->reals) };
-                        c->now = now;
-                }
+                if (!h)
+                        action_add_change(a, SVC_C_REAL, name, VALUE_NONE, value_index(i));
+                else if (real_differs(h, rs))
+                        action_add_change(a, SVC_C_REAL, name, value_index((size_t) (h - have->reals)), value_index(i));
         }
         time_t now = time(NULL);
         for (size_t i = 0; i < have->n_reals; i++) {
@@ -400,30 +386,43 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
                 if (find_real(want, buf))
                         continue;
                 _cleanup_free_ char *name = xasprintf("real %s", buf);
-                _cleanup_free_ char *from = real_text(h);
                 _cleanup_free_ char *dkey = xasprintf("drain.%s", buf);
                 const char *started = ledger_get(owned, dkey);
-                struct value was = { .type = VAL_INDEX, .index = i };
                 if (!want->drain_seconds || (started && now - atol(started) >= (long) want->drain_seconds)) {
-                        action_add_change(a, SVC_C_REAL, name, from, NULL)->was = was; /* gone now, or drained */
+                        action_add_change(a, SVC_C_REAL, name, value_index(i), VALUE_NONE); /* gone now, or drained */
                         continue;
                 }
                 time_t until = (started ? atol(started) : now) + want->drain_seconds;
                 char when[64];
                 struct tm tm;
                 strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
-                if (h->weight != 0) {
-                        /* Weight 0 now: no new connections; the real goes once its drain has passed. */
-                        _cleanup_free_ char *drain = xasprintf("weight 0 (draining %u s)", want->drain_seconds);
-                        struct change *c = action_add_change(a, SVC_C_REAL, name, from, drain);
-                        c->was = was;
-                        c->now = (struct value) { .type = VAL_NUMBER, .number = 0 }; /* its weight */
-                }
+                /* Weight 0 now: no new connections; the real goes once its drain has passed. */
+                if (h->weight != 0)
+                        action_add_change(a, SVC_C_REAL, name, value_index(i), value_number(0)); /* its weight */
                 _cleanup_free_ char *why = xasprintf("real %s draining", buf);
                 plan_add_pending(p, KIND_SERVICE, w->name, why, when);
         }
         a->op = OP_UPDATE;
         return 0;
+}
+
+/* A real server's words: an index is a real of the live (was) or desired
+ * (now) service; a number is the weight of one draining. */
+static int ipvs_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
+        const struct value *v = now ? &c->now : &c->was;
+        if (c->field != SVC_C_REAL || v->type == VAL_NONE)
+                return -1;
+        if (v->type == VAL_NUMBER) {
+                snprintf(buf, size, "weight %llu (draining %u s)", (unsigned long long) v->number,
+                         a->want->service.drain_seconds);
+                return 1;
+        }
+        const struct real_spec *rs = &(now ? a->want : a->live)->service.reals[v->index];
+        char thresholds[64] = "";
+        if (rs->upper || rs->lower)
+                snprintf(thresholds, sizeof(thresholds), " upper %u lower %u", rs->upper, rs->lower);
+        snprintf(buf, size, "weight %u %s%s", rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding), thresholds);
+        return 1;
 }
 
 /* ---- apply ---- */
@@ -658,6 +657,7 @@ const struct kind_ops service_kind = {
         .backend = &ipvs_backend,
         .identity = ipvs_identity,
         .diff = ipvs_diff,
+        .change_words = ipvs_change_words,
         .apply = ipvs_apply,
         .flags = KF_REVERTIBLE,
         .show_rank = 14,

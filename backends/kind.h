@@ -121,6 +121,8 @@ void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k,
 void lv_volume_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
 void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
 int lv_network_admit(void *state, const struct resource *w);
+int lv_network_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size);
+int lv_domain_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size);
 int lv_domain_admit(void *state, const struct resource *w);
 
 extern const struct backend link_backend;

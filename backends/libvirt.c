@@ -503,84 +503,46 @@ int lv_network_admit(void *state, const struct resource *w) {
 
 /* ---- diff ---- */
 
-static const char *tf(bool b) {
-        return b ? "true" : "false";
-}
-
-static void change_u64(struct action *a, uint64_t bit, const char *name, uint64_t from, uint64_t to) {
-        char f[32], t[32];
-        snprintf(f, sizeof(f), "%llu", (unsigned long long) from);
-        snprintf(t, sizeof(t), "%llu", (unsigned long long) to);
-        action_add_change(a, bit, name, f, t);
-}
-
-static char *plan_size(uint64_t v) {
-        static const char units[] = "KMGT";
-        int u = -1;
-        while (u < 3 && v >= 1024 && v % 1024 == 0) {
-                v /= 1024;
-                u++;
-        }
-        return u < 0 ? xasprintf("%llu", (unsigned long long) v) : xasprintf("%llu%c", (unsigned long long) v, units[u]);
-}
-
-static void change_size(struct action *a, uint64_t bit, const char *name, uint64_t from, uint64_t to) {
-        _cleanup_free_ char *f = plan_size(from), *t = plan_size(to);
-        action_add_change(a, bit, name, f, t);
-}
-
-
 static int diff_network(const struct resource *w, const struct resource *l, struct action *a) {
         const struct network_spec *want = &w->network, *have = &l->network;
-        char f[64], t[64];
         int mode = want->mode;
         bool redefine = false;
         if (mode != have->mode) {
-                action_add_change(a, NET_F_MODE, "mode", enum_to_string(&net_mode_table, have->mode),
-                                  enum_to_string(&net_mode_table, mode));
+                action_add_change(a, NET_F_MODE, "mode", value_word(&net_mode_table, have->mode),
+                                  value_word(&net_mode_table, mode));
                 redefine = true;
         }
         if ((w->set & NET_F_BRIDGE) && strcmp(want->bridge, have->bridge) != 0) {
-                action_add_change(a, NET_F_BRIDGE, "bridge", have->bridge[0] ? have->bridge : NULL, want->bridge);
+                action_add_change(a, NET_F_BRIDGE, "bridge", value_text(have->bridge), value_text(want->bridge));
                 redefine = true;
         }
         if (mode == NET_MACVTAP) {
                 int mv = w->set & NET_F_MACVTAP_MODE ? want->macvtap_mode : MACVTAP_BRIDGE;
                 if (strcmp(want->dev, have->dev) != 0)
-                        action_add_change(a, NET_F_DEV, "dev", have->dev[0] ? have->dev : NULL, want->dev), redefine = true;
+                        action_add_change(a, NET_F_DEV, "dev", value_text(have->dev), value_text(want->dev)), redefine = true;
                 if (mv != have->macvtap_mode)
                         action_add_change(a, NET_F_MACVTAP_MODE, "macvtap-mode",
-                                          enum_to_string(&macvtap_mode_table, have->macvtap_mode),
-                                          enum_to_string(&macvtap_mode_table, mv)),
+                                          value_word(&macvtap_mode_table, have->macvtap_mode),
+                                          value_word(&macvtap_mode_table, mv)),
                                 redefine = true;
         }
         if (!!(w->set & NET_F_ADDRESS) != !!(l->set & NET_F_ADDRESS) ||
             ((w->set & NET_F_ADDRESS) && !ipaddr_equal(&want->address, &have->address))) {
-                action_add_change(a, NET_F_ADDRESS, "address",
-                                  l->set & NET_F_ADDRESS ? ipaddr_format(&have->address, true, f, sizeof(f)) : NULL,
-                                  w->set & NET_F_ADDRESS ? ipaddr_format(&want->address, true, t, sizeof(t)) : NULL);
+                action_add_change(a, NET_F_ADDRESS, "address", l->set & NET_F_ADDRESS ? value_prefix(&have->address) : VALUE_NONE,
+                                  w->set & NET_F_ADDRESS ? value_prefix(&want->address) : VALUE_NONE);
                 redefine = true;
         }
         if (!!(w->set & NET_F_DHCP) != !!(l->set & NET_F_DHCP) ||
             ((w->set & NET_F_DHCP) &&
-             (!ipaddr_equal(&want->dhcp.start, &have->dhcp.start) || !ipaddr_equal(&want->dhcp.end, &have->dhcp.end)))) {
-                char fb[140] = "", tb[140] = "";
-                if (l->set & NET_F_DHCP)
-                        snprintf(fb, sizeof(fb), "%s-%s", ipaddr_format(&have->dhcp.start, false, f, sizeof(f)),
-                                 ipaddr_format(&have->dhcp.end, false, t, sizeof(t)));
-                if (w->set & NET_F_DHCP)
-                        snprintf(tb, sizeof(tb), "%s-%s", ipaddr_format(&want->dhcp.start, false, f, sizeof(f)),
-                                 ipaddr_format(&want->dhcp.end, false, t, sizeof(t)));
-                action_add_change(a, NET_F_DHCP, "dhcp", *fb ? fb : NULL, *tb ? tb : NULL);
-        }
+             (!ipaddr_equal(&want->dhcp.start, &have->dhcp.start) || !ipaddr_equal(&want->dhcp.end, &have->dhcp.end))))
+                action_add_change(a, NET_F_DHCP, "dhcp", l->set & NET_F_DHCP ? value_spec() : VALUE_NONE,
+                                  w->set & NET_F_DHCP ? value_spec() : VALUE_NONE);
         if (want->autostart != have->autostart)
-                action_add_change(a, NET_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
+                action_add_change(a, NET_F_AUTOSTART, "autostart", value_bool(have->autostart), value_bool(want->autostart));
         if (want->active != have->active)
-                action_add_change(a, NET_F_ACTIVE, "active", tf(have->active), tf(want->active));
-        if (have->stray_taps[0] && have->active && want->active) {
-                _cleanup_free_ char *from = xasprintf("%s off the bridge", have->stray_taps);
-                action_add_change(a, NET_C_TAPS, "taps", from, have->bridge);
-        }
+                action_add_change(a, NET_F_ACTIVE, "active", value_bool(have->active), value_bool(want->active));
+        if (have->stray_taps[0] && have->active && want->active)
+                action_add_change(a, NET_C_TAPS, "taps", value_text(have->stray_taps), value_text(have->bridge));
         if (redefine && have->active && want->active)
                 a->reason = xstrdup("redefined and restarted: guests on it lose their link for a moment");
         a->op = OP_UPDATE;
@@ -595,13 +557,13 @@ static int diff_pool(const struct resource *w, const struct resource *l, struct 
         const struct pool_spec *want = &w->pool, *have = &l->pool;
         bool replace = false;
         if (str_differs(want->type, have->type))
-                action_add_change(a, POOL_F_TYPE, "type", have->type, want->type), replace = true;
+                action_add_change(a, POOL_F_TYPE, "type", value_text(have->type), value_text(want->type)), replace = true;
         if ((w->set & POOL_F_PATH) && str_differs(want->path, have->path))
-                action_add_change(a, POOL_F_PATH, "path", have->path, want->path), replace = true;
+                action_add_change(a, POOL_F_PATH, "path", value_text(have->path), value_text(want->path)), replace = true;
         if ((w->set & POOL_F_SOURCE) && str_differs(want->source, have->source))
-                action_add_change(a, POOL_F_SOURCE, "source", have->source, want->source), replace = true;
+                action_add_change(a, POOL_F_SOURCE, "source", value_text(have->source), value_text(want->source)), replace = true;
         if ((w->set & POOL_F_HOST) && str_differs(want->host, have->host))
-                action_add_change(a, POOL_F_HOST, "host", have->host, want->host), replace = true;
+                action_add_change(a, POOL_F_HOST, "host", value_text(have->host), value_text(want->host)), replace = true;
         if (replace) {
                 /* Destroy + undefine + define: the storage underneath and its volumes stay. */
                 a->op = OP_REPLACE;
@@ -609,9 +571,9 @@ static int diff_pool(const struct resource *w, const struct resource *l, struct 
                 return 0;
         }
         if (want->autostart != have->autostart)
-                action_add_change(a, POOL_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
+                action_add_change(a, POOL_F_AUTOSTART, "autostart", value_bool(have->autostart), value_bool(want->autostart));
         if (want->active != have->active)
-                action_add_change(a, POOL_F_ACTIVE, "active", tf(have->active), tf(want->active));
+                action_add_change(a, POOL_F_ACTIVE, "active", value_bool(have->active), value_bool(want->active));
         a->op = OP_UPDATE;
         return 0;
 }
@@ -626,11 +588,12 @@ static int diff_volume(const struct resource *w, const struct resource *l, struc
                                 w->name, enum_to_string(&vol_format_table, have->format),
                                 enum_to_string(&vol_format_table, fmt));
         if (want->capacity < have->capacity) {
-                _cleanup_free_ char *f = plan_size(have->capacity), *t = plan_size(want->capacity);
-                return diag_pos(&w->pos, "volume %s: shrinking %s -> %s would destroy data: refused", w->name, f, t);
+                char f[32], t[32];
+                return diag_pos(&w->pos, "volume %s: shrinking %s -> %s would destroy data: refused", w->name,
+                                size_text(have->capacity, f, sizeof(f)), size_text(want->capacity, t, sizeof(t)));
         }
         if (want->capacity > have->capacity)
-                change_size(a, VOL_F_CAPACITY, "capacity", have->capacity, want->capacity);
+                action_add_change(a, VOL_F_CAPACITY, "capacity", value_size(have->capacity), value_size(want->capacity));
         a->op = OP_UPDATE;
         return 0;
 }
@@ -774,20 +737,19 @@ static void diff_domain_state(const struct resource *w, const struct resource *l
         bool running = l->state == STATE_RUNNING;
         long long since = running ? shutdown_started(owned, l->domain.id) : -1;
         if (w->state == STATE_RUNNING && !running)
-                action_add_change(a, DOM_C_STATE, "state", "shutoff", "running")->now =
-                        (struct value) { .type = VAL_NUMBER, .number = STATE_RUNNING };
+                action_add_change(a, DOM_C_STATE, "state", value_word(&domain_state_table, STATE_SHUTOFF),
+                                  value_word(&domain_state_table, STATE_RUNNING));
         if (w->state != STATE_SHUTOFF && since >= 0) {
                 /* Asked to stay up while a press is on record: forget it, or a later
                  * state: shutoff would count its timeout from the old press. */
-                char from[64];
-                snprintf(from, sizeof(from), "requested %lld s ago", now_boottime() - since);
-                action_add_change(a, DOM_C_SHUTDOWN_FORGET, "shutdown", from, "forgotten");
+                action_add_change(a, DOM_C_SHUTDOWN_FORGET, "shutdown", value_number((uint64_t) (now_boottime() - since)),
+                                  VALUE_NONE);
         }
         if (w->state != STATE_SHUTOFF || !running)
                 return;
         if (since < 0) {
-                action_add_change(a, DOM_C_STATE, "state", "running", "shutoff")->now =
-                        (struct value) { .type = VAL_NUMBER, .number = STATE_SHUTOFF };
+                action_add_change(a, DOM_C_STATE, "state", value_word(&domain_state_table, STATE_RUNNING),
+                                  value_word(&domain_state_table, STATE_SHUTOFF));
                 return;
         }
         long long waited = now_boottime() - since;
@@ -798,9 +760,8 @@ static void diff_domain_state(const struct resource *w, const struct resource *l
                 snprintf(why, sizeof(why), "shutting down, %lld s of %u", waited, timeout);
                 plan_add_pending(p, KIND_DOMAIN, w->name, why, NULL);
         } else if (w->domain.force_off) {
-                char from[96];
-                snprintf(from, sizeof(from), "running (no shutdown after %lld s)", waited);
-                action_add_change(a, DOM_C_FORCE_OFF, "state", from, "shutoff (forced off)");
+                action_add_change(a, DOM_C_FORCE_OFF, "state", value_number((uint64_t) waited),
+                                  value_word(&domain_state_table, STATE_SHUTOFF));
         } else {
                 diag_res(-ETIMEDOUT, "domain", w->name,
                          "still running %lld s after the ACPI power button (shutdown-timeout %u); declare force-off: true "
@@ -825,10 +786,10 @@ static void domain_restart_pending(const struct resource *w, const struct resour
                 WHY("%smax-vcpus %u -> %u", len ? ", " : "", run->max_vcpus, maxv);
         if (want->vcpus > run->max_vcpus)
                 WHY("%svcpus %u above the running maximum %u", len ? ", " : "", want->vcpus, run->max_vcpus);
-        if (maxm != run->max_memory) {
-                _cleanup_free_ char *f = plan_size(run->max_memory), *t = plan_size(maxm);
-                WHY("%smax-memory %s -> %s", len ? ", " : "", f, t);
-        }
+        char f[32], t[32];
+        if (maxm != run->max_memory)
+                WHY("%smax-memory %s -> %s", len ? ", " : "", size_text(run->max_memory, f, sizeof(f)),
+                    size_text(maxm, t, sizeof(t)));
         /* The definition has the value but the guest runs with another: a live
          * change it refused (a vCPU it cannot unplug) or one made by hand. When
          * the definition differs too, the action tries it live first. */
@@ -840,10 +801,9 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         unsigned long long kept = 0;
         int id = -1;
         if (refused && sscanf(refused, "%d@%llu", &id, &kept) == 2 && id == l->domain.id && kept != want->memory &&
-            l->domain.memory == want->memory) {
-                _cleanup_free_ char *f = plan_size(kept), *t = plan_size(want->memory);
-                WHY("%smemory %s -> %s (the running guest refused it)", len ? ", " : "", f, t);
-        }
+            l->domain.memory == want->memory)
+                WHY("%smemory %s -> %s (the running guest refused it)", len ? ", " : "", size_text(kept, f, sizeof(f)),
+                    size_text(want->memory, t, sizeof(t)));
         if ((w->set & DOM_F_CPU) && str_differs(want->cpu, run->cpu))
                 WHY("%scpu %s -> %s", len ? ", " : "", run->cpu ? run->cpu : "default", want->cpu);
         int mb = w->set & DOM_F_MEMBACK ? want->memory_backing : MEMBACK_DEFAULT;
@@ -916,35 +876,35 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
         uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
         uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
         if (maxv != have->max_vcpus)
-                change_u64(a, DOM_F_MAX_VCPUS, "max-vcpus", have->max_vcpus, maxv);
+                action_add_change(a, DOM_F_MAX_VCPUS, "max-vcpus", value_number(have->max_vcpus), value_number(maxv));
         if (want->vcpus != have->vcpus)
-                change_u64(a, DOM_F_VCPUS, "vcpus", have->vcpus, want->vcpus);
+                action_add_change(a, DOM_F_VCPUS, "vcpus", value_number(have->vcpus), value_number(want->vcpus));
         if (maxm != have->max_memory)
-                change_size(a, DOM_F_MAX_MEMORY, "max-memory", have->max_memory, maxm);
+                action_add_change(a, DOM_F_MAX_MEMORY, "max-memory", value_size(have->max_memory), value_size(maxm));
         if (want->memory != have->memory)
-                change_size(a, DOM_F_MEMORY, "memory", have->memory, want->memory);
+                action_add_change(a, DOM_F_MEMORY, "memory", value_size(have->memory), value_size(want->memory));
         if ((w->set & DOM_F_CPU) && str_differs(want->cpu, have->cpu))
-                action_add_change(a, DOM_F_CPU, "cpu", have->cpu, want->cpu);
+                action_add_change(a, DOM_F_CPU, "cpu", value_text(have->cpu), value_text(want->cpu));
         int mb = w->set & DOM_F_MEMBACK ? want->memory_backing : MEMBACK_DEFAULT;
         if (mb != have->memory_backing)
-                action_add_change(a, DOM_F_MEMBACK, "memory-backing", enum_to_string(&mem_backing_table, have->memory_backing),
-                                  enum_to_string(&mem_backing_table, mb));
+                action_add_change(a, DOM_F_MEMBACK, "memory-backing", value_word(&mem_backing_table, have->memory_backing),
+                                  value_word(&mem_backing_table, mb));
         if ((w->set & DOM_F_AUTOSTART) && want->autostart != have->autostart)
-                action_add_change(a, DOM_F_AUTOSTART, "autostart", tf(have->autostart), tf(want->autostart));
+                action_add_change(a, DOM_F_AUTOSTART, "autostart", value_bool(have->autostart), value_bool(want->autostart));
         /* A declared kernel declares the direct boot whole: an initrd or cmdline
          * left out is removed. Without kernel the domain's boot stays as it is. */
         if (w->set & DOM_F_KERNEL) {
                 if (str_differs(want->kernel, have->kernel))
-                        action_add_change(a, DOM_F_KERNEL, "kernel", have->kernel, want->kernel);
+                        action_add_change(a, DOM_F_KERNEL, "kernel", value_text(have->kernel), value_text(want->kernel));
                 if (str_differs(want->initrd, have->initrd))
-                        action_add_change(a, DOM_F_INITRD, "initrd", have->initrd, want->initrd);
+                        action_add_change(a, DOM_F_INITRD, "initrd", value_text(have->initrd), value_text(want->initrd));
                 if (str_differs(want->cmdline, have->cmdline))
-                        action_add_change(a, DOM_F_CMDLINE, "cmdline", have->cmdline, want->cmdline);
+                        action_add_change(a, DOM_F_CMDLINE, "cmdline", value_text(have->cmdline), value_text(want->cmdline));
         }
         /* A definition made before reconcile rendered them (or by hand) gets them
          * in its config; a running guest has them from its next start (pending). */
         if (!have->acpi || !have->apic)
-                action_add_change(a, DOM_F_FEATURES, "features", features_text(have), "acpi apic");
+                action_add_change(a, DOM_F_FEATURES, "features", value_spec(), value_spec());
         if (w->set & DOM_F_DISKS) {
                 int *pair = xcalloc(want->n_disks + 1, sizeof(int));
                 bool *used = xcalloc(have->n_disks + 1, sizeof(bool));
@@ -952,24 +912,22 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                 for (size_t i = 0; i < want->n_disks; i++) {
                         const struct disk_spec *h = pair[i] >= 0 ? &have->disks[pair[i]] : NULL;
                         if (!h) {
-                                action_add_change(a, DOM_C_DISK, "disk", NULL, disk_key(&want->disks[i]))->now =
-                                        (struct value) { .type = VAL_INDEX, .index = i };
+                                action_add_change(a, DOM_C_DISK, "disk", VALUE_NONE, value_index(i));
                                 continue;
                         }
                         if (str_differs(want->disks[i].cdrom, h->cdrom)) {
                                 _cleanup_free_ char *name = xasprintf("cdrom %s", h->target);
-                                action_add_change(a, DOM_C_MEDIA, name, h->cdrom, want->disks[i].cdrom);
+                                action_add_change(a, DOM_C_MEDIA, name, value_text(h->cdrom), value_text(want->disks[i].cdrom));
                         }
                         _cleanup_free_ char *x = disk_attrs(&want->disks[i]), *y = disk_attrs(h);
                         if (strcmp(x, y) != 0) {
                                 _cleanup_free_ char *name = xasprintf("disk %s", disk_key(&want->disks[i]));
-                                action_add_change(a, DOM_C_DISK_EDIT, name, y, x);
+                                action_add_change(a, DOM_C_DISK_EDIT, name, value_index((size_t) pair[i]), value_index(i));
                         }
                 }
                 for (size_t i = 0; i < have->n_disks; i++)
                         if (!used[i])
-                                action_add_change(a, DOM_C_DISK, "disk", disk_key(&have->disks[i]), NULL)->was =
-                                        (struct value) { .type = VAL_INDEX, .index = i };
+                                action_add_change(a, DOM_C_DISK, "disk", value_index(i), VALUE_NONE);
                 free(pair);
                 free(used);
         }
@@ -981,29 +939,21 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                         int j = match_nic(&want->nics[i], ledger_get(owned, key), have, used);
                         const struct nic_spec *h = j >= 0 ? &have->nics[j] : NULL;
                         if (!h) {
-                                _cleanup_free_ char *t = nic_text(&want->nics[i], ledger_get(owned, key));
-                                action_add_change(a, DOM_C_NIC, "interface", NULL, t)->now =
-                                        (struct value) { .type = VAL_INDEX, .index = i };
+                                action_add_change(a, DOM_C_NIC, "interface", VALUE_NONE, value_index(i));
                                 continue;
                         }
                         char mac[18];
                         _cleanup_free_ char *name = xasprintf("interface %s", mac_format(h->mac, mac));
-                        if (nic_source_differs(&want->nics[i], h)) {
-                                _cleanup_free_ char *f = nic_source(h), *t = nic_source(&want->nics[i]);
-                                action_add_change(a, DOM_C_NIC_EDIT, name, f, t);
-                        }
+                        if (nic_source_differs(&want->nics[i], h))
+                                action_add_change(a, DOM_C_NIC_EDIT, name, value_index((size_t) j), value_index(i));
                         int model = nic_model_of(&want->nics[i]);
                         if ((want->nics[i].set & NIC_F_MODEL) && model != h->model)
-                                action_add_change(a, DOM_C_NIC_EDIT, name, enum_to_string(&nic_model_table, h->model),
-                                                  enum_to_string(&nic_model_table, model));
+                                action_add_change(a, DOM_C_NIC_EDIT, name, value_word(&nic_model_table, h->model),
+                                                  value_word(&nic_model_table, model));
                 }
                 for (size_t j = 0; j < have->n_nics; j++)
-                        if (!used[j]) {
-                                char mac[18];
-                                _cleanup_free_ char *f = nic_text(&have->nics[j], mac_format(have->nics[j].mac, mac));
-                                action_add_change(a, DOM_C_NIC, "interface", f, NULL)->was =
-                                        (struct value) { .type = VAL_INDEX, .index = j };
-                        }
+                        if (!used[j])
+                                action_add_change(a, DOM_C_NIC, "interface", value_index(j), VALUE_NONE);
                 free(used);
         }
         bool running = l->state == STATE_RUNNING;
@@ -1013,6 +963,71 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                 domain_restart_pending(w, l, owned, p);
         a->op = OP_UPDATE;
         return 0;
+}
+
+/* ---- the words of changes only a network or a domain can name ---- */
+
+int lv_network_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
+        const struct value *v = now ? &c->now : &c->was;
+        if (c->field == NET_F_DHCP && v->type == VAL_SPEC) {
+                const struct network_spec *n = &(now ? a->want : a->live)->network;
+                char start[64], end[64];
+                snprintf(buf, size, "%s-%s", ipaddr_format(&n->dhcp.start, false, start, sizeof(start)),
+                         ipaddr_format(&n->dhcp.end, false, end, sizeof(end)));
+                return 1;
+        }
+        if (c->field == NET_C_TAPS && !now) {
+                snprintf(buf, size, "%s off the bridge", v->text);
+                return 1;
+        }
+        return -1;
+}
+
+int lv_domain_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
+        const struct value *v = now ? &c->now : &c->was;
+        const struct domain_spec *d = v->type == VAL_INDEX || v->type == VAL_SPEC ? &(now ? a->want : a->live)->domain : NULL;
+        switch (c->field) {
+        case DOM_F_FEATURES:
+                snprintf(buf, size, "%s", now ? "acpi apic" : features_text(d));
+                return 1;
+        case DOM_C_DISK:
+                if (!d)
+                        return 0;
+                snprintf(buf, size, "%s", disk_key(&d->disks[v->index]));
+                return 1;
+        case DOM_C_DISK_EDIT: {
+                _cleanup_free_ char *attrs = disk_attrs(&d->disks[v->index]);
+                snprintf(buf, size, "%s", attrs);
+                return 1;
+        }
+        case DOM_C_NIC: {
+                if (!d)
+                        return 0;
+                /* A new NIC shows the MAC the ledger keeps for it; a live one its own. */
+                char key[32], mac[18];
+                snprintf(key, sizeof(key), "mac.%zu", v->index);
+                const char *m = now ? ledger_get(a->owned, key) : mac_format(d->nics[v->index].mac, mac);
+                _cleanup_free_ char *text = nic_text(&d->nics[v->index], m);
+                snprintf(buf, size, "%s", text);
+                return 1;
+        }
+        case DOM_C_NIC_EDIT: {
+                if (v->type != VAL_INDEX)
+                        return -1;
+                _cleanup_free_ char *source = nic_source(&d->nics[v->index]);
+                snprintf(buf, size, "%s", source);
+                return 1;
+        }
+        case DOM_C_SHUTDOWN_FORGET:
+                snprintf(buf, size, now ? "forgotten" : "requested %llu s ago", (unsigned long long) v->number);
+                return 1;
+        case DOM_C_FORCE_OFF:
+                snprintf(buf, size, now ? "shutoff (forced off)" : "running (no shutdown after %llu s)",
+                         (unsigned long long) v->number);
+                return 1;
+        default:
+                return -1;
+        }
 }
 
 /* Pure: the connection is not asked (state may be NULL). */
@@ -1249,7 +1264,9 @@ static int volume_adopt(virStorageVolPtr vol, const struct resource *w) {
         if (virStorageVolGetInfo(vol, &info) < 0)
                 return lv_fail("volume", w->name, "reading the volume already in its pool");
         int have_fmt = enum_from_string(&vol_format_table, fmt);
-        _cleanup_free_ char *have_size = plan_size(info.capacity), *want_size = plan_size(w->volume.capacity);
+        char have_size[32], want_size[32];
+        size_text(info.capacity, have_size, sizeof(have_size));
+        size_text(w->volume.capacity, want_size, sizeof(want_size));
         if (have_fmt != want_fmt)
                 return diag_res(-EEXIST, "volume", w->name,
                                 "its pool already holds a %s volume of that name (%s); declared %s: not adopted "
@@ -1659,7 +1676,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
                 int x = 0;
-                if (c->field == DOM_C_STATE && c->now.number == STATE_SHUTOFF) {
+                if (c->field == DOM_C_STATE && c->now.word.value == STATE_SHUTOFF) {
                         if (virDomainShutdown(dom) < 0)
                                 x = lv_fail("domain", a->name, "shutting down");
                         else if (e) {
@@ -1739,7 +1756,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         r = lv_fail("domain", w->name, "setting memory");
                                 else if (running && want->memory <= run_maxm &&
                                          virDomainSetMemoryFlags(dom, want->memory >> 10, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-                                        _cleanup_free_ char *t = plan_size(want->memory), *f = plan_size(run_m);
+                                        char t[32], f[32];
+                                        size_text(want->memory, t, sizeof(t));
+                                        size_text(run_m, f, sizeof(f));
                                         live_err = diag_res(-EIO, "domain", w->name,
                                                             "memory %s is in the definition, but the running guest refused "
                                                             "it (%s): it keeps %s until it restarts",
@@ -1851,9 +1870,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                 const struct change *c = &a->changes[i];
                 if (c->field != DOM_C_STATE)
                         continue;
-                if (c->now.number == STATE_RUNNING && virDomainCreate(dom) < 0)
+                if (c->now.word.value == STATE_RUNNING && virDomainCreate(dom) < 0)
                         r = lv_fail("domain", w->name, "starting");
-                else if (c->now.number == STATE_RUNNING && e)
+                else if (c->now.word.value == STATE_RUNNING && e)
                         ledger_set(l, e, "shutdown", NULL);
         }
         /* Keep the MACs of the interfaces it has, so they are matched the same way next time. */

@@ -24,47 +24,35 @@ void link_free(struct resource *r) {
         str_list_done(&r->link.interfaces);
 }
 
-/* ---- changes as the link kinds record them: words for people, values for apply ---- */
+/* ---- changes as the link kinds record them ---- */
 
 void link_change_u32(struct action *a, uint64_t field, const char *name, uint32_t from, uint32_t to) {
-        char f[16], t[16];
-        snprintf(f, sizeof(f), "%u", from);
-        snprintf(t, sizeof(t), "%u", to);
-        action_add_change(a, field, name, f, t)->now = (struct value) { .type = VAL_NUMBER, .number = to };
+        action_add_change(a, field, name, value_number(from), value_number(to));
 }
 
 void link_change_bool(struct action *a, uint64_t field, const char *name, bool from, bool to) {
-        action_add_change(a, field, name, from ? "true" : "false", to ? "true" : "false")->now =
-                (struct value) { .type = VAL_BOOL, .boolean = to };
+        action_add_change(a, field, name, value_bool(from), value_bool(to));
 }
 
 void link_change_enum(struct action *a, uint64_t field, const char *name, const struct enum_table *t, int from, int to) {
-        action_add_change(a, field, name, enum_to_string(t, from), enum_to_string(t, to))->now =
-                (struct value) { .type = VAL_NUMBER, .number = (uint64_t) to };
+        action_add_change(a, field, name, value_word(t, from), value_word(t, to));
 }
 
 /* An address field (VXLAN remote, local, group): declared or not, and which. */
 void link_change_ip(struct action *a, const struct resource *w, const struct resource *live, uint64_t bit, const char *name,
                     const struct ipaddr *want, const struct ipaddr *have) {
-        char f[64], t[64];
         bool differs = !(w->set & bit) != !(live->set & bit) || ((w->set & bit) && !ipaddr_equal(want, have));
-        if (!differs)
-                return;
-        struct change *c = action_add_change(a, bit, name, live->set & bit ? ipaddr_format(have, false, f, sizeof(f)) : NULL,
-                                             w->set & bit ? ipaddr_format(want, false, t, sizeof(t)) : NULL);
-        if (w->set & bit)
-                c->now = (struct value) { .type = VAL_ADDR, .addr = *want };
+        if (differs)
+                action_add_change(a, bit, name, live->set & bit ? value_addr(have) : VALUE_NONE,
+                                  w->set & bit ? value_addr(want) : VALUE_NONE);
 }
 
 /* A user or group id the manifest declares, where the live one differs or is unset. */
 void link_change_id(struct action *a, const struct resource *w, const struct resource *live, uint64_t bit,
                     const char *name, uint32_t want, uint32_t have) {
-        char f[16], t[16];
         if (!(w->set & bit) || ((live->set & bit) && want == have))
                 return;
-        snprintf(f, sizeof(f), "%u", have);
-        snprintf(t, sizeof(t), "%u", want);
-        action_add_change(a, bit, name, live->set & bit ? f : NULL, t)->now = (struct value) { .type = VAL_NUMBER, .number = want };
+        action_add_change(a, bit, name, live->set & bit ? value_number(have) : VALUE_NONE, value_number(want));
 }
 
 const char *link_device_type(const struct resource *live) {

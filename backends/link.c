@@ -345,7 +345,7 @@ static bool diff_identity(const struct resource *w, const struct resource *live,
         const struct link_spec *want = &w->link, *have = &live->link;
         size_t before = a->n_changes;
         if (has_parent(w->kind) && strcmp(want->link, have->link) != 0)
-                action_add_change(a, LINK_F_LINK, "link", have->link[0] ? have->link : NULL, want->link[0] ? want->link : NULL);
+                action_add_change(a, LINK_F_LINK, "link", value_text(have->link), value_text(want->link));
         if (link_kind_of(w->kind)->diff_identity)
                 link_kind_of(w->kind)->diff_identity(w, live, a);
         if (a->n_changes == before)
@@ -373,8 +373,7 @@ static int diff_addresses(const struct resource *w, const struct resource *live,
                 const struct ipaddr *ip = &have->addresses.v[i];
                 if (!addr_static(ip) || addr_in(&want->addresses, ip) || addr_is_link_local(ip))
                         continue;
-                struct change *c = action_add_change(a, LINK_F_ADDRESSES, "address", ipaddr_format(ip, true, buf, sizeof(buf)), NULL);
-                c->was = (struct value) { .type = VAL_ADDR, .addr = *ip };
+                action_add_change(a, LINK_F_ADDRESSES, "address", value_prefix(ip), VALUE_NONE);
         }
         for (size_t i = 0; i < want->addresses.n; i++) {
                 const struct ipaddr *ip = &want->addresses.v[i];
@@ -383,8 +382,7 @@ static int diff_addresses(const struct resource *w, const struct resource *live,
                 for (size_t j = 0; j < have->addresses.n && !found; j++)
                         found = ipaddr_equal(&have->addresses.v[j], ip) && addr_static(&have->addresses.v[j]);
                 if (!found)
-                        action_add_change(a, LINK_F_ADDRESSES, "address", NULL, ipaddr_format(ip, true, buf, sizeof(buf)))->now =
-                                (struct value) { .type = VAL_ADDR, .addr = *ip };
+                        action_add_change(a, LINK_F_ADDRESSES, "address", VALUE_NONE, value_prefix(ip));
         }
         return 0;
 }
@@ -429,12 +427,8 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
         else if (link_kind_of(w->kind)->stable_mac && owned && ledger_get(owned, "mac") &&
                  mac_parse(ledger_get(owned, "mac"), ledger_mac) == 0)
                 mac = ledger_mac;
-        if (mac && memcmp(mac, have->mac, 6) != 0) {
-                char f[18], t[18];
-                struct change *c = action_add_change(a, LINK_F_MAC, "mac", mac_format(have->mac, f), mac_format(mac, t));
-                c->now.type = VAL_MAC;
-                memcpy(c->now.mac, mac, 6);
-        }
+        if (mac && memcmp(mac, have->mac, 6) != 0)
+                action_add_change(a, LINK_F_MAC, "mac", value_mac(have->mac), value_mac(mac));
         if (link_kind_of(w->kind)->diff_in_place)
                 link_kind_of(w->kind)->diff_in_place(w, live, a);
         if (w->set & LINK_F_ADDRESSES) {
@@ -452,20 +446,16 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
         if (has_ports(w->kind) && (w->set & LINK_F_INTERFACES)) {
                 for (size_t i = 0; i < want->interfaces.n; i++)
                         if (!str_list_contains(&have->interfaces, want->interfaces.v[i]))
-                                action_add_change(a, LINK_F_INTERFACES, "port", NULL, want->interfaces.v[i]);
+                                action_add_change(a, LINK_F_INTERFACES, "port", VALUE_NONE, value_text(want->interfaces.v[i]));
                 for (size_t i = 0; i < have->interfaces.n; i++)
                         if (!str_list_contains(&want->interfaces, have->interfaces.v[i]) &&
                             port_in_ledger(owned, have->interfaces.v[i]))
-                                action_add_change(a, LINK_F_INTERFACES, "port", have->interfaces.v[i], NULL);
+                                action_add_change(a, LINK_F_INTERFACES, "port", value_text(have->interfaces.v[i]), VALUE_NONE);
         }
         /* Right now, but free to follow its ports, which this plan moves: see bridge_hold_mtu. */
         if (link_kind_of(w->kind)->holds_mtu && (w->set & LINK_F_MTU) && want->mtu == have->mtu &&
-            !ledger_get(owned, "mtu-held") && bridge_mtu_may_move(live, a, p)) {
-                char f[16], t[24];
-                snprintf(f, sizeof(f), "%u", have->mtu);
-                snprintf(t, sizeof(t), "%u (held)", want->mtu);
-                action_add_change(a, LINK_F_MTU, "mtu", f, t);
-        }
+            !ledger_get(owned, "mtu-held") && bridge_mtu_may_move(live, a, p))
+                link_change_u32(a, LINK_F_MTU, "mtu", have->mtu, want->mtu); /* the same: the hold (the kind's words say so) */
         if (want->up != have->up)
                 link_change_bool(a, LINK_F_UP, "up", have->up, want->up);
         a->op = OP_UPDATE;
@@ -559,7 +549,7 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                 if ((c->field == LINK_F_UP && c->now.type == VAL_BOOL && !c->now.boolean) ||
                     (c->field == LINK_F_ADDRESSES && c->now.type == VAL_NONE))
                         risk_add(a, "%s carries the route to this SSH session (%s %s)", a->name, c->name,
-                                 c->to ? c->to : "removed");
+                                 c->field == LINK_F_UP ? "false" : "removed");
         }
 }
 
@@ -752,7 +742,7 @@ static int promote_secondaries(struct link_state *s, const char *ifname, int val
 static bool removes_ipv4_address(const struct action *a) {
         for (size_t i = 0; i < a->n_changes; i++)
                 if (a->changes[i].field == LINK_F_ADDRESSES && a->changes[i].now.type == VAL_NONE &&
-                    a->changes[i].was.type == VAL_ADDR && a->changes[i].was.addr.family == AF_INET)
+                    a->changes[i].was.type == VAL_PREFIX && a->changes[i].was.addr.family == AF_INET)
                         return true;
         return false;
 }
@@ -760,11 +750,11 @@ static bool removes_ipv4_address(const struct action *a) {
 /* An IPv6 address that goes and comes back with another prefix: the kernel
  * knows IPv6 addresses by address alone, so the old one goes first. */
 static bool ipv6_prefix_change(const struct action *a, const struct change *gone) {
-        if (gone->was.type != VAL_ADDR || gone->now.type != VAL_NONE || gone->was.addr.family != AF_INET6)
+        if (gone->was.type != VAL_PREFIX || gone->now.type != VAL_NONE || gone->was.addr.family != AF_INET6)
                 return false;
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
-                if (c->field == LINK_F_ADDRESSES && c->now.type == VAL_ADDR && c->now.addr.family == AF_INET6 &&
+                if (c->field == LINK_F_ADDRESSES && c->now.type == VAL_PREFIX && c->now.addr.family == AF_INET6 &&
                     memcmp(c->now.addr.a, gone->was.addr.a, 16) == 0)
                         return true;
         }
@@ -788,7 +778,7 @@ static int apply_addresses(struct link_state *s, const struct action *a, int ifi
                         if (c->field != LINK_F_ADDRESSES)
                                 continue;
                         bool early = ipv6_prefix_change(a, c);
-                        bool adds = c->now.type == VAL_ADDR;
+                        bool adds = c->now.type == VAL_PREFIX;
                         if ((pass == 0 && !early) || (pass == 1 && !adds) || (pass == 2 && (adds || early)))
                                 continue;
                         r = addr_send(s, ifindex, adds ? &c->now.addr : &c->was.addr, adds);
@@ -1083,10 +1073,10 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                         continue;
                 /* A port another bridge of this plan took already is not ours to
                  * release: the kernel says where it is now, not the observation. */
-                if (c->to)
-                        r = set_master(s, a, c->to, ifindex);
-                else if (ifindex_of(s, c->from) > 0 && rtnl_link_master(&s->nl, c->from) == ifindex)
-                        r = set_master(s, a, c->from, 0);
+                if (c->now.type == VAL_TEXT)
+                        r = set_master(s, a, c->now.text, ifindex);
+                else if (ifindex_of(s, c->was.text) > 0 && rtnl_link_master(&s->nl, c->was.text) == ifindex)
+                        r = set_master(s, a, c->was.text, 0);
         }
         if (r < 0)
                 return r;
@@ -1171,33 +1161,26 @@ static const struct field *field_of(enum kind k, uint64_t bit) {
 
 void link_describe(const struct resource *w, struct action *a) {
         const struct link_spec *l = &w->link;
-        char buf[64];
         const struct field *f;
         if ((w->set & LINK_F_LINK) && (f = field_of(w->kind, LINK_F_LINK)))
-                action_add_set(a, LINK_F_LINK, f->key, l->link);
-        if (w->set & LINK_F_ID) {
-                snprintf(buf, sizeof(buf), "%u", l->vlan_id);
-                action_add_set(a, LINK_F_ID, "id", buf);
-        }
-        if (w->set & LINK_F_VNI) {
-                snprintf(buf, sizeof(buf), "%u", l->vni);
-                action_add_set(a, LINK_F_VNI, "vni", buf);
-        }
+                action_add_set(a, LINK_F_LINK, f->key, value_text(l->link));
+        if (w->set & LINK_F_ID)
+                action_add_set(a, LINK_F_ID, "id", value_number(l->vlan_id));
+        if (w->set & LINK_F_VNI)
+                action_add_set(a, LINK_F_VNI, "vni", value_number(l->vni));
         if (w->set & LINK_F_PEER)
-                action_add_set(a, LINK_F_PEER, "peer", l->peer);
+                action_add_set(a, LINK_F_PEER, "peer", value_text(l->peer));
         if ((w->set & LINK_F_MODE) && (f = field_of(w->kind, LINK_F_MODE)))
-                action_add_set(a, LINK_F_MODE, f->key, enum_to_string(f->extra, l->mode));
-        if (w->set & LINK_F_MTU) {
-                snprintf(buf, sizeof(buf), "%u", l->mtu);
-                action_add_set(a, LINK_F_MTU, "mtu", buf);
-        }
+                action_add_set(a, LINK_F_MODE, f->key, value_word(f->extra, l->mode));
+        if (w->set & LINK_F_MTU)
+                action_add_set(a, LINK_F_MTU, "mtu", value_number(l->mtu));
         if (w->set & LINK_F_MAC)
-                action_add_set(a, LINK_F_MAC, "mac", mac_format(l->mac, buf));
+                action_add_set(a, LINK_F_MAC, "mac", value_mac(l->mac));
         for (size_t i = 0; (w->set & LINK_F_INTERFACES) && i < l->interfaces.n; i++)
-                action_add_set(a, LINK_F_INTERFACES, "port", l->interfaces.v[i]);
+                action_add_set(a, LINK_F_INTERFACES, "port", value_text(l->interfaces.v[i]));
         for (size_t i = 0; (w->set & LINK_F_ADDRESSES) && i < l->addresses.n; i++)
-                action_add_set(a, LINK_F_ADDRESSES, "address", ipaddr_format(&l->addresses.v[i], true, buf, sizeof(buf)));
-        action_add_set(a, LINK_F_UP, "up", l->up ? "true" : "false");
+                action_add_set(a, LINK_F_ADDRESSES, "address", value_prefix(&l->addresses.v[i]));
+        action_add_set(a, LINK_F_UP, "up", value_bool(l->up));
 }
 
 /* Deleting one end of a veth pair deletes the other. */

@@ -121,7 +121,7 @@ static void network_show(struct yw *w, const struct resource *r, const struct sh
 const struct kind_ops network_kind = {
         .word = "network",
         .section = "networks",
-        .backend = &libvirt_backend, .diff = lv_network_diff, .apply = lv_network_apply,
+        .backend = &libvirt_backend, .diff = lv_network_diff, .change_words = lv_network_change_words, .apply = lv_network_apply,
         .deps = lv_network_deps,
         .admit = lv_network_admit,
         .flags = KF_REVERTIBLE,

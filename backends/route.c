@@ -193,24 +193,23 @@ static void route_deps(const struct resource *r, void (*add)(void *u, enum kind 
 static int route_diff(void *state, const struct resource *w, const struct resource *live,
                       const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct route_spec *want = &w->route, *have = &live->route;
-        char f[64], t[64];
         (void) state;
         (void) owned;
         (void) p;
         a->op = OP_UPDATE;
         if (want->type != have->type)
-                action_add_change(a, ROUTE_F_TYPE, "type", enum_to_string(&route_type_table, have->type),
-                                  enum_to_string(&route_type_table, want->type));
+                action_add_change(a, ROUTE_F_TYPE, "type", value_word(&route_type_table, have->type),
+                                  value_word(&route_type_table, want->type));
         bool via_w = w->set & ROUTE_F_VIA, via_h = live->set & ROUTE_F_VIA;
         if (via_w != via_h || (via_w && !ipaddr_equal(&want->via, &have->via)))
-                action_add_change(a, ROUTE_F_VIA, "via", via_h ? ipaddr_format(&have->via, false, f, sizeof(f)) : NULL,
-                                  via_w ? ipaddr_format(&want->via, false, t, sizeof(t)) : NULL);
+                action_add_change(a, ROUTE_F_VIA, "via", via_h ? value_addr(&have->via) : VALUE_NONE,
+                                  via_w ? value_addr(&want->via) : VALUE_NONE);
         /* Without dev the kernel picks the device of the gateway: whatever it picked is right. */
         if ((w->set & ROUTE_F_DEV) && strcmp(want->dev, have->dev) != 0)
-                action_add_change(a, ROUTE_F_DEV, "dev", have->dev[0] ? have->dev : NULL, want->dev);
+                action_add_change(a, ROUTE_F_DEV, "dev", value_text(have->dev), value_text(want->dev));
         if (effective_scope(w) != have->scope)
-                action_add_change(a, ROUTE_F_SCOPE, "scope", enum_to_string(&route_scope_table, have->scope),
-                                  enum_to_string(&route_scope_table, effective_scope(w)));
+                action_add_change(a, ROUTE_F_SCOPE, "scope", value_word(&route_scope_table, have->scope),
+                                  value_word(&route_scope_table, effective_scope(w)));
         /* A new device may be one this plan makes after deleting the old one (a
          * renamed bridge): then the route is gone in between, and the plan's
          * delete of that link says so. */

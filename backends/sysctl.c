@@ -137,7 +137,7 @@ static int sysctl_diff(void *state, const struct resource *w, const struct resou
         (void) p;
         a->op = OP_UPDATE;
         if (strcmp(w->sysctl.value, live->sysctl.value) != 0)
-                action_add_change(a, SYSCTL_F_VALUE, "value", live->sysctl.value, w->sysctl.value);
+                action_add_change(a, SYSCTL_F_VALUE, "value", value_text(live->sysctl.value), value_text(w->sysctl.value));
         return 0;
 }
 

@@ -95,10 +95,11 @@ static void veth_diff_identity(const struct resource *w, const struct resource *
         const char *want_ns = w->link.peer_netns, *have_ns = live->link.peer_netns;
         /* A peer in another namespace is known to exist, not by name: the namespace is what we compare. */
         if (!want_ns[0] != !have_ns[0])
-                action_add_change(a, LINK_F_PEER_NETNS, "peer-netns", have_ns[0] ? "(another)" : NULL,
-                                  want_ns[0] ? want_ns : NULL);
+                /* The live side is a namespace known by its id, not its name: words of veth_change_words. */
+                action_add_change(a, LINK_F_PEER_NETNS, "peer-netns", have_ns[0] ? value_spec() : VALUE_NONE,
+                                  value_text(want_ns));
         else if (!want_ns[0] && strcmp(w->link.peer, live->link.peer) != 0)
-                action_add_change(a, LINK_F_PEER, "peer", live->link.peer[0] ? live->link.peer : NULL, w->link.peer);
+                action_add_change(a, LINK_F_PEER, "peer", value_text(live->link.peer), value_text(w->link.peer));
 }
 
 /* The peer is made in the same request, with the MTU, in its namespace. */
@@ -123,12 +124,22 @@ static int veth_put_info(struct nl_msg *msg, const struct link_put *p) {
 static const struct link_kind veth_link = { .info_kind = "veth", .has_peer = true, .diff_identity = veth_diff_identity,
                                             .put_info = veth_put_info };
 
+/* A peer in another namespace: the kernel tells its namespace's id, not a name. */
+static int veth_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
+        (void) a;
+        if (c->field != LINK_F_PEER_NETNS || (now ? &c->now : &c->was)->type != VAL_SPEC)
+                return -1;
+        snprintf(buf, size, "(another)");
+        return 1;
+}
+
 const struct kind_ops veth_kind = {
         .word = "veth",
         .section = "veths",
         LINK_KIND_COMMON,
         .impl = &veth_link,
         .takes_with = link_takes_with, /* the peer goes with it */
+        .change_words = veth_change_words,
         .defaults = link_defaults,
         .show_as = veth_show_as,
         .flags = KF_REVERTIBLE,

@@ -77,7 +77,7 @@ static void vxlan_show(struct yw *w, const struct resource *r, const struct show
 static void vxlan_diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
         const struct link_spec *want = &w->link, *have = &live->link;
         if ((w->set & LINK_F_LINK) && strcmp(want->link, have->link) != 0)
-                action_add_change(a, LINK_F_LINK, "dev", have->link[0] ? have->link : NULL, want->link[0] ? want->link : NULL);
+                action_add_change(a, LINK_F_LINK, "dev", value_text(have->link), value_text(want->link));
         if (want->vni != have->vni)
                 link_change_u32(a, LINK_F_VNI, "vni", have->vni, want->vni);
         if (want->port != have->port)

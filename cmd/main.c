@@ -253,6 +253,9 @@ static void print_pass(void *u, const struct pass_report *rep) {
                         plan_print_json(stdout, p, true, rep->failed ? "failed" : "applied", o->errors);
                 else if (p->n_actions && diag_verbose >= 0 && !log_actions)
                         apply_print_text(stdout, p);
+                /* The values of what did not converge, under its error. */
+                if (rep->residual && rep->residual->n_actions && !json(o))
+                        plan_print_actions(diag_stream(), rep->residual);
                 break;
         case PASS_STOPPED:
                 /* A run that stopped before its plan was printed (refused, held, locked) still answers in JSON. */

@@ -14,13 +14,54 @@
 
 #include "output.h"
 
-static void change_text(const struct change *c, char *buf, size_t size) {
-        if (c->from && c->to)
-                snprintf(buf, size, "%s %s -> %s", c->name, c->from, c->to);
-        else if (c->to)
-                snprintf(buf, size, "+%s %s", c->name, c->to);
+const char *change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
+        const struct value *v = now ? &c->now : &c->was;
+        const struct kind_ops *k = kind_ops(a->kind);
+        int r = k && k->change_words ? k->change_words(a, c, now, buf, size) : -1;
+        if (r >= 0)
+                return r > 0 ? buf : NULL;
+        switch (v->type) {
+        case VAL_NUMBER:
+                snprintf(buf, size, "%llu", (unsigned long long) v->number);
+                return buf;
+        case VAL_SIZE:
+                return size_text(v->number, buf, size);
+        case VAL_BOOL:
+                return v->boolean ? "true" : "false";
+        case VAL_ADDR:
+        case VAL_PREFIX:
+                return ipaddr_format(&v->addr, v->type == VAL_PREFIX, buf, size);
+        case VAL_MAC: {
+                char mac[18];
+                snprintf(buf, size, "%s", mac_format(v->mac, mac));
+                return buf;
+        }
+        case VAL_TEXT:
+                return v->text;
+        case VAL_WORD:
+                return enum_to_string(v->word.table, v->word.value);
+        case VAL_INDEX:
+        case VAL_SPEC: /* a kind without change_words: a value that has no words of its own */
+        case VAL_NONE:
+                break;
+        }
+        return NULL;
+}
+
+static void change_text(const struct action *a, const struct change *c, char *buf, size_t size) {
+        char was[512], now[512];
+        const char *from = change_words(a, c, false, was, sizeof(was)), *to = change_words(a, c, true, now, sizeof(now));
+        if (from && to)
+                snprintf(buf, size, "%s %s -> %s", c->name, from, to);
+        else if (to)
+                snprintf(buf, size, "+%s %s", c->name, to);
         else
-                snprintf(buf, size, "-%s %s", c->name, c->from ? c->from : "");
+                snprintf(buf, size, "-%s %s", c->name, from ? from : "");
+}
+
+/* An add or a removal, not an edit. */
+static bool one_sided(const struct change *c) {
+        return (c->was.type == VAL_NONE) != (c->now.type == VAL_NONE);
 }
 
 static void detail_text(const struct action *a, char *buf, size_t size) {
@@ -31,8 +72,11 @@ static void detail_text(const struct action *a, char *buf, size_t size) {
         case OP_CREATE:
                 APPEND("%s:%u:%u", a->pos.file ? a->pos.file : "?", a->pos.line, a->pos.col);
                 /* -v: what the create sets. */
-                for (size_t i = 0; diag_verbose > 0 && i < a->n_sets; i++)
-                        APPEND("%s%s %s", i ? ", " : ": ", a->sets[i].name, a->sets[i].to);
+                for (size_t i = 0; diag_verbose > 0 && i < a->n_sets; i++) {
+                        char v[512];
+                        const char *words = change_words(a, &a->sets[i], true, v, sizeof(v));
+                        APPEND("%s%s %s", i ? ", " : ": ", a->sets[i].name, words ? words : "");
+                }
                 return;
         case OP_DELETE:
                 APPEND("%s", a->reason ? a->reason : "");
@@ -47,18 +91,18 @@ static void detail_text(const struct action *a, char *buf, size_t size) {
         size_t n_same = 0, adds = 0, dels = 0;
         const char *many = NULL;
         for (size_t i = 0; i < a->n_changes; i++)
-                if (!a->changes[i].from != !a->changes[i].to && strcmp(a->changes[i].name, "entry") == 0) {
+                if (one_sided(&a->changes[i]) && strcmp(a->changes[i].name, "entry") == 0) {
                         n_same++;
-                        adds += a->changes[i].to != NULL;
-                        dels += a->changes[i].from != NULL;
+                        adds += a->changes[i].now.type != VAL_NONE;
+                        dels += a->changes[i].was.type != VAL_NONE;
                         many = a->changes[i].name;
                 }
         bool first = true;
         for (size_t i = 0; i < a->n_changes; i++) {
                 char c[256];
-                if (n_same > 10 && strcmp(a->changes[i].name, many) == 0 && !a->changes[i].from != !a->changes[i].to)
+                if (n_same > 10 && strcmp(a->changes[i].name, many) == 0 && one_sided(&a->changes[i]))
                         continue;
-                change_text(&a->changes[i], c, sizeof(c));
+                change_text(a, &a->changes[i], c, sizeof(c));
                 APPEND("%s%s", first ? (a->op == OP_ADOPT ? " " : "") : ", ", c);
                 first = false;
         }
@@ -69,6 +113,18 @@ static void detail_text(const struct action *a, char *buf, size_t size) {
         else if (a->op == OP_UPDATE && a->reason && a->n_changes)
                 APPEND(" (%s)", a->reason);
 #undef APPEND
+}
+
+void plan_print_actions(FILE *f, const struct plan *p) {
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct action *a = &p->actions[i];
+                char head[128], detail[2048];
+                snprintf(head, sizeof(head), "%s %s %s", op_symbol(a->op), kind_to_string(a->kind), a->name);
+                detail_text(a, detail, sizeof(detail));
+                fprintf(f, "%-35s %s\n", head, detail);
+                if (a->risk)
+                        fprintf(f, "    risk: %s\n", a->risk);
+        }
 }
 
 void plan_print_text(FILE *f, const struct plan *p) {
@@ -84,15 +140,7 @@ void plan_print_text(FILE *f, const struct plan *p) {
         if (p->mass_delete_refused)
                 fprintf(f, "apply will refuse: %zu of %zu deletable resources; --allow-mass-delete\n", p->n_deletes,
                         p->n_managed_in_scope);
-        for (size_t i = 0; i < p->n_actions; i++) {
-                const struct action *a = &p->actions[i];
-                char head[128], detail[2048];
-                snprintf(head, sizeof(head), "%s %s %s", op_symbol(a->op), kind_to_string(a->kind), a->name);
-                detail_text(a, detail, sizeof(detail));
-                fprintf(f, "%-35s %s\n", head, detail);
-                if (a->risk)
-                        fprintf(f, "    risk: %s\n", a->risk);
-        }
+        plan_print_actions(f, p);
         for (size_t i = 0; i < p->n_pending; i++) {
                 const struct pending *q = &p->pending[i];
                 char head[128];
@@ -161,9 +209,10 @@ void plan_print_json(FILE *f, const struct plan *p, bool with_results, const cha
                 json_object *changes = json_object_new_array();
                 for (size_t j = 0; j < a->n_changes; j++) {
                         json_object *c = json_object_new_object();
+                        char was[512], now[512];
                         json_object_object_add(c, "field", json_object_new_string(a->changes[j].name));
-                        json_object_object_add(c, "from", str_or_null(a->changes[j].from));
-                        json_object_object_add(c, "to", str_or_null(a->changes[j].to));
+                        json_object_object_add(c, "from", str_or_null(change_words(a, &a->changes[j], false, was, sizeof(was))));
+                        json_object_object_add(c, "to", str_or_null(change_words(a, &a->changes[j], true, now, sizeof(now))));
                         json_object_array_add(changes, c);
                 }
                 json_object_object_add(o, "changes", changes);
@@ -171,8 +220,10 @@ void plan_print_json(FILE *f, const struct plan *p, bool with_results, const cha
                         json_object *sets = json_object_new_array();
                         for (size_t j = 0; j < a->n_sets; j++) {
                                 json_object *c = json_object_new_object();
+                                char v[512];
+                                const char *words = change_words(a, &a->sets[j], true, v, sizeof(v));
                                 json_object_object_add(c, "field", json_object_new_string(a->sets[j].name));
-                                json_object_object_add(c, "value", json_object_new_string(a->sets[j].to));
+                                json_object_object_add(c, "value", json_object_new_string(words ? words : ""));
                                 json_object_array_add(sets, c);
                         }
                         json_object_object_add(o, "sets", sets);

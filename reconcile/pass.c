@@ -400,7 +400,10 @@ static bool pass_apply(struct pass *ps, struct run *run, unsigned errors_before,
         if (r >= 0 && run->plan.n_actions)
                 r = run_verify(run, &residual);
         bool failed = r < 0 || diag_error_count() > errors_before;
-        report(ps, PASS_APPLIED, &run->plan, NULL, failed);
+        struct pass_report rep = { .event = PASS_APPLIED, .plan = &run->plan, .dry_run = ps->run.dry_run,
+                                   .revert = ps->reverting, .failed = failed, .residual = &residual };
+        if (ps->o->report)
+                ps->o->report(ps->o->u, &rep);
         res->status = failed || res->observe_failed ? PASS_ERROR : PASS_OK;
         plan_done(&residual);
         return true;

@@ -651,6 +651,7 @@ struct backend;
 struct action;
 struct plan;
 struct ledger_entry;
+struct change;
 struct kind_ops {
         const char *word, *section; /* "bridge", "bridges" */
         const struct backend *backend; /* the library connection that observes and applies it */
@@ -716,6 +717,10 @@ struct kind_ops {
         struct resource *(*made_with)(const struct resource *want, const struct model *wanted);
         /* Optional: what a create of want will set, through action_add_set. */
         void (*describe)(const struct resource *want, struct action *a);
+        /* Optional: the words of one side of a change whose value is VAL_INDEX
+         * or VAL_SPEC, or whose words need the resource (a drain's seconds):
+         * >0 written to buf, 0 no value on that side, <0 the value's own words. */
+        int (*change_words)(const struct action *a, const struct change *c, bool now, char *buf, size_t size);
         /* Optional: what the kernel removes with live when live is deleted or
          * replaced (a veth's peer). The core names it in the plan, and refuses
          * the action when the manifests declare it. */
@@ -805,26 +810,50 @@ enum op { OP_CREATE, OP_UPDATE, OP_REPLACE, OP_DELETE, OP_ADOPT, _OP_MAX, _OP_IN
 const char *op_to_string(enum op o);
 const char *op_symbol(enum op o);
 
-/* What a change's value is to apply: typed, so that apply never parses the
- * words of the plan. An index is into the desired or live resource's list
- * (a disk, a NIC, a real server) the change names. */
-enum value_type { VAL_NONE, VAL_NUMBER, VAL_BOOL, VAL_ADDR, VAL_MAC, VAL_INDEX };
+/* A change's old and new value, typed: apply reads them, and cmd/output.c
+ * makes the words a person reads from them (never the other way round).
+ * VAL_INDEX is into the live (was) or desired (now) resource's list the
+ * change names (a disk, a NIC, a real server); VAL_SPEC says the value is
+ * the resource's own (live for was, desired for now) and VAL_INDEX and
+ * VAL_SPEC are put into words by the kind's change_words. */
+enum value_type { VAL_NONE, VAL_NUMBER, VAL_SIZE, VAL_BOOL, VAL_ADDR, VAL_PREFIX, VAL_MAC, VAL_TEXT, VAL_WORD,
+                  VAL_INDEX, VAL_SPEC };
 struct value {
         enum value_type type;
         union {
-                uint64_t number;
+                uint64_t number;  /* VAL_NUMBER; VAL_SIZE: bytes */
                 bool boolean;
-                struct ipaddr addr;
+                struct ipaddr addr; /* VAL_ADDR: the address; VAL_PREFIX: with its prefix */
                 unsigned char mac[6];
+                char *text; /* VAL_TEXT: a name, path or value that is text; the change owns it */
+                struct {
+                        const struct enum_table *table;
+                        int value;
+                } word; /* VAL_WORD: one of an enum's values */
                 size_t index;
         };
 };
+static inline struct value value_number(uint64_t n) { return (struct value) { .type = VAL_NUMBER, .number = n }; }
+static inline struct value value_size(uint64_t n) { return (struct value) { .type = VAL_SIZE, .number = n }; }
+static inline struct value value_bool(bool b) { return (struct value) { .type = VAL_BOOL, .boolean = b }; }
+static inline struct value value_addr(const struct ipaddr *a) { return (struct value) { .type = VAL_ADDR, .addr = *a }; }
+static inline struct value value_prefix(const struct ipaddr *a) { return (struct value) { .type = VAL_PREFIX, .addr = *a }; }
+static inline struct value value_word(const struct enum_table *t, int v) {
+        return (struct value) { .type = VAL_WORD, .word = { t, v } };
+}
+static inline struct value value_index(size_t i) { return (struct value) { .type = VAL_INDEX, .index = i }; }
+static inline struct value value_spec(void) { return (struct value) { .type = VAL_SPEC }; }
+#define VALUE_NONE ((struct value) { .type = VAL_NONE })
+/* Text: copied by action_add_change; NULL or "" is no value. */
+static inline struct value value_text(const char *s) {
+        return s && *s ? (struct value) { .type = VAL_TEXT, .text = (char *) s } : VALUE_NONE;
+}
+struct value value_mac(const unsigned char mac[6]);
 
 struct change {
         uint64_t field; /* the kind's field bit, for the backend's apply */
-        char *name;     /* manifest key, e.g. "mtu" */
-        char *from, *to; /* for people; NULL when absent */
-        struct value was, now; /* for apply: the typed old and new values (VAL_NONE: none) */
+        char *name;     /* the manifest key, or the key of an item of a list ("real 10.0.0.1:80") */
+        struct value was, now; /* VAL_NONE: none (added, or removed) */
 };
 
 struct backend;
@@ -850,9 +879,8 @@ struct action {
         const struct backend *backend;
         int result; /* after apply: 0 done, <0 failed, 1 not run */
 };
-/* Returns the change, for its typed values. */
-struct change *action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to);
-void action_add_set(struct action *a, uint64_t field, const char *name, const char *value);
+struct change *action_add_change(struct action *a, uint64_t field, const char *name, struct value was, struct value now);
+void action_add_set(struct action *a, uint64_t field, const char *name, struct value v);
 
 struct pending {
         enum kind kind;
@@ -1016,6 +1044,7 @@ struct pass_report {
         bool dry_run;
         bool revert; /* the pass that puts a checkpoint back */
         bool failed; /* PASS_APPLIED */
+        const struct plan *residual; /* PASS_APPLIED: what the verification still found to do (did not converge) */
 };
 
 struct pass_opts {

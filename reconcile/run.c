@@ -28,27 +28,41 @@ static bool kind_selected(const struct run_opts *o, enum kind k) {
         return !o->only_kinds || (o->only_kinds & (1u << k));
 }
 
-struct change *action_add_change(struct action *a, uint64_t field, const char *name, const char *from, const char *to) {
+static struct value value_copy(struct value v) {
+        if (v.type == VAL_TEXT)
+                v.text = xstrdup(v.text);
+        return v;
+}
+
+struct value value_mac(const unsigned char mac[6]) {
+        struct value v = { .type = VAL_MAC };
+        memcpy(v.mac, mac, sizeof(v.mac));
+        return v;
+}
+
+struct change *action_add_change(struct action *a, uint64_t field, const char *name, struct value was, struct value now) {
         struct change *c = array_push(&a->changes, &a->n_changes, sizeof(*c));
         c->field = field;
         c->name = xstrdup(name);
-        c->from = from ? xstrdup(from) : NULL;
-        c->to = to ? xstrdup(to) : NULL;
+        c->was = value_copy(was);
+        c->now = value_copy(now);
         return c;
 }
 
-void action_add_set(struct action *a, uint64_t field, const char *name, const char *value) {
+void action_add_set(struct action *a, uint64_t field, const char *name, struct value v) {
         struct change *c = array_push(&a->sets, &a->n_sets, sizeof(*c));
         c->field = field;
         c->name = xstrdup(name);
-        c->to = xstrdup(value);
+        c->now = value_copy(v);
 }
 
 static void changes_free(struct change *v, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(v[i].name);
-                free(v[i].from);
-                free(v[i].to);
+                if (v[i].was.type == VAL_TEXT)
+                        free(v[i].was.text);
+                if (v[i].now.type == VAL_TEXT)
+                        free(v[i].now.text);
         }
         free(v);
 }
@@ -957,12 +971,11 @@ int run_verify(struct run *r, struct plan *residual) {
                 return x;
         for (size_t i = 0; i < residual->n_actions; i++) {
                 struct action *a = &residual->actions[i];
+                /* The keys here; the values are the residual plan's, which the caller prints. */
                 char what[512] = "";
                 for (size_t j = 0; j < a->n_changes; j++) {
                         size_t len = strlen(what);
-                        snprintf(what + len, sizeof(what) - len, "%s%s %s -> %s", j ? ", " : "", a->changes[j].name,
-                                 a->changes[j].from ? a->changes[j].from : "(none)",
-                                 a->changes[j].to ? a->changes[j].to : "(none)");
+                        snprintf(what + len, sizeof(what) - len, "%s%s", j ? ", " : "", a->changes[j].name);
                 }
                 x = diag_res(-EIO, kind_to_string(a->kind), a->name, "did not converge: still needs %s%s%s",
                              op_to_string(a->op), *what ? ": " : "", what);

@@ -54,24 +54,18 @@ static void fake_deps(const struct resource *r, void (*add)(void *u, enum kind k
 
 static int fake_diff(void *state, const struct resource *w, const struct resource *live,
                      const struct ledger_entry *owned, struct action *a, struct plan *p) {
-        char f[32], t[32];
         (void) state;
         (void) owned;
         (void) p;
         a->op = OP_UPDATE;
         if (w->kind == KIND_VLAN && w->link.vlan_id != live->link.vlan_id) {
-                snprintf(f, sizeof(f), "%u", live->link.vlan_id);
-                snprintf(t, sizeof(t), "%u", w->link.vlan_id);
-                action_add_change(a, LINK_F_ID, "id", f, t);
+                action_add_change(a, LINK_F_ID, "id", value_number(live->link.vlan_id), value_number(w->link.vlan_id));
                 a->op = OP_REPLACE;
                 a->reason = xstrdup("cannot change in place");
                 return 0;
         }
-        if ((w->set & LINK_F_MTU) && w->link.mtu != live->link.mtu) {
-                snprintf(f, sizeof(f), "%u", live->link.mtu);
-                snprintf(t, sizeof(t), "%u", w->link.mtu);
-                action_add_change(a, LINK_F_MTU, "mtu", f, t);
-        }
+        if ((w->set & LINK_F_MTU) && w->link.mtu != live->link.mtu)
+                action_add_change(a, LINK_F_MTU, "mtu", value_number(live->link.mtu), value_number(w->link.mtu));
         return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "../../cmd/output.h"
 #include "../../backends/backends.h"
 #include "../../parsers/parsers.h"
 
@@ -112,11 +113,14 @@ static const char *changes_text(const struct action *a) {
         static char buf[2048];
         size_t len = 0;
         buf[0] = '\0';
-        for (size_t i = 0; i < a->n_changes && len < sizeof(buf); i++)
+        for (size_t i = 0; i < a->n_changes && len < sizeof(buf); i++) {
+                char was[256], now[256];
+                const char *from = change_words(a, &a->changes[i], false, was, sizeof(was));
+                const char *to = change_words(a, &a->changes[i], true, now, sizeof(now));
                 len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s[%#llx %s: %s -> %s]", i ? " " : "",
                                          (unsigned long long) a->changes[i].field, a->changes[i].name,
-                                         a->changes[i].from ? a->changes[i].from : "(none)",
-                                         a->changes[i].to ? a->changes[i].to : "(none)");
+                                         from ? from : "(none)", to ? to : "(none)");
+        }
         return buf;
 }
 
@@ -128,7 +132,9 @@ static bool str_eq(const char *x, const char *y) {
 static void has_change(const struct action *a, uint64_t field, const char *name, const char *from, const char *to) {
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
-                if (c->field == field && str_eq(c->name, name) && str_eq(c->from, from) && str_eq(c->to, to))
+                char was[256], now[256];
+                if (c->field == field && str_eq(c->name, name) && str_eq(change_words(a, c, false, was, sizeof(was)), from) &&
+                    str_eq(change_words(a, c, true, now, sizeof(now)), to))
                         return;
         }
         fail_msg("no change [%#llx %s: %s -> %s] in %s", (unsigned long long) field, name, from ? from : "(none)",

@@ -275,8 +275,10 @@ static void test_kernel_boot_applied_and_changed(void **state) {
         bool initrd = false, cmdline = false;
         for (size_t i = 0; i < run.plan.actions[0].n_changes; i++) {
                 const struct change *c = &run.plan.actions[0].changes[i];
-                initrd |= c->field == DOM_F_INITRD && c->to == NULL;
-                cmdline |= c->field == DOM_F_CMDLINE && strcmp(c->to, "console=ttyS0") == 0;
+                char buf[256];
+                const char *to = change_words(&run.plan.actions[0], c, true, buf, sizeof(buf));
+                initrd |= c->field == DOM_F_INITRD && to == NULL;
+                cmdline |= c->field == DOM_F_CMDLINE && to && strcmp(to, "console=ttyS0") == 0;
         }
         assert_true(initrd);
         assert_true(cmdline);
@@ -550,8 +552,9 @@ static void test_volume_grow_and_absent(void **state) {
         plan_only(&run);
         assert_int_equal(run.plan.n_actions, 1);
         assert_string_equal(run.plan.actions[0].changes[0].name, "capacity");
-        assert_string_equal(run.plan.actions[0].changes[0].from, "1G");
-        assert_string_equal(run.plan.actions[0].changes[0].to, "2G");
+        char was[32], now[32];
+        assert_string_equal(change_words(&run.plan.actions[0], &run.plan.actions[0].changes[0], false, was, sizeof(was)), "1G");
+        assert_string_equal(change_words(&run.plan.actions[0], &run.plan.actions[0].changes[0], true, now, sizeof(now)), "2G");
         run_done(&run);
         want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
              "      v: { state: absent }\n");
@@ -699,11 +702,14 @@ static void test_device_edits_on_shutoff(void **state) {
         bool media = false, source = false, model = false, attrs = false;
         for (size_t i = 0; i < run.plan.actions[0].n_changes; i++) {
                 const struct change *c = &run.plan.actions[0].changes[i];
-                assert_true(c->from && c->to); /* edits, no detach and attach */
-                media = media || (strstr(c->from, "a.iso") && strstr(c->to, "b.iso"));
-                source = source || (strcmp(c->from, "network:net1") == 0 && strcmp(c->to, "network:default") == 0);
-                model = model || (strcmp(c->from, "virtio") == 0 && strcmp(c->to, "e1000") == 0);
-                attrs = attrs || strstr(c->to, "cache=writeback discard=unmap");
+                char was[256], now[256];
+                const char *from = change_words(&run.plan.actions[0], c, false, was, sizeof(was));
+                const char *to = change_words(&run.plan.actions[0], c, true, now, sizeof(now));
+                assert_true(from && to); /* edits, no detach and attach */
+                media = media || (strstr(from, "a.iso") && strstr(to, "b.iso"));
+                source = source || (strcmp(from, "network:net1") == 0 && strcmp(to, "network:default") == 0);
+                model = model || (strcmp(from, "virtio") == 0 && strcmp(to, "e1000") == 0);
+                attrs = attrs || strstr(to, "cache=writeback discard=unmap");
         }
         assert_true(media && source && model && attrs);
         run_done(&run);
