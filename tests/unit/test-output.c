@@ -201,6 +201,64 @@ static void test_not_utf8_is_a_comment(void **state) {
         model_done(&m);
 }
 
+/* The plan's words come from typed values, the same for text and JSON: every
+ * value type, an add, a removal, a kind's own words (a held MTU), and the
+ * count that replaces many entries. */
+static void test_change_words_from_values(void **state) {
+        (void) state;
+        struct resource *br = resource_new(KIND_BRIDGE, "br0");
+        struct plan p = { 0 };
+        struct action *a = array_push(&p.actions, &p.n_actions, sizeof(*a));
+        a->op = OP_UPDATE;
+        a->kind = KIND_BRIDGE;
+        a->name = xstrdup("br0");
+        a->want = a->live = br;
+        struct ipaddr ip;
+        unsigned char mac[6] = { 0x02, 0, 0, 0, 0, 0x01 }, mac2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+        assert_int_equal(ipaddr_parse("10.0.0.1/24", true, &ip), 0);
+        action_add_change(a, LINK_F_MTU, "mtu", value_number(1500), value_number(9000));
+        action_add_change(a, LINK_F_MTU, "mtu", value_number(9000), value_number(9000)); /* the hold */
+        action_add_change(a, LINK_F_UP, "up", value_bool(false), value_bool(true));
+        action_add_change(a, LINK_F_ADDRESSES, "address", VALUE_NONE, value_prefix(&ip));
+        action_add_change(a, LINK_F_ADDRESSES, "via", value_addr(&ip), VALUE_NONE);
+        action_add_change(a, LINK_F_MAC, "mac", value_mac(mac), value_mac(mac2));
+        action_add_change(a, LINK_F_INTERFACES, "port", VALUE_NONE, value_text("veth,1"));
+        action_add_change(a, LINK_F_MODE, "mode", value_word(&bond_mode_table, 0), value_word(&bond_mode_table, 1));
+        action_add_change(a, LINK_F_MTU, "size", value_size(1ull << 30), value_size(3ull << 20));
+        char *text = NULL, *json = NULL;
+        size_t n;
+        FILE *f = open_memstream(&text, &n);
+        plan_print_text(f, &p);
+        fclose(f);
+        char want[512];
+        snprintf(want, sizeof(want),
+                 "mtu 1500 -> 9000, mtu 9000 -> 9000 (held), up false -> true, +address 10.0.0.1/24, -via 10.0.0.1, "
+                 "mac 02:00:00:00:00:01 -> 02:00:00:00:00:02, +port veth,1, mode %s -> %s, size 1G -> 3M\n",
+                 enum_to_string(&bond_mode_table, 0), enum_to_string(&bond_mode_table, 1));
+        assert_non_null(strstr(text, want));
+        f = open_memstream(&json, &n);
+        plan_print_json(f, &p, false, NULL, NULL);
+        fclose(f);
+        assert_non_null(strstr(json, "{\"field\":\"mtu\",\"from\":\"9000\",\"to\":\"9000 (held)\"}"));
+        assert_non_null(strstr(json, "{\"field\":\"address\",\"from\":null,\"to\":\"10.0.0.1/24\"}"));
+        free(text);
+        free(json);
+        /* Many entries read as counts in the text; JSON lists each. */
+        for (int i = 0; i < 12; i++) {
+                char e[16];
+                snprintf(e, sizeof(e), "10.0.1.%d", i);
+                action_add_change(a, 0, "entry", i < 9 ? VALUE_NONE : value_text(e), i < 9 ? value_text(e) : VALUE_NONE);
+        }
+        f = open_memstream(&text, &n);
+        plan_print_text(f, &p);
+        fclose(f);
+        assert_non_null(strstr(text, "+9 -3 entries"));
+        assert_null(strstr(text, "10.0.1.11"));
+        free(text);
+        plan_done(&p);
+        resource_free(br);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -208,6 +266,7 @@ int main(void) {
                 T(test_every_kind_round_trips),
                 T(test_comment_keeps_yaml_valid),
                 T(test_not_utf8_is_a_comment),
+                T(test_change_words_from_values),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
