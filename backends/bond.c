@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <linux/if_link.h>
+#include <net/if.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
 
@@ -121,9 +122,76 @@ static int bond_put_info(struct nl_msg *msg, const struct link_put *p) {
         return e < 0 ? -ENOMEM : 0;
 }
 
-static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true, .ports_down = true,
-                                            .down_fields = LINK_F_MODE | LINK_F_LACP_RATE, .diff_in_place = bond_diff_in_place,
-                                            .observe_info = bond_observe_info, .put_info = bond_put_info };
+/* ---- apply: what only a bond needs ---- */
+
+/* A bond takes a member only while the member is down, and brings it up
+ * itself; one it lets go (or refuses) comes back up, as it was. */
+static int bond_enslave(struct link_state *s, const struct action *a, const char *port, int pidx, int master) {
+        (void) a;
+        int flags = 0, r = 0;
+        if (master) {
+                flags = link_flags(s, port);
+                r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_CLEAR));
+        }
+        if (r >= 0)
+                r = link_send(s, &LINK_REQ(.ifindex = pidx, .set_master = true, .master = master));
+        if (r >= 0 && !master)
+                r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
+        if (r < 0 && master && flags > 0 && (flags & IFF_UP))
+                (void) link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
+        return r;
+}
+
+/* Mode and LACP rate change only with the bond down and, for the mode,
+ * without members: released, down, changed, members back (the plan's port
+ * changes follow). Returns 1: it went down. */
+static int bond_update(struct link_state *s, const struct action *a, int ifindex, uint64_t fields, struct ledger *l,
+                       struct ledger_entry *e) {
+        const struct resource *live = a->live;
+        bool mode = fields & LINK_F_MODE;
+        int r = 0;
+        (void) l;
+        (void) e;
+        for (size_t i = 0; mode && i < live->link.interfaces.n && r >= 0; i++)
+                if (link_ifindex(s, live->link.interfaces.v[i]) > 0)
+                        r = link_set_master(s, a, live->link.interfaces.v[i], 0);
+        if (r >= 0 && live->link.up)
+                r = link_set_up(s, a, ifindex, false);
+        if (r >= 0 && (r = link_send(s, &LINK_REQ(.ifindex = ifindex, .kind = a->kind, .data = a->want,
+                                                   .data_fields = fields))) < 0)
+                r = link_fail(s, a, r, "changing the mode");
+        for (size_t i = 0; mode && i < live->link.interfaces.n && r >= 0; i++)
+                r = link_set_master(s, a, live->link.interfaces.v[i], ifindex);
+        return r < 0 ? r : 1;
+}
+
+/* A deleted bond leaves its members closed: they come back up. */
+static int bond_deleted(struct link_state *s, const struct action *a) {
+        int r = 0;
+        for (size_t i = 0; a->live && i < a->live->link.interfaces.n && r >= 0; i++) {
+                int member = link_ifindex(s, a->live->link.interfaces.v[i]);
+                if (member > 0 && (r = link_send(s, &LINK_REQ(.ifindex = member, .up = UP_SET))) < 0)
+                        r = link_fail(s, a, r, "setting a former member up");
+        }
+        return r;
+}
+
+static void bond_assess(struct action *a, const struct model *live) {
+        (void) live;
+        for (size_t i = 0; a->op == OP_UPDATE && i < a->n_changes; i++)
+                if (a->changes[i].field & (LINK_F_MODE | LINK_F_LACP_RATE)) {
+                        link_risk_add(a, "bond %s goes down and releases its members for the change: traffic over it "
+                                         "stops briefly",
+                                      a->name);
+                        return;
+                }
+}
+
+static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true,
+                                            .own_fields = LINK_F_MODE | LINK_F_LACP_RATE, .diff_in_place = bond_diff_in_place,
+                                            .observe_info = bond_observe_info, .put_info = bond_put_info,
+                                            .enslave = bond_enslave, .update = bond_update, .deleted = bond_deleted,
+                                            .assess = bond_assess };
 
 const struct kind_ops bond_kind = {
         .word = "bond",

@@ -27,7 +27,7 @@ const struct kind_ops ethernet_kind = {
         .section = "ethernets",
         LINK_KIND_COMMON,
         .impl = &ethernet_link,
-        .made_with = link_made_with, /* a veth's peer declared as a NIC */
+        .made_with = veth_peer_made_with, /* a veth's peer declared as a NIC */
         .defaults = link_defaults,
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE | KF_NEVER_PRUNED | KF_NEVER_ADOPTED | KF_NOT_ABSENT | KF_EXISTING,

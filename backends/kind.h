@@ -23,24 +23,60 @@ struct link_put {
         int peer_netns_fd;
 };
 
-/* What the link backend needs of each link kind (kind_ops.impl). */
+/* An RTM_NEWLINK for an existing link (ifindex > 0) or a new one (ifindex 0). */
+struct link_req {
+        int ifindex;
+        const char *name;
+        enum kind kind;     /* of the link; its IFLA_INFO_KIND goes along with data */
+        uint32_t mtu;       /* 0 = unchanged */
+        const unsigned char *mac;
+        int up;             /* UP_KEEP, UP_SET, UP_CLEAR */
+        bool set_master;
+        int master;         /* with set_master: 0 releases */
+        int parent;         /* IFLA_LINK: VLAN, macvlan and macvtap parent */
+        const struct resource *data; /* IFLA_INFO_DATA from this resource's fields in data_fields */
+        uint64_t data_fields;
+        bool peer_elsewhere; /* veth: the peer goes into the namespace of peer_netns_fd */
+        int peer_netns_fd;
+};
+enum { UP_KEEP, UP_SET, UP_CLEAR };
+#define LINK_REQ(...) ((struct link_req){ __VA_ARGS__ })
+
+/* What a link kind's own apply code asks of the link backend (backends/link.c):
+ * a request, a device's index in the link's namespace (<= 0: none), up or
+ * down, a port joining (master > 0) or leaving (0), an error said about the
+ * action's link (returns r), and the namespace (NULL: the caller's). */
+struct link_state;
+int link_send(struct link_state *s, const struct link_req *q);
+int link_ifindex(struct link_state *s, const char *name);
+int link_set_up(struct link_state *s, const struct action *a, int ifindex, bool up);
+int link_set_master(struct link_state *s, const struct action *a, const char *port, int master);
+int link_fail(struct link_state *s, const struct action *a, int r, const char *what);
+const char *link_netns(const struct link_state *s);
+/* The flags of a device (IFF_UP...), or a negative errno. */
+int link_flags(struct link_state *s, const char *name);
+/* Flag a risk in the plan, one line each. */
+void link_risk_add(struct action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* What the link backend needs of each link kind (kind_ops.impl): what every
+ * link has is the backend's; what only one kind does is here, as hooks. */
 struct link_kind {
         const char *info_kind; /* IFLA_INFO_KIND it is made and observed with; NULL: a NIC the kernel has */
         bool has_ports;        /* members enslaved through IFLA_MASTER and recorded as "ports" */
         bool has_parent;       /* sits on a parent given by IFLA_LINK */
         bool has_peer;         /* made with a peer (IFLA_LINK names it, maybe in another namespace) */
-        bool tun_device;       /* made and configured through the tun ioctls, not RTM_NEWLINK */
-        /* Its MTU follows its smallest port unless set by hand, and its MAC its
-         * ports unless it has one of its own: both are held (a bridge). */
-        bool holds_mtu, stable_mac;
-        /* Ports join and leave only while down, and the fields in down_fields
-         * change only with the link down and its ports released (a bond). */
-        bool ports_down;
-        uint64_t down_fields;
+        /* Changes of these fields are the kind's to apply, in update. */
+        uint64_t own_fields;
         /* What differs that only a new link can have (the plan says replace), and
-         * what changes in place; the link backend diffs what every link has. */
+         * what changes in place; the link backend diffs what every link has.
+         * diff_after runs last, with the ledger entry and the plan so far. */
         void (*diff_identity)(const struct resource *w, const struct resource *live, struct action *a);
         void (*diff_in_place)(const struct resource *w, const struct resource *live, struct action *a);
+        void (*diff_after)(const struct resource *w, const struct resource *live, const struct ledger_entry *owned,
+                           struct action *a, const struct plan *p);
+        /* A MAC of its own for a link created without one, kept by the ledger:
+         * it does not follow its ports (a bridge). */
+        void (*stable_mac)(const char *name, unsigned char mac[6]);
         /* What it needs first beyond a parent and ports (a VXLAN's devices). */
         void (*deps)(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
         /* Read the kind's IFLA_INFO_DATA (NULL when the kernel sent none) into r;
@@ -49,6 +85,21 @@ struct link_kind {
         /* Write the kind's IFLA_INFO_DATA for the fields asked: 0, -ENOMEM, or
          * -ENODEV for a device it names that does not exist. */
         int (*put_info)(struct nl_msg *msg, const struct link_put *p);
+        /* Risks only this kind has, beyond what every link has. */
+        void (*assess)(struct action *a, const struct model *live);
+        /* Make the link from q (NULL: one RTM_NEWLINK of q); then, made, before
+         * its addresses and ports: what else it needs. */
+        int (*create)(struct link_state *s, const struct action *a, struct link_req *q);
+        int (*created)(struct link_state *s, const struct action *a, int ifindex, struct ledger *l,
+                       struct ledger_entry *e);
+        /* Apply the changes of own_fields (fields): <0 failed, 1 the link went
+         * down for it and comes back up at the end, 0 otherwise. */
+        int (*update)(struct link_state *s, const struct action *a, int ifindex, uint64_t fields, struct ledger *l,
+                      struct ledger_entry *e);
+        /* A port joins (master > 0) or leaves (0) it; NULL: IFLA_MASTER alone. */
+        int (*enslave)(struct link_state *s, const struct action *a, const char *port, int pidx, int master);
+        /* After it is deleted. */
+        int (*deleted)(struct link_state *s, const struct action *a);
 };
 /* Changes as the link kinds record them: words for people, typed values for apply. */
 void link_change_u32(struct action *a, uint64_t field, const char *name, uint32_t from, uint32_t to);
@@ -74,9 +125,9 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
               struct action *a, struct plan *p);
 void link_assess(void *state, struct action *a, const struct model *live);
 int link_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
-struct resource *link_made_with(const struct resource *w, const struct model *wanted);
 void link_describe(const struct resource *w, struct action *a);
-void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
+/* A veth's peer in this namespace, declared under ethernets (backends/veth.c). */
+struct resource *veth_peer_made_with(const struct resource *w, const struct model *wanted);
 
 /* The table members every link kind has the same. */
 #define LINK_KIND_COMMON                                                                  \

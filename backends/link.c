@@ -4,13 +4,9 @@
  * changed in place where the kernel allows it, replaced where not, deleted. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <fcntl.h>
 #include <linux/if_link.h>
-#include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 #include <net/if.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -18,8 +14,6 @@
 #include <netlink/socket.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include "kind.h"
 
@@ -332,14 +326,6 @@ static bool port_in_ledger(const struct ledger_entry *owned, const char *port) {
         return ledger_list_contains(owned, "ports", port);
 }
 
-/* A bridge reconcile creates gets a MAC derived from the machine id and its
- * name, so it does not follow its ports (doc/manifests.md, bridges: mac);
- * without a machine id a random one, kept stable by the ledger from then on. */
-static void bridge_stable_mac(const char *name, unsigned char mac[6]) {
-        if (mac_derive("bridge", name, mac) < 0)
-                mac_random("bridge", name, mac);
-}
-
 /* What only a new link can have: the plan says replace. Returns true if any. */
 static bool diff_identity(const struct resource *w, const struct resource *live, struct action *a) {
         const struct link_spec *want = &w->link, *have = &live->link;
@@ -387,31 +373,6 @@ static int diff_addresses(const struct resource *w, const struct resource *live,
         return 0;
 }
 
-static bool action_changes(const struct action *a, uint64_t field) {
-        for (size_t i = 0; i < a->n_changes; i++)
-                if (a->changes[i].field == field)
-                        return true;
-        return false;
-}
-
-/* Whether this plan may move the MTU of a bridge that follows its ports: a
- * port joins or leaves it (a's own changes, found by now), or one of its ports
- * changes its MTU or is made anew, in an action planned before it. */
-static bool bridge_mtu_may_move(const struct resource *live, const struct action *a, const struct plan *p) {
-        if (action_changes(a, LINK_F_INTERFACES))
-                return true;
-        for (size_t i = 0; p && i < p->n_actions; i++) {
-                const struct action *x = &p->actions[i];
-                if (x == a || !kind_is_link(x->kind) ||
-                    !(str_list_contains(&a->want->link.interfaces, x->name) ||
-                      str_list_contains(&live->link.interfaces, x->name)))
-                        continue;
-                if (x->op == OP_REPLACE || action_changes(x, LINK_F_MTU))
-                        return true;
-        }
-        return false;
-}
-
 int link_diff(void *state, const struct resource *w, const struct resource *live,
                      const struct ledger_entry *owned, struct action *a, struct plan *p) {
         const struct link_spec *want = &w->link, *have = &live->link;
@@ -452,10 +413,8 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
                             port_in_ledger(owned, have->interfaces.v[i]))
                                 action_add_change(a, LINK_F_INTERFACES, "port", value_text(have->interfaces.v[i]), VALUE_NONE);
         }
-        /* Right now, but free to follow its ports, which this plan moves: see bridge_hold_mtu. */
-        if (link_kind_of(w->kind)->holds_mtu && (w->set & LINK_F_MTU) && want->mtu == have->mtu &&
-            !ledger_get(owned, "mtu-held") && bridge_mtu_may_move(live, a, p))
-                link_change_u32(a, LINK_F_MTU, "mtu", have->mtu, want->mtu); /* the same: the hold (the kind's words say so) */
+        if (link_kind_of(w->kind)->diff_after)
+                link_kind_of(w->kind)->diff_after(w, live, owned, a, p);
         if (want->up != have->up)
                 link_change_bool(a, LINK_F_UP, "up", have->up, want->up);
         a->op = OP_UPDATE;
@@ -463,26 +422,6 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
 }
 
 /* ---- risk ---- */
-
-static void risk_add(struct action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void risk_add(struct action *a, const char *fmt, ...) {
-        char msg[256];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        char *joined = a->risk ? xasprintf("%s; %s", a->risk, msg) : xstrdup(msg);
-        free(a->risk);
-        a->risk = joined;
-}
-
-/* A bond's mode and LACP rate change only while it is down and, for the mode, without members. */
-static bool bond_needs_down(const struct action *a) {
-        for (size_t i = 0; a->op == OP_UPDATE && i < a->n_changes; i++)
-                if (a->changes[i].field & link_kind_of(a->kind)->down_fields)
-                        return true;
-        return false;
-}
 
 void link_assess(void *state, struct action *a, const struct model *live) {
         struct link_state *s = state;
@@ -497,20 +436,16 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                         for (size_t j = 0; j < pr->link.addresses.n; j++) {
                                 const struct ipaddr *ip = &pr->link.addresses.v[j];
                                 if (addr_static(ip) && !addr_is_link_local(ip)) {
-                                        risk_add(a, "enslaving %s, which carries %s: traffic to that address stops", port,
+                                        link_risk_add(a, "enslaving %s, which carries %s: traffic to that address stops", port,
                                                  ipaddr_format(ip, true, buf, sizeof(buf)));
                                         break;
                                 }
                         }
                         if (s->ssh_oif && pr->link.ifindex == s->ssh_oif)
-                                risk_add(a, "%s carries this SSH session", port);
-                        /* A bridge with no MTU of its own follows its smallest port. */
-                        uint32_t bridge_mtu = here ? here->link.mtu : 1500;
-                        if (link_kind_of(a->want->kind)->holds_mtu && !(a->want->set & LINK_F_MTU) && pr->link.mtu &&
-                            pr->link.mtu < bridge_mtu)
-                                risk_add(a, "%s has mtu %u: the kernel lowers %s from %u to %u", port, pr->link.mtu,
-                                         a->name, bridge_mtu, pr->link.mtu);
+                                link_risk_add(a, "%s carries this SSH session", port);
                 }
+        if (link_kind_of(a->kind)->assess)
+                link_kind_of(a->kind)->assess(a, live);
         /* Routes go with their device: a link dropped (or made again) takes them. */
         if (here && (a->op == OP_DELETE || a->op == OP_REPLACE)) {
                 size_t n_routes = 0;
@@ -524,15 +459,12 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                                 dflt = rt;
                 }
                 if (dflt)
-                        risk_add(a, "%s carries the default route%s%s: the host has none until a route is made again",
+                        link_risk_add(a, "%s carries the default route%s%s: the host has none until a route is made again",
                                  a->name, dflt->set & ROUTE_F_VIA ? " via " : "",
                                  dflt->set & ROUTE_F_VIA ? ipaddr_format(&dflt->route.via, false, buf, sizeof(buf)) : "");
                 else if (n_routes)
-                        risk_add(a, "%zu route%s over %s go with it", n_routes, n_routes == 1 ? "" : "s", a->name);
+                        link_risk_add(a, "%zu route%s over %s go with it", n_routes, n_routes == 1 ? "" : "s", a->name);
         }
-        if (bond_needs_down(a))
-                risk_add(a, "bond %s goes down and releases its members for the change: traffic over it stops briefly",
-                         a->name);
         if (!s->ssh_oif || !here)
                 return;
         bool carries = here->link.ifindex == s->ssh_oif;
@@ -543,12 +475,12 @@ void link_assess(void *state, struct action *a, const struct model *live) {
         if (!carries)
                 return;
         if (a->op == OP_DELETE || a->op == OP_REPLACE)
-                risk_add(a, "%s carries the route to this SSH session", a->name);
+                link_risk_add(a, "%s carries the route to this SSH session", a->name);
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
                 if ((c->field == LINK_F_UP && c->now.type == VAL_BOOL && !c->now.boolean) ||
                     (c->field == LINK_F_ADDRESSES && c->now.type == VAL_NONE))
-                        risk_add(a, "%s carries the route to this SSH session (%s %s)", a->name, c->name,
+                        link_risk_add(a, "%s carries the route to this SSH session (%s %s)", a->name, c->name,
                                  c->field == LINK_F_UP ? "false" : "removed");
         }
 }
@@ -586,26 +518,6 @@ static int ssh_route_oif(struct link_state *s) {
 
 static int ifindex_of(struct link_state *s, const char *name);
 
-/* RTM_NEWLINK for an existing link (ifindex > 0) or a new one (ifindex 0). */
-struct link_req {
-        int ifindex;
-        const char *name;
-        enum kind kind;     /* of the link; its IFLA_INFO_KIND goes along with data */
-        uint32_t mtu;       /* 0 = unchanged */
-        const unsigned char *mac;
-        int up;             /* UP_KEEP, UP_SET, UP_CLEAR */
-        bool set_master;
-        int master;         /* with set_master: 0 releases */
-        int parent;         /* IFLA_LINK: VLAN, macvlan and macvtap parent */
-        const struct resource *data; /* IFLA_INFO_DATA from this resource's fields in data_fields */
-        uint64_t data_fields;
-        bool peer_elsewhere; /* veth: the peer goes into the namespace of peer_netns_fd */
-        int peer_netns_fd;
-};
-enum { UP_KEEP, UP_SET, UP_CLEAR };
-
-#define LINK_REQ(...) ((struct link_req){ __VA_ARGS__ })
-
 /* IFLA_INFO_DATA of the link's kind, for the fields asked; 0, -ENOMEM or -ENODEV. */
 static int link_ifindex_cb(void *u, const char *name) {
         return ifindex_of(u, name);
@@ -617,7 +529,7 @@ static int put_info_data(struct link_state *s, struct nl_msg *msg, const struct 
         return lk->put_info ? lk->put_info(msg, &lp) : 0;
 }
 
-static int link_send(struct link_state *s, const struct link_req *q) {
+int link_send(struct link_state *s, const struct link_req *q) {
         int flags = q->ifindex ? 0 : NLM_F_CREATE | NLM_F_EXCL;
         struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWLINK, flags);
         struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = q->ifindex };
@@ -657,33 +569,6 @@ static int link_send(struct link_state *s, const struct link_req *q) {
         return rtnl_talk(&s->nl, msg, NULL, NULL);
 }
 
-/* A persistent TAP as `ip tuntap add` makes it: the tun driver takes this only
- * through its ioctls on /dev/net/tun, opened inside the namespace. An existing
- * one is attached to (same flags) to change its owner or group. */
-static int tap_configure(struct link_state *s, const struct resource *w, bool create) {
-        int saved, r = netns_enter(s->nl.netns[0] ? s->nl.netns : NULL, &saved);
-        if (r < 0)
-                return r;
-        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-        r = fd < 0 ? -errno : 0;
-        netns_leave(&saved);
-        if (r < 0)
-                return r;
-        struct ifreq ifr = { 0 };
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", w->name);
-        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (w->link.multi_queue ? IFF_MULTI_QUEUE : 0);
-        if (ioctl(fd, TUNSETIFF, &ifr) < 0)
-                r = -errno;
-        if (r >= 0 && (w->set & LINK_F_OWNER) && ioctl(fd, TUNSETOWNER, (unsigned long) w->link.owner) < 0)
-                r = -errno;
-        if (r >= 0 && (w->set & LINK_F_GROUP_ID) && ioctl(fd, TUNSETGROUP, (unsigned long) w->link.group_id) < 0)
-                r = -errno;
-        if (r >= 0 && create && ioctl(fd, TUNSETPERSIST, 1UL) < 0)
-                r = -errno;
-        close(fd);
-        return r;
-}
-
 static int addr_send(struct link_state *s, int ifindex, const struct ipaddr *ip, bool add) {
         struct rtnl_addr *ra = rtnl_addr_alloc();
         struct nl_addr *local = nl_addr_build(ip->family, ip->a, ip->family == AF_INET ? 4 : 16);
@@ -713,7 +598,7 @@ static int addr_send(struct link_state *s, int ifindex, const struct ipaddr *ip,
         return r;
 }
 
-static int fail(struct link_state *s, const struct action *a, int r, const char *what) {
+int link_fail(struct link_state *s, const struct action *a, int r, const char *what) {
         return diag_res(r, kind_to_string(a->kind), a->name, "%s: %s", what, rtnl_says(&s->nl, r));
 }
 
@@ -783,7 +668,7 @@ static int apply_addresses(struct link_state *s, const struct action *a, int ifi
                                 continue;
                         r = addr_send(s, ifindex, adds ? &c->now.addr : &c->was.addr, adds);
                         if (r < 0)
-                                r = fail(s, a, r, adds ? "adding address" : "removing address");
+                                r = link_fail(s, a, r, adds ? "adding address" : "removing address");
                 }
         }
         if (!promote_was)
@@ -797,68 +682,43 @@ static int apply_addresses(struct link_state *s, const struct action *a, int ifi
                                 char what[96];
                                 snprintf(what, sizeof(what), "adding address %s",
                                          ipaddr_format(&a->want->link.addresses.v[i], true, buf, sizeof(buf)));
-                                return fail(s, a, r, what);
+                                return link_fail(s, a, r, what);
                         }
                 }
         return 0;
 }
 
-static int set_up(struct link_state *s, const struct action *a, int ifindex, bool up) {
+int link_set_up(struct link_state *s, const struct action *a, int ifindex, bool up) {
         int r = link_send(s, &LINK_REQ(.ifindex = ifindex, .up = up ? UP_SET : UP_CLEAR));
         if (r == -ENETDOWN && a->want && has_parent(a->kind))
                 return diag_res(r, kind_to_string(a->kind), a->name,
                                 "setting up: %s; its parent %s is down: declare it under ethernets "
                                 "(up: true is the default) or bring it up",
                                 rtnl_says(&s->nl, r), a->want->link.link);
-        return r < 0 ? fail(s, a, r, up ? "setting up" : "setting down") : 0;
+        return r < 0 ? link_fail(s, a, r, up ? "setting up" : "setting down") : 0;
 }
 
-/* A bridge follows the smallest MTU of its ports (the kernel's
- * br_mtu_auto_adjust) whenever a port joins, leaves or changes its MTU, until
- * its own MTU is set by a change after creation. An MTU given at creation does
- * not count, and a change to the MTU it already has is no change. So the
- * declared MTU goes through a neighbour value and back: then it is the
- * bridge's own, whatever the bridge had, and enslaving a port, or a port's
- * later change, no longer moves it. The neighbour is above, so that VLANs and
- * macvlans on the bridge, which may not be larger than it, are not shrunk on
- * the way. The kernel never says whether a bridge holds its MTU: the ledger
- * records that it does ("mtu-held"). */
-static int bridge_hold_mtu(struct link_state *s, const struct action *a, int ifindex, uint32_t mtu,
-                           struct ledger *l, struct ledger_entry *e) {
-        int r = link_send(s, &LINK_REQ(.ifindex = ifindex, .mtu = mtu < 65535 ? mtu + 1 : mtu - 1));
-        if (r >= 0)
-                r = link_send(s, &LINK_REQ(.ifindex = ifindex, .mtu = mtu));
-        if (r < 0)
-                return fail(s, a, r, "setting the MTU");
-        if (e)
-                ledger_set(l, e, "mtu-held", "1");
-        return 0;
-}
-
-/* A bond takes a member only while the member is down; the bond brings it up itself. */
-static int set_master(struct link_state *s, const struct action *a, const char *port, int master) {
+/* A port joins (master > 0) or leaves (0): as the kind says, or IFLA_MASTER alone. */
+int link_set_master(struct link_state *s, const struct action *a, const char *port, int master) {
         int pidx = ifindex_of(s, port);
         if (pidx <= 0)
                 return diag_res(-ENODEV, kind_to_string(a->kind), a->name, "port %s does not exist", port);
-        int r = 0, flags = 0;
-        bool down = link_kind_of(a->kind)->ports_down;
-        if (master && down) {
-                flags = rtnl_link_flags(&s->nl, port);
-                r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_CLEAR));
-        }
-        if (r >= 0)
-                r = link_send(s, &LINK_REQ(.ifindex = pidx, .set_master = true, .master = master));
-        /* The bond closes a member it lets go: it comes back up, as it was while enslaved. */
-        if (r >= 0 && !master && down)
-                r = link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
-        if (r < 0) {
-                r = fail(s, a, r, master ? "enslaving a port" : "releasing a port");
-                /* A member the bond refused is left as it was found: up again if it was. */
-                if (master && down && flags > 0 && (flags & IFF_UP))
-                        (void) link_send(s, &LINK_REQ(.ifindex = pidx, .up = UP_SET));
-                return r;
-        }
-        return 0;
+        const struct link_kind *lk = link_kind_of(a->kind);
+        int r = lk->enslave ? lk->enslave(s, a, port, pidx, master)
+                            : link_send(s, &LINK_REQ(.ifindex = pidx, .set_master = true, .master = master));
+        return r < 0 ? link_fail(s, a, r, master ? "enslaving a port" : "releasing a port") : 0;
+}
+
+int link_ifindex(struct link_state *s, const char *name) {
+        return ifindex_of(s, name);
+}
+
+int link_flags(struct link_state *s, const char *name) {
+        return rtnl_link_flags(&s->nl, name);
+}
+
+const char *link_netns(const struct link_state *s) {
+        return s->nl.netns[0] ? s->nl.netns : NULL;
 }
 
 static void record_ports(struct ledger *l, struct ledger_entry *e, const struct resource *w) {
@@ -867,16 +727,10 @@ static void record_ports(struct ledger *l, struct ledger_entry *e, const struct 
         ledger_set_list(l, e, "ports", &w->link.interfaces);
 }
 
-static int open_netns_fd(const char *name) {
-        char path[128];
-        snprintf(path, sizeof(path), "/run/netns/%s", name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
-}
-
 static int link_create(struct link_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
         const struct link_spec *want = &w->link;
+        const struct link_kind *lk = link_kind_of(w->kind);
         unsigned char mac[6];
         char macbuf[18];
         struct link_req q = LINK_REQ(.name = w->name, .kind = w->kind, .up = UP_CLEAR, .data = w, .data_fields = ~0ull);
@@ -884,10 +738,10 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
                 q.mtu = want->mtu;
         if (w->set & LINK_F_MAC)
                 q.mac = want->mac;
-        if (link_kind_of(w->kind)->stable_mac && !(w->set & LINK_F_MAC)) {
+        if (lk->stable_mac && !(w->set & LINK_F_MAC)) {
                 const char *old = ledger_get(e, "mac");
                 if (!old || mac_parse(old, mac) < 0)
-                        bridge_stable_mac(w->name, mac);
+                        lk->stable_mac(w->name, mac);
                 q.mac = mac;
                 ledger_set(l, e, "mac", mac_format(mac, macbuf));
         }
@@ -896,44 +750,21 @@ static int link_create(struct link_state *s, const struct action *a, struct ledg
                 if (q.parent <= 0)
                         return diag_res(-ENODEV, kind_to_string(w->kind), w->name, "parent %s does not exist", want->link);
         }
-        if (link_kind_of(w->kind)->has_peer && want->peer_netns[0]) {
-                q.peer_netns_fd = open_netns_fd(want->peer_netns);
-                q.peer_elsewhere = true;
-                if (q.peer_netns_fd < 0)
-                        return diag_res(q.peer_netns_fd, "veth", w->name, "peer namespace %s: %s", want->peer_netns,
-                                        strerror(-q.peer_netns_fd));
-        }
-        int r;
-        if (link_kind_of(w->kind)->tun_device) {
-                r = tap_configure(s, w, true);
-                if (r >= 0 && (q.mtu || q.mac))
-                        r = link_send(s, &LINK_REQ(.ifindex = ifindex_of(s, w->name), .mtu = q.mtu, .mac = q.mac));
-        } else
-                r = link_send(s, &q);
-        if (q.peer_elsewhere)
-                close(q.peer_netns_fd);
+        int r = lk->create ? lk->create(s, a, &q) : link_send(s, &q);
         if (r < 0)
-                return fail(s, a, r, "creating");
+                return link_fail(s, a, r, "creating");
         int ifindex = ifindex_of(s, w->name);
         if (ifindex <= 0)
                 return diag_res(-ENODEV, kind_to_string(w->kind), w->name, "created, but not found afterwards");
-        /* Before the ports join: each would otherwise pull the bridge to its MTU. */
-        if (link_kind_of(w->kind)->holds_mtu && (w->set & LINK_F_MTU) &&
-            (r = bridge_hold_mtu(s, a, ifindex, want->mtu, l, e)) < 0)
+        if (lk->created && (r = lk->created(s, a, ifindex, l, e)) < 0)
                 return r;
         r = apply_addresses(s, a, ifindex, true);
         for (size_t i = 0; r >= 0 && has_ports(w->kind) && i < want->interfaces.n; i++)
-                r = set_master(s, a, want->interfaces.v[i], ifindex);
+                r = link_set_master(s, a, want->interfaces.v[i], ifindex);
         /* The ports it was meant to hold are its own to release, enslaved yet or not. */
         record_ports(l, e, w);
-        /* The peer in this namespace follows its veth up; it has no manifest entry of its own yet. */
-        if (r >= 0 && link_kind_of(w->kind)->has_peer && !want->peer_netns[0] && want->up) {
-                r = link_send(s, &LINK_REQ(.ifindex = ifindex_of(s, want->peer), .up = UP_SET));
-                if (r < 0)
-                        r = fail(s, a, r, "setting the peer up");
-        }
         if (r >= 0 && want->up)
-                r = set_up(s, a, ifindex, true);
+                r = link_set_up(s, a, ifindex, true);
         /* The link exists and is ours; what it lacks (an address, a port, up) is
          * what the next plan's diff shows and its update adds. Deleting it instead
          * would flap the ports it holds already. */
@@ -957,35 +788,8 @@ static int link_delete(struct link_state *s, const struct action *a) {
         if (r == -ENODEV)
                 r = 0;
         if (r < 0)
-                return fail(s, a, r, "deleting");
-        /* A deleted bond leaves its members closed: they come back up. */
-        for (size_t i = 0; link_kind_of(a->kind)->ports_down && a->live && i < a->live->link.interfaces.n && r >= 0; i++) {
-                int member = ifindex_of(s, a->live->link.interfaces.v[i]);
-                if (member > 0 && (r = link_send(s, &LINK_REQ(.ifindex = member, .up = UP_SET))) < 0)
-                        r = fail(s, a, r, "setting a former member up");
-        }
-        return r;
-}
-
-/* Mode (and LACP rate) of a bond: released members, down, changed, members back. */
-static int bond_change_down(struct link_state *s, const struct action *a, int ifindex, uint64_t fields) {
-        const struct resource *live = a->live;
-        int r = 0;
-        bool mode = fields & LINK_F_MODE;
-        for (size_t i = 0; mode && i < live->link.interfaces.n && r >= 0; i++)
-                if (ifindex_of(s, live->link.interfaces.v[i]) > 0)
-                        r = set_master(s, a, live->link.interfaces.v[i], 0);
-        if (r >= 0 && live->link.up)
-                r = set_up(s, a, ifindex, false);
-        if (r >= 0) {
-                r = link_send(s, &LINK_REQ(.ifindex = ifindex, .kind = a->kind, .data = a->want, .data_fields = fields));
-                if (r < 0)
-                        r = fail(s, a, r, "changing the mode");
-        }
-        /* Every member comes back; the port changes of the plan follow. */
-        for (size_t i = 0; mode && i < live->link.interfaces.n && r >= 0; i++)
-                r = set_master(s, a, live->link.interfaces.v[i], ifindex);
-        return r;
+                return link_fail(s, a, r, "deleting");
+        return link_kind_of(a->kind)->deleted ? link_kind_of(a->kind)->deleted(s, a) : 0;
 }
 
 static int link_update(struct link_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
@@ -994,18 +798,19 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
         int ifindex = a->live->link.ifindex > 0 ? a->live->link.ifindex : ifindex_of(s, a->key);
         if (ifindex <= 0)
                 return diag_res(-ENODEV, kind_to_string(a->kind), a->name, "does not exist");
+        const struct link_kind *lk = link_kind_of(w->kind);
         struct link_req q = LINK_REQ(.ifindex = ifindex, .kind = w->kind, .data = w);
-        uint64_t down_fields = 0, tap_fields = 0;
+        uint64_t own_fields = 0;
         unsigned char mac[6];
-        bool attrs = false, bring_up = false, take_down = false, hold_mtu = false;
+        bool attrs = false, bring_up = false, take_down = false;
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
+                if (c->field & lk->own_fields) {
+                        own_fields |= c->field;
+                        continue;
+                }
                 switch (c->field) {
                 case LINK_F_MTU:
-                        if (link_kind_of(w->kind)->holds_mtu) {
-                                hold_mtu = true;
-                                break;
-                        }
                         q.mtu = w->link.mtu;
                         attrs = true;
                         break;
@@ -1024,16 +829,6 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                         break;
                 case LINK_F_MODE:
                 case LINK_F_LACP_RATE:
-                        if (link_kind_of(w->kind)->down_fields & c->field) {
-                                down_fields |= c->field;
-                                break;
-                        }
-                        q.data_fields |= c->field;
-                        break;
-                case LINK_F_OWNER:
-                case LINK_F_GROUP_ID:
-                        tap_fields |= c->field;
-                        break;
                 case LINK_F_STP:
                 case LINK_F_FORWARD_DELAY:
                 case LINK_F_REMOTE:
@@ -1048,23 +843,20 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
         }
         int r = 0;
         if (take_down)
-                r = set_up(s, a, ifindex, false);
-        if (r >= 0 && down_fields) {
-                r = bond_change_down(s, a, ifindex, down_fields);
-                bring_up = bring_up || (w->link.up && a->live->link.up);
+                r = link_set_up(s, a, ifindex, false);
+        /* The kind's own first: a bond goes down for its mode; a bridge holds its
+         * MTU before the port changes below, after any port's own change earlier in the plan. */
+        if (r >= 0 && own_fields) {
+                r = lk->update(s, a, ifindex, own_fields, l, e);
+                bring_up = bring_up || (r > 0 && w->link.up && a->live->link.up);
         }
-        if (r >= 0 && tap_fields && (r = tap_configure(s, w, false)) < 0)
-                r = fail(s, a, r, "changing owner or group");
         /* Kind data goes in a message of its own: VXLAN refuses IFLA_MTU next to a changelink. */
         if (r >= 0 && attrs && (r = link_send(s, &LINK_REQ(.ifindex = ifindex, .mtu = q.mtu, .mac = q.mac))) < 0)
-                r = fail(s, a, r, "changing");
+                r = link_fail(s, a, r, "changing");
         q.mtu = 0;
         q.mac = NULL;
         if (r >= 0 && q.data_fields && (r = link_send(s, &q)) < 0)
-                r = fail(s, a, r, "changing");
-        /* Before the port changes below, and after any port's own change earlier in the plan. */
-        if (r >= 0 && hold_mtu)
-                r = bridge_hold_mtu(s, a, ifindex, w->link.mtu, l, e);
+                r = link_fail(s, a, r, "changing");
         if (r >= 0)
                 r = apply_addresses(s, a, ifindex, false);
         for (size_t i = 0; r >= 0 && i < a->n_changes; i++) {
@@ -1074,14 +866,14 @@ static int link_update(struct link_state *s, const struct action *a, struct ledg
                 /* A port another bridge of this plan took already is not ours to
                  * release: the kernel says where it is now, not the observation. */
                 if (c->now.type == VAL_TEXT)
-                        r = set_master(s, a, c->now.text, ifindex);
+                        r = link_set_master(s, a, c->now.text, ifindex);
                 else if (ifindex_of(s, c->was.text) > 0 && rtnl_link_master(&s->nl, c->was.text) == ifindex)
-                        r = set_master(s, a, c->was.text, 0);
+                        r = link_set_master(s, a, c->was.text, 0);
         }
         if (r < 0)
                 return r;
         record_ports(l, e, w);
-        return bring_up ? set_up(s, a, ifindex, true) : 0;
+        return bring_up ? link_set_up(s, a, ifindex, true) : 0;
 }
 
 int link_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
@@ -1100,7 +892,7 @@ int link_apply(void *state, const struct action *a, struct ledger *l, struct led
                 if (r >= 0 && a->live->link.master[0]) {
                         int master = ifindex_of(s, a->live->link.master);
                         if (master > 0)
-                                r = set_master(s, a, a->name, master);
+                                r = link_set_master(s, a, a->name, master);
                 }
                 return r;
         case OP_UPDATE:
@@ -1125,28 +917,6 @@ static int ifindex_of(struct link_state *s, const char *name) {
 static int link_watch_open(const struct backend_ctx *ctx, void **watch) {
         *watch = NULL;
         return rtnl_watch_open(ctx->netns, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, "link");
-}
-
-/* A veth's peer in this namespace, declared under ethernets to configure it:
- * it exists once the veth is made, with the veth's MTU and up state, no
- * address and a MAC of the kernel's choosing. */
-struct resource *link_made_with(const struct resource *w, const struct model *wanted) {
-        if (w->kind != KIND_ETHERNET)
-                return NULL;
-        for (size_t i = 0; i < wanted->n; i++) {
-                const struct resource *v = wanted->v[i];
-                if (v->kind != KIND_VETH || v->state == STATE_ABSENT || v->link.peer_netns[0] ||
-                    strcmp(v->link.peer, w->name) != 0)
-                        continue;
-                struct resource *made = resource_new(KIND_VETH, w->name);
-                made->link.mtu = v->set & LINK_F_MTU ? v->link.mtu : 1500;
-                made->link.up = v->link.up;
-                snprintf(made->link.peer, sizeof(made->link.peer), "%s", v->name);
-                snprintf(made->link.type, sizeof(made->link.type), "veth");
-                made->set = LINK_F_MTU | LINK_F_UP | LINK_F_PEER;
-                return made;
-        }
-        return NULL;
 }
 
 /* What a create sets, in the order the plan reads best: what the kernel takes
@@ -1181,12 +951,6 @@ void link_describe(const struct resource *w, struct action *a) {
         for (size_t i = 0; (w->set & LINK_F_ADDRESSES) && i < l->addresses.n; i++)
                 action_add_set(a, LINK_F_ADDRESSES, "address", value_prefix(&l->addresses.v[i]));
         action_add_set(a, LINK_F_UP, "up", value_bool(l->up));
-}
-
-/* Deleting one end of a veth pair deletes the other. */
-void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
-        if (live->kind == KIND_VETH && live->link.peer[0] && !live->link.peer_netns[0])
-                add(u, KIND_VETH, live->link.peer);
 }
 
 const struct backend link_backend = {

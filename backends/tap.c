@@ -1,7 +1,12 @@
 /* Persistent TAP devices with an owner and group. */
+#include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
@@ -83,9 +88,57 @@ static enum kind tap_observe_info(struct resource *r, struct nlattr *data) {
         return KIND_TAP;
 }
 
-/* TAPs are made through the tun ioctls (the link backend's tap_configure), not IFLA_INFO_DATA. */
-static const struct link_kind tap_link = { .info_kind = "tun", .tun_device = true, .diff_identity = tap_diff_identity,
-                                           .diff_in_place = tap_diff_in_place, .observe_info = tap_observe_info };
+/* ---- apply: the tun driver's ioctls ---- */
+
+/* A persistent TAP as `ip tuntap add` makes it: the tun driver takes this only
+ * through its ioctls on /dev/net/tun, opened inside the namespace. An existing
+ * one is attached to (same flags) to change its owner or group. */
+static int tap_configure(struct link_state *s, const struct resource *w, bool create) {
+        int saved, r = netns_enter(link_netns(s), &saved);
+        if (r < 0)
+                return r;
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        r = fd < 0 ? -errno : 0;
+        netns_leave(&saved);
+        if (r < 0)
+                return r;
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", w->name);
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (w->link.multi_queue ? IFF_MULTI_QUEUE : 0);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+                r = -errno;
+        if (r >= 0 && (w->set & LINK_F_OWNER) && ioctl(fd, TUNSETOWNER, (unsigned long) w->link.owner) < 0)
+                r = -errno;
+        if (r >= 0 && (w->set & LINK_F_GROUP_ID) && ioctl(fd, TUNSETGROUP, (unsigned long) w->link.group_id) < 0)
+                r = -errno;
+        if (r >= 0 && create && ioctl(fd, TUNSETPERSIST, 1UL) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+/* Made through the ioctls, not RTM_NEWLINK; then its MTU and MAC. */
+static int tap_create(struct link_state *s, const struct action *a, struct link_req *q) {
+        int r = tap_configure(s, a->want, true);
+        if (r >= 0 && (q->mtu || q->mac))
+                r = link_send(s, &LINK_REQ(.ifindex = link_ifindex(s, a->want->name), .mtu = q->mtu, .mac = q->mac));
+        return r;
+}
+
+static int tap_update(struct link_state *s, const struct action *a, int ifindex, uint64_t fields, struct ledger *l,
+                      struct ledger_entry *e) {
+        (void) ifindex;
+        (void) fields;
+        (void) l;
+        (void) e;
+        int r = tap_configure(s, a->want, false);
+        return r < 0 ? link_fail(s, a, r, "changing owner or group") : 0;
+}
+
+static const struct link_kind tap_link = { .info_kind = "tun", .own_fields = LINK_F_OWNER | LINK_F_GROUP_ID,
+                                           .diff_identity = tap_diff_identity, .diff_in_place = tap_diff_in_place,
+                                           .observe_info = tap_observe_info, .create = tap_create,
+                                           .update = tap_update };
 
 const struct kind_ops tap_kind = {
         .word = "tap",

@@ -1,7 +1,10 @@
 /* veth pairs: one entry makes both ends; the other end may be declared as a
  * NIC (under ethernets) to configure it, or live in another namespace. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -121,8 +124,66 @@ static int veth_put_info(struct nl_msg *msg, const struct link_put *p) {
         return e < 0 ? -ENOMEM : 0;
 }
 
+/* ---- what only a veth does: a peer, here or in another namespace ---- */
+
+/* The peer goes into another namespace with the create, by an fd to it. */
+static int veth_create(struct link_state *s, const struct action *a, struct link_req *q) {
+        const char *ns = a->want->link.peer_netns;
+        if (!ns[0])
+                return link_send(s, q);
+        char path[128];
+        snprintf(path, sizeof(path), "/run/netns/%s", ns);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return diag_res(-errno, "veth", a->name, "peer namespace %s: %s", ns, strerror(errno));
+        q->peer_elsewhere = true;
+        q->peer_netns_fd = fd;
+        int r = link_send(s, q);
+        close(fd);
+        return r;
+}
+
+/* The peer in this namespace follows its veth up; it has no manifest entry of its own yet. */
+static int veth_created(struct link_state *s, const struct action *a, int ifindex, struct ledger *l,
+                        struct ledger_entry *e) {
+        const struct link_spec *want = &a->want->link;
+        (void) ifindex;
+        (void) l;
+        (void) e;
+        if (want->peer_netns[0] || !want->up)
+                return 0;
+        int r = link_send(s, &LINK_REQ(.ifindex = link_ifindex(s, want->peer), .up = UP_SET));
+        return r < 0 ? link_fail(s, a, r, "setting the peer up") : 0;
+}
+
+/* A veth's peer in this namespace, declared under ethernets to configure it:
+ * it exists once the veth is made, with the veth's MTU and up state, no
+ * address and a MAC of the kernel's choosing. */
+struct resource *veth_peer_made_with(const struct resource *w, const struct model *wanted) {
+        for (size_t i = 0; i < wanted->n; i++) {
+                const struct resource *v = wanted->v[i];
+                if (v->kind != KIND_VETH || v->state == STATE_ABSENT || v->link.peer_netns[0] ||
+                    strcmp(v->link.peer, w->name) != 0)
+                        continue;
+                struct resource *made = resource_new(KIND_VETH, w->name);
+                made->link.mtu = v->set & LINK_F_MTU ? v->link.mtu : 1500;
+                made->link.up = v->link.up;
+                snprintf(made->link.peer, sizeof(made->link.peer), "%s", v->name);
+                snprintf(made->link.type, sizeof(made->link.type), "veth");
+                made->set = LINK_F_MTU | LINK_F_UP | LINK_F_PEER;
+                return made;
+        }
+        return NULL;
+}
+
+/* Deleting one end of a veth pair deletes the other. */
+static void veth_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        if (live->link.peer[0] && !live->link.peer_netns[0])
+                add(u, KIND_VETH, live->link.peer);
+}
+
 static const struct link_kind veth_link = { .info_kind = "veth", .has_peer = true, .diff_identity = veth_diff_identity,
-                                            .put_info = veth_put_info };
+                                            .put_info = veth_put_info, .create = veth_create, .created = veth_created };
 
 /* A peer in another namespace: the kernel tells its namespace's id, not a name. */
 static int veth_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
@@ -138,7 +199,7 @@ const struct kind_ops veth_kind = {
         .section = "veths",
         LINK_KIND_COMMON,
         .impl = &veth_link,
-        .takes_with = link_takes_with, /* the peer goes with it */
+        .takes_with = veth_takes_with, /* the peer goes with it */
         .change_words = veth_change_words,
         .defaults = link_defaults,
         .show_as = veth_show_as,

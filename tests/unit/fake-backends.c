@@ -112,19 +112,55 @@ void link_assess(void *state, struct action *a, const struct model *live) {
         (void) live;
 }
 
-struct resource *link_made_with(const struct resource *w, const struct model *wanted) {
-        (void) w;
-        (void) wanted;
-        return NULL;
-}
-
 void link_describe(const struct resource *w, struct action *a) {
         (void) w;
         (void) a;
 }
 
-void link_takes_with(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u) {
-        (void) live;
-        (void) add;
-        (void) u;
+/* The requests the link kinds' own apply code makes: the fake link_apply
+ * never calls them. */
+int link_send(struct link_state *s, const struct link_req *q) {
+        (void) s;
+        (void) q;
+        return -EOPNOTSUPP;
+}
+
+int link_ifindex(struct link_state *s, const char *name) {
+        (void) s;
+        (void) name;
+        return -EOPNOTSUPP;
+}
+
+int link_flags(struct link_state *s, const char *name) {
+        (void) s;
+        (void) name;
+        return -EOPNOTSUPP;
+}
+
+int link_set_up(struct link_state *s, const struct action *a, int ifindex, bool up) {
+        (void) s;
+        (void) a;
+        (void) ifindex;
+        (void) up;
+        return -EOPNOTSUPP;
+}
+
+int link_set_master(struct link_state *s, const struct action *a, const char *port, int master) {
+        (void) s;
+        (void) a;
+        (void) port;
+        (void) master;
+        return -EOPNOTSUPP;
+}
+
+int link_fail(struct link_state *s, const struct action *a, int r, const char *what) {
+        (void) s;
+        (void) a;
+        (void) what;
+        return r;
+}
+
+const char *link_netns(const struct link_state *s) {
+        (void) s;
+        return NULL;
 }
