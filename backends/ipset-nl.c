@@ -444,17 +444,38 @@ static void text_add(struct text *t, const char *fmt, ...) {
                 t->n = t->n + (size_t) n < sizeof(t->s) ? t->n + (size_t) n : sizeof(t->s) - 1;
 }
 
+/* inet_ntop's spelling of an IPv4 address without its printf: a dump of a
+ * large set formats one per entry. */
+static size_t format_ipv4(const unsigned char *a, char *out) {
+        char *p = out;
+        for (int i = 0; i < 4; i++) {
+                unsigned v = a[i];
+                if (v >= 100)
+                        *p++ = (char) ('0' + v / 100);
+                if (v >= 10)
+                        *p++ = (char) ('0' + v / 10 % 10);
+                *p++ = (char) ('0' + v % 10);
+                *p++ = i < 3 ? '.' : '\0';
+        }
+        return (size_t) (p - out - 1);
+}
+
 static bool text_addr(struct text *t, const struct nlattr *nest) {
         const struct nlattr *tb[IPSET_ATTR_IPADDR_MAX + 1];
         char buf[INET6_ADDRSTRLEN];
         nested_attrs(nest, tb, IPSET_ATTR_IPADDR_MAX);
+        size_t n;
         if (tb[IPSET_ATTR_IPADDR_IPV4] && mnl_attr_get_payload_len(tb[IPSET_ATTR_IPADDR_IPV4]) == 4)
-                inet_ntop(AF_INET, mnl_attr_get_payload(tb[IPSET_ATTR_IPADDR_IPV4]), buf, sizeof(buf));
-        else if (tb[IPSET_ATTR_IPADDR_IPV6] && mnl_attr_get_payload_len(tb[IPSET_ATTR_IPADDR_IPV6]) == 16)
-                inet_ntop(AF_INET6, mnl_attr_get_payload(tb[IPSET_ATTR_IPADDR_IPV6]), buf, sizeof(buf));
+                n = format_ipv4(mnl_attr_get_payload(tb[IPSET_ATTR_IPADDR_IPV4]), buf);
+        else if (tb[IPSET_ATTR_IPADDR_IPV6] && mnl_attr_get_payload_len(tb[IPSET_ATTR_IPADDR_IPV6]) == 16 &&
+                 inet_ntop(AF_INET6, mnl_attr_get_payload(tb[IPSET_ATTR_IPADDR_IPV6]), buf, sizeof(buf)))
+                n = strlen(buf);
         else
                 return false;
-        text_add(t, "%s", buf);
+        if (t->n + n + 1 > sizeof(t->s))
+                return false;
+        memcpy(t->s + t->n, buf, n + 1);
+        t->n += n;
         return true;
 }
 
@@ -483,7 +504,8 @@ static bool entry_text(const struct nlattr *data, int type, bool inet6, struct t
                         const struct nlattr *ip = tb[ips ? IPSET_ATTR_IP2 : IPSET_ATTR_IP];
                         const struct nlattr *cidr = tb[ips ? IPSET_ATTR_CIDR2 : IPSET_ATTR_CIDR];
                         ips++;
-                        text_add(t, "%s", sep);
+                        if (d)
+                                text_add(t, ",");
                         if (!ip || !text_addr(t, ip))
                                 return false;
                         unsigned max = inet6 ? 128 : 32;
