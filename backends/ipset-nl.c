@@ -32,7 +32,7 @@
 
 struct ipset_nl {
         struct mnl_socket *sock;
-        unsigned portid, seq, requests;
+        unsigned portid, seq;
         uint8_t protocol;
         uint8_t revision[_SETT_MAX]; /* 0: not asked yet; else max revision + 1 */
         char *rbuf;
@@ -41,10 +41,6 @@ struct ipset_nl {
 
 const char *ipset_nl_error(const struct ipset_nl *nl) {
         return nl->err;
-}
-
-unsigned ipset_nl_requests(const struct ipset_nl *nl) {
-        return nl->requests;
 }
 
 /* ---- errors: the kernel's codes, errno values and words for people ---- */
@@ -252,7 +248,6 @@ static int talk(struct ipset_nl *nl, struct nlmsghdr *nlh, int (*on_data)(const 
         bool dump = nlh->nlmsg_flags & NLM_F_DUMP;
         if (!dump)
                 nlh->nlmsg_flags |= NLM_F_ACK;
-        nl->requests++;
         if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
         int r = receive(nl, &ans, dump);
@@ -574,7 +569,6 @@ static bool entry_text(const struct nlattr *data, int type, bool inet6, struct t
 /* ---- reading sets ---- */
 
 struct dump {
-        struct ipset_nl *nl;
         struct model *live;
         struct resource *cur; /* the set the last message was about */
         int type;             /* its set_type, -1: unknown to reconcile */
@@ -670,12 +664,12 @@ static int dump(struct ipset_nl *nl, const char *name, bool headers_only, struct
 }
 
 int ipset_nl_list(struct ipset_nl *nl, const char *name, bool headers_only, struct model *live) {
-        struct dump d = { .nl = nl, .live = live, .type = -1 };
+        struct dump d = { .live = live, .type = -1 };
         return dump(nl, name, headers_only, &d);
 }
 
 int ipset_nl_header_digests(struct ipset_nl *nl, void (*each)(void *u, const char *name, uint64_t digest), void *u) {
-        struct dump d = { .nl = nl, .type = -1, .each = each, .u = u };
+        struct dump d = { .type = -1, .each = each, .u = u };
         return dump(nl, NULL, true, &d);
 }
 
@@ -905,7 +899,6 @@ int ipset_batch_send(struct ipset_batch *b) {
                         k++;
                 }
                 struct answers ans = { .acks_left = (unsigned) (k - first) };
-                nl->requests += ans.acks_left;
                 if (mnl_socket_sendto(nl->sock, b->buf + off, end - off) < 0)
                         r = -errno;
                 else

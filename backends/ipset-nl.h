@@ -18,8 +18,6 @@ void ipset_nl_close(struct ipset_nl *nl);
 /* Words for people about the last failure: the entry or command, the kernel's
  * reason. Empty when nothing failed. */
 const char *ipset_nl_error(const struct ipset_nl *nl);
-/* Requests sent so far (dumps, batches' messages, type look-ups). */
-unsigned ipset_nl_requests(const struct ipset_nl *nl);
 
 /* Read the set NAME (NULL: every set) into live with its parameters,
  * references and, unless headers_only, its entries in `ipset save`'s

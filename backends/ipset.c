@@ -71,14 +71,15 @@ static int ipset_observe_some(void *state, const struct resource *const *objs, s
 
 struct digests {
         const struct model *want;
-        uint64_t *of; /* per resource of want: its header's digest, 0 while unseen */
+        uint64_t sum;
 };
 
+/* Summed, so that the order of the dump does not matter; a declared set
+ * that is gone adds nothing, which changes the sum too. */
 static void on_digest(void *u, const char *name, uint64_t digest) {
         struct digests *d = u;
-        for (size_t i = 0; i < d->want->n; i++)
-                if (d->want->v[i]->kind == KIND_IPSET && strcmp(d->want->v[i]->name, name) == 0)
-                        d->of[i] = digest | 1; /* never 0: 0 says the set is missing */
+        if (model_find(d->want, KIND_IPSET, name))
+                d->sum += hash_fnv1a(hash_fnv1a_str(HASH_FNV1A_SEED, name), &digest, sizeof(digest));
 }
 
 /* The daemon's poll: the kernel sends no notification for ipsets, so the
@@ -87,22 +88,10 @@ static void on_digest(void *u, const char *name, uint64_t digest) {
  * or a delete changes it. */
 static int ipset_poll_digest_(void *state, const struct model *want, uint64_t *digest) {
         struct ipset_state *s = state;
-        uint64_t h = HASH_FNV1A_SEED;
-        if (!want) {
-                *digest = h;
-                return 0;
-        }
-        struct digests d = { want, xcalloc(want->n + 1, sizeof(uint64_t)) };
-        int r = ipset_nl_header_digests(s->nl, on_digest, &d);
-        if (r < 0) {
-                unsigned char failed = 1;
-                h = hash_fnv1a(h, &failed, 1);
-        }
-        for (size_t i = 0; r == 0 && i < want->n; i++)
-                if (want->v[i]->kind == KIND_IPSET)
-                        h = hash_fnv1a(h, &d.of[i], sizeof(d.of[i]));
-        free(d.of);
-        *digest = h;
+        struct digests d = { want, 0 };
+        if (want && ipset_nl_header_digests(s->nl, on_digest, &d) < 0)
+                d.sum = 1; /* the read failed: a change until it works again */
+        *digest = d.sum;
         return 0;
 }
 
