@@ -352,14 +352,14 @@ const struct backend ipset_backend = {
 
 /* ---- ipsets: every entry is checked against its set's type and family ----
  *
- * libipset resolves a word that is not an address through DNS, and the
- * kernel stores entries in its own spelling, which `ipset save` prints and the
- * diff compares as text. So an entry must be literal and written as save
+ * The kernel stores entries in its own spelling, which `ipset save` prints,
+ * the dump reads back (ipset-nl.c) and the diff compares as text; names are
+ * never resolved. So an entry must be literal and written as save
  * prints it: addresses as inet_ntop writes them, networks with the host bits
  * clear and without /32 or /128, ports as tcp:80 (udp, sctp and udplite too;
  * bare numbers in bitmap:port), MACs in upper case, marks as 0x%08x. Anything
  * else is refused with the spelling to write. Port names, port and address
- * ranges, and icmp types are refused: they expand or are renamed by libipset. */
+ * ranges, and icmp types are refused: the ipset tool expands or renames them. */
 
 struct set_check {
         int family; /* AF_INET or AF_INET6 */
@@ -664,8 +664,9 @@ static const struct field ipset_fields[] = {
         STATE_FIELD(state_table),
 };
 
-/* libipset's text commands split at blanks and '"'; the length (31 bytes) has
- * its own message, in the check. */
+/* The ipset tool's save and restore split at blanks and '"': a set so named
+ * could not be saved and restored. The length (31 bytes) has its own message,
+ * in the check. */
 static bool ipset_name_valid(const char *s) {
         if (!*s)
                 return false;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# ipsets through libipset on this machine's kernel, each test in its own
+# ipsets through the ip_set netlink protocol on this machine's kernel, each test in its own
 # namespace; `ipset save` is the witness.
 . "$(dirname "$0")/lib.sh"
 
@@ -199,7 +199,7 @@ test_refused_rebuild_keeps_old_set() {
 }
 
 # Verification reads a deleted set (it fails: gone) and then the changed one:
-# libipset's session must not answer the second with "Internal protocol error".
+# the failed read must not spoil the next (libipset's session once did).
 test_delete_one_change_another() {
         manifest 'version: 1
 ipsets:
