@@ -26,13 +26,15 @@
 
 /* An ADD or DEL message ends well before the 16-bit length of its ADT nest. */
 #define MSG_ROOM 60000u
-/* A datagram stays under the default socket send buffer (212992). */
+/* A datagram of several messages, at most this and below the socket's send
+ * buffer (the kernel refuses a longer one). */
 #define DGRAM_ROOM 180000u
 #define RECV_SIZE (128u * 1024u)
 
 struct ipset_nl {
         struct mnl_socket *sock;
         unsigned portid, seq;
+        size_t msg_room, dgram_room;
         uint8_t protocol;
         uint8_t revision[_SETT_MAX]; /* 0: not asked yet; else max revision + 1 */
         char *rbuf;
@@ -281,6 +283,12 @@ int ipset_nl_open(const char *netns, struct ipset_nl **out) {
         /* Acks of refused requests without the request's copy: batches are large. */
         int one = 1;
         (void) setsockopt(mnl_socket_get_fd(nl->sock), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+        int sndbuf = 0;
+        socklen_t len = sizeof(sndbuf);
+        if (getsockopt(mnl_socket_get_fd(nl->sock), SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0 || sndbuf < 8192)
+                sndbuf = 8192;
+        nl->dgram_room = (size_t) sndbuf - 1024 < DGRAM_ROOM ? (size_t) sndbuf - 1024 : DGRAM_ROOM;
+        nl->msg_room = nl->dgram_room < MSG_ROOM ? nl->dgram_room : MSG_ROOM;
         nl->portid = mnl_socket_get_portid(nl->sock);
         nl->rbuf = malloc(RECV_SIZE);
         if (!nl->rbuf)
@@ -706,10 +714,10 @@ void ipset_batch_free(struct ipset_batch *b) {
         free(b);
 }
 
-/* Room for one more message of up to MSG_ROOM bytes; messages stay contiguous. */
+/* Room for one more message of up to msg_room bytes; messages stay contiguous. */
 static struct nlmsghdr *batch_msg(struct ipset_batch *b, uint8_t cmd, uint16_t flags, uint8_t family, enum type_class cls,
                                   const char *what) {
-        size_t need = b->len + MSG_ROOM + 4096;
+        size_t need = b->len + b->nl->msg_room + 4096;
         if (need > b->cap) {
                 b->cap = need * 2;
                 b->buf = realloc(b->buf, b->cap);
@@ -723,6 +731,11 @@ static struct nlmsghdr *batch_msg(struct ipset_batch *b, uint8_t cmd, uint16_t f
         s->cls = cls;
         snprintf(s->what, sizeof(s->what), "%s", what);
         return nlh;
+}
+
+static void batch_reset(struct ipset_batch *b) {
+        b->len = 0;
+        b->n_sent = 0;
 }
 
 static void batch_end(struct ipset_batch *b, struct nlmsghdr *nlh) {
@@ -783,13 +796,16 @@ int ipset_batch_create(struct ipset_batch *b, const char *name, const struct res
         const struct ipset_spec *v = &w->ipset;
         int type = enum_from_string(&ipset_type_table, v->type);
         if (type < 0) {
+                batch_reset(b);
                 snprintf(b->nl->err, sizeof(b->nl->err), "unknown set type %s", v->type);
                 return -EINVAL;
         }
         uint8_t family = nfproto_of(w, type), rev = 0;
         int r = type_revision(b->nl, v->type, type, family, &rev);
-        if (r < 0)
+        if (r < 0) {
+                batch_reset(b);
                 return r;
+        }
         char what[80];
         snprintf(what, sizeof(what), "create %s", name);
         /* NLM_F_EXCL: a set of that name already there is an error, not a success. */
@@ -817,7 +833,7 @@ int ipset_batch_create(struct ipset_batch *b, const char *name, const struct res
                         ok = put_range_addr(nlh, IPSET_ATTR_IP, v->range, (size_t) (dash - v->range)) &&
                              put_range_addr(nlh, IPSET_ATTR_IP_TO, dash + 1, strlen(dash + 1));
                 if (!ok) {
-                        b->n_sent--;
+                        batch_reset(b);
                         snprintf(b->nl->err, sizeof(b->nl->err), "range %s is not FROM-TO", v->range);
                         return -EINVAL;
                 }
@@ -853,6 +869,7 @@ int ipset_batch_entries(struct ipset_batch *b, bool add, const char *name, const
                         char *const *entries, size_t n) {
         int type = enum_from_string(&ipset_type_table, w->ipset.type);
         if (type < 0) {
+                batch_reset(b);
                 snprintf(b->nl->err, sizeof(b->nl->err), "unknown set type %s", w->ipset.type);
                 return -EINVAL;
         }
@@ -869,9 +886,9 @@ int ipset_batch_entries(struct ipset_batch *b, bool add, const char *name, const
                 mnl_attr_put_u32(nlh, IPSET_ATTR_LINENO, 0);
                 struct nlattr *adt = mnl_attr_nest_start(nlh, IPSET_ATTR_ADT);
                 size_t first = i;
-                for (; i < n && nlh->nlmsg_len < MSG_ROOM - 512; i++)
+                for (; i < n && nlh->nlmsg_len < b->nl->msg_room - 512; i++)
                         if (!put_entry(nlh, type, af, entries[i], (uint32_t) (i - first + 1))) {
-                                b->n_sent--;
+                                batch_reset(b);
                                 snprintf(b->nl->err, sizeof(b->nl->err), "entry %.64s is not a %s entry in the kernel's form",
                                          entries[i], w->ipset.type);
                                 return -EINVAL;
@@ -893,7 +910,7 @@ int ipset_batch_send(struct ipset_batch *b) {
                 size_t end = off, first = k;
                 while (end < b->len) {
                         const struct nlmsghdr *nlh = (const struct nlmsghdr *) (b->buf + end);
-                        if (end > off && end - off + nlh->nlmsg_len > DGRAM_ROOM)
+                        if (end > off && end - off + nlh->nlmsg_len > nl->dgram_room)
                                 break;
                         end += MNL_ALIGN(nlh->nlmsg_len);
                         k++;
@@ -918,7 +935,6 @@ int ipset_batch_send(struct ipset_batch *b) {
                         snprintf(nl->err, sizeof(nl->err), "cannot talk to the kernel: %s", strerror(-r));
                 off = end;
         }
-        b->len = 0;
-        b->n_sent = 0;
+        batch_reset(b);
         return r;
 }

@@ -32,7 +32,8 @@ struct ipset_batch;
 struct ipset_batch *ipset_batch_new(struct ipset_nl *nl);
 void ipset_batch_free(struct ipset_batch *b);
 /* Create set NAME as w describes it, maxelem given (0: none, for bitmaps and
- * lists); the type's revision is asked of the kernel once per type. */
+ * lists); the type's revision is asked of the kernel once per type. Here and
+ * in ipset_batch_entries a failure empties the batch: nothing of it is sent. */
 int ipset_batch_create(struct ipset_batch *b, const char *name, const struct resource *w, uint32_t maxelem);
 void ipset_batch_destroy(struct ipset_batch *b, const char *name);
 void ipset_batch_rename(struct ipset_batch *b, const char *from, const char *to);
