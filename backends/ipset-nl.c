@@ -331,7 +331,7 @@ static int hexval(char c) {
 
 /* One entry's attributes into a DATA nest of nlh; false when the text is not
  * of the type's canonical form. */
-static bool put_entry(struct nlmsghdr *nlh, int type, int af, const char *entry, uint32_t lineno) {
+bool ipset_nl_put_entry(struct nlmsghdr *nlh, int type, int af, const char *entry, uint32_t lineno) {
         const struct set_type_info *t = &set_types[type];
         struct nlattr *data = mnl_attr_nest_start(nlh, IPSET_ATTR_DATA);
         const char *p = entry;
@@ -572,6 +572,18 @@ static bool entry_text(const struct nlattr *data, int type, bool inet6, struct t
                 }
         }
         return true;
+}
+
+bool ipset_nl_entry_text(const struct nlattr *data, int type, bool inet6, char *out, size_t size) {
+        struct text t;
+        if (type < 0 || type >= _SETT_MAX || !entry_text(data, type, inet6, &t))
+                return false;
+        snprintf(out, size, "%s", t.s);
+        return true;
+}
+
+int ipset_nl_errno(int code, int type, const char **text) {
+        return error_of(code, class_of(type), text);
 }
 
 /* ---- reading sets ---- */
@@ -887,7 +899,7 @@ int ipset_batch_entries(struct ipset_batch *b, bool add, const char *name, const
                 struct nlattr *adt = mnl_attr_nest_start(nlh, IPSET_ATTR_ADT);
                 size_t first = i;
                 for (; i < n && nlh->nlmsg_len < b->nl->msg_room - 512; i++)
-                        if (!put_entry(nlh, type, af, entries[i], (uint32_t) (i - first + 1))) {
+                        if (!ipset_nl_put_entry(nlh, type, af, entries[i], (uint32_t) (i - first + 1))) {
                                 batch_reset(b);
                                 snprintf(b->nl->err, sizeof(b->nl->err), "entry %.64s is not a %s entry in the kernel's form",
                                          entries[i], w->ipset.type);

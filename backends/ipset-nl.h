@@ -47,3 +47,15 @@ int ipset_batch_entries(struct ipset_batch *b, bool add, const char *name, const
  * 0 or the first refusal's negative errno (ipset_nl_error says what). The
  * batch is empty afterwards. */
 int ipset_batch_send(struct ipset_batch *b);
+
+/* The codec's pure parts, for tests. One entry (`ipset save`'s spelling) of a
+ * set of type (enum set_type) into a DATA nest of nlh, numbered lineno: false
+ * when it is not in that form. */
+struct nlmsghdr;
+struct nlattr;
+bool ipset_nl_put_entry(struct nlmsghdr *nlh, int type, int af, const char *entry, uint32_t lineno);
+/* A DATA nest as the kernel lists an entry, into that spelling. */
+bool ipset_nl_entry_text(const struct nlattr *data, int type, bool inet6, char *out, size_t size);
+/* The kernel's code of a refusal (a positive errno or IPSET_ERR_*, which mean
+ * different things for hash, bitmap and list types) as an errno and words. */
+int ipset_nl_errno(int code, int type, const char **text);

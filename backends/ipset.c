@@ -132,7 +132,7 @@ static void differing(const struct str_list *of, const struct str_list *in, char
         struct hindex index = { 0 };
         hindex_rebuild(&index, in->n, entry_hash, in);
         bool *matched = xcalloc(in->n + 1, sizeof(bool));
-        *only_of = xcalloc(of->n + 1, sizeof(char *));
+        *only_of = NULL;
         *n_of = 0;
         for (size_t i = 0; i < of->n; i++) {
                 struct entry_key k = { in, of->v[i] };
@@ -140,15 +140,17 @@ static void differing(const struct str_list *of, const struct str_list *in, char
                 if (j != HINDEX_NONE)
                         matched[j] = true;
                 else
-                        (*only_of)[(*n_of)++] = of->v[i];
+                        *(char **) array_push(only_of, n_of, sizeof(char *)) = of->v[i];
         }
-        *only_in = xcalloc(in->n + 1, sizeof(char *));
+        *only_in = NULL;
         *n_in = 0;
         for (size_t j = 0; j < in->n; j++)
                 if (!matched[j])
-                        (*only_in)[(*n_in)++] = in->v[j];
-        qsort(*only_of, *n_of, sizeof(char *), cmp_str);
-        qsort(*only_in, *n_in, sizeof(char *), cmp_str);
+                        *(char **) array_push(only_in, n_in, sizeof(char *)) = in->v[j];
+        if (*n_of)
+                qsort(*only_of, *n_of, sizeof(char *), cmp_str);
+        if (*n_in)
+                qsort(*only_in, *n_in, sizeof(char *), cmp_str);
         hindex_done(&index);
         free(matched);
 }
