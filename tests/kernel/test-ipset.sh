@@ -319,6 +319,26 @@ test_destroy_refused_while_in_use() {
         SAVE | grep -q '^add nets 10.0.0.0/8$' || fail "nets changed: $(SAVE)"
 }
 
+# The same for a set an iptables rule matches on: its reference count comes
+# with the header in the one dump, so a re-create is refused at plan time, and
+# a destroy is refused by the kernel.
+test_iptables_reference() {
+        manifest "$sets"
+        rc apply; expect_rc 0
+        ip netns exec "$NS" iptables -A INPUT -m set --match-set blocklist src -j DROP || { fail "iptables -m set"; return; }
+        manifest "$(printf '%s\n' "$sets" | sed 's/type: hash:ip$/type: hash:net/')"
+        rc plan; expect_rc 1
+        expect_out 'ipset blocklist: type hash:ip inet -> hash:net inet needs the set re-created, and 1 rule\(s\) or list:set\(s\) reference it: refused'
+        manifest "$(printf '%s\n' "$sets" | sed '/^  blocklist:/,/^  nets:/{/^  nets:/!d}')"
+        rc apply; expect_rc 1
+        expect_out 'error: ipset blocklist: destroy blocklist: the set is in use by a rule or a list:set'
+        SAVE | grep -q '^add blocklist 203.0.113.7$' || fail "blocklist changed: $(SAVE)"
+        ip netns exec "$NS" iptables -D INPUT -m set --match-set blocklist src -j DROP
+        rc apply; expect_rc 0 "once the rule is gone"
+        SAVE | grep -q '^create blocklist' && fail "blocklist not deleted"
+        true
+}
+
 # Entries in another spelling than the kernel's are refused at plan time
 # (the fast IPv4 check lets through only the canonical form).
 test_noncanonical_ipv4_refused() {
@@ -358,4 +378,6 @@ t "ipset: one entry changed = one datagram (DEL + ADD), one dump to plan, one to
         "$(command -v strace >/dev/null || echo "needs strace (make bench-deps)")"
 t "ipset: every set type of this kernel and its options round-trip in ipset save's words" test_kernel_types_round_trip
 t "ipset: a set held by a list:set is not destroyed; the error says why" test_destroy_refused_while_in_use
+t "ipset: a set an iptables rule matches on is neither re-created nor destroyed" test_iptables_reference \
+        "$(command -v iptables >/dev/null || echo "needs iptables")"
 t "ipset: IPv4 entries not in the kernel's spelling are refused" test_noncanonical_ipv4_refused
