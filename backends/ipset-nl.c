@@ -1,7 +1,9 @@
 /* The ip_set netlink protocol with libmnl (see ipset-nl.h). Entries travel
  * in the canonical spelling the manifest checks enforce (`ipset save`'s), so
- * encoding is inet_pton and a few strtoul, and decoding inet_ntop: no
- * resolver, no text front end. */
+ * encoding is inet_pton and a few strtoul, and decoding writes inet_ntop's
+ * spelling: no resolver, no text front end. Ports of protocols other than
+ * tcp, udp, sctp and udplite (which no manifest can declare) read as icmp:T/C
+ * or PROTO:0, in numbers. */
 #include "ipset-nl.h"
 
 #include <arpa/inet.h>
