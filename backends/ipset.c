@@ -108,6 +108,102 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* An IPv4 address (a network with net: its prefix 1-31 after a '/', host
+ * bits clear) in exactly the kernel's spelling: the common entry, checked
+ * and compared without the general path's formatting and sorting (a
+ * 100,000-entry set is checked and diffed on every run). false says only
+ * "not this fast way". prefix is 32 for an address. */
+static bool canonical_ipv4(const char *s, bool net, uint32_t *host, unsigned *prefix) {
+        uint32_t a = 0;
+        unsigned p = 32;
+        for (int i = 0; i < 4; i++) {
+                unsigned v = 0, digits = 0;
+                for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
+                        v = v * 10 + (unsigned) (*s - '0');
+                if (!digits || digits > 3 || v > 255 || (digits > 1 && s[-(int) digits] == '0'))
+                        return false;
+                a = a << 8 | v;
+                if (i < 3 && *s++ != '.')
+                        return false;
+        }
+        if (net && *s == '/') {
+                unsigned digits = 0;
+                for (p = 0, s++; *s >= '0' && *s <= '9' && digits < 3; s++, digits++)
+                        p = p * 10 + (unsigned) (*s - '0');
+                if (!digits || (digits > 1 && s[-(int) digits] == '0') || p < 1 || p > 31 || (a & (~0u >> p)))
+                        return false;
+        }
+        *host = a;
+        *prefix = p;
+        return !*s;
+}
+
+/* An IPv4 entry as a sortable number: address, prefix length, and its
+ * position in its list in the low bits. */
+#define KEY_POS_BITS 24
+#define KEY_POS_MASK ((1u << KEY_POS_BITS) - 1)
+
+/* Least significant byte first; a byte every key shares is skipped. */
+static void radix_sort(uint64_t *v, size_t n) {
+        uint64_t *tmp = xcalloc(n + 1, sizeof(uint64_t));
+        for (unsigned shift = 0; shift < 64; shift += 8) {
+                size_t count[257] = { 0 };
+                for (size_t i = 0; i < n; i++)
+                        count[((v[i] >> shift) & 0xff) + 1]++;
+                if (n && count[((v[0] >> shift) & 0xff) + 1] == n)
+                        continue;
+                for (int b = 0; b < 256; b++)
+                        count[b + 1] += count[b];
+                for (size_t i = 0; i < n; i++)
+                        tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+                memcpy(v, tmp, n * sizeof(uint64_t));
+        }
+        free(tmp);
+}
+
+/* The entries of a one-part IPv4 set (hash:ip, hash:net, bitmap:ip) as sorted
+ * keys; NULL when one is not in the kernel's spelling or there are too many. */
+static uint64_t *ipv4_keys(const struct str_list *l, bool net) {
+        if (l->n > KEY_POS_MASK)
+                return NULL;
+        uint64_t *k = xcalloc(l->n + 1, sizeof(uint64_t));
+        for (size_t i = 0; i < l->n; i++) {
+                uint32_t host;
+                unsigned prefix;
+                if (!canonical_ipv4(l->v[i], net, &host, &prefix)) {
+                        free(k);
+                        return NULL;
+                }
+                k[i] = (uint64_t) host << 30 | (uint64_t) prefix << KEY_POS_BITS | i;
+        }
+        radix_sort(k, l->n);
+        return k;
+}
+
+/* The differing entries of two IPv4 sets: a merge of sorted numbers. */
+static bool differing_ipv4(const struct str_list *of, const struct str_list *in, bool net, char ***only_of, size_t *n_of,
+                           char ***only_in, size_t *n_in) {
+        uint64_t *ko = ipv4_keys(of, net), *ki = ko ? ipv4_keys(in, net) : NULL;
+        if (!ki) {
+                free(ko);
+                return false;
+        }
+        size_t i = 0, j = 0;
+        while (i < of->n || j < in->n) {
+                uint64_t a = i < of->n ? ko[i] >> KEY_POS_BITS : UINT64_MAX;
+                uint64_t b = j < in->n ? ki[j] >> KEY_POS_BITS : UINT64_MAX;
+                if (a == b)
+                        i++, j++;
+                else if (a < b)
+                        *(char **) array_push(only_of, n_of, sizeof(char *)) = of->v[ko[i++] & KEY_POS_MASK];
+                else
+                        *(char **) array_push(only_in, n_in, sizeof(char *)) = in->v[ki[j++] & KEY_POS_MASK];
+        }
+        free(ko);
+        free(ki);
+        return true;
+}
+
 static uint64_t entry_hash(size_t pos, const void *u) {
         return hash_fnv1a_str(HASH_FNV1A_SEED, ((const struct str_list *) u)->v[pos]);
 }
@@ -122,18 +218,12 @@ static bool entry_eq(size_t pos, const void *u) {
         return strcmp(k->in->v[pos], k->entry) == 0;
 }
 
-/* The entries of `of` that `in` lacks, and those of `in` that `of` lacks,
- * each sorted, so that the diff is a merge of the few that differ. Found
- * through a hash index of `in`: sorting 100,000 strings on every plan costs
- * more than reading the set. Neither list holds duplicates (the parser
- * refuses them, the kernel has none). */
-static void differing(const struct str_list *of, const struct str_list *in, char ***only_of, size_t *n_of,
-                      char ***only_in, size_t *n_in) {
+/* The same through a hash index of `in`, for entries of any type. */
+static void differing_hashed(const struct str_list *of, const struct str_list *in, char ***only_of, size_t *n_of,
+                             char ***only_in, size_t *n_in) {
         struct hindex index = { 0 };
         hindex_rebuild(&index, in->n, entry_hash, in);
         bool *matched = xcalloc(in->n + 1, sizeof(bool));
-        *only_of = NULL;
-        *n_of = 0;
         for (size_t i = 0; i < of->n; i++) {
                 struct entry_key k = { in, of->v[i] };
                 size_t j = hindex_find(&index, entry_hash(i, of), entry_eq, &k);
@@ -142,17 +232,32 @@ static void differing(const struct str_list *of, const struct str_list *in, char
                 else
                         *(char **) array_push(only_of, n_of, sizeof(char *)) = of->v[i];
         }
-        *only_in = NULL;
-        *n_in = 0;
         for (size_t j = 0; j < in->n; j++)
                 if (!matched[j])
                         *(char **) array_push(only_in, n_in, sizeof(char *)) = in->v[j];
+        hindex_done(&index);
+        free(matched);
+}
+
+/* The entries of `of` that `in` lacks, and those of `in` that `of` lacks,
+ * each sorted, so that the diff is a merge of the few that differ. Sorting
+ * 100,000 strings on every plan would cost more than reading the set: IPv4
+ * entries are compared as numbers, others through a hash index. Neither list
+ * holds duplicates (the parser refuses them, the kernel has none). */
+static void differing(const struct resource *w, const struct str_list *of, const struct str_list *in, char ***only_of,
+                      size_t *n_of, char ***only_in, size_t *n_in) {
+        int type = enum_from_string(&ipset_type_table, w->ipset.type);
+        bool inet6 = (w->set & SET_F_FAMILY) && w->ipset.family == FAMILY_INET6;
+        const struct set_type_info *t = type >= 0 ? &set_types[type] : NULL;
+        bool ipv4 = t && !inet6 && (t->dims[0] == DIM_IP || t->dims[0] == DIM_NET) && t->dims[1] == DIM_NONE;
+        *only_of = *only_in = NULL;
+        *n_of = *n_in = 0;
+        if (!ipv4 || !differing_ipv4(of, in, t->dims[0] == DIM_NET, only_of, n_of, only_in, n_in))
+                differing_hashed(of, in, only_of, n_of, only_in, n_in);
         if (*n_of)
                 qsort(*only_of, *n_of, sizeof(char *), cmp_str);
         if (*n_in)
                 qsort(*only_in, *n_in, sizeof(char *), cmp_str);
-        hindex_done(&index);
-        free(matched);
 }
 
 static int ipset_diff_(void *state, const struct resource *w, const struct resource *l,
@@ -205,7 +310,7 @@ static int ipset_diff_(void *state, const struct resource *w, const struct resou
         if (w->set & SET_F_ENTRIES) {
                 char **dv, **hv;
                 size_t n_dv, n_hv, i = 0, j = 0;
-                differing(&want->entries, &have->entries, &dv, &n_dv, &hv, &n_hv);
+                differing(w, &want->entries, &have->entries, &dv, &n_dv, &hv, &n_hv);
                 while (i < n_dv || j < n_hv) {
                         int c = i == n_dv ? 1 : j == n_hv ? -1 : strcmp(dv[i], hv[j]);
                         if (c < 0)
@@ -491,38 +596,12 @@ static bool set_part(const struct set_check *k, enum set_dim dim, const char *p,
         return false;
 }
 
-/* An IPv4 address (a network with net: its prefix 1-31 after a '/', host
- * bits clear) in exactly the kernel's spelling: the common entry, checked
- * without the general path's formatting (a 100,000-entry set is checked on
- * every run). false says only "not this fast way". */
-static bool canonical_ipv4(const char *s, bool net, uint32_t *host) {
-        uint32_t a = 0;
-        for (int i = 0; i < 4; i++) {
-                unsigned v = 0, digits = 0;
-                for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
-                        v = v * 10 + (unsigned) (*s - '0');
-                if (!digits || digits > 3 || v > 255 || (digits > 1 && s[-(int) digits] == '0'))
-                        return false;
-                a = a << 8 | v;
-                if (i < 3 && *s++ != '.')
-                        return false;
-        }
-        if (net && *s == '/') {
-                unsigned p = 0, digits = 0;
-                for (s++; *s >= '0' && *s <= '9' && digits < 3; s++, digits++)
-                        p = p * 10 + (unsigned) (*s - '0');
-                if (!digits || (digits > 1 && s[-(int) digits] == '0') || p < 1 || p > 31 || (a & (~0u >> p)))
-                        return false;
-        }
-        *host = a;
-        return !*s;
-}
-
 static int check_set_entry(struct check_ctx *c, size_t n, const struct resource *r, const struct set_check *k) {
         const char *s = check_item_text(c, SET_F_ENTRIES, n);
         uint32_t host;
+        unsigned prefix;
         if (k->family == AF_INET && (k->t->dims[0] == DIM_IP || k->t->dims[0] == DIM_NET) && k->t->dims[1] == DIM_NONE &&
-            canonical_ipv4(s, k->t->dims[0] == DIM_NET, &host) && (!k->has_range || (host >= k->lo && host <= k->hi)))
+            canonical_ipv4(s, k->t->dims[0] == DIM_NET, &host, &prefix) && (!k->has_range || (host >= k->lo && host <= k->hi)))
                 return 0;
         char canon[256] = "", part[128], one[80];
         size_t dims = 0;

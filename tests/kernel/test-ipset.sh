@@ -339,6 +339,31 @@ test_iptables_reference() {
         true
 }
 
+# The plan lists entry changes in one order, text order, whichever way the
+# diff found them (IPv4 sets as numbers, others through a hash index), and the
+# apply makes exactly them.
+test_entry_changes_in_text_order() {
+        manifest 'version: 1
+ipsets:
+  n: { type: hash:net, entries: [9.0.0.0/8, 10.0.0.0/8, 192.168.0.0/16] }
+  svc: { type: "hash:ip,port", entries: ["10.0.0.1,tcp:80", "10.0.0.2,udp:53"] }
+'
+        rc apply; expect_rc 0
+        manifest 'version: 1
+ipsets:
+  n: { type: hash:net, entries: [192.168.0.0/16, 11.0.0.0/8, 8.0.0.0/8] }
+  svc: { type: "hash:ip,port", entries: ["10.0.0.2,udp:53", "10.0.0.3,tcp:80", "10.0.0.10,tcp:80"] }
+'
+        rc plan
+        expect_out '^~ ipset n +-entry 10\.0\.0\.0/8, \+entry 11\.0\.0\.0/8, \+entry 8\.0\.0\.0/8, -entry 9\.0\.0\.0/8$'
+        expect_out '^~ ipset svc +-entry 10\.0\.0\.1,tcp:80, \+entry 10\.0\.0\.10,tcp:80, \+entry 10\.0\.0\.3,tcp:80$'
+        rc apply; expect_rc 0
+        [ "$(SAVE | grep '^add n ' | LC_ALL=C sort | tr '\n' ' ')" = "add n 11.0.0.0/8 add n 192.168.0.0/16 add n 8.0.0.0/8 " ] ||
+                fail "n: $(SAVE | grep '^add n ')"
+        [ "$(SAVE | grep -c '^add svc ')" = 3 ] || fail "svc: $(SAVE | grep '^add svc ')"
+        rc plan --exit-code; expect_rc 0
+}
+
 # Entries in another spelling than the kernel's are refused at plan time
 # (the fast IPv4 check lets through only the canonical form).
 test_noncanonical_ipv4_refused() {
@@ -380,4 +405,5 @@ t "ipset: every set type of this kernel and its options round-trip in ipset save
 t "ipset: a set held by a list:set is not destroyed; the error says why" test_destroy_refused_while_in_use
 t "ipset: a set an iptables rule matches on is neither re-created nor destroyed" test_iptables_reference \
         "$(command -v iptables >/dev/null || echo "needs iptables")"
+t "ipset: entry changes are planned in text order by either diff, and applied" test_entry_changes_in_text_order
 t "ipset: IPv4 entries not in the kernel's spelling are refused" test_noncanonical_ipv4_refused
