@@ -1,172 +1,34 @@
-/* ipsets through libipset. Entries are added and deleted one by one, batched
- * through libipset's restore path. A new set, a replaced one and a change of
- * hashsize, maxelem, timeout or comment support are built whole in a
- * temporary set and then renamed or swapped in: no packet ever meets an empty
- * set, and a refused entry leaves no half-filled one. */
+/* ipsets through the kernel's ip_set netlink protocol (ipset-nl.c). Entry
+ * changes go in batches, many per message; sets are read with one dump. A new
+ * set, a replaced one and a change of hashsize, maxelem, timeout or comment
+ * support are built whole in a temporary set and then renamed or swapped in:
+ * no packet ever meets an empty set, and a refused entry leaves no
+ * half-filled one. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <libipset/ipset.h>
-#include <libipset/session.h>
-#include <libipset/types.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipset-nl.h"
 #include "kind.h"
 
 /* The kernel's own default, too small for a large set: twice the entries wins. */
 #define DEFAULT_MAXELEM 65536u
 
 struct ipset_state {
-        struct ipset *ipset;
-        char *netns;   /* where the session's socket lives, for a fresh one */
-        bool starting; /* the session's first command runs: no renewal */
-        char *out;      /* what libipset printed for the last command */
-        size_t out_len, out_cap;
-        char err[512];
+        struct ipset_nl *nl;
 };
-
-static int on_out(struct ipset_session *session, void *p, const char *fmt, ...) {
-        struct ipset_state *s = p;
-        va_list ap;
-        (void) session;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return 0;
-        if (s->out_len + (size_t) n + 1 > s->out_cap) {
-                s->out_cap = (s->out_len + (size_t) n + 1) * 2;
-                s->out = realloc(s->out, s->out_cap);
-                if (!s->out)
-                        abort();
-        }
-        va_start(ap, fmt);
-        vsnprintf(s->out + s->out_len, (size_t) n + 1, fmt, ap);
-        va_end(ap);
-        s->out_len += (size_t) n;
-        return 0;
-}
-
-static int on_custom_error(struct ipset *ipset, void *p, int status, const char *msg, ...) {
-        struct ipset_state *s = p;
-        va_list ap;
-        (void) ipset;
-        (void) status;
-        va_start(ap, msg);
-        vsnprintf(s->err, sizeof(s->err), msg, ap);
-        va_end(ap);
-        return -1;
-}
-
-static int on_standard_error(struct ipset *ipset, void *p) {
-        struct ipset_state *s = p;
-        const char *m = ipset_session_report_msg(ipset_session(ipset));
-        /* "Error in line N:" counts lines of reconcile's own batch: not the user's. */
-        if (m && strncmp(m, "Error in line ", 14) == 0 && strstr(m, ": "))
-                m = strstr(m, ": ") + 2;
-        if (!s->err[0])
-                snprintf(s->err, sizeof(s->err), "%s", m && *m ? m : "ipset error");
-        size_t n = strlen(s->err);
-        while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == ' '))
-                s->err[--n] = '\0';
-        ipset_session_report_reset(ipset_session(ipset));
-        return -1;
-}
-
-/* Run ipset commands, one per line, through libipset's restore path (batched). */
-static int ipset_run(struct ipset_state *s, const char *commands) {
-        s->out_len = 0;
-        if (s->out)
-                s->out[0] = '\0';
-        s->err[0] = '\0';
-        if (!s->ipset)
-                return -EIO; /* a renewal failed: the caller reports it */
-        FILE *f = fmemopen((void *) commands, strlen(commands), "r");
-        if (!f)
-                return -errno;
-        int r = ipset_parse_stream(s->ipset, f);
-        fclose(f);
-        /* The stream goes on after a bad line and may still return 0: the report decides. */
-        return r < 0 || s->err[0] ? -EINVAL : 0;
-}
-
-static int session_start(struct ipset_state *s);
-static void session_renew(struct ipset_state *s);
-
-/* One read command (save, list): the restore path takes only changes. */
-static int ipset_query(struct ipset_state *s, const char *command) {
-        s->out_len = 0;
-        if (s->out)
-                s->out[0] = '\0';
-        s->err[0] = '\0';
-        if (!s->ipset) {
-                snprintf(s->err, sizeof(s->err), "the ipset session could not be renewed");
-                return -EIO;
-        }
-        _cleanup_free_ char *line = xstrdup(command);
-        /* The output mode sticks too (save sets it): let each command pick its own. */
-        ipset_session_output(ipset_session(s->ipset), IPSET_LIST_NONE);
-        int r = ipset_parse_line(s->ipset, line);
-        /* -name and -terse stick to the session: clear them for the next query. */
-        ipset_envopt_unset(ipset_session(s->ipset), IPSET_ENV_LIST_SETNAME);
-        ipset_envopt_unset(ipset_session(s->ipset), IPSET_ENV_LIST_HEADER);
-        if (r < 0 || s->err[0]) {
-                /* After a failed list (a set that does not exist) libipset's session
-                 * answers the next one with "Internal protocol error": start afresh. */
-                if (!s->starting) {
-                        char err[sizeof(s->err)];
-                        memcpy(err, s->err, sizeof(err));
-                        session_renew(s);
-                        memcpy(s->err, err, sizeof(err));
-                }
-                return -EINVAL;
-        }
-        return 0;
-}
 
 /* ---- open ---- */
 
-/* A libipset session whose socket is opened in the namespace: libipset opens
- * it on the first command, so one that asks only the protocol version runs there. */
-static int session_start(struct ipset_state *s) {
-        int saved, r = netns_enter(s->netns, &saved);
-        if (r < 0)
-                return r;
-        s->ipset = ipset_init();
-        if (s->ipset) {
-                ipset_custom_printf(s->ipset, on_custom_error, on_standard_error, on_out, s);
-                s->starting = true;
-                r = ipset_query(s, "version");
-                s->starting = false;
-        } else
-                r = -ENOMEM;
-        int x = netns_leave(&saved);
-        return r < 0 ? r : x;
-}
-
-static void session_renew(struct ipset_state *s) {
-        if (s->ipset)
-                ipset_fini(s->ipset);
-        s->ipset = NULL;
-        if (session_start(s) < 0 && s->ipset) {
-                ipset_fini(s->ipset);
-                s->ipset = NULL;
-        }
-}
-
-static void ipset_close_(void *state);
-
 static int ipset_open_(const struct backend_ctx *ctx, void **state) {
         struct ipset_state *s = xcalloc(1, sizeof(*s));
-        s->netns = ctx->netns ? xstrdup(ctx->netns) : NULL;
-        ipset_load_types();
-        int r = session_start(s);
+        int r = ipset_nl_open(ctx->netns, &s->nl);
         if (r < 0) {
-                r = diag_plain(r, "ipset backend: cannot talk to the kernel: %s", s->err[0] ? s->err : "no ip_set support");
-                ipset_close_(s);
-                return r;
+                free(s);
+                return diag_plain(r, "ipset backend: cannot talk to the kernel: %s",
+                                  r == -EPROTONOSUPPORT ? "no ip_set support" : strerror(-r));
         }
         *state = s;
         return 0;
@@ -176,128 +38,60 @@ static void ipset_close_(void *state) {
         struct ipset_state *s = state;
         if (!s)
                 return;
-        if (s->ipset)
-                ipset_fini(s->ipset);
-        free(s->netns);
-        free(s->out);
+        ipset_nl_close(s->nl);
         free(s);
 }
 
-/* ---- observe: parse `save` output ---- */
+/* ---- observe ---- */
 
-static const char *word_after(char **tokens, size_t n, const char *key) {
-        for (size_t i = 0; i + 1 < n; i++)
-                if (strcmp(tokens[i], key) == 0)
-                        return tokens[i + 1];
-        return NULL;
-}
-
-static bool has_word(char **tokens, size_t n, const char *key) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(tokens[i], key) == 0)
-                        return true;
-        return false;
-}
-
-/* The sets of a `save` output into live. */
-static void parse_save(struct ipset_state *s, struct model *live) {
-        char *save = s->out ? xstrdup(s->out) : xstrdup("");
-        struct resource *cur = NULL;
-        char *saveptr = NULL;
-        for (char *line = strtok_r(save, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
-                char *tokens[32];
-                size_t n = 0;
-                char *tp = NULL;
-                for (char *t = strtok_r(line, " ", &tp); t && n < ELEMENTSOF(tokens); t = strtok_r(NULL, " ", &tp))
-                        tokens[n++] = t;
-                if (n >= 3 && strcmp(tokens[0], "create") == 0) {
-                        cur = resource_new(KIND_IPSET, tokens[1]);
-                        struct ipset_spec *v = &cur->ipset;
-                        snprintf(v->type, sizeof(v->type), "%s", tokens[2]);
-                        const char *fam = word_after(tokens, n, "family");
-                        v->family = fam && strcmp(fam, "inet6") == 0 ? FAMILY_INET6 : FAMILY_INET;
-                        const char *x;
-                        v->hashsize = (x = word_after(tokens, n, "hashsize")) ? (uint32_t) strtoul(x, NULL, 10) : 0;
-                        v->maxelem = (x = word_after(tokens, n, "maxelem")) ? (uint32_t) strtoul(x, NULL, 10) : 0;
-                        v->timeout = (x = word_after(tokens, n, "timeout")) ? (uint32_t) strtoul(x, NULL, 10) : 0;
-                        v->comment = has_word(tokens, n, "comment");
-                        if ((x = word_after(tokens, n, "range")))
-                                snprintf(v->range, sizeof(v->range), "%s", x);
-                        cur->set = SET_F_TYPE | SET_F_FAMILY | SET_F_MAXELEM | SET_F_HASHSIZE | SET_F_TIMEOUT |
-                                   SET_F_COMMENT | SET_F_ENTRIES;
-                        if (model_add(live, cur) < 0) {
-                                resource_free(cur);
-                                cur = NULL;
-                        }
-                } else if (n >= 3 && strcmp(tokens[0], "add") == 0 && cur && strcmp(tokens[1], cur->name) == 0)
-                        *(char **) array_push(&cur->ipset.entries.v, &cur->ipset.entries.n, sizeof(char *)) =
-                                xstrdup(tokens[2]);
-        }
-        free(save);
-}
-
-/* How many rules and list:sets use each set: the headers of all sets in one
- * read. A set the read misses (made or gone meanwhile) counts none. */
-static void read_references(struct ipset_state *s, struct model *live) {
-        if (ipset_query(s, "list -terse") < 0 || !s->out)
-                return;
-        struct resource *cur = NULL;
-        for (const char *line = s->out; *line;) {
-                size_t n = strcspn(line, "\n");
-                if (n > 6 && strncmp(line, "Name: ", 6) == 0) {
-                        _cleanup_free_ char *name = strndup(line + 6, n - 6);
-                        cur = name ? model_find(live, KIND_IPSET, name) : NULL;
-                } else if (cur && n > 12 && strncmp(line, "References: ", 12) == 0)
-                        cur->ipset.references = (uint32_t) strtoul(line + 12, NULL, 10);
-                line += n + (line[n] == '\n');
-        }
-}
-
+/* Every set, its parameters, references and entries: one dump. */
 static int ipset_observe_(void *state, const struct str_list *names, struct model *live) {
         struct ipset_state *s = state;
         (void) names;
-        if (ipset_query(s, "save") < 0)
-                return diag_plain(-EIO, "ipset backend: cannot list sets: %s", s->err);
-        parse_save(s, live);
-        read_references(s, live);
+        int r = ipset_nl_list(s->nl, NULL, false, live);
+        if (r < 0)
+                return diag_plain(r, "ipset backend: cannot list sets: %s", ipset_nl_error(s->nl));
         return 0;
 }
 
-/* Verification: only the sets the apply touched. Their references are not
- * read: after the apply a set has its declared type, so no re-create is planned. */
+/* Verification: only the sets the apply touched, one dump each. */
 static int ipset_observe_some(void *state, const struct resource *const *objs, size_t n, struct model *live) {
         struct ipset_state *s = state;
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *cmd = xasprintf("save %s", objs[i]->name);
                 if (model_find(live, KIND_IPSET, objs[i]->name))
                         continue; /* listed twice in the plan */
-                if (ipset_query(s, cmd) < 0) {
-                        if (strstr(s->err, "does not exist"))
-                                continue; /* deleted, as the plan said */
-                        return diag_plain(-EIO, "ipset backend: cannot list set %s: %s", objs[i]->name, s->err);
-                }
-                parse_save(s, live);
+                int r = ipset_nl_list(s->nl, objs[i]->name, false, live);
+                if (r == -ENOENT)
+                        continue; /* deleted, as the plan said */
+                if (r < 0)
+                        return diag_plain(r, "ipset backend: cannot list set %s: %s", objs[i]->name, ipset_nl_error(s->nl));
         }
         return 0;
 }
 
+struct digests {
+        const struct model *want;
+        uint64_t sum;
+};
+
+/* Summed, so that the order of the dump does not matter; a declared set
+ * that is gone adds nothing, which changes the sum too. */
+static void on_digest(void *u, const char *name, uint64_t digest) {
+        struct digests *d = u;
+        if (model_find(d->want, KIND_IPSET, name))
+                d->sum += hash_fnv1a(hash_fnv1a_str(HASH_FNV1A_SEED, name), &digest, sizeof(digest));
+}
+
 /* The daemon's poll: the kernel sends no notification for ipsets, so the
- * header of each declared set (type, parameters, number of entries, size) is
- * read and hashed; a flush, a destroy, an add or a delete changes it. */
+ * headers of all sets (type, parameters, number of entries, size) are read in
+ * one dump and those of the declared sets hashed; a flush, a destroy, an add
+ * or a delete changes it. */
 static int ipset_poll_digest_(void *state, const struct model *want, uint64_t *digest) {
         struct ipset_state *s = state;
-        uint64_t h = HASH_FNV1A_SEED;
-        for (size_t i = 0; want && i < want->n; i++) {
-                const struct resource *w = want->v[i];
-                if (w->kind != KIND_IPSET)
-                        continue;
-                _cleanup_free_ char *cmd = xasprintf("list -terse %s", w->name);
-                int r = ipset_query(s, cmd);
-                const char *text = r < 0 ? s->err : s->out ? s->out : "";
-                unsigned char failed = r < 0;
-                h = hash_fnv1a(hash_fnv1a_str(h, text), &failed, 1);
-        }
-        *digest = h;
+        struct digests d = { want, 0 };
+        if (want && ipset_nl_header_digests(s->nl, on_digest, &d) < 0)
+                d.sum = 1; /* the read failed: a change until it works again */
+        *digest = d.sum;
         return 0;
 }
 
@@ -310,20 +104,161 @@ static uint32_t want_maxelem(const struct resource *w) {
         return twice > DEFAULT_MAXELEM ? twice : DEFAULT_MAXELEM;
 }
 
-/* A sorted copy of the entries, so that the diff is a merge, not a quadratic search. */
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static char **sorted(const struct str_list *l) {
-        char **v = xcalloc(l->n + 1, sizeof(char *));
-        if (l->n) {
-                memcpy(v, l->v, l->n * sizeof(char *));
-                qsort(v, l->n, sizeof(char *), cmp_str);
+/* An IPv4 address (a network with net: its prefix 1-31 after a '/', host
+ * bits clear) in exactly the kernel's spelling: the common entry, checked
+ * and compared without the general path's formatting and sorting (a
+ * 100,000-entry set is checked and diffed on every run). false says only
+ * "not this fast way". prefix is 32 for an address. */
+static bool canonical_ipv4(const char *s, bool net, uint32_t *host, unsigned *prefix) {
+        uint32_t a = 0;
+        unsigned p = 32;
+        for (int i = 0; i < 4; i++) {
+                unsigned v = 0, digits = 0;
+                for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
+                        v = v * 10 + (unsigned) (*s - '0');
+                if (!digits || digits > 3 || v > 255 || (digits > 1 && s[-(int) digits] == '0'))
+                        return false;
+                a = a << 8 | v;
+                if (i < 3 && *s++ != '.')
+                        return false;
         }
-        return v;
+        if (net && *s == '/') {
+                unsigned digits = 0;
+                for (p = 0, s++; *s >= '0' && *s <= '9' && digits < 3; s++, digits++)
+                        p = p * 10 + (unsigned) (*s - '0');
+                if (!digits || (digits > 1 && s[-(int) digits] == '0') || p < 1 || p > 31 || (a & (~0u >> p)))
+                        return false;
+        }
+        *host = a;
+        *prefix = p;
+        return !*s;
 }
 
+/* An IPv4 entry as a sortable number: address, prefix length, and its
+ * position in its list in the low bits. */
+#define KEY_POS_BITS 24
+#define KEY_POS_MASK ((1u << KEY_POS_BITS) - 1)
+
+/* Least significant byte first; a byte every key shares is skipped. */
+static void radix_sort(uint64_t *v, size_t n) {
+        uint64_t *tmp = xcalloc(n + 1, sizeof(uint64_t));
+        for (unsigned shift = 0; shift < 64; shift += 8) {
+                size_t count[257] = { 0 };
+                for (size_t i = 0; i < n; i++)
+                        count[((v[i] >> shift) & 0xff) + 1]++;
+                if (n && count[((v[0] >> shift) & 0xff) + 1] == n)
+                        continue;
+                for (int b = 0; b < 256; b++)
+                        count[b + 1] += count[b];
+                for (size_t i = 0; i < n; i++)
+                        tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+                memcpy(v, tmp, n * sizeof(uint64_t));
+        }
+        free(tmp);
+}
+
+/* The entries of a one-part IPv4 set (hash:ip, hash:net, bitmap:ip) as sorted
+ * keys; NULL when one is not in the kernel's spelling or there are too many. */
+static uint64_t *ipv4_keys(const struct str_list *l, bool net) {
+        if (l->n > KEY_POS_MASK)
+                return NULL;
+        uint64_t *k = xcalloc(l->n + 1, sizeof(uint64_t));
+        for (size_t i = 0; i < l->n; i++) {
+                uint32_t host;
+                unsigned prefix;
+                if (!canonical_ipv4(l->v[i], net, &host, &prefix)) {
+                        free(k);
+                        return NULL;
+                }
+                k[i] = (uint64_t) host << 30 | (uint64_t) prefix << KEY_POS_BITS | i;
+        }
+        radix_sort(k, l->n);
+        return k;
+}
+
+/* The differing entries of two IPv4 sets: a merge of sorted numbers. */
+static bool differing_ipv4(const struct str_list *of, const struct str_list *in, bool net, char ***only_of, size_t *n_of,
+                           char ***only_in, size_t *n_in) {
+        uint64_t *ko = ipv4_keys(of, net), *ki = ko ? ipv4_keys(in, net) : NULL;
+        if (!ki) {
+                free(ko);
+                return false;
+        }
+        size_t i = 0, j = 0;
+        while (i < of->n || j < in->n) {
+                uint64_t a = i < of->n ? ko[i] >> KEY_POS_BITS : UINT64_MAX;
+                uint64_t b = j < in->n ? ki[j] >> KEY_POS_BITS : UINT64_MAX;
+                if (a == b)
+                        i++, j++;
+                else if (a < b)
+                        *(char **) array_push(only_of, n_of, sizeof(char *)) = of->v[ko[i++] & KEY_POS_MASK];
+                else
+                        *(char **) array_push(only_in, n_in, sizeof(char *)) = in->v[ki[j++] & KEY_POS_MASK];
+        }
+        free(ko);
+        free(ki);
+        return true;
+}
+
+static uint64_t entry_hash(size_t pos, const void *u) {
+        return hash_fnv1a_str(HASH_FNV1A_SEED, ((const struct str_list *) u)->v[pos]);
+}
+
+struct entry_key {
+        const struct str_list *in;
+        const char *entry;
+};
+
+static bool entry_eq(size_t pos, const void *u) {
+        const struct entry_key *k = u;
+        return strcmp(k->in->v[pos], k->entry) == 0;
+}
+
+/* The same through a hash index of `in`, for entries of any type. */
+static void differing_hashed(const struct str_list *of, const struct str_list *in, char ***only_of, size_t *n_of,
+                             char ***only_in, size_t *n_in) {
+        struct hindex index = { 0 };
+        hindex_rebuild(&index, in->n, entry_hash, in);
+        bool *matched = xcalloc(in->n + 1, sizeof(bool));
+        for (size_t i = 0; i < of->n; i++) {
+                struct entry_key k = { in, of->v[i] };
+                size_t j = hindex_find(&index, entry_hash(i, of), entry_eq, &k);
+                if (j != HINDEX_NONE)
+                        matched[j] = true;
+                else
+                        *(char **) array_push(only_of, n_of, sizeof(char *)) = of->v[i];
+        }
+        for (size_t j = 0; j < in->n; j++)
+                if (!matched[j])
+                        *(char **) array_push(only_in, n_in, sizeof(char *)) = in->v[j];
+        hindex_done(&index);
+        free(matched);
+}
+
+/* The entries of `of` that `in` lacks, and those of `in` that `of` lacks,
+ * each sorted, so that the diff is a merge of the few that differ. Sorting
+ * 100,000 strings on every plan would cost more than reading the set: IPv4
+ * entries are compared as numbers, others through a hash index. Neither list
+ * holds duplicates (the parser refuses them, the kernel has none). */
+static void differing(const struct resource *w, const struct str_list *of, const struct str_list *in, char ***only_of,
+                      size_t *n_of, char ***only_in, size_t *n_in) {
+        int type = enum_from_string(&ipset_type_table, w->ipset.type);
+        bool inet6 = (w->set & SET_F_FAMILY) && w->ipset.family == FAMILY_INET6;
+        const struct set_type_info *t = type >= 0 ? &set_types[type] : NULL;
+        bool ipv4 = t && !inet6 && (t->dims[0] == DIM_IP || t->dims[0] == DIM_NET) && t->dims[1] == DIM_NONE;
+        *only_of = *only_in = NULL;
+        *n_of = *n_in = 0;
+        if (!ipv4 || !differing_ipv4(of, in, t->dims[0] == DIM_NET, only_of, n_of, only_in, n_in))
+                differing_hashed(of, in, only_of, n_of, only_in, n_in);
+        if (*n_of)
+                qsort(*only_of, *n_of, sizeof(char *), cmp_str);
+        if (*n_in)
+                qsort(*only_in, *n_in, sizeof(char *), cmp_str);
+}
 
 static int ipset_diff_(void *state, const struct resource *w, const struct resource *l,
                        const struct ledger_entry *owned, struct action *a, struct plan *p) {
@@ -363,10 +298,11 @@ static int ipset_diff_(void *state, const struct resource *w, const struct resou
         if ((w->set & SET_F_COMMENT) && want->comment != have->comment)
                 action_add_change(a, SET_C_SWAP, "comment", value_bool(have->comment), value_bool(want->comment));
         if (w->set & SET_F_ENTRIES) {
-                char **dv = sorted(&want->entries), **hv = sorted(&have->entries);
-                size_t i = 0, j = 0;
-                while (i < want->entries.n || j < have->entries.n) {
-                        int c = i == want->entries.n ? 1 : j == have->entries.n ? -1 : strcmp(dv[i], hv[j]);
+                char **dv, **hv;
+                size_t n_dv, n_hv, i = 0, j = 0;
+                differing(w, &want->entries, &have->entries, &dv, &n_dv, &hv, &n_hv);
+                while (i < n_dv || j < n_hv) {
+                        int c = i == n_dv ? 1 : j == n_hv ? -1 : strcmp(dv[i], hv[j]);
                         if (c < 0)
                                 action_add_change(a, SET_C_ENTRY, "entry", VALUE_NONE, value_text(dv[i++]));
                         else if (c > 0)
@@ -383,44 +319,10 @@ static int ipset_diff_(void *state, const struct resource *w, const struct resou
 
 /* ---- apply ---- */
 
-static void buf_add(char **b, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void buf_add(char **b, size_t *len, size_t *cap, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (*len + (size_t) n + 1 > *cap) {
-                *cap = (*len + (size_t) n + 1) * 2;
-                *b = realloc(*b, *cap);
-                if (!*b)
-                        abort();
-        }
-        va_start(ap, fmt);
-        vsnprintf(*b + *len, (size_t) n + 1, fmt, ap);
-        va_end(ap);
-        *len += (size_t) n;
-}
-
-static void create_line(char **b, size_t *len, size_t *cap, const char *name, const struct resource *w) {
-        const struct ipset_spec *v = &w->ipset;
-        int type = enum_from_string(&ipset_type_table, v->type);
-        buf_add(b, len, cap, "create %s %s", name, v->type);
-        /* hash:mac takes no family: libipset refuses the argument. */
-        if (strncmp(v->type, "hash:", 5) == 0) {
-                if (type >= 0 && set_types[type].has_family)
-                        buf_add(b, len, cap, " family %s", enum_to_string(&inet_family_table, w->set & SET_F_FAMILY ? v->family : FAMILY_INET));
-                if (w->set & SET_F_HASHSIZE)
-                        buf_add(b, len, cap, " hashsize %u", v->hashsize);
-        }
-        if (w->set & SET_F_RANGE)
-                buf_add(b, len, cap, " range %s", v->range);
-        if (strncmp(v->type, "bitmap:", 7) != 0 && strcmp(v->type, "list:set") != 0)
-                buf_add(b, len, cap, " maxelem %u", want_maxelem(w));
-        if ((w->set & SET_F_TIMEOUT) && v->timeout)
-                buf_add(b, len, cap, " timeout %u", v->timeout);
-        if ((w->set & SET_F_COMMENT) && v->comment)
-                buf_add(b, len, cap, " comment");
-        buf_add(b, len, cap, "\n");
+static uint32_t create_maxelem(const struct resource *w) {
+        if (strncmp(w->ipset.type, "bitmap:", 7) == 0 || strcmp(w->ipset.type, "list:set") == 0)
+                return 0;
+        return want_maxelem(w);
 }
 
 /* The name a set is built under before it takes its own (ipset names are at most 31 bytes). */
@@ -431,43 +333,39 @@ static void aside_name(const char *name, char tmp[48]) {
 /* Build w's whole set under tmp. A refused entry (the set full, an address out
  * of a bitmap's range) would otherwise leave a half-filled set: then tmp is
  * destroyed, and the kernel holds nothing of this apply. */
-static int build_aside(struct ipset_state *s, const struct resource *w, const char *tmp) {
-        char *b = NULL;
-        size_t len = 0, cap = 0;
+static int build_aside(struct ipset_state *s, struct ipset_batch *b, const struct resource *w, const char *tmp) {
         /* Left by a run killed between build and rename; the name is reconcile's own. */
-        _cleanup_free_ char *stale = xasprintf("destroy %s\n", tmp);
-        (void) ipset_run(s, stale);
-        create_line(&b, &len, &cap, tmp, w);
-        for (size_t i = 0; i < w->ipset.entries.n; i++)
-                buf_add(&b, &len, &cap, "add %s %s\n", tmp, w->ipset.entries.v[i]);
-        int r = ipset_run(s, b);
-        free(b);
+        ipset_batch_destroy(b, tmp);
+        (void) ipset_batch_send(b);
+        int r = ipset_batch_create(b, tmp, w, create_maxelem(w));
+        if (r == 0)
+                r = ipset_batch_entries(b, true, tmp, w, w->ipset.entries.v, w->ipset.entries.n);
+        if (r == 0)
+                r = ipset_batch_send(b);
         if (r < 0) {
-                char why[sizeof(s->err)];
-                snprintf(why, sizeof(why), "%s", s->err[0] ? s->err : "the kernel refused the set");
-                (void) ipset_run(s, stale);
-                return diag_res(-EIO, "ipset", w->name, "%s (nothing was left behind)", why);
+                char why[512];
+                snprintf(why, sizeof(why), "%s", ipset_nl_error(s->nl));
+                ipset_batch_destroy(b, tmp);
+                (void) ipset_batch_send(b);
+                return diag_res(r, "ipset", w->name, "%s (nothing was left behind)", why);
         }
         return 0;
 }
 
-/* Put the set built aside in place with commands (one batch); on failure it goes. */
-static int finish_aside(struct ipset_state *s, const struct resource *w, const char *tmp, const char *commands) {
-        if (ipset_run(s, commands) >= 0)
+/* Put the set built aside in place with the commands in b; on failure it goes. */
+static int finish_aside(struct ipset_state *s, struct ipset_batch *b, const struct resource *w, const char *tmp) {
+        int r = ipset_batch_send(b);
+        if (r == 0)
                 return 0;
-        char why[sizeof(s->err)];
-        snprintf(why, sizeof(why), "%s", s->err[0] ? s->err : "the kernel refused the change");
-        _cleanup_free_ char *drop = xasprintf("destroy %s\n", tmp);
-        (void) ipset_run(s, drop);
-        return diag_res(-EIO, "ipset", w->name, "%s", why);
+        char why[512];
+        snprintf(why, sizeof(why), "%s", ipset_nl_error(s->nl));
+        ipset_batch_destroy(b, tmp);
+        (void) ipset_batch_send(b);
+        return diag_res(r, "ipset", w->name, "%s", why);
 }
 
-static int ipset_apply_(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
-        struct ipset_state *s = state;
+static int apply_batch(struct ipset_state *s, const struct action *a, struct ipset_batch *b) {
         const struct resource *w = a->want;
-        char tmp[48];
-        (void) l;
-        (void) e;
         bool swap = false;
         for (size_t i = 0; i < a->n_changes; i++)
                 swap = swap || a->changes[i].field == SET_C_SWAP;
@@ -476,33 +374,58 @@ static int ipset_apply_(void *state, const struct action *a, struct ledger *l, s
                  * name (create), put in place of the old one (replace: the kernel swaps
                  * only sets of one type), or swapped in (new parameters: no packet ever
                  * meets an empty set). */
+                char tmp[48];
                 aside_name(w->name, tmp);
-                int r = build_aside(s, w, tmp);
+                int r = build_aside(s, b, w, tmp);
                 if (r < 0)
                         return r;
-                _cleanup_free_ char *commands =
-                        a->op == OP_CREATE    ? xasprintf("rename %s %s\n", tmp, w->name)
-                        : a->op == OP_REPLACE ? xasprintf("destroy %s\nrename %s %s\n", a->name, tmp, w->name)
-                                              : xasprintf("swap %s %s\ndestroy %s\n", tmp, w->name, tmp);
-                return finish_aside(s, w, tmp, commands);
+                if (a->op == OP_CREATE)
+                        ipset_batch_rename(b, tmp, w->name);
+                else if (a->op == OP_REPLACE) {
+                        ipset_batch_destroy(b, a->name);
+                        ipset_batch_rename(b, tmp, w->name);
+                } else {
+                        ipset_batch_swap(b, tmp, w->name);
+                        ipset_batch_destroy(b, tmp);
+                }
+                return finish_aside(s, b, w, tmp);
         }
-        char *b = NULL;
-        size_t len = 0, cap = 0;
         if (a->op == OP_DELETE)
-                buf_add(&b, &len, &cap, "destroy %s\n", a->name);
+                ipset_batch_destroy(b, a->name);
         else {
                 /* Deletions first, so a set near maxelem has room for the additions. */
-                for (size_t i = 0; i < a->n_changes; i++)
-                        if (a->changes[i].field == SET_C_ENTRY && a->changes[i].was.type == VAL_TEXT)
-                                buf_add(&b, &len, &cap, "del -exist %s %s\n", w->name, a->changes[i].was.text);
+                size_t n_del = 0, n_add = 0;
                 for (size_t i = 0; i < a->n_changes; i++)
                         if (a->changes[i].field == SET_C_ENTRY && a->changes[i].now.type == VAL_TEXT)
-                                buf_add(&b, &len, &cap, "add -exist %s %s\n", w->name, a->changes[i].now.text);
+                                n_add++;
+                        else if (a->changes[i].field == SET_C_ENTRY)
+                                n_del++;
+                _cleanup_free_ char **del = xcalloc(n_del + 1, sizeof(char *));
+                _cleanup_free_ char **add = xcalloc(n_add + 1, sizeof(char *));
+                n_del = n_add = 0;
+                for (size_t i = 0; i < a->n_changes; i++)
+                        if (a->changes[i].field == SET_C_ENTRY && a->changes[i].now.type == VAL_TEXT)
+                                add[n_add++] = a->changes[i].now.text;
+                        else if (a->changes[i].field == SET_C_ENTRY)
+                                del[n_del++] = a->changes[i].was.text;
+                int r = ipset_batch_entries(b, false, w->name, w, del, n_del);
+                if (r == 0)
+                        r = ipset_batch_entries(b, true, w->name, w, add, n_add);
+                if (r == 0)
+                        r = ipset_batch_send(b);
+                return r < 0 ? diag_res(r, "ipset", a->name, "%s", ipset_nl_error(s->nl)) : 0;
         }
-        int r = 0;
-        if (len && ipset_run(s, b) < 0)
-                r = diag_res(-EIO, "ipset", a->name, "%s", s->err[0] ? s->err : "the kernel refused the change");
-        free(b);
+        int r = ipset_batch_send(b);
+        return r < 0 ? diag_res(r, "ipset", a->name, "%s", ipset_nl_error(s->nl)) : 0;
+}
+
+static int ipset_apply_(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct ipset_state *s = state;
+        (void) l;
+        (void) e;
+        struct ipset_batch *b = ipset_batch_new(s->nl);
+        int r = apply_batch(s, a, b);
+        ipset_batch_free(b);
         return r;
 }
 
@@ -526,14 +449,14 @@ const struct backend ipset_backend = {
 
 /* ---- ipsets: every entry is checked against its set's type and family ----
  *
- * libipset resolves a word that is not an address through DNS, and the
- * kernel stores entries in its own spelling, which `ipset save` prints and the
- * diff compares as text. So an entry must be literal and written as save
+ * The kernel stores entries in its own spelling, which `ipset save` prints,
+ * the dump reads back (ipset-nl.c) and the diff compares as text; names are
+ * never resolved. So an entry must be literal and written as save
  * prints it: addresses as inet_ntop writes them, networks with the host bits
  * clear and without /32 or /128, ports as tcp:80 (udp, sctp and udplite too;
  * bare numbers in bitmap:port), MACs in upper case, marks as 0x%08x. Anything
  * else is refused with the spelling to write. Port names, port and address
- * ranges, and icmp types are refused: they expand or are renamed by libipset. */
+ * ranges, and icmp types are refused: the ipset tool expands or renames them. */
 
 struct set_check {
         int family; /* AF_INET or AF_INET6 */
@@ -665,6 +588,11 @@ static bool set_part(const struct set_check *k, enum set_dim dim, const char *p,
 
 static int check_set_entry(struct check_ctx *c, size_t n, const struct resource *r, const struct set_check *k) {
         const char *s = check_item_text(c, SET_F_ENTRIES, n);
+        uint32_t host;
+        unsigned prefix;
+        if (k->family == AF_INET && (k->t->dims[0] == DIM_IP || k->t->dims[0] == DIM_NET) && k->t->dims[1] == DIM_NONE &&
+            canonical_ipv4(s, k->t->dims[0] == DIM_NET, &host, &prefix) && (!k->has_range || (host >= k->lo && host <= k->hi)))
+                return 0;
         char canon[256] = "", part[128], one[80];
         size_t dims = 0;
         while (dims < ELEMENTSOF(k->t->dims) && k->t->dims[dims] != DIM_NONE)
@@ -807,8 +735,9 @@ static const struct field ipset_fields[] = {
         STATE_FIELD(state_table),
 };
 
-/* libipset's text commands split at blanks and '"'; the length (31 bytes) has
- * its own message, in the check. */
+/* The ipset tool's save and restore split at blanks and '"': a set so named
+ * could not be saved and restored. The length (31 bytes) has its own message,
+ * in the check. */
 static bool ipset_name_valid(const char *s) {
         if (!*s)
                 return false;
