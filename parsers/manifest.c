@@ -643,7 +643,7 @@ static int read_event(struct pctx *c, struct node *n, bool expand);
 static int enter_alias(struct pctx *c, size_t anchor, unsigned line, unsigned col, struct node *n) {
         const struct anchor *a = &c->anchors[anchor];
         if (!a->closed) {
-                pending_set(&c->comp_err[0], line, col, "YAML: alias *%.64s inside the value it names", printable(a->name));
+                pending_set(&c->comp_err[0], line, col, "YAML: alias *%.64s names a value that contains it", printable(a->name));
                 return -EINVAL;
         }
         struct frame *fr = array_push(&c->frames, &c->n_frames, sizeof(*fr));
@@ -921,14 +921,16 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         r = perr(c, &item, "%s: bad entry \"%.64s\"", flabel(f), s);
                 if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
                         r = perr(c, &item, "%s: %s cannot contain itself", flabel(f), s);
-                if (r >= 0 && strset_has(&seen, s))
+                char *copy = r >= 0 ? xstrdup(s) : NULL;
+                if (copy && !strset_add(&seen, copy)) {
+                        free(copy);
+                        copy = NULL;
                         r = perr(c, &item, "%s: %s listed twice", flabel(f), s);
+                }
                 if (r < 0)
                         ret = r;
                 else {
-                        char *copy = xstrdup(s);
                         *(char **) array_push(&l->v, &l->n, sizeof(char *)) = copy;
-                        strset_add(&seen, copy);
                         if (f->min == 1)
                                 note_ref(c, &item, s);
                 }
