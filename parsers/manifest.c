@@ -886,6 +886,21 @@ static int p_addr_list(struct pctx *c, struct node *n, const struct field *f, vo
         return ret;
 }
 
+static uint64_t str_hash_at(size_t pos, const void *u) {
+        const struct str_list *l = u;
+        return hash_fnv1a_str(HASH_FNV1A_SEED, l->v[pos]);
+}
+
+struct str_probe {
+        const struct str_list *l;
+        const char *s;
+};
+
+static bool str_eq(size_t pos, const void *u) {
+        const struct str_probe *p = u;
+        return strcmp(p->l->v[pos], p->s) == 0;
+}
+
 /* min = 1: interface names; min = 0: any non-empty string (ipset entries). */
 static int p_str_list(struct pctx *c, struct node *n, const struct field *f, void *base) {
         struct str_list *l = (struct str_list *) ((char *) base + f->offset);
@@ -897,9 +912,9 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                 rec->strs = l;
                 rec->strs_base = l->n;
         }
-        struct strset seen = { 0 };
-        for (size_t i = 0; i < l->n; i++)
-                strset_add(&seen, l->v[i]);
+        /* Duplicates through a hash over the list itself: no second array. */
+        struct hindex seen = { 0 };
+        hindex_rebuild(&seen, l->n, str_hash_at, l);
         for (;;) {
                 struct node item;
                 r = next_in(c, n, &item);
@@ -921,22 +936,21 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         r = perr(c, &item, "%s: bad entry \"%.64s\"", flabel(f), s);
                 if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
                         r = perr(c, &item, "%s: %s cannot contain itself", flabel(f), s);
-                char *copy = r >= 0 ? xstrdup(s) : NULL;
-                if (copy && !strset_add(&seen, copy)) {
-                        free(copy);
-                        copy = NULL;
+                uint64_t h = r >= 0 ? hash_fnv1a_str(HASH_FNV1A_SEED, s) : 0;
+                struct str_probe p = { l, s };
+                if (r >= 0 && hindex_find(&seen, h, str_eq, &p) != HINDEX_NONE)
                         r = perr(c, &item, "%s: %s listed twice", flabel(f), s);
-                }
                 if (r < 0)
                         ret = r;
                 else {
-                        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = copy;
+                        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
+                        hindex_add(&seen, l->n, str_hash_at, l);
                         if (f->min == 1)
                                 note_ref(c, &item, s);
                 }
                 node_done(c, &item);
         }
-        strset_done(&seen);
+        hindex_done(&seen);
         return ret;
 }
 
