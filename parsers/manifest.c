@@ -1337,10 +1337,11 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
         char what[300];
         snprintf(what, sizeof(what), "%s %s", k->word, r->name);
         struct resource *outer = c->res;
-        struct at_value *outer_at = c->at, at[64];
+        struct at_value *outer_at = c->at, *outer_items = c->items, at[64];
         memset(at, 0, sizeof(at));
         c->res = r;
         c->at = at;
+        c->items = NULL;
         int x = 0;
         bool only_children = false;
         if (k->flags & KF_NAME_VALUE) {
@@ -1360,6 +1361,7 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
                 x = perr(c, key, "%s %s: %s", k->word, name, k->never_absent);
         c->res = outer;
         c->at = outer_at;
+        c->items = outer_items;
         for (size_t i = 0; i < ELEMENTSOF(at); i++)
                 at_clear(&at[i]);
         if (x < 0 || extension) {
