@@ -638,13 +638,19 @@ static bool stopped(const struct pctx *c) {
 
 static int read_event(struct pctx *c, struct node *n, bool expand);
 
-/* An alias reads as the value its anchor names, from the log. A value that
- * holds an alias to itself has no end: it is refused where the walk meets it. */
+/* An alias reads as the value it names, from the log. A value that holds
+ * an alias to itself has no end: the alias is reported where the walk meets
+ * it, and reads as an EV_ALIAS leaf at that value's place, of which nothing
+ * more is said (see reported). */
 static int enter_alias(struct pctx *c, size_t anchor, unsigned line, unsigned col, struct node *n) {
         const struct anchor *a = &c->anchors[anchor];
         if (!a->closed) {
-                pending_set(&c->comp_err[0], line, col, "YAML: alias *%.64s names a value that contains it", printable(a->name));
-                return -EINVAL;
+                perr_at(c, line, col, "alias *%.64s names a value that contains it", printable(a->name));
+                memset(n, 0, sizeof(*n));
+                n->type = EV_ALIAS;
+                n->line = c->log[a->start].line;
+                n->col = c->log[a->start].col;
+                return 0;
         }
         struct frame *fr = array_push(&c->frames, &c->n_frames, sizeof(*fr));
         fr->start = fr->at = a->start;
@@ -726,6 +732,11 @@ static int read_event(struct pctx *c, struct node *n, bool expand) {
         n->ev = ev;
         n->owned = true;
         return 0;
+}
+
+/* An alias to a value that contains it, reported already. */
+static bool reported(const struct node *n) {
+        return n->type == EV_ALIAS;
 }
 
 static void node_free(struct node *n) {
@@ -868,7 +879,7 @@ static int p_addr_list(struct pctx *c, struct node *n, const struct field *f, vo
                 }
                 item_note(rec, &item, true);
                 struct ipaddr a;
-                r = addr_value(c, &item, f, true, &a);
+                r = reported(&item) ? -EINVAL : addr_value(c, &item, f, true, &a);
                 if (r >= 0) {
                         struct addr_probe p = { l, &a };
                         if (hindex_find(&seen, addr_hash(&a), addr_eq, &p) != HINDEX_NONE)
@@ -928,8 +939,8 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         break;
                 }
                 item_note(rec, &item, false);
-                const char *s;
-                r = want_string(c, &item, f, &s);
+                const char *s = NULL;
+                r = reported(&item) ? -EINVAL : want_string(c, &item, f, &s);
                 if (r >= 0 && f->min == 1)
                         r = check_ifname(c, &item, flabel(f), s);
                 if (r >= 0 && f->min == 0 && (!*s || !xml_safe(s)))
@@ -1014,7 +1025,7 @@ static int parse_value(struct pctx *c, struct node *n, const struct field *f, vo
 static int parse_fields(struct pctx *c, struct node *map, const struct field *table, size_t n_table, void *base,
                         uint64_t *set, const char *what, unsigned depth, bool *only_children) {
         if (map->type != EV_MAP)
-                return perr(c, map, "%s: expected a mapping", what);
+                return reported(map) ? -EINVAL : perr(c, map, "%s: expected a mapping", what);
         if (depth > MAX_DEPTH)
                 return perr(c, map, "%s: nested too deeply", what);
         int ret = 0;
@@ -1038,7 +1049,7 @@ static int parse_fields(struct pctx *c, struct node *map, const struct field *ta
                 if (!budget_ok(c, &k))
                         r = ret = -E2BIG;
                 else if (!key)
-                        ret = perr(c, &k, "%s: keys must be strings", what);
+                        ret = reported(&k) ? -EINVAL : perr(c, &k, "%s: keys must be strings", what);
                 else if (duplicate_key(c, &seen, &k, what))
                         ret = -EINVAL;
                 else if (!f)
@@ -1179,6 +1190,8 @@ static int parse_value(struct pctx *c, struct node *n, const struct field *f, vo
                 [FT_NETNS] = p_netns_name, [FT_USER] = p_user,        [FT_CHILDREN] = p_children,
                 [FT_CUSTOM] = p_custom,
         };
+        if (reported(n))
+                return -EINVAL;
         return parsers[f->type](c, n, f, base);
 }
 
@@ -1376,6 +1389,8 @@ static int parse_entries(struct pctx *c, const struct kind_ops *k, struct node *
                          const char *what, unsigned depth) {
         if (map->type == EV_SCALAR && map->length == 0)
                 return 0; /* "bridges:" with nothing under it */
+        if (reported(map))
+                return -EINVAL;
         if (map->type != EV_MAP) {
                 if (k->flags & KF_NAME_VALUE)
                         return perr(c, map, "%s: expected a mapping of keys to values", what);
@@ -1393,7 +1408,7 @@ static int parse_entries(struct pctx *c, const struct kind_ops *k, struct node *
                 const char *name = NULL;
                 if (!budget_ok(c, &key))
                         r = ret = -E2BIG;
-                else if (!(name = entry_name(c, k, &key)))
+                else if (reported(&key) || !(name = entry_name(c, k, &key)))
                         ret = -EINVAL;
                 else {
                         char *full = parent ? xasprintf("%s/%s", parent->name, name) : xstrdup(name);
@@ -1512,7 +1527,7 @@ static int parse_document(struct pctx *c, const char *hostname) {
                 }
                 const char *key = scalar(&k);
                 if (!key)
-                        ret = perr(c, &k, "keys must be strings");
+                        ret = reported(&k) ? -EINVAL : perr(c, &k, "keys must be strings");
                 else if (strcmp(key, "version") == 0 || strcmp(key, "host") == 0) {
                         top_note(strcmp(key, "version") == 0 ? &c->version : &c->host, &v);
                         struct yaml_pending unused = { 0 };

@@ -818,8 +818,12 @@ static void test_stream_alias_values(void **state) {
         assert_int_equal(model_find(&set.model, KIND_BRIDGE, "br4")->link.interfaces.n, 2);
         assert_string_equal(model_find(&set.model, KIND_BRIDGE, "br5")->link.interfaces.v[1], "a1");
         before = errs_len;
-        assert_string_equal(parse("version: 1\nbridges:\n  br6: &x { interfaces: *x }\n") + before,
-                            "m.yaml:3:25: error: YAML: alias *x names a value that contains it\n");
+        assert_string_equal(parse("version: 1\nbridges:\n  br6: &x { interfaces: *x }\n  br7: { mtu: 1 }\n") + before,
+                            "m.yaml:3:25: error: alias *x names a value that contains it\n"
+                            "m.yaml:4:15: error: mtu 1 out of range 68..65535\n");
+        /* ... an error of the walk: a missing version still says all. */
+        before = errs_len;
+        assert_string_equal(parse("bridges: &r\n  br8: *r\n") + before, "m.yaml:1:1: error: missing \"version: 1\"\n");
         /* Not walked into (an unknown key's value): only the unknown key. */
         before = errs_len;
         assert_string_equal(parse("version: 1\nbogus: &r [ *r ]\n") + before, "m.yaml:2:1: error: unknown key \"bogus\" at top level\n");
