@@ -755,6 +755,19 @@ static void skip(struct pctx *c, struct node *n) {
                 return;
         }
         for (unsigned depth = 1; depth;) {
+                if (!c->n_frames) {
+                        /* libyaml's events straight, without a node: most of a skip. */
+                        yaml_event_t ev;
+                        if (raw_next(c, &ev) < 0)
+                                return;
+                        yaml_event_type_t t = ev.type;
+                        yaml_event_delete(&ev);
+                        if (stopped(c))
+                                return;
+                        depth += t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT;
+                        depth -= t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT;
+                        continue;
+                }
                 struct node e;
                 if (read_event(c, &e, false) < 0)
                         return;
