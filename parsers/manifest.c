@@ -1626,8 +1626,31 @@ static void pctx_done(struct pctx *c) {
         yaml_parser_delete(&c->parser);
 }
 
-int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
-                          const char *hostname) {
+/* A manifest file read as the parser asks for it, never held whole; every
+ * byte is folded into the digest. */
+struct input {
+        struct manifest_set *set;
+        int fd;
+        size_t left; /* of the size it had when it was opened */
+};
+
+static int read_input(void *data, unsigned char *buf, size_t size, size_t *size_read) {
+        struct input *in = data;
+        ssize_t n = 0;
+        size_t want = size < in->left ? size : in->left;
+        while (want && (n = read(in->fd, buf, want)) < 0 && errno == EINTR)
+                ;
+        /* A read error ends the file where it stands, as a short file does. */
+        n = n < 0 ? 0 : n;
+        in->left = n || !want ? in->left - (size_t) n : 0;
+        digest_update(in->set, (const char *) buf, (size_t) n);
+        *size_read = (size_t) n;
+        return 1;
+}
+
+/* From buf (len bytes), or from in when buf is NULL. */
+static int parse_input(struct manifest_set *set, const char *name, const char *buf, size_t len, struct input *in,
+                       const char *hostname) {
         const char *file = intern_file(set, name);
         struct pctx c = { .set = set, .file = file };
         struct diag_hold hold;
@@ -1635,10 +1658,14 @@ int manifest_parse_buffer(struct manifest_set *set, const char *name, const char
         int ret = 0;
         bool empty = false;
 
-        digest_update(set, buf, len);
+        if (buf)
+                digest_update(set, buf, len);
         if (!yaml_parser_initialize(&c.parser))
                 return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
-        yaml_parser_set_input_string(&c.parser, (const unsigned char *) buf, len);
+        if (buf)
+                yaml_parser_set_input_string(&c.parser, (const unsigned char *) buf, len);
+        else
+                yaml_parser_set_input(&c.parser, read_input, in);
         hold_begin(&hold);
         if (raw_next(&c, &ev) >= 0) { /* the stream's start */
                 yaml_event_delete(&ev);
@@ -1692,6 +1719,22 @@ int manifest_parse_buffer(struct manifest_set *set, const char *name, const char
         return ret;
 }
 
+int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
+                          const char *hostname) {
+        return parse_input(set, name, buf ? buf : "", len, NULL, hostname);
+}
+
+static int parse_file(struct manifest_set *set, const char *name, int fd, size_t size, const char *hostname) {
+        struct input in = { set, fd, size };
+        int r = parse_input(set, name, NULL, 0, &in, hostname);
+        /* The digest covers the whole file, also past where an error stopped the parser. */
+        unsigned char rest[65536];
+        size_t n;
+        while (in.left)
+                read_input(&in, rest, sizeof(rest), &n);
+        return r;
+}
+
 static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -1705,7 +1748,8 @@ static bool manifest_name(const char *n) {
 
 #define MAX_MANIFEST_BYTES (64u << 20)
 
-static int read_manifest(const char *dir, int dfd, const char *name, bool check_perms, char **buf, size_t *len) {
+/* The manifest's descriptor and size, after the checks. */
+static int open_manifest(const char *dir, int dfd, const char *name, bool check_perms, int *out, size_t *size) {
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
         /* O_NOFOLLOW: a symlink could point anywhere outside the reviewed directory. */
         int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -1728,18 +1772,8 @@ static int read_manifest(const char *dir, int dfd, const char *name, bool check_
                 close(fd);
                 return r;
         }
-        *buf = xcalloc(1, (size_t) st.st_size + 1);
-        size_t off = 0;
-        while (off < (size_t) st.st_size) {
-                ssize_t n = read(fd, *buf + off, (size_t) st.st_size - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                off += (size_t) n;
-        }
-        close(fd);
-        *len = off;
+        *out = fd;
+        *size = (size_t) st.st_size;
         return 0;
 }
 
@@ -1774,16 +1808,16 @@ int manifests_load(const char *dir, const char *hostname, bool check_perms, stru
         if (n)
                 qsort(names, n, sizeof(char *), name_cmp);
         for (size_t i = 0; i < n; i++) {
-                char *buf = NULL;
-                size_t len = 0;
-                int r = read_manifest(dir, dfd, names[i], check_perms, &buf, &len);
+                int fd = -1;
+                size_t size = 0;
+                int r = open_manifest(dir, dfd, names[i], check_perms, &fd, &size);
                 if (r >= 0) {
                         _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
-                        r = manifest_parse_buffer(set, path, buf, len, hostname);
+                        r = parse_file(set, path, fd, size, hostname);
+                        close(fd);
                 }
                 if (r < 0)
                         ret = r;
-                free(buf);
                 free(names[i]);
         }
         free(names);

@@ -912,6 +912,46 @@ static void test_nesting_bound(void **state) {
         free(big);
 }
 
+/* A manifest file is read in pieces as the parser asks, never whole: the
+ * digest and the positions are those of the same bytes parsed as one buffer,
+ * also when an error stops the parser early in the file. */
+static void test_file_read_in_pieces(void **state) {
+        (void) state;
+        char *y = long_set(20000, 19999, "host.example"), *bad = malloc(strlen(y) + 16);
+        assert_non_null(bad);
+        sprintf(bad, "version: 1\n[\n%s", y + 11); /* a syntax error on line 2 of 600 KB */
+        const char *texts[] = { y, bad };
+        const char *errors[] = { "m.yaml:20005:9: error: ipset s: entry \"host.example\" is not a single address",
+                                 "m.yaml:3:1: error: YAML: could not find expected ':' while scanning a simple key" };
+        for (size_t i = 0; i < 2; i++) {
+                char dir[] = "/tmp/rct-unit-XXXXXX", path[300];
+                assert_non_null(mkdtemp(dir));
+                snprintf(path, sizeof(path), "%s/m.yaml", dir);
+                FILE *f = fopen(path, "w");
+                assert_non_null(f);
+                fputs(texts[i], f);
+                fclose(f);
+                fflush(errs_f);
+                size_t before = errs_len;
+                assert_true(manifests_load(dir, "kvm1", false, &set) < 0);
+                fflush(errs_f);
+                char want[300];
+                snprintf(want, sizeof(want), "%s/%s", dir, errors[i]);
+                if (strncmp(errs + before, want, strlen(want)) != 0)
+                        fail_msg("got %.300s\nwant %s", errs + before, want);
+                char digest[17];
+                memcpy(digest, set.digest, sizeof(digest));
+                manifests_done(&set);
+                manifest_parse_buffer(&set, "m.yaml", texts[i], strlen(texts[i]), "kvm1");
+                assert_string_equal(digest, set.digest);
+                manifests_done(&set);
+                unlink(path);
+                rmdir(dir);
+        }
+        free(y);
+        free(bad);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -972,6 +1012,7 @@ int main(void) {
                 T(test_stream_alias_values),
                 T(test_long_list_positions),
                 T(test_nesting_bound),
+                T(test_file_read_in_pieces),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
