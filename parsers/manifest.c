@@ -1516,7 +1516,7 @@ static int top_verdict(struct pctx *c, const char *hostname, bool at_end, struct
 
 /* The root mapping, key by key. version: and host: decide whether the
  * sections count, wherever they are written: the sections are walked as they
- * come, and their errors held until the end (manifest_parse_buffer). */
+ * come, and their errors held until the end (parse_input). */
 static int parse_document(struct pctx *c, const char *hostname) {
         struct node root;
         int r = read_event(c, &root, true);
