@@ -32,7 +32,8 @@
 /* Nodes as written, and nodes the walk visits (aliases expand). */
 #define MAX_NODES_PER_FILE 2000000u
 
-/* What the walk reads: libyaml's events, and aliases replayed from the log. */
+/* What the walk reads: libyaml's events, and aliases replayed from the log.
+ * EV_ALIAS: an alias not read into (skipping), or one inside the value it names. */
 enum ev_type { EV_SCALAR = 1, EV_SEQ, EV_MAP, EV_END, EV_ALIAS, EV_OTHER };
 
 /* A value as the walk meets it: its first event. A collection is open until
