@@ -1,4 +1,6 @@
-/* YAML manifests into the typed model through one field table per kind. */
+/* YAML manifests into the typed model through one field table per kind.
+ * The walk reads libyaml's events as they come: no document tree is built, and
+ * a long list goes straight into its array. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -8,6 +10,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,45 +22,139 @@
 
 #include "parsers.h"
 
-/* Alias expansion multiplies the nodes a walk visits; these bound it. */
+/* A field table nests mappings a few levels deep at most. */
 #define MAX_DEPTH 32
 /* No manifest nests collections deeper than a handful of levels (a domain's
  * disk is at 4); 64 leaves room for anchors and tooling, and bounds the work
- * libyaml does per token (see check_nesting). */
+ * libyaml does per token: its scanner rechecks every open flow level for each
+ * token, so 100,000 nested brackets would cost a minute of CPU. */
 #define MAX_NESTING 64u
+/* Nodes as written, and nodes the walk visits (aliases expand). */
 #define MAX_NODES_PER_FILE 2000000u
+
+/* What the walk reads: libyaml's events, and aliases replayed from the log.
+ * EV_ALIAS: an alias not read into (skipping), or one inside the value it names. */
+enum ev_type { EV_SCALAR = 1, EV_SEQ, EV_MAP, EV_END, EV_ALIAS, EV_OTHER };
+
+/* A value as the walk meets it: its first event. A collection is open until
+ * its end event is read; node_done skips what the walk left of it. */
+struct node {
+        enum ev_type type;
+        unsigned line, col; /* 1-based; an alias's are those of the value it names */
+        const char *value;  /* EV_SCALAR: NUL-terminated, length counts NUL bytes within */
+        size_t length;
+        bool plain;
+        bool open;
+        size_t frame;    /* a collection an alias names: 1 + its replay frame */
+        bool owned;      /* ev holds value */
+        yaml_event_t ev;
+};
+
+/* Events of anchored values, kept while they are read, for their aliases. */
+struct logged {
+        enum ev_type type;
+        bool plain;
+        unsigned line, col;
+        size_t length;
+        char *value;   /* EV_SCALAR */
+        size_t anchor; /* EV_ALIAS: the anchor it names */
+};
+
+struct anchor {
+        char *name;
+        size_t start, end; /* its events in the log */
+        unsigned depth;    /* the nesting inside it, for a collection */
+        bool closed;
+};
+
+/* An alias being read: events at..end of the log. */
+struct frame {
+        size_t start, at, end;
+};
+
+/* The first error of one kind, reported when the whole stream has been read. */
+struct yaml_pending {
+        bool set;
+        unsigned line, col;
+        char msg[320];
+};
+
+/* What a kind's check may ask about the value of one of its keys. */
+struct at_value {
+        bool given;
+        unsigned line, col;
+        char *text;                /* a scalar's text */
+        struct item_pos { unsigned line, col; } *items; /* a list's items */
+        size_t n_items;
+        const struct str_list *strs; /* a string list: item i is strs->v[strs_base + i] */
+        size_t strs_base;
+        char **texts; /* other lists: each item's text, NULL for a collection */
+        size_t n_texts;
+};
+
+/* version: and host: (the first of each) */
+struct top_value {
+        bool given;
+        bool is_scalar;
+        unsigned line, col;
+        char *text;
+};
 
 struct pctx {
         struct manifest_set *set;
-        yaml_document_t *doc;
         const char *file;
+        yaml_parser_t parser;
+        /* the stream as written */
+        unsigned doc; /* documents begun */
+        unsigned depth, written;
+        bool root_pending;       /* the next node is a document's root */
+        unsigned root2_line, root2_col; /* of a second document */
+        struct yaml_pending yaml_err; /* syntax or limits: ends the read */
+        struct yaml_pending comp_err[2]; /* aliases and anchors, per document */
+        struct anchor *anchors;
+        size_t n_anchors;
+        struct hindex anchor_index;
+        size_t alias_target; /* of the alias just read */
+        size_t *open; /* anchored collections being read */
+        size_t n_open;
+        struct logged *log;
+        size_t n_log;
+        struct frame *frames;
+        size_t n_frames;
+        /* the walk */
         unsigned nodes;
         bool budget_reported;
+        bool moot; /* version or host already says the sections will not count */
+        unsigned root_line, root_col;
+        bool root_not_map;
+        struct top_value version, host;
         struct resource *res; /* the resource being parsed */
-        /* The value node of each of its keys, by field bit: a check that needs
-         * several keys (an ipset's entries against its type) reports at the key. */
-        yaml_node_t *at[64];
+        /* Its keys' values, by field bit: a check that needs several keys (an
+         * ipset's entries against its type) reports at the key. */
+        struct at_value *at;
+        struct at_value *items; /* where the list being parsed records its items */
         int errors;
 };
 
-
-static struct srcpos pos_of(struct pctx *c, yaml_node_t *n) {
-        return (struct srcpos){ c->file, (unsigned) n->start_mark.line + 1, (unsigned) n->start_mark.column + 1 };
+static struct srcpos pos_of(struct pctx *c, struct node *n) {
+        return (struct srcpos){ c->file, n->line, n->col };
 }
 
-static int perr(struct pctx *c, yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int perr(struct pctx *c, yaml_node_t *n, const char *fmt, ...) {
+static int perr_at(struct pctx *c, unsigned line, unsigned col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int perr_at(struct pctx *c, unsigned line, unsigned col, const char *fmt, ...) {
         char msg[512];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        struct srcpos p = pos_of(c, n);
+        struct srcpos p = { c->file, line, col };
         c->errors++;
         return diag_pos(&p, "%s", msg);
 }
 
-static bool budget_ok(struct pctx *c, yaml_node_t *n) {
+#define perr(c, n, ...) perr_at((c), (n)->line, (n)->col, __VA_ARGS__)
+
+static bool budget_ok(struct pctx *c, struct node *n) {
         if (++c->nodes <= MAX_NODES_PER_FILE)
                 return true;
         if (!c->budget_reported) {
@@ -67,12 +164,12 @@ static bool budget_ok(struct pctx *c, yaml_node_t *n) {
         return false;
 }
 
-static const char *scalar(yaml_node_t *n) {
-        return n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
+static const char *scalar(struct node *n) {
+        return n->type == EV_SCALAR ? n->value : NULL;
 }
 
-static bool is_plain(yaml_node_t *n) {
-        return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+static bool is_plain(struct node *n) {
+        return n->type == EV_SCALAR && n->plain;
 }
 
 /* A user's string fit for a one-line message: control characters become '?'. */
@@ -90,17 +187,17 @@ static const char *flabel(const struct field *f) {
 }
 
 /* A scalar that holds the whole value: libyaml keeps NUL bytes, C strings stop at them. */
-static int want_string(struct pctx *c, yaml_node_t *n, const struct field *f, const char **out) {
+static int want_string(struct pctx *c, struct node *n, const struct field *f, const char **out) {
         const char *s = scalar(n);
         if (!s)
                 return perr(c, n, "%s: expected a string", flabel(f));
-        if (strlen(s) != n->data.scalar.length)
+        if (strlen(s) != n->length)
                 return perr(c, n, "%s: NUL byte in value", flabel(f));
         *out = s;
         return 0;
 }
 
-static int want_u64(struct pctx *c, yaml_node_t *n, const struct field *f, uint64_t *out) {
+static int want_u64(struct pctx *c, struct node *n, const struct field *f, uint64_t *out) {
         const char *s = scalar(n);
         if (!s || !is_plain(n) || !*s || !(*s >= '0' && *s <= '9'))
                 return perr(c, n, "%s: expected an integer", flabel(f));
@@ -116,7 +213,7 @@ static int want_u64(struct pctx *c, yaml_node_t *n, const struct field *f, uint6
         return 0;
 }
 
-static int p_u32(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_u32(struct pctx *c, struct node *n, const struct field *f, void *base) {
         uint64_t v = 0;
         int r = want_u64(c, n, f, &v);
         if (r < 0)
@@ -125,7 +222,7 @@ static int p_u32(struct pctx *c, yaml_node_t *n, const struct field *f, void *ba
         return 0;
 }
 
-static int p_bool(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_bool(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s = scalar(n);
         bool v;
         if (s && is_plain(n) && strcmp(s, "true") == 0)
@@ -176,7 +273,7 @@ int size_parse(const char *s, uint64_t *out) {
         return -EINVAL;
 }
 
-static int p_size(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_size(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s = scalar(n);
         uint64_t v = 0;
         int r = s ? size_parse(s, &v) : -EINVAL;
@@ -194,7 +291,7 @@ static int p_size(struct pctx *c, yaml_node_t *n, const struct field *f, void *b
         return 0;
 }
 
-static int p_enum(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_enum(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const struct enum_table *t = f->extra;
         const char *s = scalar(n);
         int v = s ? enum_from_string(t, s) : -1;
@@ -211,7 +308,7 @@ static int p_enum(struct pctx *c, yaml_node_t *n, const struct field *f, void *b
 }
 
 /* The table's own spelling of an enum word, or NULL after reporting it. */
-static const char *enum_word(struct pctx *c, yaml_node_t *n, const struct field *f) {
+static const char *enum_word(struct pctx *c, struct node *n, const struct field *f) {
         struct field g = *f;
         int v = 0;
         g.offset = 0;
@@ -221,7 +318,7 @@ static const char *enum_word(struct pctx *c, yaml_node_t *n, const struct field 
 /* A word of an enum table kept as the word itself, in a char array of f->max
  * bytes: the live side holds what the kernel reports, which may be a word a
  * newer kernel knows and this table does not (schedulers, set types). */
-static int p_enum_word(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_enum_word(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *w = enum_word(c, n, f);
         if (!w)
                 return -EINVAL;
@@ -230,7 +327,7 @@ static int p_enum_word(struct pctx *c, yaml_node_t *n, const struct field *f, vo
 }
 
 /* The same for a word kept as an allocated string (pool types). */
-static int p_enum_str(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_enum_str(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *w = enum_word(c, n, f);
         if (!w)
                 return -EINVAL;
@@ -242,7 +339,7 @@ static int p_enum_str(struct pctx *c, yaml_node_t *n, const struct field *f, voi
 
 /* Names this resource refers to, with where: a missing port or parent is
  * reported at the list element or value that names it. */
-static void note_ref(struct pctx *c, yaml_node_t *n, const char *name) {
+static void note_ref(struct pctx *c, struct node *n, const char *name) {
         if (!c->res)
                 return;
         struct name_ref *ref = array_push(&c->res->refs, &c->res->n_refs, sizeof(*ref));
@@ -250,14 +347,14 @@ static void note_ref(struct pctx *c, yaml_node_t *n, const char *name) {
         ref->pos = pos_of(c, n);
 }
 
-static int check_ifname(struct pctx *c, yaml_node_t *n, const char *what, const char *s) {
+static int check_ifname(struct pctx *c, struct node *n, const char *what, const char *s) {
         if (!ifname_valid(s))
                 return perr(c, n, "bad interface name \"%.64s\" for %s: 1-15 bytes, no '/', ':' or white space", s,
                             what);
         return 0;
 }
 
-static int p_ifname(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_ifname(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s;
         int r = want_string(c, n, f, &s);
         if (r < 0)
@@ -287,7 +384,7 @@ static bool path_safe(const char *s) {
         return xml_safe(s);
 }
 
-static int p_str(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_str(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s;
         int r = want_string(c, n, f, &s);
         if (r < 0)
@@ -306,7 +403,7 @@ static int p_str(struct pctx *c, yaml_node_t *n, const struct field *f, void *ba
 }
 
 /* Fixed-size char array field (scheduler, set type, volume reference parts). */
-static int p_word(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_word(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s;
         int r = want_string(c, n, f, &s);
         if (r < 0)
@@ -317,7 +414,7 @@ static int p_word(struct pctx *c, yaml_node_t *n, const struct field *f, void *b
         return 0;
 }
 
-static int p_mac(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_mac(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s = scalar(n);
         int r = s ? mac_parse(s, (unsigned char *) base + f->offset) : -EINVAL;
         if (r == -EDOM)
@@ -341,177 +438,708 @@ int field_ipaddr(const char *label, const char *s, bool prefix, struct ipaddr *o
         return r < 0 ? -EINVAL : 0;
 }
 
-static int addr_value(struct pctx *c, yaml_node_t *n, const struct field *f, bool prefix, struct ipaddr *out) {
+static int addr_value(struct pctx *c, struct node *n, const struct field *f, bool prefix, struct ipaddr *out) {
         char err[256];
         if (field_ipaddr(flabel(f), scalar(n), prefix, out, err, sizeof(err)) < 0)
                 return perr(c, n, "%s", err);
         return 0;
 }
 
-static int p_ipaddr(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_ipaddr(struct pctx *c, struct node *n, const struct field *f, void *base) {
         return addr_value(c, n, f, f->min, (struct ipaddr *) ((char *) base + f->offset));
 }
 
-static int want_seq(struct pctx *c, yaml_node_t *n, const struct field *f) {
-        if (n->type != YAML_SEQUENCE_NODE)
+/* ---- the event stream ---- */
+
+static void pending_set(struct yaml_pending *p, unsigned line, unsigned col, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void pending_set(struct yaml_pending *p, unsigned line, unsigned col, const char *fmt, ...) {
+        if (p->set)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+        va_end(ap);
+        p->set = true;
+        p->line = line;
+        p->col = col;
+}
+
+static int pending_report(struct pctx *c, const struct yaml_pending *p) {
+        return perr_at(c, p->line, p->col, "%s", p->msg);
+}
+
+static uint64_t anchor_hash(size_t pos, const void *u) {
+        const struct pctx *c = u;
+        return hash_fnv1a_str(HASH_FNV1A_SEED, c->anchors[pos].name);
+}
+
+struct anchor_probe {
+        const struct pctx *c;
+        const char *name;
+};
+
+static bool anchor_eq(size_t pos, const void *u) {
+        const struct anchor_probe *p = u;
+        return strcmp(p->c->anchors[pos].name, p->name) == 0;
+}
+
+static size_t anchor_find(struct pctx *c, const char *name) {
+        struct anchor_probe p = { c, name };
+        return hindex_find(&c->anchor_index, hash_fnv1a_str(HASH_FNV1A_SEED, name), anchor_eq, &p);
+}
+
+/* Anchors are the document's own, as libyaml's loader keeps them. */
+static void anchors_reset(struct pctx *c) {
+        for (size_t i = 0; i < c->n_anchors; i++)
+                free(c->anchors[i].name);
+        free(c->anchors);
+        c->anchors = NULL;
+        c->n_anchors = 0;
+        hindex_done(&c->anchor_index);
+        c->n_open = 0;
+}
+
+static bool recording(const struct pctx *c) {
+        return c->doc == 1 && !c->comp_err[0].set;
+}
+
+static void log_event(struct pctx *c, const yaml_event_t *ev, size_t alias) {
+        struct logged *e = array_push(&c->log, &c->n_log, sizeof(*e));
+        e->line = (unsigned) ev->start_mark.line + 1;
+        e->col = (unsigned) ev->start_mark.column + 1;
+        switch (ev->type) {
+        case YAML_SCALAR_EVENT:
+                e->type = EV_SCALAR;
+                e->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+                e->length = ev->data.scalar.length;
+                e->value = xcalloc(1, e->length + 1);
+                memcpy(e->value, ev->data.scalar.value, e->length);
+                break;
+        case YAML_SEQUENCE_START_EVENT:
+                e->type = EV_SEQ;
+                break;
+        case YAML_MAPPING_START_EVENT:
+                e->type = EV_MAP;
+                break;
+        case YAML_ALIAS_EVENT:
+                e->type = EV_ALIAS;
+                e->anchor = alias;
+                break;
+        default:
+                e->type = EV_END;
+                break;
+        }
+}
+
+/* What libyaml's loader checks: every alias names an anchor met before it,
+ * and no anchor is given twice. The events of anchored values are logged
+ * for their aliases (the first document only: the walk reads no other). */
+static void compose(struct pctx *c, const yaml_event_t *ev) {
+        if (c->doc == 0 || c->doc > 2)
+                return;
+        struct yaml_pending *err = &c->comp_err[c->doc - 1];
+        unsigned line = (unsigned) ev->start_mark.line + 1, col = (unsigned) ev->start_mark.column + 1;
+        const char *anchor = NULL;
+        if (ev->type == YAML_SCALAR_EVENT)
+                anchor = (const char *) ev->data.scalar.anchor;
+        else if (ev->type == YAML_SEQUENCE_START_EVENT)
+                anchor = (const char *) ev->data.sequence_start.anchor;
+        else if (ev->type == YAML_MAPPING_START_EVENT)
+                anchor = (const char *) ev->data.mapping_start.anchor;
+        if (ev->type == YAML_ALIAS_EVENT) {
+                size_t a = anchor_find(c, (const char *) ev->data.alias.anchor);
+                if (a == HINDEX_NONE) {
+                        pending_set(err, line, col, "YAML: found undefined alias");
+                        return;
+                }
+                c->alias_target = a;
+                if (recording(c) && c->n_open)
+                        log_event(c, ev, a);
+                return;
+        }
+        if (anchor) {
+                if (anchor_find(c, anchor) != HINDEX_NONE) {
+                        /* The loader's words, problem then context, as its error printed. */
+                        if (c->doc == 1)
+                                pending_set(err, line, col, "YAML: second occurrence found duplicate anchor; first occurrence");
+                        else
+                                pending_set(err, line, col, "YAML: second occurrence");
+                        return;
+                }
+                struct anchor *a = array_push(&c->anchors, &c->n_anchors, sizeof(*a));
+                a->name = xstrdup(anchor);
+                a->start = c->n_log;
+                a->depth = c->depth;
+                hindex_add(&c->anchor_index, c->n_anchors, anchor_hash, c);
+                if (recording(c))
+                        *(size_t *) array_push(&c->open, &c->n_open, sizeof(size_t)) = c->n_anchors - 1;
+        }
+        if (recording(c) && c->n_open)
+                log_event(c, ev, 0);
+        /* A scalar ends where it starts; a collection at its end event. */
+        bool ends = ev->type == YAML_SEQUENCE_END_EVENT || ev->type == YAML_MAPPING_END_EVENT;
+        if (recording(c) && anchor && ev->type == YAML_SCALAR_EVENT) {
+                c->anchors[c->n_anchors - 1].end = c->n_log;
+                c->anchors[c->n_anchors - 1].closed = true;
+                c->n_open--;
+        }
+        while (ends && c->n_open && c->anchors[c->open[c->n_open - 1]].depth > c->depth) {
+                struct anchor *a = &c->anchors[c->open[--c->n_open]];
+                a->end = c->n_log;
+                a->closed = true;
+        }
+}
+
+/* The next event as written. Syntax errors and the limits end the read. */
+static int raw_next(struct pctx *c, yaml_event_t *ev) {
+        if (c->yaml_err.set)
+                return -EINVAL;
+        if (!yaml_parser_parse(&c->parser, ev)) {
+                pending_set(&c->yaml_err, (unsigned) c->parser.problem_mark.line + 1,
+                            (unsigned) c->parser.problem_mark.column + 1, "YAML: %s%s%s",
+                            c->parser.problem ? c->parser.problem : "syntax error", c->parser.context ? " " : "",
+                            c->parser.context ? c->parser.context : "");
+                return -EINVAL;
+        }
+        yaml_event_type_t t = ev->type;
+        unsigned line = (unsigned) ev->start_mark.line + 1, col = (unsigned) ev->start_mark.column + 1;
+        bool node = t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT || t == YAML_SEQUENCE_START_EVENT ||
+                    t == YAML_MAPPING_START_EVENT;
+        if (node && ++c->written > MAX_NODES_PER_FILE)
+                pending_set(&c->yaml_err, line, col, "YAML: more than %u nodes", MAX_NODES_PER_FILE);
+        else if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+                if (++c->depth > MAX_NESTING)
+                        pending_set(&c->yaml_err, line, col, "YAML: nested deeper than %u levels", MAX_NESTING);
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
+                c->depth--;
+        if (c->yaml_err.set) {
+                yaml_event_delete(ev);
+                return -EINVAL;
+        }
+        if (t == YAML_DOCUMENT_START_EVENT) {
+                c->doc++;
+                anchors_reset(c);
+                c->root_pending = true;
+        }
+        if (node && c->root_pending) {
+                c->root_pending = false;
+                if (c->doc == 2) {
+                        c->root2_line = line;
+                        c->root2_col = col;
+                }
+        }
+        compose(c, ev);
+        return 0;
+}
+
+static bool stopped(const struct pctx *c) {
+        return c->yaml_err.set || c->comp_err[0].set;
+}
+
+static int read_event(struct pctx *c, struct node *n, bool expand);
+
+/* An alias reads as the value it names, from the log. A value that holds
+ * an alias to itself has no end: the alias is reported where the walk meets
+ * it, and reads as an EV_ALIAS leaf at that value's place, of which nothing
+ * more is said (see reported). */
+static int enter_alias(struct pctx *c, size_t anchor, unsigned line, unsigned col, struct node *n) {
+        const struct anchor *a = &c->anchors[anchor];
+        if (!a->closed) {
+                perr_at(c, line, col, "alias *%.64s names a value that contains it", printable(a->name));
+                memset(n, 0, sizeof(*n));
+                n->type = EV_ALIAS;
+                n->line = c->log[a->start].line;
+                n->col = c->log[a->start].col;
+                return 0;
+        }
+        struct frame *fr = array_push(&c->frames, &c->n_frames, sizeof(*fr));
+        fr->start = fr->at = a->start;
+        fr->end = a->end;
+        return read_event(c, n, true);
+}
+
+/* The next event of the walk into *n (released with node_done). expand: an
+ * alias reads as the value it names; else as an EV_ALIAS leaf (skipping). */
+static int read_event(struct pctx *c, struct node *n, bool expand) {
+        memset(n, 0, sizeof(*n));
+        if (stopped(c))
+                return -EINVAL;
+        if (c->n_frames) {
+                struct frame *fr = &c->frames[c->n_frames - 1];
+                bool first = fr->at == fr->start;
+                size_t level = c->n_frames;
+                const struct logged *e = &c->log[fr->at++];
+                if (fr->at == fr->end)
+                        c->n_frames--;
+                n->line = e->line;
+                n->col = e->col;
+                if (e->type == EV_ALIAS) {
+                        if (!expand) {
+                                n->type = EV_ALIAS;
+                                return 0;
+                        }
+                        return enter_alias(c, e->anchor, e->line, e->col, n);
+                }
+                n->type = e->type;
+                n->value = e->value;
+                n->length = e->length;
+                n->plain = e->plain;
+                n->open = e->type == EV_SEQ || e->type == EV_MAP;
+                if (first && n->open)
+                        n->frame = level;
+                return 0;
+        }
+        yaml_event_t ev;
+        int r = raw_next(c, &ev);
+        if (r < 0)
+                return r;
+        if (stopped(c)) {
+                yaml_event_delete(&ev);
+                return -EINVAL;
+        }
+        n->line = (unsigned) ev.start_mark.line + 1;
+        n->col = (unsigned) ev.start_mark.column + 1;
+        switch (ev.type) {
+        case YAML_ALIAS_EVENT:
+                yaml_event_delete(&ev);
+                if (!expand) {
+                        n->type = EV_ALIAS;
+                        return 0;
+                }
+                return enter_alias(c, c->alias_target, n->line, n->col, n);
+        case YAML_SCALAR_EVENT:
+                n->type = EV_SCALAR;
+                n->value = (const char *) ev.data.scalar.value;
+                n->length = ev.data.scalar.length;
+                n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+                break;
+        case YAML_SEQUENCE_START_EVENT:
+                n->type = EV_SEQ;
+                n->open = true;
+                break;
+        case YAML_MAPPING_START_EVENT:
+                n->type = EV_MAP;
+                n->open = true;
+                break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+                n->type = EV_END;
+                break;
+        default:
+                n->type = EV_OTHER;
+                break;
+        }
+        n->ev = ev;
+        n->owned = true;
+        return 0;
+}
+
+/* An alias to a value that contains it, reported already. */
+static bool reported(const struct node *n) {
+        return n->type == EV_ALIAS;
+}
+
+static void node_free(struct node *n) {
+        if (n->owned)
+                yaml_event_delete(&n->ev);
+        n->owned = false;
+}
+
+/* Reads past what is left of an open collection; an alias's is dropped whole. */
+static void skip(struct pctx *c, struct node *n) {
+        if (!n->open)
+                return;
+        n->open = false;
+        if (n->frame && n->frame == c->n_frames) {
+                c->n_frames--;
+                return;
+        }
+        for (unsigned depth = 1; depth;) {
+                if (!c->n_frames) {
+                        /* libyaml's events straight, without a node: most of a skip. */
+                        yaml_event_t ev;
+                        if (raw_next(c, &ev) < 0)
+                                return;
+                        yaml_event_type_t t = ev.type;
+                        yaml_event_delete(&ev);
+                        if (stopped(c))
+                                return;
+                        depth += t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT;
+                        depth -= t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT;
+                        continue;
+                }
+                struct node e;
+                if (read_event(c, &e, false) < 0)
+                        return;
+                if (e.type == EV_SEQ || e.type == EV_MAP)
+                        depth++;
+                else if (e.type == EV_END)
+                        depth--;
+                node_free(&e);
+        }
+}
+
+static void node_done(struct pctx *c, struct node *n) {
+        skip(c, n);
+        node_free(n);
+}
+
+/* The next item of an open collection: 1, 0 at its end, <0 when the read failed. */
+static int next_in(struct pctx *c, struct node *coll, struct node *item) {
+        if (!coll->open)
+                return 0;
+        int r = read_event(c, item, true);
+        if (r < 0)
+                return r;
+        if (item->type == EV_END) {
+                coll->open = false;
+                node_free(item);
+                return 0;
+        }
+        return 1;
+}
+
+/* The next key and value of an open mapping. A key that is a collection is
+ * read past first: its value comes after it. */
+static int next_pair(struct pctx *c, struct node *map, struct node *k, struct node *v) {
+        int r = next_in(c, map, k);
+        if (r <= 0)
+                return r;
+        skip(c, k);
+        r = read_event(c, v, true);
+        if (r < 0) {
+                node_free(k);
+                return r;
+        }
+        return 1;
+}
+
+/* ---- lists ---- */
+
+static int want_seq(struct pctx *c, struct node *n, const struct field *f) {
+        if (n->type != EV_SEQ)
                 return perr(c, n, "%s: expected a list", flabel(f));
         return 0;
 }
 
-#define SEQ_FOREACH(c, n, item)                                                                          \
-        for (yaml_node_item_t *_i = (n)->data.sequence.items.start; _i < (n)->data.sequence.items.top; _i++) \
-                for (yaml_node_t *item = yaml_document_get_node((c)->doc, *_i); item; item = NULL)
+/* The record a list's items go to, when its key is one of the resource's. */
+static struct at_value *take_items(struct pctx *c) {
+        struct at_value *a = c->items;
+        c->items = NULL;
+        return a;
+}
 
-static int p_addr_list(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static void item_note(struct at_value *a, struct node *item, bool with_text) {
+        if (!a)
+                return;
+        struct item_pos *p = array_push(&a->items, &a->n_items, sizeof(*p));
+        p->line = item->line;
+        p->col = item->col;
+        if (with_text)
+                *(char **) array_push(&a->texts, &a->n_texts, sizeof(char *)) = scalar(item) ? xstrdup(scalar(item)) : NULL;
+}
+
+static void at_clear(struct at_value *a) {
+        free(a->text);
+        free(a->items);
+        for (size_t i = 0; i < a->n_texts; i++)
+                free(a->texts[i]);
+        free(a->texts);
+        memset(a, 0, sizeof(*a));
+}
+
+static uint64_t addr_hash(const struct ipaddr *a) {
+        uint64_t h = hash_fnv1a(HASH_FNV1A_SEED, &a->family, sizeof(a->family));
+        h = hash_fnv1a(h, a->a, a->family == AF_INET ? 4 : 16);
+        return hash_fnv1a(h, &a->prefix, sizeof(a->prefix));
+}
+
+static uint64_t addr_hash_at(size_t pos, const void *u) {
+        const struct addr_list *l = u;
+        return addr_hash(&l->v[pos]);
+}
+
+struct addr_probe {
+        const struct addr_list *l;
+        const struct ipaddr *a;
+};
+
+static bool addr_eq(size_t pos, const void *u) {
+        const struct addr_probe *p = u;
+        return ipaddr_equal(&p->l->v[pos], p->a);
+}
+
+static int p_addr_list(struct pctx *c, struct node *n, const struct field *f, void *base) {
         struct addr_list *l = (struct addr_list *) ((char *) base + f->offset);
+        struct at_value *rec = take_items(c);
         int r = want_seq(c, n, f), ret = 0;
         if (r < 0)
                 return r;
-        SEQ_FOREACH(c, n, item) {
+        /* Duplicates found through a hash: an address list may be long. */
+        struct hindex seen = { 0 };
+        hindex_rebuild(&seen, l->n, addr_hash_at, l);
+        for (;;) {
+                struct node item;
+                r = next_in(c, n, &item);
+                if (r <= 0) {
+                        ret = r < 0 ? r : ret;
+                        break;
+                }
+                if (!budget_ok(c, &item)) {
+                        node_done(c, &item);
+                        ret = -E2BIG;
+                        break;
+                }
+                item_note(rec, &item, true);
                 struct ipaddr a;
-                if (!budget_ok(c, item))
-                        return -E2BIG;
-                r = addr_value(c, item, f, true, &a);
-                if (r < 0) {
+                r = reported(&item) ? -EINVAL : addr_value(c, &item, f, true, &a);
+                if (r >= 0) {
+                        struct addr_probe p = { l, &a };
+                        if (hindex_find(&seen, addr_hash(&a), addr_eq, &p) != HINDEX_NONE)
+                                r = perr(c, &item, "%s: address %s listed twice", flabel(f), scalar(&item));
+                }
+                if (r < 0)
                         ret = r;
-                        continue;
+                else {
+                        *(struct ipaddr *) array_push(&l->v, &l->n, sizeof(a)) = a;
+                        hindex_add(&seen, l->n, addr_hash_at, l);
                 }
-                bool dup = false;
-                for (size_t i = 0; i < l->n; i++)
-                        dup = dup || ipaddr_equal(&l->v[i], &a);
-                if (dup) {
-                        ret = perr(c, item, "%s: address %s listed twice", flabel(f), scalar(item));
-                        continue;
-                }
-                *(struct ipaddr *) array_push(&l->v, &l->n, sizeof(a)) = a;
+                node_done(c, &item);
         }
+        hindex_done(&seen);
         return ret;
+}
+
+static uint64_t str_hash_at(size_t pos, const void *u) {
+        const struct str_list *l = u;
+        return hash_fnv1a_str(HASH_FNV1A_SEED, l->v[pos]);
+}
+
+struct str_probe {
+        const struct str_list *l;
+        const char *s;
+};
+
+static bool str_eq(size_t pos, const void *u) {
+        const struct str_probe *p = u;
+        return strcmp(p->l->v[pos], p->s) == 0;
 }
 
 /* min = 1: interface names; min = 0: any non-empty string (ipset entries). */
-static int p_str_list(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_str_list(struct pctx *c, struct node *n, const struct field *f, void *base) {
         struct str_list *l = (struct str_list *) ((char *) base + f->offset);
-        struct strset seen = { 0 };
+        struct at_value *rec = take_items(c);
         int r = want_seq(c, n, f), ret = 0;
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < l->n; i++)
-                strset_add(&seen, l->v[i]);
-        SEQ_FOREACH(c, n, item) {
-                const char *s;
-                if (!budget_ok(c, item))
-                        return -E2BIG;
-                r = want_string(c, item, f, &s);
-                if (r >= 0 && f->min == 1)
-                        r = check_ifname(c, item, flabel(f), s);
-                if (r >= 0 && f->min == 0 && (!*s || !xml_safe(s)))
-                        r = perr(c, item, "%s: bad entry \"%.64s\"", flabel(f), s);
-                if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
-                        r = perr(c, item, "%s: %s cannot contain itself", flabel(f), s);
-                if (r >= 0 && !strset_add(&seen, s))
-                        r = perr(c, item, "%s: %s listed twice", flabel(f), s);
-                if (r < 0) {
-                        ret = r;
-                        continue;
-                }
-                *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
-                if (f->min == 1)
-                        note_ref(c, item, s);
+        if (rec) {
+                rec->strs = l;
+                rec->strs_base = l->n;
         }
-        strset_done(&seen);
+        /* Duplicates through a hash over the list itself: no second array. */
+        struct hindex seen = { 0 };
+        hindex_rebuild(&seen, l->n, str_hash_at, l);
+        for (;;) {
+                struct node item;
+                r = next_in(c, n, &item);
+                if (r <= 0) {
+                        ret = r < 0 ? r : ret;
+                        break;
+                }
+                if (!budget_ok(c, &item)) {
+                        node_done(c, &item);
+                        ret = -E2BIG;
+                        break;
+                }
+                item_note(rec, &item, false);
+                const char *s = NULL;
+                r = reported(&item) ? -EINVAL : want_string(c, &item, f, &s);
+                if (r >= 0 && f->min == 1)
+                        r = check_ifname(c, &item, flabel(f), s);
+                if (r >= 0 && f->min == 0 && (!*s || !xml_safe(s)))
+                        r = perr(c, &item, "%s: bad entry \"%.64s\"", flabel(f), s);
+                if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
+                        r = perr(c, &item, "%s: %s cannot contain itself", flabel(f), s);
+                uint64_t h = r >= 0 ? hash_fnv1a_str(HASH_FNV1A_SEED, s) : 0;
+                struct str_probe p = { l, s };
+                if (r >= 0 && hindex_find(&seen, h, str_eq, &p) != HINDEX_NONE)
+                        r = perr(c, &item, "%s: %s listed twice", flabel(f), s);
+                if (r < 0)
+                        ret = r;
+                else {
+                        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
+                        hindex_add(&seen, l->n, str_hash_at, l);
+                        if (f->min == 1)
+                                note_ref(c, &item, s);
+                }
+                node_done(c, &item);
+        }
+        hindex_done(&seen);
         return ret;
 }
 
-/* A key met earlier in the same mapping is reported with both places. The scan
- * is quadratic in the keys of one mapping, which a field table keeps small. */
-static bool duplicate_key(struct pctx *c, yaml_node_t *map, yaml_node_pair_t *at, const char *key, const char *what) {
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < at; q++) {
-                yaml_node_t *qk = yaml_document_get_node(c->doc, q->key);
-                if (scalar(qk) && strcmp(scalar(qk), key) == 0) {
-                        yaml_node_t *k = yaml_document_get_node(c->doc, at->key);
-                        perr(c, k, "duplicate key \"%.64s\"%s%s (first at %zu:%zu)", key, what ? " in " : "", what ? what : "",
-                             qk->start_mark.line + 1, qk->start_mark.column + 1);
-                        return true;
-                }
+/* ---- mappings ---- */
+
+/* The scalar keys of one mapping so far, for duplicates. */
+struct seen_keys {
+        struct key_seen {
+                char *key;
+                unsigned line, col;
+        } *v;
+        size_t n;
+        struct hindex index;
+};
+
+static uint64_t seen_hash(size_t pos, const void *u) {
+        const struct seen_keys *s = u;
+        return hash_fnv1a_str(HASH_FNV1A_SEED, s->v[pos].key);
+}
+
+struct seen_probe {
+        const struct seen_keys *s;
+        const char *key;
+};
+
+static bool seen_eq(size_t pos, const void *u) {
+        const struct seen_probe *p = u;
+        return strcmp(p->s->v[pos].key, p->key) == 0;
+}
+
+static void seen_done(struct seen_keys *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i].key);
+        free(s->v);
+        hindex_done(&s->index);
+}
+
+/* A key met earlier in the same mapping is reported with both places. */
+static bool duplicate_key(struct pctx *c, struct seen_keys *s, struct node *k, const char *what) {
+        const char *key = scalar(k);
+        struct seen_probe p = { s, key };
+        size_t i = hindex_find(&s->index, hash_fnv1a_str(HASH_FNV1A_SEED, key), seen_eq, &p);
+        if (i != HINDEX_NONE) {
+                perr(c, k, "duplicate key \"%.64s\"%s%s (first at %u:%u)", key, what ? " in " : "", what ? what : "",
+                     s->v[i].line, s->v[i].col);
+                return true;
         }
+        struct key_seen *e = array_push(&s->v, &s->n, sizeof(*e));
+        e->key = xstrdup(key);
+        e->line = k->line;
+        e->col = k->col;
+        hindex_add(&s->index, s->n, seen_hash, s);
         return false;
 }
 
 /* Walk a mapping against a field table: unknown and duplicate keys are errors,
- * every field is parsed even after an error so that all errors are reported. */
-static int parse_value(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+ * every field is parsed even after an error so that all errors are reported.
+ * *only_children: the mapping held one key, a children field (a pool's volumes). */
+static int parse_value(struct pctx *c, struct node *n, const struct field *f, void *base);
 
-static int parse_fields(struct pctx *c, yaml_node_t *map, const struct field *table, size_t n_table, void *base,
-                        uint64_t *set, const char *what, unsigned depth) {
-        if (map->type != YAML_MAPPING_NODE)
-                return perr(c, map, "%s: expected a mapping", what);
+static int parse_fields(struct pctx *c, struct node *map, const struct field *table, size_t n_table, void *base,
+                        uint64_t *set, const char *what, unsigned depth, bool *only_children) {
+        if (map->type != EV_MAP)
+                return reported(map) ? -EINVAL : perr(c, map, "%s: expected a mapping", what);
         if (depth > MAX_DEPTH)
                 return perr(c, map, "%s: nested too deeply", what);
         int ret = 0;
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-                if (!budget_ok(c, k))
-                        return -E2BIG;
-                const char *key = scalar(k);
-                if (!key) {
-                        ret = perr(c, k, "%s: keys must be strings", what);
-                        continue;
+        size_t pairs = 0;
+        bool first_children = false;
+        struct seen_keys seen = { 0 };
+        for (;;) {
+                struct node k, v;
+                int r = next_pair(c, map, &k, &v);
+                if (r <= 0) {
+                        ret = r < 0 ? r : ret;
+                        break;
                 }
-                if (duplicate_key(c, map, p, key, what)) {
-                        ret = -EINVAL;
-                        continue;
-                }
+                const char *key = scalar(&k);
                 const struct field *f = NULL;
-                for (size_t i = 0; i < n_table && !f; i++)
+                for (size_t i = 0; key && i < n_table && !f; i++)
                         if (strcmp(table[i].key, key) == 0)
                                 f = &table[i];
-                if (!f) {
-                        ret = perr(c, k, "unknown key \"%.64s\" in %s", key, what);
-                        continue;
+                if (++pairs == 1)
+                        first_children = f && f->type == FT_CHILDREN;
+                if (!budget_ok(c, &k))
+                        r = ret = -E2BIG;
+                else if (!key)
+                        ret = reported(&k) ? -EINVAL : perr(c, &k, "%s: keys must be strings", what);
+                else if (duplicate_key(c, &seen, &k, what))
+                        ret = -EINVAL;
+                else if (!f)
+                        ret = perr(c, &k, "unknown key \"%.64s\" in %s", key, what);
+                else {
+                        struct at_value *at = base == c->res && f->bit ? &c->at[__builtin_ctzll(f->bit)] : NULL;
+                        if (at) {
+                                at_clear(at);
+                                at->given = true;
+                                at->line = v.line;
+                                at->col = v.col;
+                                at->text = scalar(&v) ? xstrdup(scalar(&v)) : NULL;
+                        }
+                        c->items = at;
+                        int x = parse_value(c, &v, f, base);
+                        c->items = NULL;
+                        if (x < 0)
+                                ret = x;
+                        else if (set)
+                                *set |= f->bit;
+                        if (at) {
+                                struct key_pos *kp = array_push(&c->res->keys, &c->res->n_keys, sizeof(*kp));
+                                kp->bit = f->bit;
+                                kp->pos = pos_of(c, &v);
+                        }
                 }
-                int r = parse_value(c, v, f, base);
-                if (r < 0)
-                        ret = r;
-                else if (set)
-                        *set |= f->bit;
-                if (base == c->res && f->bit) {
-                        c->at[__builtin_ctzll(f->bit)] = v;
-                        struct key_pos *kp = array_push(&c->res->keys, &c->res->n_keys, sizeof(*kp));
-                        kp->bit = f->bit;
-                        kp->pos = pos_of(c, v);
-                }
+                node_done(c, &k);
+                node_done(c, &v);
+                if (r == -E2BIG)
+                        break;
         }
+        seen_done(&seen);
+        if (only_children)
+                *only_children = pairs == 1 && first_children;
         return ret;
 }
 
-
-static int p_obj_list(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_obj_list(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const struct sub_table *t = f->extra;
         void **arr = (void **) ((char *) base + f->offset);
         size_t *count = (size_t *) ((char *) arr + t->count_offset);
+        struct at_value *rec = take_items(c);
         int r = want_seq(c, n, f), ret = 0;
         if (r < 0)
                 return r;
-        SEQ_FOREACH(c, n, item) {
-                if (!budget_ok(c, item))
-                        return -E2BIG;
+        for (;;) {
+                struct node item;
+                r = next_in(c, n, &item);
+                if (r <= 0) {
+                        ret = r < 0 ? r : ret;
+                        break;
+                }
+                if (!budget_ok(c, &item)) {
+                        node_done(c, &item);
+                        ret = -E2BIG;
+                        break;
+                }
+                item_note(rec, &item, true);
                 char *e = array_push(arr, count, t->elem_size);
-                *(struct srcpos *) (e + t->pos_offset) = pos_of(c, item);
-                r = parse_fields(c, item, t->fields, t->n_fields, e, (uint64_t *) (e + t->set_offset), t->what, 2);
+                *(struct srcpos *) (e + t->pos_offset) = pos_of(c, &item);
+                r = parse_fields(c, &item, t->fields, t->n_fields, e, (uint64_t *) (e + t->set_offset), t->what, 2, NULL);
                 if (r < 0)
                         ret = r;
+                node_done(c, &item);
         }
         return ret;
 }
 
-static int p_obj(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_obj(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const struct sub_table *t = f->extra;
-        return parse_fields(c, n, t->fields, t->n_fields, (char *) base + f->offset, NULL, t->what, 2);
+        return parse_fields(c, n, t->fields, t->n_fields, (char *) base + f->offset, NULL, t->what, 2, NULL);
 }
 
+
 /* A named network namespace, as /run/netns/NAME holds it. */
-static int p_netns_name(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_netns_name(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s;
         int r = want_string(c, n, f, &s);
         if (r < 0)
@@ -523,7 +1151,7 @@ static int p_netns_name(struct pctx *c, yaml_node_t *n, const struct field *f, v
 }
 
 /* A user (min 0) or group (min 1) by number or by name, resolved on this host. */
-static int p_user(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_user(struct pctx *c, struct node *n, const struct field *f, void *base) {
         const char *s;
         int r = want_string(c, n, f, &s);
         if (r < 0)
@@ -553,21 +1181,21 @@ static int p_user(struct pctx *c, yaml_node_t *n, const struct field *f, void *b
 }
 
 /* A scalar the kind parses itself (a route's to and table). */
-static int p_custom(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_custom(struct pctx *c, struct node *n, const struct field *f, void *base) {
         /* NULL for what is not one string: the kind says what it expected. */
         const char *s = scalar(n);
         char err[256];
-        if (s && strlen(s) != n->data.scalar.length)
+        if (s && strlen(s) != n->length)
                 s = NULL;
         if (f->parse(s, base, f, err, sizeof(err)) < 0)
                 return perr(c, n, "%s", err);
         return 0;
 }
 
-static int p_children(struct pctx *c, yaml_node_t *n, const struct field *f, void *base);
+static int p_children(struct pctx *c, struct node *n, const struct field *f, void *base);
 
-static int parse_value(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
-        static int (*const parsers[])(struct pctx *, yaml_node_t *, const struct field *, void *) = {
+static int parse_value(struct pctx *c, struct node *n, const struct field *f, void *base) {
+        static int (*const parsers[])(struct pctx *, struct node *, const struct field *, void *) = {
                 [FT_U32] = p_u32,         [FT_BOOL] = p_bool,         [FT_SIZE] = p_size,
                 [FT_ENUM] = p_enum,       [FT_ENUM_WORD] = p_enum_word, [FT_ENUM_STR] = p_enum_str,
                 [FT_IFNAME] = p_ifname,   [FT_STR] = p_str,           [FT_WORD] = p_word,
@@ -576,6 +1204,8 @@ static int parse_value(struct pctx *c, yaml_node_t *n, const struct field *f, vo
                 [FT_NETNS] = p_netns_name, [FT_USER] = p_user,        [FT_CHILDREN] = p_children,
                 [FT_CUSTOM] = p_custom,
         };
+        if (reported(n))
+                return -EINVAL;
         return parsers[f->type](c, n, f, base);
 }
 
@@ -619,16 +1249,17 @@ void manifest_schema_walk(void (*fn)(void *u, const char *section, const char *k
         }
 }
 
+
 /* ---- what a kind's check sees ---- */
 
 struct check_ctx {
         struct pctx *p;
-        yaml_node_t *name; /* the resource's key */
+        struct node *name; /* the resource's key */
 };
 
-static yaml_node_t *check_node(struct check_ctx *c, uint64_t bit) {
-        yaml_node_t *n = bit ? c->p->at[__builtin_ctzll(bit)] : NULL;
-        return n ? n : c->name;
+static const struct at_value *check_at(struct check_ctx *c, uint64_t bit) {
+        const struct at_value *a = bit ? &c->p->at[__builtin_ctzll(bit)] : NULL;
+        return a && a->given ? a : NULL;
 }
 
 int check_error(struct check_ctx *c, uint64_t bit, const char *fmt, ...) {
@@ -637,31 +1268,28 @@ int check_error(struct check_ctx *c, uint64_t bit, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        return perr(c->p, check_node(c, bit), "%s", msg);
+        const struct at_value *a = check_at(c, bit);
+        return a ? perr_at(c->p, a->line, a->col, "%s", msg) : perr(c->p, c->name, "%s", msg);
 }
 
 const char *check_text(struct check_ctx *c, uint64_t bit) {
-        const char *s = scalar(check_node(c, bit));
+        const struct at_value *a = check_at(c, bit);
+        const char *s = a ? a->text : scalar(c->name);
         return s ? s : "";
 }
 
-static yaml_node_t *check_item(struct check_ctx *c, uint64_t bit, size_t i) {
-        yaml_node_t *n = bit ? c->p->at[__builtin_ctzll(bit)] : NULL;
-        if (!n || n->type != YAML_SEQUENCE_NODE || i >= (size_t) (n->data.sequence.items.top - n->data.sequence.items.start))
-                return NULL;
-        return yaml_document_get_node(c->p->doc, n->data.sequence.items.start[i]);
-}
-
 size_t check_items(struct check_ctx *c, uint64_t bit) {
-        yaml_node_t *n = bit ? c->p->at[__builtin_ctzll(bit)] : NULL;
-        if (!n || n->type != YAML_SEQUENCE_NODE)
-                return 0;
-        return (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
+        const struct at_value *a = check_at(c, bit);
+        return a ? a->n_items : 0;
 }
 
 const char *check_item_text(struct check_ctx *c, uint64_t bit, size_t i) {
-        yaml_node_t *n = check_item(c, bit, i);
-        const char *s = n ? scalar(n) : NULL;
+        const struct at_value *a = check_at(c, bit);
+        const char *s = NULL;
+        if (a && i < a->n_items && a->strs)
+                s = a->strs_base + i < a->strs->n ? a->strs->v[a->strs_base + i] : NULL;
+        else if (a && i < a->n_texts)
+                s = a->texts[i];
         return s ? s : "";
 }
 
@@ -671,8 +1299,10 @@ int check_item_error(struct check_ctx *c, uint64_t bit, size_t i, const char *fm
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        yaml_node_t *n = check_item(c, bit, i);
-        return perr(c->p, n ? n : check_node(c, bit), "%s", msg);
+        const struct at_value *a = check_at(c, bit);
+        if (a && i < a->n_items)
+                return perr_at(c->p, a->items[i].line, a->items[i].col, "%s", msg);
+        return check_error(c, bit, "%s", msg);
 }
 
 const struct model *check_declared(struct check_ctx *c) {
@@ -689,7 +1319,7 @@ static bool name_valid(const struct kind_ops *k, const char *s) {
 }
 
 /* The name of an entry: reported and NULL when the kind refuses it. */
-static const char *entry_name(struct pctx *c, const struct kind_ops *k, yaml_node_t *key) {
+static const char *entry_name(struct pctx *c, const struct kind_ops *k, struct node *key) {
         const char *name = scalar(key);
         if (!name)
                 return perr(c, key, "%s: names must be strings", k->section), NULL;
@@ -697,7 +1327,7 @@ static const char *entry_name(struct pctx *c, const struct kind_ops *k, yaml_nod
                 return perr(c, key, "%s name is %zu bytes: at most %zu%s", k->word, strlen(name), k->name_max,
                             k->name_long ? k->name_long : ""),
                        NULL;
-        if (strlen(name) != key->data.scalar.length || !name_valid(k, name)) {
+        if (strlen(name) != key->length || !name_valid(k, name)) {
                 /* The kind's message has one %s, for the name. */
                 char msg[256];
 #pragma GCC diagnostic push
@@ -709,7 +1339,7 @@ static const char *entry_name(struct pctx *c, const struct kind_ops *k, yaml_nod
         return name;
 }
 
-static int add_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
+static int add_resource(struct pctx *c, struct resource *r, struct node *key) {
         int x = model_add(&c->set->model, r);
         if (x == -EEXIST) {
                 struct resource *o = model_find(&c->set->model, r->kind, r->name);
@@ -721,20 +1351,9 @@ static int add_resource(struct pctx *c, struct resource *r, yaml_node_t *key) {
         return 0;
 }
 
-/* An entry that holds nothing but children (a pool's volumes) adds them to a
- * parent declared whole in another file; validate finds that parent. */
-static bool children_only(struct pctx *c, const struct kind_ops *k, yaml_node_t *v) {
-        if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1)
-                return false;
-        yaml_node_t *key = yaml_document_get_node(c->doc, v->data.mapping.pairs.start->key);
-        for (size_t i = 0; scalar(key) && i < k->n_fields; i++)
-                if (k->fields[i].type == FT_CHILDREN && strcmp(k->fields[i].key, scalar(key)) == 0)
-                        return true;
-        return false;
-}
 
 /* One entry: its keys, then the kind's check; kept in the model when both pass. */
-static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind, yaml_node_t *key, yaml_node_t *v,
+static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind, struct node *key, struct node *v,
                        const char *name, const struct resource *parent, unsigned depth) {
         struct resource *r = resource_new(kind, name);
         r->pos = pos_of(c, key);
@@ -745,18 +1364,22 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
         char what[300];
         snprintf(what, sizeof(what), "%s %s", k->word, r->name);
         struct resource *outer = c->res;
-        yaml_node_t *outer_at[64];
-        memcpy(outer_at, c->at, sizeof(outer_at));
+        struct at_value *outer_at = c->at, *outer_items = c->items, at[64];
+        memset(at, 0, sizeof(at));
         c->res = r;
-        memset(c->at, 0, sizeof(c->at));
+        c->at = at;
+        c->items = NULL;
         int x = 0;
+        bool only_children = false;
         if (k->flags & KF_NAME_VALUE) {
                 x = parse_value(c, v, &k->fields[0], r);
                 if (x >= 0)
                         r->set |= k->fields[0].bit;
-        } else if (!(v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0 && is_plain(v)))
-                x = parse_fields(c, v, k->fields, k->n_fields, r, &r->set, what, depth);
-        bool extension = x >= 0 && children_only(c, k, v);
+        } else if (!(v->type == EV_SCALAR && v->length == 0 && is_plain(v)))
+                x = parse_fields(c, v, k->fields, k->n_fields, r, &r->set, what, depth, &only_children);
+        /* An entry that holds nothing but children (a pool's volumes) adds them
+         * to a parent declared whole in another file; validate finds that parent. */
+        bool extension = x >= 0 && only_children;
         if (x >= 0 && !extension && k->check && r->state != STATE_ABSENT) {
                 struct check_ctx cc = { c, key };
                 x = k->check(&cc, r);
@@ -764,7 +1387,10 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
         if (x >= 0 && !extension && (k->flags & KF_NOT_ABSENT) && r->state == STATE_ABSENT)
                 x = perr(c, key, "%s %s: %s", k->word, name, k->never_absent);
         c->res = outer;
-        memcpy(c->at, outer_at, sizeof(outer_at));
+        c->at = outer_at;
+        c->items = outer_items;
+        for (size_t i = 0; i < ELEMENTSOF(at); i++)
+                at_clear(&at[i]);
         if (x < 0 || extension) {
                 /* An extension's children are resources of their own, added already. */
                 resource_free(r);
@@ -773,38 +1399,48 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
         return add_resource(c, r, key);
 }
 
-static int parse_entries(struct pctx *c, const struct kind_ops *k, yaml_node_t *map, const struct resource *parent,
+static int parse_entries(struct pctx *c, const struct kind_ops *k, struct node *map, const struct resource *parent,
                          const char *what, unsigned depth) {
-        if (map->type == YAML_SCALAR_NODE && map->data.scalar.length == 0)
+        if (map->type == EV_SCALAR && map->length == 0)
                 return 0; /* "bridges:" with nothing under it */
-        if (map->type != YAML_MAPPING_NODE) {
+        if (reported(map))
+                return -EINVAL;
+        if (map->type != EV_MAP) {
                 if (k->flags & KF_NAME_VALUE)
                         return perr(c, map, "%s: expected a mapping of keys to values", what);
                 return perr(c, map, "%s: expected a mapping of names", what);
         }
         enum kind kind = kind_of_ops(k);
         int ret = 0;
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-                yaml_node_t *key = yaml_document_get_node(c->doc, p->key);
-                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-                if (!budget_ok(c, key))
-                        return -E2BIG;
-                const char *name = entry_name(c, k, key);
-                if (!name) {
-                        ret = -EINVAL;
-                        continue;
+        for (;;) {
+                struct node key, v;
+                int r = next_pair(c, map, &key, &v);
+                if (r <= 0) {
+                        ret = r < 0 ? r : ret;
+                        break;
                 }
-                char *full = parent ? xasprintf("%s/%s", parent->name, name) : xstrdup(name);
-                int x = parse_entry(c, k, kind, key, v, full, parent, depth);
-                free(full);
-                if (x < 0)
-                        ret = x;
+                const char *name = NULL;
+                if (!budget_ok(c, &key))
+                        r = ret = -E2BIG;
+                else if (reported(&key) || !(name = entry_name(c, k, &key)))
+                        ret = -EINVAL;
+                else {
+                        char *full = parent ? xasprintf("%s/%s", parent->name, name) : xstrdup(name);
+                        int x = parse_entry(c, k, kind, &key, &v, full, parent, depth);
+                        free(full);
+                        if (x < 0)
+                                ret = x;
+                }
+                node_done(c, &key);
+                node_done(c, &v);
+                if (r == -E2BIG)
+                        break;
         }
         return ret;
 }
 
 /* Resources declared inside another's entry (a pool's volumes), named PARENT/NAME. */
-static int p_children(struct pctx *c, yaml_node_t *n, const struct field *f, void *base) {
+static int p_children(struct pctx *c, struct node *n, const struct field *f, void *base) {
         return parse_entries(c, f->extra, n, base, f->key, 2);
 }
 
@@ -825,18 +1461,6 @@ int manifests_validate(struct manifest_set *set) {
         return ret;
 }
 
-static yaml_node_t *map_get(struct pctx *c, yaml_node_t *map, const char *key, yaml_node_t **key_node) {
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-                if (scalar(k) && strcmp(scalar(k), key) == 0) {
-                        if (key_node)
-                                *key_node = k;
-                        return yaml_document_get_node(c->doc, p->value);
-                }
-        }
-        return NULL;
-}
-
 static const char *intern_file(struct manifest_set *set, const char *name) {
         char **slot = array_push(&set->files, &set->n_files, sizeof(char *));
         *slot = xstrdup(name);
@@ -849,152 +1473,267 @@ static void digest_update(struct manifest_set *set, const char *buf, size_t len)
         snprintf(set->digest, sizeof(set->digest), "%016llx", (unsigned long long) h);
 }
 
+/* ---- the document ---- */
+
+static void top_note(struct top_value *t, struct node *v) {
+        if (t->given)
+                return; /* the first one counts; a second is a duplicate key */
+        t->given = true;
+        t->is_scalar = v->type == EV_SCALAR;
+        t->line = v->line;
+        t->col = v->col;
+        t->text = t->is_scalar ? xstrdup(v->value) : NULL;
+}
+
+/* Whether version: and host: let the sections count: 0, 1 when the file is
+ * for another host, or <0 with the error in *err. A key that is not there
+ * yet may come later (at_end false). */
+static int top_verdict(struct pctx *c, const char *hostname, bool at_end, struct yaml_pending *err) {
+        const struct top_value *v = &c->version, *h = &c->host;
+        if (c->root_not_map) {
+                pending_set(err, c->root_line, c->root_col, "a manifest is a mapping with version: 1 and sections");
+                return -EINVAL;
+        }
+        if (!v->given) {
+                if (at_end)
+                        pending_set(err, c->root_line, c->root_col, "missing \"version: 1\"");
+                return at_end ? -EINVAL : 0;
+        }
+        if (!v->is_scalar) {
+                pending_set(err, v->line, v->col, "version: expected 1");
+                return -EINVAL;
+        }
+        if (strcmp(v->text, "1") != 0) {
+                pending_set(err, v->line, v->col, "unsupported version \"%.16s\": this reconcile reads version 1",
+                            printable(v->text));
+                return -EINVAL;
+        }
+        if (h->given && (!h->is_scalar || !*h->text)) {
+                pending_set(err, h->line, h->col, "host: expected a glob string");
+                return -EINVAL;
+        }
+        return h->given && fnmatch(h->text, hostname, 0) != 0 ? 1 : 0;
+}
+
+/* The root mapping, key by key. version: and host: decide whether the
+ * sections count, wherever they are written: the sections are walked as they
+ * come, and their errors held until the end (parse_input). */
 static int parse_document(struct pctx *c, const char *hostname) {
-        yaml_node_t *root = yaml_document_get_root_node(c->doc);
-        struct srcpos top = { c->file, 1, 1 };
-        if (!root)
-                return diag_pos(&top, "empty manifest: missing \"version: 1\"");
-        if (root->type != YAML_MAPPING_NODE)
-                return perr(c, root, "a manifest is a mapping with version: 1 and sections");
-        yaml_node_t *vk = NULL, *version = map_get(c, root, "version", &vk);
-        if (!version)
-                return perr(c, root, "missing \"version: 1\"");
-        if (!scalar(version))
-                return perr(c, version, "version: expected 1");
-        if (strcmp(scalar(version), "1") != 0)
-                return perr(c, version, "unsupported version \"%.16s\": this reconcile reads version 1",
-                            printable(scalar(version)));
-        yaml_node_t *host = map_get(c, root, "host", NULL);
-        if (host) {
-                if (!scalar(host) || !*scalar(host))
-                        return perr(c, host, "host: expected a glob string");
-                if (fnmatch(scalar(host), hostname, 0) != 0) {
-                        c->set->n_skipped_host++;
-                        diag_debug("%s: skipped: host \"%s\" does not match %s", c->file, scalar(host), hostname);
-                        return 0;
-                }
+        struct node root;
+        int r = read_event(c, &root, true);
+        if (r < 0)
+                return r;
+        c->root_line = root.line;
+        c->root_col = root.col;
+        if (root.type != EV_MAP) {
+                c->root_not_map = true;
+                node_done(c, &root);
+                return -EINVAL;
         }
         int ret = 0;
-        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-                yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-                yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-                const char *key = scalar(k);
-                if (!key) {
-                        ret = perr(c, k, "keys must be strings");
-                        continue;
+        struct seen_keys seen = { 0 };
+        for (;;) {
+                struct node k, v;
+                r = next_pair(c, &root, &k, &v);
+                if (r <= 0) {
+                        ret = r < 0 ? r : ret;
+                        break;
                 }
-                if (duplicate_key(c, root, p, key, NULL)) {
+                const char *key = scalar(&k);
+                if (!key)
+                        ret = reported(&k) ? -EINVAL : perr(c, &k, "keys must be strings");
+                else if (strcmp(key, "version") == 0 || strcmp(key, "host") == 0) {
+                        top_note(strcmp(key, "version") == 0 ? &c->version : &c->host, &v);
+                        struct yaml_pending unused = { 0 };
+                        c->moot = c->moot || top_verdict(c, hostname, false, &unused) != 0;
+                        if (duplicate_key(c, &seen, &k, NULL))
+                                ret = -EINVAL;
+                } else if (duplicate_key(c, &seen, &k, NULL))
                         ret = -EINVAL;
-                        continue;
+                else if (!c->moot) {
+                        const struct kind_ops *kp = NULL;
+                        for (size_t i = 0; i < _KIND_MAX && !kp; i++)
+                                if (has_section(kind_ops((enum kind) i)) && strcmp(kind_ops((enum kind) i)->section, key) == 0)
+                                        kp = kind_ops((enum kind) i);
+                        if (!kp)
+                                ret = perr(c, &k, "unknown key \"%.64s\" at top level", key);
+                        else {
+                                int x = parse_entries(c, kp, &v, NULL, kp->section, 1);
+                                if (x < 0)
+                                        ret = x;
+                        }
                 }
-                if (strcmp(key, "version") == 0 || strcmp(key, "host") == 0)
-                        continue;
-                const struct kind_ops *kp = NULL;
-                for (size_t i = 0; i < _KIND_MAX && !kp; i++)
-                        if (has_section(kind_ops((enum kind) i)) && strcmp(kind_ops((enum kind) i)->section, key) == 0)
-                                kp = kind_ops((enum kind) i);
-                if (!kp) {
-                        ret = perr(c, k, "unknown key \"%.64s\" at top level", key);
-                        continue;
-                }
-                int r = parse_entries(c, kp, v, NULL, kp->section, 1);
-                if (r < 0)
-                        ret = r;
+                node_done(c, &k);
+                node_done(c, &v);
         }
+        seen_done(&seen);
+        node_done(c, &root);
         return ret;
 }
 
-/* libyaml's loader is quadratic in nesting depth (its scanner rechecks every
- * open flow level for each token), so a small file of 100,000 nested brackets
- * costs a minute of CPU before any field table sees it. A pass over the
- * events, which stops at the first collection deeper than MAX_NESTING, refuses
- * such a file in time linear in its size, and one of millions of empty
- * collections before the loader spends a gigabyte on their nodes. It also
- * reports a syntax error with the same words the loader would use. */
-static int check_nesting(const char *file, const char *buf, size_t len) {
-        yaml_parser_t parser;
+/* A file's errors are held until its end: an error of the YAML anywhere in it,
+ * a bad version: or another host's glob replaces them, as it did when the
+ * file was loaded whole before any of it was walked. */
+struct diag_hold {
+        FILE *was, *mem;
+        char *buf;
+        size_t len;
+        unsigned count;
+        struct str_list *kept;
+        size_t n_kept;
+};
+
+static void hold_begin(struct diag_hold *h) {
+        memset(h, 0, sizeof(*h));
+        h->was = diag_stream();
+        h->count = diag_error_count();
+        h->kept = diag_capture(NULL);
+        diag_capture(h->kept);
+        h->n_kept = h->kept ? h->kept->n : 0;
+        h->mem = open_memstream(&h->buf, &h->len);
+        if (!h->mem)
+                abort();
+        diag_set_stream(h->mem);
+}
+
+static void hold_end(struct diag_hold *h, bool keep) {
+        fclose(h->mem);
+        diag_set_stream(h->was == stderr ? NULL : h->was);
+        if (keep && h->len)
+                fwrite(h->buf, 1, h->len, h->was);
+        if (!keep) {
+                diag_restore_count(h->count);
+                for (size_t i = h->n_kept; h->kept && i < h->kept->n; i++)
+                        free(h->kept->v[i]);
+                if (h->kept)
+                        h->kept->n = h->n_kept;
+        }
+        free(h->buf);
+}
+
+static bool from_file(const struct resource *r, void *u) {
+        return r->pos.file == u;
+}
+
+static void pctx_done(struct pctx *c) {
+        anchors_reset(c);
+        free(c->open);
+        for (size_t i = 0; i < c->n_log; i++)
+                free(c->log[i].value);
+        free(c->log);
+        free(c->frames);
+        free(c->version.text);
+        free(c->host.text);
+        yaml_parser_delete(&c->parser);
+}
+
+/* A manifest file read as the parser asks for it, never held whole; every
+ * byte is folded into the digest. */
+struct input {
+        struct manifest_set *set;
+        int fd;
+        size_t left; /* of the size it had when it was opened */
+};
+
+static int read_input(void *data, unsigned char *buf, size_t size, size_t *size_read) {
+        struct input *in = data;
+        ssize_t n = 0;
+        size_t want = size < in->left ? size : in->left;
+        while (want && (n = read(in->fd, buf, want)) < 0 && errno == EINTR)
+                ;
+        /* A read error ends the file where it stands, as a short file does. */
+        n = n < 0 ? 0 : n;
+        in->left = n || !want ? in->left - (size_t) n : 0;
+        digest_update(in->set, (const char *) buf, (size_t) n);
+        *size_read = (size_t) n;
+        return 1;
+}
+
+/* From buf (len bytes), or from in when buf is NULL. */
+static int parse_input(struct manifest_set *set, const char *name, const char *buf, size_t len, struct input *in,
+                       const char *hostname) {
+        const char *file = intern_file(set, name);
+        struct pctx c = { .set = set, .file = file };
+        struct diag_hold hold;
         yaml_event_t ev;
-        unsigned depth = 0, nodes = 0;
         int ret = 0;
-        if (!yaml_parser_initialize(&parser))
+        bool empty = false;
+
+        if (buf)
+                digest_update(set, buf, len);
+        if (!yaml_parser_initialize(&c.parser))
                 return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
-        yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
-        for (;;) {
-                if (!yaml_parser_parse(&parser, &ev)) {
-                        struct srcpos p = { file, (unsigned) parser.problem_mark.line + 1,
-                                            (unsigned) parser.problem_mark.column + 1 };
-                        ret = diag_pos(&p, "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
-                                       parser.context ? " " : "", parser.context ? parser.context : "");
-                        break;
-                }
-                yaml_event_type_t t = ev.type;
-                /* Nodes as written; the walk's budget also counts what aliases expand to. */
-                bool node = t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT || t == YAML_SEQUENCE_START_EVENT ||
-                            t == YAML_MAPPING_START_EVENT;
-                if (node && ++nodes > MAX_NODES_PER_FILE) {
-                        struct srcpos p = { file, (unsigned) ev.start_mark.line + 1, (unsigned) ev.start_mark.column + 1 };
-                        ret = diag_pos(&p, "YAML: more than %u nodes", MAX_NODES_PER_FILE);
-                } else if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
-                        if (++depth > MAX_NESTING) {
-                                struct srcpos p = { file, (unsigned) ev.start_mark.line + 1,
-                                                    (unsigned) ev.start_mark.column + 1 };
-                                ret = diag_pos(&p, "YAML: nested deeper than %u levels", MAX_NESTING);
-                        }
-                } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT)
-                        depth--;
+        if (buf)
+                yaml_parser_set_input_string(&c.parser, (const unsigned char *) buf, len);
+        else
+                yaml_parser_set_input(&c.parser, read_input, in);
+        hold_begin(&hold);
+        if (raw_next(&c, &ev) >= 0) { /* the stream's start */
                 yaml_event_delete(&ev);
-                if (ret < 0 || t == YAML_STREAM_END_EVENT)
+                if (raw_next(&c, &ev) >= 0) {
+                        empty = ev.type == YAML_STREAM_END_EVENT;
+                        yaml_event_delete(&ev);
+                        if (!empty)
+                                ret = parse_document(&c, hostname);
+                }
+        }
+        /* The rest of the stream, for its syntax and limits, and a second
+         * document's start. */
+        while (!empty && !c.yaml_err.set && raw_next(&c, &ev) >= 0) {
+                bool end = ev.type == YAML_STREAM_END_EVENT;
+                yaml_event_delete(&ev);
+                if (end)
                         break;
         }
-        yaml_parser_delete(&parser);
+
+        struct yaml_pending top = { 0 };
+        int verdict = 0;
+        if (c.yaml_err.set || c.comp_err[0].set || empty)
+                verdict = -EINVAL;
+        else
+                verdict = top_verdict(&c, hostname, true, &top);
+        hold_end(&hold, verdict == 0);
+        if (verdict != 0)
+                model_remove_if(&set->model, from_file, (void *) file);
+        if (c.yaml_err.set)
+                ret = pending_report(&c, &c.yaml_err);
+        else if (c.comp_err[0].set)
+                ret = pending_report(&c, &c.comp_err[0]);
+        else if (empty) {
+                struct srcpos p = { file, 1, 1 };
+                ret = diag_pos(&p, "empty manifest: missing \"version: 1\"");
+        } else if (verdict < 0)
+                ret = pending_report(&c, &top);
+        else if (verdict > 0) {
+                set->n_skipped_host++;
+                diag_debug("%s: skipped: host \"%s\" does not match %s", file, c.host.text, hostname);
+                ret = 0;
+        }
+        /* One document per file: a second one would be silently ignored otherwise. */
+        if (ret >= 0 && c.doc >= 2) {
+                if (c.comp_err[1].set)
+                        ret = pending_report(&c, &c.comp_err[1]);
+                else
+                        ret = perr_at(&c, c.root2_line, c.root2_col, "a manifest holds one YAML document; found a second");
+        }
+        pctx_done(&c);
         return ret;
 }
 
 int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
                           const char *hostname) {
-        yaml_parser_t parser;
-        yaml_document_t doc;
-        const char *file = intern_file(set, name);
-        int ret = 0;
+        return parse_input(set, name, buf ? buf : "", len, NULL, hostname);
+}
 
-        digest_update(set, buf, len);
-        ret = check_nesting(file, buf, len);
-        if (ret < 0)
-                return ret;
-        if (!yaml_parser_initialize(&parser))
-                return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
-        yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);
-        if (!yaml_parser_load(&parser, &doc)) {
-                struct srcpos p = { file, (unsigned) parser.problem_mark.line + 1,
-                                    (unsigned) parser.problem_mark.column + 1 };
-                ret = diag_pos(&p, "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
-                               parser.context ? " " : "", parser.context ? parser.context : "");
-                yaml_parser_delete(&parser);
-                return ret;
-        }
-        struct pctx c = { .set = set, .doc = &doc, .file = file };
-        ret = parse_document(&c, hostname);
-        yaml_document_delete(&doc);
-
-        /* One document per file: a second one would be silently ignored otherwise. */
-        if (ret >= 0) {
-                yaml_document_t next;
-                if (!yaml_parser_load(&parser, &next)) {
-                        struct srcpos p = { file, (unsigned) parser.problem_mark.line + 1,
-                                            (unsigned) parser.problem_mark.column + 1 };
-                        ret = diag_pos(&p, "YAML: %s", parser.problem ? parser.problem : "syntax error");
-                } else {
-                        yaml_node_t *root2 = yaml_document_get_root_node(&next);
-                        if (root2) {
-                                struct srcpos p = { file, (unsigned) root2->start_mark.line + 1,
-                                                    (unsigned) root2->start_mark.column + 1 };
-                                ret = diag_pos(&p, "a manifest holds one YAML document; found a second");
-                        }
-                        yaml_document_delete(&next);
-                }
-        }
-        yaml_parser_delete(&parser);
-        return ret;
+static int parse_file(struct manifest_set *set, const char *name, int fd, size_t size, const char *hostname) {
+        struct input in = { set, fd, size };
+        int r = parse_input(set, name, NULL, 0, &in, hostname);
+        /* The digest covers the whole file, also past where an error stopped the parser. */
+        unsigned char rest[65536];
+        size_t n;
+        while (in.left)
+                read_input(&in, rest, sizeof(rest), &n);
+        return r;
 }
 
 static int name_cmp(const void *a, const void *b) {
@@ -1010,7 +1749,8 @@ static bool manifest_name(const char *n) {
 
 #define MAX_MANIFEST_BYTES (64u << 20)
 
-static int read_manifest(const char *dir, int dfd, const char *name, bool check_perms, char **buf, size_t *len) {
+/* The manifest's descriptor and size, after the checks. */
+static int open_manifest(const char *dir, int dfd, const char *name, bool check_perms, int *out, size_t *size) {
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
         /* O_NOFOLLOW: a symlink could point anywhere outside the reviewed directory. */
         int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -1033,18 +1773,8 @@ static int read_manifest(const char *dir, int dfd, const char *name, bool check_
                 close(fd);
                 return r;
         }
-        *buf = xcalloc(1, (size_t) st.st_size + 1);
-        size_t off = 0;
-        while (off < (size_t) st.st_size) {
-                ssize_t n = read(fd, *buf + off, (size_t) st.st_size - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                off += (size_t) n;
-        }
-        close(fd);
-        *len = off;
+        *out = fd;
+        *size = (size_t) st.st_size;
         return 0;
 }
 
@@ -1079,16 +1809,16 @@ int manifests_load(const char *dir, const char *hostname, bool check_perms, stru
         if (n)
                 qsort(names, n, sizeof(char *), name_cmp);
         for (size_t i = 0; i < n; i++) {
-                char *buf = NULL;
-                size_t len = 0;
-                int r = read_manifest(dir, dfd, names[i], check_perms, &buf, &len);
+                int fd = -1;
+                size_t size = 0;
+                int r = open_manifest(dir, dfd, names[i], check_perms, &fd, &size);
                 if (r >= 0) {
                         _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
-                        r = manifest_parse_buffer(set, path, buf, len, hostname);
+                        r = parse_file(set, path, fd, size, hostname);
+                        close(fd);
                 }
                 if (r < 0)
                         ret = r;
-                free(buf);
                 free(names[i]);
         }
         free(names);

@@ -732,6 +732,226 @@ static void test_digest_pinned(void **state) {
         assert_string_equal(set.digest, "5229430acc740d16");
 }
 
+/* The manifest is read as a stream of events: what decides whether the
+ * sections count (version:, host:, the YAML as a whole) may come after them,
+ * and then their errors and resources are dropped as if they had never been
+ * walked. */
+static void test_stream_version_and_host_after_sections(void **state) {
+        (void) state;
+        assert_string_equal(parse("bridges:\n  br0: { mtu: 1 }\nversion: 2\n"),
+                            "m.yaml:3:10: error: unsupported version \"2\": this reconcile reads version 1\n");
+        assert_int_equal(diag_error_count(), 1);
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br0"));
+        fflush(errs_f);
+        size_t before = errs_len;
+        assert_string_equal(parse("bridges:\n  br1: { mtu: 1 }\n  br2: {}\n") + before, "m.yaml:1:1: error: missing \"version: 1\"\n");
+        assert_int_equal(diag_error_count(), 2);
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br2"));
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br3: { mtu: 1 }\n  br4: {}\nhost: \"web*\"\n") + before, "");
+        assert_int_equal(set.n_skipped_host, 1);
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br4"));
+        assert_int_equal(diag_error_count(), 2);
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br5: {}\nhost: \"kvm*\"\n") + before, "");
+        assert_non_null(model_find(&set.model, KIND_BRIDGE, "br5"));
+}
+
+static void test_stream_yaml_error_after_sections(void **state) {
+        (void) state;
+        /* A syntax error anywhere in the file is its one error. */
+        assert_string_equal(parse("version: 1\nbridges:\n  br0: { mtu: 1 }\n  br1: {}\n  br2: { mtu: 1500\n"),
+                            "m.yaml:6:1: error: YAML: did not find expected ',' or '}' while parsing a flow mapping\n");
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br1"));
+        assert_int_equal(diag_error_count(), 1);
+        fflush(errs_f);
+        size_t before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br3: { mtu: 1 }\n  br4: *nope\n") + before,
+                            "m.yaml:4:8: error: YAML: found undefined alias\n");
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br5: &a { mtu: 1500 }\n  br6: &a { mtu: 9000 }\n") + before,
+                            "m.yaml:4:8: error: YAML: second occurrence found duplicate anchor; first occurrence\n");
+        /* The limits too, even past a second document. */
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br7: { mtu: 1 }\n---\nx: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                                  "[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n") +
+                                    before,
+                            "m.yaml:5:67: error: YAML: nested deeper than 64 levels\n");
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br3"));
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br5"));
+        assert_null(model_find(&set.model, KIND_BRIDGE, "br7"));
+        assert_int_equal(diag_error_count(), 4);
+}
+
+/* A second document is an error once the first has none; its own alias
+ * errors are libyaml's loader's, in its words. */
+static void test_stream_second_document(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\n---\nx: 1\n"),
+                            "m.yaml:3:1: error: a manifest holds one YAML document; found a second\n");
+        fflush(errs_f);
+        size_t before = errs_len;
+        assert_string_equal(parse("version: 1\n---\nx: *nope\n") + before, "m.yaml:3:4: error: YAML: found undefined alias\n");
+        before = errs_len;
+        assert_string_equal(parse("version: 1\n---\nx: &a 1\ny: &a 2\n") + before, "m.yaml:4:4: error: YAML: second occurrence\n");
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br0: { mtu: 1 }\n---\nx: *nope\n") + before,
+                            "m.yaml:3:15: error: mtu 1 out of range 68..65535\n");
+}
+
+/* An alias reads as the value it names, errors at that value's place; a key
+ * may be an alias; an alias to a value that holds it is refused. */
+static void test_stream_alias_values(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nbridges:\n  br0: &c { mtu: 1 }\n  br1: *c\n"),
+                            "m.yaml:3:18: error: mtu 1 out of range 68..65535\n"
+                            "m.yaml:3:18: error: mtu 1 out of range 68..65535\n");
+        fflush(errs_f);
+        size_t before = errs_len;
+        assert_string_equal(parse("version: 1\nx: &k bridges\n*k :\n  br2: {}\n") + before,
+                            "m.yaml:2:1: error: unknown key \"x\" at top level\n");
+        assert_non_null(model_find(&set.model, KIND_BRIDGE, "br2"));
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br3: &o { interfaces: &i [a0, a1] }\n  br4: { interfaces: *i }\n"
+                                  "  br5: *o\n") + before,
+                            "");
+        assert_int_equal(model_find(&set.model, KIND_BRIDGE, "br4")->link.interfaces.n, 2);
+        assert_string_equal(model_find(&set.model, KIND_BRIDGE, "br5")->link.interfaces.v[1], "a1");
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbridges:\n  br6: &x { interfaces: *x }\n  br7: { mtu: 1 }\n") + before,
+                            "m.yaml:3:25: error: alias *x names a value that contains it\n"
+                            "m.yaml:4:15: error: mtu 1 out of range 68..65535\n");
+        /* ... an error of the walk: a missing version still says all. */
+        before = errs_len;
+        assert_string_equal(parse("bridges: &r\n  br8: *r\n") + before, "m.yaml:1:1: error: missing \"version: 1\"\n");
+        /* Not walked into (an unknown key's value): only the unknown key. */
+        before = errs_len;
+        assert_string_equal(parse("version: 1\nbogus: &r [ *r ]\n") + before, "m.yaml:2:1: error: unknown key \"bogus\" at top level\n");
+}
+
+/* A long list goes straight into its array, and each item keeps its own
+ * place: an error in entry 99,999 of 100,000 is reported at its line. */
+static char *long_set(size_t n, size_t bad, const char *bad_entry) {
+        char *y = malloc(n * 32 + 128), *p = y;
+        assert_non_null(y);
+        p += sprintf(p, "version: 1\nipsets:\n  s:\n    type: hash:ip\n    maxelem: 262144\n    entries:\n");
+        for (size_t i = 0; i < n; i++) {
+                if (i + 1 == bad)
+                        p += sprintf(p, "      - %s\n", bad_entry);
+                else
+                        p += sprintf(p, "      - 10.%zu.%zu.%zu\n", i / 62500, i / 250 % 250, i % 250 + 1);
+        }
+        return y;
+}
+
+static void test_long_list_positions(void **state) {
+        (void) state;
+        char *y = long_set(100000, 0, NULL);
+        assert_string_equal(parse(y), "");
+        free(y);
+        struct resource *s = model_find(&set.model, KIND_IPSET, "s");
+        assert_non_null(s);
+        assert_int_equal(s->ipset.entries.n, 100000);
+        assert_string_equal(s->ipset.entries.v[99998], "10.1.149.249");
+        manifests_done(&set);
+        /* The kind's check, after the whole entry */
+        y = long_set(100000, 99999, "host.example");
+        assert_first_error(y, "m.yaml:100005:9: error: ipset s: entry \"host.example\" is not a single address (names are never resolved)");
+        free(y);
+        /* The parser's own */
+        y = long_set(100000, 99999, "[10.9.9.9]");
+        assert_first_error(y, "m.yaml:100005:9: error: entries: expected a string");
+        free(y);
+        y = long_set(100000, 99999, "10.0.0.1");
+        assert_first_error(y, "m.yaml:100005:9: error: entries: 10.0.0.1 listed twice");
+        free(y);
+        /* Addresses: duplicates found through a hash, reported at the second */
+        size_t n = 50000;
+        char *a = malloc(n * 24 + 128), *p = a;
+        assert_non_null(a);
+        p += sprintf(p, "version: 1\nbridges:\n  br0:\n    addresses:\n");
+        for (size_t i = 0; i < n; i++)
+                p += sprintf(p, "      - 10.%zu.%zu.1/32\n", i / 250, i % 250);
+        sprintf(p, "      - 10.0.7.1/32\n");
+        assert_first_error(a, "m.yaml:50005:9: error: addresses: address 10.0.7.1/32 listed twice");
+        free(a);
+}
+
+/* Nesting is bounded at 64 levels, counted from the root mapping: the limit
+ * is named in the error, at the collection that crosses it. */
+static void test_nesting_bound(void **state) {
+        (void) state;
+        char y[400];
+        int h = sprintf(y, "version: 1\nbridges:\n  br0: ");
+        memset(y + h, '[', 62);
+        memset(y + h + 62, ']', 62);
+        strcpy(y + h + 124, "\n");
+        assert_first_error(y, "m.yaml:3:8: error: bridge br0: expected a mapping");
+        h = sprintf(y, "version: 1\nbridges:\n  br0: ");
+        memset(y + h, '[', 63);
+        memset(y + h + 63, ']', 63);
+        strcpy(y + h + 126, "\n");
+        assert_first_error(y, "m.yaml:3:70: error: YAML: nested deeper than 64 levels");
+        /* 10 MB of 100,000-deep nesting: refused at the first crossing, in well under a second. */
+        size_t deep = 100000, reps = 50;
+        char *big = malloc(reps * (2 * deep + 8) + 64), *p = big;
+        assert_non_null(big);
+        p += sprintf(p, "version: 1\nbridges:\n  br0:\n");
+        for (size_t i = 0; i < reps; i++) {
+                p += sprintf(p, "    - ");
+                memset(p, '[', deep);
+                memset(p + deep, ']', deep);
+                p += 2 * deep;
+                *p++ = '\n';
+        }
+        *p = '\0';
+        assert_true(strlen(big) > 10000000);
+        clock_t t0 = clock();
+        assert_first_error(big, "m.yaml:4:68: error: YAML: nested deeper than 64 levels");
+        assert_true(clock() - t0 < CLOCKS_PER_SEC / 2);
+        free(big);
+}
+
+/* A manifest file is read in pieces as the parser asks, never whole: the
+ * digest and the positions are those of the same bytes parsed as one buffer,
+ * also when an error stops the parser early in the file. */
+static void test_file_read_in_pieces(void **state) {
+        (void) state;
+        char *y = long_set(20000, 19999, "host.example"), *bad = malloc(strlen(y) + 16);
+        assert_non_null(bad);
+        sprintf(bad, "version: 1\n[\n%s", y + 11); /* a syntax error on line 2 of 600 KB */
+        const char *texts[] = { y, bad };
+        const char *errors[] = { "m.yaml:20005:9: error: ipset s: entry \"host.example\" is not a single address",
+                                 "m.yaml:3:1: error: YAML: could not find expected ':' while scanning a simple key" };
+        for (size_t i = 0; i < 2; i++) {
+                char dir[] = "/tmp/rct-unit-XXXXXX", path[300];
+                assert_non_null(mkdtemp(dir));
+                snprintf(path, sizeof(path), "%s/m.yaml", dir);
+                FILE *f = fopen(path, "w");
+                assert_non_null(f);
+                fputs(texts[i], f);
+                fclose(f);
+                fflush(errs_f);
+                size_t before = errs_len;
+                assert_true(manifests_load(dir, "kvm1", false, &set) < 0);
+                fflush(errs_f);
+                char want[300];
+                snprintf(want, sizeof(want), "%s/%s", dir, errors[i]);
+                if (strncmp(errs + before, want, strlen(want)) != 0)
+                        fail_msg("got %.300s\nwant %s", errs + before, want);
+                char digest[17];
+                memcpy(digest, set.digest, sizeof(digest));
+                manifests_done(&set);
+                manifest_parse_buffer(&set, "m.yaml", texts[i], strlen(texts[i]), "kvm1");
+                assert_string_equal(digest, set.digest);
+                manifests_done(&set);
+                unlink(path);
+                rmdir(dir);
+        }
+        free(y);
+        free(bad);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -786,6 +1006,13 @@ int main(void) {
                 T(test_reference_positions),
                 T(test_deep_nesting_refused_fast),
                 T(test_digest_pinned),
+                T(test_stream_version_and_host_after_sections),
+                T(test_stream_yaml_error_after_sections),
+                T(test_stream_second_document),
+                T(test_stream_alias_values),
+                T(test_long_list_positions),
+                T(test_nesting_bound),
+                T(test_file_read_in_pieces),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
