@@ -132,7 +132,7 @@ install: $(BUILD)/reconcile $(BUILD)/reconcile.service
 clean:
 	rm -rf build build-san build-clang build-gcc
 
-# make fuzz FUZZ_SECONDS=N: libFuzzer over the parser, seeded from examples/ and testdata/.
+# make fuzz FUZZ_SECONDS=N: libFuzzer over the parser, seeded from examples/, testdata/ and tests/fuzz/corpus/.
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 $(BUILD)/fuzz-manifest: tests/fuzz/fuzz-manifest.c $(CORE_SRC) $(HEADERS)
@@ -148,4 +148,5 @@ fuzz: $(BUILD)/fuzz-manifest
 	@mkdir -p $(BUILD)/fuzz-corpus
 	cp examples/*.yaml $(BUILD)/fuzz-corpus/ 2>/dev/null || true
 	find testdata -name '*.yaml' -exec cp {} $(BUILD)/fuzz-corpus/ \; 2>/dev/null || true
+	cp tests/fuzz/corpus/*.yaml $(BUILD)/fuzz-corpus/ 2>/dev/null || true
 	$(BUILD)/fuzz-manifest -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 $(BUILD)/fuzz-corpus

@@ -53,7 +53,7 @@ if [ "$what" = all ]; then
         echo "# fuzz smoke: the parser for 15 s under libFuzzer, ASan and UBSan"
         if [ -x "$BUILD/fuzz-manifest" ]; then
                 corpus=$(mktemp -d)
-                cp examples/*.yaml testdata/invalid/*.yaml "$corpus/"
+                cp examples/*.yaml testdata/invalid/*.yaml tests/fuzz/corpus/*.yaml "$corpus/"
                 if "$BUILD/fuzz-manifest" -max_total_time=15 -max_len=4096 -timeout=10 "$corpus" >"$BUILD/fuzz-smoke.log" 2>&1; then
                         echo "ok - fuzz smoke: $(grep -o 'Done [0-9]* runs' "$BUILD/fuzz-smoke.log")"; pass=$((pass + 1))
                 else
