@@ -28,6 +28,7 @@ struct pass {
         bool lock_held;
         bool reverting;
         bool checkpointed; /* a checkpoint waits for confirmation */
+        struct scope *scope; /* a scoped pass (never a revert) */
 };
 
 static char *state_path(const char *state_dir, const char *name) {
@@ -417,7 +418,8 @@ static int dry_status(const struct pass *ps, const struct plan *p, unsigned erro
 
 static void pass_once(struct pass *ps, struct model *want, struct pass_result *res) {
         struct ledger ledger = { 0 };
-        struct run run = { .opts = &ps->run, .ledger = &ledger, .want = want };
+        struct run run = { .opts = &ps->run, .ledger = &ledger, .want = ps->scope ? &ps->scope->want : want,
+                           .scope = ps->scope };
         unsigned errors_before = diag_error_count();
         int lock = -1;
         bool shown = false;
@@ -429,6 +431,8 @@ static void pass_once(struct pass *ps, struct model *want, struct pass_result *r
         res->observe_failed = run_observe(&run) < 0;
         if (run_plan(&run) == -ELOOP)
                 goto out;
+        if (ps->scope)
+                scope_mass_delete(ps->scope, &run);
         res->n_actions = run.plan.n_actions;
         res->n_pending = run.plan.n_pending;
         report(ps, PASS_PLANNED, &run.plan, NULL, false);
@@ -477,7 +481,7 @@ out:
 }
 
 void pass_run(const struct pass_opts *o, struct model *want, struct pass_result *res) {
-        struct pass ps = { .o = o, .run = o->run };
+        struct pass ps = { .o = o, .run = o->run, .scope = o->scope };
         if (o->confirm_seconds && !o->wait) {
                 /* A caller's mistake, not the host's: nothing is touched. */
                 memset(res, 0, sizeof(*res));

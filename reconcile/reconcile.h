@@ -954,6 +954,9 @@ struct run {
         size_t n_retired;
         void *bstate[8];
         bool bopen[8];
+        /* A scoped run (the daemon, after a manifest edit): want holds only the
+         * scope's resources, and only the scope is observed and pruned. */
+        const struct scope *scope;
 };
 
 int run_observe(struct run *r);
@@ -978,6 +981,33 @@ int run_watch_drain(struct watch *w);
  * in w[0..*n) yet; returns how many were added. */
 size_t run_watch_open(const struct run_opts *o, const struct model *want, struct watch *w, size_t *n, size_t max);
 void run_watch_close(struct watch *w, size_t n);
+
+/* Scoped runs (reconcile/scope.c): what a manifest edit touches. The resources
+ * that differ between the last applied model and the new one (added, removed,
+ * a field changed), what depends on them, and what they depend on. A run over
+ * the scope plans what a full run would, as long as the host outside the scope
+ * is as the last run left it (in sync): drift and resyncs run in full. */
+struct scope {
+        struct model keys; /* stubs: the (kind, name) and live key of each resource in scope */
+        struct model want; /* the new model's resources in scope, borrowed */
+        /* What the backends read: desired or formerly desired resources, or
+         * keys' stubs for what is named but not declared. */
+        const struct resource **objs;
+        size_t n_objs;
+        size_t n_changed; /* resources added, removed or edited */
+};
+/* Field by field through the kind's table, as parsed (defaults applied). */
+bool resource_equal(const struct resource *a, const struct resource *b);
+int scope_compute(const struct model *before, const struct model *after, struct scope *s);
+void scope_done(struct scope *s);
+bool scope_has(const struct scope *s, enum kind k, const char *name);
+/* Whether a scoped run reads backend b: it serves something in scope, or it
+ * cannot read objects one by one and another such backend does. */
+bool scope_observes(const struct scope *s, const struct backend *b);
+/* observe_some of b over the scope's objects of its kinds. */
+int scope_observe(const struct scope *s, const struct backend *b, void *state, struct model *live);
+/* The mass-delete guard as a full run would count it: every owned object. */
+void scope_mass_delete(const struct scope *s, struct run *r);
 
 /* Small files in the state dir (reconcile/fileio.c). The one writer of the
  * ledger, the checkpoint and the hold: PATH.tmp, write, fsync, rename, fsync
@@ -1026,6 +1056,8 @@ struct pass_opts {
         int confirm_seconds;  /* apply --confirm: 0 = off */
         bool confirm_partial; /* apply --confirm: revert what can be, keep the rest */
         void (*report)(void *u, const struct pass_report *rep);
+        /* A scoped pass: plan only this scope of want (NULL: all of it). */
+        struct scope *scope;
         /* apply --confirm, once applied: 0 keeps the change, 1 puts it back. */
         int (*wait)(void *u, int seconds);
         void *u;
