@@ -28,7 +28,6 @@ struct pass {
         bool lock_held;
         bool reverting;
         bool checkpointed; /* a checkpoint waits for confirmation */
-        struct scope *scope; /* a scoped pass (never a revert) */
 };
 
 static char *state_path(const char *state_dir, const char *name) {
@@ -287,6 +286,7 @@ static int revert_apply(const struct pass *outer, const char *ypath, const char 
                 rp.run.only_kinds = kinds ? (uint32_t) strtoul(kinds, NULL, 10) : 0;
                 rp.run.no_prune = true;
                 rp.run.no_adopt = true;
+                rp.run.edit = NULL; /* the checkpoint names what it puts back */
                 rp.run.allow_mass_delete = true; /* it deletes exactly what the change created */
                 rp.run.dry_run = false;
                 if (rp.run.only_kinds)
@@ -418,8 +418,7 @@ static int dry_status(const struct pass *ps, const struct plan *p, unsigned erro
 
 static void pass_once(struct pass *ps, struct model *want, struct pass_result *res) {
         struct ledger ledger = { 0 };
-        struct run run = { .opts = &ps->run, .ledger = &ledger, .want = ps->scope ? &ps->scope->want : want,
-                           .scope = ps->scope };
+        struct run run = { .opts = &ps->run, .ledger = &ledger, .want = ps->run.edit ? &ps->run.edit->want : want };
         unsigned errors_before = diag_error_count();
         int lock = -1;
         bool shown = false;
@@ -431,8 +430,8 @@ static void pass_once(struct pass *ps, struct model *want, struct pass_result *r
         res->observe_failed = run_observe(&run) < 0;
         if (run_plan(&run) == -ELOOP)
                 goto out;
-        if (ps->scope)
-                scope_mass_delete(ps->scope, &run);
+        if (ps->run.edit)
+                edit_scope_mass_delete(ps->run.edit, &run);
         res->n_actions = run.plan.n_actions;
         res->n_pending = run.plan.n_pending;
         report(ps, PASS_PLANNED, &run.plan, NULL, false);
@@ -481,7 +480,7 @@ out:
 }
 
 void pass_run(const struct pass_opts *o, struct model *want, struct pass_result *res) {
-        struct pass ps = { .o = o, .run = o->run, .scope = o->scope };
+        struct pass ps = { .o = o, .run = o->run };
         if (o->confirm_seconds && !o->wait) {
                 /* A caller's mistake, not the host's: nothing is touched. */
                 memset(res, 0, sizeof(*res));

@@ -938,6 +938,9 @@ struct run_opts {
         bool dry_run;
         bool no_prune; /* a revert: restore what it names, delete nothing else */
         bool no_adopt; /* a revert: what it puts back was not ours, and does not become ours */
+        /* A scoped run (the daemon, after a manifest edit): a pass plans its
+         * want (the scope's resources), observes and prunes only the scope. */
+        struct edit_scope *edit;
         /* Asked before each action; true stops the apply there (SIGTERM in the daemon). */
         bool (*should_stop)(void);
 };
@@ -954,9 +957,6 @@ struct run {
         size_t n_retired;
         void *bstate[8];
         bool bopen[8];
-        /* A scoped run (the daemon, after a manifest edit): want holds only the
-         * scope's resources, and only the scope is observed and pruned. */
-        const struct scope *scope;
 };
 
 int run_observe(struct run *r);
@@ -987,7 +987,7 @@ void run_watch_close(struct watch *w, size_t n);
  * a field changed), what depends on them, and what they depend on. A run over
  * the scope plans what a full run would, as long as the host outside the scope
  * is as the last run left it (in sync): drift and resyncs run in full. */
-struct scope {
+struct edit_scope {
         struct model keys; /* stubs: the (kind, name) and live key of each resource in scope */
         struct model want; /* the new model's resources in scope, borrowed */
         /* What the backends read: desired or formerly desired resources, or
@@ -995,19 +995,20 @@ struct scope {
         const struct resource **objs;
         size_t n_objs;
         size_t n_changed; /* resources added, removed or edited */
+        size_t n_removed; /* of those, removed (or now of another kind) */
 };
 /* Field by field through the kind's table, as parsed (defaults applied). */
 bool resource_equal(const struct resource *a, const struct resource *b);
-int scope_compute(const struct model *before, const struct model *after, struct scope *s);
-void scope_done(struct scope *s);
-bool scope_has(const struct scope *s, enum kind k, const char *name);
+int edit_scope_compute(const struct model *before, const struct model *after, struct edit_scope *s);
+void edit_scope_done(struct edit_scope *s);
+bool edit_scope_has(const struct edit_scope *s, enum kind k, const char *name);
 /* Whether a scoped run reads backend b: it serves something in scope, or it
  * cannot read objects one by one and another such backend does. */
-bool scope_observes(const struct scope *s, const struct backend *b);
+bool edit_scope_observes(const struct edit_scope *s, const struct backend *b);
 /* observe_some of b over the scope's objects of its kinds. */
-int scope_observe(const struct scope *s, const struct backend *b, void *state, struct model *live);
+int edit_scope_observe(const struct edit_scope *s, const struct backend *b, void *state, struct model *live);
 /* The mass-delete guard as a full run would count it: every owned object. */
-void scope_mass_delete(const struct scope *s, struct run *r);
+void edit_scope_mass_delete(const struct edit_scope *s, struct run *r);
 
 /* Small files in the state dir (reconcile/fileio.c). The one writer of the
  * ledger, the checkpoint and the hold: PATH.tmp, write, fsync, rename, fsync
@@ -1056,8 +1057,6 @@ struct pass_opts {
         int confirm_seconds;  /* apply --confirm: 0 = off */
         bool confirm_partial; /* apply --confirm: revert what can be, keep the rest */
         void (*report)(void *u, const struct pass_report *rep);
-        /* A scoped pass: plan only this scope of want (NULL: all of it). */
-        struct scope *scope;
         /* apply --confirm, once applied: 0 keeps the change, 1 puts it back. */
         int (*wait)(void *u, int seconds);
         void *u;

@@ -198,8 +198,8 @@ static int observe_backend(struct run *r, size_t i) {
         if (b->reads_by_name)
                 names_for(r, b, &names);
         int x;
-        if (r->scope && b->observe_some)
-                x = scope_observe(r->scope, b, r->bstate[i], &r->live);
+        if (r->opts->edit && b->observe_some)
+                x = edit_scope_observe(r->opts->edit, b, r->bstate[i], &r->live);
         else
                 x = b->observe(r->bstate[i], &names, &r->live);
         str_list_done(&names);
@@ -216,7 +216,7 @@ int run_observe(struct run *r) {
         model_done(&r->live);
         for (size_t i = 0; i < n_backends; i++) {
                 const struct backend *b = backends[i];
-                if (r->scope && !scope_observes(r->scope, b))
+                if (r->opts->edit && !edit_scope_observes(r->opts->edit, b))
                         continue;
                 if (!r->bopen[i]) {
                         bool named;
@@ -656,7 +656,7 @@ static char *prune_reason(const struct run *r, const struct resource *l, const s
 static void plan_prune_one(struct planning *pl, const struct model *ids, struct resource *l) {
         struct run *r = pl->r;
         char scope[512];
-        if (!kind_selected(r->opts, l->kind) || (r->scope && !scope_has(r->scope, l->kind, l->name)))
+        if (!kind_selected(r->opts, l->kind) || (r->opts->edit && !edit_scope_has(r->opts->edit, l->kind, l->name)))
                 return;
         const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
         struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
@@ -845,7 +845,7 @@ static void ledger_forget_vanished(struct run *r) {
         char scope[512];
         for (size_t i = 0; i < r->ledger->n; i++) {
                 struct ledger_entry *e = &r->ledger->v[i];
-                if (e->gone || !kind_selected(r->opts, e->kind) || (r->scope && !scope_has(r->scope, e->kind, e->name)))
+                if (e->gone || !kind_selected(r->opts, e->kind) || (r->opts->edit && !edit_scope_has(r->opts->edit, e->kind, e->name)))
                         continue;
                 const struct backend *b = backend_for_kind(e->kind);
                 if (!b || !r->bopen[backend_index(b)] ||

@@ -130,7 +130,7 @@ static const char *live_key(const struct resource *r, char *buf, size_t size) {
 
 /* Put (k, name) in scope; obj (or a stub of that name when NULL) is what the
  * backend reads for it. false when it was in scope already. */
-static bool scope_add_key(struct scope *s, enum kind k, const char *name, const struct resource *obj, bool observe) {
+static bool edit_scope_add_key(struct edit_scope *s, enum kind k, const char *name, const struct resource *obj, bool observe) {
         if (model_find(&s->keys, k, name))
                 return false;
         struct resource *stub = resource_new(k, name);
@@ -141,17 +141,17 @@ static bool scope_add_key(struct scope *s, enum kind k, const char *name, const 
 }
 
 /* A declared (or formerly declared) resource in scope: its name, its live key. */
-static bool scope_mark(struct scope *s, const struct resource *r) {
+static bool edit_scope_mark(struct edit_scope *s, const struct resource *r) {
         char buf[256];
         const char *key = live_key(r, buf, sizeof(buf));
-        bool added = scope_add_key(s, r->kind, r->name, r, true);
+        bool added = edit_scope_add_key(s, r->kind, r->name, r, true);
         if (strcmp(key, r->name) != 0)
-                added = scope_add_key(s, r->kind, key, r, !added) || added;
+                added = edit_scope_add_key(s, r->kind, key, r, !added) || added;
         return added;
 }
 
 struct dep_hit {
-        const struct scope *s;
+        const struct edit_scope *s;
         bool hit;
 };
 
@@ -161,7 +161,7 @@ static void dep_hit(void *u, enum kind k, const char *name) {
 }
 
 /* Add what depends on anything in scope, in m, until nothing more does. */
-static bool scope_add_dependents(struct scope *s, const struct model *m) {
+static bool edit_scope_add_dependents(struct edit_scope *s, const struct model *m) {
         bool grew = false;
         for (size_t i = 0; i < m->n; i++) {
                 const struct resource *r = m->v[i];
@@ -171,13 +171,13 @@ static bool scope_add_dependents(struct scope *s, const struct model *m) {
                 struct dep_hit d = { s, false };
                 k->deps(r, dep_hit, &d);
                 if (d.hit)
-                        grew = scope_mark(s, r) || grew;
+                        grew = edit_scope_mark(s, r) || grew;
         }
         return grew;
 }
 
 struct dep_add {
-        struct scope *s;
+        struct edit_scope *s;
         const struct model *after, *before;
 };
 
@@ -187,12 +187,12 @@ static void dep_add(void *u, enum kind k, const char *name) {
         if (!r)
                 r = model_find(d->before, k, name);
         if (r)
-                scope_mark(d->s, r);
+                edit_scope_mark(d->s, r);
         else
-                scope_add_key(d->s, k, name, NULL, true); /* present, not declared: a stub names it */
+                edit_scope_add_key(d->s, k, name, NULL, true); /* present, not declared: a stub names it */
 }
 
-void scope_done(struct scope *s) {
+void edit_scope_done(struct edit_scope *s) {
         model_done(&s->keys);
         s->want.n = 0; /* borrowed from the manifests */
         model_done(&s->want);
@@ -200,27 +200,28 @@ void scope_done(struct scope *s) {
         memset(s, 0, sizeof(*s));
 }
 
-int scope_compute(const struct model *before, const struct model *after, struct scope *s) {
+int edit_scope_compute(const struct model *before, const struct model *after, struct edit_scope *s) {
         memset(s, 0, sizeof(*s));
         for (size_t i = 0; i < after->n; i++) {
                 const struct resource *r = after->v[i], *b = model_find(before, r->kind, r->name);
                 if (!b || !resource_equal(b, r)) {
-                        scope_mark(s, r);
+                        edit_scope_mark(s, r);
                         if (b)
-                                scope_mark(s, b); /* a changed key: the old one goes */
+                                edit_scope_mark(s, b); /* a changed key: the old one goes */
                         s->n_changed++;
                 }
         }
         for (size_t i = 0; i < before->n; i++) {
                 const struct resource *b = before->v[i], *r = model_find(after, b->kind, b->name);
                 if (!r || r->kind != b->kind) {
-                        scope_mark(s, b);
-                        s->n_changed++;
+                        edit_scope_mark(s, b);
+                        s->n_changed += !r; /* a kind change was counted above */
+                        s->n_removed++;
                 }
         }
         /* What depends on a change may be planned otherwise (a bridge whose port
          * went); what the changed need must be seen for their plan to be made. */
-        while (scope_add_dependents(s, after) | scope_add_dependents(s, before))
+        while (edit_scope_add_dependents(s, after) | edit_scope_add_dependents(s, before))
                 ;
         struct dep_add d = { s, after, before };
         for (size_t i = 0; i < s->keys.n; i++) {
@@ -239,13 +240,13 @@ int scope_compute(const struct model *before, const struct model *after, struct 
         return 0;
 }
 
-bool scope_has(const struct scope *s, enum kind k, const char *name) {
+bool edit_scope_has(const struct edit_scope *s, enum kind k, const char *name) {
         return model_find(&s->keys, k, name) != NULL;
 }
 
 /* Backends that cannot read objects one by one affect each other (a link's
  * delete names the routes on it): one object of any of them reads them all. */
-bool scope_observes(const struct scope *s, const struct backend *b) {
+bool edit_scope_observes(const struct edit_scope *s, const struct backend *b) {
         for (size_t i = 0; i < s->n_objs; i++) {
                 const struct backend *ob = backend_for_kind(s->objs[i]->kind);
                 if (ob == b || (!b->observe_some && ob && !ob->observe_some))
@@ -254,7 +255,7 @@ bool scope_observes(const struct scope *s, const struct backend *b) {
         return false;
 }
 
-int scope_observe(const struct scope *s, const struct backend *b, void *state, struct model *live) {
+int edit_scope_observe(const struct edit_scope *s, const struct backend *b, void *state, struct model *live) {
         const struct resource **objs = NULL;
         size_t n = 0;
         for (size_t i = 0; i < s->n_objs; i++)
@@ -289,14 +290,14 @@ static bool prunable(const struct run *r, const struct ledger_entry *e, enum kin
 /* The plan counted only what the scope observed; a full run counts every owned
  * object. Outside the scope the last run left each owned object present (it
  * forgets what vanished), so the ledger counts it; the prunes are all in scope. */
-void scope_mass_delete(const struct scope *s, struct run *r) {
+void edit_scope_mass_delete(const struct edit_scope *s, struct run *r) {
         struct plan *p = &r->plan;
         struct guard_count *v = NULL;
         size_t n = 0;
         char sc[512];
         const struct backend *whole = NULL;
         for (size_t i = 0; i < n_backends && !whole; i++)
-                if (!backends[i]->observe_some && scope_observes(s, backends[i]))
+                if (!backends[i]->observe_some && edit_scope_observes(s, backends[i]))
                         whole = backends[i];
         for (size_t i = 0; i < r->ledger->n; i++) {
                 const struct ledger_entry *e = &r->ledger->v[i];
@@ -304,7 +305,7 @@ void scope_mass_delete(const struct scope *s, struct run *r) {
                 if (e->gone || !b || strcmp(e->scope, scope_of(r->opts, e->kind, sc, sizeof(sc))) != 0 ||
                     !prunable(r, e, e->kind))
                         continue;
-                bool observed = scope_has(s, e->kind, e->name) || (!b->observe_some && whole);
+                bool observed = edit_scope_has(s, e->kind, e->name) || (!b->observe_some && whole);
                 const struct resource *l = observed ? model_find(&r->live, e->kind, e->name) : NULL;
                 if (observed && (!l || l->kind != e->kind))
                         continue; /* counted as the plan counts: present and of its kind */

@@ -243,7 +243,7 @@ struct outcome {
         size_t n_actions;
 };
 
-static void pass_in(const char *dir, struct model *want, struct scope *sc, struct outcome *out) {
+static void pass_in(const char *dir, struct model *want, struct edit_scope *sc, struct outcome *out) {
         struct transcript t = { 0 };
         t.f = open_memstream(&t.text, &t.len);
         char *errs = NULL;
@@ -252,7 +252,7 @@ static void pass_in(const char *dir, struct model *want, struct scope *sc, struc
         diag_set_stream(ef);
         diag_reset();
         fake_log[0] = '\0';
-        struct pass_opts po = { .run = { .state_dir = dir }, .report = on_report, .u = &t, .scope = sc };
+        struct pass_opts po = { .run = { .state_dir = dir, .edit = sc }, .report = on_report, .u = &t };
         struct pass_result res;
         pass_run(&po, want, &res);
         diag_set_stream(NULL);
@@ -282,12 +282,12 @@ struct tally {
 /* One edit: the full pass and the scoped pass, each on a copy of the same host. */
 static void compare_once(const struct host *before, const struct host *after, struct tally *t) {
         struct manifest_set s0, s1;
-        struct scope sc;
+        struct edit_scope sc;
         char dir_full[64], dir_scoped[64];
         struct outcome full, scoped;
         parse(&s0, before);
         parse(&s1, after);
-        assert_int_equal(scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
 
         live_in_sync(before);
         state_in_sync(dir_full, sizeof(dir_full), before);
@@ -311,7 +311,7 @@ static void compare_once(const struct host *before, const struct host *after, st
 
         free(full.transcript);
         free(scoped.transcript);
-        scope_done(&sc);
+        edit_scope_done(&sc);
         manifests_done(&s0);
         manifests_done(&s1);
         rm_dir(dir_full);
@@ -376,31 +376,31 @@ static void test_scope_holds_the_edit_and_what_it_needs(void **state) {
         struct host e = h;
         e.vl_mtu[0] = 9000;
         struct manifest_set s0, s1, s2;
-        struct scope sc;
+        struct edit_scope sc;
         parse(&s0, &h);
         parse(&s1, &e);
         parse(&s2, &h);
-        assert_int_equal(scope_compute(&s0.model, &s2.model, &sc), 0);
+        assert_int_equal(edit_scope_compute(&s0.model, &s2.model, &sc), 0);
         assert_int_equal(sc.n_changed, 0);
         assert_int_equal(sc.keys.n, 0);
-        scope_done(&sc);
-        assert_int_equal(scope_compute(&s0.model, &s1.model, &sc), 0);
+        edit_scope_done(&sc);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
         assert_int_equal(sc.n_changed, 1);
-        assert_true(scope_has(&sc, KIND_VLAN, "vl0"));
-        assert_true(scope_has(&sc, KIND_ETHERNET, "eth1"));
-        assert_false(scope_has(&sc, KIND_BRIDGE, "br0"));
-        assert_false(scope_has(&sc, KIND_ETHERNET, "eth0"));
+        assert_true(edit_scope_has(&sc, KIND_VLAN, "vl0"));
+        assert_true(edit_scope_has(&sc, KIND_ETHERNET, "eth1"));
+        assert_false(edit_scope_has(&sc, KIND_BRIDGE, "br0"));
+        assert_false(edit_scope_has(&sc, KIND_ETHERNET, "eth0"));
         assert_int_equal(sc.want.n, 2);
-        scope_done(&sc);
+        edit_scope_done(&sc);
         /* A port's edit brings in the bridge that holds it. */
         e = h;
         e.eth_mtu[0] = 9000;
         manifests_done(&s1);
         parse(&s1, &e);
-        assert_int_equal(scope_compute(&s0.model, &s1.model, &sc), 0);
-        assert_true(scope_has(&sc, KIND_BRIDGE, "br0"));
-        assert_false(scope_has(&sc, KIND_BRIDGE, "br1"));
-        scope_done(&sc);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_true(edit_scope_has(&sc, KIND_BRIDGE, "br0"));
+        assert_false(edit_scope_has(&sc, KIND_BRIDGE, "br1"));
+        edit_scope_done(&sc);
         manifests_done(&s0);
         manifests_done(&s1);
         manifests_done(&s2);
@@ -416,12 +416,12 @@ static void test_scoped_prune_and_guard(void **state) {
         struct host e = h;
         e.br_declared[2] = false;
         struct manifest_set s0, s1;
-        struct scope sc;
+        struct edit_scope sc;
         struct outcome out;
         char dir[64];
         parse(&s0, &h);
         parse(&s1, &e);
-        assert_int_equal(scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
         assert_int_equal(sc.want.n, 0);
         live_in_sync(&h);
         state_in_sync(dir, sizeof(dir), &h);
@@ -430,12 +430,12 @@ static void test_scoped_prune_and_guard(void **state) {
         assert_non_null(strstr(out.transcript, "guard 0/0 0"));
         free(out.transcript);
         rm_dir(dir);
-        scope_done(&sc);
+        edit_scope_done(&sc);
         manifests_done(&s1);
         /* Three of five gone: refused, as a full run refuses it. */
         e.br_declared[0] = e.br_declared[1] = false;
         parse(&s1, &e);
-        assert_int_equal(scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
         state_in_sync(dir, sizeof(dir), &h);
         pass_in(dir, &s1.model, &sc, &out);
         assert_string_equal(fake_log, "");
@@ -443,7 +443,7 @@ static void test_scoped_prune_and_guard(void **state) {
         assert_non_null(strstr(out.transcript, "refusing to delete 3 of 5"));
         free(out.transcript);
         rm_dir(dir);
-        scope_done(&sc);
+        edit_scope_done(&sc);
         manifests_done(&s0);
         manifests_done(&s1);
         model_done(&fake_live);
