@@ -251,8 +251,8 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         unsigned errors = diag_error_count();
         d->o->digest = d->good.digest;
         if (scoped)
-                snprintf(what, sizeof(what), "%s; %zu of %zu resources changed, %zu in scope", why, scope.n_changed,
-                         d->good.model.n, scope.want.n);
+                snprintf(what, sizeof(what), "%s; %zu resource%s changed, %zu of %zu in scope", why, scope.n_changed,
+                         scope.n_changed == 1 ? "" : "s", scope.want.n, d->good.model.n);
         else
                 snprintf(what, sizeof(what), "%s", why);
         /* The reference is read before the run: a change that lands while it runs
