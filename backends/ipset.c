@@ -200,8 +200,8 @@ static bool has_word(char **tokens, size_t n, const char *key) {
 }
 
 /* The sets of a `save` output into live. */
-static void parse_save(struct ipset_state *s, struct model *live) {
-        char *save = s->out ? xstrdup(s->out) : xstrdup("");
+static void parse_save(const char *text, struct model *live) {
+        char *save = xstrdup(text ? text : "");
         struct resource *cur = NULL;
         char *saveptr = NULL;
         for (char *line = strtok_r(save, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
@@ -258,7 +258,7 @@ static int ipset_observe_(void *state, const struct str_list *names, struct mode
         (void) names;
         if (ipset_query(s, "save") < 0)
                 return diag_plain(-EIO, "ipset backend: cannot list sets: %s", s->err);
-        parse_save(s, live);
+        parse_save(s->out, live);
         read_references(s, live);
         return 0;
 }
@@ -276,8 +276,54 @@ static int ipset_observe_some(void *state, const struct resource *const *objs, s
                                 continue; /* deleted, as the plan said */
                         return diag_plain(-EIO, "ipset backend: cannot list set %s: %s", objs[i]->name, s->err);
                 }
-                parse_save(s, live);
+                parse_save(s->out, live);
         }
+        return 0;
+}
+
+/* A scoped run: the set's header (type, parameters, references, number of
+ * entries) in one read, its entries taken from presumed, the set as the last
+ * run made it. A number of entries that disagrees reads the set whole. */
+static int ipset_observe_presumed(void *state, const struct resource *presumed, struct model *live) {
+        struct ipset_state *s = state;
+        _cleanup_free_ char *cmd = xasprintf("list -terse %s", presumed->name);
+        if (ipset_query(s, cmd) < 0) {
+                if (strstr(s->err, "does not exist"))
+                        return 0;
+                return diag_plain(-EIO, "ipset backend: cannot list set %s: %s", presumed->name, s->err);
+        }
+        const char *type = NULL, *header = NULL, *refs = NULL, *count = NULL;
+        size_t type_len = 0, header_len = 0;
+        for (const char *line = s->out ? s->out : ""; *line;) {
+                size_t n = strcspn(line, "\n");
+                if (strncmp(line, "Type: ", 6) == 0)
+                        type = line + 6, type_len = n - 6;
+                else if (strncmp(line, "Header: ", 8) == 0)
+                        header = line + 8, header_len = n - 8;
+                else if (strncmp(line, "References: ", 12) == 0)
+                        refs = line + 12;
+                else if (strncmp(line, "Number of entries: ", 19) == 0)
+                        count = line + 19;
+                line += n + (line[n] == '\n');
+        }
+        struct model got = { 0 };
+        _cleanup_free_ char *create = xasprintf("create %s %.*s %.*s\n", presumed->name, (int) type_len, type ? type : "",
+                                                (int) header_len, header ? header : "");
+        parse_save(create, &got);
+        struct resource *r = got.n == 1 ? got.v[0] : NULL;
+        if (!r || !count || strtoul(count, NULL, 10) != presumed->ipset.entries.n) {
+                model_done(&got);
+                return ipset_observe_some(state, &presumed, 1, live);
+        }
+        r->ipset.references = refs ? (uint32_t) strtoul(refs, NULL, 10) : 0;
+        r->ipset.entries.v = xcalloc(array_capacity(presumed->ipset.entries.n), sizeof(char *));
+        for (size_t i = 0; i < presumed->ipset.entries.n; i++)
+                r->ipset.entries.v[i] = xstrdup(presumed->ipset.entries.v[i]);
+        r->ipset.entries.n = presumed->ipset.entries.n;
+        got.n = 0; /* r goes to live */
+        model_done(&got);
+        if (model_add(live, r) < 0)
+                resource_free(r);
         return 0;
 }
 
@@ -531,6 +577,7 @@ const struct backend ipset_backend = {
         .close = ipset_close_,
         .observe = ipset_observe_,
         .observe_some = ipset_observe_some,
+        .observe_presumed = ipset_observe_presumed,
         .poll_digest = ipset_poll_digest_,
 };
 

@@ -905,6 +905,12 @@ struct backend {
          * desired or live resource of each action just applied), adding what
          * exists of them to live. Without it the backend is observed whole. */
         int (*observe_some)(void *state, const struct resource *const *objs, size_t n, struct model *live);
+        /* Optional, for scoped runs: add the object of presumed (the desired
+         * resource the last run made it) as it is, reading only what is cheap
+         * (an ipset's header: type, parameters, references, number of entries)
+         * and taking the rest from presumed; what was read disagreeing with
+         * presumed (another number of entries), the object is read whole. */
+        int (*observe_presumed)(void *state, const struct resource *presumed, struct model *live);
         /* Removals of this backend's kinds run after the creates and updates
          * (a route moves to its new metric before the old one goes). */
         bool delete_last;
@@ -993,6 +999,9 @@ struct edit_scope {
         /* What the backends read: desired or formerly desired resources, or
          * keys' stubs for what is named but not declared. */
         const struct resource **objs;
+        /* For each of objs, the last applied model's resource of that name: what
+         * the host holds of it, the last run having ended in sync (NULL: new). */
+        const struct resource **presumed;
         size_t n_objs;
         size_t n_changed; /* resources added, removed or edited */
         size_t n_removed; /* of those, removed (or now of another kind) */
@@ -1005,8 +1014,13 @@ bool edit_scope_has(const struct edit_scope *s, enum kind k, const char *name);
 /* Whether a scoped run reads backend b: it serves something in scope, or it
  * cannot read objects one by one and another such backend does. */
 bool edit_scope_observes(const struct edit_scope *s, const struct backend *b);
-/* observe_some of b over the scope's objects of its kinds. */
+/* Read the scope's objects of b's kinds: observe_presumed for those the last
+ * applied model has, observe_some for the others. */
 int edit_scope_observe(const struct edit_scope *s, const struct backend *b, void *state, struct model *live);
+/* Verification: the objects of b an apply touched; a desired one is presumed
+ * to be as desired (observe_presumed checks what it can read cheaply). */
+int edit_scope_verify(const struct edit_scope *s, const struct backend *b, void *state,
+                      const struct resource *const *objs, size_t n, struct model *live);
 /* The mass-delete guard as a full run would count it: every owned object. */
 void edit_scope_mass_delete(const struct edit_scope *s, struct run *r);
 

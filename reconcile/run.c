@@ -277,7 +277,8 @@ static int run_reobserve(struct run *r, const struct plan *applied) {
                 } else if (n) {
                         /* Read into a model of its own first: objs may point into the old live state. */
                         struct model fresh = { 0 };
-                        int x = b->observe_some(r->bstate[i], objs, n, &fresh);
+                        int x = r->opts->edit ? edit_scope_verify(r->opts->edit, b, r->bstate[i], objs, n, &fresh)
+                                              : b->observe_some(r->bstate[i], objs, n, &fresh);
                         model_take_if(&r->live, of_keys, &k, &r->retired, &r->n_retired);
                         for (size_t j = 0; j < fresh.n; j++)
                                 if (model_add(&r->live, fresh.v[j]) < 0)

@@ -197,6 +197,7 @@ void edit_scope_done(struct edit_scope *s) {
         s->want.n = 0; /* borrowed from the manifests */
         model_done(&s->want);
         free(s->objs);
+        free(s->presumed);
         memset(s, 0, sizeof(*s));
 }
 
@@ -237,6 +238,11 @@ int edit_scope_compute(const struct model *before, const struct model *after, st
                 if (r && !model_find(&s->want, r->kind, r->name))
                         model_add(&s->want, r);
         }
+        s->presumed = xcalloc(s->n_objs + 1, sizeof(*s->presumed));
+        for (size_t i = 0; i < s->n_objs; i++) {
+                const struct resource *b = model_find(before, s->objs[i]->kind, s->objs[i]->name);
+                s->presumed[i] = b && b->kind == s->objs[i]->kind && b->state != STATE_ABSENT ? b : NULL;
+        }
         return 0;
 }
 
@@ -258,11 +264,36 @@ bool edit_scope_observes(const struct edit_scope *s, const struct backend *b) {
 int edit_scope_observe(const struct edit_scope *s, const struct backend *b, void *state, struct model *live) {
         const struct resource **objs = NULL;
         size_t n = 0;
-        for (size_t i = 0; i < s->n_objs; i++)
-                if (backend_serves(b, s->objs[i]->kind))
+        int r = 0;
+        for (size_t i = 0; i < s->n_objs && r >= 0; i++) {
+                if (!backend_serves(b, s->objs[i]->kind))
+                        continue;
+                if (b->observe_presumed && s->presumed[i])
+                        r = b->observe_presumed(state, s->presumed[i], live);
+                else
                         *(const struct resource **) array_push(&objs, &n, sizeof(*objs)) = s->objs[i];
-        int r = n ? b->observe_some(state, objs, n, live) : 0;
+        }
+        if (r >= 0 && n)
+                r = b->observe_some(state, objs, n, live);
         free(objs);
+        return r;
+}
+
+int edit_scope_verify(const struct edit_scope *s, const struct backend *b, void *state,
+                      const struct resource *const *objs, size_t n, struct model *live) {
+        const struct resource **rest = NULL;
+        size_t n_rest = 0;
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                bool desired = model_find(&s->want, objs[i]->kind, objs[i]->name) == objs[i];
+                if (b->observe_presumed && desired && objs[i]->state != STATE_ABSENT)
+                        r = b->observe_presumed(state, objs[i], live);
+                else
+                        *(const struct resource **) array_push(&rest, &n_rest, sizeof(*rest)) = objs[i];
+        }
+        if (r >= 0 && n_rest)
+                r = b->observe_some(state, rest, n_rest, live);
+        free(rest);
         return r;
 }
 
