@@ -362,6 +362,27 @@ test_scoped_ipset_entry() {
         d_stop
 }
 
+# An entry someone added by hand before the edit: the header's number of
+# entries disagrees with the last applied model, and the set is read whole.
+test_scoped_ipset_reads_whole_on_drift() {
+        manifest "$(with_set '10.0.0.1, 10.0.0.2')"
+        d_start
+        wait_for 'run 1 .*in sync' 5 || fail "the first run did not end in sync"
+        sleep 2.5
+        ip netns exec "$NS" ipset add allow 10.0.0.99
+        replace host "$(with_set '10.0.0.1, 10.0.0.3')"
+        wait_runs 2 5 || fail "no run after the edit"
+        # Read at once: the poll's check of the run's own change (a full run) comes later.
+        local set
+        set=$(ip netns exec "$NS" ipset list allow | grep '^10\.' | sort | tr '\n' ' ')
+        [ "$set" = "10.0.0.1 10.0.0.3 " ] || fail "the set is not as declared after the run: $set"
+        OUT=$(cat "$TMP/log")
+        # Scoped, or in full when the poll saw the added entry first: the same result.
+        expect_out '^run 2 \(manifests changed(; 1 resource changed, 1 of 4 in scope)?\): 1 actions, 1 done, in sync'
+        full_plan_in_sync
+        d_stop
+}
+
 test_scoped_prune_and_guard() {
         manifest 'version: 1
 bridges:
@@ -436,6 +457,7 @@ t "daemon: unreachable backend retried with backoff" test_unreachable_backend_ba
 t "daemon: READY, STATUS, RELOADING, STOPPING through sd_notify" test_sd_notify
 t "daemon: a flushed or destroyed ipset is repaired by the poll within 5 s" test_ipset_drift_found_by_poll
 t "daemon: one ipset entry edited runs over that set alone, and a full plan then is empty" test_scoped_ipset_entry
+t "daemon: a scoped edit of a set with an entry added by hand reads the set whole" test_scoped_ipset_reads_whole_on_drift
 t "daemon: a scoped run deletes what left the manifests or went with its file, and refuses a mass delete" test_scoped_prune_and_guard
 if command -v systemd-analyze >/dev/null; then
         t "systemd unit passes systemd-analyze verify" test_unit_verifies
