@@ -70,61 +70,96 @@ latency() {
         t1=$(cat "$TMP/polled")
         echo "($t1 - $t0) * 1000" | bc -l
 }
-# CPU seconds (user + system) of each side too: steadier than wall time on a
-# machine shared with other work.
+# CPU milliseconds (user + system) of each side too: steadier than wall time
+# on a machine shared with other work.
 RQ() { /usr/bin/time -o "$TMP/cpu" -f '%U %S' "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }
 n_runs() { grep -c '^run [0-9]* ' "$TMP/log"; }
+hz=$(getconf CLK_TCK)
 
-cli=() dmn=() cli_cpu=() dmn_cpu=()
+# daemon_start BINARY: a daemon over the host, after its first run and the
+# checks of that run's own changes (the ipset poll every 2 s runs them in full;
+# an edit that meets one would run in full too).
+daemon_start() {
+        "$1" daemon -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS 2>"$TMP/log" &
+        DPID=$!
+        for _ in $(seq 1 500); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+        sleep 2.5
+}
+daemon_stop() {
+        kill -TERM "$DPID"
+        wait "$DPID" 2>/dev/null || true
+        DPID=
+}
+# daemon_edits BINARY FIRST: RUNS edits (addresses from 192.0.2.FIRST on), one
+# "LATENCY_MS CPU_MS" line each.
+daemon_edits() {
+        local i before t0 lat
+        daemon_start "$1"
+        for i in $(seq 1 "$RUNS"); do
+                before=$(n_runs) t0=$(ticks)
+                lat=$(latency "192.0.2.$(($2 + i))")
+                for _ in $(seq 1 500); do [ "$(n_runs)" -gt "$before" ] && break; sleep 0.01; done
+                echo "$lat $(echo "($(ticks) - $t0) * 1000 / $hz" | bc -l)"
+                sleep 2.5 # the poll's check of this run's change, a full run, comes and goes
+        done
+        daemon_stop
+}
+
+cli=() cli_cpu=()
 for i in $(seq 1 "$RUNS"); do
         cli+=("$(latency "192.0.2.$i" RQ)")
         cli_cpu+=("$(awk '{ print ($1 + $2) * 1000 }' "$TMP/cpu")")
 done
-"$R" daemon -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS 2>"$TMP/log" &
-DPID=$!
-for _ in $(seq 1 500); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
-# The checks of the first run's own changes (the ipset poll every 2 s) are
-# full runs; an edit that meets one would run in full too.
-sleep 2.5
-hz=$(getconf CLK_TCK)
-for i in $(seq 1 "$RUNS"); do
-        before=$(n_runs) t0=$(ticks)
-        dmn+=("$(latency "192.0.2.$((100 + i))")")
+edit 192.0.2.99 >/dev/null
+cli_requests=$(netlink_sends "$TMP/cli-requests" "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply)
+daemon_edits "$R" 100 >"$TMP/daemon"
+# BASELINE=path/to/reconcile: an older daemon on the same host in the same run.
+[ -n "${BASELINE:-}" ] && daemon_edits "$BASELINE" 150 >"$TMP/baseline"
+# daemon_requests BINARY ADDRESS: the netlink requests of one edit's run,
+# strace attached around it: "COUNT (TYPE xN, ...) in: RUN LINE". The run opens
+# its own sockets; the ipset poll (every 2 s) sends on one of its own, which is
+# left out.
+daemon_requests() {
+        local before n kinds
+        daemon_start "$1"
+        strace -f -qq -e trace=socket,sendto,sendmsg -p "$DPID" -o "$TMP/strace" &
+        local spid=$!
+        sleep 0.5
+        before=$(n_runs)
+        latency "$2" >/dev/null
         for _ in $(seq 1 500); do [ "$(n_runs)" -gt "$before" ] && break; sleep 0.01; done
-        dmn_cpu+=("$(echo "($(ticks) - $t0) * 1000 / $hz" | bc -l)")
-        sleep 2.5 # the poll's check of this run's change, a full run, comes and goes
-done
-# Requests of one scoped run: strace attached around one edit. The run opens
-# its own sockets; the daemon's ipset poll (every 2 s) sends on one of its own,
-# which is left out.
-strace -f -qq -e trace=socket,sendto,sendmsg -p "$DPID" -o "$TMP/strace" &
-SPID=$!
-sleep 0.5
-before=$(n_runs)
-latency 192.0.2.200 >/dev/null
-for _ in $(seq 1 500); do [ "$(n_runs)" -gt "$before" ] && break; sleep 0.01; done
-sleep 0.1
-kill $SPID
-wait $SPID 2>/dev/null || true
-last_run=$(grep '^run [0-9]* ' "$TMP/log" | tail -1)
-# The sends on sockets opened in the window, by netlink message type (ipset's
-# commands are NFNL_SUBSYS_IPSET << 8 | IPSET_CMD_*).
-awk '/ socket\(/ { fd[$NF] = 1 }
-     /send(to|msg)\(/ { f = $0; sub(/.*send(to|msg)\(/, "", f); sub(/,.*/, "", f); if (f in fd) print }' \
-        "$TMP/strace" >"$TMP/run-sends"
-n_sends=$(wc -l <"$TMP/run-sends")
-kinds=$(grep -o 'nlmsg_type=0x[0-9a-f]*' "$TMP/run-sends" | sed 's/nlmsg_type=//' | awk '
-        BEGIN { split("PROTOCOL CREATE DESTROY FLUSH RENAME SWAP LIST SAVE ADD DEL TEST HEADER TYPE", cmd, " ") }
-        function hex(s) { return (index("0123456789abcdef", substr(s, 1, 1)) - 1) * 16 + index("0123456789abcdef", substr(s, 2, 1)) - 1 }
-        /^0x6[0-9a-f][0-9a-f]$/ { n = hex(substr($0, 4)); $0 = "ipset-" (n in cmd ? cmd[n] : n) }
-        { c[$0]++ } END { for (k in c) { printf "%s%s x%d", sep, k, c[k]; sep = ", " } }')
+        sleep 0.1
+        kill $spid
+        wait $spid 2>/dev/null || true
+        daemon_stop
+        # The sends on sockets opened in the window, by netlink message type
+        # (ipset's commands are NFNL_SUBSYS_IPSET << 8 | IPSET_CMD_*).
+        awk '/ socket\(/ { fd[$NF] = 1 }
+             /send(to|msg)\(/ { f = $0; sub(/.*send(to|msg)\(/, "", f); sub(/,.*/, "", f); if (f in fd) print }' \
+                "$TMP/strace" >"$TMP/run-sends"
+        n=$(wc -l <"$TMP/run-sends")
+        kinds=$(grep -o 'nlmsg_type=0x[0-9a-f]*' "$TMP/run-sends" | sed 's/nlmsg_type=//' | awk '
+                BEGIN { split("PROTOCOL CREATE DESTROY FLUSH RENAME SWAP LIST SAVE ADD DEL TEST HEADER TYPE", cmd, " ") }
+                function hex(s) { return (index("0123456789abcdef", substr(s, 1, 1)) - 1) * 16 + index("0123456789abcdef", substr(s, 2, 1)) - 1 }
+                /^0x6[0-9a-f][0-9a-f]$/ { n = hex(substr($0, 4)); $0 = "ipset-" (n in cmd ? cmd[n] : n) }
+                { c[$0]++ } END { for (k in c) { printf "%s%s x%d", sep, k, c[k]; sep = ", " } }')
+        echo "$n ($kinds) in: $(grep '^run [0-9]* ' "$TMP/log" | tail -1)"
+}
+requests=$(daemon_requests "$R" 192.0.2.200)
+[ -n "${BASELINE:-}" ] && baseline_requests=$(daemon_requests "$BASELINE" 192.0.2.201)
 c=$(printf '%s\n' "${cli[@]}" | median)
-d=$(printf '%s\n' "${dmn[@]}" | median)
+d=$(awk '{ print $1 }' "$TMP/daemon" | median)
 cc=$(printf '%s\n' "${cli_cpu[@]}" | median)
-dc=$(printf '%s\n' "${dmn_cpu[@]}" | median)
+dc=$(awk '{ print $2 }' "$TMP/daemon" | median)
 printf 'daemon-one-ipset-entry reconcile-daemon=%.1f ms cli-apply=%.1f ms ratio=%.1fx faster (rename to kernel change, median of %d; 1,000 bridges + 100,000 entries)\n' \
         "$d" "$c" "$(echo "$c / $d" | bc -l)" "$RUNS"
 printf 'daemon-one-ipset-entry cpu: reconcile-daemon=%.0f ms cli-apply=%.0f ms ratio=%.1fx (user + system, median of %d; the daemon in clock ticks of %d ms)\n' \
         "$dc" "$cc" "$(echo "$cc / ($dc + 0.001)" | bc -l)" "$RUNS" "$((1000 / hz))"
-printf 'daemon-one-ipset-entry requests=%d (%s) in: %s\n' "$n_sends" "$kinds" "$last_run"
+echo "daemon-one-ipset-entry requests=$requests"
+echo "daemon-one-ipset-entry cli-apply requests=$cli_requests (the whole run: links and addresses read, the set read whole twice)"
+if [ -n "${BASELINE:-}" ]; then
+        printf 'daemon-one-ipset-entry baseline %s: daemon=%.1f ms cpu=%.0f ms (median of %d)\n' "$BASELINE" \
+                "$(awk '{ print $1 }' "$TMP/baseline" | median)" "$(awk '{ print $2 }' "$TMP/baseline" | median)" "$RUNS"
+        echo "daemon-one-ipset-entry baseline requests=$baseline_requests"
+fi
