@@ -996,6 +996,7 @@ void run_watch_close(struct watch *w, size_t n);
 struct edit_scope {
         struct model keys; /* stubs: the (kind, name) and live key of each resource in scope */
         struct model want; /* the new model's resources in scope, borrowed */
+        const struct model *all; /* the whole new model: what a delete may take with it is looked up there */
         /* What the backends read: desired or formerly desired resources, or
          * keys' stubs for what is named but not declared. */
         const struct resource **objs;

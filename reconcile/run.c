@@ -465,7 +465,9 @@ struct collateral {
 
 static void collateral_check(void *u, enum kind k, const char *name) {
         struct collateral *c = u;
-        const struct resource *w = c->run->want ? model_find(c->run->want, k, name) : NULL;
+        /* A scoped run plans part of the manifests; what they declare is all of them. */
+        const struct model *declared = c->run->opts->edit ? c->run->opts->edit->all : c->run->want;
+        const struct resource *w = declared ? model_find(declared, k, name) : NULL;
         const struct resource *l = model_find(&c->run->live, k, name);
         for (size_t i = 0; i < c->plan->n_actions; i++)
                 if (c->plan->actions[i].op == OP_DELETE && c->plan->actions[i].live == l && l)

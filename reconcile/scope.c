@@ -203,6 +203,7 @@ void edit_scope_done(struct edit_scope *s) {
 
 int edit_scope_compute(const struct model *before, const struct model *after, struct edit_scope *s) {
         memset(s, 0, sizeof(*s));
+        s->all = after;
         for (size_t i = 0; i < after->n; i++) {
                 const struct resource *r = after->v[i], *b = model_find(before, r->kind, r->name);
                 if (!b || !resource_equal(b, r)) {
