@@ -223,8 +223,10 @@ int edit_scope_compute(const struct model *before, const struct model *after, st
         }
         /* What depends on a change may be planned otherwise (a bridge whose port
          * went); what the changed need must be seen for their plan to be made. */
-        while (edit_scope_add_dependents(s, after) | edit_scope_add_dependents(s, before))
-                ;
+        for (bool grew = true; grew;) {
+                grew = edit_scope_add_dependents(s, after);
+                grew = edit_scope_add_dependents(s, before) || grew;
+        }
         struct dep_add d = { s, after, before };
         for (size_t i = 0; i < s->keys.n; i++) {
                 const char *name = s->keys.v[i]->name;
