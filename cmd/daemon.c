@@ -194,11 +194,13 @@ static int load_quietly(const struct options *o, struct manifest_set *next) {
 
 /* Read the manifests anew: 1 when they parsed (good is the new set; *prev the
  * one it replaced and *scope what differs, when there was one), 0 when a burst
- * tried early waits out its quiet period, -1 when they are invalid (good stays). */
-static int reload_manifests(struct daemon *d, struct manifest_set *prev, struct edit_scope *scope, bool *scoped) {
+ * tried early waits out its quiet period, -1 when they are invalid (good stays).
+ * now_asked (SIGHUP, a resync): read them as they are, without waiting. */
+static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_set *prev, struct edit_scope *scope,
+                            bool *scoped) {
         struct manifest_set next = { 0 };
         uint64_t now = now_ms();
-        bool early = d->have_good && d->last_event_ms && now < d->last_event_ms + MANIFEST_QUIET_MS;
+        bool early = !now_asked && d->have_good && d->last_event_ms && now < d->last_event_ms + MANIFEST_QUIET_MS;
         int r = early ? load_quietly(d->o, &next) : load_manifests(d->o, &next);
         *scoped = r >= 0 && d->have_good && edit_scope_compute(&d->good.model, &next.model, scope) >= 0;
         if (early && (r < 0 || (*scoped && scope->n_removed))) {
@@ -235,7 +237,7 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         bool have_scope = false;
         char what[160];
         if (d->manifests_dirty || !d->have_good) {
-                int r = reload_manifests(d, &prev, &scope, &have_scope);
+                int r = reload_manifests(d, full, &prev, &scope, &have_scope);
                 if (r == 0)
                         return;
                 d->manifests_dirty = false;
