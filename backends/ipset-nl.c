@@ -596,6 +596,7 @@ struct dump {
         int type;             /* its set_type, -1: unknown to reconcile */
         void (*each)(void *u, const char *name, uint64_t digest);
         void *u;
+        uint32_t *n_entries; /* a header dump: the number of entries the kernel says, if asked */
 };
 
 static void read_header(struct resource *r, int type, const struct nlattr *data) {
@@ -645,6 +646,12 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
                                                                                                           : FAMILY_INET;
                 if (tb[IPSET_ATTR_DATA])
                         read_header(r, d->type, tb[IPSET_ATTR_DATA]);
+                if (tb[IPSET_ATTR_DATA] && d->n_entries) {
+                        const struct nlattr *hb[IPSET_ATTR_CREATE_MAX + 1];
+                        nested_attrs(tb[IPSET_ATTR_DATA], hb, IPSET_ATTR_CREATE_MAX);
+                        if (hb[IPSET_ATTR_ELEMENTS])
+                                *d->n_entries = get_net32(hb[IPSET_ATTR_ELEMENTS]);
+                }
                 r->set = SET_F_TYPE | SET_F_FAMILY | SET_F_MAXELEM | SET_F_HASHSIZE | SET_F_TIMEOUT | SET_F_COMMENT |
                          SET_F_ENTRIES;
                 if (model_add(d->live, r) < 0) {
@@ -688,6 +695,12 @@ static int dump(struct ipset_nl *nl, const char *name, bool headers_only, struct
 int ipset_nl_list(struct ipset_nl *nl, const char *name, bool headers_only, struct model *live) {
         struct dump d = { .live = live, .type = -1 };
         return dump(nl, name, headers_only, &d);
+}
+
+int ipset_nl_header(struct ipset_nl *nl, const char *name, struct model *live, uint32_t *n_entries) {
+        struct dump d = { .live = live, .type = -1, .n_entries = n_entries };
+        *n_entries = UINT32_MAX;
+        return dump(nl, name, true, &d);
 }
 
 int ipset_nl_header_digests(struct ipset_nl *nl, void (*each)(void *u, const char *name, uint64_t digest), void *u) {

@@ -23,6 +23,9 @@ const char *ipset_nl_error(const struct ipset_nl *nl);
  * references and, unless headers_only, its entries in `ipset save`'s
  * spelling. -ENOENT: no set of that name. */
 int ipset_nl_list(struct ipset_nl *nl, const char *name, bool headers_only, struct model *live);
+/* The header of set NAME into live, without its entries, and the number of
+ * entries the kernel holds (UINT32_MAX when it did not say). -ENOENT: none. */
+int ipset_nl_header(struct ipset_nl *nl, const char *name, struct model *live, uint32_t *n_entries);
 /* One header dump of every set: hash(u, name, digest of its header as the
  * kernel sent it: parameters, number of entries, memory, references). */
 int ipset_nl_header_digests(struct ipset_nl *nl, void (*each)(void *u, const char *name, uint64_t digest), void *u);

@@ -82,6 +82,40 @@ static void on_digest(void *u, const char *name, uint64_t digest) {
                 d->sum += hash_fnv1a(hash_fnv1a_str(HASH_FNV1A_SEED, name), &digest, sizeof(digest));
 }
 
+/* A scoped run: the set's header (type, parameters, references, number of
+ * entries) in one read, its entries taken from presumed, the set as the last
+ * run made it. A number of entries that disagrees reads the set whole. */
+static int ipset_observe_presumed(void *state, const struct resource *presumed, struct model *live) {
+        struct ipset_state *s = state;
+        struct model got = { 0 };
+        uint32_t n_entries;
+        int r = ipset_nl_header(s->nl, presumed->name, &got, &n_entries);
+        if (r == -ENOENT) {
+                model_done(&got);
+                return 0;
+        }
+        if (r < 0) {
+                model_done(&got);
+                return diag_plain(r, "ipset backend: cannot list set %s: %s", presumed->name, ipset_nl_error(s->nl));
+        }
+        struct resource *set = got.n == 1 ? got.v[0] : NULL;
+        if (!set || n_entries != presumed->ipset.entries.n) {
+                model_done(&got);
+                return ipset_observe_some(state, &presumed, 1, live);
+        }
+        struct str_list *l = &set->ipset.entries;
+        str_list_done(l);
+        l->v = xcalloc(array_capacity(presumed->ipset.entries.n), sizeof(char *));
+        for (size_t i = 0; i < presumed->ipset.entries.n; i++)
+                l->v[i] = xstrdup(presumed->ipset.entries.v[i]);
+        l->n = presumed->ipset.entries.n;
+        got.n = 0; /* set goes to live */
+        model_done(&got);
+        if (model_add(live, set) < 0)
+                resource_free(set);
+        return 0;
+}
+
 /* The daemon's poll: the kernel sends no notification for ipsets, so the
  * headers of all sets (type, parameters, number of entries, size) are read in
  * one dump and those of the declared sets hashed; a flush, a destroy, an add
@@ -444,6 +478,7 @@ const struct backend ipset_backend = {
         .close = ipset_close_,
         .observe = ipset_observe_,
         .observe_some = ipset_observe_some,
+        .observe_presumed = ipset_observe_presumed,
         .poll_digest = ipset_poll_digest_,
 };
 

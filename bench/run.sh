@@ -23,6 +23,7 @@ if command -v libvirtd >/dev/null; then bash bench/libvirt.sh 100; fi
 bash bench/ipset.sh 100000
 bash bench/parse.sh
 bash bench/mixed.sh
+bash bench/daemon.sh
 if command -v qemu-system-x86_64 >/dev/null && tests/vm/build.sh "$BUILD/vm" "$BUILD/reconcile" >/dev/null 2>&1; then
         tests/vm/run.sh "$BUILD/vm" bench/guest/vlans.sh
         tests/vm/run.sh "$BUILD/vm" bench/guest/ipvs.sh

@@ -22,6 +22,12 @@
 /* A checkout of many files arrives as a burst: wait this long after the last event. */
 #define MANIFEST_QUIET_MS 200
 #define MANIFEST_MAX_WAIT_MS 2000
+/* A burst whose last event renamed a whole manifest into place (how editors,
+ * rsync and deploy tools replace a file) is tried this soon; the try waits out
+ * the quiet period after all when the manifests do not parse or the edit
+ * removes a resource, which a file still to come may declare again. A file
+ * written in place (git checkout) waits for the quiet period. */
+#define MANIFEST_SETTLED_MS 5
 /* Drift repair waits only for the kernel's burst of notifications to settle. */
 #define DRIFT_QUIET_MS 20
 #define BACKOFF_MIN_S 1
@@ -51,8 +57,13 @@ struct daemon {
         size_t n_watches;
         struct manifest_set good; /* the last manifests that parsed */
         bool have_good;
+        /* The last run over good ended in sync (no error, nothing pending): the
+         * host is as good says, so an edit of it runs over its scope only. */
+        bool good_in_sync;
         bool manifests_dirty, drift_dirty, resync_due;
         uint64_t first_event_ms; /* of the current manifest burst, 0 if none */
+        uint64_t last_event_ms;
+        bool burst_settled; /* its last event renamed a manifest into place */
         unsigned runs;
         unsigned backoff_s;
         char last_error_digest[17];
@@ -166,51 +177,102 @@ static bool poll_backends(struct daemon *d) {
         return changed;
 }
 
-static void reload_manifests(struct daemon *d) {
+/* Parse without a word: a burst tried early may be half written, and its
+ * errors are said when it has settled. */
+static int load_quietly(const struct options *o, struct manifest_set *next) {
+        FILE *saved = diag_stream(), *quiet = fopen("/dev/null", "we");
+        unsigned errors = diag_error_count();
+        if (quiet)
+                diag_set_stream(quiet);
+        int r = load_manifests(o, next);
+        diag_set_stream(saved == stderr ? NULL : saved);
+        if (quiet)
+                fclose(quiet);
+        diag_restore_count(errors);
+        return r;
+}
+
+/* Read the manifests anew: 1 when they parsed (good is the new set; *prev the
+ * one it replaced and *scope what differs, when there was one), 0 when a burst
+ * tried early waits out its quiet period, -1 when they are invalid (good stays).
+ * now_asked (SIGHUP, a resync): read them as they are, without waiting. */
+static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_set *prev, struct edit_scope *scope,
+                            bool *scoped) {
         struct manifest_set next = { 0 };
-        int r = load_manifests(d->o, &next);
+        uint64_t now = now_ms();
+        bool early = !now_asked && d->have_good && d->last_event_ms && now < d->last_event_ms + MANIFEST_QUIET_MS;
+        int r = early ? load_quietly(d->o, &next) : load_manifests(d->o, &next);
+        *scoped = r >= 0 && d->have_good && edit_scope_compute(&d->good.model, &next.model, scope) >= 0;
+        if (early && (r < 0 || (*scoped && scope->n_removed))) {
+                /* Half a checkout, maybe: the rest of it may declare again what this removes. */
+                if (*scoped)
+                        edit_scope_done(scope);
+                *scoped = false;
+                manifests_done(&next);
+                timer_arm(d->debounce_fd, d->last_event_ms + MANIFEST_QUIET_MS - now, 0);
+                return 0;
+        }
         if (r < 0) {
                 /* Keep the last good state; the errors above were printed once for this revision. */
                 fprintf(diag_stream(), "manifests invalid: keeping the last good state%s\n",
                         d->have_good ? "" : " (none yet: nothing is applied)");
                 snprintf(d->last_error_digest, sizeof(d->last_error_digest), "%s", next.digest);
                 manifests_done(&next);
-                return;
+                return -1;
         }
         if (d->have_good)
-                manifests_done(&d->good);
+                *prev = d->good; /* the scope points into it until the run is done */
         d->good = next;
         d->have_good = true;
         d->last_error_digest[0] = '\0';
+        return 1;
 }
 
-static void run_once(struct daemon *d, const char *why) {
+/* One run over the manifests. A manifest edit of a host in sync runs over its
+ * scope; the start, SIGHUP, a resync, drift and retries (full) read everything. */
+static void run_once(struct daemon *d, const char *why, bool full) {
         struct pass_result res;
+        struct manifest_set prev = { 0 };
+        struct edit_scope scope = { 0 };
+        bool have_scope = false;
+        char what[160];
         if (d->manifests_dirty || !d->have_good) {
+                int r = reload_manifests(d, full, &prev, &scope, &have_scope);
+                if (r == 0)
+                        return;
                 d->manifests_dirty = false;
-                reload_manifests(d);
                 /* Watches come before the run, so that nothing it changes goes unseen. */
                 watch_backends(d);
         }
+        bool scoped = have_scope && d->good_in_sync && !full && !d->drift_dirty && !d->resync_due;
         d->drift_dirty = d->resync_due = false;
-        d->first_event_ms = 0;
+        d->first_event_ms = d->last_event_ms = 0;
+        d->burst_settled = false;
         if (!d->have_good)
-                return;
+                goto out;
         unsigned errors = diag_error_count();
         d->o->digest = d->good.digest;
+        if (scoped)
+                snprintf(what, sizeof(what), "%s; %zu resource%s changed, %zu of %zu in scope", why, scope.n_changed,
+                         scope.n_changed == 1 ? "" : "s", scope.want.n, d->good.model.n);
+        else
+                snprintf(what, sizeof(what), "%s", why);
         /* The reference is read before the run: a change that lands while it runs
          * (after its observation) differs from it and is checked at the next poll;
-         * the run's own changes cost one quiet check. */
-        poll_backends(d);
+         * the run's own changes cost one quiet check. A scoped run keeps the
+         * reference of the run before it, which that check compares against. */
+        if (!scoped)
+                poll_backends(d);
+        d->o->run.edit = scoped ? &scope : NULL;
         cmd_pass(d->o, &d->good.model, true, &res);
-        /* A drift check that found nothing to do is the echo of our own changes (or of
-         * a change already undone): not a run. Not draining the watches after a run is
-         * what keeps a change made during the run from being lost. */
+        d->o->run.edit = NULL;
+        d->good_in_sync = res.status == EXIT_OK && !res.n_pending && !res.held && !res.observe_failed;
+        why = what;
         if (strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held) {
                 diag_debug("check (drift): in sync");
                 d->backoff_s = 0;
                 diag_restore_count(errors);
-                return;
+                goto out;
         }
         d->runs++;
         if (res.held) {
@@ -218,7 +280,7 @@ static void run_once(struct daemon *d, const char *why) {
                 fprintf(diag_stream(), "run %u (%s): held, nothing applied\n", d->runs, why);
                 notify_status("held: run `reconcile release` or change the manifests");
                 diag_restore_count(errors);
-                return;
+                goto out;
         }
         fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,
                 res.status == EXIT_OK ? "in sync" : "errors");
@@ -234,6 +296,23 @@ static void run_once(struct daemon *d, const char *why) {
                 d->backoff_s = 0;
         watch_backends(d); /* a namespace or a service that answers only now */
         diag_restore_count(errors); /* the daemon lives on; each run reports its own */
+out:
+        if (have_scope)
+                edit_scope_done(&scope);
+        manifests_done(&prev);
+}
+
+/* Drift during a manifest burst is repaired by the run that ends it, which
+ * then runs in full. */
+static void on_drift(struct daemon *d) {
+        d->drift_dirty = true;
+        if (!d->manifests_dirty)
+                timer_arm(d->debounce_fd, DRIFT_QUIET_MS, 0);
+}
+
+static bool manifest_name(const char *name) {
+        size_t n = strlen(name);
+        return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) || (n > 4 && strcmp(name + n - 4, ".yml") == 0));
 }
 
 static void on_inotify(struct daemon *d) {
@@ -252,20 +331,25 @@ static void on_inotify(struct daemon *d) {
                                 ; /* a directory the path no longer names */
                         else if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
                                 relevant = rewatch = true;
-                        else
+                        else {
                                 relevant = true;
+                                d->burst_settled = (ev->mask & IN_MOVED_TO) && ev->len && manifest_name(ev->name);
+                        }
                         p += sizeof(*ev) + ev->len;
                 }
         }
-        if (rewatch)
+        if (rewatch) {
                 watch_manifests(d);
+                d->burst_settled = false;
+        }
         if (!relevant)
                 return;
         d->manifests_dirty = true;
         uint64_t now = now_ms();
         if (!d->first_event_ms)
                 d->first_event_ms = now;
-        uint64_t wait = MANIFEST_QUIET_MS;
+        d->last_event_ms = now;
+        uint64_t wait = d->burst_settled ? MANIFEST_SETTLED_MS : MANIFEST_QUIET_MS;
         if (now + wait > d->first_event_ms + MANIFEST_MAX_WAIT_MS)
                 wait = d->first_event_ms + MANIFEST_MAX_WAIT_MS > now ? d->first_event_ms + MANIFEST_MAX_WAIT_MS - now : 1;
         timer_arm(d->debounce_fd, wait, 0);
@@ -326,7 +410,7 @@ int cmd_daemon(struct options *o) {
                 return EXIT_ERROR;
         }
         fprintf(diag_stream(), "reconcile daemon: watching %s (resync every %d s)\n", o->manifests, o->resync);
-        run_once(&d, "start");
+        run_once(&d, "start", true);
         sd_notify(0, "READY=1");
         for (bool running = true; running;) {
                 struct epoll_event evs[16];
@@ -347,7 +431,7 @@ int cmd_daemon(struct options *o) {
                                                 sd_notify(0, "RELOADING=1");
                                                 fprintf(diag_stream(), "SIGHUP: re-reading the manifests\n");
                                                 d.manifests_dirty = true;
-                                                run_once(&d, "SIGHUP");
+                                                run_once(&d, "SIGHUP", true);
                                                 sd_notify(0, "READY=1");
                                         } else {
                                                 fprintf(diag_stream(), "%s: exiting\n", strsignal((int) si.ssi_signo));
@@ -363,26 +447,21 @@ int cmd_daemon(struct options *o) {
                         case SRC_DEBOUNCE:
                                 if (read(d.debounce_fd, &ticks, sizeof(ticks)) > 0)
                                         run_once(&d, d.manifests_dirty ? "manifests changed"
-                                                                       : d.drift_dirty ? "drift" : "retry");
+                                                                       : d.drift_dirty ? "drift" : "retry",
+                                                 !d.manifests_dirty);
                                 break;
                         case SRC_RESYNC:
                                 if (read(d.resync_fd, &ticks, sizeof(ticks)) > 0)
-                                        run_once(&d, "resync");
+                                        run_once(&d, "resync", true);
                                 break;
                         case SRC_POLL:
-                                if (read(d.poll_fd, &ticks, sizeof(ticks)) > 0 && poll_backends(&d) &&
-                                    !d.manifests_dirty) {
-                                        d.drift_dirty = true;
-                                        timer_arm(d.debounce_fd, DRIFT_QUIET_MS, 0);
-                                }
+                                if (read(d.poll_fd, &ticks, sizeof(ticks)) > 0 && poll_backends(&d))
+                                        on_drift(&d);
                                 break;
                         default: {
                                 size_t w = tag - SRC_WATCH;
-                                if (w < d.n_watches && run_watch_drain(&d.watches[w]) > 0 &&
-                                    !d.manifests_dirty) {
-                                        d.drift_dirty = true;
-                                        timer_arm(d.debounce_fd, DRIFT_QUIET_MS, 0);
-                                }
+                                if (w < d.n_watches && run_watch_drain(&d.watches[w]) > 0)
+                                        on_drift(&d);
                                 break;
                         }
                         }

@@ -286,6 +286,7 @@ static int revert_apply(const struct pass *outer, const char *ypath, const char 
                 rp.run.only_kinds = kinds ? (uint32_t) strtoul(kinds, NULL, 10) : 0;
                 rp.run.no_prune = true;
                 rp.run.no_adopt = true;
+                rp.run.edit = NULL; /* the checkpoint names what it puts back */
                 rp.run.allow_mass_delete = true; /* it deletes exactly what the change created */
                 rp.run.dry_run = false;
                 if (rp.run.only_kinds)
@@ -328,7 +329,8 @@ static int revert(const struct pass *outer, const char *why) {
         return 0;
 }
 
-/* With the lock held: revert an unconfirmed checkpoint a dead run left. 0 if none. */
+/* With the lock held: revert an unconfirmed checkpoint a dead run left. 0 if
+ * none, 1 when it was reverted. */
 static int checkpoint_recover(const struct pass *ps) {
         _cleanup_free_ char *mpath = state_path(ps->o->run.state_dir, "checkpoint");
         if (access(mpath, F_OK) < 0)
@@ -336,7 +338,8 @@ static int checkpoint_recover(const struct pass *ps) {
         /* We hold the lock, so the run that wrote it is gone: it died while waiting. */
         fprintf(diag_stream(), "warning: found a change applied with --confirm that was never confirmed (its run died): "
                                "reverting it before anything else\n");
-        return revert(ps, "unconfirmed change from a run that died");
+        int r = revert(ps, "unconfirmed change from a run that died");
+        return r < 0 ? r : 1;
 }
 
 int checkpoint_confirm(const char *state_dir) {
@@ -372,8 +375,12 @@ static int pass_prepare(struct pass *ps, struct ledger *ledger, int *lock, struc
         if (!dry && !ps->lock_held && (r = lock_take(ro->state_dir, ps->o->lock_timeout, lock)) < 0)
                 return r;
         /* An unconfirmed change whose run died is reverted before anything else. */
-        if (!dry && !ps->reverting && (r = checkpoint_recover(ps)) < 0)
-                return r;
+        if (!dry && !ps->reverting) {
+                if ((r = checkpoint_recover(ps)) < 0)
+                        return r;
+                if (r > 0)
+                        ps->run.edit = NULL; /* the revert changed the host: what the last run left is not presumed */
+        }
         if (!ps->reverting && ps->o->digest && (r = hold_check(ps, dry)) < 0) {
                 res->held = true;
                 return r;
@@ -429,9 +436,13 @@ static void pass_once(struct pass *ps, struct model *want, struct pass_result *r
         res->status = PASS_ERROR;
         if (pass_prepare(ps, &ledger, &lock, res) < 0)
                 goto out;
+        if (ps->run.edit)
+                run.want = &ps->run.edit->want; /* a scoped pass plans the edit's scope */
         res->observe_failed = run_observe(&run) < 0;
         if (run_plan(&run) == -ELOOP)
                 goto out;
+        if (ps->run.edit)
+                edit_scope_mass_delete(ps->run.edit, &run);
         res->n_actions = run.plan.n_actions;
         res->n_pending = run.plan.n_pending;
         report(ps, PASS_PLANNED, &run.plan, NULL, false);

@@ -933,6 +933,12 @@ struct backend {
          * desired or live resource of each action just applied), adding what
          * exists of them to live. Without it the backend is observed whole. */
         int (*observe_some)(void *state, const struct resource *const *objs, size_t n, struct model *live);
+        /* Optional, for scoped runs: add the object of presumed (the desired
+         * resource the last run made it) as it is, reading only what is cheap
+         * (an ipset's header: type, parameters, references, number of entries)
+         * and taking the rest from presumed; what was read disagreeing with
+         * presumed (another number of entries), the object is read whole. */
+        int (*observe_presumed)(void *state, const struct resource *presumed, struct model *live);
         /* Removals of this backend's kinds run after the creates and updates
          * (a route moves to its new metric before the old one goes). */
         bool delete_last;
@@ -966,6 +972,9 @@ struct run_opts {
         bool dry_run;
         bool no_prune; /* a revert: restore what it names, delete nothing else */
         bool no_adopt; /* a revert: what it puts back was not ours, and does not become ours */
+        /* A scoped run (the daemon, after a manifest edit): a pass plans its
+         * want (the scope's resources), observes and prunes only the scope. */
+        struct edit_scope *edit;
         /* Asked before each action; true stops the apply there (SIGTERM in the daemon). */
         bool (*should_stop)(void);
 };
@@ -1006,6 +1015,43 @@ int run_watch_drain(struct watch *w);
  * in w[0..*n) yet; returns how many were added. */
 size_t run_watch_open(const struct run_opts *o, const struct model *want, struct watch *w, size_t *n, size_t max);
 void run_watch_close(struct watch *w, size_t n);
+
+/* Scoped runs (reconcile/scope.c): what a manifest edit touches. The resources
+ * that differ between the last applied model and the new one (added, removed,
+ * a field changed), what depends on them, and what they depend on. A run over
+ * the scope plans what a full run would, as long as the host outside the scope
+ * is as the last run left it (in sync): drift and resyncs run in full. */
+struct edit_scope {
+        struct model keys; /* stubs: the (kind, name) and live key of each resource in scope */
+        struct model want; /* the new model's resources in scope, borrowed */
+        const struct model *all; /* the whole new model: what a delete may take with it is looked up there */
+        /* What the backends read: desired or formerly desired resources, or
+         * keys' stubs for what is named but not declared. */
+        const struct resource **objs;
+        /* For each of objs, the last applied model's resource of that name: what
+         * the host holds of it, the last run having ended in sync (NULL: new). */
+        const struct resource **presumed;
+        size_t n_objs;
+        size_t n_changed; /* resources added, removed or edited */
+        size_t n_removed; /* of those, removed (or now of another kind) */
+};
+/* Field by field through the kind's table, as parsed (defaults applied). */
+bool resource_equal(const struct resource *a, const struct resource *b);
+int edit_scope_compute(const struct model *before, const struct model *after, struct edit_scope *s);
+void edit_scope_done(struct edit_scope *s);
+bool edit_scope_has(const struct edit_scope *s, enum kind k, const char *name);
+/* Whether a scoped run reads backend b: it serves something in scope, or it
+ * cannot read objects one by one and another such backend does. */
+bool edit_scope_observes(const struct edit_scope *s, const struct backend *b);
+/* Read the scope's objects of b's kinds: observe_presumed for those the last
+ * applied model has, observe_some for the others. */
+int edit_scope_observe(const struct edit_scope *s, const struct backend *b, void *state, struct model *live);
+/* Verification: the objects of b an apply touched; a desired one is presumed
+ * to be as desired (observe_presumed checks what it can read cheaply). */
+int edit_scope_verify(const struct edit_scope *s, const struct backend *b, void *state,
+                      const struct resource *const *objs, size_t n, struct model *live);
+/* The mass-delete guard as a full run would count it: every owned object. */
+void edit_scope_mass_delete(const struct edit_scope *s, struct run *r);
 
 /* Small files in the state dir (reconcile/fileio.c). The one writer of the
  * ledger, the checkpoint and the hold: PATH.tmp, write, fsync, rename, fsync

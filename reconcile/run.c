@@ -211,7 +211,11 @@ static int observe_backend(struct run *r, size_t i) {
         struct str_list names = { 0 };
         if (b->reads_by_name)
                 names_for(r, b, &names);
-        int x = b->observe(r->bstate[i], &names, &r->live);
+        int x;
+        if (r->opts->edit && b->observe_some)
+                x = edit_scope_observe(r->opts->edit, b, r->bstate[i], &r->live);
+        else
+                x = b->observe(r->bstate[i], &names, &r->live);
         str_list_done(&names);
         if (x < 0) {
                 b->close(r->bstate[i]);
@@ -226,6 +230,8 @@ int run_observe(struct run *r) {
         model_done(&r->live);
         for (size_t i = 0; i < n_backends; i++) {
                 const struct backend *b = backends[i];
+                if (r->opts->edit && !edit_scope_observes(r->opts->edit, b))
+                        continue;
                 if (!r->bopen[i]) {
                         bool named;
                         if (!backend_needed(r, b, &named))
@@ -285,7 +291,8 @@ static int run_reobserve(struct run *r, const struct plan *applied) {
                 } else if (n) {
                         /* Read into a model of its own first: objs may point into the old live state. */
                         struct model fresh = { 0 };
-                        int x = b->observe_some(r->bstate[i], objs, n, &fresh);
+                        int x = r->opts->edit ? edit_scope_verify(r->opts->edit, b, r->bstate[i], objs, n, &fresh)
+                                              : b->observe_some(r->bstate[i], objs, n, &fresh);
                         model_take_if(&r->live, of_keys, &k, &r->retired, &r->n_retired);
                         for (size_t j = 0; j < fresh.n; j++)
                                 if (model_add(&r->live, fresh.v[j]) < 0)
@@ -472,7 +479,9 @@ struct collateral {
 
 static void collateral_check(void *u, enum kind k, const char *name) {
         struct collateral *c = u;
-        const struct resource *w = c->run->want ? model_find(c->run->want, k, name) : NULL;
+        /* A scoped run plans part of the manifests; what they declare is all of them. */
+        const struct model *declared = c->run->opts->edit ? c->run->opts->edit->all : c->run->want;
+        const struct resource *w = declared ? model_find(declared, k, name) : NULL;
         const struct resource *l = model_find(&c->run->live, k, name);
         for (size_t i = 0; i < c->plan->n_actions; i++)
                 if (c->plan->actions[i].op == OP_DELETE && c->plan->actions[i].live == l && l)
@@ -664,7 +673,7 @@ static char *prune_reason(const struct run *r, const struct resource *l, const s
 static void plan_prune_one(struct planning *pl, const struct model *ids, struct resource *l) {
         struct run *r = pl->r;
         char scope[512];
-        if (!kind_selected(r->opts, l->kind))
+        if (!kind_selected(r->opts, l->kind) || (r->opts->edit && !edit_scope_has(r->opts->edit, l->kind, l->name)))
                 return;
         const char *sc = scope_of(r->opts, l->kind, scope, sizeof(scope));
         struct ledger_entry *e = ledger_find(r->ledger, sc, l->kind, l->name);
@@ -853,7 +862,7 @@ static void ledger_forget_vanished(struct run *r) {
         char scope[512];
         for (size_t i = 0; i < r->ledger->n; i++) {
                 struct ledger_entry *e = &r->ledger->v[i];
-                if (e->gone || !kind_selected(r->opts, e->kind))
+                if (e->gone || !kind_selected(r->opts, e->kind) || (r->opts->edit && !edit_scope_has(r->opts->edit, e->kind, e->name)))
                         continue;
                 const struct backend *b = backend_for_kind(e->kind);
                 if (!b || !r->bopen[backend_index(b)] ||

@@ -317,6 +317,124 @@ ipsets:
         expect_out '^run 3 \(drift\)'
 }
 
+# replace NAME TEXT: write the manifest beside and rename it into place, as deploy tools do.
+replace() {
+        printf '%s\n' "$2" >"$M/.$1.tmp"
+        mv "$M/.$1.tmp" "$M/$1.yaml"
+}
+
+# The host as a full run sees it after the daemon's scoped runs: in sync.
+full_plan_in_sync() {
+        OUT=$("$RECONCILE" plan --exit-code -d "$M" --state-dir "$S" --netns "$NS" 2>&1); RC=$?
+        expect_rc 0 "a full plan after the scoped run"
+}
+
+# Action lines of the log after its Nth run line.
+actions_after_run() {
+        awk -v n="$1" '/^run [0-9]+ / { runs++; next } runs >= n && /^(create|update|replace|delete|adopt) /' "$TMP/log"
+}
+
+with_set() {
+        printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  br1: {}\nipsets:\n  allow: { type: hash:ip, entries: [%s] }\n  deny: { type: hash:ip, entries: [10.9.0.1] }\n' "$1"
+}
+
+test_scoped_ipset_entry() {
+        manifest "$(with_set '10.0.0.1, 10.0.0.2, 10.0.0.3')"
+        d_start
+        wait_for 'run 1 .*in sync' 5 || fail "the first run did not end in sync"
+        # The checks of the first run's own changes (netlink echoes, the ipset
+        # poll every 2 s) are full runs; an edit that meets one runs in full too.
+        sleep 2.5
+        replace host "$(with_set '10.0.0.1, 10.0.0.4, 10.0.0.3')"
+        local i set
+        for i in $(seq 1 250); do
+                set=$(ip netns exec "$NS" ipset list allow | grep '^10\.' | sort | tr '\n' ' ')
+                [ "$set" = "10.0.0.1 10.0.0.3 10.0.0.4 " ] && break
+                sleep 0.02
+        done
+        [ "$set" = "10.0.0.1 10.0.0.3 10.0.0.4 " ] || fail "the entry edit was not applied: $set"
+        wait_runs 2 5
+        OUT=$(cat "$TMP/log")
+        expect_out '^run 2 \(manifests changed; 1 resource changed, 1 of 4 in scope\): 1 actions, 1 done, in sync'
+        OUT=$(actions_after_run 1)
+        [ "$OUT" = "update ipset allow: done" ] || fail "the scoped run did more than the edit"
+        full_plan_in_sync
+        d_stop
+}
+
+# An entry someone added by hand before the edit: the header's number of
+# entries disagrees with the last applied model, and the set is read whole.
+test_scoped_ipset_reads_whole_on_drift() {
+        manifest "$(with_set '10.0.0.1, 10.0.0.2')"
+        d_start
+        wait_for 'run 1 .*in sync' 5 || fail "the first run did not end in sync"
+        sleep 2.5
+        ip netns exec "$NS" ipset add allow 10.0.0.99
+        replace host "$(with_set '10.0.0.1, 10.0.0.3')"
+        wait_runs 2 5 || fail "no run after the edit"
+        # Read at once: the poll's check of the run's own change (a full run) comes later.
+        local set
+        set=$(ip netns exec "$NS" ipset list allow | grep '^10\.' | sort | tr '\n' ' ')
+        [ "$set" = "10.0.0.1 10.0.0.3 " ] || fail "the set is not as declared after the run: $set"
+        OUT=$(cat "$TMP/log")
+        # Scoped, or in full when the poll saw the added entry first: the same result.
+        expect_out '^run 2 \(manifests changed(; 1 resource changed, 1 of 4 in scope)?\): 1 actions, 1 done, in sync'
+        full_plan_in_sync
+        d_stop
+}
+
+test_scoped_prune_and_guard() {
+        manifest 'version: 1
+bridges:
+  br0: {}
+  br1: {}
+'
+        manifest 'version: 1
+bridges:
+  br2: {}
+' extra
+        d_start
+        wait_for 'run 1 .*in sync' 5 || fail "the first run did not end in sync"
+        sleep 0.5 # after the check of the run's own netlink echoes
+        replace host 'version: 1
+bridges:
+  br0: {}
+'
+        local i
+        for i in $(seq 1 250); do link_exists br1 || break; sleep 0.02; done
+        link_exists br1 && fail "a bridge removed from the manifests was not deleted"
+        sleep 0.5
+        rm "$M/extra.yaml"
+        for i in $(seq 1 250); do link_exists br2 || break; sleep 0.02; done
+        link_exists br2 && fail "a bridge whose file was removed was not deleted"
+        wait_runs 3 5
+        OUT=$(cat "$TMP/log")
+        expect_out '^run 2 \(manifests changed; 1 resource changed, 0 of 2 in scope\): 1 actions, 1 done, in sync'
+        expect_out '^run 3 \(manifests changed; 1 resource changed, 0 of 1 in scope\): 1 actions, 1 done, in sync'
+        full_plan_in_sync
+        # Three of four owned bridges gone at once: refused, as a full run refuses it.
+        manifest 'version: 1
+bridges:
+  br0: {}
+'
+        replace more 'version: 1
+bridges:
+  b1: {}
+  b2: {}
+  b3: {}
+'
+        for i in $(seq 1 250); do link_exists b3 && break; sleep 0.02; done
+        wait_runs 4 5
+        sleep 0.5
+        rm "$M/more.yaml"
+        wait_runs 5 5 || fail "no run after the file was removed"
+        link_exists b1 || fail "the mass delete was not refused"
+        OUT=$(cat "$TMP/log")
+        expect_out 'refusing to delete 3 of 4 deletable resources'
+        expect_out '^run 5 \(manifests changed; 3 resources changed, 0 of 1 in scope\): 3 actions, 0 done, errors'
+        d_stop
+}
+
 t "daemon: applies at start, applies an edit, SIGTERM exits 0 with the lock released" test_start_edit_sigterm
 t "daemon: 50 files written at once are one run" test_burst_is_one_run
 t "daemon: deleted bridge and changed MTU repaired within 1 s" test_drift_repaired_within_a_second
@@ -338,6 +456,9 @@ fi
 t "daemon: unreachable backend retried with backoff" test_unreachable_backend_backoff
 t "daemon: READY, STATUS, RELOADING, STOPPING through sd_notify" test_sd_notify
 t "daemon: a flushed or destroyed ipset is repaired by the poll within 5 s" test_ipset_drift_found_by_poll
+t "daemon: one ipset entry edited runs over that set alone, and a full plan then is empty" test_scoped_ipset_entry
+t "daemon: a scoped edit of a set with an entry added by hand reads the set whole" test_scoped_ipset_reads_whole_on_drift
+t "daemon: a scoped run deletes what left the manifests or went with its file, and refuses a mass delete" test_scoped_prune_and_guard
 if command -v systemd-analyze >/dev/null; then
         t "systemd unit passes systemd-analyze verify" test_unit_verifies
 else

@@ -1,0 +1,465 @@
+/* Scoped runs: on random edits of a host in sync with the last applied
+ * manifests, a pass over the edit's scope plans, applies, logs and records
+ * exactly what a full pass does (fake link backend, tests/unit/fake-backends.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../cmd/output.h"
+#include "../../parsers/parsers.h"
+#include "fake-backends.h"
+
+#define N_ETH 5
+#define N_BR 5
+#define N_VLAN 4
+
+/* A host's manifests as numbers, to edit at random and write as YAML. */
+struct host {
+        bool eth_declared[N_ETH];
+        unsigned eth_mtu[N_ETH];
+        bool br_declared[N_BR], br_absent[N_BR], br_ghost[N_BR];
+        unsigned br_mtu[N_BR];
+        unsigned br_ports[N_BR]; /* bit i: eth i (each NIC in one bridge at most) */
+        bool vl_declared[N_VLAN];
+        unsigned vl_id[N_VLAN], vl_mtu[N_VLAN];
+        unsigned vl_parent[N_VLAN]; /* eth i, or br (i - N_ETH) */
+};
+
+static void parent_name(unsigned p, char *buf, size_t size) {
+        if (p < N_ETH)
+                snprintf(buf, size, "eth%u", p);
+        else
+                snprintf(buf, size, "br%u", p - N_ETH);
+}
+
+static unsigned rnd(unsigned n) {
+        return (unsigned) rand() % n;
+}
+
+static unsigned rnd_mtu(void) {
+        static const unsigned mtus[] = { 1400, 1500, 9000 };
+        return mtus[rnd(3)];
+}
+
+static void host_random(struct host *h) {
+        memset(h, 0, sizeof(*h));
+        for (unsigned i = 0; i < N_ETH; i++) {
+                h->eth_declared[i] = rnd(2);
+                h->eth_mtu[i] = rnd_mtu();
+        }
+        for (unsigned i = 0; i < N_BR; i++) {
+                h->br_declared[i] = rnd(4) != 0;
+                h->br_mtu[i] = rnd_mtu();
+        }
+        for (unsigned i = 0; i < N_ETH; i++)
+                if (rnd(2))
+                        h->br_ports[rnd(N_BR)] |= 1u << i;
+        for (unsigned i = 0; i < N_VLAN; i++) {
+                h->vl_declared[i] = rnd(3) != 0;
+                h->vl_id[i] = 10 + rnd(3);
+                h->vl_parent[i] = rnd(N_ETH + N_BR);
+                h->vl_mtu[i] = rnd_mtu();
+                /* In sync means the last run planned everything: a VLAN's bridge is declared. */
+                if (h->vl_parent[i] >= N_ETH)
+                        h->br_declared[h->vl_parent[i] - N_ETH] = true;
+        }
+}
+
+/* One edit an operator might make; some make what cannot be planned (a ghost port). */
+static void host_edit(struct host *h) {
+        unsigned b = rnd(N_BR), v = rnd(N_VLAN), e = rnd(N_ETH);
+        switch (rnd(12)) {
+        case 0: h->br_declared[b] = !h->br_declared[b]; break;
+        case 1: h->br_mtu[b] = rnd_mtu(); break;
+        case 2:
+                for (unsigned i = 0; i < N_BR; i++)
+                        h->br_ports[i] &= ~(1u << e);
+                if (rnd(2))
+                        h->br_ports[b] |= 1u << e;
+                break;
+        case 3: h->br_absent[b] = !h->br_absent[b]; break;
+        case 4: h->vl_declared[v] = !h->vl_declared[v]; break;
+        case 5: h->vl_id[v] = 10 + rnd(3); break;
+        case 6: h->vl_parent[v] = rnd(2) ? e : N_ETH + b; break;
+        case 7: h->vl_mtu[v] = rnd_mtu(); break;
+        case 8: h->eth_mtu[e] = rnd_mtu(); break;
+        case 9: h->eth_declared[e] = !h->eth_declared[e]; break;
+        case 10: h->br_ghost[b] = !h->br_ghost[b]; break;
+        case 11: /* a bad checkout: most bridges gone at once */
+                for (unsigned i = 0; i < N_BR; i++)
+                        h->br_declared[i] = h->br_declared[i] && rnd(4) == 0;
+                break;
+        }
+}
+
+static char *host_yaml(const struct host *h) {
+        char *y = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&y, &len);
+        fprintf(f, "version: 1\nethernets:\n");
+        for (unsigned i = 0; i < N_ETH; i++)
+                if (h->eth_declared[i])
+                        fprintf(f, "  eth%u: { mtu: %u }\n", i, h->eth_mtu[i]);
+        fprintf(f, "bridges:\n");
+        for (unsigned i = 0; i < N_BR; i++) {
+                if (!h->br_declared[i])
+                        continue;
+                if (h->br_absent[i]) {
+                        fprintf(f, "  br%u: { state: absent }\n", i);
+                        continue;
+                }
+                fprintf(f, "  br%u: { mtu: %u, interfaces: [", i, h->br_mtu[i]);
+                const char *sep = "";
+                for (unsigned e = 0; e < N_ETH; e++)
+                        if (h->br_ports[i] & (1u << e)) {
+                                fprintf(f, "%seth%u", sep, e);
+                                sep = ", ";
+                        }
+                if (h->br_ghost[i])
+                        fprintf(f, "%sghost%u", sep, i);
+                fprintf(f, "] }\n");
+        }
+        fprintf(f, "vlans:\n");
+        for (unsigned i = 0; i < N_VLAN; i++) {
+                char parent[16];
+                parent_name(h->vl_parent[i], parent, sizeof(parent));
+                if (h->vl_declared[i])
+                        fprintf(f, "  vl%u: { link: %s, id: %u, mtu: %u }\n", i, parent, h->vl_id[i], h->vl_mtu[i]);
+        }
+        fclose(f);
+        return y;
+}
+
+static void parse(struct manifest_set *set, const struct host *h) {
+        char *y = host_yaml(h);
+        memset(set, 0, sizeof(*set));
+        assert_int_equal(manifest_parse_buffer(set, "m.yaml", y, strlen(y), "kvm1"), 0);
+        free(y);
+}
+
+/* The host as the last run left it: every NIC, and what h declares, as declared;
+ * one bridge no one declared that is not ours. */
+static void live_in_sync(const struct host *h) {
+        model_done(&fake_live);
+        for (unsigned i = 0; i < N_ETH; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "eth%u", i);
+                struct resource *r = resource_new(KIND_ETHERNET, name);
+                r->link.mtu = h->eth_declared[i] ? h->eth_mtu[i] : 1500;
+                r->set = LINK_F_MTU;
+                model_add(&fake_live, r);
+        }
+        for (unsigned i = 0; i < N_BR; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "br%u", i);
+                if (!h->br_declared[i] || h->br_absent[i])
+                        continue;
+                struct resource *r = resource_new(KIND_BRIDGE, name);
+                r->link.mtu = h->br_mtu[i];
+                r->set = LINK_F_MTU;
+                for (unsigned e = 0; e < N_ETH; e++)
+                        if (h->br_ports[i] & (1u << e))
+                                *(char **) array_push(&r->link.interfaces.v, &r->link.interfaces.n, sizeof(char *)) =
+                                        xasprintf("eth%u", e);
+                model_add(&fake_live, r);
+        }
+        for (unsigned i = 0; i < N_VLAN; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "vl%u", i);
+                if (!h->vl_declared[i])
+                        continue;
+                struct resource *r = resource_new(KIND_VLAN, name);
+                r->link.mtu = h->vl_mtu[i];
+                r->link.vlan_id = h->vl_id[i];
+                parent_name(h->vl_parent[i], r->link.link, sizeof(r->link.link));
+                r->set = LINK_F_MTU | LINK_F_ID | LINK_F_LINK;
+                model_add(&fake_live, r);
+        }
+        struct resource *r = resource_new(KIND_BRIDGE, "docker0");
+        r->link.mtu = 1500;
+        model_add(&fake_live, r);
+}
+
+/* A fresh state dir whose ledger owns what h declares (present); on tmpfs
+ * where there is one, where the ledger's fsyncs cost nothing. */
+static void state_in_sync(char *dir, size_t size, const struct host *h) {
+        snprintf(dir, size, "%s/rct-scope-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        assert_non_null(mkdtemp(dir));
+        struct ledger l;
+        assert_int_equal(ledger_load(&l, dir), 0);
+        char name[16];
+        for (unsigned i = 0; i < N_BR; i++)
+                if (h->br_declared[i] && !h->br_absent[i]) {
+                        snprintf(name, sizeof(name), "br%u", i);
+                        ledger_add(&l, "netns:host", KIND_BRIDGE, name);
+                }
+        for (unsigned i = 0; i < N_VLAN; i++)
+                if (h->vl_declared[i]) {
+                        snprintf(name, sizeof(name), "vl%u", i);
+                        ledger_add(&l, "netns:host", KIND_VLAN, name);
+                }
+        l.dirty = true;
+        assert_int_equal(ledger_save(&l), 0);
+        ledger_done(&l);
+}
+
+/* What a pass showed: each reported plan, with every field a person or apply sees. */
+struct transcript {
+        char *text;
+        size_t len;
+        FILE *f;
+};
+
+static void plan_write(FILE *f, const struct plan *p) {
+        fprintf(f, "actions %zu errors %u guard %zu/%zu %d\n", p->n_actions, p->n_errors, p->n_deletes,
+                p->n_managed_in_scope, p->mass_delete_refused);
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct action *a = &p->actions[i];
+                fprintf(f, "%s %s %s key=%s pos=%s:%u:%u result=%d reason=%s risk=%s\n", op_to_string(a->op),
+                        kind_to_string(a->kind), a->name, a->key, a->pos.file ? a->pos.file : "-", a->pos.line,
+                        a->pos.col, a->result, a->reason ? a->reason : "-", a->risk ? a->risk : "-");
+                for (size_t j = 0; j < a->n_changes; j++) {
+                        char was[256], now[256];
+                        const char *from = change_words(a, &a->changes[j], false, was, sizeof(was));
+                        const char *to = change_words(a, &a->changes[j], true, now, sizeof(now));
+                        fprintf(f, "  %s %s -> %s\n", a->changes[j].name, from ? from : "-", to ? to : "-");
+                }
+        }
+        for (size_t i = 0; i < p->n_pending; i++)
+                fprintf(f, "pending %s %s %s\n", kind_to_string(p->pending[i].kind), p->pending[i].name,
+                        p->pending[i].reason);
+}
+
+static void on_report(void *u, const struct pass_report *rep) {
+        struct transcript *t = u;
+        fprintf(t->f, "event %d failed %d\n", (int) rep->event, rep->failed);
+        if (rep->plan)
+                plan_write(t->f, rep->plan);
+}
+
+struct outcome {
+        char *transcript; /* the reports, then the errors, the apply log and the ledger */
+        size_t n_actions;
+};
+
+static void pass_in(const char *dir, struct model *want, struct edit_scope *sc, struct outcome *out) {
+        struct transcript t = { 0 };
+        t.f = open_memstream(&t.text, &t.len);
+        char *errs = NULL;
+        size_t errs_len = 0;
+        FILE *ef = open_memstream(&errs, &errs_len);
+        diag_set_stream(ef);
+        diag_reset();
+        fake_log[0] = '\0';
+        struct pass_opts po = { .run = { .state_dir = dir, .edit = sc }, .report = on_report, .u = &t };
+        struct pass_result res;
+        pass_run(&po, want, &res);
+        diag_set_stream(NULL);
+        fclose(ef);
+        char path[128];
+        snprintf(path, sizeof(path), "%s/ledger", dir);
+        char *ledger = file_read(path);
+        fprintf(t.f, "status %d actions %zu done %zu pending %zu\nerrors:\n%s\nlog: %s\nledger:\n%s\n", res.status,
+                res.n_actions, res.n_done, res.n_pending, errs ? errs : "", fake_log, ledger ? ledger : "(none)");
+        fclose(t.f);
+        free(errs);
+        free(ledger);
+        out->transcript = t.text;
+        out->n_actions = res.n_actions;
+}
+
+static void rm_dir(const char *dir) {
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+struct tally {
+        unsigned runs, with_actions, with_deletes, refused, narrower;
+};
+
+/* One edit: the full pass and the scoped pass, each on a copy of the same host. */
+static void compare_once(const struct host *before, const struct host *after, struct tally *t) {
+        struct manifest_set s0, s1;
+        struct edit_scope sc;
+        char dir_full[80], dir_scoped[80];
+        struct outcome full, scoped;
+        parse(&s0, before);
+        parse(&s1, after);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
+
+        live_in_sync(before);
+        state_in_sync(dir_full, sizeof(dir_full), before);
+        pass_in(dir_full, &s1.model, NULL, &full);
+        state_in_sync(dir_scoped, sizeof(dir_scoped), before);
+        pass_in(dir_scoped, &s1.model, &sc, &scoped);
+
+        if (strcmp(full.transcript, scoped.transcript) != 0) {
+                char *y0 = host_yaml(before), *y1 = host_yaml(after);
+                fprintf(stderr, "before:\n%s\nafter:\n%s\nFULL:\n%s\nSCOPED:\n%s\n", y0, y1, full.transcript,
+                        scoped.transcript);
+                free(y0);
+                free(y1);
+        }
+        assert_string_equal(full.transcript, scoped.transcript);
+        t->runs++;
+        t->with_actions += full.n_actions > 0;
+        t->with_deletes += strstr(full.transcript, "\ndelete ") != NULL;
+        t->refused += strstr(full.transcript, "refusing to delete") != NULL;
+        t->narrower += sc.want.n < s1.model.n;
+
+        free(full.transcript);
+        free(scoped.transcript);
+        edit_scope_done(&sc);
+        manifests_done(&s0);
+        manifests_done(&s1);
+        rm_dir(dir_full);
+        rm_dir(dir_scoped);
+        model_done(&fake_live);
+}
+
+static void test_random_edits_plan_and_apply_as_a_full_run(void **state) {
+        (void) state;
+        struct tally t = { 0 };
+        srand(16);
+        for (int i = 0; i < 400; i++) {
+                struct host before, after;
+                host_random(&before);
+                after = before;
+                for (unsigned n = 1 + rnd(3); n; n--)
+                        host_edit(&after);
+                compare_once(&before, &after, &t);
+        }
+        if (getenv("SCOPE_TALLY"))
+                fprintf(stderr, "runs %u actions %u deletes %u refused %u narrower %u\n", t.runs, t.with_actions, t.with_deletes, t.refused, t.narrower);
+        /* The comparison covered what matters: plans with actions, deletes, the
+         * guard refusing, and scopes narrower than the whole manifests. */
+        assert_int_equal(t.runs, 400);
+        assert_true(t.with_actions > 100);
+        assert_true(t.with_deletes > 20);
+        assert_true(t.refused > 5);
+        assert_true(t.narrower > 100);
+}
+
+static void test_equal_through_the_tables(void **state) {
+        (void) state;
+        struct host h;
+        srand(3);
+        host_random(&h);
+        h.br_declared[0] = true;
+        h.br_absent[0] = false;
+        struct manifest_set a, b;
+        parse(&a, &h);
+        parse(&b, &h);
+        for (size_t i = 0; i < a.model.n; i++)
+                assert_true(resource_equal(a.model.v[i], b.model.v[i]));
+        manifests_done(&b);
+        h.br_mtu[0] = h.br_mtu[0] == 1500 ? 9000 : 1500;
+        parse(&b, &h);
+        assert_false(resource_equal(model_find(&a.model, KIND_BRIDGE, "br0"), model_find(&b.model, KIND_BRIDGE, "br0")));
+        manifests_done(&a);
+        manifests_done(&b);
+}
+
+/* An MTU edit of one VLAN: its parent comes into scope (it needs it), the
+ * bridges do not; no edit, no scope. */
+static void test_scope_holds_the_edit_and_what_it_needs(void **state) {
+        (void) state;
+        struct host h = { 0 };
+        for (unsigned i = 0; i < N_ETH; i++)
+                h.eth_declared[i] = true, h.eth_mtu[i] = 1500;
+        for (unsigned i = 0; i < N_BR; i++)
+                h.br_declared[i] = true, h.br_mtu[i] = 1500;
+        h.br_ports[0] = 1u << 0;
+        h.vl_declared[0] = true, h.vl_id[0] = 10, h.vl_parent[0] = 1, h.vl_mtu[0] = 1500;
+        struct host e = h;
+        e.vl_mtu[0] = 9000;
+        struct manifest_set s0, s1, s2;
+        struct edit_scope sc;
+        parse(&s0, &h);
+        parse(&s1, &e);
+        parse(&s2, &h);
+        assert_int_equal(edit_scope_compute(&s0.model, &s2.model, &sc), 0);
+        assert_int_equal(sc.n_changed, 0);
+        assert_int_equal(sc.keys.n, 0);
+        edit_scope_done(&sc);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_int_equal(sc.n_changed, 1);
+        assert_true(edit_scope_has(&sc, KIND_VLAN, "vl0"));
+        assert_true(edit_scope_has(&sc, KIND_ETHERNET, "eth1"));
+        assert_false(edit_scope_has(&sc, KIND_BRIDGE, "br0"));
+        assert_false(edit_scope_has(&sc, KIND_ETHERNET, "eth0"));
+        assert_int_equal(sc.want.n, 2);
+        edit_scope_done(&sc);
+        /* A port's edit brings in the bridge that holds it. */
+        e = h;
+        e.eth_mtu[0] = 9000;
+        manifests_done(&s1);
+        parse(&s1, &e);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_true(edit_scope_has(&sc, KIND_BRIDGE, "br0"));
+        assert_false(edit_scope_has(&sc, KIND_BRIDGE, "br1"));
+        edit_scope_done(&sc);
+        manifests_done(&s0);
+        manifests_done(&s1);
+        manifests_done(&s2);
+}
+
+/* A bridge that left the manifests (its file removed) is deleted by the scoped
+ * pass; the guard counts every owned bridge, not only the scope's. */
+static void test_scoped_prune_and_guard(void **state) {
+        (void) state;
+        struct host h = { 0 };
+        for (unsigned i = 0; i < N_BR; i++)
+                h.br_declared[i] = true, h.br_mtu[i] = 1500;
+        struct host e = h;
+        e.br_declared[2] = false;
+        struct manifest_set s0, s1;
+        struct edit_scope sc;
+        struct outcome out;
+        char dir[80];
+        parse(&s0, &h);
+        parse(&s1, &e);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_int_equal(sc.want.n, 0);
+        live_in_sync(&h);
+        state_in_sync(dir, sizeof(dir), &h);
+        pass_in(dir, &s1.model, &sc, &out);
+        assert_string_equal(fake_log, "delete br2");
+        assert_non_null(strstr(out.transcript, "guard 0/0 0"));
+        free(out.transcript);
+        rm_dir(dir);
+        edit_scope_done(&sc);
+        manifests_done(&s1);
+        /* Three of five gone: refused, as a full run refuses it. */
+        e.br_declared[0] = e.br_declared[1] = false;
+        parse(&s1, &e);
+        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
+        state_in_sync(dir, sizeof(dir), &h);
+        pass_in(dir, &s1.model, &sc, &out);
+        assert_string_equal(fake_log, "");
+        assert_non_null(strstr(out.transcript, "guard 3/5 1"));
+        assert_non_null(strstr(out.transcript, "refusing to delete 3 of 5"));
+        free(out.transcript);
+        rm_dir(dir);
+        edit_scope_done(&sc);
+        manifests_done(&s0);
+        manifests_done(&s1);
+        model_done(&fake_live);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_equal_through_the_tables),
+                cmocka_unit_test(test_scope_holds_the_edit_and_what_it_needs),
+                cmocka_unit_test(test_scoped_prune_and_guard),
+                cmocka_unit_test(test_random_edits_plan_and_apply_as_a_full_run),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
