@@ -182,3 +182,5 @@ extern const struct backend ipvs_backend;
 extern const struct backend ipset_backend;
 extern const struct backend route_backend;
 extern const struct backend sysctl_backend;
+extern const struct backend module_backend;
+extern const struct backend hugepage_backend;
