@@ -70,9 +70,10 @@ static int read_count(const char *dir, const char *file, uint32_t *out) {
         return 0;
 }
 
-/* Sysfs attributes take one write in place, never a rename. */
+/* Sysfs attributes take one write in place, never a rename (O_TRUNC, as a
+ * shell's redirection: sysfs ignores it, a test's plain file needs it). */
 static int sysfs_write(const char *path, const char *value) {
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         size_t len = strlen(value);
@@ -237,7 +238,7 @@ const struct backend hugepage_backend = {
 /* ---- the hugepage kind: page sizes (per node) to counts ---- */
 
 static const struct field hugepage_fields[] = {
-        { "count", FT_U32, R(hugepage.count), 0, 0, HUGEPAGE_F_COUNT, NULL, "huge page count", NULL },
+        { "count", FT_U32, R(hugepage.count), 0, UINT32_MAX, HUGEPAGE_F_COUNT, NULL, "huge page count", NULL },
 };
 
 static void hugepage_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {

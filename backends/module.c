@@ -445,9 +445,11 @@ static int module_apply(void *state, const struct action *a, struct ledger *l, s
                 return r;
         if (a->op == OP_DELETE)
                 return a->live && module_unloads(a->live, e) ? module_unload(s, key) : 0;
-        struct kmod_view v;
-        kmod_look(s->kmod, key, &v);
-        if (v.loaded)
+        /* Loaded as the plan said: a create, or an update that loads it. */
+        bool load = a->op == OP_CREATE;
+        for (size_t i = 0; i < a->n_changes; i++)
+                load = load || a->changes[i].field == MODULE_F_LOADED;
+        if (!load)
                 return 0;
         r = module_load(s, key);
         if (r == 0 && e)
@@ -487,7 +489,7 @@ static int parse_module_options(const char *val, void *base, const struct field 
                 return -EINVAL;
         }
         for (const char *q = val; *q; q++)
-                if ((unsigned char) *q < 0x20 || *q == 0x7f || *q == '#') {
+                if (((unsigned char) *q < 0x20 && *q != '\t') || *q == 0x7f || *q == '#') {
                         snprintf(err, err_size, "module %s: options: \"%.64s\" holds a control character or '#'",
                                  r->name, printable(val));
                         return -EINVAL;
