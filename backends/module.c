@@ -3,9 +3,10 @@
  * and ETC/modprobe.d/reconcile.conf (their options). ETC is /etc, or
  * $RECONCILE_ETC for tests. A module is known by the kernel's spelling of its
  * name (vfio_pci for vfio-pci). Options of a module already loaded cannot
- * change: that is pending a reload, never an unload of a module in use; a
- * module leaves the files when it leaves the manifests, and is unloaded only
- * if reconcile loaded it and nothing uses it. */
+ * change: that is pending a reload. Nothing is ever unloaded: a module's
+ * reference count does not count its devices (an unload of 8021q or dummy
+ * deletes every VLAN or dummy), so a module that leaves the manifests leaves
+ * the files and stays loaded. */
 #include <errno.h>
 #include <libkmod.h>
 #include <limits.h>
@@ -218,8 +219,6 @@ static int conf_write(const struct module_state *s, const struct module_conf *c)
 
 struct kmod_view {
         bool loaded, builtin;
-        unsigned refcnt;
-        bool held; /* another module holds it */
 };
 
 static void kmod_look(struct kmod_ctx *k, const char *name, struct kmod_view *v) {
@@ -230,13 +229,6 @@ static void kmod_look(struct kmod_ctx *k, const char *name, struct kmod_view *v)
         int st = kmod_module_get_initstate(mod);
         v->loaded = st >= 0 && st != KMOD_MODULE_GOING;
         v->builtin = st == KMOD_MODULE_BUILTIN;
-        if (v->loaded && !v->builtin) {
-                int rc = kmod_module_get_refcnt(mod);
-                v->refcnt = rc > 0 ? (unsigned) rc : 0;
-                struct kmod_list *holders = kmod_module_get_holders(mod);
-                v->held = holders != NULL;
-                kmod_module_unref_list(holders);
-        }
         kmod_module_unref(mod);
 }
 
@@ -253,7 +245,6 @@ static int module_observe(void *state, const struct str_list *names, struct mode
                 struct resource *res = resource_new(KIND_MODULE, names->v[i]);
                 res->module.loaded = v.loaded;
                 res->module.builtin = v.builtin;
-                res->module.refcnt = v.refcnt + v.held;
                 res->module.at_boot = e && e->at_boot;
                 res->module.options = e && e->options ? xstrdup(e->options) : NULL;
                 res->set = MODULE_F_LOADED | MODULE_F_AT_BOOT | (res->module.options ? MODULE_F_OPTIONS : 0);
@@ -306,8 +297,8 @@ static bool param_same(const char *have, const char *want) {
 
 /* The first option the loaded module has another value of, as
  * /sys/module/NAME/parameters shows it ("nested=0, declared 1"); NULL when
- * all agree or cannot be read. */
-static char *options_differ(const struct module_state *s, const char *name, const char *options) {
+ * all agree, or cannot be read (*unknown: a parameter of mode 0). */
+static char *options_differ(const struct module_state *s, const char *name, const char *options, bool *unknown) {
         _cleanup_free_ char *copy = xstrdup(options ? options : "");
         char *save = NULL;
         for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
@@ -317,8 +308,10 @@ static char *options_differ(const struct module_state *s, const char *name, cons
                         *eq = '\0';
                 _cleanup_free_ char *path = xasprintf("%s/module/%s/parameters/%s", s->sys, name, tok);
                 _cleanup_free_ char *have = file_read(path);
-                if (!have)
-                        continue; /* not shown (mode 0) or not a parameter: cannot tell */
+                if (!have) {
+                        *unknown = true; /* not shown (mode 0) or not a parameter */
+                        continue;
+                }
                 have[strcspn(have, "\n")] = '\0';
                 if (!param_same(have, want))
                         return xasprintf("%s=%s, declared %s", tok, have, want);
@@ -333,7 +326,6 @@ static bool text_equal(const char *a, const char *b) {
 static int module_diff(void *state, const struct resource *w, const struct resource *live,
                        const struct ledger_entry *owned, struct action *a, struct plan *p) {
         struct module_state *s = state;
-        (void) owned;
         a->op = OP_UPDATE;
         if (!live->module.loaded)
                 action_add_change(a, MODULE_F_LOADED, "loaded", value_bool(false), value_bool(true));
@@ -342,9 +334,14 @@ static int module_diff(void *state, const struct resource *w, const struct resou
         if (!text_equal(w->module.options, live->module.options))
                 action_add_change(a, MODULE_F_OPTIONS, "options", value_text(live->module.options),
                                   value_text(w->module.options));
-        if (!live->module.loaded || !w->module.options)
+        if (!live->module.loaded)
                 return 0;
-        _cleanup_free_ char *differ = options_differ(s, live->name, w->module.options);
+        bool unknown = false;
+        _cleanup_free_ char *differ = options_differ(s, live->name, w->module.options, &unknown);
+        /* Parameters sysfs does not show: the options reconcile last knew it loaded with. */
+        const char *with = ledger_get(owned, "loaded-with");
+        if (!differ && (unknown || !w->module.options) && with && !text_equal(with, w->module.options))
+                differ = xasprintf("options \"%s\", declared \"%s\"", with, w->module.options ? w->module.options : "");
         if (differ && live->module.builtin) {
                 _cleanup_free_ char *why = xasprintf("built into the kernel with %s", differ);
                 plan_add_pending(p, KIND_MODULE, w->name, why, "its options are on the kernel command line (module.option=value)");
@@ -362,22 +359,12 @@ static void module_describe(const struct resource *w, struct action *a) {
                 action_add_set(a, MODULE_F_OPTIONS, "options", value_text(w->module.options));
 }
 
-/* Whether a removal unloads it: only what reconcile loaded, and nothing uses. */
-static bool module_unloads(const struct resource *live, const struct ledger_entry *owned) {
-        const char *by_us = ledger_get(owned, "loaded");
-        return live->module.loaded && !live->module.builtin && live->module.refcnt == 0 && by_us &&
-               strcmp(by_us, "1") == 0;
-}
-
 static void module_assess(void *state, struct action *a, const struct model *live) {
         (void) state;
         (void) live;
         if (a->op != OP_DELETE || !a->live)
                 return;
-        const char *what = !a->live->module.loaded             ? "not loaded"
-                           : module_unloads(a->live, a->owned)  ? "unloaded (reconcile loaded it, nothing uses it)"
-                           : a->live->module.refcnt             ? "stays loaded (in use)"
-                                                                : "stays loaded (reconcile did not load it)";
+        const char *what = a->live->module.loaded ? "stays loaded (reconcile never unloads a module)" : "not loaded";
         char *reason = xasprintf("%s: leaves reconcile's boot files; %s", a->reason ? a->reason : "removed", what);
         free(a->reason);
         a->reason = reason;
@@ -411,17 +398,6 @@ static int module_load(struct module_state *s, const char *name) {
         return 0;
 }
 
-static int module_unload(struct module_state *s, const char *name) {
-        struct kmod_module *mod = NULL;
-        int r = kmod_module_new_from_name(s->kmod, name, &mod);
-        if (r >= 0)
-                r = kmod_module_remove_module(mod, KMOD_REMOVE_NOWAIT);
-        kmod_module_unref(mod);
-        if (r < 0) /* came into use since the plan: it stays, as a module in use always does */
-                diag_info("module %s: stays loaded: %s", name, strerror(-r));
-        return 0;
-}
-
 static int module_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct module_state *s = state;
         const char *key = a->key ? a->key : a->name;
@@ -444,16 +420,21 @@ static int module_apply(void *state, const struct action *a, struct ledger *l, s
         if (r < 0)
                 return r;
         if (a->op == OP_DELETE)
-                return a->live && module_unloads(a->live, e) ? module_unload(s, key) : 0;
+                return 0;
+        const char *opts = a->want->module.options ? a->want->module.options : "";
         /* Loaded as the plan said: a create, or an update that loads it. */
         bool load = a->op == OP_CREATE;
         for (size_t i = 0; i < a->n_changes; i++)
                 load = load || a->changes[i].field == MODULE_F_LOADED;
-        if (!load)
+        if (!load) {
+                /* Loaded already: with the options of reconcile's file, if it was listed there. */
+                if (e && a->live && (a->live->module.at_boot || a->live->module.options) && !ledger_get(e, "loaded-with"))
+                        ledger_set(l, e, "loaded-with", a->live->module.options ? a->live->module.options : "");
                 return 0;
+        }
         r = module_load(s, key);
         if (r == 0 && e)
-                ledger_set(l, e, "loaded", "1");
+                ledger_set(l, e, "loaded-with", opts);
         return r;
 }
 

@@ -314,7 +314,6 @@ struct module_spec {
         bool loaded;     /* observed: live, or built into the kernel */
         bool builtin;    /* observed */
         bool at_boot;    /* observed: listed in reconcile's modules-load.d file */
-        unsigned refcnt; /* observed: users of a loaded module */
 };
 
 /* Huge pages of one size (hugepages:), for the host or one NUMA node; the

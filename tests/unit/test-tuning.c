@@ -386,21 +386,12 @@ static void test_module_files_and_options(void **state) {
         assert_int_equal(stat(path, &sb), 0);
         assert_int_equal(sb.st_mode & 0777, 0644);
 
-        /* Removed: out of the files; not unloaded, for reconcile did not load it. */
+        /* Removed: out of the files, never unloaded (an unload of 8021q would delete every VLAN). */
         struct action *d = new_action(OP_DELETE, NULL, vfio);
         d->reason = xstrdup("no longer in the manifests");
         kind_ops(KIND_MODULE)->assess(st, d, &live);
         assert_string_equal(d->reason, "no longer in the manifests: leaves reconcile's boot files; stays loaded "
-                                       "(reconcile did not load it)");
-        struct ledger_entry *e = ledger_add(&ledger, "netns:host", KIND_MODULE, "vfio_pci");
-        ledger_set(&ledger, e, "loaded", "1");
-        struct action *d2 = new_action(OP_DELETE, NULL, vfio);
-        d2->owned = e;
-        d2->reason = xstrdup("no longer in the manifests");
-        vfio->module.refcnt = 2;
-        kind_ops(KIND_MODULE)->assess(st, d2, &live);
-        assert_string_equal(d2->reason, "no longer in the manifests: leaves reconcile's boot files; stays loaded (in use)");
-        vfio->module.refcnt = 0;
+                                       "(reconcile never unloads a module)");
         vfio->module.loaded = false;
         assert_int_equal(kind_ops(KIND_MODULE)->apply(st, d, &ledger, NULL), 0);
         _cleanup_free_ char *load2 = get_file("etc/modules-load.d/reconcile.conf");
@@ -421,6 +412,44 @@ static void test_module_files_and_options(void **state) {
         model_done(&live);
 }
 
+/* A parameter sysfs does not show (dummy's numdummies): the options reconcile
+ * last knew the module loaded with decide, from the ledger. */
+static void test_module_options_unseen(void **state) {
+        (void) state;
+        parse("version: 1\nmodules:\n  dummy: { options: \"numdummies=2\" }\n");
+        void *st = open_backend(KIND_MODULE, NULL);
+        const struct resource *want = model_find(&set.model, KIND_MODULE, "dummy");
+        struct resource *live = resource_new(KIND_MODULE, "dummy");
+        live->module.loaded = true;
+        live->module.at_boot = true;
+        live->module.options = xstrdup("numdummies=0");
+        struct ledger_entry *e = ledger_add(&ledger, "netns:host", KIND_MODULE, "dummy");
+        /* The options change in the file; loaded already, it is not loaded again,
+         * and the ledger learns what it runs with: the file's options before. */
+        struct action *a = new_action(OP_UPDATE, want, live);
+        assert_int_equal(kind_ops(KIND_MODULE)->diff(st, want, live, e, a, &plan), 0);
+        assert_int_equal(a->n_changes, 1);
+        assert_int_equal(plan.n_pending, 0); /* nothing known yet of what it loaded with */
+        assert_int_equal(kind_ops(KIND_MODULE)->apply(st, a, &ledger, e), 0);
+        assert_string_equal(ledger_get(e, "loaded-with"), "numdummies=0");
+        /* The next plan: the file agrees, the module does not. */
+        free(live->module.options);
+        live->module.options = xstrdup("numdummies=2");
+        a = new_action(OP_UPDATE, want, live);
+        assert_int_equal(kind_ops(KIND_MODULE)->diff(st, want, live, e, a, &plan), 0);
+        assert_int_equal(a->n_changes, 0);
+        assert_int_equal(plan.n_pending, 1);
+        assert_string_equal(plan.pending[0].reason, "loaded with options \"numdummies=0\", declared \"numdummies=2\"");
+        assert_string_equal(plan.pending[0].until, "reload or reboot needed");
+        /* Declared back as loaded: nothing pending. */
+        ledger_set(&ledger, e, "loaded-with", "numdummies=2");
+        a = new_action(OP_UPDATE, want, live);
+        assert_int_equal(kind_ops(KIND_MODULE)->diff(st, want, live, e, a, &plan), 0);
+        assert_int_equal(plan.n_pending, 1);
+        resource_free(live);
+        backend_for_kind(KIND_MODULE)->close(st);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_parse_modules, setup, teardown),
@@ -432,6 +461,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_hugepages_apply_and_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hugepages_shortfall_pending, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_module_files_and_options, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_module_options_unseen, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,14 @@ for m in $MODULES; do
                         echo "$base" >>root/modules/load
                 done
 done
+# The same modules as libkmod finds them (reconcile's modules kind): a module
+# tree for this kernel whose kernel/ is the flat /modules, indexed by depmod.
+mkdir -p "root/lib/modules/$VER"
+ln -sfn ../../../modules "root/lib/modules/$VER/kernel"
+for f in modules.builtin modules.builtin.modinfo modules.order; do
+        [ -f "kernel/lib/modules/$VER/$f" ] && cp "kernel/lib/modules/$VER/$f" "root/lib/modules/$VER/"
+done
+depmod -b root "$VER"
 cat >root/init <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
