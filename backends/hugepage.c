@@ -4,6 +4,7 @@
  * (memory fragmented or short): apply keeps what it asked and got in the
  * ledger, and the plan then says so as pending instead of asking again. A
  * size that leaves the manifests gets its count from before reconcile back. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -97,28 +98,43 @@ static void hugepage_close(void *state) {
         free(state);
 }
 
-/* Only the pools the manifests and the ledger name; one this kernel lacks is not there. */
+/* One pool, if this kernel has it; all_zero: also when it holds no pages. */
+static void observe_pool(struct hugepage_state *s, const char *name, bool all_zero, struct model *live) {
+        uint64_t size;
+        int node;
+        if (!hugepage_name_parse(name, &size, &node) || model_find(live, KIND_HUGEPAGE, name))
+                return;
+        _cleanup_free_ char *dir = pool_dir(s, size, node);
+        uint32_t count, free_pages = 0;
+        if (read_count(dir, "nr_hugepages", &count) < 0 || (!count && !all_zero))
+                return;
+        read_count(dir, "free_hugepages", &free_pages);
+        struct resource *res = resource_new(KIND_HUGEPAGE, name);
+        res->hugepage.page_size = size;
+        res->hugepage.node = node;
+        res->hugepage.count = count;
+        res->hugepage.free = free_pages;
+        res->set = HUGEPAGE_F_COUNT;
+        if (model_add(live, res) < 0)
+                resource_free(res);
+}
+
+/* The pools the manifests and the ledger name, and the host's that hold
+ * pages (show exports those; a node's are in the host's count). */
 static int hugepage_observe(void *state, const struct str_list *names, struct model *live) {
         struct hugepage_state *s = state;
-        for (size_t i = 0; i < names->n; i++) {
-                uint64_t size;
-                int node;
-                if (!hugepage_name_parse(names->v[i], &size, &node))
-                        continue;
-                _cleanup_free_ char *dir = pool_dir(s, size, node);
-                uint32_t count, free_pages = 0;
-                if (read_count(dir, "nr_hugepages", &count) < 0)
-                        continue;
-                read_count(dir, "free_hugepages", &free_pages);
-                struct resource *res = resource_new(KIND_HUGEPAGE, names->v[i]);
-                res->hugepage.page_size = size;
-                res->hugepage.node = node;
-                res->hugepage.count = count;
-                res->hugepage.free = free_pages;
-                res->set = HUGEPAGE_F_COUNT;
-                if (model_add(live, res) < 0)
-                        resource_free(res);
+        for (size_t i = 0; i < names->n; i++)
+                observe_pool(s, names->v[i], true, live);
+        _cleanup_free_ char *top = xasprintf("%s/kernel/mm/hugepages", s->sys);
+        DIR *d = opendir(top);
+        for (struct dirent *de; d && (de = readdir(d));) {
+                unsigned long long kb;
+                char name[32];
+                if (sscanf(de->d_name, "hugepages-%llukB", &kb) == 1 && kb)
+                        observe_pool(s, size_text(kb * 1024, name, sizeof(name)), false, live);
         }
+        if (d)
+                closedir(d);
         return 0;
 }
 

@@ -232,25 +232,33 @@ static void kmod_look(struct kmod_ctx *k, const char *name, struct kmod_view *v)
         kmod_module_unref(mod);
 }
 
+static void observe_one(struct module_state *s, const struct module_conf *c, const char *name, struct model *live) {
+        struct kmod_view v;
+        kmod_look(s->kmod, name, &v);
+        const struct conf_entry *e = conf_find((struct module_conf *) c, name, false);
+        if (!v.loaded && !e)
+                return;
+        struct resource *res = resource_new(KIND_MODULE, name);
+        res->module.loaded = v.loaded;
+        res->module.builtin = v.builtin;
+        res->module.at_boot = e && e->at_boot;
+        res->module.options = e && e->options ? xstrdup(e->options) : NULL;
+        res->set = MODULE_F_LOADED | MODULE_F_AT_BOOT | (res->module.options ? MODULE_F_OPTIONS : 0);
+        if (model_add(live, res) < 0)
+                resource_free(res);
+}
+
+/* The modules named, and every one reconcile's files list (show exports
+ * those); of the hundreds loaded, no other. */
 static int module_observe(void *state, const struct str_list *names, struct model *live) {
         struct module_state *s = state;
         struct module_conf c = { 0 };
         conf_read(s, &c);
-        for (size_t i = 0; i < names->n; i++) {
-                struct kmod_view v;
-                kmod_look(s->kmod, names->v[i], &v);
-                const struct conf_entry *e = conf_find(&c, names->v[i], false);
-                if (!v.loaded && !e)
-                        continue;
-                struct resource *res = resource_new(KIND_MODULE, names->v[i]);
-                res->module.loaded = v.loaded;
-                res->module.builtin = v.builtin;
-                res->module.at_boot = e && e->at_boot;
-                res->module.options = e && e->options ? xstrdup(e->options) : NULL;
-                res->set = MODULE_F_LOADED | MODULE_F_AT_BOOT | (res->module.options ? MODULE_F_OPTIONS : 0);
-                if (model_add(live, res) < 0)
-                        resource_free(res);
-        }
+        for (size_t i = 0; i < names->n; i++)
+                observe_one(s, &c, names->v[i], live);
+        for (size_t i = 0; i < c.n; i++)
+                if (!model_find(live, KIND_MODULE, c.v[i].name))
+                        observe_one(s, &c, c.v[i].name, live);
         conf_done(&c);
         return 0;
 }

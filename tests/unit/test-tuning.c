@@ -450,6 +450,39 @@ static void test_module_options_unseen(void **state) {
         backend_for_kind(KIND_MODULE)->close(st);
 }
 
+/* show exports what reconcile's files list and the host's pools that hold
+ * pages, even with no manifest or ledger naming them. */
+static void test_observe_unnamed_for_show(void **state) {
+        (void) state;
+        put_file("etc/modules-load.d/reconcile.conf", "zz_listed_mod\n");
+        put_file("etc/modprobe.d/reconcile.conf", "options zz_listed_mod a=1\n");
+        put_file("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "12\n");
+        put_file("sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "0\n");
+        struct str_list none = { 0 };
+        struct model live = { 0 };
+        void *ms = open_backend(KIND_MODULE, NULL), *hs = open_backend(KIND_HUGEPAGE, NULL);
+        assert_int_equal(backend_for_kind(KIND_MODULE)->observe(ms, &none, &live), 0);
+        assert_int_equal(backend_for_kind(KIND_HUGEPAGE)->observe(hs, &none, &live), 0);
+        const struct resource *m = model_find(&live, KIND_MODULE, "zz_listed_mod");
+        assert_non_null(m);
+        assert_string_equal(m->module.options, "a=1");
+        assert_true(m->module.at_boot);
+        assert_int_equal(model_find(&live, KIND_HUGEPAGE, "2M")->hugepage.count, 12);
+        assert_null(model_find(&live, KIND_HUGEPAGE, "1G")); /* none reserved: not exported */
+        assert_int_equal(live.n, 2);
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        assert_int_equal(show_print_yaml(f, &live), 0);
+        fclose(f);
+        assert_non_null(strstr(out, "\nmodules:\n  zz_listed_mod: {options: \"a=1\"}\n"));
+        assert_non_null(strstr(out, "\nhugepages:\n  \"2M\": 12\n"));
+        free(out);
+        backend_for_kind(KIND_MODULE)->close(ms);
+        backend_for_kind(KIND_HUGEPAGE)->close(hs);
+        model_done(&live);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_parse_modules, setup, teardown),
@@ -462,6 +495,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_hugepages_shortfall_pending, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_module_files_and_options, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_module_options_unseen, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_observe_unnamed_for_show, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
