@@ -483,6 +483,19 @@ static void test_observe_unnamed_for_show(void **state) {
         model_done(&live);
 }
 
+/* examples/tuned/host.yaml parses whole (run from the repository root). */
+static void test_tuned_example_parses(void **state) {
+        (void) state;
+        _cleanup_free_ char *text = file_read("examples/tuned/host.yaml");
+        assert_non_null(text);
+        assert_string_equal(parse(text), "");
+        assert_string_equal(model_find(&set.model, KIND_MODULE, "kvm_intel")->module.options, "nested=1");
+        assert_string_equal(model_find(&set.model, KIND_MODULE, "vfio-pci")->module.options, "ids=10de:1b80");
+        assert_int_equal(model_find(&set.model, KIND_HUGEPAGE, "2M")->hugepage.count, 1024);
+        assert_int_equal(model_find(&set.model, KIND_HUGEPAGE, "1G")->hugepage.count, 4);
+        assert_string_equal(model_find(&set.model, KIND_SYSCTL, "kernel.numa_balancing")->sysctl.value, "0");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_parse_modules, setup, teardown),
@@ -496,6 +509,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_module_files_and_options, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_module_options_unseen, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_observe_unnamed_for_show, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tuned_example_parses, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,23 @@ modules:
         true
 }
 
+# The example as it is, less what TCG's CPU lacks (VMX for kvm_intel, 1G pages).
+test_tuned_example() {
+        echo 0 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+        grep -v -e kvm_intel -e '^  1G:' "$(dirname "$0")/../../../examples/tuned/host.yaml" >"$M/host.yaml"
+        grep -q '^  8021q' "$M/host.yaml" || fail "the example was not copied"
+        rh apply; expect_rc 0
+        loaded 8021q && loaded ip_vs && loaded vfio_pci || fail "a module of the example is not loaded"
+        grep -qx 'options vfio_pci ids=10de:1b80' "$OPTS_CONF" || fail "no options line for vfio_pci"
+        [ "$(cat /proc/sys/vm/swappiness)" = 10 ] || fail "vm.swappiness"
+        [ "$(cat /proc/sys/fs/aio-max-nr)" = 1048576 ] || fail "fs.aio-max-nr"
+        # This VM has 768 MiB: 1024 pages of 2M is more than it can reserve.
+        rh plan --exit-code; expect_rc 0 "the example converged"
+        expect_out '^! hugepage 2M +the kernel reserved [0-9]+ of 1024 pages of 2M'
+        true
+}
+
 t "modules: loaded through libkmod with options, listed for boot, option change pending, never unloaded" test_modules_load_and_persist
 t "modules: a changed option that sysfs shows is pending until a reload" test_module_parameter_pending
 t "modules: one this kernel lacks, and any under --netns, refused at plan time" test_modules_refused
+t "examples/tuned/host.yaml applies (less kvm_intel and 1G pages), then plans nothing but the shortfall" test_tuned_example
