@@ -123,6 +123,8 @@ static void observe_pool(struct hugepage_state *s, const char *name, bool all_ze
  * pages (show exports those; a node's are in the host's count). */
 static int hugepage_observe(void *state, const struct str_list *names, struct model *live) {
         struct hugepage_state *s = state;
+        if (s->in_netns)
+                return 0; /* the host's, not the namespace's: show under --netns leaves them out */
         for (size_t i = 0; i < names->n; i++)
                 observe_pool(s, names->v[i], true, live);
         _cleanup_free_ char *top = xasprintf("%s/kernel/mm/hugepages", s->sys);

@@ -252,6 +252,8 @@ static void observe_one(struct module_state *s, const struct module_conf *c, con
  * those); of the hundreds loaded, no other. */
 static int module_observe(void *state, const struct str_list *names, struct model *live) {
         struct module_state *s = state;
+        if (s->in_netns)
+                return 0; /* the host's, not the namespace's: show under --netns leaves them out */
         struct module_conf c = { 0 };
         conf_read(s, &c);
         for (size_t i = 0; i < names->n; i++)

@@ -470,6 +470,14 @@ static void test_observe_unnamed_for_show(void **state) {
         assert_int_equal(model_find(&live, KIND_HUGEPAGE, "2M")->hugepage.count, 12);
         assert_null(model_find(&live, KIND_HUGEPAGE, "1G")); /* none reserved: not exported */
         assert_int_equal(live.n, 2);
+        /* Under --netns they are the host's, not the namespace's: nothing to show. */
+        struct model in_ns = { 0 };
+        void *ms_ns = open_backend(KIND_MODULE, "ns1"), *hs_ns = open_backend(KIND_HUGEPAGE, "ns1");
+        assert_int_equal(backend_for_kind(KIND_MODULE)->observe(ms_ns, &none, &in_ns), 0);
+        assert_int_equal(backend_for_kind(KIND_HUGEPAGE)->observe(hs_ns, &none, &in_ns), 0);
+        assert_int_equal(in_ns.n, 0);
+        backend_for_kind(KIND_MODULE)->close(ms_ns);
+        backend_for_kind(KIND_HUGEPAGE)->close(hs_ns);
         char *out = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&out, &len);
