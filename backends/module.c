@@ -448,6 +448,60 @@ static int module_apply(void *state, const struct action *a, struct ledger *l, s
         return r;
 }
 
+/* ---- for the kinds that need a module (VLANs, bonds, IPVS schedulers) ---- */
+
+/* The module tree libkmod reads: /lib/modules/RELEASE, or $RECONCILE_MODULES for tests. */
+static void module_dir(char *buf, size_t size) {
+        const char *dir = getenv("RECONCILE_MODULES");
+        struct utsname u;
+        if (dir && *dir)
+                snprintf(buf, size, "%s", dir);
+        else if (uname(&u) == 0)
+                snprintf(buf, size, "/lib/modules/%s", u.release);
+        else
+                snprintf(buf, size, "/lib/modules");
+}
+
+int module_available(const char *name) {
+        /* Found once, it stays found for the process (the daemon asks on every pass). */
+        static char found[8][64];
+        for (size_t i = 0; i < ELEMENTSOF(found); i++)
+                if (strcmp(found[i], name) == 0)
+                        return 0;
+        char dir[PATH_MAX], index[PATH_MAX + 32];
+        module_dir(dir, sizeof(dir));
+        snprintf(index, sizeof(index), "%s/modules.dep.bin", dir);
+        if (access(index, R_OK) < 0)
+                return 0; /* no index to tell: the kernel's own error will say */
+        struct kmod_ctx *k = kmod_new(dir, NULL);
+        if (!k)
+                return 0;
+        kmod_set_log_fn(k, kmod_log_quiet, NULL);
+        struct kmod_view v;
+        kmod_look(k, name, &v);
+        struct kmod_list *list = NULL;
+        bool have = v.loaded || (kmod_module_new_from_lookup(k, name, &list) >= 0 && list);
+        kmod_module_unref_list(list);
+        kmod_unref(k);
+        if (!have)
+                return -ENOENT;
+        for (size_t i = 0; i < ELEMENTSOF(found); i++)
+                if (!found[i][0]) {
+                        snprintf(found[i], sizeof(found[i]), "%s", name);
+                        break;
+                }
+        return 0;
+}
+
+int module_needed(const struct resource *want, const char *module) {
+        if (module_available(module) == 0)
+                return 0;
+        char dir[PATH_MAX];
+        module_dir(dir, sizeof(dir));
+        return diag_pos(&want->pos, "%s %s: needs the kernel module %s, which this kernel lacks (not loaded, not built "
+                        "in, not in %s)", kind_to_string(want->kind), want->name, module, dir);
+}
+
 const struct backend module_backend = {
         .name = "module",
         .scope = SCOPE_NETNS,

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../backends/backends.h"
+#include "../../backends/kind.h"
 #include "../../parsers/parsers.h"
 
 static struct manifest_set set;
@@ -504,6 +504,33 @@ static void test_tuned_example_parses(void **state) {
         assert_string_equal(model_find(&set.model, KIND_SYSCTL, "kernel.numa_balancing")->sysctl.value, "0");
 }
 
+/* A kind that needs a module names it at plan time: against a module index
+ * made here by depmod (8021q and bonding built in, nothing else). */
+static void test_kinds_name_missing_modules(void **state) {
+        (void) state;
+        char dir[256], cmd[600];
+        snprintf(dir, sizeof(dir), "%s/lib/modules/9.9.9", root);
+        put_file("lib/modules/9.9.9/modules.builtin", "kernel/net/8021q/8021q.ko\nkernel/drivers/net/bonding/bonding.ko\n");
+        snprintf(cmd, sizeof(cmd), "depmod -b '%s' 9.9.9 2>/dev/null", root);
+        assert_int_equal(system(cmd), 0);
+        setenv("RECONCILE_MODULES", dir, 1);
+        assert_int_equal(module_available("zz_made_up_mod"), -ENOENT);
+        assert_int_equal(module_available("8021q"), 0);
+        parse("version: 1\nethernets:\n  eth0: {}\nvlans:\n  v7: { link: eth0, id: 7 }\nbonds:\n  b0: {}\n");
+        const struct resource *v7 = model_find(&set.model, KIND_VLAN, "v7");
+        assert_int_equal(kind_ops(KIND_VLAN)->admit(NULL, v7), 0);
+        assert_int_equal(kind_ops(KIND_BOND)->admit(NULL, model_find(&set.model, KIND_BOND, "b0")), 0);
+        assert_true(module_needed(v7, "zz_made_up_mod") < 0);
+        char want[512];
+        snprintf(want, sizeof(want), "m.yaml:5:3: error: vlan v7: needs the kernel module zz_made_up_mod, which this "
+                 "kernel lacks (not loaded, not built in, not in %s)\n", dir);
+        assert_non_null(strstr(errors(), want));
+        /* No index to tell (a kernel without modules): no error, the kernel's own will say. */
+        setenv("RECONCILE_MODULES", "/nonexistent/lib/modules/9.9.9", 1);
+        assert_int_equal(module_available("zz_made_up_mod"), 0);
+        unsetenv("RECONCILE_MODULES");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_parse_modules, setup, teardown),
@@ -518,6 +545,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_module_options_unseen, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_observe_unnamed_for_show, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tuned_example_parses, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kinds_name_missing_modules, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
