@@ -28,7 +28,7 @@ static bool hugepage_name_parse(const char *name, uint64_t *size, int *node) {
                 char *end;
                 errno = 0;
                 unsigned long n = strtoul(name + 4, &end, 10);
-                if (errno || end == name + 4 || *end != '/' || n > 4095 || (name[4] == '0' && end != name + 5))
+                if (errno || !(name[4] >= '0' && name[4] <= '9') || *end != '/' || n > 4095 || (name[4] == '0' && end != name + 5))
                         return false;
                 *node = (int) n;
                 name = end + 1;
@@ -105,15 +105,13 @@ static void observe_pool(struct hugepage_state *s, const char *name, bool all_ze
         if (!hugepage_name_parse(name, &size, &node) || model_find(live, KIND_HUGEPAGE, name))
                 return;
         _cleanup_free_ char *dir = pool_dir(s, size, node);
-        uint32_t count, free_pages = 0;
+        uint32_t count;
         if (read_count(dir, "nr_hugepages", &count) < 0 || (!count && !all_zero))
                 return;
-        read_count(dir, "free_hugepages", &free_pages);
         struct resource *res = resource_new(KIND_HUGEPAGE, name);
         res->hugepage.page_size = size;
         res->hugepage.node = node;
         res->hugepage.count = count;
-        res->hugepage.free = free_pages;
         res->set = HUGEPAGE_F_COUNT;
         if (model_add(live, res) < 0)
                 resource_free(res);

@@ -323,7 +323,6 @@ struct hugepage_spec {
         uint32_t count;     /* pages reserved (nr_hugepages) */
         uint64_t page_size; /* bytes */
         int node;           /* -1: the host's pool */
-        uint32_t free;      /* observed: not in use */
 };
 
 struct dhcp_range { struct ipaddr start, end; };
