@@ -187,6 +187,11 @@ static void bond_assess(struct action *a, const struct model *live) {
                 }
 }
 
+static int bond_admit(void *state, const struct resource *want) {
+        (void) state;
+        return module_needed(want, "bonding");
+}
+
 static const struct link_kind bond_link = { .info_kind = "bond", .has_ports = true,
                                             .own_fields = LINK_F_MODE | LINK_F_LACP_RATE, .diff_in_place = bond_diff_in_place,
                                             .observe_info = bond_observe_info, .put_info = bond_put_info,
@@ -206,6 +211,7 @@ const struct kind_ops bond_kind = {
         .fields = bond_fields,
         .n_fields = ELEMENTSOF(bond_fields),
         .check = bond_check,
+        .admit = bond_admit,
         .validate = bond_validate,
         .validate_phases = 1u << 0,
         .show = bond_show,

@@ -651,11 +651,20 @@ static void service_show(struct yw *w, const struct resource *r, const struct sh
         yw_entry_end(w, r);
 }
 
+/* Each scheduler is a module of its own (ip_vs_wrr): named at plan time, not an ENOENT at apply. */
+static int service_admit(void *state, const struct resource *want) {
+        (void) state;
+        char module[32];
+        snprintf(module, sizeof(module), "ip_vs_%s", want->service.scheduler);
+        return module_needed(want, module);
+}
+
 const struct kind_ops service_kind = {
         .word = "service",
         .section = "services",
         .backend = &ipvs_backend,
         .identity = ipvs_identity,
+        .admit = service_admit,
         .diff = ipvs_diff,
         .change_words = ipvs_change_words,
         .apply = ipvs_apply,

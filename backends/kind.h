@@ -176,9 +176,18 @@ int lv_network_change_words(const struct action *a, const struct change *c, bool
 int lv_domain_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size);
 int lv_domain_admit(void *state, const struct resource *w);
 
+/* Whether this kernel has module NAME (backends/module.c): 0 when loaded,
+ * built in or in the module index, or when there is no index to tell;
+ * -ENOENT when the index has none. module_needed reports that at want's
+ * position, by the module's name, for a kind that needs it. */
+int module_available(const char *name);
+int module_needed(const struct resource *want, const char *module);
+
 extern const struct backend link_backend;
 extern const struct backend libvirt_backend;
 extern const struct backend ipvs_backend;
 extern const struct backend ipset_backend;
 extern const struct backend route_backend;
 extern const struct backend sysctl_backend;
+extern const struct backend module_backend;
+extern const struct backend hugepage_backend;

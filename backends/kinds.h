@@ -21,4 +21,6 @@
         X(DOMAIN, domain)       \
         X(SERVICE, service)     \
         X(IPSET, ipset)         \
+        X(MODULE, module)       \
+        X(HUGEPAGE, hugepage)   \
         X(DUMMY, dummy)

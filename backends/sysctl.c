@@ -1,5 +1,7 @@
-/* Network sysctls, read and written through /proc/sys/net opened inside the
- * managed namespace (the files show the namespace of whoever opens them).
+/* Sysctls, read and written through /proc/sys: the network stack's (net.)
+ * opened inside the managed namespace (the files show the namespace of
+ * whoever opens them), and the host's that a virtualization host tunes (vm.,
+ * kernel., fs.), which no namespace has and a run with --netns refuses.
  * The ledger keeps each key's value from before reconcile's first write, and
  * a key that leaves the manifests gets that value back. */
 #include <errno.h>
@@ -113,6 +115,9 @@ static void sysctl_deps(const struct resource *r, void (*add)(void *u, enum kind
  * is reported at its position at plan time, not half-way through the apply. */
 static int sysctl_check(void *state, const struct resource *want) {
         struct sysctl_state *s = state;
+        if (s->netns[0] && strncmp(want->name, "net.", 4) != 0)
+                return diag_pos(&want->pos, "sysctl %s: a host key, not a namespace's: declare it in a run without --netns",
+                                want->name);
         bool needs_link = false;
         sysctl_deps(want, note_link_dep, &needs_link);
         if (needs_link)
@@ -186,9 +191,15 @@ const struct backend sysctl_backend = {
 
 /* ---- the sysctl kind: a flat mapping of keys to values ---- */
 
-/* net.ipv4.ip_forward, net.ipv6.conf.eth0/20.forwarding: the network stack only. */
+/* net.ipv4.ip_forward, net.ipv6.conf.eth0/20.forwarding, vm.swappiness,
+ * kernel.numa_balancing, fs.aio-max-nr: the network stack and the host's
+ * memory, scheduler and file limits; not dev., user., debug. or abi. */
 static bool sysctl_key_valid(const char *k) {
-        if (strncmp(k, "net.", 4) != 0 || strlen(k) > 200)
+        static const char *const roots[] = { "net.", "vm.", "kernel.", "fs." };
+        bool known = false;
+        for (size_t i = 0; i < ELEMENTSOF(roots); i++)
+                known = known || strncmp(k, roots[i], strlen(roots[i])) == 0;
+        if (!known || strlen(k) > 200)
                 return false;
         for (const char *p = k; *p; p++)
                 if (!(*p == '.' || *p == '/' || *p == '-' || *p == '_' || (*p >= '0' && *p <= '9') ||
@@ -252,7 +263,8 @@ const struct kind_ops sysctl_kind = {
         .fields = sysctl_fields,
         .n_fields = ELEMENTSOF(sysctl_fields),
         .name_valid = sysctl_key_valid,
-        .name_error = "sysctls: bad key \"%.64s\": only net. keys (the network stack) of letters, digits, _ - / and single dots",
+        .name_error = "sysctls: bad key \"%.64s\": only net., vm., kernel. and fs. keys of letters, digits, _ - / and "
+                      "single dots",
         .free = sysctl_free,
         .show = sysctl_show,
 };

@@ -52,6 +52,11 @@ static int vlan_put_info(struct nl_msg *msg, const struct link_put *p) {
         return 0;
 }
 
+static int vlan_admit(void *state, const struct resource *want) {
+        (void) state;
+        return module_needed(want, "8021q");
+}
+
 static const struct link_kind vlan_link = { .info_kind = "vlan", .has_parent = true, .diff_identity = vlan_diff_identity,
                                             .observe_info = vlan_observe_info, .put_info = vlan_put_info };
 
@@ -67,6 +72,7 @@ const struct kind_ops vlan_kind = {
         .fields = vlan_fields,
         .n_fields = ELEMENTSOF(vlan_fields),
         .check = vlan_check,
+        .admit = vlan_admit,
         .validate = link_validate_child_mtu,
         .validate_phases = 1u << 1, /* after bonds take their members' MTU */
         .show = vlan_show,

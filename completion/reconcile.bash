@@ -11,7 +11,7 @@ _reconcile() {
         --netns)
                 COMPREPLY=($(compgen -W "$(ls /run/netns 2>/dev/null)" -- "$cur")); return ;;
         --only)
-                COMPREPLY=($(compgen -W "ethernet bridge vlan bond vxlan macvlan macvtap veth tap route sysctl network pool volume domain service ipset" -- "$cur")); return ;;
+                COMPREPLY=($(compgen -W "ethernet bridge vlan bond vxlan macvlan macvtap veth tap route sysctl network pool volume domain service ipset module hugepage" -- "$cur")); return ;;
         --libvirt-uri|--lock-timeout|--resync)
                 return ;;
         esac

@@ -305,6 +305,26 @@ struct sysctl_spec {
         char *value; /* white space runs collapsed to one blank, as written and as read back */
 };
 
+/* A kernel module (modules:), loaded through libkmod and listed for boot in
+ * files reconcile owns (backends/module.c); the resource is known by the
+ * kernel's spelling (vfio_pci for vfio-pci). */
+enum { MODULE_F_OPTIONS = 1u << 0, MODULE_F_LOADED = 1u << 1, MODULE_F_AT_BOOT = 1u << 2 };
+struct module_spec {
+        char *options;   /* "nested=1", NULL: none; observed: its line in reconcile's modprobe.d file */
+        bool loaded;     /* observed: live, or built into the kernel */
+        bool builtin;    /* observed */
+        bool at_boot;    /* observed: listed in reconcile's modules-load.d file */
+};
+
+/* Huge pages of one size (hugepages:), for the host or one NUMA node; the
+ * name says which ("2M", "node1/1G") and defaults() reads it (backends/hugepage.c). */
+enum { HUGEPAGE_F_COUNT = 1u << 0 };
+struct hugepage_spec {
+        uint32_t count;     /* pages reserved (nr_hugepages) */
+        uint64_t page_size; /* bytes */
+        int node;           /* -1: the host's pool */
+};
+
 struct dhcp_range { struct ipaddr start, end; };
 
 enum { NET_F_MODE = 1u << 0, NET_F_BRIDGE = 1u << 1, NET_F_DEV = 1u << 2, NET_F_MACVTAP_MODE = 1u << 3,
@@ -476,6 +496,8 @@ struct resource {
                 struct link_spec link;
                 struct route_spec route;
                 struct sysctl_spec sysctl;
+                struct module_spec module;
+                struct hugepage_spec hugepage;
                 struct network_spec network;
                 struct pool_spec pool;
                 struct volume_spec volume;
@@ -989,8 +1011,8 @@ struct run {
          * still point at them, so they are freed with the run, not before. */
         struct resource **retired;
         size_t n_retired;
-        void *bstate[8];
-        bool bopen[8];
+        void *bstate[16];
+        bool bopen[16];
 };
 
 int run_observe(struct run *r);

@@ -379,13 +379,20 @@ sysctls:
         rc apply --allow-mass-delete; expect_rc 1
         expect_out 'host.yaml:4:3: error: sysctl net.ipv4.no_such_key: no such key in /proc/sys'
         [ "$(sysctl_of net.ipv4.ip_forward)" = 0 ] || fail "the valid key was not applied"
-        # A key outside net. is refused at parse time.
+        # A host key (outside net.) is no namespace's: refused in a run with --netns.
         manifest 'version: 1
 sysctls:
   kernel.panic: 1
 '
         rc plan; expect_rc 1
-        expect_out 'host.yaml:3:3: error: sysctls: bad key "kernel.panic": only net. keys'
+        expect_out "host.yaml:3:3: error: sysctl kernel.panic: a host key, not a namespace's"
+        # A key of no known tree is refused at parse time.
+        manifest 'version: 1
+sysctls:
+  dev.tty.ldisc_autoload: 1
+'
+        rc plan; expect_rc 1
+        expect_out 'host.yaml:3:3: error: sysctls: bad key "dev.tty.ldisc_autoload": only net., vm., kernel. and fs. keys'
 }
 
 test_show_round_trip_new_kinds() {

@@ -551,9 +551,9 @@ static void test_host_network_errors(void **state) {
                            "m.yaml:3:3: error: vxlan vx0: group must be a multicast address");
         assert_first_error("version: 1\nroutes:\n  r: { to: 10.0.0.1/8, via: 192.0.2.1 }\n",
                            "m.yaml:3:12: error: to: \"10.0.0.1/8\" has host bits set beyond /8");
-        assert_first_error("version: 1\nsysctls:\n  kernel.panic: 1\n",
-                           "m.yaml:3:3: error: sysctls: bad key \"kernel.panic\": only net. keys (the network stack) of "
-                           "letters, digits, _ - / and single dots");
+        assert_first_error("version: 1\nsysctls:\n  dev.tty.ldisc_autoload: 1\n",
+                           "m.yaml:3:3: error: sysctls: bad key \"dev.tty.ldisc_autoload\": only net., vm., kernel. and fs. "
+                           "keys of letters, digits, _ - / and single dots");
         assert_first_error("version: 1\nbonds:\n  b0: { mode: balance-rr, lacp-rate: slow }\n",
                            "m.yaml:3:3: error: bond b0: lacp-rate needs mode 802.3ad");
 }
