@@ -1,8 +1,10 @@
 #!/bin/bash
-# A mixed host, the kernel kinds this machine has: 1,000 bridges with a port
-# and an address each, and a 100,000-entry hash:ip set. No-op plan: wall time
-# and max RSS; then one ipset entry changed: wall time and the netlink
-# requests it takes beyond the no-op's (strace). IPVS is measured in the VM
+# A mixed host, the kernel kinds this machine has: 1,000 bridges with two
+# veth ports and an address each, and a 100,000-entry hash:ip set. No-op run
+# (apply): wall time and max RSS, against merely reading the same state with
+# `ip -d -j link show`, `ip -j addr show` and `ipset save`; no-op plan; then one
+# ipset entry changed: wall time and the netlink requests it takes beyond the
+# no-op's (strace). IPVS is measured in the VM
 # (bench/guest/mixed-ipvs.sh): this kernel has no ip_vs.
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,12 +16,10 @@ trap 'rm -rf "$TMP"; ip netns del $NS 2>/dev/null || true' EXIT
 . bench/lib.sh
 if ! command -v strace >/dev/null || [ ! -x /usr/bin/time ]; then echo "mixed: skipped (strace or time missing: make bench-deps)"; exit 0; fi
 ip netns add $NS
-for i in $(seq 1 1000); do echo "link add a$i type veth peer name pa$i"; done | ip -n $NS -batch -
+veth_nics 1000 | ip -n $NS -batch -
 mkdir -m 700 "$TMP/m"
 {
-        echo "version: 1"
-        echo "bridges:"
-        for i in $(seq 1 1000); do echo "  br$i: { interfaces: [a$i], addresses: [10.$((i / 250)).$((i % 250)).1/24] }"; done
+        bridges_manifest 1000
         echo "ipsets:"
         echo "  allow:"
         echo "    type: hash:ip"
@@ -29,6 +29,24 @@ mkdir -m 700 "$TMP/m"
 n_entries=$(grep -c '^      - ' "$TMP/m/host.yaml")
 RQ() { "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS "$@"; }
 RQ apply
+# The peer: reading the same state with the standard tools, nothing planned.
+read_state() {
+        ip -n $NS -d -j link show >/dev/null
+        ip -n $NS -j addr show >/dev/null
+        ip netns exec $NS ipset save >/dev/null
+}
+runs=() peers=() rss=()
+for _ in 1 2 3 4 5; do
+        t0=$(now); read_state; t1=$(now)
+        peers+=("$(echo "$t1 - $t0" | bc -l)")
+        t0=$(now); RQ apply; t1=$(now)
+        runs+=("$(echo "$t1 - $t0" | bc -l)")
+        read -r _ m < <(wall_rss "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply)
+        rss+=("$m")
+done
+tr=$(printf '%s\n' "${runs[@]}" | median) tp=$(printf '%s\n' "${peers[@]}" | median)
+printf 'mixed-noop-run reconcile=%.3f s peer=%.3f s ratio=%.2f max-rss=%d kB (peer: ip -d -j link show + ip -j addr show + ipset save; median of 5)\n' \
+        "$tr" "$tp" "$(echo "$tr / $tp" | bc -l)" "$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)"
 runs=() rss=()
 for _ in 1 2 3 4 5; do
         read -r t m < <(wall_rss "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS plan)
