@@ -21,4 +21,6 @@
         X(DOMAIN, domain)       \
         X(SERVICE, service)     \
         X(IPSET, ipset)         \
-        X(DUMMY, dummy)
+        X(DUMMY, dummy)         \
+        X(OVS_BRIDGE, ovs_bridge) \
+        X(OVS_PORT, ovs_port)
