@@ -210,8 +210,14 @@ int ovs_reply_error(struct json_object *result, char *buf, size_t size);
 struct json_object *ovs_observe_params(void);
 struct json_object *ovs_monitor_params(void);
 int ovs_rows_to_model(struct json_object *result, struct model *live);
-/* Send one transaction (params taken) and report a failure against kind k's name. */
-int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name);
+/* Send one transaction (params taken) and report a failure against kind k's
+ * name; wait_applied: and wait until ovs-vswitchd has made it (the devices the
+ * link kinds configure next). */
+int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied);
+/* An OVS internal port declared under ethernets (its addresses, MTU, up) is
+ * made by its port: the NIC as it is right after, and the port it needs. */
+struct resource *ovs_internal_made_with(const struct resource *w, const struct model *wanted);
+void ovs_internal_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
 /* RFC 7047 values: sets, ["uuid", U], maps, columns of a row. */
 size_t ovs_set_len(struct json_object *v);
 struct json_object *ovs_set_item(struct json_object *v, size_t i);

@@ -159,7 +159,7 @@ static int ovs_bridge_apply(void *state, const struct action *a, struct ledger *
                 json_object_put(t);
                 return 0; /* adopted as it is */
         }
-        return ovs_transact(state, t, KIND_OVS_BRIDGE, a->name);
+        return ovs_transact(state, t, KIND_OVS_BRIDGE, a->name, false);
 }
 
 static void ovs_bridge_describe(const struct resource *w, struct action *a) {

@@ -84,6 +84,10 @@ static int ovs_port_validate(struct resource *r, struct model *declared, unsigne
                 return diag_pos(&r->pos, "ovs-port %s: internal port %s and the %s %s at %s:%u:%u are the same "
                                 "interface (OVS ports share the interface name space)", r->name, r->ovs.port,
                                 kind_to_string(l->kind), l->name, l->pos.file, l->pos.line, l->pos.col);
+        /* The NIC entry that configures an internal port learns its bridge (its
+         * parent): it needs the port, which makes it. */
+        if (r->ovs.type == OVS_PORT_INTERNAL && l && l->kind == KIND_ETHERNET && r->state != STATE_ABSENT)
+                snprintf(((struct resource *) l)->link.link, sizeof(l->link.link), "%s", r->ovs.bridge);
         const struct resource *ob = model_find(declared, KIND_OVS_BRIDGE, r->ovs.port);
         if (ob && ob != b)
                 return diag_pos(&r->pos, "ovs-port %s: %s is an OVS bridge declared at %s:%u:%u", r->name, r->ovs.port,
@@ -98,6 +102,30 @@ static void ovs_port_deps(const struct resource *r, void (*add)(void *u, enum ki
                 return;
         for (size_t i = 0; i < r->ovs.bond.n; i++)
                 add(u, KIND_ETHERNET, r->ovs.bond.v[i]);
+}
+
+void ovs_internal_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
+        if (r->kind != KIND_ETHERNET || !r->link.link[0])
+                return;
+        char id[2 * IFNAME_MAX];
+        snprintf(id, sizeof(id), "%s/%s", r->link.link, r->name);
+        add(u, KIND_OVS_PORT, id);
+}
+
+/* Right after OVS makes an internal port it is down, with the default MTU and no address. */
+struct resource *ovs_internal_made_with(const struct resource *w, const struct model *wanted) {
+        if (!w->link.link[0])
+                return NULL;
+        char id[2 * IFNAME_MAX];
+        snprintf(id, sizeof(id), "%s/%s", w->link.link, w->name);
+        const struct resource *p = model_find(wanted, KIND_OVS_PORT, id);
+        if (!p || p->state == STATE_ABSENT || p->ovs.type != OVS_PORT_INTERNAL)
+                return NULL;
+        struct resource *made = resource_new(KIND_ETHERNET, w->name);
+        made->link.mtu = 1500;
+        made->link.up = false;
+        made->set = LINK_F_MTU | LINK_F_UP;
+        return made;
 }
 
 static void change_word(struct action *a, uint64_t bit, const char *name, const struct enum_table *t,
@@ -291,7 +319,9 @@ static int ovs_port_apply(void *state, const struct action *a, struct ledger *l,
                 json_object_put(t);
                 return 0; /* adopted as it is */
         }
-        return ovs_transact(state, t, KIND_OVS_PORT, a->name);
+        /* An internal port is a device the link kinds may configure next in this plan. */
+        bool makes_device = a->want && a->want->ovs.type == OVS_PORT_INTERNAL && a->op != OP_UPDATE;
+        return ovs_transact(state, t, KIND_OVS_PORT, a->name, makes_device);
 }
 
 static void ovs_port_describe(const struct resource *w, struct action *a) {

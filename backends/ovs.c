@@ -221,6 +221,8 @@ struct ovs_state {
         struct ovs_conn conn;
 };
 
+static struct json_object *select_op(const char *table, const char *const *cols);
+
 static int ovs_connect(const struct backend_ctx *ctx, struct ovs_conn *c) {
         const char *path = ctx->ovsdb ? ctx->ovsdb : OVSDB_DEFAULT;
         int r = conn_open(path, c);
@@ -250,17 +252,64 @@ static void ovs_close(void *state) {
         free(s);
 }
 
-int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name) {
+/* The Open_vSwitch row's next_cfg or cur_cfg from a select's result, -1 if none. */
+static int64_t cfg_of(struct json_object *op_result, const char *col) {
+        struct json_object *rows = NULL;
+        if (!json_object_object_get_ex(op_result, "rows", &rows) || json_object_array_length(rows) < 1)
+                return -1;
+        struct json_object *v = ovs_col(json_object_array_get_idx(rows, 0), col);
+        return v ? json_object_get_int64(v) : -1;
+}
+
+/* ovs-vswitchd has made what the transaction asked for (an internal port that
+ * the link kinds configure next) once its cur_cfg reaches next_cfg. */
+static int wait_vswitchd(struct ovs_state *s, int64_t next_cfg, enum kind k, const char *name) {
+        static const char *const cols[] = { "cur_cfg", NULL };
+        for (int tries = 0; tries < OVSDB_TIMEOUT_MS / 20; tries++) {
+                struct json_object *p = ovs_txn_begin(), *result = NULL;
+                json_object_array_add(p, select_op("Open_vSwitch", cols));
+                char err[512];
+                int r = conn_call(&s->conn, "transact", p, &result, err, sizeof(err));
+                int64_t cur = r < 0 ? -1 : cfg_of(json_object_array_get_idx(result, 0), "cur_cfg");
+                json_object_put(result);
+                if (r < 0)
+                        return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
+                if (cur >= next_cfg)
+                        return 0;
+                poll(NULL, 0, 20);
+        }
+        return diag_res(-ETIMEDOUT, kind_to_string(k), name,
+                        "written to OVSDB, but ovs-vswitchd did not apply it within %d s (is it running?)",
+                        OVSDB_TIMEOUT_MS / 1000);
+}
+
+int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied) {
         struct ovs_state *s = state;
         struct json_object *result = NULL;
         char err[512];
+        if (wait_applied) {
+                static const char *const cols[] = { "next_cfg", NULL };
+                struct json_object *bump = ovs_op("mutate", "Open_vSwitch", json_object_new_array()),
+                                   *muts = json_object_new_array(), *m = json_object_new_array();
+                json_object_array_add(m, json_object_new_string("next_cfg"));
+                json_object_array_add(m, json_object_new_string("+="));
+                json_object_array_add(m, json_object_new_int(1));
+                json_object_array_add(muts, m);
+                json_object_object_add(bump, "mutations", muts);
+                json_object_array_add(params, bump);
+                json_object_array_add(params, select_op("Open_vSwitch", cols));
+        }
+        size_t n_ops = json_object_array_length(params) - 1;
         int r = conn_call(&s->conn, "transact", params, &result, err, sizeof(err));
         if (r < 0) {
                 json_object_put(result);
                 return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
         }
         r = ovs_reply_error(result, err, sizeof(err));
+        int64_t next_cfg = wait_applied && r >= 0 ? cfg_of(json_object_array_get_idx(result, n_ops - 1), "next_cfg") : -1;
         json_object_put(result);
+        if (r >= 0 && next_cfg >= 0)
+                return wait_vswitchd(s, next_cfg, k, name);
         if (r == -EAGAIN)
                 return diag_res(r, kind_to_string(k), name,
                                 "changed by someone else since the plan was made (%s); nothing was written, run again",
