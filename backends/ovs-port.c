@@ -76,7 +76,10 @@ static int ovs_port_validate(struct resource *r, struct model *declared, unsigne
         (void) phase;
         const struct resource *b = model_find(declared, KIND_OVS_BRIDGE, r->ovs.bridge);
         if (!b)
-                return diag_pos(&r->pos, "ovs-port %s: ovs-bridge %s is declared nowhere", r->name, r->ovs.bridge);
+                return diag_pos(&r->pos,
+                                "ovs-port %s: ovs-bridge %s is declared nowhere (an entry with only ports adds to a "
+                                "bridge declared with another key, e.g. datapath, in another file)",
+                                r->name, r->ovs.bridge);
         if (r->state != STATE_ABSENT && b->state == STATE_ABSENT)
                 return diag_pos(&r->pos, "ovs-port %s is on ovs-bridge %s, which is declared absent", r->name, b->name);
         const struct resource *l = model_find(declared, KIND_ETHERNET, r->ovs.port);
