@@ -243,6 +243,22 @@ ovs-bridges:
         link_exists lbr0 || fail "the Linux bridge was not made while OVS is absent"
 }
 
+# The example, with the userspace datapath this kernel can run.
+test_example() {
+        ovs_start || return
+        nics eth1 eth2 eth3
+        sed 's/datapath: system/datapath: netdev/' "$(dirname "$0")/../../examples/ovs/host.yaml" >"$M/host.yaml"
+        orc apply
+        expect_rc 0 "examples/ovs/host.yaml"
+        [ "$(ports_of br-ovs)" = "eth1 storage uplink-bond vm-mgmt " ] || fail "ports: $(ports_of br-ovs)"
+        [ "$(col port eth1 trunks)" = "[10, 20, 30]" ] || fail "trunks $(col port eth1 trunks)"
+        [ "$(addrs_of storage | tr ' ' '\n' | grep -v '^fe80:' | tr -d '\n')" = "198.51.100.10/24" ] ||
+                fail "storage addresses: $(addrs_of storage)"
+        orc plan --exit-code
+        expect_rc 0 "in sync"
+        ovs_stop
+}
+
 concurrent_skip=$skip
 [ -z "$concurrent_skip" ] && ! command -v strace >/dev/null && concurrent_skip="strace is not installed"
 t "ovs: bridge, ports, bond, internal and trunk ports created, marked managed; second plan empty; show" test_create "$skip"
@@ -253,3 +269,4 @@ t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched" te
 t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor)" test_deleted_port_restored "$skip"
 t "ovs: a concurrent change fails the transaction cleanly and is re-planned" test_concurrent_change_fails_cleanly "$concurrent_skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
+t "ovs: examples/ovs applies (userspace datapath) and is then in sync" test_example "$skip"
