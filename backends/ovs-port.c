@@ -91,6 +91,17 @@ static int ovs_port_validate(struct resource *r, struct model *declared, unsigne
          * parent): it needs the port, which makes it. */
         if (r->ovs.type == OVS_PORT_INTERNAL && l && l->kind == KIND_ETHERNET && r->state != STATE_ABSENT)
                 snprintf(((struct resource *) l)->link.link, sizeof(l->link.link), "%s", r->ovs.bridge);
+        /* A member is a port of one switch only: a Linux bridge or bond that declares it too would fight OVS for it. */
+        for (size_t i = 0; r->ovs.type != OVS_PORT_INTERNAL && r->state != STATE_ABSENT && i < declared->n; i++) {
+                const struct resource *m = declared->v[i];
+                if (!kind_is_link(m->kind) || m->state == STATE_ABSENT)
+                        continue;
+                for (size_t j = 0; j < r->ovs.bond.n; j++)
+                        if (str_list_contains(&m->link.interfaces, r->ovs.bond.v[j]))
+                                return diag_pos(&r->pos, "ovs-port %s: %s is a port of the %s %s at %s:%u:%u too",
+                                                r->name, r->ovs.bond.v[j], kind_to_string(m->kind), m->name,
+                                                m->pos.file, m->pos.line, m->pos.col);
+        }
         const struct resource *ob = model_find(declared, KIND_OVS_BRIDGE, r->ovs.port);
         if (ob && ob != b)
                 return diag_pos(&r->pos, "ovs-port %s: %s is an OVS bridge declared at %s:%u:%u", r->name, r->ovs.port,

@@ -266,6 +266,8 @@ static void test_parse_and_check(void **state) {
                 { "version: 1\nbridges:\n  mgmt: {}\novs-bridges:\n  b:\n    stp: false\n    ports:\n      mgmt: { type: internal }\n",
                   "internal port mgmt and the bridge mgmt at m.yaml:3:3 are the same interface" },
                 { "version: 1\nbridges:\n  b: {}\novs-bridges:\n  b: {}\n", "the bridge b at m.yaml:3:3 is the same interface" },
+                { "version: 1\nbridges:\n  br0: { interfaces: [eth1] }\novs-bridges:\n  b:\n    stp: false\n    ports:\n"
+                  "      eth1: {}\n", "ovs-port b/eth1: eth1 is a port of the bridge br0 at m.yaml:3:3 too" },
                 /* Only ports: they add to a bridge declared whole elsewhere. */
                 { "version: 1\novs-bridges:\n  b:\n    ports:\n      p: {}\n", "ovs-bridge b is declared nowhere (an entry" },
         };
