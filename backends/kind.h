@@ -200,9 +200,20 @@ extern const struct backend ovs_backend;
 struct json_object;
 /* {"method": method, "params": params (taken), "id": id} */
 struct json_object *ovs_request(const char *method, struct json_object *params, unsigned id);
-/* The first whole message in buf[0..len): 1 with *msg and the bytes it took,
- * 0 when more must be read, -EBADMSG for what is no JSON-RPC message. */
-int ovs_message_take(const char *buf, size_t len, struct json_object **msg, size_t *used);
+/* What a connection has read and not yet taken as messages. */
+struct json_tokener;
+struct ovs_stream {
+        char *buf;
+        size_t len, cap;
+        size_t fed; /* bytes already given to tok, part of the message it is reading */
+        struct json_tokener *tok;
+};
+int ovs_stream_put(struct ovs_stream *s, const char *data, size_t n);
+int ovs_stream_reserve(struct ovs_stream *s, size_t min);
+/* The next whole message: 1 with *msg, 0 when more must be read, -EBADMSG
+ * for what is no JSON-RPC message (the connection is then unusable). */
+int ovs_stream_take(struct ovs_stream *s, struct json_object **msg);
+void ovs_stream_done(struct ovs_stream *s);
 /* A transact reply's first failed operation into buf: 0 none, -EAGAIN a wait
  * that did not hold (changed since the plan), -EEXIST a constraint, -EIO else. */
 int ovs_reply_error(struct json_object *result, char *buf, size_t size);

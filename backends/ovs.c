@@ -22,8 +22,7 @@
 
 struct ovs_conn {
         int fd;
-        char *buf;
-        size_t len, cap;
+        struct ovs_stream in;
         unsigned next_id;
         char path[108];
 };
@@ -38,30 +37,70 @@ struct json_object *ovs_request(const char *method, struct json_object *params, 
         return m;
 }
 
-int ovs_message_take(const char *buf, size_t len, struct json_object **msg, size_t *used) {
+/* Bytes go to the tokener once: a reply of megabytes that arrives in pieces
+ * is parsed as it comes, not again from its start on every read. */
+int ovs_stream_take(struct ovs_stream *s, struct json_object **msg) {
         *msg = NULL;
-        *used = 0;
-        size_t skip = 0;
-        while (skip < len && strchr(" \t\r\n", buf[skip]))
-                skip++;
-        if (skip == len || len - skip > INT32_MAX)
+        if (s->fed == s->len)
                 return 0;
-        struct json_tokener *tok = json_tokener_new();
-        if (!tok)
+        if (!s->tok && !(s->tok = json_tokener_new()))
                 return -ENOMEM;
-        struct json_object *o = json_tokener_parse_ex(tok, buf + skip, (int) (len - skip));
-        enum json_tokener_error e = json_tokener_get_error(tok);
-        size_t end = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-        if (e == json_tokener_continue)
+        size_t n = s->len - s->fed;
+        if (n > INT32_MAX)
+                return -EBADMSG;
+        struct json_object *o = json_tokener_parse_ex(s->tok, s->buf + s->fed, (int) n);
+        enum json_tokener_error e = json_tokener_get_error(s->tok);
+        if (e == json_tokener_continue) {
+                s->fed = s->len;
                 return 0;
+        }
+        size_t end = s->fed + json_tokener_get_parse_end(s->tok);
+        json_tokener_reset(s->tok);
         if (e != json_tokener_success || !o || json_object_get_type(o) != json_type_object) {
                 json_object_put(o);
                 return -EBADMSG;
         }
+        memmove(s->buf, s->buf + end, s->len - end);
+        s->len -= end;
+        s->fed = 0;
+        /* What follows the message up to the next one is white space at most. */
+        while (s->len && strchr(" \t\r\n", s->buf[0])) {
+                memmove(s->buf, s->buf + 1, s->len - 1);
+                s->len--;
+        }
         *msg = o;
-        *used = skip + end;
         return 1;
+}
+
+/* Room for at least min more bytes at s->buf + s->len. */
+int ovs_stream_reserve(struct ovs_stream *s, size_t min) {
+        if (s->cap - s->len >= min)
+                return 0;
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap - s->len < min)
+                cap *= 2;
+        char *nb = realloc(s->buf, cap);
+        if (!nb)
+                return -ENOMEM;
+        s->buf = nb;
+        s->cap = cap;
+        return 0;
+}
+
+int ovs_stream_put(struct ovs_stream *s, const char *data, size_t n) {
+        int r = ovs_stream_reserve(s, n);
+        if (r < 0)
+                return r;
+        memcpy(s->buf + s->len, data, n);
+        s->len += n;
+        return 0;
+}
+
+void ovs_stream_done(struct ovs_stream *s) {
+        if (s->tok)
+                json_tokener_free(s->tok);
+        free(s->buf);
+        memset(s, 0, sizeof(*s));
 }
 
 int ovs_reply_error(struct json_object *result, char *buf, size_t size) {
@@ -110,9 +149,7 @@ static void conn_close(struct ovs_conn *c) {
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -1;
-        free(c->buf);
-        c->buf = NULL;
-        c->len = c->cap = 0;
+        ovs_stream_done(&c->in);
 }
 
 static int conn_send(struct ovs_conn *c, struct json_object *msg) {
@@ -133,15 +170,9 @@ static int conn_send(struct ovs_conn *c, struct json_object *msg) {
  * what is queued), or a negative errno (-ECONNRESET: the server went away). */
 static int conn_recv(struct ovs_conn *c, struct json_object **msg, int timeout_ms) {
         for (;;) {
-                size_t used;
-                int r = ovs_message_take(c->buf ? c->buf : "", c->len, msg, &used);
-                if (r < 0)
+                int r = ovs_stream_take(&c->in, msg);
+                if (r != 0)
                         return r;
-                if (r > 0) {
-                        memmove(c->buf, c->buf + used, c->len - used);
-                        c->len -= used;
-                        return 1;
-                }
                 struct pollfd p = { .fd = c->fd, .events = POLLIN };
                 r = poll(&p, 1, timeout_ms);
                 if (r < 0 && errno == EINTR)
@@ -150,21 +181,17 @@ static int conn_recv(struct ovs_conn *c, struct json_object **msg, int timeout_m
                         return -errno;
                 if (r == 0)
                         return 0;
-                if (c->cap - c->len < 65536) {
-                        c->cap = c->cap ? c->cap * 2 : 131072;
-                        char *nb = realloc(c->buf, c->cap);
-                        if (!nb)
-                                return -ENOMEM;
-                        c->buf = nb;
-                }
-                ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+                r = ovs_stream_reserve(&c->in, 65536);
+                if (r < 0)
+                        return r;
+                ssize_t n = recv(c->fd, c->in.buf + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (n < 0)
                         return -errno;
                 if (n == 0)
                         return -ECONNRESET;
-                c->len += (size_t) n;
+                c->in.len += (size_t) n;
         }
 }
 

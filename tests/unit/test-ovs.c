@@ -153,26 +153,46 @@ static void test_request_and_stream(void **state) {
         assert_string_equal(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN),
                             "{\"method\":\"transact\",\"params\":[\"Open_vSwitch\"],\"id\":7}");
         json_object_put(m);
-        /* Two replies and half of a third, as one read may bring them. */
-        const char stream[] = "{\"id\":1,\"result\":[{}],\"error\":null}\n {\"method\":\"echo\",\"params\":[],\"id\":\"echo\"}{\"id\":2,\"res";
+        /* Two messages and the start of a third, in pieces cut anywhere: one
+         * byte at a time and all at once take the same messages. */
+        const char text[] = "{\"id\":1,\"result\":[{\"rows\":[{\"name\":\"a}{\"}]}],\"error\":null}\n "
+                            "{\"method\":\"echo\",\"params\":[],\"id\":\"echo\"}{\"id\":2,\"res";
+        for (size_t piece = 1; piece <= sizeof(text); piece += sizeof(text) - 2) {
+                struct ovs_stream st = { 0 };
+                struct json_object *got[3] = { NULL, NULL, NULL }, *msg, *v;
+                size_t n_got = 0;
+                for (size_t off = 0; off < strlen(text); off += piece) {
+                        size_t n = strlen(text) - off < piece ? strlen(text) - off : piece;
+                        assert_int_equal(ovs_stream_put(&st, text + off, n), 0);
+                        int r;
+                        while ((r = ovs_stream_take(&st, &msg)) == 1)
+                                got[n_got++] = msg;
+                        assert_int_equal(r, 0);
+                }
+                assert_int_equal(n_got, 2);
+                assert_true(json_object_object_get_ex(got[0], "id", &v));
+                assert_int_equal(json_object_get_int(v), 1);
+                assert_true(json_object_object_get_ex(got[1], "method", &v));
+                assert_string_equal(json_object_get_string(v), "echo");
+                /* The third completes when the rest comes. */
+                assert_int_equal(ovs_stream_put(&st, "ult\":[],\"error\":null}", 22), 0);
+                assert_int_equal(ovs_stream_take(&st, &msg), 1);
+                assert_true(json_object_object_get_ex(msg, "id", &v));
+                assert_int_equal(json_object_get_int(v), 2);
+                assert_int_equal(st.len, 0);
+                json_object_put(msg);
+                json_object_put(got[0]);
+                json_object_put(got[1]);
+                ovs_stream_done(&st);
+        }
+        struct ovs_stream bad = { 0 };
         struct json_object *msg;
-        size_t used, off = 0;
-        assert_int_equal(ovs_message_take(stream, strlen(stream), &msg, &used), 1);
-        struct json_object *id;
-        assert_true(json_object_object_get_ex(msg, "id", &id));
-        assert_int_equal(json_object_get_int(id), 1);
-        json_object_put(msg);
-        off += used;
-        assert_int_equal(ovs_message_take(stream + off, strlen(stream) - off, &msg, &used), 1);
-        assert_true(json_object_object_get_ex(msg, "method", &id));
-        assert_string_equal(json_object_get_string(id), "echo");
-        json_object_put(msg);
-        off += used;
-        assert_int_equal(ovs_message_take(stream + off, strlen(stream) - off, &msg, &used), 0);
-        assert_null(msg);
-        assert_int_equal(ovs_message_take("  \n", 3, &msg, &used), 0);
-        assert_int_equal(ovs_message_take("]garbage", 8, &msg, &used), -EBADMSG);
-        assert_int_equal(ovs_message_take("[1,2]", 5, &msg, &used), -EBADMSG);
+        assert_int_equal(ovs_stream_put(&bad, "]garbage", 8), 0);
+        assert_int_equal(ovs_stream_take(&bad, &msg), -EBADMSG);
+        ovs_stream_done(&bad);
+        assert_int_equal(ovs_stream_put(&bad, "[1,2]", 5), 0);
+        assert_int_equal(ovs_stream_take(&bad, &msg), -EBADMSG);
+        ovs_stream_done(&bad);
 }
 
 static void test_reply_errors(void **state) {
