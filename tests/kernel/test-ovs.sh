@@ -204,17 +204,19 @@ test_deleted_port_restored() {
 # A change someone else makes between the plan and its transaction: the wait
 # operation fails the transaction, nothing is written, and the next run
 # re-plans. strace holds reconcile's second send (the first transaction
-# after observe) for 2 s while ovs-vsctl changes the port.
+# after observe) for 3 s while ovs-vsctl changes the port.
 test_concurrent_change_fails_cleanly() {
         ovs_start || return
         nics eth1 eth2 eth3
         manifest "$full"
         orc apply
         sed -i 's/tag: 10/tag: 20/' "$M/host.yaml"
-        strace -f -qq -o /dev/null -e trace=sendto -e inject=sendto:delay_enter=2000000:when=2 \
+        strace -f -qq -o "$TMP/strace" -e trace=sendto -e inject=sendto:delay_enter=3000000:when=2 \
                 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --ovsdb "$SOCK" apply >"$TMP/out" 2>&1 &
-        local pid=$!
-        sleep 1
+        local pid=$! i
+        # Once the observe request is out (its reply follows at once), change the port.
+        for i in $(seq 1 1000); do grep -q 'sendto(' "$TMP/strace" 2>/dev/null && break; sleep 0.02; done
+        sleep 0.5
         vsctl set port vm-mgmt tag=99
         wait "$pid"
         RC=$?
