@@ -229,6 +229,9 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
  * made by its port: the NIC as it is right after, and the port it needs. */
 struct resource *ovs_internal_made_with(const struct resource *w, const struct model *wanted);
 void ovs_internal_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+/* At plan time: the interface an OVS bridge or internal port would make is
+ * not a device of another kind already (a Linux bridge of that name). */
+int ovs_admit_interface(void *state, const struct resource *want, const char *ifname);
 /* RFC 7047 values: sets, ["uuid", U], maps, columns of a row. */
 size_t ovs_set_len(struct json_object *v);
 struct json_object *ovs_set_item(struct json_object *v, size_t i);

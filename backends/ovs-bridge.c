@@ -42,6 +42,10 @@ static int ovs_bridge_validate(struct resource *r, struct model *declared, unsig
         return 0;
 }
 
+static int ovs_bridge_admit(void *state, const struct resource *w) {
+        return ovs_admit_interface(state, w, w->name);
+}
+
 static int ovs_bridge_diff(void *state, const struct resource *w, const struct resource *live,
                            const struct ledger_entry *owned, struct action *a, struct plan *p) {
         (void) state;
@@ -248,6 +252,7 @@ const struct kind_ops ovs_bridge_kind = {
         .section = "ovs-bridges",
         .backend = &ovs_backend,
         .diff = ovs_bridge_diff,
+        .admit = ovs_bridge_admit,
         .apply = ovs_bridge_apply,
         .describe = ovs_bridge_describe,
         .show_rank = 8, /* with the Linux bridges, after every kind a port can be */

@@ -142,6 +142,10 @@ struct resource *ovs_internal_made_with(const struct resource *w, const struct m
         return made;
 }
 
+static int ovs_port_admit(void *state, const struct resource *w) {
+        return w->ovs.type == OVS_PORT_INTERNAL ? ovs_admit_interface(state, w, w->ovs.port) : 0;
+}
+
 static void change_word(struct action *a, uint64_t bit, const char *name, const struct enum_table *t,
                         const struct resource *w, int want, const struct resource *live, int have) {
         bool w_has = (w->set & bit) && want >= 0, l_has = (live->set & bit) && have >= 0;
@@ -357,6 +361,7 @@ const struct kind_ops ovs_port_kind = {
         .backend = &ovs_backend,
         .deps = ovs_port_deps,
         .diff = ovs_port_diff,
+        .admit = ovs_port_admit,
         .apply = ovs_port_apply,
         .describe = ovs_port_describe,
         .dep_role = "member",

@@ -246,6 +246,12 @@ static int conn_call(struct ovs_conn *c, const char *method, struct json_object 
 
 struct ovs_state {
         struct ovs_conn conn;
+        /* The run's live model as the last observe filled it (links included:
+         * their backend observes first), for admit at plan time. */
+        const struct model *live;
+        /* The namespace whose interfaces OVS's would collide with, read lazily. */
+        char netns[256];
+        struct rtnl nl;
 };
 
 static struct json_object *select_op(const char *table, const char *const *cols);
@@ -262,6 +268,8 @@ static int ovs_connect(const struct backend_ctx *ctx, struct ovs_conn *c) {
 
 static int ovs_open(const struct backend_ctx *ctx, void **state) {
         struct ovs_state *s = xcalloc(1, sizeof(*s));
+        if (ctx->netns)
+                snprintf(s->netns, sizeof(s->netns), "%s", ctx->netns);
         int r = ovs_connect(ctx, &s->conn);
         if (r < 0) {
                 free(s);
@@ -276,6 +284,7 @@ static void ovs_close(void *state) {
         if (!s)
                 return;
         conn_close(&s->conn);
+        rtnl_close(&s->nl);
         free(s);
 }
 
@@ -344,6 +353,28 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
         if (r < 0)
                 return diag_res(r, kind_to_string(k), name, "ovsdb-server refused the transaction: %s", err);
         return 0;
+}
+
+int ovs_admit_interface(void *state, const struct resource *want, const char *ifname) {
+        struct ovs_state *s = state;
+        if (!s || !s->live || model_find(s->live, KIND_OVS_BRIDGE, ifname))
+                return 0;
+        for (size_t i = 0; i < s->live->n; i++)
+                if (s->live->v[i]->kind == KIND_OVS_PORT && strcmp(s->live->v[i]->ovs.port, ifname) == 0)
+                        return 0; /* OVS's own device */
+        /* The links are in the live model when a link kind is declared; else the kernel is asked. */
+        const struct resource *l = model_find(s->live, KIND_ETHERNET, ifname);
+        const char *type = l ? (l->link.type[0] ? l->link.type : "network") : NULL;
+        if (!l) {
+                if (!s->nl.sk && rtnl_open(&s->nl, s->netns[0] ? s->netns : NULL, "ovs") < 0)
+                        return 0; /* said why; OVS reports its own failure at apply */
+                int idx = rtnl_ifindex(&s->nl, ifname);
+                type = idx > 0 ? "network" : NULL;
+        }
+        if (!type || strcmp(type, "openvswitch") == 0)
+                return 0;
+        return diag_pos(&want->pos, "%s %s: interface %s exists already (a %s device) and is not Open vSwitch's: "
+                        "OVS could not make it", kind_to_string(want->kind), want->name, ifname, type);
 }
 
 /* ---- reading OVSDB values (RFC 7047 5.1) ---- */
@@ -652,6 +683,7 @@ static int ovs_observe(void *state, const struct str_list *names, struct model *
         r = ovs_reply_error(result, err, sizeof(err));
         if (r >= 0)
                 r = ovs_rows_to_model(result, live);
+        s->live = live;
         json_object_put(result);
         if (r < 0)
                 return diag_plain(r, "ovs: reading OVSDB at %s: %s", s->conn.path, err[0] ? err : strerror(-r));

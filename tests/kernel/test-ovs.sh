@@ -147,6 +147,19 @@ ovs-bridges:
         expect_out 'internal port vm-mgmt and the bridge vm-mgmt at .* are the same interface'
         link_exists vm-mgmt && fail "something was applied"
         vsctl br-exists br-ovs && fail "the OVS bridge was made"
+        # Not declared but there: a plan-time error for the port, the rest applies.
+        ip -n "$NS" link add vm-mgmt type bridge
+        manifest 'version: 1
+ovs-bridges:
+  br-ovs:
+    datapath: netdev
+    ports:
+      vm-mgmt: { type: internal }'
+        orc apply
+        expect_rc 1 "an internal port named like a live Linux bridge"
+        expect_out 'host.yaml:6:7: error: ovs-port br-ovs/vm-mgmt: interface vm-mgmt exists already \(a (bridge|network) device\)'
+        vsctl br-exists br-ovs || fail "the bridge was not made"
+        [ -z "$(vsctl list-ports br-ovs)" ] || fail "ports: $(vsctl list-ports br-ovs)"
         ovs_stop
 }
 
@@ -266,7 +279,7 @@ concurrent_skip=$skip
 t "ovs: bridge, ports, bond, internal and trunk ports created, marked managed; second plan empty; show" test_create "$skip"
 t "ovs: tag, trunks, fail-mode, bond members and lacp changed in place" test_change_in_place "$skip"
 t "ovs: internal port and its address and MTU (link kinds) in one plan" test_internal_port_address "$skip"
-t "ovs: an internal port and a Linux bridge of one name is an error" test_name_space_shared "$skip"
+t "ovs: an internal port and a Linux bridge of one name is an error (declared: validate; live: plan)" test_name_space_shared "$skip"
 t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched" test_prune_and_unmanaged "$skip"
 t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor)" test_deleted_port_restored "$skip"
 t "ovs: a concurrent change fails the transaction cleanly and is re-planned" test_concurrent_change_fails_cleanly "$concurrent_skip"
