@@ -10,6 +10,8 @@ _reconcile() {
                 COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         --netns)
                 COMPREPLY=($(compgen -W "$(ls /run/netns 2>/dev/null)" -- "$cur")); return ;;
+        --ovsdb)
+                COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --only)
                 COMPREPLY=($(compgen -W "ethernet bridge vlan bond vxlan macvlan macvtap veth tap route sysctl network pool volume domain service ipset ovs-bridge ovs-port" -- "$cur")); return ;;
         --libvirt-uri|--lock-timeout|--resync)
