@@ -14,10 +14,16 @@ static void ethernet_show(struct yw *w, const struct resource *r, const struct s
         link_show_end(w, r, false);
 }
 
-/* A veth's peer declared as a NIC is made with its veth. */
+/* A veth's peer declared as a NIC is made with its veth; an OVS internal port by its port. */
 static void ethernet_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         if (r->link.made_by[0])
                 add(u, KIND_VETH, r->link.made_by);
+        ovs_internal_deps(r, add, u);
+}
+
+static struct resource *ethernet_made_with(const struct resource *w, const struct model *wanted) {
+        struct resource *made = veth_peer_made_with(w, wanted);
+        return made ? made : ovs_internal_made_with(w, wanted);
 }
 
 static const struct link_kind ethernet_link = { .info_kind = NULL, .deps = ethernet_deps };
@@ -27,7 +33,7 @@ const struct kind_ops ethernet_kind = {
         .section = "ethernets",
         LINK_KIND_COMMON,
         .impl = &ethernet_link,
-        .made_with = veth_peer_made_with, /* a veth's peer declared as a NIC */
+        .made_with = ethernet_made_with, /* a veth's peer or an OVS internal port declared as a NIC */
         .defaults = link_defaults,
         .show_as = link_show_as,
         .flags = KF_REVERTIBLE | KF_NEVER_PRUNED | KF_NEVER_ADOPTED | KF_NOT_ABSENT | KF_EXISTING,

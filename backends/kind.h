@@ -191,3 +191,80 @@ extern const struct backend route_backend;
 extern const struct backend sysctl_backend;
 extern const struct backend module_backend;
 extern const struct backend hugepage_backend;
+
+/* Open vSwitch (backends/ovs.c): the OVSDB connection and the JSON the kinds
+ * (ovs-bridge.c, ovs-port.c) build their transactions from. */
+enum ovs_fail_mode { OVS_FAIL_STANDALONE, OVS_FAIL_SECURE, _OVS_FAIL_MAX, _OVS_FAIL_INVALID = -1 };
+enum ovs_datapath { OVS_DP_SYSTEM, OVS_DP_NETDEV, _OVS_DP_MAX, _OVS_DP_INVALID = -1 };
+enum ovs_port_type { OVS_PORT_SYSTEM, OVS_PORT_INTERNAL, _OVS_PORT_MAX, _OVS_PORT_INVALID = -1 };
+enum ovs_vlan_mode { OVS_VLAN_TRUNK, OVS_VLAN_ACCESS, OVS_VLAN_NATIVE_TAGGED, OVS_VLAN_NATIVE_UNTAGGED,
+                     OVS_VLAN_DOT1Q_TUNNEL, _OVS_VLAN_MAX, _OVS_VLAN_INVALID = -1 };
+enum ovs_bond_mode { OVS_BOND_ACTIVE_BACKUP, OVS_BOND_BALANCE_SLB, OVS_BOND_BALANCE_TCP, _OVS_BOND_MAX,
+                     _OVS_BOND_INVALID = -1 };
+enum ovs_lacp { OVS_LACP_ACTIVE, OVS_LACP_PASSIVE, OVS_LACP_OFF, _OVS_LACP_MAX, _OVS_LACP_INVALID = -1 };
+extern const struct enum_table ovs_fail_mode_table, ovs_datapath_table, ovs_port_type_table, ovs_vlan_mode_table,
+        ovs_bond_mode_table, ovs_lacp_table;
+extern const struct backend ovs_backend;
+
+struct json_object;
+/* {"method": method, "params": params (taken), "id": id} */
+struct json_object *ovs_request(const char *method, struct json_object *params, unsigned id);
+/* What a connection has read and not yet taken as messages. */
+struct json_tokener;
+struct ovs_stream {
+        char *buf;
+        size_t len, cap;
+        size_t fed; /* bytes already given to tok, part of the message it is reading */
+        struct json_tokener *tok;
+};
+int ovs_stream_put(struct ovs_stream *s, const char *data, size_t n);
+int ovs_stream_reserve(struct ovs_stream *s, size_t min);
+/* The next whole message: 1 with *msg, 0 when more must be read, -EBADMSG
+ * for what is no JSON-RPC message (the connection is then unusable). */
+int ovs_stream_take(struct ovs_stream *s, struct json_object **msg);
+void ovs_stream_done(struct ovs_stream *s);
+/* A transact reply's first failed operation into buf: 0 none, -EAGAIN a wait
+ * that did not hold (changed since the plan), -EEXIST a constraint, -EIO else. */
+int ovs_reply_error(struct json_object *result, char *buf, size_t size);
+/* The observe transaction and the monitor request's params; the live model from the observe reply. */
+struct json_object *ovs_observe_params(void);
+struct json_object *ovs_monitor_params(void);
+int ovs_rows_to_model(struct json_object *result, struct model *live);
+/* Send one transaction (params taken) and report a failure against kind k's
+ * name; wait_applied: and wait until ovs-vswitchd has made it (the devices the
+ * link kinds configure next). */
+int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied);
+/* An OVS internal port declared under ethernets (its addresses, MTU, up) is
+ * made by its port: the NIC as it is right after, and the port it needs. */
+struct resource *ovs_internal_made_with(const struct resource *w, const struct model *wanted);
+void ovs_internal_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u);
+/* At plan time: the interface an OVS bridge or internal port would make is
+ * not a device of another kind already (a Linux bridge of that name). */
+int ovs_admit_interface(void *state, const struct resource *want, const char *ifname);
+/* RFC 7047 values: sets, ["uuid", U], maps, columns of a row. */
+size_t ovs_set_len(struct json_object *v);
+struct json_object *ovs_set_item(struct json_object *v, size_t i);
+const char *ovs_uuid_text(struct json_object *atom);
+const char *ovs_map_get(struct json_object *map, const char *key);
+struct json_object *ovs_col(struct json_object *row, const char *col);
+struct json_object *ovs_pair(const char *tag, const char *value); /* ["uuid", U], ["named-uuid", N] */
+struct json_object *ovs_set(struct json_object *items);           /* ["set", items] */
+struct json_object *ovs_managed_ids(void);                        /* external_ids reconcile=managed */
+struct json_object *ovs_where(const char *column, struct json_object *value);
+/* Operations; the where and row arguments are taken. */
+struct json_object *ovs_txn_begin(void); /* ["Open_vSwitch"]: append the operations */
+struct json_object *ovs_op(const char *op, const char *table, struct json_object *where);
+/* A wait, timeout 0, that the rows matching where are exactly rows in these columns. */
+struct json_object *ovs_op_wait(const char *table, struct json_object *where, struct json_object *columns,
+                                struct json_object *rows);
+struct json_object *ovs_op_wait_no_name(const char *table, const char *name);
+struct json_object *ovs_op_wait_row(const char *table, const char *uuid, struct json_object *row);
+struct json_object *ovs_op_mutate_set(const char *table, struct json_object *where, const char *column,
+                                      const char *mutator, struct json_object *atom);
+/* The transaction of one action of each kind (pure: the unit tests read them). */
+struct json_object *ovs_bridge_txn(const struct action *a);
+struct json_object *ovs_port_txn(const struct action *a);
+/* An optional column's value: the word, or the empty set. */
+struct json_object *ovs_optional_word(const struct enum_table *t, int v);
+/* What an OVS spec owns (both kinds). */
+void ovs_free(struct resource *r);

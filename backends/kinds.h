@@ -23,4 +23,6 @@
         X(IPSET, ipset)         \
         X(MODULE, module)       \
         X(HUGEPAGE, hugepage)   \
-        X(DUMMY, dummy)
+        X(DUMMY, dummy)         \
+        X(OVS_BRIDGE, ovs_bridge) \
+        X(OVS_PORT, ovs_port)

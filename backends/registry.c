@@ -60,7 +60,7 @@ enum kind kind_class(enum kind k) {
 /* The library connections, in the order a run opens them. */
 const struct backend *const backends[] = {
         &link_backend, &libvirt_backend, &ipvs_backend, &ipset_backend, &route_backend, &sysctl_backend,
-        &module_backend, &hugepage_backend,
+        &module_backend, &hugepage_backend, &ovs_backend,
 };
 const size_t n_backends = ELEMENTSOF(backends);
 

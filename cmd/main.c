@@ -28,6 +28,7 @@ static void usage(FILE *f) {
               "  -o, --output text|json   plan and result format (default text)\n"
               "      --state-dir DIR      ownership ledger and lock (default /var/lib/reconcile)\n"
               "      --libvirt-uri URI    default qemu:///system\n"
+              "      --ovsdb PATH         the ovsdb-server socket (default /run/openvswitch/db.sock)\n"
               "      --netns NAME|PATH    act inside that network namespace\n"
               "      --only KIND[,KIND]   restrict to some kinds\n"
               "      --allow-mass-delete  allow deleting more than half of the deletable resources\n"
@@ -71,7 +72,7 @@ static int parse_seconds(const char *opt, const char *arg, int *out) {
 
 static int parse_args(int argc, char **argv, struct options *o) {
         enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC,
-               OPT_CONFIRM, OPT_CONFIRM_PARTIAL };
+               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB };
         static const struct option longopts[] = {
                 { "manifests", required_argument, NULL, 'd' },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -80,6 +81,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "libvirt-uri", required_argument, NULL, OPT_URI },
                 { "netns", required_argument, NULL, OPT_NETNS },
+                { "ovsdb", required_argument, NULL, OPT_OVSDB },
                 { "only", required_argument, NULL, OPT_ONLY },
                 { "allow-mass-delete", no_argument, NULL, OPT_MASS },
                 { "lock-timeout", required_argument, NULL, OPT_LOCK },
@@ -117,6 +119,9 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         break;
                 case OPT_NETNS:
                         o->run.ctx.netns = optarg;
+                        break;
+                case OPT_OVSDB:
+                        o->run.ctx.ovsdb = optarg;
                         break;
                 case OPT_ONLY:
                         r = parse_only(optarg, &o->run.only_kinds);

@@ -10,14 +10,16 @@ _reconcile() {
                 COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         --netns)
                 COMPREPLY=($(compgen -W "$(ls /run/netns 2>/dev/null)" -- "$cur")); return ;;
+        --ovsdb)
+                COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --only)
-                COMPREPLY=($(compgen -W "ethernet bridge vlan bond vxlan macvlan macvtap veth tap route sysctl network pool volume domain service ipset module hugepage" -- "$cur")); return ;;
+                COMPREPLY=($(compgen -W "ethernet bridge vlan bond vxlan macvlan macvtap veth tap route sysctl network pool volume domain service ipset module hugepage ovs-bridge ovs-port" -- "$cur")); return ;;
         --libvirt-uri|--lock-timeout|--resync)
                 return ;;
         esac
         if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "-d --manifests --dry-run --exit-code -o --output --state-dir --libvirt-uri
-                        --netns --only --allow-mass-delete --lock-timeout --resync --confirm --confirm-partial -v --verbose -q --quiet -h --help" -- "$cur"))
+                        --netns --ovsdb --only --allow-mass-delete --lock-timeout --resync --confirm --confirm-partial -v --verbose -q --quiet -h --help" -- "$cur"))
         else
                 COMPREPLY=($(compgen -W "apply plan validate show daemon confirm release version" -- "$cur"))
         fi

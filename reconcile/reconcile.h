@@ -481,6 +481,30 @@ struct key_pos {
         struct srcpos pos;
 };
 
+/* Open vSwitch bridges and their ports (backends/ovs-bridge.c, ovs-port.c), in
+ * OVSDB: a port is named BRIDGE/PORT; bits of what the manifest gave. */
+enum { OVS_F_FAIL_MODE = 1u << 0, OVS_F_STP = 1u << 1, OVS_F_DATAPATH = 1u << 2, OVS_F_TYPE = 1u << 3,
+       OVS_F_TAG = 1u << 4, OVS_F_TRUNKS = 1u << 5, OVS_F_VLAN_MODE = 1u << 6, OVS_F_BOND = 1u << 7,
+       OVS_F_LACP = 1u << 8, OVS_F_BOND_MODE = 1u << 9 };
+/* Change item: one VLAN added to or removed from a port's trunks. */
+enum { OVS_C_TRUNK = 1u << 20 };
+struct ovs_spec {
+        char bridge[IFNAME_MAX]; /* a port's bridge */
+        char port[IFNAME_MAX];   /* a port's own name (OVSDB's: unique on the host) */
+        int fail_mode, datapath; /* bridge: enum ovs_fail_mode, enum ovs_datapath */
+        bool stp;
+        int type, vlan_mode, bond_mode, lacp; /* port: enum ovs_port_type, ... (-1: none) */
+        uint32_t tag;
+        struct str_list trunk_words; /* as written; check turns them into trunks */
+        uint64_t trunks[64];         /* VLANs 0..4095, one bit each */
+        struct str_list bond;        /* a bond's members (interfaces) */
+        /* Observed only: the row's and the members' OVSDB UUIDs, and whether
+         * external_ids:reconcile=managed marks the row as reconcile's. */
+        char uuid[40];
+        struct str_list member_uuids;
+        bool managed;
+};
+
 struct resource {
         enum kind kind;
         char *name;
@@ -504,6 +528,7 @@ struct resource {
                 struct domain_spec domain;
                 struct service_spec service;
                 struct ipset_spec ipset;
+                struct ovs_spec ovs;
         };
 };
 #define RES_F_STATE (1ull << 63)
@@ -934,6 +959,7 @@ struct backend_ctx {
         const char *netns;      /* NULL: the caller's namespace */
         const char *libvirt_uri;
         const char *state_dir;
+        const char *ovsdb; /* the ovsdb-server socket; NULL: /run/openvswitch/db.sock */
 };
 /* Whether --netns names a namespace that exists: one error, before any backend tries it. */
 int netns_check(const char *netns);

@@ -1,0 +1,785 @@
+/* Open vSwitch through OVSDB: RFC 7047 JSON-RPC over ovsdb-server's unix
+ * socket. observe is one transact of selects; each action is one transact
+ * whose wait operations hold what the plan saw, so that a concurrent change
+ * fails cleanly instead of being overwritten; the daemon's watch is a monitor
+ * on its own connection. The kinds build their operations (ovs-bridge.c,
+ * ovs-port.c); this file talks and reads rows. */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kind.h"
+
+#define OVSDB_DEFAULT "/run/openvswitch/db.sock"
+#define OVSDB_TIMEOUT_MS 10000
+
+struct ovs_conn {
+        int fd;
+        struct ovs_stream in;
+        unsigned next_id;
+        char path[108];
+};
+
+/* ---- JSON-RPC messages ---- */
+
+struct json_object *ovs_request(const char *method, struct json_object *params, unsigned id) {
+        struct json_object *m = json_object_new_object();
+        json_object_object_add(m, "method", json_object_new_string(method));
+        json_object_object_add(m, "params", params);
+        json_object_object_add(m, "id", json_object_new_int64(id));
+        return m;
+}
+
+/* Bytes go to the tokener once: a reply of megabytes that arrives in pieces
+ * is parsed as it comes, not again from its start on every read. */
+int ovs_stream_take(struct ovs_stream *s, struct json_object **msg) {
+        *msg = NULL;
+        if (s->fed == s->len)
+                return 0;
+        if (!s->tok && !(s->tok = json_tokener_new()))
+                return -ENOMEM;
+        size_t n = s->len - s->fed;
+        if (n > INT32_MAX)
+                return -EBADMSG;
+        struct json_object *o = json_tokener_parse_ex(s->tok, s->buf + s->fed, (int) n);
+        enum json_tokener_error e = json_tokener_get_error(s->tok);
+        if (e == json_tokener_continue) {
+                s->fed = s->len;
+                return 0;
+        }
+        size_t end = s->fed + json_tokener_get_parse_end(s->tok);
+        json_tokener_reset(s->tok);
+        if (e != json_tokener_success || !o || json_object_get_type(o) != json_type_object) {
+                json_object_put(o);
+                return -EBADMSG;
+        }
+        memmove(s->buf, s->buf + end, s->len - end);
+        s->len -= end;
+        s->fed = 0;
+        /* What follows the message up to the next one is white space at most. */
+        while (s->len && strchr(" \t\r\n", s->buf[0])) {
+                memmove(s->buf, s->buf + 1, s->len - 1);
+                s->len--;
+        }
+        *msg = o;
+        return 1;
+}
+
+/* Room for at least min more bytes at s->buf + s->len. */
+int ovs_stream_reserve(struct ovs_stream *s, size_t min) {
+        if (s->cap - s->len >= min)
+                return 0;
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap - s->len < min)
+                cap *= 2;
+        char *nb = realloc(s->buf, cap);
+        if (!nb)
+                return -ENOMEM;
+        s->buf = nb;
+        s->cap = cap;
+        return 0;
+}
+
+int ovs_stream_put(struct ovs_stream *s, const char *data, size_t n) {
+        int r = ovs_stream_reserve(s, n);
+        if (r < 0)
+                return r;
+        memcpy(s->buf + s->len, data, n);
+        s->len += n;
+        return 0;
+}
+
+void ovs_stream_done(struct ovs_stream *s) {
+        if (s->tok)
+                json_tokener_free(s->tok);
+        free(s->buf);
+        memset(s, 0, sizeof(*s));
+}
+
+int ovs_reply_error(struct json_object *result, char *buf, size_t size) {
+        buf[0] = '\0';
+        size_t n = json_object_get_type(result) == json_type_array ? json_object_array_length(result) : 0;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *r = json_object_array_get_idx(result, i), *err, *det;
+                if (!json_object_object_get_ex(r, "error", &err))
+                        continue;
+                const char *what = json_object_get_string(err);
+                const char *details = json_object_object_get_ex(r, "details", &det) ? json_object_get_string(det) : NULL;
+                snprintf(buf, size, "%s%s%s", what, details ? ": " : "", details ? details : "");
+                /* A wait that did not hold: someone changed the row since the plan read it. */
+                if (strcmp(what, "timed out") == 0)
+                        return -EAGAIN;
+                if (strcmp(what, "constraint violation") == 0)
+                        return -EEXIST;
+                return -EIO;
+        }
+        return 0;
+}
+
+/* ---- the connection ---- */
+
+static int conn_open(const char *path, struct ovs_conn *c) {
+        memset(c, 0, sizeof(*c));
+        c->fd = -1;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        snprintf(c->path, sizeof(c->path), "%s", path);
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0)
+                return -errno;
+        if (connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int r = -errno;
+                close(c->fd);
+                c->fd = -1;
+                return r;
+        }
+        return 0;
+}
+
+static void conn_close(struct ovs_conn *c) {
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+        ovs_stream_done(&c->in);
+}
+
+static int conn_send(struct ovs_conn *c, struct json_object *msg) {
+        const char *s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
+        size_t len = strlen(s), off = 0;
+        while (off < len) {
+                ssize_t n = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                off += (size_t) n;
+        }
+        return 0;
+}
+
+/* The next message: 1 with *msg, 0 when none came within timeout_ms (0: only
+ * what is queued), or a negative errno (-ECONNRESET: the server went away). */
+static int conn_recv(struct ovs_conn *c, struct json_object **msg, int timeout_ms) {
+        for (;;) {
+                int r = ovs_stream_take(&c->in, msg);
+                if (r != 0)
+                        return r;
+                struct pollfd p = { .fd = c->fd, .events = POLLIN };
+                r = poll(&p, 1, timeout_ms);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return 0;
+                r = ovs_stream_reserve(&c->in, 65536);
+                if (r < 0)
+                        return r;
+                ssize_t n = recv(c->fd, c->in.buf + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ECONNRESET;
+                c->in.len += (size_t) n;
+        }
+}
+
+/* The server's echo keeps the session alive: answered wherever it comes. */
+static bool answer_echo(struct ovs_conn *c, struct json_object *msg) {
+        struct json_object *method, *params, *id;
+        if (!json_object_object_get_ex(msg, "method", &method) || strcmp(json_object_get_string(method), "echo") != 0)
+                return false;
+        struct json_object *reply = json_object_new_object();
+        json_object_object_get_ex(msg, "params", &params);
+        json_object_object_get_ex(msg, "id", &id);
+        json_object_object_add(reply, "result", json_object_get(params));
+        json_object_object_add(reply, "error", NULL);
+        json_object_object_add(reply, "id", json_object_get(id));
+        conn_send(c, reply);
+        json_object_put(reply);
+        return true;
+}
+
+/* One call: params are taken; *result is the reply's result (the caller's). */
+static int conn_call(struct ovs_conn *c, const char *method, struct json_object *params, struct json_object **result,
+                     char *err, size_t err_size) {
+        unsigned id = ++c->next_id;
+        struct json_object *req = ovs_request(method, params, id);
+        int r = conn_send(c, req);
+        json_object_put(req);
+        *result = NULL;
+        err[0] = '\0';
+        if (r < 0)
+                return r;
+        for (;;) {
+                struct json_object *msg = NULL, *rid, *e, *res;
+                r = conn_recv(c, &msg, OVSDB_TIMEOUT_MS);
+                if (r <= 0)
+                        return r == 0 ? -ETIMEDOUT : r;
+                if (answer_echo(c, msg) || !json_object_object_get_ex(msg, "id", &rid) ||
+                    json_object_get_int64(rid) != (int64_t) id) {
+                        json_object_put(msg); /* an update of a monitor, or a reply to another call */
+                        continue;
+                }
+                if (json_object_object_get_ex(msg, "error", &e) && e) {
+                        snprintf(err, err_size, "%s", json_object_get_string(e));
+                        json_object_put(msg);
+                        return -EIO;
+                }
+                if (json_object_object_get_ex(msg, "result", &res))
+                        *result = json_object_get(res);
+                json_object_put(msg);
+                return 0;
+        }
+}
+
+struct ovs_state {
+        struct ovs_conn conn;
+        /* The run's live model as the last observe filled it (links included:
+         * their backend observes first), for admit at plan time. */
+        const struct model *live;
+        /* The namespace whose interfaces OVS's would collide with, read lazily. */
+        char netns[256];
+        struct rtnl nl;
+};
+
+static struct json_object *select_op(const char *table, const char *const *cols);
+
+static int ovs_connect(const struct backend_ctx *ctx, struct ovs_conn *c) {
+        const char *path = ctx->ovsdb ? ctx->ovsdb : OVSDB_DEFAULT;
+        int r = conn_open(path, c);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return diag_plain(r, "ovs: Open vSwitch is not running (ovsdb-server socket missing): %s", path);
+        if (r < 0)
+                return diag_plain(r, "ovs: %s: %s", path, strerror(-r));
+        return 0;
+}
+
+static int ovs_open(const struct backend_ctx *ctx, void **state) {
+        struct ovs_state *s = xcalloc(1, sizeof(*s));
+        if (ctx->netns)
+                snprintf(s->netns, sizeof(s->netns), "%s", ctx->netns);
+        int r = ovs_connect(ctx, &s->conn);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        *state = s;
+        return 0;
+}
+
+static void ovs_close(void *state) {
+        struct ovs_state *s = state;
+        if (!s)
+                return;
+        conn_close(&s->conn);
+        rtnl_close(&s->nl);
+        free(s);
+}
+
+/* The Open_vSwitch row's next_cfg or cur_cfg from a select's result, -1 if none. */
+static int64_t cfg_of(struct json_object *op_result, const char *col) {
+        struct json_object *rows = NULL;
+        if (!json_object_object_get_ex(op_result, "rows", &rows) || json_object_array_length(rows) < 1)
+                return -1;
+        struct json_object *v = ovs_col(json_object_array_get_idx(rows, 0), col);
+        return v ? json_object_get_int64(v) : -1;
+}
+
+/* ovs-vswitchd has made what the transaction asked for (an internal port that
+ * the link kinds configure next) once its cur_cfg reaches next_cfg. */
+static int wait_vswitchd(struct ovs_state *s, int64_t next_cfg, enum kind k, const char *name) {
+        static const char *const cols[] = { "cur_cfg", NULL };
+        for (int tries = 0; tries < OVSDB_TIMEOUT_MS / 20; tries++) {
+                struct json_object *p = ovs_txn_begin(), *result = NULL;
+                json_object_array_add(p, select_op("Open_vSwitch", cols));
+                char err[512];
+                int r = conn_call(&s->conn, "transact", p, &result, err, sizeof(err));
+                int64_t cur = r < 0 ? -1 : cfg_of(json_object_array_get_idx(result, 0), "cur_cfg");
+                json_object_put(result);
+                if (r < 0)
+                        return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
+                if (cur >= next_cfg)
+                        return 0;
+                poll(NULL, 0, 20);
+        }
+        return diag_res(-ETIMEDOUT, kind_to_string(k), name,
+                        "written to OVSDB, but ovs-vswitchd did not apply it within %d s (is it running?)",
+                        OVSDB_TIMEOUT_MS / 1000);
+}
+
+int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied) {
+        struct ovs_state *s = state;
+        struct json_object *result = NULL;
+        char err[512];
+        if (wait_applied) {
+                static const char *const cols[] = { "next_cfg", NULL };
+                struct json_object *bump = ovs_op("mutate", "Open_vSwitch", json_object_new_array()),
+                                   *muts = json_object_new_array(), *m = json_object_new_array();
+                json_object_array_add(m, json_object_new_string("next_cfg"));
+                json_object_array_add(m, json_object_new_string("+="));
+                json_object_array_add(m, json_object_new_int(1));
+                json_object_array_add(muts, m);
+                json_object_object_add(bump, "mutations", muts);
+                json_object_array_add(params, bump);
+                json_object_array_add(params, select_op("Open_vSwitch", cols));
+        }
+        size_t n_ops = json_object_array_length(params) - 1;
+        int r = conn_call(&s->conn, "transact", params, &result, err, sizeof(err));
+        if (r < 0) {
+                json_object_put(result);
+                return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
+        }
+        r = ovs_reply_error(result, err, sizeof(err));
+        int64_t next_cfg = wait_applied && r >= 0 ? cfg_of(json_object_array_get_idx(result, n_ops - 1), "next_cfg") : -1;
+        json_object_put(result);
+        if (r >= 0 && next_cfg >= 0)
+                return wait_vswitchd(s, next_cfg, k, name);
+        if (r == -EAGAIN)
+                return diag_res(r, kind_to_string(k), name,
+                                "changed by someone else since the plan was made (%s); nothing was written, run again",
+                                err);
+        if (r < 0)
+                return diag_res(r, kind_to_string(k), name, "ovsdb-server refused the transaction: %s", err);
+        return 0;
+}
+
+int ovs_admit_interface(void *state, const struct resource *want, const char *ifname) {
+        struct ovs_state *s = state;
+        if (!s || !s->live || model_find(s->live, KIND_OVS_BRIDGE, ifname))
+                return 0;
+        for (size_t i = 0; i < s->live->n; i++)
+                if (s->live->v[i]->kind == KIND_OVS_PORT && strcmp(s->live->v[i]->ovs.port, ifname) == 0)
+                        return 0; /* OVS's own device */
+        /* The links are in the live model when a link kind is declared; else the kernel is asked. */
+        const struct resource *l = model_find(s->live, KIND_ETHERNET, ifname);
+        const char *type = l ? (l->link.type[0] ? l->link.type : "network") : NULL;
+        if (!l) {
+                if (!s->nl.sk && rtnl_open(&s->nl, s->netns[0] ? s->netns : NULL, "ovs") < 0)
+                        return 0; /* said why; OVS reports its own failure at apply */
+                int idx = rtnl_ifindex(&s->nl, ifname);
+                type = idx > 0 ? "network" : NULL;
+        }
+        if (!type || strcmp(type, "openvswitch") == 0)
+                return 0;
+        return diag_pos(&want->pos, "%s %s: interface %s exists already (a %s device) and is not Open vSwitch's: "
+                        "OVS could not make it", kind_to_string(want->kind), want->name, ifname, type);
+}
+
+/* ---- reading OVSDB values (RFC 7047 5.1) ---- */
+
+/* A set is ["set", [atoms]] or one atom; a uuid is ["uuid", "..."]. */
+size_t ovs_set_len(struct json_object *v) {
+        if (!v)
+                return 0;
+        if (json_object_get_type(v) == json_type_array && json_object_array_length(v) == 2 &&
+            strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), "set") == 0)
+                return json_object_array_length(json_object_array_get_idx(v, 1));
+        return 1;
+}
+
+struct json_object *ovs_set_item(struct json_object *v, size_t i) {
+        if (json_object_get_type(v) == json_type_array && json_object_array_length(v) == 2 &&
+            strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), "set") == 0)
+                return json_object_array_get_idx(json_object_array_get_idx(v, 1), i);
+        return v;
+}
+
+const char *ovs_uuid_text(struct json_object *atom) {
+        if (json_object_get_type(atom) != json_type_array || json_object_array_length(atom) != 2)
+                return "";
+        return json_object_get_string(json_object_array_get_idx(atom, 1));
+}
+
+/* A map's value for key: ["map", [[k, v], ...]]. */
+const char *ovs_map_get(struct json_object *map, const char *key) {
+        if (json_object_get_type(map) != json_type_array || json_object_array_length(map) != 2)
+                return NULL;
+        struct json_object *pairs = json_object_array_get_idx(map, 1);
+        for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+                struct json_object *p = json_object_array_get_idx(pairs, i);
+                if (strcmp(json_object_get_string(json_object_array_get_idx(p, 0)), key) == 0)
+                        return json_object_get_string(json_object_array_get_idx(p, 1));
+        }
+        return NULL;
+}
+
+struct json_object *ovs_col(struct json_object *row, const char *col) {
+        struct json_object *v = NULL;
+        json_object_object_get_ex(row, col, &v);
+        return v;
+}
+
+/* ---- writing OVSDB values ---- */
+
+struct json_object *ovs_pair(const char *tag, const char *value) {
+        struct json_object *a = json_object_new_array();
+        json_object_array_add(a, json_object_new_string(tag));
+        json_object_array_add(a, json_object_new_string(value));
+        return a;
+}
+
+struct json_object *ovs_set(struct json_object *items) {
+        struct json_object *a = json_object_new_array();
+        json_object_array_add(a, json_object_new_string("set"));
+        json_object_array_add(a, items);
+        return a;
+}
+
+struct json_object *ovs_managed_ids(void) {
+        struct json_object *pairs = json_object_new_array(), *a = json_object_new_array();
+        json_object_array_add(pairs, ovs_pair("reconcile", "managed"));
+        json_object_array_add(a, json_object_new_string("map"));
+        json_object_array_add(a, pairs);
+        return a;
+}
+
+/* [[column, "==", value]] */
+struct json_object *ovs_where(const char *column, struct json_object *value) {
+        struct json_object *w = json_object_new_array(), *c = json_object_new_array();
+        json_object_array_add(c, json_object_new_string(column));
+        json_object_array_add(c, json_object_new_string("=="));
+        json_object_array_add(c, value);
+        json_object_array_add(w, c);
+        return w;
+}
+
+struct json_object *ovs_op(const char *op, const char *table, struct json_object *where) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "op", json_object_new_string(op));
+        json_object_object_add(o, "table", json_object_new_string(table));
+        if (where)
+                json_object_object_add(o, "where", where);
+        return o;
+}
+
+/* A wait that the rows matching where are exactly rows (in these columns),
+ * now: timeout 0, so it fails at once when they are not. */
+struct json_object *ovs_op_wait(const char *table, struct json_object *where, struct json_object *columns,
+                                struct json_object *rows) {
+        struct json_object *o = ovs_op("wait", table, where);
+        json_object_object_add(o, "timeout", json_object_new_int(0));
+        json_object_object_add(o, "columns", columns);
+        json_object_object_add(o, "until", json_object_new_string("=="));
+        json_object_object_add(o, "rows", rows);
+        return o;
+}
+
+/* That no row of table has this name: nobody made it since the plan. */
+struct json_object *ovs_op_wait_no_name(const char *table, const char *name) {
+        struct json_object *cols = json_object_new_array();
+        json_object_array_add(cols, json_object_new_string("name"));
+        return ovs_op_wait(table, ovs_where("name", json_object_new_string(name)), cols, json_object_new_array());
+}
+
+/* That the row of that UUID still has the columns of row (taken) as the plan saw them. */
+struct json_object *ovs_op_wait_row(const char *table, const char *uuid, struct json_object *row) {
+        struct json_object *cols = json_object_new_array(), *rows = json_object_new_array();
+        json_object_object_foreach(row, key, val) {
+                (void) val;
+                json_object_array_add(cols, json_object_new_string(key));
+        }
+        json_object_array_add(rows, row);
+        return ovs_op_wait(table, ovs_where("_uuid", ovs_pair("uuid", uuid)), cols, rows);
+}
+
+/* One mutation of a set column: insert or delete these atoms. */
+struct json_object *ovs_op_mutate_set(const char *table, struct json_object *where, const char *column,
+                                      const char *mutator, struct json_object *atom) {
+        struct json_object *o = ovs_op("mutate", table, where), *muts = json_object_new_array(),
+                           *m = json_object_new_array(), *items = json_object_new_array();
+        json_object_array_add(items, atom);
+        json_object_array_add(m, json_object_new_string(column));
+        json_object_array_add(m, json_object_new_string(mutator));
+        json_object_array_add(m, ovs_set(items));
+        json_object_array_add(muts, m);
+        json_object_object_add(o, "mutations", muts);
+        return o;
+}
+
+struct json_object *ovs_txn_begin(void) {
+        struct json_object *p = json_object_new_array();
+        json_object_array_add(p, json_object_new_string("Open_vSwitch"));
+        return p;
+}
+
+/* ---- observe ---- */
+
+static struct json_object *select_op(const char *table, const char *const *cols) {
+        struct json_object *o = ovs_op("select", table, json_object_new_array()), *c = json_object_new_array();
+        for (; *cols; cols++)
+                json_object_array_add(c, json_object_new_string(*cols));
+        json_object_object_add(o, "columns", c);
+        return o;
+}
+
+static const char *const bridge_cols[] = { "_uuid", "name", "ports", "fail_mode", "stp_enable", "datapath_type",
+                                           "external_ids", NULL };
+static const char *const port_cols[] = { "_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode",
+                                         "lacp", "external_ids", NULL };
+static const char *const iface_cols[] = { "_uuid", "name", "type", NULL };
+
+struct json_object *ovs_observe_params(void) {
+        struct json_object *p = ovs_txn_begin();
+        json_object_array_add(p, select_op("Bridge", bridge_cols));
+        json_object_array_add(p, select_op("Port", port_cols));
+        json_object_array_add(p, select_op("Interface", iface_cols));
+        return p;
+}
+
+static struct json_object *rows_of(struct json_object *result, size_t i) {
+        struct json_object *rows = NULL;
+        json_object_object_get_ex(json_object_array_get_idx(result, i), "rows", &rows);
+        return rows;
+}
+
+/* The row of a table whose _uuid is uuid: by an index of rows (uuid -> position). */
+struct row_index {
+        struct json_object *rows;
+        struct hindex index;
+};
+static uint64_t row_hash(size_t pos, const void *u) {
+        const struct row_index *x = u;
+        return hash_fnv1a_str(HASH_FNV1A_SEED, ovs_uuid_text(ovs_col(json_object_array_get_idx(x->rows, pos), "_uuid")));
+}
+struct row_key {
+        const struct row_index *x;
+        const char *uuid;
+};
+static bool row_eq(size_t pos, const void *u) {
+        const struct row_key *k = u;
+        return strcmp(ovs_uuid_text(ovs_col(json_object_array_get_idx(k->x->rows, pos), "_uuid")), k->uuid) == 0;
+}
+static void row_index_build(struct row_index *x, struct json_object *rows) {
+        x->rows = rows;
+        memset(&x->index, 0, sizeof(x->index));
+        hindex_rebuild(&x->index, rows ? json_object_array_length(rows) : 0, row_hash, x);
+}
+static struct json_object *row_find(const struct row_index *x, const char *uuid) {
+        struct row_key k = { x, uuid };
+        size_t pos = hindex_find(&x->index, hash_fnv1a_str(HASH_FNV1A_SEED, uuid), row_eq, &k);
+        return pos == HINDEX_NONE ? NULL : json_object_array_get_idx(x->rows, pos);
+}
+
+static int word_of(const struct enum_table *t, struct json_object *v) {
+        return ovs_set_len(v) == 1 ? enum_from_string(t, json_object_get_string(ovs_set_item(v, 0))) : -1;
+}
+
+static bool is_managed(struct json_object *row) {
+        const char *m = ovs_map_get(ovs_col(row, "external_ids"), "reconcile");
+        return m && strcmp(m, "managed") == 0;
+}
+
+static void add_port(struct model *live, const char *bridge, struct json_object *row, const struct row_index *ifaces) {
+        const char *name = json_object_get_string(ovs_col(row, "name"));
+        if (!name || strlen(name) >= IFNAME_MAX || strcmp(name, bridge) == 0)
+                return; /* the bridge's own local port goes with the bridge */
+        _cleanup_free_ char *id = xasprintf("%s/%s", bridge, name);
+        struct resource *p = resource_new(KIND_OVS_PORT, id);
+        struct ovs_spec *o = &p->ovs;
+        snprintf(o->bridge, sizeof(o->bridge), "%s", bridge);
+        snprintf(o->port, sizeof(o->port), "%s", name);
+        snprintf(o->uuid, sizeof(o->uuid), "%s", ovs_uuid_text(ovs_col(row, "_uuid")));
+        o->managed = is_managed(row);
+        o->type = OVS_PORT_SYSTEM;
+        struct json_object *members = ovs_col(row, "interfaces");
+        for (size_t i = 0; i < ovs_set_len(members); i++) {
+                const char *u = ovs_uuid_text(ovs_set_item(members, i));
+                struct json_object *ir = row_find(ifaces, u);
+                const char *iname = ir ? json_object_get_string(ovs_col(ir, "name")) : "";
+                const char *itype = ir ? json_object_get_string(ovs_col(ir, "type")) : "";
+                if (itype && strcmp(itype, "internal") == 0)
+                        o->type = OVS_PORT_INTERNAL;
+                *(char **) array_push(&o->bond.v, &o->bond.n, sizeof(char *)) = xstrdup(iname ? iname : "");
+                *(char **) array_push(&o->member_uuids.v, &o->member_uuids.n, sizeof(char *)) = xstrdup(u);
+        }
+        p->set = OVS_F_TYPE;
+        if (o->bond.n > 1)
+                p->set |= OVS_F_BOND;
+        struct json_object *tag = ovs_col(row, "tag");
+        if (ovs_set_len(tag) == 1) {
+                o->tag = (uint32_t) json_object_get_int64(ovs_set_item(tag, 0));
+                p->set |= OVS_F_TAG;
+        }
+        struct json_object *trunks = ovs_col(row, "trunks");
+        for (size_t i = 0; i < ovs_set_len(trunks); i++) {
+                int64_t v = json_object_get_int64(ovs_set_item(trunks, i));
+                if (v >= 0 && v < 4096)
+                        o->trunks[v / 64] |= 1ull << (v % 64);
+                p->set |= OVS_F_TRUNKS;
+        }
+        static const struct { const char *col; size_t off; const struct enum_table *t; uint64_t bit; } words[] = {
+                { "vlan_mode", offsetof(struct ovs_spec, vlan_mode), &ovs_vlan_mode_table, OVS_F_VLAN_MODE },
+                { "bond_mode", offsetof(struct ovs_spec, bond_mode), &ovs_bond_mode_table, OVS_F_BOND_MODE },
+                { "lacp", offsetof(struct ovs_spec, lacp), &ovs_lacp_table, OVS_F_LACP },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(words); i++) {
+                int v = word_of(words[i].t, ovs_col(row, words[i].col));
+                *(int *) ((char *) o + words[i].off) = v;
+                if (v >= 0)
+                        p->set |= words[i].bit;
+        }
+        if (model_add(live, p) < 0)
+                resource_free(p);
+}
+
+int ovs_rows_to_model(struct json_object *result, struct model *live) {
+        if (json_object_get_type(result) != json_type_array || json_object_array_length(result) < 3)
+                return -EBADMSG;
+        struct json_object *bridges = rows_of(result, 0);
+        struct row_index ports, ifaces;
+        row_index_build(&ports, rows_of(result, 1));
+        row_index_build(&ifaces, rows_of(result, 2));
+        for (size_t i = 0; bridges && i < json_object_array_length(bridges); i++) {
+                struct json_object *row = json_object_array_get_idx(bridges, i);
+                const char *name = json_object_get_string(ovs_col(row, "name"));
+                if (!name || strlen(name) >= IFNAME_MAX)
+                        continue;
+                struct resource *b = resource_new(KIND_OVS_BRIDGE, name);
+                struct ovs_spec *o = &b->ovs;
+                snprintf(o->uuid, sizeof(o->uuid), "%s", ovs_uuid_text(ovs_col(row, "_uuid")));
+                o->managed = is_managed(row);
+                o->fail_mode = word_of(&ovs_fail_mode_table, ovs_col(row, "fail_mode"));
+                o->stp = json_object_get_boolean(ovs_col(row, "stp_enable"));
+                const char *dp = json_object_get_string(ovs_col(row, "datapath_type"));
+                /* OVS reads an empty datapath_type as system. */
+                o->datapath = dp && *dp ? enum_from_string(&ovs_datapath_table, dp) : OVS_DP_SYSTEM;
+                b->set = OVS_F_STP | OVS_F_DATAPATH | (o->fail_mode >= 0 ? OVS_F_FAIL_MODE : 0);
+                struct json_object *bp = ovs_col(row, "ports");
+                for (size_t j = 0; j < ovs_set_len(bp); j++) {
+                        struct json_object *pr = row_find(&ports, ovs_uuid_text(ovs_set_item(bp, j)));
+                        if (pr)
+                                add_port(live, name, pr, &ifaces);
+                }
+                if (model_add(live, b) < 0)
+                        resource_free(b);
+        }
+        hindex_done(&ports.index);
+        hindex_done(&ifaces.index);
+        return 0;
+}
+
+static int ovs_observe(void *state, const struct str_list *names, struct model *live) {
+        struct ovs_state *s = state;
+        (void) names;
+        struct json_object *result = NULL;
+        char err[512];
+        int r = conn_call(&s->conn, "transact", ovs_observe_params(), &result, err, sizeof(err));
+        if (r < 0) {
+                json_object_put(result);
+                return diag_plain(r, "ovs: reading OVSDB at %s: %s", s->conn.path, err[0] ? err : strerror(-r));
+        }
+        r = ovs_reply_error(result, err, sizeof(err));
+        if (r >= 0)
+                r = ovs_rows_to_model(result, live);
+        s->live = live;
+        json_object_put(result);
+        if (r < 0)
+                return diag_plain(r, "ovs: reading OVSDB at %s: %s", s->conn.path, err[0] ? err : strerror(-r));
+        return 0;
+}
+
+/* ---- the daemon's watch: a monitor of the columns reconcile manages ---- */
+
+static struct json_object *monitor_cols(const char *const *cols) {
+        struct json_object *o = json_object_new_object(), *c = json_object_new_array();
+        for (; *cols; cols++)
+                if (strcmp(*cols, "_uuid") != 0)
+                        json_object_array_add(c, json_object_new_string(*cols));
+        json_object_object_add(o, "columns", c);
+        return o;
+}
+
+struct json_object *ovs_monitor_params(void) {
+        struct json_object *p = json_object_new_array(), *req = json_object_new_object();
+        json_object_array_add(p, json_object_new_string("Open_vSwitch"));
+        json_object_array_add(p, json_object_new_string("reconcile"));
+        json_object_object_add(req, "Bridge", monitor_cols(bridge_cols));
+        json_object_object_add(req, "Port", monitor_cols(port_cols));
+        json_object_object_add(req, "Interface", monitor_cols(iface_cols));
+        json_object_array_add(p, req);
+        return p;
+}
+
+static int ovs_watch_open(const struct backend_ctx *ctx, void **watch) {
+        struct ovs_conn *c = xcalloc(1, sizeof(*c));
+        int r = ovs_connect(ctx, c);
+        struct json_object *initial = NULL;
+        char err[512];
+        if (r >= 0)
+                r = conn_call(c, "monitor", ovs_monitor_params(), &initial, err, sizeof(err));
+        json_object_put(initial); /* what observe reads anyway */
+        if (r < 0) {
+                conn_close(c);
+                free(c);
+                return r;
+        }
+        *watch = c;
+        return c->fd;
+}
+
+static int ovs_watch_drain(void *watch, int fd) {
+        struct ovs_conn *c = watch;
+        (void) fd;
+        int n = 0;
+        for (;;) {
+                struct json_object *msg = NULL, *method;
+                int r = conn_recv(c, &msg, 0);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        /* The server went away: a readable fd at EOF would wake the loop
+                         * forever, so the watch is parked on an idle eventfd; the
+                         * periodic resync still runs. */
+                        int idle = eventfd(0, EFD_CLOEXEC);
+                        if (idle >= 0) {
+                                dup2(idle, c->fd);
+                                close(idle);
+                        }
+                        diag_info("ovs: the OVSDB monitor connection closed (%s); drift is found by the resync",
+                                  strerror(-r));
+                        return n + 1;
+                }
+                if (!answer_echo(c, msg) && json_object_object_get_ex(msg, "method", &method) &&
+                    strcmp(json_object_get_string(method), "update") == 0)
+                        n++;
+                json_object_put(msg);
+        }
+        return n;
+}
+
+static void ovs_watch_close(void *watch, int fd) {
+        struct ovs_conn *c = watch;
+        (void) fd;
+        if (!c)
+                return;
+        conn_close(c);
+        free(c);
+}
+
+const struct backend ovs_backend = {
+        .name = "ovs",
+        .scope = SCOPE_NETNS,
+        .open = ovs_open,
+        .close = ovs_close,
+        .observe = ovs_observe,
+        .watch_open = ovs_watch_open,
+        .watch_drain = ovs_watch_drain,
+        .watch_close = ovs_watch_close,
+};
+
+struct json_object *ovs_optional_word(const struct enum_table *t, int v) {
+        const char *w = enum_to_string(t, v);
+        return w ? json_object_new_string(w) : ovs_set(json_object_new_array());
+}

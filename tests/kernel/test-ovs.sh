@@ -1,0 +1,287 @@
+#!/bin/bash
+# Open vSwitch bridges and ports over OVSDB. Each test starts a private
+# ovsdb-server (its own database, socket, pid and log files in the test's
+# directory) and ovs-vswitchd inside the test's namespace with the userspace
+# datapath (datapath: netdev), since this kernel may have no openvswitch
+# module. ovs-vsctl is only the witness.
+. "$(dirname "$0")/lib.sh"
+
+SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
+skip=
+if ! command -v ovsdb-server >/dev/null || ! command -v ovs-vswitchd >/dev/null || ! command -v ovs-vsctl >/dev/null ||
+        [ ! -r "$SCHEMA" ]; then
+        skip="Open vSwitch (openvswitch-switch) is not installed"
+fi
+
+ovs_start() {
+        export OVS_RUNDIR=$TMP/ovs OVS_LOGDIR=$TMP/ovs OVS_DBDIR=$TMP/ovs OVS_SYSCONFDIR=$TMP/ovs
+        mkdir -p "$TMP/ovs"
+        SOCK=$TMP/ovs/db.sock
+        ovsdb-tool create "$TMP/ovs/conf.db" "$SCHEMA" &&
+                ovsdb-server "$TMP/ovs/conf.db" --remote="punix:$SOCK" --pidfile="$TMP/ovs/ovsdb.pid" --detach \
+                        --no-chdir --log-file="$TMP/ovs/ovsdb.log" 2>/dev/null &&
+                ovs-vsctl --db="unix:$SOCK" --no-wait init &&
+                ip netns exec "$NS" ovs-vswitchd "unix:$SOCK" --pidfile="$TMP/ovs/vswitchd.pid" --detach --no-chdir \
+                        --log-file="$TMP/ovs/vswitchd.log" 2>/dev/null || { fail "could not start Open vSwitch"; return 1; }
+}
+
+ovs_stop() {
+        local f
+        for f in vswitchd ovsdb; do
+                [ -f "$TMP/ovs/$f.pid" ] && kill "$(cat "$TMP/ovs/$f.pid")" 2>/dev/null
+        done
+        sleep 0.1
+}
+
+vsctl() { ovs-vsctl --db="unix:$SOCK" --no-wait "$@"; }
+orc() { rc --ovsdb "$SOCK" "$@"; }
+ports_of() { vsctl list-ports "$1" | sort | tr '\n' ' '; }
+col() { vsctl get "$1" "$2" "$3" 2>/dev/null; }
+
+full='version: 1
+ovs-bridges:
+  br-ovs:
+    datapath: netdev
+    fail-mode: secure
+    ports:
+      eth1: {}
+      uplink: { bond: [eth2, eth3], lacp: active, bond-mode: balance-tcp }
+      vm-mgmt: { type: internal, tag: 10 }
+      trunk0: { type: internal, trunks: [20, 30] }'
+
+nics() { local n; for n in "$@"; do nic "$n"; done; }
+
+test_create() {
+        ovs_start || return
+        nics eth1 eth2 eth3
+        manifest "$full"
+        orc apply
+        expect_rc 0 "apply"
+        [ "$(ports_of br-ovs)" = "eth1 trunk0 uplink vm-mgmt " ] || fail "ports: $(ports_of br-ovs)"
+        [ "$(col bridge br-ovs fail_mode)" = secure ] || fail "fail_mode $(col bridge br-ovs fail_mode)"
+        [ "$(col bridge br-ovs datapath_type)" = netdev ] || fail "datapath $(col bridge br-ovs datapath_type)"
+        [ "$(col port vm-mgmt tag)" = 10 ] || fail "tag $(col port vm-mgmt tag)"
+        [ "$(col port trunk0 trunks)" = "[20, 30]" ] || fail "trunks $(col port trunk0 trunks)"
+        [ "$(col port uplink lacp)" = active ] || fail "lacp $(col port uplink lacp)"
+        [ "$(col port uplink bond_mode)" = balance-tcp ] || fail "bond_mode $(col port uplink bond_mode)"
+        [ "$(vsctl --columns=name find interface external_ids:reconcile=managed | grep -c name)" = 6 ] ||
+                fail "not every interface carries external_ids:reconcile=managed"
+        local o
+        for o in "bridge br-ovs" "port eth1" "port uplink" "port vm-mgmt" "port br-ovs"; do
+                [ "$(vsctl get $o external_ids:reconcile)" = managed ] || fail "$o lacks external_ids:reconcile=managed"
+        done
+        link_exists vm-mgmt || fail "ovs-vswitchd made no vm-mgmt device"
+        orc plan --exit-code
+        expect_rc 0 "a second plan is empty"
+        orc show
+        expect_out '^ovs-bridges:'
+        expect_out 'uplink: \{bond: \[eth[23], eth[23]\], lacp: active, bond-mode: balance-tcp\}'
+        expect_out 'vm-mgmt: \{type: internal, tag: 10\}'
+        ovs_stop
+}
+
+test_change_in_place() {
+        ovs_start || return
+        nics eth1 eth2 eth3 eth4
+        manifest "$full"
+        orc apply
+        local before_mgmt before_trunk before_up
+        before_mgmt=$(col port vm-mgmt _uuid) before_trunk=$(col port trunk0 _uuid) before_up=$(col port uplink _uuid)
+        manifest "${full/fail-mode: secure/fail-mode: standalone}"
+        sed -i -e 's/tag: 10/tag: 20/' -e 's/trunks: \[20, 30\]/trunks: [30, 40]/' \
+                -e 's/bond: \[eth2, eth3\], lacp: active/bond: [eth2, eth3, eth4], lacp: passive/' "$M/host.yaml"
+        orc plan
+        expect_out '~ ovs-bridge br-ovs +fail-mode secure -> standalone'
+        expect_out '~ ovs-port br-ovs/vm-mgmt +tag 10 -> 20'
+        expect_out '~ ovs-port br-ovs/trunk0 .*trunk 20.*'
+        orc apply
+        expect_rc 0 "apply of the changes"
+        [ "$(col bridge br-ovs fail_mode)" = standalone ] || fail "fail_mode $(col bridge br-ovs fail_mode)"
+        [ "$(col port vm-mgmt tag)" = 20 ] || fail "tag $(col port vm-mgmt tag)"
+        [ "$(col port trunk0 trunks)" = "[30, 40]" ] || fail "trunks $(col port trunk0 trunks)"
+        [ "$(col port uplink lacp)" = passive ] || fail "lacp $(col port uplink lacp)"
+        [ "$(vsctl get port uplink interfaces | tr -cd ',' | wc -c)" = 2 ] || fail "the bond has not 3 members"
+        [ "$(col port vm-mgmt _uuid)" = "$before_mgmt" ] || fail "vm-mgmt was re-created, not changed in place"
+        [ "$(col port trunk0 _uuid)" = "$before_trunk" ] || fail "trunk0 was re-created, not changed in place"
+        [ "$(col port uplink _uuid)" = "$before_up" ] || fail "the bond was re-created, not changed in place"
+        orc plan --exit-code
+        expect_rc 0 "in sync after the changes"
+        ovs_stop
+}
+
+test_internal_port_address() {
+        ovs_start || return
+        manifest 'version: 1
+ovs-bridges:
+  br-ovs:
+    datapath: netdev
+    ports:
+      vm-mgmt: { type: internal, tag: 10 }
+ethernets:
+  vm-mgmt: { addresses: [192.0.2.5/24], mtu: 1400 }'
+        orc plan
+        expect_out '\+ ovs-port br-ovs/vm-mgmt'
+        expect_out '~ ethernet vm-mgmt +mtu 1500 -> 1400, \+address 192.0.2.5/24, up false -> true'
+        orc apply
+        expect_rc 0 "bridge, internal port and its address in one plan"
+        [ "$(addrs_of vm-mgmt | tr ' ' '\n' | grep -v '^fe80:' | tr -d '\n')" = "192.0.2.5/24" ] ||
+                fail "vm-mgmt addresses: $(addrs_of vm-mgmt)"
+        [ "$(mtu_of vm-mgmt)" = 1400 ] || fail "vm-mgmt mtu $(mtu_of vm-mgmt)"
+        orc plan --exit-code
+        expect_rc 0 "in sync"
+        ovs_stop
+}
+
+test_name_space_shared() {
+        ovs_start || return
+        manifest 'version: 1
+bridges:
+  vm-mgmt: {}
+ovs-bridges:
+  br-ovs:
+    datapath: netdev
+    ports:
+      vm-mgmt: { type: internal }'
+        orc apply
+        expect_rc 1 "an internal port and a Linux bridge of one name"
+        expect_out 'internal port vm-mgmt and the bridge vm-mgmt at .* are the same interface'
+        link_exists vm-mgmt && fail "something was applied"
+        vsctl br-exists br-ovs && fail "the OVS bridge was made"
+        # Not declared but there: a plan-time error for the port, the rest applies.
+        ip -n "$NS" link add vm-mgmt type bridge
+        manifest 'version: 1
+ovs-bridges:
+  br-ovs:
+    datapath: netdev
+    ports:
+      vm-mgmt: { type: internal }'
+        orc apply
+        expect_rc 1 "an internal port named like a live Linux bridge"
+        expect_out 'host.yaml:6:7: error: ovs-port br-ovs/vm-mgmt: interface vm-mgmt exists already \(a (bridge|network) device\)'
+        vsctl br-exists br-ovs || fail "the bridge was not made"
+        [ -z "$(vsctl list-ports br-ovs)" ] || fail "ports: $(vsctl list-ports br-ovs)"
+        ovs_stop
+}
+
+test_prune_and_unmanaged() {
+        ovs_start || return
+        nics eth1 eth2 eth3
+        vsctl add-br other -- set bridge other datapath_type=netdev fail_mode=secure
+        manifest "$full"
+        orc apply
+        vsctl add-port br-ovs vnet0 -- set interface vnet0 type=internal
+        manifest "$(printf '%s\n' "$full" | grep -v trunk0)"
+        orc apply
+        expect_rc 0 "prune of a port"
+        expect_out '- ovs-port br-ovs/trunk0 +no longer in the manifests'
+        expect_no_out 'vnet0'
+        [ "$(ports_of br-ovs)" = "eth1 uplink vm-mgmt vnet0 " ] || fail "ports after the prune: $(ports_of br-ovs)"
+        vsctl br-exists other || fail "the unmanaged bridge went"
+        [ "$(col bridge other fail_mode)" = secure ] || fail "the unmanaged bridge was changed"
+        # Declared, but not reconcile's: an error, and the bridge stays as it is.
+        manifest "$(printf '%s\n' "$full" | grep -v trunk0)
+  other: { datapath: netdev, fail-mode: standalone }"
+        orc apply
+        expect_rc 1 "a declared bridge reconcile did not make"
+        expect_out 'ovs-bridge other exists and reconcile did not make it'
+        [ "$(col bridge other fail_mode)" = secure ] || fail "the unmanaged bridge was changed"
+        manifest 'version: 1'
+        orc apply --allow-mass-delete
+        expect_rc 0 "prune of the bridge"
+        vsctl br-exists br-ovs && fail "br-ovs is still there"
+        vsctl br-exists other || fail "the unmanaged bridge went with the managed one"
+        ovs_stop
+}
+
+test_deleted_port_restored() {
+        ovs_start || return
+        nics eth1 eth2 eth3
+        manifest "$full"
+        orc apply
+        vsctl del-port br-ovs vm-mgmt
+        orc apply
+        expect_out '\+ ovs-port br-ovs/vm-mgmt'
+        [ "$(col port vm-mgmt tag)" = 10 ] || fail "apply did not restore vm-mgmt"
+        # The daemon sees the deletion through its OVSDB monitor, not its resync (300 s).
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --ovsdb "$SOCK" >"$TMP/log" 2>&1 &
+        local dpid=$! i
+        for i in $(seq 1 250); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+        vsctl del-port br-ovs trunk0
+        for i in $(seq 1 250); do vsctl list-ports br-ovs | grep -qx trunk0 && break; sleep 0.02; done
+        vsctl list-ports br-ovs | grep -qx trunk0 || { OUT=$(cat "$TMP/log"); fail "the daemon did not restore trunk0 within 5 s"; }
+        kill -TERM "$dpid"
+        wait "$dpid"
+        ovs_stop
+}
+
+# A change someone else makes between the plan and its transaction: the wait
+# operation fails the transaction, nothing is written, and the next run
+# re-plans. strace holds reconcile's second send (the first transaction
+# after observe) for 3 s while ovs-vsctl changes the port.
+test_concurrent_change_fails_cleanly() {
+        ovs_start || return
+        nics eth1 eth2 eth3
+        manifest "$full"
+        orc apply
+        sed -i 's/tag: 10/tag: 20/' "$M/host.yaml"
+        strace -f -qq -o "$TMP/strace" -e trace=sendto -e inject=sendto:delay_enter=3000000:when=2 \
+                "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --ovsdb "$SOCK" apply >"$TMP/out" 2>&1 &
+        local pid=$! i
+        # Once the observe request is out (its reply follows at once), change the port.
+        for i in $(seq 1 1000); do grep -q 'sendto(' "$TMP/strace" 2>/dev/null && break; sleep 0.02; done
+        sleep 0.5
+        vsctl set port vm-mgmt tag=99
+        wait "$pid"
+        RC=$?
+        OUT=$(cat "$TMP/out")
+        expect_rc 1 "the transaction after a concurrent change"
+        expect_out 'ovs-port br-ovs/vm-mgmt: changed by someone else since the plan was made'
+        [ "$(col port vm-mgmt tag)" = 99 ] || fail "reconcile overwrote the concurrent change"
+        orc plan
+        expect_out '~ ovs-port br-ovs/vm-mgmt +tag 99 -> 20'
+        orc apply
+        expect_rc 0 "the re-plan applies"
+        [ "$(col port vm-mgmt tag)" = 20 ] || fail "tag after the re-plan $(col port vm-mgmt tag)"
+        ovs_stop
+}
+
+test_ovs_absent() {
+        manifest 'version: 1
+bridges:
+  lbr0: {}
+ovs-bridges:
+  br-ovs: { datapath: netdev }'
+        rc --ovsdb "$TMP/no-such.sock" apply
+        expect_rc 1 "OVS absent"
+        expect_out 'Open vSwitch is not running \(ovsdb-server socket missing\)'
+        expect_out 'ovs-bridge br-ovs: the ovs backend is not available; skipping it'
+        link_exists lbr0 || fail "the Linux bridge was not made while OVS is absent"
+}
+
+# The example, with the userspace datapath this kernel can run.
+test_example() {
+        ovs_start || return
+        nics eth1 eth2 eth3
+        sed 's/datapath: system/datapath: netdev/' "$(dirname "$0")/../../examples/ovs/host.yaml" >"$M/host.yaml"
+        orc apply
+        expect_rc 0 "examples/ovs/host.yaml"
+        [ "$(ports_of br-ovs)" = "eth1 storage uplink-bond vm-mgmt " ] || fail "ports: $(ports_of br-ovs)"
+        [ "$(col port eth1 trunks)" = "[10, 20, 30]" ] || fail "trunks $(col port eth1 trunks)"
+        [ "$(addrs_of storage | tr ' ' '\n' | grep -v '^fe80:' | tr -d '\n')" = "198.51.100.10/24" ] ||
+                fail "storage addresses: $(addrs_of storage)"
+        orc plan --exit-code
+        expect_rc 0 "in sync"
+        ovs_stop
+}
+
+concurrent_skip=$skip
+[ -z "$concurrent_skip" ] && ! command -v strace >/dev/null && concurrent_skip="strace is not installed"
+t "ovs: bridge, ports, bond, internal and trunk ports created, marked managed; second plan empty; show" test_create "$skip"
+t "ovs: tag, trunks, fail-mode, bond members and lacp changed in place" test_change_in_place "$skip"
+t "ovs: internal port and its address and MTU (link kinds) in one plan" test_internal_port_address "$skip"
+t "ovs: an internal port and a Linux bridge of one name is an error (declared: validate; live: plan)" test_name_space_shared "$skip"
+t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched" test_prune_and_unmanaged "$skip"
+t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor)" test_deleted_port_restored "$skip"
+t "ovs: a concurrent change fails the transaction cleanly and is re-planned" test_concurrent_change_fails_cleanly "$concurrent_skip"
+t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
+t "ovs: examples/ovs applies (userspace datapath) and is then in sync" test_example "$skip"
