@@ -12,12 +12,16 @@
 #include <time.h>
 
 #include "kind.h"
+#include "../reconcile/checker.h"
 
 struct ipvs_state {
         struct mnl_socket *nl;
         uint16_t family;  /* the IPVS genl family id */
         unsigned seq, portid;
         char err[256];
+        /* The health checks' state as the daemon's checker last wrote it. */
+        struct check_status *checks;
+        size_t n_checks;
 };
 
 static const int proto_numbers[] = { [PROTO_TCP] = IPPROTO_TCP, [PROTO_UDP] = IPPROTO_UDP, [PROTO_SCTP] = IPPROTO_SCTP };
@@ -296,6 +300,15 @@ static int ipvs_observe_some(void *state, const struct resource *const *objs, si
 
 /* ---- open / close ---- */
 
+static void ipvs_close(void *state) {
+        struct ipvs_state *s = state;
+        if (!s)
+                return;
+        mnl_socket_close(s->nl);
+        free(s->checks);
+        free(s);
+}
+
 static int ipvs_open(const struct backend_ctx *ctx, void **state) {
         int saved, r = netns_enter(ctx->netns, &saved);
         if (r < 0)
@@ -328,17 +341,15 @@ static int ipvs_open(const struct backend_ctx *ctx, void **state) {
                                   "ipvs backend: the kernel has no IPVS (load ip_vs and the scheduler modules): %s",
                                   strerror(r < 0 ? -r : ENOENT));
         }
+        r = check_status_load(ctx->state_dir, &s->checks, &s->n_checks);
+        if (r < 0) {
+                ipvs_close(s);
+                return r;
+        }
         *state = s;
         return 0;
 }
 
-static void ipvs_close(void *state) {
-        struct ipvs_state *s = state;
-        if (!s)
-                return;
-        mnl_socket_close(s->nl);
-        free(s);
-}
 
 /* ---- diff ---- */
 
@@ -355,11 +366,48 @@ static bool real_differs(const struct real_spec *x, const struct real_spec *y) {
         return x->weight != y->weight || x->forwarding != y->forwarding || x->upper != y->upper || x->lower != y->lower;
 }
 
+static const char *utc_time(time_t t, char *buf, size_t size) {
+        struct tm tm;
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        return buf;
+}
+
+/* Whether the checker found rs down (an alpha check: until its first passes),
+ * with its on-failure and, in why, since when and the last result. A weight
+ * the checker set is what is wanted for now: not drift, never undone. */
+static bool real_down(const struct ipvs_state *s, const struct service_spec *v, const struct real_spec *rs,
+                      int *on_failure, char *why, size_t size) {
+        struct check_spec spec;
+        char key[200], when[64];
+        if (!check_of_real(v, rs, &spec))
+                return false;
+        *on_failure = spec.on_failure;
+        const struct check_status *st =
+                s ? check_status_find(s->checks, s->n_checks, check_key(&spec, &rs->address, rs->port, key, sizeof(key)))
+                  : NULL;
+        if (!st) {
+                snprintf(why, size, "down until its first check passes (alpha)");
+                return spec.alpha;
+        }
+        if (st->state.up)
+                return false;
+        snprintf(why, size, "down since %s (%u failure%s: %s)", utc_time(st->state.since, when, sizeof(when)),
+                 st->state.fails, st->state.fails == 1 ? "" : "s", st->state.result);
+        return true;
+}
+
+/* A down real the checker quiesces: at weight 0, the rest as the manifest says. */
+static bool real_quiesced(const struct real_spec *have, const struct real_spec *want) {
+        struct real_spec zero = *want;
+        zero.weight = 0;
+        return have && !real_differs(have, &zero);
+}
+
 static int ipvs_diff(void *state, const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
                      struct action *a, struct plan *p) {
         const struct service_spec *want = &w->service, *have = &l->service;
         char buf[96];
-        (void) state;
+        size_t n_up = 0, n_checked_down = 0;
         if (strcmp(want->scheduler, have->scheduler) != 0)
                 action_add_change(a, SVC_F_SCHEDULER, "scheduler", value_text(have->scheduler), value_text(want->scheduler));
         if (want->persistence != have->persistence)
@@ -374,16 +422,40 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
                 real_key(rs, buf, sizeof(buf));
                 const struct real_spec *h = find_real(have, buf);
                 _cleanup_free_ char *name = xasprintf("real %s", buf);
+                char why[256];
+                int on_failure;
+                if (real_down(state, want, rs, &on_failure, why, sizeof(why))) {
+                        n_checked_down++;
+                        _cleanup_free_ char *pending = xasprintf("%s %s", name, why);
+                        plan_add_pending(p, KIND_SERVICE, w->name, pending, NULL);
+                        if (on_failure == CHECK_REMOVE && h)
+                                action_add_change(a, SVC_C_REAL, name, value_index((size_t) (h - have->reals)),
+                                                  VALUE_NONE);
+                        else if (on_failure == CHECK_QUIESCE && !real_quiesced(h, rs))
+                                action_add_change(a, SVC_C_REAL_DOWN, name,
+                                                  h ? value_index((size_t) (h - have->reals)) : VALUE_NONE, value_index(i));
+                        continue;
+                }
+                n_up++;
                 if (!h)
                         action_add_change(a, SVC_C_REAL, name, VALUE_NONE, value_index(i));
                 else if (real_differs(h, rs))
                         action_add_change(a, SVC_C_REAL, name, value_index((size_t) (h - have->reals)), value_index(i));
         }
+        /* keepalived's sorry server: in while every real is down, out (as any real not declared) after. */
+        char sorry[96] = "";
+        if ((w->set & SVC_F_SORRY) && n_checked_down && !n_up) {
+                real_key(&want->sorry, sorry, sizeof(sorry));
+                _cleanup_free_ char *name = xasprintf("sorry-server %s", sorry);
+                if (!find_real(have, sorry))
+                        action_add_change(a, SVC_C_SORRY, name, VALUE_NONE, value_spec());
+                plan_add_pending(p, KIND_SERVICE, w->name, "no real is up: the sorry server takes the traffic", NULL);
+        }
         time_t now = time(NULL);
         for (size_t i = 0; i < have->n_reals; i++) {
                 const struct real_spec *h = &have->reals[i];
                 real_key(h, buf, sizeof(buf));
-                if (find_real(want, buf))
+                if (find_real(want, buf) || strcmp(buf, sorry) == 0)
                         continue;
                 _cleanup_free_ char *name = xasprintf("real %s", buf);
                 _cleanup_free_ char *dkey = xasprintf("drain.%s", buf);
@@ -410,8 +482,13 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
  * (now) service; a number is the weight of one draining. */
 static int ipvs_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size) {
         const struct value *v = now ? &c->now : &c->was;
-        if (c->field != SVC_C_REAL || v->type == VAL_NONE)
+        if (!(c->field & (SVC_C_REAL | SVC_C_REAL_DOWN | SVC_C_SORRY)) || v->type == VAL_NONE)
                 return -1;
+        if (c->field == SVC_C_SORRY) {
+                const struct real_spec *rs = &a->want->service.sorry;
+                snprintf(buf, size, "weight %u %s (no real is up)", rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding));
+                return 1;
+        }
         if (v->type == VAL_NUMBER) {
                 snprintf(buf, size, "weight %llu (draining %u s)", (unsigned long long) v->number,
                          a->want->service.drain_seconds);
@@ -421,7 +498,9 @@ static int ipvs_change_words(const struct action *a, const struct change *c, boo
         char thresholds[64] = "";
         if (rs->upper || rs->lower)
                 snprintf(thresholds, sizeof(thresholds), " upper %u lower %u", rs->upper, rs->lower);
-        snprintf(buf, size, "weight %u %s%s", rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding), thresholds);
+        bool down = now && c->field == SVC_C_REAL_DOWN;
+        snprintf(buf, size, "weight %u %s%s%s", down ? 0 : rs->weight, enum_to_string(&ipvs_fwd_table, rs->forwarding),
+                 thresholds, down ? " (health check down)" : "");
         return 1;
 }
 
@@ -445,6 +524,17 @@ static int ipvs_send(struct ipvs_state *s, uint8_t cmd, const struct resource *s
 
 static int fail(const struct action *a, int r, const char *what) {
         return diag_res(r, "service", a->name, "%s: %s", what, strerror(-r));
+}
+
+/* What the checker wants: a down real at weight 0, or the sorry server in. */
+static int apply_checked(struct ipvs_state *s, const struct action *a, const struct change *c) {
+        const struct resource *w = a->want;
+        char key[96];
+        struct real_spec rs = c->field == SVC_C_SORRY ? w->service.sorry : w->service.reals[c->now.index];
+        if (c->field == SVC_C_REAL_DOWN)
+                rs.weight = 0;
+        int r = ipvs_send(s, c->was.type == VAL_INDEX ? IPVS_CMD_SET_DEST : IPVS_CMD_NEW_DEST, w, &rs, true);
+        return r < 0 ? fail(a, r, real_key(&rs, key, sizeof(key))) : 0;
 }
 
 static int ipvs_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
@@ -471,12 +561,18 @@ static int ipvs_apply(void *state, const struct action *a, struct ledger *l, str
         /* Update or adopt: one SET_SERVICE for all service fields, one message per real. */
         bool svc_fields = false;
         for (size_t i = 0; i < a->n_changes; i++)
-                svc_fields = svc_fields || a->changes[i].field != SVC_C_REAL;
+                svc_fields = svc_fields || !(a->changes[i].field & (SVC_C_REAL | SVC_C_REAL_DOWN | SVC_C_SORRY));
         if (svc_fields && (r = ipvs_send(s, IPVS_CMD_SET_SERVICE, w, NULL, false)) < 0)
                 return fail(a, r, "changing");
         char key[96];
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
+                if (c->field == SVC_C_REAL_DOWN || c->field == SVC_C_SORRY) {
+                        r = apply_checked(s, a, c);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (c->field != SVC_C_REAL)
                         continue;
                 const struct real_spec *want_rs = c->now.type == VAL_INDEX ? &w->service.reals[c->now.index] : NULL;
@@ -520,6 +616,24 @@ const struct backend ipvs_backend = {
 
 /* ---- the service kind: virtual services and their real servers ---- */
 
+#define CK(member) offsetof(struct check_spec, member)
+static const struct field check_fields[] = {
+        { "type", FT_ENUM, CK(type), 0, 0, 0, &check_type_table, "check type", NULL },
+        { "port", FT_U32, CK(port), 1, 65535, 0, NULL, "check port", NULL },
+        { "path", FT_WORD, CK(path), 0, 128, 0, NULL, "check path", NULL },
+        { "host", FT_WORD, CK(host), 0, 64, 0, NULL, "check host", NULL },
+        { "expect", FT_WORD, CK(expect), 0, 32, 0, NULL, "check expect", NULL },
+        { "regex", FT_WORD, CK(regex), 0, 128, 0, NULL, "check regex", NULL },
+        { "interval", FT_U32, CK(interval), 1, 3600, 0, NULL, "check interval", NULL },
+        { "timeout", FT_U32, CK(timeout), 1, 3600, 0, NULL, "check timeout", NULL },
+        { "rise", FT_U32, CK(rise), 1, 100, 0, NULL, "check rise", NULL },
+        { "fall", FT_U32, CK(fall), 1, 100, 0, NULL, "check fall", NULL },
+        { "warmup", FT_U32, CK(warmup), 1, 3600, 0, NULL, "check warmup", NULL },
+        { "on-failure", FT_ENUM, CK(on_failure), 0, 0, 0, &check_failure_table, NULL, NULL },
+        { "alpha", FT_BOOL, CK(alpha), 0, 0, 0, NULL, "check alpha", NULL },
+};
+static const struct sub_table check_sub = { check_fields, ELEMENTSOF(check_fields), 0, 0, 0, 0, "check" };
+
 #define RS(member) offsetof(struct real_spec, member)
 static const struct field real_fields[] = {
         { "address", FT_IPADDR, RS(address), 0, 0, REAL_F_ADDRESS, NULL, NULL, NULL },
@@ -528,7 +642,15 @@ static const struct field real_fields[] = {
         { "forwarding", FT_ENUM, RS(forwarding), 0, 0, REAL_F_FORWARDING, &ipvs_fwd_table, NULL, NULL },
         { "upper", FT_U32, RS(upper), 0, UINT32_MAX, REAL_F_UPPER, NULL, NULL, NULL },
         { "lower", FT_U32, RS(lower), 0, UINT32_MAX, REAL_F_LOWER, NULL, NULL, NULL },
+        { "check", FT_OBJ, RS(check), 0, 0, REAL_F_CHECK, &check_sub, NULL, NULL },
 };
+/* The sorry server: a real of its own, outside the list the checks drain. */
+static const struct field sorry_fields[] = {
+        { "address", FT_IPADDR, RS(address), 0, 0, 0, NULL, "sorry-server address", NULL },
+        { "port", FT_U32, RS(port), 0, 65535, 0, NULL, "sorry-server port", NULL },
+        { "weight", FT_U32, RS(weight), 1, INT32_MAX, 0, NULL, "sorry-server weight", NULL },
+};
+static const struct sub_table sorry_sub = { sorry_fields, ELEMENTSOF(sorry_fields), 0, 0, 0, 0, "sorry-server" };
 static const struct sub_table real_sub = { real_fields, ELEMENTSOF(real_fields), sizeof(struct real_spec), RS(pos),
                                            RS(set),
                                            offsetof(struct service_spec, n_reals) - offsetof(struct service_spec, reals),
@@ -546,6 +668,8 @@ static const struct field service_fields[] = {
         { "forwarding", FT_ENUM, R(service.forwarding), 0, 0, SVC_F_FORWARDING, &ipvs_fwd_table, NULL, NULL },
         { "drain-seconds", FT_U32, R(service.drain_seconds), 0, 86400 * 7, SVC_F_DRAIN, NULL, NULL, NULL },
         { "reals", FT_OBJ_LIST, R(service.reals), 0, 0, SVC_F_REALS, &real_sub, NULL, NULL },
+        { "check", FT_OBJ, R(service.check), 0, 0, SVC_F_CHECK, &check_sub, NULL, NULL },
+        { "sorry-server", FT_OBJ, R(service.sorry), 0, 0, SVC_F_SORRY, &sorry_sub, NULL, NULL },
         STATE_FIELD(state_table),
 };
 
@@ -566,12 +690,26 @@ static int service_check(struct check_ctx *c, struct resource *r) {
                 return check_error(c, SVC_F_PORT, "service %s: port 0 (every port) needs persistence", r->name);
         int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
                                         : r->service.address.family;
+        char err[256];
+        if ((r->set & SVC_F_CHECK) && check_spec_complete(&r->service.check, err, sizeof(err)) < 0)
+                return check_error(c, SVC_F_CHECK, "service %s: %s", r->name, err);
+        if (r->set & SVC_F_SORRY) {
+                struct real_spec *sorry = &r->service.sorry;
+                sorry->forwarding = r->service.forwarding;
+                if (!sorry->weight)
+                        sorry->weight = 1;
+                if (sorry->address.family != fam)
+                        return check_error(c, SVC_F_SORRY, "service %s: sorry-server needs an address of the service's family",
+                                           r->name);
+        }
         for (size_t i = 0; i < r->service.n_reals; i++) {
                 struct real_spec *rs = &r->service.reals[i];
                 /* A real without its own forwarding takes its service's, whichever key came first. */
                 if (!(rs->set & REAL_F_FORWARDING))
                         rs->forwarding = r->service.forwarding;
                 int fwd = rs->forwarding;
+                if ((rs->set & REAL_F_CHECK) && check_spec_complete(&rs->check, err, sizeof(err)) < 0)
+                        return diag_pos(&rs->pos, "real server: %s", err);
                 if (!(rs->set & REAL_F_ADDRESS))
                         return diag_pos(&rs->pos, "real server needs an address");
                 /* The kernel refuses this with ERANGE, even with upper 0 (no limit). */

@@ -426,20 +426,35 @@ struct domain_spec {
         struct resource *active;
 };
 
+/* A health check of a real server (reconcile/checker.h runs them). A nested
+ * mapping has no set bits: 0 in a number and "" in a word are unset, and the
+ * check hook fills the defaults. */
+struct check_spec {
+        int type;       /* enum check_type */
+        int on_failure; /* enum check_failure */
+        uint32_t port;  /* 0: the real's */
+        uint32_t interval, timeout, rise, fall, warmup;
+        bool alpha;
+        char path[128], host[64], expect[32], regex[128];
+};
 enum { REAL_F_ADDRESS = 1u << 0, REAL_F_PORT = 1u << 1, REAL_F_WEIGHT = 1u << 2, REAL_F_FORWARDING = 1u << 3,
-       REAL_F_UPPER = 1u << 4, REAL_F_LOWER = 1u << 5 };
+       REAL_F_UPPER = 1u << 4, REAL_F_LOWER = 1u << 5, REAL_F_CHECK = 1u << 6 };
 struct real_spec {
         struct srcpos pos;
         uint64_t set;
         struct ipaddr address;
         uint32_t port, weight, upper, lower;
         int forwarding;
+        struct check_spec check; /* with REAL_F_CHECK, or the service's */
 };
 enum { SVC_F_PROTOCOL = 1u << 0, SVC_F_ADDRESS = 1u << 1, SVC_F_PORT = 1u << 2, SVC_F_FWMARK = 1u << 3,
        SVC_F_SCHEDULER = 1u << 4, SVC_F_PERSISTENCE = 1u << 5, SVC_F_NETMASK = 1u << 6,
-       SVC_F_FORWARDING = 1u << 7, SVC_F_DRAIN = 1u << 8, SVC_F_REALS = 1u << 9, SVC_F_FAMILY = 1u << 10 };
-/* Change item: one real server added, changed, drained or removed. */
-enum { SVC_C_REAL = 1u << 20 };
+       SVC_F_FORWARDING = 1u << 7, SVC_F_DRAIN = 1u << 8, SVC_F_REALS = 1u << 9, SVC_F_FAMILY = 1u << 10,
+       SVC_F_CHECK = 1u << 11, SVC_F_SORRY = 1u << 12 };
+/* Change items: one real server added, changed, drained or removed; a real
+ * its health check found down, at weight 0 (was: live index or none, now:
+ * desired index); the sorry server added while no real is up (now: none). */
+enum { SVC_C_REAL = 1u << 20, SVC_C_REAL_DOWN = 1u << 21, SVC_C_SORRY = 1u << 22 };
 struct service_spec {
         int protocol;
         struct ipaddr address;
@@ -452,6 +467,8 @@ struct service_spec {
         uint32_t drain_seconds;
         struct real_spec *reals;
         size_t n_reals;
+        struct check_spec check; /* every real's without one of its own (SVC_F_CHECK) */
+        struct real_spec sorry;  /* with SVC_F_SORRY: takes the traffic while no real is up */
 };
 
 enum { SET_F_TYPE = 1u << 0, SET_F_FAMILY = 1u << 1, SET_F_MAXELEM = 1u << 2, SET_F_HASHSIZE = 1u << 3,

@@ -1,0 +1,77 @@
+/* Health checks of IPVS real servers, as keepalived's checker does them, in
+ * the daemon's event loop: non-blocking connects and HTTP on an epoll set of
+ * its own, whose fd the daemon polls. One check runs per (type, address,
+ * port, path) whoever names it. Each check's state (up or down, since when,
+ * the last result) is kept in STATE_DIR/checks, which the ipvs backend's
+ * diff and `reconcile status` read. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "reconcile.h"
+
+enum check_type { CHECK_TCP, CHECK_HTTP, CHECK_HTTPS, CHECK_EXEC, _CHECK_TYPE_MAX, _CHECK_TYPE_INVALID = -1 };
+enum check_failure { CHECK_QUIESCE, CHECK_REMOVE, _CHECK_FAILURE_MAX, _CHECK_FAILURE_INVALID = -1 };
+extern const struct enum_table check_type_table, check_failure_table;
+
+#define CHECK_INTERVAL_DEFAULT 5
+#define CHECK_TIMEOUT_DEFAULT 3
+#define CHECK_RISE_DEFAULT 2
+#define CHECK_FALL_DEFAULT 3
+#define CHECK_EXPECT_DEFAULT "200-299"
+
+/* Fill the unset fields of c with the defaults; 0, or -EINVAL with the reason in err. */
+int check_spec_complete(struct check_spec *c, char *err, size_t err_size);
+/* The check a real of svc runs (its own, else the service's): false when none. */
+bool check_of_real(const struct service_spec *svc, const struct real_spec *rs, struct check_spec *out);
+/* The check's identity, "http 10.0.0.1:80/health": equal keys run once. */
+const char *check_key(const struct check_spec *c, const struct ipaddr *addr, uint32_t real_port, char *buf,
+                      size_t size);
+
+/* Whether an HTTP status is in an expect list: "200-299", "200,301-302". */
+bool check_expect_match(const char *expect, int status);
+bool check_expect_valid(const char *expect);
+/* The status code of an HTTP response's first line; -EAGAIN while the line
+ * is incomplete, -EPROTO when it is no HTTP status line. */
+int check_http_status(const char *buf, size_t len);
+
+/* One check's state: a pass or fail moves it by rise and fall. */
+struct check_state {
+        bool up;
+        unsigned passes, fails; /* in a row, of the current result */
+        time_t since;           /* of up or down */
+        char result[96];        /* the last result: "ok", "connection refused", "HTTP 503" */
+};
+/* The first state of a check: down until its first passes with alpha, else up. */
+void check_state_init(struct check_state *s, const struct check_spec *c, time_t now);
+/* Count one result; true when it turned the check up or down. */
+bool check_state_step(struct check_state *s, const struct check_spec *c, bool pass, const char *result, time_t now);
+
+/* ---- the state file: the read API for the diff and `reconcile status` ---- */
+
+struct check_status {
+        char key[200]; /* check_key */
+        struct check_state state;
+};
+/* Every check in STATE_DIR/checks (none when the file is missing); *v is the caller's to free. */
+int check_status_load(const char *state_dir, struct check_status **v, size_t *n);
+const struct check_status *check_status_find(const struct check_status *v, size_t n, const char *key);
+int check_status_save(const char *state_dir, const struct check_status *v, size_t n);
+
+/* ---- the engine ---- */
+
+struct checker;
+/* Checks restore their state from state_dir's file. */
+int checker_new(const char *state_dir, struct checker **out);
+void checker_free(struct checker *c);
+/* Run the checks the services of want name, no other: new ones start, gone ones stop. */
+int checker_sync(struct checker *c, const struct model *want);
+size_t checker_count(const struct checker *c);
+/* The fd the daemon polls for readability, then calls checker_dispatch. */
+int checker_fd(const struct checker *c);
+/* Handle what is ready; > 0 when a check turned up or down (its state saved). */
+int checker_dispatch(struct checker *c);
+/* The state of a check by its key, NULL when the checker runs none such. */
+const struct check_state *checker_state(const struct checker *c, const char *key);
