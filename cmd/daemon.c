@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "../reconcile/checker.h"
 
 /* A checkout of many files arrives as a burst: wait this long after the last event. */
 #define MANIFEST_QUIET_MS 200
@@ -35,7 +36,7 @@
 /* Kinds the kernel announces no change of (ipsets) are read this often. */
 #define POLL_MS 2000
 
-enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_WATCH };
+enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_CHECKER, SRC_WATCH };
 
 /* A backend the daemon polls, with a connection of its own and the digest
  * of what it read after the last run. */
@@ -67,6 +68,7 @@ struct daemon {
         unsigned runs;
         unsigned backoff_s;
         char last_error_digest[17];
+        struct checker *checker; /* the health checks of the declared real servers */
 };
 
 static uint64_t now_ms(void) {
@@ -228,6 +230,31 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
         return 1;
 }
 
+/* Start the health checks, or follow the manifests' checks after a run. */
+static void checker_follow(struct daemon *d) {
+        if (!d->have_good)
+                return;
+        if (!d->checker) {
+                if (checker_new(d->o->run.state_dir, &d->checker) < 0)
+                        return;
+                if (epoll_add(d->epfd, checker_fd(d->checker), SRC_CHECKER) < 0) {
+                        diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
+                        checker_free(d->checker);
+                        d->checker = NULL;
+                        return;
+                }
+        }
+        checker_sync(d->checker, &d->good.model);
+}
+
+static void on_drift(struct daemon *d);
+
+/* A real turned up or down: a run sets the weight its state wants. */
+static void on_checker(struct daemon *d) {
+        if (checker_dispatch(d->checker) > 0)
+                on_drift(d);
+}
+
 /* One run over the manifests. A manifest edit of a host in sync runs over its
  * scope; the start, SIGHUP, a resync, drift and retries (full) read everything. */
 static void run_once(struct daemon *d, const char *why, bool full) {
@@ -266,6 +293,7 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         d->o->run.edit = scoped ? &scope : NULL;
         cmd_pass(d->o, &d->good.model, true, &res);
         d->o->run.edit = NULL;
+        checker_follow(d);
         d->good_in_sync = res.status == EXIT_OK && !res.n_pending && !res.held && !res.observe_failed;
         why = what;
         if (strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held) {
@@ -383,6 +411,7 @@ static int setup(struct daemon *d) {
 }
 
 static void teardown(struct daemon *d) {
+        checker_free(d->checker);
         run_watch_close(d->watches, d->n_watches);
         for (size_t i = 0; i < d->n_polls; i++)
                 if (d->polls[i].open)
@@ -453,6 +482,9 @@ int cmd_daemon(struct options *o) {
                         case SRC_RESYNC:
                                 if (read(d.resync_fd, &ticks, sizeof(ticks)) > 0)
                                         run_once(&d, "resync", true);
+                                break;
+                        case SRC_CHECKER:
+                                on_checker(&d);
                                 break;
                         case SRC_POLL:
                                 if (read(d.poll_fd, &ticks, sizeof(ticks)) > 0 && poll_backends(&d))

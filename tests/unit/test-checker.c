@@ -1,0 +1,341 @@
+/* Health checks: the rise/fall state machine, HTTP answers and expect lists,
+ * one check per key whoever names it, the state file, and the engine against
+ * real sockets on the loopback. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../parsers/parsers.h"
+#include "../../reconcile/checker.h"
+
+static char *errs;
+static size_t errs_len;
+static FILE *errs_f;
+static struct manifest_set set;
+static char state_dir[64];
+
+static int setup(void **state) {
+        (void) state;
+        errs_f = open_memstream(&errs, &errs_len);
+        diag_set_stream(errs_f);
+        diag_reset();
+        memset(&set, 0, sizeof(set));
+        snprintf(state_dir, sizeof(state_dir), "/tmp/test-checker.XXXXXX");
+        assert_non_null(mkdtemp(state_dir));
+        return 0;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        manifests_done(&set);
+        diag_set_stream(NULL);
+        fclose(errs_f);
+        free(errs);
+        errs = NULL;
+        char path[128];
+        snprintf(path, sizeof(path), "%s/checks", state_dir);
+        unlink(path);
+        rmdir(state_dir);
+        return 0;
+}
+
+static const char *parse(const char *yaml) {
+        manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
+        manifests_validate(&set);
+        fflush(errs_f);
+        return errs ? errs : "";
+}
+
+static void test_rise_and_fall(void **state) {
+        (void) state;
+        struct check_spec c = { .type = CHECK_TCP };
+        char err[128];
+        assert_int_equal(check_spec_complete(&c, err, sizeof(err)), 0);
+        assert_int_equal(c.rise, 2);
+        assert_int_equal(c.fall, 3);
+        struct check_state s;
+        check_state_init(&s, &c, 100);
+        assert_true(s.up);
+        assert_false(check_state_step(&s, &c, false, "connection refused", 101));
+        assert_false(check_state_step(&s, &c, false, "connection refused", 102));
+        /* A pass between failures starts the count again. */
+        assert_false(check_state_step(&s, &c, true, "connected", 103));
+        assert_false(check_state_step(&s, &c, false, "timeout", 104));
+        assert_false(check_state_step(&s, &c, false, "timeout", 105));
+        assert_true(s.up);
+        assert_true(check_state_step(&s, &c, false, "timeout", 106));
+        assert_false(s.up);
+        assert_int_equal(s.since, 106);
+        assert_int_equal(s.fails, 3);
+        assert_string_equal(s.result, "timeout");
+        assert_false(check_state_step(&s, &c, false, "timeout", 107)); /* down stays down: no second transition */
+        assert_false(check_state_step(&s, &c, true, "connected", 108));
+        assert_true(check_state_step(&s, &c, true, "connected", 109));
+        assert_true(s.up);
+        assert_int_equal(s.since, 109);
+
+        struct check_spec alpha = { .type = CHECK_TCP, .alpha = true, .rise = 1 };
+        assert_int_equal(check_spec_complete(&alpha, err, sizeof(err)), 0);
+        check_state_init(&s, &alpha, 100);
+        assert_false(s.up);
+        assert_true(check_state_step(&s, &alpha, true, "connected", 101));
+}
+
+static void test_http_status_and_expect(void **state) {
+        (void) state;
+        const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_int_equal(check_http_status(ok, strlen(ok)), 200);
+        assert_int_equal(check_http_status("HTTP/1.0 503 Service Unavailable\r\n", 34), 503);
+        assert_int_equal(check_http_status("HTTP/1.0 204\r\n", 14), 204);
+        assert_int_equal(check_http_status("HTTP/1.1 20", 11), -EAGAIN);
+        assert_int_equal(check_http_status("SSH-2.0-OpenSSH_9.2\r\n", 21), -EPROTO);
+        assert_int_equal(check_http_status("HTTP/1.1 2x0 OK\r\n", 17), -EPROTO);
+        assert_int_equal(check_http_status("HTTP/1.1 2000 OK\r\n", 18), -EPROTO);
+
+        assert_true(check_expect_match("200-299", 200));
+        assert_true(check_expect_match("200-299", 299));
+        assert_false(check_expect_match("200-299", 300));
+        assert_false(check_expect_match("200-299", 199));
+        assert_true(check_expect_match("200,301-302", 302));
+        assert_false(check_expect_match("200,301-302", 201));
+        assert_true(check_expect_valid("200"));
+        assert_true(check_expect_valid("200-299,404"));
+        assert_false(check_expect_valid(""));
+        assert_false(check_expect_valid("299-200"));
+        assert_false(check_expect_valid("20"));
+        assert_false(check_expect_valid("200-"));
+        assert_false(check_expect_valid("200;301"));
+}
+
+static void test_manifest_checks(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nservices:\n"
+                                  "  web:\n    address: 192.0.2.10\n    port: 80\n"
+                                  "    check: { type: http, path: /health, expect: \"200,204\", interval: 2 }\n"
+                                  "    sorry-server: { address: 192.0.2.99, port: 80 }\n"
+                                  "    reals:\n"
+                                  "      - { address: 192.0.2.11, port: 80 }\n"
+                                  "      - { address: 192.0.2.12, port: 80, check: { type: tcp, port: 22, fall: 1 } }\n"),
+                            "");
+        struct resource *r = model_find(&set.model, KIND_SERVICE, "web");
+        assert_non_null(r);
+        struct check_spec c;
+        char key[200];
+        assert_true(check_of_real(&r->service, &r->service.reals[0], &c));
+        assert_string_equal(check_key(&c, &r->service.reals[0].address, 80, key, sizeof(key)),
+                            "http 192.0.2.11:80/health");
+        assert_int_equal(c.interval, 2);
+        assert_int_equal(c.timeout, 2); /* at most the interval */
+        assert_string_equal(c.expect, "200,204");
+        assert_true(check_of_real(&r->service, &r->service.reals[1], &c));
+        assert_string_equal(check_key(&c, &r->service.reals[1].address, 80, key, sizeof(key)), "tcp 192.0.2.12:22");
+        assert_int_equal(c.fall, 1);
+        assert_int_equal(c.rise, 2);
+        assert_int_equal(r->service.sorry.weight, 1);
+}
+
+static void test_manifest_check_errors(void **state) {
+        (void) state;
+        const char *bad[] = {
+                "    check: { type: http, expect: \"2xx\" }\n",
+                "    check: { type: tcp, path: /x }\n",
+                "    check: { interval: 2, timeout: 3 }\n",
+                "    check: { type: http, regex: \"(\" }\n",
+                "    check: { type: https }\n",
+                "    check: { type: ping }\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                manifests_done(&set);
+                memset(&set, 0, sizeof(set));
+                fflush(errs_f);
+                size_t before = errs_len;
+                char *y = xasprintf("version: 1\nservices:\n  web:\n    address: 192.0.2.10\n    port: 80\n%s"
+                                    "    reals: [ { address: 192.0.2.11, port: 80 } ]\n",
+                                    bad[i]);
+                const char *got = parse(y) + before;
+                free(y);
+                if (!strstr(got, "error"))
+                        fail_msg("no error for %s", bad[i]);
+        }
+}
+
+/* Two services naming the same real with the same check run it once. */
+static void test_identical_checks_run_once(void **state) {
+        (void) state;
+        assert_string_equal(parse("version: 1\nservices:\n"
+                                  "  a: { address: 192.0.2.10, port: 80, check: { type: tcp },\n"
+                                  "       reals: [ { address: 127.0.0.1, port: 9 }, { address: 127.0.0.2, port: 9 } ] }\n"
+                                  "  b: { address: 192.0.2.10, port: 81, check: { type: tcp, interval: 1 },\n"
+                                  "       reals: [ { address: 127.0.0.1, port: 9 } ] }\n"
+                                  "  c: { address: 192.0.2.10, port: 82, check: { type: http, port: 9 },\n"
+                                  "       reals: [ { address: 127.0.0.1, port: 9 } ] }\n"
+                                  "  d: { address: 192.0.2.10, port: 83, reals: [ { address: 127.0.0.3, port: 9 } ] }\n"),
+                            "");
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        /* tcp 127.0.0.1:9 (a and b), tcp 127.0.0.2:9, http 127.0.0.1:9/; d has no check */
+        assert_int_equal(checker_count(c), 3);
+        assert_non_null(checker_state(c, "tcp 127.0.0.1:9"));
+        assert_non_null(checker_state(c, "http 127.0.0.1:9/"));
+        assert_null(checker_state(c, "tcp 127.0.0.3:9"));
+        checker_free(c);
+}
+
+static int listen_on(uint16_t *port) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(fd, 16), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        *port = ntohs(sa.sin_port);
+        return fd;
+}
+
+/* A port nothing listens on: bound, never listened, closed. */
+static uint16_t closed_port(void) {
+        uint16_t port;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
+}
+
+/* Connections the HTTP listener accepted, answered once their request is in. */
+static int clients[16];
+static size_t n_clients;
+
+/* Accept and drop on the TCP listener; answer each HTTP request, never blocking the engine. */
+static void serve(int tcp_fd, int http_fd, const char *answer) {
+        int fd;
+        while ((fd = accept4(tcp_fd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+                close(fd);
+        while (n_clients < ELEMENTSOF(clients) && (fd = accept4(http_fd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+                clients[n_clients++] = fd;
+        for (size_t i = 0; i < n_clients;) {
+                char req[1024];
+                ssize_t n = read(clients[i], req, sizeof(req));
+                if (n < 0 && errno == EAGAIN) {
+                        i++;
+                        continue;
+                }
+                if (n > 0)
+                        assert_int_equal(write(clients[i], answer, strlen(answer)), (ssize_t) strlen(answer));
+                close(clients[i]);
+                clients[i] = clients[--n_clients];
+        }
+}
+
+/* Drive the engine and the servers for ms; the number of transitions seen. */
+static int drive(struct checker *c, int tcp_fd, int http_fd, const char *answer, int ms) {
+        int transitions = 0;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                long elapsed = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+                if (elapsed >= ms)
+                        return transitions;
+                struct pollfd p[3 + ELEMENTSOF(clients)] = { { .fd = checker_fd(c), .events = POLLIN },
+                                                            { .fd = tcp_fd, .events = POLLIN },
+                                                            { .fd = http_fd, .events = POLLIN } };
+                for (size_t i = 0; i < n_clients; i++)
+                        p[3 + i] = (struct pollfd) { .fd = clients[i], .events = POLLIN };
+                poll(p, 3 + n_clients, 50);
+                serve(tcp_fd, http_fd, answer);
+                transitions += checker_dispatch(c) > 0;
+        }
+}
+
+static void test_engine_on_loopback(void **state) {
+        (void) state;
+        uint16_t up_port, http_port, down_port = closed_port();
+        int tcp_fd = listen_on(&up_port), http_fd = listen_on(&http_port);
+        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  a: { address: 192.0.2.10, port: 80, check: { type: tcp, interval: 1, fall: 2, rise: 1, warmup: 1 },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u }, { address: 127.0.0.1, port: %u } ] }\n"
+                            "  h: { address: 192.0.2.10, port: 81,\n"
+                            "       check: { type: http, path: /ok, regex: \"^alive\", interval: 1, fall: 1, rise: 1, warmup: 1 },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u } ] }\n",
+                            up_port, down_port, http_port);
+        assert_string_equal(parse(y), "");
+        free(y);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        char up_key[64], down_key[64], http_key[64];
+        snprintf(up_key, sizeof(up_key), "tcp 127.0.0.1:%u", up_port);
+        snprintf(down_key, sizeof(down_key), "tcp 127.0.0.1:%u", down_port);
+        snprintf(http_key, sizeof(http_key), "http 127.0.0.1:%u/ok", http_port);
+        /* Warmup 1 s, then two failures 1 s apart: down within 3 s. */
+        assert_true(drive(c, tcp_fd, http_fd, "HTTP/1.0 200 OK\r\n\r\nalive and well\n", 3200) >= 1);
+        const struct check_state *s = checker_state(c, down_key);
+        assert_false(s->up);
+        assert_string_equal(s->result, "Connection refused");
+        assert_true(checker_state(c, up_key)->up);
+        assert_string_equal(checker_state(c, up_key)->result, "connected");
+        assert_true(checker_state(c, http_key)->up);
+        assert_string_equal(checker_state(c, http_key)->result, "HTTP 200");
+
+        /* The body stops matching: the http check goes down at its next check. */
+        drive(c, tcp_fd, http_fd, "HTTP/1.0 200 OK\r\n\r\nbusy\n", 1300);
+        assert_false(checker_state(c, http_key)->up);
+        assert_string_equal(checker_state(c, http_key)->result, "HTTP 200, the body does not match the regex");
+        /* A status outside expect. */
+        drive(c, tcp_fd, http_fd, "HTTP/1.0 503 Service Unavailable\r\n\r\nalive\n", 1300);
+        assert_string_equal(checker_state(c, http_key)->result, "HTTP 503");
+        assert_false(checker_state(c, http_key)->up);
+        drive(c, tcp_fd, http_fd, "HTTP/1.0 200 OK\r\n\r\nalive\n", 1300);
+        assert_true(checker_state(c, http_key)->up);
+
+        /* The state file names each check: the restarted engine keeps the down real down. */
+        struct check_status *v;
+        size_t n;
+        assert_int_equal(check_status_load(state_dir, &v, &n), 0);
+        assert_int_equal(n, 3);
+        const struct check_status *saved = check_status_find(v, n, down_key);
+        assert_non_null(saved);
+        assert_false(saved->state.up);
+        assert_string_equal(saved->state.result, "Connection refused");
+        free(v);
+        checker_free(c);
+        assert_int_equal(checker_new(state_dir, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        assert_false(checker_state(c, down_key)->up);
+        assert_true(checker_state(c, up_key)->up);
+        checker_free(c);
+        close(tcp_fd);
+        close(http_fd);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_rise_and_fall, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_http_status_and_expect, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_manifest_checks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_manifest_check_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_identical_checks_run_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_on_loopback, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
