@@ -24,6 +24,7 @@ bash bench/ipset.sh 100000
 bash bench/parse.sh
 bash bench/mixed.sh
 bash bench/daemon.sh
+bash bench/checker.sh 10000
 bash bench/ovs.sh 300 1000
 if command -v qemu-system-x86_64 >/dev/null && tests/vm/build.sh "$BUILD/vm" "$BUILD/reconcile" >/dev/null 2>&1; then
         tests/vm/run.sh "$BUILD/vm" bench/guest/vlans.sh

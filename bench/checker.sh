@@ -1,0 +1,82 @@
+#!/bin/bash
+# The health checker's cost: N reals (default 10,000), each with a tcp check
+# every second, against one listener (127.0.0.0/8 is all local) in a throw-away
+# namespace. Prints the daemon's CPU (user + system) over a window after the
+# first round, as a share of one core, and the checks the listener accepted.
+# This kernel has no IPVS: the daemon's runs fail and retry with a backoff
+# (at most one in the window); the checks run all the same.
+set -eu
+cd "$(dirname "$0")/.."
+R=$PWD/${BUILD:-build}/reconcile
+N=${1:-10000}
+WINDOW=${WINDOW:-20}
+NS=rct-checker-$$
+TMP=$(mktemp -d /tmp/rct-bench.XXXXXX)
+chmod 700 "$TMP"
+DPID= SPID=
+cleanup() {
+        [ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+        [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+        rm -rf "$TMP"
+        ip netns del $NS 2>/dev/null || true
+}
+trap cleanup EXIT
+ip netns add $NS
+ip -n $NS link set lo up
+mkdir -m 700 "$TMP/m"
+{
+        echo "version: 1"
+        echo "services:"
+        for s in $(seq 0 $((N / 100 - 1))); do
+                echo "  web$s:"
+                echo "    address: 192.0.2.$((s % 250 + 1))"
+                echo "    port: $((1000 + s))"
+                echo "    check: { type: tcp, interval: 1, timeout: 1 }"
+                echo "    reals:"
+                for r in $(seq 0 99); do
+                        i=$((s * 100 + r))
+                        echo "      - { address: 127.$((i / 62500 + 1)).$((i / 250 % 250)).$((i % 250 + 1)), port: 8080, weight: 1 }"
+                done
+        done
+} >"$TMP/m/director.yaml"
+# The listener: accepts and closes, counting; prints the count on SIGTERM.
+cat >"$TMP/serve.py" <<'EOF'
+import select, signal, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080)); s.listen(4096); s.setblocking(False)
+n = 0
+def done(*_):
+    open(sys.argv[1], "w").write("%d\n" % n); sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+ep = select.epoll(); ep.register(s.fileno(), select.EPOLLIN)
+while True:
+    for _ in ep.poll():
+        while True:
+            try:
+                c, _a = s.accept()
+            except BlockingIOError:
+                break
+            c.close(); n += 1
+EOF
+ip netns exec $NS python3 "$TMP/serve.py" "$TMP/accepted" &
+SPID=$!
+sleep 0.5
+ip netns exec $NS "$R" -d "$TMP/m" --state-dir "$TMP/state" daemon >"$TMP/daemon.log" 2>&1 &
+DPID=$!
+# cpu_ticks PID: user + system clock ticks of the process so far.
+cpu_ticks() { awk "{ print \$14 + \$15 }" "/proc/$1/stat"; }
+# The first round is spread over one interval; measure after two.
+sleep 3
+t0=$(cpu_ticks $DPID)
+sleep "$WINDOW"
+t1=$(cpu_ticks $DPID)
+hz=$(getconf CLK_TCK)
+kill -TERM $SPID && wait $SPID 2>/dev/null || true
+SPID=
+accepted=$(cat "$TMP/accepted" 2>/dev/null || echo 0)
+down=$(awk -F'\t' '$2 == "down"' "$TMP/state/checks" 2>/dev/null | wc -l)
+checks=$(wc -l <"$TMP/state/checks" 2>/dev/null || echo 0)
+awk -v n="$N" -v t="$((t1 - t0))" -v hz="$hz" -v w="$WINDOW" -v a="$accepted" -v c="$checks" -v d="$down" 'BEGIN {
+        printf "checker %d reals x 1 check/s: cpu=%.1f%% of one core (%.2f s over %d s); %d checks in the state file, %d down; listener accepted %d\n",
+                n, 100 * t / hz / w, t / hz, w, c, d, a
+}'
