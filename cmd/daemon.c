@@ -235,7 +235,7 @@ static void checker_follow(struct daemon *d) {
         if (!d->have_good)
                 return;
         if (!d->checker) {
-                if (checker_new(d->o->run.state_dir, &d->checker) < 0)
+                if (checker_new(d->o->run.state_dir, d->o->run.ctx.netns, &d->checker) < 0)
                         return;
                 if (epoll_add(d->epfd, checker_fd(d->checker), SRC_CHECKER) < 0) {
                         diag_plain(-errno, "daemon: epoll: %s", strerror(errno));

@@ -2,6 +2,8 @@
  * state file and an epoll engine the daemon polls (reconcile/checker.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +285,8 @@ struct check_run {
 struct checker {
         char *state_dir;
         int epfd, tick_fd;
+        /* --netns: the reals' namespace, where sockets are made, and the daemon's own. */
+        int netns_fd, self_fd;
         struct check_run **runs; /* sorted by key */
         size_t n_runs;
         struct check_status *saved; /* the file as the engine found it: restores states */
@@ -297,13 +301,22 @@ static uint64_t mono_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-int checker_new(const char *state_dir, struct checker **out) {
+int checker_new(const char *state_dir, const char *netns, struct checker **out) {
         struct checker *c = xcalloc(1, sizeof(*c));
         c->state_dir = xstrdup(state_dir);
+        c->netns_fd = c->self_fd = -1;
+        if (netns) {
+                _cleanup_free_ char *path = strchr(netns, '/') ? xstrdup(netns) : xasprintf("/run/netns/%s", netns);
+                c->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+                c->self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        }
         c->epfd = epoll_create1(EPOLL_CLOEXEC);
         c->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-        int r = c->epfd < 0 || c->tick_fd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tick_fd, &ev) < 0 ? -errno : 0;
+        int r = c->epfd < 0 || c->tick_fd < 0 || (netns && (c->netns_fd < 0 || c->self_fd < 0)) ||
+                                epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tick_fd, &ev) < 0
+                        ? -errno
+                        : 0;
         if (r == 0)
                 r = check_status_load(state_dir, &c->saved, &c->n_saved);
         if (r < 0) {
@@ -344,6 +357,10 @@ void checker_free(struct checker *c) {
                 close(c->epfd);
         if (c->tick_fd >= 0)
                 close(c->tick_fd);
+        if (c->netns_fd >= 0)
+                close(c->netns_fd);
+        if (c->self_fd >= 0)
+                close(c->self_fd);
         free(c->state_dir);
         free(c);
 }
@@ -499,12 +516,12 @@ static void run_finish(struct checker *c, struct check_run *run, bool pass, cons
         c->dirty = true;
 }
 
-static void run_start(struct checker *c, struct check_run *run, uint64_t now_ms) {
+/* Connect run's socket (made in the reals' namespace). */
+static void run_start(struct checker *c, struct check_run *run, int socket_errno, uint64_t now_ms) {
         run->next_ms = now_ms + (uint64_t) run->spec.interval * 1000;
         run->deadline_ms = now_ms + (uint64_t) run->spec.timeout * 1000;
-        run->fd = socket(run->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (run->fd < 0) {
-                run_finish(c, run, false, strerror(errno));
+                run_finish(c, run, false, strerror(socket_errno));
                 return;
         }
         if (connect(run->fd, (struct sockaddr *) &run->to, run->to_len) < 0 && errno != EINPROGRESS) {
@@ -608,15 +625,37 @@ static void run_io(struct checker *c, struct check_run *run) {
         http_judge(c, run, n == 0 || run->response_len == RESPONSE_MAX);
 }
 
+static bool due(const struct check_run *run, uint64_t now) {
+        return run->phase == PHASE_IDLE && run->fd < 0 && now >= run->next_ms;
+}
+
 static void tick(struct checker *c) {
         uint64_t now = mono_ms();
+        size_t n_due = 0;
         for (size_t i = 0; i < c->n_runs; i++) {
                 struct check_run *run = c->runs[i];
                 if (run->phase != PHASE_IDLE && now >= run->deadline_ms)
                         run_finish(c, run, false, "timeout");
-                if (run->phase == PHASE_IDLE && now >= run->next_ms)
-                        run_start(c, run, now);
+                n_due += due(run, now);
         }
+        if (!n_due)
+                return;
+        /* The sockets of a tick are made in one visit to the reals' namespace. */
+        bool entered = c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) == 0;
+        int socket_errno = c->netns_fd >= 0 && !entered ? errno : 0;
+        for (size_t i = 0; i < c->n_runs; i++) {
+                struct check_run *run = c->runs[i];
+                if (!due(run, now) || socket_errno)
+                        continue;
+                run->fd = socket(run->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (run->fd < 0)
+                        socket_errno = errno;
+        }
+        if (entered && setns(c->self_fd, CLONE_NEWNET) < 0)
+                diag_plain(-errno, "health checks: cannot leave the namespace: %s", strerror(errno));
+        for (size_t i = 0; i < c->n_runs; i++)
+                if (due(c->runs[i], now) || (c->runs[i]->phase == PHASE_IDLE && c->runs[i]->fd >= 0))
+                        run_start(c, c->runs[i], socket_errno ? socket_errno : EMFILE, now);
 }
 
 static int save(struct checker *c) {

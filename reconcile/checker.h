@@ -63,8 +63,9 @@ int check_status_save(const char *state_dir, const struct check_status *v, size_
 /* ---- the engine ---- */
 
 struct checker;
-/* Checks restore their state from state_dir's file. */
-int checker_new(const char *state_dir, struct checker **out);
+/* Checks restore their state from state_dir's file and connect from netns
+ * (a name under /run/netns or a path; NULL: the caller's namespace). */
+int checker_new(const char *state_dir, const char *netns, struct checker **out);
 void checker_free(struct checker *c);
 /* Run the checks the services of want name, no other: new ones start, gone ones stop. */
 int checker_sync(struct checker *c, const struct model *want);

@@ -185,7 +185,7 @@ static void test_identical_checks_run_once(void **state) {
                                   "  d: { address: 192.0.2.10, port: 83, reals: [ { address: 127.0.0.3, port: 9 } ] }\n"),
                             "");
         struct checker *c;
-        assert_int_equal(checker_new(state_dir, &c), 0);
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
         assert_int_equal(checker_sync(c, &set.model), 0);
         /* tcp 127.0.0.1:9 (a and b), tcp 127.0.0.2:9, http 127.0.0.1:9/; d has no check */
         assert_int_equal(checker_count(c), 3);
@@ -281,7 +281,7 @@ static void test_engine_on_loopback(void **state) {
         assert_string_equal(parse(y), "");
         free(y);
         struct checker *c;
-        assert_int_equal(checker_new(state_dir, &c), 0);
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
         assert_int_equal(checker_sync(c, &set.model), 0);
         char up_key[64], down_key[64], http_key[64];
         snprintf(up_key, sizeof(up_key), "tcp 127.0.0.1:%u", up_port);
@@ -319,7 +319,7 @@ static void test_engine_on_loopback(void **state) {
         assert_string_equal(saved->state.result, "Connection refused");
         free(v);
         checker_free(c);
-        assert_int_equal(checker_new(state_dir, &c), 0);
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
         assert_int_equal(checker_sync(c, &set.model), 0);
         assert_false(checker_state(c, down_key)->up);
         assert_true(checker_state(c, up_key)->up);
