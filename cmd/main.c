@@ -159,6 +159,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 if (r < 0)
                         return r;
         }
+        /* Backends with state of their own (the ipvs health checks') keep it there. */
+        o->run.ctx.state_dir = o->run.state_dir;
         if (optind < argc)
                 o->command = argv[optind++];
         if (optind < argc)

@@ -1,0 +1,152 @@
+#!/bin/bash
+# An LVS director: the daemon's health checks drain and restore reals, http
+# expect and regex, the sorry server, a restart that keeps a drain. The reals
+# are busybox httpd on addresses of the test namespace's lo; ipvsadm is the
+# witness. Times are generous: the guest runs under TCG.
+. "$(dirname "$0")/../../kernel/lib.sh"
+
+L() { ip netns exec "$NS" ipvsadm -Ln | tail -n +4; }
+# weight_of ADDRESS:PORT: the real's weight, empty when the kernel has no such real.
+weight_of() { L | awk -v a="$1" '$1 == "->" && $2 == a { print $4 }'; }
+# until_true SECONDS COMMAND...: poll every 0.2 s; false when it never held.
+until_true() {
+        local end=$(($(date +%s) + $1))
+        shift
+        until "$@"; do
+                [ "$(date +%s)" -ge "$end" ] && return 1
+                sleep 0.2
+        done
+}
+weight_is() { [ "$(weight_of "$1")" = "$2" ]; }
+# serve N [BODY]: busybox httpd on 10.0.0.1N:80 with /health holding BODY.
+serve() {
+        mkdir -p "$TMP/www$1"
+        echo "${2:-ok}" >"$TMP/www$1/health"
+        ip netns exec "$NS" busybox httpd -f -p "10.0.0.1$1:80" -h "$TMP/www$1" &
+        eval "HTTPD$1=$!"
+}
+unserve() {
+        local pid
+        eval "pid=\${HTTPD$1:-}"
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        eval "HTTPD$1="
+}
+start_daemon() {
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >>"$TMP/log" 2>&1 &
+        DPID=$!
+}
+stop_daemon() {
+        [ -n "${DPID:-}" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+        DPID=
+}
+cleanup_all() {
+        stop_daemon
+        unserve 1
+        unserve 2
+}
+director_setup() {
+        ip -n "$NS" addr add 10.0.0.11/32 dev lo
+        ip -n "$NS" addr add 10.0.0.12/32 dev lo
+        ip -n "$NS" addr add 10.0.0.19/32 dev lo
+        : >"$TMP/log"
+}
+
+web() { # web CHECK [EXTRA]
+        manifest "version: 1
+services:
+  web:
+    address: 192.0.2.100
+    port: 80
+    scheduler: wlc
+    check: $1
+${2:-}
+    reals:
+      - { address: 10.0.0.11, port: 80, weight: 5 }
+      - { address: 10.0.0.12, port: 80, weight: 7 }"
+}
+
+test_tcp_down_and_back() {
+        director_setup
+        serve 1
+        serve 2
+        web "{ type: tcp, interval: 1, timeout: 1, fall: 2, rise: 2 }"
+        start_daemon
+        until_true 30 weight_is 10.0.0.12:80 7 || fail "the service was not applied: $(L; cat "$TMP/log")"
+        until_true 30 grep -qs "tcp 10.0.0.12:80	up	.*connected" "$S/checks" || fail "no passing check: $(cat "$S/checks" 2>&1)"
+        unserve 2
+        local t0 t1
+        t0=$(date +%s)
+        until_true 20 weight_is 10.0.0.12:80 0 || fail "the stopped real kept its weight: $(L; cat "$TMP/log")"
+        t1=$(date +%s)
+        # interval x fall + 1 s, and the guest's emulation: at most twice that.
+        [ $((t1 - t0)) -le 6 ] || fail "drained after $((t1 - t0)) s"
+        weight_is 10.0.0.11:80 5 || fail "the live real changed: $(L)"
+        grep -q "health check tcp 10.0.0.12:80: down (2 failures: Connection refused)" "$TMP/log" ||
+                fail "no transition logged: $(cat "$TMP/log")"
+        # The checker's weight is wanted: a plan changes nothing and lists the real as pending.
+        rc plan --exit-code
+        expect_rc 0 "plan while a real is down"
+        expect_out 'real 10.0.0.12:80 down since [0-9T:-]+Z \(2 failures: Connection refused\)'
+        serve 2
+        until_true 20 weight_is 10.0.0.12:80 7 || fail "the real did not come back: $(L; cat "$TMP/log")"
+        grep -q "health check tcp 10.0.0.12:80: up (2 passes)" "$TMP/log" || fail "no up logged"
+        cleanup_all
+}
+
+test_http_expect_and_regex() {
+        director_setup
+        serve 1 "ok: all good"
+        serve 2 "sick"
+        web "{ type: http, path: /health, regex: \"^ok\", interval: 1, timeout: 1, fall: 1, rise: 1 }"
+        start_daemon
+        until_true 30 weight_is 10.0.0.12:80 0 || fail "the real whose body fails the regex kept its weight: $(L; cat "$TMP/log")"
+        weight_is 10.0.0.11:80 5 || fail "the matching real lost its weight: $(L)"
+        grep -q "http 10.0.0.12:80/health	down	.*body does not match" "$S/checks" || fail "state: $(cat "$S/checks")"
+        echo "ok now" >"$TMP/www2/health"
+        until_true 20 weight_is 10.0.0.12:80 7 || fail "a matching body did not bring it back: $(L)"
+        stop_daemon
+        # expect: busybox answers 404 for a missing path, which this check wants.
+        web "{ type: http, path: /missing, expect: \"404\", interval: 1, timeout: 1, fall: 1, rise: 1 }"
+        start_daemon
+        until_true 30 grep -qs "http 10.0.0.11:80/missing	up	.*HTTP 404" "$S/checks" || fail "expect 404: $(cat "$S/checks")"
+        weight_is 10.0.0.11:80 5 || fail "a 404 that is expected drained the real: $(L)"
+        cleanup_all
+}
+
+test_sorry_server() {
+        director_setup
+        serve 1
+        web "{ type: tcp, interval: 1, timeout: 1, fall: 1, rise: 1 }" "    sorry-server: { address: 10.0.0.19, port: 80 }"
+        start_daemon
+        until_true 30 weight_is 10.0.0.12:80 0 || fail "the real without a server kept its weight: $(L; cat "$TMP/log")"
+        [ -z "$(weight_of 10.0.0.19:80)" ] || fail "the sorry server is in while a real is up: $(L)"
+        unserve 1
+        until_true 20 weight_is 10.0.0.19:80 1 || fail "no sorry server with both reals down: $(L; cat "$TMP/log")"
+        serve 1
+        until_true 20 weight_is 10.0.0.11:80 5 || fail "the real did not come back: $(L)"
+        until_true 20 test -z "$(weight_of 10.0.0.19:80)" || fail "the sorry server stayed: $(L)"
+        cleanup_all
+}
+
+test_restart_keeps_the_drain() {
+        director_setup
+        serve 1
+        web "{ type: tcp, interval: 1, timeout: 1, fall: 2, rise: 2 }"
+        start_daemon
+        until_true 30 weight_is 10.0.0.12:80 0 || fail "the real without a server kept its weight: $(L; cat "$TMP/log")"
+        stop_daemon
+        : >"$TMP/log"
+        start_daemon
+        until_true 30 grep -q "^run 1 (start)" "$TMP/log" || fail "the daemon did not start: $(cat "$TMP/log")"
+        # The start run neither floods the sick real nor undoes the drain.
+        grep -q "^run 1 (start): 0 actions" "$TMP/log" || fail "the restart changed something: $(cat "$TMP/log")"
+        weight_is 10.0.0.12:80 0 || fail "the restart restored the sick real's weight: $(L)"
+        grep -q "health check tcp 10.0.0.12:80: down" "$TMP/log" && fail "the restart forgot the down state: $(cat "$TMP/log")"
+        cleanup_all
+}
+
+modprobe ip_vs 2>/dev/null; modprobe ip_vs_wlc 2>/dev/null
+t "director: a stopped real goes to weight 0 within interval x fall + 1 s, back after rise; plan shows it pending" test_tcp_down_and_back
+t "director: http regex and expect" test_http_expect_and_regex
+t "director: the sorry server while every real is down" test_sorry_server
+t "director: a restarted daemon keeps a down real drained" test_restart_keeps_the_drain
