@@ -105,7 +105,11 @@ static void put_service(struct nlmsghdr *nlh, const struct resource *r, bool ful
                 mnl_attr_put_u16(nlh, IPVS_SVC_ATTR_PORT, htons((uint16_t) v->port));
         }
         if (full) {
-                struct ip_vs_flags flags = { .flags = v->persistence ? IP_VS_SVC_F_PERSISTENT : 0, .mask = ~0u };
+                struct ip_vs_flags flags = { .flags = (v->persistence ? IP_VS_SVC_F_PERSISTENT : 0) |
+                                                      (v->sh_fallback ? IP_VS_SVC_F_SCHED_SH_FALLBACK : 0) |
+                                                      (v->sh_port ? IP_VS_SVC_F_SCHED_SH_PORT : 0) |
+                                                      (v->one_packet ? IP_VS_SVC_F_ONEPACKET : 0),
+                                             .mask = ~0u };
                 mnl_attr_put_strz(nlh, IPVS_SVC_ATTR_SCHED_NAME, v->scheduler);
                 mnl_attr_put(nlh, IPVS_SVC_ATTR_FLAGS, sizeof(flags), &flags);
                 mnl_attr_put_u32(nlh, IPVS_SVC_ATTR_TIMEOUT, v->persistence);
@@ -208,6 +212,9 @@ static int on_service(const struct nlmsghdr *nlh, void *data) {
                 const struct ip_vs_flags *f = mnl_attr_get_payload(tb[IPVS_SVC_ATTR_FLAGS]);
                 if ((f->flags & IP_VS_SVC_F_PERSISTENT) && tb[IPVS_SVC_ATTR_TIMEOUT])
                         v->persistence = mnl_attr_get_u32(tb[IPVS_SVC_ATTR_TIMEOUT]);
+                v->sh_fallback = f->flags & IP_VS_SVC_F_SCHED_SH_FALLBACK;
+                v->sh_port = f->flags & IP_VS_SVC_F_SCHED_SH_PORT;
+                v->one_packet = f->flags & IP_VS_SVC_F_ONEPACKET;
         }
         if (tb[IPVS_SVC_ATTR_NETMASK]) {
                 uint32_t m = mnl_attr_get_u32(tb[IPVS_SVC_ATTR_NETMASK]);
@@ -219,7 +226,7 @@ static int on_service(const struct nlmsghdr *nlh, void *data) {
                         v->netmask.prefix = m;
                 r->set |= SVC_F_NETMASK;
         }
-        r->set |= SVC_F_SCHEDULER | SVC_F_PERSISTENCE | SVC_F_REALS;
+        r->set |= SVC_F_SCHEDULER | SVC_F_PERSISTENCE | SVC_F_REALS | SVC_F_SH_FALLBACK | SVC_F_SH_PORT | SVC_F_ONE_PACKET;
         char key[256];
         free(r->name);
         r->name = xstrdup(ipvs_identity(r, key, sizeof(key)));
@@ -408,6 +415,21 @@ static int ipvs_diff(void *state, const struct resource *w, const struct resourc
         const struct service_spec *want = &w->service, *have = &l->service;
         char buf[96];
         size_t n_up = 0, n_checked_down = 0;
+        static const struct {
+                uint64_t bit;
+                const char *key;
+                size_t offset;
+        } flag_fields[] = {
+                { SVC_F_SH_FALLBACK, "sh-fallback", offsetof(struct service_spec, sh_fallback) },
+                { SVC_F_SH_PORT, "sh-port", offsetof(struct service_spec, sh_port) },
+                { SVC_F_ONE_PACKET, "one-packet", offsetof(struct service_spec, one_packet) },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(flag_fields); i++) {
+                bool was = *(const bool *) ((const char *) have + flag_fields[i].offset);
+                bool now = *(const bool *) ((const char *) want + flag_fields[i].offset);
+                if (was != now)
+                        action_add_change(a, flag_fields[i].bit, flag_fields[i].key, value_bool(was), value_bool(now));
+        }
         if (strcmp(want->scheduler, have->scheduler) != 0)
                 action_add_change(a, SVC_F_SCHEDULER, "scheduler", value_text(have->scheduler), value_text(want->scheduler));
         if (want->persistence != have->persistence)
@@ -670,6 +692,9 @@ static const struct field service_fields[] = {
         { "reals", FT_OBJ_LIST, R(service.reals), 0, 0, SVC_F_REALS, &real_sub, NULL, NULL },
         { "check", FT_OBJ, R(service.check), 0, 0, SVC_F_CHECK, &check_sub, NULL, NULL },
         { "sorry-server", FT_OBJ, R(service.sorry), 0, 0, SVC_F_SORRY, &sorry_sub, NULL, NULL },
+        { "sh-fallback", FT_BOOL, R(service.sh_fallback), 0, 0, SVC_F_SH_FALLBACK, NULL, NULL, NULL },
+        { "sh-port", FT_BOOL, R(service.sh_port), 0, 0, SVC_F_SH_PORT, NULL, NULL, NULL },
+        { "one-packet", FT_BOOL, R(service.one_packet), 0, 0, SVC_F_ONE_PACKET, NULL, NULL, NULL },
         STATE_FIELD(state_table),
 };
 
@@ -690,6 +715,13 @@ static int service_check(struct check_ctx *c, struct resource *r) {
                 return check_error(c, SVC_F_PORT, "service %s: port 0 (every port) needs persistence", r->name);
         int fam = r->set & SVC_F_FWMARK ? (r->service.family == FAMILY_INET6 ? AF_INET6 : AF_INET)
                                         : r->service.address.family;
+        /* ipvsadm's rule: the scheduler flags are the hashing schedulers'. */
+        if ((r->service.sh_fallback || r->service.sh_port) && strcmp(r->service.scheduler, "sh") != 0 &&
+            strcmp(r->service.scheduler, "mh") != 0)
+                return check_error(c, r->service.sh_fallback ? SVC_F_SH_FALLBACK : SVC_F_SH_PORT,
+                                   "service %s: sh-fallback and sh-port need scheduler sh or mh", r->name);
+        if (r->service.one_packet && r->service.protocol != PROTO_UDP && !(r->set & SVC_F_FWMARK))
+                return check_error(c, SVC_F_ONE_PACKET, "service %s: one-packet is for udp services", r->name);
         char err[256];
         if ((r->set & SVC_F_CHECK) && check_spec_complete(&r->service.check, err, sizeof(err)) < 0)
                 return check_error(c, SVC_F_CHECK, "service %s: %s", r->name, err);
@@ -769,6 +801,12 @@ static void service_show(struct yw *w, const struct resource *r, const struct sh
         yw_kv_name(w, "scheduler", v->scheduler);
         if (v->persistence)
                 yw_kv_uint(w, "persistence", v->persistence);
+        if (v->sh_fallback)
+                yw_kv_bool(w, "sh-fallback", true);
+        if (v->sh_port)
+                yw_kv_bool(w, "sh-port", true);
+        if (v->one_packet)
+                yw_kv_bool(w, "one-packet", true);
         yw_word(w, "reals");
         yw_seq(w, false);
         for (size_t i = 0; i < v->n_reals; i++) {

@@ -450,7 +450,8 @@ struct real_spec {
 enum { SVC_F_PROTOCOL = 1u << 0, SVC_F_ADDRESS = 1u << 1, SVC_F_PORT = 1u << 2, SVC_F_FWMARK = 1u << 3,
        SVC_F_SCHEDULER = 1u << 4, SVC_F_PERSISTENCE = 1u << 5, SVC_F_NETMASK = 1u << 6,
        SVC_F_FORWARDING = 1u << 7, SVC_F_DRAIN = 1u << 8, SVC_F_REALS = 1u << 9, SVC_F_FAMILY = 1u << 10,
-       SVC_F_CHECK = 1u << 11, SVC_F_SORRY = 1u << 12 };
+       SVC_F_CHECK = 1u << 11, SVC_F_SORRY = 1u << 12, SVC_F_SH_FALLBACK = 1u << 13, SVC_F_SH_PORT = 1u << 14,
+       SVC_F_ONE_PACKET = 1u << 15 };
 /* Change items: one real server added, changed, drained or removed; a real
  * its health check found down, at weight 0 (was: live index or none, now:
  * desired index); the sorry server added while no real is up (now: none). */
@@ -469,6 +470,9 @@ struct service_spec {
         size_t n_reals;
         struct check_spec check; /* every real's without one of its own (SVC_F_CHECK) */
         struct real_spec sorry;  /* with SVC_F_SORRY: takes the traffic while no real is up */
+        /* The service's flags: sh and mh fall back from a real at weight 0, and hash the port too; one-packet
+         * scheduling (each UDP datagram its own connection). */
+        bool sh_fallback, sh_port, one_packet;
 };
 
 enum { SET_F_TYPE = 1u << 0, SET_F_FAMILY = 1u << 1, SET_F_MAXELEM = 1u << 2, SET_F_HASHSIZE = 1u << 3,

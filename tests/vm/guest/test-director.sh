@@ -145,8 +145,31 @@ test_restart_keeps_the_drain() {
         cleanup_all
 }
 
+test_service_flags() {
+        manifest "version: 1
+services:
+  hashed: { address: 192.0.2.1, port: 80, scheduler: sh, sh-fallback: true, sh-port: true,
+            reals: [ { address: 10.0.0.11, port: 80, weight: 1 } ] }
+  dns: { protocol: udp, address: 192.0.2.53, port: 53, scheduler: rr, one-packet: true,
+         reals: [ { address: 10.0.0.11, port: 53, weight: 1 } ] }"
+        rc apply; expect_rc 0
+        L >"$TMP/after"
+        grep -q 'TCP  192.0.2.1:80 sh (sh-fallback,sh-port)' "$TMP/after" || fail "sh flags: $(cat "$TMP/after")"
+        grep -q 'UDP  192.0.2.53:53 rr ops' "$TMP/after" || fail "one-packet: $(cat "$TMP/after")"
+        rc plan --exit-code; expect_rc 0 "second plan"
+        sed -i 's/sh-port: true/sh-port: false/; s/one-packet: true/one-packet: false/' "$M/host.yaml"
+        rc plan
+        expect_out '^~ service hashed +sh-port true -> false$'
+        rc apply; expect_rc 0
+        L >"$TMP/after"
+        grep -q 'TCP  192.0.2.1:80 sh (sh-fallback)$' "$TMP/after" || fail "sh-port not cleared: $(cat "$TMP/after")"
+        grep -q 'UDP  192.0.2.53:53 rr *$' "$TMP/after" || fail "ops not cleared: $(cat "$TMP/after")"
+        rc plan --exit-code; expect_rc 0 "plan after the edit"
+}
+
 modprobe ip_vs 2>/dev/null; modprobe ip_vs_wlc 2>/dev/null
 t "director: a stopped real goes to weight 0 within interval x fall + 1 s, back after rise; plan shows it pending" test_tcp_down_and_back
 t "director: http regex and expect" test_http_expect_and_regex
 t "director: the sorry server while every real is down" test_sorry_server
 t "director: a restarted daemon keeps a down real drained" test_restart_keeps_the_drain
+t "director: service flags sh-fallback, sh-port and one-packet, set and cleared in place" test_service_flags
