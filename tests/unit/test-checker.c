@@ -328,6 +328,34 @@ static void test_engine_on_loopback(void **state) {
         close(http_fd);
 }
 
+/* examples/director: the director's file on a director, the reals' on a real (run from the repository root). */
+static void test_director_example_parses(void **state) {
+        (void) state;
+        const char *files[] = { "examples/director/director.yaml", "examples/director/real.yaml" };
+        const char *hosts[] = { "lvs1", "web1" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *text = file_read(files[i]);
+                assert_non_null(text);
+                manifests_done(&set);
+                memset(&set, 0, sizeof(set));
+                assert_int_equal(manifest_parse_buffer(&set, files[i], text, strlen(text), hosts[i]), 0);
+                manifests_validate(&set);
+                fflush(errs_f);
+                assert_string_equal(errs ? errs : "", "");
+                assert_true(set.model.n > 0);
+        }
+        struct resource *web = NULL;
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        _cleanup_free_ char *text = file_read(files[0]);
+        assert_int_equal(manifest_parse_buffer(&set, files[0], text, strlen(text), "lvs1"), 0);
+        web = model_find(&set.model, KIND_SERVICE, "web");
+        assert_non_null(web);
+        struct check_spec c;
+        assert_true(check_of_real(&web->service, &web->service.reals[2], &c));
+        assert_true(c.alpha);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_rise_and_fall, setup, teardown),
@@ -336,6 +364,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_manifest_check_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identical_checks_run_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_on_loopback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_director_example_parses, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
