@@ -279,13 +279,52 @@ static int read_dests(struct ipvs_state *s, struct svc_dump *d, int r) {
         return 0;
 }
 
+/* A running sync daemon, as a resource named by its role. */
+static int on_daemon(const struct nlmsghdr *nlh, void *data) {
+        struct model *live = data;
+        struct nlattr *tb[IPVS_DAEMON_ATTR_MAX + 1] = { 0 }, *a, *daemon = NULL;
+        mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+                if (mnl_attr_get_type(a) == IPVS_CMD_ATTR_DAEMON)
+                        daemon = a;
+        if (!daemon)
+                return MNL_CB_OK;
+        mnl_attr_for_each_nested(a, daemon)
+                if (mnl_attr_get_type(a) <= IPVS_DAEMON_ATTR_MAX)
+                        tb[mnl_attr_get_type(a)] = a;
+        if (!tb[IPVS_DAEMON_ATTR_STATE])
+                return MNL_CB_OK;
+        uint32_t role = mnl_attr_get_u32(tb[IPVS_DAEMON_ATTR_STATE]);
+        if (role != IP_VS_STATE_MASTER && role != IP_VS_STATE_BACKUP)
+                return MNL_CB_OK;
+        struct resource *r = resource_new(KIND_IPVS_SYNC, role == IP_VS_STATE_MASTER ? "master" : "backup");
+        if (tb[IPVS_DAEMON_ATTR_MCAST_IFN])
+                snprintf(r->ipvs_sync.interface, sizeof(r->ipvs_sync.interface), "%s",
+                         mnl_attr_get_str(tb[IPVS_DAEMON_ATTR_MCAST_IFN]));
+        if (tb[IPVS_DAEMON_ATTR_SYNC_ID])
+                r->ipvs_sync.syncid = mnl_attr_get_u32(tb[IPVS_DAEMON_ATTR_SYNC_ID]);
+        r->set |= SYNC_F_INTERFACE | SYNC_F_SYNCID;
+        if (model_add(live, r) < 0)
+                resource_free(r);
+        return MNL_CB_OK;
+}
+
+static int read_daemons(struct ipvs_state *s, struct model *live) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_DAEMON, NLM_F_DUMP);
+        int r = talk(s, nlh, on_daemon, live);
+        if (r < 0)
+                return diag_plain(r, "ipvs backend: cannot read the sync daemons: %s", strerror(-r));
+        return 0;
+}
+
 static int ipvs_observe(void *state, const struct str_list *names, struct model *live) {
         (void) names;
         struct ipvs_state *s = state;
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct svc_dump d = { .live = live };
         struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_SERVICE, NLM_F_DUMP);
-        return read_dests(s, &d, talk(s, nlh, on_service, &d));
+        int r = read_dests(s, &d, talk(s, nlh, on_service, &d));
+        return r < 0 ? r : read_daemons(s, live);
 }
 
 /* Verification after an apply: the services it touched, one GET_SERVICE and
@@ -295,14 +334,20 @@ static int ipvs_observe_some(void *state, const struct resource *const *objs, si
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct svc_dump d = { .live = live };
         int r = 0;
+        bool daemons = false;
         for (size_t i = 0; i < n && r >= 0; i++) {
+                if (objs[i]->kind == KIND_IPVS_SYNC) {
+                        daemons = true;
+                        continue;
+                }
                 struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_SERVICE, 0);
                 put_service(nlh, objs[i], false);
                 r = talk(s, nlh, on_service, &d);
                 if (r == -ESRCH || r == -ENOENT)
                         r = 0; /* gone, as a delete wants it */
         }
-        return read_dests(s, &d, r);
+        r = read_dests(s, &d, r);
+        return r < 0 || !daemons ? r : read_daemons(s, live);
 }
 
 /* ---- open / close ---- */
@@ -855,4 +900,95 @@ const struct kind_ops service_kind = {
         .free = service_free,
         .show = service_show,
         .show_key = service_show_key,
+};
+
+/* ---- the sync daemon: connection state multicast to the backup directors ---- */
+
+static bool sync_name_valid(const char *name) {
+        return strcmp(name, "master") == 0 || strcmp(name, "backup") == 0;
+}
+
+static int sync_check(struct check_ctx *c, struct resource *r) {
+        if (r->state != STATE_ABSENT && !(r->set & SYNC_F_INTERFACE))
+                return check_error(c, 0, "ipvs-sync %s needs an interface", r->name);
+        return 0;
+}
+
+static int sync_diff(void *state, const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                     struct action *a, struct plan *p) {
+        (void) state, (void) owned, (void) p;
+        if (strcmp(w->ipvs_sync.interface, l->ipvs_sync.interface) != 0)
+                action_add_change(a, SYNC_F_INTERFACE, "interface", value_text(l->ipvs_sync.interface),
+                                  value_text(w->ipvs_sync.interface));
+        if (w->ipvs_sync.syncid != l->ipvs_sync.syncid)
+                action_add_change(a, SYNC_F_SYNCID, "syncid", value_number(l->ipvs_sync.syncid),
+                                  value_number(w->ipvs_sync.syncid));
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+static int sync_send(struct ipvs_state *s, uint8_t cmd, const struct resource *r) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = msg_start(s, buf, s->family, cmd, 0);
+        struct nlattr *nest = mnl_attr_nest_start(nlh, IPVS_CMD_ATTR_DAEMON);
+        mnl_attr_put_u32(nlh, IPVS_DAEMON_ATTR_STATE,
+                         strcmp(r->name, "master") == 0 ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
+        if (cmd == IPVS_CMD_NEW_DAEMON) {
+                mnl_attr_put_strz(nlh, IPVS_DAEMON_ATTR_MCAST_IFN, r->ipvs_sync.interface);
+                mnl_attr_put_u32(nlh, IPVS_DAEMON_ATTR_SYNC_ID, r->ipvs_sync.syncid);
+        }
+        mnl_attr_nest_end(nlh, nest);
+        int x = talk(s, nlh, NULL, NULL);
+        if ((x == -EEXIST && cmd == IPVS_CMD_NEW_DAEMON) || (x == -ESRCH && cmd == IPVS_CMD_DEL_DAEMON))
+                x = 0;
+        return x;
+}
+
+/* The kernel changes no running daemon: a change stops it and starts it anew. */
+static int sync_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct ipvs_state *s = state;
+        int r = 0;
+        if (a->op != OP_CREATE)
+                r = sync_send(s, IPVS_CMD_DEL_DAEMON, a->live ? a->live : a->want);
+        if (r >= 0 && a->op != OP_DELETE)
+                r = sync_send(s, IPVS_CMD_NEW_DAEMON, a->want);
+        if (r < 0)
+                return diag_res(r, "ipvs-sync", a->name, "%s: %s", a->op == OP_DELETE ? "stopping" : "starting",
+                                strerror(-r));
+        if (e && a->want)
+                ledger_set(l, e, "name", a->want->name);
+        return 0;
+}
+
+static void sync_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
+        (void) s;
+        yw_entry_begin(w);
+        yw_name(w, r->name);
+        yw_map(w, false);
+        yw_kv_name(w, "interface", r->ipvs_sync.interface);
+        yw_kv_uint(w, "syncid", r->ipvs_sync.syncid);
+        yw_end_map(w);
+        yw_entry_end(w, r);
+}
+
+static const struct field sync_fields[] = {
+        { "interface", FT_IFNAME, R(ipvs_sync.interface), 0, 0, SYNC_F_INTERFACE, NULL, NULL, NULL },
+        { "syncid", FT_U32, R(ipvs_sync.syncid), 0, 255, SYNC_F_SYNCID, NULL, NULL, NULL },
+        STATE_FIELD(state_table),
+};
+
+const struct kind_ops ipvs_sync_kind = {
+        .word = "ipvs-sync",
+        .section = "ipvs-sync",
+        .backend = &ipvs_backend,
+        .diff = sync_diff,
+        .apply = sync_apply,
+        .show_rank = 16,
+        .fields = sync_fields,
+        .n_fields = ELEMENTSOF(sync_fields),
+        .name_valid = sync_name_valid,
+        .name_max = 6,
+        .name_error = "bad ipvs-sync name \"%.64s\": master or backup",
+        .check = sync_check,
+        .show = sync_show,
 };

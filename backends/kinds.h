@@ -20,6 +20,7 @@
         X(VOLUME, volume)       \
         X(DOMAIN, domain)       \
         X(SERVICE, service)     \
+        X(IPVS_SYNC, ipvs_sync) \
         X(IPSET, ipset)         \
         X(MODULE, module)       \
         X(HUGEPAGE, hugepage)   \

@@ -475,6 +475,13 @@ struct service_spec {
         bool sh_fallback, sh_port, one_packet;
 };
 
+/* The IPVS connection sync daemon: the resource's name is its role (master or backup). */
+enum { SYNC_F_INTERFACE = 1u << 0, SYNC_F_SYNCID = 1u << 1 };
+struct ipvs_sync_spec {
+        char interface[IFNAME_MAX]; /* the multicast interface */
+        uint32_t syncid;
+};
+
 enum { SET_F_TYPE = 1u << 0, SET_F_FAMILY = 1u << 1, SET_F_MAXELEM = 1u << 2, SET_F_HASHSIZE = 1u << 3,
        SET_F_TIMEOUT = 1u << 4, SET_F_COMMENT = 1u << 5, SET_F_ENTRIES = 1u << 6, SET_F_RANGE = 1u << 7 };
 /* Change items: one entry added or removed; the set rebuilt and swapped in. */
@@ -548,6 +555,7 @@ struct resource {
                 struct volume_spec volume;
                 struct domain_spec domain;
                 struct service_spec service;
+                struct ipvs_sync_spec ipvs_sync;
                 struct ipset_spec ipset;
                 struct ovs_spec ovs;
         };

@@ -167,9 +167,43 @@ services:
         rc plan --exit-code; expect_rc 0 "plan after the edit"
 }
 
+test_sync_daemon() {
+        ip -n "$NS" link add sync0 type veth peer name sync1
+        ip -n "$NS" addr add 10.9.0.1/24 dev sync0
+        ip -n "$NS" link set sync0 up
+        ip -n "$NS" link set sync1 up
+        manifest "version: 1
+ipvs-sync:
+  master: { interface: sync0, syncid: 10 }
+  backup: { interface: sync1, syncid: 10 }"
+        rc apply; expect_rc 0
+        D() { ip netns exec "$NS" ipvsadm -L --daemon; }
+        D | grep -q 'master sync daemon (mcast=sync0, syncid=10' || fail "no master: $(D)"
+        D | grep -q 'backup sync daemon (mcast=sync1, syncid=10' || fail "no backup: $(D)"
+        rc plan --exit-code; expect_rc 0 "second plan"
+        rc show
+        printf '%s\n' "$OUT" | grep -A2 '^ipvs-sync:' | tr -d ' \n' | grep -q '^ipvs-sync:master:interface:sync0' ||
+                fail "show lacks the master"
+        expect_out '^  backup:$'
+        sed -i 's/master: { interface: sync0, syncid: 10 }/master: { interface: sync0, syncid: 11 }/' "$M/host.yaml"
+        rc plan
+        expect_out '^~ ipvs-sync master +syncid 10 -> 11$'
+        rc apply; expect_rc 0
+        D | grep -q 'master sync daemon (mcast=sync0, syncid=11' || fail "master not restarted with syncid 11: $(D)"
+        # Left the manifests: reconcile started it, so it stops; the other stays.
+        manifest "version: 1
+ipvs-sync:
+  backup: { interface: sync1, syncid: 10 }"
+        rc apply; expect_rc 0
+        D | grep -q 'master sync daemon' && fail "the master was not stopped: $(D)"
+        D | grep -q 'backup sync daemon (mcast=sync1, syncid=10' || fail "the backup went too: $(D)"
+        rc plan --exit-code; expect_rc 0 "plan after the removal"
+}
+
 modprobe ip_vs 2>/dev/null; modprobe ip_vs_wlc 2>/dev/null
 t "director: a stopped real goes to weight 0 within interval x fall + 1 s, back after rise; plan shows it pending" test_tcp_down_and_back
 t "director: http regex and expect" test_http_expect_and_regex
 t "director: the sorry server while every real is down" test_sorry_server
 t "director: a restarted daemon keeps a down real drained" test_restart_keeps_the_drain
 t "director: service flags sh-fallback, sh-port and one-packet, set and cleared in place" test_service_flags
+t "director: IPVS sync daemons started, restarted on a change, stopped when they leave" test_sync_daemon
