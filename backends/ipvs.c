@@ -317,6 +317,35 @@ static int read_daemons(struct ipvs_state *s, struct model *live) {
         return 0;
 }
 
+/* The connection timeouts' attributes, in the order of timeout_names. */
+static const char *const timeout_names[] = { "tcp", "tcpfin", "udp" };
+static const uint16_t timeout_attrs[] = { IPVS_CMD_ATTR_TIMEOUT_TCP, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN,
+                                          IPVS_CMD_ATTR_TIMEOUT_UDP };
+
+static int on_config(const struct nlmsghdr *nlh, void *data) {
+        struct model *live = data;
+        struct nlattr *a;
+        mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+                for (size_t i = 0; i < ELEMENTSOF(timeout_attrs); i++)
+                        if (mnl_attr_get_type(a) == timeout_attrs[i]) {
+                                struct resource *r = resource_new(KIND_IPVS_TIMEOUT, timeout_names[i]);
+                                r->ipvs_timeout.seconds = mnl_attr_get_u32(a);
+                                r->set |= TMO_F_SECONDS;
+                                if (model_add(live, r) < 0)
+                                        resource_free(r);
+                        }
+        return MNL_CB_OK;
+}
+
+static int read_timeouts(struct ipvs_state *s, struct model *live) {
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_CONFIG, 0);
+        int r = talk(s, nlh, on_config, live);
+        if (r < 0)
+                return diag_plain(r, "ipvs backend: cannot read the connection timeouts: %s", strerror(-r));
+        return 0;
+}
+
 static int ipvs_observe(void *state, const struct str_list *names, struct model *live) {
         (void) names;
         struct ipvs_state *s = state;
@@ -324,7 +353,9 @@ static int ipvs_observe(void *state, const struct str_list *names, struct model 
         struct svc_dump d = { .live = live };
         struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_SERVICE, NLM_F_DUMP);
         int r = read_dests(s, &d, talk(s, nlh, on_service, &d));
-        return r < 0 ? r : read_daemons(s, live);
+        if (r >= 0)
+                r = read_daemons(s, live);
+        return r < 0 ? r : read_timeouts(s, live);
 }
 
 /* Verification after an apply: the services it touched, one GET_SERVICE and
@@ -334,10 +365,11 @@ static int ipvs_observe_some(void *state, const struct resource *const *objs, si
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct svc_dump d = { .live = live };
         int r = 0;
-        bool daemons = false;
+        bool daemons = false, timeouts = false;
         for (size_t i = 0; i < n && r >= 0; i++) {
-                if (objs[i]->kind == KIND_IPVS_SYNC) {
-                        daemons = true;
+                if (objs[i]->kind == KIND_IPVS_SYNC || objs[i]->kind == KIND_IPVS_TIMEOUT) {
+                        daemons = daemons || objs[i]->kind == KIND_IPVS_SYNC;
+                        timeouts = timeouts || objs[i]->kind == KIND_IPVS_TIMEOUT;
                         continue;
                 }
                 struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_GET_SERVICE, 0);
@@ -347,7 +379,9 @@ static int ipvs_observe_some(void *state, const struct resource *const *objs, si
                         r = 0; /* gone, as a delete wants it */
         }
         r = read_dests(s, &d, r);
-        return r < 0 || !daemons ? r : read_daemons(s, live);
+        if (r >= 0 && daemons)
+                r = read_daemons(s, live);
+        return r < 0 || !timeouts ? r : read_timeouts(s, live);
 }
 
 /* ---- open / close ---- */
@@ -991,4 +1025,73 @@ const struct kind_ops ipvs_sync_kind = {
         .name_error = "bad ipvs-sync name \"%.64s\": master or backup",
         .check = sync_check,
         .show = sync_show,
+};
+
+/* ---- the connection timeouts: tcp, tcpfin, udp ---- */
+
+static bool timeout_name_valid(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(timeout_names); i++)
+                if (strcmp(name, timeout_names[i]) == 0)
+                        return true;
+        return false;
+}
+
+static int timeout_diff(void *state, const struct resource *w, const struct resource *l,
+                        const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        (void) state, (void) owned, (void) p;
+        if (w->ipvs_timeout.seconds != l->ipvs_timeout.seconds)
+                action_add_change(a, TMO_F_SECONDS, "value", value_number(l->ipvs_timeout.seconds),
+                                  value_number(w->ipvs_timeout.seconds));
+        a->op = OP_UPDATE;
+        return 0;
+}
+
+/* A timeout is never deleted: one that leaves the manifests gets its value from before reconcile back. */
+static int timeout_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
+        struct ipvs_state *s = state;
+        const char *name = a->want ? a->want->name : a->live->name;
+        uint32_t seconds;
+        if (a->want)
+                seconds = a->want->ipvs_timeout.seconds;
+        else {
+                const char *old = ledger_get(e, "old");
+                if (!old)
+                        return 0;
+                seconds = (uint32_t) strtoul(old, NULL, 10);
+        }
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = msg_start(s, buf, s->family, IPVS_CMD_SET_CONFIG, 0);
+        for (size_t i = 0; i < ELEMENTSOF(timeout_names); i++)
+                if (strcmp(name, timeout_names[i]) == 0)
+                        mnl_attr_put_u32(nlh, timeout_attrs[i], seconds);
+        int r = talk(s, nlh, NULL, NULL);
+        if (r < 0)
+                return diag_res(r, "ipvs-timeout", a->name, "setting: %s", strerror(-r));
+        if (e && a->want && a->live && !ledger_get(e, "old")) {
+                char old[16];
+                snprintf(old, sizeof(old), "%u", a->live->ipvs_timeout.seconds);
+                ledger_set(l, e, "old", old);
+        }
+        return 0;
+}
+
+static const struct field timeout_fields[] = {
+        { "value", FT_U32, R(ipvs_timeout.seconds), 1, 2147483, TMO_F_SECONDS, NULL, "ipvs timeout", NULL },
+};
+
+const struct kind_ops ipvs_timeout_kind = {
+        .word = "ipvs-timeout",
+        .section = "ipvs-timeouts",
+        .backend = &ipvs_backend,
+        .diff = timeout_diff,
+        .apply = timeout_apply,
+        /* Every namespace has all three: never created, never deleted, shown by ipvsadm -L --timeout. */
+        .flags = KF_NAME_VALUE | KF_NO_ABSENT_ENTRY | KF_NOT_ABSENT,
+        .never_absent = "a timeout cannot be absent; leave it out to restore its value from before reconcile",
+        .show_rank = 17,
+        .fields = timeout_fields,
+        .n_fields = ELEMENTSOF(timeout_fields),
+        .name_valid = timeout_name_valid,
+        .name_max = 6,
+        .name_error = "ipvs-timeouts: bad key \"%.64s\": tcp, tcpfin or udp",
 };

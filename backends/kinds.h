@@ -21,6 +21,7 @@
         X(DOMAIN, domain)       \
         X(SERVICE, service)     \
         X(IPVS_SYNC, ipvs_sync) \
+        X(IPVS_TIMEOUT, ipvs_timeout) \
         X(IPSET, ipset)         \
         X(MODULE, module)       \
         X(HUGEPAGE, hugepage)   \

@@ -482,6 +482,12 @@ struct ipvs_sync_spec {
         uint32_t syncid;
 };
 
+/* One IPVS connection timeout of the namespace, named tcp, tcpfin or udp. */
+enum { TMO_F_SECONDS = 1u << 0 };
+struct ipvs_timeout_spec {
+        uint32_t seconds;
+};
+
 enum { SET_F_TYPE = 1u << 0, SET_F_FAMILY = 1u << 1, SET_F_MAXELEM = 1u << 2, SET_F_HASHSIZE = 1u << 3,
        SET_F_TIMEOUT = 1u << 4, SET_F_COMMENT = 1u << 5, SET_F_ENTRIES = 1u << 6, SET_F_RANGE = 1u << 7 };
 /* Change items: one entry added or removed; the set rebuilt and swapped in. */
@@ -556,6 +562,7 @@ struct resource {
                 struct domain_spec domain;
                 struct service_spec service;
                 struct ipvs_sync_spec ipvs_sync;
+                struct ipvs_timeout_spec ipvs_timeout;
                 struct ipset_spec ipset;
                 struct ovs_spec ovs;
         };

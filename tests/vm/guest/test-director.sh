@@ -200,6 +200,27 @@ ipvs-sync:
         rc plan --exit-code; expect_rc 0 "plan after the removal"
 }
 
+test_timeouts() {
+        T() { ip netns exec "$NS" ipvsadm -L --timeout; }
+        T | grep -q 'Timeout (tcp tcpfin udp): 900 120 300' || fail "not the kernel's defaults: $(T)"
+        manifest "version: 1
+ipvs-timeouts:
+  tcp: 1000
+  udp: 60"
+        rc plan
+        expect_out 'ipvs-timeout tcp'
+        rc apply; expect_rc 0
+        T | grep -q 'Timeout (tcp tcpfin udp): 1000 120 60' || fail "timeouts not set: $(T)"
+        rc plan --exit-code; expect_rc 0 "second plan"
+        # udp leaves the manifests: its value from before comes back; tcp stays.
+        manifest "version: 1
+ipvs-timeouts:
+  tcp: 1000"
+        rc apply; expect_rc 0
+        T | grep -q 'Timeout (tcp tcpfin udp): 1000 120 300' || fail "udp not restored: $(T)"
+        rc plan --exit-code; expect_rc 0 "plan after the removal"
+}
+
 modprobe ip_vs 2>/dev/null; modprobe ip_vs_wlc 2>/dev/null
 t "director: a stopped real goes to weight 0 within interval x fall + 1 s, back after rise; plan shows it pending" test_tcp_down_and_back
 t "director: http regex and expect" test_http_expect_and_regex
@@ -207,3 +228,4 @@ t "director: the sorry server while every real is down" test_sorry_server
 t "director: a restarted daemon keeps a down real drained" test_restart_keeps_the_drain
 t "director: service flags sh-fallback, sh-port and one-packet, set and cleared in place" test_service_flags
 t "director: IPVS sync daemons started, restarted on a change, stopped when they leave" test_sync_daemon
+t "director: IPVS connection timeouts set in place, restored when they leave" test_timeouts
