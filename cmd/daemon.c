@@ -230,6 +230,8 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
         return 1;
 }
 
+static void on_drift(struct daemon *d);
+
 /* Start the health checks, or follow the manifests' checks after a run. */
 static void checker_follow(struct daemon *d) {
         if (!d->have_good)
@@ -244,10 +246,9 @@ static void checker_follow(struct daemon *d) {
                         return;
                 }
         }
-        checker_sync(d->checker, &d->good.model);
+        if (checker_sync(d->checker, &d->good.model) > 0)
+                on_drift(d);
 }
-
-static void on_drift(struct daemon *d);
 
 /* A real turned up or down: a run sets the weight its state wants. */
 static void on_checker(struct daemon *d) {

@@ -373,6 +373,8 @@ int checker_fd(const struct checker *c) {
         return c->epfd;
 }
 
+static int save(struct checker *c);
+
 static int run_cmp(const void *x, const void *y) {
         return strcmp((*(struct check_run *const *) x)->key, (*(struct check_run *const *) y)->key);
 }
@@ -432,7 +434,7 @@ static struct check_run *run_new(const struct check_spec *spec, const struct ipa
 
 int checker_sync(struct checker *c, const struct model *want) {
         struct check_run **next = NULL;
-        size_t n_next = 0;
+        size_t n_next = 0, n_new_down = 0;
         time_t now = time(NULL);
         uint64_t now_ms = mono_ms();
         for (size_t i = 0; i < want->n; i++) {
@@ -484,8 +486,10 @@ int checker_sync(struct checker *c, const struct model *want) {
                 const struct check_status *s = check_status_find(c->saved, c->n_saved, next[i]->key);
                 if (s)
                         next[i]->state = s->state; /* a restart neither floods a sick real nor forgets it */
-                else
+                else {
                         check_state_init(&next[i]->state, &next[i]->spec, now);
+                        n_new_down += !next[i]->state.up; /* alpha: down before any check */
+                }
                 next[i]->next_ms = now_ms + first_delay_ms(next[i]);
                 c->dirty = true;
         }
@@ -499,7 +503,9 @@ int checker_sync(struct checker *c, const struct model *want) {
                 its.it_value.tv_nsec = its.it_interval.tv_nsec = TICK_MS * 1000000L;
         }
         timerfd_settime(c->tick_fd, 0, &its, NULL);
-        return 0;
+        if (n_new_down)
+                save(c); /* the diff reads the file: an alpha real is down from now on */
+        return n_new_down ? 1 : 0;
 }
 
 static void run_finish(struct checker *c, struct check_run *run, bool pass, const char *result) {

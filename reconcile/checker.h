@@ -67,7 +67,8 @@ struct checker;
  * (a name under /run/netns or a path; NULL: the caller's namespace). */
 int checker_new(const char *state_dir, const char *netns, struct checker **out);
 void checker_free(struct checker *c);
-/* Run the checks the services of want name, no other: new ones start, gone ones stop. */
+/* Run the checks the services of want name, no other: new ones start, gone
+ * ones stop. > 0 when a new check starts down (alpha): a run should drain it. */
 int checker_sync(struct checker *c, const struct model *want);
 size_t checker_count(const struct checker *c);
 /* The fd the daemon polls for readability, then calls checker_dispatch. */

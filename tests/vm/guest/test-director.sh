@@ -145,6 +145,19 @@ test_restart_keeps_the_drain() {
         cleanup_all
 }
 
+test_alpha_starts_down() {
+        director_setup
+        serve 1
+        web "{ type: tcp, interval: 1, timeout: 1, fall: 3, rise: 1, alpha: true }"
+        start_daemon
+        # Down before any check: drained at once, not after fall failures; it was never up, so no transition.
+        until_true 10 weight_is 10.0.0.12:80 0 || fail "the alpha real without a server took traffic: $(L; cat "$TMP/log")"
+        until_true 20 weight_is 10.0.0.11:80 5 || fail "the alpha real that passes did not come up: $(L; cat "$TMP/log")"
+        grep -q "health check tcp 10.0.0.12:80: down" "$TMP/log" && fail "a down transition of a real never up: $(cat "$TMP/log")"
+        grep -q "health check tcp 10.0.0.11:80: up (1 passes)" "$TMP/log" || fail "no up transition: $(cat "$TMP/log")"
+        cleanup_all
+}
+
 test_service_flags() {
         manifest "version: 1
 services:
@@ -226,6 +239,7 @@ t "director: a stopped real goes to weight 0 within interval x fall + 1 s, back 
 t "director: http regex and expect" test_http_expect_and_regex
 t "director: the sorry server while every real is down" test_sorry_server
 t "director: a restarted daemon keeps a down real drained" test_restart_keeps_the_drain
+t "director: alpha reals start down, the one that passes comes up" test_alpha_starts_down
 t "director: service flags sh-fallback, sh-port and one-packet, set and cleared in place" test_service_flags
 t "director: IPVS sync daemons started, restarted on a change, stopped when they leave" test_sync_daemon
 t "director: IPVS connection timeouts set in place, restored when they leave" test_timeouts
