@@ -243,11 +243,13 @@ static void status_line(FILE *f, const char *key, const struct check_state *s) {
         fputc('\n', f);
 }
 
-static int write_status(const char *state_dir, FILE *f, char *buf, size_t len) {
+/* Close the memory stream f (which moves its buffer) and write what it holds. */
+static int write_status(const char *state_dir, FILE *f, char **buf, size_t *len) {
         fclose(f);
         _cleanup_free_ char *path = status_path(state_dir);
-        int r = file_write_atomic(path, buf, len, "the health checks' state");
-        free(buf);
+        int r = file_write_atomic(path, *buf, *len, "the health checks' state");
+        free(*buf);
+        *buf = NULL;
         return r;
 }
 
@@ -259,8 +261,7 @@ int check_status_save(const char *state_dir, const struct check_status *v, size_
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 status_line(f, v[i].key, &v[i].state);
-        fflush(f);
-        return write_status(state_dir, f, buf, len);
+        return write_status(state_dir, f, &buf, &len);
 }
 
 /* ---- the engine ---- */
@@ -672,10 +673,9 @@ static int save(struct checker *c) {
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_runs; i++)
                 status_line(f, c->runs[i]->key, &c->runs[i]->state);
-        fflush(f);
         c->dirty = false;
         c->saved_ms = mono_ms();
-        return write_status(c->state_dir, f, buf, len);
+        return write_status(c->state_dir, f, &buf, &len);
 }
 
 int checker_dispatch(struct checker *c) {
