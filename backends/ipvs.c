@@ -725,6 +725,7 @@ static const struct field check_fields[] = {
         { "host", FT_WORD, CK(host), 0, 64, 0, NULL, "check host", NULL },
         { "expect", FT_WORD, CK(expect), 0, 32, 0, NULL, "check expect", NULL },
         { "regex", FT_WORD, CK(regex), 0, 128, 0, NULL, "check regex", NULL },
+        { "command", FT_WORD, CK(command), 0, 192, 0, NULL, "check command", NULL },
         { "interval", FT_U32, CK(interval), 1, 3600, 0, NULL, "check interval", NULL },
         { "timeout", FT_U32, CK(timeout), 1, 3600, 0, NULL, "check timeout", NULL },
         { "rise", FT_U32, CK(rise), 1, 100, 0, NULL, "check rise", NULL },

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -26,6 +30,8 @@ const struct enum_table check_failure_table = { "on-failure", check_failure_word
 /* The state file is written at once on a transition, and this often when only results changed. */
 #define SAVE_EVERY_MS 5000
 #define RESPONSE_MAX 8192
+/* At most this many exec checks run at once; the others wait for a tick with room. */
+#define EXEC_MAX 32
 
 /* ---- the check and its state ---- */
 
@@ -91,9 +97,16 @@ int check_http_status(const char *buf, size_t len) {
 }
 
 int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
-        if (c->type == CHECK_HTTPS || c->type == CHECK_EXEC) {
-                snprintf(err, err_size, "check type %s is not supported yet (tcp and http are)",
-                         check_type_words[c->type]);
+        if (c->type == CHECK_HTTPS) {
+                snprintf(err, err_size, "check type https is not supported yet (tcp, http and exec are)");
+                return -EINVAL;
+        }
+        if ((c->type == CHECK_EXEC) != (c->command[0] != '\0')) {
+                snprintf(err, err_size, c->command[0] ? "check command is for exec checks" : "an exec check needs a command");
+                return -EINVAL;
+        }
+        if (c->type == CHECK_EXEC && c->command[0] != '/') {
+                snprintf(err, err_size, "check command \"%s\" does not start with an absolute path", c->command);
                 return -EINVAL;
         }
         if (!c->interval)
@@ -153,8 +166,9 @@ const char *check_key(const struct check_spec *c, const struct ipaddr *addr, uin
         inet_ntop(addr->family, addr->a, a, sizeof(a));
         uint32_t port = c->port ? c->port : real_port;
         const char *open = addr->family == AF_INET6 ? "[" : "", *close = addr->family == AF_INET6 ? "]" : "";
-        snprintf(buf, size, "%s %s%s%s:%u%s", check_type_words[c->type], open, a, close, port,
-                 c->type == CHECK_HTTP ? c->path : "");
+        snprintf(buf, size, "%s %s%s%s:%u%s%s", check_type_words[c->type], open, a, close, port,
+                 c->type == CHECK_HTTP ? c->path : c->type == CHECK_EXEC ? " " : "",
+                 c->type == CHECK_EXEC ? c->command : "");
         return buf;
 }
 
@@ -266,7 +280,7 @@ int check_status_save(const char *state_dir, const struct check_status *v, size_
 
 /* ---- the engine ---- */
 
-enum phase { PHASE_IDLE, PHASE_CONNECTING, PHASE_READING };
+enum phase { PHASE_IDLE, PHASE_CONNECTING, PHASE_READING, PHASE_RUNNING };
 
 struct check_run {
         char key[200];
@@ -277,7 +291,8 @@ struct check_run {
         regex_t regex;
         struct check_state state;
         enum phase phase;
-        int fd;
+        int fd; /* the socket, or an exec check's pidfd */
+        pid_t pid;
         uint64_t next_ms, deadline_ms;
         char *response;
         size_t response_len;
@@ -293,6 +308,7 @@ struct checker {
         struct check_status *saved; /* the file as the engine found it: restores states */
         size_t n_saved;
         bool dirty, transition;
+        size_t n_exec; /* exec checks running */
         uint64_t saved_ms;
 };
 
@@ -329,6 +345,13 @@ int checker_new(const char *state_dir, const char *netns, struct checker **out) 
 }
 
 static void run_stop(struct check_run *run) {
+        if (run->pid > 0) {
+                /* Past its timeout or no longer named: killed and reaped, never a zombie. */
+                siginfo_t info;
+                pidfd_send_signal(run->fd, SIGKILL, NULL, 0);
+                waitid((idtype_t) P_PIDFD, (id_t) run->fd, &info, WEXITED);
+                run->pid = 0;
+        }
         if (run->fd >= 0)
                 close(run->fd); /* leaves the epoll set with it */
         run->fd = -1;
@@ -375,6 +398,13 @@ int checker_fd(const struct checker *c) {
 }
 
 static int save(struct checker *c);
+
+/* Free a run the checks no longer name; a running exec check frees its place in the pool. */
+static void drop_run(struct checker *c, struct check_run *run) {
+        if (run->phase == PHASE_RUNNING)
+                c->n_exec--;
+        run_free(run);
+}
 
 static int run_cmp(const void *x, const void *y) {
         return strcmp((*(struct check_run *const *) x)->key, (*(struct check_run *const *) y)->key);
@@ -470,7 +500,7 @@ int checker_sync(struct checker *c, const struct model *want) {
         size_t o = 0;
         for (size_t i = 0; i < n_next; i++) {
                 while (o < c->n_runs && strcmp(c->runs[o]->key, next[i]->key) < 0)
-                        run_free(c->runs[o++]);
+                        drop_run(c, c->runs[o++]);
                 if (o < c->n_runs && strcmp(c->runs[o]->key, next[i]->key) == 0) {
                         struct check_run *old = c->runs[o++];
                         bool same = memcmp(&old->spec, &next[i]->spec, sizeof(old->spec)) == 0;
@@ -481,7 +511,7 @@ int checker_sync(struct checker *c, const struct model *want) {
                         }
                         next[i]->state = old->state; /* new parameters, the same real */
                         next[i]->next_ms = now_ms;
-                        run_free(old);
+                        drop_run(c, old);
                         continue;
                 }
                 const struct check_status *s = check_status_find(c->saved, c->n_saved, next[i]->key);
@@ -495,7 +525,7 @@ int checker_sync(struct checker *c, const struct model *want) {
                 c->dirty = true;
         }
         while (o < c->n_runs)
-                run_free(c->runs[o++]);
+                drop_run(c, c->runs[o++]);
         free(c->runs);
         c->runs = next;
         c->n_runs = n_next;
@@ -510,6 +540,8 @@ int checker_sync(struct checker *c, const struct model *want) {
 }
 
 static void run_finish(struct checker *c, struct check_run *run, bool pass, const char *result) {
+        if (run->phase == PHASE_RUNNING)
+                c->n_exec--;
         run_stop(run);
         bool was_up = run->state.up;
         if (check_state_step(&run->state, &run->spec, pass, result, time(NULL))) {
@@ -541,6 +573,76 @@ static void run_start(struct checker *c, struct check_run *run, int socket_errno
                 return;
         }
         run->phase = PHASE_CONNECTING;
+}
+
+/* Start an exec check: the program with its arguments, stdio on /dev/null, the
+ * real in the environment; its exit status (0: pass) comes through a pidfd. */
+static void exec_start(struct checker *c, struct check_run *run, uint64_t now_ms) {
+        run->next_ms = now_ms + (uint64_t) run->spec.interval * 1000;
+        run->deadline_ms = now_ms + (uint64_t) run->spec.timeout * 1000;
+        char command[sizeof(run->spec.command)], *argv[32], *save = NULL;
+        size_t argc = 0;
+        snprintf(command, sizeof(command), "%s", run->spec.command);
+        for (char *w = strtok_r(command, " \t", &save); w && argc < ELEMENTSOF(argv) - 1; w = strtok_r(NULL, " \t", &save))
+                argv[argc++] = w;
+        argv[argc] = NULL;
+        char address[INET6_ADDRSTRLEN + 32], port[32];
+        const void *raw = run->to.ss_family == AF_INET6 ? (const void *) &((struct sockaddr_in6 *) &run->to)->sin6_addr
+                                                        : (const void *) &((struct sockaddr_in *) &run->to)->sin_addr;
+        char a[INET6_ADDRSTRLEN];
+        inet_ntop(run->to.ss_family, raw, a, sizeof(a));
+        snprintf(address, sizeof(address), "RECONCILE_REAL_ADDRESS=%s", a);
+        snprintf(port, sizeof(port), "RECONCILE_REAL_PORT=%u", ntohs(((struct sockaddr_in *) &run->to)->sin_port));
+        char *envp[] = { address, port, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        /* posix_spawn: no copy of a daemon with thousands of checks, and the
+         * child unblocks the signals the daemon blocks for its signalfd. */
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none;
+        sigemptyset(&none);
+        posix_spawn_file_actions_init(&fa);
+        for (int fd = 0; fd < 3; fd++)
+                posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+        pid_t pid;
+        int err = argc ? posix_spawn(&pid, argv[0], &fa, &attr, argv, envp) : EINVAL;
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (err) {
+                char result[96];
+                snprintf(result, sizeof(result), "cannot run the command: %s", strerror(err));
+                run_finish(c, run, false, result);
+                return;
+        }
+        run->pid = pid;
+        run->fd = pidfd_open(pid, 0);
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = run };
+        run->phase = PHASE_RUNNING;
+        c->n_exec++;
+        if (run->fd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, run->fd, &ev) < 0) {
+                err = errno;
+                if (run->fd < 0) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        run->pid = 0;
+                }
+                run_finish(c, run, false, strerror(err));
+        }
+}
+
+static void exec_done(struct checker *c, struct check_run *run) {
+        siginfo_t info = { 0 };
+        if (waitid((idtype_t) P_PIDFD, (id_t) run->fd, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
+                return;
+        run->pid = 0;
+        char result[64];
+        if (info.si_code == CLD_EXITED)
+                snprintf(result, sizeof(result), "exit %d", info.si_status);
+        else
+                snprintf(result, sizeof(result), "killed by signal %d", info.si_status);
+        run_finish(c, run, info.si_code == CLD_EXITED && info.si_status == 0, result);
 }
 
 static void http_send(struct checker *c, struct check_run *run) {
@@ -600,6 +702,10 @@ static void http_judge(struct checker *c, struct check_run *run, bool at_end) {
 }
 
 static void run_io(struct checker *c, struct check_run *run) {
+        if (run->phase == PHASE_RUNNING) {
+                exec_done(c, run);
+                return;
+        }
         if (run->phase == PHASE_CONNECTING) {
                 int err = 0;
                 socklen_t len = sizeof(err);
@@ -633,7 +739,7 @@ static void run_io(struct checker *c, struct check_run *run) {
 }
 
 static bool due(const struct check_run *run, uint64_t now) {
-        return run->phase == PHASE_IDLE && run->fd < 0 && now >= run->next_ms;
+        return run->phase == PHASE_IDLE && run->fd < 0 && now >= run->next_ms && run->spec.type != CHECK_EXEC;
 }
 
 static void tick(struct checker *c) {
@@ -644,6 +750,11 @@ static void tick(struct checker *c) {
                 if (run->phase != PHASE_IDLE && now >= run->deadline_ms)
                         run_finish(c, run, false, "timeout");
                 n_due += due(run, now);
+        }
+        for (size_t i = 0; i < c->n_runs && c->n_exec < EXEC_MAX; i++) {
+                struct check_run *run = c->runs[i];
+                if (run->spec.type == CHECK_EXEC && run->phase == PHASE_IDLE && now >= run->next_ms)
+                        exec_start(c, run, now);
         }
         if (!n_due)
                 return;

@@ -436,6 +436,7 @@ struct check_spec {
         uint32_t interval, timeout, rise, fall, warmup;
         bool alpha;
         char path[128], host[64], expect[32], regex[128];
+        char command[192]; /* exec: a program and its arguments, split at blanks */
 };
 enum { REAL_F_ADDRESS = 1u << 0, REAL_F_PORT = 1u << 1, REAL_F_WEIGHT = 1u << 2, REAL_F_FORWARDING = 1u << 3,
        REAL_F_UPPER = 1u << 4, REAL_F_LOWER = 1u << 5, REAL_F_CHECK = 1u << 6 };

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -155,6 +156,9 @@ static void test_manifest_check_errors(void **state) {
                 "    check: { interval: 2, timeout: 3 }\n",
                 "    check: { type: http, regex: \"(\" }\n",
                 "    check: { type: https }\n",
+                "    check: { type: exec }\n",
+                "    check: { type: exec, command: true }\n",
+                "    check: { type: tcp, command: /bin/true }\n",
                 "    check: { type: ping }\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -328,6 +332,54 @@ static void test_engine_on_loopback(void **state) {
         close(http_fd);
 }
 
+/* Exec checks: exit 0 passes, anything else fails, past the timeout the child is killed; the real is in the environment. */
+static void test_exec_checks(void **state) {
+        (void) state;
+        uint16_t tcp_port, http_port;
+        int tcp_fd = listen_on(&tcp_port), http_fd = listen_on(&http_port);
+        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
+        char script[128];
+        snprintf(script, sizeof(script), "%s/env-check", state_dir);
+        FILE *f = fopen(script, "w");
+        assert_non_null(f);
+        fprintf(f, "#!/bin/sh\n[ \"$RECONCILE_REAL_ADDRESS\" = 127.0.0.4 ] && [ \"$RECONCILE_REAL_PORT\" = 84 ]\n");
+        fclose(f);
+        assert_int_equal(chmod(script, 0700), 0);
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  e: { address: 192.0.2.10, port: 80, reals: [\n"
+                            "    { address: 127.0.0.1, port: 81, check: { type: exec, command: /bin/true, interval: 1, fall: 1, rise: 1, warmup: 1 } },\n"
+                            "    { address: 127.0.0.2, port: 82, check: { type: exec, command: /bin/false, interval: 1, fall: 1, rise: 1, warmup: 1 } },\n"
+                            "    { address: 127.0.0.3, port: 83, check: { type: exec, command: /bin/sleep 30, interval: 1, timeout: 1, fall: 1, warmup: 1 } },\n"
+                            "    { address: 127.0.0.4, port: 84, check: { type: exec, command: %s, interval: 1, fall: 1, rise: 1, alpha: true, warmup: 1 } },\n"
+                            "    { address: 127.0.0.5, port: 85, check: { type: exec, command: %s, interval: 1, fall: 1, rise: 1, warmup: 1 } } ] }\n",
+                            script, script);
+        assert_string_equal(parse(y), "");
+        free(y);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 1); /* the alpha check starts down */
+        char key[256];
+        drive(c, tcp_fd, http_fd, "", 3500);
+        assert_true(checker_state(c, "exec 127.0.0.1:81 /bin/true")->up);
+        assert_string_equal(checker_state(c, "exec 127.0.0.1:81 /bin/true")->result, "exit 0");
+        assert_false(checker_state(c, "exec 127.0.0.2:82 /bin/false")->up);
+        assert_string_equal(checker_state(c, "exec 127.0.0.2:82 /bin/false")->result, "exit 1");
+        assert_false(checker_state(c, "exec 127.0.0.3:83 /bin/sleep 30")->up);
+        assert_string_equal(checker_state(c, "exec 127.0.0.3:83 /bin/sleep 30")->result, "timeout");
+        snprintf(key, sizeof(key), "exec 127.0.0.4:84 %s", script);
+        assert_true(checker_state(c, key)->up); /* alpha, then its first pass */
+        snprintf(key, sizeof(key), "exec 127.0.0.5:85 %s", script);
+        assert_false(checker_state(c, key)->up); /* the other real's environment fails the script */
+        checker_free(c);
+        /* Every child was reaped: no zombie is left for the daemon. */
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+        assert_int_equal(errno, ECHILD);
+        unlink(script);
+        close(tcp_fd);
+        close(http_fd);
+}
+
 /* examples/director: the director's file on a director, the reals' on a real (run from the repository root). */
 static void test_director_example_parses(void **state) {
         (void) state;
@@ -364,6 +416,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_manifest_check_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identical_checks_run_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_on_loopback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exec_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_director_example_parses, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
