@@ -1,6 +1,6 @@
 # reconcile: build, test, demo. `make deps demo` then `make check` on a fresh Debian 12.
 CC ?= cc
-PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd libvirt libxml-2.0 libmnl libkmod
+PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd libvirt libxml-2.0 libmnl libkmod gnutls
 # Evaluated on first use, not when make reads this file: in `make deps demo`
 # the packages that pkg-config describes are installed by the first goal.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -31,7 +31,7 @@ HEADERS := $(wildcard */*.h)
 
 PREFIX ?= /usr/local
 DEPS := build-essential pkg-config clang libclang-rt-14-dev valgrind make libyaml-dev libnl-3-dev libnl-route-3-dev libnl-genl-3-dev \
-	libmnl-dev libkmod-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
+	libmnl-dev libkmod-dev libgnutls28-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3 systemd bc util-linux \
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables \
 	busybox-static cpio xz-utils ipvsadm ipset openvswitch-switch strace

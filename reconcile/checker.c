@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <sched.h>
 #include <regex.h>
 #include <stdio.h>
@@ -97,10 +98,6 @@ int check_http_status(const char *buf, size_t len) {
 }
 
 int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
-        if (c->type == CHECK_HTTPS) {
-                snprintf(err, err_size, "check type https is not supported yet (tcp, http and exec are)");
-                return -EINVAL;
-        }
         if ((c->type == CHECK_EXEC) != (c->command[0] != '\0')) {
                 snprintf(err, err_size, c->command[0] ? "check command is for exec checks" : "an exec check needs a command");
                 return -EINVAL;
@@ -121,7 +118,7 @@ int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
                 snprintf(err, err_size, "check timeout %u s is longer than its interval %u s", c->timeout, c->interval);
                 return -EINVAL;
         }
-        if (c->type == CHECK_HTTP) {
+        if (c->type == CHECK_HTTP || c->type == CHECK_HTTPS) {
                 if (!c->path[0])
                         strcpy(c->path, "/");
                 if (!c->expect[0])
@@ -167,7 +164,7 @@ const char *check_key(const struct check_spec *c, const struct ipaddr *addr, uin
         uint32_t port = c->port ? c->port : real_port;
         const char *open = addr->family == AF_INET6 ? "[" : "", *close = addr->family == AF_INET6 ? "]" : "";
         snprintf(buf, size, "%s %s%s%s:%u%s%s", check_type_words[c->type], open, a, close, port,
-                 c->type == CHECK_HTTP ? c->path : c->type == CHECK_EXEC ? " " : "",
+                 c->type == CHECK_HTTP || c->type == CHECK_HTTPS ? c->path : c->type == CHECK_EXEC ? " " : "",
                  c->type == CHECK_EXEC ? c->command : "");
         return buf;
 }
@@ -280,7 +277,7 @@ int check_status_save(const char *state_dir, const struct check_status *v, size_
 
 /* ---- the engine ---- */
 
-enum phase { PHASE_IDLE, PHASE_CONNECTING, PHASE_READING, PHASE_RUNNING };
+enum phase { PHASE_IDLE, PHASE_CONNECTING, PHASE_HANDSHAKE, PHASE_SENDING, PHASE_READING, PHASE_RUNNING };
 
 struct check_run {
         char key[200];
@@ -293,6 +290,7 @@ struct check_run {
         enum phase phase;
         int fd; /* the socket, or an exec check's pidfd */
         pid_t pid;
+        gnutls_session_t tls; /* https: the session over fd */
         uint64_t next_ms, deadline_ms;
         char *response;
         size_t response_len;
@@ -309,6 +307,9 @@ struct checker {
         size_t n_saved;
         bool dirty, transition;
         size_t n_exec; /* exec checks running */
+        /* https: no certificate is verified (keepalived's SSL_GET neither): a check asks whether the
+         * server answers, and a real's certificate is often for the VIP's name. */
+        gnutls_certificate_credentials_t tls_creds;
         uint64_t saved_ms;
 };
 
@@ -334,6 +335,8 @@ int checker_new(const char *state_dir, const char *netns, struct checker **out) 
                                 epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tick_fd, &ev) < 0
                         ? -errno
                         : 0;
+        if (r == 0 && gnutls_certificate_allocate_credentials(&c->tls_creds) < 0)
+                r = -ENOMEM;
         if (r == 0)
                 r = check_status_load(state_dir, &c->saved, &c->n_saved);
         if (r < 0) {
@@ -351,6 +354,10 @@ static void run_stop(struct check_run *run) {
                 pidfd_send_signal(run->fd, SIGKILL, NULL, 0);
                 waitid((idtype_t) P_PIDFD, (id_t) run->fd, &info, WEXITED);
                 run->pid = 0;
+        }
+        if (run->tls) {
+                gnutls_deinit(run->tls);
+                run->tls = NULL;
         }
         if (run->fd >= 0)
                 close(run->fd); /* leaves the epoll set with it */
@@ -381,6 +388,8 @@ void checker_free(struct checker *c) {
                 close(c->epfd);
         if (c->tick_fd >= 0)
                 close(c->tick_fd);
+        if (c->tls_creds)
+                gnutls_certificate_free_credentials(c->tls_creds);
         if (c->netns_fd >= 0)
                 close(c->netns_fd);
         if (c->self_fd >= 0)
@@ -458,7 +467,7 @@ static struct check_run *run_new(const struct check_spec *spec, const struct ipa
                 memcpy(&sa->sin_addr, addr->a, 4);
                 run->to_len = sizeof(*sa);
         }
-        if (spec->type == CHECK_HTTP && spec->regex[0])
+        if ((spec->type == CHECK_HTTP || spec->type == CHECK_HTTPS) && spec->regex[0])
                 run->has_regex = regcomp(&run->regex, spec->regex, REG_EXTENDED | REG_NOSUB) == 0;
         return run;
 }
@@ -645,6 +654,8 @@ static void exec_done(struct checker *c, struct check_run *run) {
         run_finish(c, run, info.si_code == CLD_EXITED && info.si_status == 0, result);
 }
 
+static void tls_wait(struct checker *c, struct check_run *run);
+
 static void http_send(struct checker *c, struct check_run *run) {
         char host[96], req[512];
         if (run->spec.host[0])
@@ -659,14 +670,56 @@ static void http_send(struct checker *c, struct check_run *run) {
         int len = snprintf(req, sizeof(req),
                            "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: reconcile-check\r\nConnection: close\r\n\r\n",
                            run->spec.path, host);
-        /* A request this small fits a new socket's send buffer whole. */
-        if (send(run->fd, req, (size_t) len, MSG_NOSIGNAL) != len) {
+        /* A request this small fits a new socket's send buffer whole; TLS may ask to be called again. */
+        ssize_t sent = run->tls ? gnutls_record_send(run->tls, req, (size_t) len)
+                                : send(run->fd, req, (size_t) len, MSG_NOSIGNAL);
+        if (run->tls && (sent == GNUTLS_E_AGAIN || sent == GNUTLS_E_INTERRUPTED)) {
+                run->phase = PHASE_SENDING;
+                tls_wait(c, run);
+                return;
+        }
+        if (sent != len) {
                 run_finish(c, run, false, "cannot send the request");
                 return;
         }
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = run };
         epoll_ctl(c->epfd, EPOLL_CTL_MOD, run->fd, &ev);
         run->phase = PHASE_READING;
+}
+
+/* Wait for what the TLS session needs next: to read or to write. */
+static void tls_wait(struct checker *c, struct check_run *run) {
+        struct epoll_event ev = { .events = gnutls_record_get_direction(run->tls) ? EPOLLOUT : EPOLLIN,
+                                  .data.ptr = run };
+        epoll_ctl(c->epfd, EPOLL_CTL_MOD, run->fd, &ev);
+}
+
+static void tls_start(struct checker *c, struct check_run *run) {
+        if (gnutls_init(&run->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0 || gnutls_set_default_priority(run->tls) < 0 ||
+            gnutls_credentials_set(run->tls, GNUTLS_CRD_CERTIFICATE, c->tls_creds) < 0) {
+                run_finish(c, run, false, "cannot set up TLS");
+                return;
+        }
+        if (run->spec.host[0])
+                gnutls_server_name_set(run->tls, GNUTLS_NAME_DNS, run->spec.host, strlen(run->spec.host));
+        gnutls_transport_set_int(run->tls, run->fd);
+        gnutls_handshake_set_timeout(run->tls, 0); /* the check's own timeout ends it */
+        run->phase = PHASE_HANDSHAKE;
+}
+
+static void tls_handshake(struct checker *c, struct check_run *run) {
+        int r = gnutls_handshake(run->tls);
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+                tls_wait(c, run);
+                return;
+        }
+        if (r < 0) {
+                char result[96];
+                snprintf(result, sizeof(result), "TLS: %s", gnutls_strerror(r));
+                run_finish(c, run, false, result);
+                return;
+        }
+        http_send(c, run);
 }
 
 /* Judge the response read so far; at_end: the server closed or the buffer is full. */
@@ -721,6 +774,19 @@ static void run_io(struct checker *c, struct check_run *run) {
                         run_finish(c, run, true, "connected");
                         return;
                 }
+                if (run->spec.type == CHECK_HTTPS) {
+                        tls_start(c, run);
+                        if (run->phase == PHASE_HANDSHAKE)
+                                tls_handshake(c, run);
+                } else
+                        http_send(c, run);
+                return;
+        }
+        if (run->phase == PHASE_HANDSHAKE) {
+                tls_handshake(c, run);
+                return;
+        }
+        if (run->phase == PHASE_SENDING) {
                 http_send(c, run);
                 return;
         }
@@ -728,14 +794,36 @@ static void run_io(struct checker *c, struct check_run *run) {
                 return;
         if (!run->response)
                 run->response = xcalloc(1, RESPONSE_MAX + 1);
-        ssize_t n = read(run->fd, run->response + run->response_len, RESPONSE_MAX - run->response_len);
-        if (n < 0) {
-                if (errno != EAGAIN && errno != EINTR)
-                        run_finish(c, run, false, strerror(errno));
-                return;
-        }
-        run->response_len += (size_t) n;
-        http_judge(c, run, n == 0 || run->response_len == RESPONSE_MAX);
+        /* TLS may hold decrypted data beyond one record: read until it asks to wait. */
+        do {
+                char *at = run->response + run->response_len;
+                size_t room = RESPONSE_MAX - run->response_len;
+                ssize_t n;
+                if (run->tls) {
+                        n = gnutls_record_recv(run->tls, at, room);
+                        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+                                tls_wait(c, run);
+                                return;
+                        }
+                        if (n == GNUTLS_E_PREMATURE_TERMINATION)
+                                n = 0; /* a close without close_notify, as most servers do it */
+                        if (n < 0) {
+                                char result[96];
+                                snprintf(result, sizeof(result), "TLS: %s", gnutls_strerror((int) n));
+                                run_finish(c, run, false, result);
+                                return;
+                        }
+                } else {
+                        n = read(run->fd, at, room);
+                        if (n < 0) {
+                                if (errno != EAGAIN && errno != EINTR)
+                                        run_finish(c, run, false, strerror(errno));
+                                return;
+                        }
+                }
+                run->response_len += (size_t) n;
+                http_judge(c, run, n == 0 || run->response_len == RESPONSE_MAX);
+        } while (run->phase == PHASE_READING && run->tls && gnutls_record_check_pending(run->tls));
 }
 
 static bool due(const struct check_run *run, uint64_t now) {

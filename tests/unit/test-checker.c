@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,7 +156,7 @@ static void test_manifest_check_errors(void **state) {
                 "    check: { type: tcp, path: /x }\n",
                 "    check: { interval: 2, timeout: 3 }\n",
                 "    check: { type: http, regex: \"(\" }\n",
-                "    check: { type: https }\n",
+                "    check: { type: https, expect: \"2\" }\n",
                 "    check: { type: exec }\n",
                 "    check: { type: exec, command: true }\n",
                 "    check: { type: tcp, command: /bin/true }\n",
@@ -271,8 +272,9 @@ static int drive(struct checker *c, int tcp_fd, int http_fd, const char *answer,
 
 static void test_engine_on_loopback(void **state) {
         (void) state;
-        uint16_t up_port, http_port, down_port = closed_port();
+        uint16_t up_port, http_port;
         int tcp_fd = listen_on(&up_port), http_fd = listen_on(&http_port);
+        uint16_t down_port = closed_port(); /* after the listeners: never one of their ports */
         assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
         assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
         char *y = xasprintf("version: 1\nservices:\n"
@@ -380,6 +382,79 @@ static void test_exec_checks(void **state) {
         close(http_fd);
 }
 
+/* https against `openssl s_server -www` (a self-signed certificate: checks
+ * verify none), and against a listener that speaks no TLS. */
+static void test_https_check(void **state) {
+        (void) state;
+        if (system("command -v openssl >/dev/null") != 0)
+                skip();
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd),
+                 "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem -out c.pem -days 2 -subj /CN=real "
+                 ">/dev/null 2>&1",
+                 state_dir);
+        assert_int_equal(system(cmd), 0);
+        uint16_t tcp_port, http_port;
+        int tcp_fd = listen_on(&tcp_port), http_fd = listen_on(&http_port);
+        uint16_t tls_port = closed_port(); /* after the listeners: never one of their ports */
+        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
+        pid_t server = fork();
+        assert_true(server >= 0);
+        if (server == 0) {
+                char accept_at[64], cert[128], key[128];
+                snprintf(accept_at, sizeof(accept_at), "127.0.0.1:%u", tls_port);
+                snprintf(cert, sizeof(cert), "%s/c.pem", state_dir);
+                snprintf(key, sizeof(key), "%s/k.pem", state_dir);
+                int null = open("/dev/null", O_RDWR);
+                dup2(null, 0), dup2(null, 1), dup2(null, 2);
+                execlp("openssl", "openssl", "s_server", "-quiet", "-accept", accept_at, "-cert", cert, "-key", key,
+                       "-www", (char *) NULL);
+                _exit(127);
+        }
+        /* Until it listens. */
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(tls_port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        for (int i = 0; i < 100; i++) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                int r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+                close(fd);
+                if (r == 0)
+                        break;
+                usleep(50000);
+        }
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  s: { address: 192.0.2.10, port: 443,\n"
+                            "       check: { type: https, host: real, regex: \"s_server\", interval: 2, timeout: 2, fall: 1, rise: 1, warmup: 1 },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u }, { address: 127.0.0.1, port: %u } ] }\n",
+                            tls_port, tcp_port);
+        assert_string_equal(parse(y), "");
+        free(y);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        /* Two rounds: a handshake slowed by a busy machine gets a second chance. */
+        drive(c, tcp_fd, http_fd, "", 4500);
+        char key[96];
+        snprintf(key, sizeof(key), "https 127.0.0.1:%u/", tls_port);
+        const struct check_state *st = checker_state(c, key);
+        assert_non_null(st);
+        if (!st->up || strcmp(st->result, "HTTP 200") != 0)
+                fail_msg("https: %s, %s", st->up ? "up" : "down", st->result);
+        snprintf(key, sizeof(key), "https 127.0.0.1:%u/", tcp_port);
+        st = checker_state(c, key);
+        assert_false(st->up);
+        if (strncmp(st->result, "TLS: ", 5) != 0)
+                fail_msg("a listener without TLS: %s", st->result);
+        checker_free(c);
+        kill(server, SIGTERM);
+        waitpid(server, NULL, 0);
+        snprintf(cmd, sizeof(cmd), "rm -f %s/c.pem %s/k.pem", state_dir, state_dir);
+        assert_int_equal(system(cmd), 0);
+        close(tcp_fd);
+        close(http_fd);
+}
+
 /* examples/director: the director's file on a director, the reals' on a real (run from the repository root). */
 static void test_director_example_parses(void **state) {
         (void) state;
@@ -417,6 +492,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_identical_checks_run_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_on_loopback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_checks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_https_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_director_example_parses, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
