@@ -141,7 +141,7 @@ int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
                         regfree(&re);
                 }
         } else if (c->path[0] || c->host[0] || c->expect[0] || c->regex[0]) {
-                snprintf(err, err_size, "check path, host, expect and regex are for http checks");
+                snprintf(err, err_size, "check path, host, expect and regex are for http and https checks");
                 return -EINVAL;
         }
         return 0;
