@@ -96,6 +96,19 @@ static void test_rise_and_fall(void **state) {
         assert_true(check_state_step(&s, &alpha, true, "connected", 101));
 }
 
+static void test_tables_round_trip(void **state) {
+        (void) state;
+        const struct enum_table *tables[] = { &check_type_table, &check_failure_table };
+        int sizes[] = { _CHECK_TYPE_MAX, _CHECK_FAILURE_MAX };
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++) {
+                assert_int_equal(tables[t]->n, sizes[t]);
+                for (int i = 0; i < tables[t]->n; i++)
+                        assert_int_equal(enum_from_string(tables[t], enum_to_string(tables[t], i)), i);
+        }
+        assert_string_equal(enum_to_string(&check_type_table, CHECK_HTTPS), "https");
+        assert_int_equal(enum_from_string(&check_failure_table, "drain"), -1);
+}
+
 static void test_http_status_and_expect(void **state) {
         (void) state;
         const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
@@ -486,6 +499,7 @@ static void test_director_example_parses(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_rise_and_fall, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tables_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_status_and_expect, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_manifest_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_manifest_check_errors, setup, teardown),
