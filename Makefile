@@ -46,7 +46,7 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(BUILD)/obj/cmd/daemon.o $(BUILD)/obj/cmd/confirm.o $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ)
+$(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(BUILD)/obj/cmd/daemon.o $(BUILD)/obj/cmd/confirm.o $(BUILD)/obj/cmd/status.o $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link the core with a fake link backend (tests/unit/fake-backends.c)

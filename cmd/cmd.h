@@ -17,6 +17,11 @@ struct options {
         const char *digest;   /* of the manifests, for holds */
         struct str_list *errors; /* -o json: every error line, for the document; else NULL */
         struct run_opts run;
+        const char *status_file;  /* --status-file; the daemon's default /run/reconcile/status.json */
+        bool status_file_given;   /* apply writes one only when asked */
+        const char *metrics_dir;  /* --metrics-dir: reconcile.prom for node_exporter; NULL off */
+        struct status *status;    /* while a pass runs that reports into a status */
+        struct str_list *status_errors; /* the error lines of that pass, when errors is NULL */
 };
 
 /* What the core's hooks get back as their u. */
@@ -31,6 +36,14 @@ struct pass_ctx {
 void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pass_result *res);
 int load_manifests(const struct options *o, struct manifest_set *set);
 int cmd_daemon(struct options *o);
+
+/* reconcile status, and the status after a pass (cmd/status.c). */
+int cmd_status(struct options *o);
+/* Fold a pass over want (NULL: the manifests were invalid) into s and write
+ * the status file and the metrics as the options say. */
+void status_after_pass(struct options *o, struct status *s, const char *trigger, const struct model *want,
+                       const struct pass_result *res, int64_t started, double seconds);
+double monotonic_seconds(void);
 
 /* apply --confirm, confirm and release (cmd/confirm.c): the waiting and the words. */
 int cmd_apply_confirm(struct options *o);

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -20,6 +21,7 @@ static void usage(FILE *f) {
               "  daemon       apply now, then watch and re-apply; for systemd\n"
               "  confirm      keep the change an `apply --confirm` is waiting on\n"
               "  release      lift the hold on a reverted manifest revision\n"
+              "  status       the status file: revision, last run, conditions, resources\n"
               "  version      print the version\n\n"
               "Options:\n"
               "  -d, --manifests DIR      default /etc/reconcile/manifests.d\n"
@@ -36,6 +38,9 @@ static void usage(FILE *f) {
               "      --resync SECONDS     daemon: full resync period (default 300)\n"
               "      --confirm SECONDS    apply, then revert unless `reconcile confirm` (or Enter) comes in time\n"
               "      --confirm-partial    allow --confirm with changes that cannot be reverted\n"
+              "      --status-file PATH   status written by daemon (and apply, if given), read by status\n"
+              "                           (default /run/reconcile/status.json)\n"
+              "      --metrics-dir DIR    write DIR/reconcile.prom for node_exporter's textfile collector\n"
               "  -v, --verbose / -q, --quiet\n"
               "  -h, --help\n\n"
               "Exit status: 0 success or in sync; 1 error; 2 changes pending (with --exit-code).\n",
@@ -72,7 +77,7 @@ static int parse_seconds(const char *opt, const char *arg, int *out) {
 
 static int parse_args(int argc, char **argv, struct options *o) {
         enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC,
-               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB };
+               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB, OPT_STATUS_FILE, OPT_METRICS_DIR };
         static const struct option longopts[] = {
                 { "manifests", required_argument, NULL, 'd' },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -88,6 +93,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "resync", required_argument, NULL, OPT_RESYNC },
                 { "confirm", required_argument, NULL, OPT_CONFIRM },
                 { "confirm-partial", no_argument, NULL, OPT_CONFIRM_PARTIAL },
+                { "status-file", required_argument, NULL, OPT_STATUS_FILE },
+                { "metrics-dir", required_argument, NULL, OPT_METRICS_DIR },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -142,6 +149,13 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         break;
                 case OPT_CONFIRM_PARTIAL:
                         o->confirm_partial = true;
+                        break;
+                case OPT_STATUS_FILE:
+                        o->status_file = optarg;
+                        o->status_file_given = true;
+                        break;
+                case OPT_METRICS_DIR:
+                        o->metrics_dir = optarg;
                         break;
                 case 'v':
                         diag_verbose = 1;
@@ -242,6 +256,8 @@ static void print_pass(void *u, const struct pass_report *rep) {
         const struct options *o = ctx->o;
         const struct plan *p = rep->plan;
         bool log_actions = ctx->log_actions && !rep->revert;
+        if (o->status)
+                status_observe(o->status, rep, o->errors ? o->errors : o->status_errors);
         switch (rep->event) {
         case PASS_PLANNED:
                 if (json(o) && rep->dry_run)
@@ -294,10 +310,40 @@ void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pa
 static int cmd_apply(struct options *o) {
         struct manifest_set set = { 0 };
         struct pass_result res = { .status = EXIT_ERROR };
-        if (load_manifests(o, &set) >= 0) {
+        /* An apply keeps a status only when asked: the default file is the daemon's. */
+        struct status status = { 0 };
+        bool keep_status = !o->dry_run && (o->status_file_given || o->metrics_dir);
+        struct str_list errors = { 0 }, *was_capture = NULL;
+        if (keep_status) {
+                if (!o->status_file_given)
+                        o->status_file = NULL;
+                else
+                        status_load(&status, o->status_file);
+                o->status = &status;
+                if (!o->errors) {
+                        o->status_errors = &errors;
+                        was_capture = diag_capture(&errors);
+                }
+        }
+        int64_t started = (int64_t) time(NULL);
+        double t0 = monotonic_seconds();
+        bool valid = load_manifests(o, &set) >= 0;
+        if (valid) {
                 o->digest = set.digest;
                 cmd_pass(o, &set.model, false, &res);
-        } else if (json(o)) {
+        }
+        if (keep_status) {
+                if (!valid)
+                        o->digest = set.digest;
+                status_after_pass(o, &status, "apply", valid ? &set.model : NULL, &res, started, monotonic_seconds() - t0);
+                if (!o->errors)
+                        diag_capture(was_capture);
+                o->status = NULL;
+                o->status_errors = NULL;
+                status_done(&status);
+                str_list_done(&errors);
+        }
+        if (!valid && json(o)) {
                 struct plan none = { 0 };
                 plan_print_json(stdout, &none, false, "invalid", o->errors);
         }
@@ -329,6 +375,10 @@ int main(int argc, char **argv) {
         }
         if (strcmp(o.command, "validate") == 0)
                 return cmd_validate(&o);
+        if (!o.status_file)
+                o.status_file = "/run/reconcile/status.json";
+        if (strcmp(o.command, "status") == 0)
+                return cmd_status(&o);
         /* Nobody confirms a daemon's runs: each would be reverted at the next. */
         if (o.confirm_seconds && strcmp(o.command, "daemon") == 0) {
                 diag_plain(-EINVAL, "--confirm goes with apply; a daemon's runs have nobody to confirm them");

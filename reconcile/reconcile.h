@@ -1177,3 +1177,74 @@ char *checkpoint_adopted_line(enum kind k, const char *name);
  * "format=" line) joined them with commas in one line. -EBADMSG for a bad
  * escape or a format this reconcile does not know. */
 int checkpoint_adopted_each(const char *meta, void (*fn)(void *u, enum kind k, const char *name), void *u);
+
+/* The status of the host (reconcile/status.c): what `reconcile status`
+ * prints, the daemon's status file and the Prometheus textfile. Built from
+ * each pass's plan and result; counters carry over from the last file. */
+enum res_status { RES_IN_SYNC, RES_PENDING, RES_FAILED, _RES_STATUS_MAX, _RES_STATUS_INVALID = -1 };
+const char *res_status_to_string(enum res_status s);
+enum condition { COND_READY, COND_PROGRESSING, COND_DEGRADED, COND_DRIFTED, COND_HELD, _COND_MAX,
+                 _COND_INVALID = -1 };
+const char *condition_to_string(enum condition c);
+
+struct status_resource {
+        enum kind kind;
+        char *name;
+        enum res_status state;
+        char *reason;   /* pending: why; failed: the error; NULL in sync */
+        char *until;    /* pending: what it waits for, if said */
+        int64_t since;  /* pending or failed: since when (Unix seconds) */
+        uint64_t repairs; /* drift repairs under the current revision */
+};
+
+struct status_condition {
+        bool on;
+        char *reason;  /* CamelCase, as Kubernetes conditions */
+        char *message;
+        int64_t since; /* when it last changed */
+};
+
+struct status {
+        char *revision;        /* the Git commit of the manifest checkout, else the digest */
+        char *revision_source; /* "git" or "digest" */
+        char *digest;
+        char *trigger;         /* what started the last run: "start", "drift", "apply" */
+        char *result;          /* "in-sync", "applied", "errors", "held", "invalid" */
+        int64_t last_run, last_success; /* Unix seconds; 0 never */
+        double run_seconds;
+        uint64_t runs;
+        struct status_condition cond[_COND_MAX];
+        struct status_resource *res;
+        size_t n_res;
+        uint64_t repairs_total[_KIND_MAX]; /* a counter: never goes down while the file lives */
+        /* What the current pass reported, before status_record folds it in. */
+        struct status_resource *seen;
+        size_t n_seen;
+};
+
+/* What one pass was, for status_record. want NULL: the manifests were invalid. */
+struct status_run {
+        const char *revision, *revision_source, *digest, *trigger;
+        const struct model *want;
+        const struct pass_result *res;
+        int64_t started;
+        double seconds;
+};
+
+/* The revision of the manifests in dir: the commit HEAD names when dir is a
+ * Git checkout (read from .git, no git binary), else the digest. */
+char *status_revision(const char *dir, const char *digest, const char **source);
+/* The pass's report hook calls this: actions and pending items of the plan. */
+void status_observe(struct status *s, const struct pass_report *rep, const struct str_list *errors);
+void status_record(struct status *s, const struct status_run *run);
+/* A pending item from elsewhere (a health checker's real that is down): shown
+ * as pending with its reason and since-time; replaces the entry of that name. */
+void status_add_pending(struct status *s, enum kind k, const char *name, const char *reason, int64_t since);
+/* Counters, the revision and the conditions' since-times of a status file, to carry on. */
+int status_load(struct status *s, const char *path);
+char *status_json(const struct status *s);
+char *status_metrics(const struct status *s);
+char *status_summary(const struct status *s); /* one line, for sd_notify STATUS= */
+/* The status file and, when metrics_dir is set, metrics_dir/reconcile.prom; atomically. */
+int status_write(const struct status *s, const char *path, const char *metrics_dir);
+void status_done(struct status *s);
