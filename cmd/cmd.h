@@ -20,6 +20,7 @@ struct options {
         const char *status_file;  /* --status-file; the daemon's default /run/reconcile/status.json */
         bool status_file_given;   /* apply writes one only when asked */
         const char *metrics_dir;  /* --metrics-dir: reconcile.prom for node_exporter; NULL off */
+        const char *revision, *revision_source; /* of the manifests loaded; NULL: read them from the directory */
         struct status *status;    /* while a pass runs that reports into a status */
         struct str_list *status_errors; /* the error lines of that pass, when errors is NULL */
 };

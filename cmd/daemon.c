@@ -35,7 +35,7 @@
 /* Kinds the kernel announces no change of (ipsets) are read this often. */
 #define POLL_MS 2000
 
-enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_WATCH };
+enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_WATCHDOG, SRC_WATCH };
 
 /* A backend the daemon polls, with a connection of its own and the digest
  * of what it read after the last run. */
@@ -48,7 +48,7 @@ struct poll {
 
 struct daemon {
         struct options *o;
-        int epfd, sigfd, inofd, debounce_fd, resync_fd, poll_fd;
+        int epfd, sigfd, inofd, debounce_fd, resync_fd, poll_fd, watchdog_fd;
         struct poll polls[8];
         size_t n_polls;
         int dir_wd, parent_wd;
@@ -67,6 +67,8 @@ struct daemon {
         unsigned runs;
         unsigned backoff_s;
         char last_error_digest[17];
+        char *revision;       /* of good */
+        struct status status; /* written to the status file and the metrics after every run */
 };
 
 static uint64_t now_ms(void) {
@@ -116,16 +118,6 @@ static void watch_manifests(struct daemon *d) {
 static bool stop_requested(void) {
         sigset_t pending;
         return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
-}
-
-static void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void notify_status(const char *fmt, ...) {
-        char msg[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        sd_notifyf(0, "STATUS=%s", msg);
 }
 
 /* Open the drift watches that are not open yet; each is polled from then on. */
@@ -224,8 +216,28 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
                 *prev = d->good; /* the scope points into it until the run is done */
         d->good = next;
         d->have_good = true;
+        /* Read now: a checkout that moves on later is another revision, seen by inotify. */
+        free(d->revision);
+        d->revision = status_revision(d->o->manifests, d->good.digest, &d->o->revision_source);
+        d->o->revision = d->revision;
         d->last_error_digest[0] = '\0';
         return 1;
+}
+
+/* The status file, the metrics and systemd's STATUS= after a run. Invalid
+ * manifests (last_error_digest) degrade a status whose revision stays. */
+static void publish_status(struct daemon *d, unsigned run, const char *trigger, const struct pass_result *res,
+                           int64_t started, double seconds) {
+        status_after_pass(d->o, &d->status, trigger, d->have_good ? &d->good.model : NULL, res, started, seconds);
+        if (d->last_error_digest[0]) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "manifests %s do not parse; revision %.12s stays in force",
+                         d->last_error_digest, d->status.revision ? d->status.revision : "-");
+                status_mark_invalid(&d->status, msg, started);
+                status_write(&d->status, d->o->status_file, d->o->metrics_dir);
+        }
+        _cleanup_free_ char *line = status_summary(&d->status);
+        sd_notifyf(0, "STATUS=run %u (%s): %s", run, trigger, line);
 }
 
 /* One run over the manifests. A manifest edit of a host in sync runs over its
@@ -248,8 +260,12 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         d->drift_dirty = d->resync_due = false;
         d->first_event_ms = d->last_event_ms = 0;
         d->burst_settled = false;
-        if (!d->have_good)
+        if (!d->have_good) {
+                struct pass_result none = { .status = EXIT_ERROR };
+                d->o->digest = d->last_error_digest;
+                publish_status(d, d->runs, why, &none, (int64_t) time(NULL), 0);
                 goto out;
+        }
         unsigned errors = diag_error_count();
         d->o->digest = d->good.digest;
         if (scoped)
@@ -264,8 +280,21 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         if (!scoped)
                 poll_backends(d);
         d->o->run.edit = scoped ? &scope : NULL;
+        struct str_list run_errors = { 0 };
+        struct str_list *was_capture = diag_capture(&run_errors);
+        int64_t started = (int64_t) time(NULL);
+        double t0 = monotonic_seconds();
+        d->o->status = &d->status;
+        d->o->status_errors = &run_errors;
         cmd_pass(d->o, &d->good.model, true, &res);
+        d->o->status = NULL;
+        d->o->status_errors = NULL;
+        diag_capture(was_capture);
         d->o->run.edit = NULL;
+        /* A drift check that found nothing is not counted as a run. */
+        bool quiet_check = strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held;
+        publish_status(d, d->runs + !quiet_check, why, &res, started, monotonic_seconds() - t0);
+        str_list_done(&run_errors);
         d->good_in_sync = res.status == EXIT_OK && !res.n_pending && !res.held && !res.observe_failed;
         why = what;
         if (strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held) {
@@ -278,13 +307,11 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         if (res.held) {
                 /* A reverted revision waits for `reconcile release` or new manifests: no retries. */
                 fprintf(diag_stream(), "run %u (%s): held, nothing applied\n", d->runs, why);
-                notify_status("held: run `reconcile release` or change the manifests");
                 diag_restore_count(errors);
                 goto out;
         }
         fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,
                 res.status == EXIT_OK ? "in sync" : "errors");
-        notify_status("run %u (%s): %zu done, %s", d->runs, why, res.n_done, res.status == EXIT_OK ? "in sync" : "errors");
         if (res.observe_failed || res.status != EXIT_OK) {
                 /* Unreachable backend or failed action: retry with exponential backoff. */
                 d->backoff_s = d->backoff_s ? d->backoff_s * 2 : BACKOFF_MIN_S;
@@ -355,6 +382,20 @@ static void on_inotify(struct daemon *d) {
         timer_arm(d->debounce_fd, wait, 0);
 }
 
+/* WatchdogSec= in the unit: WATCHDOG=1 at half the interval, from the event
+ * loop, so that a run that hangs (a backend that never answers) is restarted. */
+static int watchdog_setup(struct daemon *d) {
+        uint64_t usec = 0;
+        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+                return 0;
+        d->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (d->watchdog_fd < 0)
+                return diag_plain(-errno, "daemon: watchdog timer: %s", strerror(errno));
+        uint64_t ms = usec / 2000 ? usec / 2000 : 1;
+        timer_arm(d->watchdog_fd, ms, ms);
+        return epoll_add(d->epfd, d->watchdog_fd, SRC_WATCHDOG);
+}
+
 static int setup(struct daemon *d) {
         sigset_t mask;
         sigemptyset(&mask);
@@ -379,7 +420,9 @@ static int setup(struct daemon *d) {
                 return diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
         timer_arm(d->resync_fd, (uint64_t) d->o->resync * 1000, (uint64_t) d->o->resync * 1000);
         timer_arm(d->poll_fd, POLL_MS, POLL_MS);
-        return 0;
+        /* Counters and since-times go on from the last daemon's file; a missing one starts afresh. */
+        status_load(&d->status, d->o->status_file);
+        return watchdog_setup(d);
 }
 
 static void teardown(struct daemon *d) {
@@ -387,17 +430,19 @@ static void teardown(struct daemon *d) {
         for (size_t i = 0; i < d->n_polls; i++)
                 if (d->polls[i].open)
                         d->polls[i].backend->close(d->polls[i].state);
-        int fds[] = { d->sigfd, d->epfd, d->inofd, d->debounce_fd, d->resync_fd, d->poll_fd };
+        int fds[] = { d->sigfd, d->epfd, d->inofd, d->debounce_fd, d->resync_fd, d->poll_fd, d->watchdog_fd };
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
         if (d->have_good)
                 manifests_done(&d->good);
+        status_done(&d->status);
+        free(d->revision);
 }
 
 int cmd_daemon(struct options *o) {
         struct daemon d = { .o = o, .sigfd = -1, .epfd = -1, .inofd = -1, .debounce_fd = -1, .resync_fd = -1,
-                            .poll_fd = -1 };
+                            .poll_fd = -1, .watchdog_fd = -1 };
         int ret = EXIT_OK;
         if (o->resync <= 0)
                 o->resync = 300;
@@ -453,6 +498,10 @@ int cmd_daemon(struct options *o) {
                         case SRC_RESYNC:
                                 if (read(d.resync_fd, &ticks, sizeof(ticks)) > 0)
                                         run_once(&d, "resync", true);
+                                break;
+                        case SRC_WATCHDOG:
+                                if (read(d.watchdog_fd, &ticks, sizeof(ticks)) > 0)
+                                        sd_notify(0, "WATCHDOG=1");
                                 break;
                         case SRC_POLL:
                                 if (read(d.poll_fd, &ticks, sizeof(ticks)) > 0 && poll_backends(&d))

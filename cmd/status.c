@@ -27,8 +27,9 @@ static void make_parent(const char *path) {
 
 void status_after_pass(struct options *o, struct status *s, const char *trigger, const struct model *want,
                        const struct pass_result *res, int64_t started, double seconds) {
-        const char *source = NULL;
-        _cleanup_free_ char *revision = status_revision(o->manifests, o->digest, &source);
+        const char *source = o->revision_source;
+        _cleanup_free_ char *computed = o->revision ? NULL : status_revision(o->manifests, o->digest, &source);
+        const char *revision = o->revision ? o->revision : computed;
         struct status_run run = {
                 .revision = revision,
                 .revision_source = source,

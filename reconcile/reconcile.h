@@ -1240,6 +1240,8 @@ void status_record(struct status *s, const struct status_run *run);
 /* A pending item from elsewhere (a health checker's real that is down): shown
  * as pending with its reason and since-time; replaces the entry of that name. */
 void status_add_pending(struct status *s, enum kind k, const char *name, const char *reason, int64_t since);
+/* Manifests that do not parse: not Ready, Degraded, result "invalid"; the rest stays. */
+void status_mark_invalid(struct status *s, const char *message, int64_t now);
 /* Counters, the revision and the conditions' since-times of a status file, to carry on. */
 int status_load(struct status *s, const char *path);
 char *status_json(const struct status *s);

@@ -250,9 +250,7 @@ void status_record(struct status *s, const struct status_run *run) {
                 s->n_res = n_old;
                 old = NULL;
                 n_old = 0;
-                set_str(&s->result, "invalid");
-                condition_set(s, COND_READY, false, "ManifestsInvalid", "the manifests do not parse; the last good revision stays", now);
-                condition_set(s, COND_DEGRADED, true, "ManifestsInvalid", "the manifests do not parse; see the log", now);
+                status_mark_invalid(s, "the manifests do not parse; the last good revision stays in force", now);
                 goto out;
         }
         if (!same_revision) {
@@ -341,6 +339,12 @@ out:
         free(s->seen);
         s->seen = NULL;
         s->n_seen = 0;
+}
+
+void status_mark_invalid(struct status *s, const char *message, int64_t now) {
+        set_str(&s->result, "invalid");
+        condition_set(s, COND_READY, false, "ManifestsInvalid", message, now);
+        condition_set(s, COND_DEGRADED, true, "ManifestsInvalid", message, now);
 }
 
 void status_add_pending(struct status *s, enum kind k, const char *name, const char *reason, int64_t since) {

@@ -1,0 +1,225 @@
+#!/bin/bash
+# reconcile status, the status file and the Prometheus textfile: each field
+# checked after runs whose outcome the test knows (in sync, drift repaired, a
+# new revision, a failed resource, a held revision, invalid manifests), and
+# the daemon's status file, STATUS= and WATCHDOG=1.
+. "$(dirname "$0")/lib.sh"
+
+command -v jq >/dev/null || NO_JQ="jq not installed"
+
+# st: apply with a status file and metrics; J and P are the files.
+st() { rc --status-file "$TMP/status.json" --metrics-dir "$TMP" "$@"; }
+J() { jq -r "$1" "$TMP/status.json"; }
+cond() { J ".conditions[] | select(.type == \"$1\") | .status + \" \" + .reason"; }
+# metric NAME_WITH_LABELS: its value in the textfile, or "absent".
+metric() { awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "absent" }' "$TMP/reconcile.prom"; }
+eq() { [ "$1" = "$2" ] || fail "$3: expected \"$2\", got \"$1\""; }
+
+two='version: 1
+bridges:
+  br0: { mtu: 1400 }
+  br1: {}
+'
+
+test_in_sync_then_drift() {
+        manifest "$two"
+        local t0; t0=$(date +%s)
+        st apply; expect_rc 0
+        eq "$(J .format)" 1 "format"
+        eq "$(J .revision_source)" digest "revision source outside a checkout"
+        J .revision | grep -qE '^[0-9a-f]{16}$' || fail "revision is not the digest: $(J .revision)"
+        eq "$(J .revision)" "$(J .digest)" "revision = digest"
+        eq "$(J .last_run.trigger)" apply "trigger"
+        eq "$(J .last_run.result)" applied "result of the first run"
+        [ "$(J .last_run.timestamp)" -ge "$t0" ] || fail "last run timestamp $(J .last_run.timestamp) before $t0"
+        eq "$(J .last_success_timestamp)" "$(J .last_run.timestamp)" "last success = last run"
+        eq "$(J .runs)" 1 "runs"
+        eq "$(cond Ready)" "True InSync" "Ready"
+        eq "$(cond Progressing)" "False Settled" "Progressing"
+        eq "$(cond Degraded)" "False NoErrors" "Degraded"
+        eq "$(cond Drifted)" "False NoDriftRepaired" "Drifted"
+        eq "$(cond Held)" "False NotHeld" "Held"
+        eq "$(J '.counts | "\(.["in-sync"]) \(.pending) \(.failed)"')" "2 0 0" "counts"
+        eq "$(J '[.resources[] | "\(.kind)/\(.name)=\(.status):\(.repairs)"] | sort | join(" ")')" \
+                "bridge/br0=in-sync:0 bridge/br1=in-sync:0" "resources"
+        eq "$(metric 'reconcile_resources{kind="bridge"}')" 2 "metric resources"
+        eq "$(metric 'reconcile_resources_pending{kind="bridge"}')" 0 "metric pending"
+        eq "$(metric 'reconcile_resources_failed{kind="bridge"}')" 0 "metric failed"
+        eq "$(metric 'reconcile_drift_repairs_total{kind="bridge"}')" 0 "metric repairs"
+        eq "$(metric reconcile_held)" 0 "metric held"
+        eq "$(metric reconcile_runs_total)" 1 "metric runs"
+        eq "$(metric 'reconcile_condition{condition="Ready"}')" 1 "metric Ready"
+        eq "$(metric "reconcile_revision_info{revision=\"$(J .revision)\",source=\"digest\"}")" 1 "metric revision info"
+        eq "$(metric reconcile_last_success_timestamp_seconds)" "$(J .last_success_timestamp)" "metric last success"
+        grep -q '^# TYPE reconcile_drift_repairs_total counter$' "$TMP/reconcile.prom" || fail "repairs is not a counter"
+        grep -q '^# TYPE reconcile_run_duration_seconds gauge$' "$TMP/reconcile.prom" || fail "no duration gauge"
+        [ ! -e "$TMP/reconcile.prom.tmp" ] || fail "the metrics temp file was left behind"
+
+        # Drift: br0's MTU changed by hand, repaired by the next run.
+        ip -n "$NS" link set br0 mtu 1500
+        st apply; expect_rc 0
+        eq "$(J .runs)" 2 "runs after the repair"
+        eq "$(cond Drifted)" "True DriftRepaired" "Drifted after a repair"
+        eq "$(cond Ready)" "True InSync" "Ready after a repair"
+        eq "$(J '.resources[] | select(.name == "br0") | .repairs')" 1 "br0 repairs"
+        eq "$(J '.resources[] | select(.name == "br1") | .repairs')" 0 "br1 repairs"
+        eq "$(J '.repairs_total.bridge')" 1 "repairs_total"
+        eq "$(metric 'reconcile_drift_repairs_total{kind="bridge"}')" 1 "metric repairs after drift"
+        eq "$(metric 'reconcile_condition{condition="Drifted"}')" 1 "metric Drifted"
+        rc status --status-file "$TMP/status.json"; expect_rc 0
+        expect_out '^  Drifted +True +DriftRepaired +1 drift repair under this revision'
+        expect_out '^  in-sync +bridge br0 \[1 repair\]'
+        expect_out '^resources: 2 in sync, 0 pending, 0 failed'
+        rc status --status-file "$TMP/status.json" -o json; expect_rc 0
+        [ "$OUT" = "$(cat "$TMP/status.json")" ] || fail "status -o json is not the status file"
+
+        # A new revision: Drifted clears, per-resource repairs restart, the counter does not go down.
+        manifest "${two/mtu: 1400/mtu: 1300}"
+        local old; old=$(J .revision)
+        st apply; expect_rc 0
+        [ "$(J .revision)" != "$old" ] || fail "the revision did not change with the manifests"
+        eq "$(cond Drifted)" "False NoDriftRepaired" "Drifted under a new revision"
+        eq "$(J '.resources[] | select(.name == "br0") | .repairs')" 0 "br0 repairs under a new revision"
+        eq "$(metric 'reconcile_drift_repairs_total{kind="bridge"}')" 1 "the counter under a new revision"
+}
+
+test_git_revision() {
+        manifest "$two"
+        git -C "$M" init -q && git -C "$M" add . &&
+                git -C "$M" -c user.name=t -c user.email=t@t commit -qm one || { fail "git commit"; return; }
+        chmod 700 "$M"
+        st apply; expect_rc 0
+        eq "$(J .revision_source)" git "revision source in a checkout"
+        eq "$(J .revision)" "$(git -C "$M" rev-parse HEAD)" "revision = HEAD"
+        # A detached checkout of another commit, with packed refs, as a deploy leaves it.
+        manifest "${two/mtu: 1400/mtu: 1300}"
+        git -C "$M" -c user.name=t -c user.email=t@t commit -qam two
+        git -C "$M" pack-refs --all
+        git -C "$M" checkout -q --detach HEAD
+        st apply; expect_rc 0
+        eq "$(J .revision)" "$(git -C "$M" rev-parse HEAD)" "revision = detached HEAD"
+        eq "$(metric "reconcile_revision_info{revision=\"$(git -C "$M" rev-parse HEAD)\",source=\"git\"}")" 1 \
+                "metric revision info (git)"
+}
+
+test_failed_resource() {
+        # A VLAN fails to create where 8021q is missing (checked by the caller).
+        manifest 'version: 1
+bridges:
+  br0: {}
+vlans:
+  br0.7: { link: br0, id: 7 }
+'
+        st apply; expect_rc 1
+        eq "$(J .last_run.result)" errors "result"
+        eq "$(cond Ready)" "False ApplyFailed" "Ready with a failure"
+        eq "$(cond Degraded)" "True ApplyFailed" "Degraded"
+        eq "$(J '.resources[] | select(.name == "br0.7") | .status')" failed "the VLAN's status"
+        J '.resources[] | select(.name == "br0.7") | .error' | grep -q '^create failed: ' ||
+                fail "the VLAN's error: $(J '.resources[] | select(.name == "br0.7") | .error')"
+        J '.resources[] | select(.name == "br0.7") | .since' | grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' || fail "no since"
+        eq "$(J '.resources[] | select(.name == "br0") | .status')" in-sync "br0's status"
+        eq "$(J .last_success_timestamp)" 0 "last success with only a failed run"
+        eq "$(metric 'reconcile_resources_failed{kind="vlan"}')" 1 "metric failed vlan"
+        eq "$(metric 'reconcile_resources_failed{kind="bridge"}')" 0 "metric failed bridge"
+        eq "$(metric 'reconcile_condition{condition="Degraded"}')" 1 "metric Degraded"
+        eq "$(metric reconcile_last_success_timestamp_seconds)" 0 "metric last success"
+}
+
+test_held_revision() {
+        manifest "$two"
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1)
+        printf '%s\n' "$OUT" | grep -q 'this manifest revision is held' || { fail "no hold"; return; }
+        st apply; expect_rc 1
+        eq "$(J .last_run.result)" held "result"
+        eq "$(cond Held)" "True RevisionReverted" "Held"
+        eq "$(cond Ready)" "False Held" "Ready when held"
+        eq "$(metric reconcile_held)" 1 "metric held"
+        rc release; expect_rc 0
+        st apply; expect_rc 0
+        eq "$(cond Held)" "False NotHeld" "Held after release"
+        eq "$(metric reconcile_held)" 0 "metric held after release"
+}
+
+d_wait() { # d_wait REGEX SECONDS: until the daemon's log matches
+        local i
+        for i in $(seq 1 $(($2 * 50))); do
+                grep -qE -- "$1" "$TMP/log" && return 0
+                sleep 0.02
+        done
+        return 1
+}
+
+test_daemon_status_file() {
+        manifest "$two"
+        local sock=$TMP/notify.sock
+        python3 - "$sock" >"$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(10)
+try:
+    while True:
+        print(s.recv(4096).decode(), flush=True)
+except Exception:
+    pass
+EOF
+        local py=$! i
+        for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.02; done
+        NOTIFY_SOCKET=$sock WATCHDOG_USEC=200000 "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" \
+                --status-file "$TMP/run/status.json" --metrics-dir "$TMP" >"$TMP/log" 2>&1 &
+        local dpid=$!
+        d_wait '^run 1 ' 5 || fail "no first run"
+        jq -r .last_run.result "$TMP/run/status.json" | grep -qE '^(applied|in-sync)$' || fail "daemon result at start"
+        eq "$(jq -r '.conditions[0].type + " " + .conditions[0].status' "$TMP/run/status.json")" "Ready True" "daemon Ready"
+        ip -n "$NS" link set br0 mtu 1500
+        d_wait '^run 2 \(drift\)' 5 || fail "drift not repaired"
+        sleep 0.5 # a few watchdog intervals
+        kill -TERM "$dpid"; wait "$dpid"
+        kill "$py" 2>/dev/null; wait "$py" 2>/dev/null
+        eq "$(jq -r .last_run.trigger "$TMP/run/status.json")" drift "trigger of the repair"
+        eq "$(jq -r '.conditions[] | select(.type == "Drifted") | .status' "$TMP/run/status.json")" True "daemon Drifted"
+        eq "$(jq -r '.resources[] | select(.name == "br0") | .repairs' "$TMP/run/status.json")" 1 "br0 repaired once"
+        eq "$(metric 'reconcile_drift_repairs_total{kind="bridge"}')" 1 "daemon metric repairs"
+        OUT=$(cat "$TMP/notify.log")
+        expect_out '^STATUS=run 1 \(start\): applied: revision [0-9a-f]{12}, 2 in sync, 0 pending, 0 failed$'
+        expect_out '^STATUS=run 2 \(drift\): applied: revision [0-9a-f]{12}, 2 in sync, 0 pending, 0 failed, drift repaired$'
+        [ "$(grep -c '^WATCHDOG=1$' "$TMP/notify.log")" -ge 3 ] || fail "fewer than 3 WATCHDOG=1 in 0.5 s at 0.1 s"
+}
+
+test_daemon_invalid_manifests() {
+        manifest "$two"
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" >"$TMP/log" 2>&1 &
+        local dpid=$!
+        d_wait '^run 1 ' 5 || fail "no first run"
+        local good; good=$(J .revision)
+        manifest 'version: 1
+bridges: [ not a mapping'
+        d_wait 'manifests invalid' 5 || fail "the invalid manifests were not read"
+        d_wait '^run 2 ' 5
+        kill -TERM "$dpid"; wait "$dpid"
+        eq "$(J .revision)" "$good" "the revision in force"
+        eq "$(J .last_run.result)" invalid "result"
+        eq "$(cond Ready)" "False ManifestsInvalid" "Ready"
+        eq "$(cond Degraded)" "True ManifestsInvalid" "Degraded"
+}
+
+t "status: in sync, drift repaired, a new revision; file, text, JSON and metrics" test_in_sync_then_drift ${NO_JQ:-}
+if command -v git >/dev/null; then
+        t "status: the revision is the checkout's commit (branch, then detached with packed refs)" test_git_revision ${NO_JQ:-}
+else
+        t "status: the revision is the checkout's commit" test_git_revision "git not installed"
+fi
+# The failure the test needs: a VLAN where the kernel has no 8021q.
+vlan_probe=rct-vlanprobe-$$
+if ip link add "$vlan_probe" type bridge 2>/dev/null &&
+        ip link add link "$vlan_probe" name "$vlan_probe.7" type vlan id 7 2>/dev/null; then
+        ip link del "$vlan_probe" 2>/dev/null
+        t "status: a failed resource, with its error" test_failed_resource "this kernel has 8021q: a VLAN would not fail"
+else
+        ip link del "$vlan_probe" 2>/dev/null
+        t "status: a failed resource, with its error" test_failed_resource ${NO_JQ:-}
+fi
+t "status: a held revision, then released" test_held_revision ${NO_JQ:-}
+t "status: the daemon's status file, STATUS= and WATCHDOG=1" test_daemon_status_file ${NO_JQ:-}
+t "status: invalid manifests keep the revision in force and degrade" test_daemon_invalid_manifests ${NO_JQ:-}
