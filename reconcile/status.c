@@ -162,7 +162,6 @@ void status_observe(struct status *s, const struct pass_report *rep, const struc
         if (rep->revert || !rep->plan)
                 return;
         const struct plan *p = rep->plan;
-        int64_t now = (int64_t) time(NULL);
         if (rep->event == PASS_PLANNED) {
                 for (size_t i = 0; i < s->n_seen; i++)
                         resource_entry_done(&s->seen[i]);
@@ -173,7 +172,6 @@ void status_observe(struct status *s, const struct pass_report *rep, const struc
                         e->state = RES_PENDING;
                         set_str(&e->reason, pe->reason);
                         set_str(&e->until, pe->until);
-                        e->since = now;
                 }
                 /* A dry run's actions are pending until applied. */
                 if (rep->dry_run)
@@ -183,8 +181,7 @@ void status_observe(struct status *s, const struct pass_report *rep, const struc
                                 e->state = RES_PENDING;
                                 _cleanup_free_ char *why = xasprintf("%s planned", op_to_string(a->op));
                                 set_str(&e->reason, why);
-                                e->since = now;
-                        }
+                                }
                 return;
         }
         if (rep->event != PASS_APPLIED)
@@ -205,7 +202,6 @@ void status_observe(struct status *s, const struct pass_report *rep, const struc
                                                           : xasprintf("%s not run: what it depends on failed",
                                                                       op_to_string(a->op));
                 set_str(&e->reason, why);
-                e->since = now;
         }
         /* What verification still found to do did not converge. */
         if (rep->residual)
@@ -218,7 +214,6 @@ void status_observe(struct status *s, const struct pass_report *rep, const struc
                         e->repairs = 0;
                         _cleanup_free_ char *why = xasprintf("did not converge: %s still planned", op_to_string(a->op));
                         set_str(&e->reason, why);
-                        e->since = now;
                 }
 }
 
@@ -276,7 +271,7 @@ void status_record(struct status *s, const struct status_run *run) {
                 set_str(&e->reason, seen->reason);
                 set_str(&e->until, seen->until);
                 /* A state that goes on keeps the time it began. */
-                e->since = was && was->state == seen->state && was->since ? was->since : seen->since;
+                e->since = was && was->state == seen->state && was->since ? was->since : run->started;
                 if (seen->state == RES_IN_SYNC && seen->repairs && same_revision && !res->held) {
                         e->repairs++;
                         s->repairs_total[seen->kind]++;
@@ -421,8 +416,10 @@ char *status_json(const struct status *s) {
                         json_object_object_add(o, e->state == RES_FAILED ? "error" : "reason", jstr(e->reason));
                 if (e->until)
                         json_object_object_add(o, "until", jstr(e->until));
-                if (e->state != RES_IN_SYNC && e->since)
+                if (e->state != RES_IN_SYNC && e->since) {
                         json_object_object_add(o, "since", jtime(e->since));
+                        json_object_object_add(o, "since_timestamp", json_object_new_int64(e->since));
+                }
                 json_object_object_add(o, "repairs", json_object_new_int64((int64_t) e->repairs));
                 json_object_array_add(list, o);
         }
@@ -477,7 +474,7 @@ int status_load(struct status *s, const char *path) {
         /* Per-resource repair counts and since-times carry over under the same revision. */
         if (json_object_object_get_ex(root, "resources", &list) && json_object_is_type(list, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(list); i++) {
-                        json_object *o = json_object_array_get_idx(list, i), *kind, *name, *st, *rp;
+                        json_object *o = json_object_array_get_idx(list, i), *kind, *name, *st, *rp, *since;
                         if (!json_object_object_get_ex(o, "kind", &kind) || !json_object_object_get_ex(o, "name", &name))
                                 continue;
                         int k = kind_from_string(json_object_get_string(kind));
@@ -488,6 +485,8 @@ int status_load(struct status *s, const char *path) {
                                 int state = enum_from_string(&res_status_table, json_object_get_string(st));
                                 e->state = state < 0 ? RES_IN_SYNC : state;
                         }
+                        if (json_object_object_get_ex(o, "since_timestamp", &since))
+                                e->since = json_object_get_int64(since);
                         if (json_object_object_get_ex(o, "repairs", &rp))
                                 e->repairs = (uint64_t) json_object_get_int64(rp);
                 }
