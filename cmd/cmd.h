@@ -19,6 +19,8 @@ struct options {
         struct run_opts run;
         const char *status_file;  /* --status-file; the daemon's default /run/reconcile/status.json */
         bool status_file_given;   /* apply writes one only when asked */
+        bool snapshot;            /* show --snapshot */
+        const char *live_file;    /* plan --live FILE */
         const char *metrics_dir;  /* --metrics-dir: reconcile.prom for node_exporter; NULL off */
         const char *revision, *revision_source; /* of the manifests loaded; NULL: read them from the directory */
         struct status *status;    /* while a pass runs that reports into a status */

@@ -41,6 +41,8 @@ static void usage(FILE *f) {
               "      --status-file PATH   status written by daemon (and apply, if given), read by status\n"
               "                           (default /run/reconcile/status.json)\n"
               "      --metrics-dir DIR    write DIR/reconcile.prom for node_exporter's textfile collector\n"
+              "      --snapshot           show: add the scope, covered kinds and ledger, for plan --live\n"
+              "      --live FILE          plan: against a `show --snapshot` file instead of this host\n"
               "  -v, --verbose / -q, --quiet\n"
               "  -h, --help\n\n"
               "Exit status: 0 success or in sync; 1 error; 2 changes pending (with --exit-code).\n",
@@ -77,7 +79,7 @@ static int parse_seconds(const char *opt, const char *arg, int *out) {
 
 static int parse_args(int argc, char **argv, struct options *o) {
         enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC,
-               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB, OPT_STATUS_FILE, OPT_METRICS_DIR };
+               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB, OPT_STATUS_FILE, OPT_METRICS_DIR, OPT_SNAPSHOT, OPT_LIVE };
         static const struct option longopts[] = {
                 { "manifests", required_argument, NULL, 'd' },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -95,6 +97,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "confirm-partial", no_argument, NULL, OPT_CONFIRM_PARTIAL },
                 { "status-file", required_argument, NULL, OPT_STATUS_FILE },
                 { "metrics-dir", required_argument, NULL, OPT_METRICS_DIR },
+                { "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+                { "live", required_argument, NULL, OPT_LIVE },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -156,6 +160,12 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         break;
                 case OPT_METRICS_DIR:
                         o->metrics_dir = optarg;
+                        break;
+                case OPT_SNAPSHOT:
+                        o->snapshot = true;
+                        break;
+                case OPT_LIVE:
+                        o->live_file = optarg;
                         break;
                 case 'v':
                         diag_verbose = 1;
@@ -224,6 +234,9 @@ static int cmd_show(struct options *o) {
         int r = run_observe(&run);
         struct show_owner owner = { &ledger, &o->run };
         int w = show_print_yaml_subset(stdout, &run.live, NULL, NULL, NULL, 0, &owner);
+        /* A YAML that could not be written gets no trailer: it is no snapshot. */
+        if (o->snapshot && (w == 0 || w == -EILSEQ) && snapshot_write_trailer(stdout, &run) < 0)
+                r = -EIO;
         run_done(&run);
         ledger_done(&ledger);
         /* An entry YAML cannot hold is a comment in the output; the rest is valid. */
@@ -307,6 +320,52 @@ void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pa
         pass_run(&po, want, res);
 }
 
+/* plan --live FILE: the plan against a snapshot, printed as a plan on the host would be. */
+static int cmd_plan_live(struct options *o) {
+        struct manifest_set set = { 0 };
+        struct snapshot snap = { 0 };
+        int status = EXIT_ERROR;
+        unsigned errors_before = diag_error_count();
+        if (load_manifests(o, &set) < 0 || snapshot_load(o->live_file, &snap) < 0) {
+                if (json(o)) {
+                        struct plan none = { 0 };
+                        plan_print_json(stdout, &none, false, "invalid", o->errors);
+                }
+                manifests_done(&set);
+                return EXIT_ERROR;
+        }
+        struct run_opts opts;
+        struct run run;
+        snapshot_run(&snap, &o->run, &opts, &set.model, &run);
+        /* What the snapshot does not cover is not planned: said, not hidden. */
+        size_t uncovered[_KIND_MAX] = { 0 };
+        for (size_t i = 0; i < set.model.n; i++)
+                if (!(opts.only_kinds & (1u << set.model.v[i]->kind)) &&
+                    (!o->run.only_kinds || (o->run.only_kinds & (1u << set.model.v[i]->kind))))
+                        uncovered[set.model.v[i]->kind]++;
+        for (int k = 0; k < _KIND_MAX; k++)
+                if (uncovered[k])
+                        diag_info("%s: the snapshot does not cover %s: %zu declared, not planned", o->live_file,
+                                  kind_to_section(k), uncovered[k]);
+        int r = run_plan(&run);
+        if (r == -ELOOP)
+                diag_plain(r, "the manifests' dependencies form a cycle; nothing was planned");
+        if (json(o))
+                plan_print_json(stdout, &run.plan, false, NULL, o->errors);
+        else if (diag_verbose >= 0)
+                plan_print_text(stdout, &run.plan);
+        if (r < 0 || diag_error_count() > errors_before || run.plan.n_errors)
+                status = EXIT_ERROR;
+        else if (o->exit_code && (run.plan.n_actions || run.plan.n_pending))
+                status = EXIT_PENDING;
+        else
+                status = EXIT_OK;
+        run_done(&run);
+        snapshot_done(&snap);
+        manifests_done(&set);
+        return status;
+}
+
 static int cmd_apply(struct options *o) {
         struct manifest_set set = { 0 };
         struct pass_result res = { .status = EXIT_ERROR };
@@ -379,6 +438,14 @@ int main(int argc, char **argv) {
                 o.status_file = "/run/reconcile/status.json";
         if (strcmp(o.command, "status") == 0)
                 return cmd_status(&o);
+        /* A snapshot is planned anywhere (a CI runner): no namespace, no backend. */
+        if (o.live_file) {
+                if (strcmp(o.command, "plan") != 0 && !(o.dry_run && strcmp(o.command, "apply") == 0)) {
+                        diag_plain(-EINVAL, "--live goes with plan: nothing is applied to a snapshot");
+                        return EXIT_ERROR;
+                }
+                return cmd_plan_live(&o);
+        }
         /* Nobody confirms a daemon's runs: each would be reverted at the next. */
         if (o.confirm_seconds && strcmp(o.command, "daemon") == 0) {
                 diag_plain(-EINVAL, "--confirm goes with apply; a daemon's runs have nobody to confirm them");

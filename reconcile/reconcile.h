@@ -772,7 +772,8 @@ struct kind_ops {
          * replaced (a veth's peer). The core names it in the plan, and refuses
          * the action when the manifests declare it. */
         void (*takes_with)(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
-        /* Flag a connectivity risk in a->risk, given the live model. Optional. */
+        /* Flag a connectivity risk in a->risk, given the live model. Optional.
+         * state is NULL in a plan against a snapshot (plan --live): no host to ask. */
         void (*assess)(void *state, struct action *a, const struct model *live);
         /* Execute one action; record what is needed to undo it in e. A create
          * that takes several requests is all or nothing: when one fails, it
@@ -790,6 +791,10 @@ struct kind_ops {
         /* Which section a live resource is written under: its own kind, another
          * (a veth's second end, as a NIC) or _KIND_INVALID (not written). NULL: its own. */
         enum kind (*show_as)(const struct resource *r, const struct show_ctx *s);
+        /* A snapshot's entry (show's YAML read back by the parser) made as observe
+         * would have made it: what show leaves implied (a link's addresses are the
+         * static ones). NULL: the parsed resource is as observed. */
+        void (*from_snapshot)(struct resource *r);
 };
 /* The registry (backends/registry.c): one entry per kind, indexed by kind. */
 extern const struct kind_ops *const kind_registry[_KIND_MAX];
@@ -1025,6 +1030,9 @@ struct run_opts {
         struct edit_scope *edit;
         /* Asked before each action; true stops the apply there (SIGTERM in the daemon). */
         bool (*should_stop)(void);
+        /* plan --live: the live model is a snapshot and no backend is open, so
+         * the checks that ask the host (admit, assess) are not made. */
+        bool offline;
 };
 
 struct run {
@@ -1250,3 +1258,24 @@ char *status_summary(const struct status *s); /* one line, for sd_notify STATUS=
 /* The status file and, when metrics_dir is set, metrics_dir/reconcile.prom; atomically. */
 int status_write(const struct status *s, const char *path, const char *metrics_dir);
 void status_done(struct status *s);
+
+/* Snapshots (reconcile/snapshot.c): `show --snapshot` writes the live state as
+ * manifest YAML and, in comment lines, the scope it was read in, the kinds it
+ * covers (those of the backends it read that list their objects) and the
+ * ledger; `plan --live FILE` plans against it with no backend open. */
+struct snapshot {
+        struct model live;
+        struct ledger ledger;
+        char *netns, *libvirt_uri; /* the scope show ran in; NULL: the defaults */
+        uint32_t kinds;            /* covered */
+        char **files;              /* what the live model's positions point to */
+        size_t n_files;
+};
+/* After show has written the YAML of run's live model. */
+int snapshot_write_trailer(FILE *f, const struct run *run);
+int snapshot_load(const char *path, struct snapshot *s);
+/* Make run a dry, offline run over the snapshot: its live model moves into
+ * run (run_done frees it; s keeps the file names, so snapshot_done after it). */
+void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_opts *opts, struct model *want,
+                  struct run *run);
+void snapshot_done(struct snapshot *s);
