@@ -23,6 +23,7 @@ struct options {
         const char *live_file;    /* plan --live FILE */
         const char *metrics_dir;  /* --metrics-dir: reconcile.prom for node_exporter; NULL off */
         const char *revision, *revision_source; /* of the manifests loaded; NULL: read them from the directory */
+        const char *trigger;      /* the daemon's run: "start", "drift", "manifests changed" */
         struct status *status;    /* while a pass runs that reports into a status */
         struct str_list *status_errors; /* the error lines of that pass, when errors is NULL */
 };
@@ -39,6 +40,8 @@ struct pass_ctx {
 void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pass_result *res);
 int load_manifests(const struct options *o, struct manifest_set *set);
 int cmd_daemon(struct options *o);
+/* The daemon's line per action and outcome, on stderr and, with fields, in the journal. */
+void daemon_log_actions(const struct options *o, const struct plan *p);
 
 /* reconcile status, and the status after a pass (cmd/status.c). */
 int cmd_status(struct options *o);

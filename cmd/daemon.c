@@ -13,7 +13,10 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <syslog.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -224,6 +227,69 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
         return 1;
 }
 
+/* MESSAGE_ID= per event, for `journalctl MESSAGE_ID=...` and catalogs. */
+#define MID_DRIFT_REPAIRED "ac9b1c4c9be74b7c8c2de2446610f23b"
+#define MID_APPLIED "cf90585ddd8746efbbb113b2d459bb56"
+#define MID_APPLY_FAILED "7f1f30f72efc4fdc868efbf8b3c032e1"
+#define MID_REVISION_HELD "ef11de07c0da4a6f96321c9a52292f34"
+
+/* Under systemd stderr is a journal stream already (JOURNAL_STREAM names its
+ * device and inode): an event sent with fields is not written there again. */
+static bool stderr_is_journal(void) {
+        const char *js = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+               (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
+/* One event: the line on stderr (unless that is the journal) and an entry with
+ * fields; a link's (a name in the interface name space) also has INTERFACE=,
+ * so that `journalctl INTERFACE=br0` shows it beside networkd's and the kernel's. */
+static void log_event(const char *message_id, int priority, enum kind k, const char *name, const char *revision, int err,
+                      const char *line) {
+        if (!stderr_is_journal())
+                fprintf(diag_stream(), "%s\n", line);
+        const char *space = name ? kind_ops(k)->name_space : NULL;
+        char *fields[9];
+        size_t n = 0;
+        fields[n++] = xasprintf("MESSAGE=%s", line);
+        fields[n++] = xasprintf("MESSAGE_ID=%s", message_id);
+        fields[n++] = xasprintf("PRIORITY=%d", priority);
+        fields[n++] = xasprintf("SYSLOG_IDENTIFIER=reconcile");
+        fields[n++] = xasprintf("RECONCILE_REVISION=%s", revision ? revision : "");
+        if (err)
+                fields[n++] = xasprintf("ERRNO=%d", err);
+        if (name) {
+                fields[n++] = xasprintf("RECONCILE_KIND=%s", kind_to_string(k));
+                fields[n++] = xasprintf("RECONCILE_NAME=%s", name);
+        }
+        if (space && strcmp(space, "interface") == 0)
+                fields[n++] = xasprintf("INTERFACE=%s", name);
+        struct iovec iov[ELEMENTSOF(fields)];
+        for (size_t i = 0; i < n; i++)
+                iov[i] = (struct iovec) { .iov_base = fields[i], .iov_len = strlen(fields[i]) };
+        sd_journal_sendv(iov, (int) n); /* no journal (a terminal, a container): the line above is all */
+        for (size_t i = 0; i < n; i++)
+                free(fields[i]);
+}
+
+void daemon_log_actions(const struct options *o, const struct plan *p) {
+        bool drift = o->trigger && strcmp(o->trigger, "drift") == 0;
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct action *a = &p->actions[i];
+                if (a->result > 0)
+                        continue;
+                char line[512];
+                snprintf(line, sizeof(line), "%s %s %s: %s%s%s", op_to_string(a->op), kind_to_string(a->kind), a->name,
+                         a->result == 0 ? "done" : "failed", a->result < 0 ? ": " : "",
+                         a->result < 0 ? strerror(-a->result) : "");
+                const char *id = a->result < 0 ? MID_APPLY_FAILED : drift ? MID_DRIFT_REPAIRED : MID_APPLIED;
+                log_event(id, a->result < 0 ? LOG_ERR : LOG_NOTICE, a->kind, a->name, o->revision,
+                          a->result < 0 ? -a->result : 0, line);
+        }
+}
+
 /* The status file, the metrics and systemd's STATUS= after a run. Invalid
  * manifests (last_error_digest) degrade a status whose revision stays. */
 static void publish_status(struct daemon *d, unsigned run, const char *trigger, const struct pass_result *res,
@@ -286,6 +352,7 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         double t0 = monotonic_seconds();
         d->o->status = &d->status;
         d->o->status_errors = &run_errors;
+        d->o->trigger = why;
         cmd_pass(d->o, &d->good.model, true, &res);
         d->o->status = NULL;
         d->o->status_errors = NULL;
@@ -306,7 +373,9 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         d->runs++;
         if (res.held) {
                 /* A reverted revision waits for `reconcile release` or new manifests: no retries. */
-                fprintf(diag_stream(), "run %u (%s): held, nothing applied\n", d->runs, why);
+                char line[256];
+                snprintf(line, sizeof(line), "run %u (%s): held, nothing applied", d->runs, why);
+                log_event(MID_REVISION_HELD, LOG_WARNING, 0, NULL, d->revision, 0, line);
                 diag_restore_count(errors);
                 goto out;
         }

@@ -251,16 +251,6 @@ static bool json(const struct options *o) {
         return o->output && strcmp(o->output, "json") == 0;
 }
 
-static void log_actions_line(const struct plan *p) {
-        for (size_t i = 0; i < p->n_actions; i++) {
-                const struct action *a = &p->actions[i];
-                if (a->result > 0)
-                        continue;
-                fprintf(diag_stream(), "%s %s %s: %s\n", op_to_string(a->op), kind_to_string(a->kind), a->name,
-                        a->result == 0 ? "done" : "failed");
-        }
-}
-
 /* The core's report hook: plans and results go out as the options say. A
  * revert's pass prints its plan even in the daemon, whose own passes log
  * one line per action instead. */
@@ -280,7 +270,7 @@ static void print_pass(void *u, const struct pass_report *rep) {
                 break;
         case PASS_ACTED:
                 if (log_actions)
-                        log_actions_line(p);
+                        daemon_log_actions(o, p);
                 break;
         case PASS_APPLIED:
                 if (json(o))

@@ -205,6 +205,67 @@ bridges: [ not a mapping'
         eq "$(cond Degraded)" "True ManifestsInvalid" "Degraded"
 }
 
+# The daemon's events in the journal: a journald stand-in on the native
+# socket in a mount namespace of the test's own, one JSON object per entry.
+test_journal_fields() {
+        manifest "$two"
+        cat >"$TMP/journal.py" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(10)
+try:
+    while True:
+        data = s.recv(65536).decode()
+        print(json.dumps(dict(l.split("=", 1) for l in data.split("\n") if "=" in l)), flush=True)
+except Exception:
+    pass
+PY
+        cat >"$TMP/inner.sh" <<SH
+mount -t tmpfs tmpfs /run/systemd || exit 3
+mkdir /run/systemd/journal
+python3 "$TMP/journal.py" /run/systemd/journal/socket >"$TMP/journal.log" &
+py=\$!
+for i in \$(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.02; done
+# A held revision first: the daemon says so once, then exits on SIGTERM.
+"$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null >/dev/null 2>&1
+"$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >"$TMP/held.log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/held.log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+"$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" release >/dev/null 2>&1
+"$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" >"$TMP/log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+ip -n "$NS" link set br0 mtu 1500
+for i in \$(seq 1 250); do grep -q '^run 2 ' "$TMP/log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+kill \$py; wait \$py 2>/dev/null
+exit 0
+SH
+        unshare -m --propagation private bash "$TMP/inner.sh" || { fail "the mount namespace for the stand-in journal"; return; }
+        local rev jl=$TMP/journal.log e
+        rev=$(J .revision)
+        OUT=$(cat "$TMP/log")
+        expect_out '^update bridge br0: done$' # stderr is no journal here: the lines stay
+        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34") | .MESSAGE' "$jl")" \
+                "run 1 (start): held, nothing applied" "the held event"
+        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34") | .RECONCILE_REVISION' "$jl")" "$rev" \
+                "the held event's revision"
+        eq "$(jq -r 'select(.MESSAGE_ID == "cf90585ddd8746efbbb113b2d459bb56") | .RECONCILE_NAME' "$jl" | sort | tr '\n' ' ')" \
+                "br0 br1 " "applied events at start"
+        e=$(jq -c 'select(.MESSAGE_ID == "ac9b1c4c9be74b7c8c2de2446610f23b")' "$jl")
+        [ "$(printf '%s\n' "$e" | grep -c .)" = 1 ] || fail "expected one drift-repaired entry, got: $e"
+        eq "$(printf '%s' "$e" | jq -r .MESSAGE)" "update bridge br0: done" "drift entry MESSAGE"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_KIND)" bridge "drift entry RECONCILE_KIND"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" br0 "drift entry RECONCILE_NAME"
+        eq "$(printf '%s' "$e" | jq -r .INTERFACE)" br0 "drift entry INTERFACE"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_REVISION)" "$rev" "drift entry RECONCILE_REVISION"
+        eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 5 "drift entry PRIORITY"
+        eq "$(printf '%s' "$e" | jq -r .SYSLOG_IDENTIFIER)" reconcile "drift entry SYSLOG_IDENTIFIER"
+        eq "$(printf '%s' "$e" | jq -r '.ERRNO // "none"')" none "drift entry ERRNO"
+}
+
 # The one known difference: show leaves out the kernel's own routes (connected,
 # link-local), so a snapshot's plan cannot count them among the routes a
 # deleted link takes with it. Cut from both plans; KERNEL_ROUTE_RISKS counts
@@ -296,4 +357,9 @@ fi
 t "status: a held revision, then released" test_held_revision ${NO_JQ:-}
 t "status: the daemon's status file, STATUS= and WATCHDOG=1" test_daemon_status_file ${NO_JQ:-}
 t "status: invalid manifests keep the revision in force and degrade" test_daemon_invalid_manifests ${NO_JQ:-}
+if command -v unshare >/dev/null; then
+        t "journal: RECONCILE_KIND, _NAME, _REVISION, INTERFACE and MESSAGE_ID per event" test_journal_fields ${NO_JQ:-}
+else
+        t "journal: RECONCILE_KIND, _NAME, _REVISION, INTERFACE and MESSAGE_ID per event" test_journal_fields "no unshare"
+fi
 t "plan --live: against a show --snapshot, the same plan as on the host (fresh, in sync, drift, prune)" test_plan_live ${NO_JQ:-}
