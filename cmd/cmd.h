@@ -23,6 +23,10 @@ struct options {
         const char *live_file;    /* plan --live FILE */
         const char *metrics_dir;  /* --metrics-dir: reconcile.prom for node_exporter; NULL off */
         const char *revision, *revision_source; /* of the manifests loaded; NULL: read them from the directory */
+        struct probe *probes;     /* --probe, each */
+        size_t n_probes;
+        bool probe_this_run;      /* the daemon: this run applies a new revision, confirmed by the probes */
+        char *reverted;           /* the last pass put its change back: why (owned) */
         const char *trigger;      /* the daemon's run: "start", "drift", "manifests changed" */
         struct status *status;    /* while a pass runs that reports into a status */
         struct str_list *status_errors; /* the error lines of that pass, when errors is NULL */

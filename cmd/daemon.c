@@ -353,7 +353,11 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         d->o->status = &d->status;
         d->o->status_errors = &run_errors;
         d->o->trigger = why;
+        /* Probes confirm a new revision's apply, not the repair of drift from one in force. */
+        d->o->probe_this_run = d->o->n_probes && strcmp(why, "drift") != 0 &&
+                               (!d->status.revision || strcmp(d->status.revision, d->revision) != 0);
         cmd_pass(d->o, &d->good.model, true, &res);
+        d->o->probe_this_run = false;
         d->o->status = NULL;
         d->o->status_errors = NULL;
         diag_capture(was_capture);

@@ -38,6 +38,9 @@ static void usage(FILE *f) {
               "      --resync SECONDS     daemon: full resync period (default 300)\n"
               "      --confirm SECONDS    apply, then revert unless `reconcile confirm` (or Enter) comes in time\n"
               "      --confirm-partial    allow --confirm with changes that cannot be reverted\n"
+              "      --probe PROBE        with --confirm (apply) or daemon: keep a change only when the probes\n"
+              "                           that passed before it pass after it: gateway, dns:NAME,\n"
+              "                           tcp:HOST:PORT, exec:COMMAND (repeatable)\n"
               "      --status-file PATH   status written by daemon (and apply, if given), read by status\n"
               "                           (default /run/reconcile/status.json)\n"
               "      --metrics-dir DIR    write DIR/reconcile.prom for node_exporter's textfile collector\n"
@@ -79,7 +82,7 @@ static int parse_seconds(const char *opt, const char *arg, int *out) {
 
 static int parse_args(int argc, char **argv, struct options *o) {
         enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC,
-               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB, OPT_STATUS_FILE, OPT_METRICS_DIR, OPT_SNAPSHOT, OPT_LIVE };
+               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB, OPT_STATUS_FILE, OPT_METRICS_DIR, OPT_SNAPSHOT, OPT_LIVE, OPT_PROBE };
         static const struct option longopts[] = {
                 { "manifests", required_argument, NULL, 'd' },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -99,6 +102,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "metrics-dir", required_argument, NULL, OPT_METRICS_DIR },
                 { "snapshot", no_argument, NULL, OPT_SNAPSHOT },
                 { "live", required_argument, NULL, OPT_LIVE },
+                { "probe", required_argument, NULL, OPT_PROBE },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -167,6 +171,13 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 case OPT_LIVE:
                         o->live_file = optarg;
                         break;
+                case OPT_PROBE: {
+                        struct probe p;
+                        r = probe_parse(optarg, &p);
+                        if (r >= 0)
+                                *(struct probe *) array_push(&o->probes, &o->n_probes, sizeof(p)) = p;
+                        break;
+                }
                 case 'v':
                         diag_verbose = 1;
                         break;
@@ -293,18 +304,61 @@ static void print_pass(void *u, const struct pass_report *rep) {
         }
 }
 
+#define PROBE_WINDOW_S 30
+#define PROBE_TIMEOUT_MS 2000
+
+/* After the change: the probes decide (0 keep, 1 revert) or, without probes, a person. */
+static int wait_hook(void *u, int seconds) {
+        struct options *o = ((struct pass_ctx *) u)->o;
+        int r;
+        if (!o->n_probes)
+                r = wait_for_confirmation(u, seconds);
+        else {
+                fprintf(stderr, "applied. Probing within %d s\n", seconds);
+                struct probe *failed = probes_confirm(o->probes, o->n_probes, o->run.ctx.netns, seconds, o->run.should_stop);
+                if (failed) {
+                        free(o->reverted);
+                        o->reverted = xasprintf("probe %s failed: %s", failed->spec, failed->error ? failed->error : "failed");
+                        fprintf(stderr, "%s: reverting\n", o->reverted);
+                } else
+                        fprintf(stderr, "probes pass: confirmed\n");
+                return failed ? 1 : 0;
+        }
+        if (r == 1 && !o->reverted)
+                o->reverted = xstrdup("no confirmation in time");
+        return r;
+}
+
+/* Before the change: which probes pass now; only those must pass after. */
+static void probe_before(struct options *o) {
+        probes_before(o->probes, o->n_probes, o->run.ctx.netns, PROBE_TIMEOUT_MS);
+        for (size_t i = 0; i < o->n_probes; i++) {
+                const struct probe *p = &o->probes[i];
+                if (p->passed_before)
+                        fprintf(stderr, "probe %s: passes before the change\n", p->spec);
+                else
+                        fprintf(stderr, "probe %s: fails before the change (%s); not required after it\n", p->spec,
+                                p->error ? p->error : "failed");
+        }
+}
+
 void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pass_result *res) {
         struct pass_ctx ctx = { o, log_actions };
+        /* The daemon confirms only the runs that apply a new revision, and only by probes. */
+        bool confirm = log_actions ? o->probe_this_run : o->confirm_seconds > 0;
+        free(o->reverted);
+        o->reverted = NULL;
+        if (confirm && o->n_probes && !o->run.dry_run)
+                probe_before(o);
         struct pass_opts po = {
                 .run = o->run,
                 .digest = o->digest,
                 .lock_timeout = o->lock_timeout,
                 .exit_code = o->exit_code,
-                /* The daemon never waits for a confirmation: --confirm is for apply. */
-                .confirm_seconds = log_actions ? 0 : o->confirm_seconds,
+                .confirm_seconds = !confirm ? 0 : o->confirm_seconds ? o->confirm_seconds : PROBE_WINDOW_S,
                 .confirm_partial = o->confirm_partial,
                 .report = print_pass,
-                .wait = wait_for_confirmation,
+                .wait = wait_hook,
                 .u = &ctx,
         };
         pass_run(&po, want, res);
@@ -401,7 +455,8 @@ static int cmd_apply(struct options *o) {
 }
 
 int main(int argc, char **argv) {
-        struct options o = {
+        /* Static: what it comes to hold (probes, a revert's reason) lives until exit, reachable. */
+        static struct options o = {
                 .manifests = "/etc/reconcile/manifests.d",
                 .command = "apply",
                 .output = "text",
@@ -437,7 +492,7 @@ int main(int argc, char **argv) {
                 return cmd_plan_live(&o);
         }
         /* Nobody confirms a daemon's runs: each would be reverted at the next. */
-        if (o.confirm_seconds && strcmp(o.command, "daemon") == 0) {
+        if (o.confirm_seconds && strcmp(o.command, "daemon") == 0 && !o.n_probes) {
                 diag_plain(-EINVAL, "--confirm goes with apply; a daemon's runs have nobody to confirm them");
                 return EXIT_ERROR;
         }
@@ -456,7 +511,12 @@ int main(int argc, char **argv) {
                 diag_plain(-EINVAL, "--confirm goes with apply, not with a plan");
                 return EXIT_ERROR;
         }
-        if (o.confirm_seconds)
+        if (o.n_probes && !o.confirm_seconds) {
+                diag_plain(-EINVAL, "--probe goes with apply --confirm SECONDS (the probes' window) or daemon");
+                return EXIT_ERROR;
+        }
+        /* A status file is written by cmd_apply, which confirms as well. */
+        if (o.confirm_seconds && !o.status_file_given && !o.metrics_dir)
                 return cmd_apply_confirm(&o);
         if (strcmp(o.command, "plan") == 0)
                 o.dry_run = true;

@@ -39,6 +39,7 @@ void status_after_pass(struct options *o, struct status *s, const char *trigger,
                 .res = res,
                 .started = started,
                 .seconds = seconds,
+                .reverted = o->reverted,
         };
         status_record(s, &run);
         if (o->status_file)

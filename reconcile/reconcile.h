@@ -1237,6 +1237,7 @@ struct status_run {
         const struct pass_result *res;
         int64_t started;
         double seconds;
+        const char *reverted; /* the run put its change back: why ("probe gateway failed: ..."); NULL not */
 };
 
 /* The revision of the manifests in dir: the commit HEAD names when dir is a
@@ -1279,3 +1280,26 @@ int snapshot_load(const char *path, struct snapshot *s);
 void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_opts *opts, struct model *want,
                   struct run *run);
 void snapshot_done(struct snapshot *s);
+
+/* Probes for confirmed applies (reconcile/probe.c): apply --confirm and the
+ * daemon with --probe keep a change only when the probes that passed before
+ * it pass after it. Each runs in a child inside the run's namespace. */
+enum probe_type { PROBE_GATEWAY, PROBE_DNS, PROBE_TCP, PROBE_EXEC, _PROBE_TYPE_MAX, _PROBE_TYPE_INVALID = -1 };
+extern const struct enum_table probe_type_table;
+struct probe {
+        enum probe_type type;
+        char *spec;       /* as given: "tcp:10.0.0.1:22" */
+        char *arg;        /* after the first colon */
+        char *host, *port; /* tcp */
+        bool passed_before, passed_after;
+        char *error;      /* of the last run that failed */
+};
+/* "gateway", "dns:NAME", "tcp:HOST:PORT", "exec:COMMAND"; reports a bad one. */
+int probe_parse(const char *spec, struct probe *p);
+/* 0 passed; else a negative errno and p->error says why. */
+int probe_run(struct probe *p, const char *netns, int timeout_ms);
+void probes_before(struct probe *v, size_t n, const char *netns, int timeout_ms);
+/* After the change: the probes that passed before are run until each has
+ * passed (NULL) or seconds are over (the first that still fails). */
+struct probe *probes_confirm(struct probe *v, size_t n, const char *netns, int seconds, bool (*stop)(void));
+void probe_done(struct probe *p);

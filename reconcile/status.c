@@ -231,6 +231,9 @@ void status_record(struct status *s, const struct status_run *run) {
         int64_t now = run->started + (int64_t) run->seconds;
         const struct pass_result *res = run->res;
         bool same_revision = s->revision && run->revision && strcmp(s->revision, run->revision) == 0;
+        /* A held revision (refused, or reverted by this run) is not in force: the last one stays. */
+        bool held = res->held || run->reverted;
+        bool new_revision = !same_revision && !held;
         struct status_resource *old = s->res;
         size_t n_old = s->n_res;
         s->res = NULL;
@@ -248,7 +251,7 @@ void status_record(struct status *s, const struct status_run *run) {
                 status_mark_invalid(s, "the manifests do not parse; the last good revision stays in force", now);
                 goto out;
         }
-        if (!same_revision) {
+        if (new_revision) {
                 set_str(&s->revision, run->revision);
                 set_str(&s->revision_source, run->revision_source);
                 condition_set(s, COND_DRIFTED, false, "NoDriftRepaired", "no drift repaired under this revision", now);
@@ -260,7 +263,7 @@ void status_record(struct status *s, const struct status_run *run) {
                 const struct resource *r = run->want->v[i];
                 struct status_resource *e = entry_get(&s->res, &s->n_res, r->kind, r->name);
                 const struct status_resource *was = entry_find(old, n_old, r->kind, r->name);
-                if (was && same_revision)
+                if (was && !new_revision)
                         e->repairs = was->repairs;
         }
         for (size_t i = 0; i < s->n_seen; i++) {
@@ -272,7 +275,12 @@ void status_record(struct status *s, const struct status_run *run) {
                 set_str(&e->until, seen->until);
                 /* A state that goes on keeps the time it began. */
                 e->since = was && was->state == seen->state && was->since ? was->since : run->started;
-                if (seen->state == RES_IN_SYNC && seen->repairs && same_revision && !res->held) {
+                if (run->reverted && seen->state == RES_IN_SYNC && seen->repairs) {
+                        /* Done, then put back with the revision. */
+                        e->state = RES_PENDING;
+                        set_str(&e->reason, "reverted with its revision, which is held");
+                        e->since = run->started;
+                } else if (seen->state == RES_IN_SYNC && seen->repairs && same_revision && !held) {
                         e->repairs++;
                         s->repairs_total[seen->kind]++;
                         n_repaired++;
@@ -284,16 +292,24 @@ void status_record(struct status *s, const struct status_run *run) {
         }
         char msg[256];
         bool ok = res->status == PASS_OK && !res->observe_failed && !n_failed;
-        if (res->held) {
+        if (run->reverted) {
                 set_str(&s->result, "held");
-                snprintf(msg, sizeof(msg), "revision %s was reverted and is held: run `reconcile release` or change the manifests",
-                         run->revision);
+                snprintf(msg, sizeof(msg), "revision %s was reverted (%s) and is held: run `reconcile release` or change the manifests",
+                         run->revision, run->reverted);
                 condition_set(s, COND_HELD, true, "RevisionReverted", msg, now);
+        } else if (res->held) {
+                set_str(&s->result, "held");
+                /* The reason the revert gave stays while the same revision is refused. */
+                if (!s->cond[COND_HELD].on || !s->cond[COND_HELD].message) {
+                        snprintf(msg, sizeof(msg), "revision %s was reverted and is held: run `reconcile release` or change the manifests",
+                                 run->revision);
+                        condition_set(s, COND_HELD, true, "RevisionReverted", msg, now);
+                }
         } else {
                 set_str(&s->result, !ok ? "errors" : res->n_done ? "applied" : "in-sync");
                 condition_set(s, COND_HELD, false, "NotHeld", "the revision in force is applied", now);
         }
-        if (ok && !res->held)
+        if (ok && !held)
                 s->last_success = now;
         if (n_repaired || (same_revision && s->cond[COND_DRIFTED].on)) {
                 uint64_t total = 0;
@@ -308,7 +324,7 @@ void status_record(struct status *s, const struct status_run *run) {
         else if (n_failed) {
                 snprintf(msg, sizeof(msg), "%zu resource%s failed", n_failed, n_failed == 1 ? "" : "s");
                 condition_set(s, COND_DEGRADED, true, "ApplyFailed", msg, now);
-        } else if (res->status != PASS_OK && !res->held)
+        } else if (res->status != PASS_OK && !held)
                 condition_set(s, COND_DEGRADED, true, "RunFailed", "the run reported errors; see the log", now);
         else
                 condition_set(s, COND_DEGRADED, false, "NoErrors", "the last run had no errors", now);
@@ -317,7 +333,7 @@ void status_record(struct status *s, const struct status_run *run) {
                 condition_set(s, COND_PROGRESSING, true, "Pending", msg, now);
         } else
                 condition_set(s, COND_PROGRESSING, false, "Settled", "nothing is pending", now);
-        if (res->held)
+        if (held)
                 condition_set(s, COND_READY, false, "Held", s->cond[COND_HELD].message, now);
         else if (!ok)
                 condition_set(s, COND_READY, false, s->cond[COND_DEGRADED].reason, s->cond[COND_DEGRADED].message, now);

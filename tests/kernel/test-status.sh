@@ -266,6 +266,101 @@ SH
         eq "$(printf '%s' "$e" | jq -r '.ERRNO // "none"')" none "drift entry ERRNO"
 }
 
+# Probe-confirmed applies: eth0 reaches its gateway in a second namespace;
+# a revision that points the default route at an address nobody holds loses it.
+gw_setup() {
+        GW=$NS-gw
+        ip netns add "$GW" || return 1
+        ip link add eth0 netns "$NS" type veth peer name up0 netns "$GW"
+        ip -n "$GW" link set up0 up
+        ip -n "$GW" link set lo up
+        ip -n "$GW" addr add 192.0.2.1/24 dev up0
+}
+gw_teardown() { ip netns del "$GW" 2>/dev/null; }
+
+rev_good='version: 1
+ethernets:
+  eth0: { addresses: [192.0.2.10/24] }
+routes:
+  default: { to: default, via: 192.0.2.1 }
+'
+rev_bad=${rev_good/via: 192.0.2.1/via: 192.0.2.99}
+probes=(--probe gateway --probe exec:true --probe "tcp:192.0.2.1:9" --probe dns:localhost)
+
+test_probe_revert() {
+        gw_setup || { fail "gateway namespace"; return; }
+        manifest "$rev_good"
+        rc apply; expect_rc 0
+        ip -n "$NS" neigh show 192.0.2.1 | grep -q lladdr && fail "the gateway's neighbour entry is there before any probe"
+        local before good_rev; before=$(ns_snapshot; ip -n "$NS" route show)
+        st apply; good_rev=$(J .revision)
+        manifest "$rev_bad"
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" --metrics-dir "$TMP" \
+                apply --confirm 3 "${probes[@]}" </dev/null 2>&1); RC=$?
+        expect_rc 1
+        expect_out '^probe gateway: passes before the change$'
+        expect_out '^probe exec:true: passes before the change$'
+        expect_out '^probe tcp:192.0.2.1:9: fails before the change \(192.0.2.1 port 9: Connection refused\); not required after it$'
+        expect_out '^probe gateway failed: gateway 192.0.2.99: no reply to ping within [0-9]+ ms: reverting$'
+        expect_out '^reverted; this manifest revision is held'
+        local after; after=$(ns_snapshot; ip -n "$NS" route show)
+        [ "$before" = "$after" ] || fail "not back as before:
+$(diff <(echo "$before") <(echo "$after"))"
+        # The probe's ping before the change reached the gateway: the kernel resolved its address.
+        ip -n "$NS" neigh show 192.0.2.1 | grep -q lladdr || fail "no neighbour entry for the gateway the probe pinged"
+        ip -n "$NS" route show default | grep -q 'via 192.0.2.1 ' || fail "the default route is not back: $(ip -n "$NS" route)"
+        eq "$(J .revision)" "$good_rev" "the revision in force after the revert"
+        eq "$(J .last_run.result)" held "result"
+        eq "$(cond Held)" "True RevisionReverted" "Held"
+        J '.conditions[] | select(.type == "Held") | .message' |
+                grep -q "was reverted (probe gateway failed: gateway 192.0.2.99: no reply to ping within" ||
+                fail "the Held message lacks the probe: $(J '.conditions[] | select(.type == "Held") | .message')"
+        eq "$(cond Ready)" "False Held" "Ready"
+        eq "$(J '.resources[] | select(.name == "default") | .status + ": " + .reason')" \
+                "pending: reverted with its revision, which is held" "the route in status"
+        eq "$(J '.resources[] | select(.name == "eth0") | .status')" in-sync "eth0 in status"
+        eq "$(metric reconcile_held)" 1 "metric held"
+        # A good revision: the probes pass, the change is kept without anyone confirming.
+        manifest "${rev_good/192.0.2.10\/24]/192.0.2.10/24], mtu: 1400}"
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" \
+                apply --confirm 5 "${probes[@]}" </dev/null 2>&1); RC=$?
+        expect_rc 0
+        expect_out '^probes pass: confirmed$'
+        expect_out '^confirmed: the change stays$'
+        [ "$(mtu_of eth0)" = 1400 ] || fail "the confirmed change is not there: mtu $(mtu_of eth0)"
+        rc apply; expect_rc 0 # the new revision is not the held one
+        eq "$(cond Held)" "False NotHeld" "Held after a confirmed revision"
+        eq "$(cond Ready)" "True InSync" "Ready after a confirmed revision"
+        gw_teardown
+}
+
+test_daemon_probe_revert() {
+        gw_setup || { fail "gateway namespace"; return; }
+        manifest "$rev_good"
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" --confirm 3 \
+                --probe gateway >"$TMP/log" 2>&1 &
+        local dpid=$! i
+        for i in $(seq 1 250); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+        local good_rev; good_rev=$(J .revision)
+        manifest "$rev_bad"
+        for i in $(seq 1 500); do grep -q '^run 2 ' "$TMP/log" && break; sleep 0.02; done
+        # Drift later is repaired without probes: no second window.
+        ip -n "$NS" link set eth0 mtu 1300
+        for i in $(seq 1 250); do grep -q '^run 3 ' "$TMP/log" && break; sleep 0.02; done
+        kill -TERM $dpid; wait $dpid
+        OUT=$(cat "$TMP/log")
+        expect_out '^probe gateway failed: gateway 192.0.2.99: no reply to ping within [0-9]+ ms: reverting$'
+        expect_out '^run 3 \(drift\): held, nothing applied$'
+        [ "$(grep -cE '^probe gateway: (passes|fails) before the change' "$TMP/log")" = 2 ] ||
+                fail "probes ran other than at start and for the new revision"
+        ip -n "$NS" route show default | grep -q 'via 192.0.2.1 ' || fail "the daemon did not put the route back: $(ip -n "$NS" route)"
+        eq "$(J .revision)" "$good_rev" "the revision in force"
+        eq "$(cond Held)" "True RevisionReverted" "Held (daemon)"
+        J '.conditions[] | select(.type == "Held") | .message' | grep -q 'probe gateway failed' ||
+                fail "the daemon's Held message lacks the probe"
+        gw_teardown
+}
+
 # The one known difference: show leaves out the kernel's own routes (connected,
 # link-local), so a snapshot's plan cannot count them among the routes a
 # deleted link takes with it. Cut from both plans; KERNEL_ROUTE_RISKS counts
@@ -362,4 +457,6 @@ if command -v unshare >/dev/null; then
 else
         t "journal: RECONCILE_KIND, _NAME, _REVISION, INTERFACE and MESSAGE_ID per event" test_journal_fields "no unshare"
 fi
+t "probes: a revision that loses the gateway is reverted and held; a good one is confirmed" test_probe_revert ${NO_JQ:-}
+t "probes: the daemon reverts a new revision that loses the gateway, and probes no drift repair" test_daemon_probe_revert ${NO_JQ:-}
 t "plan --live: against a show --snapshot, the same plan as on the host (fresh, in sync, drift, prune)" test_plan_live ${NO_JQ:-}

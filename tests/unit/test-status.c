@@ -219,14 +219,45 @@ static void test_runs_fold_in(void **state) {
         assert_int_equal(again.n_res, 4);
         record(&again, "bbbb", &want, PASS_OK, true, 0, 3000);
         j = parsed(&again);
-        /* A new revision: Drifted clears, the counter stays; held is not Ready. */
-        assert_string_equal(condition(j, "Drifted", "status"), "False");
-        assert_string_equal(jpath(j, "repairs_total", "bridge"), "1");
-        assert_string_equal(jpath(resource_json(j, "br0"), "repairs", NULL), "0");
+        /* A held revision is not in force: the revision, Drifted and the repairs stay; held is not Ready. */
+        assert_string_equal(jpath(j, "revision", NULL), "aaaa");
+        assert_string_equal(condition(j, "Drifted", "status"), "True");
+        assert_string_equal(jpath(resource_json(j, "br0"), "repairs", NULL), "1");
         assert_string_equal(condition(j, "Held", "status"), "True");
+        assert_string_equal(condition(j, "Held", "message"),
+                            "revision bbbb was reverted and is held: run `reconcile release` or change the manifests");
         assert_string_equal(condition(j, "Ready", "reason"), "Held");
         assert_string_equal(jpath(j, "last_run", "result"), "held");
         assert_string_equal(jpath(j, "runs", NULL), "3");
+        json_object_put(j);
+
+        /* A new revision applied: Drifted clears, per-resource repairs restart, the counter stays. */
+        record(&again, "cccc", &want, PASS_OK, false, 0, 3500);
+        j = parsed(&again);
+        assert_string_equal(jpath(j, "revision", NULL), "cccc");
+        assert_string_equal(condition(j, "Drifted", "status"), "False");
+        assert_string_equal(condition(j, "Held", "status"), "False");
+        assert_string_equal(jpath(j, "repairs_total", "bridge"), "1");
+        assert_string_equal(jpath(resource_json(j, "br0"), "repairs", NULL), "0");
+        json_object_put(j);
+
+        /* A run that put its change back: held with the reason, what it did is pending again. */
+        struct action back = { .op = OP_UPDATE, .kind = KIND_BRIDGE, .name = "br1", .result = 0 };
+        struct plan p3 = { .actions = &back, .n_actions = 1 };
+        pass(&again, &p3, NULL);
+        struct pass_result failed = { .status = PASS_ERROR, .n_done = 1 };
+        struct status_run reverted = { .revision = "dddd", .revision_source = "digest", .digest = "dddd", .trigger = "test",
+                                       .want = &want, .res = &failed, .started = 3600,
+                                       .reverted = "probe gateway failed: gateway 192.0.2.1: no reply" };
+        status_record(&again, &reverted);
+        j = parsed(&again);
+        assert_string_equal(jpath(j, "revision", NULL), "cccc");
+        assert_string_equal(condition(j, "Held", "message"),
+                            "revision dddd was reverted (probe gateway failed: gateway 192.0.2.1: no reply) and is held: "
+                            "run `reconcile release` or change the manifests");
+        assert_string_equal(condition(j, "Degraded", "status"), "False");
+        assert_string_equal(jpath(resource_json(j, "br1"), "status", NULL), "pending");
+        assert_string_equal(jpath(resource_json(j, "br1"), "reason", NULL), "reverted with its revision, which is held");
         json_object_put(j);
 
         /* A checker's pending item, with its reason and since-time. */
@@ -299,6 +330,66 @@ static void test_git_revision(void **state) {
         free(rev);
 }
 
+static void test_probes(void **state) {
+        (void) state;
+        FILE *null_f = fopen("/dev/null", "w");
+        diag_set_stream(null_f);
+        for (int t = 0; t < _PROBE_TYPE_MAX; t++)
+                assert_int_equal(enum_from_string(&probe_type_table, enum_to_string(&probe_type_table, t)), t);
+        struct probe p;
+        assert_int_equal(probe_parse("gateway", &p), 0);
+        assert_int_equal(p.type, PROBE_GATEWAY);
+        probe_done(&p);
+        assert_int_equal(probe_parse("tcp:[2001:db8::1]:443", &p), 0);
+        assert_string_equal(p.host, "2001:db8::1");
+        assert_string_equal(p.port, "443");
+        probe_done(&p);
+        assert_int_equal(probe_parse("tcp:example.net:22", &p), 0);
+        assert_string_equal(p.host, "example.net");
+        probe_done(&p);
+        assert_int_equal(probe_parse("dns:example.net", &p), 0);
+        assert_string_equal(p.arg, "example.net");
+        probe_done(&p);
+        const char *bad[] = { "gateway:1.2.3.4", "dns:", "tcp:host", "tcp:host:http", "tcp::22", "exec:", "ping:x", "" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(probe_parse(bad[i], &p), -EINVAL);
+        /* exec in this process's namespace: the output is the error. */
+        assert_int_equal(probe_parse("exec:echo broken; exit 3", &p), 0);
+        assert_int_equal(probe_run(&p, NULL, 2000), -EIO);
+        assert_string_equal(p.error, "broken; exit status 3");
+        probe_done(&p);
+        assert_int_equal(probe_parse("exec:exit 3", &p), 0);
+        assert_int_equal(probe_run(&p, NULL, 2000), -EIO);
+        assert_string_equal(p.error, "exit status 3");
+        probe_done(&p);
+        assert_int_equal(probe_parse("exec:sleep 5", &p), 0);
+        assert_int_equal(probe_run(&p, NULL, 300), -ETIMEDOUT);
+        assert_string_equal(p.error, "no answer within 300 ms");
+        probe_done(&p);
+        /* Only what passed before must pass after; one that never passes is named. */
+        struct probe v[3];
+        assert_int_equal(probe_parse("exec:true", &v[0]), 0);
+        assert_int_equal(probe_parse("exec:false", &v[1]), 0);
+        char flag[128], cmd[200];
+        snprintf(flag, sizeof(flag), "%s/ok", dir);
+        snprintf(cmd, sizeof(cmd), "exec:test ! -e %s", flag);
+        assert_int_equal(probe_parse(cmd, &v[2]), 0);
+        probes_before(v, 3, NULL, 2000);
+        assert_true(v[0].passed_before);
+        assert_false(v[1].passed_before);
+        assert_true(v[2].passed_before);
+        assert_null(probes_confirm(v, 2, NULL, 2, NULL)); /* exec:false was not required */
+        FILE *f = fopen(flag, "w");
+        fclose(f);
+        v[2].passed_after = false;
+        assert_ptr_equal(probes_confirm(v, 3, NULL, 1, NULL), &v[2]);
+        assert_string_equal(v[2].error, "exit status 1");
+        for (size_t i = 0; i < 3; i++)
+                probe_done(&v[i]);
+        diag_set_stream(NULL);
+        fclose(null_f);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -307,6 +398,7 @@ int main(void) {
                 T(test_runs_fold_in),
                 T(test_metrics_escape_labels),
                 T(test_git_revision),
+                T(test_probes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
