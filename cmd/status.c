@@ -60,6 +60,12 @@ static void print_text(json_object *root) {
                 printf("last run:  %s (%s): %s in %s s\n", jget(last, "time") ?: "never", jget(last, "trigger") ?: "-",
                        jget(last, "result") ?: "-", jget(last, "seconds") ?: "0");
         printf("last success: %s\n", jget(root, "last_success") ?: "never");
+        json_object *pull;
+        if (json_object_object_get_ex(root, "pull", &pull)) {
+                const char *commit = jget(pull, "commit");
+                printf("pull:      %s%s%.12s at %s: %s\n", jget(pull, "result") ?: "?", commit && *commit ? " commit " : "",
+                       commit ? commit : "", jget(pull, "time") ?: "?", jget(pull, "reason") ?: "");
+        }
         if (json_object_object_get_ex(root, "conditions", &conds))
                 for (size_t i = 0; i < json_object_array_length(conds); i++) {
                         json_object *c = json_object_array_get_idx(conds, i);
@@ -90,6 +96,28 @@ static void print_text(json_object *root) {
                 }
 }
 
+/* examples/gitops/reconcile-pull's last outcome, beside the status file: key=value lines. */
+static json_object *pull_status(const char *status_file) {
+        const char *slash = strrchr(status_file, '/');
+        int dir_len = slash ? (int) (slash - status_file) : 0;
+        _cleanup_free_ char *path = slash ? xasprintf("%.*s/pull.status", dir_len, status_file) : xstrdup("pull.status");
+        _cleanup_free_ char *text = file_read(path);
+        if (!text)
+                return NULL;
+        json_object *o = json_object_new_object();
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                char *eq = strchr(line, '=');
+                if (eq && eq != line) {
+                        *eq = '\0';
+                        json_object_object_add(o, line, json_object_new_string(eq + 1));
+                }
+        }
+        return o;
+}
+
 int cmd_status(struct options *o) {
         _cleanup_free_ char *text = file_read(o->status_file);
         if (!text) {
@@ -103,10 +131,16 @@ int cmd_status(struct options *o) {
                 diag_plain(-EBADMSG, "%s: not a status file", o->status_file);
                 return EXIT_ERROR;
         }
+        json_object *pull = pull_status(o->status_file);
+        if (pull)
+                json_object_object_add(root, "pull", pull);
         if (o->output && strcmp(o->output, "json") == 0)
-                fputs(text, stdout);
+                fputs(pull ? json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) : text,
+                      stdout);
         else
                 print_text(root);
+        if (pull && o->output && strcmp(o->output, "json") == 0)
+                fputc('\n', stdout);
         json_object_put(root);
         return EXIT_OK;
 }

@@ -361,6 +361,70 @@ test_daemon_probe_revert() {
         gw_teardown
 }
 
+# examples/gitops/reconcile-pull against a local bare repository: a signed
+# commit is checked out and swapped in; an unsigned one, or one signed by a
+# key the operator's keyring lacks, changes nothing and shows in status.
+test_gitops_pull() {
+        local keys=$TMP/signer ring=$TMP/keyring other=$TMP/other work=$TMP/work bare=$TMP/repo.git
+        mkdir -m 700 "$keys" "$ring" "$other"
+        GNUPGHOME=$keys gpg -q --batch --passphrase '' --quick-gen-key 'ci <ci@example.org>' ed25519 sign never 2>/dev/null ||
+                { fail "gpg key"; return; }
+        GNUPGHOME=$other gpg -q --batch --passphrase '' --quick-gen-key 'mallory <m@example.org>' ed25519 sign never 2>/dev/null
+        GNUPGHOME=$keys gpg -q --batch --export ci@example.org | GNUPGHOME=$ring gpg -q --batch --import 2>/dev/null
+        git init -q --bare -b main "$bare"
+        git init -q -b main "$work"
+        git -C "$work" config user.name ci; git -C "$work" config user.email ci@example.org
+        mkdir -p "$work/hosts/web1"
+        printf 'version: 1\nbridges:\n  br0: {}\n' >"$work/hosts/web1/host.yaml"
+        git -C "$work" add . && GNUPGHOME=$keys git -C "$work" commit -q -S -m one && git -C "$work" push -q "$bare" main ||
+                { fail "signed commit"; return; }
+        local one; one=$(git -C "$work" rev-parse HEAD)
+        export RECONCILE_PULL_REPO=$bare RECONCILE_PULL_SUBDIR=hosts/web1 RECONCILE_PULL_DIR=$TMP/pull \
+                RECONCILE_PULL_LINK=$TMP/manifests.d RECONCILE_PULL_STATUS=$TMP/pull.status GNUPGHOME=$ring
+        OUT=$(sh "$ROOT/examples/gitops/reconcile-pull" 2>&1); RC=$?
+        expect_rc 0
+        eq "$(readlink "$TMP/manifests.d")" "$TMP/pull/checkouts/$one/hosts/web1" "the symlink after a signed commit"
+        eq "$(sed -n 's/^result=//p' "$TMP/pull.status")" applied "pull result"
+        eq "$(sed -n 's/^commit=//p' "$TMP/pull.status")" "$one" "pull commit"
+        OUT=$("$RECONCILE" -d "$TMP/manifests.d" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" apply 2>&1); RC=$?
+        expect_rc 0
+        link_exists br0 || fail "the pulled manifests were not applied"
+        eq "$(J .revision)" "$one" "the status's revision is the pulled commit"
+        eq "$(J .revision_source)" git "the revision's source"
+        # Unchanged: nothing to do.
+        OUT=$(sh "$ROOT/examples/gitops/reconcile-pull" 2>&1); RC=$?
+        expect_rc 0
+        eq "$(sed -n 's/^result=//p' "$TMP/pull.status")" current "pull result when nothing changed"
+        # Unsigned, then signed by a stranger: refused, the symlink stays.
+        printf 'version: 1\nbridges:\n  br0: {}\n  evil: {}\n' >"$work/hosts/web1/host.yaml"
+        git -C "$work" commit -q -am unsigned && git -C "$work" push -q "$bare" main
+        OUT=$(sh "$ROOT/examples/gitops/reconcile-pull" 2>&1); RC=$?
+        expect_rc 1
+        eq "$(readlink "$TMP/manifests.d")" "$TMP/pull/checkouts/$one/hosts/web1" "the symlink after an unsigned commit"
+        eq "$(sed -n 's/^result=//p' "$TMP/pull.status")" refused "pull result of an unsigned commit"
+        eq "$(sed -n 's/^commit=//p' "$TMP/pull.status")" "$(git -C "$work" rev-parse HEAD)" "the refused commit"
+        eq "$(sed -n 's/^reason=//p' "$TMP/pull.status")" "signature not verified: the commit is not signed" "the unsigned commit's reason"
+        [ ! -e "$TMP/pull/checkouts/$(git -C "$work" rev-parse HEAD)" ] || fail "an unsigned commit was checked out"
+        GNUPGHOME=$other git -C "$work" -c user.signingkey=m@example.org commit -q --amend -S -m stranger && git -C "$work" push -q -f "$bare" main
+        OUT=$(sh "$ROOT/examples/gitops/reconcile-pull" 2>&1); RC=$?
+        expect_rc 1
+        eq "$(sed -n 's/^result=//p' "$TMP/pull.status")" refused "pull result of a stranger's commit"
+        grep -q "^reason=signature not verified: .*No public key" "$TMP/pull.status" || fail "no reason: $(cat "$TMP/pull.status")"
+        eq "$(readlink "$TMP/manifests.d")" "$TMP/pull/checkouts/$one/hosts/web1" "the symlink after a stranger's commit"
+        rc status --status-file "$TMP/status.json"; expect_rc 0
+        expect_out "^pull: +refused commit $(git -C "$work" rev-parse HEAD | cut -c1-12) at .*: signature not verified"
+        rc status --status-file "$TMP/status.json" -o json; expect_rc 0
+        eq "$(printf '%s' "$OUT" | jq -r .pull.result)" refused "status -o json .pull.result"
+        eq "$(printf '%s' "$OUT" | jq -r .revision)" "$one" "status -o json .revision with a pull"
+        # A signed commit again: swapped in.
+        printf 'version: 1\nbridges:\n  br0: {}\n  br1: {}\n' >"$work/hosts/web1/host.yaml"
+        GNUPGHOME=$keys git -C "$work" commit -q -S -am three && git -C "$work" push -q -f "$bare" main
+        OUT=$(sh "$ROOT/examples/gitops/reconcile-pull" 2>&1); RC=$?
+        expect_rc 0
+        eq "$(readlink "$TMP/manifests.d")" "$TMP/pull/checkouts/$(git -C "$work" rev-parse HEAD)/hosts/web1" "the symlink after a signed commit again"
+        unset RECONCILE_PULL_REPO RECONCILE_PULL_SUBDIR RECONCILE_PULL_DIR RECONCILE_PULL_LINK RECONCILE_PULL_STATUS GNUPGHOME
+}
+
 # The one known difference: show leaves out the kernel's own routes (connected,
 # link-local), so a snapshot's plan cannot count them among the routes a
 # deleted link takes with it. Cut from both plans; KERNEL_ROUTE_RISKS counts
@@ -459,4 +523,9 @@ else
 fi
 t "probes: a revision that loses the gateway is reverted and held; a good one is confirmed" test_probe_revert ${NO_JQ:-}
 t "probes: the daemon reverts a new revision that loses the gateway, and probes no drift repair" test_daemon_probe_revert ${NO_JQ:-}
+if command -v gpg >/dev/null && command -v git >/dev/null; then
+        t "gitops: the pull script swaps in signed commits only; a refusal shows in status" test_gitops_pull ${NO_JQ:-}
+else
+        t "gitops: the pull script swaps in signed commits only" test_gitops_pull "git or gpg not installed"
+fi
 t "plan --live: against a show --snapshot, the same plan as on the host (fresh, in sync, drift, prune)" test_plan_live ${NO_JQ:-}
