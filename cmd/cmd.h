@@ -20,6 +20,7 @@ struct options {
         const char *status_file;  /* --status-file; the daemon's default /run/reconcile/status.json */
         bool status_file_given;   /* apply writes one only when asked */
         bool snapshot;            /* show --snapshot */
+        const char *hostname;     /* the manifests' host: globs match this; NULL: this host's name */
         const char *live_file;    /* plan --live FILE */
         const char *metrics_dir;  /* --metrics-dir: reconcile.prom for node_exporter; NULL off */
         const char *revision, *revision_source; /* of the manifests loaded; NULL: read them from the directory */

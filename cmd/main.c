@@ -210,7 +210,7 @@ static const char *hostname(char *buf, size_t size) {
 
 int load_manifests(const struct options *o, struct manifest_set *set) {
         char host[256];
-        int r = manifests_load(o->manifests, hostname(host, sizeof(host)), true, set);
+        int r = manifests_load(o->manifests, o->hostname ? o->hostname : hostname(host, sizeof(host)), true, set);
         if (r < 0)
                 diag_plain(r, "%s: manifests are invalid; nothing was changed", o->manifests);
         return r;
@@ -370,7 +370,10 @@ static int cmd_plan_live(struct options *o) {
         struct snapshot snap = { 0 };
         int status = EXIT_ERROR;
         unsigned errors_before = diag_error_count();
-        if (load_manifests(o, &set) < 0 || snapshot_load(o->live_file, &snap) < 0) {
+        int r = snapshot_load(o->live_file, &snap);
+        o->hostname = r >= 0 ? snap.hostname : NULL;
+        if (r < 0 || load_manifests(o, &set) < 0) {
+                snapshot_done(&snap);
                 if (json(o)) {
                         struct plan none = { 0 };
                         plan_print_json(stdout, &none, false, "invalid", o->errors);
@@ -391,7 +394,7 @@ static int cmd_plan_live(struct options *o) {
                 if (uncovered[k])
                         diag_info("%s: the snapshot does not cover %s: %zu declared, not planned", o->live_file,
                                   kind_to_section(k), uncovered[k]);
-        int r = run_plan(&run);
+        r = run_plan(&run);
         if (r == -ELOOP)
                 diag_plain(r, "the manifests' dependencies form a cycle; nothing was planned");
         if (json(o))

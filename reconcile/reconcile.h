@@ -1268,6 +1268,7 @@ struct snapshot {
         struct model live;
         struct ledger ledger;
         char *netns, *libvirt_uri; /* the scope show ran in; NULL: the defaults */
+        char *hostname;            /* of the host show ran on, for the manifests' host: globs */
         uint32_t kinds;            /* covered */
         char **files;              /* what the live model's positions point to */
         size_t n_files;

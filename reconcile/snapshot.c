@@ -36,6 +36,12 @@ int snapshot_write_trailer(FILE *f, const struct run *run) {
         const struct run_opts *o = run->opts;
         fputs("# reconcile snapshot: for `reconcile plan --live FILE`; the lines below are its scope and ledger\n", f);
         write_field(f, "format", "1");
+        /* Manifests for some hosts only (host: globs) are read as for this one. */
+        char host[256];
+        if (gethostname(host, sizeof(host)) == 0) {
+                host[sizeof(host) - 1] = '\0';
+                write_field(f, "hostname", host);
+        }
         if (o->ctx.netns)
                 write_field(f, "netns", o->ctx.netns);
         if (o->ctx.libvirt_uri)
@@ -68,6 +74,7 @@ void snapshot_done(struct snapshot *s) {
         free(s->files);
         ledger_done(&s->ledger);
         free(s->netns);
+        free(s->hostname);
         free(s->libvirt_uri);
         memset(s, 0, sizeof(*s));
 }
@@ -146,6 +153,8 @@ int snapshot_load(const char *path, struct snapshot *s) {
                         format = true;
                 } else if (strcmp(key, "netns") == 0)
                         s->netns = xstrdup(value);
+                else if (strcmp(key, "hostname") == 0)
+                        s->hostname = xstrdup(value);
                 else if (strcmp(key, "libvirt-uri") == 0)
                         s->libvirt_uri = xstrdup(value);
                 else if (strcmp(key, "kinds") == 0) {

@@ -425,6 +425,33 @@ test_gitops_pull() {
         unset RECONCILE_PULL_REPO RECONCILE_PULL_SUBDIR RECONCILE_PULL_DIR RECONCILE_PULL_LINK RECONCILE_PULL_STATUS GNUPGHOME
 }
 
+# examples/ci/plan-hosts.sh: every host's plan from its snapshot; errors fail the step.
+test_ci_plan_hosts() {
+        local repo=$TMP/fleet
+        mkdir -p -m 700 "$repo/hosts" "$repo/snapshots"
+        mkdir -m 700 "$repo/hosts/web1" "$repo/hosts/web2"
+        manifest "$two"
+        rc apply; expect_rc 0
+        "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" show --snapshot >"$repo/snapshots/web1.yaml" 2>/dev/null
+        cp "$repo/snapshots/web1.yaml" "$repo/snapshots/web2.yaml"
+        printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  br1: {}\n  br2: {}\n' >"$repo/hosts/web1/host.yaml"
+        printf 'version: 1\nbridges:\n  br0: { mtu: 99999 }\n' >"$repo/hosts/web2/host.yaml"
+        chmod 600 "$repo"/hosts/*/host.yaml
+        OUT=$(cd "$TMP" && RECONCILE=$RECONCILE PLAN_DIR=$TMP/plans sh "$ROOT/examples/ci/plan-hosts.sh" "$repo" 2>&1); RC=$?
+        expect_rc 1
+        expect_out '^== web1: changes$'
+        expect_out '^   \+ bridge br2 '
+        expect_out '^== web2: ERRORS$'
+        expect_out '^2 hosts planned, 1 with changes, some failed$'
+        eq "$(jq -c .summary "$TMP/plans/web1.json")" \
+                '{"create":1,"update":0,"replace":0,"delete":0,"adopt":0,"pending":0,"errors":0}' "web1's JSON plan"
+        printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  br1: {}\n' >"$repo/hosts/web2/host.yaml"
+        OUT=$(cd "$TMP" && RECONCILE=$RECONCILE PLAN_DIR=$TMP/plans sh "$ROOT/examples/ci/plan-hosts.sh" "$repo" 2>&1); RC=$?
+        expect_rc 0
+        expect_out '^== web2: in sync$'
+        expect_out '^2 hosts planned, 1 with changes$'
+}
+
 # The one known difference: show leaves out the kernel's own routes (connected,
 # link-local), so a snapshot's plan cannot count them among the routes a
 # deleted link takes with it. Cut from both plans; KERNEL_ROUTE_RISKS counts
@@ -529,3 +556,4 @@ else
         t "gitops: the pull script swaps in signed commits only" test_gitops_pull "git or gpg not installed"
 fi
 t "plan --live: against a show --snapshot, the same plan as on the host (fresh, in sync, drift, prune)" test_plan_live ${NO_JQ:-}
+t "ci: plan-hosts.sh plans each host from its snapshot and fails on errors" test_ci_plan_hosts ${NO_JQ:-}
