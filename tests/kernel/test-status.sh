@@ -452,6 +452,41 @@ test_ci_plan_hosts() {
         expect_out '^2 hosts planned, 1 with changes$'
 }
 
+# examples/ansible/rollout.yml against three local targets (network
+# namespaces): the second wave's host loses what its probe checks, reverts and
+# fails the play; the third is never touched.
+test_ansible_rollout() {
+        local repo=$TMP/fleet h
+        local hosts="$NS-a $NS-b $NS-c"
+        mkdir -p -m 700 "$repo/hosts"
+        : >"$TMP/inventory.ini"
+        echo '[fleet]' >>"$TMP/inventory.ini"
+        for h in $hosts; do
+                ip netns add "$h" || { fail "namespace $h"; return; }
+                mkdir -p -m 700 "$repo/hosts/$h" "$TMP/$h"
+                printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n' >"$repo/hosts/$h/host.yaml"
+                echo "$h ansible_connection=local ansible_python_interpreter=$(command -v python3) reconcile_netns=$h reconcile_manifests=$TMP/$h/manifests reconcile_state_dir=$TMP/$h/state reconcile_status_file=$TMP/$h/status.json" >>"$TMP/inventory.ini"
+        done
+        printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  evil: {}\n' >"$repo/hosts/$NS-b/host.yaml"
+        OUT=$(cd "$TMP" && PATH=$(dirname "$RECONCILE"):$PATH ANSIBLE_NOCOLOR=1 ansible-playbook -i "$TMP/inventory.ini" \
+                "$ROOT/examples/ansible/rollout.yml" -e manifests_root="$repo" -e confirm_seconds=3 \
+                -e '{"reconcile_probes": ["exec:! ip link show evil >/dev/null 2>&1"]}' 2>&1); RC=$?
+        [ "$RC" -ne 0 ] || fail "the play passed though $NS-b was reverted"
+        expect_out "ok: \[$NS-a\]"
+        expect_out "fatal: \[$NS-b\]"
+        expect_no_out "\[$NS-c\]"
+        ip -n "$NS-a" link show br0 >/dev/null 2>&1 || fail "wave 1 did not apply on $NS-a"
+        ip -n "$NS-b" link show evil >/dev/null 2>&1 && fail "$NS-b kept the revision its probe failed"
+        ip -n "$NS-c" link show br0 >/dev/null 2>&1 && fail "$NS-c was touched after a failed wave"
+        eq "$(jq -r '.conditions[] | select(.type == "Held") | .status' "$TMP/$NS-b/status.json")" True "$NS-b held"
+        jq -r '.conditions[] | select(.type == "Held") | .message' "$TMP/$NS-b/status.json" |
+                grep -q 'probe exec:! ip link show evil >/dev/null 2>&1 failed: exit status 1' ||
+                fail "$NS-b's Held message: $(jq -r '.conditions[] | select(.type == "Held") | .message' "$TMP/$NS-b/status.json")"
+        eq "$(jq -r '.conditions[] | select(.type == "Ready") | .status' "$TMP/$NS-a/status.json")" True "$NS-a ready"
+        [ ! -e "$TMP/$NS-c/status.json" ] || fail "$NS-c has a status"
+        for h in $hosts; do ip netns del "$h"; done
+}
+
 # The one known difference: show leaves out the kernel's own routes (connected,
 # link-local), so a snapshot's plan cannot count them among the routes a
 # deleted link takes with it. Cut from both plans; KERNEL_ROUTE_RISKS counts
@@ -557,3 +592,9 @@ else
 fi
 t "plan --live: against a show --snapshot, the same plan as on the host (fresh, in sync, drift, prune)" test_plan_live ${NO_JQ:-}
 t "ci: plan-hosts.sh plans each host from its snapshot and fails on errors" test_ci_plan_hosts ${NO_JQ:-}
+if command -v ansible-playbook >/dev/null; then
+        t "ansible: rollout.yml in waves stops after a host whose probe reverted it" test_ansible_rollout ${NO_JQ:-}
+else
+        t "ansible: rollout.yml in waves stops after a host whose probe reverted it" test_ansible_rollout \
+                "ansible-playbook not installed (make bench-deps installs it)"
+fi
