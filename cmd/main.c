@@ -372,7 +372,9 @@ static int cmd_plan_live(struct options *o) {
         unsigned errors_before = diag_error_count();
         int r = snapshot_load(o->live_file, &snap);
         o->hostname = r >= 0 ? snap.hostname : NULL;
-        if (r < 0 || load_manifests(o, &set) < 0) {
+        int loaded = r < 0 ? r : load_manifests(o, &set);
+        o->hostname = NULL; /* the snapshot's, freed with it */
+        if (loaded < 0) {
                 snapshot_done(&snap);
                 if (json(o)) {
                         struct plan none = { 0 };
