@@ -50,10 +50,11 @@ void daemon_log_actions(const struct options *o, const struct plan *p);
 
 /* reconcile status, and the status after a pass (cmd/status.c). */
 int cmd_status(struct options *o);
-/* Fold a pass over want (NULL: the manifests were invalid) into s and write
- * the status file and the metrics as the options say. */
+/* Fold a pass over want (NULL: the manifests were invalid) into s. */
 void status_after_pass(struct options *o, struct status *s, const char *trigger, const struct model *want,
                        const struct pass_result *res, int64_t started, double seconds);
+/* Write the status file and the metrics as the options say. */
+void status_save(const struct options *o, const struct status *s);
 double monotonic_seconds(void);
 
 /* apply --confirm, confirm and release (cmd/confirm.c): the waiting and the words. */

@@ -300,8 +300,11 @@ static void publish_status(struct daemon *d, unsigned run, const char *trigger, 
                 snprintf(msg, sizeof(msg), "manifests %s do not parse; revision %.12s stays in force",
                          d->last_error_digest, d->status.revision ? d->status.revision : "-");
                 status_mark_invalid(&d->status, msg, started);
-                status_write(&d->status, d->o->status_file, d->o->metrics_dir);
         }
+        /* The run rebuilt the per-resource list: what other parts of the daemon keep
+         * (a health checker's reals that are down, with why and since when) goes
+         * back in here with status_add_pending, before the file is written. */
+        status_save(d->o, &d->status);
         _cleanup_free_ char *line = status_summary(&d->status);
         sd_notifyf(0, "STATUS=run %u (%s): %s", run, trigger, line);
 }

@@ -444,6 +444,7 @@ static int cmd_apply(struct options *o) {
                 if (!valid)
                         o->digest = set.digest;
                 status_after_pass(o, &status, "apply", valid ? &set.model : NULL, &res, started, monotonic_seconds() - t0);
+                status_save(o, &status);
                 if (!o->errors)
                         diag_capture(was_capture);
                 o->status = NULL;

@@ -42,6 +42,9 @@ void status_after_pass(struct options *o, struct status *s, const char *trigger,
                 .reverted = o->reverted,
         };
         status_record(s, &run);
+}
+
+void status_save(const struct options *o, const struct status *s) {
         if (o->status_file)
                 make_parent(o->status_file);
         status_write(s, o->status_file, o->metrics_dir);
