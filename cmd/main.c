@@ -42,7 +42,7 @@ static void usage(FILE *f) {
               "                           that passed before it pass after it: gateway, dns:NAME,\n"
               "                           tcp:HOST:PORT, exec:COMMAND (repeatable)\n"
               "      --status-file PATH   status written by daemon (and apply, if given), read by status\n"
-              "                           (default /run/reconcile/status.json)\n"
+              "                           (default /run/reconcile/status.json; with --netns NAME, status-NAME.json)\n"
               "      --metrics-dir DIR    write DIR/reconcile.prom for node_exporter's textfile collector\n"
               "      --snapshot           show: add the scope, covered kinds and ledger, for plan --live\n"
               "      --live FILE          plan: against a `show --snapshot` file instead of this host\n"
@@ -485,6 +485,14 @@ int main(int argc, char **argv) {
         }
         if (strcmp(o.command, "validate") == 0)
                 return cmd_validate(&o);
+        /* One daemon per namespace: each has a file of its own by default. */
+        static char netns_status[300];
+        if (!o.status_file && o.run.ctx.netns) {
+                const char *slash = strrchr(o.run.ctx.netns, '/');
+                snprintf(netns_status, sizeof(netns_status), "/run/reconcile/status-%s.json",
+                         slash ? slash + 1 : o.run.ctx.netns);
+                o.status_file = netns_status;
+        }
         if (!o.status_file)
                 o.status_file = "/run/reconcile/status.json";
         if (strcmp(o.command, "status") == 0)

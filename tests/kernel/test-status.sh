@@ -205,6 +205,21 @@ bridges: [ not a mapping'
         eq "$(cond Degraded)" "True ManifestsInvalid" "Degraded"
 }
 
+# Without --status-file a daemon in a namespace writes a file of its own, and status there reads it.
+test_default_status_file() {
+        manifest "$two"
+        local f=/run/reconcile/status-$NS.json
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >"$TMP/log" 2>&1 &
+        local dpid=$! i
+        for i in $(seq 1 250); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+        kill -TERM $dpid; wait $dpid
+        [ -f "$f" ] || { fail "no $f"; return; }
+        rc status -o json; expect_rc 0
+        eq "$(printf '%s' "$OUT")" "$(cat "$f")" "status --netns reads the namespace's file"
+        eq "$(printf '%s' "$OUT" | jq -r '.resources | length')" 2 "resources in the namespace's file"
+        rm -f "$f"
+}
+
 # The daemon's events in the journal: a journald stand-in on the native
 # socket in a mount namespace of the test's own, one JSON object per entry.
 test_journal_fields() {
@@ -229,7 +244,7 @@ py=\$!
 for i in \$(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.02; done
 # A held revision first: the daemon says so once, then exits on SIGTERM.
 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null >/dev/null 2>&1
-"$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >"$TMP/held.log" 2>&1 &
+"$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/held.json" >"$TMP/held.log" 2>&1 &
 d=\$!
 for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/held.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
@@ -578,6 +593,7 @@ fi
 t "status: a held revision, then released" test_held_revision ${NO_JQ:-}
 t "status: the daemon's status file, STATUS= and WATCHDOG=1" test_daemon_status_file ${NO_JQ:-}
 t "status: invalid manifests keep the revision in force and degrade" test_daemon_invalid_manifests ${NO_JQ:-}
+t "status: a daemon in a namespace has a status file of its own by default" test_default_status_file ${NO_JQ:-}
 if command -v unshare >/dev/null; then
         t "journal: RECONCILE_KIND, _NAME, _REVISION, INTERFACE and MESSAGE_ID per event" test_journal_fields ${NO_JQ:-}
 else
