@@ -218,6 +218,7 @@ test_default_status_file() {
         eq "$(printf '%s' "$OUT")" "$(cat "$f")" "status --netns reads the namespace's file"
         eq "$(printf '%s' "$OUT" | jq -r '.resources | length')" 2 "resources in the namespace's file"
         rm -f "$f"
+        rmdir /run/reconcile 2>/dev/null # made by this test, unless a daemon of the host has its file there
 }
 
 # The daemon's events in the journal: a journald stand-in on the native
