@@ -1,10 +1,14 @@
 # reconcile: build, test, demo. `make deps demo` then `make check` on a fresh Debian 12.
 CC ?= cc
-PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd libvirt libxml-2.0 libmnl libipset
+PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd libmnl libipset
+# Compiled against, not linked: backends/libvirt-dl.c loads them with dlopen
+# when a libvirt kind is first used. Only tests that call libvirt link it.
+DL_PKGS := libvirt libxml-2.0
 # Evaluated on first use, not when make reads this file: in `make deps demo`
 # the packages that pkg-config describes are installed by the first goal.
-PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
-PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS) $(DL_PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)) -ldl)$(PKG_LIBS)
+DL_LIBS = $(eval DL_LIBS := $$(shell pkg-config --libs $(DL_PKGS)))$(DL_LIBS)
 CMOCKA_LIBS = $(eval CMOCKA_LIBS := $$(shell pkg-config --libs cmocka))$(CMOCKA_LIBS)
 
 CFLAGS ?= -O2 -g
@@ -55,6 +59,9 @@ TEST_BACKEND_OBJ := $(filter-out $(BUILD)/obj/backends/link.o,$(BACKEND_OBJ))
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
+
+# test-libvirt calls libvirt itself (a test:///default connection of its own).
+$(BUILD)/tests/test-libvirt: LDLIBS += $(DL_LIBS)
 
 # Tests that take the real link backend instead of the fake: they call the
 # backends' pure functions (diff) and never open a socket.

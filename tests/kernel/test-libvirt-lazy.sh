@@ -1,0 +1,82 @@
+#!/bin/bash
+# libvirt (and the libxml2 it needs) is loaded only when a run needs a libvirt
+# kind: the binary does not link it, a kernel-only run never maps it (the
+# dynamic loader's own log is the witness), and a host without it runs its
+# kernel kinds and gets one error for a libvirt kind.
+. "$(dirname "$0")/lib.sh"
+
+# The shared objects the dynamic loader mapped during one run, one per line.
+loaded_libs() {
+        LD_DEBUG=files "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" "$@" 2>&1 >/dev/null |
+                sed -n 's/.*file=\([^ ]*\) .*/\1/p' | sort -u
+}
+
+test_not_linked() {
+        OUT=$(ldd "$RECONCILE" 2>&1)
+        expect_out 'libmnl' # the witness reads the binary's libraries at all
+        expect_no_out 'libvirt|libxml2'
+}
+
+test_kernel_run_maps_no_libvirt() {
+        manifest 'version: 1
+bridges:
+  br0: { addresses: [10.9.0.1/24] }
+'
+        rc apply; expect_rc 0
+        OUT=$(loaded_libs plan)
+        expect_out '^libmnl'
+        expect_no_out 'libvirt|libxml2'
+        rc plan --exit-code; expect_rc 0 "the kernel-only run is a no-op"
+        manifest 'version: 1
+bridges:
+  br0: { addresses: [10.9.0.1/24] }
+networks:
+  n1: { mode: isolated }
+'
+        OUT=$(loaded_libs --libvirt-uri test:///default plan)
+        expect_out '^libvirt\.so\.0$'
+        expect_out '^libxml2\.so\.2$'
+        rc --libvirt-uri test:///default plan; expect_rc 0
+        expect_out '^\+ network n1'
+}
+
+# Run in a private mount namespace where libvirt.so.0 is an empty file.
+without_libvirt() {
+        local lib
+        lib=$(ldconfig -p | sed -n 's/^\t*libvirt\.so\.0 (libc6,x86-64) => //p' | head -1)
+        unshare -m bash -c 'mount --bind /dev/null "$1" && shift && exec "$@"' - "$lib" \
+                "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" "$@" 2>&1
+}
+
+test_host_without_libvirt() {
+        manifest 'version: 1
+bridges:
+  br0: {}
+'
+        OUT=$(without_libvirt apply); RC=$?
+        expect_rc 0 "a kernel-only apply without libvirt"
+        link_exists br0 || fail "br0 was not made"
+        manifest 'version: 1
+bridges:
+  br0: {}
+  br1: {}
+networks:
+  n1: { mode: isolated }
+'
+        OUT=$(without_libvirt --libvirt-uri test:///default plan); RC=$?
+        expect_rc 1 "a libvirt kind without libvirt"
+        expect_out '^error: libvirt backend: libvirt is not installed \((/.*/)?libvirt\.so\.0: '
+        [ "$(printf '%s\n' "$OUT" | grep -c 'not installed')" = 1 ] || fail "not said exactly once"
+        expect_out '^\+ bridge br1' # the kernel kinds are still planned
+}
+
+echo "1..3"
+if ! ldconfig -p | grep -q 'libvirt\.so\.0 '; then
+        t "the binary does not link libvirt or libxml2" test_not_linked
+        t "a kernel-only run maps no libvirt; a libvirt kind loads it" test_kernel_run_maps_no_libvirt "libvirt is not installed"
+        t "without libvirt: kernel kinds apply, a libvirt kind is one error" test_host_without_libvirt "libvirt is not installed"
+        exit 0
+fi
+t "the binary does not link libvirt or libxml2" test_not_linked
+t "a kernel-only run maps no libvirt; a libvirt kind loads it" test_kernel_run_maps_no_libvirt
+t "without libvirt: kernel kinds apply, a libvirt kind is one error" test_host_without_libvirt
