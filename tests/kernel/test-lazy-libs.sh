@@ -1,8 +1,9 @@
 #!/bin/bash
 # libvirt (and the libxml2 it needs) is loaded only when a run needs a libvirt
-# kind: the binary does not link it, a kernel-only run never maps it (the
-# dynamic loader's own log is the witness), and a host without it runs its
-# kernel kinds and gets one error for a libvirt kind.
+# kind, libsystemd only when the daemon notifies systemd: the binary links
+# neither, a kernel-only run never maps them (the dynamic loader's own log is
+# the witness), and a host without libvirt runs its kernel kinds and gets one
+# error for a libvirt kind. (test-daemon.sh checks the notifications arrive.)
 . "$(dirname "$0")/lib.sh"
 
 # The shared objects the dynamic loader mapped during one run, one per line.
@@ -14,7 +15,7 @@ loaded_libs() {
 test_not_linked() {
         OUT=$(ldd "$RECONCILE" 2>&1)
         expect_out 'libmnl' # the witness reads the binary's libraries at all
-        expect_no_out 'libvirt|libxml2'
+        expect_no_out 'libvirt|libxml2|libsystemd'
 }
 
 test_kernel_run_maps_no_libvirt() {
@@ -25,7 +26,7 @@ bridges:
         rc apply; expect_rc 0
         OUT=$(loaded_libs plan)
         expect_out '^libmnl'
-        expect_no_out 'libvirt|libxml2'
+        expect_no_out 'libvirt|libxml2|libsystemd'
         rc plan --exit-code; expect_rc 0 "the kernel-only run is a no-op"
         manifest 'version: 1
 bridges:
@@ -72,11 +73,11 @@ networks:
 
 echo "1..3"
 if ! ldconfig -p | grep -q 'libvirt\.so\.0 '; then
-        t "the binary does not link libvirt or libxml2" test_not_linked
-        t "a kernel-only run maps no libvirt; a libvirt kind loads it" test_kernel_run_maps_no_libvirt "libvirt is not installed"
+        t "the binary does not link libvirt, libxml2 or libsystemd" test_not_linked
+        t "a kernel-only run maps no libvirt or libsystemd; a libvirt kind loads libvirt" test_kernel_run_maps_no_libvirt "libvirt is not installed"
         t "without libvirt: kernel kinds apply, a libvirt kind is one error" test_host_without_libvirt "libvirt is not installed"
         exit 0
 fi
-t "the binary does not link libvirt or libxml2" test_not_linked
-t "a kernel-only run maps no libvirt; a libvirt kind loads it" test_kernel_run_maps_no_libvirt
+t "the binary does not link libvirt, libxml2 or libsystemd" test_not_linked
+t "a kernel-only run maps no libvirt or libsystemd; a libvirt kind loads libvirt" test_kernel_run_maps_no_libvirt
 t "without libvirt: kernel kinds apply, a libvirt kind is one error" test_host_without_libvirt
