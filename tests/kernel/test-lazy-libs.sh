@@ -41,6 +41,25 @@ networks:
         expect_out '^\+ network n1'
 }
 
+# A daemon of kernel kinds, after its first run and with its drift watches
+# open, has mapped neither: its own /proc/PID/maps is the witness.
+test_daemon_maps_no_libvirt() {
+        manifest 'version: 1
+bridges:
+  br0: { addresses: [10.9.0.1/24] }
+'
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" >"$TMP/log" 2>&1 &
+        local pid=$! i
+        for i in $(seq 1 250); do grep -q '^run 1 .*done' "$TMP/log" && break; sleep 0.02; done
+        grep -q '^run 1 .*done' "$TMP/log" || fail "the daemon did not finish its first run: $(cat "$TMP/log")"
+        link_exists br0 || fail "br0 was not made"
+        OUT=$(cat "/proc/$pid/maps")
+        expect_out 'libmnl'
+        expect_no_out 'libvirt|libxml2|libsystemd'
+        kill -TERM "$pid"
+        wait "$pid" || fail "the daemon exited with $?"
+}
+
 # Run in a private mount namespace where libvirt.so.0 is an empty file.
 without_libvirt() {
         local lib
@@ -71,13 +90,15 @@ networks:
         expect_out '^\+ bridge br1' # the kernel kinds are still planned
 }
 
-echo "1..3"
+echo "1..4"
 if ! ldconfig -p | grep -q 'libvirt\.so\.0 '; then
         t "the binary does not link libvirt, libxml2 or libsystemd" test_not_linked
         t "a kernel-only run maps no libvirt or libsystemd; a libvirt kind loads libvirt" test_kernel_run_maps_no_libvirt "libvirt is not installed"
         t "without libvirt: kernel kinds apply, a libvirt kind is one error" test_host_without_libvirt "libvirt is not installed"
+        t "a daemon of kernel kinds maps no libvirt or libsystemd" test_daemon_maps_no_libvirt
         exit 0
 fi
 t "the binary does not link libvirt, libxml2 or libsystemd" test_not_linked
 t "a kernel-only run maps no libvirt or libsystemd; a libvirt kind loads libvirt" test_kernel_run_maps_no_libvirt
 t "without libvirt: kernel kinds apply, a libvirt kind is one error" test_host_without_libvirt
+t "a daemon of kernel kinds maps no libvirt or libsystemd" test_daemon_maps_no_libvirt
