@@ -4,9 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/xmlwriter.h>
-
 #include "backends.h"
+#include "libvirt-dl.h"
 
 static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };

@@ -2,8 +2,6 @@
  * Changes go live where libvirt can take them and always to the persistent
  * definition; what needs a restart is a pending item, never a restart. */
 #include <errno.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
@@ -19,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "kind.h"
+#include "libvirt-dl.h"
 
 struct lv_state {
         virConnectPtr conn;
@@ -76,6 +75,9 @@ static int lv_open(const struct backend_ctx *ctx, void **state) {
                                   "libvirt backend: --netns %s with %s: libvirtd cannot see another network namespace; "
                                   "use a test:// URI or leave the libvirt kinds out (--only)",
                                   ctx->netns, uri);
+        int r = libvirt_dl_load(); /* here, not at start: a host without libvirt kinds never maps it */
+        if (r < 0)
+                return r;
         virSetErrorFunc(NULL, lv_quiet);
         struct lv_state *s = xcalloc(1, sizeof(*s));
         snprintf(s->uri, sizeof(s->uri), "%s", uri);
@@ -83,7 +85,7 @@ static int lv_open(const struct backend_ctx *ctx, void **state) {
                 snprintf(s->netns, sizeof(s->netns), "%s", ctx->netns);
         s->conn = virConnectOpen(uri);
         if (!s->conn) {
-                int r = diag_plain(-ECONNREFUSED, "libvirt backend: cannot connect to %s: %s", uri, lv_msg());
+                r = diag_plain(-ECONNREFUSED, "libvirt backend: cannot connect to %s: %s", uri, lv_msg());
                 free(s);
                 return r;
         }
@@ -2010,6 +2012,8 @@ static int lv_watch_open(const struct backend_ctx *ctx, void **watch) {
         int fds[2];
         if (strncmp(uri, "test:", 5) == 0)
                 return -ENOTSUP; /* the in-process driver has no other writer to watch */
+        if (!libvirt_dl_loaded())
+                return -ENOTSUP; /* the run that opened the backend loads it, or said why it could not */
         pthread_once(&once, lv_start_loop);
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;

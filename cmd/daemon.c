@@ -13,10 +13,10 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/uio.h>
 #include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,6 +243,43 @@ static bool stderr_is_journal(void) {
                (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
 }
 
+/* journald's native protocol, so that libsystemd is never loaded for it: one
+ * datagram of "KEY=value\n" fields; a value with a newline (a libvirt name may
+ * hold one) goes as "KEY\n", its length as 64-bit little-endian, the value, "\n". */
+static void journal_send(char *const *fields, size_t n) {
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+                close(fd);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *eq = strchr(fields[i], '=');
+                if (!eq || !strchr(eq + 1, '\n')) {
+                        fprintf(f, "%s\n", fields[i]);
+                        continue;
+                }
+                uint64_t vlen = strlen(eq + 1);
+                unsigned char le[8];
+                for (int b = 0; b < 8; b++)
+                        le[b] = (unsigned char) (vlen >> (8 * b));
+                fwrite(fields[i], 1, (size_t) (eq - fields[i]), f);
+                fputc('\n', f);
+                fwrite(le, 1, sizeof(le), f);
+                fwrite(eq + 1, 1, vlen, f);
+                fputc('\n', f);
+        }
+        fclose(f);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/systemd/journal/socket" };
+        sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *) &sa, sizeof(sa));
+        free(buf);
+        close(fd);
+}
+
 /* One event: the line on stderr (unless that is the journal) and an entry with
  * fields; a link's (a name in the interface name space) also has INTERFACE=,
  * so that `journalctl INTERFACE=br0` shows it beside networkd's and the kernel's. */
@@ -266,10 +303,7 @@ static void log_event(const char *message_id, int priority, enum kind k, const c
         }
         if (space && strcmp(space, "interface") == 0)
                 fields[n++] = xasprintf("INTERFACE=%s", name);
-        struct iovec iov[ELEMENTSOF(fields)];
-        for (size_t i = 0; i < n; i++)
-                iov[i] = (struct iovec) { .iov_base = fields[i], .iov_len = strlen(fields[i]) };
-        sd_journal_sendv(iov, (int) n); /* no journal (a terminal, a container): the line above is all */
+        journal_send(fields, n); /* no journal (a terminal, a container): the line above is all */
         for (size_t i = 0; i < n; i++)
                 free(fields[i]);
 }
@@ -461,8 +495,11 @@ static void on_inotify(struct daemon *d) {
 /* WatchdogSec= in the unit: WATCHDOG=1 at half the interval, from the event
  * loop, so that a run that hangs (a backend that never answers) is restarted. */
 static int watchdog_setup(struct daemon *d) {
-        uint64_t usec = 0;
-        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+        /* What sd_watchdog_enabled reads: WATCHDOG_USEC, for this process if WATCHDOG_PID says whom. */
+        const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+        char *end = NULL;
+        unsigned long long usec = us ? strtoull(us, &end, 10) : 0;
+        if (!us || *end || usec == 0 || (pid && strtol(pid, NULL, 10) != (long) getpid()))
                 return 0;
         d->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         if (d->watchdog_fd < 0)

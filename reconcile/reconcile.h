@@ -1299,6 +1299,7 @@ struct probe {
 int probe_parse(const char *spec, struct probe *p);
 /* 0 passed; else a negative errno and p->error says why. */
 int probe_run(struct probe *p, const char *netns, int timeout_ms);
+/* Before the change: which pass (each failing one is tried three times). */
 void probes_before(struct probe *v, size_t n, const char *netns, int timeout_ms);
 /* After the change: the probes that passed before are run until each has
  * passed (NULL) or seconds are over (the first that still fails). */
