@@ -1,6 +1,7 @@
 /* reconcile: make this host match a directory of YAML manifests. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -485,16 +486,19 @@ int main(int argc, char **argv) {
         }
         if (strcmp(o.command, "validate") == 0)
                 return cmd_validate(&o);
-        /* One daemon per namespace: each has a file of its own by default. */
-        static char netns_status[300];
+        /* One daemon per namespace: each has a file of its own by default.
+         * RECONCILE_RUN stands for /run/reconcile in tests. */
+        static char default_status[PATH_MAX];
+        const char *run_dir = getenv("RECONCILE_RUN") ? getenv("RECONCILE_RUN") : "/run/reconcile";
         if (!o.status_file && o.run.ctx.netns) {
                 const char *slash = strrchr(o.run.ctx.netns, '/');
-                snprintf(netns_status, sizeof(netns_status), "/run/reconcile/status-%s.json",
+                snprintf(default_status, sizeof(default_status), "%s/status-%s.json", run_dir,
                          slash ? slash + 1 : o.run.ctx.netns);
-                o.status_file = netns_status;
+                o.status_file = default_status;
+        } else if (!o.status_file) {
+                snprintf(default_status, sizeof(default_status), "%s/status.json", run_dir);
+                o.status_file = default_status;
         }
-        if (!o.status_file)
-                o.status_file = "/run/reconcile/status.json";
         if (strcmp(o.command, "status") == 0)
                 return cmd_status(&o);
         /* A snapshot is planned anywhere (a CI runner): no namespace, no backend. */
