@@ -887,19 +887,33 @@ static char *show_round_trip(const char *manifest) {
         return yaml;
 }
 
-/* A console and a VNC display that the schema has no key for are named in a
- * comment, not dropped without a word. */
+/* A pty console and a VNC display are modeled now: show writes the console,
+ * and graphics it cannot write as a manifest would (no listen address, a
+ * password whose file it does not know) are named in a comment, not dropped;
+ * devices the schema has no key for are named in another. */
 static void test_show_names_unmodeled_devices(void **state) {
         (void) state;
         virDomainPtr d = virDomainDefineXML(keeper,
                 "<domain type='test'><name>vnc1</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
-                "<devices><graphics type='vnc' port='-1'/><serial type='pty'/><console type='pty'/></devices></domain>");
+                "<devices><graphics type='vnc' port='-1'/><serial type='pty'/><console type='pty'/>"
+                "<graphics type='spice' port='5999'/><watchdog model='i6300esb'/></devices></domain>");
+        assert_non_null(d);
+        virDomainFree(d);
+        d = virDomainDefineXML(keeper,
+                "<domain type='test'><name>vnc2</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+                "<devices><graphics type='vnc' port='5901' autoport='no' passwd='s3cret'>"
+                "<listen type='address' address='127.0.0.1'/></graphics></devices></domain>");
         assert_non_null(d);
         virDomainFree(d);
         char *yaml = show_round_trip("version: 1\n");
         assert_non_null(strstr(yaml, "  vnc1:\n"));
-        if (!strstr(yaml, "# not in the schema yet, left as they are: graphics vnc, video, serial pty, console pty\n"))
+        assert_non_null(strstr(yaml, "    console: true\n"));
+        assert_non_null(strstr(yaml, "# graphics: vnc without a listen address (qemu.conf's applies), left as they are\n"));
+        if (!strstr(yaml, "# not in the schema yet, left as they are: graphics spice, watchdog\n"))
                 fail_msg("no comment on the unmodeled devices:\n%s", yaml);
+        assert_non_null(strstr(yaml, "# graphics: vnc with a password (name its password-file to manage it), left as they are\n"));
+        /* The password is never in show's output. */
+        assert_null(strstr(yaml, "s3cret"));
         free(yaml);
 }
 
