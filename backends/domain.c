@@ -131,10 +131,6 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
                 if (enum_from_string(&boot_dev_table, r->domain.boot.v[i]) < 0)
                         return check_item_error(c, DOM_F_BOOT, i, "domain %s: boot device \"%s\" is none of hd, cdrom, "
                                                 "network, fd", r->name, printable(r->domain.boot.v[i]));
-                for (size_t j = 0; j < i; j++)
-                        if (strcmp(r->domain.boot.v[i], r->domain.boot.v[j]) == 0)
-                                return check_item_error(c, DOM_F_BOOT, i, "domain %s: boot device %s is listed twice",
-                                                        r->name, r->domain.boot.v[i]);
         }
         if (r->domain.secure_boot && !(r->set & DOM_F_FIRMWARE && r->domain.firmware == FIRMWARE_UEFI))
                 return check_error(c, DOM_F_SECURE_BOOT, "domain %s: secure-boot needs firmware: uefi", r->name);

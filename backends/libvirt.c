@@ -1694,12 +1694,29 @@ static int domain_edit_way_in(struct lv_state *s, virDomainPtr dom, const struct
                 return -EIO;
         char *xml = wanted ? domain_device_render_xml(w, field, password) : NULL;
         forget_secret(password);
-        int r = domain_edit_config(s, dom, w->name, path, "/domain/devices", xml);
-        /* libvirt keeps the <console> that went with the serial port: it goes too. */
-        if (r >= 0 && field == DOM_F_CONSOLE && !wanted)
-                r = domain_edit_config(s, dom, w->name, "/domain/devices/console[@type='pty']", "/domain/devices", NULL);
-        forget_secret(xml);
-        return r;
+        if (field != DOM_F_CONSOLE || wanted) {
+                int r = domain_edit_config(s, dom, w->name, path, "/domain/devices", xml);
+                forget_secret(xml);
+                return r;
+        }
+        /* The serial port and its console go in one definition: libvirt makes
+         * either one again from the other. */
+        struct xr *x = config_read(dom, w->name);
+        char *edited = NULL;
+        static const char *const gone[] = { "/domain/devices/console[@type='pty']", "/domain/devices/serial[@type='pty']" };
+        for (size_t i = 0; x && i < ELEMENTSOF(gone); i++)
+                while (x && xr_count(x, "%s", gone[i])) {
+                        free(edited);
+                        edited = xr_replace(x, gone[i], "/domain/devices", NULL);
+                        xr_free(x);
+                        x = edited ? xr_parse(edited) : NULL;
+                }
+        if (!x) {
+                free(edited);
+                return diag_res(-EINVAL, "domain", w->name, "cannot remove its serial console");
+        }
+        xr_free(x);
+        return edited ? config_define(s, w->name, edited) : 0;
 }
 
 /* A free target on bus: not one the domain has, nor one this apply gave already. */
