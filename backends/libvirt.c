@@ -349,10 +349,13 @@ static int observe_domains(struct lv_state *s, struct model *live) {
                 r->domain.autostart = virDomainGetAutostart(doms[i], &autostart) == 0 && autostart;
                 r->set |= DOM_F_AUTOSTART | RES_F_STATE;
                 if (running) {
-                        char *axml = virDomainGetXMLDesc(doms[i], 0);
+                        char *axml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_SECURE);
+                        if (!axml)
+                                axml = virDomainGetXMLDesc(doms[i], 0);
                         if (axml) {
                                 r->domain.active = resource_new(KIND_DOMAIN, r->name);
                                 domain_parse_xml(axml, r->domain.active);
+                                explicit_bzero(axml, strlen(axml));
                         }
                         free(axml);
                 }
