@@ -1034,6 +1034,28 @@ static void test_graphics_password_and_boot_applied(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* A running guest's password is seen in its running definition too: no false
+ * "restart needed" for a password both have. */
+static void test_running_password_not_pending(void **state) {
+        (void) state;
+        char pwfile[300], m[1024];
+        snprintf(pwfile, sizeof(pwfile), "%s/vnc-pass", dir);
+        FILE *f = fopen(pwfile, "w");
+        assert_non_null(f);
+        fputs("pw2\n", f);
+        fclose(f);
+        snprintf(m, sizeof(m), "version: 1\ndomains:\n  gr2:\n    memory: 64M\n"
+                 "    graphics: { type: vnc, listen: 127.0.0.1, password-file: %s }\n", pwfile);
+        want(m);
+        assert_int_equal(pass(0), 1);
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        for (size_t i = 0; i < run.plan.n_pending; i++)
+                fail_msg("pending: %s", run.plan.pending[i].reason);
+        run_done(&run);
+}
+
 /* A running guest takes a way-in change into its definition, and says it
  * needs a restart for it. */
 static void test_console_change_pending_when_running(void **state) {
@@ -1296,6 +1318,7 @@ int main(void) {
                 T(test_way_in_manifest_errors),
                 T(test_graphics_password_and_boot_applied),
                 T(test_console_change_pending_when_running),
+                T(test_running_password_not_pending),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
