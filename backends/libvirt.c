@@ -1565,8 +1565,9 @@ static int domain_delete(struct lv_state *s, const char *name) {
         int r = 0;
         if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
                 r = lv_fail("domain", name, "stopping");
-        /* Undefine keeps every disk: volumes go only on their own state: absent. */
-        if (r >= 0 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+        /* Undefine keeps every disk: volumes go only on their own state: absent.
+         * A UEFI guest's NVRAM is its own (libvirt made it) and goes with it. */
+        if (r >= 0 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM |
                                                           VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                                                           VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0 &&
             virDomainUndefine(dom) < 0)

@@ -93,6 +93,14 @@ domains:
     firmware: bios"
         rl plan; expect_rc 1 "firmware is refused, not converted"
         expect_out 'firmware uefi -> bios: a defined domain keeps its firmware'
+        # Declared absent, it goes with the NVRAM libvirt made for it.
+        manifest "version: 1
+domains:
+  u1:
+    memory: 128M
+    state: absent"
+        rl apply; expect_rc 0
+        [ -z "$(v list --all --name | grep -x u1)" ] || fail "u1 is still defined"
         lv_down
 }
 
