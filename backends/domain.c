@@ -125,8 +125,12 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
                 return check_error(c, DOM_F_GRAPHICS, "domain %s: graphics needs a type (vnc or spice)", r->name);
         if ((r->set & DOM_F_GRAPHICS) && !g->listen)
                 g->listen = xstrdup("127.0.0.1"); /* never on every address unless declared */
-        if ((r->set & DOM_F_GRAPHICS) && !xml_safe(g->listen))
-                return check_error(c, DOM_F_GRAPHICS, "domain %s: graphics listen is not an address", r->name);
+        if (r->set & DOM_F_GRAPHICS) {
+                struct ipaddr listen;
+                char err[256];
+                if (field_ipaddr("graphics listen", g->listen, false, &listen, err, sizeof(err)) < 0)
+                        return check_error(c, DOM_F_GRAPHICS, "domain %s: %s", r->name, err);
+        }
         for (size_t i = 0; i < r->domain.boot.n; i++) {
                 if (enum_from_string(&boot_dev_table, r->domain.boot.v[i]) < 0)
                         return check_item_error(c, DOM_F_BOOT, i, "domain %s: boot device \"%s\" is none of hd, cdrom, "

@@ -315,12 +315,10 @@ char *cpu_render_xml(const char *cpu) {
 
 /* The way-in devices: a serial port on a pty (libvirt adds its <console>), the
  * guest agent's virtio channel, graphics, a video model, an emulated TPM 2.0. */
+/* No target port: next to a serial port the domain has already, libvirt gives the next one. */
 static void write_serial(struct xw *x) {
         xw_open(x, "serial");
         xw_attr(x, "type", "pty");
-        xw_open(x, "target");
-        xw_attr(x, "port", "0");
-        xw_close(x);
         xw_close(x);
 }
 
