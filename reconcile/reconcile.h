@@ -389,7 +389,25 @@ enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2,
        DOM_F_INTERFACES = 1u << 8, DOM_F_OWNED_MARK = 1u << 9 /* observed: carries our metadata */,
        DOM_F_MACHINE = 1u << 10, DOM_F_KERNEL = 1u << 11, DOM_F_INITRD = 1u << 12, DOM_F_CMDLINE = 1u << 13,
        DOM_F_SHUTDOWN_TIMEOUT = 1u << 14, DOM_F_FORCE_OFF = 1u << 15,
-       DOM_F_FEATURES = 1u << 16 /* the ACPI and APIC features, always rendered */ };
+       DOM_F_FEATURES = 1u << 16 /* the ACPI and APIC features, always rendered */,
+       DOM_F_CONSOLE = 1u << 17, DOM_F_GUEST_AGENT = 1u << 18, DOM_F_GRAPHICS = 1u << 19, DOM_F_VIDEO = 1u << 25,
+       DOM_F_BOOT = 1u << 26, DOM_F_FIRMWARE = 1u << 27 };
+#define DOM_F_SECURE_BOOT (1ull << 32)
+#define DOM_F_TPM (1ull << 33)
+/* Graphics a person connects to; the password is read from password_file at
+ * apply time, so neither a manifest nor the plan nor show ever holds it. */
+enum graphics_type { GRAPHICS_VNC, GRAPHICS_SPICE, _GRAPHICS_MAX, _GRAPHICS_INVALID = -1 };
+enum video_model { VIDEO_VGA, VIDEO_VIRTIO, VIDEO_QXL, VIDEO_CIRRUS, VIDEO_BOCHS, VIDEO_NONE, _VIDEO_MAX,
+                   _VIDEO_INVALID = -1 };
+enum firmware { FIRMWARE_BIOS, FIRMWARE_UEFI, _FIRMWARE_MAX, _FIRMWARE_INVALID = -1 };
+extern const struct enum_table graphics_type_table, video_model_table, firmware_table, boot_dev_table;
+struct graphics_spec {
+        int type;            /* enum graphics_type */
+        char *listen;        /* an address; 127.0.0.1 unless declared */
+        uint32_t port;       /* 0: auto (libvirt picks one from 5900) */
+        char *password_file; /* declared only */
+        bool has_password;   /* observed: the definition has one */
+};
 /* Change items of a domain that are no key: its state, a disk or NIC attached
  * or detached, a power-off after the shutdown timeout, a shutdown record
  * forgotten; edits of a device it keeps (a disk's attributes, a cdrom's ISO, a
@@ -418,6 +436,16 @@ struct domain_spec {
         int id;
         int memory_backing;
         bool autostart;
+        /* A way in: a serial console on a pty and the QEMU guest agent channel
+         * (both on unless declared false), graphics (DOM_F_GRAPHICS), a video model. */
+        bool console, guest_agent;
+        struct graphics_spec graphics;
+        int video; /* enum video_model; -1: none declared or observed */
+        /* Boot: the devices in order (hd, cdrom, network, fd); firmware, secure
+         * boot and an emulated TPM 2.0 (swtpm). */
+        struct str_list boot;
+        int firmware; /* enum firmware */
+        bool secure_boot, tpm;
         struct disk_spec *disks;
         size_t n_disks;
         struct nic_spec *nics;
