@@ -1,10 +1,15 @@
 # reconcile: build, test, demo. `make deps demo` then `make check` on a fresh Debian 12.
 CC ?= cc
-PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libsystemd libvirt libxml-2.0 libmnl libkmod gnutls
+PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libmnl libkmod gnutls
+# Compiled against, not linked: backends/libvirt-dl.c loads libvirt and libxml2
+# with dlopen when a libvirt kind is first used, cmd/systemd-dl.c libsystemd
+# when the daemon first notifies systemd. Only tests that call libvirt link it.
+DL_PKGS := libvirt libxml-2.0 libsystemd
 # Evaluated on first use, not when make reads this file: in `make deps demo`
 # the packages that pkg-config describes are installed by the first goal.
-PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
-PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS) $(DL_PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)) -ldl)$(PKG_LIBS)
+LIBVIRT_LIBS = $(eval LIBVIRT_LIBS := $$(shell pkg-config --libs libvirt))$(LIBVIRT_LIBS)
 CMOCKA_LIBS = $(eval CMOCKA_LIBS := $$(shell pkg-config --libs cmocka))$(CMOCKA_LIBS)
 
 CFLAGS ?= -O2 -g
@@ -34,7 +39,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev valgrind make libyam
 	libmnl-dev libkmod-dev libgnutls28-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3 systemd bc util-linux \
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables \
-	busybox-static cpio xz-utils ipvsadm ipset openvswitch-switch strace
+	busybox-static cpio xz-utils ipvsadm ipset openvswitch-switch strace jq git gnupg ansible-core
 
 .PHONY: all deps demo check test unit kernel clean bench bench-deps install other-compiler fuzz valgrind sanitized fuzz-build
 all: $(BUILD)/reconcile
@@ -46,7 +51,8 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(BUILD)/obj/cmd/daemon.o $(BUILD)/obj/cmd/confirm.o $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ)
+$(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(BUILD)/obj/cmd/daemon.o $(BUILD)/obj/cmd/confirm.o $(BUILD)/obj/cmd/status.o \
+		$(BUILD)/obj/cmd/systemd-dl.o $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests link the core with a fake link backend (tests/unit/fake-backends.c)
@@ -55,6 +61,9 @@ TEST_BACKEND_OBJ := $(filter-out $(BUILD)/obj/backends/link.o,$(BACKEND_OBJ))
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
+
+# test-libvirt calls libvirt itself (a test:///default connection of its own).
+$(BUILD)/tests/test-libvirt: LDLIBS += $(LIBVIRT_LIBS)
 
 # Tests that take the real link backend instead of the fake: they call the
 # backends' pure functions (diff) and never open a socket.

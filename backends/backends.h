@@ -82,6 +82,11 @@ char *network_render_xml_as(const struct resource *r, const char *uuid, const ch
 char *pool_render_xml(const struct resource *r);
 char *volume_render_xml(const struct resource *r);
 char *domain_render_xml(const struct resource *r, const char *domain_type, const char *const *macs);
+/* The same with the graphics password (read at apply time, never kept). */
+char *domain_render_xml_secret(const struct resource *r, const char *domain_type, const char *const *macs,
+                               const char *password);
+/* One way-in device for a field bit (DOM_F_CONSOLE, _GUEST_AGENT, _GRAPHICS, _VIDEO, _TPM). */
+char *domain_device_render_xml(const struct resource *r, uint64_t field, const char *password);
 char *disk_render_xml(const struct disk_spec *k, const char *target);
 char *nic_render_xml(const struct nic_spec *n, const char *mac);
 char *cpu_render_xml(const char *cpu);

@@ -1,9 +1,46 @@
 /* libvirt domains: guests with disks from pools, NICs on bridges and
  * networks, direct kernel boot, and a graceful shutdown with a timeout. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kind.h"
+
+static const char *const graphics_words[] = { "vnc", "spice" };
+static const char *const video_words[] = { "vga", "virtio", "qxl", "cirrus", "bochs", "none" };
+static const char *const firmware_words[] = { "bios", "uefi" };
+static const char *const boot_words[] = { "hd", "cdrom", "network", "fd" };
+const struct enum_table graphics_type_table = { "graphics type", graphics_words, (int) ELEMENTSOF(graphics_words) };
+const struct enum_table video_model_table = { "video model", video_words, (int) ELEMENTSOF(video_words) };
+const struct enum_table firmware_table = { "firmware", firmware_words, (int) ELEMENTSOF(firmware_words) };
+const struct enum_table boot_dev_table = { "boot device", boot_words, (int) ELEMENTSOF(boot_words) };
+
+/* "auto" (0: libvirt picks a free one from 5900) or a TCP port libvirt accepts for a display. */
+static int parse_graphics_port(const char *s, void *base, const struct field *f, char *err, size_t err_size) {
+        uint32_t *port = (uint32_t *) ((char *) base + f->offset);
+        if (s && strcmp(s, "auto") == 0) {
+                *port = 0;
+                return 0;
+        }
+        char *end;
+        unsigned long v = s && *s ? strtoul(s, &end, 10) : 0;
+        if (!s || !*s || *end || v < 5900 || v > 65535) {
+                snprintf(err, err_size, "graphics port: \"%s\" is neither auto nor a port in 5900..65535",
+                         s ? printable(s) : "");
+                return -EINVAL;
+        }
+        *port = (uint32_t) v;
+        return 0;
+}
+
+#define GR(member) offsetof(struct graphics_spec, member)
+static const struct field graphics_fields[] = {
+        { "type", FT_ENUM, GR(type), 0, 0, 0, &graphics_type_table, "graphics type", NULL },
+        { "listen", FT_STR, GR(listen), STR_WORD, 0, 0, NULL, "graphics listen", NULL },
+        { "port", FT_CUSTOM, GR(port), 0, 0, 0, NULL, "graphics port", parse_graphics_port },
+        { "password-file", FT_STR, GR(password_file), STR_PATH, 0, 0, NULL, "graphics password-file", NULL },
+};
+static const struct sub_table graphics_sub = { graphics_fields, ELEMENTSOF(graphics_fields), 0, 0, 0, 0, "graphics" };
 
 #define DK(member) offsetof(struct disk_spec, member)
 static const struct field disk_fields[] = {
@@ -46,11 +83,22 @@ static const struct field domain_fields[] = {
         { "cmdline", FT_STR, R(domain.cmdline), STR_WORD, 0, DOM_F_CMDLINE, NULL, NULL, NULL },
         { "shutdown-timeout", FT_U32, R(domain.shutdown_timeout), 1, 86400, DOM_F_SHUTDOWN_TIMEOUT, NULL, NULL, NULL },
         { "force-off", FT_BOOL, R(domain.force_off), 0, 0, DOM_F_FORCE_OFF, NULL, NULL, NULL },
+        { "console", FT_BOOL, R(domain.console), 0, 0, DOM_F_CONSOLE, NULL, NULL, NULL },
+        { "guest-agent", FT_BOOL, R(domain.guest_agent), 0, 0, DOM_F_GUEST_AGENT, NULL, NULL, NULL },
+        { "graphics", FT_OBJ, R(domain.graphics), 0, 0, DOM_F_GRAPHICS, &graphics_sub, NULL, NULL },
+        { "video", FT_ENUM, R(domain.video), 0, 0, DOM_F_VIDEO, &video_model_table, NULL, NULL },
+        { "boot", FT_STR_LIST, R(domain.boot), 0, 0, DOM_F_BOOT, NULL, NULL, NULL },
+        { "firmware", FT_ENUM, R(domain.firmware), 0, 0, DOM_F_FIRMWARE, &firmware_table, NULL, NULL },
+        { "secure-boot", FT_BOOL, R(domain.secure_boot), 0, 0, DOM_F_SECURE_BOOT, NULL, NULL, NULL },
+        { "tpm", FT_BOOL, R(domain.tpm), 0, 0, DOM_F_TPM, NULL, NULL, NULL },
 };
 
 static void domain_defaults(struct resource *r) {
         r->state = STATE_RUNNING;
         r->domain.vcpus = 1;
+        r->domain.console = r->domain.guest_agent = true;
+        r->domain.video = -1;
+        r->domain.graphics.type = -1;
         r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
 }
 
@@ -72,6 +120,27 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
         }
         if ((r->set & (DOM_F_INITRD | DOM_F_CMDLINE)) && !(r->set & DOM_F_KERNEL))
                 return check_error(c, 0, "domain %s: initrd and cmdline go with kernel", r->name);
+        struct graphics_spec *g = &r->domain.graphics;
+        if ((r->set & DOM_F_GRAPHICS) && g->type < 0)
+                return check_error(c, DOM_F_GRAPHICS, "domain %s: graphics needs a type (vnc or spice)", r->name);
+        if ((r->set & DOM_F_GRAPHICS) && !g->listen)
+                g->listen = xstrdup("127.0.0.1"); /* never on every address unless declared */
+        if (r->set & DOM_F_GRAPHICS) {
+                struct ipaddr listen;
+                char err[256];
+                if (field_ipaddr("graphics listen", g->listen, false, &listen, err, sizeof(err)) < 0)
+                        return check_error(c, DOM_F_GRAPHICS, "domain %s: %s", r->name, err);
+        }
+        for (size_t i = 0; i < r->domain.boot.n; i++) {
+                if (enum_from_string(&boot_dev_table, r->domain.boot.v[i]) < 0)
+                        return check_item_error(c, DOM_F_BOOT, i, "domain %s: boot device \"%s\" is none of hd, cdrom, "
+                                                "network, fd", r->name, printable(r->domain.boot.v[i]));
+        }
+        if (r->domain.secure_boot && !(r->set & DOM_F_FIRMWARE && r->domain.firmware == FIRMWARE_UEFI))
+                return check_error(c, DOM_F_SECURE_BOOT, "domain %s: secure-boot needs firmware: uefi", r->name);
+        /* QEMU's secure boot needs SMM, which only q35 has. */
+        if (r->domain.secure_boot && !domain_machine_is_q35(r->domain.machine))
+                return check_error(c, DOM_F_SECURE_BOOT, "domain %s: secure-boot needs machine: q35", r->name);
         for (size_t i = 0; i < r->domain.n_disks; i++) {
                 struct disk_spec *d = &r->domain.disks[i];
                 if (!!(d->set & DISK_F_VOLUME) == !!(d->set & DISK_F_CDROM))
@@ -144,6 +213,9 @@ static void domain_free(struct resource *r) {
         free(r->domain.initrd);
         free(r->domain.cmdline);
         free(r->domain.unmodeled);
+        free(r->domain.graphics.listen);
+        free(r->domain.graphics.password_file);
+        str_list_done(&r->domain.boot);
         for (size_t i = 0; i < r->domain.n_disks; i++) {
                 free(r->domain.disks[i].volume);
                 free(r->domain.disks[i].cdrom);
@@ -175,6 +247,44 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
         for (size_t i = 0; i < ELEMENTSOF(os_keys); i++)
                 if (os_vals[i])
                         yw_kv_str(w, os_keys[i], os_vals[i]);
+        if (d->firmware == FIRMWARE_UEFI) {
+                yw_kv_word(w, "firmware", "uefi");
+                yw_kv_bool(w, "secure-boot", d->secure_boot);
+        }
+        if (d->tpm)
+                yw_kv_bool(w, "tpm", true);
+        if (d->boot.n) {
+                yw_word(w, "boot");
+                yw_seq(w, true);
+                for (size_t i = 0; i < d->boot.n; i++)
+                        yw_word(w, d->boot.v[i]);
+                yw_end_seq(w);
+        }
+        yw_kv_bool(w, "console", d->console);
+        yw_kv_bool(w, "guest-agent", d->guest_agent);
+        /* Graphics show can write only as they are: with an address, a port a
+         * manifest takes, and no password (its file is not known here). */
+        const struct graphics_spec *g = &d->graphics;
+        bool graphics_shown = (r->set & DOM_F_GRAPHICS) && g->listen && xml_safe(g->listen) &&
+                              (!g->port || g->port >= 5900) && !g->has_password;
+        if ((r->set & DOM_F_GRAPHICS) && !graphics_shown)
+                yw_comment(w, 4, "graphics: %s%s%s, left as they are", enum_to_string(&graphics_type_table, g->type),
+                           g->listen ? "" : " without a listen address (qemu.conf's applies)",
+                           g->has_password ? " with a password (name its password-file to manage it)" : "");
+        if (graphics_shown) {
+                yw_word(w, "graphics");
+                yw_map(w, false);
+                yw_kv_word(w, "type", enum_to_string(&graphics_type_table, d->graphics.type));
+                if (d->graphics.listen)
+                        yw_kv_str(w, "listen", d->graphics.listen);
+                if (d->graphics.port)
+                        yw_kv_uint(w, "port", d->graphics.port);
+                else
+                        yw_kv_word(w, "port", "auto");
+                yw_end_map(w);
+        }
+        if (d->video >= 0)
+                yw_kv_word(w, "video", enum_to_string(&video_model_table, d->video));
         if (d->unmodeled)
                 yw_comment(w, 4, "not in the schema yet, left as they are: %s", d->unmodeled);
         if (!d->acpi || !d->apic)

@@ -126,6 +126,7 @@ int link_diff(void *state, const struct resource *w, const struct resource *live
 void link_assess(void *state, struct action *a, const struct model *live);
 int link_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e);
 void link_describe(const struct resource *w, struct action *a);
+void link_from_snapshot(struct resource *r);
 /* A veth's peer in this namespace, declared under ethernets (backends/veth.c). */
 struct resource *veth_peer_made_with(const struct resource *w, const struct model *wanted);
 
@@ -135,7 +136,7 @@ struct resource *veth_peer_made_with(const struct resource *w, const struct mode
         .describe = link_describe,                                                        \
         .backend = &link_backend, .name_space = "interface",                              \
         .name_valid = ifname_valid, .free = link_free, .master_of = link_master_of,        \
-        .device_type = link_device_type,                                                  \
+        .device_type = link_device_type, .from_snapshot = link_from_snapshot,             \
         .name_error = "bad interface name \"%.64s\": 1-15 bytes, no '/', ':' or white space"
 
 /* Whether a kind is a link: of the interfaces' name space. */

@@ -4,9 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/xmlwriter.h>
-
 #include "backends.h"
+#include "libvirt-dl.h"
 
 static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
@@ -314,7 +313,86 @@ char *cpu_render_xml(const char *cpu) {
         return xw_finish(x);
 }
 
+/* The way-in devices: a serial port on a pty (libvirt adds its <console>), the
+ * guest agent's virtio channel, graphics, a video model, an emulated TPM 2.0. */
+/* No target port: next to a serial port the domain has already, libvirt gives the next one. */
+static void write_serial(struct xw *x) {
+        xw_open(x, "serial");
+        xw_attr(x, "type", "pty");
+        xw_close(x);
+}
+
+static void write_agent(struct xw *x) {
+        xw_open(x, "channel");
+        xw_attr(x, "type", "unix");
+        xw_open(x, "target");
+        xw_attr(x, "type", "virtio");
+        xw_attr(x, "name", "org.qemu.guest_agent.0");
+        xw_close(x);
+        xw_close(x);
+}
+
+static void write_graphics(struct xw *x, const struct graphics_spec *g, const char *password) {
+        xw_open(x, "graphics");
+        xw_attr(x, "type", "%s", enum_to_string(&graphics_type_table, g->type));
+        if (g->port) {
+                xw_attr(x, "port", "%u", g->port);
+                xw_attr(x, "autoport", "no");
+        } else {
+                xw_attr(x, "port", "-1");
+                xw_attr(x, "autoport", "yes");
+        }
+        if (password)
+                xw_attr(x, "passwd", "%s", password);
+        xw_open(x, "listen");
+        xw_attr(x, "type", "address");
+        xw_attr(x, "address", "%s", g->listen ? g->listen : "127.0.0.1");
+        xw_close(x);
+        xw_close(x);
+}
+
+static void write_video(struct xw *x, int video) {
+        xw_open(x, "video");
+        xw_open(x, "model");
+        xw_attr(x, "type", "%s", enum_to_string(&video_model_table, video));
+        xw_close(x);
+        xw_close(x);
+}
+
+static void write_tpm(struct xw *x) {
+        xw_open(x, "tpm");
+        xw_attr(x, "model", "tpm-crb");
+        xw_open(x, "backend");
+        xw_attr(x, "type", "emulator");
+        xw_attr(x, "version", "2.0");
+        xw_close(x);
+        xw_close(x);
+}
+
+char *domain_device_render_xml(const struct resource *r, uint64_t field, const char *password) {
+        const struct domain_spec *d = &r->domain;
+        struct xw *x = xw_new();
+        if (field == DOM_F_CONSOLE)
+                write_serial(x);
+        else if (field == DOM_F_GUEST_AGENT)
+                write_agent(x);
+        else if (field == DOM_F_GRAPHICS)
+                write_graphics(x, &d->graphics, password);
+        else if (field == DOM_F_VIDEO)
+                write_video(x, d->video);
+        else if (field == DOM_F_TPM)
+                write_tpm(x);
+        else
+                xw_fail(x);
+        return xw_finish(x);
+}
+
 char *domain_render_xml(const struct resource *r, const char *domain_type, const char *const *macs) {
+        return domain_render_xml_secret(r, domain_type, macs, NULL);
+}
+
+char *domain_render_xml_secret(const struct resource *r, const char *domain_type, const char *const *macs,
+                               const char *password) {
         const struct domain_spec *d = &r->domain;
         uint64_t max_mem = r->set & DOM_F_MAX_MEMORY ? d->max_memory : d->memory;
         uint32_t max_vcpus = r->set & DOM_F_MAX_VCPUS ? d->max_vcpus : d->vcpus;
@@ -346,12 +424,31 @@ char *domain_render_xml(const struct resource *r, const char *domain_type, const
         xw_text(x, "%u", max_vcpus);
         xw_close(x);
         xw_open(x, "os");
+        /* libvirt picks the firmware image and makes the NVRAM from its template. */
+        if (d->firmware == FIRMWARE_UEFI)
+                xw_attr(x, "firmware", "efi");
         xw_open(x, "type");
         xw_attr(x, "arch", "x86_64");
         if (d->machine)
                 xw_attr(x, "machine", "%s", d->machine);
         xw_text(x, "hvm");
         xw_close(x);
+        if (d->firmware == FIRMWARE_UEFI) {
+                xw_open(x, "firmware");
+                static const char *const feats[] = { "enrolled-keys", "secure-boot" };
+                for (size_t i = 0; i < ELEMENTSOF(feats); i++) {
+                        xw_open(x, "feature");
+                        xw_attr(x, "enabled", "%s", d->secure_boot ? "yes" : "no");
+                        xw_attr(x, "name", "%s", feats[i]);
+                        xw_close(x);
+                }
+                xw_close(x);
+        }
+        for (size_t i = 0; i < d->boot.n; i++) {
+                xw_open(x, "boot");
+                xw_attr(x, "dev", "%s", d->boot.v[i]);
+                xw_close(x);
+        }
         if (d->kernel)
                 xw_leaf(x, "kernel", "%s", d->kernel);
         if (d->initrd)
@@ -365,6 +462,12 @@ char *domain_render_xml(const struct resource *r, const char *domain_type, const
         xw_open(x, "features");
         xw_leaf(x, "acpi", "%s", "");
         xw_leaf(x, "apic", "%s", "");
+        /* Secure boot firmware keeps its variables in SMM. */
+        if (d->secure_boot) {
+                xw_open(x, "smm");
+                xw_attr(x, "state", "on");
+                xw_close(x);
+        }
         xw_close(x);
         if (d->cpu) {
                 _cleanup_free_ char *cpu = cpu_render_xml(d->cpu);
@@ -381,6 +484,16 @@ char *domain_render_xml(const struct resource *r, const char *domain_type, const
         }
         for (size_t i = 0; i < d->n_nics; i++)
                 write_nic(x, &d->nics[i], macs ? macs[i] : NULL);
+        if (d->console)
+                write_serial(x);
+        if (d->guest_agent)
+                write_agent(x);
+        if (r->set & DOM_F_GRAPHICS)
+                write_graphics(x, &d->graphics, password);
+        if (d->video >= 0)
+                write_video(x, d->video);
+        if (d->tpm)
+                write_tpm(x);
         /* A PCIe device hotplugs only into an empty root port, and libvirt adds
          * ports only for the devices a definition has: the spares are where a
          * live attach goes. */
@@ -456,12 +569,54 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 } else
                         free(v);
         }
-        /* Devices a person adds that the schema has no key for yet: named, not dropped. */
+        _cleanup_free_ char *firmware = xr_str(x, "/domain/os/@firmware");
+        _cleanup_free_ char *loader = xr_str(x, "/domain/os/loader/@type");
+        d->firmware = strcmp(firmware, "efi") == 0 || strcmp(loader, "pflash") == 0 ? FIRMWARE_UEFI : FIRMWARE_BIOS;
+        d->secure_boot = xr_count(x, "/domain/os/firmware/feature[@name='secure-boot' and @enabled='yes'] | "
+                                     "/domain/os/loader[@secure='yes']") > 0;
+        r->set |= DOM_F_FIRMWARE | DOM_F_SECURE_BOOT;
+        int nboot = xr_count(x, "/domain/os/boot");
+        for (int i = 1; i <= nboot; i++)
+                *(char **) array_push(&d->boot.v, &d->boot.n, sizeof(char *)) = xr_str(x, "/domain/os/boot[%d]/@dev", i);
+        r->set |= nboot ? DOM_F_BOOT : 0;
+        d->console = xr_count(x, "/domain/devices/serial[@type='pty']") > 0;
+        d->guest_agent = xr_count(x, "/domain/devices/channel/target[@name='org.qemu.guest_agent.0']") > 0;
+        d->tpm = xr_count(x, "/domain/devices/tpm") > 0;
+        r->set |= DOM_F_CONSOLE | DOM_F_GUEST_AGENT | DOM_F_TPM | DOM_F_VIDEO;
+        _cleanup_free_ char *video = xr_str(x, "/domain/devices/video[1]/model/@type");
+        d->video = *video ? enum_from_string(&video_model_table, video) : -1;
+        _cleanup_free_ char *gtype = xr_str(x, "/domain/devices/graphics[1]/@type");
+        d->graphics.type = enum_from_string(&graphics_type_table, gtype);
+        if (d->graphics.type >= 0) {
+                _cleanup_free_ char *autoport = xr_str(x, "/domain/devices/graphics[1]/@autoport");
+                char *listen = xr_str(x, "/domain/devices/graphics[1]/listen[@type='address'][1]/@address");
+                if (!*listen) {
+                        free(listen);
+                        listen = xr_str(x, "/domain/devices/graphics[1]/@listen");
+                }
+                if (*listen)
+                        d->graphics.listen = listen;
+                else
+                        free(listen);
+                d->graphics.port = strcmp(autoport, "yes") == 0 ? 0 : (uint32_t) xr_ull(x, "/domain/devices/graphics[1]/@port");
+                d->graphics.has_password = xr_count(x, "/domain/devices/graphics[1]/@passwd") > 0;
+                r->set |= DOM_F_GRAPHICS;
+        }
+        /* Devices a person adds that the schema has no key for yet: named, not
+         * dropped. The modeled ones (the first graphics, a pty serial and its
+         * console, the agent channel, the first video, the TPM) are left out. */
         static const char *const unmodeled[] = { "graphics", "video", "serial", "console", "channel", "sound",
-                                                 "hostdev", "filesystem", "redirdev", "tpm", "rng", "watchdog" };
+                                                 "hostdev", "filesystem", "redirdev", "rng", "watchdog" };
         for (size_t i = 0; i < ELEMENTSOF(unmodeled); i++) {
                 int n = xr_count(x, "/domain/devices/%s", unmodeled[i]);
                 for (int j = 1; j <= n; j++) {
+                        bool first_modeled = j == 1 && ((i == 0 && d->graphics.type >= 0) || (i == 1 && d->video >= 0));
+                        bool pty = (i == 2 || i == 3) &&
+                                   xr_count(x, "/domain/devices/%s[%d][@type='pty']", unmodeled[i], j) > 0;
+                        bool agent = i == 4 && xr_count(x, "/domain/devices/channel[%d]/target[@name='org.qemu.guest_agent.0']",
+                                                         j) > 0;
+                        if (first_modeled || pty || agent)
+                                continue;
                         _cleanup_free_ char *type = xr_str(x, "/domain/devices/%s[%d]/@type", unmodeled[i], j);
                         char *more = xasprintf("%s%s%s%s%s", d->unmodeled ? d->unmodeled : "", d->unmodeled ? ", " : "",
                                                unmodeled[i], type && *type ? " " : "", type ? type : "");

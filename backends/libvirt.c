@@ -2,8 +2,6 @@
  * Changes go live where libvirt can take them and always to the persistent
  * definition; what needs a restart is a pending item, never a restart. */
 #include <errno.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
@@ -19,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "kind.h"
+#include "libvirt-dl.h"
 
 struct lv_state {
         virConnectPtr conn;
@@ -76,6 +75,9 @@ static int lv_open(const struct backend_ctx *ctx, void **state) {
                                   "libvirt backend: --netns %s with %s: libvirtd cannot see another network namespace; "
                                   "use a test:// URI or leave the libvirt kinds out (--only)",
                                   ctx->netns, uri);
+        int r = libvirt_dl_load(); /* here, not at start: a host without libvirt kinds never maps it */
+        if (r < 0)
+                return r;
         virSetErrorFunc(NULL, lv_quiet);
         struct lv_state *s = xcalloc(1, sizeof(*s));
         snprintf(s->uri, sizeof(s->uri), "%s", uri);
@@ -83,7 +85,7 @@ static int lv_open(const struct backend_ctx *ctx, void **state) {
                 snprintf(s->netns, sizeof(s->netns), "%s", ctx->netns);
         s->conn = virConnectOpen(uri);
         if (!s->conn) {
-                int r = diag_plain(-ECONNREFUSED, "libvirt backend: cannot connect to %s: %s", uri, lv_msg());
+                r = diag_plain(-ECONNREFUSED, "libvirt backend: cannot connect to %s: %s", uri, lv_msg());
                 free(s);
                 return r;
         }
@@ -326,11 +328,17 @@ static int observe_domains(struct lv_state *s, struct model *live) {
                 return diag_plain(-EIO, "libvirt backend: listing domains on %s: %s", s->uri, lv_msg());
         for (int i = 0; i < n; i++) {
                 struct resource *r = resource_new(KIND_DOMAIN, virDomainGetName(doms[i]));
-                char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
+                /* Secure: a graphics password is seen to be there (parse keeps only
+                 * that); a read-only connection refuses it, and then it is not. */
+                char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+                if (!xml)
+                        xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
                 if (!xml)
                         xml = virDomainGetXMLDesc(doms[i], 0);
                 if (xml)
                         domain_parse_xml(xml, r);
+                if (xml)
+                        explicit_bzero(xml, strlen(xml));
                 free(xml);
                 int state = VIR_DOMAIN_NOSTATE, reason, autostart = 0;
                 virDomainGetState(doms[i], &state, &reason, 0);
@@ -341,10 +349,13 @@ static int observe_domains(struct lv_state *s, struct model *live) {
                 r->domain.autostart = virDomainGetAutostart(doms[i], &autostart) == 0 && autostart;
                 r->set |= DOM_F_AUTOSTART | RES_F_STATE;
                 if (running) {
-                        char *axml = virDomainGetXMLDesc(doms[i], 0);
+                        char *axml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_SECURE);
+                        if (!axml)
+                                axml = virDomainGetXMLDesc(doms[i], 0);
                         if (axml) {
                                 r->domain.active = resource_new(KIND_DOMAIN, r->name);
                                 domain_parse_xml(axml, r->domain.active);
+                                explicit_bzero(axml, strlen(axml));
                         }
                         free(axml);
                 }
@@ -475,6 +486,15 @@ int lv_domain_admit(void *state, const struct resource *w) {
             strcmp(s->domain_type, "kvm") != 0)
                 return diag_pos(&w->pos, "domain %s: cpu host-passthrough needs KVM, and %s offers only %s domains",
                                 w->name, s->uri, s->domain_type);
+        /* libvirt starts swtpm for an emulated TPM: without it the guest never starts. */
+        if (w->domain.tpm && lv_local(s) && strncmp(s->uri, "test:", 5) != 0 && access("/usr/bin/swtpm", X_OK) < 0)
+                return diag_pos(resource_key_pos(w, DOM_F_TPM),
+                                "domain %s: tpm: true needs swtpm, which is not installed (apt-get install swtpm)",
+                                w->name);
+        const char *pw = w->domain.graphics.password_file;
+        if (pw && access(pw, R_OK) < 0)
+                return diag_pos(resource_key_pos(w, DOM_F_GRAPHICS), "domain %s: graphics password-file %s: %s", w->name,
+                                pw, strerror(errno));
         /* QEMU opens a CD-ROM image when the guest starts or the disk is
          * attached: a missing one would fail then, after the definition. */
         for (size_t i = 0; lv_local(s) && i < w->domain.n_disks; i++) {
@@ -771,6 +791,26 @@ static void diff_domain_state(const struct resource *w, const struct resource *l
         }
 }
 
+/* "vnc 127.0.0.1:auto password": what a graphics change names (never the password). */
+static char *graphics_text(const struct graphics_spec *g) {
+        if (g->type < 0)
+                return xstrdup("(none)");
+        char port[16];
+        snprintf(port, sizeof(port), g->port ? "%u" : "auto", g->port);
+        return xasprintf("%s %s:%s%s", enum_to_string(&graphics_type_table, g->type), g->listen ? g->listen : "",
+                         port, g->password_file || g->has_password ? " password" : "");
+}
+
+static char *boot_text(const struct str_list *b) {
+        char *t = xstrdup(b->n ? "" : "(default)");
+        for (size_t i = 0; i < b->n; i++) {
+                char *more = xasprintf("%s%s%s", t, i ? " " : "", b->v[i]);
+                free(t);
+                t = more;
+        }
+        return t;
+}
+
 static void domain_restart_pending(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
                                    struct plan *p) {
         const struct resource *act = l->domain.active;
@@ -821,6 +861,26 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         }
         if (!run->acpi || !run->apic)
                 WHY("%sfeatures %s -> acpi apic", len ? ", " : "", features_text(run));
+        if (want->console != run->console)
+                WHY("%sconsole %s -> %s", len ? ", " : "", run->console ? "true" : "false", want->console ? "true" : "false");
+        if (want->guest_agent != run->guest_agent)
+                WHY("%sguest-agent %s -> %s", len ? ", " : "", run->guest_agent ? "true" : "false",
+                    want->guest_agent ? "true" : "false");
+        if ((w->set & DOM_F_TPM) && want->tpm != run->tpm)
+                WHY("%stpm %s -> %s", len ? ", " : "", run->tpm ? "true" : "false", want->tpm ? "true" : "false");
+        if ((w->set & DOM_F_VIDEO) && want->video != run->video)
+                WHY("%svideo %s -> %s", len ? ", " : "", run->video >= 0 ? enum_to_string(&video_model_table, run->video) : "(none)",
+                    enum_to_string(&video_model_table, want->video));
+        if (w->set & DOM_F_GRAPHICS) {
+                _cleanup_free_ char *x = graphics_text(&want->graphics), *y = graphics_text(&run->graphics);
+                if (strcmp(x, y) != 0)
+                        WHY("%sgraphics %s -> %s", len ? ", " : "", y, x);
+        }
+        if (w->set & DOM_F_BOOT) {
+                _cleanup_free_ char *x = boot_text(&want->boot), *y = boot_text(&run->boot);
+                if (strcmp(x, y) != 0)
+                        WHY("%sboot %s -> %s", len ? ", " : "", y, x);
+        }
         int *pair = xcalloc(want->n_disks + 1, sizeof(int));
         bool *used = xcalloc(run->n_disks + run->n_nics + 1, sizeof(bool));
         pair_disks(want, run, pair, used);
@@ -873,6 +933,39 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                                 "domain %s: machine %s -> %s: a defined domain keeps its machine type (its devices are "
                                 "placed for it); declare it absent and then re-create it",
                                 w->name, have->machine ? have->machine : "(default)", want->machine);
+        /* The firmware picks the NVRAM and the boot path: libvirt does not convert one to the other. */
+        if ((w->set & DOM_F_FIRMWARE) && want->firmware != have->firmware)
+                return diag_pos(resource_key_pos(w, DOM_F_FIRMWARE),
+                                "domain %s: firmware %s -> %s: a defined domain keeps its firmware; declare it absent "
+                                "and then re-create it",
+                                w->name, enum_to_string(&firmware_table, have->firmware),
+                                enum_to_string(&firmware_table, want->firmware));
+        if ((w->set & DOM_F_SECURE_BOOT) && want->secure_boot != have->secure_boot)
+                return diag_pos(resource_key_pos(w, DOM_F_SECURE_BOOT),
+                                "domain %s: secure-boot %s -> %s: its NVRAM holds the keys it was made with; declare "
+                                "it absent and then re-create it",
+                                w->name, have->secure_boot ? "true" : "false", want->secure_boot ? "true" : "false");
+        if (want->console != have->console)
+                action_add_change(a, DOM_F_CONSOLE, "console", value_bool(have->console), value_bool(want->console));
+        if (want->guest_agent != have->guest_agent)
+                action_add_change(a, DOM_F_GUEST_AGENT, "guest-agent", value_bool(have->guest_agent),
+                                  value_bool(want->guest_agent));
+        if ((w->set & DOM_F_TPM) && want->tpm != have->tpm)
+                action_add_change(a, DOM_F_TPM, "tpm", value_bool(have->tpm), value_bool(want->tpm));
+        if ((w->set & DOM_F_VIDEO) && want->video != have->video)
+                action_add_change(a, DOM_F_VIDEO, "video",
+                                  have->video >= 0 ? value_word(&video_model_table, have->video) : VALUE_NONE,
+                                  value_word(&video_model_table, want->video));
+        if (w->set & DOM_F_GRAPHICS) {
+                _cleanup_free_ char *x = graphics_text(&want->graphics), *y = graphics_text(&have->graphics);
+                if (strcmp(x, y) != 0)
+                        action_add_change(a, DOM_F_GRAPHICS, "graphics", value_text(y), value_text(x));
+        }
+        if (w->set & DOM_F_BOOT) {
+                _cleanup_free_ char *x = boot_text(&want->boot), *y = boot_text(&have->boot);
+                if (strcmp(x, y) != 0)
+                        action_add_change(a, DOM_F_BOOT, "boot", value_text(y), value_text(x));
+        }
         uint32_t maxv = w->set & DOM_F_MAX_VCPUS ? want->max_vcpus : want->vcpus;
         uint64_t maxm = w->set & DOM_F_MAX_MEMORY ? want->max_memory : want->memory;
         if (maxv != have->max_vcpus)
@@ -1397,6 +1490,35 @@ static void domain_macs(struct ledger *l, struct ledger_entry *e, const struct r
         }
 }
 
+static void forget_secret(char *s) {
+        if (s)
+                explicit_bzero(s, strlen(s));
+        free(s);
+}
+
+/* The graphics password: the first line of its file, read only now, at apply
+ * time, so that no manifest, plan or ledger ever holds it. */
+static int read_password(const struct resource *w, char **out) {
+        const char *path = w->domain.graphics.password_file;
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return diag_res(-errno, "domain", w->name, "graphics password-file %s: %s", path, strerror(errno));
+        char buf[256] = "";
+        bool got = fgets(buf, sizeof(buf), f) != NULL;
+        fclose(f);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        /* VNC uses at most 8 characters of a password; libvirt refuses nothing, so say it here. */
+        int r = 0;
+        if (!got || !buf[0])
+                r = diag_res(-EINVAL, "domain", w->name, "graphics password-file %s: empty", path);
+        else if (!xml_safe(buf))
+                r = diag_res(-EINVAL, "domain", w->name, "graphics password-file %s: control characters or <>&'\"", path);
+        else
+                *out = xstrdup(buf);
+        explicit_bzero(buf, sizeof(buf));
+        return r;
+}
+
 static int domain_create(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
         size_t n = w->domain.n_nics;
@@ -1405,13 +1527,20 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
         domain_macs(l, e, w, macs);
         for (size_t i = 0; i < n; i++)
                 mac_ptrs[i] = macs[i];
-        char *xml = domain_render_xml(w, s->domain_type, mac_ptrs);
+        char *password = NULL;
+        if (w->domain.graphics.password_file && read_password(w, &password) < 0) {
+                free(mac_ptrs);
+                free(macs);
+                return -EIO;
+        }
+        char *xml = domain_render_xml_secret(w, s->domain_type, mac_ptrs, password);
         free(mac_ptrs);
         free(macs);
+        forget_secret(password);
         if (!xml)
                 return diag_res(-EINVAL, "domain", w->name, "cannot render its XML");
         virDomainPtr dom = virDomainDefineXML(s->conn, xml);
-        free(xml);
+        forget_secret(xml);
         if (!dom)
                 return lv_fail("domain", w->name, "defining");
         int r = 0;
@@ -1436,8 +1565,9 @@ static int domain_delete(struct lv_state *s, const char *name) {
         int r = 0;
         if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
                 r = lv_fail("domain", name, "stopping");
-        /* Undefine keeps every disk: volumes go only on their own state: absent. */
-        if (r >= 0 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+        /* Undefine keeps every disk: volumes go only on their own state: absent.
+         * A UEFI guest's NVRAM is its own (libvirt made it) and goes with it. */
+        if (r >= 0 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM |
                                                           VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                                                           VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0 &&
             virDomainUndefine(dom) < 0)
@@ -1524,6 +1654,73 @@ static int domain_add_features(struct lv_state *s, virDomainPtr dom, const char 
         if (!edited)
                 return diag_res(-EINVAL, "domain", name, "cannot add acpi and apic to its definition");
         return config_define(s, name, edited);
+}
+
+/* Replace every /domain/os/boot with the declared order, in one redefinition. */
+static int domain_set_boot(struct lv_state *s, virDomainPtr dom, const struct resource *w) {
+        struct xr *x = config_read(dom, w->name);
+        char *edited = NULL;
+        while (x && xr_count(x, "/domain/os/boot")) {
+                free(edited);
+                edited = xr_replace(x, "/domain/os/boot", "/domain/os", NULL);
+                xr_free(x);
+                x = edited ? xr_parse(edited) : NULL;
+        }
+        for (size_t i = 0; x && i < w->domain.boot.n; i++) {
+                _cleanup_free_ char *leaf = xasprintf("<boot dev='%s'/>", w->domain.boot.v[i]);
+                free(edited);
+                /* A path that never matches: each one is appended, in order. */
+                edited = xr_replace(x, "/domain/os/boot[@dev='']", "/domain/os", leaf);
+                xr_free(x);
+                x = edited ? xr_parse(edited) : NULL;
+        }
+        if (!x) {
+                free(edited);
+                return diag_res(-EINVAL, "domain", w->name, "cannot edit its boot order");
+        }
+        xr_free(x);
+        return edited ? config_define(s, w->name, edited) : 0;
+}
+
+/* A way-in device added, replaced or removed in the definition; the running
+ * guest has it from its next start (pending, "restart needed"). */
+static int domain_edit_way_in(struct lv_state *s, virDomainPtr dom, const struct resource *w, uint64_t field) {
+        const struct domain_spec *d = &w->domain;
+        const char *path = field == DOM_F_CONSOLE       ? "/domain/devices/serial[@type='pty']"
+                           : field == DOM_F_GUEST_AGENT ? "/domain/devices/channel[target/@name='org.qemu.guest_agent.0']"
+                           : field == DOM_F_GRAPHICS    ? "/domain/devices/graphics[1]"
+                           : field == DOM_F_VIDEO       ? "/domain/devices/video[1]"
+                                                        : "/domain/devices/tpm";
+        bool wanted = field == DOM_F_CONSOLE ? d->console : field == DOM_F_GUEST_AGENT ? d->guest_agent
+                      : field == DOM_F_TPM   ? d->tpm : true;
+        char *password = NULL;
+        if (field == DOM_F_GRAPHICS && d->graphics.password_file && read_password(w, &password) < 0)
+                return -EIO;
+        char *xml = wanted ? domain_device_render_xml(w, field, password) : NULL;
+        forget_secret(password);
+        if (field != DOM_F_CONSOLE || wanted) {
+                int r = domain_edit_config(s, dom, w->name, path, "/domain/devices", xml);
+                forget_secret(xml);
+                return r;
+        }
+        /* The serial port and its console go in one definition: libvirt makes
+         * either one again from the other. */
+        struct xr *x = config_read(dom, w->name);
+        char *edited = NULL;
+        static const char *const gone[] = { "/domain/devices/console[@type='pty']", "/domain/devices/serial[@type='pty']" };
+        for (size_t i = 0; x && i < ELEMENTSOF(gone); i++)
+                while (x && xr_count(x, "%s", gone[i])) {
+                        free(edited);
+                        edited = xr_replace(x, gone[i], "/domain/devices", NULL);
+                        xr_free(x);
+                        x = edited ? xr_parse(edited) : NULL;
+                }
+        if (!x) {
+                free(edited);
+                return diag_res(-EINVAL, "domain", w->name, "cannot remove its serial console");
+        }
+        xr_free(x);
+        return edited ? config_define(s, w->name, edited) : 0;
 }
 
 /* A free target on bus: not one the domain has, nor one this apply gave already. */
@@ -1801,6 +1998,16 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                         case DOM_F_FEATURES:
                                 r = domain_add_features(s, dom, w->name);
                                 break;
+                        case DOM_F_BOOT:
+                                r = domain_set_boot(s, dom, w);
+                                break;
+                        case DOM_F_CONSOLE:
+                        case DOM_F_GUEST_AGENT:
+                        case DOM_F_GRAPHICS:
+                        case DOM_F_VIDEO:
+                        case DOM_F_TPM:
+                                r = domain_edit_way_in(s, dom, w, c->field);
+                                break;
                         case DOM_C_DISK: {
                                 const struct disk_spec *wd = c->now.type == VAL_INDEX ? &want->disks[c->now.index] : NULL;
                                 const struct disk_spec *ld =
@@ -2010,6 +2217,8 @@ static int lv_watch_open(const struct backend_ctx *ctx, void **watch) {
         int fds[2];
         if (strncmp(uri, "test:", 5) == 0)
                 return -ENOTSUP; /* the in-process driver has no other writer to watch */
+        if (!libvirt_dl_loaded())
+                return -ENOTSUP; /* the run that opened the backend loads it, or said why it could not */
         pthread_once(&once, lv_start_loop);
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;

@@ -108,6 +108,12 @@ static void show_addresses(struct yw *w, const struct link_spec *l) {
         yw_end_seq(w);
 }
 
+/* Show wrote the static addresses only: read back, they are static. */
+void link_from_snapshot(struct resource *r) {
+        for (size_t i = 0; i < r->link.addresses.n; i++)
+                r->link.addresses.v[i].flags |= IFA_F_PERMANENT;
+}
+
 void link_show_end(struct yw *w, const struct resource *r, bool with_mac) {
         const struct link_spec *l = &r->link;
         char mac[18];

@@ -441,7 +441,7 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                                         break;
                                 }
                         }
-                        if (s->ssh_oif && pr->link.ifindex == s->ssh_oif)
+                        if (s && s->ssh_oif && pr->link.ifindex == s->ssh_oif)
                                 link_risk_add(a, "%s carries this SSH session", port);
                 }
         if (link_kind_of(a->kind)->assess)
@@ -465,7 +465,7 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                 else if (n_routes)
                         link_risk_add(a, "%zu route%s over %s go with it", n_routes, n_routes == 1 ? "" : "s", a->name);
         }
-        if (!s->ssh_oif || !here)
+        if (!s || !s->ssh_oif || !here) /* no state: a snapshot's plan, no SSH session to cut */
                 return;
         bool carries = here->link.ifindex == s->ssh_oif;
         for (size_t i = 0; !carries && i < here->link.interfaces.n; i++) {

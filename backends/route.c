@@ -226,7 +226,7 @@ static void route_assess(void *state, struct action *a, const struct model *live
         struct route_state *s = state;
         const struct resource *here = a->live;
         bool touches = a->op == OP_DELETE || a->n_changes > 0;
-        if (!s->ssh_client.family || !here || !touches || here->route.table != RT_TABLE_MAIN ||
+        if (!s || !s->ssh_client.family || !here || !touches || here->route.table != RT_TABLE_MAIN ||
             !ipaddr_in_subnet(&here->route.to, &s->ssh_client))
                 return;
         for (size_t i = 0; i < live->n; i++) {

@@ -1,14 +1,12 @@
 /* XML for libvirt: built with libxml2's text writer (it escapes every value),
  * read back with XPath. No user string is ever pasted into markup. */
 #include <errno.h>
-#include <libxml/parser.h>
-#include <libxml/xmlwriter.h>
-#include <libxml/xpath.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends.h"
+#include "libvirt-dl.h"
 
 struct xw {
         xmlBufferPtr buf;
@@ -18,6 +16,8 @@ struct xw {
 
 struct xw *xw_new(void) {
         struct xw *x = xcalloc(1, sizeof(*x));
+        if ((x->err = libxml_dl_load()) < 0)
+                return x; /* every call is then a no-op, and xw_finish NULL */
         x->buf = xmlBufferCreate();
         x->w = x->buf ? xmlNewTextWriterMemory(x->buf, 0) : NULL;
         if (!x->w)
@@ -96,6 +96,8 @@ struct xr {
 };
 
 struct xr *xr_parse(const char *xml) {
+        if (libxml_dl_load() < 0)
+                return NULL;
         struct xr *x = xcalloc(1, sizeof(*x));
         x->doc = xmlReadMemory(xml, (int) strlen(xml), NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
                                                                    XML_PARSE_NOWARNING);

@@ -20,6 +20,7 @@ else
         echo "ifupdown2: skipped (not installed: make bench-deps)"
 fi
 if command -v libvirtd >/dev/null; then bash bench/libvirt.sh 100; fi
+bash bench/startup.sh 10
 bash bench/ipset.sh 100000
 bash bench/parse.sh
 bash bench/mixed.sh
@@ -28,7 +29,7 @@ bash bench/checker.sh 10000
 bash bench/ovs.sh 300 1000
 if command -v qemu-system-x86_64 >/dev/null && tests/vm/build.sh "$BUILD/vm" "$BUILD/reconcile" >/dev/null 2>&1; then
         tests/vm/run.sh "$BUILD/vm" bench/guest/vlans.sh
-        tests/vm/run.sh "$BUILD/vm" bench/guest/ipvs.sh
+        VM_QEMU_OPTS="-icount shift=0 -smp 1" tests/vm/run.sh "$BUILD/vm" bench/guest/ipvs.sh # time counts instructions: no host noise
         tests/vm/run.sh "$BUILD/vm" bench/guest/mixed-ipvs.sh
 fi
 # Last: the kernel takes minutes to tear down namespaces of 30,000 links, and

@@ -13,6 +13,9 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,7 +39,7 @@
 /* Kinds the kernel announces no change of (ipsets) are read this often. */
 #define POLL_MS 2000
 
-enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_CHECKER, SRC_WATCH };
+enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_WATCHDOG, SRC_CHECKER, SRC_WATCH };
 
 /* A backend the daemon polls, with a connection of its own and the digest
  * of what it read after the last run. */
@@ -49,7 +52,7 @@ struct poll {
 
 struct daemon {
         struct options *o;
-        int epfd, sigfd, inofd, debounce_fd, resync_fd, poll_fd;
+        int epfd, sigfd, inofd, debounce_fd, resync_fd, poll_fd, watchdog_fd;
         struct poll polls[8];
         size_t n_polls;
         int dir_wd, parent_wd;
@@ -68,6 +71,8 @@ struct daemon {
         unsigned runs;
         unsigned backoff_s;
         char last_error_digest[17];
+        char *revision;       /* of good */
+        struct status status; /* written to the status file and the metrics after every run */
         struct checker *checker; /* the health checks of the declared real servers */
 };
 
@@ -118,16 +123,6 @@ static void watch_manifests(struct daemon *d) {
 static bool stop_requested(void) {
         sigset_t pending;
         return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
-}
-
-static void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void notify_status(const char *fmt, ...) {
-        char msg[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        sd_notifyf(0, "STATUS=%s", msg);
 }
 
 /* Open the drift watches that are not open yet; each is polled from then on. */
@@ -226,6 +221,10 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
                 *prev = d->good; /* the scope points into it until the run is done */
         d->good = next;
         d->have_good = true;
+        /* Read now: a checkout that moves on later is another revision, seen by inotify. */
+        free(d->revision);
+        d->revision = status_revision(d->o->manifests, d->good.digest, &d->o->revision_source);
+        d->o->revision = d->revision;
         d->last_error_digest[0] = '\0';
         return 1;
 }
@@ -256,6 +255,122 @@ static void on_checker(struct daemon *d) {
                 on_drift(d);
 }
 
+/* MESSAGE_ID= per event, for `journalctl MESSAGE_ID=...` and catalogs. */
+#define MID_DRIFT_REPAIRED "ac9b1c4c9be74b7c8c2de2446610f23b"
+#define MID_APPLIED "cf90585ddd8746efbbb113b2d459bb56"
+#define MID_APPLY_FAILED "7f1f30f72efc4fdc868efbf8b3c032e1"
+#define MID_REVISION_HELD "ef11de07c0da4a6f96321c9a52292f34"
+
+/* Under systemd stderr is a journal stream already (JOURNAL_STREAM names its
+ * device and inode): an event sent with fields is not written there again. */
+static bool stderr_is_journal(void) {
+        const char *js = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+               (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
+/* journald's native protocol, so that libsystemd is never loaded for it: one
+ * datagram of "KEY=value\n" fields; a value with a newline (a libvirt name may
+ * hold one) goes as "KEY\n", its length as 64-bit little-endian, the value, "\n". */
+static void journal_send(char *const *fields, size_t n) {
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+                close(fd);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *eq = strchr(fields[i], '=');
+                if (!eq || !strchr(eq + 1, '\n')) {
+                        fprintf(f, "%s\n", fields[i]);
+                        continue;
+                }
+                uint64_t vlen = strlen(eq + 1);
+                unsigned char le[8];
+                for (int b = 0; b < 8; b++)
+                        le[b] = (unsigned char) (vlen >> (8 * b));
+                fwrite(fields[i], 1, (size_t) (eq - fields[i]), f);
+                fputc('\n', f);
+                fwrite(le, 1, sizeof(le), f);
+                fwrite(eq + 1, 1, vlen, f);
+                fputc('\n', f);
+        }
+        fclose(f);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/systemd/journal/socket" };
+        sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *) &sa, sizeof(sa));
+        free(buf);
+        close(fd);
+}
+
+/* One event: the line on stderr (unless that is the journal) and an entry with
+ * fields; a link's (a name in the interface name space) also has INTERFACE=,
+ * so that `journalctl INTERFACE=br0` shows it beside networkd's and the kernel's. */
+static void log_event(const char *message_id, int priority, enum kind k, const char *name, const char *revision, int err,
+                      const char *line) {
+        if (!stderr_is_journal())
+                fprintf(diag_stream(), "%s\n", line);
+        const char *space = name ? kind_ops(k)->name_space : NULL;
+        char *fields[9];
+        size_t n = 0;
+        fields[n++] = xasprintf("MESSAGE=%s", line);
+        fields[n++] = xasprintf("MESSAGE_ID=%s", message_id);
+        fields[n++] = xasprintf("PRIORITY=%d", priority);
+        fields[n++] = xasprintf("SYSLOG_IDENTIFIER=reconcile");
+        fields[n++] = xasprintf("RECONCILE_REVISION=%s", revision ? revision : "");
+        if (err)
+                fields[n++] = xasprintf("ERRNO=%d", err);
+        if (name) {
+                fields[n++] = xasprintf("RECONCILE_KIND=%s", kind_to_string(k));
+                fields[n++] = xasprintf("RECONCILE_NAME=%s", name);
+        }
+        if (space && strcmp(space, "interface") == 0)
+                fields[n++] = xasprintf("INTERFACE=%s", name);
+        journal_send(fields, n); /* no journal (a terminal, a container): the line above is all */
+        for (size_t i = 0; i < n; i++)
+                free(fields[i]);
+}
+
+void daemon_log_actions(const struct options *o, const struct plan *p) {
+        bool drift = o->trigger && strcmp(o->trigger, "drift") == 0;
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const struct action *a = &p->actions[i];
+                if (a->result > 0)
+                        continue;
+                char line[512];
+                snprintf(line, sizeof(line), "%s %s %s: %s%s%s", op_to_string(a->op), kind_to_string(a->kind), a->name,
+                         a->result == 0 ? "done" : "failed", a->result < 0 ? ": " : "",
+                         a->result < 0 ? strerror(-a->result) : "");
+                const char *id = a->result < 0 ? MID_APPLY_FAILED : drift ? MID_DRIFT_REPAIRED : MID_APPLIED;
+                log_event(id, a->result < 0 ? LOG_ERR : LOG_NOTICE, a->kind, a->name, o->revision,
+                          a->result < 0 ? -a->result : 0, line);
+        }
+}
+
+/* The status file, the metrics and systemd's STATUS= after a run. Invalid
+ * manifests (last_error_digest) degrade a status whose revision stays. */
+static void publish_status(struct daemon *d, unsigned run, const char *trigger, const struct pass_result *res,
+                           int64_t started, double seconds) {
+        status_after_pass(d->o, &d->status, trigger, d->have_good ? &d->good.model : NULL, res, started, seconds);
+        if (d->last_error_digest[0]) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "manifests %s do not parse; revision %.12s stays in force",
+                         d->last_error_digest, d->status.revision ? d->status.revision : "-");
+                status_mark_invalid(&d->status, msg, started);
+        }
+        /* The run rebuilt the per-resource list: what other parts of the daemon keep
+         * (a health checker's reals that are down, with why and since when) goes
+         * back in here with status_add_pending, before the file is written. */
+        status_save(d->o, &d->status);
+        _cleanup_free_ char *line = status_summary(&d->status);
+        sd_notifyf(0, "STATUS=run %u (%s): %s", run, trigger, line);
+}
+
 /* One run over the manifests. A manifest edit of a host in sync runs over its
  * scope; the start, SIGHUP, a resync, drift and retries (full) read everything. */
 static void run_once(struct daemon *d, const char *why, bool full) {
@@ -276,8 +391,12 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         d->drift_dirty = d->resync_due = false;
         d->first_event_ms = d->last_event_ms = 0;
         d->burst_settled = false;
-        if (!d->have_good)
+        if (!d->have_good) {
+                struct pass_result none = { .status = EXIT_ERROR };
+                d->o->digest = d->last_error_digest;
+                publish_status(d, d->runs, why, &none, (int64_t) time(NULL), 0);
                 goto out;
+        }
         unsigned errors = diag_error_count();
         d->o->digest = d->good.digest;
         if (scoped)
@@ -292,8 +411,26 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         if (!scoped)
                 poll_backends(d);
         d->o->run.edit = scoped ? &scope : NULL;
+        struct str_list run_errors = { 0 };
+        struct str_list *was_capture = diag_capture(&run_errors);
+        int64_t started = (int64_t) time(NULL);
+        double t0 = monotonic_seconds();
+        d->o->status = &d->status;
+        d->o->status_errors = &run_errors;
+        d->o->trigger = why;
+        /* Probes confirm a new revision's apply, not the repair of drift from one in force. */
+        d->o->probe_this_run = d->o->n_probes && strcmp(why, "drift") != 0 &&
+                               (!d->status.revision || strcmp(d->status.revision, d->revision) != 0);
         cmd_pass(d->o, &d->good.model, true, &res);
+        d->o->probe_this_run = false;
+        d->o->status = NULL;
+        d->o->status_errors = NULL;
+        diag_capture(was_capture);
         d->o->run.edit = NULL;
+        /* A drift check that found nothing is not counted as a run. */
+        bool quiet_check = strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held;
+        publish_status(d, d->runs + !quiet_check, why, &res, started, monotonic_seconds() - t0);
+        str_list_done(&run_errors);
         checker_follow(d);
         d->good_in_sync = res.status == EXIT_OK && !res.n_pending && !res.held && !res.observe_failed;
         why = what;
@@ -306,14 +443,14 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         d->runs++;
         if (res.held) {
                 /* A reverted revision waits for `reconcile release` or new manifests: no retries. */
-                fprintf(diag_stream(), "run %u (%s): held, nothing applied\n", d->runs, why);
-                notify_status("held: run `reconcile release` or change the manifests");
+                char line[256];
+                snprintf(line, sizeof(line), "run %u (%s): held, nothing applied", d->runs, why);
+                log_event(MID_REVISION_HELD, LOG_WARNING, 0, NULL, d->revision, 0, line);
                 diag_restore_count(errors);
                 goto out;
         }
         fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,
                 res.status == EXIT_OK ? "in sync" : "errors");
-        notify_status("run %u (%s): %zu done, %s", d->runs, why, res.n_done, res.status == EXIT_OK ? "in sync" : "errors");
         if (res.observe_failed || res.status != EXIT_OK) {
                 /* Unreachable backend or failed action: retry with exponential backoff. */
                 d->backoff_s = d->backoff_s ? d->backoff_s * 2 : BACKOFF_MIN_S;
@@ -384,6 +521,23 @@ static void on_inotify(struct daemon *d) {
         timer_arm(d->debounce_fd, wait, 0);
 }
 
+/* WatchdogSec= in the unit: WATCHDOG=1 at half the interval, from the event
+ * loop, so that a run that hangs (a backend that never answers) is restarted. */
+static int watchdog_setup(struct daemon *d) {
+        /* What sd_watchdog_enabled reads: WATCHDOG_USEC, for this process if WATCHDOG_PID says whom. */
+        const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+        char *end = NULL;
+        unsigned long long usec = us ? strtoull(us, &end, 10) : 0;
+        if (!us || *end || usec == 0 || (pid && strtol(pid, NULL, 10) != (long) getpid()))
+                return 0;
+        d->watchdog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (d->watchdog_fd < 0)
+                return diag_plain(-errno, "daemon: watchdog timer: %s", strerror(errno));
+        uint64_t ms = usec / 2000 ? usec / 2000 : 1;
+        timer_arm(d->watchdog_fd, ms, ms);
+        return epoll_add(d->epfd, d->watchdog_fd, SRC_WATCHDOG);
+}
+
 static int setup(struct daemon *d) {
         sigset_t mask;
         sigemptyset(&mask);
@@ -408,7 +562,9 @@ static int setup(struct daemon *d) {
                 return diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
         timer_arm(d->resync_fd, (uint64_t) d->o->resync * 1000, (uint64_t) d->o->resync * 1000);
         timer_arm(d->poll_fd, POLL_MS, POLL_MS);
-        return 0;
+        /* Counters and since-times go on from the last daemon's file; a missing one starts afresh. */
+        status_load(&d->status, d->o->status_file);
+        return watchdog_setup(d);
 }
 
 static void teardown(struct daemon *d) {
@@ -417,17 +573,19 @@ static void teardown(struct daemon *d) {
         for (size_t i = 0; i < d->n_polls; i++)
                 if (d->polls[i].open)
                         d->polls[i].backend->close(d->polls[i].state);
-        int fds[] = { d->sigfd, d->epfd, d->inofd, d->debounce_fd, d->resync_fd, d->poll_fd };
+        int fds[] = { d->sigfd, d->epfd, d->inofd, d->debounce_fd, d->resync_fd, d->poll_fd, d->watchdog_fd };
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
         if (d->have_good)
                 manifests_done(&d->good);
+        status_done(&d->status);
+        free(d->revision);
 }
 
 int cmd_daemon(struct options *o) {
         struct daemon d = { .o = o, .sigfd = -1, .epfd = -1, .inofd = -1, .debounce_fd = -1, .resync_fd = -1,
-                            .poll_fd = -1 };
+                            .poll_fd = -1, .watchdog_fd = -1 };
         int ret = EXIT_OK;
         if (o->resync <= 0)
                 o->resync = 300;
@@ -486,6 +644,10 @@ int cmd_daemon(struct options *o) {
                                 break;
                         case SRC_CHECKER:
                                 on_checker(&d);
+                                break;
+                        case SRC_WATCHDOG:
+                                if (read(d.watchdog_fd, &ticks, sizeof(ticks)) > 0)
+                                        sd_notify(0, "WATCHDOG=1");
                                 break;
                         case SRC_POLL:
                                 if (read(d.poll_fd, &ticks, sizeof(ticks)) > 0 && poll_backends(&d))

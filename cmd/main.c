@@ -1,8 +1,10 @@
 /* reconcile: make this host match a directory of YAML manifests. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -20,6 +22,7 @@ static void usage(FILE *f) {
               "  daemon       apply now, then watch and re-apply; for systemd\n"
               "  confirm      keep the change an `apply --confirm` is waiting on\n"
               "  release      lift the hold on a reverted manifest revision\n"
+              "  status       the status file: revision, last run, conditions, resources\n"
               "  version      print the version\n\n"
               "Options:\n"
               "  -d, --manifests DIR      default /etc/reconcile/manifests.d\n"
@@ -36,6 +39,14 @@ static void usage(FILE *f) {
               "      --resync SECONDS     daemon: full resync period (default 300)\n"
               "      --confirm SECONDS    apply, then revert unless `reconcile confirm` (or Enter) comes in time\n"
               "      --confirm-partial    allow --confirm with changes that cannot be reverted\n"
+              "      --probe PROBE        with --confirm (apply) or daemon: keep a change only when the probes\n"
+              "                           that passed before it pass after it: gateway, dns:NAME,\n"
+              "                           tcp:HOST:PORT, exec:COMMAND (repeatable)\n"
+              "      --status-file PATH   status written by daemon (and apply, if given), read by status\n"
+              "                           (default /run/reconcile/status.json; with --netns NAME, status-NAME.json)\n"
+              "      --metrics-dir DIR    write DIR/reconcile.prom for node_exporter's textfile collector\n"
+              "      --snapshot           show: add the scope, covered kinds and ledger, for plan --live\n"
+              "      --live FILE          plan: against a `show --snapshot` file instead of this host\n"
               "  -v, --verbose / -q, --quiet\n"
               "  -h, --help\n\n"
               "Exit status: 0 success or in sync; 1 error; 2 changes pending (with --exit-code).\n",
@@ -72,7 +83,7 @@ static int parse_seconds(const char *opt, const char *arg, int *out) {
 
 static int parse_args(int argc, char **argv, struct options *o) {
         enum { OPT_DRY_RUN = 256, OPT_EXIT_CODE, OPT_STATE_DIR, OPT_URI, OPT_NETNS, OPT_ONLY, OPT_MASS, OPT_LOCK, OPT_RESYNC,
-               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB };
+               OPT_CONFIRM, OPT_CONFIRM_PARTIAL, OPT_OVSDB, OPT_STATUS_FILE, OPT_METRICS_DIR, OPT_SNAPSHOT, OPT_LIVE, OPT_PROBE };
         static const struct option longopts[] = {
                 { "manifests", required_argument, NULL, 'd' },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
@@ -88,6 +99,11 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "resync", required_argument, NULL, OPT_RESYNC },
                 { "confirm", required_argument, NULL, OPT_CONFIRM },
                 { "confirm-partial", no_argument, NULL, OPT_CONFIRM_PARTIAL },
+                { "status-file", required_argument, NULL, OPT_STATUS_FILE },
+                { "metrics-dir", required_argument, NULL, OPT_METRICS_DIR },
+                { "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+                { "live", required_argument, NULL, OPT_LIVE },
+                { "probe", required_argument, NULL, OPT_PROBE },
                 { "verbose", no_argument, NULL, 'v' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -143,6 +159,26 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 case OPT_CONFIRM_PARTIAL:
                         o->confirm_partial = true;
                         break;
+                case OPT_STATUS_FILE:
+                        o->status_file = optarg;
+                        o->status_file_given = true;
+                        break;
+                case OPT_METRICS_DIR:
+                        o->metrics_dir = optarg;
+                        break;
+                case OPT_SNAPSHOT:
+                        o->snapshot = true;
+                        break;
+                case OPT_LIVE:
+                        o->live_file = optarg;
+                        break;
+                case OPT_PROBE: {
+                        struct probe p;
+                        r = probe_parse(optarg, &p);
+                        if (r >= 0)
+                                *(struct probe *) array_push(&o->probes, &o->n_probes, sizeof(p)) = p;
+                        break;
+                }
                 case 'v':
                         diag_verbose = 1;
                         break;
@@ -177,7 +213,7 @@ static const char *hostname(char *buf, size_t size) {
 
 int load_manifests(const struct options *o, struct manifest_set *set) {
         char host[256];
-        int r = manifests_load(o->manifests, hostname(host, sizeof(host)), true, set);
+        int r = manifests_load(o->manifests, o->hostname ? o->hostname : hostname(host, sizeof(host)), true, set);
         if (r < 0)
                 diag_plain(r, "%s: manifests are invalid; nothing was changed", o->manifests);
         return r;
@@ -212,6 +248,9 @@ static int cmd_show(struct options *o) {
         int r = run_observe(&run);
         struct show_owner owner = { &ledger, &o->run };
         int w = show_print_yaml_subset(stdout, &run.live, NULL, NULL, NULL, 0, &owner);
+        /* A YAML that could not be written gets no trailer: it is no snapshot. */
+        if (o->snapshot && (w == 0 || w == -EILSEQ) && snapshot_write_trailer(stdout, &run) < 0)
+                r = -EIO;
         run_done(&run);
         ledger_done(&ledger);
         /* An entry YAML cannot hold is a comment in the output; the rest is valid. */
@@ -226,16 +265,6 @@ static bool json(const struct options *o) {
         return o->output && strcmp(o->output, "json") == 0;
 }
 
-static void log_actions_line(const struct plan *p) {
-        for (size_t i = 0; i < p->n_actions; i++) {
-                const struct action *a = &p->actions[i];
-                if (a->result > 0)
-                        continue;
-                fprintf(diag_stream(), "%s %s %s: %s\n", op_to_string(a->op), kind_to_string(a->kind), a->name,
-                        a->result == 0 ? "done" : "failed");
-        }
-}
-
 /* The core's report hook: plans and results go out as the options say. A
  * revert's pass prints its plan even in the daemon, whose own passes log
  * one line per action instead. */
@@ -244,6 +273,8 @@ static void print_pass(void *u, const struct pass_report *rep) {
         const struct options *o = ctx->o;
         const struct plan *p = rep->plan;
         bool log_actions = ctx->log_actions && !rep->revert;
+        if (o->status)
+                status_observe(o->status, rep, o->errors ? o->errors : o->status_errors);
         switch (rep->event) {
         case PASS_PLANNED:
                 if (json(o) && rep->dry_run)
@@ -253,7 +284,7 @@ static void print_pass(void *u, const struct pass_report *rep) {
                 break;
         case PASS_ACTED:
                 if (log_actions)
-                        log_actions_line(p);
+                        daemon_log_actions(o, p);
                 break;
         case PASS_APPLIED:
                 if (json(o))
@@ -276,30 +307,155 @@ static void print_pass(void *u, const struct pass_report *rep) {
         }
 }
 
+#define PROBE_WINDOW_S 30
+#define PROBE_TIMEOUT_MS 2000
+
+/* After the change: the probes decide (0 keep, 1 revert) or, without probes, a person. */
+static int wait_hook(void *u, int seconds) {
+        struct options *o = ((struct pass_ctx *) u)->o;
+        int r;
+        if (!o->n_probes)
+                r = wait_for_confirmation(u, seconds);
+        else {
+                fprintf(stderr, "applied. Probing within %d s\n", seconds);
+                struct probe *failed = probes_confirm(o->probes, o->n_probes, o->run.ctx.netns, seconds, o->run.should_stop);
+                if (failed) {
+                        free(o->reverted);
+                        o->reverted = xasprintf("probe %s failed: %s", failed->spec, failed->error ? failed->error : "failed");
+                        fprintf(stderr, "%s: reverting\n", o->reverted);
+                } else
+                        fprintf(stderr, "probes pass: confirmed\n");
+                return failed ? 1 : 0;
+        }
+        if (r == 1 && !o->reverted)
+                o->reverted = xstrdup("no confirmation in time");
+        return r;
+}
+
+/* Before the change: which probes pass now; only those must pass after. */
+static void probe_before(struct options *o) {
+        probes_before(o->probes, o->n_probes, o->run.ctx.netns, PROBE_TIMEOUT_MS);
+        for (size_t i = 0; i < o->n_probes; i++) {
+                const struct probe *p = &o->probes[i];
+                if (p->passed_before)
+                        fprintf(stderr, "probe %s: passes before the change\n", p->spec);
+                else
+                        fprintf(stderr, "probe %s: fails before the change (%s); not required after it\n", p->spec,
+                                p->error ? p->error : "failed");
+        }
+}
+
 void cmd_pass(struct options *o, struct model *want, bool log_actions, struct pass_result *res) {
         struct pass_ctx ctx = { o, log_actions };
+        /* The daemon confirms only the runs that apply a new revision, and only by probes. */
+        bool confirm = log_actions ? o->probe_this_run : o->confirm_seconds > 0;
+        free(o->reverted);
+        o->reverted = NULL;
+        if (confirm && o->n_probes && !o->run.dry_run)
+                probe_before(o);
         struct pass_opts po = {
                 .run = o->run,
                 .digest = o->digest,
                 .lock_timeout = o->lock_timeout,
                 .exit_code = o->exit_code,
-                /* The daemon never waits for a confirmation: --confirm is for apply. */
-                .confirm_seconds = log_actions ? 0 : o->confirm_seconds,
+                .confirm_seconds = !confirm ? 0 : o->confirm_seconds ? o->confirm_seconds : PROBE_WINDOW_S,
                 .confirm_partial = o->confirm_partial,
                 .report = print_pass,
-                .wait = wait_for_confirmation,
+                .wait = wait_hook,
                 .u = &ctx,
         };
         pass_run(&po, want, res);
 }
 
+/* plan --live FILE: the plan against a snapshot, printed as a plan on the host would be. */
+static int cmd_plan_live(struct options *o) {
+        struct manifest_set set = { 0 };
+        struct snapshot snap = { 0 };
+        int status = EXIT_ERROR;
+        unsigned errors_before = diag_error_count();
+        int r = snapshot_load(o->live_file, &snap);
+        o->hostname = r >= 0 ? snap.hostname : NULL;
+        int loaded = r < 0 ? r : load_manifests(o, &set);
+        o->hostname = NULL; /* the snapshot's, freed with it */
+        if (loaded < 0) {
+                snapshot_done(&snap);
+                if (json(o)) {
+                        struct plan none = { 0 };
+                        plan_print_json(stdout, &none, false, "invalid", o->errors);
+                }
+                manifests_done(&set);
+                return EXIT_ERROR;
+        }
+        struct run_opts opts;
+        struct run run;
+        snapshot_run(&snap, &o->run, &opts, &set.model, &run);
+        /* What the snapshot does not cover is not planned: said, not hidden. */
+        size_t uncovered[_KIND_MAX] = { 0 };
+        for (size_t i = 0; i < set.model.n; i++)
+                if (!(opts.only_kinds & (1u << set.model.v[i]->kind)) &&
+                    (!o->run.only_kinds || (o->run.only_kinds & (1u << set.model.v[i]->kind))))
+                        uncovered[set.model.v[i]->kind]++;
+        for (int k = 0; k < _KIND_MAX; k++)
+                if (uncovered[k])
+                        diag_info("%s: the snapshot does not cover %s: %zu declared, not planned", o->live_file,
+                                  kind_to_section(k), uncovered[k]);
+        r = run_plan(&run);
+        if (r == -ELOOP)
+                diag_plain(r, "the manifests' dependencies form a cycle; nothing was planned");
+        if (json(o))
+                plan_print_json(stdout, &run.plan, false, NULL, o->errors);
+        else if (diag_verbose >= 0)
+                plan_print_text(stdout, &run.plan);
+        if (r < 0 || diag_error_count() > errors_before || run.plan.n_errors)
+                status = EXIT_ERROR;
+        else if (o->exit_code && (run.plan.n_actions || run.plan.n_pending))
+                status = EXIT_PENDING;
+        else
+                status = EXIT_OK;
+        run_done(&run);
+        snapshot_done(&snap);
+        manifests_done(&set);
+        return status;
+}
+
 static int cmd_apply(struct options *o) {
         struct manifest_set set = { 0 };
         struct pass_result res = { .status = EXIT_ERROR };
-        if (load_manifests(o, &set) >= 0) {
+        /* An apply keeps a status only when asked: the default file is the daemon's. */
+        struct status status = { 0 };
+        bool keep_status = !o->dry_run && (o->status_file_given || o->metrics_dir);
+        struct str_list errors = { 0 }, *was_capture = NULL;
+        if (keep_status) {
+                if (!o->status_file_given)
+                        o->status_file = NULL;
+                else
+                        status_load(&status, o->status_file);
+                o->status = &status;
+                if (!o->errors) {
+                        o->status_errors = &errors;
+                        was_capture = diag_capture(&errors);
+                }
+        }
+        int64_t started = (int64_t) time(NULL);
+        double t0 = monotonic_seconds();
+        bool valid = load_manifests(o, &set) >= 0;
+        if (valid) {
                 o->digest = set.digest;
                 cmd_pass(o, &set.model, false, &res);
-        } else if (json(o)) {
+        }
+        if (keep_status) {
+                if (!valid)
+                        o->digest = set.digest;
+                status_after_pass(o, &status, "apply", valid ? &set.model : NULL, &res, started, monotonic_seconds() - t0);
+                status_save(o, &status);
+                if (!o->errors)
+                        diag_capture(was_capture);
+                o->status = NULL;
+                o->status_errors = NULL;
+                status_done(&status);
+                str_list_done(&errors);
+        }
+        if (!valid && json(o)) {
                 struct plan none = { 0 };
                 plan_print_json(stdout, &none, false, "invalid", o->errors);
         }
@@ -308,7 +464,8 @@ static int cmd_apply(struct options *o) {
 }
 
 int main(int argc, char **argv) {
-        struct options o = {
+        /* Static: what it comes to hold (probes, a revert's reason) lives until exit, reachable. */
+        static struct options o = {
                 .manifests = "/etc/reconcile/manifests.d",
                 .command = "apply",
                 .output = "text",
@@ -331,8 +488,31 @@ int main(int argc, char **argv) {
         }
         if (strcmp(o.command, "validate") == 0)
                 return cmd_validate(&o);
+        /* One daemon per namespace: each has a file of its own by default.
+         * RECONCILE_RUN stands for /run/reconcile in tests. */
+        static char default_status[PATH_MAX];
+        const char *run_dir = getenv("RECONCILE_RUN") ? getenv("RECONCILE_RUN") : "/run/reconcile";
+        if (!o.status_file && o.run.ctx.netns) {
+                const char *slash = strrchr(o.run.ctx.netns, '/');
+                snprintf(default_status, sizeof(default_status), "%s/status-%s.json", run_dir,
+                         slash ? slash + 1 : o.run.ctx.netns);
+                o.status_file = default_status;
+        } else if (!o.status_file) {
+                snprintf(default_status, sizeof(default_status), "%s/status.json", run_dir);
+                o.status_file = default_status;
+        }
+        if (strcmp(o.command, "status") == 0)
+                return cmd_status(&o);
+        /* A snapshot is planned anywhere (a CI runner): no namespace, no backend. */
+        if (o.live_file) {
+                if (strcmp(o.command, "plan") != 0 && !(o.dry_run && strcmp(o.command, "apply") == 0)) {
+                        diag_plain(-EINVAL, "--live goes with plan: nothing is applied to a snapshot");
+                        return EXIT_ERROR;
+                }
+                return cmd_plan_live(&o);
+        }
         /* Nobody confirms a daemon's runs: each would be reverted at the next. */
-        if (o.confirm_seconds && strcmp(o.command, "daemon") == 0) {
+        if (o.confirm_seconds && strcmp(o.command, "daemon") == 0 && !o.n_probes) {
                 diag_plain(-EINVAL, "--confirm goes with apply; a daemon's runs have nobody to confirm them");
                 return EXIT_ERROR;
         }
@@ -351,7 +531,12 @@ int main(int argc, char **argv) {
                 diag_plain(-EINVAL, "--confirm goes with apply, not with a plan");
                 return EXIT_ERROR;
         }
-        if (o.confirm_seconds)
+        if (o.n_probes && !o.confirm_seconds) {
+                diag_plain(-EINVAL, "--probe goes with apply --confirm SECONDS (the probes' window) or daemon");
+                return EXIT_ERROR;
+        }
+        /* A status file is written by cmd_apply, which confirms as well. */
+        if (o.confirm_seconds && !o.status_file_given && !o.metrics_dir)
                 return cmd_apply_confirm(&o);
         if (strcmp(o.command, "plan") == 0)
                 o.dry_run = true;

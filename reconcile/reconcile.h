@@ -389,7 +389,25 @@ enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2,
        DOM_F_INTERFACES = 1u << 8, DOM_F_OWNED_MARK = 1u << 9 /* observed: carries our metadata */,
        DOM_F_MACHINE = 1u << 10, DOM_F_KERNEL = 1u << 11, DOM_F_INITRD = 1u << 12, DOM_F_CMDLINE = 1u << 13,
        DOM_F_SHUTDOWN_TIMEOUT = 1u << 14, DOM_F_FORCE_OFF = 1u << 15,
-       DOM_F_FEATURES = 1u << 16 /* the ACPI and APIC features, always rendered */ };
+       DOM_F_FEATURES = 1u << 16 /* the ACPI and APIC features, always rendered */,
+       DOM_F_CONSOLE = 1u << 17, DOM_F_GUEST_AGENT = 1u << 18, DOM_F_GRAPHICS = 1u << 19, DOM_F_VIDEO = 1u << 25,
+       DOM_F_BOOT = 1u << 26, DOM_F_FIRMWARE = 1u << 27 };
+#define DOM_F_SECURE_BOOT (1ull << 32)
+#define DOM_F_TPM (1ull << 33)
+/* Graphics a person connects to; the password is read from password_file at
+ * apply time, so neither a manifest nor the plan nor show ever holds it. */
+enum graphics_type { GRAPHICS_VNC, GRAPHICS_SPICE, _GRAPHICS_MAX, _GRAPHICS_INVALID = -1 };
+enum video_model { VIDEO_VGA, VIDEO_VIRTIO, VIDEO_QXL, VIDEO_CIRRUS, VIDEO_BOCHS, VIDEO_NONE, _VIDEO_MAX,
+                   _VIDEO_INVALID = -1 };
+enum firmware { FIRMWARE_BIOS, FIRMWARE_UEFI, _FIRMWARE_MAX, _FIRMWARE_INVALID = -1 };
+extern const struct enum_table graphics_type_table, video_model_table, firmware_table, boot_dev_table;
+struct graphics_spec {
+        int type;            /* enum graphics_type */
+        char *listen;        /* an address; 127.0.0.1 unless declared */
+        uint32_t port;       /* 0: auto (libvirt picks one from 5900) */
+        char *password_file; /* declared only */
+        bool has_password;   /* observed: the definition has one */
+};
 /* Change items of a domain that are no key: its state, a disk or NIC attached
  * or detached, a power-off after the shutdown timeout, a shutdown record
  * forgotten; edits of a device it keeps (a disk's attributes, a cdrom's ISO, a
@@ -418,6 +436,16 @@ struct domain_spec {
         int id;
         int memory_backing;
         bool autostart;
+        /* A way in: a serial console on a pty and the QEMU guest agent channel
+         * (both on unless declared false), graphics (DOM_F_GRAPHICS), a video model. */
+        bool console, guest_agent;
+        struct graphics_spec graphics;
+        int video; /* enum video_model; -1: none declared or observed */
+        /* Boot: the devices in order (hd, cdrom, network, fd); firmware, secure
+         * boot and an emulated TPM 2.0 (swtpm). */
+        struct str_list boot;
+        int firmware; /* enum firmware */
+        bool secure_boot, tpm;
         struct disk_spec *disks;
         size_t n_disks;
         struct nic_spec *nics;
@@ -809,7 +837,8 @@ struct kind_ops {
          * replaced (a veth's peer). The core names it in the plan, and refuses
          * the action when the manifests declare it. */
         void (*takes_with)(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
-        /* Flag a connectivity risk in a->risk, given the live model. Optional. */
+        /* Flag a connectivity risk in a->risk, given the live model. Optional.
+         * state is NULL in a plan against a snapshot (plan --live): no host to ask. */
         void (*assess)(void *state, struct action *a, const struct model *live);
         /* Execute one action; record what is needed to undo it in e. A create
          * that takes several requests is all or nothing: when one fails, it
@@ -827,6 +856,10 @@ struct kind_ops {
         /* Which section a live resource is written under: its own kind, another
          * (a veth's second end, as a NIC) or _KIND_INVALID (not written). NULL: its own. */
         enum kind (*show_as)(const struct resource *r, const struct show_ctx *s);
+        /* A snapshot's entry (show's YAML read back by the parser) made as observe
+         * would have made it: what show leaves implied (a link's addresses are the
+         * static ones). NULL: the parsed resource is as observed. */
+        void (*from_snapshot)(struct resource *r);
 };
 /* The registry (backends/registry.c): one entry per kind, indexed by kind. */
 extern const struct kind_ops *const kind_registry[_KIND_MAX];
@@ -1062,6 +1095,9 @@ struct run_opts {
         struct edit_scope *edit;
         /* Asked before each action; true stops the apply there (SIGTERM in the daemon). */
         bool (*should_stop)(void);
+        /* plan --live: the live model is a snapshot and no backend is open, so
+         * the checks that ask the host (admit, assess) are not made. */
+        bool offline;
 };
 
 struct run {
@@ -1214,3 +1250,123 @@ char *checkpoint_adopted_line(enum kind k, const char *name);
  * "format=" line) joined them with commas in one line. -EBADMSG for a bad
  * escape or a format this reconcile does not know. */
 int checkpoint_adopted_each(const char *meta, void (*fn)(void *u, enum kind k, const char *name), void *u);
+
+/* The status of the host (reconcile/status.c): what `reconcile status`
+ * prints, the daemon's status file and the Prometheus textfile. Built from
+ * each pass's plan and result; counters carry over from the last file. */
+enum res_status { RES_IN_SYNC, RES_PENDING, RES_FAILED, _RES_STATUS_MAX, _RES_STATUS_INVALID = -1 };
+const char *res_status_to_string(enum res_status s);
+enum condition { COND_READY, COND_PROGRESSING, COND_DEGRADED, COND_DRIFTED, COND_HELD, _COND_MAX,
+                 _COND_INVALID = -1 };
+const char *condition_to_string(enum condition c);
+
+struct status_resource {
+        enum kind kind;
+        char *name;
+        enum res_status state;
+        char *reason;   /* pending: why; failed: the error; NULL in sync */
+        char *until;    /* pending: what it waits for, if said */
+        int64_t since;  /* pending or failed: since when (Unix seconds) */
+        uint64_t repairs; /* drift repairs under the current revision */
+};
+
+struct status_condition {
+        bool on;
+        char *reason;  /* CamelCase, as Kubernetes conditions */
+        char *message;
+        int64_t since; /* when it last changed */
+};
+
+struct status {
+        char *revision;        /* the Git commit of the manifest checkout, else the digest */
+        char *revision_source; /* "git" or "digest" */
+        char *digest;
+        char *trigger;         /* what started the last run: "start", "drift", "apply" */
+        char *result;          /* "in-sync", "applied", "errors", "held", "invalid" */
+        int64_t last_run, last_success; /* Unix seconds; 0 never */
+        double run_seconds;
+        uint64_t runs;
+        struct status_condition cond[_COND_MAX];
+        struct status_resource *res;
+        size_t n_res;
+        uint64_t repairs_total[_KIND_MAX]; /* a counter: never goes down while the file lives */
+        /* What the current pass reported, before status_record folds it in. */
+        struct status_resource *seen;
+        size_t n_seen;
+};
+
+/* What one pass was, for status_record. want NULL: the manifests were invalid. */
+struct status_run {
+        const char *revision, *revision_source, *digest, *trigger;
+        const struct model *want;
+        const struct pass_result *res;
+        int64_t started;
+        double seconds;
+        const char *reverted; /* the run put its change back: why ("probe gateway failed: ..."); NULL not */
+};
+
+/* The revision of the manifests in dir: the commit HEAD names when dir is a
+ * Git checkout (read from .git, no git binary), else the digest. */
+char *status_revision(const char *dir, const char *digest, const char **source);
+/* The pass's report hook calls this: actions and pending items of the plan. */
+void status_observe(struct status *s, const struct pass_report *rep, const struct str_list *errors);
+void status_record(struct status *s, const struct status_run *run);
+/* A pending item from elsewhere (a health checker's real that is down): shown
+ * as pending with its reason and since-time; replaces the entry of that name. */
+void status_add_pending(struct status *s, enum kind k, const char *name, const char *reason, int64_t since);
+/* Manifests that do not parse: not Ready, Degraded, result "invalid"; the rest stays. */
+void status_mark_invalid(struct status *s, const char *message, int64_t now);
+/* Counters, the revision and the conditions' since-times of a status file, to carry on. */
+int status_load(struct status *s, const char *path);
+char *status_json(const struct status *s);
+char *status_metrics(const struct status *s);
+char *status_summary(const struct status *s); /* one line, for sd_notify STATUS= */
+/* The status file and, when metrics_dir is set, metrics_dir/reconcile.prom; atomically. */
+int status_write(const struct status *s, const char *path, const char *metrics_dir);
+void status_done(struct status *s);
+
+/* Snapshots (reconcile/snapshot.c): `show --snapshot` writes the live state as
+ * manifest YAML and, in comment lines, the scope it was read in, the kinds it
+ * covers (those of the backends it read that list their objects) and the
+ * ledger; `plan --live FILE` plans against it with no backend open. */
+struct snapshot {
+        struct model live;
+        struct ledger ledger;
+        char *netns, *libvirt_uri; /* the scope show ran in; NULL: the defaults */
+        char *hostname;            /* of the host show ran on, for the manifests' host: globs */
+        uint32_t kinds;            /* covered */
+        char **files;              /* what the live model's positions point to */
+        size_t n_files;
+};
+/* After show has written the YAML of run's live model. */
+int snapshot_write_trailer(FILE *f, const struct run *run);
+int snapshot_load(const char *path, struct snapshot *s);
+/* Make run a dry, offline run over the snapshot: its live model moves into
+ * run (run_done frees it; s keeps the file names, so snapshot_done after it). */
+void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_opts *opts, struct model *want,
+                  struct run *run);
+void snapshot_done(struct snapshot *s);
+
+/* Probes for confirmed applies (reconcile/probe.c): apply --confirm and the
+ * daemon with --probe keep a change only when the probes that passed before
+ * it pass after it. Each runs in a child inside the run's namespace. */
+enum probe_type { PROBE_GATEWAY, PROBE_DNS, PROBE_TCP, PROBE_EXEC, _PROBE_TYPE_MAX, _PROBE_TYPE_INVALID = -1 };
+extern const struct enum_table probe_type_table;
+struct probe {
+        enum probe_type type;
+        char *spec;       /* as given: "tcp:10.0.0.1:22" */
+        char *arg;        /* after the first colon */
+        char *host, *port; /* tcp */
+        bool passed_before, passed_after;
+        char *error;      /* of the last run that failed */
+};
+/* "gateway", "dns:NAME", "tcp:HOST:PORT", "exec:COMMAND"; reports a bad one. */
+int probe_parse(const char *spec, struct probe *p);
+/* 0 passed; else a negative errno and p->error says why. */
+int probe_run(struct probe *p, const char *netns, int timeout_ms);
+/* Before the change: which pass (each failing one is tried three times). */
+void probes_before(struct probe *v, size_t n, const char *netns, int timeout_ms);
+/* After the change: the probes that passed before are run until each has
+ * passed (NULL) or seconds are over (the first that still fails). */
+struct probe *probes_confirm(struct probe *v, size_t n, const char *netns, int seconds, bool (*stop)(void));
+void probe_done(struct probe *p);

@@ -553,7 +553,8 @@ static bool plan_refused(struct planning *pl, struct resource *w, size_t bi,
                 kind_ops(w->kind)->deps(w, dep_check, &dc);
         if (dc.bad)
                 return true;
-        return kind_ops(w->kind)->admit && kind_ops(w->kind)->admit(r->bstate[bi], w) < 0;
+        /* Without a connection (a plan against a snapshot) there is no host to ask. */
+        return kind_ops(w->kind)->admit && !r->opts->offline && kind_ops(w->kind)->admit(r->bstate[bi], w) < 0;
 }
 
 static void plan_create(struct planning *pl, struct resource *w, size_t bi, const char *id) {

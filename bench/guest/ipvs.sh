@@ -1,5 +1,7 @@
 #!/bin/bash
-# Inside the VM: 10,000 services x 5 reals from empty, reconcile against `ipvsadm -R`.
+# Inside the VM: 10,000 services x 5 reals from empty, reconcile against
+# `ipvsadm -R`; then a no-change plan of them against merely listing them
+# with `ipvsadm -S -n` (the same services, the same VM).
 set -u
 cd "$(dirname "$0")/../.."
 R=$PWD/${BUILD:-build}/reconcile
@@ -27,17 +29,21 @@ ip() { /usr/sbin/ip "$@"; }
 } >"$TMP/rules"
 now() { local t=${EPOCHREALTIME/./}; echo $((t * 1000)); }
 best() { sort -n | head -1; }
-rec=() peer=() noop=()
+rec=() peer=() noop=() list=()
 for _ in $(seq 1 "$RUNS"); do
         ip netns del bb 2>/dev/null; ip netns add bb; ip -n bb link set lo up
         t0=$(now); ip netns exec bb ipvsadm -R <"$TMP/rules"; t1=$(now); peer+=($(( (t1 - t0) / 1000000 )))
         ip netns del bb; ip netns add bb; ip -n bb link set lo up; rm -rf "$TMP/state"
         t0=$(now); "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns bb apply; t1=$(now); rec+=($(( (t1 - t0) / 1000000 )))
         t0=$(now); "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns bb plan; t1=$(now); noop+=($(( (t1 - t0) / 1000000 )))
+        t0=$(now); ip netns exec bb ipvsadm -S -n >/dev/null; t1=$(now); list+=($(( (t1 - t0) / 1000000 )))
 done
+"$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns bb plan --exit-code >/dev/null || echo "# ipvs: the plan after apply is not empty"
+rss=$(/usr/bin/time -f '%M' "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns bb plan 2>&1 >/dev/null | tail -1)
 n_svc=$(ip netns exec bb ipvsadm -Ln | grep -c '^TCP')
 r=$(printf '%s\n' "${rec[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
 p=$(printf '%s\n' "${peer[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
 n=$(printf '%s\n' "${noop[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+l=$(printf '%s\n' "${list[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
 echo "ipvs-${N}x5 reconcile=$((r / 1000)).$(printf %03d $((r % 1000))) s peer=$((p / 1000)).$(printf %03d $((p % 1000))) s ratio=$(awk "BEGIN {printf \"%.2f\", $r / $p}") (peer: ipvsadm -R; VM under TCG; $n_svc services)"
-echo "ipvs-${N}x5-noop-plan reconcile=$((n / 1000)).$(printf %03d $((n % 1000))) s"
+echo "ipvs-${N}x5-noop-plan reconcile=$((n / 1000)).$(printf %03d $((n % 1000))) s peer=$((l / 1000)).$(printf %03d $((l % 1000))) s ratio=$(awk "BEGIN {printf \"%.2f\", $n / $l}") max-rss=${rss} kB (peer: ipvsadm -S -n of the same services)"

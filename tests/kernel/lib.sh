@@ -22,6 +22,8 @@ t_setup() {
         M=$TMP/manifests
         S=$TMP/state
         mkdir -m 700 "$M"
+        # The daemon's default status file (/run/reconcile/status-NS.json) goes with the test.
+        export RECONCILE_RUN=$TMP/run
         ip netns add "$NS" || return 1
         ip -n "$NS" link set lo up
 }

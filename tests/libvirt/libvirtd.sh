@@ -59,6 +59,8 @@ EOC
                                 [ -e \"\$f\" ] || [ -L \"\$f\" ] || continue
                                 n=\${f#/dev/}
                                 [ \"\$n\" = kvm ] && continue
+                                # A bind-mounted ptmx finds no pts beside it (QEMU's pty console fails): link it.
+                                if [ \"\$n\" = ptmx ]; then ln -s pts/ptmx '$D/dev/ptmx'; continue; fi
                                 if [ -L \"\$f\" ]; then cp -a \"\$f\" '$D/dev/'
                                 elif [ -d \"\$f\" ]; then mkdir '$D/dev/'\"\$n\" && mount --rbind \"\$f\" '$D/dev/'\"\$n\"
                                 else touch '$D/dev/'\"\$n\" && mount --bind \"\$f\" '$D/dev/'\"\$n\"

@@ -901,6 +901,8 @@ static struct resource *live_domain(const char *name, int state, uint32_t vcpus,
         l->domain.memory = 512ull << 20;
         l->domain.max_memory = max_memory;
         l->domain.acpi = l->domain.apic = true;
+        l->domain.console = l->domain.guest_agent = true; /* what reconcile renders by default */
+        l->domain.video = l->domain.graphics.type = -1;
         l->domain.id = state == STATE_RUNNING ? 7 : -1;
         l->set = DOM_F_VCPUS | DOM_F_MAX_VCPUS | DOM_F_MEMORY | DOM_F_MAX_MEMORY | DOM_F_DISKS | DOM_F_INTERFACES |
                  DOM_F_MEMBACK | DOM_F_FEATURES | DOM_F_OWNED_MARK;

@@ -853,6 +853,239 @@ static void test_every_network_mode_and_domain_option(void **state) {
         model_done(&fake_live);
 }
 
+
+/* Every way-in, boot and firmware element rendered, and parsed back the same. */
+static void test_xml_way_in_boot_firmware(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  w1:\n    memory: 128M\n    machine: q35\n    firmware: uefi\n"
+             "    secure-boot: true\n    tpm: true\n    boot: [cdrom, hd, network]\n    guest-agent: false\n"
+             "    graphics: { type: spice, port: 5905, password-file: /etc/rct-vnc-pass }\n    video: virtio\n");
+        struct resource *d = model_find(&set.model, KIND_DOMAIN, "w1");
+        assert_string_equal(d->domain.graphics.listen, "127.0.0.1"); /* the default: never every address */
+        char *xml = domain_render_xml_secret(d, "qemu", NULL, "pw1");
+        assert_non_null(xml);
+        struct xr *x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/os[@firmware='efi']"), 1);
+        assert_int_equal(xr_count(x, "/domain/os/firmware/feature[@name='secure-boot'][@enabled='yes']"), 1);
+        assert_int_equal(xr_count(x, "/domain/os/firmware/feature[@name='enrolled-keys'][@enabled='yes']"), 1);
+        assert_int_equal(xr_count(x, "/domain/features/smm[@state='on']"), 1);
+        assert_int_equal(xr_count(x, "/domain/os/boot"), 3);
+        assert_int_equal(xr_count(x, "/domain/os/boot[1][@dev='cdrom']"), 1);
+        assert_int_equal(xr_count(x, "/domain/os/boot[3][@dev='network']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/serial[@type='pty']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/channel"), 0);
+        assert_int_equal(xr_count(x, "/domain/devices/graphics[@type='spice'][@port='5905'][@autoport='no']"
+                                     "[@passwd='pw1']/listen[@type='address'][@address='127.0.0.1']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/video/model[@type='virtio']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/tpm[@model='tpm-crb']/backend[@type='emulator'][@version='2.0']"),
+                         1);
+        xr_free(x);
+        struct resource *back = resource_new(KIND_DOMAIN, "w1");
+        assert_int_equal(domain_parse_xml(xml, back), 0);
+        free(xml);
+        const struct domain_spec *b = &back->domain;
+        assert_int_equal(b->firmware, FIRMWARE_UEFI);
+        assert_true(b->secure_boot);
+        assert_true(b->tpm);
+        assert_int_equal(b->boot.n, 3);
+        assert_string_equal(b->boot.v[0], "cdrom");
+        assert_string_equal(b->boot.v[2], "network");
+        assert_true(b->console);
+        assert_false(b->guest_agent);
+        assert_int_equal(b->graphics.type, GRAPHICS_SPICE);
+        assert_string_equal(b->graphics.listen, "127.0.0.1");
+        assert_int_equal(b->graphics.port, 5905);
+        assert_true(b->graphics.has_password);
+        assert_int_equal(b->video, VIDEO_VIRTIO);
+        assert_null(b->unmodeled);
+        resource_free(back);
+
+        /* The defaults: a console and the agent channel, auto port, no password, BIOS. */
+        want("version: 1\ndomains:\n  w2:\n    memory: 128M\n    graphics: { type: vnc }\n");
+        d = model_find(&set.model, KIND_DOMAIN, "w2");
+        xml = domain_render_xml(d, "qemu", NULL);
+        x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/os/@firmware"), 0);
+        assert_int_equal(xr_count(x, "/domain/os/boot"), 0);
+        assert_int_equal(xr_count(x, "/domain/devices/channel[@type='unix']/target[@type='virtio']"
+                                     "[@name='org.qemu.guest_agent.0']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/serial[@type='pty']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/graphics[@type='vnc'][@port='-1'][@autoport='yes']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/graphics/@passwd"), 0);
+        assert_int_equal(xr_count(x, "/domain/devices/video | /domain/devices/tpm"), 0);
+        xr_free(x);
+        back = resource_new(KIND_DOMAIN, "w2");
+        assert_int_equal(domain_parse_xml(xml, back), 0);
+        free(xml);
+        assert_int_equal(back->domain.firmware, FIRMWARE_BIOS);
+        assert_true(back->domain.console && back->domain.guest_agent);
+        assert_int_equal(back->domain.graphics.port, 0);
+        assert_false(back->domain.graphics.has_password);
+        assert_int_equal(back->domain.video, -1);
+        resource_free(back);
+}
+
+static void expect_manifest_error(const char *yaml, const char *msg) {
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        int r = manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
+        if (r >= 0)
+                r = manifests_validate(&set);
+        fflush(errs_f);
+        if (r >= 0 || !strstr(errs, msg))
+                fail_msg("expected \"%s\", got: %s", msg, errs ? errs : "");
+}
+
+static void test_way_in_manifest_errors(void **state) {
+        (void) state;
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    secure-boot: true\n",
+                              "m.yaml:5:18: error: domain e1: secure-boot needs firmware: uefi");
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    firmware: uefi\n    secure-boot: true\n",
+                              "secure-boot needs machine: q35");
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    graphics: { listen: 0.0.0.0 }\n",
+                              "domain e1: graphics needs a type (vnc or spice)");
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    graphics: { type: vnc, port: 80 }\n",
+                              "m.yaml:5:34: error: graphics port: \"80\" is neither auto nor a port in 5900..65535");
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    graphics: { type: vnc, listen: anywhere }\n",
+                              "m.yaml:5:15: error: domain e1: graphics listen");
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    boot: [hd, floppy]\n",
+                              "m.yaml:5:16: error: domain e1: boot device \"floppy\" is none of hd, cdrom, network, fd");
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    boot: [hd, hd]\n",
+                              "m.yaml:5:16: error: boot: hd listed twice");
+        expect_manifest_error("version: 1\ndomains:\n  e1:\n    memory: 64M\n    video: voodoo\n",
+                              "m.yaml:5:12: error: video: expected one of vga, virtio, qxl, cirrus, bochs, none");
+}
+
+/* The password reaches libvirt from its file at apply time, and nowhere else:
+ * not the plan, not show, not the ledger. A changed port and boot order are
+ * edits of the definition, and the run after converges. */
+static void test_graphics_password_and_boot_applied(void **state) {
+        (void) state;
+        char pwfile[300], m[1024];
+        snprintf(pwfile, sizeof(pwfile), "%s/vnc-pass", dir);
+        FILE *f = fopen(pwfile, "w");
+        assert_non_null(f);
+        fputs("Sekr1t-pw\n", f);
+        fclose(f);
+        snprintf(m, sizeof(m),
+                 "version: 1\ndomains:\n  gr1:\n    memory: 64M\n    state: shutoff\n    boot: [cdrom, hd]\n"
+                 "    video: vga\n    graphics: { type: vnc, password-file: %s }\n", pwfile);
+        want(m);
+        assert_int_equal(pass(0), 1);
+        virDomainPtr d = dom("gr1");
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        struct xr *x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/graphics[@type='vnc'][@passwd='Sekr1t-pw'][@autoport='yes']"
+                                     "/listen[@address='127.0.0.1']"), 1);
+        assert_int_equal(xr_count(x, "/domain/os/boot[1][@dev='cdrom'] | /domain/os/boot[2][@dev='hd']"), 2);
+        assert_int_equal(xr_count(x, "/domain/devices/serial[@type='pty']"), 1);
+        assert_int_equal(xr_count(x, "/domain/devices/channel/target[@name='org.qemu.guest_agent.0']"), 1);
+        xr_free(x);
+        free(xml);
+        virDomainFree(d);
+        /* In sync: the password is seen to be there, and compared no further. */
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        char *yaml = NULL;
+        size_t len = 0;
+        f = open_memstream(&yaml, &len);
+        show_print_yaml(f, &run.live);
+        fclose(f);
+        run_done(&run);
+        assert_null(strstr(yaml, "Sekr1t"));
+        assert_non_null(strstr(yaml, "graphics: vnc with a password"));
+        free(yaml);
+        /* Another port and boot order: plan words, then the definition. */
+        snprintf(m, sizeof(m),
+                 "version: 1\ndomains:\n  gr1:\n    memory: 64M\n    state: shutoff\n    boot: [network]\n"
+                 "    video: vga\n    graphics: { type: vnc, port: 5977, password-file: %s }\n", pwfile);
+        want(m);
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 1);
+        const struct action *a = &run.plan.actions[0];
+        bool boot = false, graphics = false;
+        for (size_t i = 0; i < a->n_changes; i++) {
+                char was[256], now[256];
+                const char *w = change_words(a, &a->changes[i], false, was, sizeof(was));
+                const char *n = change_words(a, &a->changes[i], true, now, sizeof(now));
+                assert_true(!w || !strstr(w, "Sekr1t"));
+                assert_true(!n || !strstr(n, "Sekr1t"));
+                boot |= a->changes[i].field == DOM_F_BOOT && w && n && strcmp(w, "cdrom hd") == 0 && strcmp(n, "network") == 0;
+                graphics |= a->changes[i].field == DOM_F_GRAPHICS && w && n &&
+                            strcmp(w, "vnc 127.0.0.1:auto password") == 0 && strcmp(n, "vnc 127.0.0.1:5977 password") == 0;
+        }
+        assert_true(boot);
+        assert_true(graphics);
+        assert_int_equal(a->n_changes, 2);
+        run_done(&run);
+        assert_int_equal(pass(0), 1);
+        d = dom("gr1");
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/graphics[@port='5977'][@passwd='Sekr1t-pw']"), 1);
+        assert_int_equal(xr_count(x, "/domain/os/boot"), 1);
+        assert_int_equal(xr_count(x, "/domain/os/boot[@dev='network']"), 1);
+        xr_free(x);
+        free(xml);
+        virDomainFree(d);
+        assert_int_equal(pass(0), 0);
+        /* The ledger never holds it either. */
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "! grep -rq Sekr1t %s --exclude=vnc-pass", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* A running guest's password is seen in its running definition too: no false
+ * "restart needed" for a password both have. */
+static void test_running_password_not_pending(void **state) {
+        (void) state;
+        char pwfile[300], m[1024];
+        snprintf(pwfile, sizeof(pwfile), "%s/vnc-pass", dir);
+        FILE *f = fopen(pwfile, "w");
+        assert_non_null(f);
+        fputs("pw2\n", f);
+        fclose(f);
+        snprintf(m, sizeof(m), "version: 1\ndomains:\n  gr2:\n    memory: 64M\n"
+                 "    graphics: { type: vnc, listen: 127.0.0.1, password-file: %s }\n", pwfile);
+        want(m);
+        assert_int_equal(pass(0), 1);
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        for (size_t i = 0; i < run.plan.n_pending; i++)
+                fail_msg("pending: %s", run.plan.pending[i].reason);
+        run_done(&run);
+}
+
+/* A running guest takes a way-in change into its definition, and says it
+ * needs a restart for it. */
+static void test_console_change_pending_when_running(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  con1:\n    memory: 64M\n");
+        assert_int_equal(pass(0), 1);
+        want("version: 1\ndomains:\n  con1:\n    memory: 64M\n    console: false\n    video: virtio\n");
+        assert_int_equal(pass(0), 1);
+        virDomainPtr d = dom("con1");
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        assert_null(strstr(xml, "<serial"));
+        assert_null(strstr(xml, "<console"));
+        struct xr *x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/video[1]/model[@type='virtio']"), 1);
+        xr_free(x);
+        free(xml);
+        virDomainFree(d);
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        bool pending = false;
+        for (size_t i = 0; i < run.plan.n_pending; i++)
+                pending |= strstr(run.plan.pending[i].reason, "console true -> false") != NULL &&
+                           strstr(run.plan.pending[i].reason, "video") != NULL;
+        assert_true(pending);
+        run_done(&run);
+}
+
 /* Apply the manifest, show, parse the output as the manifest: returns show's YAML. */
 static char *show_round_trip(const char *manifest) {
         want(manifest);
@@ -887,19 +1120,33 @@ static char *show_round_trip(const char *manifest) {
         return yaml;
 }
 
-/* A console and a VNC display that the schema has no key for are named in a
- * comment, not dropped without a word. */
+/* A pty console and a VNC display are modeled now: show writes the console,
+ * and graphics it cannot write as a manifest would (no listen address, a
+ * password whose file it does not know) are named in a comment, not dropped;
+ * devices the schema has no key for are named in another. */
 static void test_show_names_unmodeled_devices(void **state) {
         (void) state;
         virDomainPtr d = virDomainDefineXML(keeper,
                 "<domain type='test'><name>vnc1</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
-                "<devices><graphics type='vnc' port='-1'/><serial type='pty'/><console type='pty'/></devices></domain>");
+                "<devices><graphics type='vnc' port='-1'/><serial type='pty'/><console type='pty'/>"
+                "<graphics type='spice' port='5999'/><watchdog model='i6300esb'/></devices></domain>");
+        assert_non_null(d);
+        virDomainFree(d);
+        d = virDomainDefineXML(keeper,
+                "<domain type='test'><name>vnc2</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+                "<devices><graphics type='vnc' port='5901' autoport='no' passwd='s3cret'>"
+                "<listen type='address' address='127.0.0.1'/></graphics></devices></domain>");
         assert_non_null(d);
         virDomainFree(d);
         char *yaml = show_round_trip("version: 1\n");
         assert_non_null(strstr(yaml, "  vnc1:\n"));
-        if (!strstr(yaml, "# not in the schema yet, left as they are: graphics vnc, video, serial pty, console pty\n"))
+        assert_non_null(strstr(yaml, "    console: true\n"));
+        assert_non_null(strstr(yaml, "# graphics: vnc without a listen address (qemu.conf's applies), left as they are\n"));
+        if (!strstr(yaml, "# not in the schema yet, left as they are: graphics spice, watchdog\n"))
                 fail_msg("no comment on the unmodeled devices:\n%s", yaml);
+        assert_non_null(strstr(yaml, "# graphics: vnc with a password (name its password-file to manage it), left as they are\n"));
+        /* The password is never in show's output. */
+        assert_null(strstr(yaml, "s3cret"));
         free(yaml);
 }
 
@@ -1069,6 +1316,11 @@ int main(void) {
                 T(test_show_round_trip_byte_sizes_and_shareable),
                 T(test_show_round_trip_hostile_names),
                 T(test_every_network_mode_and_domain_option),
+                T(test_xml_way_in_boot_firmware),
+                T(test_way_in_manifest_errors),
+                T(test_graphics_password_and_boot_applied),
+                T(test_console_change_pending_when_running),
+                T(test_running_password_not_pending),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

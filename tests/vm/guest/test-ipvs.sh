@@ -151,6 +151,50 @@ bridges:
         [ "$before" = "$after" ] || fail "bridge and services not both reverted: $(diff <(echo "$before") <(echo "$after"))"
 }
 
+# Many services read back whole: reals from none to 300 (a dump of several
+# datagrams), 1,500 services (a service dump of many), IPv6 and a fwmark.
+# ipvsadm -S -n is the witness; then two edits behind reconcile's back are
+# exactly the two changes its next plan finds.
+test_many_services_read_whole() {
+        local i j n_svc=0 n_real=0
+        {
+                echo "version: 1"
+                echo "services:"
+                for i in $(seq 1 1500); do
+                        echo "  s$i: { protocol: tcp, address: 172.16.$((i / 250)).$((i % 250 + 1)), port: 80, reals: ["
+                        for j in $(seq 1 $((i % 7))); do echo "    { address: 10.$j.$((i / 250)).$((i % 250 + 1)), port: 8080, weight: $j },"; done
+                        echo "  ] }"
+                        n_svc=$((n_svc + 1)) n_real=$((n_real + i % 7))
+                done
+                echo "  big: { protocol: udp, address: 192.0.2.1, port: 53, reals: ["
+                for j in $(seq 1 300); do echo "    { address: 10.200.$((j / 250)).$((j % 250 + 1)), port: 53, weight: 1 },"; done
+                echo "  ] }"
+                echo '  v6: { protocol: tcp, address: "2001:db8::1", port: 443, reals: ['
+                echo '    { address: "2001:db8::11", port: 443 }, { address: "2001:db8::11", port: 444, weight: 2 } ] }'
+                echo '  mark: { fwmark: 9, reals: [ { address: 10.9.9.1, port: 0, forwarding: route } ] }'
+                echo '  ports: { protocol: tcp, address: 192.0.2.2, port: 80, reals: ['
+                echo '    { address: 10.7.7.7, port: 8080 }, { address: 10.7.7.7, port: 8081, weight: 2 } ] }'
+                n_svc=$((n_svc + 4)) n_real=$((n_real + 305))
+        } >"$M/host.yaml"
+        rc apply; expect_rc 0
+        ip netns exec "$NS" ipvsadm -S -n >"$TMP/saved"
+        [ "$(grep -c '^-A' "$TMP/saved")" = $n_svc ] || fail "ipvsadm lists $(grep -c '^-A' "$TMP/saved") services, not $n_svc"
+        [ "$(grep -c '^-a' "$TMP/saved")" = $n_real ] || fail "ipvsadm lists $(grep -c '^-a' "$TMP/saved") reals, not $n_real"
+        rc plan --exit-code; expect_rc 0 "everything read back as declared"
+        OUT=$("$RECONCILE" --netns "$NS" --only service show 2>&1)
+        [ "$(printf '%s\n' "$OUT" | grep -c 'weight:')" = $n_real ] || fail "show lists $(printf '%s\n' "$OUT" | grep -c 'weight:') reals, not $n_real"
+        ip netns exec "$NS" ipvsadm -d -u 192.0.2.1:53 -r 10.200.1.51:53
+        ip netns exec "$NS" ipvsadm -e -t 172.16.0.7:80 -r 10.6.0.7:8080 -m -w 9
+        ip netns exec "$NS" ipvsadm -e -t 192.0.2.2:80 -r 10.7.7.7:8081 -m -w 5
+        ip netns exec "$NS" ipvsadm -e -t '[2001:db8::1]:443' -r '[2001:db8::11]:444' -m -w 6
+        rc plan
+        expect_out '^~ service big +\+real 10.200.1.51:53 weight 1 masq$'
+        expect_out '^~ service s6 +real 10.6.0.7:8080 weight 9 masq -> weight 6 masq$'
+        expect_out '^~ service ports +real 10.7.7.7:8081 weight 5 masq -> weight 2 masq$'
+        expect_out '^~ service v6 +real \[2001:db8::11\]:444 weight 6 masq -> weight 2 masq$'
+        expect_out '^plan: 0 to create, 4 to update, 0 to replace, 0 to delete'
+}
+
 t "IPVS: apply --confirm without confirmation reverts a bridge and services together" test_confirm_reverts_bridge_and_service
 t "IPVS: show exports services that plan finds in sync" test_show_round_trip
 t "IPVS: tcp/udp/IPv6/fwmark services, masq/route/tunnel reals; second plan empty" test_services_each_kind
@@ -158,3 +202,4 @@ t "IPVS: every scheduler the kernel has" test_every_scheduler
 t "IPVS: one weight is one change; scheduler and persistence edited in place" test_weight_one_message_in_place
 t "IPVS: a real leaving drains at weight 0, then goes; drain-seconds 0 deletes at once" test_drain_then_delete
 t "IPVS: an unmanaged service is untouched, an owned one that left is deleted" test_unmanaged_untouched
+t "IPVS: 1,504 services with 0 to 300 reals read back whole, as ipvsadm lists them" test_many_services_read_whole

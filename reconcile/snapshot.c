@@ -1,0 +1,201 @@
+/* Snapshots for plans without the host: `reconcile show --snapshot` writes
+ * the live state as manifest YAML and, in comment lines YAML skips, the
+ * scope it was read in, the kinds it covers and the ledger; `plan --live`
+ * reads that back as the live model and the ledger and plans against it
+ * with no backend open. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../parsers/parsers.h"
+
+#define TAG_SNAPSHOT "#@snapshot "
+#define TAG_LEDGER "#@ledger "
+
+/* A backend that reads by name read only what it was asked for, so what
+ * show wrote of its kinds is not all there is: those kinds are not covered. */
+static uint32_t covered_kinds(const struct run *run) {
+        uint32_t kinds = 0;
+        for (size_t i = 0; i < n_backends; i++) {
+                if (!run->bopen[i] || backends[i]->reads_by_name)
+                        continue;
+                for (int k = 0; k < _KIND_MAX; k++)
+                        if (backend_serves(backends[i], k) && (!run->opts->only_kinds || (run->opts->only_kinds & (1u << k))))
+                                kinds |= 1u << k;
+        }
+        return kinds;
+}
+
+static void write_field(FILE *f, const char *key, const char *value) {
+        _cleanup_free_ char *v = record_escape(value);
+        fprintf(f, TAG_SNAPSHOT "%s=%s\n", key, v);
+}
+
+int snapshot_write_trailer(FILE *f, const struct run *run) {
+        const struct run_opts *o = run->opts;
+        fputs("# reconcile snapshot: for `reconcile plan --live FILE`; the lines below are its scope and ledger\n", f);
+        write_field(f, "format", "1");
+        /* Manifests for some hosts only (host: globs) are read as for this one. */
+        char host[256];
+        if (gethostname(host, sizeof(host)) == 0) {
+                host[sizeof(host) - 1] = '\0';
+                write_field(f, "hostname", host);
+        }
+        if (o->ctx.netns)
+                write_field(f, "netns", o->ctx.netns);
+        if (o->ctx.libvirt_uri)
+                write_field(f, "libvirt-uri", o->ctx.libvirt_uri);
+        uint32_t kinds = covered_kinds(run);
+        char list[1024] = "";
+        for (int k = 0; k < _KIND_MAX; k++)
+                if (kinds & (1u << k))
+                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", *list ? "," : "",
+                                 kind_to_string(k));
+        write_field(f, "kinds", list);
+        /* The ledger as the file holds it: its lines are escaped, one record each. */
+        _cleanup_free_ char *path = xasprintf("%s/ledger", o->state_dir);
+        _cleanup_free_ char *ledger = file_read(path);
+        if (!ledger && errno != ENOENT)
+                return diag_plain(-errno, "%s: cannot read the ledger: %s", path, strerror(errno));
+        for (char *line = ledger, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                fprintf(f, TAG_LEDGER "%s\n", line);
+        }
+        return ferror(f) ? -EIO : 0;
+}
+
+void snapshot_done(struct snapshot *s) {
+        model_done(&s->live);
+        for (size_t i = 0; i < s->n_files; i++)
+                free(s->files[i]);
+        free(s->files);
+        ledger_done(&s->ledger);
+        free(s->netns);
+        free(s->hostname);
+        free(s->libvirt_uri);
+        memset(s, 0, sizeof(*s));
+}
+
+/* The ledger lines, through ledger_load (the one reader of the format), from a private temporary directory. */
+static int load_ledger(struct snapshot *s, const char *path, const char *text) {
+        char dir[] = "/tmp/reconcile-snapshot-XXXXXX";
+        if (!mkdtemp(dir))
+                return diag_plain(-errno, "%s: cannot make a temporary directory: %s", path, strerror(errno));
+        _cleanup_free_ char *file = xasprintf("%s/ledger", dir);
+        int r = text ? file_write_atomic(file, text, strlen(text), "the snapshot's ledger") : 0;
+        if (r >= 0)
+                r = ledger_load(&s->ledger, dir);
+        unlink(file);
+        rmdir(dir);
+        if (r < 0)
+                return diag_plain(r, "%s: the snapshot's ledger is damaged", path);
+        return 0;
+}
+
+int snapshot_load(const char *path, struct snapshot *s) {
+        memset(s, 0, sizeof(*s));
+        _cleanup_free_ char *text = file_read(path);
+        if (!text)
+                return diag_plain(-errno, "%s: %s", path, strerror(errno));
+        struct manifest_set set = { 0 };
+        int r = manifest_parse_buffer(&set, path, text, strlen(text), "");
+        if (r < 0) {
+                manifests_done(&set);
+                return diag_plain(r, "%s: not a snapshot that `reconcile show` wrote", path);
+        }
+        for (size_t i = 0; i < set.model.n; i++)
+                if (kind_ops(set.model.v[i]->kind)->from_snapshot)
+                        kind_ops(set.model.v[i]->kind)->from_snapshot(set.model.v[i]);
+        /* The model is the live one now: it outlives the file names its positions point to. */
+        s->live = set.model;
+        set.model = (struct model) { 0 };
+        s->files = set.files;
+        s->n_files = set.n_files;
+        set.files = NULL;
+        set.n_files = 0;
+        manifests_done(&set);
+
+        char *ledger = NULL;
+        size_t ledger_len = 0;
+        bool format = false, kinds = false;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strncmp(line, TAG_LEDGER, strlen(TAG_LEDGER)) == 0) {
+                        const char *l = line + strlen(TAG_LEDGER);
+                        ledger = realloc(ledger, ledger_len + strlen(l) + 2);
+                        if (!ledger)
+                                abort();
+                        memcpy(ledger + ledger_len, l, strlen(l));
+                        ledger_len += strlen(l);
+                        ledger[ledger_len++] = '\n';
+                        ledger[ledger_len] = '\0';
+                        continue;
+                }
+                if (strncmp(line, TAG_SNAPSHOT, strlen(TAG_SNAPSHOT)) != 0)
+                        continue;
+                char *key = line + strlen(TAG_SNAPSHOT), *eq = strchr(key, '=');
+                if (!eq || record_unescape(eq + 1) < 0) {
+                        r = diag_plain(-EBADMSG, "%s: a garbled snapshot line \"%s\"", path, key);
+                        break;
+                }
+                *eq = '\0';
+                const char *value = eq + 1;
+                if (strcmp(key, "format") == 0) {
+                        if (strcmp(value, "1") != 0) {
+                                r = diag_plain(-EBADMSG, "%s: snapshot format %s is not one this reconcile reads", path, value);
+                                break;
+                        }
+                        format = true;
+                } else if (strcmp(key, "netns") == 0)
+                        s->netns = xstrdup(value);
+                else if (strcmp(key, "hostname") == 0)
+                        s->hostname = xstrdup(value);
+                else if (strcmp(key, "libvirt-uri") == 0)
+                        s->libvirt_uri = xstrdup(value);
+                else if (strcmp(key, "kinds") == 0) {
+                        kinds = true;
+                        _cleanup_free_ char *copy = xstrdup(value);
+                        char *save = NULL;
+                        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                                enum kind k = kind_from_string(t);
+                                if ((int) k < 0) {
+                                        r = diag_plain(-EBADMSG, "%s: the snapshot covers a kind this reconcile does not know: %s", path, t);
+                                        break;
+                                }
+                                s->kinds |= 1u << k;
+                        }
+                }
+        }
+        if (r >= 0 && (!format || !kinds))
+                r = diag_plain(-EBADMSG, "%s: no snapshot lines: write it with `reconcile show --snapshot`", path);
+        if (r >= 0)
+                r = load_ledger(s, path, ledger);
+        free(ledger);
+        if (r < 0)
+                snapshot_done(s);
+        return r;
+}
+
+void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_opts *opts, struct model *want,
+                  struct run *run) {
+        *opts = *base;
+        opts->ctx.netns = s->netns;
+        opts->ctx.libvirt_uri = s->libvirt_uri;
+        opts->only_kinds = (base->only_kinds ? base->only_kinds : (1u << _KIND_MAX) - 1) & s->kinds;
+        opts->dry_run = true;
+        opts->offline = true;
+        opts->edit = NULL;
+        *run = (struct run) { .opts = opts, .want = want, .ledger = &s->ledger };
+        run->live = s->live;
+        s->live = (struct model) { 0 };
+        /* No backend is opened: the planner asks only whether one serves a kind. */
+        for (size_t i = 0; i < n_backends; i++)
+                for (int k = 0; k < _KIND_MAX; k++)
+                        if ((opts->only_kinds & (1u << k)) && backend_serves(backends[i], k))
+                                run->bopen[i] = true;
+}
