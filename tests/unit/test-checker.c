@@ -28,6 +28,7 @@ static size_t errs_len;
 static FILE *errs_f;
 static struct manifest_set set;
 static char state_dir[64];
+static pid_t tls_server; /* test_https_check's openssl s_server, stopped by teardown even after a failure */
 
 static int setup(void **state) {
         (void) state;
@@ -47,9 +48,17 @@ static int teardown(void **state) {
         fclose(errs_f);
         free(errs);
         errs = NULL;
-        char path[128];
-        snprintf(path, sizeof(path), "%s/checks", state_dir);
-        unlink(path);
+        if (tls_server > 0) {
+                kill(tls_server, SIGTERM);
+                waitpid(tls_server, NULL, 0);
+                tls_server = 0;
+        }
+        const char *files[] = { "checks", "checks.tmp", "c.pem", "k.pem", "env-check" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                char path[128];
+                snprintf(path, sizeof(path), "%s/%s", state_dir, files[i]);
+                unlink(path);
+        }
         rmdir(state_dir);
         return 0;
 }
@@ -414,6 +423,8 @@ static void test_https_check(void **state) {
         assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
         pid_t server = fork();
         assert_true(server >= 0);
+        if (server > 0)
+                tls_server = server;
         if (server == 0) {
                 char accept_at[64], cert[128], key[128];
                 snprintf(accept_at, sizeof(accept_at), "127.0.0.1:%u", tls_port);
@@ -460,10 +471,6 @@ static void test_https_check(void **state) {
         if (strncmp(st->result, "TLS: ", 5) != 0)
                 fail_msg("a listener without TLS: %s", st->result);
         checker_free(c);
-        kill(server, SIGTERM);
-        waitpid(server, NULL, 0);
-        snprintf(cmd, sizeof(cmd), "rm -f %s/c.pem %s/k.pem", state_dir, state_dir);
-        assert_int_equal(system(cmd), 0);
         close(tcp_fd);
         close(http_fd);
 }
