@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
 #include <sched.h>
 #include <regex.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "checker.h"
+#include "gnutls-dl.h"
 
 static const char *const check_type_words[] = { [CHECK_TCP] = "tcp", [CHECK_HTTP] = "http", [CHECK_HTTPS] = "https",
                                                 [CHECK_EXEC] = "exec" };
@@ -335,8 +335,6 @@ int checker_new(const char *state_dir, const char *netns, struct checker **out) 
                                 epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tick_fd, &ev) < 0
                         ? -errno
                         : 0;
-        if (r == 0 && gnutls_certificate_allocate_credentials(&c->tls_creds) < 0)
-                r = -ENOMEM;
         if (r == 0)
                 r = check_status_load(state_dir, &c->saved, &c->n_saved);
         if (r < 0) {
@@ -695,6 +693,17 @@ static void tls_wait(struct checker *c, struct check_run *run) {
 }
 
 static void tls_start(struct checker *c, struct check_run *run) {
+        /* GnuTLS is loaded at the first https check: no other run maps it. */
+        const char *why;
+        if (!c->tls_creds && gnutls_dl_load(&why) < 0) {
+                run_finish(c, run, false, why);
+                return;
+        }
+        if (!c->tls_creds && gnutls_certificate_allocate_credentials(&c->tls_creds) < 0) {
+                c->tls_creds = NULL;
+                run_finish(c, run, false, "cannot set up TLS");
+                return;
+        }
         if (gnutls_init(&run->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0 || gnutls_set_default_priority(run->tls) < 0 ||
             gnutls_credentials_set(run->tls, GNUTLS_CRD_CERTIFICATE, c->tls_creds) < 0) {
                 run_finish(c, run, false, "cannot set up TLS");
