@@ -269,3 +269,5 @@ struct json_object *ovs_port_txn(const struct action *a);
 struct json_object *ovs_optional_word(const struct enum_table *t, int v);
 /* What an OVS spec owns (both kinds). */
 void ovs_free(struct resource *r);
+/* Why a live OVS row is not reconcile's to delete, or NULL. */
+const char *ovs_refuses_delete(const struct resource *live);

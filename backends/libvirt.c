@@ -1566,8 +1566,9 @@ static int domain_delete(struct lv_state *s, const char *name) {
         if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
                 r = lv_fail("domain", name, "stopping");
         /* Undefine keeps every disk: volumes go only on their own state: absent.
-         * A UEFI guest's NVRAM is its own (libvirt made it) and goes with it. */
-        if (r >= 0 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM |
+         * A UEFI guest's NVRAM file is kept too (libvirt refuses the undefine
+         * without saying which): it may hold enrolled keys, and no plan names it. */
+        if (r >= 0 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_KEEP_NVRAM |
                                                           VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                                                           VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0 &&
             virDomainUndefine(dom) < 0)
@@ -1580,7 +1581,7 @@ static int domain_delete(struct lv_state *s, const char *name) {
 static struct xr *config_read(virDomainPtr dom, const char *name) {
         char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         struct xr *x = xml ? xr_parse(xml) : NULL;
-        free(xml);
+        forget_secret(xml); /* read with its secrets: a graphics password */
         if (!x)
                 lv_fail("domain", name, "reading its definition");
         return x;
@@ -1589,7 +1590,7 @@ static struct xr *config_read(virDomainPtr dom, const char *name) {
 /* Define edited (taken) as the persistent definition. */
 static int config_define(struct lv_state *s, const char *name, char *edited) {
         virDomainPtr d = virDomainDefineXML(s->conn, edited);
-        free(edited);
+        forget_secret(edited);
         if (!d)
                 return lv_fail("domain", name, "redefining");
         virDomainFree(d);

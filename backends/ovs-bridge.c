@@ -247,6 +247,35 @@ void ovs_free(struct resource *r) {
         str_list_done(&r->ovs.member_uuids);
 }
 
+/* Rows without external_ids:reconcile=managed are someone else's: never
+ * deleted, even declared absent (apply would refuse what the plan showed). */
+const char *ovs_refuses_delete(const struct resource *live) {
+        return live->ovs.managed ? NULL : "reconcile did not make it (no external_ids:reconcile=managed)";
+}
+
+/* OVSDB drops a bridge's ports with it: the plan names those that are not
+ * reconcile's (a guest's vnet port), which no action of their own deletes. */
+static void ovs_bridge_assess(void *state, struct action *a, const struct model *live) {
+        (void) state;
+        if (!a->live || (a->op != OP_DELETE && a->op != OP_REPLACE))
+                return;
+        char ports[512] = "";
+        size_t len = 0, n = 0;
+        for (size_t i = 0; i < live->n; i++) {
+                const struct resource *p = live->v[i];
+                if (p->kind != KIND_OVS_PORT || p->ovs.managed || strcmp(p->ovs.bridge, a->live->name) != 0)
+                        continue;
+                len += (size_t) snprintf(ports + len, len < sizeof(ports) ? sizeof(ports) - len : 0, "%s%s",
+                                         n++ ? ", " : "", p->ovs.port);
+        }
+        if (!n)
+                return;
+        char *risk = xasprintf("%s%sdeleting %s also deletes %zu port%s reconcile did not make: %s",
+                               a->risk ? a->risk : "", a->risk ? "; " : "", a->live->name, n, n == 1 ? "" : "s", ports);
+        free(a->risk);
+        a->risk = risk;
+}
+
 const struct kind_ops ovs_bridge_kind = {
         .word = "ovs-bridge",
         .section = "ovs-bridges",
@@ -254,6 +283,8 @@ const struct kind_ops ovs_bridge_kind = {
         .diff = ovs_bridge_diff,
         .admit = ovs_bridge_admit,
         .apply = ovs_bridge_apply,
+        .assess = ovs_bridge_assess,
+        .refuses_delete = ovs_refuses_delete,
         .describe = ovs_bridge_describe,
         .show_rank = 8, /* with the Linux bridges, after every kind a port can be */
         .fields = ovs_bridge_fields,

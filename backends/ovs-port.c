@@ -364,6 +364,7 @@ const struct kind_ops ovs_port_kind = {
         .admit = ovs_port_admit,
         .apply = ovs_port_apply,
         .describe = ovs_port_describe,
+        .refuses_delete = ovs_refuses_delete,
         .dep_role = "member",
         .flags = KF_CHILD,
         .show_rank = 8,

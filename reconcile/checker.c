@@ -349,6 +349,7 @@ static void run_stop(struct check_run *run) {
         if (run->pid > 0) {
                 /* Past its timeout or no longer named: killed and reaped, never a zombie. */
                 siginfo_t info;
+                kill(-run->pid, SIGKILL); /* its group: what the script started too (not reaped yet: no reuse) */
                 pidfd_send_signal(run->fd, SIGKILL, NULL, 0);
                 waitid((idtype_t) P_PIDFD, (id_t) run->fd, &info, WEXITED);
                 run->pid = 0;
@@ -612,7 +613,9 @@ static void exec_start(struct checker *c, struct check_run *run, uint64_t now_ms
                 posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
         posix_spawnattr_init(&attr);
         posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+        /* Its own process group (0: its pid): a timeout kills the script and what it started. */
+        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
         pid_t pid;
         int err = argc ? posix_spawn(&pid, argv[0], &fa, &attr, argv, envp) : EINVAL;
         posix_spawn_file_actions_destroy(&fa);
@@ -631,7 +634,7 @@ static void exec_start(struct checker *c, struct check_run *run, uint64_t now_ms
         if (run->fd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, run->fd, &ev) < 0) {
                 err = errno;
                 if (run->fd < 0) {
-                        kill(pid, SIGKILL);
+                        kill(-pid, SIGKILL);
                         waitpid(pid, NULL, 0);
                         run->pid = 0;
                 }

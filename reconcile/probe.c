@@ -250,6 +250,8 @@ int probe_run(struct probe *p, const char *netns, int timeout_ms) {
                 return r;
         }
         if (pid == 0) {
+                /* Its own process group: a timeout kills the command and all it started. */
+                setpgid(0, 0);
                 close(pipefd[0]);
                 signal(SIGPIPE, SIG_DFL);
                 if (netns && enter_netns(netns) < 0)
@@ -297,7 +299,7 @@ int probe_run(struct probe *p, const char *netns, int timeout_ms) {
                         break;
         }
         close(pipefd[0]);
-        if (timed_out)
+        if (timed_out && kill(-pid, SIGKILL) < 0)
                 kill(pid, SIGKILL);
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

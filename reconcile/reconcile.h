@@ -837,6 +837,9 @@ struct kind_ops {
          * replaced (a veth's peer). The core names it in the plan, and refuses
          * the action when the manifests declare it. */
         void (*takes_with)(const struct resource *live, void (*add)(void *u, enum kind k, const char *name), void *u);
+        /* Optional: why a live object is not reconcile's to delete even when
+         * declared absent (an OVS bridge it did not make), or NULL. */
+        const char *(*refuses_delete)(const struct resource *live);
         /* Flag a connectivity risk in a->risk, given the live model. Optional.
          * state is NULL in a plan against a snapshot (plan --live): no host to ask. */
         void (*assess)(void *state, struct action *a, const struct model *live);

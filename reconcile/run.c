@@ -531,6 +531,12 @@ static void plan_absent(struct planning *pl, const struct resource *w, const str
                 pl->r->plan.n_errors++;
                 return;
         }
+        const char *why = kind_ops(live->kind)->refuses_delete ? kind_ops(live->kind)->refuses_delete(live) : NULL;
+        if (why) {
+                diag_pos(&w->pos, "%s %s: %s; not deleting it", kind_to_string(w->kind), w->name, why);
+                pl->r->plan.n_errors++;
+                return;
+        }
         struct action *a = plan_push(&pl->r->plan, OP_DELETE, NULL, live);
         a->pos = w->pos;
         a->reason = xstrdup("state: absent");

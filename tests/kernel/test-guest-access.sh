@@ -93,7 +93,7 @@ domains:
     firmware: bios"
         rl plan; expect_rc 1 "firmware is refused, not converted"
         expect_out 'firmware uefi -> bios: a defined domain keeps its firmware'
-        # Declared absent, it goes with the NVRAM libvirt made for it.
+        # Declared absent, it goes; the NVRAM file stays (it may hold enrolled keys).
         manifest "version: 1
 domains:
   u1:

@@ -185,7 +185,18 @@ test_prune_and_unmanaged() {
         expect_rc 1 "a declared bridge reconcile did not make"
         expect_out 'ovs-bridge other exists and reconcile did not make it'
         [ "$(col bridge other fail_mode)" = secure ] || fail "the unmanaged bridge was changed"
+        # Declared absent, but not reconcile's: an error in the plan, never a delete apply refuses.
+        manifest "$(printf '%s\n' "$full" | grep -v trunk0)
+  other: { state: absent }"
+        orc plan
+        expect_rc 1 "an unmanaged bridge declared absent"
+        expect_out 'ovs-bridge other: reconcile did not make it .*; not deleting it'
+        expect_no_out '^- ovs-bridge other'
+        vsctl br-exists other || fail "the unmanaged bridge declared absent went"
         manifest 'version: 1'
+        # OVSDB drops a bridge's ports with it: the plan names vnet0, which is not reconcile's.
+        orc plan --allow-mass-delete
+        expect_out 'risk: .*deleting br-ovs also deletes 1 port reconcile did not make: vnet0'
         orc apply --allow-mass-delete
         expect_rc 0 "prune of the bridge"
         vsctl br-exists br-ovs && fail "br-ovs is still there"
@@ -280,7 +291,7 @@ t "ovs: bridge, ports, bond, internal and trunk ports created, marked managed; s
 t "ovs: tag, trunks, fail-mode, bond members and lacp changed in place" test_change_in_place "$skip"
 t "ovs: internal port and its address and MTU (link kinds) in one plan" test_internal_port_address "$skip"
 t "ovs: an internal port and a Linux bridge of one name is an error (declared: validate; live: plan)" test_name_space_shared "$skip"
-t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched" test_prune_and_unmanaged "$skip"
+t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched, an unmanaged bridge declared absent refused, a managed bridge's delete names the vnet port it takes" test_prune_and_unmanaged "$skip"
 t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor)" test_deleted_port_restored "$skip"
 t "ovs: a concurrent change fails the transaction cleanly and is re-planned" test_concurrent_change_fails_cleanly "$concurrent_skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent

@@ -384,7 +384,7 @@ static void test_exec_checks(void **state) {
         assert_int_equal(checker_new(state_dir, NULL, &c), 0);
         assert_int_equal(checker_sync(c, &set.model), 1); /* the alpha check starts down */
         char key[256];
-        drive(c, tcp_fd, http_fd, "", 3500);
+        drive(c, tcp_fd, http_fd, "", 5500); /* rounds to spare on a loaded machine */
         assert_true(checker_state(c, "exec 127.0.0.1:81 /bin/true")->up);
         assert_string_equal(checker_state(c, "exec 127.0.0.1:81 /bin/true")->result, "exit 0");
         assert_false(checker_state(c, "exec 127.0.0.2:82 /bin/false")->up);
