@@ -3,7 +3,7 @@ CC ?= cc
 PKGS := yaml-0.1 libnl-3.0 libnl-route-3.0 json-c libmnl libkmod
 # Compiled against, not linked: backends/libvirt-dl.c loads libvirt and libxml2
 # with dlopen when a libvirt kind is first used, cmd/systemd-dl.c libsystemd
-# when the daemon first notifies systemd, reconcile/gnutls-dl.c GnuTLS at the
+# when the daemon first notifies systemd, backends/gnutls-dl.c GnuTLS at the
 # first https health check. Only tests that call libvirt link it.
 DL_PKGS := libvirt libxml-2.0 libsystemd gnutls
 # Evaluated on first use, not when make reads this file: in `make deps demo`

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "kind.h"
-#include "../reconcile/checker.h"
+#include "ipvs-check.h"
 
 /* Datagrams taken per receive call, and the size of each. The kernel sizes a
  * dump's datagrams to the largest buffer the socket reads with: 32 KiB made

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "../reconcile/checker.h"
+#include "../backends/ipvs-check.h"
 
 /* A checkout of many files arrives as a burst: wait this long after the last event. */
 #define MANIFEST_QUIET_MS 200

@@ -454,7 +454,7 @@ struct domain_spec {
         struct resource *active;
 };
 
-/* A health check of a real server (reconcile/checker.h runs them). A nested
+/* A health check of a real server (backends/ipvs-check.h runs them). A nested
  * mapping has no set bits: 0 in a number and "" in a word are unset, and the
  * check hook fills the defaults. */
 struct check_spec {

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "../../parsers/parsers.h"
-#include "../../reconcile/checker.h"
+#include "../../backends/ipvs-check.h"
 
 static char *errs;
 static size_t errs_len;

@@ -1,5 +1,5 @@
 /* Health checks of real servers: the state machine, the HTTP answer, the
- * state file and an epoll engine the daemon polls (reconcile/checker.h). */
+ * state file and an epoll engine the daemon polls (backends/ipvs-check.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "checker.h"
+#include "ipvs-check.h"
 #include "gnutls-dl.h"
 
 static const char *const check_type_words[] = { [CHECK_TCP] = "tcp", [CHECK_HTTP] = "http", [CHECK_HTTPS] = "https",

@@ -1,4 +1,4 @@
-/* GnuTLS loaded on first use (reconcile/gnutls-dl.h). */
+/* GnuTLS loaded on first use (backends/gnutls-dl.h). */
 #define GNUTLS_DL_NO_MACROS
 #include <dlfcn.h>
 #include <errno.h>

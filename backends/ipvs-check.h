@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "reconcile.h"
+#include "../reconcile/reconcile.h"
 
 enum check_type { CHECK_TCP, CHECK_HTTP, CHECK_HTTPS, CHECK_EXEC, _CHECK_TYPE_MAX, _CHECK_TYPE_INVALID = -1 };
 enum check_failure { CHECK_QUIESCE, CHECK_REMOVE, _CHECK_FAILURE_MAX, _CHECK_FAILURE_INVALID = -1 };
