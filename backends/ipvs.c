@@ -775,6 +775,28 @@ static int ipvs_apply(void *state, const struct action *a, struct ledger *l, str
         return 0;
 }
 
+/* The daemon's health checks (ipvs-check.c), as the backend's work between runs. */
+static int ipvs_work_open(const struct backend_ctx *ctx, const char *state_dir, void **work) {
+        struct checker *c;
+        int r = checker_new(state_dir, ctx->netns, &c);
+        if (r < 0)
+                return r;
+        *work = c;
+        return checker_fd(c);
+}
+
+static int ipvs_work_follow(void *work, const struct model *want) {
+        return checker_sync(work, want);
+}
+
+static int ipvs_work_run(void *work) {
+        return checker_dispatch(work);
+}
+
+static void ipvs_work_close(void *work) {
+        checker_free(work);
+}
+
 const struct backend ipvs_backend = {
         .name = "ipvs",
         .scope = SCOPE_NETNS,
@@ -782,6 +804,10 @@ const struct backend ipvs_backend = {
         .close = ipvs_close,
         .observe = ipvs_observe,
         .observe_some = ipvs_observe_some,
+        .work_open = ipvs_work_open,
+        .work_follow = ipvs_work_follow,
+        .work_run = ipvs_work_run,
+        .work_close = ipvs_work_close,
 };
 
 /* ---- the service kind: virtual services and their real servers ---- */

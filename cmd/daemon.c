@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "../backends/ipvs-check.h"
 
 /* A checkout of many files arrives as a burst: wait this long after the last event. */
 #define MANIFEST_QUIET_MS 200
@@ -39,7 +38,14 @@
 /* Kinds the kernel announces no change of (ipsets) are read this often. */
 #define POLL_MS 2000
 
-enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_WATCHDOG, SRC_CHECKER, SRC_WATCH };
+/* Watches are SRC_WATCH + their index, backends' work SRC_WORK + its index. */
+enum { SRC_SIGNAL, SRC_INOTIFY, SRC_DEBOUNCE, SRC_RESYNC, SRC_POLL, SRC_WATCHDOG, SRC_WATCH, SRC_WORK = SRC_WATCH + 16 };
+
+/* A backend's work between runs (IPVS health checks), open once the manifests parsed. */
+struct work {
+        const struct backend *backend;
+        void *state;
+};
 
 /* A backend the daemon polls, with a connection of its own and the digest
  * of what it read after the last run. */
@@ -73,7 +79,8 @@ struct daemon {
         char last_error_digest[17];
         char *revision;       /* of good */
         struct status status; /* written to the status file and the metrics after every run */
-        struct checker *checker; /* the health checks of the declared real servers */
+        struct work works[8];
+        size_t n_works;
 };
 
 static uint64_t now_ms(void) {
@@ -231,27 +238,37 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
 
 static void on_drift(struct daemon *d);
 
-/* Start the health checks, or follow the manifests' checks after a run. */
-static void checker_follow(struct daemon *d) {
+/* Open each backend's work once (the health checks), then let it follow
+ * the manifests after a run; > 0 from it: a run sets what it now wants. */
+static void works_follow(struct daemon *d) {
         if (!d->have_good)
                 return;
-        if (!d->checker) {
-                if (checker_new(d->o->run.state_dir, d->o->run.ctx.netns, &d->checker) < 0)
-                        return;
-                if (epoll_add(d->epfd, checker_fd(d->checker), SRC_CHECKER) < 0) {
-                        diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
-                        checker_free(d->checker);
-                        d->checker = NULL;
-                        return;
+        for (size_t i = 0; i < n_backends; i++) {
+                const struct backend *b = backends[i];
+                struct work *w = NULL;
+                for (size_t j = 0; j < d->n_works && !w; j++)
+                        w = d->works[j].backend == b ? &d->works[j] : NULL;
+                if (!w && b->work_open && d->n_works < ELEMENTSOF(d->works)) {
+                        void *state = NULL;
+                        int fd = b->work_open(&d->o->run.ctx, d->o->run.state_dir, &state);
+                        if (fd < 0)
+                                continue;
+                        if (epoll_add(d->epfd, fd, SRC_WORK + (int) d->n_works) < 0) {
+                                diag_plain(-errno, "daemon: epoll: %s", strerror(errno));
+                                b->work_close(state);
+                                continue;
+                        }
+                        w = &d->works[d->n_works++];
+                        *w = (struct work) { b, state };
                 }
+                if (w && w->backend->work_follow(w->state, &d->good.model) > 0)
+                        on_drift(d);
         }
-        if (checker_sync(d->checker, &d->good.model) > 0)
-                on_drift(d);
 }
 
-/* A real turned up or down: a run sets the weight its state wants. */
-static void on_checker(struct daemon *d) {
-        if (checker_dispatch(d->checker) > 0)
+/* A health check turned up or down: a run sets the weight its state wants. */
+static void on_work(struct daemon *d, size_t i) {
+        if (i < d->n_works && d->works[i].backend->work_run(d->works[i].state) > 0)
                 on_drift(d);
 }
 
@@ -431,7 +448,7 @@ static void run_once(struct daemon *d, const char *why, bool full) {
         bool quiet_check = strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held;
         publish_status(d, d->runs + !quiet_check, why, &res, started, monotonic_seconds() - t0);
         str_list_done(&run_errors);
-        checker_follow(d);
+        works_follow(d);
         d->good_in_sync = res.status == EXIT_OK && !res.n_pending && !res.held && !res.observe_failed;
         why = what;
         if (strcmp(why, "drift") == 0 && res.n_actions == 0 && res.status == EXIT_OK && !res.held) {
@@ -568,7 +585,8 @@ static int setup(struct daemon *d) {
 }
 
 static void teardown(struct daemon *d) {
-        checker_free(d->checker);
+        for (size_t i = 0; i < d->n_works; i++)
+                d->works[i].backend->work_close(d->works[i].state);
         run_watch_close(d->watches, d->n_watches);
         for (size_t i = 0; i < d->n_polls; i++)
                 if (d->polls[i].open)
@@ -642,9 +660,6 @@ int cmd_daemon(struct options *o) {
                                 if (read(d.resync_fd, &ticks, sizeof(ticks)) > 0)
                                         run_once(&d, "resync", true);
                                 break;
-                        case SRC_CHECKER:
-                                on_checker(&d);
-                                break;
                         case SRC_WATCHDOG:
                                 if (read(d.watchdog_fd, &ticks, sizeof(ticks)) > 0)
                                         sd_notify(0, "WATCHDOG=1");
@@ -654,6 +669,10 @@ int cmd_daemon(struct options *o) {
                                         on_drift(&d);
                                 break;
                         default: {
+                                if (tag >= SRC_WORK) {
+                                        on_work(&d, (size_t) (tag - SRC_WORK));
+                                        break;
+                                }
                                 size_t w = tag - SRC_WATCH;
                                 if (w < d.n_watches && run_watch_drain(&d.watches[w]) > 0)
                                         on_drift(&d);

@@ -1075,6 +1075,14 @@ struct backend {
          * daemon calls it every poll interval on a state of its own; a changed
          * digest is drift. */
         int (*poll_digest)(void *state, const struct model *want, uint64_t *digest);
+        /* Optional, for the daemon: work of the backend's own between runs that
+         * may move what is wanted (IPVS health checks): open it (the fd to poll,
+         * *work for the rest), follow the wanted model after each run, run it
+         * when its fd is readable; > 0 from follow or run: a run is due. */
+        int (*work_open)(const struct backend_ctx *ctx, const char *state_dir, void **work);
+        int (*work_follow)(void *work, const struct model *want);
+        int (*work_run)(void *work);
+        void (*work_close)(void *work);
 };
 
 extern const struct backend *const backends[];
