@@ -180,7 +180,7 @@ static void bond_assess(struct action *a, const struct model *live) {
         (void) live;
         for (size_t i = 0; a->op == OP_UPDATE && i < a->n_changes; i++)
                 if (a->changes[i].field & (LINK_F_MODE | LINK_F_LACP_RATE)) {
-                        link_risk_add(a, "bond %s goes down and releases its members for the change: traffic over it "
+                        action_add_risk(a, "bond %s goes down and releases its members for the change: traffic over it "
                                          "stops briefly",
                                       a->name);
                         return;

@@ -154,7 +154,7 @@ static void bridge_assess(struct action *a, const struct model *live) {
                 const struct resource *pr = model_find(live, KIND_ETHERNET, port);
                 if (pr && !(here && str_list_contains(&here->link.interfaces, port)) && pr->link.mtu &&
                     pr->link.mtu < bridge_mtu)
-                        link_risk_add(a, "%s has mtu %u: the kernel lowers %s from %u to %u", port, pr->link.mtu, a->name,
+                        action_add_risk(a, "%s has mtu %u: the kernel lowers %s from %u to %u", port, pr->link.mtu, a->name,
                                       bridge_mtu, pr->link.mtu);
         }
 }

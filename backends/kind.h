@@ -55,8 +55,6 @@ int link_fail(struct link_state *s, const struct action *a, int r, const char *w
 const char *link_netns(const struct link_state *s);
 /* The flags of a device (IFF_UP...), or a negative errno. */
 int link_flags(struct link_state *s, const char *name);
-/* Flag a risk in the plan, one line each. */
-void link_risk_add(struct action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* What the link backend needs of each link kind (kind_ops.impl): what every
  * link has is the backend's; what only one kind does is here, as hooks. */
@@ -235,6 +233,9 @@ int ovs_rows_to_model(struct json_object *result, struct model *live);
  * name; wait_applied: and wait until ovs-vswitchd has made it (the devices the
  * link kinds configure next). */
 int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied);
+/* Apply one action of an OVS kind: refused on a row reconcile did not make,
+ * nothing sent when txn has no operation, else one transaction. */
+int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied);
 /* An OVS internal port declared under ethernets (its addresses, MTU, up) is
  * made by its port: the NIC as it is right after, and the port it needs. */
 struct resource *ovs_internal_made_with(const struct resource *w, const struct model *wanted);

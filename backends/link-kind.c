@@ -1,6 +1,5 @@
 /* What every link kind has: defaults, names, the common keys of its show
  * entry, and the checks across links a field table cannot express. */
-#include <stdarg.h>
 #include <linux/if_addr.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +22,6 @@ void link_defaults(struct resource *r) {
 void link_free(struct resource *r) {
         free(r->link.addresses.v);
         str_list_done(&r->link.interfaces);
-}
-
-void link_risk_add(struct action *a, const char *fmt, ...) {
-        char msg[256];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        char *joined = a->risk ? xasprintf("%s; %s", a->risk, msg) : xstrdup(msg);
-        free(a->risk);
-        a->risk = joined;
 }
 
 /* ---- changes as the link kinds record them ---- */

@@ -436,13 +436,13 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                         for (size_t j = 0; j < pr->link.addresses.n; j++) {
                                 const struct ipaddr *ip = &pr->link.addresses.v[j];
                                 if (addr_static(ip) && !addr_is_link_local(ip)) {
-                                        link_risk_add(a, "enslaving %s, which carries %s: traffic to that address stops", port,
+                                        action_add_risk(a, "enslaving %s, which carries %s: traffic to that address stops", port,
                                                  ipaddr_format(ip, true, buf, sizeof(buf)));
                                         break;
                                 }
                         }
                         if (s && s->ssh_oif && pr->link.ifindex == s->ssh_oif)
-                                link_risk_add(a, "%s carries this SSH session", port);
+                                action_add_risk(a, "%s carries this SSH session", port);
                 }
         if (link_kind_of(a->kind)->assess)
                 link_kind_of(a->kind)->assess(a, live);
@@ -459,11 +459,11 @@ void link_assess(void *state, struct action *a, const struct model *live) {
                                 dflt = rt;
                 }
                 if (dflt)
-                        link_risk_add(a, "%s carries the default route%s%s: the host has none until a route is made again",
+                        action_add_risk(a, "%s carries the default route%s%s: the host has none until a route is made again",
                                  a->name, dflt->set & ROUTE_F_VIA ? " via " : "",
                                  dflt->set & ROUTE_F_VIA ? ipaddr_format(&dflt->route.via, false, buf, sizeof(buf)) : "");
                 else if (n_routes)
-                        link_risk_add(a, "%zu route%s over %s go with it", n_routes, n_routes == 1 ? "" : "s", a->name);
+                        action_add_risk(a, "%zu route%s over %s go with it", n_routes, n_routes == 1 ? "" : "s", a->name);
         }
         if (!s || !s->ssh_oif || !here) /* no state: a snapshot's plan, no SSH session to cut */
                 return;
@@ -475,12 +475,12 @@ void link_assess(void *state, struct action *a, const struct model *live) {
         if (!carries)
                 return;
         if (a->op == OP_DELETE || a->op == OP_REPLACE)
-                link_risk_add(a, "%s carries the route to this SSH session", a->name);
+                action_add_risk(a, "%s carries the route to this SSH session", a->name);
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
                 if ((c->field == LINK_F_UP && c->now.type == VAL_BOOL && !c->now.boolean) ||
                     (c->field == LINK_F_ADDRESSES && c->now.type == VAL_NONE))
-                        link_risk_add(a, "%s carries the route to this SSH session (%s %s)", a->name, c->name,
+                        action_add_risk(a, "%s carries the route to this SSH session (%s %s)", a->name, c->name,
                                  c->field == LINK_F_UP ? "false" : "removed");
         }
 }

@@ -156,14 +156,7 @@ struct json_object *ovs_bridge_txn(const struct action *a) {
 static int ovs_bridge_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         (void) l;
         (void) e;
-        if (a->live && !a->live->ovs.managed)
-                return diag_res(-EPERM, "ovs-bridge", a->name, "not marked external_ids:reconcile=managed: left as it is");
-        struct json_object *t = ovs_bridge_txn(a);
-        if (json_object_array_length(t) <= 1) {
-                json_object_put(t);
-                return 0; /* adopted as it is */
-        }
-        return ovs_transact(state, t, KIND_OVS_BRIDGE, a->name, false);
+        return ovs_apply(state, a, ovs_bridge_txn, false);
 }
 
 static void ovs_bridge_describe(const struct resource *w, struct action *a) {
@@ -270,10 +263,8 @@ static void ovs_bridge_assess(void *state, struct action *a, const struct model 
         }
         if (!n)
                 return;
-        char *risk = xasprintf("%s%sdeleting %s also deletes %zu port%s reconcile did not make: %s",
-                               a->risk ? a->risk : "", a->risk ? "; " : "", a->live->name, n, n == 1 ? "" : "s", ports);
-        free(a->risk);
-        a->risk = risk;
+        action_add_risk(a, "deleting %s also deletes %zu port%s reconcile did not make: %s", a->live->name, n,
+                        n == 1 ? "" : "s", ports);
 }
 
 const struct kind_ops ovs_bridge_kind = {

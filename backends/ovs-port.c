@@ -330,16 +330,9 @@ struct json_object *ovs_port_txn(const struct action *a) {
 static int ovs_port_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         (void) l;
         (void) e;
-        if (a->live && !a->live->ovs.managed)
-                return diag_res(-EPERM, "ovs-port", a->name, "not marked external_ids:reconcile=managed: left as it is");
-        struct json_object *t = ovs_port_txn(a);
-        if (json_object_array_length(t) <= 1) {
-                json_object_put(t);
-                return 0; /* adopted as it is */
-        }
         /* An internal port is a device the link kinds may configure next in this plan. */
         bool makes_device = a->want && a->want->ovs.type == OVS_PORT_INTERNAL && a->op != OP_UPDATE;
-        return ovs_transact(state, t, KIND_OVS_PORT, a->name, makes_device);
+        return ovs_apply(state, a, ovs_port_txn, makes_device);
 }
 
 static void ovs_port_describe(const struct resource *w, struct action *a) {

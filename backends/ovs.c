@@ -355,6 +355,18 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
         return 0;
 }
 
+int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied) {
+        if (a->live && !a->live->ovs.managed)
+                return diag_res(-EPERM, kind_to_string(a->kind), a->name,
+                                "not marked external_ids:reconcile=managed: left as it is");
+        struct json_object *t = txn(a);
+        if (json_object_array_length(t) <= 1) {
+                json_object_put(t);
+                return 0; /* adopted as it is */
+        }
+        return ovs_transact(state, t, a->kind, a->name, wait_applied);
+}
+
 int ovs_admit_interface(void *state, const struct resource *want, const char *ifname) {
         struct ovs_state *s = state;
         if (!s || !s->live || model_find(s->live, KIND_OVS_BRIDGE, ifname))

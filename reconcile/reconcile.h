@@ -1001,6 +1001,8 @@ struct action {
 };
 struct change *action_add_change(struct action *a, uint64_t field, const char *name, struct value was, struct value now);
 void action_add_set(struct action *a, uint64_t field, const char *name, struct value v);
+/* Flag a connectivity risk in the plan (a->risk), joined to those before with "; ". */
+void action_add_risk(struct action *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 struct pending {
         enum kind kind;

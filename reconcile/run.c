@@ -1,6 +1,7 @@
 /* One run: observe every backend, plan the difference in dependency order,
  * apply it action by action, verify by observing again. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -54,6 +55,17 @@ void action_add_set(struct action *a, uint64_t field, const char *name, struct v
         c->field = field;
         c->name = xstrdup(name);
         c->now = value_copy(v);
+}
+
+void action_add_risk(struct action *a, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        char *joined = a->risk ? xasprintf("%s; %s", a->risk, msg) : xstrdup(msg);
+        free(a->risk);
+        a->risk = joined;
 }
 
 static void changes_free(struct change *v, size_t n) {
