@@ -47,6 +47,7 @@
         X(virDomainSetMetadata)                    \
         X(virDomainSetVcpusFlags)                  \
         X(virDomainShutdown)                       \
+        X(virDomainShutdownFlags)                  \
         X(virDomainUndefine)                       \
         X(virDomainUndefineFlags)                  \
         X(virDomainUpdateDeviceFlags)              \
@@ -94,7 +95,13 @@
         X(virStorageVolGetPath)                    \
         X(virStorageVolGetXMLDesc)                 \
         X(virStorageVolLookupByName)               \
-        X(virStorageVolResize)
+        X(virStorageVolResize)                     \
+        X(virStorageVolUpload)                     \
+        X(virStreamAbort)                          \
+        X(virStreamFinish)                         \
+        X(virStreamFree)                           \
+        X(virStreamNew)                            \
+        X(virStreamSend)
 
 /* xmlFree is a variable (a pointer to the allocator's free), not a function:
  * its address is resolved all the same, and (*dl_xmlFree)(p) calls it. */
@@ -174,6 +181,7 @@ bool libvirt_dl_loaded(void);
 #define virDomainSetMetadata (*dl_virDomainSetMetadata)
 #define virDomainSetVcpusFlags (*dl_virDomainSetVcpusFlags)
 #define virDomainShutdown (*dl_virDomainShutdown)
+#define virDomainShutdownFlags (*dl_virDomainShutdownFlags)
 #define virDomainUndefine (*dl_virDomainUndefine)
 #define virDomainUndefineFlags (*dl_virDomainUndefineFlags)
 #define virDomainUpdateDeviceFlags (*dl_virDomainUpdateDeviceFlags)
@@ -222,6 +230,12 @@ bool libvirt_dl_loaded(void);
 #define virStorageVolGetXMLDesc (*dl_virStorageVolGetXMLDesc)
 #define virStorageVolLookupByName (*dl_virStorageVolLookupByName)
 #define virStorageVolResize (*dl_virStorageVolResize)
+#define virStorageVolUpload (*dl_virStorageVolUpload)
+#define virStreamAbort (*dl_virStreamAbort)
+#define virStreamFinish (*dl_virStreamFinish)
+#define virStreamFree (*dl_virStreamFree)
+#define virStreamNew (*dl_virStreamNew)
+#define virStreamSend (*dl_virStreamSend)
 #define xmlAddChild (*dl_xmlAddChild)
 #define xmlBufferContent (*dl_xmlBufferContent)
 #define xmlBufferCreate (*dl_xmlBufferCreate)
