@@ -412,12 +412,30 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
         yw_entry_end(w, r);
 }
 
+/* cloud: what a create sets that the plan names with -v: the way in and the seed. */
+static void domain_describe(const struct resource *w, struct action *a) {
+        const struct domain_spec *d = &w->domain;
+        if (d->console)
+                action_add_set(a, DOM_F_CONSOLE, "console", value_text("serial on a pty"));
+        if (!(w->set & DOM_F_CLOUD_INIT))
+                return;
+        const char *meta = d->cloud_init.content[SEED_META_DATA];
+        size_t id_len = meta && strncmp(meta, "instance-id: ", 13) == 0 ? strcspn(meta + 13, "\n") : 0;
+        _cleanup_free_ char *vol = cloudinit_volume_name(w->name);
+        _cleanup_free_ char *text = xasprintf("seed %s/%s (%s%s%.*s)", d->cloud_init.pool ? d->cloud_init.pool : "?", vol,
+                                              d->cloud_init.content[SEED_NETWORK_CONFIG] ? "user-data, meta-data, network-config"
+                                                                                          : "user-data, meta-data",
+                                              id_len ? "; instance-id " : "", (int) id_len, id_len ? meta + 13 : "");
+        action_add_set(a, DOM_F_CLOUD_INIT, "cloud-init", value_text(text));
+}
+
 const struct kind_ops domain_kind = {
         .word = "domain",
         .section = "domains",
         .backend = &libvirt_backend, .diff = lv_domain_diff, .change_words = lv_domain_change_words, .apply = lv_domain_apply,
         .deps = lv_domain_deps,
         .admit = lv_domain_admit,
+        .describe = domain_describe,
         .show_rank = 13,
         .fields = domain_fields,
         .n_fields = ELEMENTSOF(domain_fields),
