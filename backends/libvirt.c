@@ -2249,7 +2249,8 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         _cleanup_free_ char *xml = r >= 0 ? disk_render_xml(wd, target) : NULL;
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", target);
                                         if (r >= 0)
-                                                r = domain_device(s, dom, w->name, running, true, xml, path, "attaching a disk");
+                                                /* A seed's SATA drive cannot be hotplugged: the guest has it at its next start (pending). */
+                                                r = domain_device(s, dom, w->name, running && !wd->seed, true, xml, path, "attaching a disk");
                                         /* live is as observed: two new disks must not get one name. */
                                         if (r >= 0)
                                                 *(char **) array_push(&given.v, &given.n, sizeof(char *)) = xstrdup(target);

@@ -435,6 +435,41 @@ static void test_device_boot_applied(void **state) {
         free(y2);
 }
 
+/* cloud-init added to a running guest: the seed's cdrom goes into the
+ * definition only (a SATA drive cannot be hotplugged), and the restart it
+ * needs is pending until the guest starts again. */
+static void test_seed_added_to_running_guest(void **state) {
+        (void) state;
+        want(GUEST_HEAD);
+        pass(0);
+        want(guest);
+        struct run run;
+        plan_only(&run);
+        assert_non_null(find_change(&run, DOM_C_SEED));
+        assert_non_null(find_change(&run, DOM_C_DISK));
+        run_done(&run);
+        assert_int_equal(pass(0), 1);
+        char *xml = domain_xml("c1");
+        assert_non_null(strstr(xml, "c1-cidata.iso"));
+        free(xml);
+        virDomainPtr dp = virDomainLookupByName(keeper, "c1");
+        xml = virDomainGetXMLDesc(dp, 0);
+        assert_null(strstr(xml, "c1-cidata.iso")); /* not in the running guest */
+        free(xml);
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_int_equal(run.plan.n_pending, 1);
+        assert_non_null(strstr(run.plan.pending[0].reason, "restart needed: cloud-init seed"));
+        run_done(&run);
+        assert_int_equal(virDomainDestroy(dp), 0);
+        assert_int_equal(virDomainCreate(dp), 0);
+        virDomainFree(dp);
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 0);
+        assert_int_equal(run.plan.n_pending, 0);
+        run_done(&run);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void) {
         const struct CMUnitTest tests[] = {
@@ -447,6 +482,7 @@ int main(void) {
                 T(test_seed_rebuilt_restart_pending),
                 T(test_restart_on_change),
                 T(test_device_boot_applied),
+                T(test_seed_added_to_running_guest),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
