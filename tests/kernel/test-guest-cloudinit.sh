@@ -170,6 +170,33 @@ test_shutoff_then_running() {
         lv_down
 }
 
+# libisofs is loaded only when a seed is built: the binary does not link it,
+# a libvirt run without cloud-init does not map it, one that builds a seed does
+# (the dynamic loader's own log is the witness), on test:///default.
+test_libisofs_lazy() {
+        OUT=$(ldd "$RECONCILE" 2>&1)
+        expect_out 'libmnl'
+        expect_no_out 'libisofs'
+        local seed="    cloud-init: { pool: default-pool, user-data: \"#cloud-config\" }"
+        for with in no yes; do
+                manifest "version: 1
+pools:
+  default-pool: { type: dir, path: /default-pool }
+domains:
+  l1:
+    memory: 64M
+    disks: []
+$([ $with = yes ] && echo "$seed")"
+                rm -rf "$S"
+                OUT=$(LD_DEBUG=files "$RECONCILE" -d "$M" --state-dir "$S" --libvirt-uri test:///default \
+                        --only pool,volume,domain apply 2>&1 | grep -E 'file=[^ ]* \[0\];  dynamically loaded|error')
+                expect_out 'file=libvirt.so.0 '
+                if [ $with = yes ]; then expect_out 'file=libisofs.so.6 '; else expect_no_out 'libisofs'; fi
+        done
+}
+t "cloud-init: libisofs is not linked, and loaded only by a run that builds a seed" test_libisofs_lazy \
+        "$(ldconfig -p | grep -q 'libisofs.so.6 ' || echo 'libisofs6 not installed (libisofs-dev, from make deps)')"
+
 why=$(guest_skip_reason)
 if [ -z "$why" ] && ! cc -std=c11 -o "$CONSOLE_READ" "$ROOT/tests/libvirt/console-read.c" \
         $(pkg-config --cflags --libs libvirt 2>/dev/null) 2>"$ROOT/$BUILD/console-read.log"; then
