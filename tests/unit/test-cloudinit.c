@@ -470,6 +470,34 @@ static void test_seed_added_to_running_guest(void **state) {
         run_done(&run);
 }
 
+/* show: the boot orders as keys, the seed named in a comment (its content is
+ * not read back) and not listed as a disk a manifest would declare. */
+static void test_show_boot_and_seed(void **state) {
+        (void) state;
+        char *edited = xstrdup(guest);
+        char *at = strstr(edited, "default-pool/c1-root }");
+        assert_non_null(at);
+        char *y = xasprintf("%.*sdefault-pool/c1-root, boot: 1 }%s", (int) (at - edited), edited,
+                            at + strlen("default-pool/c1-root }"));
+        want(y);
+        pass(0);
+        struct run run;
+        plan_only(&run);
+        char *yaml = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&yaml, &len);
+        assert_int_equal(show_print_yaml(f, &run.live), 0);
+        fclose(f);
+        run_done(&run);
+        assert_non_null(strstr(yaml, "# cloud-init: seed default-pool/c1-cidata.iso on a cdrom, left as it is"));
+        if (!strstr(yaml, "- {volume: \"default-pool/c1-root\", bus: virtio, boot: 1}"))
+                fail_msg("no boot order on the disk:\n%s", yaml);
+        assert_null(strstr(yaml, "volume: default-pool/c1-cidata.iso"));
+        free(yaml);
+        free(y);
+        free(edited);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void) {
         const struct CMUnitTest tests[] = {
@@ -483,6 +511,7 @@ int main(void) {
                 T(test_restart_on_change),
                 T(test_device_boot_applied),
                 T(test_seed_added_to_running_guest),
+                T(test_show_boot_and_seed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
