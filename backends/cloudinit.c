@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cloudinit.h"
 #include "isofs-dl.h"
@@ -12,6 +13,8 @@
 #include "libvirt-dl.h"
 
 const char *const cloudinit_file_names[_SEED_MAX] = { "user-data", "meta-data", "network-config" };
+
+#define SEED_FILE_MAX (1 << 20)
 
 /* One line that starts like a path names a file; anything else is the content. */
 static bool names_file(const char *s) {
@@ -57,6 +60,14 @@ static char *read_declared(struct check_ctx *c, const struct resource *r, size_t
         else {
                 _cleanup_free_ char *copy = xstrdup(r->pos.file);
                 path = xasprintf("%s/%s", dirname(copy), d);
+        }
+        /* A device or a FIFO (/dev/zero, /dev/stdin) would never end: a seed's
+         * files are small regular files. */
+        struct stat st;
+        if (stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > SEED_FILE_MAX)) {
+                check_error(c, DOM_F_CLOUD_INIT, "domain %s: cloud-init %s: %s: %s", r->name, cloudinit_file_names[i], path,
+                            S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file");
+                return NULL;
         }
         char *text = file_read(path);
         if (!text)
