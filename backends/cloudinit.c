@@ -135,6 +135,11 @@ int cloudinit_validate(struct resource *r, struct model *declared) {
         if (pool->state == STATE_ABSENT)
                 return diag_pos(pos, "domain %s: cloud-init pool %s is declared absent", r->name, ci->pool);
         _cleanup_free_ char *vol = cloudinit_volume_name(r->name);
+        _cleanup_free_ char *full = xasprintf("%s/%s", ci->pool, vol);
+        const struct resource *taken = model_find(declared, KIND_VOLUME, full);
+        if (taken && taken->kind == KIND_VOLUME)
+                return diag_pos(pos, "domain %s: volume %s is declared at %s:%u:%u, and is where the cloud-init seed goes",
+                                r->name, full, taken->pos.file ? taken->pos.file : "?", taken->pos.line, taken->pos.col);
         struct disk_spec *k = array_push(&r->domain.disks, &r->domain.n_disks, sizeof(*k));
         k->pos = *pos;
         k->volume = xasprintf("%s/%s", ci->pool, vol);

@@ -243,6 +243,10 @@ static void test_seed_files_and_errors(void **state) {
         assert_string_equal(d->domain.disks[1].volume, "default-pool/c1-cidata.iso");
 
         expect_manifest_error(GUEST_HEAD "    cloud-init: { user-data: ./nowhere.cfg }\n", "nowhere.cfg");
+        expect_manifest_error("version: 1\npools:\n  p:\n    type: dir\n    path: /p\n    volumes:\n"
+                              "      c2-cidata.iso: { capacity: 1M }\n"
+                              "domains:\n  c2:\n    memory: 128M\n    disks: []\n    cloud-init: { user-data: x, pool: p }\n",
+                              "volume p/c2-cidata.iso is declared at m.yaml:7:7, and is where the cloud-init seed goes");
         expect_manifest_error(GUEST_HEAD "    cloud-init: { user-data: /dev/zero }\n",
                               "cloud-init user-data: /dev/zero: not a regular file");
         expect_manifest_error("version: 1\ndomains:\n  c2:\n    memory: 128M\n    disks: []\n"
