@@ -281,6 +281,8 @@ static void print_pass(void *u, const struct pass_report *rep) {
                         plan_print_json(stdout, p, false, NULL, o->errors);
                 else if (!json(o) && diag_verbose >= 0 && !log_actions)
                         plan_print_text(stdout, p);
+                /* Out before the first action's lines on stderr, into a pipe too. */
+                fflush(stdout);
                 break;
         case PASS_ACTED:
                 if (log_actions)

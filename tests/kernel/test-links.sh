@@ -470,3 +470,18 @@ t "--netns takes a path" test_netns_by_path
 # VLANs, IPVS and bonds need modules this kernel lacks: tests/vm/guest/ runs them in a VM.
 t "a bridge whose second port is refused is owned; the next run finishes it" test_half_made_bridge_finished
 t "a bridge whose second port is refused is owned; dropped from the manifests, it goes" test_half_made_bridge_removed
+
+# The plan goes out before the first action runs, also into a pipe or a log
+# (stdout was flushed only at exit, so `-v apply 2>&1 | tee` showed the
+# actions' lines above the plan that announced them).
+test_plan_before_actions() {
+        manifest 'version: 1
+bridges:
+  br9: {}'
+        rc -v apply; expect_rc 0
+        first=$(printf '%s\n' "$OUT" | grep -n -m1 '^plan: ' | cut -d: -f1)
+        done_at=$(printf '%s\n' "$OUT" | grep -n -m1 'create bridge br9: done' | cut -d: -f1)
+        [ -n "$first" ] && [ -n "$done_at" ] || fail "no plan or no done line: $OUT"
+        [ "${first:-0}" -lt "${done_at:-0}" ] || fail "plan printed after its actions: $OUT"
+}
+t "the plan is printed before its actions run, into a pipe too" test_plan_before_actions
