@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain-tuning.h"
 #include "kind.h"
 
 static const char *const graphics_words[] = { "vnc", "spice" };
@@ -50,6 +51,12 @@ static const struct field disk_fields[] = {
         { "cache", FT_ENUM, DK(cache), 0, 0, DISK_F_CACHE, &disk_cache_table, NULL, NULL },
         { "discard", FT_ENUM, DK(discard), 0, 0, DISK_F_DISCARD, &disk_discard_table, NULL, NULL },
         { "shareable", FT_BOOL, DK(shareable), 0, 0, DISK_F_SHAREABLE, NULL, NULL, NULL },
+        { "io", FT_ENUM, DK(tuning.io), 0, 0, DISK_F_IO, &disk_io_table, NULL, NULL },
+        { "detect-zeroes", FT_ENUM, DK(tuning.detect_zeroes), 0, 0, DISK_F_DETECT_ZEROES, &detect_zeroes_table, NULL, NULL },
+        { "iothread", FT_U32, DK(tuning.iothread), 1, 4096, DISK_F_IOTHREAD, NULL, "disk iothread", NULL },
+        { "serial", FT_WORD, DK(tuning.serial), 0, 21, DISK_F_SERIAL, NULL, "disk serial", NULL },
+        { "readonly", FT_BOOL, DK(tuning.readonly), 0, 0, DISK_F_READONLY, NULL, NULL, NULL },
+        { "iotune", FT_OBJ, DK(tuning.iotune), 0, 0, DISK_F_IOTUNE, &tuning_iotune_sub, NULL, NULL },
 };
 static const struct sub_table disk_sub = { disk_fields, ELEMENTSOF(disk_fields), sizeof(struct disk_spec),
                                            DK(pos), DK(set),
@@ -61,6 +68,8 @@ static const struct field nic_fields[] = {
         { "network", FT_STR, NI(network), STR_WORD, 0, NIC_F_NETWORK, NULL, NULL, NULL },
         { "model", FT_ENUM, NI(model), 0, 0, NIC_F_MODEL, &nic_model_table, NULL, NULL },
         { "mac", FT_MAC, NI(mac), 0, 0, NIC_F_MAC, NULL, NULL, NULL },
+        { "direct", FT_IFNAME, NI(direct), 0, 0, NIC_F_DIRECT, NULL, NULL, NULL },
+        { "mode", FT_ENUM, NI(direct_mode), 0, 0, NIC_F_DIRECT_MODE, &macvtap_mode_table, NULL, NULL },
 };
 static const struct sub_table nic_sub = { nic_fields, ELEMENTSOF(nic_fields), sizeof(struct nic_spec), NI(pos),
                                           NI(set), offsetof(struct domain_spec, n_nics) - offsetof(struct domain_spec, nics),
@@ -91,6 +100,21 @@ static const struct field domain_fields[] = {
         { "firmware", FT_ENUM, R(domain.firmware), 0, 0, DOM_F_FIRMWARE, &firmware_table, NULL, NULL },
         { "secure-boot", FT_BOOL, R(domain.secure_boot), 0, 0, DOM_F_SECURE_BOOT, NULL, NULL, NULL },
         { "tpm", FT_BOOL, R(domain.tpm), 0, 0, DOM_F_TPM, NULL, NULL, NULL },
+        { "cpu-topology", FT_OBJ, R(domain.tuning.topology), 0, 0, DOM_F_CPU_TOPOLOGY, &tuning_topology_sub, NULL, NULL },
+        { "vcpu-pins", FT_STR_MAP, R(domain.tuning.pin_words), 0, 0, DOM_F_VCPU_PINS, NULL, NULL, NULL },
+        { "emulator-pin", FT_CUSTOM, R(domain.tuning.emulator_pin), 0, 0, DOM_F_EMULATOR_PIN, NULL, "emulator-pin", tuning_parse_cpuset },
+        { "iothreads", FT_U32, R(domain.tuning.iothreads), 1, 4096, DOM_F_IOTHREADS, NULL, NULL, NULL },
+        { "numa", FT_OBJ_LIST, R(domain.tuning.cells), 0, 0, DOM_F_NUMA, &tuning_numa_sub, NULL, NULL },
+        { "numa-tune", FT_OBJ, R(domain.tuning.numa_tune), 0, 0, DOM_F_NUMA_TUNE, &tuning_numa_tune_sub, NULL, NULL },
+        { "hostdevs", FT_OBJ_LIST, R(domain.tuning.hostdevs), 0, 0, DOM_F_HOSTDEVS, &tuning_hostdev_sub, NULL, NULL },
+        { "memballoon", FT_ENUM, R(domain.tuning.memballoon), 0, 0, DOM_F_MEMBALLOON, &balloon_model_table, NULL, NULL },
+        { "rng", FT_ENUM, R(domain.tuning.rng), 0, 0, DOM_F_RNG, &rng_model_table, NULL, NULL },
+        { "watchdog", FT_OBJ, R(domain.tuning.watchdog), 0, 0, DOM_F_WATCHDOG, &tuning_watchdog_sub, NULL, NULL },
+        { "on-poweroff", FT_ENUM, R(domain.tuning.on_poweroff), 0, 0, DOM_F_ON_POWEROFF, &lifecycle_table, NULL, NULL },
+        { "on-reboot", FT_ENUM, R(domain.tuning.on_reboot), 0, 0, DOM_F_ON_REBOOT, &lifecycle_table, NULL, NULL },
+        { "on-crash", FT_ENUM, R(domain.tuning.on_crash), 0, 0, DOM_F_ON_CRASH, &lifecycle_table, NULL, NULL },
+        { "depends-on", FT_STR_LIST, R(domain.tuning.depends_on), 0, 0, DOM_F_DEPENDS_ON, NULL, NULL, NULL },
+        { "page-size", FT_SIZE, R(domain.tuning.page_size), 0, 0, DOM_F_PAGE_SIZE, NULL, NULL, NULL },
 };
 
 static void domain_defaults(struct resource *r) {
@@ -100,6 +124,7 @@ static void domain_defaults(struct resource *r) {
         r->domain.video = -1;
         r->domain.graphics.type = -1;
         r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
+        tuning_defaults(r);
 }
 
 static int domain_check(struct check_ctx *c, struct resource *r) {
@@ -148,10 +173,10 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
         }
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 struct nic_spec *nic = &r->domain.nics[i];
-                if (!!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
+                if (!(nic->set & NIC_F_DIRECT) && !!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
                         return diag_pos(&nic->pos, "interface needs exactly one of bridge and network");
         }
-        return 0;
+        return tuning_check(c, r);
 }
 
 /* A disk's volume must be declared (with the format the disk then takes). */
@@ -203,6 +228,8 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
 
 /* Its volumes first (their formats), two domains on one volume after the veths. */
 static int domain_validate(struct resource *r, struct model *declared, unsigned phase) {
+        if (phase == 6 && tuning_validate(r, declared) < 0)
+                return -EINVAL;
         return phase == 3 ? domain_validate_volumes(r, declared) : domain_validate_shared(r, declared);
 }
 
@@ -225,6 +252,7 @@ static void domain_free(struct resource *r) {
                 free(r->domain.nics[i].network);
         free(r->domain.nics);
         resource_free(r->domain.active);
+        tuning_free(r);
 }
 
 static void domain_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
@@ -285,6 +313,7 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
         }
         if (d->video >= 0)
                 yw_kv_word(w, "video", enum_to_string(&video_model_table, d->video));
+        tuning_show(w, r);
         if (d->unmodeled)
                 yw_comment(w, 4, "not in the schema yet, left as they are: %s", d->unmodeled);
         if (!d->acpi || !d->apic)
@@ -317,6 +346,7 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                         yw_kv_word(w, "discard", enum_to_string(&disk_discard_table, k->discard));
                 if (k->shareable)
                         yw_kv_bool(w, "shareable", true);
+                tuning_show_disk(w, k);
                 yw_end_map(w);
         }
         if (representable)
@@ -327,7 +357,9 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                 const struct nic_spec *n = &d->nics[i];
                 char mac[18];
                 yw_map(w, true);
-                if (n->set & NIC_F_BRIDGE)
+                if (n->set & NIC_F_DIRECT)
+                        tuning_show_nic(w, n);
+                else if (n->set & NIC_F_BRIDGE)
                         yw_kv_name(w, "bridge", n->bridge);
                 else
                         yw_kv_name(w, "network", n->network ? n->network : "");

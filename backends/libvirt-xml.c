@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backends.h"
+#include "domain-tuning.h"
 #include "libvirt-dl.h"
 
 static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
@@ -241,6 +242,7 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
                 xw_attr(x, "cache", "%s", enum_to_string(&disk_cache_table, k->cache));
         if (k->set & DISK_F_DISCARD)
                 xw_attr(x, "discard", "%s", enum_to_string(&disk_discard_table, k->discard));
+        tuning_write_disk_driver(x, k);
         xw_close(x);
         xw_open(x, "source");
         if (k->volume) {
@@ -259,11 +261,14 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
         /* Without it, QEMU's image lock lets only the first guest start. */
         if (k->volume && k->shareable)
                 xw_leaf(x, "shareable", "%s", "");
+        tuning_write_disk_children(x, k);
         xw_close(x);
 }
 
 static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
         char buf[18];
+        if (tuning_write_nic(x, n, mac))
+                return;
         xw_open(x, "interface");
         xw_attr(x, "type", "%s", n->set & NIC_F_BRIDGE ? "bridge" : "network");
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
@@ -415,7 +420,7 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
         xw_close(x);
         if ((r->set & DOM_F_MEMBACK) && d->memory_backing == MEMBACK_HUGEPAGES) {
                 xw_open(x, "memoryBacking");
-                xw_leaf(x, "hugepages", "%s", "");
+                tuning_write_hugepages(x, r);
                 xw_close(x);
         }
         xw_open(x, "vcpu");
@@ -423,6 +428,7 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
         xw_attr(x, "current", "%u", d->vcpus);
         xw_text(x, "%u", max_vcpus);
         xw_close(x);
+        tuning_write_top(x, r);
         xw_open(x, "os");
         /* libvirt picks the firmware image and makes the NVRAM from its template. */
         if (d->firmware == FIRMWARE_UEFI)
@@ -469,8 +475,8 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
                 xw_close(x);
         }
         xw_close(x);
-        if (d->cpu) {
-                _cleanup_free_ char *cpu = cpu_render_xml(d->cpu);
+        if (tuning_has_cpu(d)) {
+                _cleanup_free_ char *cpu = tuning_cpu_xml(d);
                 if (!cpu || xmlTextWriterWriteRaw(xw_writer(x), BAD_CAST cpu) < 0)
                         xw_fail(x);
         }
@@ -494,6 +500,7 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
                 write_video(x, d->video);
         if (d->tpm)
                 write_tpm(x);
+        tuning_write_devices(x, r);
         /* A PCIe device hotplugs only into an empty root port, and libvirt adds
          * ports only for the devices a definition has: the spares are where a
          * live attach goes. */
@@ -606,7 +613,7 @@ int domain_parse_xml(const char *xml, struct resource *r) {
          * dropped. The modeled ones (the first graphics, a pty serial and its
          * console, the agent channel, the first video, the TPM) are left out. */
         static const char *const unmodeled[] = { "graphics", "video", "serial", "console", "channel", "sound",
-                                                 "hostdev", "filesystem", "redirdev", "rng", "watchdog" };
+                                                 "filesystem", "redirdev" };
         for (size_t i = 0; i < ELEMENTSOF(unmodeled); i++) {
                 int n = xr_count(x, "/domain/devices/%s", unmodeled[i]);
                 for (int j = 1; j <= n; j++) {
@@ -662,6 +669,7 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 k->set |= *discard ? DISK_F_DISCARD : 0;
                 k->shareable = xr_count(x, "/domain/devices/disk[%d]/shareable", i) > 0;
                 k->set |= k->shareable ? DISK_F_SHAREABLE : 0;
+                tuning_parse_disk(x, i, k);
         }
         int nn = xr_count(x, "/domain/devices/interface");
         for (int i = 1; i <= nn; i++) {
@@ -681,7 +689,9 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                         n->set |= NIC_F_MAC;
                 n->model = enum_from_string(&nic_model_table, model);
                 n->set |= n->model >= 0 ? NIC_F_MODEL : 0;
+                tuning_parse_nic(x, i, n);
         }
+        tuning_parse_xml(x, r);
         xr_free(x);
         return 0;
 }

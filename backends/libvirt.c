@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "domain-tuning.h"
 #include "kind.h"
 #include "libvirt-dl.h"
 
@@ -403,6 +404,7 @@ void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
                 else if (r->domain.nics[i].network)
                         add(u, KIND_NETWORK, r->domain.nics[i].network);
         }
+        tuning_deps(r, add, u);
 }
 
 /* A URI without a host ("qemu:///system", "test:///default", a socket=) names a
@@ -503,7 +505,7 @@ int lv_domain_admit(void *state, const struct resource *w) {
                 if (d->cdrom && stat(d->cdrom, &st) < 0 && errno == ENOENT)
                         return diag_pos(&d->pos, "domain %s: cdrom image %s does not exist", w->name, d->cdrom);
         }
-        return 0;
+        return tuning_admit(w, s->conn);
 }
 
 int lv_network_admit(void *state, const struct resource *w) {
@@ -629,9 +631,9 @@ static int disk_bus_of(const struct disk_spec *d) {
 
 static char *disk_attrs(const struct disk_spec *d) {
         int bus = disk_bus_of(d);
-        return xasprintf("bus=%s cache=%s discard=%s", enum_to_string(&disk_bus_table, bus),
+        return tuning_disk_attrs(d, xasprintf("bus=%s cache=%s discard=%s", enum_to_string(&disk_bus_table, bus),
                          enum_to_string(&disk_cache_table, d->set & DISK_F_CACHE ? d->cache : CACHE_DEFAULT),
-                         enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE));
+                         enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE)));
 }
 
 static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
@@ -664,6 +666,8 @@ static void pair_disks(const struct domain_spec *want, const struct domain_spec 
 /* A NIC's source as one comparable word: "network:NAME", "bridge:NAME". An OVS
  * bridge or a direct device gets its own prefix here when the schema has it. */
 static char *nic_source(const struct nic_spec *n) {
+        if (n->set & NIC_F_DIRECT)
+                return tuning_nic_source(n);
         if (n->set & NIC_F_BRIDGE)
                 return xasprintf("bridge:%s", n->bridge);
         return xasprintf("network:%s", n->network ? n->network : "");
@@ -1049,6 +1053,7 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                                 action_add_change(a, DOM_C_NIC, "interface", value_index(j), VALUE_NONE);
                 free(used);
         }
+        tuning_diff(w, l, a, p);
         bool running = l->state == STATE_RUNNING;
         diff_domain_state(w, l, owned, a, p);
         /* Whatever only a restart can bring to the running guest is pending, not an action. */
@@ -2074,6 +2079,8 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 break;
                         }
                 }
+        if (r >= 0)
+                r = tuning_apply(dom, a, running);
         for (size_t i = 0; i < a->n_changes && r >= 0; i++) {
                 const struct change *c = &a->changes[i];
                 if (c->field != DOM_C_STATE)
