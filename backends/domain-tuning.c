@@ -1198,6 +1198,20 @@ static char *edit_definition(char *xml, const struct action *a, const struct res
                                 xml = replace_all(xml, "/domain/devices/*[@reconcile-never]", "/domain/devices", el);
                 }
         }
+        for (size_t i = 0; has_change(a, DOM_C_IOTUNE) && i < w->domain.n_disks; i++) {
+                const struct disk_spec *wd = &w->domain.disks[i];
+                const struct disk_spec *ld = a->live ? disk_by_key(&a->live->domain, wd) : NULL;
+                if (!(wd->set & DISK_F_IOTUNE) || !ld || !ld->target[0])
+                        continue;
+                _cleanup_free_ char *disk = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);
+                _cleanup_free_ char *path = xasprintf("%s/iotune", disk);
+                struct disk_spec only = { .set = DISK_F_IOTUNE, .tuning.iotune = wd->tuning.iotune };
+                struct xw *x = xw_new();
+                tuning_write_disk_children(x, &only);
+                _cleanup_free_ char *el = xw_finish(x);
+                _cleanup_free_ char *text = iotune_text(&wd->tuning.iotune);
+                xml = replace_all(xml, path, disk, strcmp(text, "(none)") != 0 ? el : NULL);
+        }
         return xml;
 }
 
@@ -1214,7 +1228,8 @@ static unsigned char *cpumap_of(const struct cpuset *c, int *len) {
         return map;
 }
 
-static int set_iotune(virDomainPtr dom, const struct resource *w, const struct action *a, bool running) {
+/* The disks' I/O limits in the running guest (the definition has them already). */
+static int set_iotune_live(virDomainPtr dom, const struct resource *w, const struct action *a) {
         for (size_t i = 0; i < w->domain.n_disks; i++) {
                 const struct disk_spec *wd = &w->domain.disks[i];
                 const struct disk_spec *ld = a->live ? disk_by_key(&a->live->domain, wd) : NULL;
@@ -1230,11 +1245,12 @@ static int set_iotune(virDomainPtr dom, const struct resource *w, const struct a
                                 return diag_res(-ENOMEM, "domain", w->name, "disk %s iotune: %s", ld->target,
                                                 virGetLastErrorMessage());
                         }
-                unsigned flags = VIR_DOMAIN_AFFECT_CONFIG | (running ? VIR_DOMAIN_AFFECT_LIVE : 0);
-                int r = virDomainSetBlockIoTune(dom, ld->target, params, n, flags);
+                int r = virDomainSetBlockIoTune(dom, ld->target, params, n, VIR_DOMAIN_AFFECT_LIVE);
                 virTypedParamsFree(params, n);
                 if (r < 0)
-                        return diag_res(-EIO, "domain", w->name, "disk %s iotune: %s", ld->target, virGetLastErrorMessage());
+                        return diag_res(-EIO, "domain", w->name,
+                                        "disk %s iotune is in the definition, but the running guest refused it: %s",
+                                        ld->target, virGetLastErrorMessage());
         }
         return 0;
 }
@@ -1260,7 +1276,7 @@ static int pin_live(virDomainPtr dom, const struct resource *w) {
 
 static const uint64_t config_bits = DOM_F_CPU_TOPOLOGY | DOM_F_VCPU_PINS | DOM_F_EMULATOR_PIN | DOM_F_IOTHREADS | DOM_F_NUMA |
                                     DOM_F_NUMA_TUNE | DOM_F_HOSTDEVS | DOM_F_MEMBALLOON | DOM_F_RNG | DOM_F_WATCHDOG |
-                                    DOM_F_ON_POWEROFF | DOM_F_ON_REBOOT | DOM_F_ON_CRASH | DOM_F_PAGE_SIZE;
+                                    DOM_F_ON_POWEROFF | DOM_F_ON_REBOOT | DOM_F_ON_CRASH | DOM_F_PAGE_SIZE | DOM_C_IOTUNE;
 
 int tuning_apply(virDomainPtr dom, const struct action *a, bool running) {
         const struct resource *w = a->want;
@@ -1284,8 +1300,8 @@ int tuning_apply(virDomainPtr dom, const struct action *a, bool running) {
         }
         if (running && has_change(a, DOM_F_VCPU_PINS | DOM_F_EMULATOR_PIN))
                 r = pin_live(dom, w);
-        if (r >= 0 && has_change(a, DOM_C_IOTUNE))
-                r = set_iotune(dom, w, a, running);
+        if (r >= 0 && running && has_change(a, DOM_C_IOTUNE))
+                r = set_iotune_live(dom, w, a);
         return r;
 }
 
