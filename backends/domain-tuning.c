@@ -361,6 +361,14 @@ int tuning_validate(struct resource *r, struct model *declared) {
                         ret = diag_pos(resource_key_pos(r, DOM_F_DEPENDS_ON), "domain %s: depends-on %s, which is no declared domain",
                                        r->name, t->depends_on.v[i]);
         }
+        /* Stopped in reverse: a guest to shut off waits for the shut-off guests that depend on it. */
+        for (size_t i = 0; r->state == STATE_SHUTOFF && i < declared->n; i++) {
+                const struct resource *o = declared->v[i];
+                if (o != r && o->kind == KIND_DOMAIN && o->state == STATE_SHUTOFF &&
+                    str_list_contains(&o->domain.tuning.depends_on, r->name) &&
+                    !str_list_contains(&t->stop_after, o->name))
+                        *(char **) array_push(&t->stop_after.v, &t->stop_after.n, sizeof(char *)) = xstrdup(o->name);
+        }
         if (r->set & DOM_F_PAGE_SIZE) {
                 char name[32];
                 const struct resource *h = model_find(declared, KIND_HUGEPAGE, size_text(t->page_size, name, sizeof(name)));
@@ -376,6 +384,7 @@ void tuning_free(struct resource *r) {
         free(t->cells);
         free(t->hostdevs);
         str_list_done(&t->depends_on);
+        str_list_done(&t->stop_after);
         t->pins = NULL, t->cells = NULL, t->hostdevs = NULL;
         t->n_pins = t->n_cells = t->n_hostdevs = 0;
 }
@@ -505,8 +514,10 @@ int tuning_admit(const struct resource *w, virConnectPtr conn) {
 }
 
 void tuning_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
-        for (size_t i = 0; i < r->domain.tuning.depends_on.n; i++)
-                add(u, KIND_DOMAIN, r->domain.tuning.depends_on.v[i]);
+        /* Started after what it depends on; shut off before it (stop_after). */
+        const struct str_list *first = r->state == STATE_SHUTOFF ? &r->domain.tuning.stop_after : &r->domain.tuning.depends_on;
+        for (size_t i = 0; i < first->n; i++)
+                add(u, KIND_DOMAIN, first->v[i]);
         for (size_t i = 0; i < r->domain.n_nics; i++)
                 if (r->domain.nics[i].set & NIC_F_DIRECT)
                         add(u, KIND_ETHERNET, r->domain.nics[i].direct);

@@ -442,6 +442,7 @@ struct domain_tuning {
         struct str_list depends_on;           /* domains started before this one, stopped after it */
         uint64_t page_size;                   /* with memory-backing: hugepages; 0: the host's default */
         uint32_t declared_pages;              /* validate: hugepages of page_size the manifests reserve (0: none) */
+        struct str_list stop_after;           /* validate, when shut off: the shut-off domains that depend on it */
 };
 
 enum { DISK_F_VOLUME = 1u << 0, DISK_F_CDROM = 1u << 1, DISK_F_BUS = 1u << 2, DISK_F_CACHE = 1u << 3, DISK_F_DISCARD = 1u << 4,

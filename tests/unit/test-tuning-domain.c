@@ -501,6 +501,20 @@ static void test_depends_on_orders_starts(void **state) {
         }
         assert_string_equal(order, "db cache app ");
         run_done(&run);
+        pass(0);
+        /* All three shut off: in reverse, each after the guests that depend on it. */
+        want("version: 1\ndomains:\n"
+             "  app: { memory: 64M, depends-on: [db, cache], state: shutoff }\n"
+             "  db: { memory: 64M, state: shutoff }\n"
+             "  cache: { memory: 64M, depends-on: [db], state: shutoff }\n");
+        plan_only(&run);
+        order[0] = '\0';
+        for (size_t i = 0; i < run.plan.n_actions; i++) {
+                strcat(order, run.plan.actions[i].name);
+                strcat(order, " ");
+        }
+        assert_string_equal(order, "app cache db ");
+        run_done(&run);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
