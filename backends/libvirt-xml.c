@@ -8,7 +8,7 @@
 #include "domain-tuning.h"
 #include "libvirt-dl.h"
 
-static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
+static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL, NULL };
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
 
 char *network_render_xml(const struct resource *r) {
@@ -31,18 +31,27 @@ char *network_render_xml_as(const struct resource *r, const char *uuid, const ch
                 xw_attr(x, "dev", "%s", n->dev);
                 xw_close(x);
                 xw_close(x);
+        } else if (mode == NET_HOSTDEV) {
+                /* An SR-IOV VF pool: libvirt gives each interface on it a VF of the PF. */
+                xw_open(x, "forward");
+                xw_attr(x, "mode", "hostdev");
+                xw_attr(x, "managed", "yes");
+                xw_open(x, "pf");
+                xw_attr(x, "dev", "%s", n->pf);
+                xw_close(x);
+                xw_close(x);
         } else if (forward_words[mode]) {
                 xw_open(x, "forward");
                 xw_attr(x, "mode", "%s", forward_words[mode]);
                 xw_close(x);
         }
-        if (mode != NET_MACVTAP && (r->set & NET_F_BRIDGE)) {
+        if (mode != NET_MACVTAP && mode != NET_HOSTDEV && (r->set & NET_F_BRIDGE)) {
                 xw_open(x, "bridge");
                 xw_attr(x, "name", "%s", n->bridge);
                 xw_close(x);
         }
         /* libvirt refuses a MAC on a bridge it does not make (bridge and macvtap modes). */
-        if (mac && mode != NET_MACVTAP && mode != NET_BRIDGE) {
+        if (mac && mode != NET_MACVTAP && mode != NET_BRIDGE && mode != NET_HOSTDEV) {
                 xw_open(x, "mac");
                 xw_attr(x, "address", "%s", mac);
                 xw_close(x);
@@ -83,6 +92,12 @@ int network_parse_xml(const char *xml, struct resource *r) {
                 n->mode = NET_ROUTE;
         else if (strcmp(mode, "bridge") == 0 && !*dev)
                 n->mode = NET_BRIDGE;
+        else if (strcmp(mode, "hostdev") == 0) {
+                _cleanup_free_ char *pf = xr_str(x, "/network/forward/pf/@dev");
+                n->mode = NET_HOSTDEV;
+                snprintf(n->pf, sizeof(n->pf), "%s", pf);
+                r->set |= NET_F_PF;
+        }
         else {
                 n->mode = NET_MACVTAP;
                 for (int i = 0; i < (int) ELEMENTSOF(macvtap_forward); i++)

@@ -392,6 +392,8 @@ void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k,
                 add(u, KIND_ETHERNET, r->network.bridge);
         if (r->network.mode == NET_MACVTAP)
                 add(u, KIND_ETHERNET, r->network.dev);
+        if (r->network.mode == NET_HOSTDEV)
+                add(u, KIND_ETHERNET, r->network.pf);
 }
 
 void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
@@ -548,6 +550,8 @@ static int diff_network(const struct resource *w, const struct resource *l, stru
                                           value_word(&macvtap_mode_table, mv)),
                                 redefine = true;
         }
+        if (mode == NET_HOSTDEV && strcmp(want->pf, have->pf) != 0)
+                action_add_change(a, NET_F_PF, "pf", value_text(have->pf), value_text(want->pf)), redefine = true;
         if (!!(w->set & NET_F_ADDRESS) != !!(l->set & NET_F_ADDRESS) ||
             ((w->set & NET_F_ADDRESS) && !ipaddr_equal(&want->address, &have->address))) {
                 action_add_change(a, NET_F_ADDRESS, "address", l->set & NET_F_ADDRESS ? value_prefix(&have->address) : VALUE_NONE,

@@ -104,7 +104,7 @@ enum res_state {
 const char *res_state_to_string(enum res_state s);
 enum res_state res_state_from_string(const char *s);
 
-enum net_mode { NET_NAT, NET_ROUTE, NET_ISOLATED, NET_BRIDGE, NET_MACVTAP, _NET_MODE_MAX, _NET_MODE_INVALID = -1 };
+enum net_mode { NET_NAT, NET_ROUTE, NET_ISOLATED, NET_BRIDGE, NET_MACVTAP, NET_HOSTDEV, _NET_MODE_MAX, _NET_MODE_INVALID = -1 };
 enum macvtap_mode { MACVTAP_BRIDGE, MACVTAP_VEPA, MACVTAP_PRIVATE, MACVTAP_PASSTHROUGH, _MACVTAP_MAX, _MACVTAP_INVALID = -1 };
 enum vol_format { VOL_RAW, VOL_QCOW2, _VOL_FORMAT_MAX, _VOL_FORMAT_INVALID = -1 };
 enum prealloc { PREALLOC_NONE, PREALLOC_METADATA, PREALLOC_FULL, _PREALLOC_MAX, _PREALLOC_INVALID = -1 };
@@ -329,6 +329,8 @@ struct dhcp_range { struct ipaddr start, end; };
 
 enum { NET_F_MODE = 1u << 0, NET_F_BRIDGE = 1u << 1, NET_F_DEV = 1u << 2, NET_F_MACVTAP_MODE = 1u << 3,
        NET_F_ADDRESS = 1u << 4, NET_F_DHCP = 1u << 5, NET_F_AUTOSTART = 1u << 6, NET_F_ACTIVE = 1u << 7 };
+/* tune: an SR-IOV VF pool (mode hostdev) names its physical function. */
+#define NET_F_PF (1u << 8)
 /* Change items: what a plan changes of a network that is no key of it. */
 enum { NET_C_TAPS = 1u << 20 /* running guests' taps put back on its bridge */ };
 struct network_spec {
@@ -342,6 +344,8 @@ struct network_spec {
         /* Observed only: running guests' taps on it that are off its bridge
          * (for the plan; apply looks again), space-separated. */
         char stray_taps[128];
+        /* tune: mode hostdev, the PF whose VFs the guests' interfaces get */
+        char pf[IFNAME_MAX];
 };
 
 enum { POOL_F_TYPE = 1u << 0, POOL_F_PATH = 1u << 1, POOL_F_AUTOSTART = 1u << 2, POOL_F_ACTIVE = 1u << 3,

@@ -4,10 +4,11 @@
 # iothread, a NUMA cell and its memory binding, disk I/O modes and limits, a
 # balloon, an RNG, a watchdog and lifecycle actions, defined and started;
 # pins and I/O limits then changed live on the running guest. A guest with PCI
-# and USB passthrough and a macvtap NIC is defined only (state: present),
-# against a fake sysfs that has those devices ($RECONCILE_SYSFS); without them
-# the plan refuses it at the key. virsh is the witness; after each change a
-# second plan is empty and show's output, read back, plans nothing.
+# and USB passthrough, a macvtap NIC and an interface on an SR-IOV VF pool (a
+# hostdev network, defined, not started: no VFs here) is defined only (state:
+# present) against a fake sysfs that has those devices ($RECONCILE_SYSFS);
+# without them the plan refuses it at the key. virsh is the witness; after each
+# change a second plan is empty and show's output, read back, plans nothing.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/libvirt-lib.sh"
@@ -116,6 +117,8 @@ test_tuned_guest_live_pins() {
 passthrough_guest() {
         cat <<EOF2
 version: 1
+networks:
+  vfs: { mode: hostdev, pf: lo, active: false, autostart: false }
 domains:
   g2:
     memory: 64M
@@ -125,6 +128,7 @@ domains:
       - { usb: { vendor: "0x1234", product: "0x5678" } }
     interfaces:
       - { direct: ${DIRECT:-lo}, mode: ${MODE:-vepa} }
+      - { network: vfs, mac: "52:54:00:00:00:22" }
 EOF2
 }
 
@@ -137,9 +141,11 @@ test_passthrough_defined() {
         for want in "<hostdev mode='subsystem' type='pci' managed='yes'>" \
                 "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>" \
                 "<hostdev mode='subsystem' type='usb' managed='yes'>" "<vendor id='0x1234'/>" "<product id='0x5678'/>" \
-                "<interface type='direct'>" "<source dev='lo' mode='vepa'/>"; do
+                "<interface type='direct'>" "<source dev='lo' mode='vepa'/>" "<source network='vfs'/>"; do
                 grep -qF "$want" <<<"$x" || fail "the definition lacks $want"
         done
+        v net-dumpxml --inactive vfs | grep -qF "<pf dev='lo'/>" || fail "the VF pool has no pf: $(v net-dumpxml --inactive vfs)"
+        v net-dumpxml --inactive vfs | grep -qF "<forward mode='hostdev' managed='yes'>" || fail "the VF pool is no hostdev network"
         [ "$(v domstate g2)" = "shut off" ] || fail "state: present started g2"
         export RECONCILE_SYSFS=$sys
         in_sync "defined"
@@ -153,12 +159,12 @@ test_passthrough_defined() {
         unset RECONCILE_SYSFS
         # The host as it is: no such devices, an error at each hostdev.
         rl plan; expect_rc 1 "devices this host lacks"
-        expect_out "host.yaml:7:9: error: domain g2: hostdev pci 0000:01:00.0: no such PCI device on this host"
+        expect_out "host.yaml:9:9: error: domain g2: hostdev pci 0000:01:00.0: no such PCI device on this host"
         lv_down
 }
 
 why=$(guest_skip_reason)
 t "guest tuning: topology, pins, iothread, NUMA, disk I/O, devices defined and started; pins and iotune live (issue 18.4-7)" \
         test_tuned_guest_live_pins "$why"
-t "guest tuning: PCI and USB passthrough and a macvtap NIC defined and read back; refused without the devices (issue 18.6)" \
+t "guest tuning: PCI and USB passthrough, a macvtap NIC and one from an SR-IOV VF pool defined and read back; refused without the devices (issue 18.6)" \
         test_passthrough_defined "$(command -v libvirtd >/dev/null || echo "libvirtd not installed (make deps installs it)")"

@@ -302,6 +302,30 @@ static void test_hugepage_size_rendered(void **state) {
         free(xml);
 }
 
+/* An SR-IOV VF pool: a network of mode hostdev on a PF, and an interface on it. */
+static void test_hostdev_network(void **state) {
+        (void) state;
+        want("version: 1\nnetworks:\n  vfs: { mode: hostdev, pf: eth1 }\n"
+             "domains:\n  v1: { memory: 64M, interfaces: [{ network: vfs }] }\n");
+        struct resource *n = model_find(&set.model, KIND_NETWORK, "vfs");
+        char *xml = squeeze(network_render_xml(n));
+        assert_non_null(strstr(xml, "<forward mode=\"hostdev\" managed=\"yes\"><pf dev=\"eth1\"/></forward>"));
+        assert_null(strstr(xml, "<bridge"));
+        struct resource *back = resource_new(KIND_NETWORK, "vfs");
+        assert_int_equal(network_parse_xml(xml, back), 0);
+        assert_int_equal(back->network.mode, NET_HOSTDEV);
+        assert_string_equal(back->network.pf, "eth1");
+        resource_free(back);
+        free(xml);
+        expect_error("version: 1\nnetworks:\n  vfs: { mode: hostdev }\n", "network vfs: mode hostdev goes with pf");
+        expect_error("version: 1\nnetworks:\n  vfs: { mode: nat, pf: eth1 }\n", "network vfs: mode hostdev goes with pf");
+        /* Defined (the test driver has no VFs to start it with), then in sync. */
+        want("version: 1\nnetworks:\n  vfs: { mode: hostdev, pf: eth1, active: false }\n"
+             "domains:\n  v1: { memory: 64M, state: present, interfaces: [{ network: vfs }] }\n");
+        assert_int_equal(pass(0), 2);
+        assert_int_equal(pass(0), 0);
+}
+
 static void test_parse_time_errors(void **state) {
         (void) state;
         const char *head = "version: 1\ndomains:\n  e1:\n    vcpus: 2\n    memory: 256M\n";
@@ -524,6 +548,7 @@ int main(void) {
                 T(test_cpusets),
                 T(test_render_parse_round_trip),
                 T(test_hugepage_size_rendered),
+                T(test_hostdev_network),
                 T(test_parse_time_errors),
                 T(test_plan_time_host_checks),
                 T(test_plan_time_host_checks_pass),
