@@ -541,6 +541,38 @@ static void test_depends_on_orders_starts(void **state) {
         run_done(&run);
 }
 
+/* examples/tuned/ parses whole (run from the repository root): the guests'
+ * huge pages are the host's declared ones, and the pinned guest renders its
+ * pins, cell, iothread and macvtap NIC. */
+static void test_tuned_example(void **state) {
+        (void) state;
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        static const char *const files[] = { "examples/tuned/guests.yaml", "examples/tuned/host.yaml" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *text = file_read(files[i]);
+                assert_non_null(text);
+                assert_true(manifest_parse_buffer(&set, files[i], text, strlen(text), "kvm1") >= 0);
+        }
+        if (manifests_validate(&set) < 0) {
+                fflush(errs_f);
+                fail_msg("examples/tuned: %s", errs);
+        }
+        struct resource *app = model_find(&set.model, KIND_DOMAIN, "app1");
+        assert_int_equal(app->domain.tuning.declared_pages, 1024);
+        struct resource *db = model_find(&set.model, KIND_DOMAIN, "db1");
+        db->domain.disks[0].format = db->domain.disks[1].format = VOL_RAW;
+        char *xml = squeeze(domain_render_xml(db, "kvm", NULL));
+        static const char *const expect[] = { "<vcpupin vcpu=\"3\" cpuset=\"5\"/>", "<emulatorpin cpuset=\"0-1\"/>",
+                                              "<iothreads>1</iothreads>", "<cell id=\"0\" cpus=\"0-3\" memory=\"8388608\"",
+                                              "<memory mode=\"strict\" nodeset=\"0\"/>", "iothread=\"1\"",
+                                              "<source dev=\"eth1\" mode=\"bridge\"/>", "<topology sockets=\"1\" cores=\"2\" threads=\"2\"/>" };
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++)
+                if (!strstr(xml, expect[i]))
+                        fail_msg("no %s in %s", expect[i], xml);
+        free(xml);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void) {
         const struct CMUnitTest tests[] = {
@@ -555,6 +587,7 @@ int main(void) {
                 T(test_apply_in_sync_and_show),
                 T(test_edits_converge),
                 T(test_depends_on_orders_starts),
+                T(test_tuned_example),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
