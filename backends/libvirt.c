@@ -689,6 +689,10 @@ static int nic_model_of(const struct nic_spec *n) {
 static char *nic_text(const struct nic_spec *n, const char *mac) {
         char buf[18];
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
+        if (n->set & NIC_F_DIRECT) {
+                _cleanup_free_ char *src = tuning_nic_source(n);
+                return xasprintf("%s%s%s", src, m ? " mac " : "", m ? m : "");
+        }
         return xasprintf("%s:%s%s%s", n->set & NIC_F_BRIDGE ? "bridge" : "network",
                          n->set & NIC_F_BRIDGE ? n->bridge : n->network, m ? " mac " : "", m ? m : "");
 }
@@ -708,6 +712,8 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
                         continue;
                 bool same_source = (want->set & NIC_F_BRIDGE) ? (h->set & NIC_F_BRIDGE) && strcmp(h->bridge, want->bridge) == 0
                                                                 : (h->set & NIC_F_NETWORK) && !str_differs(h->network, want->network);
+                if (want->set & NIC_F_DIRECT)
+                        same_source = !nic_source_differs(want, h);
                 if (by_mac ? memcmp(h->mac, mac, 6) == 0 : same_source) {
                         used[j] = true;
                         return (int) j;

@@ -509,6 +509,47 @@ static void test_edits_converge(void **state) {
         virDomainFree(d);
 }
 
+static char *plan_text(struct run *run) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        plan_print_text(f, &run->plan);
+        fclose(f);
+        return text;
+}
+
+/* A direct NIC reconcile did not make (no MAC in the ledger) is matched by its
+ * source, not detached and attached again; a new one is named by its device. */
+static void test_direct_nic_matched_by_source(void **state) {
+        (void) state;
+        virDomainPtr d = virDomainDefineXML(keeper,
+                "<domain type='test'><name>m1</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+                "<features><acpi/><apic/></features><devices><interface type='direct'><mac address='52:54:00:00:00:31'/>"
+                "<source dev='eth1' mode='vepa'/><model type='virtio'/></interface></devices></domain>");
+        assert_non_null(d);
+        virDomainFree(d);
+        want("version: 1\ndomains:\n  m1:\n    memory: 64M\n    state: present\n"
+             "    console: false\n    guest-agent: false\n    interfaces: [{ direct: eth1, mode: vepa }]\n");
+        struct run run;
+        plan_only(&run);
+        assert_int_equal(run.plan.n_actions, 1);
+        assert_int_equal(run.plan.actions[0].op, OP_ADOPT);
+        if (run.plan.actions[0].n_changes) {
+                char *text = plan_text(&run);
+                fail_msg("adopting m1 changes: %s", text);
+        }
+        run_done(&run);
+        want("version: 1\ndomains:\n  m1:\n    memory: 64M\n    state: present\n"
+             "    console: false\n    guest-agent: false\n"
+             "    interfaces: [{ direct: eth1, mode: vepa }, { direct: eth1, mode: private, mac: \"52:54:00:00:00:32\" }]\n");
+        plan_only(&run);
+        char *text = plan_text(&run);
+        if (!strstr(text, "direct:eth1:private mac 52:54:00:00:00:32"))
+                fail_msg("no new direct NIC in:\n%s", text);
+        free(text);
+        run_done(&run);
+}
+
 /* depends-on orders the actions: a guest starts after the ones it names. */
 static void test_depends_on_orders_starts(void **state) {
         (void) state;
@@ -587,6 +628,7 @@ int main(void) {
                 T(test_apply_in_sync_and_show),
                 T(test_edits_converge),
                 T(test_depends_on_orders_starts),
+                T(test_direct_nic_matched_by_source),
                 T(test_tuned_example),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
