@@ -397,8 +397,8 @@ static void test_plan_time_host_checks(void **state) {
                 { "    hostdevs: [{ usb: { vendor: \"0x1234\", product: \"0x9999\" } }]\n",
                   "hostdev usb 0x1234:0x9999: no such USB device on this host" },
                 { "    memory-backing: hugepages\n    page-size: 2M\n",
-                  "page-size 2M: it needs 32 pages for its memory, and the host has free 16 (declare hugepages: { 2M: 32 } or "
-                  "more)" },
+                  ("page-size 2M: it needs 32 pages for its memory, and the host has free 16 (declare hugepages: { 2M: 32 } "
+                   "or more)") },
                 { "    memory-backing: hugepages\n    page-size: 1G\n", "page-size 1G: this host has no 1G huge pages" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -459,8 +459,8 @@ static void test_apply_in_sync_and_show(void **state) {
                 "    rng: virtio\n",
                 "    watchdog: {model: i6300esb, action: poweroff}\n",
                 "    on-crash: coredump-restart\n",
-                "io: native, detect-zeroes: on, iothread: 1, serial: \"ROOT1\", readonly: true, iotune: {total-bytes-sec: "
-                "10M, read-iops-sec: 500, write-iops-sec: 100}",
+                ("io: native, detect-zeroes: on, iothread: 1, serial: \"ROOT1\", readonly: true, iotune: {total-bytes-sec: "
+                 "10M, read-iops-sec: 500, write-iops-sec: 100}"),
                 "{direct: eth1, mode: vepa",
         };
         for (size_t i = 0; i < ELEMENTSOF(expect); i++)
