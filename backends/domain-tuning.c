@@ -922,13 +922,21 @@ char *tuning_nic_source(const struct nic_spec *n) {
                          enum_to_string(&macvtap_mode_table, n->set & NIC_F_DIRECT_MODE ? n->direct_mode : MACVTAP_BRIDGE));
 }
 
-static char *pins_text(const struct domain_tuning *t) {
-        char *s = xstrdup(t->n_pins ? "" : "(none)");
+/* The pins as text; a pin to every host CPU (all) is no pin: libvirt keeps
+ * one in a running guest that was unpinned. */
+static char *pins_text(const struct domain_tuning *t, const struct cpuset *all) {
+        char *s = xstrdup("");
         char buf[256];
         for (size_t i = 0; i < t->n_pins; i++) {
-                char *more = xasprintf("%s%s%u:%s", s, i ? " " : "", t->pins[i].vcpu, cpuset_format(&t->pins[i].cpus, buf, sizeof(buf)));
+                if (all && first_missing(all, &t->pins[i].cpus) < 0)
+                        continue;
+                char *more = xasprintf("%s%s%u:%s", s, *s ? " " : "", t->pins[i].vcpu, cpuset_format(&t->pins[i].cpus, buf, sizeof(buf)));
                 free(s);
                 s = more;
+        }
+        if (!*s) {
+                free(s);
+                s = xstrdup("(none)");
         }
         return s;
 }
@@ -965,7 +973,7 @@ static const char *word_or(const struct enum_table *t, int v, const char *none) 
 }
 
 /* One tuning field of a domain as comparable text (what the plan shows), NULL for none. */
-static char *field_text(const struct resource *r, uint64_t bit) {
+static char *field_text(const struct resource *r, uint64_t bit, const struct cpuset *all) {
         const struct domain_tuning *t = &r->domain.tuning;
         char buf[256], size[32];
         switch (bit) {
@@ -974,7 +982,7 @@ static char *field_text(const struct resource *r, uint64_t bit) {
                                                        t->topology.threads)
                                            : xstrdup("(none)");
         case DOM_F_VCPU_PINS:
-                return pins_text(t);
+                return pins_text(t, all);
         case DOM_F_EMULATOR_PIN:
                 return xstrdup(cpuset_empty(&t->emulator_pin) ? "(none)" : cpuset_format(&t->emulator_pin, buf, sizeof(buf)));
         case DOM_F_IOTHREADS:
@@ -1055,11 +1063,14 @@ void tuning_diff(const struct resource *w, const struct resource *l, struct acti
         const struct resource *act = l->state == STATE_RUNNING && w->state != STATE_SHUTOFF ? l->domain.active : NULL;
         char why[512] = "";
         size_t len = 0;
+        static const char *const cpu_files[] = { "devices/system/cpu/online", "devices/system/cpu/present" };
+        struct cpuset host;
+        const struct cpuset *all = host_set(cpu_files, ELEMENTSOF(cpu_files), &host) == 0 ? &host : NULL;
         for (size_t i = 0; i < ELEMENTSOF(tuned); i++) {
                 if (!(w->set & tuned[i].bit))
                         continue;
-                _cleanup_free_ char *x = field_text(w, tuned[i].bit), *y = field_text(l, tuned[i].bit);
-                _cleanup_free_ char *z = act ? field_text(act, tuned[i].bit) : NULL;
+                _cleanup_free_ char *x = field_text(w, tuned[i].bit, all), *y = field_text(l, tuned[i].bit, all);
+                _cleanup_free_ char *z = act ? field_text(act, tuned[i].bit, all) : NULL;
                 bool config = strcmp(x, y) != 0, running = z && strcmp(x, z) != 0;
                 /* A live field differing only in the running guest is still a change: apply pins it. */
                 if (config || (running && tuned[i].live))
@@ -1266,8 +1277,29 @@ static int set_iotune_live(virDomainPtr dom, const struct resource *w, const str
         return 0;
 }
 
-static int pin_live(virDomainPtr dom, const struct resource *w) {
+static bool pinned(const struct domain_tuning *t, uint32_t vcpu) {
+        for (size_t i = 0; i < t->n_pins; i++)
+                if (t->pins[i].vcpu == vcpu)
+                        return true;
+        return false;
+}
+
+static int pin_live(virDomainPtr dom, const struct resource *w, const struct resource *live) {
         const struct domain_tuning *t = &w->domain.tuning;
+        const struct resource *act = live ? live->domain.active : NULL;
+        /* A pin the manifest dropped: the vCPU may run on every host CPU again. */
+        static const char *const cpu_files[] = { "devices/system/cpu/online", "devices/system/cpu/present" };
+        struct cpuset all;
+        for (size_t i = 0; act && i < act->domain.tuning.n_pins; i++) {
+                uint32_t vcpu = act->domain.tuning.pins[i].vcpu;
+                if (pinned(t, vcpu) || host_set(cpu_files, ELEMENTSOF(cpu_files), &all) < 0)
+                        continue;
+                int len;
+                _cleanup_free_ unsigned char *map = cpumap_of(&all, &len);
+                if (virDomainPinVcpuFlags(dom, vcpu, map, len, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                        return diag_res(-EIO, "domain", w->name, "unpinning vCPU %u in the running guest: %s", vcpu,
+                                        virGetLastErrorMessage());
+        }
         for (size_t i = 0; i < t->n_pins; i++) {
                 int len;
                 _cleanup_free_ unsigned char *map = cpumap_of(&t->pins[i].cpus, &len);
@@ -1310,7 +1342,7 @@ int tuning_apply(virDomainPtr dom, const struct action *a, bool running) {
                 virDomainFree(d);
         }
         if (running && has_change(a, DOM_F_VCPU_PINS | DOM_F_EMULATOR_PIN))
-                r = pin_live(dom, w);
+                r = pin_live(dom, w, a->live);
         if (r >= 0 && running && has_change(a, DOM_C_IOTUNE))
                 r = set_iotune_live(dom, w, a);
         return r;

@@ -100,6 +100,12 @@ test_tuned_guest_live_pins() {
         v blkdeviotune g1 vda | grep -qE '^total_bytes_sec *: *20971520$' || fail "live iotune: $(v blkdeviotune g1 vda)"
         v blkdeviotune g1 vda --config | grep -qE '^total_bytes_sec *: *20971520$' || fail "defined iotune"
         in_sync "pinned live"
+        # Pins dropped (an empty mapping): the definition loses them, the running guest is unpinned.
+        manifest "$(guest "$(tuned_keys | sed 's/^    vcpu-pins: .*/    vcpu-pins: {}/')")"
+        rl apply; expect_rc 0 "unpinned live"
+        v vcpupin g1 --config | grep -qE '^ *0 +0-1$' || fail "vCPU 0 still pinned in the definition: $(v vcpupin g1 --config)"
+        v vcpupin g1 | grep -qE '^ *0 +0-1$' || fail "vCPU 0 still pinned live: $(v vcpupin g1)"
+        in_sync "unpinned"
         # Restart-only tuning is pending for the running guest, never a restart.
         manifest "$(guest "$(tuned_keys | sed 's/on-crash: restart/on-crash: preserve/')")"
         rl apply; expect_rc 0
