@@ -25,7 +25,7 @@ static const char *const lifecycle_words[] = { "destroy", "restart", "preserve",
 static const char *const watchdog_model_words[] = { "i6300esb", "ib700", "diag288", "itco" };
 static const char *const watchdog_action_words[] = { "reset", "shutdown", "poweroff", "pause", "none", "dump", "inject-nmi" };
 static const char *const balloon_words[] = { "virtio", "none" };
-static const char *const rng_words[] = { "virtio" };
+static const char *const rng_words[] = { "virtio", "none" };
 const struct enum_table disk_io_table = { "disk io", disk_io_words, _DISK_IO_MAX };
 const struct enum_table detect_zeroes_table = { "detect-zeroes", detect_zeroes_words, _DZ_MAX };
 const struct enum_table numa_mode_table = { "numa-tune mode", numa_mode_words, _NUMA_MAX };
@@ -727,7 +727,7 @@ void tuning_write_devices(struct xw *x, const struct resource *r) {
         const struct domain_tuning *t = &r->domain.tuning;
         for (size_t i = 0; i < t->n_hostdevs; i++)
                 write_hostdev(x, &t->hostdevs[i]);
-        if (t->rng >= 0)
+        if (t->rng == RNG_VIRTIO)
                 write_rng(x);
         if (t->watchdog.model >= 0)
                 write_watchdog(x, &t->watchdog);
@@ -999,7 +999,7 @@ static char *field_text(const struct resource *r, uint64_t bit, const struct cpu
         case DOM_F_MEMBALLOON:
                 return xstrdup(word_or(&balloon_model_table, t->memballoon, "(none)"));
         case DOM_F_RNG:
-                return xstrdup(word_or(&rng_model_table, t->rng, "(none)"));
+                return xstrdup(t->rng == RNG_VIRTIO ? "virtio" : "none");
         case DOM_F_WATCHDOG:
                 return t->watchdog.model < 0 ? xstrdup("(none)")
                                              : xasprintf("%s %s", enum_to_string(&watchdog_model_table, t->watchdog.model),
@@ -1417,8 +1417,8 @@ void tuning_show(struct yw *w, const struct resource *r) {
         }
         if (t->memballoon >= 0)
                 yw_kv_word(w, "memballoon", enum_to_string(&balloon_model_table, t->memballoon));
-        if (t->rng >= 0)
-                yw_kv_word(w, "rng", enum_to_string(&rng_model_table, t->rng));
+        if (t->rng == RNG_VIRTIO)
+                yw_kv_word(w, "rng", "virtio");
         if (t->watchdog.model >= 0) {
                 yw_word(w, "watchdog");
                 yw_map(w, true);

@@ -395,7 +395,7 @@ enum watchdog_model { WD_I6300ESB, WD_IB700, WD_DIAG288, WD_ITCO, _WD_MAX, _WD_I
 enum watchdog_action { WDA_RESET, WDA_SHUTDOWN, WDA_POWEROFF, WDA_PAUSE, WDA_NONE, WDA_DUMP, WDA_INJECT_NMI, _WDA_MAX,
                        _WDA_INVALID = -1 };
 enum balloon_model { BALLOON_VIRTIO, BALLOON_NONE, _BALLOON_MAX, _BALLOON_INVALID = -1 };
-enum rng_model { RNG_VIRTIO, _RNG_MAX, _RNG_INVALID = -1 };
+enum rng_model { RNG_VIRTIO, RNG_NONE, _RNG_MAX, _RNG_INVALID = -1 };
 extern const struct enum_table disk_io_table, detect_zeroes_table, numa_mode_table, lifecycle_table, watchdog_model_table,
         watchdog_action_table, balloon_model_table, rng_model_table;
 struct cpu_topology {

@@ -495,6 +495,8 @@ static void test_edits_converge(void **state) {
         memcpy(p, "action: reset   ", 16);
         p = strstr(edited, "read-iops-sec: 500");
         p[15] = '9';
+        p = strstr(edited, "rng: virtio");
+        memcpy(p, "rng: none  ", 11);
         want(edited);
         free(edited);
         assert_int_equal(pass(0), 1);
@@ -505,6 +507,7 @@ static void test_edits_converge(void **state) {
         assert_non_null(strstr(xml, "<vcpupin vcpu='1' cpuset='0'/>"));
         assert_non_null(strstr(xml, "<watchdog model='i6300esb' action='reset'"));
         assert_non_null(strstr(xml, "<read_iops_sec>900</read_iops_sec>"));
+        assert_null(strstr(xml, "<rng"));
         free(xml);
         virDomainFree(d);
 }
