@@ -1108,20 +1108,28 @@ static bool has_change(const struct action *a, uint64_t bits) {
         return false;
 }
 
+/* The definition is read with its secrets (a graphics password, which a
+ * redefinition without it would drop): every copy is wiped before it is freed. */
+static void forget(char *s) {
+        if (s)
+                explicit_bzero(s, strlen(s));
+        free(s);
+}
+
 /* Replace every element at path (under parent) with fresh (NULL: remove them). */
 static char *replace_all(char *xml, const char *path, const char *parent, const char *fresh) {
         struct xr *x = xml ? xr_parse(xml) : NULL;
-        free(xml);
+        forget(xml);
         xml = NULL;
         while (x && xr_count(x, "%s", path) > 1) {
-                free(xml);
+                forget(xml);
                 xml = xr_replace(x, path, parent, NULL);
                 xr_free(x);
                 x = xml ? xr_parse(xml) : NULL;
         }
         if (!x)
                 return NULL;
-        free(xml);
+        forget(xml);
         xml = xr_replace(x, path, parent, fresh);
         xr_free(x);
         return xml;
@@ -1333,12 +1341,10 @@ int tuning_apply(virDomainPtr dom, const struct action *a, bool running) {
                 const char *live_cpu = a->live ? a->live->domain.cpu : NULL;
                 char *edited = edit_definition(xml, a, w, live_cpu);
                 virDomainPtr d = edited ? virDomainDefineXML(virDomainGetConnect(dom), edited) : NULL;
-                if (edited)
-                        explicit_bzero(edited, strlen(edited));
-                free(edited);
+                const char *why = !edited ? "cannot edit its definition" : !d ? virGetLastErrorMessage() : NULL;
+                forget(edited);
                 if (!d)
-                        return diag_res(-EIO, "domain", w->name, "redefining it with its tuning: %s",
-                                        edited ? virGetLastErrorMessage() : "cannot edit its definition");
+                        return diag_res(-EIO, "domain", w->name, "redefining it with its tuning: %s", why);
                 virDomainFree(d);
         }
         if (running && has_change(a, DOM_F_VCPU_PINS | DOM_F_EMULATOR_PIN))
