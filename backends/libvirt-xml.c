@@ -97,8 +97,7 @@ int network_parse_xml(const char *xml, struct resource *r) {
                 n->mode = NET_HOSTDEV;
                 snprintf(n->pf, sizeof(n->pf), "%s", pf);
                 r->set |= NET_F_PF;
-        }
-        else {
+        } else {
                 n->mode = NET_MACVTAP;
                 for (int i = 0; i < (int) ELEMENTSOF(macvtap_forward); i++)
                         if (strcmp(mode, macvtap_forward[i]) == 0)
