@@ -54,7 +54,7 @@ tuned_keys() {
     vcpus: 2
     cpu-topology: { sockets: 1, cores: 2, threads: 1 }
     vcpu-pins: { 0: "${PIN0:-0}", 1: "${PIN1:-1}" }
-    emulator-pin: "0-1"
+    emulator-pin: "${EPIN:-0-1}"
     iothreads: 1
     numa: [{ cpus: "0-1", memory: 128M }]
     numa-tune: { mode: strict, nodeset: "0" }
@@ -87,16 +87,19 @@ test_tuned_guest_live_pins() {
         grep -qF 'iotune: {total-bytes-sec: 10M, total-iops-sec: 500}' <<<"$SHOWN" || fail "show lacks the disk's iotune"
         # Live: the pins swapped and the limit raised on the running guest, no restart.
         local id; id=$(v domid g1)
-        PIN0=1 PIN1=0 BPS=20M
+        PIN0=1 PIN1=0 BPS=20M EPIN=1
         MARK=", io: threads, iothread: 1, serial: MARK1, detect-zeroes: \"on\", iotune: { total-bytes-sec: 20M, total-iops-sec: 500 }"
         manifest "$(guest "$(tuned_keys)")"
         rl plan; expect_out 'vcpu-pins'
+        expect_out 'emulator-pin 0-1 -> 1'
         expect_out 'iotune'
         rl apply; expect_rc 0 "pinned live"
         [ "$(v domid g1)" = "$id" ] || fail "the guest was restarted"
         v vcpupin g1 | grep -qE '^ *0 +1$' || fail "vCPU 0 is not on CPU 1 live: $(v vcpupin g1)"
         v vcpupin g1 | grep -qE '^ *1 +0$' || fail "vCPU 1 is not on CPU 0 live: $(v vcpupin g1)"
         v vcpupin g1 --config | grep -qE '^ *0 +1$' || fail "vCPU 0 is not on CPU 1 in the definition"
+        [ "$(v emulatorpin g1 | awk 'NF {print $NF}')" = 1 ] || fail "the emulator is not on CPU 1 live: $(v emulatorpin g1)"
+        [ "$(v emulatorpin g1 --config | awk 'NF {print $NF}')" = 1 ] || fail "the emulator is not on CPU 1 in the definition: $(v emulatorpin g1 --config)"
         v blkdeviotune g1 vda | grep -qE '^total_bytes_sec *: *20971520$' || fail "live iotune: $(v blkdeviotune g1 vda)"
         v blkdeviotune g1 vda --config | grep -qE '^total_bytes_sec *: *20971520$' || fail "defined iotune"
         in_sync "pinned live"
@@ -116,7 +119,7 @@ test_tuned_guest_live_pins() {
         manifest "$(guest "$(tuned_keys)")"
         rl apply; expect_rc 1 "a pin to a CPU the host lacks"
         expect_out "host.yaml:[0-9]+:[0-9]+: error: domain g1: vcpu-pins 0: host CPU 1023 does not exist"
-        unset MARK PIN0 PIN1 BPS
+        unset MARK PIN0 PIN1 BPS EPIN
         lv_down
 }
 
