@@ -1041,6 +1041,7 @@ static const struct disk_spec *disk_by_key(const struct domain_spec *d, const st
         return NULL;
 }
 
+/* "total-bytes-sec 10M, total-iops-sec 500", as the manifest writes them. */
 static char *iotune_text(const struct iotune_spec *io) {
         unsigned long long v[6];
         iotune_values(io, v);
@@ -1048,7 +1049,15 @@ static char *iotune_text(const struct iotune_spec *io) {
         for (size_t i = 0; i < ELEMENTSOF(v); i++) {
                 if (!v[i])
                         continue;
-                char *more = xasprintf("%s%s%s=%llu", s, *s ? " " : "", iotune_elements[i], v[i]);
+                char key[32], size[32];
+                snprintf(key, sizeof(key), "%s", iotune_elements[i]);
+                for (char *p = key; *p; p++)
+                        *p = *p == '_' ? '-' : *p;
+                if (i < 3)
+                        size_text(v[i], size, sizeof(size));
+                else
+                        snprintf(size, sizeof(size), "%llu", v[i]);
+                char *more = xasprintf("%s%s%s %s", s, *s ? ", " : "", key, size);
                 free(s);
                 s = more;
         }

@@ -487,6 +487,15 @@ static void test_apply_in_sync_and_show(void **state) {
         free(yaml);
 }
 
+static char *plan_text(struct run *run) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        plan_print_text(f, &run->plan);
+        fclose(f);
+        return text;
+}
+
 /* Edits of a defined domain go into its definition in one update, and converge. */
 static void test_edits_converge(void **state) {
         (void) state;
@@ -503,6 +512,16 @@ static void test_edits_converge(void **state) {
         memcpy(p, "rng: none  ", 11);
         want(edited);
         free(edited);
+        struct run run;
+        plan_only(&run);
+        char *text = plan_text(&run);
+        if (!strstr(text, "disk images/t1-root iotune total-bytes-sec 10M, read-iops-sec 500, write-iops-sec 100 -> "
+                          "total-bytes-sec 10M, read-iops-sec 900, write-iops-sec 100") ||
+            !strstr(text, "vcpu-pins 0:0 1:1 -> 0:0 1:0") || !strstr(text, "watchdog i6300esb poweroff -> i6300esb reset") ||
+            !strstr(text, "rng virtio -> none"))
+                fail_msg("plan:\n%s", text);
+        free(text);
+        run_done(&run);
         assert_int_equal(pass(0), 1);
         assert_int_equal(pass(0), 0);
         virDomainPtr d = virDomainLookupByName(keeper, "t1");
@@ -514,15 +533,6 @@ static void test_edits_converge(void **state) {
         assert_null(strstr(xml, "<rng"));
         free(xml);
         virDomainFree(d);
-}
-
-static char *plan_text(struct run *run) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        plan_print_text(f, &run->plan);
-        fclose(f);
-        return text;
 }
 
 /* A direct NIC reconcile did not make (no MAC in the ledger) is matched by its
