@@ -152,10 +152,11 @@ static const struct field topology_fields[] = {
 };
 const struct sub_table tuning_topology_sub = { topology_fields, ELEMENTSOF(topology_fields), 0, 0, 0, 0, "cpu-topology" };
 
+enum { NUMA_F_CPUS = 1u << 0, NUMA_F_MEMORY = 1u << 1 };
 #define CELL(m) offsetof(struct numa_cell, m)
 static const struct field numa_fields[] = {
-        { "cpus", FT_CUSTOM, CELL(cpus), 0, 0, 1, NULL, "numa cpus", tuning_parse_cpuset },
-        { "memory", FT_SIZE, CELL(memory), 1 << 20, 0, 2, NULL, "numa memory", NULL },
+        { "cpus", FT_CUSTOM, CELL(cpus), 0, 0, NUMA_F_CPUS, NULL, "numa cpus", tuning_parse_cpuset },
+        { "memory", FT_SIZE, CELL(memory), 1 << 20, 0, NUMA_F_MEMORY, NULL, "numa memory", NULL },
 };
 const struct sub_table tuning_numa_sub = { numa_fields, ELEMENTSOF(numa_fields), sizeof(struct numa_cell), CELL(pos),
                                            CELL(set),
@@ -296,7 +297,7 @@ int tuning_check(struct check_ctx *c, struct resource *r) {
                 struct cpuset seen = { 0 };
                 for (size_t i = 0; i < t->n_cells; i++) {
                         struct numa_cell *cell = &t->cells[i];
-                        if ((cell->set & 3) != 3)
+                        if ((cell->set & (NUMA_F_CPUS | NUMA_F_MEMORY)) != (NUMA_F_CPUS | NUMA_F_MEMORY))
                                 return diag_pos(&cell->pos, "domain %s: a numa cell needs cpus and memory", r->name);
                         cell->memory = (cell->memory + 1023) & ~1023ull;
                         sum += cell->memory;
@@ -834,7 +835,7 @@ void tuning_parse_xml(struct xr *x, struct resource *r) {
                 snprintf(vp, sizeof(vp), "/domain/cpu/numa/cell[%d]/@memory", i);
                 snprintf(up, sizeof(up), "/domain/cpu/numa/cell[%d]/@unit", i);
                 c->memory = kib_attr(x, vp, up);
-                c->set = 3;
+                c->set = NUMA_F_CPUS | NUMA_F_MEMORY;
         }
         r->set |= DOM_F_NUMA;
         if (xr_count(x, "/domain/numatune/memory")) {
