@@ -7,7 +7,8 @@
 # and USB passthrough, a macvtap NIC and an interface on an SR-IOV VF pool (a
 # hostdev network, defined, not started: no VFs here) is defined only (state:
 # present) against a fake sysfs that has those devices ($RECONCILE_SYSFS);
-# without them the plan refuses it at the key. virsh is the witness; after each
+# without them the plan refuses it at the key, as it refuses a guest on 2M
+# pages when too few are free. virsh is the witness; after each
 # change a second plan is empty and show's output, read back, plans nothing.
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +47,8 @@ fake_sys() {
         cat /sys/devices/system/node/online >"$s/devices/system/node/online" 2>/dev/null || echo 0 >"$s/devices/system/node/online"
         echo 1234 >"$s/bus/usb/devices/1-1/idVendor"
         echo 5678 >"$s/bus/usb/devices/1-1/idProduct"
+        mkdir -p "$s/kernel/mm/hugepages/hugepages-2048kB"
+        echo 10 >"$s/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
         echo "$s"
 }
 
@@ -165,6 +168,13 @@ test_passthrough_defined() {
         rl apply; expect_rc 0 "macvtap mode changed"
         v dumpxml --inactive g2 | grep -qF "<source dev='lo' mode='private'/>" || fail "the mode is not private"
         in_sync "mode changed"
+        # A guest on 2M pages to start, and 10 free: refused at page-size, the rest goes on.
+        manifest "$(passthrough_guest)
+  g3: { memory: 64M, memory-backing: hugepages, page-size: 2M }"
+        rl apply; expect_rc 1 "too few huge pages"
+        expect_out "host.yaml:14:60: error: domain g3: page-size 2M: it needs 32 pages for its memory, and the host has free 10"
+        v dominfo g3 >/dev/null 2>&1 && fail "g3 was defined"
+        manifest "$(passthrough_guest)"
         unset RECONCILE_SYSFS
         # The host as it is: no such devices, an error at each hostdev.
         rl plan; expect_rc 1 "devices this host lacks"
