@@ -469,6 +469,27 @@ static int admit_pages(const struct resource *w, virConnectPtr conn) {
                                 " (declare hugepages: { %s: %" PRIu64 " } or more)",
                                 w->name, size, need, t->declared_pages ? "the manifests reserve" : "the host has free",
                                 have, size, need);
+        /* Bound strictly to some nodes, the guest takes its pages from them alone. */
+        if (t->declared_pages || !(w->set & DOM_F_NUMA_TUNE) || (t->numa_tune.mode >= 0 && t->numa_tune.mode != NUMA_STRICT))
+                return 0;
+        uint64_t on_nodes = 0;
+        for (unsigned n = 0; n < CPUSET_MAX; n++) {
+                if (!cpuset_has(&t->numa_tune.nodeset, n))
+                        continue;
+                _cleanup_free_ char *np = xasprintf("%s/devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB/free_hugepages",
+                                                    sysfs(), n, t->page_size / 1024);
+                _cleanup_free_ char *nt = file_read(np);
+                if (!nt)
+                        return 0; /* no per-node figures (a kernel without NUMA): the host's count stands */
+                on_nodes += strtoull(nt, NULL, 10);
+        }
+        char nodes[256];
+        if (on_nodes < need)
+                return diag_pos(resource_key_pos(w, DOM_F_PAGE_SIZE),
+                                "domain %s: page-size %s: it needs %" PRIu64 " pages for its memory, and its numa-tune "
+                                "nodes %s have %" PRIu64 " free (declare hugepages: { nodeN/%s: ... })",
+                                w->name, size, need, cpuset_format(&t->numa_tune.nodeset, nodes, sizeof(nodes)), on_nodes,
+                                size);
         return 0;
 }
 

@@ -47,6 +47,7 @@ static void fake_sysfs(void) {
         write_file("bus/usb/devices/1-1/idVendor", "1234\n");
         write_file("bus/usb/devices/1-1/idProduct", "5678\n");
         write_file("kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "16\n");
+        write_file("devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages", "4\n");
         setenv("RECONCILE_SYSFS", sys, 1);
 }
 
@@ -410,6 +411,16 @@ static void test_plan_time_host_checks(void **state) {
                 assert_int_equal(plan_errors(yaml, cases[i].message), 1);
                 free(yaml);
         }
+        /* 8 pages: the host has 16 free, but the node the guest is bound to only 4. */
+        assert_int_equal(plan_errors("version: 1\ndomains:\n  p1:\n    memory: 16M\n    memory-backing: hugepages\n"
+                                     "    page-size: 2M\n    numa-tune: { nodeset: \"0\" }\n",
+                                     "m.yaml:6:16: error: domain p1: page-size 2M: it needs 8 pages for its memory, and its "
+                                     "numa-tune nodes 0 have 4 free"),
+                         1);
+        /* Interleaved, the pages may come from any node. */
+        want("version: 1\ndomains:\n  p1:\n    memory: 16M\n    memory-backing: hugepages\n"
+             "    page-size: 2M\n    numa-tune: { mode: interleave, nodeset: \"0\" }\n");
+        assert_int_equal(tuning_admit(model_find(&set.model, KIND_DOMAIN, "p1"), NULL), 0);
 }
 
 /* A domain that fits: pins to CPUs the host has, its devices present, and
