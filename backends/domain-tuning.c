@@ -235,6 +235,7 @@ static int check_pins(struct check_ctx *c, struct resource *r, uint32_t max_vcpu
                                                 "domain %s: vcpu-pins: \"%s\" is no vCPU of 0..%u (max-vcpus %u)", r->name,
                                                 printable(key), max_vcpus - 1, max_vcpus);
                 struct vcpu_pin *p = array_push(&t->pins, &t->n_pins, sizeof(*p));
+                p->pos = check_item_pos(c, DOM_F_VCPU_PINS, i / 2);
                 p->vcpu = (uint32_t) v;
                 if (cpuset_parse(t->pin_words.v[i + 1], &p->cpus, msg, sizeof(msg)) < 0)
                         return check_item_error(c, DOM_F_VCPU_PINS, i / 2, "domain %s: vcpu-pins %s: %s", r->name, key, msg);
@@ -507,7 +508,7 @@ int tuning_admit(const struct resource *w, virConnectPtr conn) {
         for (size_t i = 0; have_cpus && i < t->n_pins; i++) {
                 int m = first_missing(&t->pins[i].cpus, &cpus);
                 if (m >= 0)
-                        return diag_pos(resource_key_pos(w, DOM_F_VCPU_PINS),
+                        return diag_pos(t->pins[i].pos.file ? &t->pins[i].pos : resource_key_pos(w, DOM_F_VCPU_PINS),
                                         "domain %s: vcpu-pins %u: host CPU %d does not exist (this host has %s)", w->name,
                                         t->pins[i].vcpu, m, cpuset_format(&cpus, host, sizeof(host)));
         }

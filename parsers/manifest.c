@@ -1346,6 +1346,13 @@ int check_item_error(struct check_ctx *c, uint64_t bit, size_t i, const char *fm
         return check_error(c, bit, "%s", msg);
 }
 
+struct srcpos check_item_pos(struct check_ctx *c, uint64_t bit, size_t i) {
+        const struct at_value *a = check_at(c, bit);
+        if (a && i < a->n_items)
+                return (struct srcpos){ c->p->file, a->items[i].line, a->items[i].col };
+        return c->p->res ? c->p->res->pos : (struct srcpos){ c->p->file, 0, 0 };
+}
+
 const struct model *check_declared(struct check_ctx *c) {
         return &c->p->set->model;
 }

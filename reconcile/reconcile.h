@@ -402,6 +402,7 @@ struct cpu_topology {
         uint32_t sockets, cores, threads;
 };
 struct vcpu_pin {
+        struct srcpos pos; /* desired: where the manifest pins it */
         uint32_t vcpu;
         struct cpuset cpus;
 };
@@ -802,6 +803,8 @@ size_t check_items(struct check_ctx *c, uint64_t bit);
 const char *check_item_text(struct check_ctx *c, uint64_t bit, size_t i);
 int check_item_error(struct check_ctx *c, uint64_t bit, size_t i, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* Where item i of that list was written, for errors found after parsing (the resource's place if unknown). */
+struct srcpos check_item_pos(struct check_ctx *c, uint64_t bit, size_t i);
 /* The resources declared before this one (in this file and the ones read before). */
 const struct model *check_declared(struct check_ctx *c);
 /* "ADDRESS[/PREFIX]" for a field of that label, with the parser's own

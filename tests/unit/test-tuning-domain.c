@@ -394,7 +394,7 @@ static void test_plan_time_host_checks(void **state) {
                 const char *keys, *message;
         } cases[] = {
                 { "    vcpu-pins: { 0: \"0\", 1: \"5\" }\n",
-                  "m.yaml:6:16: error: domain p1: vcpu-pins 1: host CPU 5 does not exist (this host has 0-1)" },
+                  "m.yaml:6:29: error: domain p1: vcpu-pins 1: host CPU 5 does not exist (this host has 0-1)" },
                 { "    emulator-pin: \"1-2\"\n", "m.yaml:6:19: error: domain p1: emulator-pin: host CPU 2 does not exist" },
                 { "    numa-tune: { nodeset: \"1\" }\n", "numa-tune nodeset: host NUMA node 1 does not exist (this host has 0)" },
                 { "    hostdevs:\n      - { pci: \"0000:01:00.0\" }\n      - { pci: \"0000:02:00.0\" }\n",
