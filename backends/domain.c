@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cloudinit.h"
+#include "domain-tuning.h"
 #include "kind.h"
 
 static const char *const graphics_words[] = { "vnc", "spice" };
@@ -77,6 +78,12 @@ static const struct field disk_fields[] = {
         { "discard", FT_ENUM, DK(discard), 0, 0, DISK_F_DISCARD, &disk_discard_table, NULL, NULL },
         { "shareable", FT_BOOL, DK(shareable), 0, 0, DISK_F_SHAREABLE, NULL, NULL, NULL },
         { "boot", FT_U32, DK(boot_order), 1, 65535, DISK_F_BOOT, NULL, "disk boot order", NULL },
+        { "io", FT_ENUM, DK(tuning.io), 0, 0, DISK_F_IO, &disk_io_table, NULL, NULL },
+        { "detect-zeroes", FT_ENUM, DK(tuning.detect_zeroes), 0, 0, DISK_F_DETECT_ZEROES, &detect_zeroes_table, NULL, NULL },
+        { "iothread", FT_U32, DK(tuning.iothread), 1, 4096, DISK_F_IOTHREAD, NULL, "disk iothread", NULL },
+        { "serial", FT_WORD, DK(tuning.serial), 0, 21, DISK_F_SERIAL, NULL, "disk serial", NULL },
+        { "readonly", FT_BOOL, DK(tuning.readonly), 0, 0, DISK_F_READONLY, NULL, NULL, NULL },
+        { "iotune", FT_OBJ, DK(tuning.iotune), 0, 0, DISK_F_IOTUNE, &tuning_iotune_sub, NULL, NULL },
 };
 static const struct sub_table disk_sub = { disk_fields, ELEMENTSOF(disk_fields), sizeof(struct disk_spec),
                                            DK(pos), DK(set),
@@ -89,6 +96,8 @@ static const struct field nic_fields[] = {
         { "model", FT_ENUM, NI(model), 0, 0, NIC_F_MODEL, &nic_model_table, NULL, NULL },
         { "mac", FT_MAC, NI(mac), 0, 0, NIC_F_MAC, NULL, NULL, NULL },
         { "boot", FT_U32, NI(boot_order), 1, 65535, NIC_F_BOOT, NULL, "interface boot order", NULL },
+        { "direct", FT_IFNAME, NI(direct), 0, 0, NIC_F_DIRECT, NULL, NULL, NULL },
+        { "mode", FT_ENUM, NI(direct_mode), 0, 0, NIC_F_DIRECT_MODE, &macvtap_mode_table, NULL, NULL },
 };
 static const struct sub_table nic_sub = { nic_fields, ELEMENTSOF(nic_fields), sizeof(struct nic_spec), NI(pos),
                                           NI(set), offsetof(struct domain_spec, n_nics) - offsetof(struct domain_spec, nics),
@@ -121,6 +130,21 @@ static const struct field domain_fields[] = {
         { "tpm", FT_BOOL, R(domain.tpm), 0, 0, DOM_F_TPM, NULL, NULL, NULL },
         { "cloud-init", FT_OBJ, R(domain.cloud_init), 0, 0, DOM_F_CLOUD_INIT, &cloud_init_sub, NULL, NULL },
         { "restart", FT_ENUM, R(domain.restart), 0, 0, DOM_F_RESTART, &restart_policy_table, NULL, NULL },
+        { "cpu-topology", FT_OBJ, R(domain.tuning.topology), 0, 0, DOM_F_CPU_TOPOLOGY, &tuning_topology_sub, NULL, NULL },
+        { "vcpu-pins", FT_STR_MAP, R(domain.tuning.pin_words), 0, 0, DOM_F_VCPU_PINS, NULL, NULL, NULL },
+        { "emulator-pin", FT_CUSTOM, R(domain.tuning.emulator_pin), 0, 0, DOM_F_EMULATOR_PIN, NULL, "emulator-pin", tuning_parse_cpuset },
+        { "iothreads", FT_U32, R(domain.tuning.iothreads), 1, 4096, DOM_F_IOTHREADS, NULL, NULL, NULL },
+        { "numa", FT_OBJ_LIST, R(domain.tuning.cells), 0, 0, DOM_F_NUMA, &tuning_numa_sub, NULL, NULL },
+        { "numa-tune", FT_OBJ, R(domain.tuning.numa_tune), 0, 0, DOM_F_NUMA_TUNE, &tuning_numa_tune_sub, NULL, NULL },
+        { "hostdevs", FT_OBJ_LIST, R(domain.tuning.hostdevs), 0, 0, DOM_F_HOSTDEVS, &tuning_hostdev_sub, NULL, NULL },
+        { "memballoon", FT_ENUM, R(domain.tuning.memballoon), 0, 0, DOM_F_MEMBALLOON, &balloon_model_table, NULL, NULL },
+        { "rng", FT_ENUM, R(domain.tuning.rng), 0, 0, DOM_F_RNG, &rng_model_table, NULL, NULL },
+        { "watchdog", FT_OBJ, R(domain.tuning.watchdog), 0, 0, DOM_F_WATCHDOG, &tuning_watchdog_sub, NULL, NULL },
+        { "on-poweroff", FT_ENUM, R(domain.tuning.on_poweroff), 0, 0, DOM_F_ON_POWEROFF, &lifecycle_table, NULL, NULL },
+        { "on-reboot", FT_ENUM, R(domain.tuning.on_reboot), 0, 0, DOM_F_ON_REBOOT, &lifecycle_table, NULL, NULL },
+        { "on-crash", FT_ENUM, R(domain.tuning.on_crash), 0, 0, DOM_F_ON_CRASH, &lifecycle_table, NULL, NULL },
+        { "depends-on", FT_STR_LIST, R(domain.tuning.depends_on), 0, 0, DOM_F_DEPENDS_ON, NULL, NULL, NULL },
+        { "page-size", FT_SIZE, R(domain.tuning.page_size), 0, 0, DOM_F_PAGE_SIZE, NULL, NULL, NULL },
 };
 
 static void domain_defaults(struct resource *r) {
@@ -131,6 +155,7 @@ static void domain_defaults(struct resource *r) {
         r->domain.graphics.type = -1;
         r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
         r->domain.restart = RESTART_NEVER; /* a restart is the operator's unless they opt in */
+        tuning_defaults(r);
 }
 
 /* cloud: per-device boot orders are distinct, and libvirt takes them or the
@@ -199,11 +224,13 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
         }
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 struct nic_spec *nic = &r->domain.nics[i];
-                if (!!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
+                if (!(nic->set & NIC_F_DIRECT) && !!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
                         return diag_pos(&nic->pos, "interface needs exactly one of bridge and network");
         }
         int e = domain_check_device_boot(c, r);
-        return e < 0 ? e : cloudinit_check(c, r);
+        if (e >= 0)
+                e = cloudinit_check(c, r);
+        return e < 0 ? e : tuning_check(c, r);
 }
 
 /* A disk's volume must be declared (with the format the disk then takes). */
@@ -255,6 +282,8 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
 
 /* Its volumes first (their formats), two domains on one volume after the veths. */
 static int domain_validate(struct resource *r, struct model *declared, unsigned phase) {
+        if (phase == 6 && tuning_validate(r, declared) < 0)
+                return -EINVAL;
         if (phase == 7)
                 return cloudinit_validate(r, declared); /* the seed joins the disks once they are checked */
         return phase == 3 ? domain_validate_volumes(r, declared) : domain_validate_shared(r, declared);
@@ -280,6 +309,7 @@ static void domain_free(struct resource *r) {
         free(r->domain.nics);
         resource_free(r->domain.active);
         cloudinit_free(&r->domain.cloud_init);
+        tuning_free(r);
 }
 
 static void domain_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
@@ -340,6 +370,7 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
         }
         if (d->video >= 0)
                 yw_kv_word(w, "video", enum_to_string(&video_model_table, d->video));
+        tuning_show(w, r);
         if (d->unmodeled)
                 yw_comment(w, 4, "not in the schema yet, left as they are: %s", d->unmodeled);
         if (!d->acpi || !d->apic)
@@ -380,6 +411,7 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                         yw_kv_bool(w, "shareable", true);
                 if (k->boot_order)
                         yw_kv_uint(w, "boot", k->boot_order);
+                tuning_show_disk(w, k);
                 yw_end_map(w);
         }
         if (representable)
@@ -390,7 +422,9 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                 const struct nic_spec *n = &d->nics[i];
                 char mac[18];
                 yw_map(w, true);
-                if (n->set & NIC_F_BRIDGE)
+                if (n->set & NIC_F_DIRECT)
+                        tuning_show_nic(w, n);
+                else if (n->set & NIC_F_BRIDGE)
                         yw_kv_name(w, "bridge", n->bridge);
                 else
                         yw_kv_name(w, "network", n->network ? n->network : "");

@@ -36,13 +36,17 @@
         X(virDomainDetachDeviceFlags)              \
         X(virDomainFree)                           \
         X(virDomainGetAutostart)                   \
+        X(virDomainGetConnect)                     \
         X(virDomainGetID)                          \
         X(virDomainGetName)                        \
         X(virDomainGetState)                       \
         X(virDomainGetXMLDesc)                     \
         X(virDomainIsActive)                       \
         X(virDomainLookupByName)                   \
+        X(virDomainPinEmulator)                    \
+        X(virDomainPinVcpuFlags)                   \
         X(virDomainSetAutostart)                   \
+        X(virDomainSetBlockIoTune)                 \
         X(virDomainSetMemoryFlags)                 \
         X(virDomainSetMetadata)                    \
         X(virDomainSetVcpusFlags)                  \
@@ -101,7 +105,9 @@
         X(virStreamFinish)                         \
         X(virStreamFree)                           \
         X(virStreamNew)                            \
-        X(virStreamSend)
+        X(virStreamSend)                           \
+        X(virTypedParamsAddULLong)                 \
+        X(virTypedParamsFree)
 
 /* xmlFree is a variable (a pointer to the allocator's free), not a function:
  * its address is resolved all the same, and (*dl_xmlFree)(p) calls it. */
@@ -170,13 +176,17 @@ bool libvirt_dl_loaded(void);
 #define virDomainDetachDeviceFlags (*dl_virDomainDetachDeviceFlags)
 #define virDomainFree (*dl_virDomainFree)
 #define virDomainGetAutostart (*dl_virDomainGetAutostart)
+#define virDomainGetConnect (*dl_virDomainGetConnect)
 #define virDomainGetID (*dl_virDomainGetID)
 #define virDomainGetName (*dl_virDomainGetName)
 #define virDomainGetState (*dl_virDomainGetState)
 #define virDomainGetXMLDesc (*dl_virDomainGetXMLDesc)
 #define virDomainIsActive (*dl_virDomainIsActive)
 #define virDomainLookupByName (*dl_virDomainLookupByName)
+#define virDomainPinEmulator (*dl_virDomainPinEmulator)
+#define virDomainPinVcpuFlags (*dl_virDomainPinVcpuFlags)
 #define virDomainSetAutostart (*dl_virDomainSetAutostart)
+#define virDomainSetBlockIoTune (*dl_virDomainSetBlockIoTune)
 #define virDomainSetMemoryFlags (*dl_virDomainSetMemoryFlags)
 #define virDomainSetMetadata (*dl_virDomainSetMetadata)
 #define virDomainSetVcpusFlags (*dl_virDomainSetVcpusFlags)
@@ -236,6 +246,8 @@ bool libvirt_dl_loaded(void);
 #define virStreamFree (*dl_virStreamFree)
 #define virStreamNew (*dl_virStreamNew)
 #define virStreamSend (*dl_virStreamSend)
+#define virTypedParamsAddULLong (*dl_virTypedParamsAddULLong)
+#define virTypedParamsFree (*dl_virTypedParamsFree)
 #define xmlAddChild (*dl_xmlAddChild)
 #define xmlBufferContent (*dl_xmlBufferContent)
 #define xmlBufferCreate (*dl_xmlBufferCreate)

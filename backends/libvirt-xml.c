@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "backends.h"
+#include "domain-tuning.h"
 #include "libvirt-dl.h"
 
-static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
+static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL, NULL };
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
 
 char *network_render_xml(const struct resource *r) {
@@ -30,18 +31,27 @@ char *network_render_xml_as(const struct resource *r, const char *uuid, const ch
                 xw_attr(x, "dev", "%s", n->dev);
                 xw_close(x);
                 xw_close(x);
+        } else if (mode == NET_HOSTDEV) {
+                /* An SR-IOV VF pool: libvirt gives each interface on it a VF of the PF. */
+                xw_open(x, "forward");
+                xw_attr(x, "mode", "hostdev");
+                xw_attr(x, "managed", "yes");
+                xw_open(x, "pf");
+                xw_attr(x, "dev", "%s", n->pf);
+                xw_close(x);
+                xw_close(x);
         } else if (forward_words[mode]) {
                 xw_open(x, "forward");
                 xw_attr(x, "mode", "%s", forward_words[mode]);
                 xw_close(x);
         }
-        if (mode != NET_MACVTAP && (r->set & NET_F_BRIDGE)) {
+        if (mode != NET_MACVTAP && mode != NET_HOSTDEV && (r->set & NET_F_BRIDGE)) {
                 xw_open(x, "bridge");
                 xw_attr(x, "name", "%s", n->bridge);
                 xw_close(x);
         }
         /* libvirt refuses a MAC on a bridge it does not make (bridge and macvtap modes). */
-        if (mac && mode != NET_MACVTAP && mode != NET_BRIDGE) {
+        if (mac && mode != NET_MACVTAP && mode != NET_BRIDGE && mode != NET_HOSTDEV) {
                 xw_open(x, "mac");
                 xw_attr(x, "address", "%s", mac);
                 xw_close(x);
@@ -82,7 +92,12 @@ int network_parse_xml(const char *xml, struct resource *r) {
                 n->mode = NET_ROUTE;
         else if (strcmp(mode, "bridge") == 0 && !*dev)
                 n->mode = NET_BRIDGE;
-        else {
+        else if (strcmp(mode, "hostdev") == 0) {
+                _cleanup_free_ char *pf = xr_str(x, "/network/forward/pf/@dev");
+                n->mode = NET_HOSTDEV;
+                snprintf(n->pf, sizeof(n->pf), "%s", pf);
+                r->set |= NET_F_PF;
+        } else {
                 n->mode = NET_MACVTAP;
                 for (int i = 0; i < (int) ELEMENTSOF(macvtap_forward); i++)
                         if (strcmp(mode, macvtap_forward[i]) == 0)
@@ -250,6 +265,7 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
                 xw_attr(x, "cache", "%s", enum_to_string(&disk_cache_table, k->cache));
         if (k->set & DISK_F_DISCARD)
                 xw_attr(x, "discard", "%s", enum_to_string(&disk_discard_table, k->discard));
+        tuning_write_disk_driver(x, k);
         xw_close(x);
         xw_open(x, "source");
         if (k->volume) {
@@ -269,11 +285,14 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
         /* Without it, QEMU's image lock lets only the first guest start. */
         if (k->volume && k->shareable)
                 xw_leaf(x, "shareable", "%s", "");
+        tuning_write_disk_children(x, k);
         xw_close(x);
 }
 
 static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
         char buf[18];
+        if (tuning_write_nic(x, n, mac))
+                return;
         xw_open(x, "interface");
         xw_attr(x, "type", "%s", n->set & NIC_F_BRIDGE ? "bridge" : "network");
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
@@ -426,7 +445,7 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
         xw_close(x);
         if ((r->set & DOM_F_MEMBACK) && d->memory_backing == MEMBACK_HUGEPAGES) {
                 xw_open(x, "memoryBacking");
-                xw_leaf(x, "hugepages", "%s", "");
+                tuning_write_hugepages(x, r);
                 xw_close(x);
         }
         xw_open(x, "vcpu");
@@ -434,6 +453,7 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
         xw_attr(x, "current", "%u", d->vcpus);
         xw_text(x, "%u", max_vcpus);
         xw_close(x);
+        tuning_write_top(x, r);
         xw_open(x, "os");
         /* libvirt picks the firmware image and makes the NVRAM from its template. */
         if (d->firmware == FIRMWARE_UEFI)
@@ -480,8 +500,8 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
                 xw_close(x);
         }
         xw_close(x);
-        if (d->cpu) {
-                _cleanup_free_ char *cpu = cpu_render_xml(d->cpu);
+        if (tuning_has_cpu(d)) {
+                _cleanup_free_ char *cpu = tuning_cpu_xml(d);
                 if (!cpu || xmlTextWriterWriteRaw(xw_writer(x), BAD_CAST cpu) < 0)
                         xw_fail(x);
         }
@@ -505,6 +525,7 @@ char *domain_render_xml_secret(const struct resource *r, const char *domain_type
                 write_video(x, d->video);
         if (d->tpm)
                 write_tpm(x);
+        tuning_write_devices(x, r);
         /* A PCIe device hotplugs only into an empty root port, and libvirt adds
          * ports only for the devices a definition has: the spares are where a
          * live attach goes. */
@@ -617,7 +638,7 @@ int domain_parse_xml(const char *xml, struct resource *r) {
          * dropped. The modeled ones (the first graphics, a pty serial and its
          * console, the agent channel, the first video, the TPM) are left out. */
         static const char *const unmodeled[] = { "graphics", "video", "serial", "console", "channel", "sound",
-                                                 "hostdev", "filesystem", "redirdev", "rng", "watchdog" };
+                                                 "filesystem", "redirdev" };
         for (size_t i = 0; i < ELEMENTSOF(unmodeled); i++) {
                 int n = xr_count(x, "/domain/devices/%s", unmodeled[i]);
                 for (int j = 1; j <= n; j++) {
@@ -676,6 +697,7 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 k->set |= k->shareable ? DISK_F_SHAREABLE : 0;
                 k->boot_order = (uint32_t) xr_ull(x, "/domain/devices/disk[%d]/boot/@order", i);
                 k->set |= k->boot_order ? DISK_F_BOOT : 0;
+                tuning_parse_disk(x, i, k);
         }
         int nn = xr_count(x, "/domain/devices/interface");
         for (int i = 1; i <= nn; i++) {
@@ -697,7 +719,9 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 n->set |= n->model >= 0 ? NIC_F_MODEL : 0;
                 n->boot_order = (uint32_t) xr_ull(x, "/domain/devices/interface[%d]/boot/@order", i);
                 n->set |= n->boot_order ? NIC_F_BOOT : 0;
+                tuning_parse_nic(x, i, n);
         }
+        tuning_parse_xml(x, r);
         xr_free(x);
         return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "cloudinit.h"
+#include "domain-tuning.h"
 #include "kind.h"
 #include "libvirt-dl.h"
 
@@ -392,6 +393,8 @@ void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k,
                 add(u, KIND_ETHERNET, r->network.bridge);
         if (r->network.mode == NET_MACVTAP)
                 add(u, KIND_ETHERNET, r->network.dev);
+        if (r->network.mode == NET_HOSTDEV)
+                add(u, KIND_ETHERNET, r->network.pf);
 }
 
 void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
@@ -406,6 +409,7 @@ void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
                 else if (r->domain.nics[i].network)
                         add(u, KIND_NETWORK, r->domain.nics[i].network);
         }
+        tuning_deps(r, add, u);
 }
 
 /* A URI without a host ("qemu:///system", "test:///default", a socket=) names a
@@ -506,7 +510,7 @@ int lv_domain_admit(void *state, const struct resource *w) {
                 if (d->cdrom && stat(d->cdrom, &st) < 0 && errno == ENOENT)
                         return diag_pos(&d->pos, "domain %s: cdrom image %s does not exist", w->name, d->cdrom);
         }
-        return 0;
+        return tuning_admit(w, s->conn);
 }
 
 int lv_network_admit(void *state, const struct resource *w) {
@@ -549,6 +553,8 @@ static int diff_network(const struct resource *w, const struct resource *l, stru
                                           value_word(&macvtap_mode_table, mv)),
                                 redefine = true;
         }
+        if (mode == NET_HOSTDEV && strcmp(want->pf, have->pf) != 0)
+                action_add_change(a, NET_F_PF, "pf", value_text(have->pf), value_text(want->pf)), redefine = true;
         if (!!(w->set & NET_F_ADDRESS) != !!(l->set & NET_F_ADDRESS) ||
             ((w->set & NET_F_ADDRESS) && !ipaddr_equal(&want->address, &have->address))) {
                 action_add_change(a, NET_F_ADDRESS, "address", l->set & NET_F_ADDRESS ? value_prefix(&have->address) : VALUE_NONE,
@@ -632,9 +638,9 @@ static int disk_bus_of(const struct disk_spec *d) {
 
 static char *disk_attrs(const struct disk_spec *d) {
         int bus = disk_bus_of(d);
-        return xasprintf("bus=%s cache=%s discard=%s", enum_to_string(&disk_bus_table, bus),
+        return tuning_disk_attrs(d, xasprintf("bus=%s cache=%s discard=%s", enum_to_string(&disk_bus_table, bus),
                          enum_to_string(&disk_cache_table, d->set & DISK_F_CACHE ? d->cache : CACHE_DEFAULT),
-                         enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE));
+                         enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE)));
 }
 
 static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
@@ -667,6 +673,8 @@ static void pair_disks(const struct domain_spec *want, const struct domain_spec 
 /* A NIC's source as one comparable word: "network:NAME", "bridge:NAME". An OVS
  * bridge or a direct device gets its own prefix here when the schema has it. */
 static char *nic_source(const struct nic_spec *n) {
+        if (n->set & NIC_F_DIRECT)
+                return tuning_nic_source(n);
         if (n->set & NIC_F_BRIDGE)
                 return xasprintf("bridge:%s", n->bridge);
         return xasprintf("network:%s", n->network ? n->network : "");
@@ -684,6 +692,10 @@ static int nic_model_of(const struct nic_spec *n) {
 static char *nic_text(const struct nic_spec *n, const char *mac) {
         char buf[18];
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
+        if (n->set & NIC_F_DIRECT) {
+                _cleanup_free_ char *src = tuning_nic_source(n);
+                return xasprintf("%s%s%s", src, m ? " mac " : "", m ? m : "");
+        }
         return xasprintf("%s:%s%s%s", n->set & NIC_F_BRIDGE ? "bridge" : "network",
                          n->set & NIC_F_BRIDGE ? n->bridge : n->network, m ? " mac " : "", m ? m : "");
 }
@@ -703,6 +715,8 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
                         continue;
                 bool same_source = (want->set & NIC_F_BRIDGE) ? (h->set & NIC_F_BRIDGE) && strcmp(h->bridge, want->bridge) == 0
                                                                 : (h->set & NIC_F_NETWORK) && !str_differs(h->network, want->network);
+                if (want->set & NIC_F_DIRECT)
+                        same_source = !nic_source_differs(want, h);
                 if (by_mac ? memcmp(h->mac, mac, 6) == 0 : same_source) {
                         used[j] = true;
                         return (int) j;
@@ -1139,6 +1153,7 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
         }
         diff_device_boot(w, l, owned, a);
         diff_cloudinit(w, owned, a);
+        tuning_diff(w, l, a, p);
         bool running = l->state == STATE_RUNNING;
         diff_domain_state(w, l, owned, a, p);
         /* Whatever only a restart can bring to the running guest is pending (or, with restart: on-change, a restart). */
@@ -2299,6 +2314,8 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 break;
                         }
                 }
+        if (r >= 0)
+                r = tuning_apply(dom, a, running);
         for (size_t i = 0; i < a->n_changes && r >= 0; i++) {
                 const struct change *c = &a->changes[i];
                 if (c->field != DOM_C_STATE && c->field != DOM_C_RESTART)

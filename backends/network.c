@@ -22,6 +22,7 @@ static const struct field network_fields[] = {
         { "autostart", FT_BOOL, R(network.autostart), 0, 0, NET_F_AUTOSTART, NULL, NULL, NULL },
         { "active", FT_BOOL, R(network.active), 0, 0, NET_F_ACTIVE, NULL, NULL, NULL },
         STATE_FIELD(state_table),
+        { "pf", FT_IFNAME, R(network.pf), 0, 0, NET_F_PF, NULL, NULL, NULL },
 };
 
 static void network_defaults(struct resource *r) {
@@ -36,7 +37,7 @@ static bool subnets_overlap(const struct ipaddr *a, const struct ipaddr *b) {
 
 /* A network that makes its own bridge (nat, route, isolated). */
 static bool network_makes_bridge(const struct resource *r) {
-        return r->network.mode != NET_BRIDGE && r->network.mode != NET_MACVTAP;
+        return r->network.mode != NET_BRIDGE && r->network.mode != NET_MACVTAP && r->network.mode != NET_HOSTDEV;
 }
 
 /* libvirt refuses a second network on a bridge another one makes, and one
@@ -70,7 +71,9 @@ static int network_check(struct check_ctx *c, struct resource *r) {
                 return check_error(c, 0, "network %s: mode bridge needs bridge", r->name);
         if (m == NET_MACVTAP && !(r->set & NET_F_DEV))
                 return check_error(c, 0, "network %s: mode macvtap needs dev", r->name);
-        if ((m == NET_BRIDGE || m == NET_MACVTAP) && (r->set & (NET_F_ADDRESS | NET_F_DHCP)))
+        if ((m == NET_HOSTDEV) != !!(r->set & NET_F_PF))
+                return check_error(c, 0, "network %s: mode hostdev goes with pf (the SR-IOV physical function)", r->name);
+        if ((m == NET_BRIDGE || m == NET_MACVTAP || m == NET_HOSTDEV) && (r->set & (NET_F_ADDRESS | NET_F_DHCP)))
                 return check_error(c, 0, "network %s: address and dhcp belong to nat, route and isolated modes", r->name);
         if (m != NET_MACVTAP && (r->set & (NET_F_DEV | NET_F_MACVTAP_MODE)))
                 return check_error(c, 0, "network %s: dev and macvtap-mode belong to mode macvtap", r->name);
@@ -101,7 +104,9 @@ static void network_show(struct yw *w, const struct resource *r, const struct sh
         if (n->mode == NET_MACVTAP) {
                 yw_kv_name(w, "dev", n->dev);
                 yw_kv_word(w, "macvtap-mode", enum_to_string(&macvtap_mode_table, n->macvtap_mode));
-        } else if (r->set & NET_F_BRIDGE)
+        } else if (n->mode == NET_HOSTDEV)
+                yw_kv_name(w, "pf", n->pf);
+        else if (r->set & NET_F_BRIDGE)
                 yw_kv_name(w, "bridge", n->bridge);
         if (r->set & NET_F_ADDRESS)
                 yw_kv_str(w, "address", ipaddr_format(&n->address, true, buf, sizeof(buf)));

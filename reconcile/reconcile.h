@@ -104,7 +104,7 @@ enum res_state {
 const char *res_state_to_string(enum res_state s);
 enum res_state res_state_from_string(const char *s);
 
-enum net_mode { NET_NAT, NET_ROUTE, NET_ISOLATED, NET_BRIDGE, NET_MACVTAP, _NET_MODE_MAX, _NET_MODE_INVALID = -1 };
+enum net_mode { NET_NAT, NET_ROUTE, NET_ISOLATED, NET_BRIDGE, NET_MACVTAP, NET_HOSTDEV, _NET_MODE_MAX, _NET_MODE_INVALID = -1 };
 enum macvtap_mode { MACVTAP_BRIDGE, MACVTAP_VEPA, MACVTAP_PRIVATE, MACVTAP_PASSTHROUGH, _MACVTAP_MAX, _MACVTAP_INVALID = -1 };
 enum vol_format { VOL_RAW, VOL_QCOW2, _VOL_FORMAT_MAX, _VOL_FORMAT_INVALID = -1 };
 enum prealloc { PREALLOC_NONE, PREALLOC_METADATA, PREALLOC_FULL, _PREALLOC_MAX, _PREALLOC_INVALID = -1 };
@@ -329,6 +329,8 @@ struct dhcp_range { struct ipaddr start, end; };
 
 enum { NET_F_MODE = 1u << 0, NET_F_BRIDGE = 1u << 1, NET_F_DEV = 1u << 2, NET_F_MACVTAP_MODE = 1u << 3,
        NET_F_ADDRESS = 1u << 4, NET_F_DHCP = 1u << 5, NET_F_AUTOSTART = 1u << 6, NET_F_ACTIVE = 1u << 7 };
+/* tune: an SR-IOV VF pool (mode hostdev) names its physical function. */
+#define NET_F_PF (1u << 8)
 /* Change items: what a plan changes of a network that is no key of it. */
 enum { NET_C_TAPS = 1u << 20 /* running guests' taps put back on its bridge */ };
 struct network_spec {
@@ -342,6 +344,8 @@ struct network_spec {
         /* Observed only: running guests' taps on it that are off its bridge
          * (for the plan; apply looks again), space-separated. */
         char stray_taps[128];
+        /* tune: mode hostdev, the PF whose VFs the guests' interfaces get */
+        char pf[IFNAME_MAX];
 };
 
 enum { POOL_F_TYPE = 1u << 0, POOL_F_PATH = 1u << 1, POOL_F_AUTOSTART = 1u << 2, POOL_F_ACTIVE = 1u << 3,
@@ -363,6 +367,89 @@ struct volume_spec {
         int prealloc; /* enum prealloc */
 };
 
+/* tune: guest placement and I/O. A CPU set is a bitmap of host CPUs (or NUMA
+ * nodes) 0..1023, as libvirt's "2-3,6" strings name them. */
+#define CPUSET_MAX 1024
+struct cpuset {
+        uint64_t bits[CPUSET_MAX / 64];
+};
+/* Block I/O limits per second (<iotune>); 0: no limit. */
+struct iotune_spec {
+        uint64_t total_bytes, read_bytes, write_bytes;
+        uint32_t total_iops, read_iops, write_iops;
+};
+struct disk_tuning {
+        int io;            /* enum disk_io; -1: libvirt's default */
+        int detect_zeroes; /* enum detect_zeroes; -1: libvirt's default */
+        uint32_t iothread; /* 0: none */
+        char serial[32];
+        bool readonly;
+        struct iotune_spec iotune;
+};
+enum disk_io { DISK_IO_NATIVE, DISK_IO_THREADS, DISK_IO_URING, _DISK_IO_MAX, _DISK_IO_INVALID = -1 };
+enum detect_zeroes { DZ_OFF, DZ_ON, DZ_UNMAP, _DZ_MAX, _DZ_INVALID = -1 };
+enum numa_mode { NUMA_STRICT, NUMA_PREFERRED, NUMA_INTERLEAVE, _NUMA_MAX, _NUMA_INVALID = -1 };
+enum lifecycle_action { LC_DESTROY, LC_RESTART, LC_PRESERVE, LC_RENAME_RESTART, LC_COREDUMP_DESTROY, LC_COREDUMP_RESTART,
+                        _LC_MAX, _LC_INVALID = -1 };
+enum watchdog_model { WD_I6300ESB, WD_IB700, WD_DIAG288, WD_ITCO, _WD_MAX, _WD_INVALID = -1 };
+enum watchdog_action { WDA_RESET, WDA_SHUTDOWN, WDA_POWEROFF, WDA_PAUSE, WDA_NONE, WDA_DUMP, WDA_INJECT_NMI, _WDA_MAX,
+                       _WDA_INVALID = -1 };
+enum balloon_model { BALLOON_VIRTIO, BALLOON_NONE, _BALLOON_MAX, _BALLOON_INVALID = -1 };
+enum rng_model { RNG_VIRTIO, RNG_NONE, _RNG_MAX, _RNG_INVALID = -1 };
+extern const struct enum_table disk_io_table, detect_zeroes_table, numa_mode_table, lifecycle_table, watchdog_model_table,
+        watchdog_action_table, balloon_model_table, rng_model_table;
+struct cpu_topology {
+        uint32_t sockets, cores, threads;
+};
+struct vcpu_pin {
+        struct srcpos pos; /* desired: where the manifest pins it */
+        uint32_t vcpu;
+        struct cpuset cpus;
+};
+struct numa_cell {
+        struct srcpos pos;
+        uint64_t set;
+        struct cpuset cpus;
+        uint64_t memory;
+};
+struct numa_tune {
+        int mode; /* enum numa_mode; -1: libvirt's default (strict) */
+        struct cpuset nodeset;
+};
+struct usb_id {
+        char vendor[8], product[8]; /* "0x1234" */
+};
+struct hostdev_spec {
+        struct srcpos pos;
+        uint64_t set;
+        char pci[16]; /* "0000:01:00.0" */
+        struct usb_id usb;
+        bool managed;
+};
+struct watchdog_spec {
+        int model, action; /* enum watchdog_model, watchdog_action; -1: none */
+};
+struct domain_tuning {
+        struct cpu_topology topology; /* all 0: none */
+        struct str_list pin_words;    /* vcpu-pins as written: key, value, key, value... */
+        struct vcpu_pin *pins;        /* sorted by vCPU */
+        size_t n_pins;
+        struct cpuset emulator_pin;   /* empty: none */
+        uint32_t iothreads;
+        struct numa_cell *cells;
+        size_t n_cells;
+        struct numa_tune numa_tune;
+        struct hostdev_spec *hostdevs;
+        size_t n_hostdevs;
+        int memballoon, rng; /* enum balloon_model, rng_model; -1: none declared or observed */
+        struct watchdog_spec watchdog;
+        int on_poweroff, on_reboot, on_crash; /* enum lifecycle_action; -1: libvirt's default */
+        struct str_list depends_on;           /* domains started before this one, stopped after it */
+        uint64_t page_size;                   /* with memory-backing: hugepages; 0: the host's default */
+        uint32_t declared_pages;              /* validate: hugepages of page_size the manifests reserve (0: none) */
+        struct str_list stop_after;           /* validate, when shut off: the shut-off domains that depend on it */
+};
+
 enum { DISK_F_VOLUME = 1u << 0, DISK_F_CDROM = 1u << 1, DISK_F_BUS = 1u << 2, DISK_F_CACHE = 1u << 3, DISK_F_DISCARD = 1u << 4,
        DISK_F_SHAREABLE = 1u << 5 };
 struct disk_spec {
@@ -378,6 +465,8 @@ struct disk_spec {
          * seed: the domain's cloud-init seed, a pool volume on a cdrom drive. */
         uint32_t boot_order;
         bool seed;
+        /* tune: disk I/O (backends/domain-tuning.c) */
+        struct disk_tuning tuning;
 };
 enum { NIC_F_BRIDGE = 1u << 0, NIC_F_NETWORK = 1u << 1, NIC_F_MODEL = 1u << 2, NIC_F_MAC = 1u << 3 };
 struct nic_spec {
@@ -389,6 +478,9 @@ struct nic_spec {
         unsigned char mac[6];
         /* cloud: the NIC's place in the boot order (<boot order='N'/>, 0: none). */
         uint32_t boot_order;
+        /* tune: a macvtap on a host device (<interface type='direct'>) */
+        char direct[IFNAME_MAX];
+        int direct_mode; /* enum macvtap_mode */
 };
 enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
        DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,
@@ -422,6 +514,32 @@ struct cloud_init_spec {
         char *content[_SEED_MAX];
         char digest[17];
 };
+/* tune: CPU and memory placement, devices, lifecycle (backends/domain-tuning.c) */
+#define DOM_F_CPU_TOPOLOGY (1ull << 40)
+#define DOM_F_VCPU_PINS (1ull << 41)
+#define DOM_F_EMULATOR_PIN (1ull << 42)
+#define DOM_F_IOTHREADS (1ull << 43)
+#define DOM_F_NUMA (1ull << 44)
+#define DOM_F_NUMA_TUNE (1ull << 45)
+#define DOM_F_HOSTDEVS (1ull << 46)
+#define DOM_F_MEMBALLOON (1ull << 47)
+#define DOM_F_RNG (1ull << 48)
+#define DOM_F_WATCHDOG (1ull << 49)
+#define DOM_F_ON_POWEROFF (1ull << 50)
+#define DOM_F_ON_REBOOT (1ull << 51)
+#define DOM_F_ON_CRASH (1ull << 52)
+#define DOM_F_DEPENDS_ON (1ull << 53)
+#define DOM_F_PAGE_SIZE (1ull << 54)
+#define DOM_C_IOTUNE (1ull << 55) /* change item: a disk's I/O limits, set live and in the definition */
+/* tune: disk I/O and direct NICs */
+#define DISK_F_IO (1u << 20)
+#define DISK_F_DETECT_ZEROES (1u << 21)
+#define DISK_F_IOTHREAD (1u << 22)
+#define DISK_F_SERIAL (1u << 23)
+#define DISK_F_READONLY (1u << 24)
+#define DISK_F_IOTUNE (1u << 25)
+#define NIC_F_DIRECT (1u << 4)
+#define NIC_F_DIRECT_MODE (1u << 5)
 /* Graphics a person connects to; the password is read from password_file at
  * apply time, so neither a manifest nor the plan nor show ever holds it. */
 enum graphics_type { GRAPHICS_VNC, GRAPHICS_SPICE, _GRAPHICS_MAX, _GRAPHICS_INVALID = -1 };
@@ -484,6 +602,8 @@ struct domain_spec {
          * to apply what needs a restart (enum restart_policy). */
         struct cloud_init_spec cloud_init;
         int restart;
+        /* tune: CPU and memory placement, devices, lifecycle (backends/domain-tuning.c) */
+        struct domain_tuning tuning;
 };
 
 /* A health check of a real server (backends/ipvs-check.h runs them). A nested
@@ -675,6 +795,7 @@ enum field_type {
         FT_USER,      /* uint32_t, a user (min 0) or group (min 1) by number or name */
         FT_CHILDREN,  /* a mapping of names: resources of the kind in extra (a struct kind_ops), named PARENT/NAME */
         FT_CUSTOM,    /* a scalar parsed by the kind's parse hook */
+        FT_STR_MAP,   /* a mapping of scalar keys to scalar words: a struct str_list of key, value, key, value... */
 };
 enum { STR_WORD = 0, STR_PATH = 1 };
 
@@ -714,6 +835,8 @@ size_t check_items(struct check_ctx *c, uint64_t bit);
 const char *check_item_text(struct check_ctx *c, uint64_t bit, size_t i);
 int check_item_error(struct check_ctx *c, uint64_t bit, size_t i, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* Where item i of that list was written, for errors found after parsing (the resource's place if unknown). */
+struct srcpos check_item_pos(struct check_ctx *c, uint64_t bit, size_t i);
 /* The resources declared before this one (in this file and the ones read before). */
 const struct model *check_declared(struct check_ctx *c);
 /* "ADDRESS[/PREFIX]" for a field of that label, with the parser's own

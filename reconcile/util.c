@@ -217,7 +217,7 @@ void diag_info(const char *fmt, ...) {
 static const char *const state_words[_STATE_MAX] = {
         [STATE_PRESENT] = "present", [STATE_ABSENT] = "absent", [STATE_RUNNING] = "running", [STATE_SHUTOFF] = "shutoff",
 };
-static const char *const net_mode_words[] = { "nat", "route", "isolated", "bridge", "macvtap" };
+static const char *const net_mode_words[] = { "nat", "route", "isolated", "bridge", "macvtap", "hostdev" };
 static const char *const macvtap_words[] = { "bridge", "vepa", "private", "passthrough" };
 static const char *const vol_format_words[] = { "raw", "qcow2" };
 static const char *const prealloc_words[] = { "none", "metadata", "full" };
