@@ -50,6 +50,8 @@ static const struct field disk_fields[] = {
         { "cache", FT_ENUM, DK(cache), 0, 0, DISK_F_CACHE, &disk_cache_table, NULL, NULL },
         { "discard", FT_ENUM, DK(discard), 0, 0, DISK_F_DISCARD, &disk_discard_table, NULL, NULL },
         { "shareable", FT_BOOL, DK(shareable), 0, 0, DISK_F_SHAREABLE, NULL, NULL, NULL },
+        { "path", FT_STR, DK(path), STR_PATH, 0, DISK_F_PATH, NULL, NULL, NULL },
+        { "format", FT_ENUM, DK(format), 0, 0, DISK_F_FORMAT, &vol_format_table, NULL, NULL },
 };
 static const struct sub_table disk_sub = { disk_fields, ELEMENTSOF(disk_fields), sizeof(struct disk_spec),
                                            DK(pos), DK(set),
@@ -102,6 +104,21 @@ static void domain_defaults(struct resource *r) {
         r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
 }
 
+/* A disk is a pool volume, a cdrom's image or a host path; only a path's
+ * format is declared on the disk (a volume's is the volume's, an ISO is raw).
+ * Undeclared, it is probed at plan time (-1 until then), never taken as raw. */
+static int disk_check_source(struct disk_spec *d) {
+        int sources = !!(d->set & DISK_F_VOLUME) + !!(d->set & DISK_F_CDROM) + !!(d->set & DISK_F_PATH);
+        if (sources != 1)
+                return diag_pos(&d->pos, "disk needs exactly one of volume, cdrom and path");
+        if ((d->set & DISK_F_FORMAT) && !(d->set & DISK_F_PATH))
+                return diag_pos(&d->pos, "disk: format goes with path (a volume's format is declared on the volume, "
+                                         "a cdrom's image is raw)");
+        if ((d->set & DISK_F_PATH) && !(d->set & DISK_F_FORMAT))
+                d->format = -1;
+        return 0;
+}
+
 static int domain_check(struct check_ctx *c, struct resource *r) {
         if (!(r->set & DOM_F_MEMORY))
                 return check_error(c, 0, "domain %s needs memory", r->name);
@@ -142,9 +159,9 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
         if (r->domain.secure_boot && !domain_machine_is_q35(r->domain.machine))
                 return check_error(c, DOM_F_SECURE_BOOT, "domain %s: secure-boot needs machine: q35", r->name);
         for (size_t i = 0; i < r->domain.n_disks; i++) {
-                struct disk_spec *d = &r->domain.disks[i];
-                if (!!(d->set & DISK_F_VOLUME) == !!(d->set & DISK_F_CDROM))
-                        return diag_pos(&d->pos, "disk needs exactly one of volume and cdrom");
+                int e = disk_check_source(&r->domain.disks[i]);
+                if (e < 0)
+                        return e;
         }
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 struct nic_spec *nic = &r->domain.nics[i];
@@ -219,6 +236,7 @@ static void domain_free(struct resource *r) {
         for (size_t i = 0; i < r->domain.n_disks; i++) {
                 free(r->domain.disks[i].volume);
                 free(r->domain.disks[i].cdrom);
+                free(r->domain.disks[i].path);
         }
         free(r->domain.disks);
         for (size_t i = 0; i < r->domain.n_nics; i++)
@@ -295,9 +313,10 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
          * the list is left out, which leaves the disks unmanaged rather than detached. */
         bool representable = true;
         for (size_t i = 0; i < d->n_disks; i++)
-                representable = representable && (d->disks[i].cdrom || (d->disks[i].volume && d->disks[i].volume[0] != '/'));
+                representable = representable && (d->disks[i].cdrom || d->disks[i].volume ||
+                                                  (d->disks[i].path && d->disks[i].path[0] == '/'));
         if (!representable)
-                yw_comment(w, 4, "disks: left unmanaged, this domain has file disks outside any pool");
+                yw_comment(w, 4, "disks: left unmanaged, this domain has disks that are neither a volume, a path nor a cdrom");
         else {
                 yw_word(w, "disks");
                 yw_seq(w, false);
@@ -307,8 +326,12 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                 yw_map(w, true);
                 if (k->cdrom)
                         yw_kv_str(w, "cdrom", k->cdrom);
+                else if (k->path)
+                        yw_kv_str(w, "path", k->path);
                 else
                         yw_kv_str(w, "volume", k->volume);
+                if (k->path && k->format >= 0)
+                        yw_kv_word(w, "format", enum_to_string(&vol_format_table, k->format));
                 if (k->bus >= 0)
                         yw_kv_word(w, "bus", enum_to_string(&disk_bus_table, k->bus));
                 if (k->cache > 0)

@@ -87,6 +87,7 @@
         X(virStoragePoolSetAutostart)              \
         X(virStoragePoolUndefine)                  \
         X(virStorageVolCreateXML)                  \
+        X(virStorageVolCreateXMLFrom)              \
         X(virStorageVolDelete)                     \
         X(virStorageVolFree)                       \
         X(virStorageVolGetInfo)                    \
@@ -94,7 +95,14 @@
         X(virStorageVolGetPath)                    \
         X(virStorageVolGetXMLDesc)                 \
         X(virStorageVolLookupByName)               \
-        X(virStorageVolResize)
+        X(virStorageVolLookupByPath)               \
+        X(virStorageVolResize)                     \
+        X(virStorageVolUpload)                     \
+        X(virStreamAbort)                          \
+        X(virStreamFinish)                         \
+        X(virStreamFree)                           \
+        X(virStreamNew)                            \
+        X(virStreamSend)
 
 /* xmlFree is a variable (a pointer to the allocator's free), not a function:
  * its address is resolved all the same, and (*dl_xmlFree)(p) calls it. */
@@ -214,6 +222,7 @@ bool libvirt_dl_loaded(void);
 #define virStoragePoolSetAutostart (*dl_virStoragePoolSetAutostart)
 #define virStoragePoolUndefine (*dl_virStoragePoolUndefine)
 #define virStorageVolCreateXML (*dl_virStorageVolCreateXML)
+#define virStorageVolCreateXMLFrom (*dl_virStorageVolCreateXMLFrom)
 #define virStorageVolDelete (*dl_virStorageVolDelete)
 #define virStorageVolFree (*dl_virStorageVolFree)
 #define virStorageVolGetInfo (*dl_virStorageVolGetInfo)
@@ -221,7 +230,14 @@ bool libvirt_dl_loaded(void);
 #define virStorageVolGetPath (*dl_virStorageVolGetPath)
 #define virStorageVolGetXMLDesc (*dl_virStorageVolGetXMLDesc)
 #define virStorageVolLookupByName (*dl_virStorageVolLookupByName)
+#define virStorageVolLookupByPath (*dl_virStorageVolLookupByPath)
 #define virStorageVolResize (*dl_virStorageVolResize)
+#define virStorageVolUpload (*dl_virStorageVolUpload)
+#define virStreamAbort (*dl_virStreamAbort)
+#define virStreamFinish (*dl_virStreamFinish)
+#define virStreamFree (*dl_virStreamFree)
+#define virStreamNew (*dl_virStreamNew)
+#define virStreamSend (*dl_virStreamSend)
 #define xmlAddChild (*dl_xmlAddChild)
 #define xmlBufferContent (*dl_xmlBufferContent)
 #define xmlBufferCreate (*dl_xmlBufferCreate)
