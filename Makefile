@@ -65,6 +65,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(COR
 
 # test-libvirt calls libvirt itself (a test:///default connection of its own).
 $(BUILD)/tests/test-libvirt: LDLIBS += $(LIBVIRT_LIBS)
+$(BUILD)/tests/test-disks: LDLIBS += $(LIBVIRT_LIBS)
 
 # Tests that take the real link backend instead of the fake: they call the
 # backends' pure functions (diff) and never open a socket.
