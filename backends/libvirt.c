@@ -541,6 +541,8 @@ int lv_domain_admit(void *state, const struct resource *w) {
                 struct stat st;
                 if (d->cdrom && stat(d->cdrom, &st) < 0 && errno == ENOENT)
                         return diag_pos(&d->pos, "domain %s: cdrom image %s does not exist", w->name, d->cdrom);
+                if (d->path && stat(d->path, &st) < 0 && errno == ENOENT)
+                        return diag_pos(&d->pos, "domain %s: disk path %s does not exist", w->name, d->path);
         }
         return 0;
 }
@@ -762,14 +764,22 @@ static const struct disk_spec *disk_probed(struct lv_state *s, const struct disk
         return buf;
 }
 
-/* w with its path disks probed (disk_probe) in copy; the caller frees copy->domain.disks. */
-static int disks_probe(struct lv_state *s, const struct resource *w, struct resource *copy) {
+/* w with its path disks probed (disk_probe) in copy; the caller frees
+ * copy->domain.disks. Without a connection (a plan against a snapshot) an
+ * undeclared format is taken as the live disk's of that path: nothing to ask. */
+static int disks_probe(struct lv_state *s, const struct resource *w, const struct resource *live,
+                       struct resource *copy) {
         *copy = *w;
         copy->domain.disks = xcalloc(w->domain.n_disks + 1, sizeof(struct disk_spec));
         int r = 0;
-        for (size_t i = 0; i < w->domain.n_disks; i++)
-                if (disk_probe(s, &w->domain.disks[i], &copy->domain.disks[i]) < 0)
+        for (size_t i = 0; i < w->domain.n_disks; i++) {
+                struct disk_spec *d = &copy->domain.disks[i];
+                if (disk_probe(s, &w->domain.disks[i], d) < 0)
                         r = -EINVAL;
+                for (size_t j = 0; !s && live && d->path && d->format < 0 && j < live->domain.n_disks; j++)
+                        if (!str_differs(live->domain.disks[j].path, d->path))
+                                d->format = live->domain.disks[j].format, d->block = live->domain.disks[j].block;
+        }
         return r;
 }
 
@@ -1285,7 +1295,7 @@ int lv_volume_diff(void *state, const struct resource *want, const struct resour
 int lv_domain_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
         struct resource probed;
-        int r = disks_probe(state, want, &probed);
+        int r = disks_probe(state, want, live, &probed);
         if (r >= 0)
                 r = diff_domain(&probed, live, owned, a, p);
         free(probed.domain.disks);
@@ -1818,7 +1828,7 @@ static int read_password(const struct resource *w, char **out) {
 static int domain_create(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
         __attribute__((cleanup(disks_probed_done))) struct resource probed = { 0 };
-        if (disks_probe(s, w, &probed) < 0)
+        if (disks_probe(s, w, NULL, &probed) < 0)
                 return -EINVAL;
         w = &probed;
         size_t n = w->domain.n_nics;

@@ -394,6 +394,51 @@ static void test_path_disk_probed_and_kept(void **state) {
         virDomainFree(d);
 }
 
+/* One action of plan, diffed as run_plan does without a connection. */
+static struct action *snapshot_diff(struct plan *plan, const struct resource *w, const struct resource *live) {
+        struct action *a = array_push(&plan->actions, &plan->n_actions, sizeof(*a));
+        a->op = OP_UPDATE;
+        a->kind = w->kind;
+        a->name = xstrdup(w->name);
+        a->key = xstrdup(w->name);
+        a->want = w;
+        a->live = live;
+        a->backend = backend_for_kind(w->kind);
+        assert_int_equal(kind_ops(w->kind)->diff(NULL, w, live, NULL, a, plan), 0);
+        return a;
+}
+
+/* Without a connection (a plan against a snapshot) a path disk's undeclared
+ * format is the live disk's: no change is made up; a declared one is compared. */
+static void test_snapshot_diff_takes_live_format(void **state) {
+        (void) state;
+        want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n      - { path: /srv/a.qcow2 }\n");
+        const struct resource *w = model_find(&set.model, KIND_DOMAIN, "p1");
+        struct resource *live = resource_new(KIND_DOMAIN, "p1");
+        assert_int_equal(domain_parse_xml("<domain type='kvm'><name>p1</name><memory unit='KiB'>65536</memory>"
+                                          "<vcpu>1</vcpu><os><type>hvm</type></os><features><acpi/><apic/></features>"
+                                          "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                                          "<source file='/srv/a.qcow2'/><target dev='vda' bus='virtio'/></disk>"
+                                          "<serial type='pty'/><channel type='unix'><target type='virtio' "
+                                          "name='org.qemu.guest_agent.0'/></channel></devices></domain>",
+                                          live),
+                         0);
+        live->state = STATE_SHUTOFF;
+        struct plan plan = { 0 };
+        struct action *a = snapshot_diff(&plan, w, live);
+        for (size_t i = 0; i < a->n_changes; i++)
+                assert_null(strstr(a->changes[i].name, "disk"));
+        want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n      - { path: /srv/a.qcow2, format: raw }\n");
+        w = model_find(&set.model, KIND_DOMAIN, "p1");
+        a = snapshot_diff(&plan, w, live);
+        bool edit = false;
+        for (size_t i = 0; i < a->n_changes; i++)
+                edit = edit || strcmp(a->changes[i].name, "disk /srv/a.qcow2") == 0;
+        assert_true(edit);
+        plan_done(&plan);
+        resource_free(live);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -405,6 +450,7 @@ int main(void) {
                 T(test_manifest_errors),
                 T(test_clone_in_sync_and_origin_kept),
                 T(test_path_disk_probed_and_kept),
+                T(test_snapshot_diff_takes_live_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
