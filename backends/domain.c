@@ -192,6 +192,11 @@ static int domain_validate_volumes(struct resource *r, struct model *declared) {
         return ret;
 }
 
+/* What a disk writes: its volume or its host path (a cdrom is read-only). */
+static const char *disk_written(const struct disk_spec *d) {
+        return d->volume ? d->volume : d->path;
+}
+
 /* Two guests writing one volume corrupt it unless both know (a cluster file
  * system): QEMU locks the image, and the second start fails. Each disk of r
  * is checked against the disks of the domains before it. */
@@ -200,18 +205,20 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
                 return 0;
         for (size_t j = 0; j < r->domain.n_disks; j++) {
                 const struct disk_spec *d = &r->domain.disks[j];
-                for (size_t i = 0; d->volume && i < declared->n && declared->v[i] != r; i++) {
+                const char *written = disk_written(d);
+                for (size_t i = 0; written && i < declared->n && declared->v[i] != r; i++) {
                         const struct resource *o = declared->v[i];
                         if (o->kind != KIND_DOMAIN || o->state == STATE_ABSENT)
                                 continue;
                         for (size_t k = 0; k < o->domain.n_disks; k++) {
                                 const struct disk_spec *e = &o->domain.disks[k];
-                                if (!e->volume || strcmp(e->volume, d->volume) != 0 || (d->shareable && e->shareable))
+                                if (!disk_written(e) || strcmp(disk_written(e), written) != 0 || (d->shareable && e->shareable))
                                         continue;
                                 return diag_pos(&d->pos,
-                                                "domain %s: volume %s is also a disk of domain %s at %s:%u:%u; a volume "
+                                                "domain %s: %s %s is also a disk of domain %s at %s:%u:%u; a %s "
                                                 "two domains write needs shareable: true on both disks",
-                                                r->name, d->volume, o->name, e->pos.file, e->pos.line, e->pos.col);
+                                                r->name, d->volume ? "volume" : "path", written, o->name, e->pos.file,
+                                                e->pos.line, e->pos.col, d->volume ? "volume" : "path");
                         }
                 }
         }

@@ -309,6 +309,12 @@ static void test_manifest_errors(void **state) {
                 snprintf(yaml, sizeof(yaml), "%s      %s\n", pool, cases[i].vol);
                 expect_manifest_error(yaml, cases[i].msg);
         }
+        expect_manifest_error("version: 1\ndomains:\n  a:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x }\n"
+                              "  b:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x }\n",
+                              "domain b: path /dev/vg0/x is also a disk of domain a at m.yaml:6:9; a path two domains "
+                              "write needs shareable: true on both disks");
+        want("version: 1\ndomains:\n  a:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x, shareable: true }\n"
+             "  b:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x, shareable: true }\n");
         snprintf(yaml, sizeof(yaml), "%s      o: { backing: images/gone }\n      gone: { state: absent }\n", pool);
         expect_manifest_error(yaml, "volume images/o is made from images/gone, which is declared absent");
         /* An upper-case digest is the same digest. */
