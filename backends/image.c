@@ -26,7 +26,7 @@ static uint32_t ror(uint32_t x, unsigned n) {
 }
 
 static void sha256_block(struct sha256 *c, const unsigned char *p) {
-        uint32_t w[64], s[8];
+        uint32_t w[64];
         for (int i = 0; i < 16; i++)
                 w[i] = (uint32_t) p[4 * i] << 24 | (uint32_t) p[4 * i + 1] << 16 | (uint32_t) p[4 * i + 2] << 8 | p[4 * i + 3];
         for (int i = 16; i < 64; i++) {
@@ -34,17 +34,15 @@ static void sha256_block(struct sha256 *c, const unsigned char *p) {
                 uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
                 w[i] = w[i - 16] + s0 + w[i - 7] + s1;
         }
-        memcpy(s, c->h, sizeof(s));
+        uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
         for (int i = 0; i < 64; i++) {
-                uint32_t t1 = s[7] + (ror(s[4], 6) ^ ror(s[4], 11) ^ ror(s[4], 25)) + ((s[4] & s[5]) ^ (~s[4] & s[6])) +
-                              sha256_k[i] + w[i];
-                uint32_t t2 = (ror(s[0], 2) ^ ror(s[0], 13) ^ ror(s[0], 22)) + ((s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]));
-                memmove(s + 1, s, 7 * sizeof(uint32_t));
-                s[4] += t1;
-                s[0] = t1 + t2;
+                uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+                uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
+                h = g, g = f, f = e, e = d + t1;
+                d = cc, cc = b, b = a, a = t1 + t2;
         }
-        for (int i = 0; i < 8; i++)
-                c->h[i] += s[i];
+        c->h[0] += a, c->h[1] += b, c->h[2] += cc, c->h[3] += d;
+        c->h[4] += e, c->h[5] += f, c->h[6] += g, c->h[7] += h;
 }
 
 void sha256_init(struct sha256 *c) {
@@ -59,6 +57,11 @@ void sha256_update(struct sha256 *c, const void *data, size_t n) {
         const unsigned char *p = data;
         c->length += n;
         while (n) {
+                if (c->used == 0 && n >= 64) {
+                        sha256_block(c, p);
+                        p += 64, n -= 64;
+                        continue;
+                }
                 size_t take = 64 - c->used < n ? 64 - c->used : n;
                 memcpy(c->block + c->used, p, take);
                 c->used += take, p += take, n -= take;
@@ -86,7 +89,7 @@ int image_sha256(const char *path, char out[65]) {
                 return -errno;
         struct sha256 c;
         sha256_init(&c);
-        unsigned char buf[16384];
+        unsigned char buf[65536];
         ssize_t n;
         while ((n = read(fd, buf, sizeof(buf))) > 0)
                 sha256_update(&c, buf, (size_t) n);
