@@ -348,6 +348,37 @@ static void test_clone_in_sync_and_origin_kept(void **state) {
         plan_fails("volume images/copy: clone-of images/base -> images/other would replace its data: refused");
 }
 
+/* An overlay through the test driver: its backing read back from the
+ * volume's XML, in sync after one apply; its base refuses delete, naming it. */
+static void test_overlay_holds_base(void **state) {
+        (void) state;
+        const char *pool = "version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n";
+        char yaml[1024];
+        snprintf(yaml, sizeof(yaml), "%s      base: { capacity: 1G, format: qcow2 }\n"
+                 "      web1: { backing: images/base, capacity: 2G }\n", pool);
+        want(yaml);
+        assert_int_equal(pass(0), 3);
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
+        virStorageVolPtr v = virStorageVolLookupByName(p, "web1");
+        assert_non_null(v);
+        char *xml = virStorageVolGetXMLDesc(v, 0);
+        struct xr *x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/volume/backingStore[path='/images/base'][format/@type='qcow2']"), 1);
+        assert_int_equal(xr_count(x, "/volume[capacity='2147483648']/target/format[@type='qcow2']"), 1);
+        xr_free(x);
+        free(xml);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+        assert_int_equal(pass(0), 0);
+        snprintf(yaml, sizeof(yaml), "%s      base: { state: absent }\n", pool);
+        want(yaml);
+        plan_fails("volume images/base: it is the backing volume of the qcow2 overlay(s) images/web1; not deleting it");
+        snprintf(yaml, sizeof(yaml), "%s      base: { capacity: 1G, format: qcow2 }\n      other: { capacity: 1G, format: qcow2 }\n"
+                 "      web1: { backing: images/other }\n", pool);
+        want(yaml);
+        plan_fails("volume images/web1: backing images/base -> images/other would replace its data: refused");
+}
+
 /* Path disks through the test driver: the format probed from the file, the
  * disks untouched by a change of vCPUs and of a NIC model. */
 static void test_path_disk_probed_and_kept(void **state) {
@@ -455,6 +486,7 @@ int main(void) {
                 T(test_xml_volume_origins),
                 T(test_manifest_errors),
                 T(test_clone_in_sync_and_origin_kept),
+                T(test_overlay_holds_base),
                 T(test_path_disk_probed_and_kept),
                 T(test_snapshot_diff_takes_live_format),
         };
