@@ -1496,6 +1496,24 @@ static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virS
         return vol;
 }
 
+/* A volume still to be uploaded needs its image here, readable (reconcile
+ * reads and sends it): found by the plan, not half-way through an apply. Its
+ * digest is checked when it is read, at apply. */
+int lv_volume_admit(void *state, const struct resource *w) {
+        struct lv_state *s = state;
+        if (!(w->set & VOL_F_SOURCE) || w->state == STATE_ABSENT)
+                return 0;
+        virStorageVolPtr vol = volume_lookup(s, w->name, NULL);
+        if (vol) {
+                virStorageVolFree(vol);
+                return 0;
+        }
+        if (access(w->volume.source, R_OK) < 0)
+                return diag_pos(resource_key_pos(w, VOL_F_SOURCE), "volume %s: source %s: %s", w->name, w->volume.source,
+                                strerror(errno));
+        return 0;
+}
+
 /* A volume already in the pool under its declared name, such as a file a
  * re-created pool found in its directory: taken as the declared one when its
  * format is the declared one and it is no larger (a smaller one is grown, as

@@ -97,6 +97,19 @@ static int volume_validate(struct resource *r, struct model *declared, unsigned 
         return volume_validate_origin(r, declared);
 }
 
+/* A create says what the volume is made from: the plan names the base, the
+ * copied volume or the file and whether its digest is checked first. */
+static void volume_describe(const struct resource *w, struct action *a) {
+        if (w->set & VOL_F_BACKING)
+                action_add_set(a, VOL_F_BACKING, "backing", value_text(w->volume.backing));
+        if (w->set & VOL_F_CLONE_OF)
+                action_add_set(a, VOL_F_CLONE_OF, "clone-of", value_text(w->volume.clone_of));
+        if (w->set & VOL_F_SOURCE)
+                action_add_set(a, VOL_F_SOURCE, "source", value_text(w->volume.source));
+        if (w->set & VOL_F_SHA256)
+                action_add_set(a, VOL_F_SHA256, "sha256", value_text(w->volume.sha256));
+}
+
 static void volume_free(struct resource *r) {
         free(r->volume.path);
         free(r->volume.backing);
@@ -117,6 +130,7 @@ const struct kind_ops volume_kind = {
         .section = "volumes",
         .backend = &libvirt_backend, .diff = lv_volume_diff, .apply = lv_volume_apply,
         .deps = lv_volume_deps,
+        .admit = lv_volume_admit,
         /* Never pruned on its own: a volume goes with its pool, or when declared absent. */
         .flags = KF_CHILD | KF_NEVER_PRUNED,
         .show_rank = 12,
@@ -128,6 +142,7 @@ const struct kind_ops volume_kind = {
         .check = volume_check,
         .validate = volume_validate,
         .validate_phases = 1u << 4,
+        .describe = volume_describe,
         .free = volume_free,
         .refuses_delete = volume_refuses_delete,
 };

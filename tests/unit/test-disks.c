@@ -379,6 +379,23 @@ static void test_overlay_holds_base(void **state) {
         plan_fails("volume images/web1: backing images/base -> images/other would replace its data: refused");
 }
 
+/* A volume still to upload needs its image at plan time; one that exists
+ * does not (the image may be gone since it was uploaded). */
+static void test_source_checked_at_plan_only_before_upload(void **state) {
+        (void) state;
+        const char *pool = "version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n";
+        char yaml[1024];
+        snprintf(yaml, sizeof(yaml), "%s      up: { source: %s/gone.qcow2 }\n", pool, dir);
+        want(yaml);
+        plan_fails("m.yaml:7:21: error: volume images/up: source ");
+        snprintf(yaml, sizeof(yaml), "%s      up: { capacity: 1G }\n", pool);
+        want(yaml);
+        pass(0);
+        snprintf(yaml, sizeof(yaml), "%s      up: { source: %s/gone.qcow2 }\n", pool, dir);
+        want(yaml);
+        assert_int_equal(pass(0), 0);
+}
+
 /* Path disks through the test driver: the format probed from the file, the
  * disks untouched by a change of vCPUs and of a NIC model. */
 static void test_path_disk_probed_and_kept(void **state) {
@@ -487,6 +504,7 @@ int main(void) {
                 T(test_manifest_errors),
                 T(test_clone_in_sync_and_origin_kept),
                 T(test_overlay_holds_base),
+                T(test_source_checked_at_plan_only_before_upload),
                 T(test_path_disk_probed_and_kept),
                 T(test_snapshot_diff_takes_live_format),
         };
