@@ -1,10 +1,11 @@
 #!/bin/bash
 # Disks from what the host has and volumes from cloud images, against a
 # private libvirtd (tests/libvirt/libvirtd.sh): a qcow2 overlay on a base
-# volume, a clone, an image uploaded once with its sha256 checked (a wrong one
-# uploads nothing), a base with an overlay on it refused at plan time, a
-# changed backing refused; path: disks on a raw file, a qcow2 file (probed as
-# qcow2) and a loop block device; a running guest whose vcpus and NIC model
+# volume, a clone (grown to a declared capacity), an image uploaded once with
+# its sha256 checked and its format the image's (a wrong one of either
+# uploads nothing), the overlay grown with its base untouched, a base with an
+# overlay on it refused at plan time, a changed origin refused; path: disks on
+# a raw file, a qcow2 file (probed as qcow2) and a loop block device; a running guest whose vcpus and NIC model
 # change keeps its path disk as it was. qemu-img, virsh and losetup are the
 # witnesses.
 . "$(dirname "$0")/lib.sh"
@@ -41,9 +42,15 @@ test_overlay_clone_upload() {
         rl apply; expect_rc 1 "wrong sha256"
         expect_out "volume images/base: source $TMP/cloud.qcow2 has sha256 $sum, not the declared $bad: not uploaded"
         [ -e "$IMAGES/base" ] && fail "a volume was made for an image whose sha256 is wrong"
+        # A declared format must be the image's: a qcow2 file is never uploaded as raw.
+        manifest "$(cloud_pool "      base: { source: $TMP/cloud.qcow2, format: raw }")"
+        rl apply; expect_rc 1 "format raw for a qcow2 image"
+        expect_out "volume images/base: source $TMP/cloud.qcow2 is a qcow2 image, declared format raw: not uploaded"
+        [ -e "$IMAGES/base" ] && fail "a volume was made for an image of another format"
         manifest "$(cloud_pool "      base: { source: $TMP/cloud.qcow2, sha256: $sum }
       web1-root: { backing: images/base, capacity: 16M }
-      copy: { clone-of: images/base }")"
+      copy: { clone-of: images/base }
+      big: { clone-of: images/base, capacity: 12M }")"
         rl plan; expect_rc 0
         expect_out '^\+ volume images/web1-root'
         rl apply; expect_rc 0
@@ -60,11 +67,22 @@ test_overlay_clone_upload() {
         printf '%s\n' "$info" | jq -e '.format == "qcow2" and (has("backing-filename") | not)' >/dev/null ||
                 fail "the clone is not a standalone qcow2: $info"
         qemu-img compare -q -U "$IMAGES/base" "$IMAGES/copy" || fail "the clone's content differs from the base's"
+        [ "$(img_info "$IMAGES/big" | jq '.["virtual-size"]')" = 12582912 ] || fail "the clone was not grown to 12M"
         rl plan --exit-code; expect_rc 0 "second plan empty"
         expect_no_out '^[-+~!=]'
         rl apply; expect_rc 0
         # The base is never written: the overlay and the clone leave its bytes.
         [ "$(sha256sum "$IMAGES/base" | cut -d' ' -f1)" = "$sum" ] || fail "the base volume was written"
+        # The overlay grows as any volume does; its base stays as it was.
+        manifest "$(cloud_pool "      base: { source: $TMP/cloud.qcow2, sha256: $sum }
+      web1-root: { backing: images/base, capacity: 32M }
+      copy: { clone-of: images/base }
+      big: { clone-of: images/base, capacity: 12M }")"
+        rl apply; expect_rc 0
+        expect_out '^~ volume images/web1-root +capacity 16M -> 32M$'
+        [ "$(img_info "$IMAGES/web1-root" | jq '.["virtual-size"]')" = 33554432 ] || fail "the overlay did not grow to 32M"
+        [ "$(sha256sum "$IMAGES/base" | cut -d' ' -f1)" = "$sum" ] || fail "growing the overlay wrote the base"
+        rl plan --exit-code; expect_rc 0
         # A base with an overlay on it is not deleted: the plan names the overlay
         # (the overlay and the clone left the manifests; volumes stay when they do).
         manifest "$(cloud_pool "      base: { source: $TMP/cloud.qcow2, sha256: $sum, state: absent }")"
@@ -78,12 +96,12 @@ test_overlay_clone_upload() {
         expect_out 'error: volume images/web1-root is made from images/base, which is declared absent'
         # What a volume was made from is its data: another one is refused.
         manifest "$(cloud_pool "      base: { source: $TMP/cloud.qcow2, sha256: $sum }
-      web1-root: { backing: images/copy, capacity: 16M }
+      web1-root: { backing: images/copy, capacity: 32M }
       copy: { clone-of: images/base }")"
         rl plan; expect_rc 1
         expect_out 'volume images/web1-root: backing images/base -> images/copy would replace its data: refused'
         manifest "$(cloud_pool "      base: { source: $TMP/cloud.qcow2, sha256: $sum }
-      web1-root: { backing: images/base, capacity: 16M }
+      web1-root: { backing: images/base, capacity: 32M }
       copy: { clone-of: images/web1-root }")"
         rl plan; expect_rc 1
         expect_out 'volume images/copy: clone-of images/base -> images/web1-root would replace its data: refused'
