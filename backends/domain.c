@@ -187,7 +187,9 @@ static int domain_validate_volumes(struct resource *r, struct model *declared) {
                 else if (v->state == STATE_ABSENT)
                         ret = diag_pos(&d->pos, "domain %s: volume %s is declared absent", r->name, d->volume);
                 else
-                        d->format = v->set & VOL_F_FORMAT ? v->volume.format : VOL_RAW;
+                        /* A clone or an upload has its origin's format: read from libvirt at plan time. */
+                        d->format = v->set & VOL_F_FORMAT ? v->volume.format
+                                    : v->set & (VOL_F_CLONE_OF | VOL_F_SOURCE) ? -1 : VOL_RAW;
         }
         return ret;
 }

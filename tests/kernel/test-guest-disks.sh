@@ -187,26 +187,40 @@ domains:
         losetup -d "$loop"
 }
 
-# A running guest (booted from the harness's kernel) keeps its path disk
-# through a live vcpus change and a NIC model change.
+# A running guest (booted from the harness's kernel) with a path disk and a
+# disk on an overlay of an uploaded image keeps both through a live vcpus
+# change and a NIC model change.
 test_running_guest_keeps_path_disk() {
         qemu-img create -q -f qcow2 "$TMP/extra.qcow2" 8M || { fail "qemu-img create"; return; }
+        qemu-img create -q -f qcow2 "$TMP/cloud.qcow2" 8M || { fail "qemu-img create"; return; }
         lv_up || return
-        manifest "$(DISKS="      - { path: $TMP/extra.qcow2 }" guest "    max-vcpus: 2")"
+        # Volumes added to the guest's pool from a file of their own.
+        manifest "version: 1
+pools:
+  images:
+    volumes:
+      g1-base: { source: $TMP/cloud.qcow2 }
+      g1-over: { backing: images/g1-base }" volumes
+        local disks="      - { path: $TMP/extra.qcow2 }
+      - { volume: images/g1-over }"
+        manifest "$(DISKS=$disks guest "    max-vcpus: 2")"
         rl apply; expect_rc 0
         wait_booted || { lv_down; return; }
         local before; before=$(v domblklist g1 --details)
         printf '%s\n' "$before" | grep -q "file *disk *vdb *$TMP/extra.qcow2" || fail "no vdb on extra.qcow2: $before"
-        local live; live=$(v dumpxml g1 | tr -d '\n' | grep -o "<disk type='file'.*extra.qcow2.*</disk>" | sed 's|</disk>.*|</disk>|')
-        manifest "$(DISKS="      - { path: $TMP/extra.qcow2 }" NIC1="network: lan1, model: e1000" guest "    max-vcpus: 2
+        printf '%s\n' "$before" | grep -q "volume *disk *vdc *g1-over" || fail "no vdc on the overlay: $before"
+        v dumpxml g1 | tr -d '\n' | sed 's/>[[:space:]]*</></g' | grep -q "<driver name='qemu' type='qcow2'/><source pool='images' volume='g1-over'" ||
+                fail "the overlay disk is not qcow2 in the running guest"
+        local live; live=$(v dumpxml g1 | tr -d '\n' | sed 's/>[[:space:]]*</></g' | grep -o "<disk .*</disk>")
+        manifest "$(DISKS=$disks NIC1="network: lan1, model: e1000" guest "    max-vcpus: 2
     vcpus: 2")"
         rl apply; expect_rc 0
         expect_no_out 'disk'
         [ "$(v domstate g1)" = running ] || fail "g1 is not running after the change"
         [ "$(v vcpucount g1 --live --active)" = 2 ] || fail "the running guest has not 2 vcpus"
         [ "$(v domblklist g1 --details)" = "$before" ] || fail "the disks changed: $(v domblklist g1 --details)"
-        local after; after=$(v dumpxml g1 | tr -d '\n' | grep -o "<disk type='file'.*extra.qcow2.*</disk>" | sed 's|</disk>.*|</disk>|')
-        [ "$after" = "$live" ] || fail "the running guest's disk changed"
+        local after; after=$(v dumpxml g1 | tr -d '\n' | sed 's/>[[:space:]]*</></g' | grep -o "<disk .*</disk>")
+        [ "$after" = "$live" ] || fail "the running guest's disks changed"
         lv_down
 }
 
@@ -220,5 +234,5 @@ t "guest disks: a qcow2 overlay, a clone, an upload with its sha256; a held base
         test_overlay_clone_upload "$lv_why"
 t "guest disks: path disks on a raw file, a qcow2 file probed as qcow2 and a loop device; other changes leave them" \
         test_path_disks "$lv_why"
-t "guest disks: a running guest keeps its path disk through a vcpus and a NIC model change" \
+t "guest disks: a running guest keeps its path disk and its overlay disk through a vcpus and a NIC model change" \
         test_running_guest_keeps_path_disk "$lv_why"

@@ -348,6 +348,26 @@ static void test_clone_in_sync_and_origin_kept(void **state) {
         plan_fails("volume images/copy: clone-of images/base -> images/other would replace its data: refused");
 }
 
+/* A disk on a clone of a qcow2 volume, its format not declared, is qcow2:
+ * the clone's format is read from libvirt, never taken as raw. */
+static void test_disk_on_clone_takes_its_format(void **state) {
+        (void) state;
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      base: { capacity: 1G, format: qcow2 }\n      copy: { clone-of: images/base }\n"
+             "domains:\n  c1:\n    memory: 64M\n    state: shutoff\n    disks:\n      - { volume: images/copy }\n");
+        assert_int_equal(model_find(&set.model, KIND_DOMAIN, "c1")->domain.disks[0].format, -1);
+        pass(0);
+        virDomainPtr d = virDomainLookupByName(keeper, "c1");
+        assert_non_null(d);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        struct xr *x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/disk[source/@volume='copy'][driver/@type='qcow2']"), 1);
+        xr_free(x);
+        free(xml);
+        virDomainFree(d);
+        assert_int_equal(pass(0), 0);
+}
+
 /* An overlay through the test driver: its backing read back from the
  * volume's XML, in sync after one apply; its base refuses delete, naming it. */
 static void test_overlay_holds_base(void **state) {
@@ -504,6 +524,7 @@ int main(void) {
                 T(test_manifest_errors),
                 T(test_clone_in_sync_and_origin_kept),
                 T(test_overlay_holds_base),
+                T(test_disk_on_clone_takes_its_format),
                 T(test_source_checked_at_plan_only_before_upload),
                 T(test_path_disk_probed_and_kept),
                 T(test_snapshot_diff_takes_live_format),
