@@ -189,7 +189,7 @@ domains:
 
 # A running guest (booted from the harness's kernel) with a path disk and a
 # disk on an overlay of an uploaded image keeps both through a live vcpus
-# change and a NIC model change.
+# change and a NIC model change, and takes a new path disk live.
 test_running_guest_keeps_path_disk() {
         qemu-img create -q -f qcow2 "$TMP/extra.qcow2" 8M || { fail "qemu-img create"; return; }
         qemu-img create -q -f qcow2 "$TMP/cloud.qcow2" 8M || { fail "qemu-img create"; return; }
@@ -221,6 +221,17 @@ pools:
         [ "$(v domblklist g1 --details)" = "$before" ] || fail "the disks changed: $(v domblklist g1 --details)"
         local after; after=$(v dumpxml g1 | tr -d '\n' | sed 's/>[[:space:]]*</></g' | grep -o "<disk .*</disk>")
         [ "$after" = "$live" ] || fail "the running guest's disks changed"
+        # A new path disk goes into the running guest (live and defined); the others stay.
+        truncate -s 4M "$TMP/more.img"
+        manifest "$(DISKS="$disks
+      - { path: $TMP/more.img }" NIC1="network: lan1, model: e1000" guest "    max-vcpus: 2
+    vcpus: 2")"
+        rl apply; expect_rc 0
+        expect_out "^~ domain g1 +\\+disk $TMP/more.img$"
+        v domblklist g1 --details | grep -q "file *disk *vdd *$TMP/more.img" || fail "more.img is not vdd in the running guest"
+        v dumpxml --inactive g1 | grep -q "<source file='$TMP/more.img'" || fail "more.img is not in the definition"
+        [ "$(v domblklist g1 --details | grep -v more.img)" = "$before" ] || fail "attaching a disk changed the others"
+        rl plan --exit-code; expect_rc 0
         lv_down
 }
 
@@ -234,5 +245,5 @@ t "guest disks: a qcow2 overlay, a clone, an upload with its sha256; a held base
         test_overlay_clone_upload "$lv_why"
 t "guest disks: path disks on a raw file, a qcow2 file probed as qcow2 and a loop device; other changes leave them" \
         test_path_disks "$lv_why"
-t "guest disks: a running guest keeps its path disk and its overlay disk through a vcpus and a NIC model change" \
+t "guest disks: a running guest keeps its path and overlay disks through a vcpus and a NIC model change, takes a new path disk live" \
         test_running_guest_keeps_path_disk "$lv_why"
