@@ -1516,18 +1516,44 @@ static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virS
         return vol;
 }
 
+/* An overlay or a clone to make: its origin, when it exists already, has a
+ * format reconcile knows and no more capacity than the one declared. */
+static int volume_admit_derived(struct lv_state *s, const struct resource *w) {
+        bool overlay = w->set & VOL_F_BACKING;
+        const char *ref = overlay ? w->volume.backing : w->volume.clone_of;
+        virStorageVolPtr base = volume_lookup(s, ref, NULL);
+        if (!base)
+                return 0; /* made in this run, before it */
+        virStorageVolInfo info;
+        int format = volume_format_of(base), r = 0;
+        if (virStorageVolGetInfo(base, &info) < 0)
+                r = lv_fail("volume", w->name, "reading the volume it is made from");
+        else if (format < 0)
+                r = diag_pos(resource_key_pos(w, overlay ? VOL_F_BACKING : VOL_F_CLONE_OF),
+                             "volume %s: %s has a format reconcile does not know (raw or qcow2)", w->name, ref);
+        else if ((w->set & VOL_F_CAPACITY) && w->volume.capacity < info.capacity) {
+                char f[32], t[32];
+                r = diag_pos(resource_key_pos(w, VOL_F_CAPACITY), "volume %s: capacity %s is below the %s of %s, which it is made from",
+                             w->name, size_text(w->volume.capacity, t, sizeof(t)), size_text(info.capacity, f, sizeof(f)), ref);
+        }
+        virStorageVolFree(base);
+        return r;
+}
+
 /* A volume still to be uploaded needs its image here, readable (reconcile
  * reads and sends it): found by the plan, not half-way through an apply. Its
  * digest is checked when it is read, at apply. */
 int lv_volume_admit(void *state, const struct resource *w) {
         struct lv_state *s = state;
-        if (!(w->set & VOL_F_SOURCE) || w->state == STATE_ABSENT)
+        if (!(w->set & (VOL_F_SOURCE | VOL_F_BACKING | VOL_F_CLONE_OF)) || w->state == STATE_ABSENT)
                 return 0;
         virStorageVolPtr vol = volume_lookup(s, w->name, NULL);
         if (vol) {
                 virStorageVolFree(vol);
                 return 0;
         }
+        if (!(w->set & VOL_F_SOURCE))
+                return volume_admit_derived(s, w);
         if (access(w->volume.source, R_OK) < 0)
                 return diag_pos(resource_key_pos(w, VOL_F_SOURCE), "volume %s: source %s: %s", w->name, w->volume.source,
                                 strerror(errno));

@@ -390,6 +390,11 @@ static void test_overlay_holds_base(void **state) {
         virStorageVolFree(v);
         virStoragePoolFree(p);
         assert_int_equal(pass(0), 0);
+        /* An overlay smaller than its base is refused by the plan, before anything is made. */
+        snprintf(yaml, sizeof(yaml), "%s      base: { capacity: 1G, format: qcow2 }\n"
+                 "      web2: { backing: images/base, capacity: 512M }\n", pool);
+        want(yaml);
+        plan_fails("m.yaml:8:47: error: volume images/web2: capacity 512M is below the 1G of images/base, which it is made from");
         snprintf(yaml, sizeof(yaml), "%s      base: { state: absent }\n", pool);
         want(yaml);
         plan_fails("volume images/base: it is the backing volume of the qcow2 overlay(s) images/web1; not deleting it");
