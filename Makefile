@@ -40,7 +40,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev valgrind make libyam
 	libmnl-dev libkmod-dev libgnutls28-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3 systemd bc util-linux \
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables \
-	busybox-static cpio xz-utils ipvsadm ipset openvswitch-switch strace openssl jq git gnupg ansible-core
+	busybox-static cpio xz-utils libisofs-dev ipvsadm ipset openvswitch-switch strace openssl jq git gnupg ansible-core
 
 .PHONY: all deps demo check test unit kernel clean bench bench-deps install other-compiler fuzz valgrind sanitized fuzz-build
 all: $(BUILD)/reconcile
@@ -66,6 +66,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(COR
 # test-libvirt calls libvirt itself (a test:///default connection of its own).
 $(BUILD)/tests/test-libvirt: LDLIBS += $(LIBVIRT_LIBS)
 $(BUILD)/tests/test-disks: LDLIBS += $(LIBVIRT_LIBS)
+$(BUILD)/tests/test-cloudinit: LDLIBS += $(LIBVIRT_LIBS)
 
 # Tests that take the real link backend instead of the fake: they call the
 # backends' pure functions (diff) and never open a socket.

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloudinit.h"
 #include "kind.h"
 
 static const char *const graphics_words[] = { "vnc", "spice" };
@@ -33,6 +34,31 @@ static int parse_graphics_port(const char *s, void *base, const struct field *f,
         return 0;
 }
 
+/* cloud: what reconcile may do to apply what needs a restart. */
+static const char *const restart_words[] = { "never", "on-change" };
+const struct enum_table restart_policy_table = { "restart", restart_words, (int) ELEMENTSOF(restart_words) };
+
+/* A seed file's text as written (any bytes: YAML, a shell script) or a path. */
+static int parse_seed_text(const char *s, void *base, const struct field *f, char *err, size_t err_size) {
+        char **dst = (char **) ((char *) base + f->offset);
+        if (!s || !*s) {
+                snprintf(err, err_size, "cloud-init %s: empty value", f->key);
+                return -EINVAL;
+        }
+        free(*dst);
+        *dst = xstrdup(s);
+        return 0;
+}
+
+#define CI(member) offsetof(struct cloud_init_spec, member)
+static const struct field cloud_init_fields[] = {
+        { "user-data", FT_CUSTOM, CI(declared[SEED_USER_DATA]), 0, 0, 0, NULL, NULL, parse_seed_text },
+        { "meta-data", FT_CUSTOM, CI(declared[SEED_META_DATA]), 0, 0, 0, NULL, NULL, parse_seed_text },
+        { "network-config", FT_CUSTOM, CI(declared[SEED_NETWORK_CONFIG]), 0, 0, 0, NULL, NULL, parse_seed_text },
+        { "pool", FT_STR, CI(pool), STR_WORD, 0, 0, NULL, "cloud-init pool", NULL },
+};
+static const struct sub_table cloud_init_sub = { cloud_init_fields, ELEMENTSOF(cloud_init_fields), 0, 0, 0, 0, "cloud-init" };
+
 #define GR(member) offsetof(struct graphics_spec, member)
 static const struct field graphics_fields[] = {
         { "type", FT_ENUM, GR(type), 0, 0, 0, &graphics_type_table, "graphics type", NULL },
@@ -50,6 +76,7 @@ static const struct field disk_fields[] = {
         { "cache", FT_ENUM, DK(cache), 0, 0, DISK_F_CACHE, &disk_cache_table, NULL, NULL },
         { "discard", FT_ENUM, DK(discard), 0, 0, DISK_F_DISCARD, &disk_discard_table, NULL, NULL },
         { "shareable", FT_BOOL, DK(shareable), 0, 0, DISK_F_SHAREABLE, NULL, NULL, NULL },
+        { "boot", FT_U32, DK(boot_order), 1, 65535, DISK_F_BOOT, NULL, "disk boot order", NULL },
         { "path", FT_STR, DK(path), STR_PATH, 0, DISK_F_PATH, NULL, NULL, NULL },
         { "format", FT_ENUM, DK(format), 0, 0, DISK_F_FORMAT, &vol_format_table, NULL, NULL },
 };
@@ -63,6 +90,7 @@ static const struct field nic_fields[] = {
         { "network", FT_STR, NI(network), STR_WORD, 0, NIC_F_NETWORK, NULL, NULL, NULL },
         { "model", FT_ENUM, NI(model), 0, 0, NIC_F_MODEL, &nic_model_table, NULL, NULL },
         { "mac", FT_MAC, NI(mac), 0, 0, NIC_F_MAC, NULL, NULL, NULL },
+        { "boot", FT_U32, NI(boot_order), 1, 65535, NIC_F_BOOT, NULL, "interface boot order", NULL },
 };
 static const struct sub_table nic_sub = { nic_fields, ELEMENTSOF(nic_fields), sizeof(struct nic_spec), NI(pos),
                                           NI(set), offsetof(struct domain_spec, n_nics) - offsetof(struct domain_spec, nics),
@@ -93,6 +121,8 @@ static const struct field domain_fields[] = {
         { "firmware", FT_ENUM, R(domain.firmware), 0, 0, DOM_F_FIRMWARE, &firmware_table, NULL, NULL },
         { "secure-boot", FT_BOOL, R(domain.secure_boot), 0, 0, DOM_F_SECURE_BOOT, NULL, NULL, NULL },
         { "tpm", FT_BOOL, R(domain.tpm), 0, 0, DOM_F_TPM, NULL, NULL, NULL },
+        { "cloud-init", FT_OBJ, R(domain.cloud_init), 0, 0, DOM_F_CLOUD_INIT, &cloud_init_sub, NULL, NULL },
+        { "restart", FT_ENUM, R(domain.restart), 0, 0, DOM_F_RESTART, &restart_policy_table, NULL, NULL },
 };
 
 static void domain_defaults(struct resource *r) {
@@ -102,6 +132,27 @@ static void domain_defaults(struct resource *r) {
         r->domain.video = -1;
         r->domain.graphics.type = -1;
         r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
+        r->domain.restart = RESTART_NEVER; /* a restart is the operator's unless they opt in */
+}
+
+/* cloud: per-device boot orders are distinct, and libvirt takes them or the
+ * domain's boot list, never both. */
+static int domain_check_device_boot(struct check_ctx *c, struct resource *r) {
+        const struct domain_spec *d = &r->domain;
+        size_t n = d->n_disks + d->n_nics;
+        for (size_t i = 0; i < n; i++) {
+                const struct srcpos *pos = i < d->n_disks ? &d->disks[i].pos : &d->nics[i - d->n_disks].pos;
+                uint32_t order = i < d->n_disks ? d->disks[i].boot_order : d->nics[i - d->n_disks].boot_order;
+                if (!order)
+                        continue;
+                if (r->set & DOM_F_BOOT)
+                        return check_error(c, DOM_F_BOOT, "domain %s: boot: [...] and a device's boot: %u exclude each "
+                                           "other (libvirt takes one or the other); declare one", r->name, order);
+                for (size_t j = 0; j < i; j++)
+                        if ((j < d->n_disks ? d->disks[j].boot_order : d->nics[j - d->n_disks].boot_order) == order)
+                                return diag_pos(pos, "domain %s: boot order %u is given to two devices", r->name, order);
+        }
+        return 0;
 }
 
 /* A disk is a pool volume, a cdrom's image or a host path; only a path's
@@ -168,7 +219,8 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
                 if (!!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
                         return diag_pos(&nic->pos, "interface needs exactly one of bridge and network");
         }
-        return 0;
+        int e = domain_check_device_boot(c, r);
+        return e < 0 ? e : cloudinit_check(c, r);
 }
 
 /* A disk's volume must be declared (with the format the disk then takes). */
@@ -229,6 +281,8 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
 
 /* Its volumes first (their formats), two domains on one volume after the veths. */
 static int domain_validate(struct resource *r, struct model *declared, unsigned phase) {
+        if (phase == 7)
+                return cloudinit_validate(r, declared); /* the seed joins the disks once they are checked */
         return phase == 3 ? domain_validate_volumes(r, declared) : domain_validate_shared(r, declared);
 }
 
@@ -252,6 +306,7 @@ static void domain_free(struct resource *r) {
                 free(r->domain.nics[i].network);
         free(r->domain.nics);
         resource_free(r->domain.active);
+        cloudinit_free(&r->domain.cloud_init);
 }
 
 static void domain_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
@@ -324,6 +379,10 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
         for (size_t i = 0; i < d->n_disks; i++)
                 representable = representable && (d->disks[i].cdrom || d->disks[i].volume ||
                                                   (d->disks[i].path && d->disks[i].path[0] == '/'));
+        for (size_t i = 0; i < d->n_disks; i++)
+                if (d->disks[i].seed)
+                        yw_comment(w, 4, "cloud-init: seed %s on a cdrom, left as it is (its content is not read back)",
+                                   d->disks[i].volume);
         if (!representable)
                 yw_comment(w, 4, "disks: left unmanaged, this domain has disks that are neither a volume, a path nor a cdrom");
         else {
@@ -332,6 +391,8 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
         }
         for (size_t i = 0; i < d->n_disks && representable; i++) {
                 const struct disk_spec *k = &d->disks[i];
+                if (k->seed)
+                        continue;
                 yw_map(w, true);
                 if (k->cdrom)
                         yw_kv_str(w, "cdrom", k->cdrom);
@@ -349,6 +410,8 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                         yw_kv_word(w, "discard", enum_to_string(&disk_discard_table, k->discard));
                 if (k->shareable)
                         yw_kv_bool(w, "shareable", true);
+                if (k->boot_order)
+                        yw_kv_uint(w, "boot", k->boot_order);
                 yw_end_map(w);
         }
         if (representable)
@@ -368,6 +431,8 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                 static const unsigned char no_mac[6];
                 if (memcmp(n->mac, no_mac, sizeof(no_mac)) != 0)
                         yw_kv_str(w, "mac", mac_format(n->mac, mac));
+                if (n->boot_order)
+                        yw_kv_uint(w, "boot", n->boot_order);
                 yw_end_map(w);
         }
         yw_end_seq(w);
@@ -379,12 +444,30 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
         yw_entry_end(w, r);
 }
 
+/* cloud: what a create sets that the plan names with -v: the way in and the seed. */
+static void domain_describe(const struct resource *w, struct action *a) {
+        const struct domain_spec *d = &w->domain;
+        if (d->console)
+                action_add_set(a, DOM_F_CONSOLE, "console", value_text("serial on a pty"));
+        if (!(w->set & DOM_F_CLOUD_INIT))
+                return;
+        const char *meta = d->cloud_init.content[SEED_META_DATA];
+        size_t id_len = meta && strncmp(meta, "instance-id: ", 13) == 0 ? strcspn(meta + 13, "\n") : 0;
+        _cleanup_free_ char *vol = cloudinit_volume_name(w->name);
+        _cleanup_free_ char *text = xasprintf("seed %s/%s (%s%s%.*s)", d->cloud_init.pool ? d->cloud_init.pool : "?", vol,
+                                              d->cloud_init.content[SEED_NETWORK_CONFIG] ? "user-data, meta-data, network-config"
+                                                                                          : "user-data, meta-data",
+                                              id_len ? "; instance-id " : "", (int) id_len, id_len ? meta + 13 : "");
+        action_add_set(a, DOM_F_CLOUD_INIT, "cloud-init", value_text(text));
+}
+
 const struct kind_ops domain_kind = {
         .word = "domain",
         .section = "domains",
         .backend = &libvirt_backend, .diff = lv_domain_diff, .change_words = lv_domain_change_words, .apply = lv_domain_apply,
         .deps = lv_domain_deps,
         .admit = lv_domain_admit,
+        .describe = domain_describe,
         .show_rank = 13,
         .fields = domain_fields,
         .n_fields = ELEMENTSOF(domain_fields),
@@ -396,7 +479,7 @@ const struct kind_ops domain_kind = {
         .name_error = "bad domain name \"%.64s\": no '/', <>&'\" or control characters",
         .check = domain_check,
         .validate = domain_validate,
-        .validate_phases = 1u << 3 | 1u << 6,
+        .validate_phases = 1u << 3 | 1u << 6 | 1u << 7,
         .free = domain_free,
         .show = domain_show,
 };

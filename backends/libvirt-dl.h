@@ -47,6 +47,7 @@
         X(virDomainSetMetadata)                    \
         X(virDomainSetVcpusFlags)                  \
         X(virDomainShutdown)                       \
+        X(virDomainShutdownFlags)                  \
         X(virDomainUndefine)                       \
         X(virDomainUndefineFlags)                  \
         X(virDomainUpdateDeviceFlags)              \
@@ -182,6 +183,7 @@ bool libvirt_dl_loaded(void);
 #define virDomainSetMetadata (*dl_virDomainSetMetadata)
 #define virDomainSetVcpusFlags (*dl_virDomainSetVcpusFlags)
 #define virDomainShutdown (*dl_virDomainShutdown)
+#define virDomainShutdownFlags (*dl_virDomainShutdownFlags)
 #define virDomainUndefine (*dl_virDomainUndefine)
 #define virDomainUndefineFlags (*dl_virDomainUndefineFlags)
 #define virDomainUpdateDeviceFlags (*dl_virDomainUpdateDeviceFlags)

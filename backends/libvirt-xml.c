@@ -248,11 +248,20 @@ void disk_target_name(int bus, unsigned index, char buf[16]) {
         buf[len] = '\0';
 }
 
+/* cloud: a device's place in the boot order (0: none), <boot order='N'/>. */
+static void write_boot_order(struct xw *x, uint32_t order) {
+        if (!order)
+                return;
+        xw_open(x, "boot");
+        xw_attr(x, "order", "%u", order);
+        xw_close(x);
+}
+
 static void write_disk(struct xw *x, const struct disk_spec *k, const char *target) {
         int bus = disk_bus_of(k);
         xw_open(x, "disk");
         xw_attr(x, "type", "%s", k->volume ? "volume" : k->path && k->block ? "block" : "file");
-        xw_attr(x, "device", "%s", k->cdrom ? "cdrom" : "disk");
+        xw_attr(x, "device", "%s", k->cdrom || k->seed ? "cdrom" : "disk");
         xw_open(x, "driver");
         xw_attr(x, "name", "qemu");
         /* Without the format, qemu would open a qcow2 volume as raw. */
@@ -279,8 +288,9 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
         xw_attr(x, "dev", "%s", target);
         xw_attr(x, "bus", "%s", enum_to_string(&disk_bus_table, bus));
         xw_close(x);
-        if (k->cdrom)
+        if (k->cdrom || k->seed)
                 xw_leaf(x, "readonly", "%s", "");
+        write_boot_order(x, k->boot_order);
         /* Without it, QEMU's image lock lets only the first guest start. */
         if (!k->cdrom && k->shareable)
                 xw_leaf(x, "shareable", "%s", "");
@@ -306,6 +316,7 @@ static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
         xw_open(x, "model");
         xw_attr(x, "type", "%s", enum_to_string(&nic_model_table, n->set & NIC_F_MODEL ? n->model : NIC_VIRTIO));
         xw_close(x);
+        write_boot_order(x, n->boot_order);
         xw_close(x);
 }
 
@@ -672,6 +683,7 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                         _cleanup_free_ char *vol = xr_str(x, "/domain/devices/disk[%d]/source/@volume", i);
                         k->volume = xasprintf("%s/%s", pool, vol);
                         k->set |= DISK_F_VOLUME;
+                        k->seed = strcmp(device, "cdrom") == 0; /* a pool volume on a cdrom drive: a cloud-init seed */
                 } else if (strcmp(device, "cdrom") == 0) {
                         k->cdrom = xr_str(x, "/domain/devices/disk[%d]/source/@file", i);
                         k->set |= DISK_F_CDROM;
@@ -696,6 +708,8 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 k->set |= *discard ? DISK_F_DISCARD : 0;
                 k->shareable = xr_count(x, "/domain/devices/disk[%d]/shareable", i) > 0;
                 k->set |= k->shareable ? DISK_F_SHAREABLE : 0;
+                k->boot_order = (uint32_t) xr_ull(x, "/domain/devices/disk[%d]/boot/@order", i);
+                k->set |= k->boot_order ? DISK_F_BOOT : 0;
         }
         int nn = xr_count(x, "/domain/devices/interface");
         for (int i = 1; i <= nn; i++) {
@@ -715,6 +729,8 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                         n->set |= NIC_F_MAC;
                 n->model = enum_from_string(&nic_model_table, model);
                 n->set |= n->model >= 0 ? NIC_F_MODEL : 0;
+                n->boot_order = (uint32_t) xr_ull(x, "/domain/devices/interface[%d]/boot/@order", i);
+                n->set |= n->boot_order ? NIC_F_BOOT : 0;
         }
         xr_free(x);
         return 0;

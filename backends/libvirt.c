@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "cloudinit.h"
 #include "kind.h"
 #include "libvirt-dl.h"
 #include "image.h"
@@ -434,8 +435,10 @@ void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k,
 
 void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         for (size_t i = 0; i < r->domain.n_disks; i++)
-                if (r->domain.disks[i].volume && r->domain.disks[i].volume[0] != '/')
+                if (r->domain.disks[i].volume && r->domain.disks[i].volume[0] != '/' && !r->domain.disks[i].seed)
                         add(u, KIND_VOLUME, r->domain.disks[i].volume);
+        if (r->domain.cloud_init.pool)
+                add(u, KIND_POOL, r->domain.cloud_init.pool); /* the seed's volume is made there */
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 if (r->domain.nics[i].set & NIC_F_BRIDGE)
                         add(u, KIND_ETHERNET, r->domain.nics[i].bridge);
@@ -980,8 +983,84 @@ static char *boot_text(const struct str_list *b) {
         return t;
 }
 
+/* ---- cloud: the seed, per-device boot order ---- */
+
+/* The seed is built when the ledger has no digest for it or another one. */
+static void diff_cloudinit(const struct resource *w, const struct ledger_entry *owned, struct action *a) {
+        if (!(w->set & DOM_F_CLOUD_INIT))
+                return;
+        const char *built = ledger_get(owned, "cloud-init");
+        if (!built || strcmp(built, w->domain.cloud_init.digest) != 0)
+                action_add_change(a, DOM_C_SEED, "cloud-init", value_text(built), value_text(w->domain.cloud_init.digest));
+}
+
+/* "ID@BOOT": the running guest (libvirt id, host boot) that had its seed
+ * rebuilt under it, and reads the new one only when it starts again. */
+static bool seed_stale(const struct resource *w, const struct resource *l, const struct ledger_entry *owned) {
+        if (!(w->set & DOM_F_CLOUD_INIT) || l->state != STATE_RUNNING)
+                return false;
+        const char *built = ledger_get(owned, "cloud-init");
+        if (built && strcmp(built, w->domain.cloud_init.digest) != 0)
+                return true; /* this plan rebuilds it */
+        const char *rec = ledger_get(owned, "cloud-init.stale");
+        char boot[40], rboot[40] = "";
+        int id = -1;
+        host_boot_id(boot);
+        return rec && sscanf(rec, "%d@%39s", &id, rboot) == 2 && id == l->domain.id && strcmp(rboot, boot) == 0;
+}
+
+struct boot_entry {
+        uint32_t order;
+        char *what;
+};
+
+static int boot_entry_cmp(const void *a, const void *b) {
+        const struct boot_entry *x = a, *y = b;
+        return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The devices' boot orders as one comparable text, by order: "1 disk
+ * default/web.qcow2, 2 interface 52:54:00:..". Disks and NICs count only when
+ * their list is declared; a desired NIC is named by its MAC (given or kept). */
+static char *device_boot_text(const struct resource *r, const struct ledger_entry *owned, bool desired, uint64_t set) {
+        const struct domain_spec *d = &r->domain;
+        struct boot_entry *v = xcalloc(d->n_disks + d->n_nics + 1, sizeof(*v));
+        size_t n = 0;
+        for (size_t i = 0; (set & DOM_F_DISKS) && i < d->n_disks; i++)
+                if (d->disks[i].boot_order)
+                        v[n].order = d->disks[i].boot_order, v[n++].what = xasprintf("disk %s", disk_key(&d->disks[i]));
+        for (size_t i = 0; (set & DOM_F_INTERFACES) && i < d->n_nics; i++) {
+                const struct nic_spec *nic = &d->nics[i];
+                if (!nic->boot_order)
+                        continue;
+                char key[32], mac[18];
+                snprintf(key, sizeof(key), "mac.%zu", i);
+                const char *m = !desired || (nic->set & NIC_F_MAC) ? mac_format(nic->mac, mac) : ledger_get(owned, key);
+                v[n].order = nic->boot_order;
+                v[n++].what = m ? xasprintf("interface %s", m) : nic_source(nic);
+        }
+        qsort(v, n, sizeof(*v), boot_entry_cmp);
+        char *t = xstrdup(n ? "" : "(none)");
+        for (size_t i = 0; i < n; i++) {
+                char *more = xasprintf("%s%s%u %s", t, i ? ", " : "", v[i].order, v[i].what);
+                free(t);
+                free(v[i].what);
+                t = more;
+        }
+        free(v);
+        return t;
+}
+
+static void diff_device_boot(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                             struct action *a) {
+        _cleanup_free_ char *x = device_boot_text(w, owned, true, w->set);
+        _cleanup_free_ char *y = device_boot_text(l, owned, false, w->set);
+        if (strcmp(x, y) != 0)
+                action_add_change(a, DOM_C_DEVICE_BOOT, "boot order", value_text(y), value_text(x));
+}
+
 static void domain_restart_pending(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
-                                   struct plan *p) {
+                                   struct action *a, struct plan *p) {
         const struct resource *act = l->domain.active;
         if (!act)
                 return;
@@ -1086,8 +1165,17 @@ static void domain_restart_pending(const struct resource *w, const struct resour
         }
         free(pair);
         free(used);
+        _cleanup_free_ char *bw = device_boot_text(w, owned, true, w->set), *br = device_boot_text(act, owned, false, w->set);
+        if (strcmp(bw, br) != 0)
+                WHY("%sboot order %s -> %s", len ? ", " : "", br, bw);
+        if (seed_stale(w, l, owned))
+                WHY("%scloud-init seed %s (the guest reads it when it starts)", len ? ", " : "",
+                    w->domain.cloud_init.digest);
 #undef WHY
-        if (len) {
+        if (len && w->domain.restart == RESTART_ON_CHANGE) {
+                /* Opted in: shut down gracefully and started again by the apply. */
+                action_add_change(a, DOM_C_RESTART, "restart", VALUE_NONE, value_text(why));
+        } else if (len) {
                 char reason[600];
                 snprintf(reason, sizeof(reason), "restart needed: %s", why);
                 plan_add_pending(p, KIND_DOMAIN, w->name, reason, NULL);
@@ -1218,11 +1306,13 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                                 action_add_change(a, DOM_C_NIC, "interface", value_index(j), VALUE_NONE);
                 free(used);
         }
+        diff_device_boot(w, l, owned, a);
+        diff_cloudinit(w, owned, a);
         bool running = l->state == STATE_RUNNING;
         diff_domain_state(w, l, owned, a, p);
-        /* Whatever only a restart can bring to the running guest is pending, not an action. */
+        /* Whatever only a restart can bring to the running guest is pending (or, with restart: on-change, a restart). */
         if (running && w->state != STATE_SHUTOFF)
-                domain_restart_pending(w, l, owned, p);
+                domain_restart_pending(w, l, owned, a, p);
         a->op = OP_UPDATE;
         return 0;
 }
@@ -1287,6 +1377,14 @@ int lv_domain_change_words(const struct action *a, const struct change *c, bool 
                 snprintf(buf, size, now ? "shutoff (forced off)" : "running (no shutdown after %llu s)",
                          (unsigned long long) v->number);
                 return 1;
+        case DOM_C_RESTART:
+                if (now)
+                        snprintf(buf, size, "shut down gracefully and started, for %s", v->text);
+                return now;
+        case DOM_C_SEED:
+                if (v->type == VAL_TEXT)
+                        snprintf(buf, size, now ? "seed %s (built)" : "seed %s", v->text);
+                return v->type == VAL_TEXT;
         default:
                 return -1;
         }
@@ -1884,8 +1982,32 @@ static int read_password(const struct resource *w, char **out) {
         return r;
 }
 
+/* Record the seed built for w: its digest, and the running guest it was
+ * rebuilt under (which reads it at its next start). */
+static int domain_store_seed(struct lv_state *s, const struct resource *w, struct ledger *l, struct ledger_entry *e,
+                             int running_id) {
+        bool uploaded = true;
+        int r = cloudinit_store(s->conn, w, &uploaded);
+        if (r < 0)
+                return r;
+        if (!uploaded)
+                diag_info("note: domain %s: %s keeps no volume content: the cloud-init seed's volume is made, not filled",
+                          w->name, s->uri);
+        if (!e)
+                return 0;
+        ledger_set(l, e, "cloud-init", w->domain.cloud_init.digest);
+        char rec[64], boot[40];
+        host_boot_id(boot);
+        snprintf(rec, sizeof(rec), "%d@%s", running_id, boot);
+        ledger_set(l, e, "cloud-init.stale", running_id >= 0 ? rec : NULL);
+        return 0;
+}
+
 static int domain_create(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
+        int seeded = w->set & DOM_F_CLOUD_INIT ? domain_store_seed(s, w, l, e, -1) : 0; /* its cdrom's volume */
+        if (seeded < 0)
+                return seeded;
         __attribute__((cleanup(disks_probed_done))) struct resource probed = { 0 };
         if (disks_probe(s, w, NULL, &probed) < 0)
                 return -EINVAL;
@@ -2030,6 +2152,11 @@ static int domain_add_features(struct lv_state *s, virDomainPtr dom, const char 
 static int domain_set_boot(struct lv_state *s, virDomainPtr dom, const struct resource *w) {
         struct xr *x = config_read(dom, w->name);
         char *edited = NULL;
+        /* libvirt takes the list or per-device orders, never both: the list wins. */
+        static const char *const device_boot = "/domain/devices/*[self::disk or self::interface]/boot";
+        while (w->domain.boot.n && x && xr_count(x, "%s", device_boot) &&
+               (free(edited), edited = xr_replace(x, device_boot, "/domain/devices", NULL)))
+                ;
         while (x && xr_count(x, "/domain/os/boot")) {
                 free(edited);
                 edited = xr_replace(x, "/domain/os/boot", "/domain/os", NULL);
@@ -2236,6 +2363,97 @@ static int domain_edit_nics(struct lv_state *s, virDomainPtr dom, const struct r
         return r;
 }
 
+/* Every device's <boot order> as declared, in one redefinition; the domain's
+ * <os><boot dev> list goes when a device has an order (libvirt takes one or
+ * the other). */
+static int domain_set_device_boot(struct lv_state *s, virDomainPtr dom, const struct resource *w,
+                                  const struct resource *live, const struct ledger_entry *e) {
+        const struct domain_spec *want = &w->domain, *have = &live->domain;
+        struct xr *x = config_read(dom, w->name);
+        if (!x)
+                return -EIO;
+        char *edited = NULL;
+        bool any = false;
+        for (size_t i = 0; i < want->n_disks; i++)
+                any = any || want->disks[i].boot_order;
+        for (size_t i = 0; i < want->n_nics; i++)
+                any = any || want->nics[i].boot_order;
+        while (any && xr_count(x, "/domain/os/boot") && (free(edited), edited = xr_replace(x, "/domain/os/boot", "/domain/os", NULL)))
+                ;
+        int *pair = xcalloc(want->n_disks + 1, sizeof(int));
+        bool *used = xcalloc(have->n_disks + have->n_nics + 1, sizeof(bool));
+        pair_disks(want, have, pair, used);
+        for (size_t i = 0; (w->set & DOM_F_DISKS) && i < want->n_disks; i++) {
+                if (pair[i] < 0)
+                        continue;
+                _cleanup_free_ char *dev = xasprintf("/domain/devices/disk[target/@dev='%s']", have->disks[pair[i]].target);
+                _cleanup_free_ char *path = xasprintf("%s/boot", dev);
+                _cleanup_free_ char *leaf = want->disks[i].boot_order ? xasprintf("<boot order='%u'/>", want->disks[i].boot_order) : NULL;
+                free(edited);
+                edited = xr_replace(x, path, dev, leaf);
+        }
+        memset(used, 0, (have->n_nics + 1) * sizeof(bool));
+        for (size_t i = 0; (w->set & DOM_F_INTERFACES) && i < want->n_nics; i++) {
+                char key[32], mac[18];
+                snprintf(key, sizeof(key), "mac.%zu", i);
+                int j = match_nic(&want->nics[i], ledger_get(e, key), have, used);
+                if (j < 0)
+                        continue;
+                _cleanup_free_ char *dev = xasprintf("/domain/devices/interface[mac/@address='%s']",
+                                                     mac_format(have->nics[j].mac, mac));
+                _cleanup_free_ char *path = xasprintf("%s/boot", dev);
+                _cleanup_free_ char *leaf = want->nics[i].boot_order ? xasprintf("<boot order='%u'/>", want->nics[i].boot_order) : NULL;
+                free(edited);
+                edited = xr_replace(x, path, dev, leaf);
+        }
+        free(pair);
+        free(used);
+        xr_free(x);
+        return edited ? config_define(s, w->name, edited) : 0;
+}
+
+/* A graceful shutdown: the guest agent when its channel answers (it also
+ * works for a guest that ignores ACPI), else the ACPI power button. */
+static int domain_shutdown_graceful(virDomainPtr dom, const struct resource *w) {
+        if (w->domain.guest_agent && virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_GUEST_AGENT) == 0) {
+                diag_debug("domain %s: shut down through the guest agent", w->name);
+                return 0;
+        }
+        if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) == 0)
+                return 0;
+        /* A driver without the method flags (the test driver) picks its own. */
+        return virDomainShutdown(dom) < 0 ? lv_fail("domain", w->name, "shutting down") : 0;
+}
+
+/* restart: on-change: down gracefully, waited for up to shutdown-timeout
+ * (then powered off only with force-off: true), and started again. */
+static int domain_restart(struct lv_state *s, virDomainPtr dom, const struct resource *w, struct ledger *l,
+                          struct ledger_entry *e) {
+        (void) s;
+        int r = domain_shutdown_graceful(dom, w);
+        long long deadline = now_boottime() + w->domain.shutdown_timeout;
+        while (r >= 0 && virDomainIsActive(dom) == 1 && now_boottime() < deadline) {
+                struct timespec ts = { 0, 200 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        if (r >= 0 && virDomainIsActive(dom) == 1) {
+                if (!w->domain.force_off)
+                        return diag_res(-ETIMEDOUT, "domain", w->name,
+                                        "still running %u s after a graceful shutdown for its restart; declare "
+                                        "force-off: true to let reconcile power it off",
+                                        w->domain.shutdown_timeout);
+                if (virDomainDestroy(dom) < 0)
+                        r = lv_fail("domain", w->name, "powering it off");
+        }
+        if (r >= 0 && virDomainCreate(dom) < 0)
+                r = lv_fail("domain", w->name, "starting it again");
+        if (r >= 0 && e) {
+                ledger_set(l, e, "cloud-init.stale", NULL);
+                ledger_set(l, e, "shutdown", NULL);
+        }
+        return r;
+}
+
 static int domain_update(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct str_list given = { 0 }; /* targets given to disks attached in this update */
         const struct resource *w = a->want, *live = a->live;
@@ -2246,9 +2464,12 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
         for (size_t i = 0; i < a->n_changes; i++) {
                 const struct change *c = &a->changes[i];
                 int x = 0;
-                if (c->field == DOM_C_STATE && c->now.word.value == STATE_SHUTOFF) {
-                        if (virDomainShutdown(dom) < 0)
-                                x = lv_fail("domain", a->name, "shutting down");
+                if (c->field == DOM_C_SEED) {
+                        /* Before any disk change: the seed's drive may be attached in this update. */
+                        x = domain_store_seed(s, w, l, e, virDomainIsActive(dom) == 1 ? (int) virDomainGetID(dom) : -1);
+                } else if (c->field == DOM_C_STATE && c->now.word.value == STATE_SHUTOFF) {
+                        if (domain_shutdown_graceful(dom, w) < 0)
+                                x = -EIO;
                         else if (e) {
                                 /* When it was asked, for the runs that find it still going down. */
                                 char rec[128], boot[40];
@@ -2374,6 +2595,9 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                         case DOM_F_BOOT:
                                 r = domain_set_boot(s, dom, w);
                                 break;
+                        case DOM_C_DEVICE_BOOT:
+                                r = domain_set_device_boot(s, dom, w, live, e);
+                                break;
                         case DOM_F_CONSOLE:
                         case DOM_F_GUEST_AGENT:
                         case DOM_F_GRAPHICS:
@@ -2399,7 +2623,8 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         _cleanup_free_ char *xml = r >= 0 ? disk_render_xml(wd, target) : NULL;
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", target);
                                         if (r >= 0)
-                                                r = domain_device(s, dom, w->name, running, true, xml, path, "attaching a disk");
+                                                /* A seed's SATA drive cannot be hotplugged: the guest has it at its next start (pending). */
+                                                r = domain_device(s, dom, w->name, running && !wd->seed, true, xml, path, "attaching a disk");
                                         /* live is as observed: two new disks must not get one name. */
                                         if (r >= 0)
                                                 *(char **) array_push(&given.v, &given.n, sizeof(char *)) = xstrdup(target);
@@ -2450,9 +2675,11 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                 }
         for (size_t i = 0; i < a->n_changes && r >= 0; i++) {
                 const struct change *c = &a->changes[i];
-                if (c->field != DOM_C_STATE)
+                if (c->field != DOM_C_STATE && c->field != DOM_C_RESTART)
                         continue;
-                if (c->now.word.value == STATE_RUNNING && virDomainCreate(dom) < 0)
+                if (c->field == DOM_C_RESTART)
+                        r = domain_restart(s, dom, w, l, e);
+                else if (c->now.word.value == STATE_RUNNING && virDomainCreate(dom) < 0)
                         r = lv_fail("domain", w->name, "starting");
                 else if (c->now.word.value == STATE_RUNNING && e)
                         ledger_set(l, e, "shutdown", NULL);

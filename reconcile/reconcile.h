@@ -386,6 +386,10 @@ struct disk_spec {
         bool shareable;  /* may be attached to other domains at once (<shareable/>) */
         int format;      /* the volume's format (enum vol_format), resolved from its declaration */
         char target[16]; /* observed: vda, sdb */
+        /* cloud: the disk's place in the boot order (<boot order='N'/>, 0: none);
+         * seed: the domain's cloud-init seed, a pool volume on a cdrom drive. */
+        uint32_t boot_order;
+        bool seed;
         /* disks (issue 17 point 4): a host file or block device (an LVM volume);
          * its format is declared (DISK_F_FORMAT) or probed at plan time. */
         char *path;
@@ -402,6 +406,8 @@ struct nic_spec {
         char *network;
         int model;
         unsigned char mac[6];
+        /* cloud: the NIC's place in the boot order (<boot order='N'/>, 0: none). */
+        uint32_t boot_order;
 };
 enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
        DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,
@@ -413,6 +419,28 @@ enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2,
        DOM_F_BOOT = 1u << 26, DOM_F_FIRMWARE = 1u << 27 };
 #define DOM_F_SECURE_BOOT (1ull << 32)
 #define DOM_F_TPM (1ull << 33)
+/* cloud (issue 17: cloud-init, lifecycle, per-device boot order). DOM_C_* are
+ * change items: the seed (re)built, a graceful restart, the devices' boot order. */
+#define DOM_F_CLOUD_INIT (1ull << 34)
+#define DOM_F_RESTART (1ull << 35)
+#define DOM_C_SEED (1ull << 36)
+#define DOM_C_RESTART (1ull << 37)
+#define DOM_C_DEVICE_BOOT (1ull << 38)
+#define DISK_F_BOOT (1u << 16)
+#define NIC_F_BOOT (1u << 8)
+enum restart_policy { RESTART_NEVER, RESTART_ON_CHANGE, _RESTART_MAX, _RESTART_INVALID = -1 };
+extern const struct enum_table restart_policy_table;
+/* A NoCloud seed: each file inline, or a file's path (one line starting with
+ * '/', "./" or "../", relative to the manifest's directory). */
+enum { SEED_USER_DATA, SEED_META_DATA, SEED_NETWORK_CONFIG, _SEED_MAX };
+struct cloud_init_spec {
+        char *declared[_SEED_MAX]; /* as written in the manifest */
+        char *pool;                /* declared, else the pool of the first volume disk */
+        /* Filled by the check: the files as the seed holds them (meta-data with
+         * its instance-id) and the digest of the three, which the ledger keeps. */
+        char *content[_SEED_MAX];
+        char digest[17];
+};
 /* Graphics a person connects to; the password is read from password_file at
  * apply time, so neither a manifest nor the plan nor show ever holds it. */
 enum graphics_type { GRAPHICS_VNC, GRAPHICS_SPICE, _GRAPHICS_MAX, _GRAPHICS_INVALID = -1 };
@@ -471,6 +499,10 @@ struct domain_spec {
         size_t n_nics;
         /* Observed only: the running definition, when it runs (its config is the rest). */
         struct resource *active;
+        /* cloud: the cloud-init seed, and whether reconcile may restart the guest
+         * to apply what needs a restart (enum restart_policy). */
+        struct cloud_init_spec cloud_init;
+        int restart;
 };
 
 /* A health check of a real server (backends/ipvs-check.h runs them). A nested

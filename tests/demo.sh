@@ -48,7 +48,9 @@ run apply
 run plan --exit-code
 echo; echo "== libvirt kinds on libvirt's in-process test:///default driver"
 echo "   (its state lives only inside one process: plan, apply and verify happen in one run)"
-echo; echo "\$ reconcile --libvirt-uri test:///default --only network,pool,volume,domain apply"
+echo "   (-v: the plan names what each create sets: web1's serial console and its cloud-init seed,"
+echo "    an ISO labelled cidata built with libisofs into the pool; the test driver keeps no volume content)"
+echo; echo "\$ reconcile -v --libvirt-uri test:///default --only network,pool,volume,domain apply"
 "$R" -d "$TMP/manifests" --state-dir "$TMP/state" --netns "$NS" --libvirt-uri test:///default \
-        --only network,pool,volume,domain apply
+        --only network,pool,volume,domain -v apply
 echo; echo "== demo done; namespace $NS removed"
