@@ -64,7 +64,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(COR
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
 
 # test-libvirt calls libvirt itself (a test:///default connection of its own).
-$(BUILD)/tests/test-libvirt $(BUILD)/tests/test-tuning-domain $(BUILD)/tests/test-cloudinit: LDLIBS += $(LIBVIRT_LIBS)
+$(BUILD)/tests/test-libvirt $(BUILD)/tests/test-tuning-domain $(BUILD)/tests/test-cloudinit $(BUILD)/tests/test-disks: LDLIBS += $(LIBVIRT_LIBS)
 
 # Tests that take the real link backend instead of the fake: they call the
 # backends' pure functions (diff) and never open a socket.

@@ -81,6 +81,10 @@ char *network_render_xml(const struct resource *r);
 char *network_render_xml_as(const struct resource *r, const char *uuid, const char *mac);
 char *pool_render_xml(const struct resource *r);
 char *volume_render_xml(const struct resource *r);
+/* A volume made from an origin (issue 17): its capacity and format, and for a
+ * qcow2 overlay the backing file and its format (NULL and -1 for none). */
+char *volume_render_origin_xml(const struct resource *r, uint64_t capacity, int format, const char *backing_path,
+                               int backing_format);
 char *domain_render_xml(const struct resource *r, const char *domain_type, const char *const *macs);
 /* The same with the graphics password (read at apply time, never kept). */
 char *domain_render_xml_secret(const struct resource *r, const char *domain_type, const char *const *macs,

@@ -84,6 +84,8 @@ static const struct field disk_fields[] = {
         { "serial", FT_WORD, DK(tuning.serial), 0, 21, DISK_F_SERIAL, NULL, "disk serial", NULL },
         { "readonly", FT_BOOL, DK(tuning.readonly), 0, 0, DISK_F_READONLY, NULL, NULL, NULL },
         { "iotune", FT_OBJ, DK(tuning.iotune), 0, 0, DISK_F_IOTUNE, &tuning_iotune_sub, NULL, NULL },
+        { "path", FT_STR, DK(path), STR_PATH, 0, DISK_F_PATH, NULL, NULL, NULL },
+        { "format", FT_ENUM, DK(format), 0, 0, DISK_F_FORMAT, &vol_format_table, NULL, NULL },
 };
 static const struct sub_table disk_sub = { disk_fields, ELEMENTSOF(disk_fields), sizeof(struct disk_spec),
                                            DK(pos), DK(set),
@@ -178,6 +180,21 @@ static int domain_check_device_boot(struct check_ctx *c, struct resource *r) {
         return 0;
 }
 
+/* A disk is a pool volume, a cdrom's image or a host path; only a path's
+ * format is declared on the disk (a volume's is the volume's, an ISO is raw).
+ * Undeclared, it is probed at plan time (-1 until then), never taken as raw. */
+static int disk_check_source(struct disk_spec *d) {
+        int sources = !!(d->set & DISK_F_VOLUME) + !!(d->set & DISK_F_CDROM) + !!(d->set & DISK_F_PATH);
+        if (sources != 1)
+                return diag_pos(&d->pos, "disk needs exactly one of volume, cdrom and path");
+        if ((d->set & DISK_F_FORMAT) && !(d->set & DISK_F_PATH))
+                return diag_pos(&d->pos, "disk: format goes with path (a volume's format is declared on the volume, "
+                                         "a cdrom's image is raw)");
+        if ((d->set & DISK_F_PATH) && !(d->set & DISK_F_FORMAT))
+                d->format = -1;
+        return 0;
+}
+
 static int domain_check(struct check_ctx *c, struct resource *r) {
         if (!(r->set & DOM_F_MEMORY))
                 return check_error(c, 0, "domain %s needs memory", r->name);
@@ -218,9 +235,9 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
         if (r->domain.secure_boot && !domain_machine_is_q35(r->domain.machine))
                 return check_error(c, DOM_F_SECURE_BOOT, "domain %s: secure-boot needs machine: q35", r->name);
         for (size_t i = 0; i < r->domain.n_disks; i++) {
-                struct disk_spec *d = &r->domain.disks[i];
-                if (!!(d->set & DISK_F_VOLUME) == !!(d->set & DISK_F_CDROM))
-                        return diag_pos(&d->pos, "disk needs exactly one of volume and cdrom");
+                int e = disk_check_source(&r->domain.disks[i]);
+                if (e < 0)
+                        return e;
         }
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 struct nic_spec *nic = &r->domain.nics[i];
@@ -249,9 +266,16 @@ static int domain_validate_volumes(struct resource *r, struct model *declared) {
                 else if (v->state == STATE_ABSENT)
                         ret = diag_pos(&d->pos, "domain %s: volume %s is declared absent", r->name, d->volume);
                 else
-                        d->format = v->set & VOL_F_FORMAT ? v->volume.format : VOL_RAW;
+                        /* A clone or an upload has its origin's format: read from libvirt at plan time. */
+                        d->format = v->set & VOL_F_FORMAT ? v->volume.format
+                                    : v->set & (VOL_F_CLONE_OF | VOL_F_SOURCE) ? -1 : VOL_RAW;
         }
         return ret;
+}
+
+/* What a disk writes: its volume or its host path (a cdrom is read-only). */
+static const char *disk_written(const struct disk_spec *d) {
+        return d->volume ? d->volume : d->path;
 }
 
 /* Two guests writing one volume corrupt it unless both know (a cluster file
@@ -262,18 +286,20 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
                 return 0;
         for (size_t j = 0; j < r->domain.n_disks; j++) {
                 const struct disk_spec *d = &r->domain.disks[j];
-                for (size_t i = 0; d->volume && i < declared->n && declared->v[i] != r; i++) {
+                const char *written = disk_written(d);
+                for (size_t i = 0; written && i < declared->n && declared->v[i] != r; i++) {
                         const struct resource *o = declared->v[i];
                         if (o->kind != KIND_DOMAIN || o->state == STATE_ABSENT)
                                 continue;
                         for (size_t k = 0; k < o->domain.n_disks; k++) {
                                 const struct disk_spec *e = &o->domain.disks[k];
-                                if (!e->volume || strcmp(e->volume, d->volume) != 0 || (d->shareable && e->shareable))
+                                if (!disk_written(e) || strcmp(disk_written(e), written) != 0 || (d->shareable && e->shareable))
                                         continue;
                                 return diag_pos(&d->pos,
-                                                "domain %s: volume %s is also a disk of domain %s at %s:%u:%u; a volume "
+                                                "domain %s: %s %s is also a disk of domain %s at %s:%u:%u; a %s "
                                                 "two domains write needs shareable: true on both disks",
-                                                r->name, d->volume, o->name, e->pos.file, e->pos.line, e->pos.col);
+                                                r->name, d->volume ? "volume" : "path", written, o->name, e->pos.file,
+                                                e->pos.line, e->pos.col, d->volume ? "volume" : "path");
                         }
                 }
         }
@@ -302,6 +328,7 @@ static void domain_free(struct resource *r) {
         for (size_t i = 0; i < r->domain.n_disks; i++) {
                 free(r->domain.disks[i].volume);
                 free(r->domain.disks[i].cdrom);
+                free(r->domain.disks[i].path);
         }
         free(r->domain.disks);
         for (size_t i = 0; i < r->domain.n_nics; i++)
@@ -381,13 +408,14 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
          * the list is left out, which leaves the disks unmanaged rather than detached. */
         bool representable = true;
         for (size_t i = 0; i < d->n_disks; i++)
-                representable = representable && (d->disks[i].cdrom || (d->disks[i].volume && d->disks[i].volume[0] != '/'));
+                representable = representable && (d->disks[i].cdrom || d->disks[i].volume ||
+                                                  (d->disks[i].path && d->disks[i].path[0] == '/'));
         for (size_t i = 0; i < d->n_disks; i++)
                 if (d->disks[i].seed)
                         yw_comment(w, 4, "cloud-init: seed %s on a cdrom, left as it is (its content is not read back)",
                                    d->disks[i].volume);
         if (!representable)
-                yw_comment(w, 4, "disks: left unmanaged, this domain has file disks outside any pool");
+                yw_comment(w, 4, "disks: left unmanaged, this domain has disks that are neither a volume, a path nor a cdrom");
         else {
                 yw_word(w, "disks");
                 yw_seq(w, false);
@@ -399,8 +427,12 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                 yw_map(w, true);
                 if (k->cdrom)
                         yw_kv_str(w, "cdrom", k->cdrom);
+                else if (k->path)
+                        yw_kv_str(w, "path", k->path);
                 else
                         yw_kv_str(w, "volume", k->volume);
+                if (k->path && k->format >= 0)
+                        yw_kv_word(w, "format", enum_to_string(&vol_format_table, k->format));
                 if (k->bus >= 0)
                         yw_kv_word(w, "bus", enum_to_string(&disk_bus_table, k->bus));
                 if (k->cache > 0)

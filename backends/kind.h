@@ -174,6 +174,7 @@ int lv_network_admit(void *state, const struct resource *w);
 int lv_network_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size);
 int lv_domain_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size);
 int lv_domain_admit(void *state, const struct resource *w);
+int lv_volume_admit(void *state, const struct resource *w);
 
 /* Whether this kernel has module NAME (backends/module.c): 0 when loaded,
  * built in or in the module index, or when there is no index to tell;

@@ -92,6 +92,7 @@
         X(virStoragePoolSetAutostart)              \
         X(virStoragePoolUndefine)                  \
         X(virStorageVolCreateXML)                  \
+        X(virStorageVolCreateXMLFrom)              \
         X(virStorageVolDelete)                     \
         X(virStorageVolFree)                       \
         X(virStorageVolGetInfo)                    \
@@ -99,6 +100,7 @@
         X(virStorageVolGetPath)                    \
         X(virStorageVolGetXMLDesc)                 \
         X(virStorageVolLookupByName)               \
+        X(virStorageVolLookupByPath)               \
         X(virStorageVolResize)                     \
         X(virStorageVolUpload)                     \
         X(virStreamAbort)                          \
@@ -232,6 +234,7 @@ bool libvirt_dl_loaded(void);
 #define virStoragePoolSetAutostart (*dl_virStoragePoolSetAutostart)
 #define virStoragePoolUndefine (*dl_virStoragePoolUndefine)
 #define virStorageVolCreateXML (*dl_virStorageVolCreateXML)
+#define virStorageVolCreateXMLFrom (*dl_virStorageVolCreateXMLFrom)
 #define virStorageVolDelete (*dl_virStorageVolDelete)
 #define virStorageVolFree (*dl_virStorageVolFree)
 #define virStorageVolGetInfo (*dl_virStorageVolGetInfo)
@@ -239,6 +242,7 @@ bool libvirt_dl_loaded(void);
 #define virStorageVolGetPath (*dl_virStorageVolGetPath)
 #define virStorageVolGetXMLDesc (*dl_virStorageVolGetXMLDesc)
 #define virStorageVolLookupByName (*dl_virStorageVolLookupByName)
+#define virStorageVolLookupByPath (*dl_virStorageVolLookupByPath)
 #define virStorageVolResize (*dl_virStorageVolResize)
 #define virStorageVolUpload (*dl_virStorageVolUpload)
 #define virStreamAbort (*dl_virStreamAbort)

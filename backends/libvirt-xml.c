@@ -199,7 +199,10 @@ int pool_parse_xml(const char *xml, struct resource *r) {
         return 0;
 }
 
-char *volume_render_xml(const struct resource *r) {
+/* A volume of capacity bytes; with backing_path, a qcow2 overlay on that file
+ * (of backing_format), which qemu only ever reads. */
+static char *write_volume(const struct resource *r, uint64_t capacity, int format, const char *backing_path,
+                          int backing_format) {
         const struct volume_spec *v = &r->volume;
         const char *slash = strchr(r->name, '/');
         struct xw *x = xw_new();
@@ -207,19 +210,36 @@ char *volume_render_xml(const struct resource *r) {
         xw_leaf(x, "name", "%s", slash ? slash + 1 : r->name);
         xw_open(x, "capacity");
         xw_attr(x, "unit", "bytes");
-        xw_text(x, "%llu", (unsigned long long) v->capacity);
+        xw_text(x, "%llu", (unsigned long long) capacity);
         xw_close(x);
         xw_open(x, "allocation");
         xw_attr(x, "unit", "bytes");
-        xw_text(x, "%llu", v->prealloc == PREALLOC_FULL ? (unsigned long long) v->capacity : 0ull);
+        xw_text(x, "%llu", v->prealloc == PREALLOC_FULL ? (unsigned long long) capacity : 0ull);
         xw_close(x);
         xw_open(x, "target");
         xw_open(x, "format");
-        xw_attr(x, "type", "%s", enum_to_string(&vol_format_table, r->set & VOL_F_FORMAT ? v->format : VOL_RAW));
+        xw_attr(x, "type", "%s", enum_to_string(&vol_format_table, format));
         xw_close(x);
         xw_close(x);
+        if (backing_path) {
+                xw_open(x, "backingStore");
+                xw_leaf(x, "path", "%s", backing_path);
+                xw_open(x, "format");
+                xw_attr(x, "type", "%s", enum_to_string(&vol_format_table, backing_format));
+                xw_close(x);
+                xw_close(x);
+        }
         xw_close(x);
         return xw_finish(x);
+}
+
+char *volume_render_xml(const struct resource *r) {
+        return write_volume(r, r->volume.capacity, r->set & VOL_F_FORMAT ? r->volume.format : VOL_RAW, NULL, -1);
+}
+
+char *volume_render_origin_xml(const struct resource *r, uint64_t capacity, int format, const char *backing_path,
+                               int backing_format) {
+        return write_volume(r, capacity, format, backing_path, backing_format);
 }
 
 static int disk_bus_of(const struct disk_spec *k) {
@@ -255,12 +275,15 @@ static void write_boot_order(struct xw *x, uint32_t order) {
 static void write_disk(struct xw *x, const struct disk_spec *k, const char *target) {
         int bus = disk_bus_of(k);
         xw_open(x, "disk");
-        xw_attr(x, "type", "%s", k->volume ? "volume" : "file");
-        xw_attr(x, "device", "%s", k->volume && !k->seed ? "disk" : "cdrom");
+        xw_attr(x, "type", "%s", k->volume ? "volume" : k->path && k->block ? "block" : "file");
+        xw_attr(x, "device", "%s", k->cdrom || k->seed ? "cdrom" : "disk");
         xw_open(x, "driver");
         xw_attr(x, "name", "qemu");
         /* Without the format, qemu would open a qcow2 volume as raw. */
-        xw_attr(x, "type", "%s", k->cdrom ? "raw" : enum_to_string(&vol_format_table, k->format >= 0 ? k->format : VOL_RAW));
+        /* A path's format is probed before it is rendered; unknown, it is left to libvirt rather than said raw. */
+        if (k->cdrom || k->format >= 0 || !k->path)
+                xw_attr(x, "type", "%s",
+                        k->cdrom ? "raw" : enum_to_string(&vol_format_table, k->format >= 0 ? k->format : VOL_RAW));
         if ((k->set & DISK_F_CACHE) && k->cache != CACHE_DEFAULT)
                 xw_attr(x, "cache", "%s", enum_to_string(&disk_cache_table, k->cache));
         if (k->set & DISK_F_DISCARD)
@@ -272,7 +295,9 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
                 const char *slash = strchr(k->volume, '/');
                 xw_attr(x, "pool", "%.*s", slash ? (int) (slash - k->volume) : 0, k->volume);
                 xw_attr(x, "volume", "%s", slash ? slash + 1 : k->volume);
-        } else
+        } else if (k->path)
+                xw_attr(x, k->block ? "dev" : "file", "%s", k->path);
+        else
                 xw_attr(x, "file", "%s", k->cdrom);
         xw_close(x);
         xw_open(x, "target");
@@ -283,7 +308,7 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
                 xw_leaf(x, "readonly", "%s", "");
         write_boot_order(x, k->boot_order);
         /* Without it, QEMU's image lock lets only the first guest start. */
-        if (k->volume && k->shareable)
+        if (!k->cdrom && k->shareable)
                 xw_leaf(x, "shareable", "%s", "");
         tuning_write_disk_children(x, k);
         xw_close(x);
@@ -569,6 +594,15 @@ unsigned domain_root_ports(const struct domain_spec *d) {
         return used + 4 > 14 ? (unsigned) (used + 4) : 14;
 }
 
+/* A disk on a host file or block device; another source (a network disk)
+ * keeps an empty path, which show leaves unmanaged. */
+static void disk_parse_path(struct xr *x, int i, const char *type, struct disk_spec *k) {
+        k->block = strcmp(type, "block") == 0;
+        k->path = k->block ? xr_str(x, "/domain/devices/disk[%d]/source/@dev", i)
+                           : xr_str(x, "/domain/devices/disk[%d]/source/@file", i);
+        k->set |= DISK_F_PATH;
+}
+
 int domain_parse_xml(const char *xml, struct resource *r) {
         struct xr *x = xr_parse(xml);
         if (!x)
@@ -671,21 +705,21 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                         k->volume = xasprintf("%s/%s", pool, vol);
                         k->set |= DISK_F_VOLUME;
                         k->seed = strcmp(device, "cdrom") == 0; /* a pool volume on a cdrom drive: a cloud-init seed */
-                } else {
+                } else if (strcmp(device, "cdrom") == 0) {
                         k->cdrom = xr_str(x, "/domain/devices/disk[%d]/source/@file", i);
-                        k->set |= strcmp(device, "cdrom") == 0 ? DISK_F_CDROM : DISK_F_VOLUME;
-                        if (!(k->set & DISK_F_CDROM)) {
-                                /* A plain file disk: keep its path where volumes go, marked by a leading '/'. */
-                                k->volume = k->cdrom;
-                                k->cdrom = NULL;
-                        }
-                }
+                        k->set |= DISK_F_CDROM;
+                } else
+                        disk_parse_path(x, i, type, k);
                 _cleanup_free_ char *bus = xr_str(x, "/domain/devices/disk[%d]/target/@bus", i);
                 _cleanup_free_ char *cache = xr_str(x, "/domain/devices/disk[%d]/driver/@cache", i);
                 _cleanup_free_ char *discard = xr_str(x, "/domain/devices/disk[%d]/driver/@discard", i);
                 _cleanup_free_ char *target = xr_str(x, "/domain/devices/disk[%d]/target/@dev", i);
                 _cleanup_free_ char *format = xr_str(x, "/domain/devices/disk[%d]/driver/@type", i);
                 k->format = enum_from_string(&vol_format_table, format);
+                /* A path disk of no named format is raw to libvirt, which probes no image. */
+                if (k->path && !*format)
+                        k->format = VOL_RAW;
+                k->set |= k->path && k->format >= 0 ? DISK_F_FORMAT : 0;
                 snprintf(k->target, sizeof(k->target), "%s", target);
                 k->bus = enum_from_string(&disk_bus_table, bus);
                 k->set |= k->bus >= 0 ? DISK_F_BUS : 0;

@@ -20,6 +20,7 @@
 #include "domain-tuning.h"
 #include "kind.h"
 #include "libvirt-dl.h"
+#include "image.h"
 
 struct lv_state {
         virConnectPtr conn;
@@ -261,6 +262,38 @@ static int observe_networks(struct lv_state *s, struct model *live) {
         return 0;
 }
 
+/* A qcow2 overlay's backing file, as libvirt reads it from the image. */
+static void volume_parse_backing(struct xr *x, struct resource *r) {
+        char *path = xr_str(x, "/volume/backingStore/path");
+        if (*path)
+                r->volume.backing_path = path;
+        else
+                free(path);
+}
+
+/* Each overlay learns its base's name (POOL/VOLUME) and each base which
+ * overlays it holds: a base is never deleted under them. */
+static void link_overlays(struct model *live) {
+        for (size_t i = 0; i < live->n; i++) {
+                struct resource *o = live->v[i];
+                if (o->kind != KIND_VOLUME || !o->volume.backing_path)
+                        continue;
+                for (size_t j = 0; j < live->n; j++) {
+                        struct resource *b = live->v[j];
+                        if (b->kind != KIND_VOLUME || !b->volume.path || strcmp(b->volume.path, o->volume.backing_path) != 0)
+                                continue;
+                        free(o->volume.backing);
+                        o->volume.backing = xstrdup(b->name);
+                        char *held = b->volume.held_by ? xasprintf("%s, %s", b->volume.held_by, o->name)
+                                                       : xasprintf("it is the backing volume of the qcow2 overlay(s) %s",
+                                                                   o->name);
+                        free(b->volume.held_by);
+                        b->volume.held_by = held;
+                        break;
+                }
+        }
+}
+
 static void observe_volumes(virStoragePoolPtr pool, const char *pool_name, struct model *live) {
         virStorageVolPtr *vols = NULL;
         int n = virStoragePoolListAllVolumes(pool, &vols, 0);
@@ -282,6 +315,7 @@ static void observe_volumes(virStoragePoolPtr pool, const char *pool_name, struc
                                 r->set |= VOL_F_FORMAT;
                         else
                                 r->volume.format = VOL_RAW;
+                        volume_parse_backing(x, r);
                 }
                 xr_free(x);
                 free(xml);
@@ -320,6 +354,7 @@ static int observe_pools(struct lv_state *s, struct model *live) {
                 virStoragePoolFree(pools[i]);
         }
         free(pools);
+        link_overlays(live);
         return 0;
 }
 
@@ -386,6 +421,10 @@ static int lv_observe(void *state, const struct str_list *names, struct model *l
 
 void lv_volume_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         add(u, KIND_POOL, r->volume.pool);
+        if (r->set & VOL_F_BACKING)
+                add(u, KIND_VOLUME, r->volume.backing);
+        if (r->set & VOL_F_CLONE_OF)
+                add(u, KIND_VOLUME, r->volume.clone_of);
 }
 
 void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
@@ -509,6 +548,8 @@ int lv_domain_admit(void *state, const struct resource *w) {
                 struct stat st;
                 if (d->cdrom && stat(d->cdrom, &st) < 0 && errno == ENOENT)
                         return diag_pos(&d->pos, "domain %s: cdrom image %s does not exist", w->name, d->cdrom);
+                if (d->path && stat(d->path, &st) < 0 && errno == ENOENT)
+                        return diag_pos(&d->pos, "domain %s: disk path %s does not exist", w->name, d->path);
         }
         return tuning_admit(w, s->conn);
 }
@@ -610,26 +651,63 @@ static int diff_pool(const struct resource *w, const struct resource *l, struct 
 static int diff_volume(const struct resource *w, const struct resource *l, struct action *a) {
         const struct volume_spec *want = &w->volume, *have = &l->volume;
         int fmt = w->set & VOL_F_FORMAT ? want->format : VOL_RAW;
-        if ((l->set & VOL_F_FORMAT) && fmt != have->format)
+        /* A clone or an uploaded image has its origin's format unless one is declared. */
+        bool fmt_declared = (w->set & VOL_F_FORMAT) || !(w->set & (VOL_F_CLONE_OF | VOL_F_SOURCE));
+        if ((l->set & VOL_F_FORMAT) && fmt_declared && fmt != have->format)
                 return diag_pos(&w->pos,
                                 "volume %s: format %s -> %s would destroy its data: refused (declare it state: absent "
                                 "first to re-create it)",
                                 w->name, enum_to_string(&vol_format_table, have->format),
                                 enum_to_string(&vol_format_table, fmt));
-        if (want->capacity < have->capacity) {
+        if ((w->set & VOL_F_CAPACITY) && want->capacity < have->capacity) {
                 char f[32], t[32];
                 return diag_pos(&w->pos, "volume %s: shrinking %s -> %s would destroy data: refused", w->name,
                                 size_text(have->capacity, f, sizeof(f)), size_text(want->capacity, t, sizeof(t)));
         }
-        if (want->capacity > have->capacity)
+        if ((w->set & VOL_F_CAPACITY) && want->capacity > have->capacity)
                 action_add_change(a, VOL_F_CAPACITY, "capacity", value_size(have->capacity), value_size(want->capacity));
         a->op = OP_UPDATE;
         return 0;
 }
 
-/* The key a disk is matched by: its volume or its image path. */
+/* How a volume was made (its base, its clone source, its image) is its data:
+ * a different one declared later is refused, never a silent re-create. The
+ * base of an overlay is read from the image; a clone's or an upload's origin
+ * from the ledger, which keeps what reconcile made it from. */
+static int volume_diff_origin(const struct resource *w, const struct resource *l, const struct ledger_entry *owned) {
+        const struct volume_spec *want = &w->volume, *have = &l->volume;
+        const char *refuse = "would replace its data: refused (declare it state: absent first to re-create it)";
+        if ((w->set & VOL_F_BACKING) && str_differs(want->backing, have->backing))
+                return diag_pos(resource_key_pos(w, VOL_F_BACKING), "volume %s: backing %s -> %s %s", w->name,
+                                have->backing ? have->backing : have->backing_path ? have->backing_path : "(none)",
+                                want->backing, refuse);
+        static const struct { uint64_t bit; const char *key; size_t offset; } made[] = {
+                { VOL_F_CLONE_OF, "clone-of", offsetof(struct volume_spec, clone_of) },
+                { VOL_F_SOURCE, "source", offsetof(struct volume_spec, source) },
+                { VOL_F_SHA256, "sha256", offsetof(struct volume_spec, sha256) },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(made); i++) {
+                const char *now = *(char *const *) ((const char *) want + made[i].offset);
+                const char *was = ledger_get(owned, made[i].key);
+                if ((w->set & made[i].bit) && was && strcmp(was, now) != 0)
+                        return diag_pos(resource_key_pos(w, made[i].bit), "volume %s: %s %s -> %s %s", w->name,
+                                        made[i].key, was, now, refuse);
+        }
+        return 0;
+}
+
+/* What a create from an origin leaves in the ledger for volume_diff_origin. */
+static void volume_note_origin(struct ledger *l, struct ledger_entry *e, const struct resource *w) {
+        if (!e)
+                return;
+        ledger_set(l, e, "clone-of", w->set & VOL_F_CLONE_OF ? w->volume.clone_of : NULL);
+        ledger_set(l, e, "source", w->set & VOL_F_SOURCE ? w->volume.source : NULL);
+        ledger_set(l, e, "sha256", w->set & VOL_F_SHA256 ? w->volume.sha256 : NULL);
+}
+
+/* The key a disk is matched by: its volume, its host path or its image path. */
 static const char *disk_key(const struct disk_spec *d) {
-        return d->volume ? d->volume : d->cdrom ? d->cdrom : "";
+        return d->volume ? d->volume : d->path ? d->path : d->cdrom ? d->cdrom : "";
 }
 
 static int disk_bus_of(const struct disk_spec *d) {
@@ -638,9 +716,100 @@ static int disk_bus_of(const struct disk_spec *d) {
 
 static char *disk_attrs(const struct disk_spec *d) {
         int bus = disk_bus_of(d);
-        return tuning_disk_attrs(d, xasprintf("bus=%s cache=%s discard=%s", enum_to_string(&disk_bus_table, bus),
+        /* A path's format is the disk's own (a volume's is the volume's): unknown until probed. */
+        bool fmt = d->path && d->format >= 0;
+        return tuning_disk_attrs(d, xasprintf("bus=%s cache=%s discard=%s%s%s", enum_to_string(&disk_bus_table, bus),
                          enum_to_string(&disk_cache_table, d->set & DISK_F_CACHE ? d->cache : CACHE_DEFAULT),
-                         enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE)));
+                         enum_to_string(&disk_discard_table, d->set & DISK_F_DISCARD ? d->discard : DISCARD_IGNORE),
+                         fmt ? " format=" : "", fmt ? enum_to_string(&vol_format_table, d->format) : ""));
+}
+
+static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virStoragePoolPtr *pool_out);
+
+/* A volume's format as libvirt has it (enum vol_format), or -1; vol may be NULL. */
+static int volume_format_of(virStorageVolPtr vol) {
+        char *xml = vol ? virStorageVolGetXMLDesc(vol, 0) : NULL;
+        struct xr *x = xml ? xr_parse(xml) : NULL;
+        _cleanup_free_ char *fmt = x ? xr_str(x, "/volume/target/format/@type") : NULL;
+        xr_free(x);
+        free(xml);
+        return fmt ? enum_from_string(&vol_format_table, fmt) : -1;
+}
+
+/* A disk on a clone or an uploaded image whose format is not declared: the
+ * volume's, as libvirt has it (made before the domain, which depends on it).
+ * Not made yet (a plan), it stays unknown until apply looks again. */
+static int disk_volume_format(struct lv_state *s, const struct disk_spec *d, struct disk_spec *out) {
+        virStorageVolPtr vol = volume_lookup(s, d->volume, NULL);
+        out->format = volume_format_of(vol);
+        if (vol)
+                virStorageVolFree(vol);
+        return 0;
+}
+
+/* A path disk as it is rendered: whether it is a block device, and its
+ * format when none is declared: libvirt's, when a pool holds the path (it
+ * probed it), else read from the image's header, since libvirt offers no
+ * probe of a file outside its pools (its domains take an unnamed format as
+ * raw). out is d with both filled. state NULL (a plan against a snapshot):
+ * left unknown. */
+static int disk_probe(struct lv_state *s, const struct disk_spec *d, struct disk_spec *out) {
+        *out = *d;
+        if (d->volume && d->format < 0 && s)
+                return disk_volume_format(s, d, out);
+        if (!d->path || !s)
+                return 0;
+        struct stat st;
+        bool local = lv_local(s);
+        out->block = local && stat(d->path, &st) == 0 ? S_ISBLK(st.st_mode) : strncmp(d->path, "/dev/", 5) == 0;
+        if (d->format >= 0)
+                return 0;
+        virStorageVolPtr vol = virStorageVolLookupByPath(s->conn, d->path);
+        out->format = volume_format_of(vol);
+        if (vol)
+                virStorageVolFree(vol);
+        if (out->format >= 0)
+                return 0;
+        if (!local)
+                return diag_pos(&d->pos, "disk path %s: libvirt at %s knows no format for it and its file is not on this "
+                                "host: declare format", d->path, s->uri);
+        int e = image_probe_format(d->path, &out->format);
+        if (e < 0)
+                return diag_pos(&d->pos, "disk path %s: cannot read it to probe its format (%s): declare format",
+                                d->path, strerror(-e));
+        return 0;
+}
+
+static void disks_probed_done(struct resource *copy) {
+        free(copy->domain.disks);
+}
+
+/* d, or buf with d probed (disk_probe); *r set to an error. */
+static const struct disk_spec *disk_probed(struct lv_state *s, const struct disk_spec *d, struct disk_spec *buf, int *r) {
+        if (!d || (!d->path && !(d->volume && d->format < 0)))
+                return d;
+        if (disk_probe(s, d, buf) < 0)
+                *r = -EINVAL;
+        return buf;
+}
+
+/* w with its path disks probed (disk_probe) in copy; the caller frees
+ * copy->domain.disks. Without a connection (a plan against a snapshot) an
+ * undeclared format is taken as the live disk's of that path: nothing to ask. */
+static int disks_probe(struct lv_state *s, const struct resource *w, const struct resource *live,
+                       struct resource *copy) {
+        *copy = *w;
+        copy->domain.disks = xcalloc(w->domain.n_disks + 1, sizeof(struct disk_spec));
+        int r = 0;
+        for (size_t i = 0; i < w->domain.n_disks; i++) {
+                struct disk_spec *d = &copy->domain.disks[i];
+                if (disk_probe(s, &w->domain.disks[i], d) < 0)
+                        r = -EINVAL;
+                for (size_t j = 0; !s && live && d->path && d->format < 0 && j < live->domain.n_disks; j++)
+                        if (!str_differs(live->domain.disks[j].path, d->path))
+                                d->format = live->domain.disks[j].format, d->block = live->domain.disks[j].block;
+        }
+        return r;
 }
 
 static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
@@ -1251,14 +1420,19 @@ int lv_pool_diff(void *state, const struct resource *want, const struct resource
 
 int lv_volume_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
-        (void) state, (void) owned, (void) p;
-        return diff_volume(want, live, a);
+        (void) state, (void) p;
+        int r = volume_diff_origin(want, live, owned);
+        return r < 0 ? r : diff_volume(want, live, a);
 }
 
 int lv_domain_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
-        (void) state;
-        return diff_domain(want, live, owned, a, p);
+        struct resource probed;
+        int r = disks_probe(state, want, live, &probed);
+        if (r >= 0)
+                r = diff_domain(&probed, live, owned, a, p);
+        free(probed.domain.disks);
+        return r;
 }
 
 /* ---- apply ---- */
@@ -1455,6 +1629,50 @@ static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virS
         return vol;
 }
 
+/* An overlay or a clone to make: its origin, when it exists already, has a
+ * format reconcile knows and no more capacity than the one declared. */
+static int volume_admit_derived(struct lv_state *s, const struct resource *w) {
+        bool overlay = w->set & VOL_F_BACKING;
+        const char *ref = overlay ? w->volume.backing : w->volume.clone_of;
+        virStorageVolPtr base = volume_lookup(s, ref, NULL);
+        if (!base)
+                return 0; /* made in this run, before it */
+        virStorageVolInfo info;
+        int format = volume_format_of(base), r = 0;
+        if (virStorageVolGetInfo(base, &info) < 0)
+                r = lv_fail("volume", w->name, "reading the volume it is made from");
+        else if (format < 0)
+                r = diag_pos(resource_key_pos(w, overlay ? VOL_F_BACKING : VOL_F_CLONE_OF),
+                             "volume %s: %s has a format reconcile does not know (raw or qcow2)", w->name, ref);
+        else if ((w->set & VOL_F_CAPACITY) && w->volume.capacity < info.capacity) {
+                char f[32], t[32];
+                r = diag_pos(resource_key_pos(w, VOL_F_CAPACITY), "volume %s: capacity %s is below the %s of %s, which it is made from",
+                             w->name, size_text(w->volume.capacity, t, sizeof(t)), size_text(info.capacity, f, sizeof(f)), ref);
+        }
+        virStorageVolFree(base);
+        return r;
+}
+
+/* A volume still to be uploaded needs its image here, readable (reconcile
+ * reads and sends it): found by the plan, not half-way through an apply. Its
+ * digest is checked when it is read, at apply. */
+int lv_volume_admit(void *state, const struct resource *w) {
+        struct lv_state *s = state;
+        if (!(w->set & (VOL_F_SOURCE | VOL_F_BACKING | VOL_F_CLONE_OF)) || w->state == STATE_ABSENT)
+                return 0;
+        virStorageVolPtr vol = volume_lookup(s, w->name, NULL);
+        if (vol) {
+                virStorageVolFree(vol);
+                return 0;
+        }
+        if (!(w->set & VOL_F_SOURCE))
+                return volume_admit_derived(s, w);
+        if (access(w->volume.source, R_OK) < 0)
+                return diag_pos(resource_key_pos(w, VOL_F_SOURCE), "volume %s: source %s: %s", w->name, w->volume.source,
+                                strerror(errno));
+        return 0;
+}
+
 /* A volume already in the pool under its declared name, such as a file a
  * re-created pool found in its directory: taken as the declared one when its
  * format is the declared one and it is no larger (a smaller one is grown, as
@@ -1492,6 +1710,148 @@ static int volume_adopt(virStorageVolPtr vol, const struct resource *w) {
         return 0;
 }
 
+/* An origin volume's capacity, format and path, for an overlay or a clone of it. */
+static int volume_origin_info(virStorageVolPtr vol, uint64_t *capacity, int *format, char **path) {
+        virStorageVolInfo info;
+        if (virStorageVolGetInfo(vol, &info) < 0)
+                return -EIO;
+        *capacity = info.capacity;
+        *format = volume_format_of(vol);
+        *path = virStorageVolGetPath(vol);
+        return *path ? 0 : -EIO;
+}
+
+/* Grow a volume just made from an origin to the declared capacity. */
+static int volume_grow_made(virStorageVolPtr vol, const struct resource *w, uint64_t capacity) {
+        if (!(w->set & VOL_F_CAPACITY) || w->volume.capacity <= capacity)
+                return 0;
+        return virStorageVolResize(vol, w->volume.capacity, 0) < 0 ? lv_fail("volume", w->name, "growing it to its capacity")
+                                                                   : 0;
+}
+
+/* A qcow2 overlay on its backing volume (qemu only reads the base), or a full
+ * copy of a volume through libvirt. */
+static int volume_create_derived(struct lv_state *s, virStoragePoolPtr pool, const struct resource *w) {
+        bool overlay = w->set & VOL_F_BACKING;
+        const char *ref = overlay ? w->volume.backing : w->volume.clone_of;
+        virStorageVolPtr base = volume_lookup(s, ref, NULL);
+        if (!base)
+                return lv_fail("volume", w->name, overlay ? "looking up its backing volume" : "looking up the volume it clones");
+        uint64_t capacity = 0;
+        int format = -1, r = 0;
+        char *path = NULL;
+        if (volume_origin_info(base, &capacity, &format, &path) < 0)
+                r = lv_fail("volume", w->name, "reading the volume it is made from");
+        else if (format < 0)
+                r = diag_res(-EINVAL, "volume", w->name, "%s has a format reconcile does not know (raw or qcow2)", ref);
+        else if ((w->set & VOL_F_CAPACITY) && w->volume.capacity < capacity) {
+                char f[32], t[32];
+                r = diag_res(-EINVAL, "volume", w->name, "capacity %s is below the %s of %s, which it is made from",
+                             size_text(w->volume.capacity, t, sizeof(t)), size_text(capacity, f, sizeof(f)), ref);
+        }
+        virStorageVolPtr vol = NULL;
+        if (r >= 0) {
+                uint64_t size = overlay && (w->set & VOL_F_CAPACITY) ? w->volume.capacity : capacity;
+                int fmt = w->set & VOL_F_FORMAT ? w->volume.format : format;
+                _cleanup_free_ char *xml =
+                        volume_render_origin_xml(w, size, overlay ? VOL_QCOW2 : fmt, overlay ? path : NULL, format);
+                vol = !xml ? NULL : overlay ? virStorageVolCreateXML(pool, xml, 0) : virStorageVolCreateXMLFrom(pool, xml, base, 0);
+                if (!vol)
+                        r = lv_fail("volume", w->name, overlay ? "creating it as an overlay" : "cloning");
+        }
+        if (vol && !overlay)
+                r = volume_grow_made(vol, w, capacity);
+        if (vol)
+                virStorageVolFree(vol);
+        free(path);
+        virStorageVolFree(base);
+        return r;
+}
+
+/* Send a file into a volume's stream; 0, or a negative errno after saying why. */
+static int volume_send_file(virStreamPtr st, int fd, const struct resource *w) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return diag_res(-errno, "volume", w->name, "reading source %s: %s", w->volume.source, strerror(errno));
+                if (n == 0)
+                        return 0;
+                for (ssize_t off = 0; off < n;) {
+                        int sent = virStreamSend(st, buf + off, (size_t) (n - off));
+                        if (sent < 0)
+                                return lv_fail("volume", w->name, "uploading its source");
+                        off += sent;
+                }
+        }
+}
+
+/* An image file uploaded once into a new volume, its sha256 checked first. The
+ * volume is made as a plain file of the image's size and takes the image's
+ * bytes; the pool then reads the image's format from them. All or nothing: a
+ * failed upload deletes the volume. */
+static int volume_upload(struct lv_state *s, virStoragePoolPtr pool, const struct resource *w) {
+        const char *src = w->volume.source;
+        int format, e = image_probe_format(src, &format);
+        if (e < 0)
+                return diag_res(e, "volume", w->name, "source %s: %s", src, strerror(-e));
+        if ((w->set & VOL_F_FORMAT) && w->volume.format != format)
+                return diag_res(-EINVAL, "volume", w->name, "source %s is a %s image, declared format %s: not uploaded", src,
+                                enum_to_string(&vol_format_table, format), enum_to_string(&vol_format_table, w->volume.format));
+        if (w->set & VOL_F_SHA256) {
+                char got[65];
+                e = image_sha256(src, got);
+                if (e < 0)
+                        return diag_res(e, "volume", w->name, "source %s: %s", src, strerror(-e));
+                if (strcmp(got, w->volume.sha256) != 0)
+                        return diag_res(-EBADMSG, "volume", w->name, "source %s has sha256 %s, not the declared %s: not uploaded",
+                                        src, got, w->volume.sha256);
+        }
+        int fd = open(src, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                e = diag_res(-errno, "volume", w->name, "source %s: %s", src, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return e;
+        }
+        _cleanup_free_ char *xml = volume_render_origin_xml(w, (uint64_t) st.st_size, VOL_RAW, NULL, -1);
+        virStorageVolPtr vol = xml ? virStorageVolCreateXML(pool, xml, 0) : NULL;
+        virStreamPtr stream = vol ? virStreamNew(s->conn, 0) : NULL;
+        int r = !vol ? lv_fail("volume", w->name, "creating it for its source") : !stream ? lv_fail("volume", w->name, "opening a stream") : 0;
+        if (r >= 0 && virStorageVolUpload(vol, stream, 0, (unsigned long long) st.st_size, 0) < 0)
+                r = lv_fail("volume", w->name, "starting the upload of its source");
+        else if (r >= 0)
+                r = volume_send_file(stream, fd, w);
+        if (stream && r >= 0 && virStreamFinish(stream) < 0)
+                r = lv_fail("volume", w->name, "finishing the upload of its source");
+        else if (stream && r < 0)
+                virStreamAbort(stream);
+        if (stream)
+                virStreamFree(stream);
+        close(fd);
+        if (vol && r < 0)
+                virStorageVolDelete(vol, 0);
+        if (vol)
+                virStorageVolFree(vol);
+        if (r < 0)
+                return r;
+        /* The pool reads the new bytes (the image's format and size) when it looks again. */
+        virStoragePoolRefresh(pool, 0);
+        const char *slash = strchr(w->name, '/');
+        vol = virStorageVolLookupByName(pool, slash ? slash + 1 : w->name);
+        virStorageVolInfo info;
+        if (!vol || virStorageVolGetInfo(vol, &info) < 0)
+                r = lv_fail("volume", w->name, "reading it after its upload");
+        else
+                r = volume_grow_made(vol, w, info.capacity);
+        if (vol)
+                virStorageVolFree(vol);
+        return r;
+}
+
 static int volume_create(struct lv_state *s, const struct resource *w) {
         virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, w->volume.pool);
         if (!pool)
@@ -1507,6 +1867,11 @@ static int volume_create(struct lv_state *s, const struct resource *w) {
         if (found) {
                 int r = volume_adopt(found, w);
                 virStorageVolFree(found);
+                virStoragePoolFree(pool);
+                return r;
+        }
+        if (w->set & (VOL_F_BACKING | VOL_F_CLONE_OF | VOL_F_SOURCE)) {
+                int r = w->set & VOL_F_SOURCE ? volume_upload(s, pool, w) : volume_create_derived(s, pool, w);
                 virStoragePoolFree(pool);
                 return r;
         }
@@ -1658,6 +2023,10 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
         int seeded = w->set & DOM_F_CLOUD_INIT ? domain_store_seed(s, w, l, e, -1) : 0; /* its cdrom's volume */
         if (seeded < 0)
                 return seeded;
+        __attribute__((cleanup(disks_probed_done))) struct resource probed = { 0 };
+        if (disks_probe(s, w, NULL, &probed) < 0)
+                return -EINVAL;
+        w = &probed;
         size_t n = w->domain.n_nics;
         char (*macs)[18] = xcalloc(n + 1, sizeof(*macs));
         const char **mac_ptrs = xcalloc(n + 1, sizeof(char *));
@@ -1922,6 +2291,9 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
                 if (pair[i] < 0)
                         continue;
                 const struct disk_spec *wd = &want->disks[i], *h = &have->disks[pair[i]];
+                struct disk_spec probed_disk;
+                if ((wd = disk_probed(s, wd, &probed_disk, &r)) && r < 0)
+                        break;
                 _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", h->target);
                 if (str_differs(wd->cdrom, h->cdrom)) {
                         /* The drive as it is, with the other image: qemu refuses a medium
@@ -2253,6 +2625,8 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                 const struct disk_spec *ld =
                                         c->was.type == VAL_INDEX ? &live->domain.disks[c->was.index] : NULL;
                                 char target[16];
+                                struct disk_spec probed_disk;
+                                wd = disk_probed(s, wd, &probed_disk, &r);
                                 if (ld && !wd) {
                                         _cleanup_free_ char *xml = disk_render_xml(ld, ld->target);
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);
@@ -2374,11 +2748,14 @@ int lv_pool_apply(void *state, const struct action *a, struct ledger *l, struct 
 
 int lv_volume_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         struct lv_state *s = state;
-        (void) l, (void) e;
         if (a->op == OP_DELETE)
                 return volume_delete(s, a->name);
-        if (a->op == OP_CREATE)
-                return volume_create(s, a->want);
+        if (a->op == OP_CREATE) {
+                int r = volume_create(s, a->want);
+                if (r >= 0)
+                        volume_note_origin(l, e, a->want);
+                return r;
+        }
         return a->n_changes ? volume_grow(s, a) : 0;
 }
 

@@ -365,7 +365,19 @@ struct volume_spec {
         uint64_t capacity;
         int format;   /* enum vol_format */
         int prealloc; /* enum prealloc */
+        /* disks (issue 17 point 5): a cloud image's volume is a qcow2 overlay on
+         * a base volume ("pool/volume"), a full copy of one, or a file uploaded
+         * once, its SHA-256 (64 hex digits) checked before. */
+        char *backing, *clone_of, *source;
+        char *sha256;
+        char *backing_path; /* observed: the backing file of a qcow2 overlay */
+        char *held_by;      /* observed: "overlays a/b, c/d", the volumes whose backing it is */
 };
+/* disks (issue 17 point 5) */
+#define VOL_F_BACKING (1ull << 3)
+#define VOL_F_CLONE_OF (1ull << 4)
+#define VOL_F_SOURCE (1ull << 5)
+#define VOL_F_SHA256 (1ull << 6)
 
 /* tune: guest placement and I/O. A CPU set is a bitmap of host CPUs (or NUMA
  * nodes) 0..1023, as libvirt's "2-3,6" strings name them. */
@@ -467,7 +479,14 @@ struct disk_spec {
         bool seed;
         /* tune: disk I/O (backends/domain-tuning.c) */
         struct disk_tuning tuning;
+        /* disks (issue 17 point 4): a host file or block device (an LVM volume);
+         * its format is declared (DISK_F_FORMAT) or probed at plan time. */
+        char *path;
+        bool block; /* observed or probed: <disk type='block'> */
 };
+/* disks (issue 17 point 4) */
+#define DISK_F_PATH (1ull << 6)
+#define DISK_F_FORMAT (1ull << 7)
 enum { NIC_F_BRIDGE = 1u << 0, NIC_F_NETWORK = 1u << 1, NIC_F_MODEL = 1u << 2, NIC_F_MAC = 1u << 3 };
 struct nic_spec {
         struct srcpos pos;
