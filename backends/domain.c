@@ -61,6 +61,9 @@ static const struct field nic_fields[] = {
         { "network", FT_STR, NI(network), STR_WORD, 0, NIC_F_NETWORK, NULL, NULL, NULL },
         { "model", FT_ENUM, NI(model), 0, 0, NIC_F_MODEL, &nic_model_table, NULL, NULL },
         { "mac", FT_MAC, NI(mac), 0, 0, NIC_F_MAC, NULL, NULL, NULL },
+        { "ovs-bridge", FT_IFNAME, NI(ovs_bridge), 0, 0, NIC_F_OVS_BRIDGE, NULL, NULL, NULL },
+        { "tag", FT_U32, NI(vlan_tag), 1, 4094, NIC_F_VLAN_TAG, NULL, "VLAN tag", NULL },
+        { "portgroup", FT_STR, NI(portgroup), STR_WORD, 0, NIC_F_PORTGROUP, NULL, NULL, NULL },
 };
 static const struct sub_table nic_sub = { nic_fields, ELEMENTSOF(nic_fields), sizeof(struct nic_spec), NI(pos),
                                           NI(set), offsetof(struct domain_spec, n_nics) - offsetof(struct domain_spec, nics),
@@ -100,6 +103,19 @@ static void domain_defaults(struct resource *r) {
         r->domain.video = -1;
         r->domain.graphics.type = -1;
         r->domain.shutdown_timeout = 120; /* what libvirt-guests waits for a guest to shut down */
+}
+
+/* One place a NIC plugs into; an access VLAN is OVS's to set (a Linux bridge
+ * port has none here), a portgroup the network's. */
+static int nic_check_ovs(const struct nic_spec *nic) {
+        int places = !!(nic->set & NIC_F_BRIDGE) + !!(nic->set & NIC_F_NETWORK) + !!(nic->set & NIC_F_OVS_BRIDGE);
+        if (places != 1)
+                return diag_pos(&nic->pos, "interface needs exactly one of bridge, network and ovs-bridge");
+        if ((nic->set & NIC_F_VLAN_TAG) && !(nic->set & NIC_F_OVS_BRIDGE))
+                return diag_pos(&nic->pos, "interface: tag needs ovs-bridge (on a network, name a portgroup)");
+        if ((nic->set & NIC_F_PORTGROUP) && !(nic->set & NIC_F_NETWORK))
+                return diag_pos(&nic->pos, "interface: portgroup needs network");
+        return 0;
 }
 
 static int domain_check(struct check_ctx *c, struct resource *r) {
@@ -148,8 +164,8 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
         }
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 struct nic_spec *nic = &r->domain.nics[i];
-                if (!!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
-                        return diag_pos(&nic->pos, "interface needs exactly one of bridge and network");
+                if (nic_check_ovs(nic) < 0)
+                        return -EINVAL;
         }
         return 0;
 }
@@ -221,10 +237,21 @@ static void domain_free(struct resource *r) {
                 free(r->domain.disks[i].cdrom);
         }
         free(r->domain.disks);
-        for (size_t i = 0; i < r->domain.n_nics; i++)
+        for (size_t i = 0; i < r->domain.n_nics; i++) {
                 free(r->domain.nics[i].network);
+                free(r->domain.nics[i].portgroup);
+        }
         free(r->domain.nics);
         resource_free(r->domain.active);
+}
+
+static void nic_show_ovs(struct yw *w, const struct nic_spec *n) {
+        if (n->set & NIC_F_OVS_BRIDGE)
+                yw_kv_name(w, "ovs-bridge", n->ovs_bridge);
+        if (n->set & NIC_F_VLAN_TAG)
+                yw_kv_uint(w, "tag", n->vlan_tag);
+        if (n->set & NIC_F_PORTGROUP)
+                yw_kv_name(w, "portgroup", n->portgroup);
 }
 
 static void domain_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
@@ -329,8 +356,9 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                 yw_map(w, true);
                 if (n->set & NIC_F_BRIDGE)
                         yw_kv_name(w, "bridge", n->bridge);
-                else
+                else if (!(n->set & NIC_F_OVS_BRIDGE))
                         yw_kv_name(w, "network", n->network ? n->network : "");
+                nic_show_ovs(w, n);
                 if (n->model >= 0)
                         yw_kv_word(w, "model", enum_to_string(&nic_model_table, n->model));
                 static const unsigned char no_mac[6];

@@ -262,10 +262,32 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
         xw_close(x);
 }
 
+/* Inside <source>: the OVS bridge or the network's portgroup; then, after it,
+ * the virtualport and the access VLAN. Closes <source>. */
+static void write_nic_ovs(struct xw *x, const struct nic_spec *n) {
+        if (n->set & NIC_F_OVS_BRIDGE)
+                xw_attr(x, "bridge", "%s", n->ovs_bridge);
+        if (n->set & NIC_F_PORTGROUP)
+                xw_attr(x, "portgroup", "%s", n->portgroup);
+        xw_close(x);
+        if (!(n->set & NIC_F_OVS_BRIDGE))
+                return;
+        xw_open(x, "virtualport");
+        xw_attr(x, "type", "%s", "openvswitch");
+        xw_close(x);
+        if (n->set & NIC_F_VLAN_TAG) {
+                xw_open(x, "vlan");
+                xw_open(x, "tag");
+                xw_attr(x, "id", "%u", n->vlan_tag);
+                xw_close(x);
+                xw_close(x);
+        }
+}
+
 static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
         char buf[18];
         xw_open(x, "interface");
-        xw_attr(x, "type", "%s", n->set & NIC_F_BRIDGE ? "bridge" : "network");
+        xw_attr(x, "type", "%s", n->set & (NIC_F_BRIDGE | NIC_F_OVS_BRIDGE) ? "bridge" : "network");
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
         if (m) {
                 xw_open(x, "mac");
@@ -275,9 +297,9 @@ static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
         xw_open(x, "source");
         if (n->set & NIC_F_BRIDGE)
                 xw_attr(x, "bridge", "%s", n->bridge);
-        else
+        else if (!(n->set & NIC_F_OVS_BRIDGE))
                 xw_attr(x, "network", "%s", n->network);
-        xw_close(x);
+        write_nic_ovs(x, n);
         xw_open(x, "model");
         xw_attr(x, "type", "%s", enum_to_string(&nic_model_table, n->set & NIC_F_MODEL ? n->model : NIC_VIRTIO));
         xw_close(x);
@@ -537,6 +559,27 @@ unsigned domain_root_ports(const struct domain_spec *d) {
         return used + 4 > 14 ? (unsigned) (used + 4) : 14;
 }
 
+/* A bridge NIC with an openvswitch virtualport is on an OVS bridge: its one
+ * VLAN tag is its access VLAN. A network NIC may name a portgroup. */
+static void parse_nic_ovs(struct xr *x, int i, struct nic_spec *n) {
+        _cleanup_free_ char *vport = xr_str(x, "/domain/devices/interface[%d]/virtualport/@type", i);
+        _cleanup_free_ char *group = xr_str(x, "/domain/devices/interface[%d]/source/@portgroup", i);
+        if ((n->set & NIC_F_NETWORK) && *group) {
+                n->portgroup = xstrdup(group);
+                n->set |= NIC_F_PORTGROUP;
+        }
+        if (!(n->set & NIC_F_BRIDGE) || strcmp(vport, "openvswitch") != 0)
+                return;
+        memcpy(n->ovs_bridge, n->bridge, sizeof(n->ovs_bridge));
+        n->bridge[0] = '\0';
+        n->set = (n->set & ~(uint64_t) NIC_F_BRIDGE) | NIC_F_OVS_BRIDGE;
+        if (xr_count(x, "/domain/devices/interface[%d]/vlan/tag", i) == 1 &&
+            xr_count(x, "/domain/devices/interface[%d]/vlan[@trunk='yes']", i) == 0) {
+                n->vlan_tag = (uint32_t) xr_ull(x, "/domain/devices/interface[%d]/vlan/tag/@id", i);
+                n->set |= NIC_F_VLAN_TAG;
+        }
+}
+
 int domain_parse_xml(const char *xml, struct resource *r) {
         struct xr *x = xr_parse(xml);
         if (!x)
@@ -681,6 +724,7 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                         n->set |= NIC_F_MAC;
                 n->model = enum_from_string(&nic_model_table, model);
                 n->set |= n->model >= 0 ? NIC_F_MODEL : 0;
+                parse_nic_ovs(x, i, n);
         }
         xr_free(x);
         return 0;

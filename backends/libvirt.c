@@ -400,6 +400,8 @@ void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 if (r->domain.nics[i].set & NIC_F_BRIDGE)
                         add(u, KIND_ETHERNET, r->domain.nics[i].bridge);
+                else if (r->domain.nics[i].set & NIC_F_OVS_BRIDGE)
+                        add(u, KIND_OVS_BRIDGE, r->domain.nics[i].ovs_bridge);
                 else if (r->domain.nics[i].network)
                         add(u, KIND_NETWORK, r->domain.nics[i].network);
         }
@@ -663,7 +665,18 @@ static void pair_disks(const struct domain_spec *want, const struct domain_spec 
 
 /* A NIC's source as one comparable word: "network:NAME", "bridge:NAME". An OVS
  * bridge or a direct device gets its own prefix here when the schema has it. */
+static char *nic_source_ovs(const struct nic_spec *n) {
+        if (n->set & NIC_F_OVS_BRIDGE) {
+                if (!(n->set & NIC_F_VLAN_TAG))
+                        return xasprintf("ovs-bridge:%s", n->ovs_bridge);
+                return xasprintf("ovs-bridge:%s tag %u", n->ovs_bridge, n->vlan_tag);
+        }
+        return xasprintf("network:%s portgroup %s", n->network ? n->network : "", n->portgroup);
+}
+
 static char *nic_source(const struct nic_spec *n) {
+        if (n->set & (NIC_F_OVS_BRIDGE | NIC_F_PORTGROUP))
+                return nic_source_ovs(n);
         if (n->set & NIC_F_BRIDGE)
                 return xasprintf("bridge:%s", n->bridge);
         return xasprintf("network:%s", n->network ? n->network : "");
@@ -681,8 +694,8 @@ static int nic_model_of(const struct nic_spec *n) {
 static char *nic_text(const struct nic_spec *n, const char *mac) {
         char buf[18];
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
-        return xasprintf("%s:%s%s%s", n->set & NIC_F_BRIDGE ? "bridge" : "network",
-                         n->set & NIC_F_BRIDGE ? n->bridge : n->network, m ? " mac " : "", m ? m : "");
+        _cleanup_free_ char *source = nic_source(n);
+        return xasprintf("%s%s%s", source, m ? " mac " : "", m ? m : "");
 }
 
 /* Match desired NIC i to a live one: by MAC when it has one (given or kept in
@@ -700,6 +713,8 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
                         continue;
                 bool same_source = (want->set & NIC_F_BRIDGE) ? (h->set & NIC_F_BRIDGE) && strcmp(h->bridge, want->bridge) == 0
                                                                 : (h->set & NIC_F_NETWORK) && !str_differs(h->network, want->network);
+                if (want->set & NIC_F_OVS_BRIDGE)
+                        same_source = (h->set & NIC_F_OVS_BRIDGE) && strcmp(h->ovs_bridge, want->ovs_bridge) == 0;
                 if (by_mac ? memcmp(h->mac, mac, 6) == 0 : same_source) {
                         used[j] = true;
                         return (int) j;

@@ -376,6 +376,10 @@ struct disk_spec {
         char target[16]; /* observed: vda, sdb */
 };
 enum { NIC_F_BRIDGE = 1u << 0, NIC_F_NETWORK = 1u << 1, NIC_F_MODEL = 1u << 2, NIC_F_MAC = 1u << 3 };
+/* ovs2: NIC bits 10..13. */
+#define NIC_F_OVS_BRIDGE (1ull << 10)
+#define NIC_F_VLAN_TAG (1ull << 11)
+#define NIC_F_PORTGROUP (1ull << 12)
 struct nic_spec {
         struct srcpos pos;
         uint64_t set;
@@ -383,6 +387,11 @@ struct nic_spec {
         char *network;
         int model;
         unsigned char mac[6];
+        /* ovs2: a port on an Open vSwitch bridge (<virtualport type='openvswitch'/>)
+         * with its access VLAN, or a portgroup of the network. */
+        char ovs_bridge[IFNAME_MAX];
+        uint32_t vlan_tag;
+        char *portgroup;
 };
 enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
        DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,

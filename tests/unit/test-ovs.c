@@ -458,6 +458,76 @@ static void test_create_and_delete(void **state) {
         json_object_put(t);
 }
 
+static const char guest_on_ovs[] = "version: 1\n"
+                                   "domains:\n"
+                                   "  g1:\n"
+                                   "    memory: 128M\n"
+                                   "    interfaces:\n"
+                                   "      - { ovs-bridge: br-ovs, tag: 20, mac: '52:54:00:00:00:07' }\n"
+                                   "      - { ovs-bridge: br-ovs }\n"
+                                   "      - { network: ovsnet, portgroup: vlan30 }\n";
+
+/* A guest NIC on OVS renders a bridge interface with the openvswitch
+ * virtualport and its access VLAN, and reads back as the same NIC. */
+static void test_guest_nic_on_ovs(void **state) {
+        (void) state;
+        want(guest_on_ovs);
+        const struct resource *d = W(KIND_DOMAIN, "g1");
+        char *xml = domain_render_xml(d, "qemu", NULL);
+        assert_non_null(xml);
+        assert_non_null(strstr(xml, "<interface type=\"bridge\">"));
+        assert_non_null(strstr(xml, "<source bridge=\"br-ovs\"/>"));
+        assert_non_null(strstr(xml, "<virtualport type=\"openvswitch\"/>"));
+        assert_non_null(strstr(xml, "<vlan>"));
+        assert_non_null(strstr(xml, "<tag id=\"20\"/>"));
+        assert_non_null(strstr(xml, "<source network=\"ovsnet\" portgroup=\"vlan30\"/>"));
+        struct resource *back = resource_new(KIND_DOMAIN, "g1");
+        assert_int_equal(domain_parse_xml(xml, back), 0);
+        assert_int_equal(back->domain.n_nics, 3);
+        const struct nic_spec *n = back->domain.nics;
+        assert_true(n[0].set & NIC_F_OVS_BRIDGE);
+        assert_false(n[0].set & NIC_F_BRIDGE);
+        assert_string_equal(n[0].ovs_bridge, "br-ovs");
+        assert_true(n[0].set & NIC_F_VLAN_TAG);
+        assert_int_equal(n[0].vlan_tag, 20);
+        assert_true(n[1].set & NIC_F_OVS_BRIDGE);
+        assert_false(n[1].set & NIC_F_VLAN_TAG);
+        assert_true(n[2].set & NIC_F_PORTGROUP);
+        assert_string_equal(n[2].portgroup, "vlan30");
+        resource_free(back);
+        free(xml);
+
+        /* What libvirt adds to a defined OVS interface (its port's id) reads as the same NIC. */
+        const char *defined = "<domain type='qemu'><name>g1</name><memory unit='KiB'>131072</memory><devices>"
+                              "<interface type='bridge'><mac address='52:54:00:00:00:07'/><source bridge='br-ovs'/>"
+                              "<vlan><tag id='42'/></vlan><virtualport type='openvswitch'><parameters "
+                              "interfaceid='0c0b0a09-0807-0605-0403-020100000000'/></virtualport>"
+                              "<model type='virtio'/></interface>"
+                              "<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>"
+                              "</devices></domain>";
+        back = resource_new(KIND_DOMAIN, "g1");
+        assert_int_equal(domain_parse_xml(defined, back), 0);
+        assert_int_equal(back->domain.n_nics, 2);
+        assert_int_equal(back->domain.nics[0].vlan_tag, 42);
+        assert_string_equal(back->domain.nics[0].ovs_bridge, "br-ovs");
+        assert_true(back->domain.nics[1].set & NIC_F_BRIDGE);
+        assert_false(back->domain.nics[1].set & (NIC_F_OVS_BRIDGE | NIC_F_VLAN_TAG));
+        resource_free(back);
+
+        /* A tag is OVS's, a portgroup the network's; a NIC plugs in one place. */
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { bridge: br0, tag: 20 }\n") < 0);
+        assert_non_null(strstr(errors(), "tag needs ovs-bridge"));
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { ovs-bridge: br-ovs, portgroup: x }\n") < 0);
+        assert_non_null(strstr(errors(), "portgroup needs network"));
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { ovs-bridge: br-ovs, bridge: br0 }\n") < 0);
+        assert_non_null(strstr(errors(), "exactly one of bridge, network and ovs-bridge"));
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { ovs-bridge: br-ovs, tag: 4095 }\n") < 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_tables_round_trip, setup, teardown),
@@ -468,6 +538,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_update_waits_for_what_the_plan_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_create_and_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_guest_nic_on_ovs, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
