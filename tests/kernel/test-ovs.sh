@@ -285,6 +285,64 @@ test_example() {
         ovs_stop
 }
 
+# A guest NIC on an OVS bridge, against the private libvirtd (tests/libvirt/):
+# defined (state: shutoff) with <virtualport type='openvswitch'/> and its VLAN,
+# read back in sync, its tag changed in place, and an undeclared, absent OVS
+# bridge refused at plan time. The guest is not started: libvirt plugs a tap
+# into OVS with ovs-vsctl on the system socket, which the private libvirtd's
+# namespaces do not have (the private ovsdb-server's socket is elsewhere).
+ovs_guest() {
+        cat <<EOF2
+version: 1
+ovs-bridges:
+  br-ovs: { datapath: netdev }
+domains:
+  g1:
+    memory: 128M
+    state: shutoff
+    interfaces:
+      - { ovs-bridge: ${1:-br-ovs}, tag: ${2:-20} }
+      - { ovs-bridge: br-ovs }
+EOF2
+}
+orl() { # reconcile against the private libvirtd and the private ovsdb-server
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --ovsdb "$SOCK" --libvirt-uri "$URI" "$@" 2>&1)
+        RC=$?
+}
+test_guest_nic_on_ovs() {
+        ovs_start || return
+        . "$(dirname "$0")/libvirt-lib.sh"
+        lv_up || { ovs_stop; return; }
+        manifest "$(ovs_guest)"
+        orl apply
+        expect_rc 0 "a guest with NICs on br-ovs"
+        local xml
+        xml=$(v dumpxml --inactive g1)
+        [ "$(grep -c "<virtualport type='openvswitch'>" <<<"$xml")" = 2 ] || { OUT=$xml; fail "no openvswitch virtualports"; }
+        [ "$(grep -c "<source bridge='br-ovs'/>" <<<"$xml")" = 2 ] || { OUT=$xml; fail "not on br-ovs"; }
+        grep -q "<tag id='20'/>" <<<"$xml" || { OUT=$xml; fail "no VLAN tag 20"; }
+        orl plan --exit-code
+        expect_rc 0 "in sync after the define (libvirt's interfaceid read back)"
+        orl --only ovs-bridge,domain show
+        expect_out '\{ovs-bridge: br-ovs, tag: 20, model: virtio, mac: '
+        manifest "$(ovs_guest br-ovs 30)"
+        orl plan --exit-code
+        expect_rc 2 "a tag change is planned"
+        expect_out 'interface 52:54:00:[0-9a-f:]+ +ovs-bridge:br-ovs tag 20 -> ovs-bridge:br-ovs tag 30'
+        orl apply
+        expect_rc 0 "the tag changed in place"
+        v dumpxml --inactive g1 | grep -q "<tag id='30'/>" || fail "tag 30 not defined"
+        orl plan --exit-code
+        expect_rc 0 "in sync after the tag change"
+        # Neither declared nor in OVSDB: refused at plan time, nothing defined for it.
+        manifest "$(ovs_guest br-none)"
+        orl plan
+        expect_rc 1 "an OVS bridge that is nowhere"
+        expect_out 'domain g1: parent br-none is neither declared nor present'
+        lv_down
+        ovs_stop
+}
+
 concurrent_skip=$skip
 [ -z "$concurrent_skip" ] && ! command -v strace >/dev/null && concurrent_skip="strace is not installed"
 t "ovs: bridge, ports, bond, internal and trunk ports created, marked managed; second plan empty; show" test_create "$skip"
@@ -295,4 +353,5 @@ t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched, an
 t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor)" test_deleted_port_restored "$skip"
 t "ovs: a concurrent change fails the transaction cleanly and is re-planned" test_concurrent_change_fails_cleanly "$concurrent_skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
+t "ovs: a guest NIC on an OVS bridge with a VLAN tag: defined, read back, tag changed, an absent bridge refused (private libvirtd)" test_guest_nic_on_ovs "${skip:-$(command -v libvirtd >/dev/null || echo "libvirtd is not installed")}"
 t "ovs: examples/ovs applies (userspace datapath) and is then in sync" test_example "$skip"
