@@ -236,6 +236,10 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
 /* Apply one action of an OVS kind: refused on a row reconcile did not make,
  * nothing sent when txn has no operation, else one transaction. */
 int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied);
+/* Append t's operations (t taken) to the transaction into, its uuid-names
+ * suffixed with _tag so that the actions of one batch do not clash; returns
+ * how many. */
+size_t ovs_txn_merge(struct json_object *into, struct json_object *t, unsigned tag);
 /* An OVS internal port declared under ethernets (its addresses, MTU, up) is
  * made by its port: the NIC as it is right after, and the port it needs. */
 struct resource *ovs_internal_made_with(const struct resource *w, const struct model *wanted);

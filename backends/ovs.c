@@ -252,6 +252,16 @@ struct ovs_state {
         /* The namespace whose interfaces OVS's would collide with, read lazily. */
         char netns[256];
         struct rtnl nl;
+        /* Between batch_begin and batch_commit: the one transaction the actions
+         * queue their operations in, and which action's operations end where. */
+        struct json_object *batch;
+        struct batched {
+                size_t end; /* one past its last operation in batch */
+                enum kind kind;
+                const char *name; /* the plan's, alive until the commit */
+        } *queued;
+        size_t n_queued;
+        bool batch_wait_applied;
 };
 
 static struct json_object *select_op(const char *table, const char *const *cols);
@@ -285,6 +295,8 @@ static void ovs_close(void *state) {
                 return;
         conn_close(&s->conn);
         rtnl_close(&s->nl);
+        json_object_put(s->batch);
+        free(s->queued);
         free(s);
 }
 
@@ -319,10 +331,15 @@ static int wait_vswitchd(struct ovs_state *s, int64_t next_cfg, enum kind k, con
                         OVSDB_TIMEOUT_MS / 1000);
 }
 
-int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied) {
-        struct ovs_state *s = state;
+/* Send one transaction (params taken): 0, a negative errno from the
+ * connection (err says more), or ovs_reply_error's for the reply, with *bad
+ * the index of the operation that failed (-1: none, or the commit itself);
+ * *next_cfg is what ovs-vswitchd must reach when wait_applied. */
+static int transact_raw(struct ovs_state *s, struct json_object *params, bool wait_applied, int64_t *next_cfg,
+                        long *bad, char *err, size_t err_size) {
         struct json_object *result = NULL;
-        char err[512];
+        *next_cfg = -1;
+        *bad = -1;
         if (wait_applied) {
                 static const char *const cols[] = { "next_cfg", NULL };
                 struct json_object *bump = ovs_op("mutate", "Open_vSwitch", json_object_new_array()),
@@ -336,14 +353,29 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
                 json_object_array_add(params, select_op("Open_vSwitch", cols));
         }
         size_t n_ops = json_object_array_length(params) - 1;
-        int r = conn_call(&s->conn, "transact", params, &result, err, sizeof(err));
+        int r = conn_call(&s->conn, "transact", params, &result, err, err_size);
         if (r < 0) {
                 json_object_put(result);
-                return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
+                return r;
         }
-        r = ovs_reply_error(result, err, sizeof(err));
-        int64_t next_cfg = wait_applied && r >= 0 ? cfg_of(json_object_array_get_idx(result, n_ops - 1), "next_cfg") : -1;
+        r = ovs_reply_error(result, err, err_size);
+        for (size_t i = 0; r < 0 && i < json_object_array_length(result) && i < n_ops && *bad < 0; i++)
+                if (json_object_object_get_ex(json_object_array_get_idx(result, i), "error", NULL))
+                        *bad = (long) i;
+        if (wait_applied && r >= 0)
+                *next_cfg = cfg_of(json_object_array_get_idx(result, n_ops - 1), "next_cfg");
         json_object_put(result);
+        return r;
+}
+
+int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied) {
+        struct ovs_state *s = state;
+        char err[512] = "";
+        int64_t next_cfg;
+        long bad;
+        int r = transact_raw(s, params, wait_applied, &next_cfg, &bad, err, sizeof(err));
+        if (r < 0 && r != -EAGAIN && r != -EEXIST && r != -EIO)
+                return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
         if (r >= 0 && next_cfg >= 0)
                 return wait_vswitchd(s, next_cfg, k, name);
         if (r == -EAGAIN)
@@ -355,7 +387,58 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
         return 0;
 }
 
+/* Each action names its rows "port", "iface0": in one transaction with
+ * others, the names get the action's number. */
+static void rename_named(struct json_object *v, unsigned tag) {
+        if (json_object_get_type(v) == json_type_object) {
+                struct json_object *name;
+                if (json_object_object_get_ex(v, "uuid-name", &name)) {
+                        char *n = xasprintf("%s_%u", json_object_get_string(name), tag);
+                        json_object_object_add(v, "uuid-name", json_object_new_string(n));
+                        free(n);
+                }
+                json_object_object_foreach(v, key, val) {
+                        (void) key;
+                        rename_named(val, tag);
+                }
+                return;
+        }
+        if (json_object_get_type(v) != json_type_array)
+                return;
+        size_t n = json_object_array_length(v);
+        const char *head = n == 2 ? json_object_get_string(json_object_array_get_idx(v, 0)) : NULL;
+        if (head && json_object_get_type(json_object_array_get_idx(v, 0)) == json_type_string &&
+            strcmp(head, "named-uuid") == 0) {
+                char *named = xasprintf("%s_%u", json_object_get_string(json_object_array_get_idx(v, 1)), tag);
+                json_object_array_put_idx(v, 1, json_object_new_string(named));
+                free(named);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                rename_named(json_object_array_get_idx(v, i), tag);
+}
+
+size_t ovs_txn_merge(struct json_object *into, struct json_object *t, unsigned tag) {
+        size_t n = json_object_array_length(t);
+        for (size_t i = 1; i < n; i++) {
+                struct json_object *op = json_object_get(json_object_array_get_idx(t, i));
+                rename_named(op, tag);
+                json_object_array_add(into, op);
+        }
+        json_object_put(t);
+        return n ? n - 1 : 0;
+}
+
+static void ovs_batch_begin(void *state) {
+        struct ovs_state *s = state;
+        json_object_put(s->batch);
+        s->batch = ovs_txn_begin();
+        s->n_queued = 0;
+        s->batch_wait_applied = false;
+}
+
 int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied) {
+        struct ovs_state *s = state;
         if (a->live && !a->live->ovs.managed)
                 return diag_res(-EPERM, kind_to_string(a->kind), a->name,
                                 "not marked external_ids:reconcile=managed: left as it is");
@@ -364,7 +447,52 @@ int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(co
                 json_object_put(t);
                 return 0; /* adopted as it is */
         }
-        return ovs_transact(state, t, a->kind, a->name, wait_applied);
+        if (!s->batch)
+                return ovs_transact(state, t, a->kind, a->name, wait_applied);
+        ovs_txn_merge(s->batch, t, (unsigned) s->n_queued);
+        struct batched *q = array_push(&s->queued, &s->n_queued, sizeof(*q));
+        *q = (struct batched) { json_object_array_length(s->batch) - 1, a->kind, a->name };
+        s->batch_wait_applied |= wait_applied;
+        return 0;
+}
+
+/* The action whose operation op is (the last one for the commit itself). */
+static const struct batched *batched_at(const struct ovs_state *s, long op) {
+        for (size_t i = 0; op >= 0 && i < s->n_queued; i++)
+                if ((size_t) op < s->queued[i].end)
+                        return &s->queued[i];
+        return &s->queued[s->n_queued - 1];
+}
+
+static int ovs_batch_commit(void *state) {
+        struct ovs_state *s = state;
+        struct json_object *t = s->batch;
+        s->batch = NULL;
+        if (!t || !s->n_queued) {
+                json_object_put(t);
+                return 0;
+        }
+        char err[512] = "";
+        int64_t next_cfg;
+        long bad;
+        size_t n = s->n_queued;
+        diag_debug("ovs: one transaction of %zu operations for %zu actions", json_object_array_length(t) - 1, n);
+        int r = transact_raw(s, t, s->batch_wait_applied, &next_cfg, &bad, err, sizeof(err));
+        const struct batched *who = batched_at(s, bad);
+        if (r >= 0 && next_cfg >= 0)
+                return wait_vswitchd(s, next_cfg, who->kind, who->name);
+        if (r == -EAGAIN)
+                return diag_res(r, kind_to_string(who->kind), who->name,
+                                "changed by someone else since the plan was made (%s); nothing of the %zu OVS "
+                                "action%s was written", err, n, n == 1 ? "" : "s");
+        if (r == -EEXIST || r == -EIO)
+                return diag_res(r, kind_to_string(who->kind), who->name,
+                                "ovsdb-server refused the transaction (%zu OVS action%s, none written): %s", n,
+                                n == 1 ? "" : "s", err);
+        if (r < 0)
+                return diag_res(r, kind_to_string(who->kind), who->name, "ovsdb-server: %s",
+                                err[0] ? err : strerror(-r));
+        return 0;
 }
 
 int ovs_admit_interface(void *state, const struct resource *want, const char *ifname) {
@@ -789,6 +917,8 @@ const struct backend ovs_backend = {
         .watch_open = ovs_watch_open,
         .watch_drain = ovs_watch_drain,
         .watch_close = ovs_watch_close,
+        .batch_begin = ovs_batch_begin,
+        .batch_commit = ovs_batch_commit,
 };
 
 struct json_object *ovs_optional_word(const struct enum_table *t, int v) {

@@ -1094,6 +1094,14 @@ struct backend {
         int (*work_follow)(void *work, const struct model *want);
         int (*work_run)(void *work);
         void (*work_close)(void *work);
+        /* Optional: a run of consecutive actions of this backend is one batch
+         * (OVSDB: one transaction). After batch_begin, an apply that returns 0
+         * has only queued its action; batch_commit sends them all and returns
+         * 0 or a negative errno that fails every one of them; -EAGAIN says
+         * what the plan read has changed, nothing was written, and the pass
+         * plans again (once). */
+        void (*batch_begin)(void *state);
+        int (*batch_commit)(void *state);
 };
 
 extern const struct backend *const backends[];
@@ -1134,6 +1142,8 @@ struct run {
         size_t n_retired;
         void *bstate[16];
         bool bopen[16];
+        /* A batch failed on what changed since the plan: worth one re-plan. */
+        bool replan;
 };
 
 int run_observe(struct run *r);

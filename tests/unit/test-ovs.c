@@ -458,6 +458,37 @@ static void test_create_and_delete(void **state) {
         json_object_put(t);
 }
 
+/* The plan's OVS actions go in one transaction: each action's named rows get
+ * its number, so two port creates do not both insert a row named "port". */
+static void test_batch_merges_with_distinct_names(void **state) {
+        (void) state;
+        want(manifest);
+        struct action a = { .op = OP_CREATE, .kind = KIND_OVS_BRIDGE, .want = W(KIND_OVS_BRIDGE, "br-ovs") };
+        struct action b = { .op = OP_CREATE, .kind = KIND_OVS_PORT, .want = W(KIND_OVS_PORT, "br-ovs/trunk0") };
+        struct action c = { .op = OP_CREATE, .kind = KIND_OVS_PORT, .want = W(KIND_OVS_PORT, "br-ovs/eth1") };
+        struct json_object *batch = ovs_txn_begin();
+        assert_int_equal(ovs_txn_merge(batch, ovs_bridge_txn(&a), 0), 5);
+        assert_int_equal(ovs_txn_merge(batch, ovs_port_txn(&b), 1), 5);
+        assert_int_equal(ovs_txn_merge(batch, ovs_port_txn(&c), 2), 5);
+        assert_int_equal(json_object_array_length(batch), 16);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(batch, 0)), "Open_vSwitch");
+        assert_string_equal(json_object_get_string(ovs_col(op_at(batch, 4, "insert", "Bridge"), "uuid-name")), "bridge_0");
+        assert_non_null(strstr(text(ovs_col(op_at(batch, 4, "insert", "Bridge"), "row")),
+                               "\"ports\":[\"named-uuid\",\"local_port_0\"]"));
+        assert_string_equal(text(ovs_col(op_at(batch, 5, "mutate", "Open_vSwitch"), "mutations")),
+                            "[[\"bridges\",\"insert\",[\"set\",[[\"named-uuid\",\"bridge_0\"]]]]]");
+        assert_string_equal(json_object_get_string(ovs_col(op_at(batch, 9, "insert", "Port"), "uuid-name")), "port_1");
+        assert_string_equal(json_object_get_string(ovs_col(op_at(batch, 14, "insert", "Port"), "uuid-name")), "port_2");
+        assert_string_equal(text(ovs_col(ovs_col(op_at(batch, 14, "insert", "Port"), "row"), "interfaces")),
+                            "[\"set\",[[\"named-uuid\",\"iface0_2\"]]]");
+        assert_string_equal(text(ovs_col(op_at(batch, 15, "mutate", "Bridge"), "mutations")),
+                            "[[\"ports\",\"insert\",[\"set\",[[\"named-uuid\",\"port_2\"]]]]]");
+        /* The waits of the port that follows the bridge are unchanged: they hold in the transaction's own view. */
+        op_at(batch, 6, "wait", "Port");
+        op_at(batch, 7, "wait", "Bridge");
+        json_object_put(batch);
+}
+
 static const char guest_on_ovs[] = "version: 1\n"
                                    "domains:\n"
                                    "  g1:\n"
@@ -539,6 +570,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_update_waits_for_what_the_plan_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_create_and_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_guest_nic_on_ovs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_merges_with_distinct_names, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
