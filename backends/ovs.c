@@ -10,8 +10,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -852,46 +853,103 @@ struct json_object *ovs_monitor_params(void) {
         return p;
 }
 
-static int ovs_watch_open(const struct backend_ctx *ctx, void **watch) {
-        struct ovs_conn *c = xcalloc(1, sizeof(*c));
-        int r = ovs_connect(ctx, c);
+/* The daemon polls one fd of ours, an epoll set: it holds the monitor's
+ * socket, or, while ovsdb-server is away (restarted), a timer that retries
+ * the connection every second, so that the monitor comes back by itself. */
+struct ovs_watch {
+        struct ovs_conn conn; /* fd -1 while away */
+        int ep, timer;
+};
+
+#define OVS_REARM_MS 1000
+
+/* Ask for the monitor on the connection w has (or, with path, opens first). */
+static int watch_connect(struct ovs_watch *w, const char *path) {
         struct json_object *initial = NULL;
-        char err[512];
+        char err[512], where[sizeof(w->conn.path)];
+        snprintf(where, sizeof(where), "%s", w->conn.path);
+        int r = path ? conn_open(where, &w->conn) : 0;
         if (r >= 0)
-                r = conn_call(c, "monitor", ovs_monitor_params(), &initial, err, sizeof(err));
+                r = conn_call(&w->conn, "monitor", ovs_monitor_params(), &initial, err, sizeof(err));
         json_object_put(initial); /* what observe reads anyway */
+        struct epoll_event ev = { .events = EPOLLIN };
+        if (r >= 0 && epoll_ctl(w->ep, EPOLL_CTL_ADD, w->conn.fd, &ev) < 0)
+                r = -errno;
+        if (r < 0)
+                conn_close(&w->conn);
+        return r;
+}
+
+static void watch_free(struct ovs_watch *w) {
+        conn_close(&w->conn);
+        if (w->timer >= 0)
+                close(w->timer);
+        if (w->ep >= 0)
+                close(w->ep);
+        free(w);
+}
+
+static int ovs_watch_open(const struct backend_ctx *ctx, void **watch) {
+        struct ovs_watch *w = xcalloc(1, sizeof(*w));
+        w->timer = w->conn.fd = -1;
+        w->ep = epoll_create1(EPOLL_CLOEXEC);
+        int r = w->ep < 0 ? -errno : ovs_connect(ctx, &w->conn);
+        if (r >= 0)
+                r = watch_connect(w, NULL);
         if (r < 0) {
-                conn_close(c);
-                free(c);
+                watch_free(w);
                 return r;
         }
-        *watch = c;
-        return c->fd;
+        *watch = w;
+        return w->ep;
+}
+
+/* The connection is gone: retry it on a timer in the epoll set. */
+static void watch_lost(struct ovs_watch *w, int why) {
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->conn.fd, NULL);
+        conn_close(&w->conn);
+        w->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        struct itimerspec every = { .it_interval = { OVS_REARM_MS / 1000, 0 }, .it_value = { OVS_REARM_MS / 1000, 0 } };
+        struct epoll_event ev = { .events = EPOLLIN };
+        if (w->timer < 0 || timerfd_settime(w->timer, 0, &every, NULL) < 0 ||
+            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->timer, &ev) < 0) {
+                diag_info("ovs: the OVSDB monitor connection closed (%s) and cannot be retried (%s); drift is "
+                          "found by the resync", strerror(-why), strerror(errno));
+                return;
+        }
+        diag_info("ovs: the OVSDB monitor connection closed (%s); reconnecting every %d s", strerror(-why),
+                  OVS_REARM_MS / 1000);
+}
+
+static int watch_retry(struct ovs_watch *w) {
+        uint64_t ticks;
+        if (read(w->timer, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+                return 0;
+        if (watch_connect(w, w->conn.path) < 0)
+                return 0;
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->timer, NULL);
+        close(w->timer);
+        w->timer = -1;
+        diag_info("ovs: the OVSDB monitor is connected again");
+        return 1; /* what changed while it was away is drift to look for */
 }
 
 static int ovs_watch_drain(void *watch, int fd) {
-        struct ovs_conn *c = watch;
+        struct ovs_watch *w = watch;
         (void) fd;
+        if (w->conn.fd < 0)
+                return w->timer >= 0 ? watch_retry(w) : 0;
         int n = 0;
         for (;;) {
                 struct json_object *msg = NULL, *method;
-                int r = conn_recv(c, &msg, 0);
+                int r = conn_recv(&w->conn, &msg, 0);
                 if (r == 0)
                         break;
                 if (r < 0) {
-                        /* The server went away: a readable fd at EOF would wake the loop
-                         * forever, so the watch is parked on an idle eventfd; the
-                         * periodic resync still runs. */
-                        int idle = eventfd(0, EFD_CLOEXEC);
-                        if (idle >= 0) {
-                                dup2(idle, c->fd);
-                                close(idle);
-                        }
-                        diag_info("ovs: the OVSDB monitor connection closed (%s); drift is found by the resync",
-                                  strerror(-r));
+                        watch_lost(w, r);
                         return n + 1;
                 }
-                if (!answer_echo(c, msg) && json_object_object_get_ex(msg, "method", &method) &&
+                if (!answer_echo(&w->conn, msg) && json_object_object_get_ex(msg, "method", &method) &&
                     strcmp(json_object_get_string(method), "update") == 0)
                         n++;
                 json_object_put(msg);
@@ -900,12 +958,9 @@ static int ovs_watch_drain(void *watch, int fd) {
 }
 
 static void ovs_watch_close(void *watch, int fd) {
-        struct ovs_conn *c = watch;
         (void) fd;
-        if (!c)
-                return;
-        conn_close(c);
-        free(c);
+        if (watch)
+                watch_free(watch);
 }
 
 const struct backend ovs_backend = {

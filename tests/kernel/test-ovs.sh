@@ -220,6 +220,18 @@ test_deleted_port_restored() {
         vsctl del-port br-ovs trunk0
         for i in $(seq 1 250); do vsctl list-ports br-ovs | grep -qx trunk0 && break; sleep 0.02; done
         vsctl list-ports br-ovs | grep -qx trunk0 || { OUT=$(cat "$TMP/log"); fail "the daemon did not restore trunk0 within 5 s"; }
+        # ovsdb-server restarts under the daemon: its monitor comes back, and sees the next deletion.
+        kill "$(cat "$TMP/ovs/ovsdb.pid")"
+        for i in $(seq 1 100); do [ -S "$SOCK" ] || break; sleep 0.05; done
+        ovsdb-server "$TMP/ovs/conf.db" --remote="punix:$SOCK" --pidfile="$TMP/ovs/ovsdb.pid" --detach \
+                --no-chdir --log-file="$TMP/ovs/ovsdb.log" 2>/dev/null || fail "ovsdb-server did not start again"
+        for i in $(seq 1 250); do grep -q 'OVSDB monitor is connected again' "$TMP/log" && break; sleep 0.02; done
+        grep -q 'OVSDB monitor is connected again' "$TMP/log" || { OUT=$(cat "$TMP/log"); fail "the monitor did not come back"; }
+        sleep 0.5
+        vsctl del-port br-ovs vm-mgmt
+        for i in $(seq 1 250); do vsctl list-ports br-ovs | grep -qx vm-mgmt && break; sleep 0.02; done
+        vsctl list-ports br-ovs | grep -qx vm-mgmt ||
+                { OUT=$(cat "$TMP/log"); fail "after the restart, the daemon did not restore vm-mgmt within 5 s"; }
         kill -TERM "$dpid"
         wait "$dpid"
         ovs_stop
@@ -354,7 +366,7 @@ t "ovs: tag, trunks, fail-mode, bond members and lacp changed in place" test_cha
 t "ovs: internal port and its address and MTU (link kinds) in one plan" test_internal_port_address "$skip"
 t "ovs: an internal port and a Linux bridge of one name is an error (declared: validate; live: plan)" test_name_space_shared "$skip"
 t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched, an unmanaged bridge declared absent refused, a managed bridge's delete names the vnet port it takes" test_prune_and_unmanaged "$skip"
-t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor)" test_deleted_port_restored "$skip"
+t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor, and its monitor again after ovsdb-server restarts)" test_deleted_port_restored "$skip"
 t "ovs: a concurrent change fails the one transaction cleanly (nothing of it written) and the pass re-plans once" test_concurrent_change_fails_cleanly "$concurrent_skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
 t "ovs: a guest NIC on an OVS bridge with a VLAN tag: defined, read back, tag changed, an absent bridge refused (private libvirtd)" test_guest_nic_on_ovs "${skip:-$(command -v libvirtd >/dev/null || echo "libvirtd is not installed")}"
