@@ -562,7 +562,116 @@ struct json_object *ovs_col(struct json_object *row, const char *col) {
         return v;
 }
 
+void ovs_map_read(struct json_object *map, struct str_map *m) {
+        if (json_object_get_type(map) != json_type_array || json_object_array_length(map) != 2)
+                return;
+        struct json_object *pairs = json_object_array_get_idx(map, 1);
+        for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+                struct json_object *p = json_object_array_get_idx(pairs, i);
+                const char *k = json_object_get_string(json_object_array_get_idx(p, 0));
+                const char *v = json_object_get_string(json_object_array_get_idx(p, 1));
+                if (k && v)
+                        str_map_add(m, k, v);
+        }
+}
+
 /* ---- writing OVSDB values ---- */
+
+struct json_object *ovs_map_json(const struct str_map *m, bool mark) {
+        struct json_object *pairs = json_object_new_array(), *a = json_object_new_array();
+        for (size_t i = 0; i < m->n; i++)
+                json_object_array_add(pairs, ovs_pair(m->v[i].key, m->v[i].value));
+        if (mark)
+                json_object_array_add(pairs, ovs_pair("reconcile", "managed"));
+        json_object_array_add(a, json_object_new_string("map"));
+        json_object_array_add(a, pairs);
+        return a;
+}
+
+/* The declared keys whose values differ from live's. */
+static bool map_key_differs(const struct str_map *want, const struct str_map *have, size_t i) {
+        const char *h = str_map_get(have, want->v[i].key);
+        return !h || strcmp(h, want->v[i].value) != 0;
+}
+
+void ovs_diff_map(struct action *a, uint64_t bit, const char *word, const struct str_map *want,
+                  const struct str_map *have) {
+        for (size_t i = 0; i < want->n; i++) {
+                if (!map_key_differs(want, have, i))
+                        continue;
+                char *name = xasprintf("%s:%s", word, want->v[i].key);
+                action_add_change(a, bit, name, value_text(str_map_get(have, want->v[i].key)),
+                                  value_text(want->v[i].value));
+                free(name);
+        }
+}
+
+/* Set the declared keys that differ, and only those: a mutate deletes their
+ * old pairs and inserts the new ones (an insert alone keeps a key's old
+ * value); the keys others set stay. NULL when none differs. */
+struct json_object *ovs_op_mutate_map(const char *table, const char *uuid, const char *column,
+                                      const struct str_map *want, const struct str_map *have) {
+        struct json_object *keys = json_object_new_array(), *pairs = json_object_new_array();
+        for (size_t i = 0; i < want->n; i++) {
+                if (!map_key_differs(want, have, i))
+                        continue;
+                json_object_array_add(keys, json_object_new_string(want->v[i].key));
+                json_object_array_add(pairs, ovs_pair(want->v[i].key, want->v[i].value));
+        }
+        if (!json_object_array_length(keys)) {
+                json_object_put(keys);
+                json_object_put(pairs);
+                return NULL;
+        }
+        struct json_object *o = ovs_op("mutate", table, ovs_where("_uuid", ovs_pair("uuid", uuid)));
+        struct json_object *muts = json_object_new_array(), *del = json_object_new_array(),
+                           *ins = json_object_new_array(), *map = json_object_new_array();
+        json_object_array_add(del, json_object_new_string(column));
+        json_object_array_add(del, json_object_new_string("delete"));
+        json_object_array_add(del, ovs_set(keys));
+        json_object_array_add(map, json_object_new_string("map"));
+        json_object_array_add(map, pairs);
+        json_object_array_add(ins, json_object_new_string(column));
+        json_object_array_add(ins, json_object_new_string("insert"));
+        json_object_array_add(ins, map);
+        json_object_array_add(muts, del);
+        json_object_array_add(muts, ins);
+        json_object_object_add(o, "mutations", muts);
+        return o;
+}
+
+/* reconcile's own mark is reconcile's to set. */
+int ovs_check_maps(struct check_ctx *c, struct resource *r) {
+        if (str_map_get(&r->ovs.external_ids, "reconcile"))
+                return check_error(c, OVS_F_EXTERNAL_IDS,
+                                   "%s %s: external-ids: the key reconcile is reconcile's own (reconcile=managed)",
+                                   kind_to_string(r->kind), r->name);
+        return 0;
+}
+
+/* Its maps as show writes them: other-config whole, external-ids without reconcile's mark. */
+void ovs_show_maps(struct yw *w, const struct resource *r, bool flow) {
+        static const struct { const char *word; size_t off; } maps[] = {
+                { "other-config", offsetof(struct ovs_spec, other_config) },
+                { "external-ids", offsetof(struct ovs_spec, external_ids) },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(maps); k++) {
+                const struct str_map *m = (const void *) ((const char *) &r->ovs + maps[k].off);
+                bool any = false;
+                for (size_t i = 0; i < m->n; i++) {
+                        if (strcmp(m->v[i].key, "reconcile") == 0)
+                                continue;
+                        if (!any) {
+                                yw_word(w, maps[k].word);
+                                yw_map(w, flow);
+                        }
+                        any = true;
+                        yw_kv_str(w, m->v[i].key, m->v[i].value);
+                }
+                if (any)
+                        yw_end_map(w);
+        }
+}
 
 struct json_object *ovs_pair(const char *tag, const char *value) {
         struct json_object *a = json_object_new_array();
@@ -666,9 +775,9 @@ static struct json_object *select_op(const char *table, const char *const *cols)
 }
 
 static const char *const bridge_cols[] = { "_uuid", "name", "ports", "fail_mode", "stp_enable", "datapath_type",
-                                           "external_ids", NULL };
+                                           "external_ids", "other_config", NULL };
 static const char *const port_cols[] = { "_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode",
-                                         "lacp", "external_ids", NULL };
+                                         "lacp", "external_ids", "other_config", NULL };
 static const char *const iface_cols[] = { "_uuid", "name", "type", NULL };
 
 struct json_object *ovs_observe_params(void) {
@@ -717,6 +826,13 @@ static int word_of(const struct enum_table *t, struct json_object *v) {
         return ovs_set_len(v) == 1 ? enum_from_string(t, json_object_get_string(ovs_set_item(v, 0))) : -1;
 }
 
+/* other_config and external_ids, whole, into the live spec. */
+static uint64_t read_maps(struct json_object *row, struct ovs_spec *o) {
+        ovs_map_read(ovs_col(row, "other_config"), &o->other_config);
+        ovs_map_read(ovs_col(row, "external_ids"), &o->external_ids);
+        return OVS_F_OTHER_CONFIG | OVS_F_EXTERNAL_IDS;
+}
+
 static bool is_managed(struct json_object *row) {
         const char *m = ovs_map_get(ovs_col(row, "external_ids"), "reconcile");
         return m && strcmp(m, "managed") == 0;
@@ -745,7 +861,7 @@ static void add_port(struct model *live, const char *bridge, struct json_object 
                 *(char **) array_push(&o->bond.v, &o->bond.n, sizeof(char *)) = xstrdup(iname ? iname : "");
                 *(char **) array_push(&o->member_uuids.v, &o->member_uuids.n, sizeof(char *)) = xstrdup(u);
         }
-        p->set = OVS_F_TYPE;
+        p->set = OVS_F_TYPE | read_maps(row, o);
         if (o->bond.n > 1)
                 p->set |= OVS_F_BOND;
         struct json_object *tag = ovs_col(row, "tag");
@@ -796,7 +912,7 @@ int ovs_rows_to_model(struct json_object *result, struct model *live) {
                 const char *dp = json_object_get_string(ovs_col(row, "datapath_type"));
                 /* OVS reads an empty datapath_type as system. */
                 o->datapath = dp && *dp ? enum_from_string(&ovs_datapath_table, dp) : OVS_DP_SYSTEM;
-                b->set = OVS_F_STP | OVS_F_DATAPATH | (o->fail_mode >= 0 ? OVS_F_FAIL_MODE : 0);
+                b->set = OVS_F_STP | OVS_F_DATAPATH | (o->fail_mode >= 0 ? OVS_F_FAIL_MODE : 0) | read_maps(row, o);
                 struct json_object *bp = ovs_col(row, "ports");
                 for (size_t j = 0; j < ovs_set_len(bp); j++) {
                         struct json_object *pr = row_find(&ports, ovs_uuid_text(ovs_set_item(bp, j)));

@@ -194,6 +194,17 @@ struct addr_list { struct ipaddr *v; size_t n; };
 struct str_list { char **v; size_t n; };
 void str_list_done(struct str_list *l);
 bool str_list_contains(const struct str_list *l, const char *s);
+/* String keys to string values, in the order written, each key once (OVS's
+ * other_config and external_ids). Its owner frees it with str_map_done. */
+struct str_map {
+        struct str_pair {
+                char *key, *value;
+        } *v;
+        size_t n;
+};
+void str_map_add(struct str_map *m, const char *key, const char *value);
+const char *str_map_get(const struct str_map *m, const char *key);
+void str_map_done(struct str_map *m);
 /* A set of borrowed strings for duplicate checks in linear time. */
 struct strset {
         const char **v;
@@ -575,7 +586,12 @@ struct ovs_spec {
         char uuid[40];
         struct str_list member_uuids;
         bool managed;
+        /* ovs2: other_config and external_ids: declared, the keys reconcile owns;
+         * observed, the whole column. */
+        struct str_map other_config, external_ids;
 };
+#define OVS_F_OTHER_CONFIG (1ull << 10)
+#define OVS_F_EXTERNAL_IDS (1ull << 11)
 
 struct resource {
         enum kind kind;
@@ -652,6 +668,7 @@ enum field_type {
         FT_USER,      /* uint32_t, a user (min 0) or group (min 1) by number or name */
         FT_CHILDREN,  /* a mapping of names: resources of the kind in extra (a struct kind_ops), named PARENT/NAME */
         FT_CUSTOM,    /* a scalar parsed by the kind's parse hook */
+        FT_MAP,       /* struct str_map: a mapping of string keys to string values */
 };
 enum { STR_WORD = 0, STR_PATH = 1 };
 

@@ -359,6 +359,54 @@ test_guest_nic_on_ovs() {
         ovs_stop
 }
 
+# other-config and external-ids: reconcile sets the keys it declares, in place;
+# the keys others set, and its own reconcile=managed, stay.
+maps_manifest() {
+        cat <<EOF2
+version: 1
+ovs-bridges:
+  br-ovs:
+    datapath: netdev
+    other-config: { mac-aging-time: $1 }
+    external-ids: { site: $2 }
+    ports:
+      eth1: { tag: 10, other-config: { priority-tags: "true" }, external-ids: { role: uplink } }
+EOF2
+}
+test_maps() {
+        ovs_start || return
+        nics eth1
+        manifest "$(maps_manifest 300 rack1)"
+        orc apply
+        expect_rc 0 "bridge and port with maps"
+        [ "$(col bridge br-ovs other_config:mac-aging-time)" = '"300"' ] || fail "mac-aging-time $(col bridge br-ovs other_config)"
+        [ "$(col bridge br-ovs external_ids:site)" = rack1 ] || fail "site $(col bridge br-ovs external_ids)"
+        [ "$(col port eth1 other_config:priority-tags)" = '"true"' ] || fail "priority-tags $(col port eth1 other_config)"
+        [ "$(col port eth1 external_ids:role)" = uplink ] || fail "role $(col port eth1 external_ids)"
+        # Keys someone else sets are theirs.
+        vsctl set bridge br-ovs other_config:mcast-snooping-aging-time=120 external_ids:owner=ops
+        vsctl set port eth1 external_ids:theirs=1
+        orc plan --exit-code
+        expect_rc 0 "others' keys are not drift"
+        manifest "$(maps_manifest 600 rack2)"
+        orc apply
+        expect_rc 0 "values changed"
+        expect_out 'other-config:mac-aging-time 300 -> 600'
+        expect_out 'external-ids:site rack1 -> rack2'
+        [ "$(col bridge br-ovs other_config:mac-aging-time)" = '"600"' ] || fail "mac-aging-time $(col bridge br-ovs other_config)"
+        [ "$(col bridge br-ovs external_ids:site)" = rack2 ] || fail "site $(col bridge br-ovs external_ids)"
+        [ "$(col bridge br-ovs other_config:mcast-snooping-aging-time)" = '"120"' ] || fail "others' other_config key went"
+        [ "$(col bridge br-ovs external_ids:owner)" = ops ] || fail "others' external_ids key went"
+        [ "$(col bridge br-ovs external_ids:reconcile)" = managed ] || fail "reconcile's mark went"
+        [ "$(col port eth1 external_ids:theirs)" = '"1"' ] || fail "others' port key went: $(col port eth1 external_ids)"
+        orc plan --exit-code
+        expect_rc 0 "in sync"
+        orc show
+        expect_out 'other-config: \{mac-aging-time: "?600"?, mcast-snooping-aging-time: "?120"?\}'
+        expect_out 'eth1: \{tag: 10, other-config: \{priority-tags: "?true"?\}, external-ids: \{role: "?uplink"?, theirs: "?1"?\}\}'
+        ovs_stop
+}
+
 concurrent_skip=$skip
 [ -z "$concurrent_skip" ] && ! command -v strace >/dev/null && concurrent_skip="strace is not installed"
 t "ovs: bridge, ports, bond, internal and trunk ports created, marked managed; second plan empty; show" test_create "$skip"
@@ -368,6 +416,7 @@ t "ovs: an internal port and a Linux bridge of one name is an error (declared: v
 t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched, an unmanaged bridge declared absent refused, a managed bridge's delete names the vnet port it takes" test_prune_and_unmanaged "$skip"
 t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor, and its monitor again after ovsdb-server restarts)" test_deleted_port_restored "$skip"
 t "ovs: a concurrent change fails the one transaction cleanly (nothing of it written) and the pass re-plans once" test_concurrent_change_fails_cleanly "$concurrent_skip"
+t "ovs: other-config and external-ids: the declared keys set and changed in place, others' keys and reconcile=managed kept" test_maps "$skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
 t "ovs: a guest NIC on an OVS bridge with a VLAN tag: defined, read back, tag changed, an absent bridge refused (private libvirtd)" test_guest_nic_on_ovs "${skip:-$(command -v libvirtd >/dev/null || echo "libvirtd is not installed")}"
 t "ovs: examples/ovs applies (userspace datapath) and is then in sync" test_example "$skip"

@@ -489,6 +489,83 @@ static void test_batch_merges_with_distinct_names(void **state) {
         json_object_put(batch);
 }
 
+/* other-config and external-ids: only the declared keys are reconcile's. A
+ * key set to another value is deleted and inserted by one mutate (an insert
+ * alone keeps the old value); the keys others set are in no operation; the
+ * wait holds the whole map as the plan read it. */
+static void test_maps_only_declared_keys(void **state) {
+        (void) state;
+        static const char observe_maps[] =
+                "[{\"rows\":[{\"_uuid\":[\"uuid\",\"b1\"],\"name\":\"br-ovs\",\"ports\":[\"uuid\",\"p1\"],"
+                "\"fail_mode\":[\"set\",[]],\"stp_enable\":false,\"datapath_type\":\"netdev\","
+                "\"external_ids\":[\"map\",[[\"reconcile\",\"managed\"],[\"theirs\",\"x\"]]],"
+                "\"other_config\":[\"map\",[[\"hwaddr\",\"52:54:00:00:00:01\"],[\"mac-aging-time\",\"300\"]]]}]},"
+                "{\"rows\":[{\"_uuid\":[\"uuid\",\"p1\"],\"name\":\"eth1\",\"interfaces\":[\"uuid\",\"i1\"],"
+                "\"tag\":20,\"trunks\":[\"set\",[]],\"vlan_mode\":[\"set\",[]],\"bond_mode\":[\"set\",[]],"
+                "\"lacp\":[\"set\",[]],\"external_ids\":[\"map\",[[\"reconcile\",\"managed\"]]],"
+                "\"other_config\":[\"map\",[]]}]},"
+                "{\"rows\":[{\"_uuid\":[\"uuid\",\"i1\"],\"name\":\"eth1\",\"type\":\"\"}]}]";
+        struct json_object *r = json(observe_maps);
+        assert_int_equal(ovs_rows_to_model(r, &live), 0);
+        json_object_put(r);
+        const struct resource *lb = L(KIND_OVS_BRIDGE, "br-ovs");
+        assert_string_equal(str_map_get(&lb->ovs.other_config, "mac-aging-time"), "300");
+        assert_string_equal(str_map_get(&lb->ovs.external_ids, "theirs"), "x");
+
+        want("version: 1\novs-bridges:\n  br-ovs:\n    datapath: netdev\n"
+             "    other-config: { mac-aging-time: 600, mcast-snooping-aging-time: '300' }\n"
+             "    external-ids: { site: rack1 }\n"
+             "    ports:\n      eth1: { tag: 20, other-config: { priority-tags: 'true' } }\n");
+        struct action *b = diff_expect(W(KIND_OVS_BRIDGE, "br-ovs"), lb, 0);
+        assert_int_equal(b->n_changes, 3);
+        has_change(b, OVS_F_OTHER_CONFIG, "other-config:mac-aging-time", "300", "600");
+        has_change(b, OVS_F_OTHER_CONFIG, "other-config:mcast-snooping-aging-time", NULL, "300");
+        has_change(b, OVS_F_EXTERNAL_IDS, "external-ids:site", NULL, "rack1");
+        struct json_object *t = ovs_bridge_txn(b);
+        assert_int_equal(json_object_array_length(t), 4); /* no update of the row: only its maps change */
+        struct json_object *w = op_at(t, 1, "wait", "Bridge");
+        assert_non_null(strstr(text(ovs_col(w, "rows")),
+                               "\"other_config\":[\"map\",[[\"hwaddr\",\"52:54:00:00:00:01\"],[\"mac-aging-time\",\"300\"]]]"));
+        assert_non_null(strstr(text(ovs_col(w, "rows")), "[\"theirs\",\"x\"]"));
+        struct json_object *m = op_at(t, 2, "mutate", "Bridge");
+        assert_string_equal(text(ovs_col(m, "where")), "[[\"_uuid\",\"==\",[\"uuid\",\"b1\"]]]");
+        assert_string_equal(text(ovs_col(m, "mutations")),
+                            "[[\"other_config\",\"delete\",[\"set\",[\"mac-aging-time\",\"mcast-snooping-aging-time\"]]],"
+                            "[\"other_config\",\"insert\",[\"map\",[[\"mac-aging-time\",\"600\"],"
+                            "[\"mcast-snooping-aging-time\",\"300\"]]]]]");
+        m = op_at(t, 3, "mutate", "Bridge");
+        assert_string_equal(text(ovs_col(m, "mutations")),
+                            "[[\"external_ids\",\"delete\",[\"set\",[\"site\"]]],"
+                            "[\"external_ids\",\"insert\",[\"map\",[[\"site\",\"rack1\"]]]]]");
+        json_object_put(t);
+
+        struct action *p = diff_expect(W(KIND_OVS_PORT, "br-ovs/eth1"), L(KIND_OVS_PORT, "br-ovs/eth1"), 0);
+        assert_int_equal(p->n_changes, 1);
+        t = ovs_port_txn(p);
+        assert_int_equal(json_object_array_length(t), 3);
+        op_at(t, 1, "wait", "Port");
+        op_at(t, 2, "mutate", "Port");
+        json_object_put(t);
+
+        /* A create marks the row and writes the declared maps. */
+        struct action c = { .op = OP_CREATE, .kind = KIND_OVS_BRIDGE, .want = W(KIND_OVS_BRIDGE, "br-ovs") };
+        t = ovs_bridge_txn(&c);
+        struct json_object *row = ovs_col(op_at(t, 4, "insert", "Bridge"), "row");
+        assert_string_equal(text(ovs_col(row, "external_ids")), "[\"map\",[[\"site\",\"rack1\"],[\"reconcile\",\"managed\"]]]");
+        assert_string_equal(str_map_get(&c.want->ovs.other_config, "mac-aging-time"), "600");
+        assert_non_null(strstr(text(ovs_col(row, "other_config")), "[\"mac-aging-time\",\"600\"]"));
+        json_object_put(t);
+
+        /* reconcile=managed is reconcile's own; a map is a mapping of strings. */
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    external-ids: { reconcile: mine }\n") < 0);
+        assert_non_null(strstr(errors(), "external-ids: the key reconcile is reconcile's own"));
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    other-config: [a, b]\n") < 0);
+        assert_non_null(strstr(errors(), "other-config: expected a mapping of strings"));
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    other-config: { a: { b: c } }\n") < 0);
+        assert_non_null(strstr(errors(), "other-config: a: expected a string"));
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    other-config: { a: x, a: y }\n") < 0);
+}
+
 static const char guest_on_ovs[] = "version: 1\n"
                                    "domains:\n"
                                    "  g1:\n"
@@ -571,6 +648,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_create_and_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_guest_nic_on_ovs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_batch_merges_with_distinct_names, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_maps_only_declared_keys, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
