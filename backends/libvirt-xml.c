@@ -10,6 +10,48 @@
 static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL };
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
 
+/* Over an OVS bridge: the openvswitch virtualport, and a portgroup per VLAN. */
+static void write_network_ovs(struct xw *x, const struct resource *r) {
+        if (!(r->set & NET_F_OVS_BRIDGE))
+                return;
+        xw_open(x, "virtualport");
+        xw_attr(x, "type", "%s", "openvswitch");
+        xw_close(x);
+        for (size_t i = 0; i < r->network.n_portgroups; i++) {
+                const struct portgroup_spec *g = &r->network.portgroups[i];
+                xw_open(x, "portgroup");
+                xw_attr(x, "name", "%s", g->name);
+                if (g->set & PG_F_TAG) {
+                        xw_open(x, "vlan");
+                        xw_open(x, "tag");
+                        xw_attr(x, "id", "%u", g->vlan_tag);
+                        xw_close(x);
+                        xw_close(x);
+                }
+                xw_close(x);
+        }
+}
+
+static void parse_network_ovs(struct xr *x, struct resource *r) {
+        _cleanup_free_ char *vport = xr_str(x, "/network/virtualport/@type");
+        if (strcmp(vport, "openvswitch") != 0 || !(r->set & NET_F_BRIDGE))
+                return;
+        r->set = (r->set & ~(uint64_t) NET_F_BRIDGE) | NET_F_OVS_BRIDGE;
+        int n = xr_count(x, "/network/portgroup");
+        for (int i = 1; i <= n; i++) {
+                struct portgroup_spec *g = array_push(&r->network.portgroups, &r->network.n_portgroups, sizeof(*g));
+                _cleanup_free_ char *name = xr_str(x, "/network/portgroup[%d]/@name", i);
+                snprintf(g->name, sizeof(g->name), "%s", name);
+                g->set = PG_F_NAME;
+                if (xr_count(x, "/network/portgroup[%d]/vlan/tag", i) == 1) {
+                        g->vlan_tag = (uint32_t) xr_ull(x, "/network/portgroup[%d]/vlan/tag/@id", i);
+                        g->set |= PG_F_TAG;
+                }
+        }
+        if (n > 0)
+                r->set |= NET_F_PORTGROUPS;
+}
+
 char *network_render_xml(const struct resource *r) {
         return network_render_xml_as(r, NULL, NULL);
 }
@@ -35,11 +77,12 @@ char *network_render_xml_as(const struct resource *r, const char *uuid, const ch
                 xw_attr(x, "mode", "%s", forward_words[mode]);
                 xw_close(x);
         }
-        if (mode != NET_MACVTAP && (r->set & NET_F_BRIDGE)) {
+        if (mode != NET_MACVTAP && (r->set & (NET_F_BRIDGE | NET_F_OVS_BRIDGE))) {
                 xw_open(x, "bridge");
                 xw_attr(x, "name", "%s", n->bridge);
                 xw_close(x);
         }
+        write_network_ovs(x, r);
         /* libvirt refuses a MAC on a bridge it does not make (bridge and macvtap modes). */
         if (mac && mode != NET_MACVTAP && mode != NET_BRIDGE) {
                 xw_open(x, "mac");
@@ -95,6 +138,7 @@ int network_parse_xml(const char *xml, struct resource *r) {
                 snprintf(n->bridge, sizeof(n->bridge), "%s", bridge);
                 r->set |= NET_F_BRIDGE;
         }
+        parse_network_ovs(x, r);
         _cleanup_free_ char *addr = xr_str(x, "/network/ip[1]/@address");
         _cleanup_free_ char *prefix = xr_str(x, "/network/ip[1]/@prefix");
         _cleanup_free_ char *netmask = xr_str(x, "/network/ip[1]/@netmask");

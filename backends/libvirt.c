@@ -388,7 +388,7 @@ void lv_volume_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
 
 void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         if (r->network.mode == NET_BRIDGE)
-                add(u, KIND_ETHERNET, r->network.bridge);
+                add(u, r->set & NET_F_OVS_BRIDGE ? KIND_OVS_BRIDGE : KIND_ETHERNET, r->network.bridge);
         if (r->network.mode == NET_MACVTAP)
                 add(u, KIND_ETHERNET, r->network.dev);
 }
@@ -525,6 +525,42 @@ int lv_network_admit(void *state, const struct resource *w) {
 
 /* ---- diff ---- */
 
+/* On an OVS bridge or not, and the portgroups' VLANs: a new definition. */
+static bool diff_network_ovs(const struct resource *w, const struct resource *l, struct action *a) {
+        const struct network_spec *want = &w->network, *have = &l->network;
+        bool redefine = false;
+        bool wo = w->set & NET_F_OVS_BRIDGE, lo = l->set & NET_F_OVS_BRIDGE;
+        if (wo != lo || (wo && strcmp(want->bridge, have->bridge) != 0)) {
+                action_add_change(a, NET_F_OVS_BRIDGE, "ovs-bridge", value_text(lo ? have->bridge : NULL),
+                                  value_text(wo ? want->bridge : NULL));
+                redefine = true;
+        }
+        for (size_t i = 0; i < want->n_portgroups; i++) {
+                const struct portgroup_spec *g = &want->portgroups[i], *h = NULL;
+                for (size_t j = 0; j < have->n_portgroups && !h; j++)
+                        if (strcmp(have->portgroups[j].name, g->name) == 0)
+                                h = &have->portgroups[j];
+                bool wt = g->set & PG_F_TAG, ht = h && (h->set & PG_F_TAG);
+                if (h && wt == ht && (!wt || g->vlan_tag == h->vlan_tag))
+                        continue;
+                char *name = xasprintf("portgroup %s tag", g->name);
+                action_add_change(a, NET_F_PORTGROUPS, name, ht ? value_number(h->vlan_tag) : VALUE_NONE,
+                                  wt ? value_number(g->vlan_tag) : value_text("untagged"));
+                free(name);
+                redefine = true;
+        }
+        for (size_t j = 0; (w->set & NET_F_PORTGROUPS) && j < have->n_portgroups; j++) {
+                bool kept = false;
+                for (size_t i = 0; i < want->n_portgroups && !kept; i++)
+                        kept = strcmp(want->portgroups[i].name, have->portgroups[j].name) == 0;
+                if (kept)
+                        continue;
+                action_add_change(a, NET_F_PORTGROUPS, "portgroup", value_text(have->portgroups[j].name), VALUE_NONE);
+                redefine = true;
+        }
+        return redefine;
+}
+
 static int diff_network(const struct resource *w, const struct resource *l, struct action *a) {
         const struct network_spec *want = &w->network, *have = &l->network;
         int mode = want->mode;
@@ -538,6 +574,7 @@ static int diff_network(const struct resource *w, const struct resource *l, stru
                 action_add_change(a, NET_F_BRIDGE, "bridge", value_text(have->bridge), value_text(want->bridge));
                 redefine = true;
         }
+        redefine |= diff_network_ovs(w, l, a);
         if (mode == NET_MACVTAP) {
                 int mv = w->set & NET_F_MACVTAP_MODE ? want->macvtap_mode : MACVTAP_BRIDGE;
                 if (strcmp(want->dev, have->dev) != 0)
@@ -1237,6 +1274,7 @@ static int network_update(struct lv_state *s, const struct action *a, struct led
         for (size_t i = 0; i < a->n_changes; i++) {
                 uint64_t f = a->changes[i].field;
                 redefine = redefine || (f & (NET_F_MODE | NET_F_BRIDGE | NET_F_DEV | NET_F_MACVTAP_MODE | NET_F_ADDRESS));
+                redefine = redefine || (f & (NET_F_OVS_BRIDGE | NET_F_PORTGROUPS));
                 dhcp = dhcp || f == NET_F_DHCP;
                 taps = taps || f == NET_C_TAPS;
         }

@@ -353,6 +353,21 @@ struct network_spec {
         /* Observed only: running guests' taps on it that are off its bridge
          * (for the plan; apply looks again), space-separated. */
         char stray_taps[128];
+        /* ovs2: over an Open vSwitch bridge (bridge holds its name), with
+         * portgroups that give guests' ports their VLAN. */
+        struct portgroup_spec *portgroups;
+        size_t n_portgroups;
+};
+/* ovs2: network bits 12..13. */
+#define NET_F_OVS_BRIDGE (1ull << 12)
+#define NET_F_PORTGROUPS (1ull << 13)
+#define PG_F_NAME (1ull << 0)
+#define PG_F_TAG (1ull << 1)
+struct portgroup_spec {
+        struct srcpos pos;
+        uint64_t set;
+        char name[64];
+        uint32_t vlan_tag;
 };
 
 enum { POOL_F_TYPE = 1u << 0, POOL_F_PATH = 1u << 1, POOL_F_AUTOSTART = 1u << 2, POOL_F_ACTIVE = 1u << 3,

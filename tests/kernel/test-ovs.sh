@@ -312,6 +312,13 @@ ovs_guest() {
 version: 1
 ovs-bridges:
   br-ovs: { datapath: netdev }
+networks:
+  ovsnet:
+    mode: bridge
+    ovs-bridge: br-ovs
+    portgroups: [{ name: vlan20, tag: 20 }, { name: vlan${3:-30}, tag: ${3:-30} }]
+    active: false
+    autostart: false
 domains:
   g1:
     memory: 128M
@@ -319,6 +326,7 @@ domains:
     interfaces:
       - { ovs-bridge: ${1:-br-ovs}, tag: ${2:-20} }
       - { ovs-bridge: br-ovs }
+      - { network: ovsnet, portgroup: vlan20 }
 EOF2
 }
 orl() { # reconcile against the private libvirtd and the private ovsdb-server
@@ -337,6 +345,12 @@ test_guest_nic_on_ovs() {
         [ "$(grep -c "<virtualport type='openvswitch'>" <<<"$xml")" = 2 ] || { OUT=$xml; fail "no openvswitch virtualports"; }
         [ "$(grep -c "<source bridge='br-ovs'/>" <<<"$xml")" = 2 ] || { OUT=$xml; fail "not on br-ovs"; }
         grep -q "<tag id='20'/>" <<<"$xml" || { OUT=$xml; fail "no VLAN tag 20"; }
+        grep -q "<source network='ovsnet' portgroup='vlan20'/>" <<<"$xml" || { OUT=$xml; fail "no portgroup NIC"; }
+        xml=$(v net-dumpxml ovsnet)
+        grep -q "<virtualport type='openvswitch'/>" <<<"$xml" || { OUT=$xml; fail "network not over OVS"; }
+        grep -q "<bridge name='br-ovs'/>" <<<"$xml" || { OUT=$xml; fail "network not on br-ovs"; }
+        tr -d ' \n' <<<"$xml" | grep -q "<portgroupname='vlan30'><vlan><tagid='30'/></vlan></portgroup>" ||
+                { OUT=$xml; fail "no portgroup vlan30 with tag 30"; }
         orl plan --exit-code
         expect_rc 0 "in sync after the define (libvirt's interfaceid read back)"
         orl --only ovs-bridge,domain show
@@ -350,6 +364,16 @@ test_guest_nic_on_ovs() {
         v dumpxml --inactive g1 | grep -q "<tag id='30'/>" || fail "tag 30 not defined"
         orl plan --exit-code
         expect_rc 0 "in sync after the tag change"
+        # A portgroup's VLAN changes: the network is redefined.
+        manifest "$(ovs_guest br-ovs 30 40)"
+        orl apply
+        expect_rc 0 "portgroups changed"
+        expect_out '~ network ovsnet +\+portgroup vlan40 tag 40, -portgroup vlan30'
+        v net-dumpxml ovsnet | tr -d ' \n' | grep -q "<portgroupname='vlan40'><vlan><tagid='40'/></vlan></portgroup>" ||
+                fail "no portgroup vlan40"
+        v net-dumpxml ovsnet | grep -q "vlan30" && fail "portgroup vlan30 is still there"
+        orl plan --exit-code
+        expect_rc 0 "in sync after the portgroup change"
         # Neither declared nor in OVSDB: refused at plan time, nothing defined for it.
         manifest "$(ovs_guest br-none)"
         orl plan
@@ -418,5 +442,5 @@ t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's moni
 t "ovs: a concurrent change fails the one transaction cleanly (nothing of it written) and the pass re-plans once" test_concurrent_change_fails_cleanly "$concurrent_skip"
 t "ovs: other-config and external-ids: the declared keys set and changed in place, others' keys and reconcile=managed kept" test_maps "$skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
-t "ovs: a guest NIC on an OVS bridge with a VLAN tag: defined, read back, tag changed, an absent bridge refused (private libvirtd)" test_guest_nic_on_ovs "${skip:-$(command -v libvirtd >/dev/null || echo "libvirtd is not installed")}"
+t "ovs: a guest NIC on an OVS bridge with a VLAN tag and a network over OVS with portgroups: defined, read back, tag and portgroups changed, an absent bridge refused (private libvirtd)" test_guest_nic_on_ovs "${skip:-$(command -v libvirtd >/dev/null || echo "libvirtd is not installed")}"
 t "ovs: examples/ovs applies (userspace datapath) and is then in sync" test_example "$skip"

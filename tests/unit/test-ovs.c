@@ -636,6 +636,50 @@ static void test_guest_nic_on_ovs(void **state) {
                           "      - { ovs-bridge: br-ovs, tag: 4095 }\n") < 0);
 }
 
+/* A libvirt network over an OVS bridge with portgroups carrying VLANs. */
+static void test_network_over_ovs(void **state) {
+        (void) state;
+        want("version: 1\nnetworks:\n  ovsnet:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+             "    portgroups:\n      - { name: vlan20, tag: 20 }\n      - { name: plain }\n"
+             "ovs-bridges:\n  br-ovs: { datapath: netdev }\n");
+        const struct resource *n = W(KIND_NETWORK, "ovsnet");
+        char *xml = network_render_xml(n);
+        assert_non_null(xml);
+        assert_non_null(strstr(xml, "<forward mode=\"bridge\"/>"));
+        assert_non_null(strstr(xml, "<bridge name=\"br-ovs\"/>"));
+        assert_non_null(strstr(xml, "<virtualport type=\"openvswitch\"/>"));
+        assert_non_null(strstr(xml, "<portgroup name=\"vlan20\">\n  <vlan>\n   <tag id=\"20\"/>\n  </vlan>\n </portgroup>"));
+        assert_non_null(strstr(xml, "<portgroup name=\"plain\"/>"));
+        struct resource *back = resource_new(KIND_NETWORK, "ovsnet");
+        assert_int_equal(network_parse_xml(xml, back), 0);
+        assert_true(back->set & NET_F_OVS_BRIDGE);
+        assert_false(back->set & NET_F_BRIDGE);
+        assert_string_equal(back->network.bridge, "br-ovs");
+        assert_int_equal(back->network.n_portgroups, 2);
+        assert_string_equal(back->network.portgroups[0].name, "vlan20");
+        assert_int_equal(back->network.portgroups[0].vlan_tag, 20);
+        assert_false(back->network.portgroups[1].set & PG_F_TAG);
+        /* Read back (running and autostarted, which libvirt says apart), nothing differs; another tag is a change. */
+        back->network.autostart = back->network.active = true;
+        struct action *a = diff_expect(n, back, 0);
+        assert_int_equal(a->n_changes, 0);
+        back->network.portgroups[0].vlan_tag = 30;
+        a = diff_expect(n, back, 0);
+        assert_int_equal(a->n_changes, 1);
+        has_change(a, NET_F_PORTGROUPS, "portgroup vlan20 tag", "30", "20");
+        resource_free(back);
+        free(xml);
+
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: nat\n    ovs-bridge: br-ovs\n") < 0);
+        assert_non_null(strstr(errors(), "ovs-bridge needs mode: bridge"));
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    bridge: br0\n"
+                          "    portgroups: [{ name: a, tag: 2 }]\n") < 0);
+        assert_non_null(strstr(errors(), "portgroups (their VLANs) need ovs-bridge"));
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+                          "    portgroups: [{ name: a, tag: 2 }, { name: a, tag: 3 }]\n") < 0);
+        assert_non_null(strstr(errors(), "portgroup a twice"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_tables_round_trip, setup, teardown),
@@ -649,6 +693,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_guest_nic_on_ovs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_batch_merges_with_distinct_names, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_maps_only_declared_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_network_over_ovs, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
