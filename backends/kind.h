@@ -234,8 +234,15 @@ int ovs_rows_to_model(struct json_object *result, struct model *live);
  * link kinds configure next). */
 int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied);
 /* Apply one action of an OVS kind: refused on a row reconcile did not make,
- * nothing sent when txn has no operation, else one transaction. */
-int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied);
+ * nothing sent when txn has no operation, else its operations queued in the
+ * batch (or, outside one, one transaction). */
+enum ovs_wait {
+        OVS_WAIT_NEVER,
+        OVS_WAIT_ALWAYS,  /* a device the link kinds configure next (an internal port) */
+        OVS_WAIT_IF_USED, /* a device other kinds may use, waited for when their actions follow (a bridge) */
+};
+int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a),
+              enum ovs_wait wait);
 /* Append t's operations (t taken) to the transaction into, its uuid-names
  * suffixed with _tag so that the actions of one batch do not clash; returns
  * how many. */

@@ -318,6 +318,12 @@ static void write_nic_ovs(struct xw *x, const struct nic_spec *n) {
                 return;
         xw_open(x, "virtualport");
         xw_attr(x, "type", "%s", "openvswitch");
+        /* A running guest's port keeps its id: libvirt refuses another virtualport live. */
+        if (n->ovs_port_id[0]) {
+                xw_open(x, "parameters");
+                xw_attr(x, "interfaceid", "%s", n->ovs_port_id);
+                xw_close(x);
+        }
         xw_close(x);
         if (n->set & NIC_F_VLAN_TAG) {
                 xw_open(x, "vlan");
@@ -614,6 +620,8 @@ static void parse_nic_ovs(struct xr *x, int i, struct nic_spec *n) {
         }
         if (!(n->set & NIC_F_BRIDGE) || strcmp(vport, "openvswitch") != 0)
                 return;
+        _cleanup_free_ char *id = xr_str(x, "/domain/devices/interface[%d]/virtualport/parameters/@interfaceid", i);
+        snprintf(n->ovs_port_id, sizeof(n->ovs_port_id), "%s", id);
         memcpy(n->ovs_bridge, n->bridge, sizeof(n->ovs_bridge));
         n->bridge[0] = '\0';
         n->set = (n->set & ~(uint64_t) NIC_F_BRIDGE) | NIC_F_OVS_BRIDGE;

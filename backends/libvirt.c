@@ -1872,6 +1872,17 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
         return r;
 }
 
+/* A running guest's NIC that stays on its OVS bridge keeps its port's id:
+ * libvirt takes a new tag live only on the same virtualport. */
+static void nic_keep_ovs_port(struct nic_spec *m, const struct resource *act, const struct nic_spec *h) {
+        for (size_t k = 0; act && k < act->domain.n_nics; k++) {
+                const struct nic_spec *r = &act->domain.nics[k];
+                if (memcmp(r->mac, h->mac, 6) == 0 && (m->set & NIC_F_OVS_BRIDGE) && (r->set & NIC_F_OVS_BRIDGE) &&
+                    strcmp(r->ovs_bridge, m->ovs_bridge) == 0)
+                        memcpy(m->ovs_port_id, r->ovs_port_id, sizeof(m->ovs_port_id));
+        }
+}
+
 /* NICs the domain keeps, edited: source and model into the definition (the
  * NIC keeps its PCI address, so the guest keeps its interface name); a new
  * source also into the running guest, which libvirt does by moving its tap.
@@ -1905,6 +1916,7 @@ static int domain_edit_nics(struct lv_state *s, virDomainPtr dom, const struct r
                 for (size_t k = 0; act && k < act->domain.n_nics; k++)
                         if (memcmp(act->domain.nics[k].mac, h->mac, 6) == 0)
                                 m.model = act->domain.nics[k].model;
+                nic_keep_ovs_port(&m, act, h);
                 m.set = (m.set & ~(uint64_t) NIC_F_MODEL) | (m.model >= 0 ? NIC_F_MODEL : 0);
                 _cleanup_free_ char *lxml = nic_render_xml(&m, mac);
                 if (virDomainUpdateDeviceFlags(dom, lxml, VIR_DOMAIN_AFFECT_LIVE) < 0) {

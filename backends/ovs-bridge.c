@@ -183,7 +183,8 @@ struct json_object *ovs_bridge_txn(const struct action *a) {
 static int ovs_bridge_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         (void) l;
         (void) e;
-        return ovs_apply(state, a, ovs_bridge_txn, false);
+        /* A new bridge is a device a guest or a link may use next in this plan. */
+        return ovs_apply(state, a, ovs_bridge_txn, a->op == OP_CREATE ? OVS_WAIT_IF_USED : OVS_WAIT_NEVER);
 }
 
 static void ovs_bridge_describe(const struct resource *w, struct action *a) {

@@ -361,7 +361,7 @@ static int ovs_port_apply(void *state, const struct action *a, struct ledger *l,
         (void) e;
         /* An internal port is a device the link kinds may configure next in this plan. */
         bool makes_device = a->want && a->want->ovs.type == OVS_PORT_INTERNAL && a->op != OP_UPDATE;
-        return ovs_apply(state, a, ovs_port_txn, makes_device);
+        return ovs_apply(state, a, ovs_port_txn, makes_device ? OVS_WAIT_ALWAYS : OVS_WAIT_NEVER);
 }
 
 static void ovs_port_describe(const struct resource *w, struct action *a) {

@@ -263,6 +263,7 @@ struct ovs_state {
         } *queued;
         size_t n_queued;
         bool batch_wait_applied;
+        bool batch_made_bridge; /* a device other kinds may use next */
 };
 
 static struct json_object *select_op(const char *table, const char *const *cols);
@@ -435,10 +436,12 @@ static void ovs_batch_begin(void *state) {
         json_object_put(s->batch);
         s->batch = ovs_txn_begin();
         s->n_queued = 0;
-        s->batch_wait_applied = false;
+        s->batch_wait_applied = s->batch_made_bridge = false;
 }
 
-int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied) {
+int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a),
+              enum ovs_wait wait) {
+        bool wait_applied = wait != OVS_WAIT_NEVER;
         struct ovs_state *s = state;
         if (a->live && !a->live->ovs.managed)
                 return diag_res(-EPERM, kind_to_string(a->kind), a->name,
@@ -453,7 +456,8 @@ int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(co
         ovs_txn_merge(s->batch, t, (unsigned) s->n_queued);
         struct batched *q = array_push(&s->queued, &s->n_queued, sizeof(*q));
         *q = (struct batched) { json_object_array_length(s->batch) - 1, a->kind, a->name };
-        s->batch_wait_applied |= wait_applied;
+        s->batch_wait_applied |= wait == OVS_WAIT_ALWAYS;
+        s->batch_made_bridge |= wait == OVS_WAIT_IF_USED;
         return 0;
 }
 
@@ -465,7 +469,7 @@ static const struct batched *batched_at(const struct ovs_state *s, long op) {
         return &s->queued[s->n_queued - 1];
 }
 
-static int ovs_batch_commit(void *state) {
+static int ovs_batch_commit(void *state, bool others_follow) {
         struct ovs_state *s = state;
         struct json_object *t = s->batch;
         s->batch = NULL;
@@ -478,7 +482,8 @@ static int ovs_batch_commit(void *state) {
         long bad;
         size_t n = s->n_queued;
         diag_debug("ovs: one transaction of %zu operations for %zu actions", json_object_array_length(t) - 1, n);
-        int r = transact_raw(s, t, s->batch_wait_applied, &next_cfg, &bad, err, sizeof(err));
+        bool wait = s->batch_wait_applied || (s->batch_made_bridge && others_follow);
+        int r = transact_raw(s, t, wait, &next_cfg, &bad, err, sizeof(err));
         const struct batched *who = batched_at(s, bad);
         if (r >= 0 && next_cfg >= 0)
                 return wait_vswitchd(s, next_cfg, who->kind, who->name);

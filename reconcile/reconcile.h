@@ -418,6 +418,7 @@ struct nic_spec {
         char ovs_bridge[IFNAME_MAX];
         uint32_t vlan_tag;
         char *portgroup;
+        char ovs_port_id[40]; /* observed: libvirt's interfaceid of its OVS port */
 };
 enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
        DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,
@@ -1131,9 +1132,11 @@ struct backend {
          * has only queued its action; batch_commit sends them all and returns
          * 0 or a negative errno that fails every one of them; -EAGAIN says
          * what the plan read has changed, nothing was written, and the pass
-         * plans again (once). */
+         * plans again (once). others_follow: actions of other backends come
+         * after the batch, and may use what it made (a guest on a new OVS
+         * bridge), so what it made must be there when the commit returns. */
         void (*batch_begin)(void *state);
-        int (*batch_commit)(void *state);
+        int (*batch_commit)(void *state, bool others_follow);
 };
 
 extern const struct backend *const backends[];

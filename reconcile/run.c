@@ -937,10 +937,11 @@ struct batch {
         size_t n_queued;
 };
 
-static int batch_commit(struct run *r, struct batch *bt, struct model *failed, long *done, long die_after) {
+static int batch_commit(struct run *r, struct batch *bt, bool others_follow, struct model *failed, long *done,
+                        long die_after) {
         if (!bt->b)
                 return 0;
-        int c = bt->b->batch_commit(r->bstate[backend_index(bt->b)]);
+        int c = bt->b->batch_commit(r->bstate[backend_index(bt->b)], others_follow);
         int ret = 0;
         if (c == -EAGAIN)
                 r->replan = true;
@@ -973,7 +974,8 @@ int run_apply(struct run *r) {
                 struct action *a = &p->actions[i];
                 size_t bi = backend_index(a->backend);
                 const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
-                if (bt.b && bt.b != a->backend && (x = batch_commit(r, &bt, &failed, &done, die_after)) < 0 && ret >= 0)
+                if (bt.b && bt.b != a->backend && (x = batch_commit(r, &bt, true, &failed, &done, die_after)) < 0 &&
+                    ret >= 0)
                         ret = x;
                 if (r->opts->should_stop && r->opts->should_stop()) {
                         ret = diag_plain(-EINTR, "stopped before %s %s %s: asked to exit", op_to_string(a->op),
@@ -1010,7 +1012,7 @@ int run_apply(struct run *r) {
                 if (die_after >= 0 && ++done >= die_after)
                         kill(getpid(), SIGKILL);
         }
-        if ((x = batch_commit(r, &bt, &failed, &done, die_after)) < 0 && ret >= 0)
+        if ((x = batch_commit(r, &bt, false, &failed, &done, die_after)) < 0 && ret >= 0)
                 ret = x;
         free(bt.queued);
         ledger_forget_vanished(r);

@@ -306,9 +306,8 @@ test_example() {
 # A guest NIC on an OVS bridge, against the private libvirtd (tests/libvirt/):
 # defined (state: shutoff) with <virtualport type='openvswitch'/> and its VLAN,
 # read back in sync, its tag changed in place, and an undeclared, absent OVS
-# bridge refused at plan time. The guest is not started: libvirt plugs a tap
-# into OVS with ovs-vsctl on the system socket, which the private libvirtd's
-# namespaces do not have (the private ovsdb-server's socket is elsewhere).
+# bridge refused at plan time. The guest is not started here
+# (test_running_guest_on_ovs starts one).
 ovs_guest() {
         cat <<EOF2
 version: 1
@@ -433,6 +432,49 @@ test_maps() {
         ovs_stop
 }
 
+# A running TCG guest on an OVS bridge: the private libvirtd inherits
+# OVS_RUNDIR, so libvirt's own ovs-vsctl adds its port to the private
+# ovsdb-server, and ovs-vswitchd (userspace datapath) runs in libvirtd's network
+# namespace, where the bridge and the guest's tap are. The port libvirt made
+# carries the tag and is left alone; a new tag reaches the running guest's port
+# (libvirt retags it live) and the definition.
+test_running_guest_on_ovs() {
+        . "$(dirname "${BASH_SOURCE[0]}")/libvirt-lib.sh"
+        export LIBVIRT_NO_KVM=1 LIBVIRT_CACHE=$ROOT/$BUILD/libvirt-cache-tcg
+        export OVS_RUNDIR=$TMP/ovs
+        lv_up || return
+        local own_ns=$NS
+        NS=rct-lvd-$$-$T_N
+        ip netns attach "$NS" "$LVPID" || { fail "cannot name libvirtd's namespace"; NS=$own_ns; lv_down; return; }
+        ovs_start || { ip netns del "$NS"; NS=$own_ns; lv_down; return; }
+        local m
+        m() { NIC1="ovs-bridge: br-ovs, tag: $1" guest; printf 'ovs-bridges:\n  br-ovs: { datapath: %s }\n' "$DP"; }
+        manifest "$(m 20)"
+        orl apply
+        expect_rc 0 "a running guest on br-ovs"
+        wait_booted || { ovs_stop; ip netns del "$NS"; NS=$own_ns; lv_down; return; }
+        local tap
+        tap=$(v domiflist g1 | awk '$3 == "br-ovs" {print $1}')
+        [ -n "$tap" ] || fail "no interface of g1 on br-ovs: $(v domiflist g1)"
+        [ "$(col port "$tap" tag)" = 20 ] || fail "port $tap tag $(col port "$tap" tag)"
+        orl plan --exit-code
+        expect_rc 0 "in sync with the guest running (its port is libvirt's)"
+        expect_no_out "$tap"
+        manifest "$(m 30)"
+        orl apply
+        expect_rc 0 "a new tag for the running guest"
+        expect_no_out 'takes .* at its next start'
+        [ "$(col port "$tap" tag)" = 30 ] || fail "the running guest's port was not retagged: $(col port "$tap" tag)"
+        v dumpxml --inactive g1 | grep -q "<tag id='30'/>" || fail "tag 30 not defined"
+        v dumpxml g1 | grep -q "<tag id='30'/>" || fail "tag 30 not in the running definition"
+        orl plan --exit-code
+        expect_rc 0 "in sync after the live retag"
+        ovs_stop
+        ip netns del "$NS"
+        NS=$own_ns
+        lv_down
+}
+
 # tests/vm/guest/test-ovs.sh takes the tests above and runs its own list.
 [ -n "${OVS_TESTS_ONLY_DEFINE:-}" ] && return 0
 
@@ -448,4 +490,5 @@ t "ovs: a concurrent change fails the one transaction cleanly (nothing of it wri
 t "ovs: other-config and external-ids: the declared keys set and changed in place, others' keys and reconcile=managed kept" test_maps "$skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
 t "ovs: a guest NIC on an OVS bridge with a VLAN tag and a network over OVS with portgroups: defined, read back, tag and portgroups changed, an absent bridge refused (private libvirtd)" test_guest_nic_on_ovs "${skip:-$(command -v libvirtd >/dev/null || echo "libvirtd is not installed")}"
+t "ovs: a running guest on an OVS bridge: libvirt's port tagged, left alone, retagged live (private libvirtd, TCG)" test_running_guest_on_ovs "${skip:-$(. "$(dirname "${BASH_SOURCE[0]}")/libvirt-lib.sh"; guest_skip_reason)}"
 t "ovs: examples/ovs applies (userspace datapath) and is then in sync" test_example "$skip"

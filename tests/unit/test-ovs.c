@@ -618,6 +618,7 @@ static void test_guest_nic_on_ovs(void **state) {
         assert_int_equal(back->domain.n_nics, 2);
         assert_int_equal(back->domain.nics[0].vlan_tag, 42);
         assert_string_equal(back->domain.nics[0].ovs_bridge, "br-ovs");
+        assert_string_equal(back->domain.nics[0].ovs_port_id, "0c0b0a09-0807-0605-0403-020100000000");
         assert_true(back->domain.nics[1].set & NIC_F_BRIDGE);
         assert_false(back->domain.nics[1].set & (NIC_F_OVS_BRIDGE | NIC_F_VLAN_TAG));
         resource_free(back);
