@@ -218,7 +218,25 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
 }
 
 /* Its volumes first (their formats), two domains on one volume after the veths. */
+/* A NIC's portgroup is one its network declares (libvirt would refuse it
+ * only when the guest starts). */
+static int domain_validate_portgroups(const struct resource *r, struct model *declared) {
+        for (size_t i = 0; r->state != STATE_ABSENT && i < r->domain.n_nics; i++) {
+                const struct nic_spec *nic = &r->domain.nics[i];
+                const struct resource *n = nic->portgroup ? model_find(declared, KIND_NETWORK, nic->network) : NULL;
+                bool found = false;
+                for (size_t j = 0; n && j < n->network.n_portgroups && !found; j++)
+                        found = strcmp(n->network.portgroups[j].name, nic->portgroup) == 0;
+                if (n && !found)
+                        return diag_pos(&nic->pos, "domain %s: network %s has no portgroup %s", r->name, n->name,
+                                        nic->portgroup);
+        }
+        return 0;
+}
+
 static int domain_validate(struct resource *r, struct model *declared, unsigned phase) {
+        if (phase != 3 && domain_validate_portgroups(r, declared) < 0)
+                return -EINVAL;
         return phase == 3 ? domain_validate_volumes(r, declared) : domain_validate_shared(r, declared);
 }
 

@@ -679,6 +679,14 @@ static void test_network_over_ovs(void **state) {
         assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
                           "    portgroups: [{ name: a, tag: 2 }, { name: a, tag: 3 }]\n") < 0);
         assert_non_null(strstr(errors(), "portgroup a twice"));
+        /* A guest names a portgroup its network does not have. */
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+                          "    portgroups: [{ name: a, tag: 2 }]\ndomains:\n  g1:\n    memory: 128M\n"
+                          "    interfaces: [{ network: n1, portgroup: b }]\n") < 0);
+        assert_non_null(strstr(errors(), "domain g1: network n1 has no portgroup b"));
+        want("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+             "    portgroups: [{ name: a, tag: 2 }]\ndomains:\n  g1:\n    memory: 128M\n"
+             "    interfaces: [{ network: n1, portgroup: a }]\novs-bridges:\n  br-ovs: { datapath: netdev }\n");
 }
 
 int main(void) {
