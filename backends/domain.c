@@ -100,6 +100,9 @@ static const struct field nic_fields[] = {
         { "boot", FT_U32, NI(boot_order), 1, 65535, NIC_F_BOOT, NULL, "interface boot order", NULL },
         { "direct", FT_IFNAME, NI(direct), 0, 0, NIC_F_DIRECT, NULL, NULL, NULL },
         { "mode", FT_ENUM, NI(direct_mode), 0, 0, NIC_F_DIRECT_MODE, &macvtap_mode_table, NULL, NULL },
+        { "ovs-bridge", FT_IFNAME, NI(ovs_bridge), 0, 0, NIC_F_OVS_BRIDGE, NULL, NULL, NULL },
+        { "tag", FT_U32, NI(vlan_tag), 1, 4094, NIC_F_VLAN_TAG, NULL, "VLAN tag", NULL },
+        { "portgroup", FT_STR, NI(portgroup), STR_WORD, 0, NIC_F_PORTGROUP, NULL, NULL, NULL },
 };
 static const struct sub_table nic_sub = { nic_fields, ELEMENTSOF(nic_fields), sizeof(struct nic_spec), NI(pos),
                                           NI(set), offsetof(struct domain_spec, n_nics) - offsetof(struct domain_spec, nics),
@@ -195,6 +198,20 @@ static int disk_check_source(struct disk_spec *d) {
         return 0;
 }
 
+/* One place a NIC plugs into; an access VLAN is OVS's to set (a Linux bridge
+ * port has none here), a portgroup the network's. */
+static int nic_check_ovs(const struct nic_spec *nic) {
+        int places = !!(nic->set & NIC_F_BRIDGE) + !!(nic->set & NIC_F_NETWORK) + !!(nic->set & NIC_F_OVS_BRIDGE) +
+                     !!(nic->set & NIC_F_DIRECT);
+        if (places != 1)
+                return diag_pos(&nic->pos, "interface needs exactly one of bridge, network, ovs-bridge and direct");
+        if ((nic->set & NIC_F_VLAN_TAG) && !(nic->set & NIC_F_OVS_BRIDGE))
+                return diag_pos(&nic->pos, "interface: tag needs ovs-bridge (on a network, name a portgroup)");
+        if ((nic->set & NIC_F_PORTGROUP) && !(nic->set & NIC_F_NETWORK))
+                return diag_pos(&nic->pos, "interface: portgroup needs network");
+        return 0;
+}
+
 static int domain_check(struct check_ctx *c, struct resource *r) {
         if (!(r->set & DOM_F_MEMORY))
                 return check_error(c, 0, "domain %s needs memory", r->name);
@@ -241,8 +258,8 @@ static int domain_check(struct check_ctx *c, struct resource *r) {
         }
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 struct nic_spec *nic = &r->domain.nics[i];
-                if (!(nic->set & NIC_F_DIRECT) && !!(nic->set & NIC_F_BRIDGE) == !!(nic->set & NIC_F_NETWORK))
-                        return diag_pos(&nic->pos, "interface needs exactly one of bridge and network");
+                if (nic_check_ovs(nic) < 0)
+                        return -EINVAL;
         }
         int e = domain_check_device_boot(c, r);
         if (e >= 0)
@@ -307,11 +324,29 @@ static int domain_validate_shared(struct resource *r, struct model *declared) {
 }
 
 /* Its volumes first (their formats), two domains on one volume after the veths. */
+/* A NIC's portgroup is one its network declares (libvirt would refuse it
+ * only when the guest starts). */
+static int domain_validate_portgroups(const struct resource *r, struct model *declared) {
+        for (size_t i = 0; r->state != STATE_ABSENT && i < r->domain.n_nics; i++) {
+                const struct nic_spec *nic = &r->domain.nics[i];
+                const struct resource *n = nic->portgroup ? model_find(declared, KIND_NETWORK, nic->network) : NULL;
+                bool found = false;
+                for (size_t j = 0; n && j < n->network.n_portgroups && !found; j++)
+                        found = strcmp(n->network.portgroups[j].name, nic->portgroup) == 0;
+                if (n && !found)
+                        return diag_pos(&nic->pos, "domain %s: network %s has no portgroup %s", r->name, n->name,
+                                        nic->portgroup);
+        }
+        return 0;
+}
+
 static int domain_validate(struct resource *r, struct model *declared, unsigned phase) {
         if (phase == 6 && tuning_validate(r, declared) < 0)
                 return -EINVAL;
         if (phase == 7)
                 return cloudinit_validate(r, declared); /* the seed joins the disks once they are checked */
+        if (phase != 3 && domain_validate_portgroups(r, declared) < 0)
+                return -EINVAL;
         return phase == 3 ? domain_validate_volumes(r, declared) : domain_validate_shared(r, declared);
 }
 
@@ -331,12 +366,23 @@ static void domain_free(struct resource *r) {
                 free(r->domain.disks[i].path);
         }
         free(r->domain.disks);
-        for (size_t i = 0; i < r->domain.n_nics; i++)
+        for (size_t i = 0; i < r->domain.n_nics; i++) {
                 free(r->domain.nics[i].network);
+                free(r->domain.nics[i].portgroup);
+        }
         free(r->domain.nics);
         resource_free(r->domain.active);
         cloudinit_free(&r->domain.cloud_init);
         tuning_free(r);
+}
+
+static void nic_show_ovs(struct yw *w, const struct nic_spec *n) {
+        if (n->set & NIC_F_OVS_BRIDGE)
+                yw_kv_name(w, "ovs-bridge", n->ovs_bridge);
+        if (n->set & NIC_F_VLAN_TAG)
+                yw_kv_uint(w, "tag", n->vlan_tag);
+        if (n->set & NIC_F_PORTGROUP)
+                yw_kv_name(w, "portgroup", n->portgroup);
 }
 
 static void domain_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
@@ -458,8 +504,9 @@ static void domain_show(struct yw *w, const struct resource *r, const struct sho
                         tuning_show_nic(w, n);
                 else if (n->set & NIC_F_BRIDGE)
                         yw_kv_name(w, "bridge", n->bridge);
-                else
+                else if (!(n->set & NIC_F_OVS_BRIDGE))
                         yw_kv_name(w, "network", n->network ? n->network : "");
+                nic_show_ovs(w, n);
                 if (n->model >= 0)
                         yw_kv_word(w, "model", enum_to_string(&nic_model_table, n->model));
                 static const unsigned char no_mac[6];

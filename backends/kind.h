@@ -235,8 +235,30 @@ int ovs_rows_to_model(struct json_object *result, struct model *live);
  * link kinds configure next). */
 int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied);
 /* Apply one action of an OVS kind: refused on a row reconcile did not make,
- * nothing sent when txn has no operation, else one transaction. */
-int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied);
+ * nothing sent when txn has no operation, else its operations queued in the
+ * batch (or, outside one, one transaction). */
+enum ovs_wait {
+        OVS_WAIT_NEVER,
+        OVS_WAIT_ALWAYS,  /* a device the link kinds configure next (an internal port) */
+        OVS_WAIT_IF_USED, /* a device other kinds may use, waited for when their actions follow (a bridge) */
+};
+int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a),
+              enum ovs_wait wait);
+/* Append t's operations (t taken) to the transaction into, its uuid-names
+ * suffixed with _tag so that the actions of one batch do not clash; returns
+ * how many. */
+size_t ovs_txn_merge(struct json_object *into, struct json_object *t, unsigned tag);
+/* other_config and external_ids (ovs2): read a column, write one (mark: with
+ * reconcile=managed), diff and mutate only the declared keys, refuse the key
+ * reconcile, show them. */
+void ovs_map_read(struct json_object *map, struct str_map *m);
+struct json_object *ovs_map_json(const struct str_map *m, bool mark);
+void ovs_diff_map(struct action *a, uint64_t bit, const char *word, const struct str_map *want,
+                  const struct str_map *have);
+struct json_object *ovs_op_mutate_map(const char *table, const char *uuid, const char *column,
+                                      const struct str_map *want, const struct str_map *have);
+int ovs_check_maps(struct check_ctx *c, struct resource *r);
+void ovs_show_maps(struct yw *w, const struct resource *r, bool flow);
 /* An OVS internal port declared under ethernets (its addresses, MTU, up) is
  * made by its port: the NIC as it is right after, and the port it needs. */
 struct resource *ovs_internal_made_with(const struct resource *w, const struct model *wanted);

@@ -11,6 +11,48 @@
 static const char *const forward_words[] = { "nat", "route", NULL, "bridge", NULL, NULL };
 static const char *const macvtap_forward[] = { "bridge", "vepa", "private", "passthrough" };
 
+/* Over an OVS bridge: the openvswitch virtualport, and a portgroup per VLAN. */
+static void write_network_ovs(struct xw *x, const struct resource *r) {
+        if (!(r->set & NET_F_OVS_BRIDGE))
+                return;
+        xw_open(x, "virtualport");
+        xw_attr(x, "type", "%s", "openvswitch");
+        xw_close(x);
+        for (size_t i = 0; i < r->network.n_portgroups; i++) {
+                const struct portgroup_spec *g = &r->network.portgroups[i];
+                xw_open(x, "portgroup");
+                xw_attr(x, "name", "%s", g->name);
+                if (g->set & PG_F_TAG) {
+                        xw_open(x, "vlan");
+                        xw_open(x, "tag");
+                        xw_attr(x, "id", "%u", g->vlan_tag);
+                        xw_close(x);
+                        xw_close(x);
+                }
+                xw_close(x);
+        }
+}
+
+static void parse_network_ovs(struct xr *x, struct resource *r) {
+        _cleanup_free_ char *vport = xr_str(x, "/network/virtualport/@type");
+        if (strcmp(vport, "openvswitch") != 0 || !(r->set & NET_F_BRIDGE))
+                return;
+        r->set = (r->set & ~(uint64_t) NET_F_BRIDGE) | NET_F_OVS_BRIDGE;
+        int n = xr_count(x, "/network/portgroup");
+        for (int i = 1; i <= n; i++) {
+                struct portgroup_spec *g = array_push(&r->network.portgroups, &r->network.n_portgroups, sizeof(*g));
+                _cleanup_free_ char *name = xr_str(x, "/network/portgroup[%d]/@name", i);
+                snprintf(g->name, sizeof(g->name), "%s", name);
+                g->set = PG_F_NAME;
+                if (xr_count(x, "/network/portgroup[%d]/vlan/tag", i) == 1) {
+                        g->vlan_tag = (uint32_t) xr_ull(x, "/network/portgroup[%d]/vlan/tag/@id", i);
+                        g->set |= PG_F_TAG;
+                }
+        }
+        if (n > 0)
+                r->set |= NET_F_PORTGROUPS;
+}
+
 char *network_render_xml(const struct resource *r) {
         return network_render_xml_as(r, NULL, NULL);
 }
@@ -45,11 +87,12 @@ char *network_render_xml_as(const struct resource *r, const char *uuid, const ch
                 xw_attr(x, "mode", "%s", forward_words[mode]);
                 xw_close(x);
         }
-        if (mode != NET_MACVTAP && mode != NET_HOSTDEV && (r->set & NET_F_BRIDGE)) {
+        if (mode != NET_MACVTAP && mode != NET_HOSTDEV && (r->set & (NET_F_BRIDGE | NET_F_OVS_BRIDGE))) {
                 xw_open(x, "bridge");
                 xw_attr(x, "name", "%s", n->bridge);
                 xw_close(x);
         }
+        write_network_ovs(x, r);
         /* libvirt refuses a MAC on a bridge it does not make (bridge and macvtap modes). */
         if (mac && mode != NET_MACVTAP && mode != NET_BRIDGE && mode != NET_HOSTDEV) {
                 xw_open(x, "mac");
@@ -110,6 +153,7 @@ int network_parse_xml(const char *xml, struct resource *r) {
                 snprintf(n->bridge, sizeof(n->bridge), "%s", bridge);
                 r->set |= NET_F_BRIDGE;
         }
+        parse_network_ovs(x, r);
         _cleanup_free_ char *addr = xr_str(x, "/network/ip[1]/@address");
         _cleanup_free_ char *prefix = xr_str(x, "/network/ip[1]/@prefix");
         _cleanup_free_ char *netmask = xr_str(x, "/network/ip[1]/@netmask");
@@ -314,12 +358,40 @@ static void write_disk(struct xw *x, const struct disk_spec *k, const char *targ
         xw_close(x);
 }
 
+/* Inside <source>: the OVS bridge or the network's portgroup; then, after it,
+ * the virtualport and the access VLAN. Closes <source>. */
+static void write_nic_ovs(struct xw *x, const struct nic_spec *n) {
+        if (n->set & NIC_F_OVS_BRIDGE)
+                xw_attr(x, "bridge", "%s", n->ovs_bridge);
+        if (n->set & NIC_F_PORTGROUP)
+                xw_attr(x, "portgroup", "%s", n->portgroup);
+        xw_close(x);
+        if (!(n->set & NIC_F_OVS_BRIDGE))
+                return;
+        xw_open(x, "virtualport");
+        xw_attr(x, "type", "%s", "openvswitch");
+        /* A running guest's port keeps its id: libvirt refuses another virtualport live. */
+        if (n->ovs_port_id[0]) {
+                xw_open(x, "parameters");
+                xw_attr(x, "interfaceid", "%s", n->ovs_port_id);
+                xw_close(x);
+        }
+        xw_close(x);
+        if (n->set & NIC_F_VLAN_TAG) {
+                xw_open(x, "vlan");
+                xw_open(x, "tag");
+                xw_attr(x, "id", "%u", n->vlan_tag);
+                xw_close(x);
+                xw_close(x);
+        }
+}
+
 static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
         char buf[18];
         if (tuning_write_nic(x, n, mac))
                 return;
         xw_open(x, "interface");
-        xw_attr(x, "type", "%s", n->set & NIC_F_BRIDGE ? "bridge" : "network");
+        xw_attr(x, "type", "%s", n->set & (NIC_F_BRIDGE | NIC_F_OVS_BRIDGE) ? "bridge" : "network");
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
         if (m) {
                 xw_open(x, "mac");
@@ -329,9 +401,9 @@ static void write_nic(struct xw *x, const struct nic_spec *n, const char *mac) {
         xw_open(x, "source");
         if (n->set & NIC_F_BRIDGE)
                 xw_attr(x, "bridge", "%s", n->bridge);
-        else
+        else if (!(n->set & NIC_F_OVS_BRIDGE))
                 xw_attr(x, "network", "%s", n->network);
-        xw_close(x);
+        write_nic_ovs(x, n);
         xw_open(x, "model");
         xw_attr(x, "type", "%s", enum_to_string(&nic_model_table, n->set & NIC_F_MODEL ? n->model : NIC_VIRTIO));
         xw_close(x);
@@ -603,6 +675,29 @@ static void disk_parse_path(struct xr *x, int i, const char *type, struct disk_s
         k->set |= DISK_F_PATH;
 }
 
+/* A bridge NIC with an openvswitch virtualport is on an OVS bridge: its one
+ * VLAN tag is its access VLAN. A network NIC may name a portgroup. */
+static void parse_nic_ovs(struct xr *x, int i, struct nic_spec *n) {
+        _cleanup_free_ char *vport = xr_str(x, "/domain/devices/interface[%d]/virtualport/@type", i);
+        _cleanup_free_ char *group = xr_str(x, "/domain/devices/interface[%d]/source/@portgroup", i);
+        if ((n->set & NIC_F_NETWORK) && *group) {
+                n->portgroup = xstrdup(group);
+                n->set |= NIC_F_PORTGROUP;
+        }
+        if (!(n->set & NIC_F_BRIDGE) || strcmp(vport, "openvswitch") != 0)
+                return;
+        _cleanup_free_ char *id = xr_str(x, "/domain/devices/interface[%d]/virtualport/parameters/@interfaceid", i);
+        snprintf(n->ovs_port_id, sizeof(n->ovs_port_id), "%s", id);
+        memcpy(n->ovs_bridge, n->bridge, sizeof(n->ovs_bridge));
+        n->bridge[0] = '\0';
+        n->set = (n->set & ~(uint64_t) NIC_F_BRIDGE) | NIC_F_OVS_BRIDGE;
+        if (xr_count(x, "/domain/devices/interface[%d]/vlan/tag", i) == 1 &&
+            xr_count(x, "/domain/devices/interface[%d]/vlan[@trunk='yes']", i) == 0) {
+                n->vlan_tag = (uint32_t) xr_ull(x, "/domain/devices/interface[%d]/vlan/tag/@id", i);
+                n->set |= NIC_F_VLAN_TAG;
+        }
+}
+
 int domain_parse_xml(const char *xml, struct resource *r) {
         struct xr *x = xr_parse(xml);
         if (!x)
@@ -754,6 +849,7 @@ int domain_parse_xml(const char *xml, struct resource *r) {
                 n->boot_order = (uint32_t) xr_ull(x, "/domain/devices/interface[%d]/boot/@order", i);
                 n->set |= n->boot_order ? NIC_F_BOOT : 0;
                 tuning_parse_nic(x, i, n);
+                parse_nic_ovs(x, i, n);
         }
         tuning_parse_xml(x, r);
         xr_free(x);

@@ -429,7 +429,7 @@ void lv_volume_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
 
 void lv_network_deps(const struct resource *r, void (*add)(void *u, enum kind k, const char *name), void *u) {
         if (r->network.mode == NET_BRIDGE)
-                add(u, KIND_ETHERNET, r->network.bridge);
+                add(u, r->set & NET_F_OVS_BRIDGE ? KIND_OVS_BRIDGE : KIND_ETHERNET, r->network.bridge);
         if (r->network.mode == NET_MACVTAP)
                 add(u, KIND_ETHERNET, r->network.dev);
         if (r->network.mode == NET_HOSTDEV)
@@ -445,6 +445,8 @@ void lv_domain_deps(const struct resource *r, void (*add)(void *u, enum kind k, 
         for (size_t i = 0; i < r->domain.n_nics; i++) {
                 if (r->domain.nics[i].set & NIC_F_BRIDGE)
                         add(u, KIND_ETHERNET, r->domain.nics[i].bridge);
+                else if (r->domain.nics[i].set & NIC_F_OVS_BRIDGE)
+                        add(u, KIND_OVS_BRIDGE, r->domain.nics[i].ovs_bridge);
                 else if (r->domain.nics[i].network)
                         add(u, KIND_NETWORK, r->domain.nics[i].network);
         }
@@ -571,6 +573,42 @@ int lv_network_admit(void *state, const struct resource *w) {
 
 /* ---- diff ---- */
 
+/* On an OVS bridge or not, and the portgroups' VLANs: a new definition. */
+static bool diff_network_ovs(const struct resource *w, const struct resource *l, struct action *a) {
+        const struct network_spec *want = &w->network, *have = &l->network;
+        bool redefine = false;
+        bool wo = w->set & NET_F_OVS_BRIDGE, lo = l->set & NET_F_OVS_BRIDGE;
+        if (wo != lo || (wo && strcmp(want->bridge, have->bridge) != 0)) {
+                action_add_change(a, NET_F_OVS_BRIDGE, "ovs-bridge", value_text(lo ? have->bridge : NULL),
+                                  value_text(wo ? want->bridge : NULL));
+                redefine = true;
+        }
+        for (size_t i = 0; i < want->n_portgroups; i++) {
+                const struct portgroup_spec *g = &want->portgroups[i], *h = NULL;
+                for (size_t j = 0; j < have->n_portgroups && !h; j++)
+                        if (strcmp(have->portgroups[j].name, g->name) == 0)
+                                h = &have->portgroups[j];
+                bool wt = g->set & PG_F_TAG, ht = h && (h->set & PG_F_TAG);
+                if (h && wt == ht && (!wt || g->vlan_tag == h->vlan_tag))
+                        continue;
+                char *name = xasprintf("portgroup %s tag", g->name);
+                action_add_change(a, NET_F_PORTGROUPS, name, ht ? value_number(h->vlan_tag) : VALUE_NONE,
+                                  wt ? value_number(g->vlan_tag) : value_text("untagged"));
+                free(name);
+                redefine = true;
+        }
+        for (size_t j = 0; (w->set & NET_F_PORTGROUPS) && j < have->n_portgroups; j++) {
+                bool kept = false;
+                for (size_t i = 0; i < want->n_portgroups && !kept; i++)
+                        kept = strcmp(want->portgroups[i].name, have->portgroups[j].name) == 0;
+                if (kept)
+                        continue;
+                action_add_change(a, NET_F_PORTGROUPS, "portgroup", value_text(have->portgroups[j].name), VALUE_NONE);
+                redefine = true;
+        }
+        return redefine;
+}
+
 static int diff_network(const struct resource *w, const struct resource *l, struct action *a) {
         const struct network_spec *want = &w->network, *have = &l->network;
         int mode = want->mode;
@@ -584,6 +622,7 @@ static int diff_network(const struct resource *w, const struct resource *l, stru
                 action_add_change(a, NET_F_BRIDGE, "bridge", value_text(have->bridge), value_text(want->bridge));
                 redefine = true;
         }
+        redefine |= diff_network_ovs(w, l, a);
         if (mode == NET_MACVTAP) {
                 int mv = w->set & NET_F_MACVTAP_MODE ? want->macvtap_mode : MACVTAP_BRIDGE;
                 if (strcmp(want->dev, have->dev) != 0)
@@ -841,9 +880,20 @@ static void pair_disks(const struct domain_spec *want, const struct domain_spec 
 
 /* A NIC's source as one comparable word: "network:NAME", "bridge:NAME". An OVS
  * bridge or a direct device gets its own prefix here when the schema has it. */
+static char *nic_source_ovs(const struct nic_spec *n) {
+        if (n->set & NIC_F_OVS_BRIDGE) {
+                if (!(n->set & NIC_F_VLAN_TAG))
+                        return xasprintf("ovs-bridge:%s", n->ovs_bridge);
+                return xasprintf("ovs-bridge:%s tag %u", n->ovs_bridge, n->vlan_tag);
+        }
+        return xasprintf("network:%s portgroup %s", n->network ? n->network : "", n->portgroup);
+}
+
 static char *nic_source(const struct nic_spec *n) {
         if (n->set & NIC_F_DIRECT)
                 return tuning_nic_source(n);
+        if (n->set & (NIC_F_OVS_BRIDGE | NIC_F_PORTGROUP))
+                return nic_source_ovs(n);
         if (n->set & NIC_F_BRIDGE)
                 return xasprintf("bridge:%s", n->bridge);
         return xasprintf("network:%s", n->network ? n->network : "");
@@ -861,12 +911,8 @@ static int nic_model_of(const struct nic_spec *n) {
 static char *nic_text(const struct nic_spec *n, const char *mac) {
         char buf[18];
         const char *m = n->set & NIC_F_MAC ? mac_format(n->mac, buf) : mac;
-        if (n->set & NIC_F_DIRECT) {
-                _cleanup_free_ char *src = tuning_nic_source(n);
-                return xasprintf("%s%s%s", src, m ? " mac " : "", m ? m : "");
-        }
-        return xasprintf("%s:%s%s%s", n->set & NIC_F_BRIDGE ? "bridge" : "network",
-                         n->set & NIC_F_BRIDGE ? n->bridge : n->network, m ? " mac " : "", m ? m : "");
+        _cleanup_free_ char *source = nic_source(n);
+        return xasprintf("%s%s%s", source, m ? " mac " : "", m ? m : "");
 }
 
 /* Match desired NIC i to a live one: by MAC when it has one (given or kept in
@@ -886,6 +932,8 @@ static int match_nic(const struct nic_spec *want, const char *ledger_mac, const 
                                                                 : (h->set & NIC_F_NETWORK) && !str_differs(h->network, want->network);
                 if (want->set & NIC_F_DIRECT)
                         same_source = !nic_source_differs(want, h);
+                if (want->set & NIC_F_OVS_BRIDGE)
+                        same_source = (h->set & NIC_F_OVS_BRIDGE) && strcmp(h->ovs_bridge, want->ovs_bridge) == 0;
                 if (by_mac ? memcmp(h->mac, mac, 6) == 0 : same_source) {
                         used[j] = true;
                         return (int) j;
@@ -1509,6 +1557,7 @@ static int network_update(struct lv_state *s, const struct action *a, struct led
         for (size_t i = 0; i < a->n_changes; i++) {
                 uint64_t f = a->changes[i].field;
                 redefine = redefine || (f & (NET_F_MODE | NET_F_BRIDGE | NET_F_DEV | NET_F_MACVTAP_MODE | NET_F_ADDRESS));
+                redefine = redefine || (f & (NET_F_OVS_BRIDGE | NET_F_PORTGROUPS));
                 dhcp = dhcp || f == NET_F_DHCP;
                 taps = taps || f == NET_C_TAPS;
         }
@@ -2333,6 +2382,17 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
         return r;
 }
 
+/* A running guest's NIC that stays on its OVS bridge keeps its port's id:
+ * libvirt takes a new tag live only on the same virtualport. */
+static void nic_keep_ovs_port(struct nic_spec *m, const struct resource *act, const struct nic_spec *h) {
+        for (size_t k = 0; act && k < act->domain.n_nics; k++) {
+                const struct nic_spec *r = &act->domain.nics[k];
+                if (memcmp(r->mac, h->mac, 6) == 0 && (m->set & NIC_F_OVS_BRIDGE) && (r->set & NIC_F_OVS_BRIDGE) &&
+                    strcmp(r->ovs_bridge, m->ovs_bridge) == 0)
+                        memcpy(m->ovs_port_id, r->ovs_port_id, sizeof(m->ovs_port_id));
+        }
+}
+
 /* NICs the domain keeps, edited: source and model into the definition (the
  * NIC keeps its PCI address, so the guest keeps its interface name); a new
  * source also into the running guest, which libvirt does by moving its tap.
@@ -2366,6 +2426,7 @@ static int domain_edit_nics(struct lv_state *s, virDomainPtr dom, const struct r
                 for (size_t k = 0; act && k < act->domain.n_nics; k++)
                         if (memcmp(act->domain.nics[k].mac, h->mac, 6) == 0)
                                 m.model = act->domain.nics[k].model;
+                nic_keep_ovs_port(&m, act, h);
                 m.set = (m.set & ~(uint64_t) NIC_F_MODEL) | (m.model >= 0 ? NIC_F_MODEL : 0);
                 _cleanup_free_ char *lxml = nic_render_xml(&m, mac);
                 if (virDomainUpdateDeviceFlags(dom, lxml, VIR_DOMAIN_AFFECT_LIVE) < 0) {

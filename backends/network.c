@@ -1,5 +1,7 @@
 /* libvirt networks: nat, route and isolated networks that make their own
  * bridge, and networks over a host bridge or a macvtap device. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -12,6 +14,16 @@ static const struct field dhcp_fields[] = {
 };
 static const struct sub_table dhcp_sub = { dhcp_fields, ELEMENTSOF(dhcp_fields), 0, 0, 0, 0, "dhcp" };
 
+#define PG(member) offsetof(struct portgroup_spec, member)
+static const struct field portgroup_fields[] = {
+        { "name", FT_WORD, PG(name), 0, 64, PG_F_NAME, NULL, "portgroup name", NULL },
+        { "tag", FT_U32, PG(vlan_tag), 1, 4094, PG_F_TAG, NULL, "VLAN tag", NULL },
+};
+static const struct sub_table portgroup_sub = {
+        portgroup_fields, ELEMENTSOF(portgroup_fields), sizeof(struct portgroup_spec), PG(pos), PG(set),
+        offsetof(struct network_spec, n_portgroups) - offsetof(struct network_spec, portgroups), "portgroup"
+};
+
 static const struct field network_fields[] = {
         { "mode", FT_ENUM, R(network.mode), 0, 0, NET_F_MODE, &net_mode_table, NULL, NULL },
         { "bridge", FT_IFNAME, R(network.bridge), 0, 0, NET_F_BRIDGE, NULL, NULL, NULL },
@@ -23,6 +35,8 @@ static const struct field network_fields[] = {
         { "active", FT_BOOL, R(network.active), 0, 0, NET_F_ACTIVE, NULL, NULL, NULL },
         STATE_FIELD(state_table),
         { "pf", FT_IFNAME, R(network.pf), 0, 0, NET_F_PF, NULL, NULL, NULL },
+        { "ovs-bridge", FT_IFNAME, R(network.bridge), 0, 0, NET_F_OVS_BRIDGE, NULL, NULL, NULL },
+        { "portgroups", FT_OBJ_LIST, R(network.portgroups), 0, 0, NET_F_PORTGROUPS, &portgroup_sub, NULL, NULL },
 };
 
 static void network_defaults(struct resource *r) {
@@ -65,10 +79,33 @@ static int check_network_clash(struct check_ctx *c, const struct resource *r) {
         return 0;
 }
 
+/* A network over an OVS bridge: mode bridge, and portgroups each with a name
+ * and a VLAN, for the guests' OVS ports. */
+static int network_check_ovs(struct check_ctx *c, const struct resource *r) {
+        const struct network_spec *n = &r->network;
+        if ((r->set & NET_F_OVS_BRIDGE) && (r->set & NET_F_BRIDGE))
+                return check_error(c, NET_F_OVS_BRIDGE, "network %s: one of bridge and ovs-bridge", r->name);
+        if ((r->set & NET_F_OVS_BRIDGE) && n->mode != NET_BRIDGE)
+                return check_error(c, NET_F_OVS_BRIDGE, "network %s: ovs-bridge needs mode: bridge", r->name);
+        if ((r->set & NET_F_PORTGROUPS) && !(r->set & NET_F_OVS_BRIDGE))
+                return check_error(c, NET_F_PORTGROUPS, "network %s: portgroups (their VLANs) need ovs-bridge", r->name);
+        for (size_t i = 0; i < n->n_portgroups; i++) {
+                const struct portgroup_spec *g = &n->portgroups[i];
+                if (!(g->set & PG_F_NAME))
+                        return diag_pos(&g->pos, "network %s: a portgroup needs a name", r->name);
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(n->portgroups[j].name, g->name) == 0)
+                                return diag_pos(&g->pos, "network %s: portgroup %s twice", r->name, g->name);
+        }
+        return 0;
+}
+
 static int network_check(struct check_ctx *c, struct resource *r) {
         int m = r->network.mode;
-        if (m == NET_BRIDGE && !(r->set & NET_F_BRIDGE))
-                return check_error(c, 0, "network %s: mode bridge needs bridge", r->name);
+        if (network_check_ovs(c, r) < 0)
+                return -EINVAL;
+        if (m == NET_BRIDGE && !(r->set & (NET_F_BRIDGE | NET_F_OVS_BRIDGE)))
+                return check_error(c, 0, "network %s: mode bridge needs bridge (or ovs-bridge)", r->name);
         if (m == NET_MACVTAP && !(r->set & NET_F_DEV))
                 return check_error(c, 0, "network %s: mode macvtap needs dev", r->name);
         if ((m == NET_HOSTDEV) != !!(r->set & NET_F_PF))
@@ -93,6 +130,28 @@ static int network_check(struct check_ctx *c, struct resource *r) {
         return check_network_clash(c, r);
 }
 
+static void network_show_ovs(struct yw *w, const struct resource *r) {
+        const struct network_spec *n = &r->network;
+        if (r->set & NET_F_OVS_BRIDGE)
+                yw_kv_name(w, "ovs-bridge", n->bridge);
+        if (!n->n_portgroups)
+                return;
+        yw_word(w, "portgroups");
+        yw_seq(w, false);
+        for (size_t i = 0; i < n->n_portgroups; i++) {
+                yw_map(w, true);
+                yw_kv_name(w, "name", n->portgroups[i].name);
+                if (n->portgroups[i].set & PG_F_TAG)
+                        yw_kv_uint(w, "tag", n->portgroups[i].vlan_tag);
+                yw_end_map(w);
+        }
+        yw_end_seq(w);
+}
+
+static void network_free(struct resource *r) {
+        free(r->network.portgroups);
+}
+
 static void network_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
         const struct network_spec *n = &r->network;
         char buf[64];
@@ -108,6 +167,7 @@ static void network_show(struct yw *w, const struct resource *r, const struct sh
                 yw_kv_name(w, "pf", n->pf);
         else if (r->set & NET_F_BRIDGE)
                 yw_kv_name(w, "bridge", n->bridge);
+        network_show_ovs(w, r);
         if (r->set & NET_F_ADDRESS)
                 yw_kv_str(w, "address", ipaddr_format(&n->address, true, buf, sizeof(buf)));
         if (r->set & NET_F_DHCP) {
@@ -138,4 +198,5 @@ const struct kind_ops network_kind = {
         .name_error = "bad network name \"%.64s\": no '/', <>&'\" or control characters",
         .check = network_check,
         .show = network_show,
+        .free = network_free,
 };

@@ -21,6 +21,8 @@ static const struct field ovs_bridge_fields[] = {
         { "stp", FT_BOOL, R(ovs.stp), 0, 0, OVS_F_STP, NULL, NULL, NULL },
         { "datapath", FT_ENUM, R(ovs.datapath), 0, 0, OVS_F_DATAPATH, &ovs_datapath_table, NULL, NULL },
         STATE_FIELD(state_table),
+        { "other-config", FT_MAP, R(ovs.other_config), 0, 0, OVS_F_OTHER_CONFIG, NULL, NULL, NULL },
+        { "external-ids", FT_MAP, R(ovs.external_ids), 0, 0, OVS_F_EXTERNAL_IDS, NULL, NULL, NULL },
 };
 
 /* fail-mode unset leaves OVS's own choice; STP is off and the kernel's datapath used unless said. */
@@ -65,6 +67,8 @@ static int ovs_bridge_diff(void *state, const struct resource *w, const struct r
         if (want->datapath != have->datapath)
                 action_add_change(a, OVS_F_DATAPATH, "datapath", value_word(&ovs_datapath_table, have->datapath),
                                   value_word(&ovs_datapath_table, want->datapath));
+        ovs_diff_map(a, OVS_F_OTHER_CONFIG, "other-config", &want->other_config, &have->other_config);
+        ovs_diff_map(a, OVS_F_EXTERNAL_IDS, "external-ids", &want->external_ids, &have->external_ids);
         return 0;
 }
 
@@ -78,7 +82,31 @@ static struct json_object *bridge_row(const struct resource *r, uint64_t fields)
         if (fields & OVS_F_DATAPATH)
                 json_object_object_add(row, "datapath_type",
                                        json_object_new_string(enum_to_string(&ovs_datapath_table, r->ovs.datapath)));
+        /* The maps as they are whole (what a wait compares); they change by mutate, key by key. */
+        if (fields & OVS_F_OTHER_CONFIG)
+                json_object_object_add(row, "other_config", ovs_map_json(&r->ovs.other_config, false));
+        if (fields & OVS_F_EXTERNAL_IDS)
+                json_object_object_add(row, "external_ids", ovs_map_json(&r->ovs.external_ids, false));
         return row;
+}
+
+/* Update the row, then mutate the maps' declared keys. */
+static void bridge_update_ops(struct json_object *t, const struct action *a, uint64_t fields) {
+        const struct resource *live = a->live;
+        uint64_t maps = OVS_F_OTHER_CONFIG | OVS_F_EXTERNAL_IDS;
+        if (fields & ~maps) {
+                struct json_object *up = ovs_op("update", "Bridge", ovs_where("_uuid", ovs_pair("uuid", live->ovs.uuid)));
+                json_object_object_add(up, "row", bridge_row(a->want, fields & ~maps));
+                json_object_array_add(t, up);
+        }
+        struct json_object *m = ovs_op_mutate_map("Bridge", live->ovs.uuid, "other_config",
+                                                  &a->want->ovs.other_config, &live->ovs.other_config);
+        if (m)
+                json_object_array_add(t, m);
+        m = ovs_op_mutate_map("Bridge", live->ovs.uuid, "external_ids", &a->want->ovs.external_ids,
+                              &live->ovs.external_ids);
+        if (m)
+                json_object_array_add(t, m);
 }
 
 static void add_named(struct json_object *o, const char *uuid_name) {
@@ -103,10 +131,11 @@ static void bridge_create_ops(struct json_object *t, const struct resource *w) {
         add_named(port, "local_port");
         json_object_array_add(t, port);
         struct json_object *br = ovs_op("insert", "Bridge", NULL);
-        struct json_object *brow = bridge_row(w, OVS_F_STP | OVS_F_DATAPATH | (w->set & OVS_F_FAIL_MODE));
+        struct json_object *brow = bridge_row(w, OVS_F_STP | OVS_F_DATAPATH | (w->set & OVS_F_FAIL_MODE) |
+                                                         (w->set & OVS_F_OTHER_CONFIG));
         json_object_object_add(brow, "name", json_object_new_string(w->name));
         json_object_object_add(brow, "ports", ovs_pair("named-uuid", "local_port"));
-        json_object_object_add(brow, "external_ids", ovs_managed_ids());
+        json_object_object_add(brow, "external_ids", ovs_map_json(&w->ovs.external_ids, true));
         json_object_object_add(br, "row", brow);
         add_named(br, "bridge");
         json_object_array_add(t, br);
@@ -133,9 +162,7 @@ struct json_object *ovs_bridge_txn(const struct action *a) {
                 struct json_object *seen = bridge_row(live, fields & ~(uint64_t) OVS_F_DATAPATH);
                 json_object_object_add(seen, "name", json_object_new_string(live->name));
                 json_object_array_add(t, ovs_op_wait_row("Bridge", live->ovs.uuid, seen));
-                struct json_object *up = ovs_op("update", "Bridge", ovs_where("_uuid", ovs_pair("uuid", live->ovs.uuid)));
-                json_object_object_add(up, "row", bridge_row(a->want, fields));
-                json_object_array_add(t, up);
+                bridge_update_ops(t, a, fields);
                 break;
         }
         case OP_DELETE: {
@@ -156,7 +183,8 @@ struct json_object *ovs_bridge_txn(const struct action *a) {
 static int ovs_bridge_apply(void *state, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         (void) l;
         (void) e;
-        return ovs_apply(state, a, ovs_bridge_txn, false);
+        /* A new bridge is a device a guest or a link may use next in this plan. */
+        return ovs_apply(state, a, ovs_bridge_txn, a->op == OP_CREATE ? OVS_WAIT_IF_USED : OVS_WAIT_NEVER);
 }
 
 static void ovs_bridge_describe(const struct resource *w, struct action *a) {
@@ -205,6 +233,7 @@ static void show_port(struct yw *w, const struct resource *p) {
                 yw_kv_word(w, "lacp", enum_to_string(&ovs_lacp_table, o->lacp));
         if (p->set & OVS_F_BOND_MODE)
                 yw_kv_word(w, "bond-mode", enum_to_string(&ovs_bond_mode_table, o->bond_mode));
+        ovs_show_maps(w, p, true);
         yw_end_map(w);
 }
 
@@ -216,6 +245,7 @@ static void ovs_bridge_show(struct yw *w, const struct resource *r, const struct
                 yw_kv_word(w, "fail-mode", enum_to_string(&ovs_fail_mode_table, r->ovs.fail_mode));
         yw_kv_bool(w, "stp", r->ovs.stp);
         yw_kv_word(w, "datapath", enum_to_string(&ovs_datapath_table, r->ovs.datapath));
+        ovs_show_maps(w, r, true);
         bool header = false;
         for (size_t i = 0; i < s->live->n; i++) {
                 const struct resource *p = s->live->v[i];
@@ -238,6 +268,8 @@ void ovs_free(struct resource *r) {
         str_list_done(&r->ovs.trunk_words);
         str_list_done(&r->ovs.bond);
         str_list_done(&r->ovs.member_uuids);
+        str_map_done(&r->ovs.other_config);
+        str_map_done(&r->ovs.external_ids);
 }
 
 /* Rows without external_ids:reconcile=managed are someone else's: never
@@ -284,6 +316,7 @@ const struct kind_ops ovs_bridge_kind = {
         .name_valid = ifname_valid,
         .name_error = "bad OVS bridge name \"%.64s\": 1-15 bytes, no '/', ':' or white space",
         .validate = ovs_bridge_validate,
+        .check = ovs_check_maps,
         .validate_phases = 1u << 6,
         .free = ovs_free,
         .show = ovs_bridge_show,

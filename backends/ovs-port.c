@@ -26,6 +26,8 @@ static const struct field ovs_port_fields[] = {
         { "lacp", FT_ENUM, R(ovs.lacp), 0, 0, OVS_F_LACP, &ovs_lacp_table, NULL, NULL },
         { "bond-mode", FT_ENUM, R(ovs.bond_mode), 0, 0, OVS_F_BOND_MODE, &ovs_bond_mode_table, NULL, NULL },
         STATE_FIELD(state_table),
+        { "other-config", FT_MAP, R(ovs.other_config), 0, 0, OVS_F_OTHER_CONFIG, NULL, NULL, NULL },
+        { "external-ids", FT_MAP, R(ovs.external_ids), 0, 0, OVS_F_EXTERNAL_IDS, NULL, NULL, NULL },
 };
 
 static void ovs_port_defaults(struct resource *r) {
@@ -67,7 +69,7 @@ static int ovs_port_check(struct check_ctx *c, struct resource *r) {
                                    "ovs-port %s: lacp and bond-mode need a bond", r->name);
         if (!(r->set & OVS_F_BOND))
                 *(char **) array_push(&o->bond.v, &o->bond.n, sizeof(char *)) = xstrdup(o->port);
-        return 0;
+        return ovs_check_maps(c, r);
 }
 
 /* The bridge may be declared in another file; an internal port is an
@@ -188,6 +190,8 @@ static int ovs_port_diff(void *state, const struct resource *w, const struct res
         change_word(a, OVS_F_VLAN_MODE, "vlan-mode", &ovs_vlan_mode_table, w, want->vlan_mode, live, have->vlan_mode);
         change_word(a, OVS_F_LACP, "lacp", &ovs_lacp_table, w, want->lacp, live, have->lacp);
         change_word(a, OVS_F_BOND_MODE, "bond-mode", &ovs_bond_mode_table, w, want->bond_mode, live, have->bond_mode);
+        ovs_diff_map(a, OVS_F_OTHER_CONFIG, "other-config", &want->other_config, &have->other_config);
+        ovs_diff_map(a, OVS_F_EXTERNAL_IDS, "external-ids", &want->external_ids, &have->external_ids);
         return 0;
 }
 
@@ -216,6 +220,11 @@ static struct json_object *port_row(const struct resource *r, uint64_t fields) {
         if (fields & OVS_F_BOND_MODE)
                 json_object_object_add(row, "bond_mode", ovs_optional_word(&ovs_bond_mode_table,
                                                                            r->set & OVS_F_BOND_MODE ? o->bond_mode : -1));
+        /* The maps whole, as a wait compares them; they change by mutate. */
+        if (fields & OVS_F_OTHER_CONFIG)
+                json_object_object_add(row, "other_config", ovs_map_json(&o->other_config, false));
+        if (fields & OVS_F_EXTERNAL_IDS)
+                json_object_object_add(row, "external_ids", ovs_map_json(&o->external_ids, false));
         return row;
 }
 
@@ -272,15 +281,37 @@ static void port_create_ops(struct json_object *t, const struct resource *w, boo
         json_object_array_add(rows, brow);
         json_object_array_add(t, ovs_op_wait("Bridge", bridge_where(w->ovs.bridge), cols, rows));
         struct json_object *op = ovs_op("insert", "Port", NULL);
-        struct json_object *row = port_row(w, OVS_F_TAG | OVS_C_TRUNK | OVS_F_VLAN_MODE | OVS_F_LACP | OVS_F_BOND_MODE);
+        struct json_object *row = port_row(w, OVS_F_TAG | OVS_C_TRUNK | OVS_F_VLAN_MODE | OVS_F_LACP | OVS_F_BOND_MODE |
+                                                      (w->set & OVS_F_OTHER_CONFIG));
         json_object_object_add(row, "name", json_object_new_string(w->ovs.port));
         json_object_object_add(row, "interfaces", members(t, w, NULL));
-        json_object_object_add(row, "external_ids", ovs_managed_ids());
+        json_object_object_add(row, "external_ids", ovs_map_json(&w->ovs.external_ids, true));
         json_object_object_add(op, "row", row);
         json_object_object_add(op, "uuid-name", json_object_new_string("port"));
         json_object_array_add(t, op);
         json_object_array_add(t, ovs_op_mutate_set("Bridge", bridge_where(w->ovs.bridge), "ports", "insert",
                                                    ovs_pair("named-uuid", "port")));
+}
+
+/* Update the row with now (taken) unless it has nothing, then mutate the maps' declared keys. */
+static void port_update_ops(struct json_object *t, const struct action *a, struct json_object *now) {
+        const struct resource *live = a->live;
+        json_object_object_del(now, "other_config");
+        json_object_object_del(now, "external_ids");
+        if (json_object_object_length(now)) {
+                struct json_object *up = ovs_op("update", "Port", ovs_where("_uuid", ovs_pair("uuid", live->ovs.uuid)));
+                json_object_object_add(up, "row", now);
+                json_object_array_add(t, up);
+        } else
+                json_object_put(now);
+        struct json_object *m = ovs_op_mutate_map("Port", live->ovs.uuid, "other_config", &a->want->ovs.other_config,
+                                                  &live->ovs.other_config);
+        if (m)
+                json_object_array_add(t, m);
+        m = ovs_op_mutate_map("Port", live->ovs.uuid, "external_ids", &a->want->ovs.external_ids,
+                              &live->ovs.external_ids);
+        if (m)
+                json_object_array_add(t, m);
 }
 
 struct json_object *ovs_port_txn(const struct action *a) {
@@ -313,9 +344,7 @@ struct json_object *ovs_port_txn(const struct action *a) {
                 json_object_array_add(t, ovs_op_wait_row("Port", live->ovs.uuid, seen));
                 if (fields & OVS_F_BOND)
                         json_object_object_add(now, "interfaces", members(t, w, live));
-                struct json_object *up = ovs_op("update", "Port", ovs_where("_uuid", ovs_pair("uuid", live->ovs.uuid)));
-                json_object_object_add(up, "row", now);
-                json_object_array_add(t, up);
+                port_update_ops(t, a, now);
                 break;
         }
         case OP_DELETE:
@@ -332,7 +361,7 @@ static int ovs_port_apply(void *state, const struct action *a, struct ledger *l,
         (void) e;
         /* An internal port is a device the link kinds may configure next in this plan. */
         bool makes_device = a->want && a->want->ovs.type == OVS_PORT_INTERNAL && a->op != OP_UPDATE;
-        return ovs_apply(state, a, ovs_port_txn, makes_device);
+        return ovs_apply(state, a, ovs_port_txn, makes_device ? OVS_WAIT_ALWAYS : OVS_WAIT_NEVER);
 }
 
 static void ovs_port_describe(const struct resource *w, struct action *a) {

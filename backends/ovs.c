@@ -10,8 +10,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -252,6 +253,17 @@ struct ovs_state {
         /* The namespace whose interfaces OVS's would collide with, read lazily. */
         char netns[256];
         struct rtnl nl;
+        /* Between batch_begin and batch_commit: the one transaction the actions
+         * queue their operations in, and which action's operations end where. */
+        struct json_object *batch;
+        struct batched {
+                size_t end; /* one past its last operation in batch */
+                enum kind kind;
+                const char *name; /* the plan's, alive until the commit */
+        } *queued;
+        size_t n_queued;
+        bool batch_wait_applied;
+        bool batch_made_bridge; /* a device other kinds may use next */
 };
 
 static struct json_object *select_op(const char *table, const char *const *cols);
@@ -285,6 +297,8 @@ static void ovs_close(void *state) {
                 return;
         conn_close(&s->conn);
         rtnl_close(&s->nl);
+        json_object_put(s->batch);
+        free(s->queued);
         free(s);
 }
 
@@ -319,10 +333,15 @@ static int wait_vswitchd(struct ovs_state *s, int64_t next_cfg, enum kind k, con
                         OVSDB_TIMEOUT_MS / 1000);
 }
 
-int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied) {
-        struct ovs_state *s = state;
+/* Send one transaction (params taken): 0, a negative errno from the
+ * connection (err says more), or ovs_reply_error's for the reply, with *bad
+ * the index of the operation that failed (-1: none, or the commit itself);
+ * *next_cfg is what ovs-vswitchd must reach when wait_applied. */
+static int transact_raw(struct ovs_state *s, struct json_object *params, bool wait_applied, int64_t *next_cfg,
+                        long *bad, char *err, size_t err_size) {
         struct json_object *result = NULL;
-        char err[512];
+        *next_cfg = -1;
+        *bad = -1;
         if (wait_applied) {
                 static const char *const cols[] = { "next_cfg", NULL };
                 struct json_object *bump = ovs_op("mutate", "Open_vSwitch", json_object_new_array()),
@@ -336,14 +355,29 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
                 json_object_array_add(params, select_op("Open_vSwitch", cols));
         }
         size_t n_ops = json_object_array_length(params) - 1;
-        int r = conn_call(&s->conn, "transact", params, &result, err, sizeof(err));
+        int r = conn_call(&s->conn, "transact", params, &result, err, err_size);
         if (r < 0) {
                 json_object_put(result);
-                return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
+                return r;
         }
-        r = ovs_reply_error(result, err, sizeof(err));
-        int64_t next_cfg = wait_applied && r >= 0 ? cfg_of(json_object_array_get_idx(result, n_ops - 1), "next_cfg") : -1;
+        r = ovs_reply_error(result, err, err_size);
+        for (size_t i = 0; r < 0 && i < json_object_array_length(result) && i < n_ops && *bad < 0; i++)
+                if (json_object_object_get_ex(json_object_array_get_idx(result, i), "error", NULL))
+                        *bad = (long) i;
+        if (wait_applied && r >= 0)
+                *next_cfg = cfg_of(json_object_array_get_idx(result, n_ops - 1), "next_cfg");
         json_object_put(result);
+        return r;
+}
+
+int ovs_transact(void *state, struct json_object *params, enum kind k, const char *name, bool wait_applied) {
+        struct ovs_state *s = state;
+        char err[512] = "";
+        int64_t next_cfg;
+        long bad;
+        int r = transact_raw(s, params, wait_applied, &next_cfg, &bad, err, sizeof(err));
+        if (r < 0 && r != -EAGAIN && r != -EEXIST && r != -EIO)
+                return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
         if (r >= 0 && next_cfg >= 0)
                 return wait_vswitchd(s, next_cfg, k, name);
         if (r == -EAGAIN)
@@ -355,7 +389,60 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
         return 0;
 }
 
-int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a), bool wait_applied) {
+/* Each action names its rows "port", "iface0": in one transaction with
+ * others, the names get the action's number. */
+static void rename_named(struct json_object *v, unsigned tag) {
+        if (json_object_get_type(v) == json_type_object) {
+                struct json_object *name;
+                if (json_object_object_get_ex(v, "uuid-name", &name)) {
+                        char *n = xasprintf("%s_%u", json_object_get_string(name), tag);
+                        json_object_object_add(v, "uuid-name", json_object_new_string(n));
+                        free(n);
+                }
+                json_object_object_foreach(v, key, val) {
+                        (void) key;
+                        rename_named(val, tag);
+                }
+                return;
+        }
+        if (json_object_get_type(v) != json_type_array)
+                return;
+        size_t n = json_object_array_length(v);
+        const char *head = n == 2 ? json_object_get_string(json_object_array_get_idx(v, 0)) : NULL;
+        if (head && json_object_get_type(json_object_array_get_idx(v, 0)) == json_type_string &&
+            strcmp(head, "named-uuid") == 0) {
+                char *named = xasprintf("%s_%u", json_object_get_string(json_object_array_get_idx(v, 1)), tag);
+                json_object_array_put_idx(v, 1, json_object_new_string(named));
+                free(named);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                rename_named(json_object_array_get_idx(v, i), tag);
+}
+
+size_t ovs_txn_merge(struct json_object *into, struct json_object *t, unsigned tag) {
+        size_t n = json_object_array_length(t);
+        for (size_t i = 1; i < n; i++) {
+                struct json_object *op = json_object_get(json_object_array_get_idx(t, i));
+                rename_named(op, tag);
+                json_object_array_add(into, op);
+        }
+        json_object_put(t);
+        return n ? n - 1 : 0;
+}
+
+static void ovs_batch_begin(void *state) {
+        struct ovs_state *s = state;
+        json_object_put(s->batch);
+        s->batch = ovs_txn_begin();
+        s->n_queued = 0;
+        s->batch_wait_applied = s->batch_made_bridge = false;
+}
+
+int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(const struct action *a),
+              enum ovs_wait wait) {
+        bool wait_applied = wait != OVS_WAIT_NEVER;
+        struct ovs_state *s = state;
         if (a->live && !a->live->ovs.managed)
                 return diag_res(-EPERM, kind_to_string(a->kind), a->name,
                                 "not marked external_ids:reconcile=managed: left as it is");
@@ -364,7 +451,54 @@ int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(co
                 json_object_put(t);
                 return 0; /* adopted as it is */
         }
-        return ovs_transact(state, t, a->kind, a->name, wait_applied);
+        if (!s->batch)
+                return ovs_transact(state, t, a->kind, a->name, wait_applied);
+        ovs_txn_merge(s->batch, t, (unsigned) s->n_queued);
+        struct batched *q = array_push(&s->queued, &s->n_queued, sizeof(*q));
+        *q = (struct batched) { json_object_array_length(s->batch) - 1, a->kind, a->name };
+        s->batch_wait_applied |= wait == OVS_WAIT_ALWAYS;
+        s->batch_made_bridge |= wait == OVS_WAIT_IF_USED;
+        return 0;
+}
+
+/* The action whose operation op is (the last one for the commit itself). */
+static const struct batched *batched_at(const struct ovs_state *s, long op) {
+        for (size_t i = 0; op >= 0 && i < s->n_queued; i++)
+                if ((size_t) op < s->queued[i].end)
+                        return &s->queued[i];
+        return &s->queued[s->n_queued - 1];
+}
+
+static int ovs_batch_commit(void *state, bool others_follow) {
+        struct ovs_state *s = state;
+        struct json_object *t = s->batch;
+        s->batch = NULL;
+        if (!t || !s->n_queued) {
+                json_object_put(t);
+                return 0;
+        }
+        char err[512] = "";
+        int64_t next_cfg;
+        long bad;
+        size_t n = s->n_queued;
+        diag_debug("ovs: one transaction of %zu operations for %zu actions", json_object_array_length(t) - 1, n);
+        bool wait = s->batch_wait_applied || (s->batch_made_bridge && others_follow);
+        int r = transact_raw(s, t, wait, &next_cfg, &bad, err, sizeof(err));
+        const struct batched *who = batched_at(s, bad);
+        if (r >= 0 && next_cfg >= 0)
+                return wait_vswitchd(s, next_cfg, who->kind, who->name);
+        if (r == -EAGAIN)
+                return diag_res(r, kind_to_string(who->kind), who->name,
+                                "changed by someone else since the plan was made (%s); nothing of the %zu OVS "
+                                "action%s was written", err, n, n == 1 ? "" : "s");
+        if (r == -EEXIST || r == -EIO)
+                return diag_res(r, kind_to_string(who->kind), who->name,
+                                "ovsdb-server refused the transaction (%zu OVS action%s, none written): %s", n,
+                                n == 1 ? "" : "s", err);
+        if (r < 0)
+                return diag_res(r, kind_to_string(who->kind), who->name, "ovsdb-server: %s",
+                                err[0] ? err : strerror(-r));
+        return 0;
 }
 
 int ovs_admit_interface(void *state, const struct resource *want, const char *ifname) {
@@ -433,7 +567,116 @@ struct json_object *ovs_col(struct json_object *row, const char *col) {
         return v;
 }
 
+void ovs_map_read(struct json_object *map, struct str_map *m) {
+        if (json_object_get_type(map) != json_type_array || json_object_array_length(map) != 2)
+                return;
+        struct json_object *pairs = json_object_array_get_idx(map, 1);
+        for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+                struct json_object *p = json_object_array_get_idx(pairs, i);
+                const char *k = json_object_get_string(json_object_array_get_idx(p, 0));
+                const char *v = json_object_get_string(json_object_array_get_idx(p, 1));
+                if (k && v)
+                        str_map_add(m, k, v);
+        }
+}
+
 /* ---- writing OVSDB values ---- */
+
+struct json_object *ovs_map_json(const struct str_map *m, bool mark) {
+        struct json_object *pairs = json_object_new_array(), *a = json_object_new_array();
+        for (size_t i = 0; i < m->n; i++)
+                json_object_array_add(pairs, ovs_pair(m->v[i].key, m->v[i].value));
+        if (mark)
+                json_object_array_add(pairs, ovs_pair("reconcile", "managed"));
+        json_object_array_add(a, json_object_new_string("map"));
+        json_object_array_add(a, pairs);
+        return a;
+}
+
+/* The declared keys whose values differ from live's. */
+static bool map_key_differs(const struct str_map *want, const struct str_map *have, size_t i) {
+        const char *h = str_map_get(have, want->v[i].key);
+        return !h || strcmp(h, want->v[i].value) != 0;
+}
+
+void ovs_diff_map(struct action *a, uint64_t bit, const char *word, const struct str_map *want,
+                  const struct str_map *have) {
+        for (size_t i = 0; i < want->n; i++) {
+                if (!map_key_differs(want, have, i))
+                        continue;
+                char *name = xasprintf("%s:%s", word, want->v[i].key);
+                action_add_change(a, bit, name, value_text(str_map_get(have, want->v[i].key)),
+                                  value_text(want->v[i].value));
+                free(name);
+        }
+}
+
+/* Set the declared keys that differ, and only those: a mutate deletes their
+ * old pairs and inserts the new ones (an insert alone keeps a key's old
+ * value); the keys others set stay. NULL when none differs. */
+struct json_object *ovs_op_mutate_map(const char *table, const char *uuid, const char *column,
+                                      const struct str_map *want, const struct str_map *have) {
+        struct json_object *keys = json_object_new_array(), *pairs = json_object_new_array();
+        for (size_t i = 0; i < want->n; i++) {
+                if (!map_key_differs(want, have, i))
+                        continue;
+                json_object_array_add(keys, json_object_new_string(want->v[i].key));
+                json_object_array_add(pairs, ovs_pair(want->v[i].key, want->v[i].value));
+        }
+        if (!json_object_array_length(keys)) {
+                json_object_put(keys);
+                json_object_put(pairs);
+                return NULL;
+        }
+        struct json_object *o = ovs_op("mutate", table, ovs_where("_uuid", ovs_pair("uuid", uuid)));
+        struct json_object *muts = json_object_new_array(), *del = json_object_new_array(),
+                           *ins = json_object_new_array(), *map = json_object_new_array();
+        json_object_array_add(del, json_object_new_string(column));
+        json_object_array_add(del, json_object_new_string("delete"));
+        json_object_array_add(del, ovs_set(keys));
+        json_object_array_add(map, json_object_new_string("map"));
+        json_object_array_add(map, pairs);
+        json_object_array_add(ins, json_object_new_string(column));
+        json_object_array_add(ins, json_object_new_string("insert"));
+        json_object_array_add(ins, map);
+        json_object_array_add(muts, del);
+        json_object_array_add(muts, ins);
+        json_object_object_add(o, "mutations", muts);
+        return o;
+}
+
+/* reconcile's own mark is reconcile's to set. */
+int ovs_check_maps(struct check_ctx *c, struct resource *r) {
+        if (str_map_get(&r->ovs.external_ids, "reconcile"))
+                return check_error(c, OVS_F_EXTERNAL_IDS,
+                                   "%s %s: external-ids: the key reconcile is reconcile's own (reconcile=managed)",
+                                   kind_to_string(r->kind), r->name);
+        return 0;
+}
+
+/* Its maps as show writes them: other-config whole, external-ids without reconcile's mark. */
+void ovs_show_maps(struct yw *w, const struct resource *r, bool flow) {
+        static const struct { const char *word; size_t off; } maps[] = {
+                { "other-config", offsetof(struct ovs_spec, other_config) },
+                { "external-ids", offsetof(struct ovs_spec, external_ids) },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(maps); k++) {
+                const struct str_map *m = (const void *) ((const char *) &r->ovs + maps[k].off);
+                bool any = false;
+                for (size_t i = 0; i < m->n; i++) {
+                        if (strcmp(m->v[i].key, "reconcile") == 0)
+                                continue;
+                        if (!any) {
+                                yw_word(w, maps[k].word);
+                                yw_map(w, flow);
+                        }
+                        any = true;
+                        yw_kv_str(w, m->v[i].key, m->v[i].value);
+                }
+                if (any)
+                        yw_end_map(w);
+        }
+}
 
 struct json_object *ovs_pair(const char *tag, const char *value) {
         struct json_object *a = json_object_new_array();
@@ -537,9 +780,9 @@ static struct json_object *select_op(const char *table, const char *const *cols)
 }
 
 static const char *const bridge_cols[] = { "_uuid", "name", "ports", "fail_mode", "stp_enable", "datapath_type",
-                                           "external_ids", NULL };
+                                           "external_ids", "other_config", NULL };
 static const char *const port_cols[] = { "_uuid", "name", "interfaces", "tag", "trunks", "vlan_mode", "bond_mode",
-                                         "lacp", "external_ids", NULL };
+                                         "lacp", "external_ids", "other_config", NULL };
 static const char *const iface_cols[] = { "_uuid", "name", "type", NULL };
 
 struct json_object *ovs_observe_params(void) {
@@ -588,6 +831,13 @@ static int word_of(const struct enum_table *t, struct json_object *v) {
         return ovs_set_len(v) == 1 ? enum_from_string(t, json_object_get_string(ovs_set_item(v, 0))) : -1;
 }
 
+/* other_config and external_ids, whole, into the live spec. */
+static uint64_t read_maps(struct json_object *row, struct ovs_spec *o) {
+        ovs_map_read(ovs_col(row, "other_config"), &o->other_config);
+        ovs_map_read(ovs_col(row, "external_ids"), &o->external_ids);
+        return OVS_F_OTHER_CONFIG | OVS_F_EXTERNAL_IDS;
+}
+
 static bool is_managed(struct json_object *row) {
         const char *m = ovs_map_get(ovs_col(row, "external_ids"), "reconcile");
         return m && strcmp(m, "managed") == 0;
@@ -616,7 +866,7 @@ static void add_port(struct model *live, const char *bridge, struct json_object 
                 *(char **) array_push(&o->bond.v, &o->bond.n, sizeof(char *)) = xstrdup(iname ? iname : "");
                 *(char **) array_push(&o->member_uuids.v, &o->member_uuids.n, sizeof(char *)) = xstrdup(u);
         }
-        p->set = OVS_F_TYPE;
+        p->set = OVS_F_TYPE | read_maps(row, o);
         if (o->bond.n > 1)
                 p->set |= OVS_F_BOND;
         struct json_object *tag = ovs_col(row, "tag");
@@ -667,7 +917,7 @@ int ovs_rows_to_model(struct json_object *result, struct model *live) {
                 const char *dp = json_object_get_string(ovs_col(row, "datapath_type"));
                 /* OVS reads an empty datapath_type as system. */
                 o->datapath = dp && *dp ? enum_from_string(&ovs_datapath_table, dp) : OVS_DP_SYSTEM;
-                b->set = OVS_F_STP | OVS_F_DATAPATH | (o->fail_mode >= 0 ? OVS_F_FAIL_MODE : 0);
+                b->set = OVS_F_STP | OVS_F_DATAPATH | (o->fail_mode >= 0 ? OVS_F_FAIL_MODE : 0) | read_maps(row, o);
                 struct json_object *bp = ovs_col(row, "ports");
                 for (size_t j = 0; j < ovs_set_len(bp); j++) {
                         struct json_object *pr = row_find(&ports, ovs_uuid_text(ovs_set_item(bp, j)));
@@ -724,46 +974,103 @@ struct json_object *ovs_monitor_params(void) {
         return p;
 }
 
-static int ovs_watch_open(const struct backend_ctx *ctx, void **watch) {
-        struct ovs_conn *c = xcalloc(1, sizeof(*c));
-        int r = ovs_connect(ctx, c);
+/* The daemon polls one fd of ours, an epoll set: it holds the monitor's
+ * socket, or, while ovsdb-server is away (restarted), a timer that retries
+ * the connection every second, so that the monitor comes back by itself. */
+struct ovs_watch {
+        struct ovs_conn conn; /* fd -1 while away */
+        int ep, timer;
+};
+
+#define OVS_REARM_MS 1000
+
+/* Ask for the monitor on the connection w has (or, with path, opens first). */
+static int watch_connect(struct ovs_watch *w, const char *path) {
         struct json_object *initial = NULL;
-        char err[512];
+        char err[512], where[sizeof(w->conn.path)];
+        snprintf(where, sizeof(where), "%s", w->conn.path);
+        int r = path ? conn_open(where, &w->conn) : 0;
         if (r >= 0)
-                r = conn_call(c, "monitor", ovs_monitor_params(), &initial, err, sizeof(err));
+                r = conn_call(&w->conn, "monitor", ovs_monitor_params(), &initial, err, sizeof(err));
         json_object_put(initial); /* what observe reads anyway */
+        struct epoll_event ev = { .events = EPOLLIN };
+        if (r >= 0 && epoll_ctl(w->ep, EPOLL_CTL_ADD, w->conn.fd, &ev) < 0)
+                r = -errno;
+        if (r < 0)
+                conn_close(&w->conn);
+        return r;
+}
+
+static void watch_free(struct ovs_watch *w) {
+        conn_close(&w->conn);
+        if (w->timer >= 0)
+                close(w->timer);
+        if (w->ep >= 0)
+                close(w->ep);
+        free(w);
+}
+
+static int ovs_watch_open(const struct backend_ctx *ctx, void **watch) {
+        struct ovs_watch *w = xcalloc(1, sizeof(*w));
+        w->timer = w->conn.fd = -1;
+        w->ep = epoll_create1(EPOLL_CLOEXEC);
+        int r = w->ep < 0 ? -errno : ovs_connect(ctx, &w->conn);
+        if (r >= 0)
+                r = watch_connect(w, NULL);
         if (r < 0) {
-                conn_close(c);
-                free(c);
+                watch_free(w);
                 return r;
         }
-        *watch = c;
-        return c->fd;
+        *watch = w;
+        return w->ep;
+}
+
+/* The connection is gone: retry it on a timer in the epoll set. */
+static void watch_lost(struct ovs_watch *w, int why) {
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->conn.fd, NULL);
+        conn_close(&w->conn);
+        w->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        struct itimerspec every = { .it_interval = { OVS_REARM_MS / 1000, 0 }, .it_value = { OVS_REARM_MS / 1000, 0 } };
+        struct epoll_event ev = { .events = EPOLLIN };
+        if (w->timer < 0 || timerfd_settime(w->timer, 0, &every, NULL) < 0 ||
+            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->timer, &ev) < 0) {
+                diag_info("ovs: the OVSDB monitor connection closed (%s) and cannot be retried (%s); drift is "
+                          "found by the resync", strerror(-why), strerror(errno));
+                return;
+        }
+        diag_info("ovs: the OVSDB monitor connection closed (%s); reconnecting every %d s", strerror(-why),
+                  OVS_REARM_MS / 1000);
+}
+
+static int watch_retry(struct ovs_watch *w) {
+        uint64_t ticks;
+        if (read(w->timer, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+                return 0;
+        if (watch_connect(w, w->conn.path) < 0)
+                return 0;
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, w->timer, NULL);
+        close(w->timer);
+        w->timer = -1;
+        diag_info("ovs: the OVSDB monitor is connected again");
+        return 1; /* what changed while it was away is drift to look for */
 }
 
 static int ovs_watch_drain(void *watch, int fd) {
-        struct ovs_conn *c = watch;
+        struct ovs_watch *w = watch;
         (void) fd;
+        if (w->conn.fd < 0)
+                return w->timer >= 0 ? watch_retry(w) : 0;
         int n = 0;
         for (;;) {
                 struct json_object *msg = NULL, *method;
-                int r = conn_recv(c, &msg, 0);
+                int r = conn_recv(&w->conn, &msg, 0);
                 if (r == 0)
                         break;
                 if (r < 0) {
-                        /* The server went away: a readable fd at EOF would wake the loop
-                         * forever, so the watch is parked on an idle eventfd; the
-                         * periodic resync still runs. */
-                        int idle = eventfd(0, EFD_CLOEXEC);
-                        if (idle >= 0) {
-                                dup2(idle, c->fd);
-                                close(idle);
-                        }
-                        diag_info("ovs: the OVSDB monitor connection closed (%s); drift is found by the resync",
-                                  strerror(-r));
+                        watch_lost(w, r);
                         return n + 1;
                 }
-                if (!answer_echo(c, msg) && json_object_object_get_ex(msg, "method", &method) &&
+                if (!answer_echo(&w->conn, msg) && json_object_object_get_ex(msg, "method", &method) &&
                     strcmp(json_object_get_string(method), "update") == 0)
                         n++;
                 json_object_put(msg);
@@ -772,12 +1079,9 @@ static int ovs_watch_drain(void *watch, int fd) {
 }
 
 static void ovs_watch_close(void *watch, int fd) {
-        struct ovs_conn *c = watch;
         (void) fd;
-        if (!c)
-                return;
-        conn_close(c);
-        free(c);
+        if (watch)
+                watch_free(watch);
 }
 
 const struct backend ovs_backend = {
@@ -789,6 +1093,8 @@ const struct backend ovs_backend = {
         .watch_open = ovs_watch_open,
         .watch_drain = ovs_watch_drain,
         .watch_close = ovs_watch_close,
+        .batch_begin = ovs_batch_begin,
+        .batch_commit = ovs_batch_commit,
 };
 
 struct json_object *ovs_optional_word(const struct enum_table *t, int v) {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # 300 Open vSwitch bridges and 1,000 ports from an empty database: reconcile
-# (one OVSDB transaction per action) against ovs-vsctl one command per bridge
+# (one OVSDB transaction per plan) against ovs-vsctl one command per bridge
 # and port, and ovs-vsctl with every command in one call. A private
 # ovsdb-server alone (no ovs-vswitchd: this measures OVSDB, and ovs-vsctl runs
 # with --no-wait); the ports are veths in a throw-away namespace, so that

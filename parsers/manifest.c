@@ -1233,6 +1233,71 @@ static int p_str_map(struct pctx *c, struct node *n, const struct field *f, void
         return ret;
 }
 
+void str_map_add(struct str_map *m, const char *key, const char *value) {
+        struct str_pair *p = array_push(&m->v, &m->n, sizeof(*p));
+        p->key = xstrdup(key);
+        p->value = xstrdup(value);
+}
+
+const char *str_map_get(const struct str_map *m, const char *key) {
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->v[i].key, key) == 0)
+                        return m->v[i].value;
+        return NULL;
+}
+
+void str_map_done(struct str_map *m) {
+        for (size_t i = 0; i < m->n; i++) {
+                free(m->v[i].key);
+                free(m->v[i].value);
+        }
+        free(m->v);
+        m->v = NULL;
+        m->n = 0;
+}
+
+static bool text_plain(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+/* A mapping of strings: each key once and not empty; values are strings
+ * (a number is its text), no control characters in either. */
+static int p_map(struct pctx *c, struct node *n, const struct field *f, void *base) {
+        struct str_map *m = (struct str_map *) ((char *) base + f->offset);
+        if (n->type != EV_MAP)
+                return perr(c, n, "%s: expected a mapping of strings", flabel(f));
+        struct seen_keys seen = { 0 };
+        int ret = 0;
+        for (;;) {
+                struct node k, v;
+                int r = next_pair(c, n, &k, &v);
+                if (r <= 0) {
+                        ret = r < 0 ? r : ret;
+                        break;
+                }
+                const char *key = scalar(&k), *value = scalar(&v);
+                if (!budget_ok(c, &k))
+                        r = ret = -E2BIG;
+                else if (!key || !*key || !text_plain(key))
+                        ret = reported(&k) ? -EINVAL : perr(c, &k, "%s: keys must be non-empty strings", flabel(f));
+                else if (duplicate_key(c, &seen, &k, flabel(f)))
+                        ret = -EINVAL;
+                else if (!value || !text_plain(value))
+                        ret = reported(&v) ? -EINVAL : perr(c, &v, "%s: %.64s: expected a string", flabel(f), key);
+                else
+                        str_map_add(m, key, value);
+                node_done(c, &k);
+                node_done(c, &v);
+                if (r == -E2BIG)
+                        break;
+        }
+        seen_done(&seen);
+        return ret;
+}
+
 static int p_children(struct pctx *c, struct node *n, const struct field *f, void *base);
 
 static int parse_value(struct pctx *c, struct node *n, const struct field *f, void *base) {
@@ -1244,6 +1309,7 @@ static int parse_value(struct pctx *c, struct node *n, const struct field *f, vo
                 [FT_STR_LIST] = p_str_list, [FT_OBJ] = p_obj,         [FT_OBJ_LIST] = p_obj_list,
                 [FT_NETNS] = p_netns_name, [FT_USER] = p_user,        [FT_CHILDREN] = p_children,
                 [FT_CUSTOM] = p_custom,   [FT_STR_MAP] = p_str_map,
+                [FT_MAP] = p_map,
         };
         if (reported(n))
                 return -EINVAL;

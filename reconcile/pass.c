@@ -28,6 +28,7 @@ struct pass {
         bool lock_held;
         bool reverting;
         bool checkpointed; /* a checkpoint waits for confirmation */
+        bool replanned;    /* this pass is the one re-plan a changed batch gets */
 };
 
 static char *state_path(const char *state_dir, const char *name) {
@@ -456,9 +457,17 @@ out:
         /* A pass that stopped before it applied (refused, held, locked) still answers. */
         if (!shown)
                 report(ps, PASS_STOPPED, &run.plan, NULL, false);
+        bool again = run.replan && !ps->replanned;
         run_done(&run);
         ledger_done(&ledger);
         lock_release(&lock);
+        /* A batch found what its plan read changed, and wrote nothing: plan once more from what is there now. */
+        if (again) {
+                diag_info("note: what the plan read changed before it was applied: planning again");
+                ps->replanned = true;
+                pass_once(ps, want, res);
+                ps->replanned = false;
+        }
 }
 
 /* apply --confirm: the lock for the whole wait, the pass, then keep or revert. */

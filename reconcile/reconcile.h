@@ -194,6 +194,17 @@ struct addr_list { struct ipaddr *v; size_t n; };
 struct str_list { char **v; size_t n; };
 void str_list_done(struct str_list *l);
 bool str_list_contains(const struct str_list *l, const char *s);
+/* String keys to string values, in the order written, each key once (OVS's
+ * other_config and external_ids). Its owner frees it with str_map_done. */
+struct str_map {
+        struct str_pair {
+                char *key, *value;
+        } *v;
+        size_t n;
+};
+void str_map_add(struct str_map *m, const char *key, const char *value);
+const char *str_map_get(const struct str_map *m, const char *key);
+void str_map_done(struct str_map *m);
 /* A set of borrowed strings for duplicate checks in linear time. */
 struct strset {
         const char **v;
@@ -346,6 +357,21 @@ struct network_spec {
         char stray_taps[128];
         /* tune: mode hostdev, the PF whose VFs the guests' interfaces get */
         char pf[IFNAME_MAX];
+        /* ovs2: over an Open vSwitch bridge (bridge holds its name), with
+         * portgroups that give guests' ports their VLAN. */
+        struct portgroup_spec *portgroups;
+        size_t n_portgroups;
+};
+/* ovs2: network bits 12..13. */
+#define NET_F_OVS_BRIDGE (1ull << 12)
+#define NET_F_PORTGROUPS (1ull << 13)
+#define PG_F_NAME (1ull << 0)
+#define PG_F_TAG (1ull << 1)
+struct portgroup_spec {
+        struct srcpos pos;
+        uint64_t set;
+        char name[64];
+        uint32_t vlan_tag;
 };
 
 enum { POOL_F_TYPE = 1u << 0, POOL_F_PATH = 1u << 1, POOL_F_AUTOSTART = 1u << 2, POOL_F_ACTIVE = 1u << 3,
@@ -488,6 +514,10 @@ struct disk_spec {
 #define DISK_F_PATH (1ull << 6)
 #define DISK_F_FORMAT (1ull << 7)
 enum { NIC_F_BRIDGE = 1u << 0, NIC_F_NETWORK = 1u << 1, NIC_F_MODEL = 1u << 2, NIC_F_MAC = 1u << 3 };
+/* ovs2: NIC bits 10..13. */
+#define NIC_F_OVS_BRIDGE (1ull << 10)
+#define NIC_F_VLAN_TAG (1ull << 11)
+#define NIC_F_PORTGROUP (1ull << 12)
 struct nic_spec {
         struct srcpos pos;
         uint64_t set;
@@ -500,6 +530,12 @@ struct nic_spec {
         /* tune: a macvtap on a host device (<interface type='direct'>) */
         char direct[IFNAME_MAX];
         int direct_mode; /* enum macvtap_mode */
+        /* ovs2: a port on an Open vSwitch bridge (<virtualport type='openvswitch'/>)
+         * with its access VLAN, or a portgroup of the network. */
+        char ovs_bridge[IFNAME_MAX];
+        uint32_t vlan_tag;
+        char *portgroup;
+        char ovs_port_id[40]; /* observed: libvirt's interfaceid of its OVS port */
 };
 enum { DOM_F_VCPUS = 1u << 0, DOM_F_MAX_VCPUS = 1u << 1, DOM_F_MEMORY = 1u << 2, DOM_F_MAX_MEMORY = 1u << 3,
        DOM_F_CPU = 1u << 4, DOM_F_MEMBACK = 1u << 5, DOM_F_AUTOSTART = 1u << 6, DOM_F_DISKS = 1u << 7,
@@ -737,7 +773,12 @@ struct ovs_spec {
         char uuid[40];
         struct str_list member_uuids;
         bool managed;
+        /* ovs2: other_config and external_ids: declared, the keys reconcile owns;
+         * observed, the whole column. */
+        struct str_map other_config, external_ids;
 };
+#define OVS_F_OTHER_CONFIG (1ull << 10)
+#define OVS_F_EXTERNAL_IDS (1ull << 11)
 
 struct resource {
         enum kind kind;
@@ -815,6 +856,7 @@ enum field_type {
         FT_CHILDREN,  /* a mapping of names: resources of the kind in extra (a struct kind_ops), named PARENT/NAME */
         FT_CUSTOM,    /* a scalar parsed by the kind's parse hook */
         FT_STR_MAP,   /* a mapping of scalar keys to scalar words: a struct str_list of key, value, key, value... */
+        FT_MAP,       /* struct str_map: a mapping of string keys to string values */
 };
 enum { STR_WORD = 0, STR_PATH = 1 };
 
@@ -1259,6 +1301,16 @@ struct backend {
         int (*work_follow)(void *work, const struct model *want);
         int (*work_run)(void *work);
         void (*work_close)(void *work);
+        /* Optional: a run of consecutive actions of this backend is one batch
+         * (OVSDB: one transaction). After batch_begin, an apply that returns 0
+         * has only queued its action; batch_commit sends them all and returns
+         * 0 or a negative errno that fails every one of them; -EAGAIN says
+         * what the plan read has changed, nothing was written, and the pass
+         * plans again (once). others_follow: actions of other backends come
+         * after the batch, and may use what it made (a guest on a new OVS
+         * bridge), so what it made must be there when the commit returns. */
+        void (*batch_begin)(void *state);
+        int (*batch_commit)(void *state, bool others_follow);
 };
 
 extern const struct backend *const backends[];
@@ -1299,6 +1351,8 @@ struct run {
         size_t n_retired;
         void *bstate[16];
         bool bopen[16];
+        /* A batch failed on what changed since the plan: worth one re-plan. */
+        bool replan;
 };
 
 int run_observe(struct run *r);

@@ -899,18 +899,84 @@ static void ledger_forget_vanished(struct run *r) {
         }
 }
 
+/* What follows an action's apply: the ledger and the record of failures. */
+static int apply_finish(struct run *r, struct action *a, struct model *failed) {
+        char scope[512];
+        const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
+        struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->key);
+        if (a->result < 0) {
+                /* Only what depends on it stops; the rest of the run goes on. */
+                mark_failed(failed, a);
+                /* A create that failed and kept nothing (the backend says so by not
+                 * marking it incomplete) owns nothing: whatever has the name later
+                 * is someone else's. */
+                if (a->op == OP_CREATE && e && ledger_get(e, "pending") && !ledger_get(e, "incomplete"))
+                        ledger_remove(r->ledger, e);
+                return a->result;
+        }
+        if (a->op == OP_DELETE && e)
+                ledger_remove(r->ledger, e);
+        if (e && a->op != OP_DELETE) {
+                ledger_set(r->ledger, e, "pending", NULL);
+                ledger_set(r->ledger, e, "incomplete", NULL); /* the update finished it */
+        }
+        /* Which declaration a keyed object came from, for when its key changes. */
+        if (e && a->op == OP_CREATE && strcmp(a->name, a->key) != 0)
+                ledger_set(r->ledger, e, "declared-as", a->name);
+        diag_debug("%s %s %s: done", op_to_string(a->op), kind_to_string(a->kind), a->name);
+        return 0;
+}
+
+/* A backend with batch hooks takes a run of consecutive actions as one
+ * batch: their applies queue, the commit sends them at once, and its result
+ * is every queued action's. -EAGAIN (what the plan read changed) asks for a
+ * re-plan. */
+struct batch {
+        const struct backend *b;
+        size_t *queued;  /* actions whose apply queued, to finish at commit */
+        size_t n_queued;
+};
+
+static int batch_commit(struct run *r, struct batch *bt, bool others_follow, struct model *failed, long *done,
+                        long die_after) {
+        if (!bt->b)
+                return 0;
+        int c = bt->b->batch_commit(r->bstate[backend_index(bt->b)], others_follow);
+        int ret = 0;
+        if (c == -EAGAIN)
+                r->replan = true;
+        for (size_t i = 0; i < bt->n_queued; i++) {
+                struct action *a = &r->plan.actions[bt->queued[i]];
+                if (c < 0)
+                        a->result = c;
+                int x = apply_finish(r, a, failed);
+                if (x < 0 && ret >= 0)
+                        ret = x;
+                if (x >= 0 && die_after >= 0 && ++*done >= die_after)
+                        kill(getpid(), SIGKILL);
+        }
+        bt->b = NULL;
+        bt->n_queued = 0;
+        return ret;
+}
+
 int run_apply(struct run *r) {
         struct plan *p = &r->plan;
         struct model failed = { 0 }; /* what failed or was not run for it, by kind and key */
+        struct batch bt = { 0 };
         char scope[512];
-        int ret;
+        int ret, x;
         long die_after = kill_after(), done = 0;
         if ((ret = apply_intents(r)) < 0)
                 return ret;
+        bt.queued = xcalloc(p->n_actions + 1, sizeof(*bt.queued));
         for (size_t i = 0; i < p->n_actions; i++) {
                 struct action *a = &p->actions[i];
                 size_t bi = backend_index(a->backend);
                 const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
+                if (bt.b && bt.b != a->backend && (x = batch_commit(r, &bt, true, &failed, &done, die_after)) < 0 &&
+                    ret >= 0)
+                        ret = x;
                 if (r->opts->should_stop && r->opts->should_stop()) {
                         ret = diag_plain(-EINTR, "stopped before %s %s %s: asked to exit", op_to_string(a->op),
                                          kind_to_string(a->kind), a->name);
@@ -929,38 +995,29 @@ int run_apply(struct run *r) {
                         mark_failed(&failed, a);
                         continue;
                 }
+                if (!bt.b && a->backend->batch_begin) {
+                        bt.b = a->backend;
+                        bt.b->batch_begin(r->bstate[bi]);
+                }
                 a->result = kind_ops(a->kind)->apply(r->bstate[bi], a, r->ledger, e);
                 a->owned = NULL; /* the next ledger_add may move e */
-                if (a->result < 0) {
-                        /* Only what depends on it stops; the rest of the run goes on. */
-                        ret = a->result;
-                        mark_failed(&failed, a);
-                        /* A create that failed and kept nothing (the backend says so by not
-                         * marking it incomplete) owns nothing: whatever has the name later
-                         * is someone else's. */
-                        if (a->op == OP_CREATE && e && ledger_get(e, "pending") && !ledger_get(e, "incomplete"))
-                                ledger_remove(r->ledger, e);
+                if (bt.b && a->result >= 0) {
+                        bt.queued[bt.n_queued++] = i; /* finished by the commit */
                         continue;
                 }
-                if (a->op == OP_DELETE && e)
-                        ledger_remove(r->ledger, e);
-                if (e && a->op != OP_DELETE) {
-                        ledger_set(r->ledger, e, "pending", NULL);
-                        ledger_set(r->ledger, e, "incomplete", NULL); /* the update finished it */
+                if ((x = apply_finish(r, a, &failed)) < 0) {
+                        ret = x;
+                        continue;
                 }
-                /* Which declaration a keyed object came from, for when its key changes. */
-                if (e && a->op == OP_CREATE && strcmp(a->name, a->key) != 0)
-                        ledger_set(r->ledger, e, "declared-as", a->name);
                 if (die_after >= 0 && ++done >= die_after)
                         kill(getpid(), SIGKILL);
-                diag_debug("%s %s %s: done", op_to_string(a->op), kind_to_string(a->kind), a->name);
         }
+        if ((x = batch_commit(r, &bt, false, &failed, &done, die_after)) < 0 && ret >= 0)
+                ret = x;
+        free(bt.queued);
         ledger_forget_vanished(r);
-        if (r->ledger->dirty) {
-                int x = ledger_save(r->ledger);
-                if (x < 0 && ret >= 0)
-                        ret = x;
-        }
+        if (r->ledger->dirty && (x = ledger_save(r->ledger)) < 0 && ret >= 0)
+                ret = x;
         model_done(&failed);
         return ret;
 }

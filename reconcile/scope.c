@@ -72,6 +72,15 @@ static bool field_equal(const struct field *f, const char *a, const char *b, boo
                 const struct sub_table *t = f->extra;
                 return fields_equal(t->fields, t->n_fields, pa, pb, false);
         }
+        case FT_MAP: {
+                const struct str_map *x = (const void *) pa, *y = (const void *) pb;
+                if (x->n != y->n)
+                        return false;
+                for (size_t i = 0; i < x->n; i++)
+                        if (strcmp(x->v[i].key, y->v[i].key) != 0 || strcmp(x->v[i].value, y->v[i].value) != 0)
+                                return false;
+                return true;
+        }
         case FT_OBJ_LIST: {
                 const struct sub_table *t = f->extra;
                 const char *va = *(char *const *) pa, *vb = *(char *const *) pb;

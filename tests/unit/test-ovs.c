@@ -458,6 +458,237 @@ static void test_create_and_delete(void **state) {
         json_object_put(t);
 }
 
+/* The plan's OVS actions go in one transaction: each action's named rows get
+ * its number, so two port creates do not both insert a row named "port". */
+static void test_batch_merges_with_distinct_names(void **state) {
+        (void) state;
+        want(manifest);
+        struct action a = { .op = OP_CREATE, .kind = KIND_OVS_BRIDGE, .want = W(KIND_OVS_BRIDGE, "br-ovs") };
+        struct action b = { .op = OP_CREATE, .kind = KIND_OVS_PORT, .want = W(KIND_OVS_PORT, "br-ovs/trunk0") };
+        struct action c = { .op = OP_CREATE, .kind = KIND_OVS_PORT, .want = W(KIND_OVS_PORT, "br-ovs/eth1") };
+        struct json_object *batch = ovs_txn_begin();
+        assert_int_equal(ovs_txn_merge(batch, ovs_bridge_txn(&a), 0), 5);
+        assert_int_equal(ovs_txn_merge(batch, ovs_port_txn(&b), 1), 5);
+        assert_int_equal(ovs_txn_merge(batch, ovs_port_txn(&c), 2), 5);
+        assert_int_equal(json_object_array_length(batch), 16);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(batch, 0)), "Open_vSwitch");
+        assert_string_equal(json_object_get_string(ovs_col(op_at(batch, 4, "insert", "Bridge"), "uuid-name")), "bridge_0");
+        assert_non_null(strstr(text(ovs_col(op_at(batch, 4, "insert", "Bridge"), "row")),
+                               "\"ports\":[\"named-uuid\",\"local_port_0\"]"));
+        assert_string_equal(text(ovs_col(op_at(batch, 5, "mutate", "Open_vSwitch"), "mutations")),
+                            "[[\"bridges\",\"insert\",[\"set\",[[\"named-uuid\",\"bridge_0\"]]]]]");
+        assert_string_equal(json_object_get_string(ovs_col(op_at(batch, 9, "insert", "Port"), "uuid-name")), "port_1");
+        assert_string_equal(json_object_get_string(ovs_col(op_at(batch, 14, "insert", "Port"), "uuid-name")), "port_2");
+        assert_string_equal(text(ovs_col(ovs_col(op_at(batch, 14, "insert", "Port"), "row"), "interfaces")),
+                            "[\"set\",[[\"named-uuid\",\"iface0_2\"]]]");
+        assert_string_equal(text(ovs_col(op_at(batch, 15, "mutate", "Bridge"), "mutations")),
+                            "[[\"ports\",\"insert\",[\"set\",[[\"named-uuid\",\"port_2\"]]]]]");
+        /* The waits of the port that follows the bridge are unchanged: they hold in the transaction's own view. */
+        op_at(batch, 6, "wait", "Port");
+        op_at(batch, 7, "wait", "Bridge");
+        json_object_put(batch);
+}
+
+/* other-config and external-ids: only the declared keys are reconcile's. A
+ * key set to another value is deleted and inserted by one mutate (an insert
+ * alone keeps the old value); the keys others set are in no operation; the
+ * wait holds the whole map as the plan read it. */
+static void test_maps_only_declared_keys(void **state) {
+        (void) state;
+        static const char observe_maps[] =
+                "[{\"rows\":[{\"_uuid\":[\"uuid\",\"b1\"],\"name\":\"br-ovs\",\"ports\":[\"uuid\",\"p1\"],"
+                "\"fail_mode\":[\"set\",[]],\"stp_enable\":false,\"datapath_type\":\"netdev\","
+                "\"external_ids\":[\"map\",[[\"reconcile\",\"managed\"],[\"theirs\",\"x\"]]],"
+                "\"other_config\":[\"map\",[[\"hwaddr\",\"52:54:00:00:00:01\"],[\"mac-aging-time\",\"300\"]]]}]},"
+                "{\"rows\":[{\"_uuid\":[\"uuid\",\"p1\"],\"name\":\"eth1\",\"interfaces\":[\"uuid\",\"i1\"],"
+                "\"tag\":20,\"trunks\":[\"set\",[]],\"vlan_mode\":[\"set\",[]],\"bond_mode\":[\"set\",[]],"
+                "\"lacp\":[\"set\",[]],\"external_ids\":[\"map\",[[\"reconcile\",\"managed\"]]],"
+                "\"other_config\":[\"map\",[]]}]},"
+                "{\"rows\":[{\"_uuid\":[\"uuid\",\"i1\"],\"name\":\"eth1\",\"type\":\"\"}]}]";
+        struct json_object *r = json(observe_maps);
+        assert_int_equal(ovs_rows_to_model(r, &live), 0);
+        json_object_put(r);
+        const struct resource *lb = L(KIND_OVS_BRIDGE, "br-ovs");
+        assert_string_equal(str_map_get(&lb->ovs.other_config, "mac-aging-time"), "300");
+        assert_string_equal(str_map_get(&lb->ovs.external_ids, "theirs"), "x");
+
+        want("version: 1\novs-bridges:\n  br-ovs:\n    datapath: netdev\n"
+             "    other-config: { mac-aging-time: 600, mcast-snooping-aging-time: '300' }\n"
+             "    external-ids: { site: rack1 }\n"
+             "    ports:\n      eth1: { tag: 20, other-config: { priority-tags: 'true' } }\n");
+        struct action *b = diff_expect(W(KIND_OVS_BRIDGE, "br-ovs"), lb, 0);
+        assert_int_equal(b->n_changes, 3);
+        has_change(b, OVS_F_OTHER_CONFIG, "other-config:mac-aging-time", "300", "600");
+        has_change(b, OVS_F_OTHER_CONFIG, "other-config:mcast-snooping-aging-time", NULL, "300");
+        has_change(b, OVS_F_EXTERNAL_IDS, "external-ids:site", NULL, "rack1");
+        struct json_object *t = ovs_bridge_txn(b);
+        assert_int_equal(json_object_array_length(t), 4); /* no update of the row: only its maps change */
+        struct json_object *w = op_at(t, 1, "wait", "Bridge");
+        assert_non_null(strstr(text(ovs_col(w, "rows")),
+                               "\"other_config\":[\"map\",[[\"hwaddr\",\"52:54:00:00:00:01\"],[\"mac-aging-time\",\"300\"]]]"));
+        assert_non_null(strstr(text(ovs_col(w, "rows")), "[\"theirs\",\"x\"]"));
+        struct json_object *m = op_at(t, 2, "mutate", "Bridge");
+        assert_string_equal(text(ovs_col(m, "where")), "[[\"_uuid\",\"==\",[\"uuid\",\"b1\"]]]");
+        assert_string_equal(text(ovs_col(m, "mutations")),
+                            "[[\"other_config\",\"delete\",[\"set\",[\"mac-aging-time\",\"mcast-snooping-aging-time\"]]],"
+                            "[\"other_config\",\"insert\",[\"map\",[[\"mac-aging-time\",\"600\"],"
+                            "[\"mcast-snooping-aging-time\",\"300\"]]]]]");
+        m = op_at(t, 3, "mutate", "Bridge");
+        assert_string_equal(text(ovs_col(m, "mutations")),
+                            "[[\"external_ids\",\"delete\",[\"set\",[\"site\"]]],"
+                            "[\"external_ids\",\"insert\",[\"map\",[[\"site\",\"rack1\"]]]]]");
+        json_object_put(t);
+
+        struct action *p = diff_expect(W(KIND_OVS_PORT, "br-ovs/eth1"), L(KIND_OVS_PORT, "br-ovs/eth1"), 0);
+        assert_int_equal(p->n_changes, 1);
+        t = ovs_port_txn(p);
+        assert_int_equal(json_object_array_length(t), 3);
+        op_at(t, 1, "wait", "Port");
+        op_at(t, 2, "mutate", "Port");
+        json_object_put(t);
+
+        /* A create marks the row and writes the declared maps. */
+        struct action c = { .op = OP_CREATE, .kind = KIND_OVS_BRIDGE, .want = W(KIND_OVS_BRIDGE, "br-ovs") };
+        t = ovs_bridge_txn(&c);
+        struct json_object *row = ovs_col(op_at(t, 4, "insert", "Bridge"), "row");
+        assert_string_equal(text(ovs_col(row, "external_ids")), "[\"map\",[[\"site\",\"rack1\"],[\"reconcile\",\"managed\"]]]");
+        assert_string_equal(str_map_get(&c.want->ovs.other_config, "mac-aging-time"), "600");
+        assert_non_null(strstr(text(ovs_col(row, "other_config")), "[\"mac-aging-time\",\"600\"]"));
+        json_object_put(t);
+
+        /* reconcile=managed is reconcile's own; a map is a mapping of strings. */
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    external-ids: { reconcile: mine }\n") < 0);
+        assert_non_null(strstr(errors(), "external-ids: the key reconcile is reconcile's own"));
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    other-config: [a, b]\n") < 0);
+        assert_non_null(strstr(errors(), "other-config: expected a mapping of strings"));
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    other-config: { a: { b: c } }\n") < 0);
+        assert_non_null(strstr(errors(), "other-config: a: expected a string"));
+        assert_true(parse("version: 1\novs-bridges:\n  br-ovs:\n    other-config: { a: x, a: y }\n") < 0);
+}
+
+static const char guest_on_ovs[] = "version: 1\n"
+                                   "domains:\n"
+                                   "  g1:\n"
+                                   "    memory: 128M\n"
+                                   "    interfaces:\n"
+                                   "      - { ovs-bridge: br-ovs, tag: 20, mac: '52:54:00:00:00:07' }\n"
+                                   "      - { ovs-bridge: br-ovs }\n"
+                                   "      - { network: ovsnet, portgroup: vlan30 }\n";
+
+/* A guest NIC on OVS renders a bridge interface with the openvswitch
+ * virtualport and its access VLAN, and reads back as the same NIC. */
+static void test_guest_nic_on_ovs(void **state) {
+        (void) state;
+        want(guest_on_ovs);
+        const struct resource *d = W(KIND_DOMAIN, "g1");
+        char *xml = domain_render_xml(d, "qemu", NULL);
+        assert_non_null(xml);
+        assert_non_null(strstr(xml, "<interface type=\"bridge\">"));
+        assert_non_null(strstr(xml, "<source bridge=\"br-ovs\"/>"));
+        assert_non_null(strstr(xml, "<virtualport type=\"openvswitch\"/>"));
+        assert_non_null(strstr(xml, "<vlan>"));
+        assert_non_null(strstr(xml, "<tag id=\"20\"/>"));
+        assert_non_null(strstr(xml, "<source network=\"ovsnet\" portgroup=\"vlan30\"/>"));
+        struct resource *back = resource_new(KIND_DOMAIN, "g1");
+        assert_int_equal(domain_parse_xml(xml, back), 0);
+        assert_int_equal(back->domain.n_nics, 3);
+        const struct nic_spec *n = back->domain.nics;
+        assert_true(n[0].set & NIC_F_OVS_BRIDGE);
+        assert_false(n[0].set & NIC_F_BRIDGE);
+        assert_string_equal(n[0].ovs_bridge, "br-ovs");
+        assert_true(n[0].set & NIC_F_VLAN_TAG);
+        assert_int_equal(n[0].vlan_tag, 20);
+        assert_true(n[1].set & NIC_F_OVS_BRIDGE);
+        assert_false(n[1].set & NIC_F_VLAN_TAG);
+        assert_true(n[2].set & NIC_F_PORTGROUP);
+        assert_string_equal(n[2].portgroup, "vlan30");
+        resource_free(back);
+        free(xml);
+
+        /* What libvirt adds to a defined OVS interface (its port's id) reads as the same NIC. */
+        const char *defined = "<domain type='qemu'><name>g1</name><memory unit='KiB'>131072</memory><devices>"
+                              "<interface type='bridge'><mac address='52:54:00:00:00:07'/><source bridge='br-ovs'/>"
+                              "<vlan><tag id='42'/></vlan><virtualport type='openvswitch'><parameters "
+                              "interfaceid='0c0b0a09-0807-0605-0403-020100000000'/></virtualport>"
+                              "<model type='virtio'/></interface>"
+                              "<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>"
+                              "</devices></domain>";
+        back = resource_new(KIND_DOMAIN, "g1");
+        assert_int_equal(domain_parse_xml(defined, back), 0);
+        assert_int_equal(back->domain.n_nics, 2);
+        assert_int_equal(back->domain.nics[0].vlan_tag, 42);
+        assert_string_equal(back->domain.nics[0].ovs_bridge, "br-ovs");
+        assert_string_equal(back->domain.nics[0].ovs_port_id, "0c0b0a09-0807-0605-0403-020100000000");
+        assert_true(back->domain.nics[1].set & NIC_F_BRIDGE);
+        assert_false(back->domain.nics[1].set & (NIC_F_OVS_BRIDGE | NIC_F_VLAN_TAG));
+        resource_free(back);
+
+        /* A tag is OVS's, a portgroup the network's; a NIC plugs in one place. */
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { bridge: br0, tag: 20 }\n") < 0);
+        assert_non_null(strstr(errors(), "tag needs ovs-bridge"));
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { ovs-bridge: br-ovs, portgroup: x }\n") < 0);
+        assert_non_null(strstr(errors(), "portgroup needs network"));
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { ovs-bridge: br-ovs, bridge: br0 }\n") < 0);
+        assert_non_null(strstr(errors(), "exactly one of bridge, network, ovs-bridge and direct"));
+        assert_true(parse("version: 1\ndomains:\n  g1:\n    memory: 128M\n    interfaces:\n"
+                          "      - { ovs-bridge: br-ovs, tag: 4095 }\n") < 0);
+}
+
+/* A libvirt network over an OVS bridge with portgroups carrying VLANs. */
+static void test_network_over_ovs(void **state) {
+        (void) state;
+        want("version: 1\nnetworks:\n  ovsnet:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+             "    portgroups:\n      - { name: vlan20, tag: 20 }\n      - { name: plain }\n"
+             "ovs-bridges:\n  br-ovs: { datapath: netdev }\n");
+        const struct resource *n = W(KIND_NETWORK, "ovsnet");
+        char *xml = network_render_xml(n);
+        assert_non_null(xml);
+        assert_non_null(strstr(xml, "<forward mode=\"bridge\"/>"));
+        assert_non_null(strstr(xml, "<bridge name=\"br-ovs\"/>"));
+        assert_non_null(strstr(xml, "<virtualport type=\"openvswitch\"/>"));
+        assert_non_null(strstr(xml, "<portgroup name=\"vlan20\">\n  <vlan>\n   <tag id=\"20\"/>\n  </vlan>\n </portgroup>"));
+        assert_non_null(strstr(xml, "<portgroup name=\"plain\"/>"));
+        struct resource *back = resource_new(KIND_NETWORK, "ovsnet");
+        assert_int_equal(network_parse_xml(xml, back), 0);
+        assert_true(back->set & NET_F_OVS_BRIDGE);
+        assert_false(back->set & NET_F_BRIDGE);
+        assert_string_equal(back->network.bridge, "br-ovs");
+        assert_int_equal(back->network.n_portgroups, 2);
+        assert_string_equal(back->network.portgroups[0].name, "vlan20");
+        assert_int_equal(back->network.portgroups[0].vlan_tag, 20);
+        assert_false(back->network.portgroups[1].set & PG_F_TAG);
+        /* Read back (running and autostarted, which libvirt says apart), nothing differs; another tag is a change. */
+        back->network.autostart = back->network.active = true;
+        struct action *a = diff_expect(n, back, 0);
+        assert_int_equal(a->n_changes, 0);
+        back->network.portgroups[0].vlan_tag = 30;
+        a = diff_expect(n, back, 0);
+        assert_int_equal(a->n_changes, 1);
+        has_change(a, NET_F_PORTGROUPS, "portgroup vlan20 tag", "30", "20");
+        resource_free(back);
+        free(xml);
+
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: nat\n    ovs-bridge: br-ovs\n") < 0);
+        assert_non_null(strstr(errors(), "ovs-bridge needs mode: bridge"));
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    bridge: br0\n"
+                          "    portgroups: [{ name: a, tag: 2 }]\n") < 0);
+        assert_non_null(strstr(errors(), "portgroups (their VLANs) need ovs-bridge"));
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+                          "    portgroups: [{ name: a, tag: 2 }, { name: a, tag: 3 }]\n") < 0);
+        assert_non_null(strstr(errors(), "portgroup a twice"));
+        /* A guest names a portgroup its network does not have. */
+        assert_true(parse("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+                          "    portgroups: [{ name: a, tag: 2 }]\ndomains:\n  g1:\n    memory: 128M\n"
+                          "    interfaces: [{ network: n1, portgroup: b }]\n") < 0);
+        assert_non_null(strstr(errors(), "domain g1: network n1 has no portgroup b"));
+        want("version: 1\nnetworks:\n  n1:\n    mode: bridge\n    ovs-bridge: br-ovs\n"
+             "    portgroups: [{ name: a, tag: 2 }]\ndomains:\n  g1:\n    memory: 128M\n"
+             "    interfaces: [{ network: n1, portgroup: a }]\novs-bridges:\n  br-ovs: { datapath: netdev }\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_tables_round_trip, setup, teardown),
@@ -468,6 +699,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_update_waits_for_what_the_plan_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_create_and_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_guest_nic_on_ovs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch_merges_with_distinct_names, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_maps_only_declared_keys, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_network_over_ovs, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

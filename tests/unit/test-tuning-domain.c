@@ -356,7 +356,7 @@ static void test_parse_time_errors(void **state) {
                 { "    on-crash: explode\n", "on-crash" },
                 { "    depends-on: [e1]\n", "domain e1 cannot depend on itself" },
                 { "    depends-on: [nowhere]\n", "depends-on nowhere, which is no declared domain" },
-                { "    interfaces: [{ direct: eth1, network: n1 }]\n", "exactly one of bridge, network and direct" },
+                { "    interfaces: [{ direct: eth1, network: n1 }]\n", "exactly one of bridge, network, ovs-bridge and direct" },
                 { "    interfaces: [{ network: n1, mode: vepa }]\n", "interface mode goes with direct" },
                 { "    disks: [{ cdrom: /x.iso, io: native }]\n", "disk io: native needs cache: none or directsync" },
                 { "    disks: [{ cdrom: /x.iso, detect-zeroes: unmap }]\n", "detect-zeroes: unmap needs discard: unmap" },
