@@ -314,6 +314,7 @@ struct module_spec {
         bool loaded;     /* observed: live, or built into the kernel */
         bool builtin;    /* observed */
         bool at_boot;    /* observed: listed in reconcile's modules-load.d file */
+        char *params;    /* observed, loaded: "key=value\n" per parameter sysfs shows; NULL: none readable */
 };
 
 /* Huge pages of one size (hugepages:), for the host or one NUMA node; the
@@ -863,6 +864,12 @@ struct kind_ops {
          * would have made it: what show leaves implied (a link's addresses are the
          * static ones). NULL: the parsed resource is as observed. */
         void (*from_snapshot)(struct resource *r);
+        /* What a snapshot carries of a live entry that its YAML cannot say (a
+         * module loaded, its parameters): put(u, key, value) for each; and
+         * snapshot_fact takes one back, 0 or -EBADMSG. NULL: none. */
+        void (*snapshot_facts)(const struct resource *r, void (*put)(void *u, const char *key, const char *value),
+                               void *u);
+        int (*snapshot_fact)(struct resource *r, const char *key, const char *value);
 };
 /* The registry (backends/registry.c): one entry per kind, indexed by kind. */
 extern const struct kind_ops *const kind_registry[_KIND_MAX];
@@ -1128,6 +1135,9 @@ struct run {
 };
 
 int run_observe(struct run *r);
+/* What the manifests and the ledger name of b's kinds in r's scopes: what a
+ * backend that reads by name is asked for. */
+void run_names_for(const struct run *r, const struct backend *b, struct str_list *out);
 int run_plan(struct run *r);
 int run_check_mass_delete(const struct run *r);
 /* A failed action stops only the actions that depend on it (they stay "not
@@ -1350,6 +1360,13 @@ struct snapshot {
         uint32_t kinds;            /* covered */
         char **files;              /* what the live model's positions point to */
         size_t n_files;
+        char *path;
+        /* Of the backends that read by name: "BACKEND/NAME" of each name show
+         * asked, there or not; a declared name it did not ask is not planned. */
+        struct str_list read_names;
+        struct strset read; /* over read_names */
+        struct resource **unread; /* those, taken out of the manifests' model */
+        size_t n_unread;
 };
 /* After show has written the YAML of run's live model. */
 int snapshot_write_trailer(FILE *f, const struct run *run);

@@ -193,8 +193,7 @@ static int open_backend(struct run *r, size_t i, bool named) {
         return x;
 }
 
-/* What the manifests and the ledger name of b's kinds in this run's scopes. */
-static void names_for(const struct run *r, const struct backend *b, struct str_list *out) {
+void run_names_for(const struct run *r, const struct backend *b, struct str_list *out) {
         char scope[512], idbuf[256];
         struct strset seen = { 0 };
         for (size_t i = 0; r->want && i < r->want->n; i++) {
@@ -222,7 +221,7 @@ static int observe_backend(struct run *r, size_t i) {
         const struct backend *b = backends[i];
         struct str_list names = { 0 };
         if (b->reads_by_name)
-                names_for(r, b, &names);
+                run_names_for(r, b, &names);
         int x;
         if (r->opts->edit && b->observe_some)
                 x = edit_scope_observe(r->opts->edit, b, r->bstate[i], &r->live);

@@ -13,12 +13,15 @@
 #define TAG_SNAPSHOT "#@snapshot "
 #define TAG_LEDGER "#@ledger "
 
-/* A backend that reads by name read only what it was asked for, so what
- * show wrote of its kinds is not all there is: those kinds are not covered. */
+#define TAG_FACT "#@fact "
+
+/* Every kind of the backends show read. One that reads by name (sysctls,
+ * modules, huge pages) read what the manifests and the ledger name: the
+ * snapshot lists those names, and a name it did not ask is not planned. */
 static uint32_t covered_kinds(const struct run *run) {
         uint32_t kinds = 0;
         for (size_t i = 0; i < n_backends; i++) {
-                if (!run->bopen[i] || backends[i]->reads_by_name)
+                if (!run->bopen[i])
                         continue;
                 for (int k = 0; k < _KIND_MAX; k++)
                         if (backend_serves(backends[i], k) && (!run->opts->only_kinds || (run->opts->only_kinds & (1u << k))))
@@ -30,6 +33,44 @@ static uint32_t covered_kinds(const struct run *run) {
 static void write_field(FILE *f, const char *key, const char *value) {
         _cleanup_free_ char *v = record_escape(value);
         fprintf(f, TAG_SNAPSHOT "%s=%s\n", key, v);
+}
+
+/* "#@fact KIND NAME KEY VALUE": tab-separated, the name and the value
+ * escaped (so no tab is theirs), then the line escaped as a whole. */
+struct fact_writer {
+        FILE *f;
+        const struct resource *r;
+};
+
+static void put_fact(void *u, const char *key, const char *value) {
+        struct fact_writer *fw = u;
+        _cleanup_free_ char *name = record_escape(fw->r->name);
+        _cleanup_free_ char *val = record_escape(value);
+        _cleanup_free_ char *raw = xasprintf("%s\t%s\t%s\t%s", kind_to_string(fw->r->kind), name, key, val);
+        _cleanup_free_ char *line = record_escape(raw);
+        fprintf(fw->f, TAG_FACT "%s\n", line);
+}
+
+/* One fact line, unescaped in place, given back to its resource. */
+static int take_fact(struct snapshot *s, char *line) {
+        char *part[4];
+        if (record_unescape(line) < 0)
+                return -EBADMSG;
+        for (int i = 0; i < 4; i++) {
+                part[i] = line;
+                line = i < 3 ? strchr(line, '\t') : NULL;
+                if (i < 3 && !line)
+                        return -EBADMSG;
+                if (line)
+                        *line++ = '\0';
+        }
+        enum kind k = kind_from_string(part[0]);
+        if ((int) k < 0 || record_unescape(part[1]) < 0 || record_unescape(part[3]) < 0)
+                return -EBADMSG;
+        struct resource *r = model_find(&s->live, k, part[1]);
+        if (!r || !kind_ops(k)->snapshot_fact)
+                return -EBADMSG;
+        return kind_ops(k)->snapshot_fact(r, part[2], part[3]);
 }
 
 int snapshot_write_trailer(FILE *f, const struct run *run) {
@@ -53,6 +94,24 @@ int snapshot_write_trailer(FILE *f, const struct run *run) {
                         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", *list ? "," : "",
                                  kind_to_string(k));
         write_field(f, "kinds", list);
+        for (size_t i = 0; i < n_backends; i++) {
+                if (!run->bopen[i] || !backends[i]->reads_by_name)
+                        continue;
+                struct str_list names = { 0 };
+                run_names_for(run, backends[i], &names);
+                for (size_t j = 0; j < names.n; j++) {
+                        _cleanup_free_ char *key = xasprintf("%s/%s", backends[i]->name, names.v[j]);
+                        write_field(f, "read", key);
+                }
+                str_list_done(&names);
+        }
+        for (size_t i = 0; i < run->live.n; i++) {
+                const struct resource *r = run->live.v[i];
+                if (kind_ops(r->kind)->snapshot_facts && (kinds & (1u << r->kind))) {
+                        struct fact_writer fw = { f, r };
+                        kind_ops(r->kind)->snapshot_facts(r, put_fact, &fw);
+                }
+        }
         /* The ledger as the file holds it: its lines are escaped, one record each. */
         _cleanup_free_ char *path = xasprintf("%s/ledger", o->state_dir);
         _cleanup_free_ char *ledger = file_read(path);
@@ -76,6 +135,12 @@ void snapshot_done(struct snapshot *s) {
         free(s->netns);
         free(s->hostname);
         free(s->libvirt_uri);
+        free(s->path);
+        strset_done(&s->read);
+        str_list_done(&s->read_names);
+        for (size_t i = 0; i < s->n_unread; i++)
+                resource_free(s->unread[i]);
+        free(s->unread);
         memset(s, 0, sizeof(*s));
 }
 
@@ -97,6 +162,7 @@ static int load_ledger(struct snapshot *s, const char *path, const char *text) {
 
 int snapshot_load(const char *path, struct snapshot *s) {
         memset(s, 0, sizeof(*s));
+        s->path = xstrdup(path);
         _cleanup_free_ char *text = file_read(path);
         if (!text)
                 return diag_plain(-errno, "%s: %s", path, strerror(errno));
@@ -136,6 +202,13 @@ int snapshot_load(const char *path, struct snapshot *s) {
                         ledger[ledger_len] = '\0';
                         continue;
                 }
+                if (strncmp(line, TAG_FACT, strlen(TAG_FACT)) == 0) {
+                        if (take_fact(s, line + strlen(TAG_FACT)) < 0) {
+                                r = diag_plain(-EBADMSG, "%s: a garbled snapshot fact", path);
+                                break;
+                        }
+                        continue;
+                }
                 if (strncmp(line, TAG_SNAPSHOT, strlen(TAG_SNAPSHOT)) != 0)
                         continue;
                 char *key = line + strlen(TAG_SNAPSHOT), *eq = strchr(key, '=');
@@ -157,6 +230,11 @@ int snapshot_load(const char *path, struct snapshot *s) {
                         s->hostname = xstrdup(value);
                 else if (strcmp(key, "libvirt-uri") == 0)
                         s->libvirt_uri = xstrdup(value);
+                else if (strcmp(key, "read") == 0) {
+                        char *name = xstrdup(value);
+                        *(char **) array_push(&s->read_names.v, &s->read_names.n, sizeof(char *)) = name;
+                        strset_add(&s->read, name);
+                }
                 else if (strcmp(key, "kinds") == 0) {
                         kinds = true;
                         _cleanup_free_ char *copy = xstrdup(value);
@@ -181,6 +259,25 @@ int snapshot_load(const char *path, struct snapshot *s) {
         return r;
 }
 
+struct unread_check {
+        const struct snapshot *s;
+        uint32_t kinds;
+};
+
+/* A declared name of a kind read by name that show neither found nor asked for. */
+static bool unread(const struct resource *w, void *u) {
+        const struct unread_check *c = u;
+        const struct kind_ops *k = kind_ops(w->kind);
+        if (!(c->kinds & (1u << w->kind)) || !k->backend || !k->backend->reads_by_name)
+                return false;
+        char idbuf[256];
+        const char *id = k->identity ? k->identity(w, idbuf, sizeof(idbuf)) : w->name;
+        if (model_find(&c->s->live, w->kind, id))
+                return false;
+        _cleanup_free_ char *key = xasprintf("%s/%s", k->backend->name, id);
+        return !strset_has(&c->s->read, key);
+}
+
 void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_opts *opts, struct model *want,
                   struct run *run) {
         *opts = *base;
@@ -190,6 +287,14 @@ void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_op
         opts->dry_run = true;
         opts->offline = true;
         opts->edit = NULL;
+        /* What show did not ask for is unknown, not absent: said, and left out. */
+        struct unread_check c = { s, opts->only_kinds };
+        size_t first = s->n_unread;
+        model_take_if(want, unread, &c, &s->unread, &s->n_unread);
+        for (size_t i = first; i < s->n_unread; i++)
+                diag_info("%s: the snapshot did not read %s %s (show --snapshot reads what its manifests and ledger "
+                          "name): not planned",
+                          s->path, kind_to_string(s->unread[i]->kind), s->unread[i]->name);
         *run = (struct run) { .opts = opts, .want = want, .ledger = &s->ledger };
         run->live = s->live;
         s->live = (struct model) { 0 };

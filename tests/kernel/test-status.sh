@@ -534,10 +534,14 @@ test_plan_live() {
         nic eth1 peth1
         ip -n "$NS" link set eth0 up
         ip -n "$NS" addr add 192.0.2.10/24 dev eth0
-        grep -v '^sysctls:\|ip_forward' "$ROOT/examples/host.yaml" >"$M/host.yaml"
+        # Sysctls are read by name: the snapshot reads those its manifests and the ledger name.
+        { cat "$ROOT/examples/host.yaml"; printf '  net.ipv4.conf.br0.forwarding: 1\n  net.ipv6.conf.all.forwarding: 1\n'; } \
+                >"$M/host.yaml"
         chmod 600 "$M/host.yaml"
         same_plans "a fresh host"
         printf '%s\n' "$PLAN" | grep -q '"op":"create","kind":"bridge","name":"br0"' || fail "the fresh plan creates no br0"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.kind == "sysctl" and .name == "net.ipv4.ip_forward") |
+                .changes[] | select(.from == "0" and .to == "1")' >/dev/null || fail "the fresh plan sets no ip_forward"
         rc apply; expect_rc 0
         same_plans "in sync"
         eq "$(printf '%s\n' "$PLAN" | jq -c .summary)" \
@@ -547,7 +551,9 @@ test_plan_live() {
         ip -n "$NS" route del 10.42.0.0/16
         ip -n "$NS" addr add 198.51.100.1/24 dev br0
         ip -n "$NS" link add stray type bridge
+        ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=0
         sed -i 's/^  br-overlay:/  br-new: {}\n  br-old:/; s/interfaces: \[vx42\].*/interfaces: []/' "$M/host.yaml"
+        sed -i '/net.ipv6.conf.all.forwarding/d' "$M/host.yaml"
         sed -i '/^vxlans:/,/^routes:/{/^routes:/!d}' "$M/host.yaml"
         same_plans "drift, an edit and a prune"
         printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.op == "delete" and .name == "br-overlay")' >/dev/null ||
@@ -557,12 +563,24 @@ test_plan_live() {
         printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "stray")' >/dev/null && fail "the plan touches a stray bridge"
         printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "br1") | .changes[] | select(.field == "mtu")' >/dev/null ||
                 fail "the plan repairs no MTU"
-        # What the snapshot does not cover is said, not planned; --exit-code says changes are pending.
-        printf 'sysctls:\n  net.ipv4.ip_forward: 1\n' >>"$M/host.yaml"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "net.ipv4.ip_forward") | .changes[] |
+                select(.from == "0" and .to == "1")' >/dev/null || fail "the plan repairs no ip_forward"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.op == "delete" and .name == "net.ipv6.conf.all.forwarding")' \
+                >/dev/null || fail "the plan prunes no net.ipv6.conf.all.forwarding (its value before, from the ledger)"
+        # A name the snapshot did not read is said, not planned; --exit-code says changes are pending.
+        printf '  net.ipv4.conf.all.rp_filter: 2\n' >>"$M/host.yaml"
         OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/snap.yaml" --exit-code 2>&1); RC=$?
         expect_rc 2
-        expect_out 'the snapshot does not cover sysctls: 1 declared, not planned'
-        expect_no_out 'net.ipv4.ip_forward'
+        expect_out 'the snapshot did not read sysctl net.ipv4.conf.all.rp_filter \(.*\): not planned'
+        expect_no_out '^. sysctl net.ipv4.conf.all.rp_filter'
+        # A kind the snapshot does not cover (show under --netns reads no libvirt) is said, not planned.
+        printf 'version: 1\nnetworks:\n  n1: { mode: isolated, bridge: virbr9 }\n' >"$M/net.yaml"
+        chmod 600 "$M/net.yaml"
+        OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/snap.yaml" 2>&1); RC=$?
+        expect_rc 0
+        expect_out 'the snapshot does not cover networks: 1 declared, not planned'
+        expect_no_out 'network n1'
+        rm "$M/net.yaml"
         # Not a snapshot: refused.
         grep -v '^#@' "$TMP/snap.yaml" >"$TMP/plain.yaml"
         OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/plain.yaml" 2>&1); RC=$?
@@ -571,6 +589,75 @@ test_plan_live() {
         OUT=$("$RECONCILE" -d "$M" apply --live "$TMP/snap.yaml" 2>&1); RC=$?
         expect_rc 1
         expect_out '--live goes with plan'
+}
+
+# The host's own kinds (modules, huge pages) in a run without --netns: reconcile's
+# boot files in a directory of the test's (RECONCILE_ETC) and sysfs's huge page
+# pools and module parameters as plain files (RECONCILE_SYSFS); loop is built
+# into this kernel or loaded, so nothing is loaded.
+host_kinds() {
+        RECONCILE_ETC=$TMP/etc RECONCILE_SYSFS=$TMP/sys "$RECONCILE" -d "$M" --state-dir "$S" --only module,hugepage "$@"
+}
+
+test_plan_live_host_kinds() {
+        local pools=$TMP/sys/kernel/mm/hugepages fmt host live
+        mkdir -p "$TMP/etc" "$pools/hugepages-2048kB" "$pools/hugepages-1048576kB" "$TMP/sys/module/loop/parameters"
+        echo 0 >"$pools/hugepages-2048kB/nr_hugepages"
+        echo 0 >"$pools/hugepages-1048576kB/nr_hugepages"
+        echo 0 >"$TMP/sys/module/loop/parameters/max_part"
+        manifest 'version: 1
+modules:
+  loop: { options: "max_part=8" }
+hugepages:
+  2M: 16
+'
+        # same_host_plans WHAT: the host's plan and plan --live against a fresh snapshot, text and JSON.
+        same_host_plans() {
+                host_kinds show --snapshot >"$TMP/snap.yaml" 2>"$TMP/show.err" || fail "$1: show --snapshot: $(cat "$TMP/show.err")"
+                for fmt in text json; do
+                        host=$(host_kinds plan -o $fmt 2>/dev/null)
+                        live=$("$RECONCILE" -d "$M" --state-dir /nonexistent plan --live "$TMP/snap.yaml" -o $fmt 2>"$TMP/live.err")
+                        [ $? -eq 0 ] || fail "$1: plan --live failed: $(cat "$TMP/live.err")"
+                        [ -n "$host" ] || fail "$1: no plan on the host"
+                        [ "$host" = "$live" ] || fail "$1 ($fmt): plan --live differs from the plan on the host:
+$(diff <(echo "$host") <(echo "$live"))"
+                done
+                PLAN=$host
+        }
+        same_host_plans "a fresh host"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.kind == "hugepage" and .name == "2M") | .changes[] |
+                select(.from == "0" and .to == "16")' >/dev/null || fail "the fresh plan reserves no 2M pages: $PLAN"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.kind == "module" and .name == "loop") | .changes[] |
+                select(.field == "at-boot")' >/dev/null || fail "the fresh plan does not list loop for boot"
+        # The parameter as sysfs shows it, carried by the snapshot: a loaded module's options wait for a reload.
+        printf '%s\n' "$PLAN" | jq -e '.pending[] | select(.name == "loop" and (.reason | test("with max_part=0, declared 8$")))' \
+                >/dev/null || fail "the fresh plan has no pending options for loop"
+        OUT=$(host_kinds apply 2>&1); RC=$?
+        expect_rc 0
+        eq "$(cat "$pools/hugepages-2048kB/nr_hugepages")" 16 "2M pages after apply"
+        grep -qx loop "$TMP/etc/modules-load.d/reconcile.conf" || fail "loop is not listed for boot"
+        same_host_plans "in sync"
+        eq "$(printf '%s\n' "$PLAN" | jq -c '.summary | [.create, .update, .delete]')" "[0,0,0]" "the in-sync plan"
+        # Drift in the pool, the parameter in effect now, and the pages taken out of the manifests (a prune).
+        echo 8 >"$pools/hugepages-2048kB/nr_hugepages"
+        echo 8 >"$TMP/sys/module/loop/parameters/max_part"
+        same_host_plans "drift"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "2M") | .changes[] | select(.from == "8" and .to == "16")' \
+                >/dev/null || fail "the plan repairs no pool"
+        eq "$(printf '%s\n' "$PLAN" | jq -c '.pending')" "[]" "pending once the parameter is in effect"
+        manifest 'version: 1
+modules:
+  loop: { options: "max_part=8" }
+'
+        same_host_plans "a prune"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.op == "delete" and .name == "2M")' >/dev/null ||
+                fail "the plan gives no pages back"
+        # A pool show did not read (none reserved, not named then) is said, not planned.
+        printf 'hugepages:\n  1G: 2\n' >>"$M/host.yaml"
+        OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/snap.yaml" 2>&1); RC=$?
+        expect_rc 0
+        expect_out 'the snapshot did not read hugepage 1G \(.*\): not planned'
+        expect_no_out '^. hugepage 1G'
 }
 
 t "status: in sync, drift repaired, a new revision; file, text, JSON and metrics" test_in_sync_then_drift ${NO_JQ:-}
@@ -606,6 +693,7 @@ else
         t "gitops: the pull script swaps in signed commits only" test_gitops_pull "git or gpg not installed"
 fi
 t "plan --live: against a show --snapshot, the same plan as on the host (fresh, in sync, drift, prune)" test_plan_live ${NO_JQ:-}
+t "plan --live: modules and huge pages (the host's kinds) as on the host" test_plan_live_host_kinds ${NO_JQ:-}
 t "ci: plan-hosts.sh plans each host from its snapshot and fails on errors" test_ci_plan_hosts ${NO_JQ:-}
 if command -v ansible-playbook >/dev/null; then
         t "ansible: rollout.yml in waves stops after a host whose probe reverted it" test_ansible_rollout ${NO_JQ:-}
