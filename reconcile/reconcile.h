@@ -93,6 +93,23 @@ enum kind kind_from_section(const char *s);
  * namespace): the class is the first kind of it in the registry. */
 enum kind kind_class(enum kind k);
 
+/* The resource the pass is working on, per thread (planning or applying it;
+ * name NULL: none): an error said meanwhile is about it. The daemon's hook
+ * gets each error line with it, for the journal's fields. */
+void diag_set_resource(enum kind k, const char *name);
+/* What a line said through the sink is: an error, or an event of a resource
+ * that is no error (a health check's transition). */
+enum diag_event { DIAG_ERROR, DIAG_CHECK_DOWN, DIAG_CHECK_UP, _DIAG_EVENT_MAX, _DIAG_EVENT_INVALID = -1 };
+/* Called with every line of the sink written to stderr (not to a stream set
+ * with diag_set_stream) and the resource it is about (_KIND_INVALID, NULL:
+ * none); true: the hook wrote the line where it belongs, so it is not written
+ * again. NULL removes it. */
+typedef bool diag_hook_fn(void *u, enum diag_event ev, enum kind k, const char *name, const char *line);
+void diag_set_hook(diag_hook_fn *fn, void *u);
+/* A line about resource k name that is no error (not counted): on the stream, and to the hook. */
+void diag_event(enum diag_event ev, enum kind k, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 enum res_state {
         STATE_PRESENT,
         STATE_ABSENT,

@@ -799,8 +799,11 @@ int run_plan(struct run *r) {
                 return -ELOOP;
         }
         pl.skipped = xcalloc(pl.want->n + 1, 1);
-        for (size_t oi = 0; oi < pl.want->n; oi++)
+        for (size_t oi = 0; oi < pl.want->n; oi++) {
+                diag_set_resource(order[oi]->kind, order[oi]->name);
                 plan_desired(&pl, order[oi]);
+                diag_set_resource(_KIND_INVALID, NULL);
+        }
         free(pl.skipped);
         free(order);
         plan_prune(&pl);
@@ -928,7 +931,9 @@ int run_apply(struct run *r) {
                         mark_failed(&failed, a);
                         continue;
                 }
+                diag_set_resource(a->kind, a->name);
                 a->result = kind_ops(a->kind)->apply(r->bstate[bi], a, r->ledger, e);
+                diag_set_resource(_KIND_INVALID, NULL);
                 a->owned = NULL; /* the next ledger_add may move e */
                 if (a->result < 0) {
                         /* Only what depends on it stops; the rest of the run goes on. */
