@@ -185,6 +185,41 @@ bridges:
         true
 }
 
+# An address moves to another subnet and the routes over it follow: the revert
+# must put the address back before the routes, whose old gateways only it
+# reaches. eth0 is a device reconcile observes as a NIC (ifb; a veth where the
+# kernel has no ifb), declared under ethernets.
+test_revert_address_and_routes() {
+        ip -n "$NS" link add eth0 type ifb 2>/dev/null || nic eth0
+        ip -n "$NS" link set eth0 up
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [192.0.2.5/24, "2001:db8::5/64"] }
+routes:
+  r4: { to: 10.1.0.0/16, via: 192.0.2.1 }
+  r6: { to: "2001:db8:99::/48", via: "2001:db8::1" }
+  default: { to: default, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0
+        local before; before=$(ns_snapshot; ip -n "$NS" route show; ip -n "$NS" -6 route show | grep -v '^fe80')
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [198.51.100.5/24, "2001:db8:1::5/64"] }
+routes:
+  r4: { to: 10.1.0.0/16, via: 198.51.100.1 }
+  r6: { to: "2001:db8:99::/48", via: "2001:db8:1::1" }
+  default: { to: default, via: 198.51.100.1 }
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1); RC=$?
+        expect_rc 1 "a change that was not confirmed"
+        expect_out '^reverted; this manifest revision is held'
+        expect_no_out 'unreachable|the revert did not complete'
+        local after; after=$(ns_snapshot; ip -n "$NS" route show; ip -n "$NS" -6 route show | grep -v '^fe80')
+        [ "$before" = "$after" ] || fail "not back as before:
+$(diff <(echo "$before") <(echo "$after"))"
+        [ ! -e "$S/checkpoint" ] || fail "the checkpoint was left behind"
+}
+
 t "daemon --confirm is refused: nobody confirms a daemon's runs" test_daemon_confirm_refused
 t "apply --confirm, no confirmation: links, addresses, MTU, masters and sets back as before; held" test_revert_without_confirmation
 t "the daemon does not apply a held revision; release lifts the hold" test_daemon_honours_hold_and_release
@@ -194,3 +229,4 @@ t "--confirm refuses changes it cannot revert unless --confirm-partial" test_unr
 t "a revert whose ledger save fails says so and keeps the checkpoint; the next run finishes it" test_revert_failed_ledger_save
 t "a revert whose hold write fails says so and keeps the checkpoint" test_revert_failed_hold_write
 t "a revert owns nothing it did not own before: a NIC stays a NIC" test_revert_owns_nothing_new
+t "a revert puts a NIC's addresses back before the routes over them" test_revert_address_and_routes
