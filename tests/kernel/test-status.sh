@@ -235,11 +235,14 @@ try:
 except Exception:
     pass
 PY
-        mkdir -m 700 "$TMP/m3" "$TMP/m4"
+        mkdir -m 700 "$TMP/m3" "$TMP/m4" "$TMP/m5"
+        ip -n "$NS" addr add 10.0.0.11/32 dev lo
+        printf 'version: 1\nservices:\n  web:\n    address: 192.0.2.100\n    port: 80\n    scheduler: wlc\n    check: { type: tcp, interval: 1, timeout: 1, fall: 1, rise: 1 }\n    reals:\n      - { address: 10.0.0.11, port: 8080, weight: 5 }\n' \
+                >"$TMP/m5/host.yaml"
         printf 'version: 1\nbridges:\n  br9: { interfaces: [nope0] }\nsysctls:\n  net.ipv4.conf.all.forwarding: abc\n' \
                 >"$TMP/m3/host.yaml"
         printf 'version: 1\nmodules:\n  loop: { options: "max_part=8" }\n' >"$TMP/m4/host.yaml"
-        chmod 600 "$TMP/m3/host.yaml" "$TMP/m4/host.yaml"
+        chmod 600 "$TMP/m3/host.yaml" "$TMP/m4/host.yaml" "$TMP/m5/host.yaml"
         mkdir -p "$TMP/etc" "$TMP/sys/module/loop/parameters"
         echo 0 >"$TMP/sys/module/loop/parameters/max_part"
         cat >"$TMP/inner.sh" <<SH
@@ -252,28 +255,38 @@ for i in \$(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.
 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null >/dev/null 2>&1
 "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/held.json" >"$TMP/held.log" 2>&1 &
 d=\$!
-for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/held.log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/held.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" release >/dev/null 2>&1
 "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" >"$TMP/log" 2>&1 &
 d=\$!
-for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/log" && break; sleep 0.02; done
 ip -n "$NS" link set br0 mtu 1500
-for i in \$(seq 1 250); do grep -q '^run 2 ' "$TMP/log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 2 ' "$TMP/log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
 # Errors about a resource: a port nobody has (planning), a value the kernel refuses (applying).
 "$RECONCILE" daemon -d "$TMP/m3" --state-dir "$TMP/s3" --netns "$NS" --status-file "$TMP/m3.json" >"$TMP/m3.log" 2>&1 &
 d=\$!
-for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/m3.log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m3.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
 # Pending: a loaded module whose parameter differs (reconcile's files and sysfs the test's own);
 # said once, not again at the next run.
 RECONCILE_ETC=$TMP/etc RECONCILE_SYSFS=$TMP/sys "$RECONCILE" daemon -d "$TMP/m4" --state-dir "$TMP/s4" --only module \
         --status-file "$TMP/m4.json" >"$TMP/m4.log" 2>&1 &
 d=\$!
-for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/m4.log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m4.log" && break; sleep 0.02; done
 kill -HUP \$d
-for i in \$(seq 1 250); do grep -q '^run 2 ' "$TMP/m4.log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 2 ' "$TMP/m4.log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+# A health check's transitions: up once a server answers, down when it goes.
+"$RECONCILE" daemon -d "$TMP/m5" --state-dir "$TMP/s5" --netns "$NS" --status-file "$TMP/m5.json" >"$TMP/m5.log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m5.log" && break; sleep 0.02; done
+ip netns exec "$NS" python3 -m http.server 8080 --bind 10.0.0.11 >/dev/null 2>&1 &
+srv=\$!
+for i in \$(seq 1 250); do grep -qs 'health check .*: up' "$TMP/m5.log" && break; sleep 0.02; done
+kill \$srv; wait \$srv 2>/dev/null
+for i in \$(seq 1 250); do grep -qs 'health check .*: down' "$TMP/m5.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
 kill \$py; wait \$py 2>/dev/null
 exit 0
@@ -324,6 +337,18 @@ SH
                 "the pending entry's MESSAGE"
         eq "$(printf '%s' "$e" | jq -r .RECONCILE_KIND)/$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" module/loop "the pending entry's resource"
         grep -q '^run 2 (SIGHUP)' "$TMP/m4.log" || fail "the module daemon ran once only: $(cat "$TMP/m4.log")"
+        # Health check transitions, as the service's.
+        e=$(jq -c 'select(.MESSAGE_ID == "69b1f26771214ffc8b16ff609b03c5d3")' "$jl")
+        eq "$(printf '%s' "$e" | jq -r .MESSAGE)" "health check tcp 10.0.0.11:8080: up (1 passes)" "the check-up entry: $(cat "$TMP/m5.log")"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_KIND)/$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" service/web "the check-up entry's resource"
+        eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 5 "the check-up entry's PRIORITY"
+        e=$(jq -c 'select(.MESSAGE_ID == "d5c28dc5be164331aa5e1441658ca2ef")' "$jl")
+        printf '%s' "$e" | jq -r .MESSAGE | grep -q '^health check tcp 10.0.0.11:8080: down (1 failures: ' ||
+                fail "the check-down entry: $e"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" web "the check-down entry's RECONCILE_NAME"
+        eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 4 "the check-down entry's PRIORITY"
+        OUT=$(cat "$TMP/m5.log")
+        expect_out '^health check tcp 10.0.0.11:8080: down' # stderr keeps it
 }
 
 # Probe-confirmed applies: eth0 reaches its gateway in a second namespace;
