@@ -670,6 +670,46 @@ host_kinds() {
         RECONCILE_ETC=$TMP/etc RECONCILE_SYSFS=$TMP/sys "$RECONCILE" -d "$M" --state-dir "$S" --only module,hugepage "$@"
 }
 
+# Pending: a module loaded with other options than declared (the files and sysfs
+# the test's own), adopted in the same run: pending with why and until.
+test_pending_resource() {
+        mkdir -p "$TMP/etc" "$TMP/sys/module/loop/parameters"
+        echo 0 >"$TMP/sys/module/loop/parameters/max_part"
+        manifest 'version: 1
+modules:
+  loop: { options: "max_part=8" }
+'
+        local t0; t0=$(date +%s)
+        OUT=$(host_kinds --status-file "$TMP/status.json" --metrics-dir "$TMP" apply 2>&1); RC=$?
+        expect_rc 0
+        eq "$(J .last_run.result)" applied "result"
+        eq "$(cond Ready)" "False Pending" "Ready with a pending resource"
+        eq "$(cond Progressing)" "True Pending" "Progressing"
+        eq "$(J '.conditions[] | select(.type == "Progressing") | .message')" "1 resource pending" "Progressing message"
+        eq "$(cond Degraded)" "False NoErrors" "Degraded"
+        eq "$(J '.counts | "\(.["in-sync"]) \(.pending) \(.failed)"')" "0 1 0" "counts"
+        eq "$(J '.resources[] | select(.name == "loop") | "\(.kind) \(.status): \(.reason) until \(.until)"')" \
+                "module pending: loaded with max_part=0, declared 8 until reload or reboot needed" "loop in status"
+        [ "$(J '.resources[] | select(.name == "loop") | .since_timestamp')" -ge "$t0" ] || fail "no since for loop"
+        eq "$(metric 'reconcile_resources{kind="module"}')" 1 "metric resources"
+        eq "$(metric 'reconcile_resources_pending{kind="module"}')" 1 "metric pending"
+        eq "$(metric 'reconcile_resources_failed{kind="module"}')" 0 "metric failed"
+        eq "$(metric 'reconcile_condition{condition="Progressing"}')" 1 "metric Progressing"
+        eq "$(metric 'reconcile_condition{condition="Ready"}')" 0 "metric Ready"
+        eq "$(metric reconcile_run_duration_seconds)" "$(J .last_run.seconds)" "metric run duration"
+        eq "$(metric reconcile_last_run_timestamp_seconds)" "$(J .last_run.timestamp)" "metric last run"
+        grep -q '^# TYPE reconcile_runs_total counter$' "$TMP/reconcile.prom" || fail "runs is not a counter"
+        rc status --status-file "$TMP/status.json"; expect_rc 0
+        expect_out '^  pending +module loop: loaded with max_part=0, declared 8 \(since '
+        expect_out '^resources: 0 in sync, 1 pending, 0 failed'
+        # The parameter in effect: in sync.
+        echo 8 >"$TMP/sys/module/loop/parameters/max_part"
+        OUT=$(host_kinds --status-file "$TMP/status.json" --metrics-dir "$TMP" apply 2>&1); RC=$?
+        expect_rc 0
+        eq "$(cond Ready)" "True InSync" "Ready once in effect"
+        eq "$(metric 'reconcile_resources_pending{kind="module"}')" 0 "metric pending once in effect"
+}
+
 test_plan_live_host_kinds() {
         local pools=$TMP/sys/kernel/mm/hugepages fmt host live
         mkdir -p "$TMP/etc" "$pools/hugepages-2048kB" "$pools/hugepages-1048576kB" "$TMP/sys/module/loop/parameters"
@@ -748,6 +788,7 @@ else
         t "status: a failed resource, with its error" test_failed_resource ${NO_JQ:-}
 fi
 t "status: a held revision, then released" test_held_revision ${NO_JQ:-}
+t "status: a pending resource, with why, until and since; metrics" test_pending_resource ${NO_JQ:-}
 t "status: the daemon's status file, STATUS= and WATCHDOG=1" test_daemon_status_file ${NO_JQ:-}
 t "status: invalid manifests keep the revision in force and degrade" test_daemon_invalid_manifests ${NO_JQ:-}
 t "status: a daemon in a namespace has a status file of its own by default" test_default_status_file ${NO_JQ:-}
