@@ -564,6 +564,10 @@ test_ansible_rollout() {
                 echo "$h ansible_connection=local ansible_python_interpreter=$(command -v python3) reconcile_netns=$h reconcile_manifests=$TMP/$h/manifests reconcile_state_dir=$TMP/$h/state reconcile_status_file=$TMP/$h/status.json" >>"$TMP/inventory.ini"
         done
         printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  evil: {}\n' >"$repo/hosts/$NS-b/host.yaml"
+        # A manifest the revision dropped, left on a host by the last one: it goes.
+        mkdir -p -m 700 "$TMP/$NS-a/manifests"
+        printf 'version: 1\nbridges:\n  stale0: {}\n' >"$TMP/$NS-a/manifests/old.yaml"
+        chmod 600 "$TMP/$NS-a/manifests/old.yaml"
         OUT=$(cd "$TMP" && PATH=$(dirname "$RECONCILE"):$PATH ANSIBLE_NOCOLOR=1 ansible-playbook -i "$TMP/inventory.ini" \
                 "$ROOT/examples/ansible/rollout.yml" -e manifests_root="$repo" -e confirm_seconds=3 \
                 -e '{"reconcile_probes": ["exec:! ip link show evil >/dev/null 2>&1"]}' 2>&1); RC=$?
@@ -572,6 +576,8 @@ test_ansible_rollout() {
         expect_out "fatal: \[$NS-b\]"
         expect_no_out "\[$NS-c\]"
         ip -n "$NS-a" link show br0 >/dev/null 2>&1 || fail "wave 1 did not apply on $NS-a"
+        [ ! -e "$TMP/$NS-a/manifests/old.yaml" ] || fail "a manifest the revision dropped stayed on $NS-a"
+        ip -n "$NS-a" link show stale0 >/dev/null 2>&1 && fail "$NS-a applied a manifest the revision dropped"
         ip -n "$NS-b" link show evil >/dev/null 2>&1 && fail "$NS-b kept the revision its probe failed"
         ip -n "$NS-c" link show br0 >/dev/null 2>&1 && fail "$NS-c was touched after a failed wave"
         eq "$(jq -r '.conditions[] | select(.type == "Held") | .status' "$TMP/$NS-b/status.json")" True "$NS-b held"
