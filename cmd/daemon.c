@@ -500,6 +500,12 @@ static void run_once(struct daemon *d, const char *why, bool full) {
                 diag_restore_count(errors);
                 goto out;
         }
+        if (d->o->reverted) {
+                /* The probes put the new revision back: the event an unattended host is watched for. */
+                _cleanup_free_ char *line = xasprintf("run %u (%s): revision %.12s reverted (%s) and held", d->runs, why,
+                                                      d->revision, d->o->reverted);
+                log_event(MID_REVISION_HELD, LOG_WARNING, 0, NULL, d->revision, 0, line);
+        }
         fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,
                 res.status == EXIT_OK ? "in sync" : "errors");
         if (res.observe_failed || res.status != EXIT_OK) {

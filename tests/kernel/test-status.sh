@@ -235,14 +235,17 @@ try:
 except Exception:
     pass
 PY
-        mkdir -m 700 "$TMP/m3" "$TMP/m4" "$TMP/m5"
+        mkdir -m 700 "$TMP/m3" "$TMP/m4" "$TMP/m5" "$TMP/m6"
+        gw_setup || { fail "gateway namespace"; return; }
+        printf '%s' "$rev_good" >"$TMP/m6/host.yaml"
+        printf '%s' "$rev_bad" >"$TMP/m6-bad.yaml"
         ip -n "$NS" addr add 10.0.0.11/32 dev lo
         printf 'version: 1\nservices:\n  web:\n    address: 192.0.2.100\n    port: 80\n    scheduler: wlc\n    check: { type: tcp, interval: 1, timeout: 1, fall: 1, rise: 1 }\n    reals:\n      - { address: 10.0.0.11, port: 8080, weight: 5 }\n' \
                 >"$TMP/m5/host.yaml"
         printf 'version: 1\nbridges:\n  br9: { interfaces: [nope0] }\nsysctls:\n  net.ipv4.conf.all.forwarding: abc\n' \
                 >"$TMP/m3/host.yaml"
         printf 'version: 1\nmodules:\n  loop: { options: "max_part=8" }\n' >"$TMP/m4/host.yaml"
-        chmod 600 "$TMP/m3/host.yaml" "$TMP/m4/host.yaml" "$TMP/m5/host.yaml"
+        chmod 600 "$TMP/m3/host.yaml" "$TMP/m4/host.yaml" "$TMP/m5/host.yaml" "$TMP/m6/host.yaml"
         mkdir -p "$TMP/etc" "$TMP/sys/module/loop/parameters"
         echo 0 >"$TMP/sys/module/loop/parameters/max_part"
         cat >"$TMP/inner.sh" <<SH
@@ -278,15 +281,30 @@ for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m4.log" && break; sleep 0.02
 kill -HUP \$d
 for i in \$(seq 1 250); do grep -qs '^run 2 ' "$TMP/m4.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
-# A health check's transitions: up once a server answers, down when it goes.
+# A health check's transitions: the real answers, goes (down), comes back (up).
+serve() {
+        ip netns exec "$NS" python3 -m http.server 8080 --bind 10.0.0.11 >/dev/null 2>&1 &
+        srv=\$!
+        for i in \$(seq 1 500); do ip netns exec "$NS" bash -c 'exec 3<>/dev/tcp/10.0.0.11/8080' 2>/dev/null && break; sleep 0.02; done
+}
+serve
 "$RECONCILE" daemon -d "$TMP/m5" --state-dir "$TMP/s5" --netns "$NS" --status-file "$TMP/m5.json" >"$TMP/m5.log" 2>&1 &
 d=\$!
 for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m5.log" && break; sleep 0.02; done
-ip netns exec "$NS" python3 -m http.server 8080 --bind 10.0.0.11 >/dev/null 2>&1 &
-srv=\$!
-for i in \$(seq 1 250); do grep -qs 'health check .*: up' "$TMP/m5.log" && break; sleep 0.02; done
+sleep 1.5 # a check or two that pass
 kill \$srv; wait \$srv 2>/dev/null
-for i in \$(seq 1 250); do grep -qs 'health check .*: down' "$TMP/m5.log" && break; sleep 0.02; done
+for i in \$(seq 1 750); do grep -qs 'health check .*: down' "$TMP/m5.log" && break; sleep 0.02; done
+serve
+for i in \$(seq 1 750); do grep -qs 'health check .*: up' "$TMP/m5.log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+kill \$srv; wait \$srv 2>/dev/null
+# A new revision that loses the gateway, reverted by the daemon's probe.
+"$RECONCILE" daemon -d "$TMP/m6" --state-dir "$TMP/s6" --netns "$NS" --status-file "$TMP/m6.json" --confirm 3 \
+        --probe gateway >"$TMP/m6.log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m6.log" && break; sleep 0.02; done
+cat "$TMP/m6-bad.yaml" >"$TMP/m6/host.yaml"
+for i in \$(seq 1 500); do grep -qs '^run 2 ' "$TMP/m6.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
 kill \$py; wait \$py 2>/dev/null
 exit 0
@@ -296,9 +314,9 @@ SH
         rev=$(J .revision)
         OUT=$(cat "$TMP/log")
         expect_out '^update bridge br0: done$' # stderr is no journal here: the lines stay
-        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34") | .MESSAGE' "$jl")" \
+        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34" and .MESSAGE == "run 1 (start): held, nothing applied") | .MESSAGE' "$jl")" \
                 "run 1 (start): held, nothing applied" "the held event"
-        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34") | .RECONCILE_REVISION' "$jl")" "$rev" \
+        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34" and .MESSAGE == "run 1 (start): held, nothing applied") | .RECONCILE_REVISION' "$jl")" "$rev" \
                 "the held event's revision"
         eq "$(jq -r 'select(.MESSAGE_ID == "cf90585ddd8746efbbb113b2d459bb56" and .RECONCILE_KIND == "bridge") | .RECONCILE_NAME' "$jl" | sort | tr '\n' ' ')" \
                 "br0 br1 " "applied events at start"
@@ -349,6 +367,16 @@ SH
         eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 4 "the check-down entry's PRIORITY"
         OUT=$(cat "$TMP/m5.log")
         expect_out '^health check tcp 10.0.0.11:8080: down' # stderr keeps it
+        # The daemon's own revert: a held event with the held revision, once.
+        local held_rev
+        held_rev=$(jq -r '.conditions[] | select(.type == "Held") | .message' "$TMP/m6.json" | sed -n 's/^revision \([0-9a-f]*\) was reverted .*/\1/p')
+        [ -n "$held_rev" ] || fail "no held revision in the status: $(cat "$TMP/m6.json"; cat "$TMP/m6.log")"
+        e=$(jq -c "select(.MESSAGE_ID == \"ef11de07c0da4a6f96321c9a52292f34\" and .RECONCILE_REVISION == \"$held_rev\")" "$jl")
+        [ "$(printf '%s\n' "$e" | grep -c .)" -ge 1 ] || fail "no held entry for the reverted revision: $(cat "$TMP/m6.log")"
+        printf '%s\n' "$e" | head -1 | jq -r .MESSAGE |
+                grep -qE "^run 2 \(manifests changed.*\): revision ${held_rev:0:12} reverted \(probe gateway failed: gateway 192.0.2.99: .*\) and held$" ||
+                fail "the revert's held entry: $e"
+        gw_teardown
 }
 
 # Probe-confirmed applies: eth0 reaches its gateway in a second namespace;
