@@ -614,6 +614,20 @@ test_ansible_rollout() {
                 fail "$NS-b's Held message: $(jq -r '.conditions[] | select(.type == "Held") | .message' "$TMP/$NS-b/status.json")"
         eq "$(jq -r '.conditions[] | select(.type == "Ready") | .status' "$TMP/$NS-a/status.json")" True "$NS-a ready"
         [ ! -e "$TMP/$NS-c/status.json" ] || fail "$NS-c has a status"
+        # snapshot.yml gathers each host's snapshot; plan-hosts.sh plans the repository against them.
+        OUT=$(cd "$TMP" && PATH=$(dirname "$RECONCILE"):$PATH ANSIBLE_NOCOLOR=1 ansible-playbook -i "$TMP/inventory.ini" \
+                "$ROOT/examples/ansible/snapshot.yml" -e snapshots_dir="$repo/snapshots" 2>&1); RC=$?
+        expect_rc 0 "snapshot.yml"
+        for h in $hosts; do
+                grep -qx "#@snapshot netns=$h" "$repo/snapshots/$h.yaml" || fail "no snapshot of $h's namespace"
+        done
+        OUT=$(cd "$TMP" && RECONCILE=$RECONCILE PLAN_DIR=$TMP/plans sh "$ROOT/examples/ci/plan-hosts.sh" "$repo" 2>&1); RC=$?
+        expect_rc 0 "plan-hosts.sh"
+        expect_out "^== $NS-a: in sync$"
+        expect_out "^== $NS-b: changes$" # reverted and held: its revision is still to apply
+        expect_out "^   \+ bridge evil "
+        expect_out "^== $NS-c: changes$"
+        expect_out '^3 hosts planned, 2 with changes$'
         for h in $hosts; do ip netns del "$h"; done
 }
 
