@@ -540,12 +540,22 @@ test_gitops_pull() {
         rc status --status-file "$TMP/status.json" -o json; expect_rc 0
         eq "$(printf '%s' "$OUT" | jq -r .pull.result)" refused "status -o json .pull.result"
         eq "$(printf '%s' "$OUT" | jq -r .revision)" "$one" "status -o json .revision with a pull"
-        # A signed commit again: swapped in.
+        # A signed commit again: swapped in, and the daemon that reads the symlink applies it.
+        "$RECONCILE" daemon -d "$TMP/manifests.d" --state-dir "$S" --netns "$NS" --status-file "$TMP/daemon.json" \
+                >"$TMP/daemon.log" 2>&1 &
+        local dpid=$! i
+        for i in $(seq 1 250); do grep -qs '^run 1 ' "$TMP/daemon.log" && break; sleep 0.02; done
         printf 'version: 1\nbridges:\n  br0: {}\n  br1: {}\n' >"$work/hosts/web1/host.yaml"
         GNUPGHOME=$keys git -C "$work" commit -q -S -am three && git -C "$work" push -q -f "$bare" main
         OUT=$(sh "$ROOT/examples/gitops/reconcile-pull" 2>&1); RC=$?
         expect_rc 0
         eq "$(readlink "$TMP/manifests.d")" "$TMP/pull/checkouts/$(git -C "$work" rev-parse HEAD)/hosts/web1" "the symlink after a signed commit again"
+        for i in $(seq 1 250); do link_exists br1 && break; sleep 0.02; done
+        link_exists br1 || fail "the daemon did not apply the commit swapped in: $(cat "$TMP/daemon.log")"
+        for i in $(seq 1 100); do [ "$(jq -r .revision "$TMP/daemon.json")" = "$(git -C "$work" rev-parse HEAD)" ] && break; sleep 0.02; done
+        kill -TERM "$dpid"; wait "$dpid"
+        eq "$(jq -r .revision "$TMP/daemon.json")" "$(git -C "$work" rev-parse HEAD)" "the daemon's revision after the swap"
+        eq "$(jq -r .revision_source "$TMP/daemon.json")" git "the daemon's revision source"
         unset RECONCILE_PULL_REPO RECONCILE_PULL_SUBDIR RECONCILE_PULL_DIR RECONCILE_PULL_LINK RECONCILE_PULL_STATUS GNUPGHOME
 }
 
