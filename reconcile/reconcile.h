@@ -1382,6 +1382,9 @@ struct snapshot {
          * asked, there or not; a declared name it did not ask is not planned. */
         struct str_list read_names;
         struct strset read; /* over read_names */
+        /* What the host refused of them when show ran ("BACKEND/NAME", and its
+         * words): plan --live says the same error instead of planning it. */
+        struct str_list refused, refused_why;
         struct resource **unread; /* those, taken out of the manifests' model */
         size_t n_unread;
 };

@@ -73,6 +73,43 @@ static int take_fact(struct snapshot *s, char *line) {
         return kind_ops(k)->snapshot_fact(r, part[2], part[3]);
 }
 
+/* What the host refuses of the manifests' resources of backend bi (a module
+ * under --netns, a sysctl key it lacks), asked as a plan on it would ask,
+ * quietly: "BACKEND/NAME<TAB>its words" each. */
+static void write_refusals(FILE *f, const struct run *run, size_t bi) {
+        for (size_t j = 0; run->want && j < run->want->n; j++) {
+                const struct resource *w = run->want->v[j];
+                const struct kind_ops *k = kind_ops(w->kind);
+                if (!backend_serves(backends[bi], w->kind) || !k->admit ||
+                    (run->opts->only_kinds && !(run->opts->only_kinds & (1u << w->kind))))
+                        continue;
+                char *said = NULL;
+                size_t len = 0;
+                FILE *m = open_memstream(&said, &len);
+                if (!m)
+                        continue;
+                FILE *saved = diag_stream();
+                unsigned errors = diag_error_count();
+                struct str_list *kept = diag_capture(NULL);
+                diag_set_stream(m);
+                int r = k->admit(run->bstate[bi], w);
+                diag_set_stream(saved == stderr ? NULL : saved);
+                diag_capture(kept);
+                diag_restore_count(errors);
+                fclose(m);
+                if (r < 0 && said && *said) {
+                        /* Its words without the host's position: plan --live gives the manifests' own. */
+                        const char *why = strstr(said, "error: ");
+                        why = why ? why + strlen("error: ") : said;
+                        char idbuf[256];
+                        const char *id = k->identity ? k->identity(w, idbuf, sizeof(idbuf)) : w->name;
+                        _cleanup_free_ char *v = xasprintf("%s/%s\t%.*s", backends[bi]->name, id, (int) strcspn(why, "\n"), why);
+                        write_field(f, "refused", v);
+                }
+                free(said);
+        }
+}
+
 int snapshot_write_trailer(FILE *f, const struct run *run) {
         const struct run_opts *o = run->opts;
         fputs("# reconcile snapshot: for `reconcile plan --live FILE`; the lines below are its scope and ledger\n", f);
@@ -106,6 +143,7 @@ int snapshot_write_trailer(FILE *f, const struct run *run) {
                         write_field(f, "read", key);
                 }
                 str_list_done(&names);
+                write_refusals(f, run, i);
         }
         for (size_t i = 0; i < run->live.n; i++) {
                 const struct resource *r = run->live.v[i];
@@ -140,6 +178,8 @@ void snapshot_done(struct snapshot *s) {
         free(s->path);
         strset_done(&s->read);
         str_list_done(&s->read_names);
+        str_list_done(&s->refused);
+        str_list_done(&s->refused_why);
         for (size_t i = 0; i < s->n_unread; i++)
                 resource_free(s->unread[i]);
         free(s->unread);
@@ -244,7 +284,16 @@ int snapshot_load(const char *path, struct snapshot *s) {
                         s->hostname = xstrdup(value);
                 else if (strcmp(key, "libvirt-uri") == 0)
                         s->libvirt_uri = xstrdup(value);
-                else if (strcmp(key, "read") == 0) {
+                else if (strcmp(key, "refused") == 0) {
+                        char *tab = strchr(value, '\t');
+                        if (!tab) {
+                                r = diag_plain(-EBADMSG, "%s: a garbled snapshot line \"%s\"", path, key);
+                                break;
+                        }
+                        *(char **) array_push(&s->refused.v, &s->refused.n, sizeof(char *)) =
+                                xasprintf("%.*s", (int) (tab - value), value);
+                        *(char **) array_push(&s->refused_why.v, &s->refused_why.n, sizeof(char *)) = xstrdup(tab + 1);
+                } else if (strcmp(key, "read") == 0) {
                         char *name = xstrdup(value);
                         *(char **) array_push(&s->read_names.v, &s->read_names.n, sizeof(char *)) = name;
                         strset_add(&s->read, name);
@@ -278,18 +327,35 @@ struct unread_check {
         uint32_t kinds;
 };
 
-/* A declared name of a kind read by name that show neither found nor asked for. */
+/* "BACKEND/NAME" of a resource of a kind read by name, or NULL. */
+static char *read_key(const struct resource *w) {
+        const struct kind_ops *k = kind_ops(w->kind);
+        if (!k->backend || !k->backend->reads_by_name)
+                return NULL;
+        char idbuf[256];
+        return xasprintf("%s/%s", k->backend->name, k->identity ? k->identity(w, idbuf, sizeof(idbuf)) : w->name);
+}
+
+/* Why the host refused it when show ran, or NULL. */
+static const char *refused_why(const struct snapshot *s, const char *key) {
+        for (size_t i = 0; key && i < s->refused.n; i++)
+                if (strcmp(s->refused.v[i], key) == 0)
+                        return s->refused_why.v[i];
+        return NULL;
+}
+
+/* A declared name of a kind read by name that the host refused, or that show
+ * neither found nor asked for. */
 static bool unread(const struct resource *w, void *u) {
         const struct unread_check *c = u;
-        const struct kind_ops *k = kind_ops(w->kind);
-        if (!(c->kinds & (1u << w->kind)) || !k->backend || !k->backend->reads_by_name)
+        _cleanup_free_ char *key = c->kinds & (1u << w->kind) ? read_key(w) : NULL;
+        if (!key)
                 return false;
+        if (refused_why(c->s, key))
+                return true;
         char idbuf[256];
-        const char *id = k->identity ? k->identity(w, idbuf, sizeof(idbuf)) : w->name;
-        if (model_find(&c->s->live, w->kind, id))
-                return false;
-        _cleanup_free_ char *key = xasprintf("%s/%s", k->backend->name, id);
-        return !strset_has(&c->s->read, key);
+        const char *id = kind_ops(w->kind)->identity ? kind_ops(w->kind)->identity(w, idbuf, sizeof(idbuf)) : w->name;
+        return !model_find(&c->s->live, w->kind, id) && !strset_has(&c->s->read, key);
 }
 
 void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_opts *opts, struct model *want,
@@ -305,10 +371,17 @@ void snapshot_run(struct snapshot *s, const struct run_opts *base, struct run_op
         struct unread_check c = { s, opts->only_kinds };
         size_t first = s->n_unread;
         model_take_if(want, unread, &c, &s->unread, &s->n_unread);
-        for (size_t i = first; i < s->n_unread; i++)
-                diag_info("%s: the snapshot did not read %s %s (show --snapshot reads what its manifests and ledger "
-                          "name): not planned",
-                          s->path, kind_to_string(s->unread[i]->kind), s->unread[i]->name);
+        for (size_t i = first; i < s->n_unread; i++) {
+                const struct resource *w = s->unread[i];
+                _cleanup_free_ char *key = read_key(w);
+                const char *why = refused_why(s, key);
+                if (why)
+                        diag_pos(&w->pos, "%s", why); /* as the host said it */
+                else
+                        diag_info("%s: the snapshot did not read %s %s (show --snapshot reads what its manifests and "
+                                  "ledger name): not planned",
+                                  s->path, kind_to_string(w->kind), w->name);
+        }
         *run = (struct run) { .opts = opts, .want = want, .ledger = &s->ledger };
         run->live = s->live;
         s->live = (struct model) { 0 };

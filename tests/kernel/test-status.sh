@@ -721,6 +721,20 @@ test_plan_live() {
         expect_out 'the snapshot does not cover networks: 1 declared, not planned'
         expect_no_out 'network n1'
         rm "$M/net.yaml"
+        # What the host refuses (a host-wide kind under --netns, a key it lacks) plan --live refuses alike.
+        printf 'version: 1\nmodules:\n  loop: {}\nsysctls:\n  net.ipv4.no_such_key: 1\n' >"$M/refused.yaml"
+        chmod 600 "$M/refused.yaml"
+        local host_err live_err
+        host_err=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" plan 2>&1 >/dev/null | grep ': error: ')
+        "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" show --snapshot >"$TMP/snap.yaml" 2>/dev/null
+        OUT=$("$RECONCILE" -d "$M" --state-dir /nonexistent plan --live "$TMP/snap.yaml" 2>&1); RC=$?
+        expect_rc 1 "plan --live of what the host refuses"
+        live_err=$(printf '%s\n' "$OUT" | grep ': error: ')
+        [ "$(printf '%s\n' "$host_err" | grep -c .)" = 2 ] || fail "the host's plan refuses other than two: $host_err"
+        [ "$host_err" = "$live_err" ] || fail "plan --live refuses otherwise than the host:
+$(diff <(echo "$host_err") <(echo "$live_err"))"
+        expect_no_out '^\+ (module|sysctl) '
+        rm "$M/refused.yaml"
         # Not a snapshot: refused.
         grep -v '^#@' "$TMP/snap.yaml" >"$TMP/plain.yaml"
         OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/plain.yaml" 2>&1); RC=$?
