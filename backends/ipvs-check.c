@@ -281,6 +281,7 @@ enum phase { PHASE_IDLE, PHASE_CONNECTING, PHASE_HANDSHAKE, PHASE_SENDING, PHASE
 
 struct check_run {
         char key[200];
+        char *service; /* the first service that declares it, whose name its transitions carry */
         struct check_spec spec;
         struct sockaddr_storage to;
         socklen_t to_len;
@@ -373,6 +374,7 @@ static void run_free(struct check_run *run) {
         run_stop(run);
         if (run->has_regex)
                 regfree(&run->regex);
+        free(run->service);
         free(run);
 }
 
@@ -447,8 +449,10 @@ static uint64_t first_delay_ms(const struct check_run *run) {
         return span ? h % span : 0;
 }
 
-static struct check_run *run_new(const struct check_spec *spec, const struct ipaddr *addr, uint32_t real_port) {
+static struct check_run *run_new(const char *service, const struct check_spec *spec, const struct ipaddr *addr,
+                                 uint32_t real_port) {
         struct check_run *run = xcalloc(1, sizeof(*run));
+        run->service = xstrdup(service);
         check_key(spec, addr, real_port, run->key, sizeof(run->key));
         run->spec = *spec;
         run->fd = -1;
@@ -486,7 +490,7 @@ int checker_sync(struct checker *c, const struct model *want) {
                         if (!check_of_real(&r->service, rs, &spec))
                                 continue;
                         *(struct check_run **) array_push(&next, &n_next, sizeof(*next)) =
-                                run_new(&spec, &rs->address, rs->port);
+                                run_new(r->name, &spec, &rs->address, rs->port);
                 }
         }
         qsort(next, n_next, sizeof(*next), run_cmp);
@@ -513,6 +517,9 @@ int checker_sync(struct checker *c, const struct model *want) {
                         struct check_run *old = c->runs[o++];
                         bool same = memcmp(&old->spec, &next[i]->spec, sizeof(old->spec)) == 0;
                         if (same) {
+                                char *service = old->service; /* the name that declares it now */
+                                old->service = next[i]->service;
+                                next[i]->service = service;
                                 run_free(next[i]);
                                 next[i] = old;
                                 continue;
@@ -555,10 +562,11 @@ static void run_finish(struct checker *c, struct check_run *run, bool pass, cons
         if (check_state_step(&run->state, &run->spec, pass, result, time(NULL))) {
                 c->transition = true;
                 if (was_up)
-                        fprintf(diag_stream(), "health check %s: down (%u failures: %s)\n", run->key, run->state.fails,
-                                result);
+                        diag_event(DIAG_CHECK_DOWN, KIND_SERVICE, run->service, "health check %s: down (%u failures: %s)",
+                                   run->key, run->state.fails, result);
                 else
-                        fprintf(diag_stream(), "health check %s: up (%u passes)\n", run->key, run->state.passes);
+                        diag_event(DIAG_CHECK_UP, KIND_SERVICE, run->service, "health check %s: up (%u passes)", run->key,
+                                   run->state.passes);
         }
         c->dirty = true;
 }

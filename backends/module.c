@@ -8,6 +8,7 @@
  * deletes every VLAN or dummy), so a module that leaves the manifests leaves
  * the files and stays loaded. */
 #include <errno.h>
+#include <dirent.h>
 #include <libkmod.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -232,6 +233,34 @@ static void kmod_look(struct kmod_ctx *k, const char *name, struct kmod_view *v)
         kmod_module_unref(mod);
 }
 
+/* Every parameter of a loaded module that sysfs lets root read, "key=value\n" each: what
+ * the options it was loaded with became (a y/n one reads Y or N). */
+static char *read_params(const struct module_state *s, const char *name) {
+        _cleanup_free_ char *dir = xasprintf("%s/module/%s/parameters", s->sys, name);
+        DIR *d = opendir(dir);
+        if (!d)
+                return NULL;
+        char *params = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&params, &len);
+        for (struct dirent *de; f && (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+                _cleanup_free_ char *value = file_read(path);
+                if (value)
+                        fprintf(f, "%s=%.*s\n", de->d_name, (int) strcspn(value, "\n"), value);
+        }
+        closedir(d);
+        if (f)
+                fclose(f);
+        if (params && !*params) {
+                free(params);
+                params = NULL;
+        }
+        return params;
+}
+
 static void observe_one(struct module_state *s, const struct module_conf *c, const char *name, struct model *live) {
         struct kmod_view v;
         kmod_look(s->kmod, name, &v);
@@ -243,6 +272,7 @@ static void observe_one(struct module_state *s, const struct module_conf *c, con
         res->module.builtin = v.builtin;
         res->module.at_boot = e && e->at_boot;
         res->module.options = e && e->options ? xstrdup(e->options) : NULL;
+        res->module.params = v.loaded ? read_params(s, name) : NULL;
         res->set = MODULE_F_LOADED | MODULE_F_AT_BOOT | (res->module.options ? MODULE_F_OPTIONS : 0);
         if (model_add(live, res) < 0)
                 resource_free(res);
@@ -305,10 +335,19 @@ static bool param_same(const char *have, const char *want) {
         return (hy && wy) || (hn && wn);
 }
 
-/* The first option the loaded module has another value of, as
- * /sys/module/NAME/parameters shows it ("nested=0, declared 1"); NULL when
- * all agree, or cannot be read (*unknown: a parameter of mode 0). */
-static char *options_differ(const struct module_state *s, const char *name, const char *options, bool *unknown) {
+/* The value of one parameter in params ("key=value\n" lines), or NULL. */
+static char *param_get(const char *params, const char *key) {
+        size_t n = strlen(key);
+        for (const char *p = params; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, key, n) == 0 && p[n] == '=')
+                        return xasprintf("%.*s", (int) strcspn(p + n + 1, "\n"), p + n + 1);
+        return NULL;
+}
+
+/* The first option the loaded module has another value of, as its
+ * parameters were observed ("nested=0, declared 1"); NULL when all agree,
+ * or cannot be read (*unknown: a parameter of mode 0). */
+static char *options_differ(const struct resource *live, const char *options, bool *unknown) {
         _cleanup_free_ char *copy = xstrdup(options ? options : "");
         char *save = NULL;
         for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
@@ -316,13 +355,11 @@ static char *options_differ(const struct module_state *s, const char *name, cons
                 const char *want = eq ? eq + 1 : "1";
                 if (eq)
                         *eq = '\0';
-                _cleanup_free_ char *path = xasprintf("%s/module/%s/parameters/%s", s->sys, name, tok);
-                _cleanup_free_ char *have = file_read(path);
+                _cleanup_free_ char *have = param_get(live->module.params, tok);
                 if (!have) {
                         *unknown = true; /* not shown (mode 0) or not a parameter */
                         continue;
                 }
-                have[strcspn(have, "\n")] = '\0';
                 if (!param_same(have, want))
                         return xasprintf("%s=%s, declared %s", tok, have, want);
         }
@@ -335,7 +372,7 @@ static bool text_equal(const char *a, const char *b) {
 
 static int module_diff(void *state, const struct resource *w, const struct resource *live,
                        const struct ledger_entry *owned, struct action *a, struct plan *p) {
-        struct module_state *s = state;
+        (void) state;
         a->op = OP_UPDATE;
         if (!live->module.loaded)
                 action_add_change(a, MODULE_F_LOADED, "loaded", value_bool(false), value_bool(true));
@@ -347,7 +384,7 @@ static int module_diff(void *state, const struct resource *w, const struct resou
         if (!live->module.loaded)
                 return 0;
         bool unknown = false;
-        _cleanup_free_ char *differ = options_differ(s, live->name, w->module.options, &unknown);
+        _cleanup_free_ char *differ = options_differ(live, w->module.options, &unknown);
         /* Parameters sysfs does not show: the options reconcile last knew it loaded with. */
         const char *with = ledger_get(owned, "loaded-with");
         if (!differ && (unknown || !w->module.options) && with && !text_equal(with, w->module.options))
@@ -553,6 +590,7 @@ static const struct field module_fields[] = {
 
 static void module_free(struct resource *r) {
         free(r->module.options);
+        free(r->module.params);
 }
 
 /* A module shown is one the manifests or the ledger name, loaded or listed for boot. */
@@ -565,6 +603,38 @@ static void module_show(struct yw *w, const struct resource *r, const struct sho
                 yw_kv_str(w, "options", r->module.options);
         yw_end_map(w);
         yw_entry_end(w, r);
+}
+
+/* What the YAML of show cannot say, for a snapshot: loaded, built in, listed
+ * for boot, and the parameters sysfs showed. */
+static void module_snapshot_facts(const struct resource *r, void (*put)(void *u, const char *key, const char *value),
+                                  void *u) {
+        put(u, "loaded", r->module.loaded ? "1" : "0");
+        put(u, "builtin", r->module.builtin ? "1" : "0");
+        put(u, "at-boot", r->module.at_boot ? "1" : "0");
+        if (r->module.params)
+                put(u, "params", r->module.params);
+}
+
+static int module_snapshot_fact(struct resource *r, const char *key, const char *value) {
+        bool on = strcmp(value, "1") == 0;
+        if (strcmp(key, "params") == 0) {
+                free(r->module.params);
+                r->module.params = xstrdup(value);
+                return 0;
+        }
+        if (!on && strcmp(value, "0") != 0)
+                return -EBADMSG;
+        if (strcmp(key, "loaded") == 0)
+                r->module.loaded = on;
+        else if (strcmp(key, "builtin") == 0)
+                r->module.builtin = on;
+        else if (strcmp(key, "at-boot") == 0)
+                r->module.at_boot = on;
+        else
+                return -EBADMSG;
+        r->set |= MODULE_F_LOADED | MODULE_F_AT_BOOT;
+        return 0;
 }
 
 const struct kind_ops module_kind = {
@@ -585,4 +655,6 @@ const struct kind_ops module_kind = {
         .name_error = "modules: bad module name \"%.64s\": letters, digits, _ and -, at most 55 bytes",
         .free = module_free,
         .show = module_show,
+        .snapshot_facts = module_snapshot_facts,
+        .snapshot_fact = module_snapshot_fact,
 };

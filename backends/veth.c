@@ -72,8 +72,11 @@ static bool owned_veth(const struct show_owner *o, const struct resource *r) {
 static enum kind veth_show_as(const struct resource *r, const struct show_ctx *s) {
         if (link_show_as(r, s) < 0)
                 return _KIND_INVALID;
+        /* Its peer in another namespace: one reconcile did not make is, from
+         * here, a NIC to configure (an uplink into a test's or a container's
+         * namespace), as its manifest declares it; a checkpoint then holds it. */
         if (!r->link.peer[0] || r->link.peer_netns[0])
-                return r->kind;
+                return s->owner && s->owner->ledger && !owned_veth(s->owner, r) ? KIND_ETHERNET : r->kind;
         const struct resource *p = model_find(s->live, KIND_VETH, r->link.peer);
         if (!p || p->kind != KIND_VETH || strcmp(p->link.peer, r->name) != 0 || (s->pick && !s->pick(p, s->u)))
                 return r->kind;

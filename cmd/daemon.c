@@ -277,6 +277,10 @@ static void on_work(struct daemon *d, size_t i) {
 #define MID_APPLIED "cf90585ddd8746efbbb113b2d459bb56"
 #define MID_APPLY_FAILED "7f1f30f72efc4fdc868efbf8b3c032e1"
 #define MID_REVISION_HELD "ef11de07c0da4a6f96321c9a52292f34"
+#define MID_RESOURCE_ERROR "1a3d608f8255445eb16aeadcbcac70c9" /* the backend's or the planner's own words */
+#define MID_PENDING "67faf3f152324cf3a4fc4087097d61ce"
+#define MID_CHECK_DOWN "d5c28dc5be164331aa5e1441658ca2ef"
+#define MID_CHECK_UP "69b1f26771214ffc8b16ff609b03c5d3"
 
 /* Under systemd stderr is a journal stream already (JOURNAL_STREAM names its
  * device and inode): an event sent with fields is not written there again. */
@@ -353,7 +357,23 @@ static void log_event(const char *message_id, int priority, enum kind k, const c
                 free(fields[i]);
 }
 
+/* Pending under the last run already, for the same reason: said then, not again at every run. */
+static bool pending_before(const struct status *s, const struct pending *pe) {
+        for (size_t i = 0; s && i < s->n_res; i++)
+                if (s->res[i].kind == pe->kind && strcmp(s->res[i].name, pe->name) == 0)
+                        return s->res[i].state == RES_PENDING && s->res[i].reason && strcmp(s->res[i].reason, pe->reason) == 0;
+        return false;
+}
+
 void daemon_log_actions(const struct options *o, const struct plan *p) {
+        for (size_t i = 0; i < p->n_pending; i++) {
+                const struct pending *pe = &p->pending[i];
+                if (pending_before(o->status, pe))
+                        continue;
+                _cleanup_free_ char *line = xasprintf("pending %s %s: %s%s%s", kind_to_string(pe->kind), pe->name, pe->reason,
+                                                      pe->until ? " until " : "", pe->until ? pe->until : "");
+                log_event(MID_PENDING, LOG_NOTICE, pe->kind, pe->name, o->revision, 0, line);
+        }
         bool drift = o->trigger && strcmp(o->trigger, "drift") == 0;
         for (size_t i = 0; i < p->n_actions; i++) {
                 const struct action *a = &p->actions[i];
@@ -367,6 +387,20 @@ void daemon_log_actions(const struct options *o, const struct plan *p) {
                 log_event(id, a->result < 0 ? LOG_ERR : LOG_NOTICE, a->kind, a->name, o->revision,
                           a->result < 0 ? -a->result : 0, line);
         }
+}
+
+/* The error sink's lines and events about a resource, with their fields; the
+ * rest goes to stderr as it is. */
+static bool journal_hook(void *u, enum diag_event ev, enum kind k, const char *name, const char *line) {
+        static const char *const ids[_DIAG_EVENT_MAX] = {
+                [DIAG_ERROR] = MID_RESOURCE_ERROR, [DIAG_CHECK_DOWN] = MID_CHECK_DOWN, [DIAG_CHECK_UP] = MID_CHECK_UP,
+        };
+        const struct daemon *d = u;
+        if (!name)
+                return false;
+        log_event(ids[ev], ev == DIAG_ERROR ? LOG_ERR : ev == DIAG_CHECK_DOWN ? LOG_WARNING : LOG_NOTICE, k, name,
+                  d->revision, 0, line);
+        return true;
 }
 
 /* The status file, the metrics and systemd's STATUS= after a run. Invalid
@@ -465,6 +499,12 @@ static void run_once(struct daemon *d, const char *why, bool full) {
                 log_event(MID_REVISION_HELD, LOG_WARNING, 0, NULL, d->revision, 0, line);
                 diag_restore_count(errors);
                 goto out;
+        }
+        if (d->o->reverted) {
+                /* The probes put the new revision back: the event an unattended host is watched for. */
+                _cleanup_free_ char *line = xasprintf("run %u (%s): revision %.12s reverted (%s) and held", d->runs, why,
+                                                      d->revision, d->o->reverted);
+                log_event(MID_REVISION_HELD, LOG_WARNING, 0, NULL, d->revision, 0, line);
         }
         fprintf(diag_stream(), "run %u (%s): %zu actions, %zu done, %s\n", d->runs, why, res.n_actions, res.n_done,
                 res.status == EXIT_OK ? "in sync" : "errors");
@@ -615,6 +655,7 @@ int cmd_daemon(struct options *o) {
                 teardown(&d);
                 return EXIT_ERROR;
         }
+        diag_set_hook(journal_hook, &d);
         fprintf(diag_stream(), "reconcile daemon: watching %s (resync every %d s)\n", o->manifests, o->resync);
         run_once(&d, "start", true);
         sd_notify(0, "READY=1");
@@ -681,6 +722,7 @@ int cmd_daemon(struct options *o) {
                         }
                 }
         }
+        diag_set_hook(NULL, NULL);
         teardown(&d);
         return ret;
 }

@@ -243,8 +243,16 @@ static int cmd_show(struct options *o) {
                                         o->run.only_kinds &= ~(1u << k);
         }
         /* Sysctls are read by name: show lists the ones the ledger manages (a
-         * ledger that cannot be read is reported and leaves them out). */
+         * ledger that cannot be read is reported and leaves them out), and a
+         * snapshot those the manifests name too, which plan --live plans. */
         ledger_load(&ledger, o->run.state_dir);
+        struct manifest_set set = { 0 };
+        if (o->snapshot && access(o->manifests, F_OK) == 0) {
+                if (load_manifests(o, &set) >= 0)
+                        run.want = &set.model;
+                else
+                        diag_info("show --snapshot: only what the ledger names is read of sysctls, modules and huge pages");
+        }
         int r = run_observe(&run);
         struct show_owner owner = { &ledger, &o->run };
         int w = show_print_yaml_subset(stdout, &run.live, NULL, NULL, NULL, 0, &owner);
@@ -253,6 +261,7 @@ static int cmd_show(struct options *o) {
                 r = -EIO;
         run_done(&run);
         ledger_done(&ledger);
+        manifests_done(&set);
         /* An entry YAML cannot hold is a comment in the output; the rest is valid. */
         if (w == -EILSEQ)
                 diag_info("show: left out what is not UTF-8 (see the comments in the output)");

@@ -151,12 +151,34 @@ static void adopted_count(void *u, enum kind k, const char *name) {
         ++*(size_t *) u;
 }
 
+struct dep_hit {
+        const struct plan *p;
+        bool hit;
+};
+
+static void dep_on_touched(void *u, enum kind k, const char *name) {
+        struct dep_hit *h = u;
+        for (size_t i = 0; i < h->p->n_actions && !h->hit; i++) {
+                const struct resource *t = h->p->actions[i].live;
+                h->hit = t && revertible(t->kind) && kind_class(t->kind) == kind_class(k) && strcmp(t->name, name) == 0;
+        }
+}
+
+/* What the change touches, and what depends on it: the kernel takes some of
+ * that with it (the routes over a link taken down, an address moved), and a
+ * revert that left it out could not put it back. Written as it is now, what
+ * is still there after the change is left as it is by the revert. */
 static bool touched(const struct resource *r, void *u) {
         const struct plan *p = u;
+        if (!revertible(r->kind))
+                return false;
         for (size_t i = 0; i < p->n_actions; i++)
-                if (p->actions[i].live == r && revertible(r->kind))
+                if (p->actions[i].live == r)
                         return true;
-        return false;
+        struct dep_hit h = { p, false };
+        if (kind_ops(r->kind)->deps)
+                kind_ops(r->kind)->deps(r, dep_on_touched, &h);
+        return h.hit;
 }
 
 /* The touched resources as they are, as a manifest. A checkpoint that leaves
@@ -225,6 +247,10 @@ static int checkpoint_write(struct pass *ps, const struct run *r) {
                 if (a->op == OP_CREATE)
                         absent[n_absent++] = a->want;
         }
+        /* The kinds of what depends on it, which the checkpoint holds too. */
+        for (size_t i = 0; i < r->live.n; i++)
+                if (touched(r->live.v[i], (void *) p))
+                        kinds |= 1u << r->live.v[i]->kind;
         int ret = 0;
         if (not_reverted && !ps->o->confirm_partial)
                 ret = diag_plain(-EPERM, "--confirm: %zu change(s) above cannot be reverted; apply them without --confirm, "

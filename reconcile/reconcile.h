@@ -93,6 +93,23 @@ enum kind kind_from_section(const char *s);
  * namespace): the class is the first kind of it in the registry. */
 enum kind kind_class(enum kind k);
 
+/* The resource the pass is working on, per thread (planning or applying it;
+ * name NULL: none): an error said meanwhile is about it. The daemon's hook
+ * gets each error line with it, for the journal's fields. */
+void diag_set_resource(enum kind k, const char *name);
+/* What a line said through the sink is: an error, or an event of a resource
+ * that is no error (a health check's transition). */
+enum diag_event { DIAG_ERROR, DIAG_CHECK_DOWN, DIAG_CHECK_UP, _DIAG_EVENT_MAX, _DIAG_EVENT_INVALID = -1 };
+/* Called with every line of the sink written to stderr (not to a stream set
+ * with diag_set_stream) and the resource it is about (_KIND_INVALID, NULL:
+ * none); true: the hook wrote the line where it belongs, so it is not written
+ * again. NULL removes it. */
+typedef bool diag_hook_fn(void *u, enum diag_event ev, enum kind k, const char *name, const char *line);
+void diag_set_hook(diag_hook_fn *fn, void *u);
+/* A line about resource k name that is no error (not counted): on the stream, and to the hook. */
+void diag_event(enum diag_event ev, enum kind k, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 enum res_state {
         STATE_PRESENT,
         STATE_ABSENT,
@@ -325,6 +342,7 @@ struct module_spec {
         bool loaded;     /* observed: live, or built into the kernel */
         bool builtin;    /* observed */
         bool at_boot;    /* observed: listed in reconcile's modules-load.d file */
+        char *params;    /* observed, loaded: "key=value\n" per parameter sysfs shows; NULL: none readable */
 };
 
 /* Huge pages of one size (hugepages:), for the host or one NUMA node; the
@@ -1079,6 +1097,12 @@ struct kind_ops {
          * would have made it: what show leaves implied (a link's addresses are the
          * static ones). NULL: the parsed resource is as observed. */
         void (*from_snapshot)(struct resource *r);
+        /* What a snapshot carries of a live entry that its YAML cannot say (a
+         * module loaded, its parameters): put(u, key, value) for each; and
+         * snapshot_fact takes one back, 0 or -EBADMSG. NULL: none. */
+        void (*snapshot_facts)(const struct resource *r, void (*put)(void *u, const char *key, const char *value),
+                               void *u);
+        int (*snapshot_fact)(struct resource *r, const char *key, const char *value);
 };
 /* The registry (backends/registry.c): one entry per kind, indexed by kind. */
 extern const struct kind_ops *const kind_registry[_KIND_MAX];
@@ -1356,6 +1380,9 @@ struct run {
 };
 
 int run_observe(struct run *r);
+/* What the manifests and the ledger name of b's kinds in r's scopes: what a
+ * backend that reads by name is asked for. */
+void run_names_for(const struct run *r, const struct backend *b, struct str_list *out);
 int run_plan(struct run *r);
 int run_check_mass_delete(const struct run *r);
 /* A failed action stops only the actions that depend on it (they stay "not
@@ -1578,6 +1605,16 @@ struct snapshot {
         uint32_t kinds;            /* covered */
         char **files;              /* what the live model's positions point to */
         size_t n_files;
+        char *path;
+        /* Of the backends that read by name: "BACKEND/NAME" of each name show
+         * asked, there or not; a declared name it did not ask is not planned. */
+        struct str_list read_names;
+        struct strset read; /* over read_names */
+        /* What the host refused of them when show ran ("BACKEND/NAME", and its
+         * words): plan --live says the same error instead of planning it. */
+        struct str_list refused, refused_why;
+        struct resource **unread; /* those, taken out of the manifests' model */
+        size_t n_unread;
 };
 /* After show has written the YAML of run's live model. */
 int snapshot_write_trailer(FILE *f, const struct run *run);

@@ -193,8 +193,7 @@ static int open_backend(struct run *r, size_t i, bool named) {
         return x;
 }
 
-/* What the manifests and the ledger name of b's kinds in this run's scopes. */
-static void names_for(const struct run *r, const struct backend *b, struct str_list *out) {
+void run_names_for(const struct run *r, const struct backend *b, struct str_list *out) {
         char scope[512], idbuf[256];
         struct strset seen = { 0 };
         for (size_t i = 0; r->want && i < r->want->n; i++) {
@@ -222,7 +221,7 @@ static int observe_backend(struct run *r, size_t i) {
         const struct backend *b = backends[i];
         struct str_list names = { 0 };
         if (b->reads_by_name)
-                names_for(r, b, &names);
+                run_names_for(r, b, &names);
         int x;
         if (r->opts->edit && b->observe_some)
                 x = edit_scope_observe(r->opts->edit, b, r->bstate[i], &r->live);
@@ -800,8 +799,11 @@ int run_plan(struct run *r) {
                 return -ELOOP;
         }
         pl.skipped = xcalloc(pl.want->n + 1, 1);
-        for (size_t oi = 0; oi < pl.want->n; oi++)
+        for (size_t oi = 0; oi < pl.want->n; oi++) {
+                diag_set_resource(order[oi]->kind, order[oi]->name);
                 plan_desired(&pl, order[oi]);
+                diag_set_resource(_KIND_INVALID, NULL);
+        }
         free(pl.skipped);
         free(order);
         plan_prune(&pl);
@@ -999,7 +1001,9 @@ int run_apply(struct run *r) {
                         bt.b = a->backend;
                         bt.b->batch_begin(r->bstate[bi]);
                 }
+                diag_set_resource(a->kind, a->name);
                 a->result = kind_ops(a->kind)->apply(r->bstate[bi], a, r->ledger, e);
+                diag_set_resource(_KIND_INVALID, NULL);
                 a->owned = NULL; /* the next ledger_add may move e */
                 if (bt.b && a->result >= 0) {
                         bt.queued[bt.n_queued++] = i; /* finished by the commit */

@@ -190,8 +190,10 @@ void status_observe(struct status *s, const struct pass_report *rep, const struc
                 const struct action *a = &p->actions[i];
                 struct status_resource *e = entry_get(&s->seen, &s->n_seen, a->kind, a->name);
                 if (a->result == 0) {
-                        /* Done: counted as a repair by status_record when the revision stayed. */
-                        e->state = RES_IN_SYNC;
+                        /* Done: counted as a repair by status_record when the revision stayed;
+                         * what the plan found pending besides (a module's options) stays pending. */
+                        if (e->state != RES_PENDING)
+                                e->state = RES_IN_SYNC;
                         e->repairs = 1;
                         continue;
                 }

@@ -149,13 +149,35 @@ struct str_list *diag_capture(struct str_list *into) {
         return was;
 }
 
-/* Every error line: "PREFIX" then the message, counted. */
+static _Thread_local enum kind diag_kind = _KIND_INVALID;
+static _Thread_local const char *diag_name;
+static diag_hook_fn *diag_hook;
+static void *diag_hook_u;
+
+void diag_set_resource(enum kind k, const char *name) {
+        diag_kind = name ? k : _KIND_INVALID;
+        diag_name = name;
+}
+
+void diag_set_hook(diag_hook_fn *fn, void *u) {
+        diag_hook = fn;
+        diag_hook_u = u;
+}
+
+/* Every error line: "PREFIX" then the message, counted. A line quieted into
+ * a stream of the caller's is not the hook's. */
 static void diag_line(const char *prefix, const char *fmt, va_list ap) {
         FILE *f = diag_stream();
         char *msg = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
                 abort();
-        fprintf(f, "%s%s\n", prefix, msg);
+        bool written = false;
+        if (diag_hook && !diag_out) {
+                _cleanup_free_ char *line = xasprintf("%s%s", prefix, msg);
+                written = diag_hook(diag_hook_u, DIAG_ERROR, diag_kind, diag_name, line);
+        }
+        if (!written)
+                fprintf(f, "%s%s\n", prefix, msg);
         if (diag_kept)
                 *(char **) array_push(&diag_kept->v, &diag_kept->n, sizeof(char *)) = xasprintf("%s%s", prefix, msg);
         free(msg);
@@ -176,10 +198,29 @@ int diag_res(int r, const char *kind, const char *name, const char *fmt, ...) {
         char prefix[512];
         va_list ap;
         snprintf(prefix, sizeof(prefix), "error: %s %s: ", kind, name);
+        /* Said outside a resource of the pass's (verification): the caller's kind and name are whose. */
+        enum kind was_kind = diag_kind;
+        const char *was_name = diag_name;
+        if (!diag_name && (int) kind_from_string(kind) >= 0)
+                diag_set_resource(kind_from_string(kind), name);
         va_start(ap, fmt);
         diag_line(prefix, fmt, ap);
         va_end(ap);
+        diag_kind = was_kind;
+        diag_name = was_name;
         return r;
+}
+
+void diag_event(enum diag_event ev, enum kind k, const char *name, const char *fmt, ...) {
+        char *line = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&line, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        if (!(diag_hook && !diag_out && diag_hook(diag_hook_u, ev, k, name, line)))
+                fprintf(diag_stream(), "%s\n", line);
+        free(line);
 }
 
 int diag_plain(int r, const char *fmt, ...) {

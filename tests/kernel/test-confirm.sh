@@ -185,6 +185,81 @@ bridges:
         true
 }
 
+# An address moves to another subnet and the routes over it follow: the revert
+# must put the address back before the routes, whose old gateways only it
+# reaches. eth0 is declared under ethernets; uplink_eth0 makes it a device
+# reconcile observes as a NIC (ifb; a veth where the kernel has no ifb), or a
+# veth whose peer is in another namespace, as a container's or a test's
+# uplink is (the checkpoint once left such a link out: only the routes were
+# reverted, which failed "Network is unreachable", and the checkpoint stayed).
+nic_eth0() { ip -n "$NS" link add eth0 type ifb 2>/dev/null || nic eth0; }
+uplink_eth0() {
+        UPLINK=$NS-up
+        ip netns add "$UPLINK" && ip link add eth0 netns "$NS" type veth peer name up0 netns "$UPLINK"
+}
+test_revert_address_and_routes() {
+        "${ETH0_SETUP:-nic_eth0}" || { fail "eth0"; return; }
+        ip -n "$NS" link set eth0 up
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [192.0.2.5/24, "2001:db8::5/64"] }
+routes:
+  r4: { to: 10.1.0.0/16, via: 192.0.2.1 }
+  r6: { to: "2001:db8:99::/48", via: "2001:db8::1" }
+  default: { to: default, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0
+        local before; before=$(ns_snapshot; ip -n "$NS" route show; ip -n "$NS" -6 route show | grep -v '^fe80')
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [198.51.100.5/24, "2001:db8:1::5/64"] }
+routes:
+  r4: { to: 10.1.0.0/16, via: 198.51.100.1 }
+  r6: { to: "2001:db8:99::/48", via: "2001:db8:1::1" }
+  default: { to: default, via: 198.51.100.1 }
+'
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null 2>&1); RC=$?
+        expect_rc 1 "a change that was not confirmed"
+        expect_out '^reverted; this manifest revision is held'
+        expect_no_out 'unreachable|the revert did not complete'
+        local after; after=$(ns_snapshot; ip -n "$NS" route show; ip -n "$NS" -6 route show | grep -v '^fe80')
+        [ "$before" = "$after" ] || fail "not back as before:
+$(diff <(echo "$before") <(echo "$after"))"
+        [ ! -e "$S/checkpoint" ] || fail "the checkpoint was left behind"
+        [ -n "${UPLINK:-}" ] && ip netns del "$UPLINK"
+        UPLINK=
+}
+test_revert_uplink_address_and_routes() { ETH0_SETUP=uplink_eth0 test_revert_address_and_routes; }
+
+# A change takes the uplink down and the kernel takes the routes over it: the
+# revert brings the link up and the routes back, though the change did not
+# touch them.
+test_revert_link_down_restores_routes() {
+        uplink_eth0 || { fail "eth0"; return; }
+        ip -n "$UPLINK" link set up0 up
+        ip -n "$UPLINK" addr add 192.0.2.1/24 dev up0
+        manifest 'version: 1
+ethernets:
+  eth0: { addresses: [192.0.2.5/24] }
+routes:
+  default: { to: default, via: 192.0.2.1 }
+  r4: { to: 10.1.0.0/16, via: 192.0.2.1 }
+'
+        rc apply; expect_rc 0
+        local before; before=$(ns_snapshot; ip -n "$NS" route show)
+        sed -i 's/eth0: { addresses: \[192.0.2.5\/24\] }/eth0: { addresses: [192.0.2.5\/24], up: false }/' "$M/host.yaml"
+        OUT=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 3 --probe gateway </dev/null 2>&1); RC=$?
+        expect_rc 1 "a change whose probe failed"
+        expect_out '^probe gateway failed: no IPv4 default route with a gateway: reverting$'
+        expect_out '^reverted; this manifest revision is held'
+        local after; after=$(ns_snapshot; ip -n "$NS" route show)
+        [ "$before" = "$after" ] || fail "not back as before:
+$(diff <(echo "$before") <(echo "$after"))"
+        [ ! -e "$S/checkpoint" ] || fail "the checkpoint was left behind"
+        ip netns del "$UPLINK"
+        UPLINK=
+}
+
 t "daemon --confirm is refused: nobody confirms a daemon's runs" test_daemon_confirm_refused
 t "apply --confirm, no confirmation: links, addresses, MTU, masters and sets back as before; held" test_revert_without_confirmation
 t "the daemon does not apply a held revision; release lifts the hold" test_daemon_honours_hold_and_release
@@ -194,3 +269,6 @@ t "--confirm refuses changes it cannot revert unless --confirm-partial" test_unr
 t "a revert whose ledger save fails says so and keeps the checkpoint; the next run finishes it" test_revert_failed_ledger_save
 t "a revert whose hold write fails says so and keeps the checkpoint" test_revert_failed_hold_write
 t "a revert owns nothing it did not own before: a NIC stays a NIC" test_revert_owns_nothing_new
+t "a revert puts a NIC's addresses back before the routes over them" test_revert_address_and_routes
+t "a revert puts an uplink's addresses (a veth whose peer is elsewhere) back before the routes over them" test_revert_uplink_address_and_routes
+t "a revert brings back the routes the kernel took with a link the change took down" test_revert_link_down_restores_routes

@@ -235,6 +235,19 @@ try:
 except Exception:
     pass
 PY
+        mkdir -m 700 "$TMP/m3" "$TMP/m4" "$TMP/m5" "$TMP/m6"
+        gw_setup || { fail "gateway namespace"; return; }
+        printf '%s' "$rev_good" >"$TMP/m6/host.yaml"
+        printf '%s' "$rev_bad" >"$TMP/m6-bad.yaml"
+        ip -n "$NS" addr add 10.0.0.11/32 dev lo
+        printf 'version: 1\nservices:\n  web:\n    address: 192.0.2.100\n    port: 80\n    scheduler: wlc\n    check: { type: tcp, interval: 1, timeout: 1, fall: 1, rise: 1 }\n    reals:\n      - { address: 10.0.0.11, port: 8080, weight: 5 }\n' \
+                >"$TMP/m5/host.yaml"
+        printf 'version: 1\nbridges:\n  br9: { interfaces: [nope0] }\nsysctls:\n  net.ipv4.conf.all.forwarding: abc\n' \
+                >"$TMP/m3/host.yaml"
+        printf 'version: 1\nmodules:\n  loop: { options: "max_part=8" }\n' >"$TMP/m4/host.yaml"
+        chmod 600 "$TMP/m3/host.yaml" "$TMP/m4/host.yaml" "$TMP/m5/host.yaml" "$TMP/m6/host.yaml"
+        mkdir -p "$TMP/etc" "$TMP/sys/module/loop/parameters"
+        echo 0 >"$TMP/sys/module/loop/parameters/max_part"
         cat >"$TMP/inner.sh" <<SH
 mount -t tmpfs tmpfs /run/systemd || exit 3
 mkdir /run/systemd/journal
@@ -245,14 +258,53 @@ for i in \$(seq 1 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.
 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" apply --confirm 1 </dev/null >/dev/null 2>&1
 "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/held.json" >"$TMP/held.log" 2>&1 &
 d=\$!
-for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/held.log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/held.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" release >/dev/null 2>&1
 "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" >"$TMP/log" 2>&1 &
 d=\$!
-for i in \$(seq 1 250); do grep -q '^run 1 ' "$TMP/log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/log" && break; sleep 0.02; done
 ip -n "$NS" link set br0 mtu 1500
-for i in \$(seq 1 250); do grep -q '^run 2 ' "$TMP/log" && break; sleep 0.02; done
+for i in \$(seq 1 250); do grep -qs '^run 2 ' "$TMP/log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+# Errors about a resource: a port nobody has (planning), a value the kernel refuses (applying).
+"$RECONCILE" daemon -d "$TMP/m3" --state-dir "$TMP/s3" --netns "$NS" --status-file "$TMP/m3.json" >"$TMP/m3.log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m3.log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+# Pending: a loaded module whose parameter differs (reconcile's files and sysfs the test's own);
+# said once, not again at the next run.
+RECONCILE_ETC=$TMP/etc RECONCILE_SYSFS=$TMP/sys "$RECONCILE" daemon -d "$TMP/m4" --state-dir "$TMP/s4" --only module \
+        --status-file "$TMP/m4.json" >"$TMP/m4.log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m4.log" && break; sleep 0.02; done
+kill -HUP \$d
+for i in \$(seq 1 250); do grep -qs '^run 2 ' "$TMP/m4.log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+# A health check's transitions: the real answers, goes (down), comes back (up).
+serve() {
+        ip netns exec "$NS" python3 -m http.server 8080 --bind 10.0.0.11 >/dev/null 2>&1 &
+        srv=\$!
+        for i in \$(seq 1 500); do ip netns exec "$NS" bash -c 'exec 3<>/dev/tcp/10.0.0.11/8080' 2>/dev/null && break; sleep 0.02; done
+}
+serve
+"$RECONCILE" daemon -d "$TMP/m5" --state-dir "$TMP/s5" --netns "$NS" --status-file "$TMP/m5.json" >"$TMP/m5.log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m5.log" && break; sleep 0.02; done
+sleep 1.5 # a check or two that pass
+kill \$srv; wait \$srv 2>/dev/null
+for i in \$(seq 1 750); do grep -qs 'health check .*: down' "$TMP/m5.log" && break; sleep 0.02; done
+serve
+for i in \$(seq 1 750); do grep -qs 'health check .*: up' "$TMP/m5.log" && break; sleep 0.02; done
+kill -TERM \$d; wait \$d
+kill \$srv; wait \$srv 2>/dev/null
+# A new revision that loses the gateway, reverted by the daemon's probe.
+"$RECONCILE" daemon -d "$TMP/m6" --state-dir "$TMP/s6" --netns "$NS" --status-file "$TMP/m6.json" --confirm 3 \
+        --probe gateway >"$TMP/m6.log" 2>&1 &
+d=\$!
+for i in \$(seq 1 250); do grep -qs '^run 1 ' "$TMP/m6.log" && break; sleep 0.02; done
+cat "$TMP/m6-bad.yaml" >"$TMP/m6/host.yaml"
+for i in \$(seq 1 500); do grep -qs '^run 2 ' "$TMP/m6.log" && break; sleep 0.02; done
 kill -TERM \$d; wait \$d
 kill \$py; wait \$py 2>/dev/null
 exit 0
@@ -262,11 +314,11 @@ SH
         rev=$(J .revision)
         OUT=$(cat "$TMP/log")
         expect_out '^update bridge br0: done$' # stderr is no journal here: the lines stay
-        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34") | .MESSAGE' "$jl")" \
+        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34" and .MESSAGE == "run 1 (start): held, nothing applied") | .MESSAGE' "$jl")" \
                 "run 1 (start): held, nothing applied" "the held event"
-        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34") | .RECONCILE_REVISION' "$jl")" "$rev" \
+        eq "$(jq -r 'select(.MESSAGE_ID == "ef11de07c0da4a6f96321c9a52292f34" and .MESSAGE == "run 1 (start): held, nothing applied") | .RECONCILE_REVISION' "$jl")" "$rev" \
                 "the held event's revision"
-        eq "$(jq -r 'select(.MESSAGE_ID == "cf90585ddd8746efbbb113b2d459bb56") | .RECONCILE_NAME' "$jl" | sort | tr '\n' ' ')" \
+        eq "$(jq -r 'select(.MESSAGE_ID == "cf90585ddd8746efbbb113b2d459bb56" and .RECONCILE_KIND == "bridge") | .RECONCILE_NAME' "$jl" | sort | tr '\n' ' ')" \
                 "br0 br1 " "applied events at start"
         e=$(jq -c 'select(.MESSAGE_ID == "ac9b1c4c9be74b7c8c2de2446610f23b")' "$jl")
         [ "$(printf '%s\n' "$e" | grep -c .)" = 1 ] || fail "expected one drift-repaired entry, got: $e"
@@ -278,6 +330,53 @@ SH
         eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 5 "drift entry PRIORITY"
         eq "$(printf '%s' "$e" | jq -r .SYSLOG_IDENTIFIER)" reconcile "drift entry SYSLOG_IDENTIFIER"
         eq "$(printf '%s' "$e" | jq -r '.ERRNO // "none"')" none "drift entry ERRNO"
+        # The error sink's lines about a resource, with the resource's fields.
+        OUT=$(cat "$TMP/m3.log")
+        expect_out '^error: sysctl net.ipv4.conf.all.forwarding: writing abc: Invalid argument$' # stderr keeps them
+        e=$(jq -c 'select(.MESSAGE_ID == "1a3d608f8255445eb16aeadcbcac70c9" and .RECONCILE_KIND == "bridge")' "$jl")
+        [ "$(printf '%s\n' "$e" | grep -c .)" = 1 ] || fail "expected one error entry for br9, got: $e"
+        printf '%s' "$e" | jq -r .MESSAGE | grep -q "bridge br9: .*nope0" || fail "br9's error entry: $e"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" br9 "the planning error's RECONCILE_NAME"
+        eq "$(printf '%s' "$e" | jq -r .INTERFACE)" br9 "the planning error's INTERFACE"
+        eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 3 "the planning error's PRIORITY"
+        e=$(jq -c 'select(.MESSAGE_ID == "1a3d608f8255445eb16aeadcbcac70c9" and .RECONCILE_KIND == "sysctl")' "$jl")
+        eq "$(printf '%s' "$e" | jq -r .MESSAGE)" "error: sysctl net.ipv4.conf.all.forwarding: writing abc: Invalid argument" \
+                "the apply error's MESSAGE"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" net.ipv4.conf.all.forwarding "the apply error's RECONCILE_NAME"
+        eq "$(printf '%s' "$e" | jq -r '.INTERFACE // "none"')" none "a sysctl's entry has no INTERFACE"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_REVISION)" "$(jq -r .revision "$TMP/m3.json")" "the apply error's revision"
+        e=$(jq -c 'select(.MESSAGE_ID == "7f1f30f72efc4fdc868efbf8b3c032e1")' "$jl")
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" net.ipv4.conf.all.forwarding "the apply-failed entry"
+        eq "$(printf '%s' "$e" | jq -r .ERRNO)" 22 "the apply-failed entry's ERRNO"
+        # Pending, once for two runs that find it so.
+        e=$(jq -c 'select(.MESSAGE_ID == "67faf3f152324cf3a4fc4087097d61ce")' "$jl")
+        [ "$(printf '%s\n' "$e" | grep -c .)" = 1 ] || fail "expected one pending entry over two runs, got: $e"
+        eq "$(printf '%s' "$e" | jq -r .MESSAGE)" "pending module loop: loaded with max_part=0, declared 8 until reload or reboot needed" \
+                "the pending entry's MESSAGE"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_KIND)/$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" module/loop "the pending entry's resource"
+        grep -q '^run 2 (SIGHUP)' "$TMP/m4.log" || fail "the module daemon ran once only: $(cat "$TMP/m4.log")"
+        # Health check transitions, as the service's.
+        e=$(jq -c 'select(.MESSAGE_ID == "69b1f26771214ffc8b16ff609b03c5d3")' "$jl")
+        eq "$(printf '%s' "$e" | jq -r .MESSAGE)" "health check tcp 10.0.0.11:8080: up (1 passes)" "the check-up entry: $(cat "$TMP/m5.log")"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_KIND)/$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" service/web "the check-up entry's resource"
+        eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 5 "the check-up entry's PRIORITY"
+        e=$(jq -c 'select(.MESSAGE_ID == "d5c28dc5be164331aa5e1441658ca2ef")' "$jl")
+        printf '%s' "$e" | jq -r .MESSAGE | grep -q '^health check tcp 10.0.0.11:8080: down (1 failures: ' ||
+                fail "the check-down entry: $e"
+        eq "$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" web "the check-down entry's RECONCILE_NAME"
+        eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 4 "the check-down entry's PRIORITY"
+        OUT=$(cat "$TMP/m5.log")
+        expect_out '^health check tcp 10.0.0.11:8080: down' # stderr keeps it
+        # The daemon's own revert: a held event with the held revision, once.
+        local held_rev
+        held_rev=$(jq -r '.conditions[] | select(.type == "Held") | .message' "$TMP/m6.json" | sed -n 's/^revision \([0-9a-f]*\) was reverted .*/\1/p')
+        [ -n "$held_rev" ] || fail "no held revision in the status: $(cat "$TMP/m6.json"; cat "$TMP/m6.log")"
+        e=$(jq -c "select(.MESSAGE_ID == \"ef11de07c0da4a6f96321c9a52292f34\" and .RECONCILE_REVISION == \"$held_rev\")" "$jl")
+        [ "$(printf '%s\n' "$e" | grep -c .)" -ge 1 ] || fail "no held entry for the reverted revision: $(cat "$TMP/m6.log")"
+        printf '%s\n' "$e" | head -1 | jq -r .MESSAGE |
+                grep -qE "^run 2 \(manifests changed.*\): revision ${held_rev:0:12} reverted \(probe gateway failed: gateway 192.0.2.99: .*\) and held$" ||
+                fail "the revert's held entry: $e"
+        gw_teardown
 }
 
 # Probe-confirmed applies: eth0 reaches its gateway in a second namespace;
@@ -380,6 +479,17 @@ test_daemon_probe_revert() {
 # key the operator's keyring lacks, changes nothing and shows in status.
 test_gitops_pull() {
         local keys=$TMP/signer ring=$TMP/keyring other=$TMP/other work=$TMP/work bare=$TMP/repo.git
+        # The units as systemd reads them (the script where the unit runs it from): no warning.
+        if command -v systemd-analyze >/dev/null; then
+                mkdir "$TMP/units"
+                sed "s|/usr/local/sbin/reconcile-pull|$ROOT/examples/gitops/reconcile-pull|" \
+                        "$ROOT/examples/gitops/reconcile-pull.service" >"$TMP/units/reconcile-pull.service"
+                cp "$ROOT/examples/gitops/reconcile-pull.timer" "$TMP/units/"
+                OUT=$(systemd-analyze verify --man=no "$TMP/units/reconcile-pull.service" "$TMP/units/reconcile-pull.timer" 2>&1)
+                RC=$?
+                expect_rc 0 "systemd-analyze verify"
+                [ -z "$OUT" ] || fail "systemd-analyze verify warns about the pull units"
+        fi
         mkdir -m 700 "$keys" "$ring" "$other"
         GNUPGHOME=$keys gpg -q --batch --passphrase '' --quick-gen-key 'ci <ci@example.org>' ed25519 sign never 2>/dev/null ||
                 { fail "gpg key"; return; }
@@ -430,12 +540,22 @@ test_gitops_pull() {
         rc status --status-file "$TMP/status.json" -o json; expect_rc 0
         eq "$(printf '%s' "$OUT" | jq -r .pull.result)" refused "status -o json .pull.result"
         eq "$(printf '%s' "$OUT" | jq -r .revision)" "$one" "status -o json .revision with a pull"
-        # A signed commit again: swapped in.
+        # A signed commit again: swapped in, and the daemon that reads the symlink applies it.
+        "$RECONCILE" daemon -d "$TMP/manifests.d" --state-dir "$S" --netns "$NS" --status-file "$TMP/daemon.json" \
+                >"$TMP/daemon.log" 2>&1 &
+        local dpid=$! i
+        for i in $(seq 1 250); do grep -qs '^run 1 ' "$TMP/daemon.log" && break; sleep 0.02; done
         printf 'version: 1\nbridges:\n  br0: {}\n  br1: {}\n' >"$work/hosts/web1/host.yaml"
         GNUPGHOME=$keys git -C "$work" commit -q -S -am three && git -C "$work" push -q -f "$bare" main
         OUT=$(sh "$ROOT/examples/gitops/reconcile-pull" 2>&1); RC=$?
         expect_rc 0
         eq "$(readlink "$TMP/manifests.d")" "$TMP/pull/checkouts/$(git -C "$work" rev-parse HEAD)/hosts/web1" "the symlink after a signed commit again"
+        for i in $(seq 1 250); do link_exists br1 && break; sleep 0.02; done
+        link_exists br1 || fail "the daemon did not apply the commit swapped in: $(cat "$TMP/daemon.log")"
+        for i in $(seq 1 100); do [ "$(jq -r .revision "$TMP/daemon.json")" = "$(git -C "$work" rev-parse HEAD)" ] && break; sleep 0.02; done
+        kill -TERM "$dpid"; wait "$dpid"
+        eq "$(jq -r .revision "$TMP/daemon.json")" "$(git -C "$work" rev-parse HEAD)" "the daemon's revision after the swap"
+        eq "$(jq -r .revision_source "$TMP/daemon.json")" git "the daemon's revision source"
         unset RECONCILE_PULL_REPO RECONCILE_PULL_SUBDIR RECONCILE_PULL_DIR RECONCILE_PULL_LINK RECONCILE_PULL_STATUS GNUPGHOME
 }
 
@@ -482,6 +602,10 @@ test_ansible_rollout() {
                 echo "$h ansible_connection=local ansible_python_interpreter=$(command -v python3) reconcile_netns=$h reconcile_manifests=$TMP/$h/manifests reconcile_state_dir=$TMP/$h/state reconcile_status_file=$TMP/$h/status.json" >>"$TMP/inventory.ini"
         done
         printf 'version: 1\nbridges:\n  br0: { mtu: 1400 }\n  evil: {}\n' >"$repo/hosts/$NS-b/host.yaml"
+        # A manifest the revision dropped, left on a host by the last one: it goes.
+        mkdir -p -m 700 "$TMP/$NS-a/manifests"
+        printf 'version: 1\nbridges:\n  stale0: {}\n' >"$TMP/$NS-a/manifests/old.yaml"
+        chmod 600 "$TMP/$NS-a/manifests/old.yaml"
         OUT=$(cd "$TMP" && PATH=$(dirname "$RECONCILE"):$PATH ANSIBLE_NOCOLOR=1 ansible-playbook -i "$TMP/inventory.ini" \
                 "$ROOT/examples/ansible/rollout.yml" -e manifests_root="$repo" -e confirm_seconds=3 \
                 -e '{"reconcile_probes": ["exec:! ip link show evil >/dev/null 2>&1"]}' 2>&1); RC=$?
@@ -490,6 +614,8 @@ test_ansible_rollout() {
         expect_out "fatal: \[$NS-b\]"
         expect_no_out "\[$NS-c\]"
         ip -n "$NS-a" link show br0 >/dev/null 2>&1 || fail "wave 1 did not apply on $NS-a"
+        [ ! -e "$TMP/$NS-a/manifests/old.yaml" ] || fail "a manifest the revision dropped stayed on $NS-a"
+        ip -n "$NS-a" link show stale0 >/dev/null 2>&1 && fail "$NS-a applied a manifest the revision dropped"
         ip -n "$NS-b" link show evil >/dev/null 2>&1 && fail "$NS-b kept the revision its probe failed"
         ip -n "$NS-c" link show br0 >/dev/null 2>&1 && fail "$NS-c was touched after a failed wave"
         eq "$(jq -r '.conditions[] | select(.type == "Held") | .status' "$TMP/$NS-b/status.json")" True "$NS-b held"
@@ -498,6 +624,20 @@ test_ansible_rollout() {
                 fail "$NS-b's Held message: $(jq -r '.conditions[] | select(.type == "Held") | .message' "$TMP/$NS-b/status.json")"
         eq "$(jq -r '.conditions[] | select(.type == "Ready") | .status' "$TMP/$NS-a/status.json")" True "$NS-a ready"
         [ ! -e "$TMP/$NS-c/status.json" ] || fail "$NS-c has a status"
+        # snapshot.yml gathers each host's snapshot; plan-hosts.sh plans the repository against them.
+        OUT=$(cd "$TMP" && PATH=$(dirname "$RECONCILE"):$PATH ANSIBLE_NOCOLOR=1 ansible-playbook -i "$TMP/inventory.ini" \
+                "$ROOT/examples/ansible/snapshot.yml" -e snapshots_dir="$repo/snapshots" 2>&1); RC=$?
+        expect_rc 0 "snapshot.yml"
+        for h in $hosts; do
+                grep -qx "#@snapshot netns=$h" "$repo/snapshots/$h.yaml" || fail "no snapshot of $h's namespace"
+        done
+        OUT=$(cd "$TMP" && RECONCILE=$RECONCILE PLAN_DIR=$TMP/plans sh "$ROOT/examples/ci/plan-hosts.sh" "$repo" 2>&1); RC=$?
+        expect_rc 0 "plan-hosts.sh"
+        expect_out "^== $NS-a: in sync$"
+        expect_out "^== $NS-b: changes$" # reverted and held: its revision is still to apply
+        expect_out "^   \+ bridge evil "
+        expect_out "^== $NS-c: changes$"
+        expect_out '^3 hosts planned, 2 with changes$'
         for h in $hosts; do ip netns del "$h"; done
 }
 
@@ -534,10 +674,14 @@ test_plan_live() {
         nic eth1 peth1
         ip -n "$NS" link set eth0 up
         ip -n "$NS" addr add 192.0.2.10/24 dev eth0
-        grep -v '^sysctls:\|ip_forward' "$ROOT/examples/host.yaml" >"$M/host.yaml"
+        # Sysctls are read by name: the snapshot reads those its manifests and the ledger name.
+        { cat "$ROOT/examples/host.yaml"; printf '  net.ipv4.conf.br0.forwarding: 1\n  net.ipv6.conf.all.forwarding: 1\n'; } \
+                >"$M/host.yaml"
         chmod 600 "$M/host.yaml"
         same_plans "a fresh host"
         printf '%s\n' "$PLAN" | grep -q '"op":"create","kind":"bridge","name":"br0"' || fail "the fresh plan creates no br0"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.kind == "sysctl" and .name == "net.ipv4.ip_forward") |
+                .changes[] | select(.from == "0" and .to == "1")' >/dev/null || fail "the fresh plan sets no ip_forward"
         rc apply; expect_rc 0
         same_plans "in sync"
         eq "$(printf '%s\n' "$PLAN" | jq -c .summary)" \
@@ -547,7 +691,9 @@ test_plan_live() {
         ip -n "$NS" route del 10.42.0.0/16
         ip -n "$NS" addr add 198.51.100.1/24 dev br0
         ip -n "$NS" link add stray type bridge
+        ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=0
         sed -i 's/^  br-overlay:/  br-new: {}\n  br-old:/; s/interfaces: \[vx42\].*/interfaces: []/' "$M/host.yaml"
+        sed -i '/net.ipv6.conf.all.forwarding/d' "$M/host.yaml"
         sed -i '/^vxlans:/,/^routes:/{/^routes:/!d}' "$M/host.yaml"
         same_plans "drift, an edit and a prune"
         printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.op == "delete" and .name == "br-overlay")' >/dev/null ||
@@ -557,12 +703,38 @@ test_plan_live() {
         printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "stray")' >/dev/null && fail "the plan touches a stray bridge"
         printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "br1") | .changes[] | select(.field == "mtu")' >/dev/null ||
                 fail "the plan repairs no MTU"
-        # What the snapshot does not cover is said, not planned; --exit-code says changes are pending.
-        printf 'sysctls:\n  net.ipv4.ip_forward: 1\n' >>"$M/host.yaml"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "net.ipv4.ip_forward") | .changes[] |
+                select(.from == "0" and .to == "1")' >/dev/null || fail "the plan repairs no ip_forward"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.op == "delete" and .name == "net.ipv6.conf.all.forwarding")' \
+                >/dev/null || fail "the plan prunes no net.ipv6.conf.all.forwarding (its value before, from the ledger)"
+        # A name the snapshot did not read is said, not planned; --exit-code says changes are pending.
+        printf '  net.ipv4.conf.all.rp_filter: 2\n' >>"$M/host.yaml"
         OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/snap.yaml" --exit-code 2>&1); RC=$?
         expect_rc 2
-        expect_out 'the snapshot does not cover sysctls: 1 declared, not planned'
-        expect_no_out 'net.ipv4.ip_forward'
+        expect_out 'the snapshot did not read sysctl net.ipv4.conf.all.rp_filter \(.*\): not planned'
+        expect_no_out '^. sysctl net.ipv4.conf.all.rp_filter'
+        # A kind the snapshot does not cover (show under --netns reads no libvirt) is said, not planned.
+        printf 'version: 1\nnetworks:\n  n1: { mode: isolated, bridge: virbr9 }\n' >"$M/net.yaml"
+        chmod 600 "$M/net.yaml"
+        OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/snap.yaml" 2>&1); RC=$?
+        expect_rc 0
+        expect_out 'the snapshot does not cover networks: 1 declared, not planned'
+        expect_no_out 'network n1'
+        rm "$M/net.yaml"
+        # What the host refuses (a host-wide kind under --netns, a key it lacks) plan --live refuses alike.
+        printf 'version: 1\nmodules:\n  loop: {}\nsysctls:\n  net.ipv4.no_such_key: 1\n' >"$M/refused.yaml"
+        chmod 600 "$M/refused.yaml"
+        local host_err live_err
+        host_err=$("$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" plan 2>&1 >/dev/null | grep ': error: ')
+        "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" show --snapshot >"$TMP/snap.yaml" 2>/dev/null
+        OUT=$("$RECONCILE" -d "$M" --state-dir /nonexistent plan --live "$TMP/snap.yaml" 2>&1); RC=$?
+        expect_rc 1 "plan --live of what the host refuses"
+        live_err=$(printf '%s\n' "$OUT" | grep ': error: ')
+        [ "$(printf '%s\n' "$host_err" | grep -c .)" = 2 ] || fail "the host's plan refuses other than two: $host_err"
+        [ "$host_err" = "$live_err" ] || fail "plan --live refuses otherwise than the host:
+$(diff <(echo "$host_err") <(echo "$live_err"))"
+        expect_no_out '^\+ (module|sysctl) '
+        rm "$M/refused.yaml"
         # Not a snapshot: refused.
         grep -v '^#@' "$TMP/snap.yaml" >"$TMP/plain.yaml"
         OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/plain.yaml" 2>&1); RC=$?
@@ -571,6 +743,115 @@ test_plan_live() {
         OUT=$("$RECONCILE" -d "$M" apply --live "$TMP/snap.yaml" 2>&1); RC=$?
         expect_rc 1
         expect_out '--live goes with plan'
+}
+
+# The host's own kinds (modules, huge pages) in a run without --netns: reconcile's
+# boot files in a directory of the test's (RECONCILE_ETC) and sysfs's huge page
+# pools and module parameters as plain files (RECONCILE_SYSFS); loop is built
+# into this kernel or loaded, so nothing is loaded.
+host_kinds() {
+        RECONCILE_ETC=$TMP/etc RECONCILE_SYSFS=$TMP/sys "$RECONCILE" -d "$M" --state-dir "$S" --only module,hugepage "$@"
+}
+
+# Pending: a module loaded with other options than declared (the files and sysfs
+# the test's own), adopted in the same run: pending with why and until.
+test_pending_resource() {
+        mkdir -p "$TMP/etc" "$TMP/sys/module/loop/parameters"
+        echo 0 >"$TMP/sys/module/loop/parameters/max_part"
+        manifest 'version: 1
+modules:
+  loop: { options: "max_part=8" }
+'
+        local t0; t0=$(date +%s)
+        OUT=$(host_kinds --status-file "$TMP/status.json" --metrics-dir "$TMP" apply 2>&1); RC=$?
+        expect_rc 0
+        eq "$(J .last_run.result)" applied "result"
+        eq "$(cond Ready)" "False Pending" "Ready with a pending resource"
+        eq "$(cond Progressing)" "True Pending" "Progressing"
+        eq "$(J '.conditions[] | select(.type == "Progressing") | .message')" "1 resource pending" "Progressing message"
+        eq "$(cond Degraded)" "False NoErrors" "Degraded"
+        eq "$(J '.counts | "\(.["in-sync"]) \(.pending) \(.failed)"')" "0 1 0" "counts"
+        eq "$(J '.resources[] | select(.name == "loop") | "\(.kind) \(.status): \(.reason) until \(.until)"')" \
+                "module pending: loaded with max_part=0, declared 8 until reload or reboot needed" "loop in status"
+        [ "$(J '.resources[] | select(.name == "loop") | .since_timestamp')" -ge "$t0" ] || fail "no since for loop"
+        eq "$(metric 'reconcile_resources{kind="module"}')" 1 "metric resources"
+        eq "$(metric 'reconcile_resources_pending{kind="module"}')" 1 "metric pending"
+        eq "$(metric 'reconcile_resources_failed{kind="module"}')" 0 "metric failed"
+        eq "$(metric 'reconcile_condition{condition="Progressing"}')" 1 "metric Progressing"
+        eq "$(metric 'reconcile_condition{condition="Ready"}')" 0 "metric Ready"
+        eq "$(metric reconcile_run_duration_seconds)" "$(J .last_run.seconds)" "metric run duration"
+        eq "$(metric reconcile_last_run_timestamp_seconds)" "$(J .last_run.timestamp)" "metric last run"
+        grep -q '^# TYPE reconcile_runs_total counter$' "$TMP/reconcile.prom" || fail "runs is not a counter"
+        rc status --status-file "$TMP/status.json"; expect_rc 0
+        expect_out '^  pending +module loop: loaded with max_part=0, declared 8 \(since '
+        expect_out '^resources: 0 in sync, 1 pending, 0 failed'
+        # The parameter in effect: in sync.
+        echo 8 >"$TMP/sys/module/loop/parameters/max_part"
+        OUT=$(host_kinds --status-file "$TMP/status.json" --metrics-dir "$TMP" apply 2>&1); RC=$?
+        expect_rc 0
+        eq "$(cond Ready)" "True InSync" "Ready once in effect"
+        eq "$(metric 'reconcile_resources_pending{kind="module"}')" 0 "metric pending once in effect"
+}
+
+test_plan_live_host_kinds() {
+        local pools=$TMP/sys/kernel/mm/hugepages fmt host live
+        mkdir -p "$TMP/etc" "$pools/hugepages-2048kB" "$pools/hugepages-1048576kB" "$TMP/sys/module/loop/parameters"
+        echo 0 >"$pools/hugepages-2048kB/nr_hugepages"
+        echo 0 >"$pools/hugepages-1048576kB/nr_hugepages"
+        echo 0 >"$TMP/sys/module/loop/parameters/max_part"
+        manifest 'version: 1
+modules:
+  loop: { options: "max_part=8" }
+hugepages:
+  2M: 16
+'
+        # same_host_plans WHAT: the host's plan and plan --live against a fresh snapshot, text and JSON.
+        same_host_plans() {
+                host_kinds show --snapshot >"$TMP/snap.yaml" 2>"$TMP/show.err" || fail "$1: show --snapshot: $(cat "$TMP/show.err")"
+                for fmt in text json; do
+                        host=$(host_kinds plan -o $fmt 2>/dev/null)
+                        live=$("$RECONCILE" -d "$M" --state-dir /nonexistent plan --live "$TMP/snap.yaml" -o $fmt 2>"$TMP/live.err")
+                        [ $? -eq 0 ] || fail "$1: plan --live failed: $(cat "$TMP/live.err")"
+                        [ -n "$host" ] || fail "$1: no plan on the host"
+                        [ "$host" = "$live" ] || fail "$1 ($fmt): plan --live differs from the plan on the host:
+$(diff <(echo "$host") <(echo "$live"))"
+                done
+                PLAN=$host
+        }
+        same_host_plans "a fresh host"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.kind == "hugepage" and .name == "2M") | .changes[] |
+                select(.from == "0" and .to == "16")' >/dev/null || fail "the fresh plan reserves no 2M pages: $PLAN"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.kind == "module" and .name == "loop") | .changes[] |
+                select(.field == "at-boot")' >/dev/null || fail "the fresh plan does not list loop for boot"
+        # The parameter as sysfs shows it, carried by the snapshot: a loaded module's options wait for a reload.
+        printf '%s\n' "$PLAN" | jq -e '.pending[] | select(.name == "loop" and (.reason | test("with max_part=0, declared 8$")))' \
+                >/dev/null || fail "the fresh plan has no pending options for loop"
+        OUT=$(host_kinds apply 2>&1); RC=$?
+        expect_rc 0
+        eq "$(cat "$pools/hugepages-2048kB/nr_hugepages")" 16 "2M pages after apply"
+        grep -qx loop "$TMP/etc/modules-load.d/reconcile.conf" || fail "loop is not listed for boot"
+        same_host_plans "in sync"
+        eq "$(printf '%s\n' "$PLAN" | jq -c '.summary | [.create, .update, .delete]')" "[0,0,0]" "the in-sync plan"
+        # Drift in the pool, the parameter in effect now, and the pages taken out of the manifests (a prune).
+        echo 8 >"$pools/hugepages-2048kB/nr_hugepages"
+        echo 8 >"$TMP/sys/module/loop/parameters/max_part"
+        same_host_plans "drift"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.name == "2M") | .changes[] | select(.from == "8" and .to == "16")' \
+                >/dev/null || fail "the plan repairs no pool"
+        eq "$(printf '%s\n' "$PLAN" | jq -c '.pending')" "[]" "pending once the parameter is in effect"
+        manifest 'version: 1
+modules:
+  loop: { options: "max_part=8" }
+'
+        same_host_plans "a prune"
+        printf '%s\n' "$PLAN" | jq -e '.actions[] | select(.op == "delete" and .name == "2M")' >/dev/null ||
+                fail "the plan gives no pages back"
+        # A pool show did not read (none reserved, not named then) is said, not planned.
+        printf 'hugepages:\n  1G: 2\n' >>"$M/host.yaml"
+        OUT=$("$RECONCILE" -d "$M" plan --live "$TMP/snap.yaml" 2>&1); RC=$?
+        expect_rc 0
+        expect_out 'the snapshot did not read hugepage 1G \(.*\): not planned'
+        expect_no_out '^. hugepage 1G'
 }
 
 t "status: in sync, drift repaired, a new revision; file, text, JSON and metrics" test_in_sync_then_drift ${NO_JQ:-}
@@ -590,6 +871,7 @@ else
         t "status: a failed resource, with its error" test_failed_resource ${NO_JQ:-}
 fi
 t "status: a held revision, then released" test_held_revision ${NO_JQ:-}
+t "status: a pending resource, with why, until and since; metrics" test_pending_resource ${NO_JQ:-}
 t "status: the daemon's status file, STATUS= and WATCHDOG=1" test_daemon_status_file ${NO_JQ:-}
 t "status: invalid manifests keep the revision in force and degrade" test_daemon_invalid_manifests ${NO_JQ:-}
 t "status: a daemon in a namespace has a status file of its own by default" test_default_status_file ${NO_JQ:-}
@@ -606,6 +888,7 @@ else
         t "gitops: the pull script swaps in signed commits only" test_gitops_pull "git or gpg not installed"
 fi
 t "plan --live: against a show --snapshot, the same plan as on the host (fresh, in sync, drift, prune)" test_plan_live ${NO_JQ:-}
+t "plan --live: modules and huge pages (the host's kinds) as on the host" test_plan_live_host_kinds ${NO_JQ:-}
 t "ci: plan-hosts.sh plans each host from its snapshot and fails on errors" test_ci_plan_hosts ${NO_JQ:-}
 if command -v ansible-playbook >/dev/null; then
         t "ansible: rollout.yml in waves stops after a host whose probe reverted it" test_ansible_rollout ${NO_JQ:-}

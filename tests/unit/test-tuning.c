@@ -347,10 +347,10 @@ static void test_module_files_and_options(void **state) {
         assert_string_equal(a->changes[0].now.text, "ids=10de:1b80");
         assert_int_equal(plan.n_pending, 0); /* no parameters shown: cannot tell, nothing pending */
 
-        /* A loaded module whose parameter shows another value: pending a reload. */
-        put_file("sys/module/kvm_intel/parameters/nested", "N\n");
+        /* A loaded module whose parameter shows another value (observed from sysfs): pending a reload. */
         const struct resource *wk = model_find(&set.model, KIND_MODULE, "kvm_intel");
         struct resource *kvm = resource_new(KIND_MODULE, "kvm_intel");
+        kvm->module.params = xstrdup("nested=N\n");
         kvm->module.loaded = true;
         kvm->module.at_boot = true;
         kvm->module.options = xstrdup("nested=1");
@@ -362,7 +362,8 @@ static void test_module_files_and_options(void **state) {
         assert_string_equal(plan.pending[0].reason, "loaded with nested=N, declared 1");
         assert_string_equal(plan.pending[0].until, "reload or reboot needed");
         /* Y is what a bool parameter set to 1 reads back as: in effect, nothing pending. */
-        put_file("sys/module/kvm_intel/parameters/nested", "Y\n");
+        free(kvm->module.params);
+        kvm->module.params = xstrdup("enable_apicv=Y\nnested=Y\n");
         ak = new_action(OP_UPDATE, wk, kvm);
         assert_int_equal(kind_ops(KIND_MODULE)->diff(st, wk, kvm, NULL, ak, &plan), 0);
         assert_int_equal(plan.n_pending, 1);
