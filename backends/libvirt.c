@@ -358,6 +358,22 @@ static int observe_pools(struct lv_state *s, struct model *live) {
         return 0;
 }
 
+static virStorageVolPtr volume_lookup(struct lv_state *s, const char *full, virStoragePoolPtr *pool_out);
+
+/* A seed's volume deleted by hand is drift: the ledger's digest alone would say it is built. */
+static void observe_seed(struct lv_state *s, struct resource *r) {
+        for (size_t i = 0; i < r->domain.n_disks; i++) {
+                const struct disk_spec *k = &r->domain.disks[i];
+                if (!k->seed || !k->volume)
+                        continue;
+                virStorageVolPtr vol = volume_lookup(s, k->volume, NULL);
+                if (vol)
+                        virStorageVolFree(vol);
+                else
+                        r->domain.seed_missing = true;
+        }
+}
+
 static int observe_domains(struct lv_state *s, struct model *live) {
         virDomainPtr *doms = NULL;
         int n = virConnectListAllDomains(s->conn, &doms, 0);
@@ -372,8 +388,8 @@ static int observe_domains(struct lv_state *s, struct model *live) {
                         xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
                 if (!xml)
                         xml = virDomainGetXMLDesc(doms[i], 0);
-                if (xml)
-                        domain_parse_xml(xml, r);
+                if (xml && domain_parse_xml(xml, r) >= 0)
+                        observe_seed(s, r);
                 if (xml)
                         explicit_bzero(xml, strlen(xml));
                 free(xml);
@@ -1048,11 +1064,12 @@ static char *boot_text(const struct str_list *b) {
 /* ---- cloud: the seed, per-device boot order ---- */
 
 /* The seed is built when the ledger has no digest for it or another one. */
-static void diff_cloudinit(const struct resource *w, const struct ledger_entry *owned, struct action *a) {
+static void diff_cloudinit(const struct resource *w, const struct resource *l, const struct ledger_entry *owned,
+                           struct action *a) {
         if (!(w->set & DOM_F_CLOUD_INIT))
                 return;
         const char *built = ledger_get(owned, "cloud-init");
-        if (!built || strcmp(built, w->domain.cloud_init.digest) != 0)
+        if (!built || strcmp(built, w->domain.cloud_init.digest) != 0 || l->domain.seed_missing)
                 action_add_change(a, DOM_C_SEED, "cloud-init", value_text(built), value_text(w->domain.cloud_init.digest));
 }
 
@@ -1369,7 +1386,7 @@ static int diff_domain(const struct resource *w, const struct resource *l, const
                 free(used);
         }
         diff_device_boot(w, l, owned, a);
-        diff_cloudinit(w, owned, a);
+        diff_cloudinit(w, l, owned, a);
         tuning_diff(w, l, a, p);
         bool running = l->state == STATE_RUNNING;
         diff_domain_state(w, l, owned, a, p);
@@ -2058,6 +2075,10 @@ static int domain_store_seed(struct lv_state *s, const struct resource *w, struc
                 diag_info("note: domain %s: %s keeps no volume content: the cloud-init seed's volume is made, not filled",
                           w->name, s->uri);
         if (!e)
+                return 0;
+        /* The same content made again (its volume was deleted): the guest has nothing new to read. */
+        const char *prev = ledger_get(e, "cloud-init");
+        if (prev && strcmp(prev, w->domain.cloud_init.digest) == 0)
                 return 0;
         ledger_set(l, e, "cloud-init", w->domain.cloud_init.digest);
         char rec[64], boot[40];

@@ -674,6 +674,7 @@ struct domain_spec {
         /* cloud: the cloud-init seed, and whether reconcile may restart the guest
          * to apply what needs a restart (enum restart_policy). */
         struct cloud_init_spec cloud_init;
+        bool seed_missing; /* observed: its seed disk names a volume that is gone (rebuilt as drift) */
         int restart;
         /* tune: CPU and memory placement, devices, lifecycle (backends/domain-tuning.c) */
         struct domain_tuning tuning;

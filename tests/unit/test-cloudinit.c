@@ -370,6 +370,33 @@ static void test_seed_rebuilt_restart_pending(void **state) {
         run_done(&run);
 }
 
+/* A seed's volume deleted behind reconcile's back is drift: rebuilt by the
+ * next run, though the ledger's digest still matches the manifest. */
+static void test_seed_deleted_rebuilt(void **state) {
+        (void) state;
+        want(guest);
+        pass(0);
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "default-pool");
+        assert_non_null(p);
+        virStorageVolPtr v = virStorageVolLookupByName(p, "c1-cidata.iso");
+        assert_non_null(v);
+        assert_int_equal(virStorageVolDelete(v, 0), 0);
+        virStorageVolFree(v);
+        struct run run;
+        plan_only(&run);
+        assert_non_null(find_change(&run, DOM_C_SEED));
+        run_done(&run);
+        assert_int_equal(pass(0), 1);
+        v = virStorageVolLookupByName(p, "c1-cidata.iso");
+        assert_non_null(v); /* made again */
+        plan_only(&run);
+        assert_int_equal(run.plan.n_pending, 0); /* the same content: no restart needed */
+        run_done(&run);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+        assert_int_equal(pass(0), 0);
+}
+
 /* restart: on-change: the restart is an action, and after it nothing is pending. */
 static void test_restart_on_change(void **state) {
         (void) state;
@@ -514,6 +541,7 @@ int main(void) {
                 T(test_device_boot_xml_and_errors),
                 T(test_seed_disk_xml),
                 T(test_seed_rebuilt_restart_pending),
+                T(test_seed_deleted_rebuilt),
                 T(test_restart_on_change),
                 T(test_device_boot_applied),
                 T(test_seed_added_to_running_guest),
