@@ -71,6 +71,19 @@ static void pool_free(struct resource *r) {
         free(r->pool.host);
 }
 
+/* A domain's cloud-init seed is made from the domain's manifest: declared as a
+ * volume too, it would be a manifest error. */
+static bool volume_is_seed(const struct model *live, const char *name) {
+        for (size_t i = 0; i < live->n; i++) {
+                const struct resource *d = live->v[i];
+                for (size_t j = 0; d->kind == KIND_DOMAIN && j < d->domain.n_disks; j++)
+                        if (d->domain.disks[j].seed && d->domain.disks[j].volume &&
+                            strcmp(d->domain.disks[j].volume, name) == 0)
+                                return true;
+        }
+        return false;
+}
+
 static void pool_show(struct yw *w, const struct resource *r, const struct show_ctx *s) {
         const struct pool_spec *p = &r->pool;
         const struct model *live = s->live;
@@ -90,7 +103,8 @@ static void pool_show(struct yw *w, const struct resource *r, const struct show_
         bool header = false;
         for (size_t i = 0; i < live->n; i++) {
                 const struct resource *v = live->v[i];
-                if (v->kind != KIND_VOLUME || strncmp(v->name, r->name, len) != 0 || v->name[len] != '/')
+                if (v->kind != KIND_VOLUME || strncmp(v->name, r->name, len) != 0 || v->name[len] != '/' ||
+                    volume_is_seed(live, v->name))
                         continue;
                 if (!header) {
                         yw_word(w, "volumes");
@@ -102,6 +116,8 @@ static void pool_show(struct yw *w, const struct resource *r, const struct show_
                 char cap[32];
                 yw_kv_word(w, "capacity", size_text(v->volume.capacity, cap, sizeof(cap)));
                 yw_kv_word(w, "format", enum_to_string(&vol_format_table, v->volume.format));
+                if (v->volume.backing)
+                        yw_kv_str(w, "backing", v->volume.backing); /* a qcow2 overlay on a volume libvirt knows */
                 yw_end_map(w);
         }
         if (header)

@@ -390,6 +390,19 @@ static void test_overlay_holds_base(void **state) {
         virStorageVolFree(v);
         virStoragePoolFree(p);
         assert_int_equal(pass(0), 0);
+        /* show writes the overlay's base, so its output declares the overlay as it is. */
+        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
+        assert_int_equal(run_observe(&run), 0);
+        char *shown = NULL;
+        size_t shown_len = 0;
+        FILE *f = open_memstream(&shown, &shown_len);
+        assert_int_equal(show_print_yaml(f, &run.live), 0);
+        fclose(f);
+        run_done(&run);
+        if (!strstr(shown, "web1: {capacity: 2G, format: qcow2, backing: \"images/base\"}") &&
+            !strstr(shown, "web1: {capacity: 2G, format: qcow2, backing: images/base}"))
+                fail_msg("show has no backing for the overlay:\n%s", shown);
+        free(shown);
         /* An overlay smaller than its base is refused by the plan, before anything is made. */
         snprintf(yaml, sizeof(yaml), "%s      base: { capacity: 1G, format: qcow2 }\n"
                  "      web2: { backing: images/base, capacity: 512M }\n", pool);
