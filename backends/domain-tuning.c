@@ -225,20 +225,20 @@ static int pin_cmp(const void *a, const void *b) {
 
 static int check_pins(struct check_ctx *c, struct resource *r, uint32_t max_vcpus) {
         struct domain_tuning *t = &r->domain.tuning;
-        for (size_t i = 0; i + 1 < t->pin_words.n; i += 2) {
-                const char *key = t->pin_words.v[i];
+        for (size_t i = 0; i < t->pin_words.n; i++) {
+                const char *key = t->pin_words.v[i].key;
                 char *end, msg[200];
                 errno = 0;
                 unsigned long v = strtoul(key, &end, 10);
                 if (errno || *end || !(*key >= '0' && *key <= '9') || v >= max_vcpus)
-                        return check_item_error(c, DOM_F_VCPU_PINS, i / 2,
+                        return check_item_error(c, DOM_F_VCPU_PINS, i,
                                                 "domain %s: vcpu-pins: \"%s\" is no vCPU of 0..%u (max-vcpus %u)", r->name,
                                                 printable(key), max_vcpus - 1, max_vcpus);
                 struct vcpu_pin *p = array_push(&t->pins, &t->n_pins, sizeof(*p));
-                p->pos = check_item_pos(c, DOM_F_VCPU_PINS, i / 2);
+                p->pos = check_item_pos(c, DOM_F_VCPU_PINS, i);
                 p->vcpu = (uint32_t) v;
-                if (cpuset_parse(t->pin_words.v[i + 1], &p->cpus, msg, sizeof(msg)) < 0)
-                        return check_item_error(c, DOM_F_VCPU_PINS, i / 2, "domain %s: vcpu-pins %s: %s", r->name, key, msg);
+                if (cpuset_parse(t->pin_words.v[i].value, &p->cpus, msg, sizeof(msg)) < 0)
+                        return check_item_error(c, DOM_F_VCPU_PINS, i, "domain %s: vcpu-pins %s: %s", r->name, key, msg);
         }
         if (t->n_pins)
                 qsort(t->pins, t->n_pins, sizeof(*t->pins), pin_cmp);
@@ -381,7 +381,7 @@ int tuning_validate(struct resource *r, struct model *declared) {
 
 void tuning_free(struct resource *r) {
         struct domain_tuning *t = &r->domain.tuning;
-        str_list_done(&t->pin_words);
+        str_map_done(&t->pin_words);
         free(t->pins);
         free(t->cells);
         free(t->hostdevs);

@@ -136,7 +136,7 @@ static const struct field domain_fields[] = {
         { "cloud-init", FT_OBJ, R(domain.cloud_init), 0, 0, DOM_F_CLOUD_INIT, &cloud_init_sub, NULL, NULL },
         { "restart", FT_ENUM, R(domain.restart), 0, 0, DOM_F_RESTART, &restart_policy_table, NULL, NULL },
         { "cpu-topology", FT_OBJ, R(domain.tuning.topology), 0, 0, DOM_F_CPU_TOPOLOGY, &tuning_topology_sub, NULL, NULL },
-        { "vcpu-pins", FT_STR_MAP, R(domain.tuning.pin_words), 0, 0, DOM_F_VCPU_PINS, NULL, NULL, NULL },
+        { "vcpu-pins", FT_MAP, R(domain.tuning.pin_words), 0, 0, DOM_F_VCPU_PINS, NULL, NULL, NULL },
         { "emulator-pin", FT_CUSTOM, R(domain.tuning.emulator_pin), 0, 0, DOM_F_EMULATOR_PIN, NULL, "emulator-pin", tuning_parse_cpuset },
         { "iothreads", FT_U32, R(domain.tuning.iothreads), 1, 4096, DOM_F_IOTHREADS, NULL, NULL, NULL },
         { "numa", FT_OBJ_LIST, R(domain.tuning.cells), 0, 0, DOM_F_NUMA, &tuning_numa_sub, NULL, NULL },

@@ -1192,47 +1192,6 @@ static int p_custom(struct pctx *c, struct node *n, const struct field *f, void 
         return 0;
 }
 
-/* A mapping of scalar keys to scalar words (vcpu-pins: { 0: "2" }), kept as
- * written for the kind's check: key and value alternate in one list, and item
- * i of the key's record is the value of pair i. */
-static int p_str_map(struct pctx *c, struct node *n, const struct field *f, void *base) {
-        struct str_list *l = (struct str_list *) ((char *) base + f->offset);
-        struct at_value *rec = take_items(c);
-        if (n->type != EV_MAP)
-                return reported(n) ? -EINVAL : perr(c, n, "%s: expected a mapping", flabel(f));
-        int ret = 0;
-        struct seen_keys seen = { 0 };
-        for (;;) {
-                struct node k, v;
-                int r = next_pair(c, n, &k, &v);
-                if (r <= 0) {
-                        ret = r < 0 ? r : ret;
-                        break;
-                }
-                const char *key = scalar(&k), *s = NULL;
-                item_note(rec, &v, true);
-                if (!budget_ok(c, &k))
-                        r = -E2BIG;
-                else if (!key || !*key || !xml_safe(key))
-                        r = reported(&k) ? -EINVAL : perr(c, &k, "%s: keys must be words", flabel(f));
-                else if (duplicate_key(c, &seen, &k, flabel(f)))
-                        r = -EINVAL;
-                else if ((r = reported(&v) ? -EINVAL : want_string(c, &v, f, &s)) >= 0 && (!*s || !xml_safe(s)))
-                        r = perr(c, &v, "%s: bad value \"%.64s\"", flabel(f), printable(s));
-                if (r >= 0) {
-                        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(key);
-                        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
-                } else
-                        ret = r;
-                node_done(c, &k);
-                node_done(c, &v);
-                if (r == -E2BIG)
-                        break;
-        }
-        seen_done(&seen);
-        return ret;
-}
-
 void str_map_add(struct str_map *m, const char *key, const char *value) {
         struct str_pair *p = array_push(&m->v, &m->n, sizeof(*p));
         p->key = xstrdup(key);
@@ -1264,9 +1223,11 @@ static bool text_plain(const char *s) {
 }
 
 /* A mapping of strings: each key once and not empty; values are strings
- * (a number is its text), no control characters in either. */
+ * (a number is its text), no control characters in either. Item i of the
+ * field's record is the value of pair i, for a kind's check to point at. */
 static int p_map(struct pctx *c, struct node *n, const struct field *f, void *base) {
         struct str_map *m = (struct str_map *) ((char *) base + f->offset);
+        struct at_value *rec = take_items(c);
         if (n->type != EV_MAP)
                 return perr(c, n, "%s: expected a mapping of strings", flabel(f));
         struct seen_keys seen = { 0 };
@@ -1279,6 +1240,7 @@ static int p_map(struct pctx *c, struct node *n, const struct field *f, void *ba
                         break;
                 }
                 const char *key = scalar(&k), *value = scalar(&v);
+                item_note(rec, &v, true);
                 if (!budget_ok(c, &k))
                         r = ret = -E2BIG;
                 else if (!key || !*key || !text_plain(key))
@@ -1308,7 +1270,7 @@ static int parse_value(struct pctx *c, struct node *n, const struct field *f, vo
                 [FT_MAC] = p_mac,         [FT_IPADDR] = p_ipaddr,     [FT_ADDR_LIST] = p_addr_list,
                 [FT_STR_LIST] = p_str_list, [FT_OBJ] = p_obj,         [FT_OBJ_LIST] = p_obj_list,
                 [FT_NETNS] = p_netns_name, [FT_USER] = p_user,        [FT_CHILDREN] = p_children,
-                [FT_CUSTOM] = p_custom,   [FT_STR_MAP] = p_str_map,
+                [FT_CUSTOM] = p_custom,
                 [FT_MAP] = p_map,
         };
         if (reported(n))

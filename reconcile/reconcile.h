@@ -487,7 +487,7 @@ struct watchdog_spec {
 };
 struct domain_tuning {
         struct cpu_topology topology; /* all 0: none */
-        struct str_list pin_words;    /* vcpu-pins as written: key, value, key, value... */
+        struct str_map pin_words;     /* vcpu-pins as written: vCPU -> CPU set */
         struct vcpu_pin *pins;        /* sorted by vCPU */
         size_t n_pins;
         struct cpuset emulator_pin;   /* empty: none */
@@ -874,7 +874,6 @@ enum field_type {
         FT_USER,      /* uint32_t, a user (min 0) or group (min 1) by number or name */
         FT_CHILDREN,  /* a mapping of names: resources of the kind in extra (a struct kind_ops), named PARENT/NAME */
         FT_CUSTOM,    /* a scalar parsed by the kind's parse hook */
-        FT_STR_MAP,   /* a mapping of scalar keys to scalar words: a struct str_list of key, value, key, value... */
         FT_MAP,       /* struct str_map: a mapping of string keys to string values */
 };
 enum { STR_WORD = 0, STR_PATH = 1 };

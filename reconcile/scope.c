@@ -58,8 +58,7 @@ static bool field_equal(const struct field *f, const char *a, const char *b, boo
                                 return false;
                 return true;
         }
-        case FT_STR_LIST:
-        case FT_STR_MAP: {
+        case FT_STR_LIST: {
                 const struct str_list *x = (const void *) pa, *y = (const void *) pb;
                 if (x->n != y->n)
                         return false;
