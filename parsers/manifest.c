@@ -139,10 +139,17 @@ struct runs {
         bool mismatch;
 };
 
-static bool run_word_char(unsigned char ch) {
-        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '.' ||
-               ch == ':' || ch == '/' || ch == ',' || ch == '_' || ch == '-';
-}
+/* 1: a character of a run's word; 2: one that may begin it too. */
+static const unsigned char run_chars[256] = {
+        ['.'] = 1, [':'] = 1, ['/'] = 1, [','] = 1, ['_'] = 1, ['-'] = 1,
+        ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+        ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['i'] = 2, ['j'] = 2,
+        ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['o'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2, ['s'] = 2, ['t'] = 2,
+        ['u'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
+        ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2, ['J'] = 2,
+        ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2, ['S'] = 2, ['T'] = 2,
+        ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2,
+};
 
 /* The indent of a line "INDENT- WORD\n" at p, or -1. */
 static int run_line(const char *p, const char *end, const char **eol) {
@@ -150,14 +157,12 @@ static int run_line(const char *p, const char *end, const char **eol) {
         while (q < end && *q == ' ' && q - p <= (ptrdiff_t) RUN_INDENT_MAX)
                 q++;
         int indent = (int) (q - p);
-        if (indent > (int) RUN_INDENT_MAX || end - q < 4 || q[0] != '-' || q[1] != ' ')
+        if (indent > (int) RUN_INDENT_MAX || end - q < 4 || q[0] != '-' || q[1] != ' ' ||
+            run_chars[(unsigned char) q[2]] != 2)
                 return -1;
         q += 2;
-        unsigned char first = (unsigned char) *q;
-        if (!((first >= '0' && first <= '9') || (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z')))
-                return -1;
-        const char *w = q;
-        while (q < end && run_word_char((unsigned char) *q) && q - w < (ptrdiff_t) RUN_LINE_MAX)
+        const char *w = q, *stop = end - w > (ptrdiff_t) RUN_LINE_MAX ? w + RUN_LINE_MAX : end;
+        while (q < stop && run_chars[(unsigned char) *q])
                 q++;
         if (q >= end || *q != '\n')
                 return -1;
@@ -1131,13 +1136,15 @@ static bool str_eq(size_t pos, const void *u) {
         return strcmp(p->l->v[pos], p->s) == 0;
 }
 
-/* One item of a string list: checked, then added unless it is there already. */
-static int str_item(struct pctx *c, struct node *item, const struct field *f, struct str_list *l, struct hindex *seen) {
-        const char *s = NULL;
-        int r = reported(item) ? -EINVAL : want_string(c, item, f, &s);
+/* One item of a string list: checked, then added unless it is there already.
+ * word: a run's, a non-empty string of safe characters. */
+static int str_item(struct pctx *c, struct node *item, const struct field *f, struct str_list *l, struct hindex *seen,
+                    bool word) {
+        const char *s = word ? item->value : NULL;
+        int r = word ? 0 : reported(item) ? -EINVAL : want_string(c, item, f, &s);
         if (r >= 0 && f->min == 1)
                 r = check_ifname(c, item, flabel(f), s);
-        if (r >= 0 && f->min == 0 && (!*s || !xml_safe(s)))
+        if (r >= 0 && f->min == 0 && !word && (!*s || !xml_safe(s)))
                 r = perr(c, item, "%s: bad entry \"%.64s\"", flabel(f), s);
         if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
                 r = perr(c, item, "%s: %s cannot contain itself", flabel(f), s);
@@ -1180,7 +1187,7 @@ static int str_run(struct pctx *c, struct node *list, struct at_value *rec, cons
                 if (!budget_ok(c, &item))
                         return -E2BIG;
                 item_note(rec, &item, false);
-                int r = str_item(c, &item, f, l, seen);
+                int r = str_item(c, &item, f, l, seen, true);
                 if (r < 0)
                         ret = r;
         }
@@ -1225,7 +1232,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         break;
                 }
                 item_note(rec, &item, false);
-                r = str_item(c, &item, f, l, &seen);
+                r = str_item(c, &item, f, l, &seen, false);
                 if (r < 0)
                         ret = r;
                 node_done(c, &item);
