@@ -295,6 +295,18 @@ static void differing(const struct resource *w, const struct str_list *of, const
         bool ipv4 = t && !inet6 && (t->dims[0] == DIM_IP || t->dims[0] == DIM_NET) && t->dims[1] == DIM_NONE;
         *only_of = *only_in = NULL;
         *n_of = *n_in = 0;
+        /* The lists as written line up but for an edit (a scoped run compares the
+         * manifest with the last one applied, and a verification with the
+         * same): the entries between their common head and tail differ alike. */
+        size_t head = 0, tail = 0;
+        while (head < of->n && head < in->n && strcmp(of->v[head], in->v[head]) == 0)
+                head++;
+        while (tail < of->n - head && tail < in->n - head &&
+               strcmp(of->v[of->n - 1 - tail], in->v[in->n - 1 - tail]) == 0)
+                tail++;
+        struct str_list mid_of = { of->v + head, of->n - head - tail }, mid_in = { in->v + head, in->n - head - tail };
+        of = &mid_of;
+        in = &mid_in;
         if (!ipv4 || !differing_ipv4(of, in, t->dims[0] == DIM_NET, only_of, n_of, only_in, n_in))
                 differing_hashed(of, in, only_of, n_of, only_in, n_in);
         if (*n_of)
