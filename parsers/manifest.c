@@ -58,6 +58,7 @@ struct logged {
         size_t length;
         char *value;   /* EV_SCALAR */
         size_t anchor; /* EV_ALIAS: the anchor it names */
+        bool borrowed; /* value is in the run arena */
 };
 
 struct anchor {
@@ -109,7 +110,11 @@ struct top_value {
  * (a deeper line after it would continue its scalar). Whatever else the
  * placeholder turns out to be (inside a block or quoted scalar, a flow
  * collection, an anchored value, any other field), or any YAML error, and
- * the file is read again as written: the result is always libyaml's. */
+ * the file is read again as written: the result is always libyaml's.
+ * Lines "INDENT{ KEY: WORD, ... }," (an IPVS service's reals) are runs too,
+ * of any length, replaced by "INDENT<run_magic>N,": where a flow list reads
+ * that item, the mappings' events are replayed from the text, as an alias's
+ * are. */
 #define RUN_MIN 8u
 #define RUN_LINE_MAX 160u
 #define RUN_INDENT_MAX 64u
@@ -122,6 +127,8 @@ struct list_run {
         unsigned indent;
         unsigned cline;     /* the placeholder's line, 0-based, in what libyaml reads */
         unsigned shift;     /* lines removed by this run and those before it */
+        unsigned nodes;     /* the values the lines hold */
+        bool maps;          /* lines of flow mappings, not list items */
 };
 
 struct runs {
@@ -137,6 +144,7 @@ struct runs {
         size_t taken;   /* runs read as items so far */
         size_t pending; /* 1 + the run whose placeholder was just read */
         bool mismatch;
+        size_t near; /* runs_line's last answer */
 };
 
 /* 1: a character of a run's word; 2: one that may begin it too. */
@@ -170,12 +178,80 @@ static int run_line(const char *p, const char *end, const char **eol) {
         return indent;
 }
 
+/* A key of a mapping line, a value of one (no ':' or ',', which end a plain
+ * scalar in a flow collection). */
+static bool map_key_char(unsigned char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+}
+
+static bool map_value_char(unsigned char ch) {
+        return run_chars[ch] && ch != ',' && ch != ':';
+}
+
+/* A line "INDENT{ KEY: WORD, ... }," at p: its indent (and *eol, and the
+ * values it holds in *nodes), or -1. each, when given, gets every value:
+ * the mapping (len 0), then each key and word. */
+static int map_line(const char *p, const char *end, const char **eol, unsigned *nodes,
+                    void (*each)(void *u, const char *s, size_t len, size_t col), void *u) {
+        const char *q = p;
+        while (q < end && *q == ' ' && q - p <= (ptrdiff_t) RUN_INDENT_MAX)
+                q++;
+        int indent = (int) (q - p);
+        if (indent > (int) RUN_INDENT_MAX || q >= end || *q != '{')
+                return -1;
+        if (each)
+                each(u, NULL, 0, (size_t) (q - p));
+        q++;
+        unsigned n = 1;
+        for (;;) {
+                while (q < end && *q == ' ')
+                        q++;
+                const char *k = q;
+                if (q >= end || !(*q >= 'a' && *q <= 'z'))
+                        return -1;
+                while (q < end && map_key_char((unsigned char) *q) && q - k < (ptrdiff_t) RUN_LINE_MAX)
+                        q++;
+                if (end - q < 2 || q[0] != ':' || q[1] != ' ')
+                        return -1;
+                if (each)
+                        each(u, k, (size_t) (q - k), (size_t) (k - p));
+                q += 2;
+                while (q < end && *q == ' ')
+                        q++;
+                const char *v = q;
+                if (q >= end || run_chars[(unsigned char) *q] != 2)
+                        return -1;
+                while (q < end && map_value_char((unsigned char) *q) && q - v < (ptrdiff_t) RUN_LINE_MAX)
+                        q++;
+                if (each)
+                        each(u, v, (size_t) (q - v), (size_t) (v - p));
+                n += 2;
+                while (q < end && *q == ' ')
+                        q++;
+                if (q < end && *q == ',') {
+                        q++;
+                        continue;
+                }
+                break;
+        }
+        if (end - q < 3 || q[0] != '}' || q[1] != ',' || q[2] != '\n')
+                return -1;
+        *eol = q + 2;
+        *nodes = n;
+        return indent;
+}
+
 static void runs_close(struct runs *rs, struct list_run *cur, size_t prev_end, unsigned *removed) {
-        if (cur->count < RUN_MIN + 1)
+        if (!cur->maps && cur->count < RUN_MIN + 1)
+                return;
+        if (!cur->count)
                 return;
         unsigned before = *removed;
-        cur->count--; /* the last line stays */
-        cur->end = prev_end;
+        if (!cur->maps) {
+                cur->count--; /* the last line stays */
+                cur->end = prev_end;
+                cur->nodes = cur->count;
+        }
         *removed += cur->count - 1;
         cur->cline = cur->line - before;
         cur->shift = *removed;
@@ -196,9 +272,12 @@ static void runs_find(struct runs *rs, const char *text, size_t len) {
         size_t prev_end = 0; /* of the line before the current run's last */
         while (p < end) {
                 const char *eol = NULL;
+                unsigned nodes = 0;
                 int indent = run_line(p, end, &eol);
-                if (indent >= 0 && cur.count && (unsigned) indent == cur.indent) {
+                bool maps = indent < 0 && (indent = map_line(p, end, &eol, &nodes, NULL, NULL)) >= 0;
+                if (indent >= 0 && cur.count && (unsigned) indent == cur.indent && maps == cur.maps) {
                         cur.count++;
+                        cur.nodes += nodes;
                         prev_end = cur.end;
                         cur.end = (size_t) (eol + 1 - text);
                 } else {
@@ -206,7 +285,8 @@ static void runs_find(struct runs *rs, const char *text, size_t len) {
                         memset(&cur, 0, sizeof(cur));
                         if (indent >= 0)
                                 cur = (struct list_run){ .start = (size_t) (p - text), .end = (size_t) (eol + 1 - text),
-                                                    .line = line, .count = 1, .indent = (unsigned) indent };
+                                                         .line = line, .count = 1, .indent = (unsigned) indent,
+                                                         .nodes = nodes, .maps = maps };
                 }
                 if (!eol)
                         eol = memchr(p, '\n', (size_t) (end - p));
@@ -233,8 +313,9 @@ static int runs_read(void *data, unsigned char *buf, size_t size, size_t *size_r
                 if (rs->pos == rs->next && rs->served < rs->n) {
                         const struct list_run *r = &rs->v[rs->served++];
                         memset(rs->ph, ' ', r->indent);
-                        rs->ph_len = r->indent + (size_t) snprintf(rs->ph + r->indent, sizeof(rs->ph) - r->indent, "- %s%zu\n",
-                                                                   run_magic, (size_t) (r - rs->v));
+                        rs->ph_len = r->indent + (size_t) snprintf(rs->ph + r->indent, sizeof(rs->ph) - r->indent,
+                                                                   r->maps ? "%s%zu,\n" : "- %s%zu\n", run_magic,
+                                                                   (size_t) (r - rs->v));
                         rs->ph_at = 0;
                         rs->pos = r->end;
                         rs->next = rs->served < rs->n ? rs->v[rs->served].start : rs->len;
@@ -251,11 +332,20 @@ static int runs_read(void *data, unsigned char *buf, size_t size, size_t *size_r
         return 1;
 }
 
-/* A line of what libyaml reads (0-based) as written (1-based). */
-static unsigned runs_line(const struct runs *rs, size_t mline) {
+/* A line of what libyaml reads (0-based) as written (1-based). Events come
+ * in order: the answer is near the last one's. */
+static unsigned runs_line(struct runs *rs, size_t mline) {
         if (!rs || !rs->n)
                 return (unsigned) mline + 1;
-        size_t lo = 0, hi = rs->n; /* the first run whose placeholder is at or after mline */
+        size_t lo = rs->near; /* the first run whose placeholder is at or after mline */
+        if (lo <= rs->n && (lo == 0 || rs->v[lo - 1].cline < mline)) {
+                while (lo < rs->n && rs->v[lo].cline < mline)
+                        lo++;
+                rs->near = lo;
+                return (unsigned) mline + 1 + (lo ? rs->v[lo - 1].shift : 0);
+        }
+        lo = 0;
+        size_t hi = rs->n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
                 if (rs->v[mid].cline < mline)
@@ -301,6 +391,7 @@ struct pctx {
         struct at_value *items; /* where the list being parsed records its items */
         int errors;
         struct runs *runs; /* the text's runs, replaced in what libyaml reads; NULL: none */
+        char *run_arena;   /* the values of the mapping run being replayed */
 };
 
 static unsigned line_of(const struct pctx *c, const yaml_mark_t *m) {
@@ -787,7 +878,7 @@ static void run_check(struct pctx *c, const yaml_event_t *ev) {
                                 rs->mismatch = true;
                         else {
                                 rs->pending = ++rs->taken;
-                                c->written += rs->v[rs->pending - 1].count - 1;
+                                c->written += rs->v[rs->pending - 1].nodes - 1;
                         }
                 }
         }
@@ -995,6 +1086,81 @@ static void node_done(struct pctx *c, struct node *n) {
         node_free(n);
 }
 
+struct map_emit {
+        struct pctx *c;
+        char *arena;
+        unsigned line;
+};
+
+static void map_emit(void *u, const char *s, size_t len, size_t col) {
+        struct map_emit *m = u;
+        struct logged *e = &m->c->log[m->c->n_log++];
+        memset(e, 0, sizeof(*e));
+        e->line = m->line;
+        e->col = (unsigned) col + 1;
+        if (!s) {
+                e->type = EV_MAP;
+                return;
+        }
+        e->type = EV_SCALAR;
+        e->plain = true;
+        e->length = len;
+        e->value = m->arena;
+        e->borrowed = true;
+        memcpy(m->arena, s, len);
+        m->arena[len] = '\0';
+        m->arena += len + 1;
+}
+
+/* The mappings of the run whose placeholder a flow list just read, each
+ * replayed as an alias's value is (one frame each, the first on top). */
+static int map_run(struct pctx *c, struct node *coll) {
+        struct runs *rs = c->runs;
+        const struct list_run *run = &rs->v[rs->pending - 1];
+        rs->pending = 0;
+        if (!run->maps || !coll->owned || coll->ev.type != YAML_SEQUENCE_START_EVENT ||
+            coll->ev.data.sequence_start.style != YAML_FLOW_SEQUENCE_STYLE || c->n_anchors || c->n_frames ||
+            c->depth + 1 > MAX_NESTING) {
+                rs->mismatch = true;
+                pending_set(&c->yaml_err, 1, 1, "YAML: read again as written");
+                return -EINVAL;
+        }
+        /* Nothing else is in the log: no anchor was met (run_check). Its room
+         * is what array_push would have made for this many. */
+        size_t events = run->nodes + run->count;
+        struct logged *log = realloc(c->log, array_capacity(events) * sizeof(*log));
+        char *arena = realloc(c->run_arena, run->end - run->start + 1);
+        if (!log || !arena)
+                abort();
+        c->log = log;
+        c->run_arena = arena;
+        c->n_log = 0;
+        struct map_emit m = { c, c->run_arena, 0 };
+        size_t *starts = xcalloc(run->count + 1, sizeof(size_t));
+        const char *p = rs->text + run->start, *end = rs->text + run->end;
+        for (unsigned i = 0; i < run->count; i++) {
+                const char *eol = NULL;
+                unsigned nodes;
+                starts[i] = c->n_log;
+                m.line = run->line + i + 1;
+                map_line(p, end, &eol, &nodes, map_emit, &m);
+                struct logged *e = &c->log[c->n_log++];
+                memset(e, 0, sizeof(*e));
+                e->type = EV_END;
+                e->line = m.line;
+                e->col = (unsigned) (eol - 2 - p) + 1; /* its '}' */
+                p = eol + 1;
+        }
+        starts[run->count] = c->n_log;
+        for (unsigned i = run->count; i-- > 0;) {
+                struct frame *fr = array_push(&c->frames, &c->n_frames, sizeof(*fr));
+                fr->start = fr->at = starts[i];
+                fr->end = starts[i + 1];
+        }
+        free(starts);
+        return 0;
+}
+
 /* The next item of an open collection: 1, 0 at its end, <0 when the read failed. */
 static int next_in(struct pctx *c, struct node *coll, struct node *item) {
         if (!coll->open)
@@ -1002,6 +1168,14 @@ static int next_in(struct pctx *c, struct node *coll, struct node *item) {
         int r = read_event(c, item, true);
         if (r < 0)
                 return r;
+        if (c->runs && c->runs->pending && c->runs->v[c->runs->pending - 1].maps) {
+                node_free(item);
+                r = map_run(c, coll);
+                if (r >= 0)
+                        r = read_event(c, item, true);
+                if (r < 0)
+                        return r;
+        }
         if (item->type == EV_END) {
                 coll->open = false;
                 node_free(item);
@@ -1168,7 +1342,7 @@ static int str_run(struct pctx *c, struct node *list, struct at_value *rec, cons
         struct runs *rs = c->runs;
         const struct list_run *run = &rs->v[rs->pending - 1];
         rs->pending = 0;
-        if (!list->owned || list->ev.data.sequence_start.style != YAML_BLOCK_SEQUENCE_STYLE) {
+        if (run->maps || !list->owned || list->ev.data.sequence_start.style != YAML_BLOCK_SEQUENCE_STYLE) {
                 rs->mismatch = true;
                 pending_set(&c->yaml_err, 1, 1, "YAML: read again as written");
                 return -EINVAL;
@@ -1881,7 +2055,9 @@ static void pctx_done(struct pctx *c) {
         anchors_reset(c);
         free(c->open);
         for (size_t i = 0; i < c->n_log; i++)
-                free(c->log[i].value);
+                if (!c->log[i].borrowed)
+                        free(c->log[i].value);
+        free(c->run_arena);
         free(c->log);
         free(c->frames);
         free(c->version.text);
