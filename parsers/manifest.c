@@ -1300,6 +1300,17 @@ static uint64_t str_hash_at(size_t pos, const void *u) {
         return hash_fnv1a_str(HASH_FNV1A_SEED, l->v[pos]);
 }
 
+/* The list, and the hash of the item just added: not computed twice. */
+struct str_added {
+        const struct str_list *l;
+        uint64_t h;
+};
+
+static uint64_t str_added_hash_at(size_t pos, const void *u) {
+        const struct str_added *a = u;
+        return pos == a->l->n - 1 ? a->h : str_hash_at(pos, a->l);
+}
+
 struct str_probe {
         const struct str_list *l;
         const char *s;
@@ -1329,7 +1340,8 @@ static int str_item(struct pctx *c, struct node *item, const struct field *f, st
         if (r < 0)
                 return r;
         *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
-        hindex_add(seen, l->n, str_hash_at, l);
+        struct str_added added = { l, h };
+        hindex_add(seen, l->n, str_added_hash_at, &added);
         if (f->min == 1)
                 note_ref(c, item, s);
         return 0;
@@ -1418,18 +1430,27 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
 /* ---- mappings ---- */
 
 /* The scalar keys of one mapping so far, for duplicates. */
+/* A mapping has a handful of keys: they are compared in a row, and hashed
+ * only past this many (a map of names may hold thousands). */
+#define SEEN_LINEAR 16
+
 struct seen_keys {
         struct key_seen {
-                char *key;
+                char *heap; /* a long key; a short one is in short_key */
+                char short_key[24];
                 unsigned line, col;
         } *v;
         size_t n;
         struct hindex index;
 };
 
+static const char *seen_key(const struct key_seen *e) {
+        return e->heap ? e->heap : e->short_key;
+}
+
 static uint64_t seen_hash(size_t pos, const void *u) {
         const struct seen_keys *s = u;
-        return hash_fnv1a_str(HASH_FNV1A_SEED, s->v[pos].key);
+        return hash_fnv1a_str(HASH_FNV1A_SEED, seen_key(&s->v[pos]));
 }
 
 struct seen_probe {
@@ -1439,12 +1460,12 @@ struct seen_probe {
 
 static bool seen_eq(size_t pos, const void *u) {
         const struct seen_probe *p = u;
-        return strcmp(p->s->v[pos].key, p->key) == 0;
+        return strcmp(seen_key(&p->s->v[pos]), p->key) == 0;
 }
 
 static void seen_done(struct seen_keys *s) {
         for (size_t i = 0; i < s->n; i++)
-                free(s->v[i].key);
+                free(s->v[i].heap);
         free(s->v);
         hindex_done(&s->index);
 }
@@ -1453,17 +1474,28 @@ static void seen_done(struct seen_keys *s) {
 static bool duplicate_key(struct pctx *c, struct seen_keys *s, struct node *k, const char *what) {
         const char *key = scalar(k);
         struct seen_probe p = { s, key };
-        size_t i = hindex_find(&s->index, hash_fnv1a_str(HASH_FNV1A_SEED, key), seen_eq, &p);
+        size_t i = HINDEX_NONE;
+        if (s->n <= SEEN_LINEAR) {
+                for (size_t j = 0; j < s->n && i == HINDEX_NONE; j++)
+                        if (strcmp(seen_key(&s->v[j]), key) == 0)
+                                i = j;
+        } else
+                i = hindex_find(&s->index, hash_fnv1a_str(HASH_FNV1A_SEED, key), seen_eq, &p);
         if (i != HINDEX_NONE) {
                 perr(c, k, "duplicate key \"%.64s\"%s%s (first at %u:%u)", key, what ? " in " : "", what ? what : "",
                      s->v[i].line, s->v[i].col);
                 return true;
         }
         struct key_seen *e = array_push(&s->v, &s->n, sizeof(*e));
-        e->key = xstrdup(key);
+        size_t len = strlen(key);
+        if (len < sizeof(e->short_key))
+                memcpy(e->short_key, key, len + 1);
+        else
+                e->heap = xstrdup(key);
         e->line = k->line;
         e->col = k->col;
-        hindex_add(&s->index, s->n, seen_hash, s);
+        if (s->n > SEEN_LINEAR)
+                hindex_add(&s->index, s->n, seen_hash, s);
         return false;
 }
 

@@ -217,6 +217,27 @@ static void test_mapping_lines(void **state) {
                 free(same_both_ways(texts[i]));
 }
 
+/* Duplicate keys, in a short mapping (compared in a row) and in a long one
+ * (hashed past 16 keys), reported with both places. */
+static void test_duplicate_keys(void **state) {
+        (void) state;
+        char y[8192] = "version: 1\nbridges:\n";
+        for (int i = 0; i < 20; i++)
+                snprintf(y + strlen(y), sizeof(y) - strlen(y), "  br%d: { mtu: 1500, stp: false, mtu: 9000 }\n", i);
+        char *errors = same_both_ways(y);
+        if (!strstr(errors, "m.yaml:3:33: error: duplicate key \"mtu\"") || !strstr(errors, "(first at 3:10)"))
+                fail_msg("duplicates:\n%s", errors);
+        free(errors);
+        char t[4096] = "version: 1\n";
+        for (int i = 0; i < 20; i++)
+                snprintf(t + strlen(t), sizeof(t) - strlen(t), "x%d: 1\n", i);
+        strcat(t, "x3: 2\n");
+        errors = same_both_ways(t);
+        if (!strstr(errors, "m.yaml:22:1: error: duplicate key \"x3\" (first at 5:1)"))
+                fail_msg("duplicates:\n%s", errors);
+        free(errors);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_runs_read_as_written),
@@ -224,6 +245,7 @@ int main(void) {
                 cmocka_unit_test(test_not_items),
                 cmocka_unit_test(test_magic_in_text),
                 cmocka_unit_test(test_mapping_lines),
+                cmocka_unit_test(test_duplicate_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
