@@ -172,7 +172,8 @@ static int run_line(const char *p, const char *end, const char **eol) {
         const char *w = q, *stop = end - w > (ptrdiff_t) RUN_LINE_MAX ? w + RUN_LINE_MAX : end;
         while (q < stop && run_chars[(unsigned char) *q])
                 q++;
-        if (q >= end || *q != '\n')
+        /* A ':' at the end makes the item a mapping. */
+        if (q >= end || *q != '\n' || q[-1] == ':')
                 return -1;
         *eol = q;
         return indent;

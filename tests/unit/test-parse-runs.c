@@ -165,6 +165,14 @@ static void test_not_items(void **state) {
                 strcat(y, tails[i]);
                 free(same_both_ways(y));
         }
+        /* An item that ends in ':' is a mapping (found by a differential fuzzer). */
+        char y[16384] = "version: 1\nipsets:\n  big:\n    type: hash:ip\n    entries:\n";
+        entries(y, sizeof(y), "      ", 10, 20);
+        strcat(y, "      - 10.0.0,.:\n");
+        entries(y, sizeof(y), "      ", 21, 40);
+        char *errors = same_both_ways(y);
+        assert_non_null(strstr(errors, "m.yaml:17:9: error: entries: expected a string"));
+        free(errors);
 }
 
 /* A text that holds the placeholder's own words is read as written. */
