@@ -621,6 +621,21 @@ static void read_header(struct resource *r, int type, const struct nlattr *data)
         snprintf(v->range, sizeof(v->range), "%.*s", (int) t.n, t.s);
 }
 
+/* The entry of a one-address IPv4 set (hash:ip, bitmap:ip) when its DATA nest
+ * holds the address first, as the kernel lists them: the common large set,
+ * formatted without the general path's attribute table per entry. */
+static bool one_ipv4_text(const struct nlattr *data, char *out) {
+        const struct nlattr *ip = mnl_attr_get_payload(data);
+        if (data->nla_len < MNL_ATTR_HDRLEN * 3 + 4 || mnl_attr_get_type(ip) != IPSET_ATTR_IP ||
+            ip->nla_len < MNL_ATTR_HDRLEN * 2 + 4 || ip->nla_len > data->nla_len - MNL_ATTR_HDRLEN)
+                return false;
+        const struct nlattr *v4 = mnl_attr_get_payload(ip);
+        if (mnl_attr_get_type(v4) != IPSET_ATTR_IPADDR_IPV4 || v4->nla_len != MNL_ATTR_HDRLEN + 4)
+                return false;
+        format_ipv4(mnl_attr_get_payload(v4), out);
+        return true;
+}
+
 static int on_set(const struct nlmsghdr *nlh, void *u) {
         struct dump *d = u;
         const struct nlattr *tb[IPSET_ATTR_CMD_MAX + 1];
@@ -665,10 +680,15 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
                 return 0;
         struct str_list *l = &d->cur->ipset.entries;
         bool inet6 = d->cur->ipset.family == FAMILY_INET6;
+        bool one_ipv4 = !inet6 && set_types[d->type].dims[0] == DIM_IP && set_types[d->type].dims[1] == DIM_NONE;
         const struct nlattr *a;
         struct text t;
         mnl_attr_for_each_nested(a, tb[IPSET_ATTR_ADT]) {
-                if (mnl_attr_get_type(a) != IPSET_ATTR_DATA || !entry_text(a, d->type, inet6, &t))
+                if (mnl_attr_get_type(a) != IPSET_ATTR_DATA)
+                        continue;
+                if (one_ipv4 && one_ipv4_text(a, t.s))
+                        ;
+                else if (!entry_text(a, d->type, inet6, &t))
                         continue;
                 *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(t.s);
         }

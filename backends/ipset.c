@@ -151,11 +151,19 @@ static bool canonical_ipv4(const char *s, bool net, uint32_t *host, unsigned *pr
         uint32_t a = 0;
         unsigned p = 32;
         for (int i = 0; i < 4; i++) {
-                unsigned v = 0, digits = 0;
-                for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
-                        v = v * 10 + (unsigned) (*s - '0');
-                if (!digits || digits > 3 || v > 255 || (digits > 1 && s[-(int) digits] == '0'))
+                unsigned v = (unsigned) (unsigned char) *s++ - '0', d;
+                if (v > 9)
                         return false;
+                if ((d = (unsigned) (unsigned char) *s - '0') <= 9) {
+                        if (!v)
+                                return false; /* a leading zero */
+                        v = v * 10 + d;
+                        if ((d = (unsigned) (unsigned char) *++s - '0') <= 9) {
+                                v = v * 10 + d;
+                                if (v > 255 || (unsigned) (unsigned char) *++s - '0' <= 9)
+                                        return false;
+                        }
+                }
                 a = a << 8 | v;
                 if (i < 3 && *s++ != '.')
                         return false;
@@ -177,10 +185,11 @@ static bool canonical_ipv4(const char *s, bool net, uint32_t *host, unsigned *pr
 #define KEY_POS_BITS 24
 #define KEY_POS_MASK ((1u << KEY_POS_BITS) - 1)
 
-/* Least significant byte first; a byte every key shares is skipped. */
+/* Least significant byte first, from the byte above the positions (no two
+ * keys share an address and prefix); a byte every key shares is skipped. */
 static void radix_sort(uint64_t *v, size_t n) {
         uint64_t *tmp = xcalloc(n + 1, sizeof(uint64_t));
-        for (unsigned shift = 0; shift < 64; shift += 8) {
+        for (unsigned shift = KEY_POS_BITS; shift < 64; shift += 8) {
                 size_t count[257] = { 0 };
                 for (size_t i = 0; i < n; i++)
                         count[((v[i] >> shift) & 0xff) + 1]++;
@@ -286,6 +295,18 @@ static void differing(const struct resource *w, const struct str_list *of, const
         bool ipv4 = t && !inet6 && (t->dims[0] == DIM_IP || t->dims[0] == DIM_NET) && t->dims[1] == DIM_NONE;
         *only_of = *only_in = NULL;
         *n_of = *n_in = 0;
+        /* The lists as written line up but for an edit (a scoped run compares the
+         * manifest with the last one applied, and a verification with the
+         * same): the entries between their common head and tail differ alike. */
+        size_t head = 0, tail = 0;
+        while (head < of->n && head < in->n && strcmp(of->v[head], in->v[head]) == 0)
+                head++;
+        while (tail < of->n - head && tail < in->n - head &&
+               strcmp(of->v[of->n - 1 - tail], in->v[in->n - 1 - tail]) == 0)
+                tail++;
+        struct str_list mid_of = { of->v + head, of->n - head - tail }, mid_in = { in->v + head, in->n - head - tail };
+        of = &mid_of;
+        in = &mid_in;
         if (!ipv4 || !differing_ipv4(of, in, t->dims[0] == DIM_NET, only_of, n_of, only_in, n_in))
                 differing_hashed(of, in, only_of, n_of, only_in, n_in);
         if (*n_of)

@@ -58,6 +58,7 @@ struct logged {
         size_t length;
         char *value;   /* EV_SCALAR */
         size_t anchor; /* EV_ALIAS: the anchor it names */
+        bool borrowed; /* value is in the run arena */
 };
 
 struct anchor {
@@ -100,6 +101,262 @@ struct top_value {
         char *text;
 };
 
+
+/* Long block lists of one-word plain scalars (a 100,000-entry ipset) cost
+ * libyaml thousands of instructions per item. Before libyaml reads a text,
+ * each run of at least RUN_MIN lines "INDENT- WORD" of one indent is
+ * replaced by one line "INDENT- <run_magic>N", and the list that meets that
+ * item takes the run's words straight from the text. Its last line stays
+ * (a deeper line after it would continue its scalar). Whatever else the
+ * placeholder turns out to be (inside a block or quoted scalar, a flow
+ * collection, an anchored value, any other field), or any YAML error, and
+ * the file is read again as written: the result is always libyaml's.
+ * Lines "INDENT{ KEY: WORD, ... }," (an IPVS service's reals) are runs too,
+ * of any length, replaced by "INDENT<run_magic>N,": where a flow list reads
+ * that item, the mappings' events are replayed from the text, as an alias's
+ * are. */
+#define RUN_MIN 8u
+#define RUN_LINE_MAX 160u
+#define RUN_INDENT_MAX 64u
+static const char run_magic[] = "rct-collapsed-list-";
+
+struct list_run {
+        size_t start, end;  /* the bytes of the lines replaced */
+        unsigned line;      /* the first one's, 0-based, as written */
+        unsigned count;     /* lines replaced */
+        unsigned indent;
+        unsigned cline;     /* the placeholder's line, 0-based, in what libyaml reads */
+        unsigned shift;     /* lines removed by this run and those before it */
+        unsigned nodes;     /* the values the lines hold */
+        bool maps;          /* lines of flow mappings, not list items */
+};
+
+struct runs {
+        const char *text;
+        size_t len;
+        struct list_run *v;
+        size_t n;
+        /* serving the text with the runs replaced */
+        size_t pos, next;
+        char ph[RUN_INDENT_MAX + sizeof(run_magic) + 24];
+        size_t ph_len, ph_at, served;
+        /* the walk */
+        size_t taken;   /* runs read as items so far */
+        size_t pending; /* 1 + the run whose placeholder was just read */
+        bool mismatch;
+        size_t near; /* runs_line's last answer */
+};
+
+/* 1: a character of a run's word; 2: one that may begin it too. */
+static const unsigned char run_chars[256] = {
+        ['.'] = 1, [':'] = 1, ['/'] = 1, [','] = 1, ['_'] = 1, ['-'] = 1,
+        ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+        ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['i'] = 2, ['j'] = 2,
+        ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['o'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2, ['s'] = 2, ['t'] = 2,
+        ['u'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
+        ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2, ['J'] = 2,
+        ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2, ['S'] = 2, ['T'] = 2,
+        ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2,
+};
+
+/* The indent of a line "INDENT- WORD\n" at p, or -1. */
+static int run_line(const char *p, const char *end, const char **eol) {
+        const char *q = p;
+        while (q < end && *q == ' ' && q - p <= (ptrdiff_t) RUN_INDENT_MAX)
+                q++;
+        int indent = (int) (q - p);
+        if (indent > (int) RUN_INDENT_MAX || end - q < 4 || q[0] != '-' || q[1] != ' ' ||
+            run_chars[(unsigned char) q[2]] != 2)
+                return -1;
+        q += 2;
+        const char *w = q, *stop = end - w > (ptrdiff_t) RUN_LINE_MAX ? w + RUN_LINE_MAX : end;
+        while (q < stop && run_chars[(unsigned char) *q])
+                q++;
+        /* A ':' at the end makes the item a mapping. */
+        if (q >= end || *q != '\n' || q[-1] == ':')
+                return -1;
+        *eol = q;
+        return indent;
+}
+
+/* A key of a mapping line, a value of one (no ':' or ',', which end a plain
+ * scalar in a flow collection). */
+static bool map_key_char(unsigned char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+}
+
+static bool map_value_char(unsigned char ch) {
+        return run_chars[ch] && ch != ',' && ch != ':';
+}
+
+/* A line "INDENT{ KEY: WORD, ... }," at p: its indent (and *eol, and the
+ * values it holds in *nodes), or -1. each, when given, gets every value:
+ * the mapping (len 0), then each key and word. */
+static int map_line(const char *p, const char *end, const char **eol, unsigned *nodes,
+                    void (*each)(void *u, const char *s, size_t len, size_t col), void *u) {
+        const char *q = p;
+        while (q < end && *q == ' ' && q - p <= (ptrdiff_t) RUN_INDENT_MAX)
+                q++;
+        int indent = (int) (q - p);
+        if (indent > (int) RUN_INDENT_MAX || q >= end || *q != '{')
+                return -1;
+        if (each)
+                each(u, NULL, 0, (size_t) (q - p));
+        q++;
+        unsigned n = 1;
+        for (;;) {
+                while (q < end && *q == ' ')
+                        q++;
+                const char *k = q;
+                if (q >= end || !(*q >= 'a' && *q <= 'z'))
+                        return -1;
+                while (q < end && map_key_char((unsigned char) *q) && q - k < (ptrdiff_t) RUN_LINE_MAX)
+                        q++;
+                if (end - q < 2 || q[0] != ':' || q[1] != ' ')
+                        return -1;
+                if (each)
+                        each(u, k, (size_t) (q - k), (size_t) (k - p));
+                q += 2;
+                while (q < end && *q == ' ')
+                        q++;
+                const char *v = q;
+                if (q >= end || run_chars[(unsigned char) *q] != 2)
+                        return -1;
+                while (q < end && map_value_char((unsigned char) *q) && q - v < (ptrdiff_t) RUN_LINE_MAX)
+                        q++;
+                if (each)
+                        each(u, v, (size_t) (q - v), (size_t) (v - p));
+                n += 2;
+                while (q < end && *q == ' ')
+                        q++;
+                if (q < end && *q == ',') {
+                        q++;
+                        continue;
+                }
+                break;
+        }
+        if (end - q < 3 || q[0] != '}' || q[1] != ',' || q[2] != '\n')
+                return -1;
+        *eol = q + 2;
+        *nodes = n;
+        return indent;
+}
+
+static void runs_close(struct runs *rs, struct list_run *cur, size_t prev_end, unsigned *removed) {
+        if (!cur->maps && cur->count < RUN_MIN + 1)
+                return;
+        if (!cur->count)
+                return;
+        unsigned before = *removed;
+        if (!cur->maps) {
+                cur->count--; /* the last line stays */
+                cur->end = prev_end;
+                cur->nodes = cur->count;
+        }
+        *removed += cur->count - 1;
+        cur->cline = cur->line - before;
+        cur->shift = *removed;
+        *(struct list_run *) array_push(&rs->v, &rs->n, sizeof(*cur)) = *cur;
+}
+
+/* Find the runs of text (none when it holds run_magic). */
+static void runs_find(struct runs *rs, const char *text, size_t len) {
+        memset(rs, 0, sizeof(*rs));
+        rs->text = text;
+        rs->len = len;
+        rs->next = len;
+        if (len < RUN_MIN * 4 || memmem(text, len, run_magic, sizeof(run_magic) - 1))
+                return;
+        const char *p = text, *end = text + len;
+        struct list_run cur = { 0 };
+        unsigned line = 0, removed = 0;
+        size_t prev_end = 0; /* of the line before the current run's last */
+        while (p < end) {
+                const char *eol = NULL;
+                unsigned nodes = 0;
+                int indent = run_line(p, end, &eol);
+                bool maps = indent < 0 && (indent = map_line(p, end, &eol, &nodes, NULL, NULL)) >= 0;
+                if (indent >= 0 && cur.count && (unsigned) indent == cur.indent && maps == cur.maps) {
+                        cur.count++;
+                        cur.nodes += nodes;
+                        prev_end = cur.end;
+                        cur.end = (size_t) (eol + 1 - text);
+                } else {
+                        runs_close(rs, &cur, prev_end, &removed);
+                        memset(&cur, 0, sizeof(cur));
+                        if (indent >= 0)
+                                cur = (struct list_run){ .start = (size_t) (p - text), .end = (size_t) (eol + 1 - text),
+                                                         .line = line, .count = 1, .indent = (unsigned) indent,
+                                                         .nodes = nodes, .maps = maps };
+                }
+                if (!eol)
+                        eol = memchr(p, '\n', (size_t) (end - p));
+                if (!eol)
+                        break;
+                p = eol + 1;
+                line++;
+        }
+        runs_close(rs, &cur, prev_end, &removed);
+        rs->next = rs->n ? rs->v[0].start : len;
+}
+
+static int runs_read(void *data, unsigned char *buf, size_t size, size_t *size_read) {
+        struct runs *rs = data;
+        size_t done = 0;
+        while (done < size) {
+                if (rs->ph_at < rs->ph_len) {
+                        size_t k = rs->ph_len - rs->ph_at < size - done ? rs->ph_len - rs->ph_at : size - done;
+                        memcpy(buf + done, rs->ph + rs->ph_at, k);
+                        rs->ph_at += k;
+                        done += k;
+                        continue;
+                }
+                if (rs->pos == rs->next && rs->served < rs->n) {
+                        const struct list_run *r = &rs->v[rs->served++];
+                        memset(rs->ph, ' ', r->indent);
+                        rs->ph_len = r->indent + (size_t) snprintf(rs->ph + r->indent, sizeof(rs->ph) - r->indent,
+                                                                   r->maps ? "%s%zu,\n" : "- %s%zu\n", run_magic,
+                                                                   (size_t) (r - rs->v));
+                        rs->ph_at = 0;
+                        rs->pos = r->end;
+                        rs->next = rs->served < rs->n ? rs->v[rs->served].start : rs->len;
+                        continue;
+                }
+                if (rs->pos >= rs->len)
+                        break;
+                size_t k = rs->next - rs->pos < size - done ? rs->next - rs->pos : size - done;
+                memcpy(buf + done, rs->text + rs->pos, k);
+                rs->pos += k;
+                done += k;
+        }
+        *size_read = done;
+        return 1;
+}
+
+/* A line of what libyaml reads (0-based) as written (1-based). Events come
+ * in order: the answer is near the last one's. */
+static unsigned runs_line(struct runs *rs, size_t mline) {
+        if (!rs || !rs->n)
+                return (unsigned) mline + 1;
+        size_t lo = rs->near; /* the first run whose placeholder is at or after mline */
+        if (lo <= rs->n && (lo == 0 || rs->v[lo - 1].cline < mline)) {
+                while (lo < rs->n && rs->v[lo].cline < mline)
+                        lo++;
+                rs->near = lo;
+                return (unsigned) mline + 1 + (lo ? rs->v[lo - 1].shift : 0);
+        }
+        lo = 0;
+        size_t hi = rs->n;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (rs->v[mid].cline < mline)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return (unsigned) mline + 1 + (lo ? rs->v[lo - 1].shift : 0);
+}
+
 struct pctx {
         struct manifest_set *set;
         const char *file;
@@ -134,7 +391,13 @@ struct pctx {
         struct at_value *at;
         struct at_value *items; /* where the list being parsed records its items */
         int errors;
+        struct runs *runs; /* the text's runs, replaced in what libyaml reads; NULL: none */
+        char *run_arena;   /* the values of the mapping run being replayed */
 };
+
+static unsigned line_of(const struct pctx *c, const yaml_mark_t *m) {
+        return runs_line(c->runs, m->line);
+}
 
 static struct srcpos pos_of(struct pctx *c, struct node *n) {
         return (struct srcpos){ c->file, n->line, n->col };
@@ -370,7 +633,7 @@ static int p_ifname(struct pctx *c, struct node *n, const struct field *f, void 
 /* Strings that reach libvirt XML: escaped there too, but refused here first. */
 bool xml_safe(const char *s) {
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if (strchr("<>&'\"", *p) || *p < 0x20 || *p == 0x7f)
+                if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == '&' || *p == '\'' || *p == '"')
                         return false;
         return true;
 }
@@ -506,7 +769,7 @@ static bool recording(const struct pctx *c) {
 
 static void log_event(struct pctx *c, const yaml_event_t *ev, size_t alias) {
         struct logged *e = array_push(&c->log, &c->n_log, sizeof(*e));
-        e->line = (unsigned) ev->start_mark.line + 1;
+        e->line = line_of(c, &ev->start_mark);
         e->col = (unsigned) ev->start_mark.column + 1;
         switch (ev->type) {
         case YAML_SCALAR_EVENT:
@@ -539,7 +802,7 @@ static void compose(struct pctx *c, const yaml_event_t *ev) {
         if (c->doc == 0 || c->doc > 2)
                 return;
         struct yaml_pending *err = &c->comp_err[c->doc - 1];
-        unsigned line = (unsigned) ev->start_mark.line + 1, col = (unsigned) ev->start_mark.column + 1;
+        unsigned line = line_of(c, &ev->start_mark), col = (unsigned) ev->start_mark.column + 1;
         const char *anchor = NULL;
         if (ev->type == YAML_SCALAR_EVENT)
                 anchor = (const char *) ev->data.scalar.anchor;
@@ -591,19 +854,56 @@ static void compose(struct pctx *c, const yaml_event_t *ev) {
         }
 }
 
+/* A placeholder must be a plain item of its own, read by the walk before the
+ * next event, in order; no anchor or alias may come near (an alias would
+ * replay it). Anything else: the text is read again as written. */
+static void run_check(struct pctx *c, const yaml_event_t *ev) {
+        struct runs *rs = c->runs;
+        const unsigned char *anchor = NULL;
+        if (rs->pending)
+                rs->mismatch = true; /* read by something other than a string list or a skip */
+        if (ev->type == YAML_ALIAS_EVENT)
+                rs->mismatch = true;
+        else if (ev->type == YAML_SEQUENCE_START_EVENT)
+                anchor = ev->data.sequence_start.anchor;
+        else if (ev->type == YAML_MAPPING_START_EVENT)
+                anchor = ev->data.mapping_start.anchor;
+        else if (ev->type == YAML_SCALAR_EVENT) {
+                anchor = ev->data.scalar.anchor;
+                const char *v = (const char *) ev->data.scalar.value;
+                size_t len = ev->data.scalar.length, m = sizeof(run_magic) - 1;
+                if (len >= m && memmem(v, len, run_magic, m)) {
+                        char want[sizeof(run_magic) + 24];
+                        snprintf(want, sizeof(want), "%s%zu", run_magic, rs->taken);
+                        if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || strcmp(v, want) != 0 || rs->taken >= rs->n)
+                                rs->mismatch = true;
+                        else {
+                                rs->pending = ++rs->taken;
+                                c->written += rs->v[rs->pending - 1].nodes - 1;
+                        }
+                }
+        }
+        if (anchor)
+                rs->mismatch = true;
+        if (rs->mismatch)
+                pending_set(&c->yaml_err, 1, 1, "YAML: read again as written");
+}
+
 /* The next event as written. Syntax errors and the limits end the read. */
 static int raw_next(struct pctx *c, yaml_event_t *ev) {
         if (c->yaml_err.set)
                 return -EINVAL;
         if (!yaml_parser_parse(&c->parser, ev)) {
-                pending_set(&c->yaml_err, (unsigned) c->parser.problem_mark.line + 1,
+                pending_set(&c->yaml_err, line_of(c, &c->parser.problem_mark),
                             (unsigned) c->parser.problem_mark.column + 1, "YAML: %s%s%s",
                             c->parser.problem ? c->parser.problem : "syntax error", c->parser.context ? " " : "",
                             c->parser.context ? c->parser.context : "");
                 return -EINVAL;
         }
         yaml_event_type_t t = ev->type;
-        unsigned line = (unsigned) ev->start_mark.line + 1, col = (unsigned) ev->start_mark.column + 1;
+        unsigned line = line_of(c, &ev->start_mark), col = (unsigned) ev->start_mark.column + 1;
+        if (c->runs && c->runs->n)
+                run_check(c, ev);
         bool node = t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT || t == YAML_SEQUENCE_START_EVENT ||
                     t == YAML_MAPPING_START_EVENT;
         if (node && ++c->written > MAX_NODES_PER_FILE)
@@ -698,7 +998,7 @@ static int read_event(struct pctx *c, struct node *n, bool expand) {
                 yaml_event_delete(&ev);
                 return -EINVAL;
         }
-        n->line = (unsigned) ev.start_mark.line + 1;
+        n->line = line_of(c, &ev.start_mark);
         n->col = (unsigned) ev.start_mark.column + 1;
         switch (ev.type) {
         case YAML_ALIAS_EVENT:
@@ -761,6 +1061,8 @@ static void skip(struct pctx *c, struct node *n) {
                         yaml_event_t ev;
                         if (raw_next(c, &ev) < 0)
                                 return;
+                        if (c->runs)
+                                c->runs->pending = 0; /* a run skipped is items skipped */
                         yaml_event_type_t t = ev.type;
                         yaml_event_delete(&ev);
                         if (stopped(c))
@@ -785,6 +1087,81 @@ static void node_done(struct pctx *c, struct node *n) {
         node_free(n);
 }
 
+struct map_emit {
+        struct pctx *c;
+        char *arena;
+        unsigned line;
+};
+
+static void map_emit(void *u, const char *s, size_t len, size_t col) {
+        struct map_emit *m = u;
+        struct logged *e = &m->c->log[m->c->n_log++];
+        memset(e, 0, sizeof(*e));
+        e->line = m->line;
+        e->col = (unsigned) col + 1;
+        if (!s) {
+                e->type = EV_MAP;
+                return;
+        }
+        e->type = EV_SCALAR;
+        e->plain = true;
+        e->length = len;
+        e->value = m->arena;
+        e->borrowed = true;
+        memcpy(m->arena, s, len);
+        m->arena[len] = '\0';
+        m->arena += len + 1;
+}
+
+/* The mappings of the run whose placeholder a flow list just read, each
+ * replayed as an alias's value is (one frame each, the first on top). */
+static int map_run(struct pctx *c, struct node *coll) {
+        struct runs *rs = c->runs;
+        const struct list_run *run = &rs->v[rs->pending - 1];
+        rs->pending = 0;
+        if (!run->maps || !coll->owned || coll->ev.type != YAML_SEQUENCE_START_EVENT ||
+            coll->ev.data.sequence_start.style != YAML_FLOW_SEQUENCE_STYLE || c->n_anchors || c->n_frames ||
+            c->depth + 1 > MAX_NESTING) {
+                rs->mismatch = true;
+                pending_set(&c->yaml_err, 1, 1, "YAML: read again as written");
+                return -EINVAL;
+        }
+        /* Nothing else is in the log: no anchor was met (run_check). Its room
+         * is what array_push would have made for this many. */
+        size_t events = run->nodes + run->count;
+        struct logged *log = realloc(c->log, array_capacity(events) * sizeof(*log));
+        char *arena = realloc(c->run_arena, run->end - run->start + 1);
+        if (!log || !arena)
+                abort();
+        c->log = log;
+        c->run_arena = arena;
+        c->n_log = 0;
+        struct map_emit m = { c, c->run_arena, 0 };
+        size_t *starts = xcalloc(run->count + 1, sizeof(size_t));
+        const char *p = rs->text + run->start, *end = rs->text + run->end;
+        for (unsigned i = 0; i < run->count; i++) {
+                const char *eol = NULL;
+                unsigned nodes;
+                starts[i] = c->n_log;
+                m.line = run->line + i + 1;
+                map_line(p, end, &eol, &nodes, map_emit, &m);
+                struct logged *e = &c->log[c->n_log++];
+                memset(e, 0, sizeof(*e));
+                e->type = EV_END;
+                e->line = m.line;
+                e->col = (unsigned) (eol - 2 - p) + 1; /* its '}' */
+                p = eol + 1;
+        }
+        starts[run->count] = c->n_log;
+        for (unsigned i = run->count; i-- > 0;) {
+                struct frame *fr = array_push(&c->frames, &c->n_frames, sizeof(*fr));
+                fr->start = fr->at = starts[i];
+                fr->end = starts[i + 1];
+        }
+        free(starts);
+        return 0;
+}
+
 /* The next item of an open collection: 1, 0 at its end, <0 when the read failed. */
 static int next_in(struct pctx *c, struct node *coll, struct node *item) {
         if (!coll->open)
@@ -792,6 +1169,14 @@ static int next_in(struct pctx *c, struct node *coll, struct node *item) {
         int r = read_event(c, item, true);
         if (r < 0)
                 return r;
+        if (c->runs && c->runs->pending && c->runs->v[c->runs->pending - 1].maps) {
+                node_free(item);
+                r = map_run(c, coll);
+                if (r >= 0)
+                        r = read_event(c, item, true);
+                if (r < 0)
+                        return r;
+        }
         if (item->type == EV_END) {
                 coll->open = false;
                 node_free(item);
@@ -916,6 +1301,17 @@ static uint64_t str_hash_at(size_t pos, const void *u) {
         return hash_fnv1a_str(HASH_FNV1A_SEED, l->v[pos]);
 }
 
+/* The list, and the hash of the item just added: not computed twice. */
+struct str_added {
+        const struct str_list *l;
+        uint64_t h;
+};
+
+static uint64_t str_added_hash_at(size_t pos, const void *u) {
+        const struct str_added *a = u;
+        return pos == a->l->n - 1 ? a->h : str_hash_at(pos, a->l);
+}
+
 struct str_probe {
         const struct str_list *l;
         const char *s;
@@ -924,6 +1320,65 @@ struct str_probe {
 static bool str_eq(size_t pos, const void *u) {
         const struct str_probe *p = u;
         return strcmp(p->l->v[pos], p->s) == 0;
+}
+
+/* One item of a string list: checked, then added unless it is there already.
+ * word: a run's, a non-empty string of safe characters. */
+static int str_item(struct pctx *c, struct node *item, const struct field *f, struct str_list *l, struct hindex *seen,
+                    bool word) {
+        const char *s = word ? item->value : NULL;
+        int r = word ? 0 : reported(item) ? -EINVAL : want_string(c, item, f, &s);
+        if (r >= 0 && f->min == 1)
+                r = check_ifname(c, item, flabel(f), s);
+        if (r >= 0 && f->min == 0 && !word && (!*s || !xml_safe(s)))
+                r = perr(c, item, "%s: bad entry \"%.64s\"", flabel(f), s);
+        if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
+                r = perr(c, item, "%s: %s cannot contain itself", flabel(f), s);
+        uint64_t h = r >= 0 ? hash_fnv1a_str(HASH_FNV1A_SEED, s) : 0;
+        struct str_probe p = { l, s };
+        if (r >= 0 && hindex_find(seen, h, str_eq, &p) != HINDEX_NONE)
+                r = perr(c, item, "%s: %s listed twice", flabel(f), s);
+        if (r < 0)
+                return r;
+        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
+        struct str_added added = { l, h };
+        hindex_add(seen, l->n, str_added_hash_at, &added);
+        if (f->min == 1)
+                note_ref(c, item, s);
+        return 0;
+}
+
+/* The items of the run whose placeholder the list just read, from the text
+ * as written, each as libyaml would have given it. */
+static int str_run(struct pctx *c, struct node *list, struct at_value *rec, const struct field *f, struct str_list *l,
+                   struct hindex *seen) {
+        struct runs *rs = c->runs;
+        const struct list_run *run = &rs->v[rs->pending - 1];
+        rs->pending = 0;
+        if (run->maps || !list->owned || list->ev.data.sequence_start.style != YAML_BLOCK_SEQUENCE_STYLE) {
+                rs->mismatch = true;
+                pending_set(&c->yaml_err, 1, 1, "YAML: read again as written");
+                return -EINVAL;
+        }
+        int ret = 0;
+        const char *p = rs->text + run->start;
+        for (unsigned i = 0; i < run->count; i++) {
+                const char *w = p + run->indent + 2, *eol = memchr(w, '\n', (size_t) (rs->text + rs->len - w));
+                char word[RUN_LINE_MAX + 1];
+                size_t n = (size_t) (eol - w);
+                memcpy(word, w, n);
+                word[n] = '\0';
+                struct node item = { .type = EV_SCALAR, .line = run->line + i + 1, .col = run->indent + 3,
+                                     .value = word, .length = n, .plain = true };
+                p = eol + 1;
+                if (!budget_ok(c, &item))
+                        return -E2BIG;
+                item_note(rec, &item, false);
+                int r = str_item(c, &item, f, l, seen, true);
+                if (r < 0)
+                        ret = r;
+        }
+        return ret;
 }
 
 /* min = 1: interface names; min = 0: any non-empty string (ipset entries). */
@@ -947,32 +1402,26 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         ret = r < 0 ? r : ret;
                         break;
                 }
+                if (c->runs && c->runs->pending) {
+                        node_free(&item);
+                        r = str_run(c, n, rec, f, l, &seen);
+                        if (r == -E2BIG) {
+                                ret = r;
+                                break;
+                        }
+                        if (r < 0)
+                                ret = r;
+                        continue;
+                }
                 if (!budget_ok(c, &item)) {
                         node_done(c, &item);
                         ret = -E2BIG;
                         break;
                 }
                 item_note(rec, &item, false);
-                const char *s = NULL;
-                r = reported(&item) ? -EINVAL : want_string(c, &item, f, &s);
-                if (r >= 0 && f->min == 1)
-                        r = check_ifname(c, &item, flabel(f), s);
-                if (r >= 0 && f->min == 0 && (!*s || !xml_safe(s)))
-                        r = perr(c, &item, "%s: bad entry \"%.64s\"", flabel(f), s);
-                if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
-                        r = perr(c, &item, "%s: %s cannot contain itself", flabel(f), s);
-                uint64_t h = r >= 0 ? hash_fnv1a_str(HASH_FNV1A_SEED, s) : 0;
-                struct str_probe p = { l, s };
-                if (r >= 0 && hindex_find(&seen, h, str_eq, &p) != HINDEX_NONE)
-                        r = perr(c, &item, "%s: %s listed twice", flabel(f), s);
+                r = str_item(c, &item, f, l, &seen, false);
                 if (r < 0)
                         ret = r;
-                else {
-                        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
-                        hindex_add(&seen, l->n, str_hash_at, l);
-                        if (f->min == 1)
-                                note_ref(c, &item, s);
-                }
                 node_done(c, &item);
         }
         hindex_done(&seen);
@@ -982,18 +1431,27 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
 /* ---- mappings ---- */
 
 /* The scalar keys of one mapping so far, for duplicates. */
+/* A mapping has a handful of keys: they are compared in a row, and hashed
+ * only past this many (a map of names may hold thousands). */
+#define SEEN_LINEAR 16
+
 struct seen_keys {
         struct key_seen {
-                char *key;
+                char *heap; /* a long key; a short one is in short_key */
+                char short_key[24];
                 unsigned line, col;
         } *v;
         size_t n;
         struct hindex index;
 };
 
+static const char *seen_key(const struct key_seen *e) {
+        return e->heap ? e->heap : e->short_key;
+}
+
 static uint64_t seen_hash(size_t pos, const void *u) {
         const struct seen_keys *s = u;
-        return hash_fnv1a_str(HASH_FNV1A_SEED, s->v[pos].key);
+        return hash_fnv1a_str(HASH_FNV1A_SEED, seen_key(&s->v[pos]));
 }
 
 struct seen_probe {
@@ -1003,12 +1461,12 @@ struct seen_probe {
 
 static bool seen_eq(size_t pos, const void *u) {
         const struct seen_probe *p = u;
-        return strcmp(p->s->v[pos].key, p->key) == 0;
+        return strcmp(seen_key(&p->s->v[pos]), p->key) == 0;
 }
 
 static void seen_done(struct seen_keys *s) {
         for (size_t i = 0; i < s->n; i++)
-                free(s->v[i].key);
+                free(s->v[i].heap);
         free(s->v);
         hindex_done(&s->index);
 }
@@ -1017,17 +1475,28 @@ static void seen_done(struct seen_keys *s) {
 static bool duplicate_key(struct pctx *c, struct seen_keys *s, struct node *k, const char *what) {
         const char *key = scalar(k);
         struct seen_probe p = { s, key };
-        size_t i = hindex_find(&s->index, hash_fnv1a_str(HASH_FNV1A_SEED, key), seen_eq, &p);
+        size_t i = HINDEX_NONE;
+        if (s->n <= SEEN_LINEAR) {
+                for (size_t j = 0; j < s->n && i == HINDEX_NONE; j++)
+                        if (strcmp(seen_key(&s->v[j]), key) == 0)
+                                i = j;
+        } else
+                i = hindex_find(&s->index, hash_fnv1a_str(HASH_FNV1A_SEED, key), seen_eq, &p);
         if (i != HINDEX_NONE) {
                 perr(c, k, "duplicate key \"%.64s\"%s%s (first at %u:%u)", key, what ? " in " : "", what ? what : "",
                      s->v[i].line, s->v[i].col);
                 return true;
         }
         struct key_seen *e = array_push(&s->v, &s->n, sizeof(*e));
-        e->key = xstrdup(key);
+        size_t len = strlen(key);
+        if (len < sizeof(e->short_key))
+                memcpy(e->short_key, key, len + 1);
+        else
+                e->heap = xstrdup(key);
         e->line = k->line;
         e->col = k->col;
-        hindex_add(&s->index, s->n, seen_hash, s);
+        if (s->n > SEEN_LINEAR)
+                hindex_add(&s->index, s->n, seen_hash, s);
         return false;
 }
 
@@ -1695,7 +2164,9 @@ static void pctx_done(struct pctx *c) {
         anchors_reset(c);
         free(c->open);
         for (size_t i = 0; i < c->n_log; i++)
-                free(c->log[i].value);
+                if (!c->log[i].borrowed)
+                        free(c->log[i].value);
+        free(c->run_arena);
         free(c->log);
         free(c->frames);
         free(c->version.text);
@@ -1703,46 +2174,22 @@ static void pctx_done(struct pctx *c) {
         yaml_parser_delete(&c->parser);
 }
 
-/* A manifest file read as the parser asks for it, never held whole; every
- * byte is folded into the digest. */
-struct input {
-        struct manifest_set *set;
-        int fd;
-        size_t left; /* of the size it had when it was opened */
-};
-
-static int read_input(void *data, unsigned char *buf, size_t size, size_t *size_read) {
-        struct input *in = data;
-        ssize_t n = 0;
-        size_t want = size < in->left ? size : in->left;
-        while (want && (n = read(in->fd, buf, want)) < 0 && errno == EINTR)
-                ;
-        /* A read error ends the file where it stands, as a short file does. */
-        n = n < 0 ? 0 : n;
-        in->left = n || !want ? in->left - (size_t) n : 0;
-        digest_update(in->set, (const char *) buf, (size_t) n);
-        *size_read = (size_t) n;
-        return 1;
-}
-
-/* From buf (len bytes), or from in when buf is NULL. */
-static int parse_input(struct manifest_set *set, const char *name, const char *buf, size_t len, struct input *in,
-                       const char *hostname) {
-        const char *file = intern_file(set, name);
-        struct pctx c = { .set = set, .file = file };
+/* One read of text; runs NULL: as written. *again: the runs did not hold
+ * (see run_check), nothing of this read is kept. */
+static int parse_text(struct manifest_set *set, const char *file, const char *text, size_t len, struct runs *runs,
+                      const char *hostname, bool *again) {
+        struct pctx c = { .set = set, .file = file, .runs = runs };
         struct diag_hold hold;
         yaml_event_t ev;
         int ret = 0;
         bool empty = false;
 
-        if (buf)
-                digest_update(set, buf, len);
         if (!yaml_parser_initialize(&c.parser))
                 return diag_plain(-ENOMEM, "%s: cannot initialize the YAML parser", file);
-        if (buf)
-                yaml_parser_set_input_string(&c.parser, (const unsigned char *) buf, len);
+        if (runs)
+                yaml_parser_set_input(&c.parser, runs_read, runs);
         else
-                yaml_parser_set_input(&c.parser, read_input, in);
+                yaml_parser_set_input_string(&c.parser, (const unsigned char *) text, len);
         hold_begin(&hold);
         if (raw_next(&c, &ev) >= 0) { /* the stream's start */
                 yaml_event_delete(&ev);
@@ -1760,6 +2207,13 @@ static int parse_input(struct manifest_set *set, const char *name, const char *b
                 yaml_event_delete(&ev);
                 if (end)
                         break;
+        }
+        if (runs && (runs->mismatch || runs->pending || runs->taken != runs->n || c.yaml_err.set)) {
+                hold_end(&hold, false);
+                model_remove_if(&set->model, from_file, (void *) file);
+                pctx_done(&c);
+                *again = true;
+                return 0;
         }
 
         struct yaml_pending top = { 0 };
@@ -1796,19 +2250,41 @@ static int parse_input(struct manifest_set *set, const char *name, const char *b
         return ret;
 }
 
-int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
-                          const char *hostname) {
-        return parse_input(set, name, buf ? buf : "", len, NULL, hostname);
+static int parse_input(struct manifest_set *set, const char *name, const char *text, size_t len, const char *hostname) {
+        const char *file = intern_file(set, name);
+        digest_update(set, text, len);
+        struct runs runs;
+        runs_find(&runs, text, len);
+        bool again = false;
+        int r = parse_text(set, file, text, len, runs.n ? &runs : NULL, hostname, &again);
+        if (again)
+                r = parse_text(set, file, text, len, NULL, hostname, &again);
+        free(runs.v);
+        return r;
 }
 
+int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
+                          const char *hostname) {
+        return parse_input(set, name, buf ? buf : "", len, hostname);
+}
+
+/* The file whole (its size when it was opened: a read error ends it where it
+ * stands, as a short file does), so that its long lists can be found. */
 static int parse_file(struct manifest_set *set, const char *name, int fd, size_t size, const char *hostname) {
-        struct input in = { set, fd, size };
-        int r = parse_input(set, name, NULL, 0, &in, hostname);
-        /* The digest covers the whole file, also past where an error stopped the parser. */
-        unsigned char rest[65536];
-        size_t n;
-        while (in.left)
-                read_input(&in, rest, sizeof(rest), &n);
+        char *text = malloc(size + 1);
+        if (!text)
+                return diag_plain(-ENOMEM, "%s: out of memory", name);
+        size_t got = 0;
+        while (got < size) {
+                ssize_t n = read(fd, text + got, size - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                got += (size_t) n;
+        }
+        int r = parse_input(set, name, text, got, hostname);
+        free(text);
         return r;
 }
 
