@@ -84,8 +84,13 @@ domains:
     firmware: uefi
     video: virtio"
         rl apply; expect_rc 0
-        v dumpxml --inactive u1 | grep -q "$nvram" || fail "the redefinition lost the nvram $nvram"
+        # libvirt picks the firmware at each start (the inactive definition names
+        # no nvram): the file must survive the redefinition and be the one the
+        # guest starts with again.
         nsenter -t "$LVPID" -m test -f "$nvram" || fail "the nvram file $nvram is gone after the redefinition"
+        v destroy u1 >/dev/null; v start u1 >/dev/null
+        [ "$(v dumpxml u1 | sed -n 's|.*<nvram[^>]*>\(.*\)</nvram>.*|\1|p')" = "$nvram" ] ||
+                fail "restarted after the redefinition, u1 has another nvram than $nvram"
         manifest "version: 1
 domains:
   u1:
