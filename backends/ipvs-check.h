@@ -43,6 +43,7 @@ struct check_state {
         unsigned passes, fails; /* in a row, of the current result */
         time_t since;           /* of up or down */
         char result[96];        /* the last result: "ok", "connection refused", "HTTP 503" */
+        unsigned restarts;      /* times the watchdog found it stuck and started it over */
 };
 /* The first state of a check: down until its first passes with alpha, else up. */
 void check_state_init(struct check_state *s, const struct check_spec *c, time_t now);
@@ -77,3 +78,9 @@ int checker_fd(const struct checker *c);
 int checker_dispatch(struct checker *c);
 /* The state of a check by its key, NULL when the checker runs none such. */
 const struct check_state *checker_state(const struct checker *c, const char *key);
+/* Each check the checker runs, by key order. */
+void checker_each(const struct checker *c, void (*fn)(void *u, const char *key, const struct check_state *s), void *u);
+/* Start over the checks with no result for interval + timeout + 2 s at
+ * now_ms (CLOCK_MONOTONIC, ms), each logged once; how many. Each tick runs
+ * it once a second; a test passes a later clock. */
+size_t checker_watchdog(struct checker *c, uint64_t now_ms);
