@@ -360,6 +360,55 @@ static void test_engine_on_loopback(void **state) {
         close(http_fd);
 }
 
+/* `reconcile status` lists each checked real: its check, up or down, since when, the last result. */
+static void test_status_rows(void **state) {
+        (void) state;
+        uint16_t up_port, http_port;
+        int tcp_fd = listen_on(&up_port), http_fd = listen_on(&http_port);
+        uint16_t down_port = closed_port();
+        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  web: { address: 192.0.2.10, port: 80, check: { type: tcp, interval: 1, fall: 1, warmup: 1 },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u }, { address: 127.0.0.1, port: %u } ] }\n"
+                            "  plain: { address: 192.0.2.10, port: 81, reals: [ { address: 127.0.0.1, port: %u } ] }\n",
+                            up_port, down_port, up_port);
+        assert_string_equal(parse(y), "");
+        free(y);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        drive(c, tcp_fd, http_fd, "", 1500);
+        const struct backend *b = backend_for_kind(KIND_SERVICE);
+        assert_non_null(b->work_status);
+        struct status st = { 0 };
+        b->work_status(c, &set.model, &st);
+        checker_free(c);
+        char *json = status_json(&st);
+        char *want = xasprintf("\"name\":\"web\",\"status\":\"in-sync\",\"repairs\":0,\"checks\":["
+                               "{\"item\":\"real127.0.0.1:%u\",\"check\":\"tcp127.0.0.1:%u\",\"state\":\"up\",\"result\":\"connected\",",
+                               up_port, up_port);
+        char *flat = xcalloc(1, strlen(json) + 1);
+        for (size_t i = 0, k = 0; json[i]; i++) /* spaces and newlines out (the pretty printing's, and the texts') */
+                if (json[i] != ' ' && json[i] != '\n')
+                        flat[k++] = json[i];
+        if (!strstr(flat, want))
+                print_message("%s\nnot in\n%s\n", want, flat);
+        assert_non_null(strstr(flat, want));
+        free(want);
+        want = xasprintf("{\"item\":\"real127.0.0.1:%u\",\"check\":\"tcp127.0.0.1:%u\",\"state\":\"down\","
+                         "\"result\":\"Connectionrefused\",\"since\":\"",
+                         down_port, down_port);
+        assert_non_null(strstr(flat, want));
+        free(want);
+        assert_null(strstr(flat, "\"name\":\"plain\"")); /* no check, no rows */
+        free(flat);
+        free(json);
+        status_done(&st);
+        close(tcp_fd);
+        close(http_fd);
+}
+
 static uint64_t now_ms(void) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
@@ -605,6 +654,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_engine_on_loopback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_checks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_https_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_director_example_parses, setup, teardown),
                 /* Last: it leaves a seccomp filter on the process. */
