@@ -20,7 +20,7 @@ MODULES="llc mrp stp garp 8021q bridge veth dummy bonding macvlan udp_tunnel ip6
 nf_conntrack ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq
 ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_twos ip_set ip_set_hash_ip ip_set_hash_net ip_set_hash_ipport ip_set_bitmap_port
 ip_set_list_set irqbypass kvm vfio_pci virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p"
-TOOLS="/bin/bash /usr/sbin/ip /sbin/ip /usr/sbin/ipvsadm /usr/sbin/ipset /usr/bin/flock /usr/bin/env /usr/bin/strace /usr/bin/time"
+TOOLS="/bin/bash /usr/sbin/ip /sbin/ip /usr/sbin/ipvsadm /usr/sbin/ipset /usr/bin/flock /usr/bin/env /usr/bin/strace /usr/bin/time /usr/sbin/keepalived"
 
 rm -rf root
 mkdir -p root/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,run,tmp,mnt/host,etc,var,modules}

@@ -89,7 +89,7 @@ test_tcp_down_and_back() {
         expect_out 'real 10.0.0.12:80 down since [0-9T:-]+Z \(2 failures: Connection refused\)'
         serve 2
         until_true 20 weight_is 10.0.0.12:80 7 || fail "the real did not come back: $(L; cat "$TMP/log")"
-        grep -q "health check tcp 10.0.0.12:80: up (2 passes)" "$TMP/log" || fail "no up logged"
+        grep -q "health check tcp 10.0.0.12:80: up (2 passes: connected)" "$TMP/log" || fail "no up logged with its reason"
         cleanup_all
 }
 
@@ -154,7 +154,7 @@ test_alpha_starts_down() {
         until_true 10 weight_is 10.0.0.12:80 0 || fail "the alpha real without a server took traffic: $(L; cat "$TMP/log")"
         until_true 20 weight_is 10.0.0.11:80 5 || fail "the alpha real that passes did not come up: $(L; cat "$TMP/log")"
         grep -q "health check tcp 10.0.0.12:80: down" "$TMP/log" && fail "a down transition of a real never up: $(cat "$TMP/log")"
-        grep -q "health check tcp 10.0.0.11:80: up (1 passes)" "$TMP/log" || fail "no up transition: $(cat "$TMP/log")"
+        grep -q "health check tcp 10.0.0.11:80: up (1 pass: connected)" "$TMP/log" || fail "no up transition: $(cat "$TMP/log")"
         cleanup_all
 }
 
