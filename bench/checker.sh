@@ -4,7 +4,9 @@
 # namespace. Prints the daemon's CPU (user + system) over a window after the
 # first round, as a share of one core, and the checks the listener accepted.
 # This kernel has no IPVS: the daemon's runs fail and retry with a backoff
-# (at most one in the window); the checks run all the same.
+# (at most one in the window); the checks run all the same. Then the floor
+# (bench/checker-floor.c: the same connects from a bare loop) and the peer,
+# keepalived's checker, each measured the same way.
 set -eu
 cd "$(dirname "$0")/.."
 R=$PWD/${BUILD:-build}/reconcile
@@ -92,6 +94,49 @@ DPID=
 # The floor: the same connects from a bare loop (bench/checker-floor.c), against the same listener.
 if [ -z "${STRACE:-}" ] && cc -O2 -o "$TMP/floor" bench/checker-floor.c; then
         ip netns exec $NS "$TMP/floor" "$N" "$WINDOW"
+fi
+# The peer: keepalived's checker (TCP_CHECK, delay_loop 1) over the same reals.
+# It needs IPVS to start; where the kernel has none it exits, and the row says so
+# (tests/vm/guest/test-checker-load.sh measures both in the VM).
+if [ -z "${STRACE:-}" ] && command -v keepalived >/dev/null; then
+        {
+                echo "global_defs { router_id bench }"
+                for s in $(seq 0 $((N / 100 - 1))); do
+                        echo "virtual_server 192.0.2.$((s % 250 + 1)) 8080 {"
+                        echo "  delay_loop 1"
+                        echo "  lb_algo rr"
+                        echo "  lb_kind DR"
+                        echo "  protocol TCP"
+                        for r in $(seq 0 99); do
+                                i=$((s * 100 + r))
+                                echo "  real_server 127.$((i / 62500 + 1)).$((i / 250 % 250)).$((i % 250 + 1)) 8080 { weight 1"
+                                echo "    TCP_CHECK { connect_timeout 1"
+                                echo "    } }"
+                        done
+                        echo "}"
+                done
+        } >"$TMP/keepalived.conf"
+        ip netns exec $NS keepalived -n -l -C -f "$TMP/keepalived.conf" -p "$TMP/k.pid" -c "$TMP/c.pid" >"$TMP/klog" 2>&1 &
+        KPID=$!
+        # Its configuration read (slow with thousands of reals), IPVS set up, two rounds.
+        for _ in $(seq 120); do grep -qs "Initializing ipvs" "$TMP/klog" && break; sleep 0.5; done
+        sleep 3
+        cpid=$(cat "$TMP/c.pid" 2>/dev/null || true)
+        k0= k1=
+        if [ -n "$cpid" ] && kill -0 "$cpid" 2>/dev/null; then
+                k0=$(cpu_ticks "$cpid")
+                sleep "$WINDOW"
+                k1=$(cpu_ticks "$cpid" 2>/dev/null || true)
+        fi
+        if [ -n "$k1" ] && ! grep -q "Can't initialize ipvs" "$TMP/klog"; then
+                awk -v n="$N" -v t="$((k1 - k0))" -v hz="$hz" -v w="$WINDOW" 'BEGIN {
+                        printf "keepalived checker %d reals x 1 check/s: cpu=%.1f%% of one core (%.2f s over %d s)\n", n, 100 * t / hz / w, t / hz, w }'
+        else
+                echo "keepalived checker: not measured here: $(grep -m1 -iE "can't|error|fatal" "$TMP/klog" || tail -1 "$TMP/klog")"
+        fi
+        kill -TERM $KPID 2>/dev/null && wait $KPID 2>/dev/null || true
+else
+        echo "keepalived checker: not installed (make bench-deps)"
 fi
 kill -TERM $SPID && wait $SPID 2>/dev/null || true
 SPID=
