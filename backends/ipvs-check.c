@@ -559,6 +559,11 @@ int checker_sync(struct checker *c, const struct model *want) {
         size_t n_next = 0, n_new_down = 0;
         time_t now = time(NULL);
         uint64_t now_ms = mono_ms();
+        if (!c->n_runs) {
+                /* The ticks stopped with the last check (an empty wheel): no lag to report, no slot to catch up. */
+                c->tick_ms = now_ms;
+                c->wheel_tick = now_ms / TICK_MS;
+        }
         for (size_t i = 0; i < want->n; i++) {
                 const struct resource *r = want->v[i];
                 if (r->kind != KIND_SERVICE || r->state == STATE_ABSENT)
