@@ -343,6 +343,9 @@ struct checker {
         pid_t *reap;
         size_t n_reap;
         bool no_pidfd; /* pidfd_open is ENOSYS (old kernels, valgrind): children are polled each tick */
+        /* The checks of the last checker_sync, digested: the same again changes nothing. */
+        uint64_t digest;
+        bool synced;
         /* https: no certificate is verified (keepalived's SSL_GET neither): a check asks whether the
          * server answers, and a real's certificate is often for the VIP's name. */
         gnutls_certificate_credentials_t tls_creds;
@@ -554,7 +557,48 @@ static struct check_run *run_new(const struct check_spec *spec, const struct ipa
         return run;
 }
 
+/* Mix n bytes into h, eight at a time (the specs are zero-filled: no stray bytes). */
+static uint64_t mix(uint64_t h, const void *p, size_t n) {
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i += 8) {
+                uint64_t w = 0;
+                memcpy(&w, b + i, n - i < 8 ? n - i : 8);
+                h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+                h ^= h >> 29;
+        }
+        return h;
+}
+
+/* A digest of the checks want names: the daemon follows every run, and most
+ * runs (drift, retries, transitions) change no check. */
+static uint64_t checks_digest(const struct model *want) {
+        uint64_t h = 1;
+        for (size_t i = 0; i < want->n; i++) {
+                const struct resource *r = want->v[i];
+                if (r->kind != KIND_SERVICE || r->state == STATE_ABSENT)
+                        continue;
+                for (size_t j = 0; j < r->service.n_reals; j++) {
+                        const struct real_spec *rs = &r->service.reals[j];
+                        const struct check_spec *spec = rs->set & REAL_F_CHECK ? &rs->check
+                                                        : r->service.check.interval ? &r->service.check
+                                                                                    : NULL;
+                        if (!spec)
+                                continue;
+                        h = mix(h, spec, offsetof(struct check_spec, command) + sizeof(spec->command));
+                        h = mix(h, &rs->address.family, sizeof(rs->address.family));
+                        h = mix(h, rs->address.a, sizeof(rs->address.a));
+                        h = mix(h, &rs->port, sizeof(rs->port));
+                }
+        }
+        return h;
+}
+
 int checker_sync(struct checker *c, const struct model *want) {
+        uint64_t digest = checks_digest(want);
+        if (c->synced && digest == c->digest)
+                return 0;
+        c->synced = true;
+        c->digest = digest;
         struct check_run **next = NULL;
         size_t n_next = 0, n_new_down = 0;
         time_t now = time(NULL);

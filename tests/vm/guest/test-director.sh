@@ -87,6 +87,16 @@ test_tcp_down_and_back() {
         rc plan --exit-code
         expect_rc 0 "plan while a real is down"
         expect_out 'real 10.0.0.12:80 down since [0-9T:-]+Z \(2 failures: Connection refused\)'
+        # reconcile status lists each checked real, as of the run the transition started.
+        until_true 10 grep -qs '"state":"down"' <(tr -d ' \n' <"$RECONCILE_RUN/status-$NS.json") ||
+                fail "the status file has no down real: $(cat "$RECONCILE_RUN/status-$NS.json" 2>&1 | head -40)"
+        rc status
+        expect_rc 0 "status"
+        expect_out '^  down +service web real 10\.0\.0\.12:80: tcp 10\.0\.0\.12:80 since [0-9T:-]+Z \(Connection refused\)$'
+        expect_out '^  up +service web real 10\.0\.0\.11:80: tcp 10\.0\.0\.11:80 since [0-9T:-]+Z \(connected\)$'
+        rc status -o json
+        printf '%s\n' "$OUT" | tr -d ' \n' | grep -q '"item":"real10.0.0.12:80","check":"tcp10.0.0.12:80","state":"down","result":"Connectionrefused","since":"[0-9T:-]*Z"' ||
+                fail "status -o json lacks the down real's row"
         serve 2
         until_true 20 weight_is 10.0.0.12:80 7 || fail "the real did not come back: $(L; cat "$TMP/log")"
         grep -q "health check tcp 10.0.0.12:80: up (2 passes: connected)" "$TMP/log" || fail "no up logged with its reason"
