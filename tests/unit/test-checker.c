@@ -223,6 +223,21 @@ static void test_identical_checks_run_once(void **state) {
         assert_non_null(checker_state(c, "tcp 127.0.0.1:9"));
         assert_non_null(checker_state(c, "http 127.0.0.1:9/"));
         assert_null(checker_state(c, "tcp 127.0.0.3:9"));
+        /* The same manifests again change nothing; another port is another check, the old one goes. */
+        const struct check_state *kept = checker_state(c, "tcp 127.0.0.1:9");
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        assert_ptr_equal(checker_state(c, "tcp 127.0.0.1:9"), kept);
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        assert_string_equal(parse("version: 1\nservices:\n"
+                                  "  a: { address: 192.0.2.10, port: 80, check: { type: tcp },\n"
+                                  "       reals: [ { address: 127.0.0.1, port: 9 }, { address: 127.0.0.2, port: 10 } ] }\n"),
+                            "");
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        assert_int_equal(checker_count(c), 2);
+        assert_non_null(checker_state(c, "tcp 127.0.0.2:10"));
+        assert_null(checker_state(c, "tcp 127.0.0.2:9"));
+        assert_null(checker_state(c, "http 127.0.0.1:9/"));
         checker_free(c);
 }
 
