@@ -94,6 +94,7 @@ DPID=
 # The floor: the same connects from a bare loop (bench/checker-floor.c), against the same listener.
 if [ -z "${STRACE:-}" ] && cc -O2 -o "$TMP/floor" bench/checker-floor.c; then
         ip netns exec $NS "$TMP/floor" "$N" "$WINDOW"
+        ip netns exec $NS "$TMP/floor" "$N" "$WINDOW" nested
 fi
 # The peer: keepalived's checker (TCP_CHECK, delay_loop 1) over the same reals.
 # It needs IPVS to start; where the kernel has none it exits, and the row says so
