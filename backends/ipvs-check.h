@@ -1,9 +1,12 @@
 /* Health checks of IPVS real servers, as keepalived's checker does them, in
  * the daemon's event loop: non-blocking connects and HTTP on an epoll set of
- * its own, whose fd the daemon polls. One check runs per (type, address,
+ * its own, whose fd the daemon polls, scheduled on a timing wheel; exec
+ * checks in a bounded pool of children. One check runs per (type, address,
  * port, path) whoever names it. Each check's state (up or down, since when,
  * the last result) is kept in STATE_DIR/checks, which the ipvs backend's
- * diff and `reconcile status` read. */
+ * diff reads; the backend's work_status puts it in `reconcile status`. A
+ * check with no result for interval + timeout + 2 s is logged as stuck and
+ * started over. */
 #pragma once
 
 #include <stdbool.h>
