@@ -116,7 +116,7 @@ valgrind: $(BUILD)/reconcile $(UNIT_BIN)
 	! grep -q '^not ok' $(BUILD)/valgrind.log
 
 # The peers the benchmarks compare against; not needed by `make check`.
-BENCH_DEPS := ifupdown2 ansible python3-libvirt time strace bc
+BENCH_DEPS := ifupdown2 ansible python3-libvirt time strace bc keepalived
 bench-deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BENCH_DEPS)

@@ -33,6 +33,12 @@ const struct enum_table check_failure_table = { "on-failure", check_failure_word
 #define RESPONSE_MAX 8192
 /* At most this many exec checks run at once; the others wait for a tick with room. */
 #define EXEC_MAX 32
+/* The timing wheel's turn: WHEEL_SLOTS ticks (12.8 s); a check due later waits for its turn. */
+#define WHEEL_SLOTS 128
+/* A check with no result in interval + timeout + this is stuck: reported and started over. */
+#define STUCK_SLACK_MS 2000
+/* A tick this late: the daemon's loop was held up (a long run), not the checks. */
+#define LAG_MS 2000
 
 /* ---- the check and its state ---- */
 
@@ -177,7 +183,8 @@ void check_state_init(struct check_state *s, const struct check_spec *c, time_t 
 }
 
 bool check_state_step(struct check_state *s, const struct check_spec *c, bool pass, const char *result, time_t now) {
-        snprintf(s->result, sizeof(s->result), "%s", result);
+        if (strncmp(s->result, result, sizeof(s->result) - 1) != 0) /* most results repeat the last */
+                snprintf(s->result, sizeof(s->result), "%s", result);
         if (pass) {
                 s->fails = 0;
                 s->passes++;
@@ -198,10 +205,16 @@ bool check_state_step(struct check_state *s, const struct check_spec *c, bool pa
         return false;
 }
 
-/* ---- the state file: one line per check, KEY TAB up|down TAB SINCE TAB PASSES TAB FAILS TAB RESULT ---- */
+/* ---- the state file: one line per check, KEY TAB up|down TAB SINCE TAB
+ * PASSES TAB FAILS TAB RESTARTS TAB RESULT (a line of six fields, without
+ * RESTARTS, is what the first version wrote) ---- */
 
 static char *status_path(const char *state_dir) {
         return xasprintf("%s/checks", state_dir);
+}
+
+static int status_cmp(const void *x, const void *y) {
+        return strcmp(((const struct check_status *) x)->key, ((const struct check_status *) y)->key);
 }
 
 int check_status_load(const char *state_dir, struct check_status **v, size_t *n) {
@@ -217,16 +230,15 @@ int check_status_load(const char *state_dir, struct check_status **v, size_t *n)
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = '\0';
-                char *f[6];
+                char *f[7];
                 size_t k = 0;
-                for (char *p = line; k < 6; k++) {
+                for (char *p = line; p && k < ELEMENTSOF(f); k++) {
                         f[k] = p;
-                        p = k < 5 ? strchr(p, '\t') : NULL;
-                        if (!p)
-                                break;
-                        *p++ = '\0';
+                        p = strchr(p, '\t');
+                        if (p)
+                                *p++ = '\0';
                 }
-                if (k != 5 || strlen(f[0]) >= sizeof((*v)->key))
+                if (k < 6 || strlen(f[0]) >= sizeof((*v)->key))
                         continue; /* a line another version wrote */
                 struct check_status *s = array_push(v, n, sizeof(*s));
                 memset(s, 0, sizeof(*s));
@@ -235,20 +247,25 @@ int check_status_load(const char *state_dir, struct check_status **v, size_t *n)
                 s->state.since = (time_t) strtoll(f[2], NULL, 10);
                 s->state.passes = (unsigned) strtoul(f[3], NULL, 10);
                 s->state.fails = (unsigned) strtoul(f[4], NULL, 10);
-                snprintf(s->state.result, sizeof(s->state.result), "%s", f[5]);
+                s->state.restarts = k == 7 ? (unsigned) strtoul(f[5], NULL, 10) : 0;
+                snprintf(s->state.result, sizeof(s->state.result), "%s", f[k - 1]);
         }
+        /* Sorted: the diff looks up each real of thousands. */
+        if (*n)
+                qsort(*v, *n, sizeof(**v), status_cmp);
         return 0;
 }
 
 const struct check_status *check_status_find(const struct check_status *v, size_t n, const char *key) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(v[i].key, key) == 0)
-                        return &v[i];
-        return NULL;
+        struct check_status probe;
+        if (!v || snprintf(probe.key, sizeof(probe.key), "%s", key) >= (int) sizeof(probe.key))
+                return NULL;
+        return bsearch(&probe, v, n, sizeof(*v), status_cmp);
 }
 
 static void status_line(FILE *f, const char *key, const struct check_state *s) {
-        fprintf(f, "%s\t%s\t%lld\t%u\t%u\t", key, s->up ? "up" : "down", (long long) s->since, s->passes, s->fails);
+        fprintf(f, "%s\t%s\t%lld\t%u\t%u\t%u\t", key, s->up ? "up" : "down", (long long) s->since, s->passes, s->fails,
+                s->restarts);
         for (const char *p = s->result; *p; p++)
                 fputc(*p == '\t' || *p == '\n' ? ' ' : *p, f);
         fputc('\n', f);
@@ -278,6 +295,9 @@ int check_status_save(const char *state_dir, const struct check_status *v, size_
 /* ---- the engine ---- */
 
 enum phase { PHASE_IDLE, PHASE_CONNECTING, PHASE_HANDSHAKE, PHASE_SENDING, PHASE_READING, PHASE_RUNNING };
+static const char *const phase_words[] = { [PHASE_IDLE] = "waiting to start", [PHASE_CONNECTING] = "connecting",
+                                           [PHASE_HANDSHAKE] = "in the TLS handshake", [PHASE_SENDING] = "sending",
+                                           [PHASE_READING] = "reading the answer", [PHASE_RUNNING] = "running" };
 
 struct check_run {
         char key[200];
@@ -289,10 +309,14 @@ struct check_run {
         regex_t regex;
         struct check_state state;
         enum phase phase;
-        int fd; /* the socket, or an exec check's pidfd */
+        int fd; /* the socket, or an exec check's pidfd (-1 without pidfd_open) */
         pid_t pid;
         gnutls_session_t tls; /* https: the session over fd */
         uint64_t next_ms, deadline_ms;
+        uint64_t done_ms; /* the last result (or the first start): the watchdog's reference */
+        /* Its place in the wheel: the slot of wake_ms, the next time it has something to do. */
+        uint64_t wake_ms;
+        struct check_run *wheel_next, **wheel_prev;
         char *response;
         size_t response_len;
 };
@@ -307,7 +331,22 @@ struct checker {
         struct check_status *saved; /* the file as the engine found it: restores states */
         size_t n_saved;
         bool dirty, transition;
-        size_t n_exec; /* exec checks running */
+        /* A timing wheel of TICK_MS slots: a tick visits only the checks due in
+         * it, not all of them; wheel_tick is the last tick number visited. */
+        struct check_run *wheel[WHEEL_SLOTS];
+        uint64_t wheel_tick, tick_ms, watch_ms;
+        /* The checks due in this tick, whose sockets are made in one visit to the netns. */
+        struct check_run **due;
+        size_t n_due, due_size;
+        /* The exec checks running, and children killed but not reaped yet. */
+        struct check_run *execs[EXEC_MAX];
+        size_t n_exec;
+        pid_t *reap;
+        size_t n_reap;
+        bool no_pidfd; /* pidfd_open is ENOSYS (old kernels, valgrind): children are polled each tick */
+        /* The checks of the last checker_sync, digested: the same again changes nothing. */
+        uint64_t digest;
+        bool synced;
         /* https: no certificate is verified (keepalived's SSL_GET neither): a check asks whether the
          * server answers, and a real's certificate is often for the VIP's name. */
         gnutls_certificate_credentials_t tls_creds;
@@ -320,10 +359,37 @@ static uint64_t mono_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+static void unschedule(struct check_run *run) {
+        if (!run->wheel_prev)
+                return;
+        *run->wheel_prev = run->wheel_next;
+        if (run->wheel_next)
+                run->wheel_next->wheel_prev = run->wheel_prev;
+        run->wheel_next = NULL;
+        run->wheel_prev = NULL;
+}
+
+/* Put run in the slot of at_ms; a time the wheel has passed goes to the next tick. */
+static void schedule(struct checker *c, struct check_run *run, uint64_t at_ms) {
+        unschedule(run);
+        run->wake_ms = at_ms;
+        uint64_t t = at_ms / TICK_MS;
+        if (t <= c->wheel_tick)
+                t = c->wheel_tick + 1;
+        struct check_run **slot = &c->wheel[t % WHEEL_SLOTS];
+        run->wheel_next = *slot;
+        if (*slot)
+                (*slot)->wheel_prev = &run->wheel_next;
+        *slot = run;
+        run->wheel_prev = slot;
+}
+
 int checker_new(const char *state_dir, const char *netns, struct checker **out) {
         struct checker *c = xcalloc(1, sizeof(*c));
         c->state_dir = xstrdup(state_dir);
         c->netns_fd = c->self_fd = -1;
+        c->tick_ms = c->watch_ms = mono_ms();
+        c->wheel_tick = c->tick_ms / TICK_MS;
         if (netns) {
                 _cleanup_free_ char *path = strchr(netns, '/') ? xstrdup(netns) : xasprintf("/run/netns/%s", netns);
                 c->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -346,15 +412,36 @@ int checker_new(const char *state_dir, const char *netns, struct checker **out) 
         return 0;
 }
 
-static void run_stop(struct check_run *run) {
+/* A child killed: reaped now if it is gone already, else at a later tick (never a zombie, never a wait). */
+static void reap_later(struct checker *c, pid_t pid) {
+        if (waitpid(pid, NULL, WNOHANG) == 0)
+                *(pid_t *) array_push(&c->reap, &c->n_reap, sizeof(pid_t)) = pid;
+}
+
+static void reap_some(struct checker *c) {
+        for (size_t i = 0; i < c->n_reap;)
+                if (waitpid(c->reap[i], NULL, WNOHANG) != 0)
+                        c->reap[i] = c->reap[--c->n_reap];
+                else
+                        i++;
+}
+
+static void run_stop(struct checker *c, struct check_run *run) {
         if (run->pid > 0) {
-                /* Past its timeout or no longer named: killed and reaped, never a zombie. */
-                siginfo_t info;
-                kill(-run->pid, SIGKILL); /* its group: what the script started too (not reaped yet: no reuse) */
-                pidfd_send_signal(run->fd, SIGKILL, NULL, 0);
-                waitid((idtype_t) P_PIDFD, (id_t) run->fd, &info, WEXITED);
+                /* Past its timeout or no longer named: its group killed (the script and what it
+                 * started), the child itself too should it have left the group. Not reaped
+                 * yet, its pid is not reused. */
+                kill(-run->pid, SIGKILL);
+                kill(run->pid, SIGKILL);
+                reap_later(c, run->pid);
                 run->pid = 0;
         }
+        if (run->phase == PHASE_RUNNING)
+                for (size_t i = 0; i < c->n_exec; i++)
+                        if (c->execs[i] == run) {
+                                c->execs[i] = c->execs[--c->n_exec];
+                                break;
+                        }
         if (run->tls) {
                 gnutls_deinit(run->tls);
                 run->tls = NULL;
@@ -368,10 +455,11 @@ static void run_stop(struct check_run *run) {
         run->response_len = 0;
 }
 
-static void run_free(struct check_run *run) {
+static void run_free(struct checker *c, struct check_run *run) {
         if (!run)
                 return;
-        run_stop(run);
+        run_stop(c, run);
+        unschedule(run);
         if (run->has_regex)
                 regfree(&run->regex);
         free(run->service);
@@ -382,8 +470,13 @@ void checker_free(struct checker *c) {
         if (!c)
                 return;
         for (size_t i = 0; i < c->n_runs; i++)
-                run_free(c->runs[i]);
+                run_free(c, c->runs[i]);
         free(c->runs);
+        free(c->due);
+        /* The daemon ends: what was killed is waited for. */
+        for (size_t i = 0; i < c->n_reap; i++)
+                waitpid(c->reap[i], NULL, 0);
+        free(c->reap);
         free(c->saved);
         if (c->epfd >= 0)
                 close(c->epfd);
@@ -408,13 +501,6 @@ int checker_fd(const struct checker *c) {
 }
 
 static int save(struct checker *c);
-
-/* Free a run the checks no longer name; a running exec check frees its place in the pool. */
-static void drop_run(struct checker *c, struct check_run *run) {
-        if (run->phase == PHASE_RUNNING)
-                c->n_exec--;
-        run_free(run);
-}
 
 static int run_cmp(const void *x, const void *y) {
         return strcmp((*(struct check_run *const *) x)->key, (*(struct check_run *const *) y)->key);
@@ -475,11 +561,57 @@ static struct check_run *run_new(const char *service, const struct check_spec *s
         return run;
 }
 
+/* Mix n bytes into h, eight at a time (the specs are zero-filled: no stray bytes). */
+static uint64_t mix(uint64_t h, const void *p, size_t n) {
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i += 8) {
+                uint64_t w = 0;
+                memcpy(&w, b + i, n - i < 8 ? n - i : 8);
+                h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+                h ^= h >> 29;
+        }
+        return h;
+}
+
+/* A digest of the checks want names: the daemon follows every run, and most
+ * runs (drift, retries, transitions) change no check. */
+static uint64_t checks_digest(const struct model *want) {
+        uint64_t h = 1;
+        for (size_t i = 0; i < want->n; i++) {
+                const struct resource *r = want->v[i];
+                if (r->kind != KIND_SERVICE || r->state == STATE_ABSENT)
+                        continue;
+                for (size_t j = 0; j < r->service.n_reals; j++) {
+                        const struct real_spec *rs = &r->service.reals[j];
+                        const struct check_spec *spec = rs->set & REAL_F_CHECK ? &rs->check
+                                                        : r->service.check.interval ? &r->service.check
+                                                                                    : NULL;
+                        if (!spec)
+                                continue;
+                        h = mix(h, spec, offsetof(struct check_spec, command) + sizeof(spec->command));
+                        h = mix(h, &rs->address.family, sizeof(rs->address.family));
+                        h = mix(h, rs->address.a, sizeof(rs->address.a));
+                        h = mix(h, &rs->port, sizeof(rs->port));
+                }
+        }
+        return h;
+}
+
 int checker_sync(struct checker *c, const struct model *want) {
+        uint64_t digest = checks_digest(want);
+        if (c->synced && digest == c->digest)
+                return 0;
+        c->synced = true;
+        c->digest = digest;
         struct check_run **next = NULL;
         size_t n_next = 0, n_new_down = 0;
         time_t now = time(NULL);
         uint64_t now_ms = mono_ms();
+        if (!c->n_runs) {
+                /* The ticks stopped with the last check (an empty wheel): no lag to report, no slot to catch up. */
+                c->tick_ms = now_ms;
+                c->wheel_tick = now_ms / TICK_MS;
+        }
         for (size_t i = 0; i < want->n; i++) {
                 const struct resource *r = want->v[i];
                 if (r->kind != KIND_SERVICE || r->state == STATE_ABSENT)
@@ -493,7 +625,8 @@ int checker_sync(struct checker *c, const struct model *want) {
                                 run_new(r->name, &spec, &rs->address, rs->port);
                 }
         }
-        qsort(next, n_next, sizeof(*next), run_cmp);
+        if (n_next)
+                qsort(next, n_next, sizeof(*next), run_cmp);
         /* One run per key: the first named keeps its parameters, the shortest interval wins. */
         size_t kept = 0;
         for (size_t i = 0; i < n_next; i++) {
@@ -502,17 +635,17 @@ int checker_sync(struct checker *c, const struct model *want) {
                                 next[kept - 1]->spec.interval = next[i]->spec.interval;
                                 next[kept - 1]->spec.timeout = next[i]->spec.timeout;
                         }
-                        run_free(next[i]);
+                        run_free(c, next[i]);
                         continue;
                 }
                 next[kept++] = next[i];
         }
         n_next = kept;
-        /* Merge with the running checks: a check kept keeps its state and its socket. */
+        /* Merge with the running checks: a check kept keeps its state, its socket and its place in the wheel. */
         size_t o = 0;
         for (size_t i = 0; i < n_next; i++) {
                 while (o < c->n_runs && strcmp(c->runs[o]->key, next[i]->key) < 0)
-                        drop_run(c, c->runs[o++]);
+                        run_free(c, c->runs[o++]);
                 if (o < c->n_runs && strcmp(c->runs[o]->key, next[i]->key) == 0) {
                         struct check_run *old = c->runs[o++];
                         bool same = memcmp(&old->spec, &next[i]->spec, sizeof(old->spec)) == 0;
@@ -520,13 +653,14 @@ int checker_sync(struct checker *c, const struct model *want) {
                                 char *service = old->service; /* the name that declares it now */
                                 old->service = next[i]->service;
                                 next[i]->service = service;
-                                run_free(next[i]);
+                                run_free(c, next[i]);
                                 next[i] = old;
                                 continue;
                         }
                         next[i]->state = old->state; /* new parameters, the same real */
-                        next[i]->next_ms = now_ms;
-                        drop_run(c, old);
+                        next[i]->next_ms = next[i]->done_ms = now_ms;
+                        run_free(c, old);
+                        schedule(c, next[i], now_ms);
                         continue;
                 }
                 const struct check_status *s = check_status_find(c->saved, c->n_saved, next[i]->key);
@@ -536,11 +670,12 @@ int checker_sync(struct checker *c, const struct model *want) {
                         check_state_init(&next[i]->state, &next[i]->spec, now);
                         n_new_down += !next[i]->state.up; /* alpha: down before any check */
                 }
-                next[i]->next_ms = now_ms + first_delay_ms(next[i]);
+                next[i]->next_ms = next[i]->done_ms = now_ms + first_delay_ms(next[i]);
+                schedule(c, next[i], next[i]->next_ms);
                 c->dirty = true;
         }
         while (o < c->n_runs)
-                drop_run(c, c->runs[o++]);
+                run_free(c, c->runs[o++]);
         free(c->runs);
         c->runs = next;
         c->n_runs = n_next;
@@ -555,20 +690,27 @@ int checker_sync(struct checker *c, const struct model *want) {
 }
 
 static void run_finish(struct checker *c, struct check_run *run, bool pass, const char *result) {
-        if (run->phase == PHASE_RUNNING)
-                c->n_exec--;
-        run_stop(run);
+        run_stop(c, run);
+        uint64_t now_ms = mono_ms();
+        run->done_ms = now_ms;
+        schedule(c, run, run->next_ms > now_ms ? run->next_ms : now_ms);
         bool was_up = run->state.up;
+        bool same_result = strncmp(run->state.result, result, sizeof(run->state.result) - 1) == 0;
         if (check_state_step(&run->state, &run->spec, pass, result, time(NULL))) {
                 c->transition = true;
+                /* Logged once, at the transition, with the reason. */
                 if (was_up)
-                        diag_event(DIAG_CHECK_DOWN, KIND_SERVICE, run->service, "health check %s: down (%u failures: %s)",
-                                   run->key, run->state.fails, result);
+                        diag_event(DIAG_CHECK_DOWN, KIND_SERVICE, run->service, "health check %s: down (%u failure%s: %s)",
+                                   run->key, run->state.fails, run->state.fails == 1 ? "" : "s", result);
                 else
-                        diag_event(DIAG_CHECK_UP, KIND_SERVICE, run->service, "health check %s: up (%u passes)", run->key,
-                                   run->state.passes);
+                        diag_event(DIAG_CHECK_UP, KIND_SERVICE, run->service, "health check %s: up (%u pass%s: %s)",
+                                   run->key, run->state.passes, run->state.passes == 1 ? "" : "es", result);
         }
-        c->dirty = true;
+        /* The file changes when something a restart needs does: a result of
+         * another text, or a count still below rise or fall. 10,000 checks that
+         * keep passing write nothing. */
+        if (!same_result || (pass ? run->state.passes <= run->spec.rise : run->state.fails <= run->spec.fall))
+                c->dirty = true;
 }
 
 /* Connect run's socket (made in the reals' namespace). */
@@ -589,10 +731,13 @@ static void run_start(struct checker *c, struct check_run *run, int socket_errno
                 return;
         }
         run->phase = PHASE_CONNECTING;
+        schedule(c, run, run->deadline_ms);
 }
 
 /* Start an exec check: the program with its arguments, stdio on /dev/null, the
- * real in the environment; its exit status (0: pass) comes through a pidfd. */
+ * real in the environment; its end comes through a pidfd, or, where
+ * pidfd_open is not (ENOSYS: kernels before 5.3, valgrind), from a waitpid
+ * each tick. */
 static void exec_start(struct checker *c, struct check_run *run, uint64_t now_ms) {
         run->next_ms = now_ms + (uint64_t) run->spec.interval * 1000;
         run->deadline_ms = now_ms + (uint64_t) run->spec.timeout * 1000;
@@ -635,34 +780,34 @@ static void exec_start(struct checker *c, struct check_run *run, uint64_t now_ms
                 return;
         }
         run->pid = pid;
-        run->fd = pidfd_open(pid, 0);
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = run };
         run->phase = PHASE_RUNNING;
-        c->n_exec++;
-        if (run->fd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, run->fd, &ev) < 0) {
-                err = errno;
-                if (run->fd < 0) {
-                        kill(-pid, SIGKILL);
-                        waitpid(pid, NULL, 0);
-                        run->pid = 0;
-                }
-                run_finish(c, run, false, strerror(err));
+        c->execs[c->n_exec++] = run;
+        schedule(c, run, run->deadline_ms);
+        run->fd = c->no_pidfd ? -1 : pidfd_open(pid, 0);
+        if (run->fd < 0 && !c->no_pidfd && errno == ENOSYS) {
+                c->no_pidfd = true;
+                fprintf(diag_stream(), "health checks: no pidfd_open here: exec checks are polled every %d ms\n", TICK_MS);
         }
+        if (c->no_pidfd)
+                return;
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = run };
+        if (run->fd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, run->fd, &ev) < 0)
+                run_finish(c, run, false, strerror(errno)); /* kills and reaps the child */
 }
 
+/* An exec check's child, if it ended: its result. */
 static void exec_done(struct checker *c, struct check_run *run) {
-        siginfo_t info = { 0 };
-        if (waitid((idtype_t) P_PIDFD, (id_t) run->fd, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
+        int status;
+        if (run->pid <= 0 || waitpid(run->pid, &status, WNOHANG) != run->pid)
                 return;
         run->pid = 0;
         char result[64];
-        if (info.si_code == CLD_EXITED)
-                snprintf(result, sizeof(result), "exit %d", info.si_status);
+        if (WIFEXITED(status))
+                snprintf(result, sizeof(result), "exit %d", WEXITSTATUS(status));
         else
-                snprintf(result, sizeof(result), "killed by signal %d", info.si_status);
-        run_finish(c, run, info.si_code == CLD_EXITED && info.si_status == 0, result);
+                snprintf(result, sizeof(result), "killed by signal %d", WTERMSIG(status));
+        run_finish(c, run, WIFEXITED(status) && WEXITSTATUS(status) == 0, result);
 }
-
 static void tls_wait(struct checker *c, struct check_run *run);
 
 static void http_send(struct checker *c, struct check_run *run) {
@@ -774,17 +919,18 @@ static void http_judge(struct checker *c, struct check_run *run, bool at_end) {
         run_finish(c, run, true, result);
 }
 
-static void run_io(struct checker *c, struct check_run *run) {
+static void run_io(struct checker *c, struct check_run *run, uint32_t events) {
         if (run->phase == PHASE_RUNNING) {
                 exec_done(c, run);
                 return;
         }
         if (run->phase == PHASE_CONNECTING) {
-                int err = 0;
-                socklen_t len = sizeof(err);
-                getsockopt(run->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-                if (err) {
-                        run_finish(c, run, false, strerror(err));
+                /* Writable and no error: connected. SO_ERROR is read only for the reason of a failure. */
+                if (events & (EPOLLERR | EPOLLHUP)) {
+                        int err = 0;
+                        socklen_t len = sizeof(err);
+                        getsockopt(run->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                        run_finish(c, run, false, strerror(err ? err : ECONNRESET));
                         return;
                 }
                 if (run->spec.type == CHECK_TCP) {
@@ -846,42 +992,114 @@ static void run_io(struct checker *c, struct check_run *run) {
         } while (run->phase == PHASE_READING && run->tls && gnutls_record_check_pending(run->tls));
 }
 
-static bool due(const struct check_run *run, uint64_t now) {
-        return run->phase == PHASE_IDLE && run->fd < 0 && now >= run->next_ms && run->spec.type != CHECK_EXEC;
+/* run's time in the wheel came: its timeout, its start, or a later time to wait for. */
+static void wake(struct checker *c, struct check_run *run, uint64_t now) {
+        if (run->phase != PHASE_IDLE) {
+                if (now < run->deadline_ms) {
+                        schedule(c, run, run->deadline_ms);
+                        return;
+                }
+                run_finish(c, run, false, "timeout");
+        }
+        if (now < run->next_ms) {
+                schedule(c, run, run->next_ms);
+                return;
+        }
+        if (run->spec.type == CHECK_EXEC) {
+                if (c->n_exec < EXEC_MAX)
+                        exec_start(c, run, now);
+                else
+                        schedule(c, run, now + TICK_MS); /* the pool is full: the next tick */
+                return;
+        }
+        if (c->n_due == c->due_size) {
+                c->due_size = c->due_size ? 2 * c->due_size : 256;
+                struct check_run **grown = realloc(c->due, c->due_size * sizeof(*grown));
+                if (!grown)
+                        abort();
+                c->due = grown; /* kept from tick to tick: no allocation per check */
+        }
+        c->due[c->n_due++] = run;
+}
+
+size_t checker_watchdog(struct checker *c, uint64_t now_ms) {
+        size_t restarted = 0;
+        for (size_t i = 0; i < c->n_runs; i++) {
+                struct check_run *run = c->runs[i];
+                uint64_t limit = (uint64_t) (run->spec.interval + run->spec.timeout) * 1000 + STUCK_SLACK_MS;
+                if (now_ms <= run->done_ms + limit)
+                        continue;
+                /* keepalived#2523: a checker that stops checking says nothing. This one says so, once, and starts it over. */
+                fprintf(diag_stream(), "health check %s: stuck: no result for %llu s (%s); restarted\n", run->key,
+                        (unsigned long long) ((now_ms - run->done_ms) / 1000), phase_words[run->phase]);
+                run_stop(c, run);
+                run->state.restarts++;
+                run->done_ms = run->next_ms = now_ms;
+                schedule(c, run, now_ms);
+                c->dirty = true;
+                restarted++;
+        }
+        return restarted;
 }
 
 static void tick(struct checker *c) {
         uint64_t now = mono_ms();
-        size_t n_due = 0;
-        for (size_t i = 0; i < c->n_runs; i++) {
-                struct check_run *run = c->runs[i];
-                if (run->phase != PHASE_IDLE && now >= run->deadline_ms)
-                        run_finish(c, run, false, "timeout");
-                n_due += due(run, now);
+        /* The daemon's loop held the checker up (a long run): the checks were not stuck, the loop was. */
+        if (now > c->tick_ms + LAG_MS) {
+                fprintf(diag_stream(), "health checks: held up %llu ms by the daemon's loop; their watch starts over\n",
+                        (unsigned long long) (now - c->tick_ms));
+                for (size_t i = 0; i < c->n_runs; i++)
+                        c->runs[i]->done_ms = now;
         }
-        for (size_t i = 0; i < c->n_runs && c->n_exec < EXEC_MAX; i++) {
-                struct check_run *run = c->runs[i];
-                if (run->spec.type == CHECK_EXEC && run->phase == PHASE_IDLE && now >= run->next_ms)
-                        exec_start(c, run, now);
+        c->tick_ms = now;
+        if (c->no_pidfd)
+                for (size_t i = c->n_exec; i-- > 0;)
+                        exec_done(c, c->execs[i]);
+        if (c->n_reap)
+                reap_some(c);
+        uint64_t to = now / TICK_MS, from = c->wheel_tick + 1;
+        if (to >= from + WHEEL_SLOTS)
+                from = to - WHEEL_SLOTS + 1; /* every slot once */
+        c->n_due = 0;
+        for (uint64_t t = from; t <= to; t++) {
+                /* The slot's list is taken whole: a check put back lands in a later slot, or this one's next turn. */
+                struct check_run *list = c->wheel[t % WHEEL_SLOTS];
+                c->wheel[t % WHEEL_SLOTS] = NULL;
+                if (list)
+                        list->wheel_prev = &list;
+                c->wheel_tick = t;
+                while (list) {
+                        struct check_run *run = list;
+                        unschedule(run);
+                        if (run->wake_ms / TICK_MS > to)
+                                schedule(c, run, run->wake_ms); /* a later turn of the wheel */
+                        else
+                                wake(c, run, now);
+                }
         }
-        if (!n_due)
+        c->wheel_tick = to;
+        if (now >= c->watch_ms + 1000) {
+                c->watch_ms = now;
+                checker_watchdog(c, now);
+        }
+        if (!c->n_due)
                 return;
         /* The sockets of a tick are made in one visit to the reals' namespace. */
         bool entered = c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) == 0;
         int socket_errno = c->netns_fd >= 0 && !entered ? errno : 0;
-        for (size_t i = 0; i < c->n_runs; i++) {
-                struct check_run *run = c->runs[i];
-                if (!due(run, now) || socket_errno)
-                        continue;
+        for (size_t i = 0; i < c->n_due; i++) {
+                struct check_run *run = c->due[i];
+                if (socket_errno)
+                        break;
                 run->fd = socket(run->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 if (run->fd < 0)
                         socket_errno = errno;
         }
         if (entered && setns(c->self_fd, CLONE_NEWNET) < 0)
                 diag_plain(-errno, "health checks: cannot leave the namespace: %s", strerror(errno));
-        for (size_t i = 0; i < c->n_runs; i++)
-                if (due(c->runs[i], now) || (c->runs[i]->phase == PHASE_IDLE && c->runs[i]->fd >= 0))
-                        run_start(c, c->runs[i], socket_errno ? socket_errno : EMFILE, now);
+        for (size_t i = 0; i < c->n_due; i++)
+                run_start(c, c->due[i], socket_errno ? socket_errno : EMFILE, now);
+        c->n_due = 0;
 }
 
 static int save(struct checker *c) {
@@ -908,7 +1126,7 @@ int checker_dispatch(struct checker *c) {
                         if (!evs[i].data.ptr)
                                 ticked = ticked || read(c->tick_fd, &ticks, sizeof(ticks)) > 0;
                         else
-                                run_io(c, evs[i].data.ptr);
+                                run_io(c, evs[i].data.ptr, evs[i].events);
                 }
         } while (n == (int) ELEMENTSOF(evs));
         /* After the batch: a check the tick starts anew gets no event of its last socket. */
@@ -919,4 +1137,9 @@ int checker_dispatch(struct checker *c) {
         if (transition || (c->dirty && mono_ms() >= c->saved_ms + SAVE_EVERY_MS))
                 save(c);
         return transition ? 1 : 0;
+}
+
+void checker_each(const struct checker *c, void (*fn)(void *u, const char *key, const struct check_state *s), void *u) {
+        for (size_t i = 0; i < c->n_runs; i++)
+                fn(u, c->runs[i]->key, &c->runs[i]->state);
 }

@@ -1,9 +1,12 @@
 /* Health checks of IPVS real servers, as keepalived's checker does them, in
  * the daemon's event loop: non-blocking connects and HTTP on an epoll set of
- * its own, whose fd the daemon polls. One check runs per (type, address,
+ * its own, whose fd the daemon polls, scheduled on a timing wheel; exec
+ * checks in a bounded pool of children. One check runs per (type, address,
  * port, path) whoever names it. Each check's state (up or down, since when,
  * the last result) is kept in STATE_DIR/checks, which the ipvs backend's
- * diff and `reconcile status` read. */
+ * diff reads; the backend's work_status puts it in `reconcile status`. A
+ * check with no result for interval + timeout + 2 s is logged as stuck and
+ * started over. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,6 +46,7 @@ struct check_state {
         unsigned passes, fails; /* in a row, of the current result */
         time_t since;           /* of up or down */
         char result[96];        /* the last result: "ok", "connection refused", "HTTP 503" */
+        unsigned restarts;      /* times the watchdog found it stuck and started it over */
 };
 /* The first state of a check: down until its first passes with alpha, else up. */
 void check_state_init(struct check_state *s, const struct check_spec *c, time_t now);
@@ -77,3 +81,9 @@ int checker_fd(const struct checker *c);
 int checker_dispatch(struct checker *c);
 /* The state of a check by its key, NULL when the checker runs none such. */
 const struct check_state *checker_state(const struct checker *c, const char *key);
+/* Each check the checker runs, by key order. */
+void checker_each(const struct checker *c, void (*fn)(void *u, const char *key, const struct check_state *s), void *u);
+/* Start over the checks with no result for interval + timeout + 2 s at
+ * now_ms (CLOCK_MONOTONIC, ms), each logged once; how many. Each tick runs
+ * it once a second; a test passes a later clock. */
+size_t checker_watchdog(struct checker *c, uint64_t now_ms);

@@ -793,6 +793,29 @@ static int ipvs_work_run(void *work) {
         return checker_dispatch(work);
 }
 
+/* Each checked real of want's services: its check's state, last result and since when. */
+static void ipvs_work_status(void *work, const struct model *want, struct status *st) {
+        for (size_t i = 0; i < want->n; i++) {
+                const struct resource *r = want->v[i];
+                if (r->kind != KIND_SERVICE || r->state == STATE_ABSENT)
+                        continue;
+                for (size_t j = 0; j < r->service.n_reals; j++) {
+                        const struct real_spec *rs = &r->service.reals[j];
+                        struct check_spec spec;
+                        char key[200], real[96], item[112];
+                        if (!check_of_real(&r->service, rs, &spec))
+                                continue;
+                        const struct check_state *cs = checker_state(work, check_key(&spec, &rs->address, rs->port, key, sizeof(key)));
+                        if (!cs)
+                                continue;
+                        snprintf(item, sizeof(item), "real %s", real_key(rs, real, sizeof(real)));
+                        struct status_check row = { .item = item, .check = key, .result = (char *) cs->result,
+                                                    .up = cs->up, .since = cs->since, .restarts = cs->restarts };
+                        status_add_check(st, KIND_SERVICE, r->name, &row);
+                }
+        }
+}
+
 static void ipvs_work_close(void *work) {
         checker_free(work);
 }
@@ -807,6 +830,7 @@ const struct backend ipvs_backend = {
         .work_open = ipvs_work_open,
         .work_follow = ipvs_work_follow,
         .work_run = ipvs_work_run,
+        .work_status = ipvs_work_status,
         .work_close = ipvs_work_close,
 };
 

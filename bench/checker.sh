@@ -4,7 +4,9 @@
 # namespace. Prints the daemon's CPU (user + system) over a window after the
 # first round, as a share of one core, and the checks the listener accepted.
 # This kernel has no IPVS: the daemon's runs fail and retry with a backoff
-# (at most one in the window); the checks run all the same.
+# (at most one in the window); the checks run all the same. Then the floor
+# (bench/checker-floor.c: the same connects from a bare loop) and the peer,
+# keepalived's checker, each measured the same way.
 set -eu
 cd "$(dirname "$0")/.."
 R=$PWD/${BUILD:-build}/reconcile
@@ -65,18 +67,85 @@ ip netns exec $NS "$R" -d "$TMP/m" --state-dir "$TMP/state" daemon >"$TMP/daemon
 DPID=$!
 # cpu_ticks PID: user + system clock ticks of the process so far.
 cpu_ticks() { awk "{ print \$14 + \$15 }" "/proc/$1/stat"; }
+user_ticks() { awk "{ print \$14 }" "/proc/$1/stat"; }
 # The first round is spread over one interval; measure after two.
 sleep 3
-t0=$(cpu_ticks $DPID)
-sleep "$WINDOW"
-t1=$(cpu_ticks $DPID)
+t0=$(cpu_ticks $DPID) u0=$(user_ticks $DPID)
+if [ -n "${STRACE:-}" ]; then
+        # The syscalls of the window, counted (strace slows the daemon: the CPU figure is then not the budget's).
+        timeout -s INT "$WINDOW" strace -c -p "$DPID" -o "$TMP/strace" || true
+        cat "$TMP/strace" >&2
+else
+        # One sample a second: the median second is the checks alone, without
+        # the daemon's retried runs (no IPVS here) that fall in some seconds.
+        prev=$t0
+        for _ in $(seq "$WINDOW"); do
+                sleep 1
+                cur=$(cpu_ticks $DPID)
+                echo $((cur - prev))
+                prev=$cur
+        done >"$TMP/seconds"
+fi
+t1=$(cpu_ticks $DPID) u1=$(user_ticks $DPID)
 hz=$(getconf CLK_TCK)
+kill -TERM $DPID && wait $DPID 2>/dev/null || true
+[ -n "${LOG:-}" ] && cp "$TMP/daemon.log" "$LOG"
+DPID=
+# The floor: the same connects from a bare loop (bench/checker-floor.c), against the same listener.
+if [ -z "${STRACE:-}" ] && cc -O2 -o "$TMP/floor" bench/checker-floor.c; then
+        ip netns exec $NS "$TMP/floor" "$N" "$WINDOW"
+        ip netns exec $NS "$TMP/floor" "$N" "$WINDOW" nested
+fi
+# The peer: keepalived's checker (TCP_CHECK, delay_loop 1) over the same reals.
+# It needs IPVS to start; where the kernel has none it exits, and the row says so
+# (tests/vm/guest/test-checker-load.sh measures both in the VM).
+if [ -z "${STRACE:-}" ] && command -v keepalived >/dev/null; then
+        {
+                echo "global_defs { router_id bench }"
+                for s in $(seq 0 $((N / 100 - 1))); do
+                        echo "virtual_server 192.0.2.$((s % 250 + 1)) 8080 {"
+                        echo "  delay_loop 1"
+                        echo "  lb_algo rr"
+                        echo "  lb_kind DR"
+                        echo "  protocol TCP"
+                        for r in $(seq 0 99); do
+                                i=$((s * 100 + r))
+                                echo "  real_server 127.$((i / 62500 + 1)).$((i / 250 % 250)).$((i % 250 + 1)) 8080 { weight 1"
+                                echo "    TCP_CHECK { connect_timeout 1"
+                                echo "    } }"
+                        done
+                        echo "}"
+                done
+        } >"$TMP/keepalived.conf"
+        ip netns exec $NS keepalived -n -l -C -f "$TMP/keepalived.conf" -p "$TMP/k.pid" -c "$TMP/c.pid" >"$TMP/klog" 2>&1 &
+        KPID=$!
+        # Its configuration read (slow with thousands of reals), IPVS set up, two rounds.
+        for _ in $(seq 120); do grep -qs "Initializing ipvs" "$TMP/klog" && break; sleep 0.5; done
+        sleep 3
+        cpid=$(cat "$TMP/c.pid" 2>/dev/null || true)
+        k0= k1=
+        if [ -n "$cpid" ] && kill -0 "$cpid" 2>/dev/null; then
+                k0=$(cpu_ticks "$cpid")
+                sleep "$WINDOW"
+                k1=$(cpu_ticks "$cpid" 2>/dev/null || true)
+        fi
+        if [ -n "$k1" ] && ! grep -q "Can't initialize ipvs" "$TMP/klog"; then
+                awk -v n="$N" -v t="$((k1 - k0))" -v hz="$hz" -v w="$WINDOW" 'BEGIN {
+                        printf "keepalived checker %d reals x 1 check/s: cpu=%.1f%% of one core (%.2f s over %d s)\n", n, 100 * t / hz / w, t / hz, w }'
+        else
+                echo "keepalived checker: not measured here: $(grep -m1 -iE "can't|error|fatal" "$TMP/klog" || tail -1 "$TMP/klog")"
+        fi
+        kill -TERM $KPID 2>/dev/null && wait $KPID 2>/dev/null || true
+else
+        echo "keepalived checker: not installed (make bench-deps)"
+fi
 kill -TERM $SPID && wait $SPID 2>/dev/null || true
 SPID=
 accepted=$(cat "$TMP/accepted" 2>/dev/null || echo 0)
 down=$(awk -F'\t' '$2 == "down"' "$TMP/state/checks" 2>/dev/null | wc -l)
 checks=$(wc -l <"$TMP/state/checks" 2>/dev/null || echo 0)
-awk -v n="$N" -v t="$((t1 - t0))" -v hz="$hz" -v w="$WINDOW" -v a="$accepted" -v c="$checks" -v d="$down" 'BEGIN {
-        printf "checker %d reals x 1 check/s: cpu=%.1f%% of one core (%.2f s over %d s); %d checks in the state file, %d down; listener accepted %d\n",
-                n, 100 * t / hz / w, t / hz, w, c, d, a
+median=$(sort -n "$TMP/seconds" 2>/dev/null | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }')
+awk -v n="$N" -v t="$((t1 - t0))" -v m="$median" -v hz="$hz" -v w="$WINDOW" -v a="$accepted" -v c="$checks" -v d="$down" -v u="$((u1 - u0))" 'BEGIN {
+        printf "checker %d reals x 1 check/s: cpu=%.1f%% of one core (%.2f s over %d s, user %.2f s; median second %.0f%%); %d checks in the state file, %d down; listener accepted %d\n",
+                n, 100 * t / hz / w, t / hz, w, u / hz, 100 * m / hz, c, d, a
 }'

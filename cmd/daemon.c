@@ -414,9 +414,11 @@ static void publish_status(struct daemon *d, unsigned run, const char *trigger, 
                          d->last_error_digest, d->status.revision ? d->status.revision : "-");
                 status_mark_invalid(&d->status, msg, started);
         }
-        /* The run rebuilt the per-resource list: what other parts of the daemon keep
-         * (a health checker's reals that are down, with why and since when) goes
-         * back in here with status_add_pending, before the file is written. */
+        /* The run rebuilt the per-resource list: what the backends' work keeps
+         * (each checked real's state, last result and since when) goes back in. */
+        for (size_t i = 0; i < d->n_works && d->have_good; i++)
+                if (d->works[i].backend->work_status)
+                        d->works[i].backend->work_status(d->works[i].state, &d->good.model, &d->status);
         status_save(d->o, &d->status);
         _cleanup_free_ char *line = status_summary(&d->status);
         sd_notifyf(0, "STATUS=run %u (%s): %s", run, trigger, line);

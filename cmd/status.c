@@ -56,8 +56,27 @@ static const char *jget(json_object *o, const char *key) {
                                                                                                   : NULL;
 }
 
+/* Each health-checked real, whatever its service's state: up or down, since when, the last result. */
+static void print_checks(json_object *list) {
+        for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+                json_object *e = json_object_array_get_idx(list, i), *checks;
+                if (!json_object_object_get_ex(e, "checks", &checks))
+                        continue;
+                for (size_t j = 0; j < json_object_array_length(checks); j++) {
+                        json_object *c = json_object_array_get_idx(checks, j);
+                        const char *restarts = jget(c, "restarts");
+                        printf("  %-8s %s %s %s: %s since %s (%s)", jget(c, "state") ?: "?", jget(e, "kind") ?: "?",
+                               jget(e, "name") ?: "?", jget(c, "item") ?: "?", jget(c, "check") ?: "?",
+                               jget(c, "since") ?: "?", jget(c, "result") ?: "");
+                        if (restarts && strcmp(restarts, "0") != 0)
+                                printf(" [stuck, restarted %s]", restarts);
+                        putchar('\n');
+                }
+        }
+}
+
 static void print_text(json_object *root) {
-        json_object *last, *conds, *list, *counts;
+        json_object *last, *conds, *list = NULL, *counts;
         printf("revision:  %s (%s)\n", jget(root, "revision") ?: "-", jget(root, "revision_source") ?: "-");
         if (json_object_object_get_ex(root, "last_run", &last))
                 printf("last run:  %s (%s): %s in %s s\n", jget(last, "time") ?: "never", jget(last, "trigger") ?: "-",
@@ -97,6 +116,7 @@ static void print_text(json_object *root) {
                                 printf(" [%s repair%s]", repairs, strcmp(repairs, "1") == 0 ? "" : "s");
                         putchar('\n');
                 }
+        print_checks(list);
 }
 
 /* examples/gitops/reconcile-pull's last outcome, beside the status file: key=value lines. */

@@ -1280,6 +1280,8 @@ struct backend_ctx {
 int netns_check(const char *netns);
 
 /* What each backend offers the core. The core calls nothing else. */
+struct status; /* reconcile/status.c, below */
+
 struct backend {
         const char *name;
         enum scope_type scope;
@@ -1324,6 +1326,8 @@ struct backend {
         int (*work_open)(const struct backend_ctx *ctx, const char *state_dir, void **work);
         int (*work_follow)(void *work, const struct model *want);
         int (*work_run)(void *work);
+        /* Optional: what the work knows of want's resources, into the status (health check rows). */
+        void (*work_status)(void *work, const struct model *want, struct status *s);
         void (*work_close)(void *work);
         /* Optional: a run of consecutive actions of this backend is one batch
          * (OVSDB: one transaction). After batch_begin, an apply that returns 0
@@ -1528,6 +1532,16 @@ enum condition { COND_READY, COND_PROGRESSING, COND_DEGRADED, COND_DRIFTED, COND
                  _COND_INVALID = -1 };
 const char *condition_to_string(enum condition c);
 
+/* A health check of one part of a resource (a service's real), as the daemon's checker last saw it. */
+struct status_check {
+        char *item;   /* "real 10.0.0.1:80" */
+        char *check;  /* the check's key: "tcp 10.0.0.1:80" */
+        char *result; /* the last result: "connected", "Connection refused", "HTTP 503" */
+        bool up;
+        int64_t since; /* of up or down (Unix seconds) */
+        unsigned restarts; /* found stuck and started over */
+};
+
 struct status_resource {
         enum kind kind;
         char *name;
@@ -1536,6 +1550,8 @@ struct status_resource {
         char *until;    /* pending: what it waits for, if said */
         int64_t since;  /* pending or failed: since when (Unix seconds) */
         uint64_t repairs; /* drift repairs under the current revision */
+        struct status_check *checks; /* the daemon adds them after each run */
+        size_t n_checks;
 };
 
 struct status_condition {
@@ -1582,6 +1598,9 @@ void status_record(struct status *s, const struct status_run *run);
 /* A pending item from elsewhere (a health checker's real that is down): shown
  * as pending with its reason and since-time; replaces the entry of that name. */
 void status_add_pending(struct status *s, enum kind k, const char *name, const char *reason, int64_t since);
+/* A health check row of resource k name (its strings copied); the daemon's
+ * backend work adds them after status_record, before the file is written. */
+void status_add_check(struct status *s, enum kind k, const char *name, const struct status_check *row);
 /* Manifests that do not parse: not Ready, Degraded, result "invalid"; the rest stays. */
 void status_mark_invalid(struct status *s, const char *message, int64_t now);
 /* Counters, the revision and the conditions' since-times of a status file, to carry on. */

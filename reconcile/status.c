@@ -119,10 +119,19 @@ char *status_revision(const char *dir, const char *digest, const char **source) 
 
 /* ---- folding a pass in ---- */
 
+static void check_row_done(struct status_check *c) {
+        free(c->item);
+        free(c->check);
+        free(c->result);
+}
+
 static void resource_entry_done(struct status_resource *e) {
         free(e->name);
         free(e->reason);
         free(e->until);
+        for (size_t i = 0; i < e->n_checks; i++)
+                check_row_done(&e->checks[i]);
+        free(e->checks);
 }
 
 static struct status_resource *entry_find(struct status_resource *v, size_t n, enum kind k, const char *name) {
@@ -375,6 +384,19 @@ void status_add_pending(struct status *s, enum kind k, const char *name, const c
                 condition_set(s, COND_PROGRESSING, true, "Pending", reason, since);
 }
 
+void status_add_check(struct status *s, enum kind k, const char *name, const struct status_check *row) {
+        struct status_resource *e = entry_get(&s->res, &s->n_res, k, name);
+        struct status_check *c = array_push(&e->checks, &e->n_checks, sizeof(*c));
+        *c = (struct status_check) {
+                .item = xstrdup(row->item),
+                .check = xstrdup(row->check),
+                .result = xstrdup(row->result),
+                .up = row->up,
+                .since = row->since,
+                .restarts = row->restarts,
+        };
+}
+
 /* ---- JSON ---- */
 
 static json_object *jstr(const char *s) { return s ? json_object_new_string(s) : NULL; }
@@ -444,6 +466,22 @@ char *status_json(const struct status *s) {
                         json_object_object_add(o, "since_timestamp", json_object_new_int64(e->since));
                 }
                 json_object_object_add(o, "repairs", json_object_new_int64((int64_t) e->repairs));
+                if (e->n_checks) {
+                        json_object *checks = json_object_new_array();
+                        for (size_t j = 0; j < e->n_checks; j++) {
+                                const struct status_check *c = &e->checks[j];
+                                json_object *r = json_object_new_object();
+                                json_object_object_add(r, "item", jstr(c->item));
+                                json_object_object_add(r, "check", jstr(c->check));
+                                json_object_object_add(r, "state", json_object_new_string(c->up ? "up" : "down"));
+                                json_object_object_add(r, "result", jstr(c->result));
+                                json_object_object_add(r, "since", jtime(c->since));
+                                json_object_object_add(r, "since_timestamp", json_object_new_int64(c->since));
+                                json_object_object_add(r, "restarts", json_object_new_int64(c->restarts));
+                                json_object_array_add(checks, r);
+                        }
+                        json_object_object_add(o, "checks", checks);
+                }
                 json_object_array_add(list, o);
         }
         json_object_object_add(root, "resources", list);

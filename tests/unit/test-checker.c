@@ -13,8 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,6 +223,21 @@ static void test_identical_checks_run_once(void **state) {
         assert_non_null(checker_state(c, "tcp 127.0.0.1:9"));
         assert_non_null(checker_state(c, "http 127.0.0.1:9/"));
         assert_null(checker_state(c, "tcp 127.0.0.3:9"));
+        /* The same manifests again change nothing; another port is another check, the old one goes. */
+        const struct check_state *kept = checker_state(c, "tcp 127.0.0.1:9");
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        assert_ptr_equal(checker_state(c, "tcp 127.0.0.1:9"), kept);
+        manifests_done(&set);
+        memset(&set, 0, sizeof(set));
+        assert_string_equal(parse("version: 1\nservices:\n"
+                                  "  a: { address: 192.0.2.10, port: 80, check: { type: tcp },\n"
+                                  "       reals: [ { address: 127.0.0.1, port: 9 }, { address: 127.0.0.2, port: 10 } ] }\n"),
+                            "");
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        assert_int_equal(checker_count(c), 2);
+        assert_non_null(checker_state(c, "tcp 127.0.0.2:10"));
+        assert_null(checker_state(c, "tcp 127.0.0.2:9"));
+        assert_null(checker_state(c, "http 127.0.0.1:9/"));
         checker_free(c);
 }
 
@@ -356,9 +375,112 @@ static void test_engine_on_loopback(void **state) {
         close(http_fd);
 }
 
-/* Exec checks: exit 0 passes, anything else fails, past the timeout the child is killed; the real is in the environment. */
-static void test_exec_checks(void **state) {
+/* `reconcile status` lists each checked real: its check, up or down, since when, the last result. */
+static void test_status_rows(void **state) {
         (void) state;
+        uint16_t up_port, http_port;
+        int tcp_fd = listen_on(&up_port), http_fd = listen_on(&http_port);
+        uint16_t down_port = closed_port();
+        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  web: { address: 192.0.2.10, port: 80, check: { type: tcp, interval: 1, fall: 1, warmup: 1 },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u }, { address: 127.0.0.1, port: %u } ] }\n"
+                            "  plain: { address: 192.0.2.10, port: 81, reals: [ { address: 127.0.0.1, port: %u } ] }\n",
+                            up_port, down_port, up_port);
+        assert_string_equal(parse(y), "");
+        free(y);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        drive(c, tcp_fd, http_fd, "", 1500);
+        const struct backend *b = backend_for_kind(KIND_SERVICE);
+        assert_non_null(b->work_status);
+        struct status st = { 0 };
+        b->work_status(c, &set.model, &st);
+        checker_free(c);
+        char *json = status_json(&st);
+        char *want = xasprintf("\"name\":\"web\",\"status\":\"in-sync\",\"repairs\":0,\"checks\":["
+                               "{\"item\":\"real127.0.0.1:%u\",\"check\":\"tcp127.0.0.1:%u\",\"state\":\"up\",\"result\":\"connected\",",
+                               up_port, up_port);
+        char *flat = xcalloc(1, strlen(json) + 1);
+        for (size_t i = 0, k = 0; json[i]; i++) /* spaces and newlines out (the pretty printing's, and the texts') */
+                if (json[i] != ' ' && json[i] != '\n')
+                        flat[k++] = json[i];
+        if (!strstr(flat, want))
+                print_message("%s\nnot in\n%s\n", want, flat);
+        assert_non_null(strstr(flat, want));
+        free(want);
+        want = xasprintf("{\"item\":\"real127.0.0.1:%u\",\"check\":\"tcp127.0.0.1:%u\",\"state\":\"down\","
+                         "\"result\":\"Connectionrefused\",\"since\":\"",
+                         down_port, down_port);
+        assert_non_null(strstr(flat, want));
+        free(want);
+        assert_null(strstr(flat, "\"name\":\"plain\"")); /* no check, no rows */
+        free(flat);
+        free(json);
+        status_done(&st);
+        close(tcp_fd);
+        close(http_fd);
+}
+
+static uint64_t now_ms(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (uint64_t) t.tv_sec * 1000 + (uint64_t) t.tv_nsec / 1000000;
+}
+
+/* keepalived#2523: a check with no result for interval + timeout + 2 s is
+ * reported once and started over; a loop held up is said as such, and is no
+ * check's fault. */
+static void test_stuck_checks(void **state) {
+        (void) state;
+        uint16_t tcp_port, http_port;
+        int tcp_fd = listen_on(&tcp_port), http_fd = listen_on(&http_port);
+        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  a: { address: 192.0.2.10, port: 80, check: { type: tcp, interval: 1, timeout: 1, warmup: 1 },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u } ] }\n",
+                            tcp_port);
+        assert_string_equal(parse(y), "");
+        free(y);
+        char key[64];
+        snprintf(key, sizeof(key), "tcp 127.0.0.1:%u", tcp_port);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        drive(c, tcp_fd, http_fd, "", 1500);
+        assert_string_equal(checker_state(c, key)->result, "connected");
+        uint64_t t = now_ms();
+        assert_int_equal(checker_watchdog(c, t), 0);
+        assert_int_equal(checker_watchdog(c, t + 2500), 0); /* within 1 + 1 + 2 s of its last result (at most 1.1 s ago) */
+        assert_int_equal(checker_watchdog(c, t + 10000), 1);
+        assert_int_equal(checker_state(c, key)->restarts, 1);
+        fflush(errs_f);
+        char *line = xasprintf("health check %s: stuck: no result for", key);
+        assert_non_null(strstr(errs, line));
+        free(line);
+        assert_int_equal(checker_watchdog(c, t + 10000), 0); /* reported once: it starts over from then */
+        drive(c, tcp_fd, http_fd, "", 1200);
+        assert_string_equal(checker_state(c, key)->result, "connected");
+        assert_true(checker_state(c, key)->up);
+
+        /* The daemon's loop held up 2.5 s: said once, and no check is stuck for it. */
+        struct timespec pause = { 2, 500000000 };
+        nanosleep(&pause, NULL);
+        drive(c, tcp_fd, http_fd, "", 300);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "health checks: held up"));
+        assert_int_equal(checker_watchdog(c, now_ms()), 0);
+        assert_int_equal(checker_state(c, key)->restarts, 1);
+        checker_free(c);
+        close(tcp_fd);
+        close(http_fd);
+}
+
+/* Exec checks: exit 0 passes, anything else fails, past the timeout the child is killed; the real is in the environment. */
+static void exec_checks(void) {
         uint16_t tcp_port, http_port;
         int tcp_fd = listen_on(&tcp_port), http_fd = listen_on(&http_port);
         assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
@@ -402,6 +524,39 @@ static void test_exec_checks(void **state) {
         unlink(script);
         close(tcp_fd);
         close(http_fd);
+}
+
+static void test_exec_checks(void **state) {
+        (void) state;
+        exec_checks();
+        /* With pidfd_open (not under valgrind 3.19), the pool waits on pidfds, not the polling fallback. */
+        int pidfd = (int) syscall(__NR_pidfd_open, getpid(), 0);
+        fflush(errs_f);
+        if (pidfd >= 0) {
+                close(pidfd);
+                assert_null(strstr(errs ? errs : "", "no pidfd_open"));
+        }
+}
+
+/* Where pidfd_open is ENOSYS (kernels before 5.3, valgrind 3.19) the pool
+ * polls its children: a seccomp filter makes it so for this process, the
+ * last test, since a filter cannot be taken back. */
+static void test_exec_checks_without_pidfd(void **state) {
+        (void) state;
+        struct sock_filter filter[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pidfd_open, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { .len = ELEMENTSOF(filter), .filter = filter };
+        assert_int_equal(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_int_equal(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+        assert_int_equal(syscall(__NR_pidfd_open, getpid(), 0), -1);
+        assert_int_equal(errno, ENOSYS);
+        exec_checks();
+        fflush(errs_f);
+        assert_non_null(strstr(errs ? errs : "", "no pidfd_open here: exec checks are polled"));
 }
 
 /* https against `openssl s_server -www` (a self-signed certificate: checks
@@ -513,8 +668,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_identical_checks_run_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_on_loopback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_checks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stuck_checks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_https_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_director_example_parses, setup, teardown),
+                /* Last: it leaves a seccomp filter on the process. */
+                cmocka_unit_test_setup_teardown(test_exec_checks_without_pidfd, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_twos ip_set ip_set_hash_ip ip_set_hash_net ip_
 ip_set_list_set irqbypass kvm vfio_pci virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p
 openvswitch"
 TOOLS="/bin/bash /usr/sbin/ip /sbin/ip /usr/sbin/ipvsadm /usr/sbin/ipset /usr/bin/flock /usr/bin/env /usr/bin/strace /usr/bin/time
-/usr/sbin/ovsdb-server /usr/sbin/ovs-vswitchd /usr/bin/ovs-vsctl /usr/bin/ovsdb-tool /usr/share/openvswitch/vswitch.ovsschema"
+/usr/sbin/ovsdb-server /usr/sbin/ovs-vswitchd /usr/bin/ovs-vsctl /usr/bin/ovsdb-tool /usr/share/openvswitch/vswitch.ovsschema /usr/sbin/keepalived"
 
 rm -rf root
 mkdir -p root/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,run,tmp,mnt/host,etc,var,modules}

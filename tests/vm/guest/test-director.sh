@@ -87,9 +87,20 @@ test_tcp_down_and_back() {
         rc plan --exit-code
         expect_rc 0 "plan while a real is down"
         expect_out 'real 10.0.0.12:80 down since [0-9T:-]+Z \(2 failures: Connection refused\)'
+        # reconcile status lists each checked real, as of the run the transition started.
+        status_has_down() { tr -d ' \n' <"$RECONCILE_RUN/status-$NS.json" 2>/dev/null | grep -q '"state":"down"'; }
+        until_true 10 status_has_down ||
+                fail "the status file has no down real: $(cat "$RECONCILE_RUN/status-$NS.json" 2>&1 | head -40)"
+        rc status
+        expect_rc 0 "status"
+        expect_out '^  down +service web real 10\.0\.0\.12:80: tcp 10\.0\.0\.12:80 since [0-9T:-]+Z \(Connection refused\)$'
+        expect_out '^  up +service web real 10\.0\.0\.11:80: tcp 10\.0\.0\.11:80 since [0-9T:-]+Z \(connected\)$'
+        rc status -o json
+        printf '%s\n' "$OUT" | tr -d ' \n' | grep -q '"item":"real10.0.0.12:80","check":"tcp10.0.0.12:80","state":"down","result":"Connectionrefused","since":"[0-9T:-]*Z"' ||
+                fail "status -o json lacks the down real's row"
         serve 2
         until_true 20 weight_is 10.0.0.12:80 7 || fail "the real did not come back: $(L; cat "$TMP/log")"
-        grep -q "health check tcp 10.0.0.12:80: up (2 passes)" "$TMP/log" || fail "no up logged"
+        grep -q "health check tcp 10.0.0.12:80: up (2 passes: connected)" "$TMP/log" || fail "no up logged with its reason"
         cleanup_all
 }
 
@@ -154,7 +165,7 @@ test_alpha_starts_down() {
         until_true 10 weight_is 10.0.0.12:80 0 || fail "the alpha real without a server took traffic: $(L; cat "$TMP/log")"
         until_true 20 weight_is 10.0.0.11:80 5 || fail "the alpha real that passes did not come up: $(L; cat "$TMP/log")"
         grep -q "health check tcp 10.0.0.12:80: down" "$TMP/log" && fail "a down transition of a real never up: $(cat "$TMP/log")"
-        grep -q "health check tcp 10.0.0.11:80: up (1 passes)" "$TMP/log" || fail "no up transition: $(cat "$TMP/log")"
+        grep -q "health check tcp 10.0.0.11:80: up (1 pass: connected)" "$TMP/log" || fail "no up transition: $(cat "$TMP/log")"
         cleanup_all
 }
 
