@@ -40,7 +40,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev valgrind make libyam
 	libmnl-dev libkmod-dev libgnutls28-dev libvirt-dev libxml2-dev libcmocka-dev libsystemd-dev libjson-c-dev \
 	iproute2 kmod procps python3 systemd bc util-linux \
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 ovmf qemu-utils dnsmasq-base iptables \
-	busybox-static cpio xz-utils libisofs-dev ipvsadm ipset openvswitch-switch strace openssl jq git gnupg ansible-core
+	busybox-static cpio xz-utils libisofs-dev ipvsadm ipset keepalived openvswitch-switch strace openssl jq git gnupg ansible-core
 
 .PHONY: all deps demo check test unit kernel clean bench bench-deps install other-compiler fuzz valgrind sanitized fuzz-build
 all: $(BUILD)/reconcile
