@@ -135,6 +135,23 @@ static void test_errors_at_their_lines(void **state) {
         free(errors);
 }
 
+/* libyaml counts a lone CR, NEL, LS and PS as line breaks too, in comments
+ * and quoted scalars: the runs' line numbers would fall behind by one each. */
+static void test_other_line_breaks(void **state) {
+        (void) state;
+        static const char *const breaks[] = { "\r", "\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xa9" };
+        for (size_t k = 0; k < sizeof(breaks) / sizeof(*breaks); k++) {
+                char y[16384];
+                snprintf(y, sizeof(y), "version: 1\nipsets:\n  big:\n    type: \"hash:ip%sx\"\n    entries:\n", breaks[k]);
+                entries(y, sizeof(y), "      ", 0, 20);
+                strcat(y, "      - 10.0.0.5\n"); /* listed twice */
+                char *errors = same_both_ways(y);
+                if (!strstr(errors, "m.yaml:28:9: error: entries: 10.0.0.5 listed twice"))
+                        fail_msg("break %zu: %s", k, errors);
+                free(errors);
+        }
+}
+
 /* Where the lines are not list items: a block scalar, a plain scalar's
  * continuation, a flow collection, an anchored list and its alias, a deeper
  * line that continues the last item, a list under another host. */
@@ -250,6 +267,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_runs_read_as_written),
                 cmocka_unit_test(test_errors_at_their_lines),
+                cmocka_unit_test(test_other_line_breaks),
                 cmocka_unit_test(test_not_items),
                 cmocka_unit_test(test_magic_in_text),
                 cmocka_unit_test(test_mapping_lines),
