@@ -260,6 +260,7 @@ struct ovs_state {
                 size_t end; /* one past its last operation in batch */
                 enum kind kind;
                 const char *name; /* the plan's, alive until the commit */
+                enum ovs_wait wait; /* the commit names what it waited for */
         } *queued;
         size_t n_queued;
         bool batch_wait_applied;
@@ -311,26 +312,47 @@ static int64_t cfg_of(struct json_object *op_result, const char *col) {
         return v ? json_object_get_int64(v) : -1;
 }
 
+/* How long to wait for ovs-vswitchd. RECONCILE_DEBUG_OVS_WAIT_MS shortens it
+ * for the test where ovs-vswitchd is not running. */
+static int wait_ms(void) {
+        const char *v = getenv("RECONCILE_DEBUG_OVS_WAIT_MS");
+        return v && atoi(v) > 0 ? atoi(v) : OVSDB_TIMEOUT_MS;
+}
+
 /* ovs-vswitchd has made what the transaction asked for (an internal port that
- * the link kinds configure next) once its cur_cfg reaches next_cfg. */
-static int wait_vswitchd(struct ovs_state *s, int64_t next_cfg, enum kind k, const char *name) {
+ * the link kinds configure next) once its cur_cfg reaches next_cfg. 0;
+ * -ETIMEDOUT with err empty when ovs-vswitchd did not get there; or the
+ * connection's error with err filled (ovsdb-server may have timed out too).
+ * The caller reports it, knowing what was written. */
+static int wait_vswitchd(struct ovs_state *s, int64_t next_cfg, char *err, size_t err_size) {
         static const char *const cols[] = { "cur_cfg", NULL };
-        for (int tries = 0; tries < OVSDB_TIMEOUT_MS / 20; tries++) {
+        for (int tries = 0, n = wait_ms() / 20 + 1; tries < n; tries++) {
                 struct json_object *p = ovs_txn_begin(), *result = NULL;
                 json_object_array_add(p, select_op("Open_vSwitch", cols));
-                char err[512];
-                int r = conn_call(&s->conn, "transact", p, &result, err, sizeof(err));
+                int r = conn_call(&s->conn, "transact", p, &result, err, err_size);
                 int64_t cur = r < 0 ? -1 : cfg_of(json_object_array_get_idx(result, 0), "cur_cfg");
                 json_object_put(result);
-                if (r < 0)
-                        return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
+                if (r < 0) {
+                        if (!err[0])
+                                snprintf(err, err_size, "%s", strerror(-r));
+                        return r;
+                }
                 if (cur >= next_cfg)
                         return 0;
-                poll(NULL, 0, 20);
+                if (tries + 1 < n)
+                        poll(NULL, 0, 20);
         }
-        return diag_res(-ETIMEDOUT, kind_to_string(k), name,
-                        "written to OVSDB, but ovs-vswitchd did not apply it within %d s (is it running?)",
-                        OVSDB_TIMEOUT_MS / 1000);
+        err[0] = '\0';
+        return -ETIMEDOUT;
+}
+
+/* Why a wait for ovs-vswitchd failed, after "written to OVSDB, but ". */
+static const char *wait_failure(const char *err, char *buf, size_t size) {
+        if (!err[0])
+                snprintf(buf, size, "ovs-vswitchd did not apply it within %.3g s (is it running?)", wait_ms() / 1000.0);
+        else
+                snprintf(buf, size, "asking whether ovs-vswitchd applied it failed: ovsdb-server: %s", err);
+        return buf;
 }
 
 /* Send one transaction (params taken): 0, a negative errno from the
@@ -378,8 +400,10 @@ int ovs_transact(void *state, struct json_object *params, enum kind k, const cha
         int r = transact_raw(s, params, wait_applied, &next_cfg, &bad, err, sizeof(err));
         if (r < 0 && r != -EAGAIN && r != -EEXIST && r != -EIO)
                 return diag_res(r, kind_to_string(k), name, "ovsdb-server: %s", err[0] ? err : strerror(-r));
-        if (r >= 0 && next_cfg >= 0)
-                return wait_vswitchd(s, next_cfg, k, name);
+        char why[640];
+        if (r >= 0 && next_cfg >= 0 && (r = wait_vswitchd(s, next_cfg, err, sizeof(err))) < 0)
+                return diag_res(r, kind_to_string(k), name, "written to OVSDB, but %s",
+                                wait_failure(err, why, sizeof(why)));
         if (r == -EAGAIN)
                 return diag_res(r, kind_to_string(k), name,
                                 "changed by someone else since the plan was made (%s); nothing was written, run again",
@@ -455,7 +479,7 @@ int ovs_apply(void *state, const struct action *a, struct json_object *(*txn)(co
                 return ovs_transact(state, t, a->kind, a->name, wait_applied);
         ovs_txn_merge(s->batch, t, (unsigned) s->n_queued);
         struct batched *q = array_push(&s->queued, &s->n_queued, sizeof(*q));
-        *q = (struct batched) { json_object_array_length(s->batch) - 1, a->kind, a->name };
+        *q = (struct batched) { json_object_array_length(s->batch) - 1, a->kind, a->name, wait };
         s->batch_wait_applied |= wait == OVS_WAIT_ALWAYS;
         s->batch_made_bridge |= wait == OVS_WAIT_IF_USED;
         return 0;
@@ -469,10 +493,38 @@ static const struct batched *batched_at(const struct ovs_state *s, long op) {
         return &s->queued[s->n_queued - 1];
 }
 
-static int ovs_batch_commit(void *state, bool others_follow) {
+/* The batch was written, and ovs-vswitchd did not apply it: one error that
+ * names the actions it waited for (their devices are what is missing). */
+static int batch_wait_failed(const struct ovs_state *s, int r, const char *err, bool others_follow) {
+        char names[512] = "", more[64] = "", why[640];
+        size_t listed = 0, waited = 0, len = 0;
+        bool full = false; /* named while they fit; the rest are counted */
+        for (size_t i = 0; i < s->n_queued; i++) {
+                const struct batched *q = &s->queued[i];
+                if (q->wait != OVS_WAIT_ALWAYS && !(q->wait == OVS_WAIT_IF_USED && others_follow))
+                        continue;
+                waited++;
+                int n = full ? -1 : snprintf(names + len, sizeof(names) - len, "%s%s %s", listed ? ", " : "",
+                                             kind_to_string(q->kind), q->name);
+                if (n < 0 || (size_t) n >= sizeof(names) - len) {
+                        names[len] = '\0';
+                        full = true;
+                        continue;
+                }
+                len += (size_t) n;
+                listed++;
+        }
+        if (waited > listed)
+                snprintf(more, sizeof(more), " and %zu more", waited - listed);
+        return diag_plain(r, "ovs: written to OVSDB (%zu OVS action%s), but %s; waited for: %s%s", s->n_queued,
+                          s->n_queued == 1 ? "" : "s", wait_failure(err, why, sizeof(why)), names, more);
+}
+
+static int ovs_batch_commit(void *state, bool others_follow, const char **incomplete) {
         struct ovs_state *s = state;
         struct json_object *t = s->batch;
         s->batch = NULL;
+        *incomplete = NULL;
         if (!t || !s->n_queued) {
                 json_object_put(t);
                 return 0;
@@ -485,8 +537,12 @@ static int ovs_batch_commit(void *state, bool others_follow) {
         bool wait = s->batch_wait_applied || (s->batch_made_bridge && others_follow);
         int r = transact_raw(s, t, wait, &next_cfg, &bad, err, sizeof(err));
         const struct batched *who = batched_at(s, bad);
-        if (r >= 0 && next_cfg >= 0)
-                return wait_vswitchd(s, next_cfg, who->kind, who->name);
+        if (r >= 0 && next_cfg >= 0 && (r = wait_vswitchd(s, next_cfg, err, sizeof(err))) < 0) {
+                /* Committed: every queued action is in OVSDB, and its rows are reconcile's. */
+                *incomplete = !err[0] ? "written to OVSDB; ovs-vswitchd did not apply it in time"
+                                      : "written to OVSDB; whether ovs-vswitchd applied it is unknown";
+                return batch_wait_failed(s, r, err, others_follow);
+        }
         if (r == -EAGAIN)
                 return diag_res(r, kind_to_string(who->kind), who->name,
                                 "changed by someone else since the plan was made (%s); nothing of the %zu OVS "

@@ -1336,9 +1336,14 @@ struct backend {
          * what the plan read has changed, nothing was written, and the pass
          * plans again (once). others_follow: actions of other backends come
          * after the batch, and may use what it made (a guest on a new OVS
-         * bridge), so what it made must be there when the commit returns. */
+         * bridge), so what it made must be there when the commit returns.
+         * *incomplete, set with a negative return: the batch was written and
+         * what follows the write did not finish (ovs-vswitchd did not apply
+         * the transaction); it says so in words that outlive the call. Every
+         * action still fails (what depends on it is not run), but what each
+         * create made is reconcile's, marked incomplete for the next run. */
         void (*batch_begin)(void *state);
-        int (*batch_commit)(void *state, bool others_follow);
+        int (*batch_commit)(void *state, bool others_follow, const char **incomplete);
 };
 
 extern const struct backend *const backends[];

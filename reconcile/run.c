@@ -901,11 +901,20 @@ static void ledger_forget_vanished(struct run *r) {
         }
 }
 
-/* What follows an action's apply: the ledger and the record of failures. */
-static int apply_finish(struct run *r, struct action *a, struct model *failed) {
+/* What follows an action's apply: the ledger and the record of failures.
+ * incomplete: the action failed after it was written (a batch's commit); it
+ * fails what depends on it, but a create keeps what it made, as a failed
+ * create that made its object does (kind_ops.apply), and a delete is done. */
+static int apply_finish(struct run *r, struct action *a, struct model *failed, const char *incomplete) {
         char scope[512];
         const char *sc = scope_of(r->opts, a->kind, scope, sizeof(scope));
         struct ledger_entry *e = ledger_find(r->ledger, sc, a->kind, a->key);
+        if (a->result < 0 && incomplete && e) {
+                if (a->op == OP_DELETE)
+                        ledger_remove(r->ledger, e);
+                else if (a->op == OP_CREATE || a->op == OP_REPLACE)
+                        ledger_mark_incomplete(r->ledger, e, incomplete);
+        }
         if (a->result < 0) {
                 /* Only what depends on it stops; the rest of the run goes on. */
                 mark_failed(failed, a);
@@ -932,7 +941,7 @@ static int apply_finish(struct run *r, struct action *a, struct model *failed) {
 /* A backend with batch hooks takes a run of consecutive actions as one
  * batch: their applies queue, the commit sends them at once, and its result
  * is every queued action's. -EAGAIN (what the plan read changed) asks for a
- * re-plan. */
+ * re-plan; a failure after the write (incomplete) keeps what was made. */
 struct batch {
         const struct backend *b;
         size_t *queued;  /* actions whose apply queued, to finish at commit */
@@ -943,7 +952,8 @@ static int batch_commit(struct run *r, struct batch *bt, bool others_follow, str
                         long die_after) {
         if (!bt->b)
                 return 0;
-        int c = bt->b->batch_commit(r->bstate[backend_index(bt->b)], others_follow);
+        const char *incomplete = NULL;
+        int c = bt->b->batch_commit(r->bstate[backend_index(bt->b)], others_follow, &incomplete);
         int ret = 0;
         if (c == -EAGAIN)
                 r->replan = true;
@@ -951,7 +961,7 @@ static int batch_commit(struct run *r, struct batch *bt, bool others_follow, str
                 struct action *a = &r->plan.actions[bt->queued[i]];
                 if (c < 0)
                         a->result = c;
-                int x = apply_finish(r, a, failed);
+                int x = apply_finish(r, a, failed, c < 0 ? incomplete : NULL);
                 if (x < 0 && ret >= 0)
                         ret = x;
                 if (x >= 0 && die_after >= 0 && ++*done >= die_after)
@@ -1009,7 +1019,7 @@ int run_apply(struct run *r) {
                         bt.queued[bt.n_queued++] = i; /* finished by the commit */
                         continue;
                 }
-                if ((x = apply_finish(r, a, &failed)) < 0) {
+                if ((x = apply_finish(r, a, &failed, NULL)) < 0) {
                         ret = x;
                         continue;
                 }

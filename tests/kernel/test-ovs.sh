@@ -15,6 +15,7 @@ if ! command -v ovsdb-server >/dev/null || ! command -v ovs-vswitchd >/dev/null 
         skip="Open vSwitch (openvswitch-switch) is not installed"
 fi
 
+# ovs_start [novswitchd]: ovsdb-server, and ovs-vswitchd unless asked not to.
 ovs_start() {
         export OVS_RUNDIR=$TMP/ovs OVS_LOGDIR=$TMP/ovs OVS_DBDIR=$TMP/ovs OVS_SYSCONFDIR=$TMP/ovs
         mkdir -p "$TMP/ovs"
@@ -23,8 +24,10 @@ ovs_start() {
                 ovsdb-server "$TMP/ovs/conf.db" --remote="punix:$SOCK" --pidfile="$TMP/ovs/ovsdb.pid" --detach \
                         --no-chdir --log-file="$TMP/ovs/ovsdb.log" 2>/dev/null &&
                 ovs-vsctl --db="unix:$SOCK" --no-wait init &&
-                ip netns exec "$NS" ovs-vswitchd "unix:$SOCK" --pidfile="$TMP/ovs/vswitchd.pid" --detach --no-chdir \
-                        --log-file="$TMP/ovs/vswitchd.log" 2>/dev/null || { fail "could not start Open vSwitch"; return 1; }
+                { [ "${1:-}" = novswitchd ] ||
+                        ip netns exec "$NS" ovs-vswitchd "unix:$SOCK" --pidfile="$TMP/ovs/vswitchd.pid" --detach \
+                                --no-chdir --log-file="$TMP/ovs/vswitchd.log" 2>/dev/null; } ||
+                { fail "could not start Open vSwitch"; return 1; }
 }
 
 ovs_stop() {
@@ -475,6 +478,42 @@ test_running_guest_on_ovs() {
         lv_down
 }
 
+# ovs-vswitchd is not running: the transaction is written, the wait for it to
+# make the internal port times out (shortened by RECONCILE_DEBUG_OVS_WAIT_MS).
+# The run fails and names what it waited for, but what was written is
+# reconcile's: the bridge and its ports stay in the ledger, marked incomplete,
+# so the next plan is empty (no adopt) and emptying the manifests deletes them
+# (the prune says why they were incomplete).
+test_vswitchd_wait_times_out() {
+        ovs_start novswitchd || return
+        nics eth1
+        manifest "version: 1
+ovs-bridges:
+  br-ovs:
+    datapath: $DP
+    ports:
+      eth1: {}
+      vm-mgmt: { type: internal, tag: 10 }"
+        OUT=$(RECONCILE_DEBUG_OVS_WAIT_MS=300 "$RECONCILE" -d "$M" --state-dir "$S" --netns "$NS" --ovsdb "$SOCK" apply 2>&1)
+        RC=$?
+        expect_rc 1 "ovs-vswitchd never applies the transaction"
+        # One error for the one transaction, naming the port whose device it waited for.
+        expect_out '^error: ovs: written to OVSDB \(3 OVS actions\), but ovs-vswitchd did not apply it within 0.3 s \(is it running\?\); waited for: ovs-port br-ovs/vm-mgmt$'
+        expect_no_out 'none written'
+        vsctl br-exists br-ovs || fail "the bridge was not written"
+        [ "$(ports_of br-ovs)" = "eth1 vm-mgmt " ] || fail "ports: $(ports_of br-ovs)"
+        orc plan --exit-code
+        expect_rc 0 "in OVSDB and owned: nothing to create or adopt"
+        expect_no_out '^= '
+        manifest 'version: 1'
+        orc apply --allow-mass-delete
+        expect_rc 0 "prune of what the timed-out run made"
+        expect_out '^- ovs-bridge br-ovs +no longer in the manifests \(its create failed: written to OVSDB; ovs-vswitchd did not apply it in time\)'
+        expect_out '^- ovs-port br-ovs/vm-mgmt '
+        vsctl br-exists br-ovs && fail "br-ovs was not reconcile's after the timed-out run"
+        ovs_stop
+}
+
 # tests/vm/guest/test-ovs.sh takes the tests above and runs its own list.
 [ -n "${OVS_TESTS_ONLY_DEFINE:-}" ] && return 0
 
@@ -487,6 +526,7 @@ t "ovs: an internal port and a Linux bridge of one name is an error (declared: v
 t "ovs: prune what the ledger owns; unmanaged bridge and vnet port untouched, an unmanaged bridge declared absent refused, a managed bridge's delete names the vnet port it takes" test_prune_and_unmanaged "$skip"
 t "ovs: a port deleted behind reconcile's back is restored (apply, daemon's monitor, and its monitor again after ovsdb-server restarts)" test_deleted_port_restored "$skip"
 t "ovs: a concurrent change fails the one transaction cleanly (nothing of it written) and the pass re-plans once" test_concurrent_change_fails_cleanly "$concurrent_skip"
+t "ovs: ovs-vswitchd does not apply a written transaction in time: an error naming what it waited for, and what was written stays reconcile's (incomplete)" test_vswitchd_wait_times_out "$skip"
 t "ovs: other-config and external-ids: the declared keys set and changed in place, others' keys and reconcile=managed kept" test_maps "$skip"
 t "ovs: absent OVS is an error for the OVS kinds only" test_ovs_absent
 t "ovs: a guest NIC on an OVS bridge with a VLAN tag and a network over OVS with portgroups: defined, read back, tag and portgroups changed, an absent bridge refused (private libvirtd)" test_guest_nic_on_ovs "${skip:-$(command -v libvirtd >/dev/null || echo "libvirtd is not installed")}"
