@@ -765,6 +765,13 @@ static const char *disk_key(const struct disk_spec *d) {
         return d->volume ? d->volume : d->path ? d->path : d->cdrom ? d->cdrom : "";
 }
 
+static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
+        for (size_t i = 0; i < d->n_disks; i++)
+                if (strcmp(disk_key(&d->disks[i]), key) == 0)
+                        return &d->disks[i];
+        return NULL;
+}
+
 static int disk_bus_of(const struct disk_spec *d) {
         return d->set & DISK_F_BUS ? d->bus : (d->cdrom ? BUS_SATA : BUS_VIRTIO);
 }
@@ -803,15 +810,25 @@ static int disk_volume_format(struct lv_state *s, const struct disk_spec *d, str
 }
 
 /* A path disk as it is rendered: whether it is a block device, and its
- * format when none is declared: libvirt's, when a pool holds the path (it
- * probed it), else read from the image's header, since libvirt offers no
- * probe of a file outside its pools (its domains take an unnamed format as
- * raw). out is d with both filled. state NULL (a plan against a snapshot):
- * left unknown. */
-static int disk_probe(struct lv_state *s, const struct disk_spec *d, struct disk_spec *out) {
+ * format when none is declared. A disk the domain already has (had: the live
+ * disk of the same volume or path, or NULL) keeps the format it was defined
+ * with: the image's header is the guest's to write, and reading it again would
+ * let a guest that writes a qcow2 header naming a host file as its backing
+ * turn its raw disk into that file on the next apply. Only a disk not yet
+ * defined is probed: libvirt's format, when a pool holds the path (it probed
+ * it), else read from the image's header, since libvirt offers no probe of a
+ * file outside its pools (its domains take an unnamed format as raw). out is
+ * d with both filled. state NULL (a plan against a snapshot): left unknown. */
+static int disk_probe(struct lv_state *s, const struct disk_spec *d, const struct disk_spec *had,
+                      struct disk_spec *out) {
         *out = *d;
-        if (d->volume && d->format < 0 && s)
+        if (d->volume && d->format < 0 && s) {
+                if (had) {
+                        out->format = had->format;
+                        return 0;
+                }
                 return disk_volume_format(s, d, out);
+        }
         if (!d->path || !s)
                 return 0;
         struct stat st;
@@ -819,6 +836,10 @@ static int disk_probe(struct lv_state *s, const struct disk_spec *d, struct disk
         out->block = local && stat(d->path, &st) == 0 ? S_ISBLK(st.st_mode) : strncmp(d->path, "/dev/", 5) == 0;
         if (d->format >= 0)
                 return 0;
+        if (had) {
+                out->format = had->format;
+                return 0;
+        }
         virStorageVolPtr vol = virStorageVolLookupByPath(s->conn, d->path);
         out->format = volume_format_of(vol);
         if (vol)
@@ -839,17 +860,18 @@ static void disks_probed_done(struct resource *copy) {
         free(copy->domain.disks);
 }
 
-/* d, or buf with d probed (disk_probe); *r set to an error. */
-static const struct disk_spec *disk_probed(struct lv_state *s, const struct disk_spec *d, struct disk_spec *buf, int *r) {
+/* d, or buf with d probed (disk_probe; had as there); *r set to an error. */
+static const struct disk_spec *disk_probed(struct lv_state *s, const struct disk_spec *d, const struct disk_spec *had,
+                                           struct disk_spec *buf, int *r) {
         if (!d || (!d->path && !(d->volume && d->format < 0)))
                 return d;
-        if (disk_probe(s, d, buf) < 0)
+        if (disk_probe(s, d, had, buf) < 0)
                 *r = -EINVAL;
         return buf;
 }
 
-/* w with its path disks probed (disk_probe) in copy; the caller frees
- * copy->domain.disks. Without a connection (a plan against a snapshot) an
+/* w with its path disks probed (disk_probe, against live's disk of the same
+ * key) in copy; the caller frees copy->domain.disks. Without a connection (a plan against a snapshot) an
  * undeclared format is taken as the live disk's of that path: nothing to ask. */
 static int disks_probe(struct lv_state *s, const struct resource *w, const struct resource *live,
                        struct resource *copy) {
@@ -858,20 +880,14 @@ static int disks_probe(struct lv_state *s, const struct resource *w, const struc
         int r = 0;
         for (size_t i = 0; i < w->domain.n_disks; i++) {
                 struct disk_spec *d = &copy->domain.disks[i];
-                if (disk_probe(s, &w->domain.disks[i], d) < 0)
+                const struct disk_spec *had = live ? find_disk(&live->domain, disk_key(&w->domain.disks[i])) : NULL;
+                if (disk_probe(s, &w->domain.disks[i], had, d) < 0)
                         r = -EINVAL;
                 for (size_t j = 0; !s && live && d->path && d->format < 0 && j < live->domain.n_disks; j++)
                         if (!str_differs(live->domain.disks[j].path, d->path))
                                 d->format = live->domain.disks[j].format, d->block = live->domain.disks[j].block;
         }
         return r;
-}
-
-static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
-        for (size_t i = 0; i < d->n_disks; i++)
-                if (strcmp(disk_key(&d->disks[i]), key) == 0)
-                        return &d->disks[i];
-        return NULL;
 }
 
 /* Pair each desired disk with a defined one: by volume or image path first;
@@ -2362,7 +2378,7 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
                         continue;
                 const struct disk_spec *wd = &want->disks[i], *h = &have->disks[pair[i]];
                 struct disk_spec probed_disk;
-                if ((wd = disk_probed(s, wd, &probed_disk, &r)) && r < 0)
+                if ((wd = disk_probed(s, wd, h, &probed_disk, &r)) && r < 0)
                         break;
                 _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", h->target);
                 if (str_differs(wd->cdrom, h->cdrom)) {
@@ -2708,7 +2724,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         c->was.type == VAL_INDEX ? &live->domain.disks[c->was.index] : NULL;
                                 char target[16];
                                 struct disk_spec probed_disk;
-                                wd = disk_probed(s, wd, &probed_disk, &r);
+                                wd = disk_probed(s, wd, ld, &probed_disk, &r);
                                 if (ld && !wd) {
                                         _cleanup_free_ char *xml = disk_render_xml(ld, ld->target);
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);

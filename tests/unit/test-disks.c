@@ -480,9 +480,39 @@ static void test_path_disk_probed_and_kept(void **state) {
         free(xml);
         free(before);
         free(after);
-        /* A missing file with no declared format cannot be probed: a plan error at the disk. */
+        /* A missing file with no declared format cannot be probed: a plan error
+         * at a disk not yet defined (a defined one keeps its format). */
         unlink(qcow);
+        assert_int_equal(pass(0), 0);
+        snprintf(yaml, sizeof(yaml), "version: 1\ndomains:\n  p2:\n    memory: 64M\n    state: shutoff\n"
+                 "    disks:\n      - { path: %s }\n", qcow);
+        want(yaml);
         plan_fails("disk path ");
+        virDomainFree(d);
+}
+
+/* A guest writes a qcow2 header onto its raw path disk: the disk keeps the
+ * format it was defined with, and the next plan has nothing to do (a probe
+ * on every plan would redefine it as qcow2, whose backing file the guest
+ * names). */
+static void test_path_disk_format_not_reprobed(void **state) {
+        (void) state;
+        char raw[96], yaml[512];
+        snprintf(raw, sizeof(raw), "%s/r.img", dir);
+        write_file(raw, "\0\0\0\0", 4);
+        snprintf(yaml, sizeof(yaml), "version: 1\ndomains:\n  g1:\n    memory: 64M\n    state: shutoff\n"
+                 "    disks:\n      - { path: %s }\n", raw);
+        want(yaml);
+        pass(0);
+        write_qcow2(raw);
+        assert_int_equal(pass(0), 0);
+        virDomainPtr d = virDomainLookupByName(keeper, "g1");
+        assert_non_null(d);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        struct xr *x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/disk[source/@file='%s'][driver/@type='raw']", raw), 1);
+        xr_free(x);
+        free(xml);
         virDomainFree(d);
 }
 
@@ -545,6 +575,7 @@ int main(void) {
                 T(test_disk_on_clone_takes_its_format),
                 T(test_source_checked_at_plan_only_before_upload),
                 T(test_path_disk_probed_and_kept),
+                T(test_path_disk_format_not_reprobed),
                 T(test_snapshot_diff_takes_live_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
