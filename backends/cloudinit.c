@@ -259,41 +259,18 @@ int cloudinit_build_iso(const struct resource *w, unsigned char **out, size_t *l
 
 /* ---- the volume ---- */
 
-static int lv_seed_fail(const struct resource *w, const char *what) {
-        const char *m = virGetLastErrorMessage();
-        return diag_res(-EIO, "domain", w->name, "cloud-init seed: %s: %s", what, m ? m : "unknown libvirt error");
-}
+/* The seed image in memory, handed to lv_volume_send piece by piece. */
+struct seed_reader {
+        const unsigned char *data;
+        size_t len, off;
+};
 
-/* Send the whole buffer into the volume through a stream. */
-static int upload(virConnectPtr conn, virStorageVolPtr vol, const struct resource *w, const unsigned char *data,
-                  size_t len, bool *uploaded) {
-        virStreamPtr st = virStreamNew(conn, 0);
-        if (!st)
-                return lv_seed_fail(w, "a stream");
-        int r = 0;
-        if (virStorageVolUpload(vol, st, 0, len, 0) < 0) {
-                /* The test driver keeps no content: the volume is what it can have. */
-                if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
-                        *uploaded = false;
-                else
-                        r = lv_seed_fail(w, "uploading");
-                virStreamFree(st);
-                return r;
-        }
-        for (size_t off = 0; off < len && r >= 0;) {
-                size_t chunk = len - off < 262144 ? len - off : 262144;
-                int sent = virStreamSend(st, (const char *) data + off, chunk);
-                if (sent < 0)
-                        r = lv_seed_fail(w, "uploading");
-                else
-                        off += (size_t) sent;
-        }
-        if (r >= 0 && virStreamFinish(st) < 0)
-                r = lv_seed_fail(w, "finishing the upload");
-        if (r < 0)
-                virStreamAbort(st);
-        virStreamFree(st);
-        return r;
+static long seed_next(void *u, char *buf, size_t size) {
+        struct seed_reader *sr = u;
+        size_t n = sr->len - sr->off < size ? sr->len - sr->off : size;
+        memcpy(buf, sr->data + sr->off, n);
+        sr->off += n;
+        return (long) n;
 }
 
 int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *uploaded) {
@@ -310,14 +287,14 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *up
         _cleanup_free_ char *name = cloudinit_volume_name(w->name);
         virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, name) : NULL;
         if (!pool)
-                r = lv_seed_fail(w, "looking up its pool");
+                r = lv_fail("domain", w->name, "cloud-init seed: looking up its pool");
         virStorageVolInfo info;
         if (vol && virStorageVolGetInfo(vol, &info) == 0 && info.capacity >= len)
                 capacity = (size_t) info.capacity;
         else if (vol) {
                 /* Too small: a seed is the domain's own and holds nothing else. */
                 if (virStorageVolDelete(vol, 0) < 0)
-                        r = lv_seed_fail(w, "replacing its volume");
+                        r = lv_fail("domain", w->name, "cloud-init seed: replacing its volume");
                 virStorageVolFree(vol);
                 vol = NULL;
         }
@@ -327,7 +304,7 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *up
                                                      name, capacity);
                 vol = virStorageVolCreateXML(pool, xml, 0);
                 if (!vol)
-                        r = lv_seed_fail(w, "creating its volume");
+                        r = lv_fail("domain", w->name, "cloud-init seed: creating its volume");
         }
         /* The rest of the volume zeroed: no byte of an older seed stays behind. */
         unsigned char *padded = r >= 0 ? realloc(image, capacity) : NULL;
@@ -336,7 +313,10 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *up
         if (padded) {
                 image = padded;
                 memset(image + len, 0, capacity - len);
-                r = upload(conn, vol, w, image, capacity, uploaded);
+                struct seed_reader sr = { image, capacity, 0 };
+                r = lv_volume_send(conn, vol, capacity, seed_next, &sr, "domain", w->name, "its cloud-init seed");
+                if (r == 1)
+                        *uploaded = false, r = 0;
         }
         free(image);
         if (vol)

@@ -43,7 +43,7 @@ static const char *lv_msg(void) {
         return m ? m : "unknown libvirt error";
 }
 
-static int lv_fail(const char *kind, const char *name, const char *what) {
+int lv_fail(const char *kind, const char *name, const char *what) {
         return diag_res(-EIO, kind, name, "%s: %s", what, lv_msg());
 }
 
@@ -2169,7 +2169,7 @@ static void domain_macs(struct ledger *l, struct ledger_entry *e, const struct r
         }
 }
 
-static void forget_secret(char *s) {
+void lv_forget_secret(char *s) {
         if (s)
                 explicit_bzero(s, strlen(s));
         free(s);
@@ -2247,11 +2247,11 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
         char *xml = domain_render_xml_secret(w, s->domain_type, mac_ptrs, password);
         free(mac_ptrs);
         free(macs);
-        forget_secret(password);
+        lv_forget_secret(password);
         if (!xml)
                 return diag_res(-EINVAL, "domain", w->name, "cannot render its XML");
         virDomainPtr dom = virDomainDefineXML(s->conn, xml);
-        forget_secret(xml);
+        lv_forget_secret(xml);
         if (!dom)
                 return lv_fail("domain", w->name, "defining");
         int r = 0;
@@ -2292,7 +2292,7 @@ static int domain_delete(struct lv_state *s, const char *name) {
 static struct xr *config_read(virDomainPtr dom, const char *name) {
         char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         struct xr *x = xml ? xr_parse(xml) : NULL;
-        forget_secret(xml); /* read with its secrets: a graphics password */
+        lv_forget_secret(xml); /* read with its secrets: a graphics password */
         if (!x)
                 lv_fail("domain", name, "reading its definition");
         return x;
@@ -2301,7 +2301,7 @@ static struct xr *config_read(virDomainPtr dom, const char *name) {
 /* Define edited (taken) as the persistent definition. */
 static int config_define(struct lv_state *s, const char *name, char *edited) {
         virDomainPtr d = virDomainDefineXML(s->conn, edited);
-        forget_secret(edited);
+        lv_forget_secret(edited);
         if (!d)
                 return lv_fail("domain", name, "redefining");
         virDomainFree(d);
@@ -2414,10 +2414,10 @@ static int domain_edit_way_in(struct lv_state *s, virDomainPtr dom, const struct
         if (field == DOM_F_GRAPHICS && d->graphics.password_file && read_password(w, &password) < 0)
                 return -EIO;
         char *xml = wanted ? domain_device_render_xml(w, field, password) : NULL;
-        forget_secret(password);
+        lv_forget_secret(password);
         if (field != DOM_F_CONSOLE || wanted) {
                 int r = domain_edit_config(s, dom, w->name, path, "/domain/devices", xml);
-                forget_secret(xml);
+                lv_forget_secret(xml);
                 return r;
         }
         /* The serial port and its console go in one definition: libvirt makes
