@@ -273,7 +273,26 @@ static long seed_next(void *u, char *buf, size_t size) {
         return (long) n;
 }
 
-int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *uploaded) {
+int cloudinit_seed_exists(struct _virConnect *conn, const struct resource *w) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(conn, w->domain.cloud_init.pool);
+        _cleanup_free_ char *name = cloudinit_volume_name(w->name);
+        virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, name) : NULL;
+        if (vol)
+                virStorageVolFree(vol);
+        if (pool)
+                virStoragePoolFree(pool);
+        return vol != NULL;
+}
+
+int cloudinit_refuse_foreign(const struct resource *w) {
+        _cleanup_free_ char *name = cloudinit_volume_name(w->name);
+        return diag_pos(resource_key_pos(w, DOM_F_CLOUD_INIT),
+                        "domain %s: pool %s already holds a volume %s that reconcile did not make for its cloud-init "
+                        "seed: not overwriting it (move it aside or delete it)",
+                        w->name, w->domain.cloud_init.pool, name);
+}
+
+int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool owned, bool *uploaded) {
         const struct cloud_init_spec *ci = &w->domain.cloud_init;
         *uploaded = true;
         unsigned char *image = NULL;
@@ -286,13 +305,20 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *up
         virStoragePoolPtr pool = virStoragePoolLookupByName(conn, ci->pool);
         _cleanup_free_ char *name = cloudinit_volume_name(w->name);
         virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, name) : NULL;
+        virStorageVolInfo info;
         if (!pool)
                 r = lv_fail("domain", w->name, "cloud-init seed: looking up its pool");
-        virStorageVolInfo info;
-        if (vol && virStorageVolGetInfo(vol, &info) == 0 && info.capacity >= len)
+        else if (vol && !owned)
+                r = cloudinit_refuse_foreign(w);
+        else if (vol && virStorageVolGetInfo(vol, &info) < 0)
+                r = lv_fail("domain", w->name, "cloud-init seed: reading its volume");
+        /* Reused when the seed fits and the volume is a seed's size: the whole
+         * volume is written (zeroed past the image), and a volume grown large
+         * is not worth writing in full. */
+        else if (vol && info.capacity >= len && info.capacity <= CLOUDINIT_REUSE_MAX)
                 capacity = (size_t) info.capacity;
         else if (vol) {
-                /* Too small: a seed is the domain's own and holds nothing else. */
+                /* Too small or too large: a seed is the domain's own and holds nothing else. */
                 if (virStorageVolDelete(vol, 0) < 0)
                         r = lv_fail("domain", w->name, "cloud-init seed: replacing its volume");
                 virStorageVolFree(vol);

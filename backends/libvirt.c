@@ -1089,6 +1089,16 @@ static void diff_cloudinit(const struct resource *w, const struct resource *l, c
                 action_add_change(a, DOM_C_SEED, "cloud-init", value_text(built), value_text(w->domain.cloud_init.digest));
 }
 
+/* A volume of the seed's name while the ledger has no seed digest for the
+ * domain is not reconcile's (a hand-made NAME-cidata.iso): refused at plan
+ * time, never overwritten or deleted at apply. Without a connection (a plan
+ * against a snapshot) there is no pool to ask. */
+static int diff_seed_owned(struct lv_state *s, const struct resource *w, const struct ledger_entry *owned) {
+        if (!s || !(w->set & DOM_F_CLOUD_INIT) || ledger_get(owned, "cloud-init"))
+                return 0;
+        return cloudinit_seed_exists(s->conn, w) == 1 ? cloudinit_refuse_foreign(w) : 0;
+}
+
 /* "ID@BOOT": the running guest (libvirt id, host boot) that had its seed
  * rebuilt under it, and reads the new one only when it starts again. */
 static bool seed_stale(const struct resource *w, const struct resource *l, const struct ledger_entry *owned) {
@@ -1531,8 +1541,11 @@ int lv_volume_diff(void *state, const struct resource *want, const struct resour
 
 int lv_domain_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        int r = diff_seed_owned(state, want, owned);
+        if (r < 0)
+                return r;
         struct resource probed;
-        int r = disks_probe(state, want, live, &probed);
+        r = disks_probe(state, want, live, &probed);
         if (r >= 0)
                 r = diff_domain(&probed, live, owned, a, p);
         free(probed.domain.disks);
@@ -2203,7 +2216,7 @@ static int read_password(const struct resource *w, char **out) {
 static int domain_store_seed(struct lv_state *s, const struct resource *w, struct ledger *l, struct ledger_entry *e,
                              int running_id) {
         bool uploaded = true;
-        int r = cloudinit_store(s->conn, w, &uploaded);
+        int r = cloudinit_store(s->conn, w, e && ledger_get(e, "cloud-init"), &uploaded);
         if (r < 0)
                 return r;
         if (!uploaded)
@@ -2223,6 +2236,15 @@ static int domain_store_seed(struct lv_state *s, const struct resource *w, struc
         return 0;
 }
 
+/* A create that failed after its seed was stored: the seed's volume stays,
+ * and stays reconcile's (the entry, with its digest, is kept incomplete),
+ * so the next run reuses it instead of refusing it as someone else's. */
+static int seed_kept(struct ledger *l, struct ledger_entry *e, const struct resource *w, int r) {
+        if (w->set & DOM_F_CLOUD_INIT)
+                ledger_mark_incomplete(l, e, "its cloud-init seed made, the domain not defined");
+        return r;
+}
+
 static int domain_create(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
         int seeded = w->set & DOM_F_CLOUD_INIT ? domain_store_seed(s, w, l, e, -1) : 0; /* its cdrom's volume */
@@ -2230,7 +2252,7 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
                 return seeded;
         __attribute__((cleanup(disks_probed_done))) struct resource probed = { 0 };
         if (disks_probe(s, w, NULL, &probed) < 0)
-                return -EINVAL;
+                return seed_kept(l, e, w, -EINVAL);
         w = &probed;
         size_t n = w->domain.n_nics;
         char (*macs)[18] = xcalloc(n + 1, sizeof(*macs));
@@ -2242,18 +2264,18 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
         if (w->domain.graphics.password_file && read_password(w, &password) < 0) {
                 free(mac_ptrs);
                 free(macs);
-                return -EIO;
+                return seed_kept(l, e, w, -EIO);
         }
         char *xml = domain_render_xml_secret(w, s->domain_type, mac_ptrs, password);
         free(mac_ptrs);
         free(macs);
         lv_forget_secret(password);
         if (!xml)
-                return diag_res(-EINVAL, "domain", w->name, "cannot render its XML");
+                return seed_kept(l, e, w, diag_res(-EINVAL, "domain", w->name, "cannot render its XML"));
         virDomainPtr dom = virDomainDefineXML(s->conn, xml);
         lv_forget_secret(xml);
         if (!dom)
-                return lv_fail("domain", w->name, "defining");
+                return seed_kept(l, e, w, lv_fail("domain", w->name, "defining"));
         int r = 0;
         if ((w->set & DOM_F_AUTOSTART) && virDomainSetAutostart(dom, w->domain.autostart) < 0)
                 r = lv_fail("domain", w->name, "setting autostart");
