@@ -366,6 +366,32 @@ static void test_disk_on_clone_takes_its_format(void **state) {
         free(xml);
         virDomainFree(d);
         assert_int_equal(pass(0), 0);
+        /* Once defined, the disk keeps that format: the volume's as libvirt has
+         * it now (here made again raw behind reconcile's back) is not read again. */
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
+        virStorageVolPtr v = virStorageVolLookupByName(p, "copy");
+        assert_non_null(v);
+        assert_int_equal(virStorageVolDelete(v, 0), 0);
+        virStorageVolFree(v);
+        v = virStorageVolCreateXML(p, "<volume><name>copy</name><capacity>1073741824</capacity>"
+                                      "<target><format type='raw'/></target></volume>", 0);
+        assert_non_null(v);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+        assert_int_equal(pass(0), 0);
+        /* An edit of the disk renders it again: with the format it was defined with. */
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      base: { capacity: 1G, format: qcow2 }\n      copy: { clone-of: images/base }\n"
+             "domains:\n  c1:\n    memory: 64M\n    state: shutoff\n    disks:\n"
+             "      - { volume: images/copy, cache: none }\n");
+        assert_int_equal(pass(0), 1);
+        d = virDomainLookupByName(keeper, "c1");
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/disk[source/@volume='copy'][driver/@type='qcow2'][driver/@cache='none']"), 1);
+        xr_free(x);
+        free(xml);
+        virDomainFree(d);
 }
 
 /* An overlay through the test driver: its backing read back from the
