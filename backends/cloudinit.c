@@ -273,7 +273,7 @@ static long seed_next(void *u, char *buf, size_t size) {
         return (long) n;
 }
 
-int cloudinit_seed_exists(struct _virConnect *conn, const struct resource *w) {
+bool cloudinit_seed_exists(struct _virConnect *conn, const struct resource *w) {
         virStoragePoolPtr pool = virStoragePoolLookupByName(conn, w->domain.cloud_init.pool);
         _cleanup_free_ char *name = cloudinit_volume_name(w->name);
         virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, name) : NULL;
@@ -340,9 +340,8 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool own
                 image = padded;
                 memset(image + len, 0, capacity - len);
                 struct seed_reader sr = { image, capacity, 0 };
-                r = lv_volume_send(conn, vol, capacity, seed_next, &sr, "domain", w->name, "its cloud-init seed");
-                if (r == 1)
-                        *uploaded = false, r = 0;
+                r = lv_volume_send(conn, vol, capacity, seed_next, &sr, "domain", w->name, "its cloud-init seed",
+                                   uploaded);
         }
         free(image);
         if (vol)

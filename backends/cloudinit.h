@@ -43,7 +43,7 @@ int cloudinit_build_iso(const struct resource *w, unsigned char **out, size_t *l
  * defined, not filled. */
 struct _virConnect;
 int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool owned, bool *uploaded);
-/* Whether w's seed volume exists (1) or not (0). */
-int cloudinit_seed_exists(struct _virConnect *conn, const struct resource *w);
+/* Whether w's seed volume exists (a pool or volume not found: no). */
+bool cloudinit_seed_exists(struct _virConnect *conn, const struct resource *w);
 /* The error for a seed volume reconcile did not make, at the cloud-init key; -EINVAL. */
 int cloudinit_refuse_foreign(const struct resource *w);

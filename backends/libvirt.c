@@ -1096,7 +1096,7 @@ static void diff_cloudinit(const struct resource *w, const struct resource *l, c
 static int diff_seed_owned(struct lv_state *s, const struct resource *w, const struct ledger_entry *owned) {
         if (!s || !(w->set & DOM_F_CLOUD_INIT) || ledger_get(owned, "cloud-init"))
                 return 0;
-        return cloudinit_seed_exists(s->conn, w) == 1 ? cloudinit_refuse_foreign(w) : 0;
+        return cloudinit_seed_exists(s->conn, w) ? cloudinit_refuse_foreign(w) : 0;
 }
 
 /* "ID@BOOT": the running guest (libvirt id, host boot) that had its seed
@@ -1516,7 +1516,7 @@ static bool volume_diff_incomplete(const struct resource *w, const struct ledger
         const char *incomplete = ledger_get(owned, "incomplete");
         if (!incomplete || !(w->set & VOL_F_SOURCE))
                 return false;
-        action_add_change(a, VOL_F_SOURCE, "source", value_text(incomplete), value_text(w->volume.source));
+        action_add_change(a, VOL_F_SOURCE, "source", value_text("(upload not finished)"), value_text(w->volume.source));
         a->op = OP_REPLACE;
         a->reason = xstrdup("its upload did not finish: deleted and uploaded again");
         return true;
@@ -1916,8 +1916,9 @@ static int volume_create_derived(struct lv_state *s, virStoragePoolPtr pool, con
 }
 
 int lv_volume_send(virConnectPtr conn, virStorageVolPtr vol, uint64_t len, long (*next)(void *u, char *buf, size_t size),
-                   void *u, const char *kind, const char *name, const char *what) {
+                   void *u, const char *kind, const char *name, const char *what, bool *filled) {
         char buf[65536], step[128];
+        *filled = true;
         virStreamPtr st = virStreamNew(conn, 0);
         if (!st) {
                 snprintf(step, sizeof(step), "opening a stream for %s", what);
@@ -1927,7 +1928,7 @@ int lv_volume_send(virConnectPtr conn, virStorageVolPtr vol, uint64_t len, long 
         if (virStorageVolUpload(vol, st, 0, len, 0) < 0) {
                 /* The test driver keeps no content: the volume is what it can have. */
                 if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
-                        r = 1;
+                        *filled = false;
                 else {
                         snprintf(step, sizeof(step), "starting the upload of %s", what);
                         r = lv_fail(kind, name, step);
@@ -2032,8 +2033,10 @@ static int volume_upload(struct lv_state *s, virStoragePoolPtr pool, const struc
         }
         if (r >= 0 && lseek(sr.fd, 0, SEEK_SET) < 0)
                 r = diag_res(-errno, "volume", w->name, "source %s: %s", src, strerror(errno));
+        bool filled = true;
         if (r >= 0)
-                r = lv_volume_send(s->conn, vol, (uint64_t) st.st_size, source_next, &sr, "volume", w->name, "its source");
+                r = lv_volume_send(s->conn, vol, (uint64_t) st.st_size, source_next, &sr, "volume", w->name, "its source",
+                                   &filled);
         close(sr.fd);
         /* Nothing is left once deleted: the failed create owns nothing (run.c
          * drops a pending entry). Left, it stays marked, for the next run. */
@@ -2047,7 +2050,7 @@ static int volume_upload(struct lv_state *s, virStoragePoolPtr pool, const struc
                 virStorageVolFree(vol);
         if (r < 0)
                 return r;
-        if (r == 1) {
+        if (!filled) {
                 /* The test driver forgets its volumes when its pool looks again: no refresh. */
                 diag_info("note: volume %s: %s keeps no volume content: the volume is made, not filled", w->name, s->uri);
                 return 0;
