@@ -1791,18 +1791,31 @@ int lv_volume_admit(void *state, const struct resource *w) {
         return 0;
 }
 
+/* Whether the ledger says reconcile made this volume, whole, from the origin
+ * w declares (a pool re-created over the directory that kept it). */
+static bool volume_made_so(const struct resource *w, const struct ledger_entry *e) {
+        if (!e || ledger_get(e, "incomplete"))
+                return false;
+        if (w->set & VOL_F_CLONE_OF)
+                return !str_differs(ledger_get(e, "clone-of"), w->volume.clone_of);
+        return !str_differs(ledger_get(e, "source"), w->volume.source) &&
+               !str_differs(ledger_get(e, "sha256"), w->set & VOL_F_SHA256 ? w->volume.sha256 : NULL);
+}
+
 /* A volume already in the pool under its declared name, such as a file a
  * re-created pool found in its directory: taken as the declared one when its
  * format is the declared one and it is no larger than a declared capacity (a
  * smaller one is grown, as an update would); anything else is an error that
  * says what is there. A volume declared from an origin is taken only when
- * the origin can be read back from the image and is the declared one: an
- * overlay's backing file. A clone's or an upload's origin leaves no trace in
- * the volume, and taking whatever bears the name would call someone else's
- * data (or a half-made upload) the declared image. */
-static int volume_adopt(struct lv_state *s, virStorageVolPtr vol, const struct resource *w) {
+ * the origin can be read back from the image and is the declared one (an
+ * overlay's backing file), or when the ledger says reconcile made it so. A
+ * clone's or an upload's origin leaves no trace in the volume, and taking
+ * whatever bears the name would call someone else's data (or a half-made
+ * upload) the declared image. */
+static int volume_adopt(struct lv_state *s, virStorageVolPtr vol, const struct resource *w,
+                        const struct ledger_entry *e) {
         const char *keep = "move it aside, or delete it to have it made";
-        if (w->set & (VOL_F_CLONE_OF | VOL_F_SOURCE))
+        if ((w->set & (VOL_F_CLONE_OF | VOL_F_SOURCE)) && !volume_made_so(w, e))
                 return diag_res(-EEXIST, "volume", w->name,
                                 "its pool already holds a volume of that name, and whether it is %s %s cannot be read "
                                 "from it: not adopted (%s)",
@@ -2082,7 +2095,7 @@ static int volume_create(struct lv_state *s, const struct resource *w, struct le
         const char *slash = strchr(w->name, '/');
         virStorageVolPtr found = virStorageVolLookupByName(pool, slash ? slash + 1 : w->name);
         if (found) {
-                int r = volume_adopt(s, found, w);
+                int r = volume_adopt(s, found, w, e);
                 virStorageVolFree(found);
                 virStoragePoolFree(pool);
                 return r;
