@@ -259,44 +259,40 @@ int cloudinit_build_iso(const struct resource *w, unsigned char **out, size_t *l
 
 /* ---- the volume ---- */
 
-static int lv_seed_fail(const struct resource *w, const char *what) {
-        const char *m = virGetLastErrorMessage();
-        return diag_res(-EIO, "domain", w->name, "cloud-init seed: %s: %s", what, m ? m : "unknown libvirt error");
+/* The seed image in memory, handed to lv_volume_send piece by piece. */
+struct seed_reader {
+        const unsigned char *data;
+        size_t len, off;
+};
+
+static long seed_next(void *u, char *buf, size_t size) {
+        struct seed_reader *sr = u;
+        size_t n = sr->len - sr->off < size ? sr->len - sr->off : size;
+        memcpy(buf, sr->data + sr->off, n);
+        sr->off += n;
+        return (long) n;
 }
 
-/* Send the whole buffer into the volume through a stream. */
-static int upload(virConnectPtr conn, virStorageVolPtr vol, const struct resource *w, const unsigned char *data,
-                  size_t len, bool *uploaded) {
-        virStreamPtr st = virStreamNew(conn, 0);
-        if (!st)
-                return lv_seed_fail(w, "a stream");
-        int r = 0;
-        if (virStorageVolUpload(vol, st, 0, len, 0) < 0) {
-                /* The test driver keeps no content: the volume is what it can have. */
-                if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
-                        *uploaded = false;
-                else
-                        r = lv_seed_fail(w, "uploading");
-                virStreamFree(st);
-                return r;
-        }
-        for (size_t off = 0; off < len && r >= 0;) {
-                size_t chunk = len - off < 262144 ? len - off : 262144;
-                int sent = virStreamSend(st, (const char *) data + off, chunk);
-                if (sent < 0)
-                        r = lv_seed_fail(w, "uploading");
-                else
-                        off += (size_t) sent;
-        }
-        if (r >= 0 && virStreamFinish(st) < 0)
-                r = lv_seed_fail(w, "finishing the upload");
-        if (r < 0)
-                virStreamAbort(st);
-        virStreamFree(st);
-        return r;
+bool cloudinit_seed_exists(struct _virConnect *conn, const struct resource *w) {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(conn, w->domain.cloud_init.pool);
+        _cleanup_free_ char *name = cloudinit_volume_name(w->name);
+        virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, name) : NULL;
+        if (vol)
+                virStorageVolFree(vol);
+        if (pool)
+                virStoragePoolFree(pool);
+        return vol != NULL;
 }
 
-int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *uploaded) {
+int cloudinit_refuse_foreign(const struct resource *w) {
+        _cleanup_free_ char *name = cloudinit_volume_name(w->name);
+        return diag_pos(resource_key_pos(w, DOM_F_CLOUD_INIT),
+                        "domain %s: pool %s already holds a volume %s that reconcile did not make for its cloud-init "
+                        "seed: not overwriting it (move it aside or delete it)",
+                        w->name, w->domain.cloud_init.pool, name);
+}
+
+int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool owned, bool *uploaded) {
         const struct cloud_init_spec *ci = &w->domain.cloud_init;
         *uploaded = true;
         unsigned char *image = NULL;
@@ -309,15 +305,22 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *up
         virStoragePoolPtr pool = virStoragePoolLookupByName(conn, ci->pool);
         _cleanup_free_ char *name = cloudinit_volume_name(w->name);
         virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, name) : NULL;
-        if (!pool)
-                r = lv_seed_fail(w, "looking up its pool");
         virStorageVolInfo info;
-        if (vol && virStorageVolGetInfo(vol, &info) == 0 && info.capacity >= len)
+        if (!pool)
+                r = lv_fail("domain", w->name, "cloud-init seed: looking up its pool");
+        else if (vol && !owned)
+                r = cloudinit_refuse_foreign(w);
+        else if (vol && virStorageVolGetInfo(vol, &info) < 0)
+                r = lv_fail("domain", w->name, "cloud-init seed: reading its volume");
+        /* Reused when the seed fits and the volume is a seed's size: the whole
+         * volume is written (zeroed past the image), and a volume grown large
+         * is not worth writing in full. */
+        else if (vol && info.capacity >= len && info.capacity <= CLOUDINIT_REUSE_MAX)
                 capacity = (size_t) info.capacity;
         else if (vol) {
-                /* Too small: a seed is the domain's own and holds nothing else. */
+                /* Too small or too large: a seed is the domain's own and holds nothing else. */
                 if (virStorageVolDelete(vol, 0) < 0)
-                        r = lv_seed_fail(w, "replacing its volume");
+                        r = lv_fail("domain", w->name, "cloud-init seed: replacing its volume");
                 virStorageVolFree(vol);
                 vol = NULL;
         }
@@ -327,7 +330,7 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *up
                                                      name, capacity);
                 vol = virStorageVolCreateXML(pool, xml, 0);
                 if (!vol)
-                        r = lv_seed_fail(w, "creating its volume");
+                        r = lv_fail("domain", w->name, "cloud-init seed: creating its volume");
         }
         /* The rest of the volume zeroed: no byte of an older seed stays behind. */
         unsigned char *padded = r >= 0 ? realloc(image, capacity) : NULL;
@@ -336,7 +339,9 @@ int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *up
         if (padded) {
                 image = padded;
                 memset(image + len, 0, capacity - len);
-                r = upload(conn, vol, w, image, capacity, uploaded);
+                struct seed_reader sr = { image, capacity, 0 };
+                r = lv_volume_send(conn, vol, capacity, seed_next, &sr, "domain", w->name, "its cloud-init seed",
+                                   uploaded);
         }
         free(image);
         if (vol)

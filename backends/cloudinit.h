@@ -30,8 +30,20 @@ char *cloudinit_volume_name(const char *domain);
  * reported about the domain. Loads libisofs on first use. */
 int cloudinit_build_iso(const struct resource *w, unsigned char **out, size_t *len);
 
-/* Build the seed and write it into its volume (created when missing, grown
- * when too small) through libvirt. *uploaded is false when the driver keeps
- * no content (the test driver): the volume is defined, not filled. */
+/* The largest seed volume written again in place: a larger one (grown by
+ * hand) is deleted and made anew at the seed's size, not uploaded in full. */
+#define CLOUDINIT_REUSE_MAX (4ull << 20)
+
+/* Build the seed and write it into its volume (created when missing, made
+ * again when too small or larger than CLOUDINIT_REUSE_MAX) through libvirt.
+ * owned: the ledger holds a seed digest for the domain, so a volume of the
+ * seed's name is reconcile's; otherwise an existing one is refused
+ * (cloudinit_refuse_foreign), never overwritten or deleted. *uploaded is
+ * false when the driver keeps no content (the test driver): the volume is
+ * defined, not filled. */
 struct _virConnect;
-int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool *uploaded);
+int cloudinit_store(struct _virConnect *conn, const struct resource *w, bool owned, bool *uploaded);
+/* Whether w's seed volume exists (a pool or volume not found: no). */
+bool cloudinit_seed_exists(struct _virConnect *conn, const struct resource *w);
+/* The error for a seed volume reconcile did not make, at the cloud-init key; -EINVAL. */
+int cloudinit_refuse_foreign(const struct resource *w);

@@ -1140,28 +1140,24 @@ static bool has_change(const struct action *a, uint64_t bits) {
         return false;
 }
 
-/* The definition is read with its secrets (a graphics password, which a
- * redefinition without it would drop): every copy is wiped before it is freed. */
-static void forget(char *s) {
-        if (s)
-                explicit_bzero(s, strlen(s));
-        free(s);
-}
-
-/* Replace every element at path (under parent) with fresh (NULL: remove them). */
+/* Replace every element at path (under parent) with fresh (NULL: remove them).
+ * The definition is read with its secrets (a graphics password, which a
+ * redefinition without it would drop): each string of it made here is wiped
+ * before it is freed (lv_forget_secret); libxml2's own copies, made when
+ * xr_parse reads it, are freed unwiped. */
 static char *replace_all(char *xml, const char *path, const char *parent, const char *fresh) {
         struct xr *x = xml ? xr_parse(xml) : NULL;
-        forget(xml);
+        lv_forget_secret(xml);
         xml = NULL;
         while (x && xr_count(x, "%s", path) > 1) {
-                forget(xml);
+                lv_forget_secret(xml);
                 xml = xr_replace(x, path, parent, NULL);
                 xr_free(x);
                 x = xml ? xr_parse(xml) : NULL;
         }
         if (!x)
                 return NULL;
-        forget(xml);
+        lv_forget_secret(xml);
         xml = xr_replace(x, path, parent, fresh);
         xr_free(x);
         return xml;
@@ -1374,7 +1370,7 @@ int tuning_apply(virDomainPtr dom, const struct action *a, bool running) {
                 char *edited = edit_definition(xml, a, w, live_cpu);
                 virDomainPtr d = edited ? virDomainDefineXML(virDomainGetConnect(dom), edited) : NULL;
                 const char *why = !edited ? "cannot edit its definition" : !d ? virGetLastErrorMessage() : NULL;
-                forget(edited);
+                lv_forget_secret(edited);
                 if (!d)
                         return diag_res(-EIO, "domain", w->name, "redefining it with its tuning: %s", why);
                 virDomainFree(d);

@@ -83,33 +83,46 @@ void sha256_hex(struct sha256 *c, char out[65]) {
                 snprintf(out + 8 * i, 9, "%08x", c->h[i]);
 }
 
-int image_sha256(const char *path, char out[65]) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
+int image_sha256_fd(int fd, char out[65]) {
         struct sha256 c;
         sha256_init(&c);
         unsigned char buf[65536];
         ssize_t n;
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
-                sha256_update(&c, buf, (size_t) n);
-        int r = n < 0 ? -errno : 0;
-        close(fd);
-        if (r == 0)
-                sha256_hex(&c, out);
-        return r;
+        while ((n = pread(fd, buf, sizeof(buf), (off_t) c.length)) > 0 || (n < 0 && errno == EINTR))
+                if (n > 0)
+                        sha256_update(&c, buf, (size_t) n);
+        if (n < 0)
+                return -errno;
+        sha256_hex(&c, out);
+        return 0;
 }
 
-int image_probe_format(const char *path, int *format) {
-        static const unsigned char qcow2_magic[4] = { 'Q', 'F', 'I', 0xfb };
-        unsigned char head[4];
+int image_sha256(const char *path, char out[65]) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        ssize_t n = read(fd, head, sizeof(head));
-        int r = n < 0 ? -errno : 0;
+        int r = image_sha256_fd(fd, out);
         close(fd);
-        if (r == 0)
-                *format = n == (ssize_t) sizeof(head) && memcmp(head, qcow2_magic, sizeof(head)) == 0 ? VOL_QCOW2 : VOL_RAW;
+        return r;
+}
+
+int image_probe_format_fd(int fd, int *format) {
+        static const unsigned char qcow2_magic[4] = { 'Q', 'F', 'I', 0xfb };
+        unsigned char head[4];
+        ssize_t n;
+        while ((n = pread(fd, head, sizeof(head), 0)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return -errno;
+        *format = n == (ssize_t) sizeof(head) && memcmp(head, qcow2_magic, sizeof(head)) == 0 ? VOL_QCOW2 : VOL_RAW;
+        return 0;
+}
+
+int image_probe_format(const char *path, int *format) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = image_probe_format_fd(fd, format);
+        close(fd);
         return r;
 }

@@ -175,6 +175,26 @@ int lv_network_change_words(const struct action *a, const struct change *c, bool
 int lv_domain_change_words(const struct action *a, const struct change *c, bool now, char *buf, size_t size);
 int lv_domain_admit(void *state, const struct resource *w);
 int lv_volume_admit(void *state, const struct resource *w);
+/* A libvirt call that failed, reported about kind name as "what: libvirt's
+ * message"; -EIO. */
+int lv_fail(const char *kind, const char *name, const char *what);
+/* Stream len bytes into vol, a volume of conn: next fills buf with up to size
+ * bytes and returns how many (0 at the end) or a negative errno it reported.
+ * 0, with *filled false when the driver keeps no volume content
+ * (VIR_ERR_NO_SUPPORT: the test driver), the volume then made, not filled;
+ * else a negative errno reported about kind name, what naming the bytes
+ * ("its source"). */
+/* Free a string that held a secret (a domain definition read with its
+ * graphics password, the password itself), zeroing it first; NULL is fine.
+ * Only reconcile's own strings are wiped: the copies libxml2 makes when
+ * xr_parse reads such a definition (its document tree and dictionary) are
+ * freed by libxml2 as they are, not zeroed. */
+void lv_forget_secret(char *s);
+struct _virConnect;
+struct _virStorageVol;
+int lv_volume_send(struct _virConnect *conn, struct _virStorageVol *vol, uint64_t len,
+                   long (*next)(void *u, char *buf, size_t size), void *u, const char *kind, const char *name,
+                   const char *what, bool *filled);
 
 /* Whether this kernel has module NAME (backends/module.c): 0 when loaded,
  * built in or in the module index, or when there is no index to tell;

@@ -43,7 +43,7 @@ static const char *lv_msg(void) {
         return m ? m : "unknown libvirt error";
 }
 
-static int lv_fail(const char *kind, const char *name, const char *what) {
+int lv_fail(const char *kind, const char *name, const char *what) {
         return diag_res(-EIO, kind, name, "%s: %s", what, lv_msg());
 }
 
@@ -765,6 +765,13 @@ static const char *disk_key(const struct disk_spec *d) {
         return d->volume ? d->volume : d->path ? d->path : d->cdrom ? d->cdrom : "";
 }
 
+static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
+        for (size_t i = 0; i < d->n_disks; i++)
+                if (strcmp(disk_key(&d->disks[i]), key) == 0)
+                        return &d->disks[i];
+        return NULL;
+}
+
 static int disk_bus_of(const struct disk_spec *d) {
         return d->set & DISK_F_BUS ? d->bus : (d->cdrom ? BUS_SATA : BUS_VIRTIO);
 }
@@ -803,15 +810,25 @@ static int disk_volume_format(struct lv_state *s, const struct disk_spec *d, str
 }
 
 /* A path disk as it is rendered: whether it is a block device, and its
- * format when none is declared: libvirt's, when a pool holds the path (it
- * probed it), else read from the image's header, since libvirt offers no
- * probe of a file outside its pools (its domains take an unnamed format as
- * raw). out is d with both filled. state NULL (a plan against a snapshot):
- * left unknown. */
-static int disk_probe(struct lv_state *s, const struct disk_spec *d, struct disk_spec *out) {
+ * format when none is declared. A disk the domain already has (had: the live
+ * disk of the same volume or path, or NULL) keeps the format it was defined
+ * with: the image's header is the guest's to write, and reading it again would
+ * let a guest that writes a qcow2 header naming a host file as its backing
+ * turn its raw disk into that file on the next apply. Only a disk not yet
+ * defined is probed: libvirt's format, when a pool holds the path (it probed
+ * it), else read from the image's header, since libvirt offers no probe of a
+ * file outside its pools (its domains take an unnamed format as raw). out is
+ * d with both filled. state NULL (a plan against a snapshot): left unknown. */
+static int disk_probe(struct lv_state *s, const struct disk_spec *d, const struct disk_spec *had,
+                      struct disk_spec *out) {
         *out = *d;
-        if (d->volume && d->format < 0 && s)
+        if (d->volume && d->format < 0 && s) {
+                if (had) {
+                        out->format = had->format;
+                        return 0;
+                }
                 return disk_volume_format(s, d, out);
+        }
         if (!d->path || !s)
                 return 0;
         struct stat st;
@@ -819,6 +836,10 @@ static int disk_probe(struct lv_state *s, const struct disk_spec *d, struct disk
         out->block = local && stat(d->path, &st) == 0 ? S_ISBLK(st.st_mode) : strncmp(d->path, "/dev/", 5) == 0;
         if (d->format >= 0)
                 return 0;
+        if (had) {
+                out->format = had->format;
+                return 0;
+        }
         virStorageVolPtr vol = virStorageVolLookupByPath(s->conn, d->path);
         out->format = volume_format_of(vol);
         if (vol)
@@ -839,17 +860,18 @@ static void disks_probed_done(struct resource *copy) {
         free(copy->domain.disks);
 }
 
-/* d, or buf with d probed (disk_probe); *r set to an error. */
-static const struct disk_spec *disk_probed(struct lv_state *s, const struct disk_spec *d, struct disk_spec *buf, int *r) {
+/* d, or buf with d probed (disk_probe; had as there); *r set to an error. */
+static const struct disk_spec *disk_probed(struct lv_state *s, const struct disk_spec *d, const struct disk_spec *had,
+                                           struct disk_spec *buf, int *r) {
         if (!d || (!d->path && !(d->volume && d->format < 0)))
                 return d;
-        if (disk_probe(s, d, buf) < 0)
+        if (disk_probe(s, d, had, buf) < 0)
                 *r = -EINVAL;
         return buf;
 }
 
-/* w with its path disks probed (disk_probe) in copy; the caller frees
- * copy->domain.disks. Without a connection (a plan against a snapshot) an
+/* w with its path disks probed (disk_probe, against live's disk of the same
+ * key) in copy; the caller frees copy->domain.disks. Without a connection (a plan against a snapshot) an
  * undeclared format is taken as the live disk's of that path: nothing to ask. */
 static int disks_probe(struct lv_state *s, const struct resource *w, const struct resource *live,
                        struct resource *copy) {
@@ -858,20 +880,14 @@ static int disks_probe(struct lv_state *s, const struct resource *w, const struc
         int r = 0;
         for (size_t i = 0; i < w->domain.n_disks; i++) {
                 struct disk_spec *d = &copy->domain.disks[i];
-                if (disk_probe(s, &w->domain.disks[i], d) < 0)
+                const struct disk_spec *had = live ? find_disk(&live->domain, disk_key(&w->domain.disks[i])) : NULL;
+                if (disk_probe(s, &w->domain.disks[i], had, d) < 0)
                         r = -EINVAL;
                 for (size_t j = 0; !s && live && d->path && d->format < 0 && j < live->domain.n_disks; j++)
                         if (!str_differs(live->domain.disks[j].path, d->path))
                                 d->format = live->domain.disks[j].format, d->block = live->domain.disks[j].block;
         }
         return r;
-}
-
-static const struct disk_spec *find_disk(const struct domain_spec *d, const char *key) {
-        for (size_t i = 0; i < d->n_disks; i++)
-                if (strcmp(disk_key(&d->disks[i]), key) == 0)
-                        return &d->disks[i];
-        return NULL;
 }
 
 /* Pair each desired disk with a defined one: by volume or image path first;
@@ -1071,6 +1087,16 @@ static void diff_cloudinit(const struct resource *w, const struct resource *l, c
         const char *built = ledger_get(owned, "cloud-init");
         if (!built || strcmp(built, w->domain.cloud_init.digest) != 0 || l->domain.seed_missing)
                 action_add_change(a, DOM_C_SEED, "cloud-init", value_text(built), value_text(w->domain.cloud_init.digest));
+}
+
+/* A volume of the seed's name while the ledger has no seed digest for the
+ * domain is not reconcile's (a hand-made NAME-cidata.iso): refused at plan
+ * time, never overwritten or deleted at apply. Without a connection (a plan
+ * against a snapshot) there is no pool to ask. */
+static int diff_seed_owned(struct lv_state *s, const struct resource *w, const struct ledger_entry *owned) {
+        if (!s || !(w->set & DOM_F_CLOUD_INIT) || ledger_get(owned, "cloud-init"))
+                return 0;
+        return cloudinit_seed_exists(s->conn, w) ? cloudinit_refuse_foreign(w) : 0;
 }
 
 /* "ID@BOOT": the running guest (libvirt id, host boot) that had its seed
@@ -1483,17 +1509,43 @@ int lv_pool_diff(void *state, const struct resource *want, const struct resource
         return diff_pool(want, live, a);
 }
 
+/* A volume whose upload a run did not finish (killed half-way: the ledger
+ * still marks it incomplete) holds part of its image: it is reconcile's own,
+ * and it is made again, never called in sync by its size and format. */
+static bool volume_diff_incomplete(const struct resource *w, const struct ledger_entry *owned, struct action *a) {
+        const char *incomplete = ledger_get(owned, "incomplete");
+        if (!incomplete || !(w->set & VOL_F_SOURCE))
+                return false;
+        action_add_change(a, VOL_F_SOURCE, "source", value_text("(upload not finished)"), value_text(w->volume.source));
+        a->op = OP_REPLACE;
+        a->reason = xstrdup("its upload did not finish: deleted and uploaded again");
+        return true;
+}
+
 int lv_volume_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
         (void) state, (void) p;
+        if (volume_diff_incomplete(want, owned, a))
+                return 0;
+        /* Adopting is taking what is there as the declared volume; a clone's or
+         * an upload's origin cannot be read from it (volume_adopt). */
+        if (!owned && (want->set & (VOL_F_CLONE_OF | VOL_F_SOURCE)))
+                return diag_pos(&want->pos,
+                                "volume %s: its pool already holds a volume of that name, and whether it is %s %s "
+                                "cannot be read from it: not adopted (move it aside, or delete it to have it made)",
+                                want->name, want->set & VOL_F_SOURCE ? "the upload of" : "a clone of",
+                                want->set & VOL_F_SOURCE ? want->volume.source : want->volume.clone_of);
         int r = volume_diff_origin(want, live, owned);
         return r < 0 ? r : diff_volume(want, live, a);
 }
 
 int lv_domain_diff(void *state, const struct resource *want, const struct resource *live,
                    const struct ledger_entry *owned, struct action *a, struct plan *p) {
+        int r = diff_seed_owned(state, want, owned);
+        if (r < 0)
+                return r;
         struct resource probed;
-        int r = disks_probe(state, want, live, &probed);
+        r = disks_probe(state, want, live, &probed);
         if (r >= 0)
                 r = diff_domain(&probed, live, owned, a, p);
         free(probed.domain.disks);
@@ -1739,21 +1791,63 @@ int lv_volume_admit(void *state, const struct resource *w) {
         return 0;
 }
 
+/* Whether the ledger says reconcile made this volume, whole, from the origin
+ * w declares (a pool re-created over the directory that kept it). */
+static bool volume_made_so(const struct resource *w, const struct ledger_entry *e) {
+        if (!e || ledger_get(e, "incomplete"))
+                return false;
+        if (w->set & VOL_F_CLONE_OF)
+                return !str_differs(ledger_get(e, "clone-of"), w->volume.clone_of);
+        return !str_differs(ledger_get(e, "source"), w->volume.source) &&
+               !str_differs(ledger_get(e, "sha256"), w->set & VOL_F_SHA256 ? w->volume.sha256 : NULL);
+}
+
 /* A volume already in the pool under its declared name, such as a file a
  * re-created pool found in its directory: taken as the declared one when its
- * format is the declared one and it is no larger (a smaller one is grown, as
- * an update would); anything else is an error that says what is there. */
-static int volume_adopt(virStorageVolPtr vol, const struct resource *w) {
-        int want_fmt = w->set & VOL_F_FORMAT ? w->volume.format : VOL_RAW;
+ * format is the declared one and it is no larger than a declared capacity (a
+ * smaller one is grown, as an update would); anything else is an error that
+ * says what is there. A volume declared from an origin is taken only when
+ * the origin can be read back from the image and is the declared one (an
+ * overlay's backing file), or when the ledger says reconcile made it so. A
+ * clone's or an upload's origin leaves no trace in the volume, and taking
+ * whatever bears the name would call someone else's data (or a half-made
+ * upload) the declared image. */
+static int volume_adopt(struct lv_state *s, virStorageVolPtr vol, const struct resource *w,
+                        const struct ledger_entry *e) {
+        const char *keep = "move it aside, or delete it to have it made";
+        if ((w->set & (VOL_F_CLONE_OF | VOL_F_SOURCE)) && !volume_made_so(w, e))
+                return diag_res(-EEXIST, "volume", w->name,
+                                "its pool already holds a volume of that name, and whether it is %s %s cannot be read "
+                                "from it: not adopted (%s)",
+                                w->set & VOL_F_SOURCE ? "the upload of" : "a clone of",
+                                w->set & VOL_F_SOURCE ? w->volume.source : w->volume.clone_of, keep);
+        int want_fmt = w->set & VOL_F_FORMAT ? w->volume.format : w->set & VOL_F_BACKING ? VOL_QCOW2 : VOL_RAW;
         char *xml = virStorageVolGetXMLDesc(vol, 0);
         struct xr *x = xml ? xr_parse(xml) : NULL;
         _cleanup_free_ char *fmt = x ? xr_str(x, "/volume/target/format/@type") : xstrdup("");
+        _cleanup_free_ char *backing_path = x ? xr_str(x, "/volume/backingStore/path") : NULL;
         xr_free(x);
         free(xml);
+        if (w->set & VOL_F_BACKING) {
+                virStorageVolPtr base = volume_lookup(s, w->volume.backing, NULL);
+                _cleanup_free_ char *base_path = base ? virStorageVolGetPath(base) : NULL;
+                if (base)
+                        virStorageVolFree(base);
+                if (!base_path)
+                        return lv_fail("volume", w->name, "looking up its backing volume");
+                if (str_differs(backing_path, base_path))
+                        return diag_res(-EEXIST, "volume", w->name,
+                                        "its pool already holds a volume of that name on %s, not on %s (%s): not adopted "
+                                        "(%s)",
+                                        backing_path ? backing_path : "no backing file", w->volume.backing, base_path,
+                                        keep);
+        }
         virStorageVolInfo info;
         if (virStorageVolGetInfo(vol, &info) < 0)
                 return lv_fail("volume", w->name, "reading the volume already in its pool");
         int have_fmt = enum_from_string(&vol_format_table, fmt);
+        /* An overlay may leave its capacity to its base: none declared, none to compare. */
+        bool sized = w->set & VOL_F_CAPACITY;
         char have_size[32], want_size[32];
         size_text(info.capacity, have_size, sizeof(have_size));
         size_text(w->volume.capacity, want_size, sizeof(want_size));
@@ -1763,16 +1857,16 @@ static int volume_adopt(virStorageVolPtr vol, const struct resource *w) {
                                 "(declare format: %s, or move the file aside)",
                                 *fmt ? fmt : "unknown", have_size, enum_to_string(&vol_format_table, want_fmt),
                                 *fmt ? fmt : "raw");
-        if (info.capacity > w->volume.capacity)
+        if (sized && info.capacity > w->volume.capacity)
                 return diag_res(-EEXIST, "volume", w->name,
                                 "its pool already holds it with capacity %s, more than the declared %s: not adopted "
                                 "(declare capacity: %s, or move the file aside)",
                                 have_size, want_size, have_size);
-        if (info.capacity < w->volume.capacity && virStorageVolResize(vol, w->volume.capacity, 0) < 0)
+        bool grow = sized && info.capacity < w->volume.capacity;
+        if (grow && virStorageVolResize(vol, w->volume.capacity, 0) < 0)
                 return lv_fail("volume", w->name, "growing the volume already in its pool");
         diag_info("volume %s: adopted the %s volume already in its pool (%s%s%s)", w->name, fmt, have_size,
-                  info.capacity < w->volume.capacity ? ", grown to " : "",
-                  info.capacity < w->volume.capacity ? want_size : "");
+                  grow ? ", grown to " : "", grow ? want_size : "");
         return 0;
 }
 
@@ -1834,76 +1928,146 @@ static int volume_create_derived(struct lv_state *s, virStoragePoolPtr pool, con
         return r;
 }
 
-/* Send a file into a volume's stream; 0, or a negative errno after saying why. */
-static int volume_send_file(virStreamPtr st, int fd, const struct resource *w) {
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return diag_res(-errno, "volume", w->name, "reading source %s: %s", w->volume.source, strerror(errno));
-                if (n == 0)
-                        return 0;
-                for (ssize_t off = 0; off < n;) {
+int lv_volume_send(virConnectPtr conn, virStorageVolPtr vol, uint64_t len, long (*next)(void *u, char *buf, size_t size),
+                   void *u, const char *kind, const char *name, const char *what, bool *filled) {
+        char buf[65536], step[128];
+        *filled = true;
+        virStreamPtr st = virStreamNew(conn, 0);
+        if (!st) {
+                snprintf(step, sizeof(step), "opening a stream for %s", what);
+                return lv_fail(kind, name, step);
+        }
+        int r = 0;
+        if (virStorageVolUpload(vol, st, 0, len, 0) < 0) {
+                /* The test driver keeps no content: the volume is what it can have. */
+                if (virGetLastErrorCode() == VIR_ERR_NO_SUPPORT)
+                        *filled = false;
+                else {
+                        snprintf(step, sizeof(step), "starting the upload of %s", what);
+                        r = lv_fail(kind, name, step);
+                }
+                virStreamFree(st);
+                return r;
+        }
+        for (long n; r >= 0 && (n = next(u, buf, sizeof(buf))) != 0;) {
+                if (n < 0) {
+                        r = (int) n;
+                        break;
+                }
+                for (long off = 0; off < n && r >= 0;) {
                         int sent = virStreamSend(st, buf + off, (size_t) (n - off));
-                        if (sent < 0)
-                                return lv_fail("volume", w->name, "uploading its source");
-                        off += sent;
+                        if (sent < 0) {
+                                snprintf(step, sizeof(step), "uploading %s", what);
+                                r = lv_fail(kind, name, step);
+                        } else
+                                off += sent;
                 }
         }
+        if (r >= 0 && virStreamFinish(st) < 0) {
+                snprintf(step, sizeof(step), "finishing the upload of %s", what);
+                r = lv_fail(kind, name, step);
+        } else if (r < 0)
+                virStreamAbort(st);
+        virStreamFree(st);
+        return r;
 }
 
-/* An image file uploaded once into a new volume, its sha256 checked first. The
- * volume is made as a plain file of the image's size and takes the image's
- * bytes; the pool then reads the image's format from them. All or nothing: a
- * failed upload deletes the volume. */
-static int volume_upload(struct lv_state *s, virStoragePoolPtr pool, const struct resource *w) {
+/* An image file read for its upload, hashed as it goes: the bytes checked are
+ * the bytes sent, whatever happens to the file meanwhile. */
+struct source_reader {
+        int fd;
+        const struct resource *w;
+        struct sha256 hash;
+};
+
+static long source_next(void *u, char *buf, size_t size) {
+        struct source_reader *sr = u;
+        const struct resource *w = sr->w;
+        ssize_t n;
+        while ((n = read(sr->fd, buf, size)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return diag_res(-errno, "volume", w->name, "reading source %s: %s", w->volume.source, strerror(errno));
+        sha256_update(&sr->hash, buf, (size_t) n);
+        if (n > 0 || !(w->set & VOL_F_SHA256))
+                return n;
+        char got[65];
+        sha256_hex(&sr->hash, got);
+        if (strcmp(got, w->volume.sha256) != 0)
+                return diag_res(-EBADMSG, "volume", w->name,
+                                "source %s changed while it was uploaded: sha256 %s, not the declared %s: not kept",
+                                w->volume.source, got, w->volume.sha256);
+        return 0;
+}
+
+/* An image file uploaded once into a new volume, its sha256 checked first and
+ * again over the bytes sent, all from one open of the file (another open could
+ * find another file). The volume is made as a plain file of the image's size
+ * and takes the image's bytes; the pool then reads the image's format from
+ * them. All or nothing: a failed upload deletes the volume, and while it runs
+ * the ledger marks the volume incomplete (saved first), so that a run killed
+ * half-way leaves a volume the next plan re-makes, not one it calls in sync. */
+static int volume_upload(struct lv_state *s, virStoragePoolPtr pool, const struct resource *w, struct ledger *l,
+                         struct ledger_entry *e) {
         const char *src = w->volume.source;
-        int format, e = image_probe_format(src, &format);
-        if (e < 0)
-                return diag_res(e, "volume", w->name, "source %s: %s", src, strerror(-e));
-        if ((w->set & VOL_F_FORMAT) && w->volume.format != format)
-                return diag_res(-EINVAL, "volume", w->name, "source %s is a %s image, declared format %s: not uploaded", src,
-                                enum_to_string(&vol_format_table, format), enum_to_string(&vol_format_table, w->volume.format));
-        if (w->set & VOL_F_SHA256) {
-                char got[65];
-                e = image_sha256(src, got);
-                if (e < 0)
-                        return diag_res(e, "volume", w->name, "source %s: %s", src, strerror(-e));
-                if (strcmp(got, w->volume.sha256) != 0)
-                        return diag_res(-EBADMSG, "volume", w->name, "source %s has sha256 %s, not the declared %s: not uploaded",
-                                        src, got, w->volume.sha256);
-        }
-        int fd = open(src, O_RDONLY | O_CLOEXEC);
+        struct source_reader sr = { .fd = open(src, O_RDONLY | O_CLOEXEC), .w = w };
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                e = diag_res(-errno, "volume", w->name, "source %s: %s", src, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
-                return e;
+        if (sr.fd < 0 || fstat(sr.fd, &st) < 0) {
+                int err = diag_res(-errno, "volume", w->name, "source %s: %s", src, strerror(errno));
+                if (sr.fd >= 0)
+                        close(sr.fd);
+                return err;
         }
+        int format, r = image_probe_format_fd(sr.fd, &format);
+        char got[65];
+        if (r < 0)
+                r = diag_res(r, "volume", w->name, "source %s: %s", src, strerror(-r));
+        else if ((w->set & VOL_F_FORMAT) && w->volume.format != format)
+                r = diag_res(-EINVAL, "volume", w->name, "source %s is a %s image, declared format %s: not uploaded", src,
+                             enum_to_string(&vol_format_table, format), enum_to_string(&vol_format_table, w->volume.format));
+        else if ((w->set & VOL_F_SHA256) && (r = image_sha256_fd(sr.fd, got)) < 0)
+                r = diag_res(r, "volume", w->name, "source %s: %s", src, strerror(-r));
+        else if ((w->set & VOL_F_SHA256) && strcmp(got, w->volume.sha256) != 0)
+                r = diag_res(-EBADMSG, "volume", w->name, "source %s has sha256 %s, not the declared %s: not uploaded", src,
+                             got, w->volume.sha256);
+        if (r < 0) {
+                close(sr.fd);
+                return r;
+        }
+        sha256_init(&sr.hash);
         _cleanup_free_ char *xml = volume_render_origin_xml(w, (uint64_t) st.st_size, VOL_RAW, NULL, -1);
         virStorageVolPtr vol = xml ? virStorageVolCreateXML(pool, xml, 0) : NULL;
-        virStreamPtr stream = vol ? virStreamNew(s->conn, 0) : NULL;
-        int r = !vol ? lv_fail("volume", w->name, "creating it for its source") : !stream ? lv_fail("volume", w->name, "opening a stream") : 0;
-        if (r >= 0 && virStorageVolUpload(vol, stream, 0, (unsigned long long) st.st_size, 0) < 0)
-                r = lv_fail("volume", w->name, "starting the upload of its source");
-        else if (r >= 0)
-                r = volume_send_file(stream, fd, w);
-        if (stream && r >= 0 && virStreamFinish(stream) < 0)
-                r = lv_fail("volume", w->name, "finishing the upload of its source");
-        else if (stream && r < 0)
-                virStreamAbort(stream);
-        if (stream)
-                virStreamFree(stream);
-        close(fd);
-        if (vol && r < 0)
-                virStorageVolDelete(vol, 0);
+        if (!vol)
+                r = lv_fail("volume", w->name, "creating it for its source");
+        if (vol && e) {
+                ledger_mark_incomplete(l, e, "made, its source not fully uploaded");
+                if ((r = ledger_save(l)) < 0)
+                        r = diag_res(r, "volume", w->name, "saving the ledger before its upload: %s", strerror(-r));
+        }
+        if (r >= 0 && lseek(sr.fd, 0, SEEK_SET) < 0)
+                r = diag_res(-errno, "volume", w->name, "source %s: %s", src, strerror(errno));
+        bool filled = true;
+        if (r >= 0)
+                r = lv_volume_send(s->conn, vol, (uint64_t) st.st_size, source_next, &sr, "volume", w->name, "its source",
+                                   &filled);
+        close(sr.fd);
+        /* Nothing is left once deleted: the failed create owns nothing (run.c
+         * drops a pending entry). Left, it stays marked, for the next run. */
+        if (vol && r < 0 && virStorageVolDelete(vol, 0) == 0) {
+                if (e) {
+                        ledger_set(l, e, "incomplete", NULL);
+                        ledger_set(l, e, "pending", "1");
+                }
+        }
         if (vol)
                 virStorageVolFree(vol);
         if (r < 0)
                 return r;
+        if (!filled) {
+                /* The test driver forgets its volumes when its pool looks again: no refresh. */
+                diag_info("note: volume %s: %s keeps no volume content: the volume is made, not filled", w->name, s->uri);
+                return 0;
+        }
         /* The pool reads the new bytes (the image's format and size) when it looks again. */
         virStoragePoolRefresh(pool, 0);
         const char *slash = strchr(w->name, '/');
@@ -1918,7 +2082,7 @@ static int volume_upload(struct lv_state *s, virStoragePoolPtr pool, const struc
         return r;
 }
 
-static int volume_create(struct lv_state *s, const struct resource *w) {
+static int volume_create(struct lv_state *s, const struct resource *w, struct ledger *l, struct ledger_entry *e) {
         virStoragePoolPtr pool = virStoragePoolLookupByName(s->conn, w->volume.pool);
         if (!pool)
                 return lv_fail("volume", w->name, "looking up its pool");
@@ -1931,13 +2095,13 @@ static int volume_create(struct lv_state *s, const struct resource *w) {
         const char *slash = strchr(w->name, '/');
         virStorageVolPtr found = virStorageVolLookupByName(pool, slash ? slash + 1 : w->name);
         if (found) {
-                int r = volume_adopt(found, w);
+                int r = volume_adopt(s, found, w, e);
                 virStorageVolFree(found);
                 virStoragePoolFree(pool);
                 return r;
         }
         if (w->set & (VOL_F_BACKING | VOL_F_CLONE_OF | VOL_F_SOURCE)) {
-                int r = w->set & VOL_F_SOURCE ? volume_upload(s, pool, w) : volume_create_derived(s, pool, w);
+                int r = w->set & VOL_F_SOURCE ? volume_upload(s, pool, w, l, e) : volume_create_derived(s, pool, w);
                 virStoragePoolFree(pool);
                 return r;
         }
@@ -2034,7 +2198,7 @@ static void domain_macs(struct ledger *l, struct ledger_entry *e, const struct r
         }
 }
 
-static void forget_secret(char *s) {
+void lv_forget_secret(char *s) {
         if (s)
                 explicit_bzero(s, strlen(s));
         free(s);
@@ -2068,7 +2232,7 @@ static int read_password(const struct resource *w, char **out) {
 static int domain_store_seed(struct lv_state *s, const struct resource *w, struct ledger *l, struct ledger_entry *e,
                              int running_id) {
         bool uploaded = true;
-        int r = cloudinit_store(s->conn, w, &uploaded);
+        int r = cloudinit_store(s->conn, w, e && ledger_get(e, "cloud-init"), &uploaded);
         if (r < 0)
                 return r;
         if (!uploaded)
@@ -2088,6 +2252,15 @@ static int domain_store_seed(struct lv_state *s, const struct resource *w, struc
         return 0;
 }
 
+/* A create that failed after its seed was stored: the seed's volume stays,
+ * and stays reconcile's (the entry, with its digest, is kept incomplete),
+ * so the next run reuses it instead of refusing it as someone else's. */
+static int seed_kept(struct ledger *l, struct ledger_entry *e, const struct resource *w, int r) {
+        if (w->set & DOM_F_CLOUD_INIT)
+                ledger_mark_incomplete(l, e, "its cloud-init seed made, the domain not defined");
+        return r;
+}
+
 static int domain_create(struct lv_state *s, const struct action *a, struct ledger *l, struct ledger_entry *e) {
         const struct resource *w = a->want;
         int seeded = w->set & DOM_F_CLOUD_INIT ? domain_store_seed(s, w, l, e, -1) : 0; /* its cdrom's volume */
@@ -2095,7 +2268,7 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
                 return seeded;
         __attribute__((cleanup(disks_probed_done))) struct resource probed = { 0 };
         if (disks_probe(s, w, NULL, &probed) < 0)
-                return -EINVAL;
+                return seed_kept(l, e, w, -EINVAL);
         w = &probed;
         size_t n = w->domain.n_nics;
         char (*macs)[18] = xcalloc(n + 1, sizeof(*macs));
@@ -2107,18 +2280,18 @@ static int domain_create(struct lv_state *s, const struct action *a, struct ledg
         if (w->domain.graphics.password_file && read_password(w, &password) < 0) {
                 free(mac_ptrs);
                 free(macs);
-                return -EIO;
+                return seed_kept(l, e, w, -EIO);
         }
         char *xml = domain_render_xml_secret(w, s->domain_type, mac_ptrs, password);
         free(mac_ptrs);
         free(macs);
-        forget_secret(password);
+        lv_forget_secret(password);
         if (!xml)
-                return diag_res(-EINVAL, "domain", w->name, "cannot render its XML");
+                return seed_kept(l, e, w, diag_res(-EINVAL, "domain", w->name, "cannot render its XML"));
         virDomainPtr dom = virDomainDefineXML(s->conn, xml);
-        forget_secret(xml);
+        lv_forget_secret(xml);
         if (!dom)
-                return lv_fail("domain", w->name, "defining");
+                return seed_kept(l, e, w, lv_fail("domain", w->name, "defining"));
         int r = 0;
         if ((w->set & DOM_F_AUTOSTART) && virDomainSetAutostart(dom, w->domain.autostart) < 0)
                 r = lv_fail("domain", w->name, "setting autostart");
@@ -2157,7 +2330,7 @@ static int domain_delete(struct lv_state *s, const char *name) {
 static struct xr *config_read(virDomainPtr dom, const char *name) {
         char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         struct xr *x = xml ? xr_parse(xml) : NULL;
-        forget_secret(xml); /* read with its secrets: a graphics password */
+        lv_forget_secret(xml); /* read with its secrets: a graphics password */
         if (!x)
                 lv_fail("domain", name, "reading its definition");
         return x;
@@ -2166,7 +2339,7 @@ static struct xr *config_read(virDomainPtr dom, const char *name) {
 /* Define edited (taken) as the persistent definition. */
 static int config_define(struct lv_state *s, const char *name, char *edited) {
         virDomainPtr d = virDomainDefineXML(s->conn, edited);
-        forget_secret(edited);
+        lv_forget_secret(edited);
         if (!d)
                 return lv_fail("domain", name, "redefining");
         virDomainFree(d);
@@ -2279,10 +2452,10 @@ static int domain_edit_way_in(struct lv_state *s, virDomainPtr dom, const struct
         if (field == DOM_F_GRAPHICS && d->graphics.password_file && read_password(w, &password) < 0)
                 return -EIO;
         char *xml = wanted ? domain_device_render_xml(w, field, password) : NULL;
-        forget_secret(password);
+        lv_forget_secret(password);
         if (field != DOM_F_CONSOLE || wanted) {
                 int r = domain_edit_config(s, dom, w->name, path, "/domain/devices", xml);
-                forget_secret(xml);
+                lv_forget_secret(xml);
                 return r;
         }
         /* The serial port and its console go in one definition: libvirt makes
@@ -2362,7 +2535,7 @@ static int domain_edit_disks(struct lv_state *s, virDomainPtr dom, const struct 
                         continue;
                 const struct disk_spec *wd = &want->disks[i], *h = &have->disks[pair[i]];
                 struct disk_spec probed_disk;
-                if ((wd = disk_probed(s, wd, &probed_disk, &r)) && r < 0)
+                if ((wd = disk_probed(s, wd, h, &probed_disk, &r)) && r < 0)
                         break;
                 _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", h->target);
                 if (str_differs(wd->cdrom, h->cdrom)) {
@@ -2708,7 +2881,7 @@ static int domain_update(struct lv_state *s, const struct action *a, struct ledg
                                         c->was.type == VAL_INDEX ? &live->domain.disks[c->was.index] : NULL;
                                 char target[16];
                                 struct disk_spec probed_disk;
-                                wd = disk_probed(s, wd, &probed_disk, &r);
+                                wd = disk_probed(s, wd, ld, &probed_disk, &r);
                                 if (ld && !wd) {
                                         _cleanup_free_ char *xml = disk_render_xml(ld, ld->target);
                                         _cleanup_free_ char *path = xasprintf("/domain/devices/disk[target/@dev='%s']", ld->target);
@@ -2832,8 +3005,11 @@ int lv_volume_apply(void *state, const struct action *a, struct ledger *l, struc
         struct lv_state *s = state;
         if (a->op == OP_DELETE)
                 return volume_delete(s, a->name);
-        if (a->op == OP_CREATE) {
-                int r = volume_create(s, a->want);
+        if (a->op == OP_CREATE || a->op == OP_REPLACE) {
+                /* A replace is of reconcile's own half-made upload (volume_diff_incomplete). */
+                int r = a->op == OP_REPLACE ? volume_delete(s, a->name) : 0;
+                if (r >= 0)
+                        r = volume_create(s, a->want, l, e);
                 if (r >= 0)
                         volume_note_origin(l, e, a->want);
                 return r;

@@ -397,6 +397,104 @@ static void test_seed_deleted_rebuilt(void **state) {
         assert_int_equal(pass(0), 0);
 }
 
+/* A volume the test makes by hand in the seed's pool, of capacity bytes. */
+static void make_volume(const char *name, unsigned long long capacity) {
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "default-pool");
+        assert_non_null(p);
+        char xml[256];
+        snprintf(xml, sizeof(xml), "<volume><name>%s</name><capacity unit='bytes'>%llu</capacity>"
+                 "<target><format type='raw'/></target></volume>", name, capacity);
+        virStorageVolPtr v = virStorageVolCreateXML(p, xml, 0);
+        assert_non_null(v);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+}
+
+static unsigned long long volume_capacity(const char *name) {
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "default-pool");
+        assert_non_null(p);
+        virStorageVolPtr v = virStorageVolLookupByName(p, name);
+        assert_non_null(v);
+        virStorageVolInfo info;
+        assert_int_equal(virStorageVolGetInfo(v, &info), 0);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+        return info.capacity;
+}
+
+static void errs_reset(void) {
+        diag_set_stream(NULL);
+        fclose(errs_f);
+        free(errs);
+        errs = NULL;
+        errs_f = open_memstream(&errs, &errs_len);
+        diag_set_stream(errs_f);
+        diag_reset();
+}
+
+/* A hand-made c1-cidata.iso is not reconcile's: a domain that gains a seed
+ * is refused at plan time, and a new domain at apply time before anything of
+ * it is made; the volume is neither overwritten nor deleted. */
+static void test_foreign_seed_volume_refused(void **state) {
+        (void) state;
+        const char *msg = "domain c1: pool default-pool already holds a volume c1-cidata.iso that reconcile did not make";
+        want(GUEST_HEAD "    state: shutoff\n");
+        pass(0);
+        make_volume("c1-cidata.iso", 3ull << 20);
+        want(guest);
+        errs_reset();
+        struct run run;
+        memset(&run, 0, sizeof(run));
+        run.opts = &opts, run.ledger = &ledger, run.want = &set.model;
+        assert_int_equal(run_observe(&run), 0);
+        run_plan(&run);
+        fflush(errs_f);
+        if (!run.plan.n_errors || !errs || !strstr(errs, msg))
+                fail_msg("expected a plan error \"%s\", got: %s", msg, errs ? errs : "");
+        run_done(&run);
+        assert_int_equal(volume_capacity("c1-cidata.iso"), 3ull << 20);
+
+        /* A domain not defined yet: the check is the apply's, whose ledger entry says. */
+        virDomainPtr d = virDomainLookupByName(keeper, "c1");
+        assert_non_null(d);
+        assert_int_equal(virDomainUndefine(d), 0);
+        virDomainFree(d);
+        struct ledger_entry *e = ledger_find(&ledger, "libvirt:test:///default", KIND_DOMAIN, "c1");
+        if (e)
+                ledger_remove(&ledger, e);
+        errs_reset();
+        memset(&run, 0, sizeof(run));
+        run.opts = &opts, run.ledger = &ledger, run.want = &set.model;
+        assert_int_equal(run_observe(&run), 0);
+        assert_int_equal(run_plan(&run), 0);
+        assert_true(run_apply(&run) < 0);
+        run_done(&run);
+        fflush(errs_f);
+        if (!errs || !strstr(errs, msg))
+                fail_msg("expected an apply error \"%s\", got: %s", msg, errs ? errs : "");
+        assert_int_equal(volume_capacity("c1-cidata.iso"), 3ull << 20);
+        assert_null(virDomainLookupByName(keeper, "c1"));
+}
+
+/* reconcile's own seed volume grown large is made again at the seed's
+ * size, not written in full. The test driver cannot resize: the volume is
+ * made again large under the same name, the ledger's digest kept. */
+static void test_large_seed_volume_made_again(void **state) {
+        (void) state;
+        want(guest);
+        pass(0);
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "default-pool");
+        virStorageVolPtr v = virStorageVolLookupByName(p, "c1-cidata.iso");
+        assert_non_null(v);
+        assert_int_equal(virStorageVolDelete(v, 0), 0);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+        make_volume("c1-cidata.iso", 64ull << 20);
+        want(guest_changed);
+        assert_int_equal(pass(0), 1);
+        assert_true(volume_capacity("c1-cidata.iso") <= CLOUDINIT_REUSE_MAX);
+}
+
 /* restart: on-change: the restart is an action, and after it nothing is pending. */
 static void test_restart_on_change(void **state) {
         (void) state;
@@ -545,6 +643,8 @@ int main(void) {
                 T(test_seed_disk_xml),
                 T(test_seed_rebuilt_restart_pending),
                 T(test_seed_deleted_rebuilt),
+                T(test_foreign_seed_volume_refused),
+                T(test_large_seed_volume_made_again),
                 T(test_restart_on_change),
                 T(test_device_boot_applied),
                 T(test_seed_added_to_running_guest),

@@ -366,6 +366,32 @@ static void test_disk_on_clone_takes_its_format(void **state) {
         free(xml);
         virDomainFree(d);
         assert_int_equal(pass(0), 0);
+        /* Once defined, the disk keeps that format: the volume's as libvirt has
+         * it now (here made again raw behind reconcile's back) is not read again. */
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
+        virStorageVolPtr v = virStorageVolLookupByName(p, "copy");
+        assert_non_null(v);
+        assert_int_equal(virStorageVolDelete(v, 0), 0);
+        virStorageVolFree(v);
+        v = virStorageVolCreateXML(p, "<volume><name>copy</name><capacity>1073741824</capacity>"
+                                      "<target><format type='raw'/></target></volume>", 0);
+        assert_non_null(v);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+        assert_int_equal(pass(0), 0);
+        /* An edit of the disk renders it again: with the format it was defined with. */
+        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+             "      base: { capacity: 1G, format: qcow2 }\n      copy: { clone-of: images/base }\n"
+             "domains:\n  c1:\n    memory: 64M\n    state: shutoff\n    disks:\n"
+             "      - { volume: images/copy, cache: none }\n");
+        assert_int_equal(pass(0), 1);
+        d = virDomainLookupByName(keeper, "c1");
+        xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/disk[source/@volume='copy'][driver/@type='qcow2'][driver/@cache='none']"), 1);
+        xr_free(x);
+        free(xml);
+        virDomainFree(d);
 }
 
 /* An overlay through the test driver: its backing read back from the
@@ -434,6 +460,62 @@ static void test_source_checked_at_plan_only_before_upload(void **state) {
         assert_int_equal(pass(0), 0);
 }
 
+/* A source volume through the test driver, which keeps no volume content:
+ * made, not filled, and in sync after. A run killed during its upload leaves
+ * the ledger marking it incomplete: the next plan makes it again (a replace),
+ * never calls the half-made volume in sync. */
+static void test_source_volume_incomplete_made_again(void **state) {
+        (void) state;
+        char img[96], yaml[1024];
+        snprintf(img, sizeof(img), "%s/cloud.qcow2", dir);
+        write_qcow2(img);
+        snprintf(yaml, sizeof(yaml), "version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      up: { source: %s }\n", img);
+        want(yaml);
+        errs_reset();
+        assert_int_equal(pass(0), 2);
+        fflush(errs_f);
+        assert_non_null(strstr(errs, "volume images/up: test:///default keeps no volume content: the volume is made, not filled"));
+        struct ledger_entry *e = ledger_find(&ledger, "libvirt:test:///default", KIND_VOLUME, "images/up");
+        assert_non_null(e);
+        assert_null(ledger_get(e, "incomplete"));
+        assert_int_equal(pass(0), 0);
+        ledger_mark_incomplete(&ledger, e, "made, its source not fully uploaded");
+        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
+        assert_int_equal(run_observe(&run), 0);
+        assert_int_equal(run_plan(&run), 0);
+        assert_int_equal(run.plan.n_actions, 1);
+        assert_int_equal(run.plan.actions[0].op, OP_REPLACE);
+        run_done(&run);
+        assert_int_equal(pass(0), 1);
+        e = ledger_find(&ledger, "libvirt:test:///default", KIND_VOLUME, "images/up");
+        assert_non_null(e);
+        assert_null(ledger_get(e, "incomplete"));
+        assert_int_equal(pass(0), 0);
+}
+
+/* A volume of the declared name that reconcile did not make is not taken as
+ * a clone or an upload: neither origin can be read from it. */
+static void test_origin_volume_not_adopted(void **state) {
+        (void) state;
+        const char *pool = "version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                           "      base: { capacity: 1G, format: qcow2 }\n";
+        char yaml[1024];
+        want(pool);
+        pass(0);
+        virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
+        assert_non_null(p);
+        virStorageVolPtr v = virStorageVolCreateXML(p, "<volume><name>copy</name><capacity>1073741824</capacity>"
+                                                       "<target><format type='qcow2'/></target></volume>", 0);
+        assert_non_null(v);
+        virStorageVolFree(v);
+        virStoragePoolFree(p);
+        snprintf(yaml, sizeof(yaml), "%s      copy: { clone-of: images/base }\n", pool);
+        want(yaml);
+        plan_fails("volume images/copy: its pool already holds a volume of that name, and whether it is a clone of "
+                   "images/base cannot be read from it: not adopted");
+}
+
 /* Path disks through the test driver: the format probed from the file, the
  * disks untouched by a change of vCPUs and of a NIC model. */
 static void test_path_disk_probed_and_kept(void **state) {
@@ -480,9 +562,39 @@ static void test_path_disk_probed_and_kept(void **state) {
         free(xml);
         free(before);
         free(after);
-        /* A missing file with no declared format cannot be probed: a plan error at the disk. */
+        /* A missing file with no declared format cannot be probed: a plan error
+         * at a disk not yet defined (a defined one keeps its format). */
         unlink(qcow);
+        assert_int_equal(pass(0), 0);
+        snprintf(yaml, sizeof(yaml), "version: 1\ndomains:\n  p2:\n    memory: 64M\n    state: shutoff\n"
+                 "    disks:\n      - { path: %s }\n", qcow);
+        want(yaml);
         plan_fails("disk path ");
+        virDomainFree(d);
+}
+
+/* A guest writes a qcow2 header onto its raw path disk: the disk keeps the
+ * format it was defined with, and the next plan has nothing to do (a probe
+ * on every plan would redefine it as qcow2, whose backing file the guest
+ * names). */
+static void test_path_disk_format_not_reprobed(void **state) {
+        (void) state;
+        char raw[96], yaml[512];
+        snprintf(raw, sizeof(raw), "%s/r.img", dir);
+        write_file(raw, "\0\0\0\0", 4);
+        snprintf(yaml, sizeof(yaml), "version: 1\ndomains:\n  g1:\n    memory: 64M\n    state: shutoff\n"
+                 "    disks:\n      - { path: %s }\n", raw);
+        want(yaml);
+        pass(0);
+        write_qcow2(raw);
+        assert_int_equal(pass(0), 0);
+        virDomainPtr d = virDomainLookupByName(keeper, "g1");
+        assert_non_null(d);
+        char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        struct xr *x = xr_parse(xml);
+        assert_int_equal(xr_count(x, "/domain/devices/disk[source/@file='%s'][driver/@type='raw']", raw), 1);
+        xr_free(x);
+        free(xml);
         virDomainFree(d);
 }
 
@@ -544,7 +656,10 @@ int main(void) {
                 T(test_overlay_holds_base),
                 T(test_disk_on_clone_takes_its_format),
                 T(test_source_checked_at_plan_only_before_upload),
+                T(test_source_volume_incomplete_made_again),
+                T(test_origin_volume_not_adopted),
                 T(test_path_disk_probed_and_kept),
+                T(test_path_disk_format_not_reprobed),
                 T(test_snapshot_diff_takes_live_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
