@@ -61,10 +61,14 @@ $(BUILD)/reconcile: $(BUILD)/obj/cmd/main.o $(BUILD)/obj/cmd/daemon.o $(BUILD)/o
 TEST_BACKEND_OBJ := $(filter-out $(BUILD)/obj/backends/link.o,$(BACKEND_OBJ))
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/tests/fake-backends.o $(HARNESS_OBJ) $(CMD_OBJ) $(CORE_OBJ) $(TEST_BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
 
-# test-libvirt calls libvirt itself (a test:///default connection of its own).
-$(BUILD)/tests/test-libvirt $(BUILD)/tests/test-tuning-domain $(BUILD)/tests/test-cloudinit $(BUILD)/tests/test-disks: LDLIBS += $(LIBVIRT_LIBS)
+# These call libvirt themselves (a test:///default connection of their own),
+# through the harness they share (tests/unit/libvirt-harness.c).
+LIBVIRT_TESTS := $(BUILD)/tests/test-libvirt $(BUILD)/tests/test-tuning-domain $(BUILD)/tests/test-cloudinit $(BUILD)/tests/test-disks
+$(LIBVIRT_TESTS): LDLIBS += $(LIBVIRT_LIBS)
+$(LIBVIRT_TESTS): HARNESS_OBJ = $(BUILD)/tests/libvirt-harness.o
+$(LIBVIRT_TESTS): $(BUILD)/tests/libvirt-harness.o tests/unit/libvirt-harness.h
 
 # Tests that take the real link backend instead of the fake: they call the
 # backends' pure functions (diff) and never open a socket.
@@ -74,6 +78,10 @@ $(REAL_LINK_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(CMD_OBJ) $(CORE_OBJ) $(BA
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CMD_OBJ) $(CORE_OBJ) $(BACKEND_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/fake-backends.o: tests/unit/fake-backends.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/libvirt-harness.o: tests/unit/libvirt-harness.c tests/unit/libvirt-harness.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

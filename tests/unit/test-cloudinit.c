@@ -17,60 +17,7 @@
 #include "../../cmd/output.h"
 #include "../../parsers/parsers.h"
 #include "fake-backends.h"
-
-static virConnectPtr keeper;
-static struct manifest_set set;
-static struct ledger ledger;
-static struct run_opts opts;
-static char dir[64];
-static char *errs;
-static size_t errs_len;
-static FILE *errs_f;
-
-static int setup(void **state) {
-        (void) state;
-        keeper = virConnectOpen("test:///default");
-        assert_non_null(keeper);
-        memset(&set, 0, sizeof(set));
-        memset(&opts, 0, sizeof(opts));
-        snprintf(dir, sizeof(dir), "/tmp/rct-ci-XXXXXX");
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(ledger_load(&ledger, dir), 0);
-        opts.state_dir = dir;
-        opts.ctx.libvirt_uri = "test:///default";
-        opts.only_kinds = 1u << KIND_NETWORK | 1u << KIND_POOL | 1u << KIND_VOLUME | 1u << KIND_DOMAIN;
-        errs_f = open_memstream(&errs, &errs_len);
-        diag_set_stream(errs_f);
-        diag_reset();
-        return 0;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        ledger_done(&ledger);
-        manifests_done(&set);
-        diag_set_stream(NULL);
-        fclose(errs_f);
-        free(errs);
-        errs = NULL;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        assert_int_equal(system(cmd), 0);
-        virConnectClose(keeper);
-        return 0;
-}
-
-static void want(const char *yaml) {
-        manifests_done(&set);
-        memset(&set, 0, sizeof(set));
-        int r = manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
-        if (r >= 0)
-                r = manifests_validate(&set);
-        if (r < 0) {
-                fflush(errs_f);
-                fail_msg("manifest: %s", errs);
-        }
-}
+#include "libvirt-harness.h"
 
 static void expect_manifest_error(const char *yaml, const char *msg) {
         manifests_done(&set);
@@ -81,41 +28,6 @@ static void expect_manifest_error(const char *yaml, const char *msg) {
         fflush(errs_f);
         if (r >= 0 || !strstr(errs, msg))
                 fail_msg("expected \"%s\", got: %s", msg, errs ? errs : "");
-}
-
-static size_t pass(int expect) {
-        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
-        struct plan residual = { 0 };
-        assert_int_equal(run_observe(&run), 0);
-        assert_int_equal(run_plan(&run), 0);
-        size_t n = run.plan.n_actions;
-        int r = run_apply(&run);
-        if (r >= 0)
-                r = run_verify(&run, &residual);
-        if (r != expect) {
-                fflush(errs_f);
-                fail_msg("pass returned %d, expected %d: %s", r, expect, errs ? errs : "");
-        }
-        plan_done(&residual);
-        run_done(&run);
-        return n;
-}
-
-static void plan_only(struct run *run) {
-        memset(run, 0, sizeof(*run));
-        run->opts = &opts;
-        run->ledger = &ledger;
-        run->want = &set.model;
-        assert_int_equal(run_observe(run), 0);
-        assert_int_equal(run_plan(run), 0);
-}
-
-static const struct change *find_change(const struct run *run, uint64_t field) {
-        for (size_t i = 0; i < run->plan.n_actions; i++)
-                for (size_t j = 0; j < run->plan.actions[i].n_changes; j++)
-                        if (run->plan.actions[i].changes[j].field == field)
-                                return &run->plan.actions[i].changes[j];
-        return NULL;
 }
 
 static char *domain_xml(const char *name) {
@@ -144,8 +56,8 @@ static const char *guest_changed = GUEST_HEAD
 /* A run that never builds a seed never maps libisofs. Runs first. */
 static void test_isofs_not_loaded_without_cloudinit(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  p1:\n    memory: 128M\n    disks: []\n");
-        pass(0);
+        lvh_want("version: 1\ndomains:\n  p1:\n    memory: 128M\n    disks: []\n");
+        lvh_pass(0);
         assert_false(isofs_dl_loaded());
 }
 
@@ -157,7 +69,7 @@ static const unsigned char *find(const unsigned char *img, size_t len, const cha
  * supplementary one, Rock Ridge, and each file with its content. */
 static void test_seed_iso_label_and_files(void **state) {
         (void) state;
-        want(guest);
+        lvh_want(guest);
         const struct resource *d = model_find(&set.model, KIND_DOMAIN, "c1");
         unsigned char *img = NULL;
         size_t len = 0;
@@ -185,7 +97,7 @@ static void test_seed_iso_label_and_files(void **state) {
         free(img);
 
         /* Without network-config, the seed has no such file. */
-        want(GUEST_HEAD "    cloud-init: { user-data: \"#cloud-config\" }\n");
+        lvh_want(GUEST_HEAD "    cloud-init: { user-data: \"#cloud-config\" }\n");
         d = model_find(&set.model, KIND_DOMAIN, "c1");
         assert_int_equal(cloudinit_build_iso(d, &img, &len), 0);
         assert_null(find(img, len, "network-config"));
@@ -197,22 +109,22 @@ static void test_seed_iso_label_and_files(void **state) {
  * when meta-data declares one; local-hostname: the domain's name. */
 static void test_instance_id_digest(void **state) {
         (void) state;
-        want(guest);
+        lvh_want(guest);
         const struct resource *d = model_find(&set.model, KIND_DOMAIN, "c1");
         char meta1[256], digest1[17];
         snprintf(meta1, sizeof(meta1), "%s", d->domain.cloud_init.content[SEED_META_DATA]);
         snprintf(digest1, sizeof(digest1), "%s", d->domain.cloud_init.digest);
         assert_int_equal(strncmp(meta1, "instance-id: iid-", 17), 0);
         assert_non_null(strstr(meta1, "\nlocal-hostname: c1\n"));
-        want(guest);
+        lvh_want(guest);
         d = model_find(&set.model, KIND_DOMAIN, "c1");
         assert_string_equal(d->domain.cloud_init.content[SEED_META_DATA], meta1); /* the same content, the same id */
-        want(guest_changed);
+        lvh_want(guest_changed);
         d = model_find(&set.model, KIND_DOMAIN, "c1");
         assert_string_not_equal(d->domain.cloud_init.content[SEED_META_DATA], meta1);
         assert_string_not_equal(d->domain.cloud_init.digest, digest1);
         assert_int_equal(strlen(d->domain.cloud_init.digest), 16);
-        want(GUEST_HEAD "    cloud-init:\n      meta-data: |\n        instance-id: mine-1\n        local-hostname: h\n");
+        lvh_want(GUEST_HEAD "    cloud-init:\n      meta-data: |\n        instance-id: mine-1\n        local-hostname: h\n");
         d = model_find(&set.model, KIND_DOMAIN, "c1");
         assert_string_equal(d->domain.cloud_init.content[SEED_META_DATA], "instance-id: mine-1\nlocal-hostname: h\n");
         assert_string_equal(d->domain.cloud_init.content[SEED_USER_DATA], "");
@@ -262,10 +174,10 @@ static void test_seed_files_and_errors(void **state) {
 /* Per-device boot order: rendered, parsed back, and exclusive with boot: [...]. */
 static void test_device_boot_xml_and_errors(void **state) {
         (void) state;
-        want("version: 1\npools:\n  p:\n    type: dir\n    path: /p\n    volumes:\n      v1: { capacity: 1G }\n"
-             "domains:\n  b1:\n    memory: 128M\n    disks:\n      - { volume: p/v1, boot: 2 }\n"
-             "      - { cdrom: /dev/null, boot: 1 }\n    interfaces:\n      - { network: default, boot: 3 }\n"
-             "      - { network: default }\n");
+        lvh_want("version: 1\npools:\n  p:\n    type: dir\n    path: /p\n    volumes:\n      v1: { capacity: 1G }\n"
+                 "domains:\n  b1:\n    memory: 128M\n    disks:\n      - { volume: p/v1, boot: 2 }\n"
+                 "      - { cdrom: /dev/null, boot: 1 }\n    interfaces:\n      - { network: default, boot: 3 }\n"
+                 "      - { network: default }\n");
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "b1");
         char *xml = domain_render_xml(d, "qemu", NULL);
         assert_non_null(xml);
@@ -299,7 +211,7 @@ static void test_device_boot_xml_and_errors(void **state) {
 /* The seed's drive renders as a read-only cdrom on a pool volume and parses back as the seed. */
 static void test_seed_disk_xml(void **state) {
         (void) state;
-        want(guest);
+        lvh_want(guest);
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "c1");
         char *xml = domain_render_xml(d, "qemu", NULL);
         struct xr *x = xr_parse(xml);
@@ -320,8 +232,8 @@ static void test_seed_disk_xml(void **state) {
  * kept, and the running guest has a restart pending until it restarts. */
 static void test_seed_rebuilt_restart_pending(void **state) {
         (void) state;
-        want(guest);
-        assert_true(pass(0) >= 2);
+        lvh_want(guest);
+        assert_true(lvh_pass(0) >= 2);
         struct ledger_entry *e = ledger_find(&ledger, "libvirt:test:///default", KIND_DOMAIN, "c1");
         assert_non_null(e);
         const struct resource *d = model_find(&set.model, KIND_DOMAIN, "c1");
@@ -335,12 +247,12 @@ static void test_seed_rebuilt_restart_pending(void **state) {
         assert_non_null(v); /* the seed's volume, in the pool */
         virStorageVolFree(v);
         virStoragePoolFree(p);
-        assert_int_equal(pass(0), 0); /* applying twice changes nothing */
+        assert_int_equal(lvh_pass(0), 0); /* applying twice changes nothing */
 
-        want(guest_changed);
+        lvh_want(guest_changed);
         struct run run;
-        plan_only(&run);
-        const struct change *c = find_change(&run, DOM_C_SEED);
+        lvh_plan_only(&run);
+        const struct change *c = lvh_find_change(&run, DOM_C_SEED);
         assert_non_null(c);
         char was[256], now[256];
         assert_non_null(change_words(&run.plan.actions[0], c, false, was, sizeof(was)));
@@ -349,12 +261,12 @@ static void test_seed_rebuilt_restart_pending(void **state) {
         assert_int_equal(run.plan.n_pending, 1);
         assert_non_null(strstr(run.plan.pending[0].reason, "restart needed: cloud-init seed"));
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         d = model_find(&set.model, KIND_DOMAIN, "c1");
         e = ledger_find(&ledger, "libvirt:test:///default", KIND_DOMAIN, "c1");
         assert_string_equal(ledger_get(e, "cloud-init"), d->domain.cloud_init.digest);
         /* Rebuilt: no action, but the running guest still has the old one. */
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 1);
         assert_non_null(strstr(run.plan.pending[0].reason, "cloud-init seed"));
@@ -364,7 +276,7 @@ static void test_seed_rebuilt_restart_pending(void **state) {
         assert_int_equal(virDomainDestroy(dp), 0);
         assert_int_equal(virDomainCreate(dp), 0);
         virDomainFree(dp);
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 0);
         run_done(&run);
@@ -374,8 +286,8 @@ static void test_seed_rebuilt_restart_pending(void **state) {
  * next run, though the ledger's digest still matches the manifest. */
 static void test_seed_deleted_rebuilt(void **state) {
         (void) state;
-        want(guest);
-        pass(0);
+        lvh_want(guest);
+        lvh_pass(0);
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "default-pool");
         assert_non_null(p);
         virStorageVolPtr v = virStorageVolLookupByName(p, "c1-cidata.iso");
@@ -383,18 +295,18 @@ static void test_seed_deleted_rebuilt(void **state) {
         assert_int_equal(virStorageVolDelete(v, 0), 0);
         virStorageVolFree(v);
         struct run run;
-        plan_only(&run);
-        assert_non_null(find_change(&run, DOM_C_SEED));
+        lvh_plan_only(&run);
+        assert_non_null(lvh_find_change(&run, DOM_C_SEED));
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         v = virStorageVolLookupByName(p, "c1-cidata.iso");
         assert_non_null(v); /* made again */
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_pending, 0); /* the same content: no restart needed */
         run_done(&run);
         virStorageVolFree(v);
         virStoragePoolFree(p);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
 }
 
 /* A volume the test makes by hand in the seed's pool, of capacity bytes. */
@@ -422,27 +334,17 @@ static unsigned long long volume_capacity(const char *name) {
         return info.capacity;
 }
 
-static void errs_reset(void) {
-        diag_set_stream(NULL);
-        fclose(errs_f);
-        free(errs);
-        errs = NULL;
-        errs_f = open_memstream(&errs, &errs_len);
-        diag_set_stream(errs_f);
-        diag_reset();
-}
-
 /* A hand-made c1-cidata.iso is not reconcile's: a domain that gains a seed
  * is refused at plan time, and a new domain at apply time before anything of
  * it is made; the volume is neither overwritten nor deleted. */
 static void test_foreign_seed_volume_refused(void **state) {
         (void) state;
         const char *msg = "domain c1: pool default-pool already holds a volume c1-cidata.iso that reconcile did not make";
-        want(GUEST_HEAD "    state: shutoff\n");
-        pass(0);
+        lvh_want(GUEST_HEAD "    state: shutoff\n");
+        lvh_pass(0);
         make_volume("c1-cidata.iso", 3ull << 20);
-        want(guest);
-        errs_reset();
+        lvh_want(guest);
+        lvh_errs_reset();
         struct run run;
         memset(&run, 0, sizeof(run));
         run.opts = &opts, run.ledger = &ledger, run.want = &set.model;
@@ -462,7 +364,7 @@ static void test_foreign_seed_volume_refused(void **state) {
         struct ledger_entry *e = ledger_find(&ledger, "libvirt:test:///default", KIND_DOMAIN, "c1");
         if (e)
                 ledger_remove(&ledger, e);
-        errs_reset();
+        lvh_errs_reset();
         memset(&run, 0, sizeof(run));
         run.opts = &opts, run.ledger = &ledger, run.want = &set.model;
         assert_int_equal(run_observe(&run), 0);
@@ -481,8 +383,8 @@ static void test_foreign_seed_volume_refused(void **state) {
  * made again large under the same name, the ledger's digest kept. */
 static void test_large_seed_volume_made_again(void **state) {
         (void) state;
-        want(guest);
-        pass(0);
+        lvh_want(guest);
+        lvh_pass(0);
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "default-pool");
         virStorageVolPtr v = virStorageVolLookupByName(p, "c1-cidata.iso");
         assert_non_null(v);
@@ -490,37 +392,37 @@ static void test_large_seed_volume_made_again(void **state) {
         virStorageVolFree(v);
         virStoragePoolFree(p);
         make_volume("c1-cidata.iso", 64ull << 20);
-        want(guest_changed);
-        assert_int_equal(pass(0), 1);
+        lvh_want(guest_changed);
+        assert_int_equal(lvh_pass(0), 1);
         assert_true(volume_capacity("c1-cidata.iso") <= CLOUDINIT_REUSE_MAX);
 }
 
 /* restart: on-change: the restart is an action, and after it nothing is pending. */
 static void test_restart_on_change(void **state) {
         (void) state;
-        want(guest);
-        pass(0);
+        lvh_want(guest);
+        lvh_pass(0);
         char *edited = xasprintf("%s    restart: on-change\n", guest_changed);
-        want(edited);
+        lvh_want(edited);
         free(edited);
         virDomainPtr dp = virDomainLookupByName(keeper, "c1");
         unsigned before = virDomainGetID(dp);
         struct run run;
-        plan_only(&run);
-        assert_non_null(find_change(&run, DOM_C_SEED));
-        const struct change *c = find_change(&run, DOM_C_RESTART);
+        lvh_plan_only(&run);
+        assert_non_null(lvh_find_change(&run, DOM_C_SEED));
+        const struct change *c = lvh_find_change(&run, DOM_C_RESTART);
         assert_non_null(c);
         char now[512];
         assert_non_null(strstr(change_words(&run.plan.actions[0], c, true, now, sizeof(now)), "cloud-init seed"));
         assert_int_equal(run.plan.n_pending, 0);
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         virDomainFree(dp);
         dp = virDomainLookupByName(keeper, "c1"); /* a handle keeps the id it was looked up with */
         assert_int_equal(virDomainIsActive(dp), 1);
         assert_int_not_equal(virDomainGetID(dp), before); /* started again */
         virDomainFree(dp);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
 }
 
 /* Boot orders changed on a defined domain: one redefinition, then in sync;
@@ -531,19 +433,19 @@ static void test_device_boot_applied(void **state) {
                            "domains:\n  b1:\n    memory: 128M\n    state: shutoff\n";
         char *y1 = xasprintf("%s    boot: [network, hd]\n    disks:\n      - { volume: p/v1 }\n"
                              "    interfaces:\n      - { network: default }\n", head);
-        want(y1);
-        pass(0);
+        lvh_want(y1);
+        lvh_pass(0);
         char *y2 = xasprintf("%s    disks:\n      - { volume: p/v1, boot: 1 }\n"
                              "    interfaces:\n      - { network: default, boot: 2 }\n", head);
-        want(y2);
+        lvh_want(y2);
         struct run run;
-        plan_only(&run);
-        const struct change *c = find_change(&run, DOM_C_DEVICE_BOOT);
+        lvh_plan_only(&run);
+        const struct change *c = lvh_find_change(&run, DOM_C_DEVICE_BOOT);
         assert_non_null(c);
         assert_string_equal(c->was.text, "(none)");
         assert_non_null(strstr(c->now.text, "1 disk p/v1, 2 interface 52:54:00:"));
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         char *xml = domain_xml("b1");
         struct xr *x = xr_parse(xml);
         assert_int_equal(xr_count(x, "/domain/os/boot"), 0);
@@ -551,17 +453,17 @@ static void test_device_boot_applied(void **state) {
         assert_int_equal(xr_count(x, "/domain/devices/interface/boot[@order='2']"), 1);
         xr_free(x);
         free(xml);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         /* Back to the list: the devices' orders go in the same redefinition. */
-        want(y1);
-        assert_int_equal(pass(0), 1);
+        lvh_want(y1);
+        assert_int_equal(lvh_pass(0), 1);
         xml = domain_xml("b1");
         x = xr_parse(xml);
         assert_int_equal(xr_count(x, "/domain/os/boot"), 2);
         assert_int_equal(xr_count(x, "/domain/devices/*/boot"), 0);
         xr_free(x);
         free(xml);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         free(y1);
         free(y2);
 }
@@ -571,15 +473,15 @@ static void test_device_boot_applied(void **state) {
  * needs is pending until the guest starts again. */
 static void test_seed_added_to_running_guest(void **state) {
         (void) state;
-        want(GUEST_HEAD);
-        pass(0);
-        want(guest);
+        lvh_want(GUEST_HEAD);
+        lvh_pass(0);
+        lvh_want(guest);
         struct run run;
-        plan_only(&run);
-        assert_non_null(find_change(&run, DOM_C_SEED));
-        assert_non_null(find_change(&run, DOM_C_DISK));
+        lvh_plan_only(&run);
+        assert_non_null(lvh_find_change(&run, DOM_C_SEED));
+        assert_non_null(lvh_find_change(&run, DOM_C_DISK));
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         char *xml = domain_xml("c1");
         assert_non_null(strstr(xml, "c1-cidata.iso"));
         free(xml);
@@ -587,7 +489,7 @@ static void test_seed_added_to_running_guest(void **state) {
         xml = virDomainGetXMLDesc(dp, 0);
         assert_null(strstr(xml, "c1-cidata.iso")); /* not in the running guest */
         free(xml);
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 1);
         assert_non_null(strstr(run.plan.pending[0].reason, "restart needed: cloud-init seed"));
@@ -595,7 +497,7 @@ static void test_seed_added_to_running_guest(void **state) {
         assert_int_equal(virDomainDestroy(dp), 0);
         assert_int_equal(virDomainCreate(dp), 0);
         virDomainFree(dp);
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 0);
         run_done(&run);
@@ -610,10 +512,10 @@ static void test_show_boot_and_seed(void **state) {
         assert_non_null(at);
         char *y = xasprintf("%.*sdefault-pool/c1-root, boot: 1 }%s", (int) (at - edited), edited,
                             at + strlen("default-pool/c1-root }"));
-        want(y);
-        pass(0);
+        lvh_want(y);
+        lvh_pass(0);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         char *yaml = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&yaml, &len);
@@ -632,7 +534,7 @@ static void test_show_boot_and_seed(void **state) {
         free(edited);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_prestate_setup_teardown(f, lvh_setup, lvh_teardown, "ci")
 int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_isofs_not_loaded_without_cloudinit),

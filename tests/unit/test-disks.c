@@ -17,74 +17,10 @@
 #include "../../backends/image.h"
 #include "../../parsers/parsers.h"
 #include "fake-backends.h"
-
-static virConnectPtr keeper;
-static struct manifest_set set;
-static struct ledger ledger;
-static struct run_opts opts;
-static char dir[64];
-static char *errs;
-static size_t errs_len;
-static FILE *errs_f;
-
-static int setup(void **state) {
-        (void) state;
-        keeper = virConnectOpen("test:///default");
-        assert_non_null(keeper);
-        memset(&set, 0, sizeof(set));
-        memset(&opts, 0, sizeof(opts));
-        snprintf(dir, sizeof(dir), "/tmp/rct-disks-XXXXXX");
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(ledger_load(&ledger, dir), 0);
-        opts.state_dir = dir;
-        opts.ctx.libvirt_uri = "test:///default";
-        opts.only_kinds = 1u << KIND_NETWORK | 1u << KIND_POOL | 1u << KIND_VOLUME | 1u << KIND_DOMAIN;
-        errs_f = open_memstream(&errs, &errs_len);
-        diag_set_stream(errs_f);
-        diag_reset();
-        return 0;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        ledger_done(&ledger);
-        manifests_done(&set);
-        diag_set_stream(NULL);
-        fclose(errs_f);
-        free(errs);
-        errs = NULL;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        assert_int_equal(system(cmd), 0);
-        virConnectClose(keeper);
-        return 0;
-}
-
-static void want(const char *yaml) {
-        manifests_done(&set);
-        memset(&set, 0, sizeof(set));
-        int r = manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
-        if (r >= 0)
-                r = manifests_validate(&set);
-        if (r < 0) {
-                fflush(errs_f);
-                fail_msg("manifest: %s", errs);
-        }
-}
-
-/* Only the next errors are looked at. */
-static void errs_reset(void) {
-        diag_set_stream(NULL);
-        fclose(errs_f);
-        free(errs);
-        errs = NULL;
-        errs_f = open_memstream(&errs, &errs_len);
-        diag_set_stream(errs_f);
-        diag_reset();
-}
+#include "libvirt-harness.h"
 
 static void expect_manifest_error(const char *yaml, const char *msg) {
-        errs_reset();
+        lvh_errs_reset();
         manifests_done(&set);
         memset(&set, 0, sizeof(set));
         int r = manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
@@ -93,37 +29,6 @@ static void expect_manifest_error(const char *yaml, const char *msg) {
         fflush(errs_f);
         if (r >= 0 || !errs || !strstr(errs, msg))
                 fail_msg("expected \"%s\", got: %s", msg, errs ? errs : "");
-}
-
-/* One full pass: observe, plan, apply, verify; the number of actions planned. */
-static size_t pass(int expect) {
-        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
-        struct plan residual = { 0 };
-        assert_int_equal(run_observe(&run), 0);
-        assert_int_equal(run_plan(&run), 0);
-        size_t n = run.plan.n_actions;
-        int r = run_apply(&run);
-        if (r >= 0)
-                r = run_verify(&run, &residual);
-        if (r != expect) {
-                fflush(errs_f);
-                fail_msg("pass returned %d, expected %d: %s", r, expect, errs ? errs : "");
-        }
-        plan_done(&residual);
-        run_done(&run);
-        return n;
-}
-
-/* A plan that fails; its error is in errs. */
-static void plan_fails(const char *msg) {
-        errs_reset();
-        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
-        assert_int_equal(run_observe(&run), 0);
-        run_plan(&run);
-        fflush(errs_f);
-        if (!run.plan.n_errors || !errs || !strstr(errs, msg))
-                fail_msg("expected a plan error \"%s\", got: %s", msg, errs ? errs : "");
-        run_done(&run);
 }
 
 static void write_file(const char *path, const void *data, size_t n) {
@@ -197,10 +102,10 @@ static void test_image_probe(void **state) {
 /* Each element a path disk renders, and its parse back. */
 static void test_xml_path_disks(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n"
-             "      - { path: /var/lib/img/a.qcow2, format: qcow2, cache: none }\n"
-             "      - { path: /dev/vg0/web1, shareable: true }\n"
-             "      - { path: /var/lib/img/b.img }\n");
+        lvh_want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n"
+                 "      - { path: /var/lib/img/a.qcow2, format: qcow2, cache: none }\n"
+                 "      - { path: /dev/vg0/web1, shareable: true }\n"
+                 "      - { path: /var/lib/img/b.img }\n");
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "p1");
         assert_non_null(d);
         assert_int_equal(d->domain.disks[0].format, VOL_QCOW2);
@@ -248,11 +153,11 @@ static void test_xml_path_disks(void **state) {
 /* A volume made from an origin: the overlay's backingStore, the plain one without. */
 static void test_xml_volume_origins(void **state) {
         (void) state;
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      base: { source: /srv/debian.qcow2 }\n"
-             "      web1: { backing: images/base, capacity: 20G }\n"
-             "      copy: { clone-of: images/base }\n"
-             "      plain: { capacity: 1G }\n");
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      base: { source: /srv/debian.qcow2 }\n"
+                 "      web1: { backing: images/base, capacity: 20G }\n"
+                 "      copy: { clone-of: images/base }\n"
+                 "      plain: { capacity: 1G }\n");
         struct resource *o = model_find(&set.model, KIND_VOLUME, "images/web1");
         assert_non_null(o);
         assert_int_equal(o->volume.format, VOL_QCOW2); /* an overlay is qcow2 */
@@ -313,13 +218,13 @@ static void test_manifest_errors(void **state) {
                               "  b:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x }\n",
                               "domain b: path /dev/vg0/x is also a disk of domain a at m.yaml:6:9; a path two domains "
                               "write needs shareable: true on both disks");
-        want("version: 1\ndomains:\n  a:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x, shareable: true }\n"
-             "  b:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x, shareable: true }\n");
+        lvh_want("version: 1\ndomains:\n  a:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x, shareable: true }\n"
+                 "  b:\n    memory: 64M\n    disks:\n      - { path: /dev/vg0/x, shareable: true }\n");
         snprintf(yaml, sizeof(yaml), "%s      o: { backing: images/gone }\n      gone: { state: absent }\n", pool);
         expect_manifest_error(yaml, "volume images/o is made from images/gone, which is declared absent");
         /* An upper-case digest is the same digest. */
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n      u: { source: /srv/i.qcow2, "
-             "sha256: BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD }\n");
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n      u: { source: /srv/i.qcow2, "
+                 "sha256: BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD }\n");
         assert_string_equal(model_find(&set.model, KIND_VOLUME, "images/u")->volume.sha256,
                             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
@@ -332,8 +237,8 @@ static void test_clone_in_sync_and_origin_kept(void **state) {
                            "      base: { capacity: 1G, format: qcow2 }\n      other: { capacity: 1G, format: qcow2 }\n";
         char yaml[1024];
         snprintf(yaml, sizeof(yaml), "%s      copy: { clone-of: images/base }\n", pool);
-        want(yaml);
-        assert_int_equal(pass(0), 4);
+        lvh_want(yaml);
+        assert_int_equal(lvh_pass(0), 4);
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
         virStorageVolPtr v = virStorageVolLookupByName(p, "copy");
         assert_non_null(v);
@@ -342,21 +247,21 @@ static void test_clone_in_sync_and_origin_kept(void **state) {
         assert_int_equal(info.capacity, 1ull << 30);
         virStorageVolFree(v);
         virStoragePoolFree(p);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         snprintf(yaml, sizeof(yaml), "%s      copy: { clone-of: images/other }\n", pool);
-        want(yaml);
-        plan_fails("volume images/copy: clone-of images/base -> images/other would replace its data: refused");
+        lvh_want(yaml);
+        lvh_plan_fails("volume images/copy: clone-of images/base -> images/other would replace its data: refused");
 }
 
 /* A disk on a clone of a qcow2 volume, its format not declared, is qcow2:
  * the clone's format is read from libvirt, never taken as raw. */
 static void test_disk_on_clone_takes_its_format(void **state) {
         (void) state;
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      base: { capacity: 1G, format: qcow2 }\n      copy: { clone-of: images/base }\n"
-             "domains:\n  c1:\n    memory: 64M\n    state: shutoff\n    disks:\n      - { volume: images/copy }\n");
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      base: { capacity: 1G, format: qcow2 }\n      copy: { clone-of: images/base }\n"
+                 "domains:\n  c1:\n    memory: 64M\n    state: shutoff\n    disks:\n      - { volume: images/copy }\n");
         assert_int_equal(model_find(&set.model, KIND_DOMAIN, "c1")->domain.disks[0].format, -1);
-        pass(0);
+        lvh_pass(0);
         virDomainPtr d = virDomainLookupByName(keeper, "c1");
         assert_non_null(d);
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
@@ -365,7 +270,7 @@ static void test_disk_on_clone_takes_its_format(void **state) {
         xr_free(x);
         free(xml);
         virDomainFree(d);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         /* Once defined, the disk keeps that format: the volume's as libvirt has
          * it now (here made again raw behind reconcile's back) is not read again. */
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
@@ -378,13 +283,13 @@ static void test_disk_on_clone_takes_its_format(void **state) {
         assert_non_null(v);
         virStorageVolFree(v);
         virStoragePoolFree(p);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         /* An edit of the disk renders it again: with the format it was defined with. */
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      base: { capacity: 1G, format: qcow2 }\n      copy: { clone-of: images/base }\n"
-             "domains:\n  c1:\n    memory: 64M\n    state: shutoff\n    disks:\n"
-             "      - { volume: images/copy, cache: none }\n");
-        assert_int_equal(pass(0), 1);
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      base: { capacity: 1G, format: qcow2 }\n      copy: { clone-of: images/base }\n"
+                 "domains:\n  c1:\n    memory: 64M\n    state: shutoff\n    disks:\n"
+                 "      - { volume: images/copy, cache: none }\n");
+        assert_int_equal(lvh_pass(0), 1);
         d = virDomainLookupByName(keeper, "c1");
         xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         x = xr_parse(xml);
@@ -402,8 +307,8 @@ static void test_overlay_holds_base(void **state) {
         char yaml[1024];
         snprintf(yaml, sizeof(yaml), "%s      base: { capacity: 1G, format: qcow2 }\n"
                  "      web1: { backing: images/base, capacity: 2G }\n", pool);
-        want(yaml);
-        assert_int_equal(pass(0), 3);
+        lvh_want(yaml);
+        assert_int_equal(lvh_pass(0), 3);
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
         virStorageVolPtr v = virStorageVolLookupByName(p, "web1");
         assert_non_null(v);
@@ -415,7 +320,7 @@ static void test_overlay_holds_base(void **state) {
         free(xml);
         virStorageVolFree(v);
         virStoragePoolFree(p);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         /* show writes the overlay's base, so its output declares the overlay as it is. */
         struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_int_equal(run_observe(&run), 0);
@@ -432,15 +337,15 @@ static void test_overlay_holds_base(void **state) {
         /* An overlay smaller than its base is refused by the plan, before anything is made. */
         snprintf(yaml, sizeof(yaml), "%s      base: { capacity: 1G, format: qcow2 }\n"
                  "      web2: { backing: images/base, capacity: 512M }\n", pool);
-        want(yaml);
-        plan_fails("m.yaml:8:47: error: volume images/web2: capacity 512M is below the 1G of images/base, which it is made from");
+        lvh_want(yaml);
+        lvh_plan_fails("m.yaml:8:47: error: volume images/web2: capacity 512M is below the 1G of images/base, which it is made from");
         snprintf(yaml, sizeof(yaml), "%s      base: { state: absent }\n", pool);
-        want(yaml);
-        plan_fails("volume images/base: it is the backing volume of the qcow2 overlay(s) images/web1; not deleting it");
+        lvh_want(yaml);
+        lvh_plan_fails("volume images/base: it is the backing volume of the qcow2 overlay(s) images/web1; not deleting it");
         snprintf(yaml, sizeof(yaml), "%s      base: { capacity: 1G, format: qcow2 }\n      other: { capacity: 1G, format: qcow2 }\n"
                  "      web1: { backing: images/other }\n", pool);
-        want(yaml);
-        plan_fails("volume images/web1: backing images/base -> images/other would replace its data: refused");
+        lvh_want(yaml);
+        lvh_plan_fails("volume images/web1: backing images/base -> images/other would replace its data: refused");
 }
 
 /* A volume still to upload needs its image at plan time; one that exists
@@ -450,14 +355,14 @@ static void test_source_checked_at_plan_only_before_upload(void **state) {
         const char *pool = "version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n";
         char yaml[1024];
         snprintf(yaml, sizeof(yaml), "%s      up: { source: %s/gone.qcow2 }\n", pool, dir);
-        want(yaml);
-        plan_fails("m.yaml:7:21: error: volume images/up: source ");
+        lvh_want(yaml);
+        lvh_plan_fails("m.yaml:7:21: error: volume images/up: source ");
         snprintf(yaml, sizeof(yaml), "%s      up: { capacity: 1G }\n", pool);
-        want(yaml);
-        pass(0);
+        lvh_want(yaml);
+        lvh_pass(0);
         snprintf(yaml, sizeof(yaml), "%s      up: { source: %s/gone.qcow2 }\n", pool, dir);
-        want(yaml);
-        assert_int_equal(pass(0), 0);
+        lvh_want(yaml);
+        assert_int_equal(lvh_pass(0), 0);
 }
 
 /* A source volume through the test driver, which keeps no volume content:
@@ -471,15 +376,15 @@ static void test_source_volume_incomplete_made_again(void **state) {
         write_qcow2(img);
         snprintf(yaml, sizeof(yaml), "version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
                  "      up: { source: %s }\n", img);
-        want(yaml);
-        errs_reset();
-        assert_int_equal(pass(0), 2);
+        lvh_want(yaml);
+        lvh_errs_reset();
+        assert_int_equal(lvh_pass(0), 2);
         fflush(errs_f);
         assert_non_null(strstr(errs, "volume images/up: test:///default keeps no volume content: the volume is made, not filled"));
         struct ledger_entry *e = ledger_find(&ledger, "libvirt:test:///default", KIND_VOLUME, "images/up");
         assert_non_null(e);
         assert_null(ledger_get(e, "incomplete"));
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         ledger_mark_incomplete(&ledger, e, "made, its source not fully uploaded");
         struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_int_equal(run_observe(&run), 0);
@@ -487,11 +392,11 @@ static void test_source_volume_incomplete_made_again(void **state) {
         assert_int_equal(run.plan.n_actions, 1);
         assert_int_equal(run.plan.actions[0].op, OP_REPLACE);
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         e = ledger_find(&ledger, "libvirt:test:///default", KIND_VOLUME, "images/up");
         assert_non_null(e);
         assert_null(ledger_get(e, "incomplete"));
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
 }
 
 /* A volume of the declared name that reconcile did not make is not taken as
@@ -501,8 +406,8 @@ static void test_origin_volume_not_adopted(void **state) {
         const char *pool = "version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
                            "      base: { capacity: 1G, format: qcow2 }\n";
         char yaml[1024];
-        want(pool);
-        pass(0);
+        lvh_want(pool);
+        lvh_pass(0);
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
         assert_non_null(p);
         virStorageVolPtr v = virStorageVolCreateXML(p, "<volume><name>copy</name><capacity>1073741824</capacity>"
@@ -511,9 +416,9 @@ static void test_origin_volume_not_adopted(void **state) {
         virStorageVolFree(v);
         virStoragePoolFree(p);
         snprintf(yaml, sizeof(yaml), "%s      copy: { clone-of: images/base }\n", pool);
-        want(yaml);
-        plan_fails("volume images/copy: its pool already holds a volume of that name, and whether it is a clone of "
-                   "images/base cannot be read from it: not adopted");
+        lvh_want(yaml);
+        lvh_plan_fails("volume images/copy: its pool already holds a volume of that name, and whether it is a clone of "
+                       "images/base cannot be read from it: not adopted");
 }
 
 /* Path disks through the test driver: the format probed from the file, the
@@ -530,8 +435,8 @@ static void test_path_disk_probed_and_kept(void **state) {
                           "    disks:\n      - { path: %s }\n      - { path: %s }\n"
                           "    interfaces:\n      - { network: n1, model: %s }\n";
         snprintf(yaml, sizeof(yaml), fmt, 1, qcow, raw, "virtio");
-        want(yaml);
-        pass(0);
+        lvh_want(yaml);
+        lvh_pass(0);
         virDomainPtr d = virDomainLookupByName(keeper, "p1");
         assert_non_null(d);
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
@@ -541,9 +446,9 @@ static void test_path_disk_probed_and_kept(void **state) {
         char *before = xr_str(x, "/domain/devices/disk[source/@file='%s']/target/@dev", qcow);
         xr_free(x);
         free(xml);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         snprintf(yaml, sizeof(yaml), fmt, 2, qcow, raw, "e1000");
-        want(yaml);
+        lvh_want(yaml);
         struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_int_equal(run_observe(&run), 0);
         assert_int_equal(run_plan(&run), 0);
@@ -551,7 +456,7 @@ static void test_path_disk_probed_and_kept(void **state) {
         for (size_t i = 0; i < run.plan.actions[0].n_changes; i++)
                 assert_null(strstr(run.plan.actions[0].changes[i].name, "disk"));
         run_done(&run);
-        pass(0);
+        lvh_pass(0);
         xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         x = xr_parse(xml);
         assert_int_equal(xr_count(x, "/domain/vcpu[.='2']"), 1);
@@ -565,11 +470,11 @@ static void test_path_disk_probed_and_kept(void **state) {
         /* A missing file with no declared format cannot be probed: a plan error
          * at a disk not yet defined (a defined one keeps its format). */
         unlink(qcow);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         snprintf(yaml, sizeof(yaml), "version: 1\ndomains:\n  p2:\n    memory: 64M\n    state: shutoff\n"
                  "    disks:\n      - { path: %s }\n", qcow);
-        want(yaml);
-        plan_fails("disk path ");
+        lvh_want(yaml);
+        lvh_plan_fails("disk path ");
         virDomainFree(d);
 }
 
@@ -584,10 +489,10 @@ static void test_path_disk_format_not_reprobed(void **state) {
         write_file(raw, "\0\0\0\0", 4);
         snprintf(yaml, sizeof(yaml), "version: 1\ndomains:\n  g1:\n    memory: 64M\n    state: shutoff\n"
                  "    disks:\n      - { path: %s }\n", raw);
-        want(yaml);
-        pass(0);
+        lvh_want(yaml);
+        lvh_pass(0);
         write_qcow2(raw);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         virDomainPtr d = virDomainLookupByName(keeper, "g1");
         assert_non_null(d);
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
@@ -616,7 +521,7 @@ static struct action *snapshot_diff(struct plan *plan, const struct resource *w,
  * format is the live disk's: no change is made up; a declared one is compared. */
 static void test_snapshot_diff_takes_live_format(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n      - { path: /srv/a.qcow2 }\n");
+        lvh_want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n      - { path: /srv/a.qcow2 }\n");
         const struct resource *w = model_find(&set.model, KIND_DOMAIN, "p1");
         struct resource *live = resource_new(KIND_DOMAIN, "p1");
         assert_int_equal(domain_parse_xml("<domain type='kvm'><name>p1</name><memory unit='KiB'>65536</memory>"
@@ -632,7 +537,7 @@ static void test_snapshot_diff_takes_live_format(void **state) {
         struct action *a = snapshot_diff(&plan, w, live);
         for (size_t i = 0; i < a->n_changes; i++)
                 assert_null(strstr(a->changes[i].name, "disk"));
-        want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n      - { path: /srv/a.qcow2, format: raw }\n");
+        lvh_want("version: 1\ndomains:\n  p1:\n    memory: 64M\n    disks:\n      - { path: /srv/a.qcow2, format: raw }\n");
         w = model_find(&set.model, KIND_DOMAIN, "p1");
         a = snapshot_diff(&plan, w, live);
         bool edit = false;
@@ -643,7 +548,7 @@ static void test_snapshot_diff_takes_live_format(void **state) {
         resource_free(live);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_prestate_setup_teardown(f, lvh_setup, lvh_teardown, "disks")
 
 int main(void) {
         const struct CMUnitTest tests[] = {

@@ -15,89 +15,7 @@
 #include "../../cmd/output.h"
 #include "../../parsers/parsers.h"
 #include "fake-backends.h"
-
-static virConnectPtr keeper;
-static struct manifest_set set;
-static struct ledger ledger;
-static struct run_opts opts;
-static char dir[64];
-static char *errs;
-static size_t errs_len;
-static FILE *errs_f;
-
-static int setup(void **state) {
-        (void) state;
-        keeper = virConnectOpen("test:///default");
-        assert_non_null(keeper);
-        memset(&set, 0, sizeof(set));
-        memset(&opts, 0, sizeof(opts));
-        snprintf(dir, sizeof(dir), "/tmp/rct-lv-XXXXXX");
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(ledger_load(&ledger, dir), 0);
-        opts.state_dir = dir;
-        opts.ctx.libvirt_uri = "test:///default";
-        opts.only_kinds = 1u << KIND_NETWORK | 1u << KIND_POOL | 1u << KIND_VOLUME | 1u << KIND_DOMAIN;
-        errs_f = open_memstream(&errs, &errs_len);
-        diag_set_stream(errs_f);
-        diag_reset();
-        return 0;
-}
-
-static int teardown(void **state) {
-        (void) state;
-        ledger_done(&ledger);
-        manifests_done(&set);
-        diag_set_stream(NULL);
-        fclose(errs_f);
-        free(errs);
-        errs = NULL;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        assert_int_equal(system(cmd), 0);
-        virConnectClose(keeper);
-        return 0;
-}
-
-static void want(const char *yaml) {
-        manifests_done(&set);
-        memset(&set, 0, sizeof(set));
-        int r = manifest_parse_buffer(&set, "m.yaml", yaml, strlen(yaml), "kvm1");
-        if (r >= 0)
-                r = manifests_validate(&set);
-        if (r < 0) {
-                fflush(errs_f);
-                fail_msg("manifest: %s", errs);
-        }
-}
-
-/* One full pass: observe, plan, apply, verify; returns the number of actions planned. */
-static size_t pass(int expect) {
-        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
-        struct plan residual = { 0 };
-        assert_int_equal(run_observe(&run), 0);
-        assert_int_equal(run_plan(&run), 0);
-        size_t n = run.plan.n_actions;
-        int r = run_apply(&run);
-        if (r >= 0)
-                r = run_verify(&run, &residual);
-        if (r != expect) {
-                fflush(errs_f);
-                fail_msg("pass returned %d, expected %d: %s", r, expect, errs ? errs : "");
-        }
-        plan_done(&residual);
-        run_done(&run);
-        return n;
-}
-
-/* A plan only; the caller frees it with run_done. */
-static void plan_only(struct run *run) {
-        memset(run, 0, sizeof(*run));
-        run->opts = &opts;
-        run->ledger = &ledger;
-        run->want = &set.model;
-        assert_int_equal(run_observe(run), 0);
-        assert_int_equal(run_plan(run), 0);
-}
+#include "libvirt-harness.h"
 
 static const char *host =
         "version: 1\n"
@@ -132,7 +50,7 @@ static void test_disk_target_names(void **state) {
 
 static void test_xml_round_trip(void **state) {
         (void) state;
-        want(host);
+        lvh_want(host);
         struct resource *net = model_find(&set.model, KIND_NETWORK, "net1");
         char *xml = network_render_xml(net);
         assert_non_null(xml);
@@ -174,7 +92,7 @@ static const char *guest =
 static void test_xml_guest_features_and_kernel(void **state) {
         (void) state;
         /* Every domain gets ACPI and APIC; only q35 gets root ports. */
-        want(host);
+        lvh_want(host);
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "web1");
         assert_int_equal(d->domain.shutdown_timeout, 120);
         assert_false(d->domain.force_off);
@@ -188,7 +106,7 @@ static void test_xml_guest_features_and_kernel(void **state) {
         xr_free(x);
         free(xml);
 
-        want(guest);
+        lvh_want(guest);
         d = model_find(&set.model, KIND_DOMAIN, "g1");
         xml = domain_render_xml(d, "qemu", NULL);
         assert_non_null(xml);
@@ -237,10 +155,10 @@ static void test_xml_guest_features_and_kernel(void **state) {
 
 static void test_kernel_boot_applied_and_changed(void **state) {
         (void) state;
-        want(guest);
-        assert_int_equal(pass(0), 1);
+        lvh_want(guest);
+        assert_int_equal(lvh_pass(0), 1);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         /* show prints the machine and the boot, as a manifest that plans nothing. */
         char *yaml = NULL;
@@ -261,16 +179,16 @@ static void test_kernel_boot_applied_and_changed(void **state) {
                 fail_msg("show's YAML is not a valid manifest: %s\n%s", errs, yaml);
         }
         free(yaml);
-        plan_only(&run);
+        lvh_plan_only(&run);
         for (size_t i = 0; i < run.plan.n_actions; i++)
                 if (model_find(&set.model, KIND_DOMAIN, "g1") && strcmp(run.plan.actions[i].name, "g1") == 0)
                         fail_msg("show's g1 plans %zu changes", run.plan.actions[i].n_changes);
         run_done(&run);
-        want(guest);
+        lvh_want(guest);
         /* A changed cmdline and a dropped initrd are config changes of the declared boot. */
-        want("version: 1\ndomains:\n  g1:\n    memory: 128M\n    machine: q35\n    kernel: /boot/vmlinuz\n"
-             "    cmdline: console=ttyS0\n");
-        plan_only(&run);
+        lvh_want("version: 1\ndomains:\n  g1:\n    memory: 128M\n    machine: q35\n    kernel: /boot/vmlinuz\n"
+                 "    cmdline: console=ttyS0\n");
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 1);
         bool initrd = false, cmdline = false;
         for (size_t i = 0; i < run.plan.actions[0].n_changes; i++) {
@@ -283,7 +201,7 @@ static void test_kernel_boot_applied_and_changed(void **state) {
         assert_true(initrd);
         assert_true(cmdline);
         run_done(&run);
-        pass(0);
+        lvh_pass(0);
         virDomainPtr d = dom("g1");
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         assert_non_null(strstr(xml, "<cmdline>console=ttyS0</cmdline>"));
@@ -292,7 +210,7 @@ static void test_kernel_boot_applied_and_changed(void **state) {
         free(xml);
         virDomainFree(d);
         /* Another machine type is refused, not redefined. */
-        want("version: 1\ndomains:\n  g1:\n    memory: 128M\n    machine: pc\n");
+        lvh_want("version: 1\ndomains:\n  g1:\n    memory: 128M\n    machine: pc\n");
         struct run r2 = { .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_int_equal(run_observe(&r2), 0);
         assert_true(run_plan(&r2) < 0);
@@ -334,10 +252,10 @@ static void test_xml_escapes_every_value(void **state) {
 
 static void test_create_then_in_sync(void **state) {
         (void) state;
-        want(host);
-        assert_int_equal(pass(0), 5);
+        lvh_want(host);
+        assert_int_equal(lvh_pass(0), 5);
         struct run second;
-        plan_only(&second);
+        lvh_plan_only(&second);
         if (second.plan.n_actions) {
                 fail_msg("second plan has %zu actions, first: %s %s", second.plan.n_actions,
                          op_to_string(second.plan.actions[0].op), second.plan.actions[0].name);
@@ -358,9 +276,9 @@ static void test_create_then_in_sync(void **state) {
 
 static void test_order_pool_volume_domain(void **state) {
         (void) state;
-        want(host);
+        lvh_want(host);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         char order[256] = "";
         for (size_t i = 0; i < run.plan.n_actions; i++) {
                 strcat(order, kind_to_string(run.plan.actions[i].kind));
@@ -372,17 +290,17 @@ static void test_order_pool_volume_domain(void **state) {
 
 static void test_live_change_keeps_domain_running(void **state) {
         (void) state;
-        want(host);
-        pass(0);
+        lvh_want(host);
+        lvh_pass(0);
         virDomainPtr d = dom("web1");
         unsigned id = virDomainGetID(d);
         virDomainFree(d);
         char *edited = xstrdup(host);
         char *v = strstr(edited, "vcpus: 2");
         v[7] = '3';
-        want(edited);
+        lvh_want(edited);
         free(edited);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         d = dom("web1");
         assert_int_equal(virDomainIsActive(d), 1);
         assert_int_equal(virDomainGetID(d), id);
@@ -393,16 +311,16 @@ static void test_live_change_keeps_domain_running(void **state) {
 
 static void test_restart_needed_is_pending(void **state) {
         (void) state;
-        want(host);
-        pass(0);
+        lvh_want(host);
+        lvh_pass(0);
         char *edited = xstrdup(host);
         char *v = strstr(edited, "max-vcpus: 4");
         v[11] = '8';
-        want(edited);
+        lvh_want(edited);
         free(edited);
-        assert_int_equal(pass(0), 1); /* written to the config */
+        assert_int_equal(lvh_pass(0), 1); /* written to the config */
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 1);
         assert_non_null(strstr(run.plan.pending[0].reason, "restart needed: max-vcpus 4 -> 8"));
@@ -417,19 +335,19 @@ static void test_restart_needed_is_pending(void **state) {
  * every plan. */
 static void test_running_vcpus_differ_is_pending(void **state) {
         (void) state;
-        want(host);
-        pass(0);
+        lvh_want(host);
+        lvh_pass(0);
         virDomainPtr d = dom("web1");
         assert_int_equal(virDomainSetVcpusFlags(d, 1, VIR_DOMAIN_AFFECT_CONFIG), 0);
         virDomainFree(d);
         char *edited = xstrdup(host);
         char *v = strstr(edited, "vcpus: 2");
         v[7] = '1';
-        want(edited);
+        lvh_want(edited);
         free(edited);
         for (int i = 0; i < 2; i++) {
                 struct run run;
-                plan_only(&run);
+                lvh_plan_only(&run);
                 assert_int_equal(run.plan.n_actions, 0);
                 assert_int_equal(run.plan.n_errors, 0);
                 assert_int_equal(run.plan.n_pending, 1);
@@ -440,14 +358,14 @@ static void test_running_vcpus_differ_is_pending(void **state) {
 
 static void test_dhcp_range_live(void **state) {
         (void) state;
-        want(host);
-        pass(0);
+        lvh_want(host);
+        lvh_pass(0);
         char *edited = xstrdup(host);
         char *v = strstr(edited, "192.168.150.99");
         memcpy(v, "192.168.150.77", 14);
-        want(edited);
+        lvh_want(edited);
         free(edited);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         virNetworkPtr n = virNetworkLookupByName(keeper, "net1");
         char *xml = virNetworkGetXMLDesc(n, 0);
         assert_non_null(strstr(xml, "end='192.168.150.77'"));
@@ -458,16 +376,16 @@ static void test_dhcp_range_live(void **state) {
 
 static void test_unowned_untouched_and_volume_kept(void **state) {
         (void) state;
-        want(host);
-        pass(0);
+        lvh_want(host);
+        lvh_pass(0);
         /* Drop the domain and the data volume from the manifests. */
-        want("version: 1\n"
-             "networks:\n  net1:\n    mode: nat\n    bridge: virbr9\n    address: 192.168.150.1/24\n"
-             "    dhcp: { start: 192.168.150.10, end: 192.168.150.99 }\n"
-             "pools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      web1-root: { capacity: 1G, format: qcow2 }\n"
-             "domains:\n  extra: { memory: 128M, state: present }\n");
-        pass(0);
+        lvh_want("version: 1\n"
+                 "networks:\n  net1:\n    mode: nat\n    bridge: virbr9\n    address: 192.168.150.1/24\n"
+                 "    dhcp: { start: 192.168.150.10, end: 192.168.150.99 }\n"
+                 "pools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      web1-root: { capacity: 1G, format: qcow2 }\n"
+                 "domains:\n  extra: { memory: 128M, state: present }\n");
+        lvh_pass(0);
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
         virStorageVolPtr vol = virStorageVolLookupByName(p, "web1-data");
         assert_non_null(vol); /* a volume that left the manifests is kept */
@@ -488,17 +406,17 @@ static void test_unowned_untouched_and_volume_kept(void **state) {
  * not dilute the guard into letting the domain, network and pool go. */
 static void test_volumes_do_not_dilute_mass_delete_guard(void **state) {
         (void) state;
-        want("version: 1\n"
-             "networks:\n  net1:\n    mode: nat\n    bridge: virbr9\n    address: 192.168.150.1/24\n"
-             "pools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      v1: { capacity: 1M }\n      v2: { capacity: 1M }\n      v3: { capacity: 1M }\n"
-             "      v4: { capacity: 1M }\n      v5: { capacity: 1M }\n      v6: { capacity: 1M }\n"
-             "      v7: { capacity: 1M }\n      v8: { capacity: 1M }\n"
-             "domains:\n  web1: { memory: 64M, disks: [ { volume: images/v1 } ], interfaces: [ { network: net1 } ] }\n");
-        pass(0);
-        want("version: 1\nnetworks:\n  other:\n    mode: isolated\n    bridge: virbr8\n");
+        lvh_want("version: 1\n"
+                 "networks:\n  net1:\n    mode: nat\n    bridge: virbr9\n    address: 192.168.150.1/24\n"
+                 "pools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      v1: { capacity: 1M }\n      v2: { capacity: 1M }\n      v3: { capacity: 1M }\n"
+                 "      v4: { capacity: 1M }\n      v5: { capacity: 1M }\n      v6: { capacity: 1M }\n"
+                 "      v7: { capacity: 1M }\n      v8: { capacity: 1M }\n"
+                 "domains:\n  web1: { memory: 64M, disks: [ { volume: images/v1 } ], interfaces: [ { network: net1 } ] }\n");
+        lvh_pass(0);
+        lvh_want("version: 1\nnetworks:\n  other:\n    mode: isolated\n    bridge: virbr8\n");
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_true(run.plan.mass_delete_refused);
         assert_int_equal(run.plan.n_deletes, 3);          /* web1, net1, images */
         assert_int_equal(run.plan.n_managed_in_scope, 3); /* the volumes are not deletable */
@@ -508,30 +426,30 @@ static void test_volumes_do_not_dilute_mass_delete_guard(void **state) {
 
 static void test_adopt_named_domain(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  test:\n    vcpus: 1\n    memory: 8G\n    max-memory: 8G\n");
+        lvh_want("version: 1\ndomains:\n  test:\n    vcpus: 1\n    memory: 8G\n    max-memory: 8G\n");
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 1);
         assert_int_equal(run.plan.actions[0].op, OP_ADOPT);
         run_done(&run);
-        pass(0);
+        lvh_pass(0);
         assert_non_null(ledger_find(&ledger, "libvirt:test:///default", KIND_DOMAIN, "test"));
 }
 
 static void test_destructive_volume_changes_refused(void **state) {
         (void) state;
-        want(host);
-        pass(0);
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      web1-root: { capacity: 1G, format: raw }\n");
+        lvh_want(host);
+        lvh_pass(0);
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      web1-root: { capacity: 1G, format: raw }\n");
         struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_int_equal(run_observe(&run), 0);
         run_plan(&run);
         fflush(errs_f);
         assert_non_null(strstr(errs, "format qcow2 -> raw would destroy its data: refused"));
         run_done(&run);
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      web1-root: { capacity: 512M, format: qcow2 }\n");
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      web1-root: { capacity: 512M, format: qcow2 }\n");
         run = (struct run){ .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_int_equal(run_observe(&run), 0);
         run_plan(&run);
@@ -542,23 +460,23 @@ static void test_destructive_volume_changes_refused(void **state) {
 
 static void test_volume_grow_and_absent(void **state) {
         (void) state;
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      v: { capacity: 1G, format: raw }\n");
-        pass(0);
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      v: { capacity: 2G, format: raw }\n");
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      v: { capacity: 1G, format: raw }\n");
+        lvh_pass(0);
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      v: { capacity: 2G, format: raw }\n");
         /* The test driver cannot resize (the real libvirtd test does): check the plan. */
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 1);
         assert_string_equal(run.plan.actions[0].changes[0].name, "capacity");
         char was[32], now[32];
         assert_string_equal(change_words(&run.plan.actions[0], &run.plan.actions[0].changes[0], false, was, sizeof(was)), "1G");
         assert_string_equal(change_words(&run.plan.actions[0], &run.plan.actions[0].changes[0], true, now, sizeof(now)), "2G");
         run_done(&run);
-        want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
-             "      v: { state: absent }\n");
-        assert_int_equal(pass(0), 1);
+        lvh_want("version: 1\npools:\n  images:\n    type: dir\n    path: /images\n    volumes:\n"
+                 "      v: { state: absent }\n");
+        assert_int_equal(lvh_pass(0), 1);
         virStoragePoolPtr p = virStoragePoolLookupByName(keeper, "images");
         assert_null(virStorageVolLookupByName(p, "v"));
         virStoragePoolFree(p);
@@ -566,9 +484,9 @@ static void test_volume_grow_and_absent(void **state) {
 
 static void test_host_passthrough_needs_kvm(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  fast:\n    memory: 1G\n    cpu: host-passthrough\n");
+        lvh_want("version: 1\ndomains:\n  fast:\n    memory: 1G\n    cpu: host-passthrough\n");
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         fflush(errs_f);
         assert_non_null(strstr(errs, "m.yaml:3:3: error: domain fast: cpu host-passthrough needs KVM"));
@@ -579,9 +497,9 @@ static void test_host_passthrough_needs_kvm(void **state) {
  * the definition: the plan refuses it at the disk, and defines nothing. */
 static void test_missing_cdrom_refused_at_plan(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  cd1:\n    memory: 64M\n    disks:\n      - { cdrom: /nonexistent/rct.iso }\n");
+        lvh_want("version: 1\ndomains:\n  cd1:\n    memory: 64M\n    disks:\n      - { cdrom: /nonexistent/rct.iso }\n");
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_true(run.plan.n_errors > 0);
         fflush(errs_f);
@@ -593,9 +511,9 @@ static void test_missing_cdrom_refused_at_plan(void **state) {
 /* Issue 23.7: test:///default has "default" on 192.168.122.0/24. */
 static void test_network_overlapping_existing_refused(void **state) {
         (void) state;
-        want("version: 1\nnetworks:\n  lab:\n    mode: isolated\n    address: 192.168.122.129/25\n");
+        lvh_want("version: 1\nnetworks:\n  lab:\n    mode: isolated\n    address: 192.168.122.129/25\n");
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         fflush(errs_f);
         assert_non_null(strstr(errs, "m.yaml:5:14: error: network lab: address 192.168.122.129/25 overlaps "
@@ -606,8 +524,8 @@ static void test_network_overlapping_existing_refused(void **state) {
 
 static void test_shutoff_and_attach_on_shutoff(void **state) {
         (void) state;
-        want(host);
-        pass(0);
+        lvh_want(host);
+        lvh_pass(0);
         char *edited = xstrdup(host);
         char *v = strstr(edited, "    disks:");
         /* Shut it off and attach the data disk and a second NIC while it is off. */
@@ -616,9 +534,9 @@ static void test_shutoff_and_attach_on_shutoff(void **state) {
                               "    interfaces:\n      - { network: net1 }\n      - { network: default, model: e1000 }\n",
                               (int) (v - edited), edited);
         free(edited);
-        want(out);
+        lvh_want(out);
         free(out);
-        pass(0);
+        lvh_pass(0);
         virDomainPtr d = dom("web1");
         assert_int_equal(virDomainIsActive(d), 0);
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
@@ -627,7 +545,7 @@ static void test_shutoff_and_attach_on_shutoff(void **state) {
         free(xml);
         virDomainFree(d);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         run_done(&run);
         /* Detach on the shut-off domain: completes at once, nothing pending. */
@@ -637,16 +555,16 @@ static void test_shutoff_and_attach_on_shutoff(void **state) {
                         "    interfaces:\n      - { network: net1 }\n",
                         (int) (v - edited), edited);
         free(edited);
-        want(out);
+        lvh_want(out);
         free(out);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         d = dom("web1");
         xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         assert_null(strstr(xml, "volume='web1-data'"));
         assert_null(strstr(xml, "network='default'"));
         free(xml);
         virDomainFree(d);
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 0);
         run_done(&run);
@@ -682,9 +600,9 @@ static void test_device_edits_on_shutoff(void **state) {
                                 "      - { cdrom: %s }\n    interfaces:\n      - { network: net1 }\n", iso_a);
         char *m = web1_with(disks);
         free(disks);
-        want(m);
+        lvh_want(m);
         free(m);
-        pass(0);
+        lvh_pass(0);
         virDomainPtr d = dom("web1");
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         struct resource *before = resource_new(KIND_DOMAIN, "web1");
@@ -694,10 +612,10 @@ static void test_device_edits_on_shutoff(void **state) {
                           "      - { cdrom: %s }\n    interfaces:\n      - { network: default, model: e1000 }\n", iso_b);
         m = web1_with(disks);
         free(disks);
-        want(m);
+        lvh_want(m);
         free(m);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 1);
         bool media = false, source = false, model = false, attrs = false;
         for (size_t i = 0; i < run.plan.actions[0].n_changes; i++) {
@@ -713,7 +631,7 @@ static void test_device_edits_on_shutoff(void **state) {
         }
         assert_true(media && source && model && attrs);
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         assert_non_null(strstr(xml, "network='default'"));
         assert_non_null(strstr(xml, "type='e1000'"));
@@ -732,7 +650,7 @@ static void test_device_edits_on_shutoff(void **state) {
                 assert_string_equal(after->domain.disks[i].target, before->domain.disks[i].target);
         resource_free(before);
         resource_free(after);
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 0);
         run_done(&run);
@@ -742,9 +660,9 @@ static void test_device_edits_on_shutoff(void **state) {
                           "      - { network: default, model: e1000 }\n", iso_b);
         m = web1_with(disks);
         free(disks);
-        want(m);
+        lvh_want(m);
         free(m);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         assert_null(strstr(xml, "dev='vda'"));
         assert_non_null(strstr(xml, "volume='web1-root'"));
@@ -752,7 +670,7 @@ static void test_device_edits_on_shutoff(void **state) {
         assert_int_equal(count_of(xml, "<disk "), 2);
         free(xml);
         virDomainFree(d);
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         run_done(&run);
 }
@@ -762,12 +680,12 @@ static void test_device_edits_on_shutoff(void **state) {
  * has it pending, never a change planned again. */
 static void test_nic_move_not_live_is_pending(void **state) {
         (void) state;
-        want(host);
-        pass(0);
+        lvh_want(host);
+        lvh_pass(0);
         char *m = web1_with("    disks:\n      - { volume: images/web1-root }\n    interfaces:\n      - { network: default }\n");
-        want(m);
+        lvh_want(m);
         free(m);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         virDomainPtr d = dom("web1");
         assert_int_equal(virDomainIsActive(d), 1);
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
@@ -775,7 +693,7 @@ static void test_nic_move_not_live_is_pending(void **state) {
         free(xml);
         virDomainFree(d);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         assert_int_equal(run.plan.n_pending, 1);
         assert_non_null(strstr(run.plan.pending[0].reason, "source network:net1 -> network:default"));
@@ -785,7 +703,7 @@ static void test_nic_move_not_live_is_pending(void **state) {
 static void test_unreachable_uri(void **state) {
         (void) state;
         opts.ctx.libvirt_uri = "qemu+unix:///system?socket=/nonexistent/sock";
-        want("version: 1\nbridges:\n  br0: {}\ndomains:\n  d: { memory: 1G }\n");
+        lvh_want("version: 1\nbridges:\n  br0: {}\ndomains:\n  d: { memory: 1G }\n");
         opts.only_kinds = 0;
         struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_true(run_observe(&run) < 0);
@@ -802,7 +720,7 @@ static void test_netns_needs_test_uri(void **state) {
         (void) state;
         opts.ctx.libvirt_uri = "qemu:///system";
         opts.ctx.netns = "lab";
-        want("version: 1\ndomains:\n  d: { memory: 1G }\n");
+        lvh_want("version: 1\ndomains:\n  d: { memory: 1G }\n");
         struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
         assert_true(run_observe(&run) < 0);
         fflush(errs_f);
@@ -812,14 +730,14 @@ static void test_netns_needs_test_uri(void **state) {
 
 static void test_every_network_mode_and_domain_option(void **state) {
         (void) state;
-        want("version: 1\nnetworks:\n"
-             "  routed: { mode: route, bridge: virbr21, address: 10.21.0.1/24 }\n"
-             "  closed: { mode: isolated, bridge: virbr22, address: 10.22.0.1/24, dhcp: { start: 10.22.0.2, end: 10.22.0.9 } }\n"
-             "  onbr: { mode: bridge, bridge: br0 }\n"
-             "  tap: { mode: macvtap, dev: eth2, macvtap-mode: vepa }\n"
-             "domains:\n"
-             "  big: { memory: 1G, memory-backing: hugepages, cpu: Haswell, state: present }\n"
-             "  hm: { memory: 1G, cpu: host-model, state: present }\n");
+        lvh_want("version: 1\nnetworks:\n"
+                 "  routed: { mode: route, bridge: virbr21, address: 10.21.0.1/24 }\n"
+                 "  closed: { mode: isolated, bridge: virbr22, address: 10.22.0.1/24, dhcp: { start: 10.22.0.2, end: 10.22.0.9 } }\n"
+                 "  onbr: { mode: bridge, bridge: br0 }\n"
+                 "  tap: { mode: macvtap, dev: eth2, macvtap-mode: vepa }\n"
+                 "domains:\n"
+                 "  big: { memory: 1G, memory-backing: hugepages, cpu: Haswell, state: present }\n"
+                 "  hm: { memory: 1G, cpu: host-model, state: present }\n");
         struct resource *tap = model_find(&set.model, KIND_NETWORK, "tap");
         char *xml = network_render_xml(tap);
         assert_non_null(strstr(xml, "<forward mode=\"vepa\">"));
@@ -845,9 +763,9 @@ static void test_every_network_mode_and_domain_option(void **state) {
         assert_int_equal(model_add(&fake_live, resource_new(KIND_BRIDGE, "br0")), 0);
         assert_int_equal(model_add(&fake_live, resource_new(KIND_ETHERNET, "eth2")), 0);
         opts.only_kinds |= 1u << KIND_BRIDGE;
-        assert_int_equal(pass(0), 6);
+        assert_int_equal(lvh_pass(0), 6);
         struct run again;
-        plan_only(&again);
+        lvh_plan_only(&again);
         assert_int_equal(again.plan.n_actions, 0);
         run_done(&again);
         model_done(&fake_live);
@@ -857,9 +775,9 @@ static void test_every_network_mode_and_domain_option(void **state) {
 /* Every way-in, boot and firmware element rendered, and parsed back the same. */
 static void test_xml_way_in_boot_firmware(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  w1:\n    memory: 128M\n    machine: q35\n    firmware: uefi\n"
-             "    secure-boot: true\n    tpm: true\n    boot: [cdrom, hd, network]\n    guest-agent: false\n"
-             "    graphics: { type: spice, port: 5905, password-file: /etc/rct-vnc-pass }\n    video: virtio\n");
+        lvh_want("version: 1\ndomains:\n  w1:\n    memory: 128M\n    machine: q35\n    firmware: uefi\n"
+                 "    secure-boot: true\n    tpm: true\n    boot: [cdrom, hd, network]\n    guest-agent: false\n"
+                 "    graphics: { type: spice, port: 5905, password-file: /etc/rct-vnc-pass }\n    video: virtio\n");
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "w1");
         assert_string_equal(d->domain.graphics.listen, "127.0.0.1"); /* the default: never every address */
         char *xml = domain_render_xml_secret(d, "qemu", NULL, "pw1");
@@ -901,7 +819,7 @@ static void test_xml_way_in_boot_firmware(void **state) {
         resource_free(back);
 
         /* The defaults: a console and the agent channel, auto port, no password, BIOS. */
-        want("version: 1\ndomains:\n  w2:\n    memory: 128M\n    graphics: { type: vnc }\n");
+        lvh_want("version: 1\ndomains:\n  w2:\n    memory: 128M\n    graphics: { type: vnc }\n");
         d = model_find(&set.model, KIND_DOMAIN, "w2");
         xml = domain_render_xml(d, "qemu", NULL);
         x = xr_parse(xml);
@@ -970,8 +888,8 @@ static void test_graphics_password_and_boot_applied(void **state) {
         snprintf(m, sizeof(m),
                  "version: 1\ndomains:\n  gr1:\n    memory: 64M\n    state: shutoff\n    boot: [cdrom, hd]\n"
                  "    video: vga\n    graphics: { type: vnc, password-file: %s }\n", pwfile);
-        want(m);
-        assert_int_equal(pass(0), 1);
+        lvh_want(m);
+        assert_int_equal(lvh_pass(0), 1);
         virDomainPtr d = dom("gr1");
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         struct xr *x = xr_parse(xml);
@@ -985,7 +903,7 @@ static void test_graphics_password_and_boot_applied(void **state) {
         virDomainFree(d);
         /* In sync: the password is seen to be there, and compared no further. */
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         char *yaml = NULL;
         size_t len = 0;
@@ -1000,8 +918,8 @@ static void test_graphics_password_and_boot_applied(void **state) {
         snprintf(m, sizeof(m),
                  "version: 1\ndomains:\n  gr1:\n    memory: 64M\n    state: shutoff\n    boot: [network]\n"
                  "    video: vga\n    graphics: { type: vnc, port: 5977, password-file: %s }\n", pwfile);
-        want(m);
-        plan_only(&run);
+        lvh_want(m);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 1);
         const struct action *a = &run.plan.actions[0];
         bool boot = false, graphics = false;
@@ -1019,7 +937,7 @@ static void test_graphics_password_and_boot_applied(void **state) {
         assert_true(graphics);
         assert_int_equal(a->n_changes, 2);
         run_done(&run);
-        assert_int_equal(pass(0), 1);
+        assert_int_equal(lvh_pass(0), 1);
         d = dom("gr1");
         xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         x = xr_parse(xml);
@@ -1029,7 +947,7 @@ static void test_graphics_password_and_boot_applied(void **state) {
         xr_free(x);
         free(xml);
         virDomainFree(d);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
         /* The ledger never holds it either. */
         char cmd[400];
         snprintf(cmd, sizeof(cmd), "! grep -rq Sekr1t %s --exclude=vnc-pass", dir);
@@ -1048,10 +966,10 @@ static void test_running_password_not_pending(void **state) {
         fclose(f);
         snprintf(m, sizeof(m), "version: 1\ndomains:\n  gr2:\n    memory: 64M\n"
                  "    graphics: { type: vnc, listen: 127.0.0.1, password-file: %s }\n", pwfile);
-        want(m);
-        assert_int_equal(pass(0), 1);
+        lvh_want(m);
+        assert_int_equal(lvh_pass(0), 1);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         for (size_t i = 0; i < run.plan.n_pending; i++)
                 fail_msg("pending: %s", run.plan.pending[i].reason);
@@ -1062,10 +980,10 @@ static void test_running_password_not_pending(void **state) {
  * needs a restart for it. */
 static void test_console_change_pending_when_running(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  con1:\n    memory: 64M\n");
-        assert_int_equal(pass(0), 1);
-        want("version: 1\ndomains:\n  con1:\n    memory: 64M\n    console: false\n    video: virtio\n");
-        assert_int_equal(pass(0), 1);
+        lvh_want("version: 1\ndomains:\n  con1:\n    memory: 64M\n");
+        assert_int_equal(lvh_pass(0), 1);
+        lvh_want("version: 1\ndomains:\n  con1:\n    memory: 64M\n    console: false\n    video: virtio\n");
+        assert_int_equal(lvh_pass(0), 1);
         virDomainPtr d = dom("con1");
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         assert_null(strstr(xml, "<serial"));
@@ -1076,7 +994,7 @@ static void test_console_change_pending_when_running(void **state) {
         free(xml);
         virDomainFree(d);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         bool pending = false;
         for (size_t i = 0; i < run.plan.n_pending; i++)
@@ -1088,10 +1006,10 @@ static void test_console_change_pending_when_running(void **state) {
 
 /* Apply the manifest, show, parse the output as the manifest: returns show's YAML. */
 static char *show_round_trip(const char *manifest) {
-        want(manifest);
-        pass(0);
+        lvh_want(manifest);
+        lvh_pass(0);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         char *yaml = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&yaml, &len);
@@ -1109,7 +1027,7 @@ static char *show_round_trip(const char *manifest) {
         /* ...and in sync: what reconcile owns plans nothing, what it does not is only
          * adopted. A domain without ACPI and APIC (test:///default's own) gets them:
          * reconcile renders them always, so no manifest says "without". */
-        plan_only(&run);
+        lvh_plan_only(&run);
         for (size_t i = 0; i < run.plan.n_actions; i++) {
                 const struct action *a = &run.plan.actions[i];
                 bool features_only = a->kind == KIND_DOMAIN && a->n_changes == 1 && a->changes[0].field == DOM_F_FEATURES;
@@ -1160,8 +1078,8 @@ static void test_features_added_in_one_apply(void **state) {
                 "<features><pae/></features></domain>");
         assert_non_null(d);
         virDomainFree(d);
-        want("version: 1\ndomains:\n  feat1: { memory: 64M, max-memory: 64M, state: shutoff }\n");
-        pass(0);
+        lvh_want("version: 1\ndomains:\n  feat1: { memory: 64M, max-memory: 64M, state: shutoff }\n");
+        lvh_pass(0);
         d = dom("feat1");
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
         assert_non_null(strstr(xml, "<acpi/>"));
@@ -1175,10 +1093,10 @@ static void test_features_added_in_one_apply(void **state) {
  * manifest's value is rounded up as libvirt rounds it, and one apply converges. */
 static void test_memory_in_decimal_units_converges(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  dec1: { memory: 1GB, state: shutoff }\n");
-        pass(0);
+        lvh_want("version: 1\ndomains:\n  dec1: { memory: 1GB, state: shutoff }\n");
+        lvh_pass(0);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 0);
         run_done(&run);
 }
@@ -1249,15 +1167,15 @@ static void test_show_round_trip_hostile_names(void **state) {
  * private libvirtd test does that, with running guests). */
 static void test_network_redefine_keeps_identity(void **state) {
         (void) state;
-        want("version: 1\nnetworks:\n  lab: { mode: isolated, bridge: virbr31, address: 10.31.0.1/24, active: false }\n");
-        pass(0);
+        lvh_want("version: 1\nnetworks:\n  lab: { mode: isolated, bridge: virbr31, address: 10.31.0.1/24, active: false }\n");
+        lvh_pass(0);
         virNetworkPtr n = virNetworkLookupByName(keeper, "lab");
         assert_non_null(n);
         char before[VIR_UUID_STRING_BUFLEN], after[VIR_UUID_STRING_BUFLEN];
         assert_int_equal(virNetworkGetUUIDString(n, before), 0);
         virNetworkFree(n);
-        want("version: 1\nnetworks:\n  lab: { mode: isolated, bridge: virbr31, address: 10.32.0.1/24, active: false }\n");
-        assert_int_equal(pass(0), 1);
+        lvh_want("version: 1\nnetworks:\n  lab: { mode: isolated, bridge: virbr31, address: 10.32.0.1/24, active: false }\n");
+        assert_int_equal(lvh_pass(0), 1);
         n = virNetworkLookupByName(keeper, "lab");
         assert_non_null(n);
         assert_int_equal(virNetworkGetUUIDString(n, after), 0);
@@ -1266,7 +1184,7 @@ static void test_network_redefine_keeps_identity(void **state) {
         assert_non_null(strstr(xml, "10.32.0.1"));
         free(xml);
         virNetworkFree(n);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 0);
 
         struct resource *r = model_find(&set.model, KIND_NETWORK, "lab");
         xml = network_render_xml_as(r, "5f0e4a3c-7d2b-4c1e-9a8b-0c1d2e3f4a5b", "52:54:00:12:34:56");
@@ -1281,7 +1199,7 @@ static void test_network_redefine_keeps_identity(void **state) {
         free(xml);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_prestate_setup_teardown(f, lvh_setup, lvh_teardown, "lv")
 
 int main(void) {
         const struct CMUnitTest tests[] = {

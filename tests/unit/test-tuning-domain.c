@@ -17,15 +17,9 @@
 #include "../../cmd/output.h"
 #include "../../parsers/parsers.h"
 #include "fake-backends.h"
+#include "libvirt-harness.h"
 
-static virConnectPtr keeper;
-static struct manifest_set set;
-static struct ledger ledger;
-static struct run_opts opts;
-static char dir[64], sys[96];
-static char *errs;
-static size_t errs_len;
-static FILE *errs_f;
+static char sys[96];
 
 static void write_file(const char *rel, const char *text) {
         char path[256], cmd[320];
@@ -51,45 +45,22 @@ static void fake_sysfs(void) {
         setenv("RECONCILE_SYSFS", sys, 1);
 }
 
+/* The harness's, with the fake sysfs in its scratch directory and the direct
+ * NIC's host device in the fake link backend's live model. */
 static int setup(void **state) {
-        (void) state;
-        keeper = virConnectOpen("test:///default");
-        assert_non_null(keeper);
-        memset(&set, 0, sizeof(set));
-        memset(&opts, 0, sizeof(opts));
-        snprintf(dir, sizeof(dir), "/tmp/rct-tune-XXXXXX");
-        assert_non_null(mkdtemp(dir));
+        lvh_setup(state);
         fake_sysfs();
-        /* The direct NIC's host device. */
         struct resource *eth1 = resource_new(KIND_ETHERNET, "eth1");
         eth1->link.mtu = 1500;
         eth1->link.up = true;
         assert_int_equal(model_add(&fake_live, eth1), 0);
-        assert_int_equal(ledger_load(&ledger, dir), 0);
-        opts.state_dir = dir;
-        opts.ctx.libvirt_uri = "test:///default";
-        opts.only_kinds = 1u << KIND_NETWORK | 1u << KIND_POOL | 1u << KIND_VOLUME | 1u << KIND_DOMAIN;
-        errs_f = open_memstream(&errs, &errs_len);
-        diag_set_stream(errs_f);
-        diag_reset();
         return 0;
 }
 
 static int teardown(void **state) {
-        (void) state;
-        ledger_done(&ledger);
-        manifests_done(&set);
-        diag_set_stream(NULL);
-        fclose(errs_f);
-        free(errs);
-        errs = NULL;
         unsetenv("RECONCILE_SYSFS");
         model_done(&fake_live);
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        assert_int_equal(system(cmd), 0);
-        virConnectClose(keeper);
-        return 0;
+        return lvh_teardown(state);
 }
 
 static void changes_done(struct action *a) {
@@ -126,44 +97,12 @@ static int parse(const char *yaml) {
         return r;
 }
 
-static void want(const char *yaml) {
-        if (parse(yaml) < 0)
-                fail_msg("manifest: %s", errs);
-}
-
 static void expect_error(const char *yaml, const char *message) {
         fflush(errs_f);
         size_t before = errs_len;
         assert_true(parse(yaml) < 0);
         if (!strstr(errs + before, message))
                 fail_msg("expected \"%s\" in: %s", message, errs + before);
-}
-
-static size_t pass(int expect) {
-        struct run run = { .opts = &opts, .ledger = &ledger, .want = &set.model };
-        struct plan residual = { 0 };
-        assert_int_equal(run_observe(&run), 0);
-        assert_int_equal(run_plan(&run), 0);
-        size_t n = run.plan.n_actions;
-        int r = run_apply(&run);
-        if (r >= 0)
-                r = run_verify(&run, &residual);
-        if (r != expect) {
-                fflush(errs_f);
-                fail_msg("pass returned %d, expected %d: %s", r, expect, errs ? errs : "");
-        }
-        plan_done(&residual);
-        run_done(&run);
-        return n;
-}
-
-static void plan_only(struct run *run) {
-        memset(run, 0, sizeof(*run));
-        run->opts = &opts;
-        run->ledger = &ledger;
-        run->want = &set.model;
-        assert_int_equal(run_observe(run), 0);
-        assert_int_equal(run_plan(run), 0);
 }
 
 static const char *tuned =
@@ -218,7 +157,7 @@ static void test_cpusets(void **state) {
 /* Every element rendered, read back as libvirt would keep it, and compared by the diff: nothing differs. */
 static void test_render_parse_round_trip(void **state) {
         (void) state;
-        want(tuned);
+        lvh_want(tuned);
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "t1");
         d->domain.disks[0].format = VOL_RAW;
         char *xml = domain_render_xml(d, "qemu", NULL);
@@ -291,7 +230,7 @@ static void test_render_parse_round_trip(void **state) {
 
 static void test_hugepage_size_rendered(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n  h1: { memory: 64M, memory-backing: hugepages, page-size: 2M }\n");
+        lvh_want("version: 1\ndomains:\n  h1: { memory: 64M, memory-backing: hugepages, page-size: 2M }\n");
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "h1");
         char *xml = squeeze(domain_render_xml(d, "qemu", NULL));
         assert_non_null(strstr(xml, "<memoryBacking><hugepages><page size=\"2048\" unit=\"KiB\"/></hugepages></memoryBacking>"));
@@ -306,8 +245,8 @@ static void test_hugepage_size_rendered(void **state) {
 /* An SR-IOV VF pool: a network of mode hostdev on a PF, and an interface on it. */
 static void test_hostdev_network(void **state) {
         (void) state;
-        want("version: 1\nnetworks:\n  vfs: { mode: hostdev, pf: eth1 }\n"
-             "domains:\n  v1: { memory: 64M, interfaces: [{ network: vfs }] }\n");
+        lvh_want("version: 1\nnetworks:\n  vfs: { mode: hostdev, pf: eth1 }\n"
+                 "domains:\n  v1: { memory: 64M, interfaces: [{ network: vfs }] }\n");
         struct resource *n = model_find(&set.model, KIND_NETWORK, "vfs");
         char *xml = squeeze(network_render_xml(n));
         assert_non_null(strstr(xml, "<forward mode=\"hostdev\" managed=\"yes\"><pf dev=\"eth1\"/></forward>"));
@@ -321,10 +260,10 @@ static void test_hostdev_network(void **state) {
         expect_error("version: 1\nnetworks:\n  vfs: { mode: hostdev }\n", "network vfs: mode hostdev goes with pf");
         expect_error("version: 1\nnetworks:\n  vfs: { mode: nat, pf: eth1 }\n", "network vfs: mode hostdev goes with pf");
         /* Defined (the test driver has no VFs to start it with), then in sync. */
-        want("version: 1\nnetworks:\n  vfs: { mode: hostdev, pf: eth1, active: false }\n"
-             "domains:\n  v1: { memory: 64M, state: present, interfaces: [{ network: vfs }] }\n");
-        assert_int_equal(pass(0), 2);
-        assert_int_equal(pass(0), 0);
+        lvh_want("version: 1\nnetworks:\n  vfs: { mode: hostdev, pf: eth1, active: false }\n"
+                 "domains:\n  v1: { memory: 64M, state: present, interfaces: [{ network: vfs }] }\n");
+        assert_int_equal(lvh_pass(0), 2);
+        assert_int_equal(lvh_pass(0), 0);
 }
 
 static void test_parse_time_errors(void **state) {
@@ -372,11 +311,11 @@ static void test_parse_time_errors(void **state) {
 }
 
 static int plan_errors(const char *yaml, const char *message) {
-        want(yaml);
+        lvh_want(yaml);
         fflush(errs_f);
         size_t before = errs_len;
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         fflush(errs_f);
         int n = (int) run.plan.n_errors;
         bool found = strstr(errs + before, message) != NULL;
@@ -418,8 +357,8 @@ static void test_plan_time_host_checks(void **state) {
                                      "numa-tune nodes 0 have 4 free"),
                          1);
         /* Interleaved, the pages may come from any node. */
-        want("version: 1\ndomains:\n  p1:\n    memory: 16M\n    memory-backing: hugepages\n"
-             "    page-size: 2M\n    numa-tune: { mode: interleave, nodeset: \"0\" }\n");
+        lvh_want("version: 1\ndomains:\n  p1:\n    memory: 16M\n    memory-backing: hugepages\n"
+                 "    page-size: 2M\n    numa-tune: { mode: interleave, nodeset: \"0\" }\n");
         assert_int_equal(tuning_admit(model_find(&set.model, KIND_DOMAIN, "p1"), NULL), 0);
 }
 
@@ -427,9 +366,9 @@ static void test_plan_time_host_checks(void **state) {
  * huge pages the manifests reserve (the plan makes them before the guest starts). */
 static void test_plan_time_host_checks_pass(void **state) {
         (void) state;
-        want("version: 1\nhugepages:\n  2M: 64\ndomains:\n  p2:\n    vcpus: 2\n    memory: 64M\n"
-             "    vcpu-pins: { 0: \"0\", 1: \"1\" }\n    memory-backing: hugepages\n    page-size: 2M\n"
-             "    hostdevs: [{ pci: \"0000:01:00.0\" }, { usb: { vendor: \"0x1234\", product: \"0x5678\" } }]\n");
+        lvh_want("version: 1\nhugepages:\n  2M: 64\ndomains:\n  p2:\n    vcpus: 2\n    memory: 64M\n"
+                 "    vcpu-pins: { 0: \"0\", 1: \"1\" }\n    memory-backing: hugepages\n    page-size: 2M\n"
+                 "    hostdevs: [{ pci: \"0000:01:00.0\" }, { usb: { vendor: \"0x1234\", product: \"0x5678\" } }]\n");
         struct resource *d = model_find(&set.model, KIND_DOMAIN, "p2");
         assert_int_equal(d->domain.tuning.declared_pages, 64);
         assert_int_equal(tuning_admit(d, NULL), 0);
@@ -437,7 +376,7 @@ static void test_plan_time_host_checks_pass(void **state) {
 
 static char *show_yaml(void) {
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         char *yaml = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&yaml, &len);
@@ -450,12 +389,12 @@ static char *show_yaml(void) {
 /* Defined with all of it, then in sync; show writes it back as a manifest that plans nothing. */
 static void test_apply_in_sync_and_show(void **state) {
         (void) state;
-        want(tuned);
-        size_t n = pass(0);
+        lvh_want(tuned);
+        size_t n = lvh_pass(0);
         if (n != 3)
                 fail_msg("%zu actions: %s", n, errs);
         struct run second;
-        plan_only(&second);
+        lvh_plan_only(&second);
         if (second.plan.n_actions)
                 fail_msg("second plan: %s %s, %zu changes, first %s", op_to_string(second.plan.actions[0].op),
                          second.plan.actions[0].name, second.plan.actions[0].n_changes,
@@ -488,7 +427,7 @@ static void test_apply_in_sync_and_show(void **state) {
                 fflush(errs_f);
                 fail_msg("show's YAML is not a valid manifest: %s\n%s", errs, yaml);
         }
-        plan_only(&second);
+        lvh_plan_only(&second);
         /* test:///default's own domain gets ACPI and APIC, which reconcile always renders. */
         for (size_t i = 0; i < second.plan.n_actions; i++)
                 if (second.plan.actions[i].n_changes && strcmp(second.plan.actions[i].name, "test") != 0)
@@ -510,8 +449,8 @@ static char *plan_text(struct run *run) {
 /* Edits of a defined domain go into its definition in one update, and converge. */
 static void test_edits_converge(void **state) {
         (void) state;
-        want(tuned);
-        pass(0);
+        lvh_want(tuned);
+        lvh_pass(0);
         char *edited = xstrdup(tuned);
         char *p = strstr(edited, "1: \"1\" }");
         p[4] = '0';
@@ -521,10 +460,10 @@ static void test_edits_converge(void **state) {
         p[15] = '9';
         p = strstr(edited, "rng: virtio");
         memcpy(p, "rng: none  ", 11);
-        want(edited);
+        lvh_want(edited);
         free(edited);
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         char *text = plan_text(&run);
         if (!strstr(text, "disk images/t1-root iotune total-bytes-sec 10M, read-iops-sec 500, write-iops-sec 100 -> "
                           "total-bytes-sec 10M, read-iops-sec 900, write-iops-sec 100") ||
@@ -533,8 +472,8 @@ static void test_edits_converge(void **state) {
                 fail_msg("plan:\n%s", text);
         free(text);
         run_done(&run);
-        assert_int_equal(pass(0), 1);
-        assert_int_equal(pass(0), 0);
+        assert_int_equal(lvh_pass(0), 1);
+        assert_int_equal(lvh_pass(0), 0);
         virDomainPtr d = virDomainLookupByName(keeper, "t1");
         assert_non_null(d);
         char *xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
@@ -556,10 +495,10 @@ static void test_direct_nic_matched_by_source(void **state) {
                 "<source dev='eth1' mode='vepa'/><model type='virtio'/></interface></devices></domain>");
         assert_non_null(d);
         virDomainFree(d);
-        want("version: 1\ndomains:\n  m1:\n    memory: 64M\n    state: present\n"
-             "    console: false\n    guest-agent: false\n    interfaces: [{ direct: eth1, mode: vepa }]\n");
+        lvh_want("version: 1\ndomains:\n  m1:\n    memory: 64M\n    state: present\n"
+                 "    console: false\n    guest-agent: false\n    interfaces: [{ direct: eth1, mode: vepa }]\n");
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         assert_int_equal(run.plan.n_actions, 1);
         assert_int_equal(run.plan.actions[0].op, OP_ADOPT);
         if (run.plan.actions[0].n_changes) {
@@ -567,10 +506,10 @@ static void test_direct_nic_matched_by_source(void **state) {
                 fail_msg("adopting m1 changes: %s", text);
         }
         run_done(&run);
-        want("version: 1\ndomains:\n  m1:\n    memory: 64M\n    state: present\n"
-             "    console: false\n    guest-agent: false\n"
-             "    interfaces: [{ direct: eth1, mode: vepa }, { direct: eth1, mode: private, mac: \"52:54:00:00:00:32\" }]\n");
-        plan_only(&run);
+        lvh_want("version: 1\ndomains:\n  m1:\n    memory: 64M\n    state: present\n"
+                 "    console: false\n    guest-agent: false\n"
+                 "    interfaces: [{ direct: eth1, mode: vepa }, { direct: eth1, mode: private, mac: \"52:54:00:00:00:32\" }]\n");
+        lvh_plan_only(&run);
         char *text = plan_text(&run);
         if (!strstr(text, "direct:eth1:private mac 52:54:00:00:00:32"))
                 fail_msg("no new direct NIC in:\n%s", text);
@@ -581,12 +520,12 @@ static void test_direct_nic_matched_by_source(void **state) {
 /* depends-on orders the actions: a guest starts after the ones it names. */
 static void test_depends_on_orders_starts(void **state) {
         (void) state;
-        want("version: 1\ndomains:\n"
-             "  app: { memory: 64M, depends-on: [db, cache] }\n"
-             "  db: { memory: 64M }\n"
-             "  cache: { memory: 64M, depends-on: [db] }\n");
+        lvh_want("version: 1\ndomains:\n"
+                 "  app: { memory: 64M, depends-on: [db, cache] }\n"
+                 "  db: { memory: 64M }\n"
+                 "  cache: { memory: 64M, depends-on: [db] }\n");
         struct run run;
-        plan_only(&run);
+        lvh_plan_only(&run);
         char order[128] = "";
         for (size_t i = 0; i < run.plan.n_actions; i++) {
                 strcat(order, run.plan.actions[i].name);
@@ -594,13 +533,13 @@ static void test_depends_on_orders_starts(void **state) {
         }
         assert_string_equal(order, "db cache app ");
         run_done(&run);
-        pass(0);
+        lvh_pass(0);
         /* All three shut off: in reverse, each after the guests that depend on it. */
-        want("version: 1\ndomains:\n"
-             "  app: { memory: 64M, depends-on: [db, cache], state: shutoff }\n"
-             "  db: { memory: 64M, state: shutoff }\n"
-             "  cache: { memory: 64M, depends-on: [db], state: shutoff }\n");
-        plan_only(&run);
+        lvh_want("version: 1\ndomains:\n"
+                 "  app: { memory: 64M, depends-on: [db, cache], state: shutoff }\n"
+                 "  db: { memory: 64M, state: shutoff }\n"
+                 "  cache: { memory: 64M, depends-on: [db], state: shutoff }\n");
+        lvh_plan_only(&run);
         order[0] = '\0';
         for (size_t i = 0; i < run.plan.n_actions; i++) {
                 strcat(order, run.plan.actions[i].name);
@@ -642,7 +581,7 @@ static void test_tuned_example(void **state) {
         free(xml);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, "tune")
 int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_enum_tables),
