@@ -357,11 +357,11 @@ SH
         grep -q '^run 2 (SIGHUP)' "$TMP/m4.log" || fail "the module daemon ran once only: $(cat "$TMP/m4.log")"
         # Health check transitions, as the service's.
         e=$(jq -c 'select(.MESSAGE_ID == "69b1f26771214ffc8b16ff609b03c5d3")' "$jl")
-        eq "$(printf '%s' "$e" | jq -r .MESSAGE)" "health check tcp 10.0.0.11:8080: up (1 passes)" "the check-up entry: $(cat "$TMP/m5.log")"
+        eq "$(printf '%s' "$e" | jq -r .MESSAGE)" "health check tcp 10.0.0.11:8080: up (1 pass: connected)" "the check-up entry: $(cat "$TMP/m5.log")"
         eq "$(printf '%s' "$e" | jq -r .RECONCILE_KIND)/$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" service/web "the check-up entry's resource"
         eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 5 "the check-up entry's PRIORITY"
         e=$(jq -c 'select(.MESSAGE_ID == "d5c28dc5be164331aa5e1441658ca2ef")' "$jl")
-        printf '%s' "$e" | jq -r .MESSAGE | grep -q '^health check tcp 10.0.0.11:8080: down (1 failures: ' ||
+        printf '%s' "$e" | jq -r .MESSAGE | grep -q '^health check tcp 10.0.0.11:8080: down (1 failure: ' ||
                 fail "the check-down entry: $e"
         eq "$(printf '%s' "$e" | jq -r .RECONCILE_NAME)" web "the check-down entry's RECONCILE_NAME"
         eq "$(printf '%s' "$e" | jq -r .PRIORITY)" 4 "the check-down entry's PRIORITY"
