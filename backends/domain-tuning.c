@@ -1065,6 +1065,15 @@ static const struct disk_spec *disk_by_key(const struct domain_spec *d, const st
 }
 
 /* "total-bytes-sec 10M, total-iops-sec 500", as the manifest writes them. */
+static bool iotune_empty(const struct iotune_spec *io) {
+        unsigned long long v[6];
+        iotune_values(io, v);
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                if (v[i])
+                        return false;
+        return true;
+}
+
 static char *iotune_text(const struct iotune_spec *io) {
         unsigned long long v[6];
         iotune_values(io, v);
@@ -1267,8 +1276,7 @@ static char *edit_definition(char *xml, const struct action *a, const struct res
                 struct xw *x = xw_new();
                 tuning_write_disk_children(x, &only);
                 _cleanup_free_ char *el = xw_finish(x);
-                _cleanup_free_ char *text = iotune_text(&wd->tuning.iotune);
-                xml = replace_all(xml, path, disk, strcmp(text, "(none)") != 0 ? el : NULL);
+                xml = replace_all(xml, path, disk, iotune_empty(&wd->tuning.iotune) ? NULL : el);
         }
         return xml;
 }

@@ -153,14 +153,16 @@ int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
         return 0;
 }
 
+/* The real's own check, else the service's (completed at parse time: set), else none. */
+static const struct check_spec *real_check(const struct service_spec *svc, const struct real_spec *rs) {
+        return rs->set & REAL_F_CHECK ? &rs->check : svc->check.interval ? &svc->check : NULL;
+}
+
 bool check_of_real(const struct service_spec *svc, const struct real_spec *rs, struct check_spec *out) {
-        if (rs->set & REAL_F_CHECK)
-                *out = rs->check;
-        else if (svc->check.interval) /* completed at parse time: set */
-                *out = svc->check;
-        else
-                return false;
-        return true;
+        const struct check_spec *c = real_check(svc, rs);
+        if (c)
+                *out = *c;
+        return c != NULL;
 }
 
 const char *check_key(const struct check_spec *c, const struct ipaddr *addr, uint32_t real_port, char *buf,
@@ -583,9 +585,7 @@ static uint64_t checks_digest(const struct model *want) {
                         continue;
                 for (size_t j = 0; j < r->service.n_reals; j++) {
                         const struct real_spec *rs = &r->service.reals[j];
-                        const struct check_spec *spec = rs->set & REAL_F_CHECK ? &rs->check
-                                                        : r->service.check.interval ? &r->service.check
-                                                                                    : NULL;
+                        const struct check_spec *spec = real_check(&r->service, rs);
                         if (!spec)
                                 continue;
                         h = mix(h, spec, offsetof(struct check_spec, command) + sizeof(spec->command));
