@@ -66,6 +66,7 @@ struct daemon {
         struct watch watches[8];
         size_t n_watches;
         struct manifest_set good; /* the last manifests that parsed */
+        struct manifest_cache cache; /* each file's last parse: an edit reads the file it changed */
         bool have_good;
         /* The last run over good ended in sync (no error, nothing pending): the
          * host is as good says, so an edit of it runs over its scope only. */
@@ -181,14 +182,26 @@ static bool poll_backends(struct daemon *d) {
         return changed;
 }
 
+/* load_manifests, through the cache of each file's last parse. */
+static int load_cached(struct daemon *d, struct manifest_set *next) {
+        char host[256];
+        if (!d->o->hostname && gethostname(host, sizeof(host)) < 0)
+                snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        int r = manifests_load_cached(d->o->manifests, d->o->hostname ? d->o->hostname : host, true, &d->cache, next);
+        if (r < 0)
+                diag_plain(r, "%s: manifests are invalid; nothing was changed", d->o->manifests);
+        return r;
+}
+
 /* Parse without a word: a burst tried early may be half written, and its
  * errors are said when it has settled. */
-static int load_quietly(const struct options *o, struct manifest_set *next) {
+static int load_quietly(struct daemon *d, struct manifest_set *next) {
         FILE *saved = diag_stream(), *quiet = fopen("/dev/null", "we");
         unsigned errors = diag_error_count();
         if (quiet)
                 diag_set_stream(quiet);
-        int r = load_manifests(o, next);
+        int r = load_cached(d, next);
         diag_set_stream(saved == stderr ? NULL : saved);
         if (quiet)
                 fclose(quiet);
@@ -205,7 +218,7 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
         struct manifest_set next = { 0 };
         uint64_t now = now_ms();
         bool early = !now_asked && d->have_good && d->last_event_ms && now < d->last_event_ms + MANIFEST_QUIET_MS;
-        int r = early ? load_quietly(d->o, &next) : load_manifests(d->o, &next);
+        int r = early ? load_quietly(d, &next) : load_cached(d, &next);
         *scoped = r >= 0 && d->have_good && edit_scope_compute(&d->good.model, &next.model, scope) >= 0;
         if (early && (r < 0 || (*scoped && scope->n_removed))) {
                 /* Half a checkout, maybe: the rest of it may declare again what this removes. */
@@ -639,6 +652,7 @@ static void teardown(struct daemon *d) {
                         close(fds[i]);
         if (d->have_good)
                 manifests_done(&d->good);
+        manifest_cache_done(&d->cache);
         status_done(&d->status);
         free(d->revision);
 }

@@ -1858,6 +1858,7 @@ struct srcpos check_item_pos(struct check_ctx *c, uint64_t bit, size_t i) {
 }
 
 const struct model *check_declared(struct check_ctx *c) {
+        c->p->set->declared_read = true;
         return &c->p->set->model;
 }
 
@@ -2257,9 +2258,8 @@ static int parse_text(struct manifest_set *set, const char *file, const char *te
         return ret;
 }
 
-static int parse_input(struct manifest_set *set, const char *name, const char *text, size_t len, const char *hostname) {
-        const char *file = intern_file(set, name);
-        digest_update(set, text, len);
+/* One file's text, its resources' srcpos naming file (which outlives them). */
+static int parse_named(struct manifest_set *set, const char *file, const char *text, size_t len, const char *hostname) {
         struct runs runs;
         runs_find(&runs, text, len);
         bool again = false;
@@ -2270,6 +2270,12 @@ static int parse_input(struct manifest_set *set, const char *name, const char *t
         return r;
 }
 
+static int parse_input(struct manifest_set *set, const char *name, const char *text, size_t len, const char *hostname) {
+        const char *file = intern_file(set, name);
+        digest_update(set, text, len);
+        return parse_named(set, file, text, len, hostname);
+}
+
 int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
                           const char *hostname) {
         return parse_input(set, name, buf ? buf : "", len, hostname);
@@ -2277,20 +2283,30 @@ int manifest_parse_buffer(struct manifest_set *set, const char *name, const char
 
 /* The file whole (its size when it was opened: a read error ends it where it
  * stands, as a short file does), so that its long lists can be found. */
-static int parse_file(struct manifest_set *set, const char *name, int fd, size_t size, const char *hostname) {
-        char *text = malloc(size + 1);
-        if (!text)
+static int read_whole(const char *name, int fd, size_t size, char **text, size_t *len) {
+        *text = malloc(size + 1);
+        if (!*text)
                 return diag_plain(-ENOMEM, "%s: out of memory", name);
         size_t got = 0;
         while (got < size) {
-                ssize_t n = read(fd, text + got, size - got);
+                ssize_t n = read(fd, *text + got, size - got);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         break;
                 got += (size_t) n;
         }
-        int r = parse_input(set, name, text, got, hostname);
+        *len = got;
+        return 0;
+}
+
+static int parse_file(struct manifest_set *set, const char *name, int fd, size_t size, const char *hostname) {
+        char *text = NULL;
+        size_t len = 0;
+        int r = read_whole(name, fd, size, &text, &len);
+        if (r < 0)
+                return r;
+        r = parse_input(set, name, text, len, hostname);
         free(text);
         return r;
 }
@@ -2337,20 +2353,18 @@ static int open_manifest(const char *dir, int dfd, const char *name, bool check_
         return 0;
 }
 
-int manifests_load(const char *dir, const char *hostname, bool check_perms, struct manifest_set *set) {
+/* The directory's descriptor and its manifests' names in lexical order, after the checks. */
+static int list_manifests(const char *dir, bool check_perms, int *dfd_out, char ***names_out, size_t *n_out) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return diag_plain(-errno, "%s: cannot open manifest directory: %s", dir, strerror(errno));
-        int ret = 0;
         if (check_perms) {
                 struct stat st;
-                if (fstat(dfd, &st) < 0)
-                        ret = diag_plain(-errno, "%s: %s", dir, strerror(errno));
-                else
-                        ret = stat_check_private(dir, &st, false);
-                if (ret < 0) {
+                int r = fstat(dfd, &st) < 0 ? diag_plain(-errno, "%s: %s", dir, strerror(errno))
+                                            : stat_check_private(dir, &st, false);
+                if (r < 0) {
                         close(dfd);
-                        return ret;
+                        return r;
                 }
         }
         DIR *d = fdopendir(dup(dfd));
@@ -2367,6 +2381,19 @@ int manifests_load(const char *dir, const char *hostname, bool check_perms, stru
         closedir(d);
         if (n)
                 qsort(names, n, sizeof(char *), name_cmp);
+        *dfd_out = dfd;
+        *names_out = names;
+        *n_out = n;
+        return 0;
+}
+
+int manifests_load(const char *dir, const char *hostname, bool check_perms, struct manifest_set *set) {
+        int dfd = -1;
+        char **names = NULL;
+        size_t n = 0;
+        int ret = list_manifests(dir, check_perms, &dfd, &names, &n);
+        if (ret < 0)
+                return ret;
         for (size_t i = 0; i < n; i++) {
                 int fd = -1;
                 size_t size = 0;
@@ -2387,8 +2414,244 @@ int manifests_load(const char *dir, const char *hostname, bool check_perms, stru
         return ret;
 }
 
+/* ---- the daemon's loads: each file's parse kept while its text stays ---- */
+
+/* One file's parse, shared by the sets that hold it and the cache; its
+ * resources are its own, their srcpos name it. */
+struct manifest_part {
+        unsigned refs;
+        char *name;
+        char *text; /* as read, to know it again byte for byte */
+        size_t len;
+        struct resource **v;
+        size_t n;
+        unsigned skipped_host;
+        uint64_t digest_in, digest_out; /* the revision's digest before and after this file */
+        char *said;                     /* what its parse printed (a skipped host's debug line) */
+        size_t said_len;
+        /* Its kinds' checks read the files before it (check_declared): it
+         * holds only after the same files, unchanged. */
+        bool declared_read;
+        /* Parsed without an error, and validate wrote into none of its
+         * resources: a full parse of the same text gives the same. */
+        bool reusable;
+};
+
+static void part_unref(struct manifest_part *p) {
+        if (!p || --p->refs)
+                return;
+        for (size_t i = 0; i < p->n; i++)
+                resource_free(p->v[i]);
+        free(p->v);
+        free(p->name);
+        free(p->text);
+        free(p->said);
+        free(p);
+}
+
+static struct manifest_part *part_ref(struct manifest_part *p) {
+        p->refs++;
+        return p;
+}
+
+static void parts_clear(struct manifest_cache *cache) {
+        for (size_t i = 0; i < cache->n; i++)
+                part_unref(cache->v[i]);
+        free(cache->v);
+        cache->v = NULL;
+        cache->n = 0;
+}
+
+void manifest_cache_done(struct manifest_cache *cache) {
+        parts_clear(cache);
+        free(cache->hostname);
+        memset(cache, 0, sizeof(*cache));
+}
+
+/* Whether every resource of p can join the model as it stands: one declared
+ * before it in another file makes the parse report a duplicate. */
+static bool part_fits(const struct manifest_set *set, const struct manifest_part *p) {
+        for (size_t i = 0; i < p->n; i++)
+                if (model_find(&set->model, p->v[i]->kind, p->v[i]->name))
+                        return false;
+        return true;
+}
+
+/* Parse text (taken) as a new part; its resources are those it added to the model. */
+static struct manifest_part *part_parse(struct manifest_set *set, char *path, char *text, size_t len,
+                                        const char *hostname, int *result) {
+        struct manifest_part *p = xcalloc(1, sizeof(*p));
+        p->refs = 1;
+        p->name = path;
+        p->text = text;
+        p->len = len;
+        size_t first = set->model.n;
+        unsigned skipped = set->n_skipped_host, errors = diag_error_count();
+        set->declared_read = false;
+        struct diag_hold hold;
+        hold_begin(&hold);
+        *result = parse_named(set, p->name, text, len, hostname);
+        fflush(hold.mem);
+        if (hold.len) {
+                p->said = xcalloc(1, hold.len);
+                memcpy(p->said, hold.buf, hold.len);
+                p->said_len = hold.len;
+        }
+        hold_end(&hold, true);
+        p->declared_read = set->declared_read;
+        p->skipped_host = set->n_skipped_host - skipped;
+        p->reusable = *result >= 0 && diag_error_count() == errors;
+        p->n = set->model.n - first;
+        if (p->n) {
+                p->v = xcalloc(p->n, sizeof(*p->v));
+                memcpy(p->v, set->model.v + first, p->n * sizeof(*p->v));
+        }
+        return p;
+}
+
+static struct manifest_part *part_find(struct manifest_part **v, size_t n, const char *name, size_t *at) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i]->name, name) == 0) {
+                        *at = i;
+                        return v[i];
+                }
+        return NULL;
+}
+
+/* What validate may write into a resource (a bond's MTU taken from its
+ * members) depends on other files: a part written into is not kept, and a
+ * kept one written into now sends the load back to a full parse. */
+static int validate_parts(struct manifest_set *set, const bool *kept, bool *again) {
+        size_t n = set->model.n, at = 0;
+        struct resource *before = xcalloc(n ? n : 1, sizeof(*before));
+        size_t *part = xcalloc(n ? n : 1, sizeof(*part));
+        for (size_t i = 0; i < set->n_parts; i++)
+                for (size_t j = 0; j < set->parts[i]->n; j++, at++) {
+                        part[at] = i;
+                        if (kind_ops(set->model.v[at]->kind)->validate)
+                                before[at] = *set->model.v[at];
+                }
+        int ret = manifests_validate(set);
+        for (size_t i = 0; i < n; i++) {
+                struct resource *r = set->model.v[i];
+                if (!kind_ops(r->kind)->validate || memcmp(&before[i], r, sizeof(*r)) == 0)
+                        continue;
+                if (kept[part[i]]) {
+                        *r = before[i]; /* shared with the last set: as it was */
+                        *again = true;
+                } else
+                        set->parts[part[i]]->reusable = false;
+        }
+        free(before);
+        free(part);
+        return ret;
+}
+
+/* One load over the cache; *again: a kept part would be written into, load afresh. */
+static int load_parts(const char *dir, const char *hostname, bool check_perms, struct manifest_cache *cache,
+                      struct manifest_set *set, bool *again) {
+        int dfd = -1;
+        char **names = NULL;
+        size_t n = 0;
+        int ret = list_manifests(dir, check_perms, &dfd, &names, &n);
+        if (ret < 0)
+                return ret;
+        struct manifest_part **old = cache->v;
+        size_t n_old = cache->n;
+        cache->v = NULL;
+        cache->n = 0;
+        bool *kept = xcalloc(n ? n : 1, sizeof(*kept));
+        bool same_before = true; /* every file so far is the last load's, in its place */
+        uint64_t h = HASH_FNV1A_SEED;
+        for (size_t i = 0; i < n; i++) {
+                int fd = -1;
+                size_t size = 0;
+                int r = open_manifest(dir, dfd, names[i], check_perms, &fd, &size);
+                char *path = NULL, *text = NULL;
+                size_t len = 0;
+                if (r >= 0) {
+                        path = xasprintf("%s/%s", dir, names[i]);
+                        r = read_whole(path, fd, size, &text, &len);
+                        close(fd);
+                }
+                if (r < 0) {
+                        free(path);
+                        same_before = false;
+                        ret = r;
+                        free(names[i]);
+                        continue;
+                }
+                size_t j = 0;
+                struct manifest_part *p = part_find(old, n_old, path, &j);
+                bool keep = p && p->reusable && p->len == len && memcmp(p->text, text, len) == 0 &&
+                            (!p->declared_read || (same_before && j == set->n_parts)) && part_fits(set, p);
+                if (keep) {
+                        free(path);
+                        free(text);
+                        part_ref(p);
+                        for (size_t k = 0; k < p->n; k++)
+                                model_add(&set->model, p->v[k]);
+                        set->n_skipped_host += p->skipped_host;
+                        if (p->said_len)
+                                fwrite(p->said, 1, p->said_len, diag_stream());
+                        r = 0;
+                } else {
+                        p = part_parse(set, path, text, len, hostname, &r);
+                        j = SIZE_MAX;
+                }
+                same_before = same_before && keep && j == set->n_parts;
+                kept[set->n_parts] = keep;
+                if (!keep || p->digest_in != h) {
+                        p->digest_in = h;
+                        p->digest_out = hash_fnv1a(h, p->text, p->len);
+                }
+                h = p->digest_out;
+                snprintf(set->digest, sizeof(set->digest), "%016llx", (unsigned long long) h);
+                *(struct manifest_part **) array_push(&set->parts, &set->n_parts, sizeof(*set->parts)) = p;
+                *(struct manifest_part **) array_push(&cache->v, &cache->n, sizeof(*cache->v)) = part_ref(p);
+                *(char **) array_push(&set->files, &set->n_files, sizeof(char *)) = xstrdup(p->name);
+                if (r < 0)
+                        ret = r;
+                free(names[i]);
+        }
+        free(names);
+        close(dfd);
+        for (size_t i = 0; i < n_old; i++)
+                part_unref(old[i]);
+        free(old);
+        if (ret >= 0)
+                ret = validate_parts(set, kept, again);
+        free(kept);
+        return ret;
+}
+
+int manifests_load_cached(const char *dir, const char *hostname, bool check_perms, struct manifest_cache *cache,
+                          struct manifest_set *set) {
+        if (!cache->hostname || strcmp(cache->hostname, hostname) != 0) {
+                manifest_cache_done(cache);
+                cache->hostname = xstrdup(hostname);
+        }
+        /* Held, so that a load begun again says its errors once. */
+        struct diag_hold hold;
+        bool again = false;
+        hold_begin(&hold);
+        int r = load_parts(dir, hostname, check_perms, cache, set, &again);
+        hold_end(&hold, !again);
+        if (again) {
+                manifests_done(set);
+                parts_clear(cache);
+                r = load_parts(dir, hostname, check_perms, cache, set, &again);
+        }
+        return r;
+}
+
 void manifests_done(struct manifest_set *set) {
+        if (set->parts)
+                set->model.n = 0; /* the parts' */
         model_done(&set->model);
+        for (size_t i = 0; i < set->n_parts; i++)
+                part_unref(set->parts[i]);
+        free(set->parts);
         for (size_t i = 0; i < set->n_files; i++)
                 free(set->files[i]);
         free(set->files);

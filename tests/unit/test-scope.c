@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -285,20 +287,31 @@ struct tally {
 };
 
 /* One edit: the full pass and the scoped pass, each on a copy of the same host. */
+static void compare_sets(const struct host *before, const struct host *after, struct manifest_set *s0,
+                         struct manifest_set *s1, struct tally *t);
+
 static void compare_once(const struct host *before, const struct host *after, struct tally *t) {
         struct manifest_set s0, s1;
+        parse(&s0, before);
+        parse(&s1, after);
+        compare_sets(before, after, &s0, &s1, t);
+        manifests_done(&s0);
+        manifests_done(&s1);
+}
+
+/* The scoped pass from s0 to s1 against the full pass over s1. */
+static void compare_sets(const struct host *before, const struct host *after, struct manifest_set *s0,
+                         struct manifest_set *s1, struct tally *t) {
         struct edit_scope sc;
         char dir_full[80], dir_scoped[80];
         struct outcome full, scoped;
-        parse(&s0, before);
-        parse(&s1, after);
-        assert_int_equal(edit_scope_compute(&s0.model, &s1.model, &sc), 0);
+        assert_int_equal(edit_scope_compute(&s0->model, &s1->model, &sc), 0);
 
         live_in_sync(before);
         state_in_sync(dir_full, sizeof(dir_full), before);
-        pass_in(dir_full, &s1.model, NULL, &full);
+        pass_in(dir_full, &s1->model, NULL, &full);
         state_in_sync(dir_scoped, sizeof(dir_scoped), before);
-        pass_in(dir_scoped, &s1.model, &sc, &scoped);
+        pass_in(dir_scoped, &s1->model, &sc, &scoped);
 
         if (strcmp(full.transcript, scoped.transcript) != 0) {
                 char *y0 = host_yaml(before), *y1 = host_yaml(after);
@@ -312,13 +325,11 @@ static void compare_once(const struct host *before, const struct host *after, st
         t->with_actions += full.n_actions > 0;
         t->with_deletes += strstr(full.transcript, "\ndelete ") != NULL;
         t->refused += strstr(full.transcript, "refusing to delete") != NULL;
-        t->narrower += sc.want.n < s1.model.n;
+        t->narrower += sc.want.n < s1->model.n;
 
         free(full.transcript);
         free(scoped.transcript);
         edit_scope_done(&sc);
-        manifests_done(&s0);
-        manifests_done(&s1);
         rm_dir(dir_full);
         rm_dir(dir_scoped);
         model_done(&fake_live);
@@ -454,12 +465,294 @@ static void test_scoped_prune_and_guard(void **state) {
         model_done(&fake_live);
 }
 
+/* ---- the daemon's loads: each file's parse kept while its text stays ---- */
+
+/* Write name in dir as an editor does: beside it, then renamed into place. */
+static void put(const char *dir, const char *name, const char *text) {
+        char tmp[160], path[160];
+        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(tmp, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+/* The host in three files, one per section. */
+static void put_host(const char *dir, const struct host *h) {
+        char *y = host_yaml(h), *br = strstr(y, "\nbridges:"), *vl = strstr(y, "\nvlans:");
+        char *c = xasprintf("version: 1%s", vl);
+        *vl = '\0';
+        char *b = xasprintf("version: 1%s\n", br);
+        br[1] = '\0';
+        put(dir, "a.yaml", y);
+        put(dir, "b.yaml", b);
+        put(dir, "c.yaml", c);
+        free(y);
+        free(b);
+        free(c);
+}
+
+struct load {
+        int r;
+        char *said;
+        unsigned errors;
+        struct manifest_set set;
+};
+
+static void load(const char *dir, struct manifest_cache *cache, struct load *l) {
+        size_t len = 0;
+        memset(l, 0, sizeof(*l));
+        FILE *f = open_memstream(&l->said, &len);
+        diag_set_stream(f);
+        diag_reset();
+        l->r = cache ? manifests_load_cached(dir, "kvm1", true, cache, &l->set) : manifests_load(dir, "kvm1", true, &l->set);
+        l->errors = diag_error_count();
+        diag_set_stream(NULL);
+        fclose(f);
+}
+
+static void load_done(struct load *l) {
+        manifests_done(&l->set);
+        free(l->said);
+        memset(l, 0, sizeof(*l));
+}
+
+static void assert_same_pos(const struct srcpos *a, const struct srcpos *b) {
+        assert_string_equal(a->file ? a->file : "-", b->file ? b->file : "-");
+        assert_int_equal(a->line, b->line);
+        assert_int_equal(a->col, b->col);
+}
+
+/* The cached load said, returned and built what the full one did. */
+static void assert_same_load(const struct load *full, const struct load *cached) {
+        assert_int_equal(full->r, cached->r);
+        assert_string_equal(full->said, cached->said);
+        assert_int_equal(full->errors, cached->errors);
+        assert_string_equal(full->set.digest, cached->set.digest);
+        assert_int_equal(full->set.n_files, cached->set.n_files);
+        assert_int_equal(full->set.n_skipped_host, cached->set.n_skipped_host);
+        assert_int_equal(full->set.model.n, cached->set.model.n);
+        for (size_t i = 0; i < full->set.model.n; i++) {
+                const struct resource *a = full->set.model.v[i], *b = cached->set.model.v[i];
+                assert_int_equal(a->kind, b->kind);
+                assert_string_equal(a->name, b->name);
+                assert_true(resource_equal(a, b));
+                assert_same_pos(&a->pos, &b->pos);
+                assert_int_equal(a->n_refs, b->n_refs);
+                for (size_t j = 0; j < a->n_refs; j++) {
+                        assert_string_equal(a->refs[j].name, b->refs[j].name);
+                        assert_same_pos(&a->refs[j].pos, &b->refs[j].pos);
+                }
+                assert_int_equal(a->n_keys, b->n_keys);
+                for (size_t j = 0; j < a->n_keys; j++)
+                        assert_same_pos(&a->keys[j].pos, &b->keys[j].pos);
+        }
+}
+
+/* The scope of an edit from the cached sets (which share what did not
+ * change) is the scope from the full ones. */
+static void assert_same_scope(const struct load *full0, const struct load *full1, const struct load *cached0,
+                              const struct load *cached1) {
+        struct edit_scope a, b;
+        assert_int_equal(edit_scope_compute(&full0->set.model, &full1->set.model, &a), 0);
+        assert_int_equal(edit_scope_compute(&cached0->set.model, &cached1->set.model, &b), 0);
+        assert_int_equal(a.n_changed, b.n_changed);
+        assert_int_equal(a.n_removed, b.n_removed);
+        assert_int_equal(a.keys.n, b.keys.n);
+        for (size_t i = 0; i < a.keys.n; i++)
+                assert_non_null(model_find(&b.keys, a.keys.v[i]->kind, a.keys.v[i]->name));
+        assert_int_equal(a.want.n, b.want.n);
+        edit_scope_done(&a);
+        edit_scope_done(&b);
+}
+
+/* The directory as it is, loaded in full and through the cache: the same.
+ * The last loads (*full, *cached) are replaced by these. */
+static void step(const char *dir, struct manifest_cache *cache, struct load *full, struct load *cached) {
+        struct load f, c;
+        load(dir, NULL, &f);
+        load(dir, cache, &c);
+        assert_same_load(&f, &c);
+        if (full->r >= 0 && f.r >= 0 && full->set.model.n)
+                assert_same_scope(full, &f, cached, &c);
+        load_done(full);
+        load_done(cached);
+        *full = f;
+        *cached = c;
+}
+
+static char *temp_dir(void) {
+        char *dir = xasprintf("%s/rct-cache-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        assert_non_null(mkdtemp(dir));
+        return dir;
+}
+
+/* Random edits of a host in three files: each load through the cache is the
+ * full load, and the scoped pass over the cached sets is the full pass. */
+static void test_cache_random_edits_load_as_a_full_parse(void **state) {
+        (void) state;
+        struct tally t = { 0 };
+        struct manifest_cache cache = { 0 };
+        struct load full = { 0 }, cached = { 0 };
+        char *dir = temp_dir();
+        unsigned shared = 0, invalid = 0;
+        srand(17);
+        for (int i = 0; i < 150; i++) {
+                /* A host in sync with what it declares (the daemon's premise for a scoped run), then an edit. */
+                struct host h;
+                host_random(&h);
+                put_host(dir, &h);
+                step(dir, &cache, &full, &cached);
+                struct host e = h;
+                for (unsigned n = 1 + rnd(2); n; n--)
+                        host_edit(&e);
+                struct load was = { 0 };
+                load(dir, &cache, &was);
+                put_host(dir, &e);
+                step(dir, &cache, &full, &cached);
+                /* An edit may make what does not validate (a VLAN above its parent's MTU). */
+                if (was.r == 0 && cached.r == 0)
+                        compare_sets(&h, &e, &was.set, &cached.set, &t);
+                invalid += cached.r < 0;
+                /* A file the edit left as it was is not read again: its resources are the last load's. */
+                for (size_t j = 0; j < was.set.model.n; j++)
+                        shared += model_find(&cached.set.model, was.set.model.v[j]->kind, was.set.model.v[j]->name) ==
+                                  was.set.model.v[j];
+                load_done(&was);
+        }
+        if (getenv("SCOPE_TALLY"))
+                fprintf(stderr, "runs %u actions %u invalid %u shared %u\n", t.runs, t.with_actions, invalid, shared);
+        assert_true(t.runs > 50);
+        assert_true(invalid > 5);
+        assert_true(t.with_actions > 30);
+        assert_true(shared > 150);
+        load_done(&full);
+        load_done(&cached);
+        manifest_cache_done(&cache);
+        rm_dir(dir);
+        free(dir);
+}
+
+/* Renames, deletes, duplicates across files, an error then its fix, a
+ * kind's check that reads the files before it and a validate that writes. */
+static void test_cache_follows_renames_deletes_duplicates_errors(void **state) {
+        (void) state;
+        struct manifest_cache cache = { 0 };
+        struct load full = { 0 }, cached = { 0 };
+        char *dir = temp_dir(), path[160];
+        put(dir, "a.yaml", "version: 1\nethernets:\n  eth0: { mtu: 9000 }\n");
+        put(dir, "b.yaml", "version: 1\nbridges:\n  br0: { interfaces: [eth0] }\n");
+        put(dir, "c.yaml", "version: 1\nbridges:\n  br1: { mtu: 1400 }\n");
+        put(dir, "d.yaml", "version: 1\nhost: other*\nbridges:\n  br9: {}\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        assert_int_equal(cached.set.model.n, 3);
+        assert_int_equal(cached.set.n_skipped_host, 1);
+        const struct resource *eth0 = model_find(&cached.set.model, KIND_ETHERNET, "eth0");
+
+        /* An edit in one file: the others' resources are the last load's. */
+        put(dir, "c.yaml", "version: 1\nbridges:\n  br1: { mtu: 1500 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_ptr_equal(model_find(&cached.set.model, KIND_ETHERNET, "eth0"), eth0);
+        assert_int_equal(model_find(&cached.set.model, KIND_BRIDGE, "br1")->link.mtu, 1500);
+        assert_int_equal(cached.set.n_skipped_host, 1);
+
+        /* A file renamed over another, of the same size and time as the one it replaces. */
+        put(dir, "x.yaml", "version: 1\nbridges:\n  br2: { mtu: 1500 }\n");
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/c.yaml", dir);
+        assert_int_equal(stat(path, &st), 0);
+        char from[160];
+        snprintf(from, sizeof(from), "%s/x.yaml", dir);
+        struct timespec times[2] = { st.st_atim, st.st_mtim };
+        assert_int_equal(utimensat(AT_FDCWD, from, times, 0), 0);
+        assert_int_equal(rename(from, path), 0);
+        step(dir, &cache, &full, &cached);
+        assert_non_null(model_find(&cached.set.model, KIND_BRIDGE, "br2"));
+        assert_null(model_find(&cached.set.model, KIND_BRIDGE, "br1"));
+
+        /* A file deleted: its bridge goes, the rest stays. */
+        assert_int_equal(unlink(path), 0);
+        step(dir, &cache, &full, &cached);
+        assert_null(model_find(&cached.set.model, KIND_BRIDGE, "br2"));
+        assert_ptr_equal(model_find(&cached.set.model, KIND_ETHERNET, "eth0"), eth0);
+
+        /* A duplicate in a later file, then in an earlier one (the file kept
+         * from the last load reports it, at its own key), then neither. */
+        put(dir, "c.yaml", "version: 1\nbridges:\n  br0: { mtu: 1500 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_true(cached.r < 0);
+        assert_non_null(strstr(cached.said, "c.yaml:3:3: error: bridge br0 is already defined"));
+        assert_int_equal(unlink(path), 0);
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        put(dir, "a.yaml", "version: 1\nethernets:\n  eth0: { mtu: 9000 }\nbridges:\n  br0: {}\n");
+        step(dir, &cache, &full, &cached);
+        assert_true(cached.r < 0);
+        assert_non_null(strstr(cached.said, "b.yaml:3:3: error: bridge br0 is already defined"));
+        put(dir, "a.yaml", "version: 1\nethernets:\n  eth0: { mtu: 9000 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+
+        /* An error in one file, then fixed: the other files are still the cache's. */
+        eth0 = model_find(&cached.set.model, KIND_ETHERNET, "eth0");
+        put(dir, "b.yaml", "version: 1\nbridges:\n  br0: { interfaces: [eth0], mtu: many }\n");
+        step(dir, &cache, &full, &cached);
+        assert_true(cached.r < 0);
+        assert_non_null(strstr(cached.said, "b.yaml:3:"));
+        put(dir, "b.yaml", "version: 1\nbridges:\n  br0: { interfaces: [eth0], mtu: 9000 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        assert_ptr_equal(model_find(&cached.set.model, KIND_ETHERNET, "eth0"), eth0);
+
+        /* A bond takes its MTU from a member in another file (validate writes
+         * it): a member's edit changes the bond kept from the last load, which
+         * stays as it was for the set that still holds it. */
+        put(dir, "a.yaml", "version: 1\nethernets:\n  eth0: {}\n  eth1: {}\n");
+        put(dir, "b.yaml", "version: 1\nbonds:\n  bond0: { interfaces: [eth1] }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        struct load was = { 0 };
+        load(dir, &cache, &was);
+        const struct resource *bond = model_find(&was.set.model, KIND_BOND, "bond0");
+        assert_false(bond->set & LINK_F_MTU);
+        put(dir, "a.yaml", "version: 1\nethernets:\n  eth0: {}\n  eth1: { mtu: 9000 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(model_find(&cached.set.model, KIND_BOND, "bond0")->link.mtu, 9000);
+        assert_false(bond->set & LINK_F_MTU);
+        load_done(&was);
+        put(dir, "a.yaml", "version: 1\nethernets:\n  eth0: {}\n  eth1: { mtu: 1500 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(model_find(&cached.set.model, KIND_BOND, "bond0")->link.mtu, 1500);
+
+        /* A network's check reads the networks of the files before it: an
+         * earlier file's edit makes a clash that the later, unchanged file reports. */
+        put(dir, "a.yaml", "version: 1\nnetworks:\n  n1: { mode: nat, bridge: virbr9 }\n");
+        put(dir, "b.yaml", "version: 1\nnetworks:\n  n2: { mode: nat, bridge: virbr8 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        put(dir, "a.yaml", "version: 1\nnetworks:\n  n1: { mode: nat, bridge: virbr8 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_true(cached.r < 0);
+        assert_non_null(strstr(cached.said, "b.yaml:3:"));
+
+        load_done(&full);
+        load_done(&cached);
+        manifest_cache_done(&cache);
+        rm_dir(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_equal_through_the_tables),
                 cmocka_unit_test(test_scope_holds_the_edit_and_what_it_needs),
                 cmocka_unit_test(test_scoped_prune_and_guard),
                 cmocka_unit_test(test_random_edits_plan_and_apply_as_a_full_run),
+                cmocka_unit_test(test_cache_random_edits_load_as_a_full_parse),
+                cmocka_unit_test(test_cache_follows_renames_deletes_duplicates_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
