@@ -26,11 +26,12 @@
 #define MANIFEST_QUIET_MS 200
 #define MANIFEST_MAX_WAIT_MS 2000
 /* A burst whose last event renamed a whole manifest into place (how editors,
- * rsync and deploy tools replace a file) is tried this soon; the try waits out
- * the quiet period after all when the manifests do not parse or the edit
- * removes a resource, which a file still to come may declare again. A file
- * written in place (git checkout) waits for the quiet period. */
-#define MANIFEST_SETTLED_MS 5
+ * rsync and deploy tools replace a file) is tried at once: the file is whole,
+ * and the try waits out the quiet period after all when the manifests do not
+ * parse or the edit removes a resource, which a file still to come may declare
+ * again. A rename still to come is read by the run after, over its own scope.
+ * A file written in place (git checkout) waits for the quiet period. */
+#define MANIFEST_SETTLED_MS 0
 /* Drift repair waits only for the kernel's burst of notifications to settle. */
 #define DRIFT_QUIET_MS 20
 #define BACKOFF_MIN_S 1
@@ -102,6 +103,12 @@ static void timer_arm(int fd, uint64_t ms, uint64_t interval_ms) {
                 its.it_value.tv_nsec = 1;
         its.it_interval.tv_sec = (time_t) (interval_ms / 1000);
         its.it_interval.tv_nsec = (long) (interval_ms % 1000) * 1000000;
+        timerfd_settime(fd, 0, &its, NULL);
+}
+
+/* Fire as soon as the loop looks (a zero time would disarm it). */
+static void timer_arm_now(int fd) {
+        struct itimerspec its = { .it_value.tv_nsec = 1 };
         timerfd_settime(fd, 0, &its, NULL);
 }
 
@@ -590,7 +597,10 @@ static void on_inotify(struct daemon *d) {
         uint64_t wait = d->burst_settled ? MANIFEST_SETTLED_MS : MANIFEST_QUIET_MS;
         if (now + wait > d->first_event_ms + MANIFEST_MAX_WAIT_MS)
                 wait = d->first_event_ms + MANIFEST_MAX_WAIT_MS > now ? d->first_event_ms + MANIFEST_MAX_WAIT_MS - now : 1;
-        timer_arm(d->debounce_fd, wait, 0);
+        if (wait == 0)
+                timer_arm_now(d->debounce_fd);
+        else
+                timer_arm(d->debounce_fd, wait, 0);
 }
 
 /* WatchdogSec= in the unit: WATCHDOG=1 at half the interval, from the event
