@@ -95,6 +95,8 @@ daemon_stop() {
         kill -TERM "$DPID"
         wait "$DPID" 2>/dev/null || true
         DPID=
+        # DAEMON_LOG=DIR: keep each daemon's log there.
+        if [ -n "${DAEMON_LOG:-}" ]; then cp "$TMP/log" "$DAEMON_LOG/daemon-$$-$(date +%s%N).log"; fi
 }
 # daemon_edits BINARY FIRST: RUNS edits (addresses from 192.0.2.FIRST on), one
 # "LATENCY_MS CPU_MS" line each.
@@ -161,10 +163,12 @@ printf 'daemon-one-ipset-entry reconcile-daemon=%.1f ms cli-apply=%.1f ms ratio=
         "$d" "$c" "$(echo "$c / $d" | bc -l)" "$RUNS" "$POLL_US"
 printf 'daemon-one-ipset-entry cpu: reconcile-daemon=%.0f ms cli-apply=%.0f ms ratio=%.1fx (user + system, median of %d; the daemon in clock ticks of %d ms)\n' \
         "$dc" "$cc" "$(echo "$cc / ($dc + 0.001)" | bc -l)" "$RUNS" "$((1000 / hz))"
+echo "daemon-one-ipset-entry samples (ms): daemon $(awk '{ printf "%.1f ", $1 }' "$TMP/daemon"); cli $(printf '%.1f ' "${cli[@]}")"
 echo "daemon-one-ipset-entry requests=$requests"
 echo "daemon-one-ipset-entry cli-apply requests=$cli_requests (the whole run: links and addresses read, the set read whole twice)"
 if [ -n "${BASELINE:-}" ]; then
-        printf 'daemon-one-ipset-entry baseline %s: daemon=%.1f ms cpu=%.0f ms (median of %d)\n' "$BASELINE" \
-                "$(awk '{ print $1 }' "$TMP/baseline" | median)" "$(awk '{ print $2 }' "$TMP/baseline" | median)" "$RUNS"
+        printf 'daemon-one-ipset-entry baseline %s: daemon=%.1f ms cpu=%.0f ms (median of %d; samples %s)\n' "$BASELINE" \
+                "$(awk '{ print $1 }' "$TMP/baseline" | median)" "$(awk '{ print $2 }' "$TMP/baseline" | median)" "$RUNS" \
+                "$(awk '{ printf "%.1f ", $1 }' "$TMP/baseline")"
         echo "daemon-one-ipset-entry baseline requests=$baseline_requests"
 fi
