@@ -2284,22 +2284,47 @@ static int parse_text(struct manifest_set *set, const char *file, const char *te
         return ret;
 }
 
+/* A file's runs kept across loads: given, they are the runs of the text
+ * (runs_moved) and are not looked for again; after the parse, the runs it
+ * used, taken (none when they did not hold). */
+struct runs_keep {
+        struct list_run *v;
+        size_t n;
+        bool given;
+};
+
 /* One file's text, its resources' srcpos naming file (which outlives them). */
-static int parse_named(struct manifest_set *set, const char *file, const char *text, size_t len, const char *hostname) {
+static int parse_named(struct manifest_set *set, const char *file, const char *text, size_t len, const char *hostname,
+                       struct runs_keep *keep) {
         struct runs runs;
-        runs_find(&runs, text, len);
+        if (keep && keep->given) {
+                memset(&runs, 0, sizeof(runs));
+                runs.text = text;
+                runs.len = len;
+                runs.v = keep->v;
+                runs.n = keep->n;
+                runs.next = runs.n ? runs.v[0].start : len;
+        } else
+                runs_find(&runs, text, len);
         bool again = false;
         int r = parse_text(set, file, text, len, runs.n ? &runs : NULL, hostname, &again);
         if (again)
                 r = parse_text(set, file, text, len, NULL, hostname, &again);
-        free(runs.v);
+        if (keep && !again) {
+                keep->v = runs.v;
+                keep->n = runs.n;
+        } else {
+                free(runs.v);
+                if (keep)
+                        *keep = (struct runs_keep) { 0 };
+        }
         return r;
 }
 
 static int parse_input(struct manifest_set *set, const char *name, const char *text, size_t len, const char *hostname) {
         const char *file = intern_file(set, name);
         digest_update(set, text, len);
-        return parse_named(set, file, text, len, hostname);
+        return parse_named(set, file, text, len, hostname, NULL);
 }
 
 int manifest_parse_buffer(struct manifest_set *set, const char *name, const char *buf, size_t len,
@@ -2455,6 +2480,8 @@ struct manifest_part {
         uint64_t digest_in, digest_out; /* the revision's digest before and after this file */
         char *said;                     /* what its parse printed (a skipped host's debug line) */
         size_t said_len;
+        struct list_run *runs; /* of text, which its parse used */
+        size_t n_runs;
         /* Its kinds' checks read the files before it (check_declared): it
          * holds only after the same files, unchanged. */
         bool declared_read;
@@ -2472,6 +2499,7 @@ static void part_unref(struct manifest_part *p) {
         free(p->name);
         free(p->text);
         free(p->said);
+        free(p->runs);
         free(p);
 }
 
@@ -2503,9 +2531,78 @@ static bool part_fits(const struct manifest_set *set, const struct manifest_part
         return true;
 }
 
-/* Parse text (taken) as a new part; its resources are those it added to the model. */
+static size_t common_prefix(const char *a, const char *b, size_t n) {
+        size_t i = 0;
+        while (i + 64 <= n && memcmp(a + i, b + i, 64) == 0)
+                i += 64;
+        while (i < n && a[i] == b[i])
+                i++;
+        return i;
+}
+
+static size_t common_suffix(const char *a, size_t na, const char *b, size_t nb, size_t n) {
+        size_t i = 0;
+        while (i + 64 <= n && memcmp(a + na - i - 64, b + nb - i - 64, 64) == 0)
+                i += 64;
+        while (i < n && a[na - i - 1] == b[nb - i - 1])
+                i++;
+        return i;
+}
+
+static size_t count_lines(const char *p, size_t n) {
+        size_t lines = 0;
+        for (const char *end = p + n; (p = memchr(p, '\n', (size_t) (end - p))); p++)
+                lines++;
+        return lines;
+}
+
+/* The runs of the last text of a file moved onto its new text, when the two
+ * differ only inside the lines of one "- WORD" run, in as many lines, each
+ * still an item of that run: which lines are runs follows from each line
+ * alone, so runs_find would find these (the bytes after move by the length's
+ * change). NULL otherwise: the runs are looked for again. */
+static struct list_run *runs_moved(const struct manifest_part *p, const char *text, size_t len) {
+        if (!p->n_runs || len < RUN_MIN * 4)
+                return NULL;
+        size_t n = p->len < len ? p->len : len, pre = common_prefix(p->text, text, n);
+        size_t suf = common_suffix(p->text, p->len, text, len, n - pre);
+        size_t a = pre, e_old = p->len - suf;
+        while (a && text[a - 1] != '\n')
+                a--;
+        const char *nl = memchr(p->text + (e_old > a ? e_old - 1 : a), '\n', p->len - (e_old > a ? e_old - 1 : a));
+        if (!nl)
+                return NULL;
+        size_t b_old = (size_t) (nl - p->text) + 1, b_new = b_old + len - p->len;
+        if (b_new <= a || b_new > len || text[b_new - 1] != '\n')
+                return NULL;
+        const struct list_run *run = NULL;
+        for (size_t i = 0; i < p->n_runs && !run; i++)
+                if (!p->runs[i].maps && p->runs[i].start <= a && b_old <= p->runs[i].end)
+                        run = &p->runs[i];
+        if (!run || count_lines(p->text + a, b_old - a) != count_lines(text + a, b_new - a))
+                return NULL;
+        for (const char *line = text + a, *eol = NULL; line < text + b_new; line = eol + 1)
+                if (run_line(line, text + len, &eol) != (int) run->indent)
+                        return NULL;
+        /* The marker could now be spelled across the edit's edges. */
+        size_t m = sizeof(run_magic) - 1, from = a > m ? a - m : 0, to = b_new + m < len ? b_new + m : len;
+        if (holds(text + from, to - from, run_magic, m))
+                return NULL;
+        struct list_run *v = xcalloc(p->n_runs, sizeof(*v));
+        memcpy(v, p->runs, p->n_runs * sizeof(*v));
+        for (size_t i = 0; i < p->n_runs; i++) {
+                if (v[i].start >= b_old)
+                        v[i].start = v[i].start + len - p->len;
+                if (v[i].end >= b_old)
+                        v[i].end = v[i].end + len - p->len;
+        }
+        return v;
+}
+
+/* Parse text (taken) as a new part; its resources are those it added to the
+ * model. last: the file's last part, whose runs may serve. */
 static struct manifest_part *part_parse(struct manifest_set *set, char *path, char *text, size_t len,
-                                        const char *hostname, int *result) {
+                                        const char *hostname, const struct manifest_part *last, int *result) {
         struct manifest_part *p = xcalloc(1, sizeof(*p));
         p->refs = 1;
         p->name = path;
@@ -2516,7 +2613,12 @@ static struct manifest_part *part_parse(struct manifest_set *set, char *path, ch
         set->declared_read = false;
         struct diag_hold hold;
         hold_begin(&hold);
-        *result = parse_named(set, p->name, text, len, hostname);
+        struct runs_keep keep = { 0 };
+        if (last && (keep.v = runs_moved(last, text, len)))
+                keep = (struct runs_keep) { keep.v, last->n_runs, true };
+        *result = parse_named(set, p->name, text, len, hostname, &keep);
+        p->runs = keep.v;
+        p->n_runs = keep.n;
         fflush(hold.mem);
         if (hold.len) {
                 p->said = xcalloc(1, hold.len);
@@ -2622,7 +2724,7 @@ static int load_parts(const char *dir, const char *hostname, bool check_perms, s
                                 fwrite(p->said, 1, p->said_len, diag_stream());
                         r = 0;
                 } else {
-                        p = part_parse(set, path, text, len, hostname, &r);
+                        p = part_parse(set, path, text, len, hostname, p, &r);
                         j = SIZE_MAX;
                 }
                 same_before = same_before && keep && j == set->n_parts;

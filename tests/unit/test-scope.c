@@ -745,6 +745,74 @@ static void test_cache_follows_renames_deletes_duplicates_errors(void **state) {
         free(dir);
 }
 
+/* A set of 40 entries, entry i written as words[i] (NULL: 10.0.0.i), and a
+ * line after the list when tail. */
+static char *set_yaml(const char *const *words, bool tail) {
+        char *y = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&y, &len);
+        fprintf(f, "version: 1\nipsets:\n  allow:\n    type: hash:ip\n    entries:\n");
+        for (unsigned i = 0; i < 40; i++)
+                if (words[i])
+                        fprintf(f, "      - %s\n", words[i]);
+                else
+                        fprintf(f, "      - 10.0.0.%u\n", i);
+        if (tail)
+                fprintf(f, "  deny: { type: hash:ip }\n");
+        fclose(f);
+        return y;
+}
+
+/* An edit inside a long list: the file's last runs are moved onto the new
+ * text (as many lines, each still an item) or looked for again; either way
+ * the load is a full one's, positions and errors included. */
+static void test_cache_edits_inside_a_list(void **state) {
+        (void) state;
+        struct manifest_cache cache = { 0 };
+        struct load full = { 0 }, cached = { 0 };
+        char *dir = temp_dir();
+        put(dir, "a.yaml", "version: 1\nbridges:\n  br0: {}\n");
+        static const struct {
+                unsigned at;
+                const char *word; /* entry at, or an extra line when at is 99 */
+                bool tail;
+                bool valid;
+        } edits[] = {
+                { 0, NULL, true, true },           /* as first written */
+                { 10, "192.0.2.1", true, true },   /* one entry, longer */
+                { 10, "1.2.3.4", true, true },     /* shorter */
+                { 0, "192.0.2.2", true, true },    /* the first line of the run */
+                { 38, "192.0.2.3", true, true },   /* the run's last line */
+                { 39, "192.0.2.4", true, true },   /* the list's last line, not in the run */
+                { 12, "10.0.0.20", true, false },  /* listed twice */
+                { 12, "10.0.0.300", true, false }, /* not an address */
+                { 12, "{ a: b }", true, false },   /* no longer a word */
+                { 12, "10.0.0.12", false, true },  /* and the line after the list gone */
+                { 12, "10.0.0.12\n      - 10.0.1.1", false, true }, /* a line more */
+        };
+        const char *words[40] = { 0 };
+        for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
+                if (i)
+                        words[edits[i].at] = edits[i].word;
+                char *y = set_yaml(words, edits[i].tail);
+                put(dir, "s.yaml", y);
+                free(y);
+                step(dir, &cache, &full, &cached);
+                assert_int_equal(cached.r == 0, edits[i].valid);
+                if (edits[i].valid) {
+                        const struct resource *r = model_find(&cached.set.model, KIND_IPSET, "allow");
+                        assert_non_null(r);
+                        assert_int_equal(r->ipset.entries.n, 40 + (i == ELEMENTSOF(edits) - 1));
+                }
+                words[edits[i].at] = edits[i].valid ? edits[i].word : NULL;
+        }
+        load_done(&full);
+        load_done(&cached);
+        manifest_cache_done(&cache);
+        rm_dir(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_equal_through_the_tables),
@@ -753,6 +821,7 @@ int main(void) {
                 cmocka_unit_test(test_random_edits_plan_and_apply_as_a_full_run),
                 cmocka_unit_test(test_cache_random_edits_load_as_a_full_parse),
                 cmocka_unit_test(test_cache_follows_renames_deletes_duplicates_errors),
+                cmocka_unit_test(test_cache_edits_inside_a_list),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
