@@ -543,6 +543,7 @@ static void domain_describe(const struct resource *w, struct action *a) {
 }
 
 const struct kind_ops domain_kind = {
+        .flags = KF_CHECK_READS_FILES,
         .word = "domain",
         .section = "domains",
         .backend = &libvirt_backend, .diff = lv_domain_diff, .change_words = lv_domain_change_words, .apply = lv_domain_apply,

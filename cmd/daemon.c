@@ -224,6 +224,9 @@ static int reload_manifests(struct daemon *d, bool now_asked, struct manifest_se
                             bool *scoped) {
         struct manifest_set next = { 0 };
         uint64_t now = now_ms();
+        /* Asked (SIGHUP): every file is read and parsed anew, whatever it read besides. */
+        if (now_asked)
+                manifest_cache_done(&d->cache);
         bool early = !now_asked && d->have_good && d->last_event_ms && now < d->last_event_ms + MANIFEST_QUIET_MS;
         int r = early ? load_quietly(d, &next) : load_cached(d, &next);
         *scoped = r >= 0 && d->have_good && edit_scope_compute(&d->good.model, &next.model, scope) >= 0;

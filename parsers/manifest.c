@@ -1666,6 +1666,7 @@ static int p_user(struct pctx *c, struct node *n, const struct field *f, void *b
                 *out = (uint32_t) v;
                 return 0;
         }
+        c->set->looked_up = true; /* the answer is the host's, not the text's */
         if (f->min == 0) {
                 struct passwd *pw = getpwnam(s);
                 if (pw) {
@@ -2485,8 +2486,10 @@ struct manifest_part {
         /* Its kinds' checks read the files before it (check_declared): it
          * holds only after the same files, unchanged. */
         bool declared_read;
-        /* Parsed without an error, and validate wrote into none of its
-         * resources: a full parse of the same text gives the same. */
+        /* Parsed without an error, from its text alone (no user or group
+         * looked up, no kind whose check reads other files), and validate
+         * wrote into none of its resources: a full parse of the same text
+         * gives the same. */
         bool reusable;
 };
 
@@ -2610,7 +2613,7 @@ static struct manifest_part *part_parse(struct manifest_set *set, char *path, ch
         p->len = len;
         size_t first = set->model.n;
         unsigned skipped = set->n_skipped_host, errors = diag_error_count();
-        set->declared_read = false;
+        set->declared_read = set->looked_up = false;
         struct diag_hold hold;
         hold_begin(&hold);
         struct runs_keep keep = { 0 };
@@ -2628,12 +2631,15 @@ static struct manifest_part *part_parse(struct manifest_set *set, char *path, ch
         hold_end(&hold, true);
         p->declared_read = set->declared_read;
         p->skipped_host = set->n_skipped_host - skipped;
-        p->reusable = *result >= 0 && diag_error_count() == errors;
+        p->reusable = *result >= 0 && diag_error_count() == errors && !set->looked_up;
         p->n = set->model.n - first;
         if (p->n) {
                 p->v = xcalloc(p->n, sizeof(*p->v));
                 memcpy(p->v, set->model.v + first, p->n * sizeof(*p->v));
         }
+        for (size_t i = 0; i < p->n; i++)
+                if (kind_ops(p->v[i]->kind)->flags & KF_CHECK_READS_FILES)
+                        p->reusable = false;
         return p;
 }
 

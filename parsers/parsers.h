@@ -10,6 +10,7 @@ struct manifest_set {
         unsigned n_skipped_host; /* files for another host */
         char digest[17];         /* of every file read, for holds and logs */
         bool declared_read;      /* a kind's check read what the files before declared */
+        bool looked_up;          /* a user or group name was looked up on the host */
         /* Loaded through a cache: each file's parse, which owns its resources. */
         struct manifest_part **parts;
         size_t n_parts;

@@ -991,6 +991,9 @@ enum {
         KF_CHILD = 1u << 5,         /* declared only inside its parent's entry (volumes): no section of its own */
         KF_NO_ABSENT_ENTRY = 1u << 6, /* show writes no `state: absent` entry for it (a sysctl goes with its interface) */
         KF_EXISTING = 1u << 7,      /* configures a device that exists, whatever made it; never creates one (NICs) */
+        /* Its check reads files besides the manifest (cloud-init seeds): the
+         * daemon parses a file declaring one again at every load. */
+        KF_CHECK_READS_FILES = 1u << 8,
 };
 
 struct backend;

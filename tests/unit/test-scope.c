@@ -525,6 +525,24 @@ static void assert_same_pos(const struct srcpos *a, const struct srcpos *b) {
         assert_int_equal(a->col, b->col);
 }
 
+/* A key only the kind's parser reads (a domain's cloud-init) is unequal
+ * through the tables in any two parses (scope.c: it widens a scope). */
+static bool custom_given(const struct resource *r) {
+        const struct kind_ops *k = kind_ops(r->kind);
+        for (size_t i = 0; i < k->n_fields; i++) {
+                const struct field *f = &k->fields[i];
+                if (k->identity || !(r->set & f->bit))
+                        continue;
+                if (f->type == FT_CUSTOM)
+                        return true;
+                const struct sub_table *t = f->type == FT_OBJ ? f->extra : NULL;
+                for (size_t j = 0; t && j < t->n_fields; j++)
+                        if (t->fields[j].type == FT_CUSTOM)
+                                return true;
+        }
+        return false;
+}
+
 /* The cached load said, returned and built what the full one did. */
 static void assert_same_load(const struct load *full, const struct load *cached) {
         assert_int_equal(full->r, cached->r);
@@ -538,7 +556,7 @@ static void assert_same_load(const struct load *full, const struct load *cached)
                 const struct resource *a = full->set.model.v[i], *b = cached->set.model.v[i];
                 assert_int_equal(a->kind, b->kind);
                 assert_string_equal(a->name, b->name);
-                assert_true(resource_equal(a, b));
+                assert_true(resource_equal(a, b) || custom_given(a));
                 assert_same_pos(&a->pos, &b->pos);
                 assert_int_equal(a->n_refs, b->n_refs);
                 for (size_t j = 0; j < a->n_refs; j++) {
@@ -737,6 +755,29 @@ static void test_cache_follows_renames_deletes_duplicates_errors(void **state) {
         step(dir, &cache, &full, &cached);
         assert_true(cached.r < 0);
         assert_non_null(strstr(cached.said, "b.yaml:3:"));
+
+        /* What a parse takes from the host or from other files is not kept:
+         * a tap's owner by name (the user database), a domain's cloud-init
+         * seed read from a file beside the manifest. */
+        put(dir, "a.yaml", "version: 1\ntaps:\n  tap0: { owner: root }\n");
+        put(dir, "b.yaml", "version: 1\nbridges:\n  br0: {}\n");
+        put(dir, "ud.cfg", "#cloud-config\nhostname: one\n");
+        put(dir, "c.yaml", "version: 1\npools:\n  p:\n    type: dir\n    path: /p\n    volumes:\n"
+                           "      c1-root: { capacity: 1G }\n"
+                           "domains:\n  c1:\n    memory: 128M\n    disks:\n      - { volume: p/c1-root }\n"
+                           "    cloud-init: { user-data: ./ud.cfg }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        const struct resource *tap = model_find(&cached.set.model, KIND_TAP, "tap0");
+        const struct resource *pool = model_find(&cached.set.model, KIND_POOL, "p");
+        put(dir, "ud.cfg", "#cloud-config\nhostname: two\n");
+        put(dir, "b.yaml", "version: 1\nbridges:\n  br0: { mtu: 1400 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        assert_ptr_not_equal(model_find(&cached.set.model, KIND_TAP, "tap0"), tap);
+        assert_ptr_not_equal(model_find(&cached.set.model, KIND_POOL, "p"), pool);
+        assert_string_equal(model_find(&cached.set.model, KIND_DOMAIN, "c1")->domain.cloud_init.content[SEED_USER_DATA],
+                            "#cloud-config\nhostname: two\n");
 
         load_done(&full);
         load_done(&cached);
