@@ -296,7 +296,7 @@ int ipset_nl_open(const char *netns, struct ipset_nl **out) {
         if (!nl->rbuf)
                 abort();
         nl->protocol = IPSET_PROTOCOL;
-        char buf[256];
+        char buf[256] = { 0 }; /* attribute padding is sent too */
         uint8_t kernel = 0;
         struct nlmsghdr *nlh = msg_put(nl, buf, IPSET_CMD_PROTOCOL, 0, NFPROTO_IPV4);
         r = talk(nl, nlh, on_protocol, &kernel);
@@ -597,7 +597,72 @@ struct dump {
         void (*each)(void *u, const char *name, uint64_t digest);
         void *u;
         uint32_t *n_entries; /* a header dump: the number of entries the kernel says, if asked */
+        /* cur's entries as they come: their text end to end in one block, where
+         * each starts, and (a one-part IPv4 set, keyed) their numbers. */
+        char *text;
+        size_t text_len, text_cap;
+        uint32_t *starts;
+        uint64_t *keys;
+        size_t n, cap;
+        bool keyed;
 };
+
+/* realloc, or abort as xcalloc does when memory is out. */
+static void *resize(void *p, size_t size) {
+        void *q = realloc(p, size ? size : 1);
+        if (!q)
+                abort();
+        return q;
+}
+
+/* cur takes the entries read for it: one block of text, one array of pointers into it. */
+static void entries_finish(struct dump *d) {
+        if (d->cur && d->n) {
+                struct ipset_spec *v = &d->cur->ipset;
+                v->entry_block = resize(d->text, d->text_len);
+                v->entries.v = xcalloc(d->n + 1, sizeof(char *));
+                for (size_t i = 0; i < d->n; i++)
+                        v->entries.v[i] = v->entry_block + d->starts[i];
+                v->entries.n = d->n;
+                if (d->keyed) {
+                        v->entry_keys = d->keys;
+                        v->n_entry_keys = d->n;
+                        d->keys = NULL;
+                }
+                d->text = NULL;
+        }
+        free(d->text);
+        free(d->starts);
+        free(d->keys);
+        d->text = NULL;
+        d->starts = NULL;
+        d->keys = NULL;
+        d->text_len = d->text_cap = d->n = d->cap = 0;
+        d->keyed = true;
+}
+
+/* One entry of cur, len bytes and its NUL; key when it has one. */
+static void entry_add(struct dump *d, const char *s, size_t len, const uint64_t *key) {
+        if (d->n == d->cap) {
+                d->cap = d->cap ? d->cap * 2 : 256;
+                d->starts = resize(d->starts, d->cap * sizeof(*d->starts));
+                d->keys = resize(d->keys, d->cap * sizeof(*d->keys));
+        }
+        if (d->text_len + len + 1 > d->text_cap) {
+                d->text_cap = d->text_cap ? d->text_cap * 2 : 4096;
+                if (d->text_cap < d->text_len + len + 1)
+                        d->text_cap = d->text_len + len + 1;
+                d->text = resize(d->text, d->text_cap);
+        }
+        memcpy(d->text + d->text_len, s, len + 1);
+        d->starts[d->n] = (uint32_t) d->text_len;
+        d->text_len += len + 1;
+        if (key)
+                d->keys[d->n] = *key;
+        else
+                d->keyed = false;
+        d->n++;
+}
 
 static void read_header(struct resource *r, int type, const struct nlattr *data) {
         struct ipset_spec *v = &r->ipset;
@@ -624,7 +689,7 @@ static void read_header(struct resource *r, int type, const struct nlattr *data)
 /* The entry of a one-address IPv4 set (hash:ip, bitmap:ip) when its DATA nest
  * holds the address first, as the kernel lists them: the common large set,
  * formatted without the general path's attribute table per entry. */
-static bool one_ipv4_text(const struct nlattr *data, char *out) {
+static bool one_ipv4_text(const struct nlattr *data, char *out, size_t *len, uint64_t *key) {
         const struct nlattr *ip = mnl_attr_get_payload(data);
         if (data->nla_len < MNL_ATTR_HDRLEN * 3 + 4 || mnl_attr_get_type(ip) != IPSET_ATTR_IP ||
             ip->nla_len < MNL_ATTR_HDRLEN * 2 + 4 || ip->nla_len > data->nla_len - MNL_ATTR_HDRLEN)
@@ -632,7 +697,9 @@ static bool one_ipv4_text(const struct nlattr *data, char *out) {
         const struct nlattr *v4 = mnl_attr_get_payload(ip);
         if (mnl_attr_get_type(v4) != IPSET_ATTR_IPADDR_IPV4 || v4->nla_len != MNL_ATTR_HDRLEN + 4)
                 return false;
-        format_ipv4(mnl_attr_get_payload(v4), out);
+        const unsigned char *a = mnl_attr_get_payload(v4);
+        *len = format_ipv4(a, out);
+        *key = ((uint64_t) a[0] << 24 | (uint64_t) a[1] << 16 | (uint64_t) a[2] << 8 | a[3]) << 8 | 32;
         return true;
 }
 
@@ -653,6 +720,7 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
         }
         if (tb[IPSET_ATTR_TYPENAME]) {
                 /* The first message of a set: its header. */
+                entries_finish(d);
                 struct resource *r = resource_new(KIND_IPSET, name);
                 struct ipset_spec *v = &r->ipset;
                 snprintf(v->type, sizeof(v->type), "%s", mnl_attr_get_str(tb[IPSET_ATTR_TYPENAME]));
@@ -678,7 +746,6 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
                 return 0; /* entries of a set whose header this dump did not see */
         if (!tb[IPSET_ATTR_ADT] || !d->cur || d->type < 0)
                 return 0;
-        struct str_list *l = &d->cur->ipset.entries;
         bool inet6 = d->cur->ipset.family == FAMILY_INET6;
         bool one_ipv4 = !inet6 && set_types[d->type].dims[0] == DIM_IP && set_types[d->type].dims[1] == DIM_NONE;
         const struct nlattr *a;
@@ -686,24 +753,26 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
         mnl_attr_for_each_nested(a, tb[IPSET_ATTR_ADT]) {
                 if (mnl_attr_get_type(a) != IPSET_ATTR_DATA)
                         continue;
-                if (one_ipv4 && one_ipv4_text(a, t.s))
-                        ;
-                else if (!entry_text(a, d->type, inet6, &t))
-                        continue;
-                *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(t.s);
+                uint64_t key;
+                if (one_ipv4 && one_ipv4_text(a, t.s, &t.n, &key))
+                        entry_add(d, t.s, t.n, &key);
+                else if (entry_text(a, d->type, inet6, &t))
+                        entry_add(d, t.s, strlen(t.s), NULL);
         }
         return 0;
 }
 
 static int dump(struct ipset_nl *nl, const char *name, bool headers_only, struct dump *d) {
-        char buf[256];
+        char buf[256] = { 0 };
         struct nlmsghdr *nlh = msg_put(nl, buf, IPSET_CMD_LIST, NLM_F_DUMP, NFPROTO_IPV4);
         if (name)
                 mnl_attr_put_strz(nlh, IPSET_ATTR_SETNAME, name);
         if (headers_only)
                 put_net32(nlh, IPSET_ATTR_FLAGS, IPSET_FLAG_LIST_HEADER);
         nl->err[0] = '\0';
+        d->keyed = true;
         int r = talk(nl, nlh, on_set, d);
+        entries_finish(d);
         if (r < 0) {
                 const char *text;
                 r = -error_of(-r, CLASS_HASH, &text);
@@ -809,7 +878,7 @@ static int type_revision(struct ipset_nl *nl, const char *typename, int type, ui
                 *rev = (uint8_t) (nl->revision[type] - 1);
                 return 0;
         }
-        char buf[256];
+        char buf[256] = { 0 };
         uint8_t got = 0;
         struct nlmsghdr *nlh = msg_put(nl, buf, IPSET_CMD_TYPE, 0, family);
         mnl_attr_put_strz(nlh, IPSET_ATTR_TYPENAME, typename);

@@ -757,6 +757,15 @@ struct ipset_spec {
         uint32_t maxelem, hashsize, timeout;
         bool comment;
         struct str_list entries;
+        /* Not NULL: entries.v[i] point into this one block, which owns their text
+         * (a dump's, a presumed set's copy): freed whole, not entry by entry. */
+        char *entry_block;
+        /* Not NULL: the entries of a one-part IPv4 set as numbers (address << 8 |
+         * prefix), index for index with entries.v (n_entry_keys of them), put
+         * there by whoever read them (the check, the dump): the diff parses no
+         * text then. */
+        uint64_t *entry_keys;
+        size_t n_entry_keys;
         /* Observed only: the rules and list:sets that use it (a re-create is refused). */
         uint32_t references;
 };
