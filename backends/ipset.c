@@ -20,6 +20,22 @@ struct ipset_state {
         struct ipset_nl *nl;
 };
 
+/* ---- the entries' storage ---- */
+
+/* Free v's entries whichever way they are held; v has none afterwards. */
+static void ipset_entries_done(struct ipset_spec *v) {
+        if (v->entry_block) {
+                free(v->entries.v);
+                v->entries = (struct str_list) { 0 };
+                free(v->entry_block);
+                v->entry_block = NULL;
+        } else
+                str_list_done(&v->entries);
+        free(v->entry_keys);
+        v->entry_keys = NULL;
+        v->n_entry_keys = 0;
+}
+
 /* ---- open ---- */
 
 static int ipset_open_(const struct backend_ctx *ctx, void **state) {
@@ -82,6 +98,29 @@ static void on_digest(void *u, const char *name, uint64_t digest) {
                 d->sum += hash_fnv1a(hash_fnv1a_str(HASH_FNV1A_SEED, name), &digest, sizeof(digest));
 }
 
+/* to's entries become a copy of from's: one block of text, one array of
+ * pointers into it, and the numbers if from has them. */
+static void entries_copy(struct ipset_spec *to, const struct ipset_spec *from) {
+        size_t n = from->entries.n, len = 0;
+        ipset_entries_done(to);
+        for (size_t i = 0; i < n; i++)
+                len += strlen(from->entries.v[i]) + 1;
+        to->entry_block = xcalloc(len + 1, 1);
+        to->entries.v = xcalloc(array_capacity(n), sizeof(char *));
+        char *p = to->entry_block;
+        for (size_t i = 0; i < n; i++) {
+                size_t one = strlen(from->entries.v[i]) + 1;
+                to->entries.v[i] = memcpy(p, from->entries.v[i], one);
+                p += one;
+        }
+        to->entries.n = n;
+        if (from->entry_keys && from->n_entry_keys == n) {
+                to->entry_keys = xcalloc(n + 1, sizeof(uint64_t));
+                memcpy(to->entry_keys, from->entry_keys, n * sizeof(uint64_t));
+                to->n_entry_keys = n;
+        }
+}
+
 /* A scoped run: the set's header (type, parameters, references, number of
  * entries) in one read, its entries taken from presumed, the set as the last
  * run made it. A number of entries that disagrees reads the set whole. */
@@ -103,12 +142,7 @@ static int ipset_observe_presumed(void *state, const struct resource *presumed, 
                 model_done(&got);
                 return ipset_observe_some(state, &presumed, 1, live);
         }
-        struct str_list *l = &set->ipset.entries;
-        str_list_done(l);
-        l->v = xcalloc(array_capacity(presumed->ipset.entries.n), sizeof(char *));
-        for (size_t i = 0; i < presumed->ipset.entries.n; i++)
-                l->v[i] = xstrdup(presumed->ipset.entries.v[i]);
-        l->n = presumed->ipset.entries.n;
+        entries_copy(&set->ipset, &presumed->ipset);
         got.n = 0; /* set goes to live */
         model_done(&got);
         if (model_add(live, set) < 0)
@@ -838,17 +872,7 @@ static bool ipset_name_valid(const char *s) {
 }
 
 static void ipset_free(struct resource *r) {
-        struct ipset_spec *v = &r->ipset;
-        if (v->entry_block) {
-                free(v->entries.v);
-                v->entries = (struct str_list) { 0 };
-                free(v->entry_block);
-                v->entry_block = NULL;
-        } else
-                str_list_done(&v->entries);
-        free(v->entry_keys);
-        v->entry_keys = NULL;
-        v->n_entry_keys = 0;
+        ipset_entries_done(&r->ipset);
 }
 
 static int cmp_entry(const void *a, const void *b) {
