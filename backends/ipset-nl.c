@@ -449,25 +449,33 @@ static void text_add(struct text *t, const char *fmt, ...) {
                 t->n = t->n + (size_t) n < sizeof(t->s) ? t->n + (size_t) n : sizeof(t->s) - 1;
 }
 
+/* Each byte's decimal digits, left-aligned in three chars, and their count. */
+#define DEC(n)                                                                                              \
+        { (char) ((n) >= 100 ? '0' + (n) / 100 : (n) >= 10 ? '0' + (n) / 10 : '0' + (n)),                  \
+          (char) ((n) >= 100 ? '0' + (n) / 10 % 10 : (n) >= 10 ? '0' + (n) % 10 : 0),                      \
+          (char) ((n) >= 100 ? '0' + (n) % 10 : 0), (char) ((n) >= 100 ? 3 : (n) >= 10 ? 2 : 1) }
+#define DEC4(n) DEC(n), DEC((n) + 1), DEC((n) + 2), DEC((n) + 3)
+#define DEC16(n) DEC4(n), DEC4((n) + 4), DEC4((n) + 8), DEC4((n) + 12)
+#define DEC64(n) DEC16(n), DEC16((n) + 16), DEC16((n) + 32), DEC16((n) + 48)
+static const char decimal[256][4] = { DEC64(0), DEC64(64), DEC64(128), DEC64(192) };
+
 /* inet_ntop's spelling of an IPv4 address without its printf: a dump of a
- * large set formats one per entry. */
+ * large set formats one per entry. out has room for 16 bytes and 3 more
+ * (each byte's digits are copied four at a time). */
 static size_t format_ipv4(const unsigned char *a, char *out) {
         char *p = out;
         for (int i = 0; i < 4; i++) {
-                unsigned v = a[i];
-                if (v >= 100)
-                        *p++ = (char) ('0' + v / 100);
-                if (v >= 10)
-                        *p++ = (char) ('0' + v / 10 % 10);
-                *p++ = (char) ('0' + v % 10);
-                *p++ = i < 3 ? '.' : '\0';
+                memcpy(p, decimal[a[i]], 4);
+                p += decimal[a[i]][3];
+                *p++ = '.';
         }
-        return (size_t) (p - out - 1);
+        *--p = '\0';
+        return (size_t) (p - out);
 }
 
 static bool text_addr(struct text *t, const struct nlattr *nest) {
         const struct nlattr *tb[IPSET_ATTR_IPADDR_MAX + 1];
-        char buf[INET6_ADDRSTRLEN];
+        char buf[INET6_ADDRSTRLEN + 4];
         nested_attrs(nest, tb, IPSET_ATTR_IPADDR_MAX);
         size_t n;
         if (tb[IPSET_ATTR_IPADDR_IPV4] && mnl_attr_get_payload_len(tb[IPSET_ATTR_IPADDR_IPV4]) == 4)
@@ -597,11 +605,10 @@ struct dump {
         void (*each)(void *u, const char *name, uint64_t digest);
         void *u;
         uint32_t *n_entries; /* a header dump: the number of entries the kernel says, if asked */
-        /* cur's entries as they come: their text end to end in one block, where
-         * each starts, and (a one-part IPv4 set, keyed) their numbers. */
+        /* cur's entries as they come: their text end to end in one block (each
+         * with its NUL) and, a one-part IPv4 set's (keyed), their numbers. */
         char *text;
         size_t text_len, text_cap;
-        uint32_t *starts;
         uint64_t *keys;
         size_t n, cap;
         bool keyed;
@@ -615,14 +622,18 @@ static void *resize(void *p, size_t size) {
         return q;
 }
 
-/* cur takes the entries read for it: one block of text, one array of pointers into it. */
+/* cur takes the entries read for it: one block of text, one array of
+ * pointers into it, found by walking the block (no array of offsets). */
 static void entries_finish(struct dump *d) {
         if (d->cur && d->n) {
                 struct ipset_spec *v = &d->cur->ipset;
                 v->entry_block = resize(d->text, d->text_len);
                 v->entries.v = xcalloc(d->n + 1, sizeof(char *));
-                for (size_t i = 0; i < d->n; i++)
-                        v->entries.v[i] = v->entry_block + d->starts[i];
+                char *p = v->entry_block;
+                for (size_t i = 0; i < d->n; i++) {
+                        v->entries.v[i] = p;
+                        p += strlen(p) + 1;
+                }
                 v->entries.n = d->n;
                 if (d->keyed) {
                         v->entry_keys = d->keys;
@@ -632,20 +643,26 @@ static void entries_finish(struct dump *d) {
                 d->text = NULL;
         }
         free(d->text);
-        free(d->starts);
         free(d->keys);
         d->text = NULL;
-        d->starts = NULL;
         d->keys = NULL;
         d->text_len = d->text_cap = d->n = d->cap = 0;
         d->keyed = true;
+}
+
+/* Room for n entries of about len bytes each, the number the set's header
+ * gave: a large set's arrays then grow by no copy. */
+static void entries_reserve(struct dump *d, size_t n, size_t len) {
+        d->cap = n;
+        d->keys = resize(d->keys, n * sizeof(*d->keys));
+        d->text_cap = n * len;
+        d->text = resize(d->text, d->text_cap);
 }
 
 /* One entry of cur, len bytes and its NUL; key when it has one. */
 static void entry_add(struct dump *d, const char *s, size_t len, const uint64_t *key) {
         if (d->n == d->cap) {
                 d->cap = d->cap ? d->cap * 2 : 256;
-                d->starts = resize(d->starts, d->cap * sizeof(*d->starts));
                 d->keys = resize(d->keys, d->cap * sizeof(*d->keys));
         }
         if (d->text_len + len + 1 > d->text_cap) {
@@ -655,7 +672,6 @@ static void entry_add(struct dump *d, const char *s, size_t len, const uint64_t 
                 d->text = resize(d->text, d->text_cap);
         }
         memcpy(d->text + d->text_len, s, len + 1);
-        d->starts[d->n] = (uint32_t) d->text_len;
         d->text_len += len + 1;
         if (key)
                 d->keys[d->n] = *key;
@@ -690,14 +706,15 @@ static void read_header(struct resource *r, int type, const struct nlattr *data)
  * holds the address first, as the kernel lists them: the common large set,
  * formatted without the general path's attribute table per entry. */
 static bool one_ipv4_text(const struct nlattr *data, char *out, size_t *len, uint64_t *key) {
-        const struct nlattr *ip = mnl_attr_get_payload(data);
-        if (data->nla_len < MNL_ATTR_HDRLEN * 3 + 4 || mnl_attr_get_type(ip) != IPSET_ATTR_IP ||
+        /* The headers read in place: libmnl's accessors are calls, and this runs per entry. */
+        const struct nlattr *ip = (const struct nlattr *) ((const char *) data + MNL_ATTR_HDRLEN);
+        if (data->nla_len < MNL_ATTR_HDRLEN * 3 + 4 || (ip->nla_type & NLA_TYPE_MASK) != IPSET_ATTR_IP ||
             ip->nla_len < MNL_ATTR_HDRLEN * 2 + 4 || ip->nla_len > data->nla_len - MNL_ATTR_HDRLEN)
                 return false;
-        const struct nlattr *v4 = mnl_attr_get_payload(ip);
-        if (mnl_attr_get_type(v4) != IPSET_ATTR_IPADDR_IPV4 || v4->nla_len != MNL_ATTR_HDRLEN + 4)
+        const struct nlattr *v4 = (const struct nlattr *) ((const char *) ip + MNL_ATTR_HDRLEN);
+        if ((v4->nla_type & NLA_TYPE_MASK) != IPSET_ATTR_IPADDR_IPV4 || v4->nla_len != MNL_ATTR_HDRLEN + 4)
                 return false;
-        const unsigned char *a = mnl_attr_get_payload(v4);
+        const unsigned char *a = (const unsigned char *) v4 + MNL_ATTR_HDRLEN;
         *len = format_ipv4(a, out);
         *key = ((uint64_t) a[0] << 24 | (uint64_t) a[1] << 16 | (uint64_t) a[2] << 8 | a[3]) << 8 | 32;
         return true;
@@ -729,11 +746,15 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
                                                                                                           : FAMILY_INET;
                 if (tb[IPSET_ATTR_DATA])
                         read_header(r, d->type, tb[IPSET_ATTR_DATA]);
-                if (tb[IPSET_ATTR_DATA] && d->n_entries) {
+                if (tb[IPSET_ATTR_DATA]) {
                         const struct nlattr *hb[IPSET_ATTR_CREATE_MAX + 1];
                         nested_attrs(tb[IPSET_ATTR_DATA], hb, IPSET_ATTR_CREATE_MAX);
-                        if (hb[IPSET_ATTR_ELEMENTS])
-                                *d->n_entries = get_net32(hb[IPSET_ATTR_ELEMENTS]);
+                        uint32_t elements = hb[IPSET_ATTR_ELEMENTS] ? get_net32(hb[IPSET_ATTR_ELEMENTS]) : 0;
+                        if (hb[IPSET_ATTR_ELEMENTS] && d->n_entries)
+                                *d->n_entries = elements;
+                        /* An IPv4 address takes at most 16 bytes with its NUL; others grow as they come. */
+                        if (elements > 256 && !d->n_entries)
+                                entries_reserve(d, elements, 16);
                 }
                 r->set = SET_F_TYPE | SET_F_FAMILY | SET_F_MAXELEM | SET_F_HASHSIZE | SET_F_TIMEOUT | SET_F_COMMENT |
                          SET_F_ENTRIES;

@@ -697,14 +697,7 @@ static bool set_part(const struct set_check *k, enum set_dim dim, const char *p,
 
 static int check_set_entry(struct check_ctx *c, size_t n, const struct resource *r, struct set_check *k) {
         const char *s = check_item_text(c, SET_F_ENTRIES, n);
-        uint32_t host;
-        unsigned prefix;
-        if (k->family == AF_INET && (k->t->dims[0] == DIM_IP || k->t->dims[0] == DIM_NET) && k->t->dims[1] == DIM_NONE &&
-            canonical_ipv4(s, k->t->dims[0] == DIM_NET, &host, &prefix) && (!k->has_range || (host >= k->lo && host <= k->hi))) {
-                if (k->keys)
-                        k->keys[n] = ipv4_key(host, prefix);
-                return 0;
-        }
+        /* Not the common IPv4 form (ipset_check took those): no numbers for the diff. */
         free(k->keys);
         k->keys = NULL;
         char canon[256] = "", part[128], one[80];
@@ -830,11 +823,23 @@ static int ipset_check(struct check_ctx *c, struct resource *r) {
         if (ret < 0 || !(r->set & SET_F_ENTRIES))
                 return ret;
         size_t n = check_items(c, SET_F_ENTRIES);
-        /* The items are the entries as the list holds them, one for one. */
-        if (k.family == AF_INET && (k.t->dims[0] == DIM_IP || k.t->dims[0] == DIM_NET) && k.t->dims[1] == DIM_NONE &&
-            n == r->ipset.entries.n)
+        /* The items are the entries as the list holds them, one for one: the
+         * common one, an IPv4 address or network in the kernel's spelling, is
+         * checked here and kept as a number; any other takes the general way. */
+        bool net = k.t->dims[0] == DIM_NET;
+        bool ipv4 = k.family == AF_INET && (k.t->dims[0] == DIM_IP || net) && k.t->dims[1] == DIM_NONE &&
+                    n == r->ipset.entries.n;
+        if (ipv4)
                 k.keys = xcalloc(n + 1, sizeof(uint64_t));
         for (size_t i = 0; i < n; i++) {
+                uint32_t host;
+                unsigned prefix;
+                if (ipv4 && canonical_ipv4(r->ipset.entries.v[i], net, &host, &prefix) &&
+                    (!k.has_range || (host >= k.lo && host <= k.hi))) {
+                        if (k.keys)
+                                k.keys[i] = ipv4_key(host, prefix);
+                        continue;
+                }
                 int x = check_set_entry(c, i, r, &k);
                 if (x < 0)
                         ret = x;
