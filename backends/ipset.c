@@ -250,30 +250,38 @@ static size_t key_slot(uint64_t key, unsigned bits) {
         return (size_t) ((key * 0x9e3779b97f4a7c15ull) >> (64 - bits));
 }
 
+/* A slot holds an entry's number (40 bits: address and prefix) above its index
+ * in of plus 1 (24 bits): a probe reads one word, not the slot and then the list. */
+#define SLOT_INDEX_BITS 24
+#define SLOT_INDEX_MASK ((1ull << SLOT_INDEX_BITS) - 1)
+
 /* The differing entries of two IPv4 sets through an open-addressing table of
  * of's numbers (neither list holds duplicates): a probe per entry, where
- * sorting both lists took a pass per byte of each. */
-static void differing_ipv4(struct keyed of, struct keyed in, char ***only_of, size_t *n_of, char ***only_in,
+ * sorting both lists took a pass per byte of each. false when of is too long
+ * for a slot's index. */
+static bool differing_ipv4(struct keyed of, struct keyed in, char ***only_of, size_t *n_of, char ***only_in,
                            size_t *n_in) {
+        if (of.n >= SLOT_INDEX_MASK)
+                return false;
         unsigned bits = 4;
-        while (((size_t) 1 << bits) < of.n * 2)
+        while (((size_t) 1 << bits) < of.n + of.n / 4)
                 bits++;
         size_t mask = ((size_t) 1 << bits) - 1;
-        uint32_t *slot = xcalloc(mask + 1, sizeof(uint32_t)); /* an index of of, plus 1; 0: empty */
+        uint64_t *slot = xcalloc(mask + 1, sizeof(uint64_t)); /* 0: empty */
         bool *matched = xcalloc(of.n + 1, sizeof(bool));
         for (size_t i = 0; i < of.n; i++) {
                 size_t h = key_slot(of.k[i], bits);
                 while (slot[h])
                         h = (h + 1) & mask;
-                slot[h] = (uint32_t) i + 1;
+                slot[h] = of.k[i] << SLOT_INDEX_BITS | (i + 1);
         }
         for (size_t j = 0; j < in.n; j++) {
                 size_t h = key_slot(in.k[j], bits);
-                uint32_t at;
-                while ((at = slot[h]) && of.k[at - 1] != in.k[j])
+                uint64_t at;
+                while ((at = slot[h]) && at >> SLOT_INDEX_BITS != in.k[j])
                         h = (h + 1) & mask;
                 if (at)
-                        matched[at - 1] = true;
+                        matched[(at & SLOT_INDEX_MASK) - 1] = true;
                 else
                         *(char **) array_push(only_in, n_in, sizeof(char *)) = in.v[j];
         }
@@ -282,6 +290,7 @@ static void differing_ipv4(struct keyed of, struct keyed in, char ***only_of, si
                         *(char **) array_push(only_of, n_of, sizeof(char *)) = of.v[i];
         free(slot);
         free(matched);
+        return true;
 }
 
 static uint64_t entry_hash(size_t pos, const void *u) {
@@ -350,10 +359,9 @@ static void differing(const struct resource *w, const struct ipset_spec *of_set,
                 tail++;
         of.v += head, in.v += head;
         of.n -= head + tail, in.n -= head + tail;
-        if (in.k) {
+        if (in.k)
                 of.k += head, in.k += head;
-                differing_ipv4(of, in, only_of, n_of, only_in, n_in);
-        } else {
+        if (!in.k || !differing_ipv4(of, in, only_of, n_of, only_in, n_in)) {
                 struct str_list mid_of = { of.v, of.n }, mid_in = { in.v, in.n };
                 differing_hashed(&mid_of, &mid_in, only_of, n_of, only_in, n_in);
         }
