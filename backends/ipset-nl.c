@@ -612,6 +612,7 @@ struct dump {
         uint64_t *keys;
         size_t n, cap;
         bool keyed;
+        bool headers_only; /* the dump asked for no entries */
 };
 
 /* realloc, or abort as xcalloc does when memory is out. */
@@ -752,8 +753,10 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
                         uint32_t elements = hb[IPSET_ATTR_ELEMENTS] ? get_net32(hb[IPSET_ATTR_ELEMENTS]) : 0;
                         if (hb[IPSET_ATTR_ELEMENTS] && d->n_entries)
                                 *d->n_entries = elements;
-                        /* An IPv4 address takes at most 16 bytes with its NUL; others grow as they come. */
-                        if (elements > 256 && !d->n_entries)
+                        /* An IPv4 address takes at most 16 bytes with its NUL; others grow
+                         * as they come, and so does a set past 2^24 entries (a count
+                         * that large is not taken on trust). */
+                        if (elements > 256 && elements < (1u << 24) && !d->headers_only)
                                 entries_reserve(d, elements, 16);
                 }
                 r->set = SET_F_TYPE | SET_F_FAMILY | SET_F_MAXELEM | SET_F_HASHSIZE | SET_F_TIMEOUT | SET_F_COMMENT |
@@ -792,6 +795,7 @@ static int dump(struct ipset_nl *nl, const char *name, bool headers_only, struct
                 put_net32(nlh, IPSET_ATTR_FLAGS, IPSET_FLAG_LIST_HEADER);
         nl->err[0] = '\0';
         d->keyed = true;
+        d->headers_only = headers_only;
         int r = talk(nl, nlh, on_set, d);
         entries_finish(d);
         if (r < 0) {
