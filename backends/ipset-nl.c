@@ -296,7 +296,7 @@ int ipset_nl_open(const char *netns, struct ipset_nl **out) {
         if (!nl->rbuf)
                 abort();
         nl->protocol = IPSET_PROTOCOL;
-        char buf[256];
+        char buf[256] = { 0 }; /* attribute padding is sent too */
         uint8_t kernel = 0;
         struct nlmsghdr *nlh = msg_put(nl, buf, IPSET_CMD_PROTOCOL, 0, NFPROTO_IPV4);
         r = talk(nl, nlh, on_protocol, &kernel);
@@ -449,25 +449,33 @@ static void text_add(struct text *t, const char *fmt, ...) {
                 t->n = t->n + (size_t) n < sizeof(t->s) ? t->n + (size_t) n : sizeof(t->s) - 1;
 }
 
+/* Each byte's decimal digits, left-aligned in three chars, and their count. */
+#define DEC(n)                                                                                              \
+        { (char) ((n) >= 100 ? '0' + (n) / 100 : (n) >= 10 ? '0' + (n) / 10 : '0' + (n)),                  \
+          (char) ((n) >= 100 ? '0' + (n) / 10 % 10 : (n) >= 10 ? '0' + (n) % 10 : 0),                      \
+          (char) ((n) >= 100 ? '0' + (n) % 10 : 0), (char) ((n) >= 100 ? 3 : (n) >= 10 ? 2 : 1) }
+#define DEC4(n) DEC(n), DEC((n) + 1), DEC((n) + 2), DEC((n) + 3)
+#define DEC16(n) DEC4(n), DEC4((n) + 4), DEC4((n) + 8), DEC4((n) + 12)
+#define DEC64(n) DEC16(n), DEC16((n) + 16), DEC16((n) + 32), DEC16((n) + 48)
+static const char decimal[256][4] = { DEC64(0), DEC64(64), DEC64(128), DEC64(192) };
+
 /* inet_ntop's spelling of an IPv4 address without its printf: a dump of a
- * large set formats one per entry. */
+ * large set formats one per entry. out has room for 16 bytes and 3 more
+ * (each byte's digits are copied four at a time). */
 static size_t format_ipv4(const unsigned char *a, char *out) {
         char *p = out;
         for (int i = 0; i < 4; i++) {
-                unsigned v = a[i];
-                if (v >= 100)
-                        *p++ = (char) ('0' + v / 100);
-                if (v >= 10)
-                        *p++ = (char) ('0' + v / 10 % 10);
-                *p++ = (char) ('0' + v % 10);
-                *p++ = i < 3 ? '.' : '\0';
+                memcpy(p, decimal[a[i]], 4);
+                p += decimal[a[i]][3];
+                *p++ = '.';
         }
-        return (size_t) (p - out - 1);
+        *--p = '\0';
+        return (size_t) (p - out);
 }
 
 static bool text_addr(struct text *t, const struct nlattr *nest) {
         const struct nlattr *tb[IPSET_ATTR_IPADDR_MAX + 1];
-        char buf[INET6_ADDRSTRLEN];
+        char buf[INET6_ADDRSTRLEN + 4];
         nested_attrs(nest, tb, IPSET_ATTR_IPADDR_MAX);
         size_t n;
         if (tb[IPSET_ATTR_IPADDR_IPV4] && mnl_attr_get_payload_len(tb[IPSET_ATTR_IPADDR_IPV4]) == 4)
@@ -597,7 +605,81 @@ struct dump {
         void (*each)(void *u, const char *name, uint64_t digest);
         void *u;
         uint32_t *n_entries; /* a header dump: the number of entries the kernel says, if asked */
+        /* cur's entries as they come: their text end to end in one block (each
+         * with its NUL) and, a one-part IPv4 set's (keyed), their numbers. */
+        char *text;
+        size_t text_len, text_cap;
+        uint64_t *keys;
+        size_t n, cap;
+        bool keyed;
+        bool headers_only; /* the dump asked for no entries */
 };
+
+/* realloc, or abort as xcalloc does when memory is out. */
+static void *resize(void *p, size_t size) {
+        void *q = realloc(p, size ? size : 1);
+        if (!q)
+                abort();
+        return q;
+}
+
+/* cur takes the entries read for it: one block of text, one array of
+ * pointers into it, found by walking the block (no array of offsets). */
+static void entries_finish(struct dump *d) {
+        if (d->cur && d->n) {
+                struct ipset_spec *v = &d->cur->ipset;
+                v->entry_block = resize(d->text, d->text_len);
+                v->entries.v = xcalloc(d->n + 1, sizeof(char *));
+                char *p = v->entry_block;
+                for (size_t i = 0; i < d->n; i++) {
+                        v->entries.v[i] = p;
+                        p += strlen(p) + 1;
+                }
+                v->entries.n = d->n;
+                if (d->keyed) {
+                        v->entry_keys = d->keys;
+                        v->n_entry_keys = d->n;
+                        d->keys = NULL;
+                }
+                d->text = NULL;
+        }
+        free(d->text);
+        free(d->keys);
+        d->text = NULL;
+        d->keys = NULL;
+        d->text_len = d->text_cap = d->n = d->cap = 0;
+        d->keyed = true;
+}
+
+/* Room for n entries of about len bytes each, the number the set's header
+ * gave: a large set's arrays then grow by no copy. */
+static void entries_reserve(struct dump *d, size_t n, size_t len) {
+        d->cap = n;
+        d->keys = resize(d->keys, n * sizeof(*d->keys));
+        d->text_cap = n * len;
+        d->text = resize(d->text, d->text_cap);
+}
+
+/* One entry of cur, len bytes and its NUL; key when it has one. */
+static void entry_add(struct dump *d, const char *s, size_t len, const uint64_t *key) {
+        if (d->n == d->cap) {
+                d->cap = d->cap ? d->cap * 2 : 256;
+                d->keys = resize(d->keys, d->cap * sizeof(*d->keys));
+        }
+        if (d->text_len + len + 1 > d->text_cap) {
+                d->text_cap = d->text_cap ? d->text_cap * 2 : 4096;
+                if (d->text_cap < d->text_len + len + 1)
+                        d->text_cap = d->text_len + len + 1;
+                d->text = resize(d->text, d->text_cap);
+        }
+        memcpy(d->text + d->text_len, s, len + 1);
+        d->text_len += len + 1;
+        if (key)
+                d->keys[d->n] = *key;
+        else
+                d->keyed = false;
+        d->n++;
+}
 
 static void read_header(struct resource *r, int type, const struct nlattr *data) {
         struct ipset_spec *v = &r->ipset;
@@ -624,15 +706,18 @@ static void read_header(struct resource *r, int type, const struct nlattr *data)
 /* The entry of a one-address IPv4 set (hash:ip, bitmap:ip) when its DATA nest
  * holds the address first, as the kernel lists them: the common large set,
  * formatted without the general path's attribute table per entry. */
-static bool one_ipv4_text(const struct nlattr *data, char *out) {
-        const struct nlattr *ip = mnl_attr_get_payload(data);
-        if (data->nla_len < MNL_ATTR_HDRLEN * 3 + 4 || mnl_attr_get_type(ip) != IPSET_ATTR_IP ||
+static bool one_ipv4_text(const struct nlattr *data, char *out, size_t *len, uint64_t *key) {
+        /* The headers read in place: libmnl's accessors are calls, and this runs per entry. */
+        const struct nlattr *ip = (const struct nlattr *) ((const char *) data + MNL_ATTR_HDRLEN);
+        if (data->nla_len < MNL_ATTR_HDRLEN * 3 + 4 || (ip->nla_type & NLA_TYPE_MASK) != IPSET_ATTR_IP ||
             ip->nla_len < MNL_ATTR_HDRLEN * 2 + 4 || ip->nla_len > data->nla_len - MNL_ATTR_HDRLEN)
                 return false;
-        const struct nlattr *v4 = mnl_attr_get_payload(ip);
-        if (mnl_attr_get_type(v4) != IPSET_ATTR_IPADDR_IPV4 || v4->nla_len != MNL_ATTR_HDRLEN + 4)
+        const struct nlattr *v4 = (const struct nlattr *) ((const char *) ip + MNL_ATTR_HDRLEN);
+        if ((v4->nla_type & NLA_TYPE_MASK) != IPSET_ATTR_IPADDR_IPV4 || v4->nla_len != MNL_ATTR_HDRLEN + 4)
                 return false;
-        format_ipv4(mnl_attr_get_payload(v4), out);
+        const unsigned char *a = (const unsigned char *) v4 + MNL_ATTR_HDRLEN;
+        *len = format_ipv4(a, out);
+        *key = ((uint64_t) a[0] << 24 | (uint64_t) a[1] << 16 | (uint64_t) a[2] << 8 | a[3]) << 8 | 32;
         return true;
 }
 
@@ -653,6 +738,7 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
         }
         if (tb[IPSET_ATTR_TYPENAME]) {
                 /* The first message of a set: its header. */
+                entries_finish(d);
                 struct resource *r = resource_new(KIND_IPSET, name);
                 struct ipset_spec *v = &r->ipset;
                 snprintf(v->type, sizeof(v->type), "%s", mnl_attr_get_str(tb[IPSET_ATTR_TYPENAME]));
@@ -661,11 +747,17 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
                                                                                                           : FAMILY_INET;
                 if (tb[IPSET_ATTR_DATA])
                         read_header(r, d->type, tb[IPSET_ATTR_DATA]);
-                if (tb[IPSET_ATTR_DATA] && d->n_entries) {
+                if (tb[IPSET_ATTR_DATA]) {
                         const struct nlattr *hb[IPSET_ATTR_CREATE_MAX + 1];
                         nested_attrs(tb[IPSET_ATTR_DATA], hb, IPSET_ATTR_CREATE_MAX);
-                        if (hb[IPSET_ATTR_ELEMENTS])
-                                *d->n_entries = get_net32(hb[IPSET_ATTR_ELEMENTS]);
+                        uint32_t elements = hb[IPSET_ATTR_ELEMENTS] ? get_net32(hb[IPSET_ATTR_ELEMENTS]) : 0;
+                        if (hb[IPSET_ATTR_ELEMENTS] && d->n_entries)
+                                *d->n_entries = elements;
+                        /* An IPv4 address takes at most 16 bytes with its NUL; others grow
+                         * as they come, and so does a set past 2^24 entries (a count
+                         * that large is not taken on trust). */
+                        if (elements > 256 && elements < (1u << 24) && !d->headers_only)
+                                entries_reserve(d, elements, 16);
                 }
                 r->set = SET_F_TYPE | SET_F_FAMILY | SET_F_MAXELEM | SET_F_HASHSIZE | SET_F_TIMEOUT | SET_F_COMMENT |
                          SET_F_ENTRIES;
@@ -678,7 +770,6 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
                 return 0; /* entries of a set whose header this dump did not see */
         if (!tb[IPSET_ATTR_ADT] || !d->cur || d->type < 0)
                 return 0;
-        struct str_list *l = &d->cur->ipset.entries;
         bool inet6 = d->cur->ipset.family == FAMILY_INET6;
         bool one_ipv4 = !inet6 && set_types[d->type].dims[0] == DIM_IP && set_types[d->type].dims[1] == DIM_NONE;
         const struct nlattr *a;
@@ -686,24 +777,27 @@ static int on_set(const struct nlmsghdr *nlh, void *u) {
         mnl_attr_for_each_nested(a, tb[IPSET_ATTR_ADT]) {
                 if (mnl_attr_get_type(a) != IPSET_ATTR_DATA)
                         continue;
-                if (one_ipv4 && one_ipv4_text(a, t.s))
-                        ;
-                else if (!entry_text(a, d->type, inet6, &t))
-                        continue;
-                *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(t.s);
+                uint64_t key;
+                if (one_ipv4 && one_ipv4_text(a, t.s, &t.n, &key))
+                        entry_add(d, t.s, t.n, &key);
+                else if (entry_text(a, d->type, inet6, &t))
+                        entry_add(d, t.s, strlen(t.s), NULL);
         }
         return 0;
 }
 
 static int dump(struct ipset_nl *nl, const char *name, bool headers_only, struct dump *d) {
-        char buf[256];
+        char buf[256] = { 0 };
         struct nlmsghdr *nlh = msg_put(nl, buf, IPSET_CMD_LIST, NLM_F_DUMP, NFPROTO_IPV4);
         if (name)
                 mnl_attr_put_strz(nlh, IPSET_ATTR_SETNAME, name);
         if (headers_only)
                 put_net32(nlh, IPSET_ATTR_FLAGS, IPSET_FLAG_LIST_HEADER);
         nl->err[0] = '\0';
+        d->keyed = true;
+        d->headers_only = headers_only;
         int r = talk(nl, nlh, on_set, d);
+        entries_finish(d);
         if (r < 0) {
                 const char *text;
                 r = -error_of(-r, CLASS_HASH, &text);
@@ -809,7 +903,7 @@ static int type_revision(struct ipset_nl *nl, const char *typename, int type, ui
                 *rev = (uint8_t) (nl->revision[type] - 1);
                 return 0;
         }
-        char buf[256];
+        char buf[256] = { 0 };
         uint8_t got = 0;
         struct nlmsghdr *nlh = msg_put(nl, buf, IPSET_CMD_TYPE, 0, family);
         mnl_attr_put_strz(nlh, IPSET_ATTR_TYPENAME, typename);

@@ -20,6 +20,22 @@ struct ipset_state {
         struct ipset_nl *nl;
 };
 
+/* ---- the entries' storage ---- */
+
+/* Free v's entries whichever way they are held; v has none afterwards. */
+static void ipset_entries_done(struct ipset_spec *v) {
+        if (v->entry_block) {
+                free(v->entries.v);
+                v->entries = (struct str_list) { 0 };
+                free(v->entry_block);
+                v->entry_block = NULL;
+        } else
+                str_list_done(&v->entries);
+        free(v->entry_keys);
+        v->entry_keys = NULL;
+        v->n_entry_keys = 0;
+}
+
 /* ---- open ---- */
 
 static int ipset_open_(const struct backend_ctx *ctx, void **state) {
@@ -82,6 +98,29 @@ static void on_digest(void *u, const char *name, uint64_t digest) {
                 d->sum += hash_fnv1a(hash_fnv1a_str(HASH_FNV1A_SEED, name), &digest, sizeof(digest));
 }
 
+/* to's entries become a copy of from's: one block of text, one array of
+ * pointers into it, and the numbers if from has them. */
+static void entries_copy(struct ipset_spec *to, const struct ipset_spec *from) {
+        size_t n = from->entries.n, len = 0;
+        ipset_entries_done(to);
+        for (size_t i = 0; i < n; i++)
+                len += strlen(from->entries.v[i]) + 1;
+        to->entry_block = xcalloc(len + 1, 1);
+        to->entries.v = xcalloc(array_capacity(n), sizeof(char *));
+        char *p = to->entry_block;
+        for (size_t i = 0; i < n; i++) {
+                size_t one = strlen(from->entries.v[i]) + 1;
+                to->entries.v[i] = memcpy(p, from->entries.v[i], one);
+                p += one;
+        }
+        to->entries.n = n;
+        if (from->entry_keys && from->n_entry_keys == n) {
+                to->entry_keys = xcalloc(n + 1, sizeof(uint64_t));
+                memcpy(to->entry_keys, from->entry_keys, n * sizeof(uint64_t));
+                to->n_entry_keys = n;
+        }
+}
+
 /* A scoped run: the set's header (type, parameters, references, number of
  * entries) in one read, its entries taken from presumed, the set as the last
  * run made it. A number of entries that disagrees reads the set whole. */
@@ -103,12 +142,7 @@ static int ipset_observe_presumed(void *state, const struct resource *presumed, 
                 model_done(&got);
                 return ipset_observe_some(state, &presumed, 1, live);
         }
-        struct str_list *l = &set->ipset.entries;
-        str_list_done(l);
-        l->v = xcalloc(array_capacity(presumed->ipset.entries.n), sizeof(char *));
-        for (size_t i = 0; i < presumed->ipset.entries.n; i++)
-                l->v[i] = xstrdup(presumed->ipset.entries.v[i]);
-        l->n = presumed->ipset.entries.n;
+        entries_copy(&set->ipset, &presumed->ipset);
         got.n = 0; /* set goes to live */
         model_done(&got);
         if (model_add(live, set) < 0)
@@ -180,70 +214,82 @@ static bool canonical_ipv4(const char *s, bool net, uint32_t *host, unsigned *pr
         return !*s;
 }
 
-/* An IPv4 entry as a sortable number: address, prefix length, and its
- * position in its list in the low bits. */
-#define KEY_POS_BITS 24
-#define KEY_POS_MASK ((1u << KEY_POS_BITS) - 1)
-
-/* Least significant byte first, from the byte above the positions (no two
- * keys share an address and prefix); a byte every key shares is skipped. */
-static void radix_sort(uint64_t *v, size_t n) {
-        uint64_t *tmp = xcalloc(n + 1, sizeof(uint64_t));
-        for (unsigned shift = KEY_POS_BITS; shift < 64; shift += 8) {
-                size_t count[257] = { 0 };
-                for (size_t i = 0; i < n; i++)
-                        count[((v[i] >> shift) & 0xff) + 1]++;
-                if (n && count[((v[0] >> shift) & 0xff) + 1] == n)
-                        continue;
-                for (int b = 0; b < 256; b++)
-                        count[b + 1] += count[b];
-                for (size_t i = 0; i < n; i++)
-                        tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
-                memcpy(v, tmp, n * sizeof(uint64_t));
-        }
-        free(tmp);
+/* An IPv4 entry as a number: its address and prefix length (32 for an address). */
+static uint64_t ipv4_key(uint32_t host, unsigned prefix) {
+        return (uint64_t) host << 8 | prefix;
 }
 
-/* The entries of a one-part IPv4 set (hash:ip, hash:net, bitmap:ip) as sorted
- * keys; NULL when one is not in the kernel's spelling or there are too many. */
-static uint64_t *ipv4_keys(const struct str_list *l, bool net) {
-        if (l->n > KEY_POS_MASK)
-                return NULL;
-        uint64_t *k = xcalloc(l->n + 1, sizeof(uint64_t));
-        for (size_t i = 0; i < l->n; i++) {
+/* The entries of a one-part IPv4 set (hash:ip, hash:net, bitmap:ip) as
+ * numbers: those the check or the dump kept beside the text, else parsed into
+ * *parsed (the caller's to free). NULL when one is not in the kernel's spelling. */
+static const uint64_t *ipv4_keys(const struct ipset_spec *v, bool net, uint64_t **parsed) {
+        *parsed = NULL;
+        if (v->entry_keys && v->n_entry_keys == v->entries.n)
+                return v->entry_keys;
+        uint64_t *k = xcalloc(v->entries.n + 1, sizeof(uint64_t));
+        for (size_t i = 0; i < v->entries.n; i++) {
                 uint32_t host;
                 unsigned prefix;
-                if (!canonical_ipv4(l->v[i], net, &host, &prefix)) {
+                if (!canonical_ipv4(v->entries.v[i], net, &host, &prefix)) {
                         free(k);
                         return NULL;
                 }
-                k[i] = (uint64_t) host << 30 | (uint64_t) prefix << KEY_POS_BITS | i;
+                k[i] = ipv4_key(host, prefix);
         }
-        radix_sort(k, l->n);
-        return k;
+        return *parsed = k;
 }
 
-/* The differing entries of two IPv4 sets: a merge of sorted numbers. */
-static bool differing_ipv4(const struct str_list *of, const struct str_list *in, bool net, char ***only_of, size_t *n_of,
-                           char ***only_in, size_t *n_in) {
-        uint64_t *ko = ipv4_keys(of, net), *ki = ko ? ipv4_keys(in, net) : NULL;
-        if (!ki) {
-                free(ko);
+/* A list's entries with their numbers (NULL: the diff compares text). */
+struct keyed {
+        char **v;
+        const uint64_t *k;
+        size_t n;
+};
+
+static size_t key_slot(uint64_t key, unsigned bits) {
+        return (size_t) ((key * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+}
+
+/* A slot holds an entry's number (40 bits: address and prefix) above its index
+ * in of plus 1 (24 bits): a probe reads one word, not the slot and then the list. */
+#define SLOT_INDEX_BITS 24
+#define SLOT_INDEX_MASK ((1ull << SLOT_INDEX_BITS) - 1)
+
+/* The differing entries of two IPv4 sets through an open-addressing table of
+ * of's numbers (neither list holds duplicates): a probe per entry, where
+ * sorting both lists took a pass per byte of each. false when of is too long
+ * for a slot's index. */
+static bool differing_ipv4(struct keyed of, struct keyed in, char ***only_of, size_t *n_of, char ***only_in,
+                           size_t *n_in) {
+        if (of.n >= SLOT_INDEX_MASK)
                 return false;
+        unsigned bits = 4;
+        while (((size_t) 1 << bits) < of.n + of.n / 4)
+                bits++;
+        size_t mask = ((size_t) 1 << bits) - 1;
+        uint64_t *slot = xcalloc(mask + 1, sizeof(uint64_t)); /* 0: empty */
+        bool *matched = xcalloc(of.n + 1, sizeof(bool));
+        for (size_t i = 0; i < of.n; i++) {
+                size_t h = key_slot(of.k[i], bits);
+                while (slot[h])
+                        h = (h + 1) & mask;
+                slot[h] = of.k[i] << SLOT_INDEX_BITS | (i + 1);
         }
-        size_t i = 0, j = 0;
-        while (i < of->n || j < in->n) {
-                uint64_t a = i < of->n ? ko[i] >> KEY_POS_BITS : UINT64_MAX;
-                uint64_t b = j < in->n ? ki[j] >> KEY_POS_BITS : UINT64_MAX;
-                if (a == b)
-                        i++, j++;
-                else if (a < b)
-                        *(char **) array_push(only_of, n_of, sizeof(char *)) = of->v[ko[i++] & KEY_POS_MASK];
+        for (size_t j = 0; j < in.n; j++) {
+                size_t h = key_slot(in.k[j], bits);
+                uint64_t at;
+                while ((at = slot[h]) && at >> SLOT_INDEX_BITS != in.k[j])
+                        h = (h + 1) & mask;
+                if (at)
+                        matched[(at & SLOT_INDEX_MASK) - 1] = true;
                 else
-                        *(char **) array_push(only_in, n_in, sizeof(char *)) = in->v[ki[j++] & KEY_POS_MASK];
+                        *(char **) array_push(only_in, n_in, sizeof(char *)) = in.v[j];
         }
-        free(ko);
-        free(ki);
+        for (size_t i = 0; i < of.n; i++)
+                if (!matched[i])
+                        *(char **) array_push(only_of, n_of, sizeof(char *)) = of.v[i];
+        free(slot);
+        free(matched);
         return true;
 }
 
@@ -285,30 +331,42 @@ static void differing_hashed(const struct str_list *of, const struct str_list *i
 /* The entries of `of` that `in` lacks, and those of `in` that `of` lacks,
  * each sorted, so that the diff is a merge of the few that differ. Sorting
  * 100,000 strings on every plan would cost more than reading the set: IPv4
- * entries are compared as numbers, others through a hash index. Neither list
- * holds duplicates (the parser refuses them, the kernel has none). */
-static void differing(const struct resource *w, const struct str_list *of, const struct str_list *in, char ***only_of,
-                      size_t *n_of, char ***only_in, size_t *n_in) {
+ * entries are compared as numbers (kept beside the text by the check and the
+ * dump), others through a hash index. Neither list holds duplicates (the
+ * parser refuses them, the kernel has none). */
+static void differing(const struct resource *w, const struct ipset_spec *of_set, const struct ipset_spec *in_set,
+                      char ***only_of, size_t *n_of, char ***only_in, size_t *n_in) {
         int type = enum_from_string(&ipset_type_table, w->ipset.type);
         bool inet6 = (w->set & SET_F_FAMILY) && w->ipset.family == FAMILY_INET6;
         const struct set_type_info *t = type >= 0 ? &set_types[type] : NULL;
         bool ipv4 = t && !inet6 && (t->dims[0] == DIM_IP || t->dims[0] == DIM_NET) && t->dims[1] == DIM_NONE;
         *only_of = *only_in = NULL;
         *n_of = *n_in = 0;
+        uint64_t *parsed_of = NULL, *parsed_in = NULL;
+        const uint64_t *ko = ipv4 ? ipv4_keys(of_set, t->dims[0] == DIM_NET, &parsed_of) : NULL;
+        const uint64_t *ki = ko ? ipv4_keys(in_set, t->dims[0] == DIM_NET, &parsed_in) : NULL;
+        struct keyed of = { of_set->entries.v, ki ? ko : NULL, of_set->entries.n },
+                     in = { in_set->entries.v, ki, in_set->entries.n };
         /* The lists as written line up but for an edit (a scoped run compares the
          * manifest with the last one applied, and a verification with the
          * same): the entries between their common head and tail differ alike. */
         size_t head = 0, tail = 0;
-        while (head < of->n && head < in->n && strcmp(of->v[head], in->v[head]) == 0)
+        while (head < of.n && head < in.n && (in.k ? of.k[head] == in.k[head] : strcmp(of.v[head], in.v[head]) == 0))
                 head++;
-        while (tail < of->n - head && tail < in->n - head &&
-               strcmp(of->v[of->n - 1 - tail], in->v[in->n - 1 - tail]) == 0)
+        while (tail < of.n - head && tail < in.n - head &&
+               (in.k ? of.k[of.n - 1 - tail] == in.k[in.n - 1 - tail]
+                     : strcmp(of.v[of.n - 1 - tail], in.v[in.n - 1 - tail]) == 0))
                 tail++;
-        struct str_list mid_of = { of->v + head, of->n - head - tail }, mid_in = { in->v + head, in->n - head - tail };
-        of = &mid_of;
-        in = &mid_in;
-        if (!ipv4 || !differing_ipv4(of, in, t->dims[0] == DIM_NET, only_of, n_of, only_in, n_in))
-                differing_hashed(of, in, only_of, n_of, only_in, n_in);
+        of.v += head, in.v += head;
+        of.n -= head + tail, in.n -= head + tail;
+        if (in.k)
+                of.k += head, in.k += head;
+        if (!in.k || !differing_ipv4(of, in, only_of, n_of, only_in, n_in)) {
+                struct str_list mid_of = { of.v, of.n }, mid_in = { in.v, in.n };
+                differing_hashed(&mid_of, &mid_in, only_of, n_of, only_in, n_in);
+        }
+        free(parsed_of);
+        free(parsed_in);
         if (*n_of)
                 qsort(*only_of, *n_of, sizeof(char *), cmp_str);
         if (*n_in)
@@ -355,7 +413,7 @@ static int ipset_diff_(void *state, const struct resource *w, const struct resou
         if (w->set & SET_F_ENTRIES) {
                 char **dv, **hv;
                 size_t n_dv, n_hv, i = 0, j = 0;
-                differing(w, &want->entries, &have->entries, &dv, &n_dv, &hv, &n_hv);
+                differing(w, want, have, &dv, &n_dv, &hv, &n_hv);
                 while (i < n_dv || j < n_hv) {
                         int c = i == n_dv ? 1 : j == n_hv ? -1 : strcmp(dv[i], hv[j]);
                         if (c < 0)
@@ -519,6 +577,9 @@ struct set_check {
         const struct set_type_info *t;
         bool has_range;
         uint32_t lo, hi; /* bitmap range: host-order IPv4 addresses or ports */
+        /* A one-part IPv4 set's entries as numbers, for the diff; NULL once one
+         * took another way than the fast one. */
+        uint64_t *keys;
 };
 
 static bool all_digits(const char *s) {
@@ -642,13 +703,11 @@ static bool set_part(const struct set_check *k, enum set_dim dim, const char *p,
         return false;
 }
 
-static int check_set_entry(struct check_ctx *c, size_t n, const struct resource *r, const struct set_check *k) {
+static int check_set_entry(struct check_ctx *c, size_t n, const struct resource *r, struct set_check *k) {
         const char *s = check_item_text(c, SET_F_ENTRIES, n);
-        uint32_t host;
-        unsigned prefix;
-        if (k->family == AF_INET && (k->t->dims[0] == DIM_IP || k->t->dims[0] == DIM_NET) && k->t->dims[1] == DIM_NONE &&
-            canonical_ipv4(s, k->t->dims[0] == DIM_NET, &host, &prefix) && (!k->has_range || (host >= k->lo && host <= k->hi)))
-                return 0;
+        /* Not the common IPv4 form (ipset_check took those): no numbers for the diff. */
+        free(k->keys);
+        k->keys = NULL;
         char canon[256] = "", part[128], one[80];
         size_t dims = 0;
         while (dims < ELEMENTSOF(k->t->dims) && k->t->dims[dims] != DIM_NONE)
@@ -771,11 +830,33 @@ static int ipset_check(struct check_ctx *c, struct resource *r) {
                 ret = check_set_range(c, r, &k);
         if (ret < 0 || !(r->set & SET_F_ENTRIES))
                 return ret;
-        for (size_t i = 0; i < check_items(c, SET_F_ENTRIES); i++) {
+        size_t n = check_items(c, SET_F_ENTRIES);
+        /* The items are the entries as the list holds them, one for one: the
+         * common one, an IPv4 address or network in the kernel's spelling, is
+         * checked here and kept as a number; any other takes the general way. */
+        bool net = k.t->dims[0] == DIM_NET;
+        bool ipv4 = k.family == AF_INET && (k.t->dims[0] == DIM_IP || net) && k.t->dims[1] == DIM_NONE &&
+                    n == r->ipset.entries.n;
+        if (ipv4)
+                k.keys = xcalloc(n + 1, sizeof(uint64_t));
+        for (size_t i = 0; i < n; i++) {
+                uint32_t host;
+                unsigned prefix;
+                if (ipv4 && canonical_ipv4(r->ipset.entries.v[i], net, &host, &prefix) &&
+                    (!k.has_range || (host >= k.lo && host <= k.hi))) {
+                        if (k.keys)
+                                k.keys[i] = ipv4_key(host, prefix);
+                        continue;
+                }
                 int x = check_set_entry(c, i, r, &k);
                 if (x < 0)
                         ret = x;
         }
+        free(r->ipset.entry_keys);
+        r->ipset.entry_keys = ret < 0 ? NULL : k.keys;
+        r->ipset.n_entry_keys = ret < 0 || !k.keys ? 0 : n;
+        if (ret < 0)
+                free(k.keys);
         return ret;
 }
 
@@ -804,7 +885,7 @@ static bool ipset_name_valid(const char *s) {
 }
 
 static void ipset_free(struct resource *r) {
-        str_list_done(&r->ipset.entries);
+        ipset_entries_done(&r->ipset);
 }
 
 static int cmp_entry(const void *a, const void *b) {

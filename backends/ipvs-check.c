@@ -103,9 +103,30 @@ int check_http_status(const char *buf, size_t len) {
         return status;
 }
 
+static bool has(const char *s) {
+        return s && *s;
+}
+
+/* One string of a check within its bound: 0, or -EINVAL with the reason in err. */
+static int check_length(const char *what, const char *s, size_t max, char *err, size_t err_size) {
+        if (!s || strlen(s) <= max)
+                return 0;
+        snprintf(err, err_size, "check %s \"%.64s...\" is longer than %zu bytes", what, s, max);
+        return -EINVAL;
+}
+
 int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
-        if ((c->type == CHECK_EXEC) != (c->command[0] != '\0')) {
-                snprintf(err, err_size, c->command[0] ? "check command is for exec checks" : "an exec check needs a command");
+        const struct {
+                const char *what, *s;
+                size_t max;
+        } bounds[] = { { "path", c->path, CHECK_PATH_MAX },       { "host", c->host, CHECK_HOST_MAX },
+                       { "expect", c->expect, CHECK_EXPECT_MAX }, { "regex", c->regex, CHECK_REGEX_MAX },
+                       { "command", c->command, CHECK_COMMAND_MAX } };
+        for (size_t i = 0; i < ELEMENTSOF(bounds); i++)
+                if (check_length(bounds[i].what, bounds[i].s, bounds[i].max, err, err_size) < 0)
+                        return -EINVAL;
+        if ((c->type == CHECK_EXEC) != has(c->command)) {
+                snprintf(err, err_size, has(c->command) ? "check command is for exec checks" : "an exec check needs a command");
                 return -EINVAL;
         }
         if (c->type == CHECK_EXEC && c->command[0] != '/') {
@@ -125,10 +146,14 @@ int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
                 return -EINVAL;
         }
         if (c->type == CHECK_HTTP || c->type == CHECK_HTTPS) {
-                if (!c->path[0])
-                        strcpy(c->path, "/");
-                if (!c->expect[0])
-                        strcpy(c->expect, CHECK_EXPECT_DEFAULT);
+                if (!has(c->path)) {
+                        free(c->path);
+                        c->path = xstrdup("/");
+                }
+                if (!has(c->expect)) {
+                        free(c->expect);
+                        c->expect = xstrdup(CHECK_EXPECT_DEFAULT);
+                }
                 if (c->path[0] != '/' || strpbrk(c->path, " \t")) {
                         snprintf(err, err_size, "check path \"%s\" does not start with / or has a space", c->path);
                         return -EINVAL;
@@ -138,7 +163,7 @@ int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
                                  c->expect);
                         return -EINVAL;
                 }
-                if (c->regex[0]) {
+                if (has(c->regex)) {
                         regex_t re;
                         if (regcomp(&re, c->regex, REG_EXTENDED | REG_NOSUB) != 0) {
                                 snprintf(err, err_size, "check regex \"%s\" is no extended regular expression", c->regex);
@@ -146,11 +171,74 @@ int check_spec_complete(struct check_spec *c, char *err, size_t err_size) {
                         }
                         regfree(&re);
                 }
-        } else if (c->path[0] || c->host[0] || c->expect[0] || c->regex[0]) {
+        } else if (has(c->path) || has(c->host) || has(c->expect) || has(c->regex)) {
                 snprintf(err, err_size, "check path, host, expect and regex are for http and https checks");
                 return -EINVAL;
         }
         return 0;
+}
+
+static char *str_copy(const char *s) {
+        return s ? xstrdup(s) : NULL;
+}
+
+void check_spec_copy(struct check_spec *dst, const struct check_spec *src) {
+        *dst = *src;
+        dst->path = str_copy(src->path);
+        dst->host = str_copy(src->host);
+        dst->expect = str_copy(src->expect);
+        dst->regex = str_copy(src->regex);
+        dst->command = str_copy(src->command);
+}
+
+static bool str_same(const char *a, const char *b) {
+        return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool check_spec_equal(const struct check_spec *a, const struct check_spec *b) {
+        return a->type == b->type && a->on_failure == b->on_failure && a->port == b->port &&
+               a->interval == b->interval && a->timeout == b->timeout && a->rise == b->rise && a->fall == b->fall &&
+               a->warmup == b->warmup && a->alpha == b->alpha && str_same(a->path, b->path) &&
+               str_same(a->host, b->host) && str_same(a->expect, b->expect) && str_same(a->regex, b->regex) &&
+               str_same(a->command, b->command);
+}
+
+static uint64_t mix_word(uint64_t h, uint64_t w) {
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        return h ^ (h >> 29);
+}
+
+/* The string's bytes and then its end, so that "ab" + "" and "a" + "b" differ. */
+static uint64_t mix_str(uint64_t h, const char *s) {
+        uint64_t w = 0;
+        size_t k = 0;
+        for (const char *p = s ? s : ""; *p; p++) {
+                w = w << 8 | (unsigned char) *p;
+                if (++k == 8) {
+                        h = mix_word(h, w);
+                        w = k = 0;
+                }
+        }
+        return mix_word(mix_word(h, w), k | 0x100);
+}
+
+uint64_t check_spec_hash(uint64_t h, const struct check_spec *c) {
+        const uint32_t words[] = { (uint32_t) c->type, (uint32_t) c->on_failure, c->port, c->interval, c->timeout,
+                                   c->rise, c->fall, c->warmup, c->alpha };
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                h = mix_word(h, words[i]);
+        const char *strs[] = { c->path, c->host, c->expect, c->regex, c->command };
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+                h = mix_str(h, strs[i]);
+        return h;
+}
+
+void check_spec_done(struct check_spec *c) {
+        char **strs[] = { &c->path, &c->host, &c->expect, &c->regex, &c->command };
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++) {
+                free(*strs[i]);
+                *strs[i] = NULL;
+        }
 }
 
 /* The real's own check, else the service's (completed at parse time: set), else none. */
@@ -172,8 +260,8 @@ const char *check_key(const struct check_spec *c, const struct ipaddr *addr, uin
         uint32_t port = c->port ? c->port : real_port;
         const char *open = addr->family == AF_INET6 ? "[" : "", *close = addr->family == AF_INET6 ? "]" : "";
         snprintf(buf, size, "%s %s%s%s:%u%s%s", check_type_words[c->type], open, a, close, port,
-                 c->type == CHECK_HTTP || c->type == CHECK_HTTPS ? c->path : c->type == CHECK_EXEC ? " " : "",
-                 c->type == CHECK_EXEC ? c->command : "");
+                 c->type == CHECK_HTTP || c->type == CHECK_HTTPS ? (c->path ? c->path : "") : c->type == CHECK_EXEC ? " " : "",
+                 c->type == CHECK_EXEC && c->command ? c->command : "");
         return buf;
 }
 
@@ -464,6 +552,7 @@ static void run_free(struct checker *c, struct check_run *run) {
         unschedule(run);
         if (run->has_regex)
                 regfree(&run->regex);
+        check_spec_done(&run->spec);
         free(run->service);
         free(run);
 }
@@ -542,7 +631,7 @@ static struct check_run *run_new(const char *service, const struct check_spec *s
         struct check_run *run = xcalloc(1, sizeof(*run));
         run->service = xstrdup(service);
         check_key(spec, addr, real_port, run->key, sizeof(run->key));
-        run->spec = *spec;
+        check_spec_copy(&run->spec, spec);
         run->fd = -1;
         uint16_t port = htons((uint16_t) (spec->port ? spec->port : real_port));
         if (addr->family == AF_INET6) {
@@ -558,19 +647,18 @@ static struct check_run *run_new(const char *service, const struct check_spec *s
                 memcpy(&sa->sin_addr, addr->a, 4);
                 run->to_len = sizeof(*sa);
         }
-        if ((spec->type == CHECK_HTTP || spec->type == CHECK_HTTPS) && spec->regex[0])
+        if ((spec->type == CHECK_HTTP || spec->type == CHECK_HTTPS) && has(spec->regex))
                 run->has_regex = regcomp(&run->regex, spec->regex, REG_EXTENDED | REG_NOSUB) == 0;
         return run;
 }
 
-/* Mix n bytes into h, eight at a time (the specs are zero-filled: no stray bytes). */
+/* Mix n bytes into h, eight at a time. */
 static uint64_t mix(uint64_t h, const void *p, size_t n) {
         const unsigned char *b = p;
         for (size_t i = 0; i < n; i += 8) {
                 uint64_t w = 0;
                 memcpy(&w, b + i, n - i < 8 ? n - i : 8);
-                h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-                h ^= h >> 29;
+                h = mix_word(h, w);
         }
         return h;
 }
@@ -588,7 +676,7 @@ static uint64_t checks_digest(const struct model *want) {
                         const struct check_spec *spec = real_check(&r->service, rs);
                         if (!spec)
                                 continue;
-                        h = mix(h, spec, offsetof(struct check_spec, command) + sizeof(spec->command));
+                        h = check_spec_hash(h, spec);
                         h = mix(h, &rs->address.family, sizeof(rs->address.family));
                         h = mix(h, rs->address.a, sizeof(rs->address.a));
                         h = mix(h, &rs->port, sizeof(rs->port));
@@ -648,7 +736,7 @@ int checker_sync(struct checker *c, const struct model *want) {
                         run_free(c, c->runs[o++]);
                 if (o < c->n_runs && strcmp(c->runs[o]->key, next[i]->key) == 0) {
                         struct check_run *old = c->runs[o++];
-                        bool same = memcmp(&old->spec, &next[i]->spec, sizeof(old->spec)) == 0;
+                        bool same = check_spec_equal(&old->spec, &next[i]->spec);
                         if (same) {
                                 char *service = old->service; /* the name that declares it now */
                                 old->service = next[i]->service;
@@ -741,9 +829,9 @@ static void run_start(struct checker *c, struct check_run *run, int socket_errno
 static void exec_start(struct checker *c, struct check_run *run, uint64_t now_ms) {
         run->next_ms = now_ms + (uint64_t) run->spec.interval * 1000;
         run->deadline_ms = now_ms + (uint64_t) run->spec.timeout * 1000;
-        char command[sizeof(run->spec.command)], *argv[32], *save = NULL;
+        char command[CHECK_COMMAND_MAX + 1], *argv[32], *save = NULL;
         size_t argc = 0;
-        snprintf(command, sizeof(command), "%s", run->spec.command);
+        snprintf(command, sizeof(command), "%s", run->spec.command ? run->spec.command : "");
         for (char *w = strtok_r(command, " \t", &save); w && argc < ELEMENTSOF(argv) - 1; w = strtok_r(NULL, " \t", &save))
                 argv[argc++] = w;
         argv[argc] = NULL;
@@ -812,7 +900,7 @@ static void tls_wait(struct checker *c, struct check_run *run);
 
 static void http_send(struct checker *c, struct check_run *run) {
         char host[96], req[512];
-        if (run->spec.host[0])
+        if (has(run->spec.host))
                 snprintf(host, sizeof(host), "%s", run->spec.host);
         else {
                 char a[INET6_ADDRSTRLEN];
@@ -823,7 +911,7 @@ static void http_send(struct checker *c, struct check_run *run) {
         }
         int len = snprintf(req, sizeof(req),
                            "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: reconcile-check\r\nConnection: close\r\n\r\n",
-                           run->spec.path, host);
+                           has(run->spec.path) ? run->spec.path : "/", host);
         /* A request this small fits a new socket's send buffer whole; TLS may ask to be called again. */
         ssize_t sent = run->tls ? gnutls_record_send(run->tls, req, (size_t) len)
                                 : send(run->fd, req, (size_t) len, MSG_NOSIGNAL);
@@ -865,7 +953,7 @@ static void tls_start(struct checker *c, struct check_run *run) {
                 run_finish(c, run, false, "cannot set up TLS");
                 return;
         }
-        if (run->spec.host[0])
+        if (has(run->spec.host))
                 gnutls_server_name_set(run->tls, GNUTLS_NAME_DNS, run->spec.host, strlen(run->spec.host));
         gnutls_transport_set_int(run->tls, run->fd);
         gnutls_handshake_set_timeout(run->tls, 0); /* the check's own timeout ends it */
@@ -898,7 +986,7 @@ static void http_judge(struct checker *c, struct check_run *run, bool at_end) {
         }
         char result[96];
         snprintf(result, sizeof(result), "HTTP %d", status);
-        if (!check_expect_match(run->spec.expect, status)) {
+        if (!check_expect_match(run->spec.expect ? run->spec.expect : CHECK_EXPECT_DEFAULT, status)) {
                 run_finish(c, run, false, result);
                 return;
         }

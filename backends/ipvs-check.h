@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "../reconcile/reconcile.h"
@@ -25,9 +26,25 @@ extern const struct enum_table check_type_table, check_failure_table;
 #define CHECK_FALL_DEFAULT 3
 #define CHECK_EXPECT_DEFAULT "200-299"
 
+/* The longest strings a check takes, in bytes: the request line and the exec
+ * command are composed in buffers of these sizes. */
+#define CHECK_PATH_MAX 127
+#define CHECK_HOST_MAX 63
+#define CHECK_EXPECT_MAX 31
+#define CHECK_REGEX_MAX 127
+#define CHECK_COMMAND_MAX 191
+
 /* Fill the unset fields of c with the defaults; 0, or -EINVAL with the reason in err. */
 int check_spec_complete(struct check_spec *c, char *err, size_t err_size);
-/* The check a real of svc runs (its own, else the service's): false when none. */
+/* A spec's strings are its own: copy, compare and hash them by content (a
+ * NULL string is the empty one), and free them with check_spec_done, which
+ * leaves c unset and may run twice. */
+void check_spec_copy(struct check_spec *dst, const struct check_spec *src);
+bool check_spec_equal(const struct check_spec *a, const struct check_spec *b);
+uint64_t check_spec_hash(uint64_t h, const struct check_spec *c);
+void check_spec_done(struct check_spec *c);
+/* The check a real of svc runs (its own, else the service's): false when
+ * none. *out borrows the spec's strings: valid while svc is. */
 bool check_of_real(const struct service_spec *svc, const struct real_spec *rs, struct check_spec *out);
 /* The check's identity, "http 10.0.0.1:80/health": equal keys run once. */
 const char *check_key(const struct check_spec *c, const struct ipaddr *addr, uint32_t real_port, char *buf,

@@ -840,11 +840,11 @@ const struct backend ipvs_backend = {
 static const struct field check_fields[] = {
         { "type", FT_ENUM, CK(type), 0, 0, 0, &check_type_table, "check type", NULL },
         { "port", FT_U32, CK(port), 1, 65535, 0, NULL, "check port", NULL },
-        { "path", FT_WORD, CK(path), 0, 128, 0, NULL, "check path", NULL },
-        { "host", FT_WORD, CK(host), 0, 64, 0, NULL, "check host", NULL },
-        { "expect", FT_WORD, CK(expect), 0, 32, 0, NULL, "check expect", NULL },
-        { "regex", FT_WORD, CK(regex), 0, 128, 0, NULL, "check regex", NULL },
-        { "command", FT_WORD, CK(command), 0, 192, 0, NULL, "check command", NULL },
+        { "path", FT_STR, CK(path), STR_WORD, 0, 0, NULL, "check path", NULL },
+        { "host", FT_STR, CK(host), STR_WORD, 0, 0, NULL, "check host", NULL },
+        { "expect", FT_STR, CK(expect), STR_WORD, 0, 0, NULL, "check expect", NULL },
+        { "regex", FT_STR, CK(regex), STR_WORD, 0, 0, NULL, "check regex", NULL },
+        { "command", FT_STR, CK(command), STR_WORD, 0, 0, NULL, "check command", NULL },
         { "interval", FT_U32, CK(interval), 1, 3600, 0, NULL, "check interval", NULL },
         { "timeout", FT_U32, CK(timeout), 1, 3600, 0, NULL, "check timeout", NULL },
         { "rise", FT_U32, CK(rise), 1, 100, 0, NULL, "check rise", NULL },
@@ -965,7 +965,13 @@ static int service_check(struct check_ctx *c, struct resource *r) {
 }
 
 static void service_free(struct resource *r) {
+        for (size_t i = 0; i < r->service.n_reals; i++)
+                check_spec_done(&r->service.reals[i].check);
         free(r->service.reals);
+        r->service.reals = NULL;
+        r->service.n_reals = 0;
+        check_spec_done(&r->service.check);
+        check_spec_done(&r->service.sorry.check);
 }
 
 /* The fields that name a service: its key in a manifest. */

@@ -6,9 +6,11 @@
 # ipset entry changed: wall time and the netlink requests it takes beyond the
 # no-op's (strace). IPVS is measured in the VM
 # (bench/guest/mixed-ipvs.sh): this kernel has no ip_vs.
+# BEFORE=build-dir also runs that build's no-op run in the same rounds.
 set -eu
 cd "$(dirname "$0")/.."
 R=$PWD/${BUILD:-build}/reconcile
+B=${BEFORE:+$PWD/$BEFORE/reconcile}
 NS=rct-mixed-$$
 TMP=$(mktemp -d /tmp/rct-bench.XXXXXX)
 chmod 700 "$TMP"
@@ -35,7 +37,7 @@ read_state() {
         ip -n $NS -j addr show >/dev/null
         ip netns exec $NS ipset save >/dev/null
 }
-runs=() peers=() rss=()
+runs=() peers=() rss=() bruns=() brss=()
 for _ in 1 2 3 4 5; do
         t0=$(now); read_state; t1=$(now)
         peers+=("$(echo "$t1 - $t0" | bc -l)")
@@ -43,10 +45,21 @@ for _ in 1 2 3 4 5; do
         runs+=("$(echo "$t1 - $t0" | bc -l)")
         read -r _ m < <(wall_rss "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply)
         rss+=("$m")
+        if [ -n "$B" ]; then
+                t0=$(now); "$B" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply; t1=$(now)
+                bruns+=("$(echo "$t1 - $t0" | bc -l)")
+                read -r _ m < <(wall_rss "$B" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS apply)
+                brss+=("$m")
+        fi
 done
 tr=$(printf '%s\n' "${runs[@]}" | median) tp=$(printf '%s\n' "${peers[@]}" | median)
 printf 'mixed-noop-run reconcile=%.3f s peer=%.3f s ratio=%.2f max-rss=%d kB (peer: ip -d -j link show + ip -j addr show + ipset save; median of 5)\n' \
         "$tr" "$tp" "$(echo "$tr / $tp" | bc -l)" "$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)"
+if [ -n "$B" ]; then
+        tb=$(printf '%s\n' "${bruns[@]}" | median)
+        printf 'mixed-noop-run-before reconcile=%.3f s ratio=%.2f max-rss=%d kB (%s, same rounds)\n' \
+                "$tb" "$(echo "$tb / $tp" | bc -l)" "$(printf '%s\n' "${brss[@]}" | sort -n | tail -1)" "$BEFORE"
+fi
 runs=() rss=()
 for _ in 1 2 3 4 5; do
         read -r t m < <(wall_rss "$R" -q -d "$TMP/m" --state-dir "$TMP/state" --netns $NS plan)

@@ -681,16 +681,19 @@ struct domain_spec {
 };
 
 /* A health check of a real server (backends/ipvs-check.h runs them). A nested
- * mapping has no set bits: 0 in a number and "" in a word are unset, and the
- * check hook fills the defaults. */
+ * mapping has no set bits: 0 in a number and NULL in a string are unset, and
+ * the check hook fills the defaults. The strings are owned by the spec (the
+ * service kind's free hook frees them): held inline they made every resource
+ * a kilobyte larger, checks or not. Compare, hash and copy a spec through
+ * ipvs-check.h's functions, never its bytes. */
 struct check_spec {
         int type;       /* enum check_type */
         int on_failure; /* enum check_failure */
         uint32_t port;  /* 0: the real's */
         uint32_t interval, timeout, rise, fall, warmup;
         bool alpha;
-        char path[128], host[64], expect[32], regex[128];
-        char command[192]; /* exec: a program and its arguments, split at blanks */
+        char *path, *host, *expect, *regex;
+        char *command; /* exec: a program and its arguments, split at blanks */
 };
 enum { REAL_F_ADDRESS = 1u << 0, REAL_F_PORT = 1u << 1, REAL_F_WEIGHT = 1u << 2, REAL_F_FORWARDING = 1u << 3,
        REAL_F_UPPER = 1u << 4, REAL_F_LOWER = 1u << 5, REAL_F_CHECK = 1u << 6 };
@@ -754,6 +757,15 @@ struct ipset_spec {
         uint32_t maxelem, hashsize, timeout;
         bool comment;
         struct str_list entries;
+        /* Not NULL: entries.v[i] point into this one block, which owns their text
+         * (a dump's, a presumed set's copy): freed whole, not entry by entry. */
+        char *entry_block;
+        /* Not NULL: the entries of a one-part IPv4 set as numbers (address << 8 |
+         * prefix), index for index with entries.v (n_entry_keys of them), put
+         * there by whoever read them (the check, the dump): the diff parses no
+         * text then. */
+        uint64_t *entry_keys;
+        size_t n_entry_keys;
         /* Observed only: the rules and list:sets that use it (a re-create is refused). */
         uint32_t references;
 };

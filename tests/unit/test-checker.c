@@ -187,6 +187,8 @@ static void test_manifest_check_errors(void **state) {
                 "    check: { type: exec, command: true }\n",
                 "    check: { type: tcp, command: /bin/true }\n",
                 "    check: { type: ping }\n",
+                "    check: { type: http, path: /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa }\n",
+                "    check: { type: http, host: \"\" }\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 manifests_done(&set);
@@ -239,6 +241,83 @@ static void test_identical_checks_run_once(void **state) {
         assert_null(checker_state(c, "tcp 127.0.0.2:9"));
         assert_null(checker_state(c, "http 127.0.0.1:9/"));
         checker_free(c);
+}
+
+/* A spec's strings are its own: specs are equal and hash alike by what the
+ * strings say, never by where they are. */
+static void test_check_specs_by_content(void **state) {
+        (void) state;
+        struct check_spec a = { .type = CHECK_HTTP, .interval = 2, .path = xstrdup("/health"),
+                                .host = xstrdup("web.example"), .expect = xstrdup("200") };
+        struct check_spec b;
+        check_spec_copy(&b, &a);
+        assert_ptr_not_equal(a.path, b.path);
+        assert_true(check_spec_equal(&a, &b));
+        assert_true(check_spec_hash(1, &a) == check_spec_hash(1, &b));
+        free(b.host);
+        b.host = xstrdup("web.example.");
+        assert_false(check_spec_equal(&a, &b));
+        assert_true(check_spec_hash(1, &a) != check_spec_hash(1, &b));
+        /* The same bytes split otherwise between two strings are another check. */
+        check_spec_done(&b);
+        check_spec_copy(&b, &a);
+        free(b.path);
+        free(b.host);
+        b.path = xstrdup("/healthweb.example");
+        b.host = NULL;
+        assert_false(check_spec_equal(&a, &b));
+        assert_true(check_spec_hash(1, &a) != check_spec_hash(1, &b));
+        /* Unset is empty. */
+        struct check_spec none = { .type = CHECK_TCP }, empty = { .type = CHECK_TCP, .regex = xstrdup("") };
+        assert_true(check_spec_equal(&none, &empty));
+        assert_true(check_spec_hash(1, &none) == check_spec_hash(1, &empty));
+        check_spec_done(&a);
+        check_spec_done(&b);
+        check_spec_done(&empty);
+        check_spec_done(&empty); /* twice is harmless */
+        assert_null(empty.regex);
+}
+
+/* The checker keeps a run whose check reads the same in manifests read
+ * again (other storage, both alive), and starts it over when a string of it
+ * changes without changing its key (the host header). */
+static void test_checks_compared_by_content(void **state) {
+        (void) state;
+        const char *fmt = "version: 1\nservices:\n"
+                          "  a: { address: 192.0.2.10, port: 80,\n"
+                          "       check: { type: http, path: /health, host: %s, regex: \"^ok\" },\n"
+                          "       reals: [ { address: 127.0.0.1, port: 9 } ] }\n";
+        char *y = xasprintf(fmt, "web.example");
+        assert_string_equal(parse(y), "");
+        struct manifest_set again = { 0 }, other = { 0 };
+        assert_int_equal(manifest_parse_buffer(&again, "m.yaml", y, strlen(y), "kvm1"), 0);
+        assert_int_equal(manifests_validate(&again), 0);
+        free(y);
+        y = xasprintf(fmt, "web2.example");
+        assert_int_equal(manifest_parse_buffer(&other, "m.yaml", y, strlen(y), "kvm1"), 0);
+        assert_int_equal(manifests_validate(&other), 0);
+        free(y);
+        const struct resource *r1 = model_find(&set.model, KIND_SERVICE, "a"),
+                              *r2 = model_find(&again.model, KIND_SERVICE, "a");
+        assert_non_null(r1);
+        assert_non_null(r2);
+        assert_ptr_not_equal(r1->service.check.host, r2->service.check.host);
+
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        const struct check_state *first = checker_state(c, "http 127.0.0.1:9/health");
+        assert_non_null(first);
+        assert_int_equal(checker_sync(c, &again.model), 0);
+        assert_ptr_equal(checker_state(c, "http 127.0.0.1:9/health"), first);
+        assert_int_equal(checker_sync(c, &other.model), 0);
+        const struct check_state *changed = checker_state(c, "http 127.0.0.1:9/health");
+        assert_non_null(changed);
+        assert_ptr_not_equal(changed, first);
+        assert_int_equal(checker_count(c), 1);
+        checker_free(c);
+        manifests_done(&again);
+        manifests_done(&other);
 }
 
 static int listen_on(uint16_t *port) {
@@ -666,6 +745,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_manifest_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_manifest_check_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_identical_checks_run_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_specs_by_content, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_checks_compared_by_content, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_on_loopback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exec_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_checks, setup, teardown),
