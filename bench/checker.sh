@@ -40,8 +40,11 @@ trap cleanup EXIT
 hz=$(getconf CLK_TCK)
 # cpu_ticks PID...: user + system clock ticks of the processes so far (0 for none).
 cpu_ticks() {
-        local t=0 p
-        for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+        local t=0 p v
+        for p in "$@"; do
+                v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || v=0 # gone: keepalived's checker exits without IPVS
+                t=$((t + ${v:-0}))
+        done
         echo $t
 }
 user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
@@ -206,14 +209,15 @@ measure() {
         kill -TERM $DPID && wait $DPID 2>/dev/null || true
         DPID=
         [ -n "${LOG:-}" ] && cp "$TMP/daemon-$mode.log" "$LOG.$mode"
-        local f0 f1 floor=
+        local f0 f1 floor= more=
         if [ -z "${STRACE:-}" ]; then
                 # The floor: the same connects from a bare loop, against the same listener.
                 f0=$(cpu_ticks $napi)
                 floor=$(ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" $base)
                 f1=$(cpu_ticks $napi)
-                [ -z "${NESTED:-}" ] || ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" nested $base
-                [ -z "${REUSE:-}" ] || ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" reuse $base
+                [ -z "${NESTED:-}" ] || more=$(ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" nested $base)
+                [ -z "${REUSE:-}" ] || more="$more${more:+
+}$(ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" reuse $base)"
         fi
         kill -TERM $SPID && wait $SPID 2>/dev/null || true
         SPID=
@@ -230,6 +234,7 @@ measure() {
         if [ -n "$floor" ]; then
                 echo "${floor/#floor/floor ($mode)}"
                 [ -z "$napi" ] || echo "  its NAPI kthreads: $(pct $((f1 - f0)))"
+                [ -z "$more" ] || echo "$more" | sed "s/^floor/floor ($mode)/"
         fi
         [ "$mode" != loopback ] || peer "$cns" $a $b
 }
