@@ -16,7 +16,9 @@
 #   softirq runs it for servers on another host. A pfifo qdisc on both ends
 #   queues a tick's burst instead of dropping it (veth stops its queue when
 #   the peer's 256-frame ring is full only under a qdisc). The kthreads' CPU
-#   is printed beside: the listener's work moved there, it was not saved.
+#   is printed beside, each side apart: the reals' (the listener's work, which
+#   another host would do) and the director's receive (its kernel's softirq
+#   work, not the checker's system calls): moved there, not saved.
 # STRACE=1 counts the daemon's system calls instead, PERF=FILE profiles it.
 # This kernel has no IPVS: the daemon's runs fail and retry with a backoff
 # (two fall in the window; the median second leaves them out); the checks
@@ -131,7 +133,7 @@ peer() {
 
 # measure MODE: the checker, then the floor, in that setup.
 measure() {
-        local mode=$1 cns rns a b base napi= dc dr x
+        local mode=$1 cns rns a b base napi= napi_c= napi_r= dc dr x
         if [ "$mode" = veth ]; then
                 cns=rct-chkc-$$ rns=rct-chkr-$$ dc=chkc$(($$ % 10000)) dr=chkr$(($$ % 10000)) a=10 b=128 base=10.128.0.0
                 ip netns add "$cns"
@@ -151,8 +153,11 @@ measure() {
                 done
                 ip -n "$cns" route add 10.128.0.0/16 via 10.127.0.2
                 ip -n "$rns" route add local 10.128.0.0/16 dev lo
-                napi=$(napi_threads "$dc" "$dr" | paste -sd " ")
-                if [ -z "$napi" ]; then
+                # The reals' side (dr: another host's work) and the director's receive (dc: its
+                # kernel's, not the checker's), each counted apart.
+                napi_c=$(napi_threads "$dc" | paste -sd " ") napi_r=$(napi_threads "$dr" | paste -sd " ")
+                napi="$napi_c $napi_r"
+                if [ -z "$napi_c" ] || [ -z "$napi_r" ]; then
                         echo "checker (veth): not measured: no NAPI kthreads for $dc, $dr"
                         return 0
                 fi
@@ -185,8 +190,8 @@ measure() {
         DPID=$!
         # The first round is spread over one interval; measure after two.
         sleep 3
-        local t0 u0 k0 t1 u1 k1 prev cur
-        t0=$(cpu_ticks $DPID) u0=$(user_ticks $DPID) k0=$(cpu_ticks $napi)
+        local t0 u0 k0 r0 t1 u1 k1 r1 prev cur
+        t0=$(cpu_ticks $DPID) u0=$(user_ticks $DPID) k0=$(cpu_ticks $napi_c) r0=$(cpu_ticks $napi_r)
         if [ -n "${PERF:-}" ]; then
                 # A profile of the window, to PERF.MODE (perf's own cost is in the CPU figure).
                 perf record -q -g -p "$DPID" -o "$PERF.$mode" -- sleep "$WINDOW" 2>/dev/null || true
@@ -205,16 +210,16 @@ measure() {
                         prev=$cur
                 done >"$TMP/seconds-$mode"
         fi
-        t1=$(cpu_ticks $DPID) u1=$(user_ticks $DPID) k1=$(cpu_ticks $napi)
+        t1=$(cpu_ticks $DPID) u1=$(user_ticks $DPID) k1=$(cpu_ticks $napi_c) r1=$(cpu_ticks $napi_r)
         kill -TERM $DPID && wait $DPID 2>/dev/null || true
         DPID=
         [ -n "${LOG:-}" ] && cp "$TMP/daemon-$mode.log" "$LOG.$mode"
-        local f0 f1 floor= more=
+        local f0 f1 g0 g1 floor= more=
         if [ -z "${STRACE:-}" ]; then
                 # The floor: the same connects from a bare loop, against the same listener.
-                f0=$(cpu_ticks $napi)
+                f0=$(cpu_ticks $napi_c) g0=$(cpu_ticks $napi_r)
                 floor=$(ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" $base)
-                f1=$(cpu_ticks $napi)
+                f1=$(cpu_ticks $napi_c) g1=$(cpu_ticks $napi_r)
                 [ -z "${NESTED:-}" ] || more=$(ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" nested $base)
                 [ -z "${REUSE:-}" ] || more="$more${more:+
 }$(ip netns exec "$cns" "$TMP/floor" "$N" "$WINDOW" reuse $base)"
@@ -230,10 +235,12 @@ measure() {
                 printf "checker (%s) %d reals x 1 check/s: cpu=%.1f%% of one core (%.2f s over %d s, user %.2f s; median second %.0f%%); %d checks in the state file, %d down; listener accepted %d\n",
                         mode, n, 100 * t / hz / w, t / hz, w, u / hz, 100 * m / hz, c, d, a
         }'
-        [ -z "$napi" ] || echo "  its NAPI kthreads ($napi): $(pct $((k1 - k0)))"
+        # Checks down in a bench of answering reals: say why (the last results, counted).
+        [ "$down" = 0 ] || awk -F'\t' '$2 == "down" { n[$NF]++ } END { for (r in n) printf "  down: %d x %s\n", n[r], r }' "$TMP/state-$mode/checks"
+        [ -z "$napi" ] || echo "  NAPI kthreads meanwhile: the director's receive (napi/$dc) $(pct $((k1 - k0))), the reals' (napi/$dr) $(pct $((r1 - r0)))"
         if [ -n "$floor" ]; then
                 echo "${floor/#floor/floor ($mode)}"
-                [ -z "$napi" ] || echo "  its NAPI kthreads: $(pct $((f1 - f0)))"
+                [ -z "$napi" ] || echo "  NAPI kthreads meanwhile: the director's receive $(pct $((f1 - f0))), the reals' $(pct $((g1 - g0)))"
                 [ -z "$more" ] || echo "$more" | sed "s/^floor/floor ($mode)/"
         fi
         [ "$mode" != loopback ] || peer "$cns" $a $b
