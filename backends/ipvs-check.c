@@ -30,6 +30,9 @@ const struct enum_table check_failure_table = { "on-failure", check_failure_word
 #define TICK_MS 100
 /* The state file is written at once on a transition, and this often when only results changed. */
 #define SAVE_EVERY_MS 5000
+/* `reconcile status` shows a result that changed without a transition this late at most:
+ * 10,000 checks would otherwise rewrite the status file all the time. */
+#define SHOWN_EVERY_MS 1000
 #define RESPONSE_MAX 8192
 /* At most this many exec checks run at once; the others wait for a tick with room. */
 #define EXEC_MAX 32
@@ -295,6 +298,10 @@ bool check_state_step(struct check_state *s, const struct check_spec *c, bool pa
         return false;
 }
 
+unsigned check_state_toward(const struct check_state *s) {
+        return s->up ? s->fails : s->passes;
+}
+
 /* ---- the state file: one line per check, KEY TAB up|down TAB SINCE TAB
  * PASSES TAB FAILS TAB RESTARTS TAB RESULT (a line of six fields, without
  * RESTARTS, is what the first version wrote) ---- */
@@ -441,6 +448,9 @@ struct checker {
          * server answers, and a real's certificate is often for the VIP's name. */
         gnutls_certificate_credentials_t tls_creds;
         uint64_t saved_ms;
+        /* A result the status rows show changed since they were last asked for, and when that was. */
+        bool shown_dirty;
+        uint64_t shown_ms;
 };
 
 static uint64_t mono_ms(void) {
@@ -784,6 +794,7 @@ static void run_finish(struct checker *c, struct check_run *run, bool pass, cons
         schedule(c, run, run->next_ms > now_ms ? run->next_ms : now_ms);
         bool was_up = run->state.up;
         bool same_result = strncmp(run->state.result, result, sizeof(run->state.result) - 1) == 0;
+        unsigned was_toward = check_state_toward(&run->state);
         if (check_state_step(&run->state, &run->spec, pass, result, time(NULL))) {
                 c->transition = true;
                 /* Logged once, at the transition, with the reason. */
@@ -799,6 +810,9 @@ static void run_finish(struct checker *c, struct check_run *run, bool pass, cons
          * keep passing write nothing. */
         if (!same_result || (pass ? run->state.passes <= run->spec.rise : run->state.fails <= run->spec.fall))
                 c->dirty = true;
+        /* What a status row shows: up or down, the result, the count toward the other state. */
+        if (!same_result || was_up != run->state.up || was_toward != check_state_toward(&run->state))
+                c->shown_dirty = true;
 }
 
 /* Connect run's socket (made in the reals' namespace). */
@@ -1124,7 +1138,7 @@ size_t checker_watchdog(struct checker *c, uint64_t now_ms) {
                 run->state.restarts++;
                 run->done_ms = run->next_ms = now_ms;
                 schedule(c, run, now_ms);
-                c->dirty = true;
+                c->dirty = c->shown_dirty = true;
                 restarted++;
         }
         return restarted;
@@ -1225,6 +1239,14 @@ int checker_dispatch(struct checker *c) {
         if (transition || (c->dirty && mono_ms() >= c->saved_ms + SAVE_EVERY_MS))
                 save(c);
         return transition ? 1 : 0;
+}
+
+bool checker_status_due(struct checker *c, uint64_t now_ms) {
+        if (!c->shown_dirty || now_ms < c->shown_ms + SHOWN_EVERY_MS)
+                return false;
+        c->shown_dirty = false;
+        c->shown_ms = now_ms;
+        return true;
 }
 
 void checker_each(const struct checker *c, void (*fn)(void *u, const char *key, const struct check_state *s), void *u) {

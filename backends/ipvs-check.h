@@ -69,6 +69,8 @@ struct check_state {
 void check_state_init(struct check_state *s, const struct check_spec *c, time_t now);
 /* Count one result; true when it turned the check up or down. */
 bool check_state_step(struct check_state *s, const struct check_spec *c, bool pass, const char *result, time_t now);
+/* The results in a row toward the other state: failures of an up check, passes of a down one. */
+unsigned check_state_toward(const struct check_state *s);
 
 /* ---- the state file: the read API for the diff and `reconcile status` ---- */
 
@@ -96,6 +98,10 @@ size_t checker_count(const struct checker *c);
 int checker_fd(const struct checker *c);
 /* Handle what is ready; > 0 when a check turned up or down (its state saved). */
 int checker_dispatch(struct checker *c);
+/* True, at most once a SHOWN_EVERY_MS (1 s) of now_ms (CLOCK_MONOTONIC), when a
+ * check's status row (up or down, result, check_state_toward) changed since
+ * the last true: the daemon then rewrites the rows between runs. */
+bool checker_status_due(struct checker *c, uint64_t now_ms);
 /* The state of a check by its key, NULL when the checker runs none such. */
 const struct check_state *checker_state(const struct checker *c, const char *key);
 /* Each check the checker runs, by key order. */

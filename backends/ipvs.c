@@ -810,10 +810,17 @@ static void ipvs_work_status(void *work, const struct model *want, struct status
                                 continue;
                         snprintf(item, sizeof(item), "real %s", real_key(rs, real, sizeof(real)));
                         struct status_check row = { .item = item, .check = key, .result = (char *) cs->result,
-                                                    .up = cs->up, .since = cs->since, .restarts = cs->restarts };
+                                                    .up = cs->up, .since = cs->since, .restarts = cs->restarts,
+                                                    .toward = check_state_toward(cs) };
                         status_add_check(st, KIND_SERVICE, r->name, &row);
                 }
         }
+}
+
+static bool ipvs_work_status_due(void *work) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return checker_status_due(work, (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000);
 }
 
 static void ipvs_work_close(void *work) {
@@ -831,6 +838,7 @@ const struct backend ipvs_backend = {
         .work_follow = ipvs_work_follow,
         .work_run = ipvs_work_run,
         .work_status = ipvs_work_status,
+        .work_status_due = ipvs_work_status_due,
         .work_close = ipvs_work_close,
 };
 

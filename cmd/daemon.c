@@ -289,10 +289,27 @@ static void works_follow(struct daemon *d) {
         }
 }
 
-/* A health check turned up or down: a run sets the weight its state wants. */
+/* The rows of what the backends' work keeps (each checked real's state, last
+ * result and since when), in place of those the status has. */
+static void works_status(struct daemon *d) {
+        status_clear_checks(&d->status);
+        for (size_t i = 0; i < d->n_works && d->have_good; i++)
+                if (d->works[i].backend->work_status)
+                        d->works[i].backend->work_status(d->works[i].state, &d->good.model, &d->status);
+}
+
+/* A health check turned up or down: a run sets the weight its state wants.
+ * A result that changed without a turn is shown between runs. */
 static void on_work(struct daemon *d, size_t i) {
-        if (i < d->n_works && d->works[i].backend->work_run(d->works[i].state) > 0)
+        if (i >= d->n_works)
+                return;
+        const struct backend *b = d->works[i].backend;
+        if (b->work_run(d->works[i].state) > 0)
                 on_drift(d);
+        else if (b->work_status_due && d->have_good && b->work_status_due(d->works[i].state)) {
+                works_status(d);
+                status_save(d->o, &d->status);
+        }
 }
 
 /* MESSAGE_ID= per event, for `journalctl MESSAGE_ID=...` and catalogs. */
@@ -437,11 +454,8 @@ static void publish_status(struct daemon *d, unsigned run, const char *trigger, 
                          d->last_error_digest, d->status.revision ? d->status.revision : "-");
                 status_mark_invalid(&d->status, msg, started);
         }
-        /* The run rebuilt the per-resource list: what the backends' work keeps
-         * (each checked real's state, last result and since when) goes back in. */
-        for (size_t i = 0; i < d->n_works && d->have_good; i++)
-                if (d->works[i].backend->work_status)
-                        d->works[i].backend->work_status(d->works[i].state, &d->good.model, &d->status);
+        /* The run rebuilt the per-resource list: the work's rows go back in. */
+        works_status(d);
         status_save(d->o, &d->status);
         _cleanup_free_ char *line = status_summary(&d->status);
         sd_notifyf(0, "STATUS=run %u (%s): %s", run, trigger, line);

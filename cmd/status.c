@@ -64,10 +64,16 @@ static void print_checks(json_object *list) {
                         continue;
                 for (size_t j = 0; j < json_object_array_length(checks); j++) {
                         json_object *c = json_object_array_get_idx(checks, j);
-                        const char *restarts = jget(c, "restarts");
-                        printf("  %-8s %s %s %s: %s since %s (%s)", jget(c, "state") ?: "?", jget(e, "kind") ?: "?",
+                        const char *restarts = jget(c, "restarts"), *passes = jget(c, "passes"), *failures = jget(c, "failures");
+                        printf("  %-8s %s %s %s: %s since %s (%s", jget(c, "state") ?: "?", jget(e, "kind") ?: "?",
                                jget(e, "name") ?: "?", jget(c, "item") ?: "?", jget(c, "check") ?: "?",
                                jget(c, "since") ?: "?", jget(c, "result") ?: "");
+                        /* The way back or down under way: passes of a down real, failures of an up one. */
+                        if (passes && strcmp(passes, "0") != 0)
+                                printf("; %s pass%s in a row", passes, strcmp(passes, "1") == 0 ? "" : "es");
+                        if (failures && strcmp(failures, "0") != 0)
+                                printf("; %s failure%s in a row", failures, strcmp(failures, "1") == 0 ? "" : "s");
+                        putchar(')');
                         if (restarts && strcmp(restarts, "0") != 0)
                                 printf(" [stuck, restarted %s]", restarts);
                         putchar('\n');

@@ -1343,6 +1343,9 @@ struct backend {
         int (*work_run)(void *work);
         /* Optional: what the work knows of want's resources, into the status (health check rows). */
         void (*work_status)(void *work, const struct model *want, struct status *s);
+        /* Optional: true when what work_status shows changed without a run
+         * (a result, a count toward rise or fall), at most about once a second. */
+        bool (*work_status_due)(void *work);
         void (*work_close)(void *work);
         /* Optional: a run of consecutive actions of this backend is one batch
          * (OVSDB: one transaction). After batch_begin, an apply that returns 0
@@ -1560,6 +1563,7 @@ struct status_check {
         bool up;
         int64_t since; /* of up or down (Unix seconds) */
         unsigned restarts; /* found stuck and started over */
+        unsigned toward;   /* results in a row toward the other state: passes when down, failures when up */
 };
 
 struct status_resource {
@@ -1621,6 +1625,8 @@ void status_add_pending(struct status *s, enum kind k, const char *name, const c
 /* A health check row of resource k name (its strings copied); the daemon's
  * backend work adds them after status_record, before the file is written. */
 void status_add_check(struct status *s, enum kind k, const char *name, const struct status_check *row);
+/* Every resource's check rows dropped: the work's rows replace them between runs. */
+void status_clear_checks(struct status *s);
 /* Manifests that do not parse: not Ready, Degraded, result "invalid"; the rest stays. */
 void status_mark_invalid(struct status *s, const char *message, int64_t now);
 /* Counters, the revision and the conditions' since-times of a status file, to carry on. */

@@ -394,7 +394,19 @@ void status_add_check(struct status *s, enum kind k, const char *name, const str
                 .up = row->up,
                 .since = row->since,
                 .restarts = row->restarts,
+                .toward = row->toward,
         };
+}
+
+void status_clear_checks(struct status *s) {
+        for (size_t i = 0; i < s->n_res; i++) {
+                struct status_resource *e = &s->res[i];
+                for (size_t j = 0; j < e->n_checks; j++)
+                        check_row_done(&e->checks[j]);
+                free(e->checks);
+                e->checks = NULL;
+                e->n_checks = 0;
+        }
 }
 
 /* ---- JSON ---- */
@@ -478,6 +490,8 @@ char *status_json(const struct status *s) {
                                 json_object_object_add(r, "since", jtime(c->since));
                                 json_object_object_add(r, "since_timestamp", json_object_new_int64(c->since));
                                 json_object_object_add(r, "restarts", json_object_new_int64(c->restarts));
+                                /* The results in a row toward the other state: rise's passes, fall's failures. */
+                                json_object_object_add(r, c->up ? "failures" : "passes", json_object_new_int64(c->toward));
                                 json_object_array_add(checks, r);
                         }
                         json_object_object_add(o, "checks", checks);

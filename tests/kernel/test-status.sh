@@ -188,6 +188,62 @@ EOF
         [ "$(grep -c '^WATCHDOG=1$' "$TMP/notify.log")" -ge 3 ] || fail "fewer than 3 WATCHDOG=1 in 0.5 s at 0.1 s"
 }
 
+# A check's result that changes without turning it up or down is in the status
+# between runs (issue 19: the rows were rewritten only by a run). No IPVS on
+# this kernel: each run fails and the next waits 1, 2, 4, 8 s; the result
+# changes after run 3 and must show before run 4, about 4 s later.
+test_daemon_check_rows() {
+        manifest 'version: 1
+services:
+  web:
+    address: 192.0.2.100
+    port: 80
+    check: { type: tcp, interval: 1, timeout: 1, fall: 20 }
+    reals:
+      - { address: 10.0.0.11, port: 8080, weight: 5 }
+'
+        ip -n "$NS" addr add 10.0.0.11/32 dev lo
+        local st=$TMP/status.json row='.resources[] | select(.name == "web") | .checks'
+        ip netns exec "$NS" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.0.0.11", 8080)); s.listen(64)
+while True: s.accept()[0].close()' &
+        local srv=$! i
+        "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$st" >"$TMP/log" 2>&1 &
+        local dpid=$!
+        d_wait '^run 3 ' 8 || fail "no third run: $(cat "$TMP/log")"
+        for i in $(seq 1 150); do
+                [ "$(jq -r "$row | .[0].result" "$st" 2>/dev/null)" = connected ] && break
+                sleep 0.02
+        done
+        eq "$(jq -r "$row | .[0].result + \" \" + .[0].state" "$st")" "connected up" "the row while the real answers"
+        local runs; runs=$(jq -r .runs "$st")
+        kill "$srv"; wait "$srv" 2>/dev/null
+        local seen= end=$((SECONDS + 4))
+        while [ $SECONDS -lt $end ]; do
+                if [ "$(jq -r "$row | .[0].result" "$st" 2>/dev/null)" = "Connection refused" ]; then
+                        seen=$(date +%s.%N)
+                        break
+                fi
+                grep -q '^run 4 ' "$TMP/log" && break
+                sleep 0.02
+        done
+        [ -n "$seen" ] || fail "the new result is not in the status before run 4: $(jq -c "$row" "$st"; cat "$TMP/log")"
+        eq "$(jq -r .runs "$st")" "$runs" "runs counted when the new result showed (it came from no run)"
+        eq "$(jq -r "$row | length" "$st")" 1 "one row per checked real (replaced, not appended)"
+        eq "$(jq -r "$row | .[0].state" "$st")" up "still up: fall is 20"
+        [ "$(jq -r "$row | .[0].failures // 0" "$st")" -ge 1 ] || fail "no failures toward fall: $(jq -c "$row" "$st")"
+        rc status --status-file "$st"; expect_rc 0
+        expect_out '^  up +service web real 10.0.0.11:8080: tcp 10.0.0.11:8080 since .* \(Connection refused; [0-9]+ failures? in a row\)$'
+        # At most one rewrite a second: the failures in a row count up, one a second, and show.
+        local f1 f2; f1=$(jq -r "$row | .[0].failures // 0" "$st")
+        sleep 2.2
+        f2=$(jq -r "$row | .[0].failures // 0" "$st")
+        [ "$f2" -gt "$f1" ] || fail "failures in a row did not rise between runs: $f1 then $f2: $(cat "$TMP/log")"
+        kill -TERM "$dpid"; wait "$dpid"
+}
+
 test_daemon_invalid_manifests() {
         manifest "$two"
         "$RECONCILE" daemon -d "$M" --state-dir "$S" --netns "$NS" --status-file "$TMP/status.json" >"$TMP/log" 2>&1 &
@@ -873,6 +929,7 @@ fi
 t "status: a held revision, then released" test_held_revision ${NO_JQ:-}
 t "status: a pending resource, with why, until and since; metrics" test_pending_resource ${NO_JQ:-}
 t "status: the daemon's status file, STATUS= and WATCHDOG=1" test_daemon_status_file ${NO_JQ:-}
+t "status: a check's result that changed between runs is in the status (rows replaced, at most once a second)" test_daemon_check_rows ${NO_JQ:-}
 t "status: invalid manifests keep the revision in force and degrade" test_daemon_invalid_manifests ${NO_JQ:-}
 t "status: a daemon in a namespace has a status file of its own by default" test_default_status_file ${NO_JQ:-}
 if command -v unshare >/dev/null; then

@@ -558,6 +558,75 @@ static void test_stuck_checks(void **state) {
         close(http_fd);
 }
 
+/* Issue 19: a result that changes without a transition (a refused connect of
+ * a real still up, fall 5) is due for the status rows, at most once a second;
+ * a check that keeps passing is never due; the rows are replaced, not added. */
+static void test_status_due(void **state) {
+        (void) state;
+        uint16_t tcp_port, http_port;
+        int tcp_fd = listen_on(&tcp_port), http_fd = listen_on(&http_port);
+        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  web: { address: 192.0.2.10, port: 80, check: { type: tcp, interval: 1, fall: 5, warmup: 1 },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u } ] }\n",
+                            tcp_port);
+        assert_string_equal(parse(y), "");
+        free(y);
+        char key[64];
+        snprintf(key, sizeof(key), "tcp 127.0.0.1:%u", tcp_port);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        drive(c, tcp_fd, http_fd, "", 1500);
+        assert_string_equal(checker_state(c, key)->result, "connected");
+        uint64_t t = now_ms();
+        assert_true(checker_status_due(c, t));         /* "not checked yet" became "connected" */
+        assert_false(checker_status_due(c, t + 5000)); /* nothing new since */
+        drive(c, tcp_fd, http_fd, "", 1200);           /* another pass: the row stays as it was */
+        assert_false(checker_status_due(c, t + 10000));
+
+        /* The real refuses: still up (fall 5), a new result and a failure toward fall. */
+        close(tcp_fd);
+        tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); /* drive polls one */
+        drive(c, tcp_fd, http_fd, "", 1200);
+        const struct check_state *cs = checker_state(c, key);
+        assert_true(cs->up);
+        assert_string_equal(cs->result, "Connection refused");
+        unsigned fails = check_state_toward(cs);
+        assert_true(fails >= 1);
+        assert_true(checker_status_due(c, t + 20000));
+        /* One more failure in a row: due again, not within a second of the last rows. */
+        drive(c, tcp_fd, http_fd, "", 1200);
+        assert_true(check_state_toward(cs) > fails);
+        assert_false(checker_status_due(c, t + 20500));
+        assert_true(checker_status_due(c, t + 21000));
+        assert_false(checker_status_due(c, t + 30000));
+
+        /* Rows written twice (a run, then a refresh) are one row each. */
+        const struct backend *b = backend_for_kind(KIND_SERVICE);
+        struct status st = { 0 };
+        for (int i = 0; i < 2; i++) {
+                status_clear_checks(&st);
+                b->work_status(c, &set.model, &st);
+        }
+        assert_int_equal(st.n_res, 1);
+        assert_int_equal(st.res[0].n_checks, 1);
+        assert_string_equal(st.res[0].checks[0].result, "Connection refused");
+        assert_int_equal(st.res[0].checks[0].toward, check_state_toward(cs));
+        char *json = status_json(&st);
+        char *want = xasprintf("\"failures\":%u", check_state_toward(cs));
+        if (!strstr(json, want))
+                print_message("%s\nnot in\n%s\n", want, json);
+        assert_non_null(strstr(json, want));
+        free(want);
+        free(json);
+        status_done(&st);
+        checker_free(c);
+        close(tcp_fd);
+        close(http_fd);
+}
+
 /* Exec checks: exit 0 passes, anything else fails, past the timeout the child is killed; the real is in the environment. */
 static void exec_checks(void) {
         uint16_t tcp_port, http_port;
@@ -751,6 +820,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_exec_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_checks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_rows, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_due, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_https_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_director_example_parses, setup, teardown),
                 /* Last: it leaves a seccomp filter on the process. */
