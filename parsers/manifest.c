@@ -1355,10 +1355,49 @@ static bool str_eq(size_t pos, const void *u) {
         return strcmp(p->l->v[pos], p->s) == 0;
 }
 
+/* A list's one block of text while the list is parsed (FT_STR_LIST with a
+ * struct str_list_block): every item of l points into it. */
+struct text_block {
+        char **owner;
+        size_t len, cap;
+};
+
+static void block_begin(struct text_block *b, char **owner, const struct str_list *l) {
+        b->owner = owner;
+        b->len = b->cap = 0;
+        if (*owner && l->n) {
+                const char *last = l->v[l->n - 1];
+                b->len = b->cap = (size_t) (last - *owner) + strlen(last) + 1;
+        }
+}
+
+/* Room for more bytes: a larger block, the items moved into it. */
+static void block_reserve(struct text_block *b, struct str_list *l, size_t more) {
+        if (b->len + more <= b->cap)
+                return;
+        size_t cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more;
+        char *old = *b->owner, *to = xcalloc(cap, 1);
+        if (b->len)
+                memcpy(to, old, b->len);
+        for (size_t i = 0; i < l->n; i++)
+                l->v[i] = to + (l->v[i] - old);
+        free(old);
+        *b->owner = to;
+        b->cap = cap;
+}
+
+static char *block_add(struct text_block *b, struct str_list *l, const char *s) {
+        size_t n = strlen(s) + 1;
+        block_reserve(b, l, n);
+        char *p = memcpy(*b->owner + b->len, s, n);
+        b->len += n;
+        return p;
+}
+
 /* One item of a string list: checked, then added unless it is there already.
  * word: a run's, a non-empty string of safe characters. */
-static int str_item(struct pctx *c, struct node *item, const struct field *f, struct str_list *l, struct hindex *seen,
-                    bool word) {
+static int str_item(struct pctx *c, struct node *item, const struct field *f, struct str_list *l, struct text_block *b,
+                    struct hindex *seen, bool word) {
         const char *s = word ? item->value : NULL;
         int r = word ? 0 : reported(item) ? -EINVAL : want_string(c, item, f, &s);
         if (r >= 0 && f->min == 1)
@@ -1373,7 +1412,8 @@ static int str_item(struct pctx *c, struct node *item, const struct field *f, st
                 r = perr(c, item, "%s: %s listed twice", flabel(f), s);
         if (r < 0)
                 return r;
-        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
+        char *copy = b ? block_add(b, l, s) : xstrdup(s);
+        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = copy;
         struct str_added added = { l, h };
         hindex_add(seen, l->n, str_added_hash_at, &added);
         if (f->min == 1)
@@ -1384,7 +1424,7 @@ static int str_item(struct pctx *c, struct node *item, const struct field *f, st
 /* The items of the run whose placeholder the list just read, from the text
  * as written, each as libyaml would have given it. */
 static int str_run(struct pctx *c, struct node *list, struct at_value *rec, const struct field *f, struct str_list *l,
-                   struct hindex *seen) {
+                   struct text_block *b, struct hindex *seen) {
         struct runs *rs = c->runs;
         const struct list_run *run = &rs->v[rs->pending - 1];
         rs->pending = 0;
@@ -1394,6 +1434,10 @@ static int str_run(struct pctx *c, struct node *list, struct at_value *rec, cons
                 return -EINVAL;
         }
         int ret = 0;
+        /* Each line is INDENT "- " WORD "\n": the words and their ends, exactly. */
+        size_t fixed = (size_t) run->count * (run->indent + 2), span = run->end - run->start;
+        if (b && span > fixed)
+                block_reserve(b, l, span - fixed);
         const char *p = rs->text + run->start;
         for (unsigned i = 0; i < run->count; i++) {
                 const char *w = p + run->indent + 2, *eol = memchr(w, '\n', (size_t) (rs->text + rs->len - w));
@@ -1407,7 +1451,7 @@ static int str_run(struct pctx *c, struct node *list, struct at_value *rec, cons
                 if (!budget_ok(c, &item))
                         return -E2BIG;
                 item_note(rec, &item, false);
-                int r = str_item(c, &item, f, l, seen, true);
+                int r = str_item(c, &item, f, l, b, seen, true);
                 if (r < 0)
                         ret = r;
         }
@@ -1425,6 +1469,10 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                 rec->strs = l;
                 rec->strs_base = l->n;
         }
+        const struct str_list_block *sb = f->extra;
+        struct text_block block, *b = sb ? &block : NULL;
+        if (b)
+                block_begin(b, (char **) ((char *) base + sb->block_offset), l);
         /* Duplicates through a hash over the list itself: no second array. */
         struct hindex seen = { 0 };
         hindex_rebuild(&seen, l->n, str_hash_at, l);
@@ -1437,7 +1485,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                 }
                 if (c->runs && c->runs->pending) {
                         node_free(&item);
-                        r = str_run(c, n, rec, f, l, &seen);
+                        r = str_run(c, n, rec, f, l, b, &seen);
                         if (r == -E2BIG) {
                                 ret = r;
                                 break;
@@ -1452,7 +1500,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         break;
                 }
                 item_note(rec, &item, false);
-                r = str_item(c, &item, f, l, &seen, false);
+                r = str_item(c, &item, f, l, b, &seen, false);
                 if (r < 0)
                         ret = r;
                 node_done(c, &item);

@@ -263,6 +263,51 @@ static void test_duplicate_keys(void **state) {
         free(errors);
 }
 
+/* Every parsed entry of a set lies in its one block (entry_block), one after
+ * another in the list's order, whether a run or libyaml gave it (the CRLF
+ * text: no runs, the block grown item by item and moved as it grows). */
+static void assert_in_one_block(const struct resource *r) {
+        const struct ipset_spec *v = &r->ipset;
+        assert_non_null(v->entry_block);
+        const char *at = v->entry_block;
+        for (size_t i = 0; i < v->entries.n; i++) {
+                if (v->entries.v[i] != at)
+                        fail_msg("%s: entry %zu (%s) is not where the one before it ends", r->name, i, v->entries.v[i]);
+                at += strlen(at) + 1;
+        }
+}
+
+static void test_entries_in_one_block(void **state) {
+        (void) state;
+        char y[32768] = "version: 1\nipsets:\n  big:\n    type: hash:ip\n    entries:\n";
+        entries(y, sizeof(y), "      ", 0, 300);
+        strcat(y, "      - \"10.9.9.9\"\n");
+        entries(y, sizeof(y), "      ", 301, 600);
+        strcat(y, "  flow:\n    type: hash:ip\n    entries: [10.1.0.1, \"10.1.0.2\", 10.1.0.3]\n");
+        char *as_written = crlf(y);
+        const char *texts[] = { y, as_written };
+        for (size_t t = 0; t < 2; t++) {
+                struct outcome o = parse(texts[t]);
+                assert_string_equal(o.errors, "");
+                const struct resource *big = model_find(&o.set.model, KIND_IPSET, "big");
+                const struct resource *flow = model_find(&o.set.model, KIND_IPSET, "flow");
+                assert_non_null(big);
+                assert_non_null(flow);
+                assert_int_equal(big->ipset.entries.n, 602);
+                assert_string_equal(big->ipset.entries.v[0], "10.0.0.1");
+                assert_string_equal(big->ipset.entries.v[301], "10.9.9.9");
+                assert_string_equal(big->ipset.entries.v[601], "10.0.3.1");
+                assert_in_one_block(big);
+                assert_int_equal(flow->ipset.entries.n, 3);
+                assert_string_equal(flow->ipset.entries.v[1], "10.1.0.2");
+                assert_in_one_block(flow);
+                manifests_done(&o.set);
+                free(o.errors);
+                free(o.model);
+        }
+        free(as_written);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_runs_read_as_written),
@@ -272,6 +317,7 @@ int main(void) {
                 cmocka_unit_test(test_magic_in_text),
                 cmocka_unit_test(test_mapping_lines),
                 cmocka_unit_test(test_duplicate_keys),
+                cmocka_unit_test(test_entries_in_one_block),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
