@@ -790,6 +790,32 @@ static int check_set_range(struct check_ctx *c, const struct resource *r, struct
         return 0;
 }
 
+/* Duplicates among a manifest's entries, all of them numbers: one table of
+ * 32-bit places (index + 1), a probe each, each reported at its second place
+ * as the parser would (its string index was 20M instructions of 100,000). */
+static int unique_keys(struct check_ctx *c, const struct resource *r, const uint64_t *keys, size_t n) {
+        if (n > UINT32_MAX - 1)
+                return 0; /* the parser's own index looks, after the check */
+        unsigned bits = 2;
+        while (((size_t) 1 << bits) < n * 2)
+                bits++;
+        size_t mask = ((size_t) 1 << bits) - 1;
+        uint32_t *slots = xcalloc(mask + 1, sizeof(*slots));
+        int ret = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t s = (size_t) ((keys[i] * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+                while (slots[s] && keys[slots[s] - 1] != keys[i])
+                        s = (s + 1) & mask;
+                if (slots[s])
+                        ret = check_item_error(c, SET_F_ENTRIES, i, "entries: %s listed twice", r->ipset.entries.v[i]);
+                else
+                        slots[s] = (uint32_t) (i + 1);
+        }
+        free(slots);
+        check_items_unique(c, SET_F_ENTRIES);
+        return ret;
+}
+
 static int ipset_check(struct check_ctx *c, struct resource *r) {
         if (!(r->set & SET_F_TYPE))
                 return check_error(c, 0, "ipset %s needs a type", r->name);
@@ -849,6 +875,8 @@ static int ipset_check(struct check_ctx *c, struct resource *r) {
                 if (x < 0)
                         ret = x;
         }
+        if (ret >= 0 && k.keys && unique_keys(c, r, k.keys, n) < 0)
+                ret = -EINVAL;
         free(r->ipset.entry_keys);
         r->ipset.entry_keys = ret < 0 ? NULL : k.keys;
         r->ipset.n_entry_keys = ret < 0 || !k.keys ? 0 : n;
@@ -857,7 +885,7 @@ static int ipset_check(struct check_ctx *c, struct resource *r) {
         return ret;
 }
 
-static const struct str_list_block entries_block = { R(ipset.entry_block) };
+static const struct str_list_block entries_block = { R(ipset.entry_block), true };
 
 static const struct field ipset_fields[] = {
         { "type", FT_ENUM_WORD, R(ipset.type), 0, 32, SET_F_TYPE, &ipset_type_table, NULL, NULL },

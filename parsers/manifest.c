@@ -91,6 +91,9 @@ struct at_value {
         size_t strs_base;
         char **texts; /* other lists: each item's text, NULL for a collection */
         size_t n_texts;
+        /* Not NULL: the list's duplicates are still to be found (the kind's
+         * check would, and has not yet); the label for their errors. */
+        const char *dups_unchecked;
 };
 
 /* version: and host: (the first of each) */
@@ -1406,16 +1409,17 @@ static int str_item(struct pctx *c, struct node *item, const struct field *f, st
                 r = perr(c, item, "%s: bad entry \"%.64s\"", flabel(f), s);
         if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
                 r = perr(c, item, "%s: %s cannot contain itself", flabel(f), s);
-        uint64_t h = r >= 0 ? item_hash(s) : 0;
+        uint64_t h = r >= 0 && seen ? item_hash(s) : 0;
         struct str_probe p = { l, s };
-        if (r >= 0 && hindex_find(seen, h, str_eq, &p) != HINDEX_NONE)
+        if (r >= 0 && seen && hindex_find(seen, h, str_eq, &p) != HINDEX_NONE)
                 r = perr(c, item, "%s: %s listed twice", flabel(f), s);
         if (r < 0)
                 return r;
         char *copy = b ? block_add(b, l, s) : xstrdup(s);
         *(char **) array_push(&l->v, &l->n, sizeof(char *)) = copy;
         struct str_added added = { l, h };
-        hindex_add(seen, l->n, str_added_hash_at, &added);
+        if (seen)
+                hindex_add(seen, l->n, str_added_hash_at, &added);
         if (f->min == 1)
                 note_ref(c, item, s);
         return 0;
@@ -1473,9 +1477,14 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
         struct text_block block, *b = sb ? &block : NULL;
         if (b)
                 block_begin(b, (char **) ((char *) base + sb->block_offset), l);
-        /* Duplicates through a hash over the list itself: no second array. */
-        struct hindex seen = { 0 };
-        hindex_rebuild(&seen, l->n, str_hash_at, l);
+        /* Duplicates through a hash over the list itself (no second array), or
+         * by the kind's check, after the parse (dups_unchecked). */
+        struct hindex seen = { 0 }, *index = &seen;
+        if (rec && sb && sb->check_finds_duplicates && rec->strs_base == 0) {
+                rec->dups_unchecked = flabel(f);
+                index = NULL;
+        } else
+                hindex_rebuild(&seen, l->n, str_hash_at, l);
         for (;;) {
                 struct node item;
                 r = next_in(c, n, &item);
@@ -1485,7 +1494,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                 }
                 if (c->runs && c->runs->pending) {
                         node_free(&item);
-                        r = str_run(c, n, rec, f, l, b, &seen);
+                        r = str_run(c, n, rec, f, l, b, index);
                         if (r == -E2BIG) {
                                 ret = r;
                                 break;
@@ -1500,7 +1509,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         break;
                 }
                 item_note(rec, &item, false);
-                r = str_item(c, &item, f, l, b, &seen, false);
+                r = str_item(c, &item, f, l, b, index, false);
                 if (r < 0)
                         ret = r;
                 node_done(c, &item);
@@ -1877,6 +1886,33 @@ struct check_ctx {
         struct node *name; /* the resource's key */
 };
 
+void check_items_unique(struct check_ctx *c, uint64_t bit) {
+        if (bit)
+                c->p->at[__builtin_ctzll(bit)].dups_unchecked = NULL;
+}
+
+/* A list whose duplicates the kind's check did not look for: found here,
+ * each reported at its second place, as the parser reports them itself. */
+static int list_duplicates(struct pctx *c, struct at_value *a) {
+        const struct str_list *l = a->strs;
+        size_t n = l->n - a->strs_base;
+        int ret = 0;
+        struct hindex seen = { 0 };
+        for (size_t i = 0; i < n; i++) {
+                const char *s = l->v[a->strs_base + i];
+                struct str_probe p = { l, s };
+                if (hindex_find(&seen, item_hash(s), str_eq, &p) != HINDEX_NONE) {
+                        /* The places are the items', one for one, unless the parse dropped one. */
+                        unsigned line = a->n_items == n ? a->items[i].line : a->line, col = a->n_items == n ? a->items[i].col : a->col;
+                        ret = perr_at(c, line, col, "%s: %s listed twice", a->dups_unchecked, s);
+                } else
+                        hindex_add(&seen, a->strs_base + i + 1, str_hash_at, l);
+        }
+        hindex_done(&seen);
+        a->dups_unchecked = NULL;
+        return ret;
+}
+
 static const struct at_value *check_at(struct check_ctx *c, uint64_t bit) {
         const struct at_value *a = bit ? &c->p->at[__builtin_ctzll(bit)] : NULL;
         return a && a->given ? a : NULL;
@@ -2012,6 +2048,9 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
                 struct check_ctx cc = { c, key };
                 x = k->check(&cc, r);
         }
+        for (size_t i = 0; i < ELEMENTSOF(at); i++)
+                if (at[i].dups_unchecked && list_duplicates(c, &at[i]) < 0)
+                        x = -EINVAL;
         if (x >= 0 && !extension && (k->flags & KF_NOT_ABSENT) && r->state == STATE_ABSENT)
                 x = perr(c, key, "%s %s: %s", k->word, name, k->never_absent);
         c->res = outer;

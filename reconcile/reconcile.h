@@ -912,6 +912,10 @@ struct field {
  * frees were a fifth of a large set's no-change plan). */
 struct str_list_block {
         size_t block_offset;
+        /* The kind's check finds the list's duplicates itself (a set's entries as
+         * numbers) and says so with check_items_unique(); where it does not (an
+         * error before it, an entry not a number), the parser finds them after it. */
+        bool check_finds_duplicates;
 };
 
 /* Lists of mappings (disks, interfaces, reals) and nested mappings (dhcp). */
@@ -937,6 +941,9 @@ size_t check_items(struct check_ctx *c, uint64_t bit);
 const char *check_item_text(struct check_ctx *c, uint64_t bit, size_t i);
 int check_item_error(struct check_ctx *c, uint64_t bit, size_t i, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* The check looked for duplicates among that list's items and reported them
+ * (a list whose struct str_list_block says check_finds_duplicates). */
+void check_items_unique(struct check_ctx *c, uint64_t bit);
 /* Where item i of that list was written, for errors found after parsing (the resource's place if unknown). */
 struct srcpos check_item_pos(struct check_ctx *c, uint64_t bit, size_t i);
 /* The resources declared before this one (in this file and the ones read before). */

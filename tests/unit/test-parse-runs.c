@@ -308,6 +308,44 @@ static void test_entries_in_one_block(void **state) {
         free(as_written);
 }
 
+/* A set's duplicates: found by the ipset check among its numbers, or, where
+ * the check does not look (an error before it, an entry that is not one
+ * address, a set to be absent), by the parser after it; each reported once,
+ * at its second place, in the parser's words. */
+static void test_duplicates_found_once(void **state) {
+        (void) state;
+        static const struct {
+                const char *head, *dup, *want;
+        } cases[] = {
+                /* the check's numbers */
+                { "    type: hash:ip\n", "      - 10.0.0.7\n", "m.yaml:27:9: error: entries: 10.0.0.7 listed twice\n" },
+                { "    type: hash:net\n", "      - 10.0.0.7\n", "m.yaml:27:9: error: entries: 10.0.0.7 listed twice\n" },
+                /* the check stops before the entries: the parser looks */
+                { "    type: hash:ip\n    hashsize: 100\n", "      - 10.0.0.7\n",
+                  "m.yaml:5:15: error: ipset big: the kernel rounds hashsize up to a power of two: write 128\n"
+                  "m.yaml:28:9: error: entries: 10.0.0.7 listed twice\n" },
+                /* not numbers: the check gives up its table, the parser looks (after
+                 * the check's errors: the one order that differs from a parser
+                 * that found them while it read the list) */
+                { "    type: hash:ip\n", "      - 10.0.0.7\n      - 10.0.0.07\n",
+                  "m.yaml:28:9: error: ipset big: entry \"10.0.0.07\" is not a single address (names are never resolved)\n"
+                  "m.yaml:27:9: error: entries: 10.0.0.7 listed twice\n" },
+                /* no check for an absent set */
+                { "    type: hash:ip\n    state: absent\n", "      - 10.0.0.7\n", "m.yaml:28:9: error: entries: 10.0.0.7 listed twice\n" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                char y[16384];
+                snprintf(y, sizeof(y), "version: 1\nipsets:\n  big:\n%s    entries:\n", cases[i].head);
+                entries(y, sizeof(y), "      ", 0, 20); /* 10.0.0.7 is the 7th */
+                strcat(y, cases[i].dup);
+                entries(y, sizeof(y), "      ", 21, 30);
+                char *errors = same_both_ways(y);
+                if (strcmp(errors, cases[i].want) != 0)
+                        fail_msg("case %zu:\n%s-- wanted:\n%s", i, errors, cases[i].want);
+                free(errors);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_runs_read_as_written),
@@ -318,6 +356,7 @@ int main(void) {
                 cmocka_unit_test(test_mapping_lines),
                 cmocka_unit_test(test_duplicate_keys),
                 cmocka_unit_test(test_entries_in_one_block),
+                cmocka_unit_test(test_duplicates_found_once),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
