@@ -860,10 +860,13 @@ static struct nlmsghdr *batch_msg(struct ipset_batch *b, uint8_t cmd, uint16_t f
                                   const char *what) {
         size_t need = b->len + b->nl->msg_room + 4096;
         if (need > b->cap) {
+                size_t had = b->cap;
                 b->cap = need * 2;
                 b->buf = realloc(b->buf, b->cap);
                 if (!b->buf)
                         abort();
+                /* libmnl leaves a u8 attribute's padding as it finds it: no heap bytes to the kernel. */
+                memset(b->buf + had, 0, b->cap - had);
         }
         struct nlmsghdr *nlh = msg_put(b->nl, b->buf + b->len, cmd, flags | NLM_F_ACK, family);
         struct sent *s = array_push(&b->sent, &b->n_sent, sizeof(*s));

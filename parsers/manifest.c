@@ -91,6 +91,9 @@ struct at_value {
         size_t strs_base;
         char **texts; /* other lists: each item's text, NULL for a collection */
         size_t n_texts;
+        /* Not NULL: the list's duplicates are still to be found (the kind's
+         * check would, and has not yet); the label for their errors. */
+        const char *dups_unchecked;
 };
 
 /* version: and host: (the first of each) */
@@ -1232,10 +1235,18 @@ static struct at_value *take_items(struct pctx *c) {
         return a;
 }
 
+/* array_push's capacity is implied by n: it grows only when n is 0 or a
+ * power of two from 4 on. Elsewhere the slot is there already, and a long
+ * list's items are written straight into it (the call and its memset per
+ * item were a tenth of a 100,000-entry list's parse). */
+static bool array_has_room(size_t n) {
+        return n >= 4 && (n & (n - 1)) != 0;
+}
+
 static void item_note(struct at_value *a, struct node *item, bool with_text) {
         if (!a)
                 return;
-        struct item_pos *p = array_push(&a->items, &a->n_items, sizeof(*p));
+        struct item_pos *p = array_has_room(a->n_items) ? &a->items[a->n_items++] : array_push(&a->items, &a->n_items, sizeof(*p));
         p->line = item->line;
         p->col = item->col;
         if (with_text)
@@ -1355,10 +1366,49 @@ static bool str_eq(size_t pos, const void *u) {
         return strcmp(p->l->v[pos], p->s) == 0;
 }
 
+/* A list's one block of text while the list is parsed (FT_STR_LIST with a
+ * struct str_list_block): every item of l points into it. */
+struct text_block {
+        char **owner;
+        size_t len, cap;
+};
+
+static void block_begin(struct text_block *b, char **owner, const struct str_list *l) {
+        b->owner = owner;
+        b->len = b->cap = 0;
+        if (*owner && l->n) {
+                const char *last = l->v[l->n - 1];
+                b->len = b->cap = (size_t) (last - *owner) + strlen(last) + 1;
+        }
+}
+
+/* Room for more bytes: a larger block, the items moved into it. */
+static void block_reserve(struct text_block *b, struct str_list *l, size_t more) {
+        if (b->len + more <= b->cap)
+                return;
+        size_t cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more;
+        char *old = *b->owner, *to = xcalloc(cap, 1);
+        if (b->len)
+                memcpy(to, old, b->len);
+        for (size_t i = 0; i < l->n; i++)
+                l->v[i] = to + (l->v[i] - old);
+        free(old);
+        *b->owner = to;
+        b->cap = cap;
+}
+
+static char *block_add(struct text_block *b, struct str_list *l, const char *s) {
+        size_t n = strlen(s) + 1;
+        block_reserve(b, l, n);
+        char *p = memcpy(*b->owner + b->len, s, n);
+        b->len += n;
+        return p;
+}
+
 /* One item of a string list: checked, then added unless it is there already.
  * word: a run's, a non-empty string of safe characters. */
-static int str_item(struct pctx *c, struct node *item, const struct field *f, struct str_list *l, struct hindex *seen,
-                    bool word) {
+static int str_item(struct pctx *c, struct node *item, const struct field *f, struct str_list *l, struct text_block *b,
+                    struct hindex *seen, bool word) {
         const char *s = word ? item->value : NULL;
         int r = word ? 0 : reported(item) ? -EINVAL : want_string(c, item, f, &s);
         if (r >= 0 && f->min == 1)
@@ -1367,15 +1417,20 @@ static int str_item(struct pctx *c, struct node *item, const struct field *f, st
                 r = perr(c, item, "%s: bad entry \"%.64s\"", flabel(f), s);
         if (r >= 0 && f->min == 1 && c->res && strcmp(s, c->res->name) == 0)
                 r = perr(c, item, "%s: %s cannot contain itself", flabel(f), s);
-        uint64_t h = r >= 0 ? item_hash(s) : 0;
+        uint64_t h = r >= 0 && seen ? item_hash(s) : 0;
         struct str_probe p = { l, s };
-        if (r >= 0 && hindex_find(seen, h, str_eq, &p) != HINDEX_NONE)
+        if (r >= 0 && seen && hindex_find(seen, h, str_eq, &p) != HINDEX_NONE)
                 r = perr(c, item, "%s: %s listed twice", flabel(f), s);
         if (r < 0)
                 return r;
-        *(char **) array_push(&l->v, &l->n, sizeof(char *)) = xstrdup(s);
+        char *copy = b ? block_add(b, l, s) : xstrdup(s);
+        if (array_has_room(l->n))
+                l->v[l->n++] = copy;
+        else
+                *(char **) array_push(&l->v, &l->n, sizeof(char *)) = copy;
         struct str_added added = { l, h };
-        hindex_add(seen, l->n, str_added_hash_at, &added);
+        if (seen)
+                hindex_add(seen, l->n, str_added_hash_at, &added);
         if (f->min == 1)
                 note_ref(c, item, s);
         return 0;
@@ -1384,7 +1439,7 @@ static int str_item(struct pctx *c, struct node *item, const struct field *f, st
 /* The items of the run whose placeholder the list just read, from the text
  * as written, each as libyaml would have given it. */
 static int str_run(struct pctx *c, struct node *list, struct at_value *rec, const struct field *f, struct str_list *l,
-                   struct hindex *seen) {
+                   struct text_block *b, struct hindex *seen) {
         struct runs *rs = c->runs;
         const struct list_run *run = &rs->v[rs->pending - 1];
         rs->pending = 0;
@@ -1394,6 +1449,10 @@ static int str_run(struct pctx *c, struct node *list, struct at_value *rec, cons
                 return -EINVAL;
         }
         int ret = 0;
+        /* Each line is INDENT "- " WORD "\n": the words and their ends, exactly. */
+        size_t fixed = (size_t) run->count * (run->indent + 2), span = run->end - run->start;
+        if (b && span > fixed)
+                block_reserve(b, l, span - fixed);
         const char *p = rs->text + run->start;
         for (unsigned i = 0; i < run->count; i++) {
                 const char *w = p + run->indent + 2, *eol = memchr(w, '\n', (size_t) (rs->text + rs->len - w));
@@ -1407,7 +1466,7 @@ static int str_run(struct pctx *c, struct node *list, struct at_value *rec, cons
                 if (!budget_ok(c, &item))
                         return -E2BIG;
                 item_note(rec, &item, false);
-                int r = str_item(c, &item, f, l, seen, true);
+                int r = str_item(c, &item, f, l, b, seen, true);
                 if (r < 0)
                         ret = r;
         }
@@ -1425,9 +1484,18 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                 rec->strs = l;
                 rec->strs_base = l->n;
         }
-        /* Duplicates through a hash over the list itself: no second array. */
-        struct hindex seen = { 0 };
-        hindex_rebuild(&seen, l->n, str_hash_at, l);
+        const struct str_list_block *sb = f->extra;
+        struct text_block block, *b = sb ? &block : NULL;
+        if (b)
+                block_begin(b, (char **) ((char *) base + sb->block_offset), l);
+        /* Duplicates through a hash over the list itself (no second array), or
+         * by the kind's check, after the parse (dups_unchecked). */
+        struct hindex seen = { 0 }, *index = &seen;
+        if (rec && sb && sb->check_finds_duplicates && rec->strs_base == 0) {
+                rec->dups_unchecked = flabel(f);
+                index = NULL;
+        } else
+                hindex_rebuild(&seen, l->n, str_hash_at, l);
         for (;;) {
                 struct node item;
                 r = next_in(c, n, &item);
@@ -1437,7 +1505,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                 }
                 if (c->runs && c->runs->pending) {
                         node_free(&item);
-                        r = str_run(c, n, rec, f, l, &seen);
+                        r = str_run(c, n, rec, f, l, b, index);
                         if (r == -E2BIG) {
                                 ret = r;
                                 break;
@@ -1452,7 +1520,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                         break;
                 }
                 item_note(rec, &item, false);
-                r = str_item(c, &item, f, l, &seen, false);
+                r = str_item(c, &item, f, l, b, index, false);
                 if (r < 0)
                         ret = r;
                 node_done(c, &item);
@@ -1829,6 +1897,33 @@ struct check_ctx {
         struct node *name; /* the resource's key */
 };
 
+void check_items_unique(struct check_ctx *c, uint64_t bit) {
+        if (bit)
+                c->p->at[__builtin_ctzll(bit)].dups_unchecked = NULL;
+}
+
+/* A list whose duplicates the kind's check did not look for: found here,
+ * each reported at its second place, as the parser reports them itself. */
+static int list_duplicates(struct pctx *c, struct at_value *a) {
+        const struct str_list *l = a->strs;
+        size_t n = l->n - a->strs_base;
+        int ret = 0;
+        struct hindex seen = { 0 };
+        for (size_t i = 0; i < n; i++) {
+                const char *s = l->v[a->strs_base + i];
+                struct str_probe p = { l, s };
+                if (hindex_find(&seen, item_hash(s), str_eq, &p) != HINDEX_NONE) {
+                        /* The places are the items', one for one, unless the parse dropped one. */
+                        unsigned line = a->n_items == n ? a->items[i].line : a->line, col = a->n_items == n ? a->items[i].col : a->col;
+                        ret = perr_at(c, line, col, "%s: %s listed twice", a->dups_unchecked, s);
+                } else
+                        hindex_add(&seen, a->strs_base + i + 1, str_hash_at, l);
+        }
+        hindex_done(&seen);
+        a->dups_unchecked = NULL;
+        return ret;
+}
+
 static const struct at_value *check_at(struct check_ctx *c, uint64_t bit) {
         const struct at_value *a = bit ? &c->p->at[__builtin_ctzll(bit)] : NULL;
         return a && a->given ? a : NULL;
@@ -1964,6 +2059,9 @@ static int parse_entry(struct pctx *c, const struct kind_ops *k, enum kind kind,
                 struct check_ctx cc = { c, key };
                 x = k->check(&cc, r);
         }
+        for (size_t i = 0; i < ELEMENTSOF(at); i++)
+                if (at[i].dups_unchecked && list_duplicates(c, &at[i]) < 0)
+                        x = -EINVAL;
         if (x >= 0 && !extension && (k->flags & KF_NOT_ABSENT) && r->state == STATE_ABSENT)
                 x = perr(c, key, "%s %s: %s", k->word, name, k->never_absent);
         c->res = outer;

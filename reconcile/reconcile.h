@@ -758,7 +758,7 @@ struct ipset_spec {
         bool comment;
         struct str_list entries;
         /* Not NULL: entries.v[i] point into this one block, which owns their text
-         * (a dump's, a presumed set's copy): freed whole, not entry by entry. */
+         * (a dump's, the parser's): freed whole, not entry by entry. */
         char *entry_block;
         /* Not NULL: the entries of a one-part IPv4 set as numbers (address << 8 |
          * prefix), index for index with entries.v (n_entry_keys of them), put
@@ -766,6 +766,9 @@ struct ipset_spec {
          * text then. */
         uint64_t *entry_keys;
         size_t n_entry_keys;
+        /* entries, entry_block and entry_keys are another resource's (a scoped
+         * run's presumed set borrows the manifests', which outlive the run): not freed. */
+        bool entries_borrowed;
         /* Observed only: the rules and list:sets that use it (a re-create is refused). */
         uint32_t references;
 };
@@ -879,7 +882,7 @@ enum field_type {
         FT_MAC,       /* unsigned char[6], unicast and not zero */
         FT_IPADDR,    /* struct ipaddr; min 1: with a prefix */
         FT_ADDR_LIST, /* struct addr_list of ADDRESS/PREFIX */
-        FT_STR_LIST,  /* struct str_list; min 1: interface names, 0: any words */
+        FT_STR_LIST,  /* struct str_list; min 1: interface names, 0: any words; extra: NULL or a struct str_list_block */
         FT_OBJ,       /* a mapping into the struct at offset, by the sub_table in extra */
         FT_OBJ_LIST,  /* a list of mappings, by the sub_table in extra */
         FT_NETNS,     /* char[64], a named network namespace */
@@ -901,6 +904,18 @@ struct field {
         /* FT_CUSTOM: parse the scalar s into base; on error write the whole
          * message (it is reported at the value) into err and return <0. */
         int (*parse)(const char *s, void *base, const struct field *f, char *err, size_t err_size);
+};
+
+/* FT_STR_LIST's extra for a long list (ipset entries): the parser writes the
+ * items' text into one block owned by the char * at block_offset, and the
+ * kind frees that block and the array, not each item (100,000 strdups and
+ * frees were a fifth of a large set's no-change plan). */
+struct str_list_block {
+        size_t block_offset;
+        /* The kind's check finds the list's duplicates itself (a set's entries as
+         * numbers) and says so with check_items_unique(); where it does not (an
+         * error before it, an entry not a number), the parser finds them after it. */
+        bool check_finds_duplicates;
 };
 
 /* Lists of mappings (disks, interfaces, reals) and nested mappings (dhcp). */
@@ -926,6 +941,9 @@ size_t check_items(struct check_ctx *c, uint64_t bit);
 const char *check_item_text(struct check_ctx *c, uint64_t bit, size_t i);
 int check_item_error(struct check_ctx *c, uint64_t bit, size_t i, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* The check looked for duplicates among that list's items and reported them
+ * (a list whose struct str_list_block says check_finds_duplicates). */
+void check_items_unique(struct check_ctx *c, uint64_t bit);
 /* Where item i of that list was written, for errors found after parsing (the resource's place if unknown). */
 struct srcpos check_item_pos(struct check_ctx *c, uint64_t bit, size_t i);
 /* The resources declared before this one (in this file and the ones read before). */

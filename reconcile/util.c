@@ -64,10 +64,24 @@ void *array_push(void *vp, size_t *n, size_t size) {
         return e;
 }
 
+/* FNV-1a 64, byte by byte as its definition says (the value is a revision's
+ * digest in the status: it must not change), eight bytes a loop step: the
+ * loop's own counting and branch were a third of a 1.6 MB manifest's digest. */
 uint64_t hash_fnv1a(uint64_t h, const void *p, size_t n) {
         const unsigned char *b = p;
+        const uint64_t prime = 1099511628211ull;
+        for (; n >= 8; b += 8, n -= 8) {
+                h = (h ^ b[0]) * prime;
+                h = (h ^ b[1]) * prime;
+                h = (h ^ b[2]) * prime;
+                h = (h ^ b[3]) * prime;
+                h = (h ^ b[4]) * prime;
+                h = (h ^ b[5]) * prime;
+                h = (h ^ b[6]) * prime;
+                h = (h ^ b[7]) * prime;
+        }
         for (size_t i = 0; i < n; i++)
-                h = (h ^ b[i]) * 1099511628211ull;
+                h = (h ^ b[i]) * prime;
         return h;
 }
 

@@ -263,6 +263,89 @@ static void test_duplicate_keys(void **state) {
         free(errors);
 }
 
+/* Every parsed entry of a set lies in its one block (entry_block), one after
+ * another in the list's order, whether a run or libyaml gave it (the CRLF
+ * text: no runs, the block grown item by item and moved as it grows). */
+static void assert_in_one_block(const struct resource *r) {
+        const struct ipset_spec *v = &r->ipset;
+        assert_non_null(v->entry_block);
+        const char *at = v->entry_block;
+        for (size_t i = 0; i < v->entries.n; i++) {
+                if (v->entries.v[i] != at)
+                        fail_msg("%s: entry %zu (%s) is not where the one before it ends", r->name, i, v->entries.v[i]);
+                at += strlen(at) + 1;
+        }
+}
+
+static void test_entries_in_one_block(void **state) {
+        (void) state;
+        char y[32768] = "version: 1\nipsets:\n  big:\n    type: hash:ip\n    entries:\n";
+        entries(y, sizeof(y), "      ", 0, 300);
+        strcat(y, "      - \"10.9.9.9\"\n");
+        entries(y, sizeof(y), "      ", 301, 600);
+        strcat(y, "  flow:\n    type: hash:ip\n    entries: [10.1.0.1, \"10.1.0.2\", 10.1.0.3]\n");
+        char *as_written = crlf(y);
+        const char *texts[] = { y, as_written };
+        for (size_t t = 0; t < 2; t++) {
+                struct outcome o = parse(texts[t]);
+                assert_string_equal(o.errors, "");
+                const struct resource *big = model_find(&o.set.model, KIND_IPSET, "big");
+                const struct resource *flow = model_find(&o.set.model, KIND_IPSET, "flow");
+                assert_non_null(big);
+                assert_non_null(flow);
+                assert_int_equal(big->ipset.entries.n, 602);
+                assert_string_equal(big->ipset.entries.v[0], "10.0.0.1");
+                assert_string_equal(big->ipset.entries.v[301], "10.9.9.9");
+                assert_string_equal(big->ipset.entries.v[601], "10.0.3.1");
+                assert_in_one_block(big);
+                assert_int_equal(flow->ipset.entries.n, 3);
+                assert_string_equal(flow->ipset.entries.v[1], "10.1.0.2");
+                assert_in_one_block(flow);
+                manifests_done(&o.set);
+                free(o.errors);
+                free(o.model);
+        }
+        free(as_written);
+}
+
+/* A set's duplicates: found by the ipset check among its numbers, or, where
+ * the check does not look (an error before it, an entry that is not one
+ * address, a set to be absent), by the parser after it; each reported once,
+ * at its second place, in the parser's words. */
+static void test_duplicates_found_once(void **state) {
+        (void) state;
+        static const struct {
+                const char *head, *dup, *want;
+        } cases[] = {
+                /* the check's numbers */
+                { "    type: hash:ip\n", "      - 10.0.0.7\n", "m.yaml:27:9: error: entries: 10.0.0.7 listed twice\n" },
+                { "    type: hash:net\n", "      - 10.0.0.7\n", "m.yaml:27:9: error: entries: 10.0.0.7 listed twice\n" },
+                /* the check stops before the entries: the parser looks */
+                { "    type: hash:ip\n    hashsize: 100\n", "      - 10.0.0.7\n",
+                  "m.yaml:5:15: error: ipset big: the kernel rounds hashsize up to a power of two: write 128\n"
+                  "m.yaml:28:9: error: entries: 10.0.0.7 listed twice\n" },
+                /* not numbers: the check gives up its table, the parser looks (after
+                 * the check's errors: the one order that differs from a parser
+                 * that found them while it read the list) */
+                { "    type: hash:ip\n", "      - 10.0.0.7\n      - 10.0.0.07\n",
+                  "m.yaml:28:9: error: ipset big: entry \"10.0.0.07\" is not a single address (names are never resolved)\n"
+                  "m.yaml:27:9: error: entries: 10.0.0.7 listed twice\n" },
+                /* no check for an absent set */
+                { "    type: hash:ip\n    state: absent\n", "      - 10.0.0.7\n", "m.yaml:28:9: error: entries: 10.0.0.7 listed twice\n" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                char y[16384];
+                snprintf(y, sizeof(y), "version: 1\nipsets:\n  big:\n%s    entries:\n", cases[i].head);
+                entries(y, sizeof(y), "      ", 0, 20); /* 10.0.0.7 is the 7th */
+                strcat(y, cases[i].dup);
+                entries(y, sizeof(y), "      ", 21, 30);
+                char *errors = same_both_ways(y);
+                if (strcmp(errors, cases[i].want) != 0)
+                        fail_msg("case %zu:\n%s-- wanted:\n%s", i, errors, cases[i].want);
+                free(errors);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_runs_read_as_written),
@@ -272,6 +355,8 @@ int main(void) {
                 cmocka_unit_test(test_magic_in_text),
                 cmocka_unit_test(test_mapping_lines),
                 cmocka_unit_test(test_duplicate_keys),
+                cmocka_unit_test(test_entries_in_one_block),
+                cmocka_unit_test(test_duplicates_found_once),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

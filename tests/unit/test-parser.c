@@ -954,6 +954,27 @@ static void test_file_read_in_pieces(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* The manifests' digest (a revision in the status and the ledger) is FNV-1a
+ * 64 as first written, byte by byte: the faster loop must give the same
+ * value at every length and alignment, and when continued from a digest. */
+static uint64_t fnv1a_reference(uint64_t h, const unsigned char *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 1099511628211ull;
+        return h;
+}
+
+static void test_digest_every_length(void **state) {
+        (void) state;
+        unsigned char text[96];
+        for (size_t i = 0; i < sizeof(text); i++)
+                text[i] = (unsigned char) (i * 37 + 11); /* bytes past 0x7f too */
+        for (size_t at = 0; at < 8; at++)
+                for (size_t n = 0; at + n <= sizeof(text); n++) {
+                        assert_int_equal(hash_fnv1a(HASH_FNV1A_SEED, text + at, n), fnv1a_reference(HASH_FNV1A_SEED, text + at, n));
+                        assert_int_equal(hash_fnv1a(n, text + at, n), fnv1a_reference(n, text + at, n));
+                }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_full_schema),
@@ -1006,6 +1027,7 @@ int main(void) {
                 T(test_reference_positions),
                 T(test_deep_nesting_refused_fast),
                 T(test_digest_pinned),
+                T(test_digest_every_length),
                 T(test_stream_version_and_host_after_sections),
                 T(test_stream_yaml_error_after_sections),
                 T(test_stream_second_document),
