@@ -31,6 +31,7 @@ if command -v qemu-system-x86_64 >/dev/null && tests/vm/build.sh "$BUILD/vm" "$B
         tests/vm/run.sh "$BUILD/vm" bench/guest/vlans.sh
         VM_QEMU_OPTS="-icount shift=0 -smp 1" tests/vm/run.sh "$BUILD/vm" bench/guest/ipvs.sh # time counts instructions: no host noise
         tests/vm/run.sh "$BUILD/vm" bench/guest/mixed-ipvs.sh
+        VM_TIMEOUT=3600 VM_QEMU_OPTS="-icount shift=0 -smp 1" tests/vm/run.sh "$BUILD/vm" bench/guest/ovs.sh # ovs-vswitchd, kernel datapath; ~30 min
 fi
 # Last: the kernel takes minutes to tear down namespaces of 30,000 links, and
 # holds every other namespace operation back meanwhile.
