@@ -353,6 +353,17 @@ static void test_diff(void **state) {
         has_change(t, OVS_C_TRUNK, "trunk", "20", NULL);
         has_change(t, OVS_C_TRUNK, "trunk", NULL, "40");
 
+        /* VLANs in every word of the bitmap, the last one included, in ascending order. */
+        want("version: 1\novs-bridges:\n  br-ovs:\n    datapath: netdev\n    ports:\n"
+             "      trunk0: { type: internal, trunks: [30, 63, 64, 4095], vlan-mode: trunk }\n");
+        struct action *w = diff_expect(W(KIND_OVS_PORT, "br-ovs/trunk0"), L(KIND_OVS_PORT, "br-ovs/trunk0"), 0);
+        assert_int_equal(w->n_changes, 4);
+        has_change(w, OVS_C_TRUNK, "trunk", "20", NULL);
+        has_change(w, OVS_C_TRUNK, "trunk", NULL, "63");
+        has_change(w, OVS_C_TRUNK, "trunk", NULL, "64");
+        has_change(w, OVS_C_TRUNK, "trunk", NULL, "4095");
+        assert_int_equal(w->changes[3].now.number, 4095);
+
         /* In sync: no changes. */
         want("version: 1\novs-bridges:\n  br-ovs:\n    datapath: netdev\n    fail-mode: secure\n"
              "    ports:\n      eth1: { tag: 10 }\n");
