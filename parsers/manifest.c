@@ -2760,13 +2760,15 @@ static int validate_parts(struct manifest_set *set, const bool *kept, bool *agai
         for (size_t i = 0; i < set->n_parts; i++)
                 for (size_t j = 0; j < set->parts[i]->n; j++, at++) {
                         part[at] = i;
-                        if (kind_ops(set->model.v[at]->kind)->validate)
-                                before[at] = *set->model.v[at];
+                        before[at] = *set->model.v[at];
                 }
+        /* Every resource, not only those of kinds with a validate hook: a
+         * kind's validate writes into others' (an OVS internal port into its
+         * NIC entry's parent, a veth into its peer's made_by). */
         int ret = manifests_validate(set);
         for (size_t i = 0; i < n; i++) {
                 struct resource *r = set->model.v[i];
-                if (!kind_ops(r->kind)->validate || memcmp(&before[i], r, sizeof(*r)) == 0)
+                if (memcmp(&before[i], r, sizeof(*r)) == 0)
                         continue;
                 if (kept[part[i]]) {
                         *r = before[i]; /* shared with the last set: as it was */

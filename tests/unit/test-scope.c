@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../cmd/output.h"
+#include "../../backends/kind.h"
 #include "../../parsers/parsers.h"
 #include "fake-backends.h"
 
@@ -558,6 +559,10 @@ static void assert_same_load(const struct load *full, const struct load *cached)
                 assert_string_equal(a->name, b->name);
                 assert_true(resource_equal(a, b) || custom_given(a));
                 assert_same_pos(&a->pos, &b->pos);
+                if (kind_is_link(a->kind)) { /* what validate fills in, which no table field holds */
+                        assert_string_equal(a->link.link, b->link.link);
+                        assert_string_equal(a->link.made_by, b->link.made_by);
+                }
                 assert_int_equal(a->n_refs, b->n_refs);
                 for (size_t j = 0; j < a->n_refs; j++) {
                         assert_string_equal(a->refs[j].name, b->refs[j].name);
@@ -755,6 +760,24 @@ static void test_cache_follows_renames_deletes_duplicates_errors(void **state) {
         step(dir, &cache, &full, &cached);
         assert_true(cached.r < 0);
         assert_non_null(strstr(cached.said, "b.yaml:3:"));
+
+        /* A validate that writes into another file's resource: an OVS internal
+         * port names its NIC entry's parent, a veth its peer's maker. Moved
+         * and then removed, the unchanged NIC file is the full parse's. */
+        put(dir, "a.yaml", "version: 1\nethernets:\n  vm-mgmt: { mtu: 1400 }\n  v1: {}\n");
+        put(dir, "b.yaml", "version: 1\novs-bridges:\n  br-ovs:\n    stp: false\n    ports:\n      vm-mgmt: { type: internal }\n"
+                           "  br2: { stp: false }\nveths:\n  v0: { peer: v1 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        assert_string_equal(model_find(&cached.set.model, KIND_ETHERNET, "vm-mgmt")->link.link, "br-ovs");
+        put(dir, "b.yaml", "version: 1\novs-bridges:\n  br-ovs: { stp: false }\n  br2:\n    stp: false\n    ports:\n      vm-mgmt: { type: internal }\n"
+                           "veths:\n  v0: { peer: v1 }\n");
+        step(dir, &cache, &full, &cached);
+        assert_string_equal(model_find(&cached.set.model, KIND_ETHERNET, "vm-mgmt")->link.link, "br2");
+        put(dir, "b.yaml", "version: 1\novs-bridges:\n  br-ovs: { stp: false }\n");
+        step(dir, &cache, &full, &cached);
+        assert_string_equal(model_find(&cached.set.model, KIND_ETHERNET, "vm-mgmt")->link.link, "");
+        assert_string_equal(model_find(&cached.set.model, KIND_ETHERNET, "v1")->link.made_by, "");
 
         /* What a parse takes from the host or from other files is not kept:
          * a tap's owner by name (the user database), a domain's cloud-init
