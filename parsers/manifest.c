@@ -674,6 +674,8 @@ static int p_str(struct pctx *c, struct node *n, const struct field *f, void *ba
                 return r;
         if (!*s)
                 return perr(c, n, "%s: empty value", flabel(f));
+        if (f->max && strlen(s) > (size_t) f->max)
+                return perr(c, n, "%s: \"%.64s...\" is longer than %lld bytes", flabel(f), s, (long long) f->max);
         if (f->min == STR_PATH && !path_safe(s))
                 return perr(c, n, "%s: \"%.64s\" is not an absolute path without \"..\" and <>&'\"", flabel(f), s);
         if (f->min == STR_WORD && !xml_safe(s))

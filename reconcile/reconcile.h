@@ -877,7 +877,7 @@ enum field_type {
         FT_ENUM_WORD, /* char[max], a word of the enum_table in extra */
         FT_ENUM_STR,  /* char *, a word of the enum_table in extra */
         FT_IFNAME,    /* char[IFNAME_MAX], an interface name another resource may be */
-        FT_STR,       /* char *, min: STR_WORD or STR_PATH */
+        FT_STR,       /* char *, min: STR_WORD or STR_PATH; max: its longest length in bytes, 0: any */
         FT_WORD,      /* char[max], one word */
         FT_MAC,       /* unsigned char[6], unicast and not zero */
         FT_IPADDR,    /* struct ipaddr; min 1: with a prefix */
