@@ -74,7 +74,6 @@ static void test_every_type_round_trips(void **state) {
         round_trip(SETT_LIST_SET, AF_INET, "web");
 }
 
-/* What the kernel checks: network byte order flagged, addresses nested. */
 /* Addresses are written from a table of each byte's digits: every byte value
  * in every place reads as inet_ntop writes it. */
 static void test_ipv4_spelling_of_every_byte(void **state) {
@@ -88,6 +87,7 @@ static void test_ipv4_spelling_of_every_byte(void **state) {
         }
 }
 
+/* What the kernel checks: network byte order flagged, addresses nested. */
 static void test_attributes_as_the_kernel_takes_them(void **state) {
         (void) state;
         const struct nlattr *d = encode(SETT_HASH_NET_PORT, AF_INET, "10.1.0.0/16,udp:53");
