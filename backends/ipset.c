@@ -885,6 +885,14 @@ static int ipset_check(struct check_ctx *c, struct resource *r) {
         return ret;
 }
 
+/* Room every byte of which is written at once (a large calloc clears 2.8 MB first). */
+static void *room(size_t n) {
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                abort(); /* as xcalloc */
+        return p;
+}
+
 /* A kept set with a few entries replaced (the daemon's cached load, an edit
  * inside its list): only a set whose entries are all IPv4 numbers, each new
  * one in the kernel's spelling and not another's: what ipset_check would
@@ -949,12 +957,13 @@ static int ipset_patch_list(const struct resource *kept, uint64_t bit, const siz
                 memcpy(r->keys, kept->keys, kept->n_keys * sizeof(*r->keys));
         }
         struct ipset_spec *w = &r->ipset;
-        w->entry_block = xcalloc(used + grow - shrink, 1);
+        w->entry_block = room(used + grow - shrink);
         size_t cap = 4; /* array_push's implied capacity */
         while (cap < count)
                 cap *= 2;
-        w->entries.v = xcalloc(cap, sizeof(char *));
-        w->entry_keys = xcalloc(count + 1, sizeof(uint64_t));
+        w->entries.v = room(cap * sizeof(char *));
+        w->entry_keys = room((count + 1) * sizeof(uint64_t));
+        w->entry_keys[count] = 0;
         memcpy(w->entry_keys, v->entry_keys, count * sizeof(uint64_t));
         /* Each stretch of unchanged entries moves by what the texts before it gained. */
         size_t from = 0, to = 0, next = 0;
