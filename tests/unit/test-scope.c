@@ -928,7 +928,7 @@ static void test_cache_patches_a_long_list(void **state) {
                 put(dir, "s.yaml", y);
                 free(y);
                 step(dir, &cache, &full, &cached);
-                invalid += cached.r < 0; if (getenv("SCOPE_TALLY")) fprintf(stderr, "round %d lines %u bad %u r %d said %.80s\n", round, lines, bad, cached.r, cached.said);
+                invalid += cached.r < 0;
                 const struct resource *now = model_find(&cached.set.model, KIND_IPSET, "deny");
                 patched += was_valid && cached.r == 0 && now == deny;
                 if (cached.r < 0) {
