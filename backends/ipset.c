@@ -885,6 +885,108 @@ static int ipset_check(struct check_ctx *c, struct resource *r) {
         return ret;
 }
 
+/* Room every byte of which is written at once (a large calloc clears 2.8 MB first). */
+static void *room(size_t n) {
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                abort(); /* as xcalloc */
+        return p;
+}
+
+/* A kept set with a few entries replaced (the daemon's cached load, an edit
+ * inside its list): only a set whose entries are all IPv4 numbers, each new
+ * one in the kernel's spelling and not another's: what ipset_check would
+ * accept. The block is copied in order with the new texts in place, so it
+ * is laid out as a parse of the whole list would lay it out. */
+static int ipset_patch_list(const struct resource *kept, uint64_t bit, const size_t *index, const char *const *text,
+                            size_t n, struct resource **out) {
+        const struct ipset_spec *v = &kept->ipset;
+        size_t count = v->entries.n;
+        int type = enum_from_string(&ipset_type_table, v->type);
+        if (bit != SET_F_ENTRIES || !n || type < 0 || !count || !v->entry_block || !v->entry_keys ||
+            v->n_entry_keys != count || v->entries_borrowed || v->entries.v[0] != v->entry_block ||
+            (kept->set & SET_F_RANGE) || ((kept->set & SET_F_FAMILY) && v->family == FAMILY_INET6))
+                return -EAGAIN;
+        const struct set_type_info *t = &set_types[type];
+        bool net = t->dims[0] == DIM_NET;
+        if (t->bitmap || (t->dims[0] != DIM_IP && !net) || t->dims[1] != DIM_NONE)
+                return -EAGAIN;
+        uint64_t *keys = xcalloc(n, sizeof(*keys));
+        size_t grow = 0, shrink = 0;
+        for (size_t i = 0; i < n; i++) {
+                uint32_t host;
+                unsigned prefix;
+                const char *old = v->entries.v[index[i]];
+                size_t old_len = strlen(old);
+                /* In order, one after another: the block as the parser wrote it. */
+                bool in_order = index[i] < count && (i == 0 || index[i] > index[i - 1]) &&
+                                (index[i] + 1 == count || v->entries.v[index[i] + 1] == old + old_len + 1);
+                if (!in_order || !canonical_ipv4(text[i], net, &host, &prefix)) {
+                        free(keys);
+                        return -EAGAIN;
+                }
+                keys[i] = ipv4_key(host, prefix);
+                grow += strlen(text[i]);
+                shrink += old_len;
+        }
+        /* Not another entry's, old or new: linear, n is a few. */
+        for (size_t i = 0, c = 0; i < count; i++) {
+                bool changed = c < n && index[c] == i;
+                uint64_t key = changed ? keys[c] : v->entry_keys[i];
+                for (size_t k = 0; k < n; k++)
+                        if (key == keys[k] && index[k] != i) {
+                                free(keys);
+                                return -EAGAIN;
+                        }
+                c += changed;
+        }
+        const char *last = v->entries.v[count - 1];
+        size_t used = (size_t) (last - v->entry_block) + strlen(last) + 1;
+        struct resource *r = xcalloc(1, sizeof(*r));
+        *r = *kept;
+        r->name = xstrdup(kept->name);
+        r->refs = NULL;
+        r->keys = NULL;
+        if (kept->n_refs) {
+                r->refs = xcalloc(kept->n_refs, sizeof(*r->refs));
+                for (size_t i = 0; i < kept->n_refs; i++)
+                        r->refs[i] = (struct name_ref) { xstrdup(kept->refs[i].name), kept->refs[i].pos };
+        }
+        if (kept->n_keys) {
+                r->keys = xcalloc(kept->n_keys, sizeof(*r->keys));
+                memcpy(r->keys, kept->keys, kept->n_keys * sizeof(*r->keys));
+        }
+        struct ipset_spec *w = &r->ipset;
+        w->entry_block = room(used + grow - shrink);
+        size_t cap = 4; /* array_push's implied capacity */
+        while (cap < count)
+                cap *= 2;
+        w->entries.v = room(cap * sizeof(char *));
+        w->entry_keys = room((count + 1) * sizeof(uint64_t));
+        w->entry_keys[count] = 0;
+        memcpy(w->entry_keys, v->entry_keys, count * sizeof(uint64_t));
+        /* Each stretch of unchanged entries moves by what the texts before it gained. */
+        size_t from = 0, to = 0, next = 0;
+        for (size_t c = 0; c <= n; c++) {
+                size_t end = c < n ? index[c] : count;
+                size_t stop = end < count ? (size_t) (v->entries.v[end] - v->entry_block) : used;
+                memcpy(w->entry_block + to, v->entry_block + from, stop - from);
+                for (; next < end; next++)
+                        w->entries.v[next] = w->entry_block + to + (size_t) (v->entries.v[next] - v->entry_block) - from;
+                to += stop - from;
+                if (c == n)
+                        break;
+                size_t len = strlen(text[c]) + 1;
+                w->entries.v[next++] = memcpy(w->entry_block + to, text[c], len);
+                w->entry_keys[end] = keys[c];
+                to += len;
+                from = stop + strlen(v->entries.v[end]) + 1;
+        }
+        free(keys);
+        *out = r;
+        return 0;
+}
+
 static const struct str_list_block entries_block = { R(ipset.entry_block), true };
 
 static const struct field ipset_fields[] = {
@@ -968,6 +1070,7 @@ const struct kind_ops ipset_kind = {
         .name_valid = ipset_name_valid,
         .name_error = "bad ipset name \"%.64s\": no white space, '\"' or control characters",
         .check = ipset_check,
+        .patch_list = ipset_patch_list,
         .free = ipset_free,
         .show = ipset_show,
 };

@@ -132,6 +132,11 @@ struct list_run {
         unsigned shift;     /* lines removed by this run and those before it */
         unsigned nodes;     /* the values the lines hold */
         bool maps;          /* lines of flow mappings, not list items */
+        /* Set by the parse that read it: the resource whose list field bit
+         * took its items from item0 on (NULL: a nested list, or not read). */
+        struct resource *res;
+        uint64_t bit;
+        size_t item0;
 };
 
 struct runs {
@@ -1441,10 +1446,13 @@ static int str_item(struct pctx *c, struct node *item, const struct field *f, st
 /* The items of the run whose placeholder the list just read, from the text
  * as written, each as libyaml would have given it. */
 static int str_run(struct pctx *c, struct node *list, struct at_value *rec, const struct field *f, struct str_list *l,
-                   struct text_block *b, struct hindex *seen) {
+                   struct text_block *b, struct hindex *seen, bool top) {
         struct runs *rs = c->runs;
-        const struct list_run *run = &rs->v[rs->pending - 1];
+        struct list_run *run = &rs->v[rs->pending - 1];
         rs->pending = 0;
+        run->res = top ? c->res : NULL;
+        run->bit = top ? f->bit : 0;
+        run->item0 = l->n;
         if (run->maps || !list->owned || list->ev.data.sequence_start.style != YAML_BLOCK_SEQUENCE_STYLE) {
                 rs->mismatch = true;
                 pending_set(&c->yaml_err, 1, 1, "YAML: read again as written");
@@ -1507,7 +1515,7 @@ static int p_str_list(struct pctx *c, struct node *n, const struct field *f, voi
                 }
                 if (c->runs && c->runs->pending) {
                         node_free(&item);
-                        r = str_run(c, n, rec, f, l, b, index);
+                        r = str_run(c, n, rec, f, l, b, index, c->res && base == c->res && f->bit);
                         if (r == -E2BIG) {
                                 ret = r;
                                 break;
@@ -2591,13 +2599,19 @@ struct manifest_part {
          * wrote into none of its resources: a full parse of the same text
          * gives the same. */
         bool reusable;
+        /* Patched (part_patch): its resources but v[patched] are base's, one
+         * for one; base is never itself patched. */
+        struct manifest_part *base;
+        size_t patched;
 };
 
 static void part_unref(struct manifest_part *p) {
         if (!p || --p->refs)
                 return;
         for (size_t i = 0; i < p->n; i++)
-                resource_free(p->v[i]);
+                if (!p->base || p->base->v[i] != p->v[i])
+                        resource_free(p->v[i]);
+        part_unref(p->base);
         free(p->v);
         free(p->name);
         free(p->text);
@@ -2659,14 +2673,16 @@ static size_t count_lines(const char *p, size_t n) {
         return lines;
 }
 
-/* The runs of the last text of a file moved onto its new text, when the two
- * differ only inside the lines of one "- WORD" run, in as many lines, each
- * still an item of that run: which lines are runs follows from each line
- * alone, so runs_find would find these (the bytes after move by the length's
- * change). NULL otherwise: the runs are looked for again. */
-static struct list_run *runs_moved(const struct manifest_part *p, const char *text, size_t len) {
+/* Where the last text of a file and its new text differ, when only inside
+ * the lines of one "- WORD" run, in as many lines, each still an item of
+ * that run: the run's index, and the lines [a, b_old) of the last text that
+ * are [a, b_new) of the new one. Which lines are runs follows from each line
+ * alone, so runs_find would find the same runs (the bytes after moved by the
+ * length's change). */
+static bool edit_in_run(const struct manifest_part *p, const char *text, size_t len, size_t *at, size_t *a_out,
+                        size_t *b_old_out, size_t *b_new_out) {
         if (!p->n_runs || len < RUN_MIN * 4)
-                return NULL;
+                return false;
         size_t n = p->len < len ? p->len : len, pre = common_prefix(p->text, text, n);
         size_t suf = common_suffix(p->text, p->len, text, len, n - pre);
         size_t a = pre, e_old = p->len - suf;
@@ -2674,23 +2690,33 @@ static struct list_run *runs_moved(const struct manifest_part *p, const char *te
                 a--;
         const char *nl = memchr(p->text + (e_old > a ? e_old - 1 : a), '\n', p->len - (e_old > a ? e_old - 1 : a));
         if (!nl)
-                return NULL;
+                return false;
         size_t b_old = (size_t) (nl - p->text) + 1, b_new = b_old + len - p->len;
         if (b_new <= a || b_new > len || text[b_new - 1] != '\n')
-                return NULL;
+                return false;
         const struct list_run *run = NULL;
         for (size_t i = 0; i < p->n_runs && !run; i++)
-                if (!p->runs[i].maps && p->runs[i].start <= a && b_old <= p->runs[i].end)
+                if (!p->runs[i].maps && p->runs[i].start <= a && b_old <= p->runs[i].end) {
                         run = &p->runs[i];
+                        *at = i;
+                }
         if (!run || count_lines(p->text + a, b_old - a) != count_lines(text + a, b_new - a))
-                return NULL;
+                return false;
         for (const char *line = text + a, *eol = NULL; line < text + b_new; line = eol + 1)
                 if (run_line(line, text + len, &eol) != (int) run->indent)
-                        return NULL;
+                        return false;
         /* The marker could now be spelled across the edit's edges. */
         size_t m = sizeof(run_magic) - 1, from = a > m ? a - m : 0, to = b_new + m < len ? b_new + m : len;
         if (holds(text + from, to - from, run_magic, m))
-                return NULL;
+                return false;
+        *a_out = a;
+        *b_old_out = b_old;
+        *b_new_out = b_new;
+        return true;
+}
+
+/* p's runs on a new text whose bytes from b_old on moved by len - p->len. */
+static struct list_run *runs_shifted(const struct manifest_part *p, size_t b_old, size_t len) {
         struct list_run *v = xcalloc(p->n_runs, sizeof(*v));
         memcpy(v, p->runs, p->n_runs * sizeof(*v));
         for (size_t i = 0; i < p->n_runs; i++) {
@@ -2699,6 +2725,19 @@ static struct list_run *runs_moved(const struct manifest_part *p, const char *te
                 if (v[i].end >= b_old)
                         v[i].end = v[i].end + len - p->len;
         }
+        return v;
+}
+
+/* The runs of the last text of a file moved onto its new text (edit_in_run);
+ * NULL otherwise: the runs are looked for again. The parse says again which
+ * list each run fills. */
+static struct list_run *runs_moved(const struct manifest_part *p, const char *text, size_t len) {
+        size_t at, a, b_old, b_new;
+        if (!edit_in_run(p, text, len, &at, &a, &b_old, &b_new))
+                return NULL;
+        struct list_run *v = runs_shifted(p, b_old, len);
+        for (size_t i = 0; i < p->n_runs; i++)
+                v[i].res = NULL;
         return v;
 }
 
@@ -2740,6 +2779,78 @@ static struct manifest_part *part_parse(struct manifest_set *set, char *path, ch
         for (size_t i = 0; i < p->n; i++)
                 if (kind_ops(p->v[i]->kind)->flags & KF_CHECK_READS_FILES)
                         p->reusable = false;
+        return p;
+}
+
+/* At most this many changed items are patched; more are parsed again. */
+#define PATCH_MAX 8
+
+/* The new parse of a file from its last one, reusable, when the edit lies
+ * inside one run of a list whose kind can patch it (kind_ops.patch_list):
+ * its other resources shared, the edited one the kind's copy with the new
+ * items. The lines outside the edit are the same, so are every position and
+ * what the parse said. NULL for anything else: the file is parsed whole. */
+static struct manifest_part *part_patch(char *path, char *text, size_t len, struct manifest_part *last) {
+        size_t at, a, b_old, b_new;
+        if (!edit_in_run(last, text, len, &at, &a, &b_old, &b_new))
+                return NULL;
+        const struct list_run *run = &last->runs[at];
+        const struct kind_ops *ops = run->res ? kind_ops(run->res->kind) : NULL;
+        if (!ops || !ops->patch_list || !run->bit)
+                return NULL;
+        size_t k = 0;
+        while (k < last->n && last->v[k] != run->res)
+                k++;
+        /* A second edit of the same resource replaces the first; another
+         * resource's is parsed, so that patches do not pile up. */
+        if (k == last->n || (last->base && last->patched != k))
+                return NULL;
+        size_t index[PATCH_MAX], n = 0, item = run->item0 + count_lines(last->text + run->start, a - run->start);
+        char words[PATCH_MAX][RUN_LINE_MAX + 1];
+        const char *texts[PATCH_MAX];
+        const char *po = last->text + a, *pn = text + a;
+        for (; pn < text + b_new; item++) {
+                const char *eo = memchr(po, '\n', (size_t) (last->text + last->len - po));
+                const char *en = memchr(pn, '\n', (size_t) (text + len - pn));
+                size_t lo = (size_t) (eo - po), ln = (size_t) (en - pn), indent = run->indent + 2;
+                if (lo != ln || memcmp(po, pn, ln) != 0) {
+                        if (n == PATCH_MAX || ln < indent || ln - indent > RUN_LINE_MAX)
+                                return NULL;
+                        memcpy(words[n], pn + indent, ln - indent);
+                        words[n][ln - indent] = '\0';
+                        texts[n] = words[n];
+                        index[n++] = item;
+                }
+                po = eo + 1;
+                pn = en + 1;
+        }
+        struct resource *r = NULL;
+        if (!n || ops->patch_list(run->res, run->bit, index, texts, n, &r) < 0)
+                return NULL;
+        struct manifest_part *p = xcalloc(1, sizeof(*p));
+        p->refs = 1;
+        p->name = path;
+        p->text = text;
+        p->len = len;
+        p->base = part_ref(last->base ? last->base : last);
+        p->patched = k;
+        p->n = last->n;
+        p->v = xcalloc(p->n, sizeof(*p->v));
+        memcpy(p->v, last->v, p->n * sizeof(*p->v));
+        p->v[k] = r;
+        p->skipped_host = last->skipped_host;
+        if (last->said_len) {
+                p->said = xcalloc(1, last->said_len);
+                memcpy(p->said, last->said, last->said_len);
+                p->said_len = last->said_len;
+        }
+        p->runs = runs_shifted(last, b_old, len);
+        p->n_runs = last->n_runs;
+        for (size_t i = 0; i < p->n_runs; i++)
+                if (p->runs[i].res == last->v[k])
+                        p->runs[i].res = r;
+        p->declared_read = last->declared_read;
+        p->reusable = true;
         return p;
 }
 
@@ -2818,6 +2929,7 @@ static int load_parts(const char *dir, const char *hostname, bool check_perms, s
                         continue;
                 }
                 size_t j = 0;
+                bool patched = false;
                 struct manifest_part *p = part_find(old, n_old, path, &j);
                 bool keep = p && p->reusable && p->len == len && memcmp(p->text, text, len) == 0 &&
                             (!p->declared_read || (same_before && j == set->n_parts)) && part_fits(set, p);
@@ -2832,11 +2944,26 @@ static int load_parts(const char *dir, const char *hostname, bool check_perms, s
                                 fwrite(p->said, 1, p->said_len, diag_stream());
                         r = 0;
                 } else {
-                        p = part_parse(set, path, text, len, hostname, p, &r);
+                        /* Its resources, but the patched one, are the last set's too. */
+                        struct manifest_part *q = p && p->reusable && (!p->declared_read || (same_before && j == set->n_parts)) &&
+                                                                  part_fits(set, p)
+                                                          ? part_patch(path, text, len, p)
+                                                          : NULL;
+                        if (q) {
+                                p = q;
+                                for (size_t k = 0; k < p->n; k++)
+                                        model_add(&set->model, p->v[k]);
+                                set->n_skipped_host += p->skipped_host;
+                                if (p->said_len)
+                                        fwrite(p->said, 1, p->said_len, diag_stream());
+                                r = 0;
+                        } else
+                                p = part_parse(set, path, text, len, hostname, p, &r);
+                        patched = q != NULL;
                         j = SIZE_MAX;
                 }
                 same_before = same_before && keep && j == set->n_parts;
-                kept[set->n_parts] = keep;
+                kept[set->n_parts] = keep || patched;
                 if (!keep || p->digest_in != h) {
                         p->digest_in = h;
                         p->digest_out = hash_fnv1a(h, p->text, p->len);

@@ -1053,6 +1053,14 @@ struct kind_ops {
         /* Semantic checks of one resource a field table cannot express, after its
          * keys are parsed; report through check_error. */
         int (*check)(struct check_ctx *c, struct resource *r);
+        /* Optional (the daemon's cached load, an edit inside a long list): into
+         * *out a copy of kept, a resource parsed and checked without an error,
+         * with the items index[0..n) of its list field bit replaced by
+         * text[0..n), each checked exactly as parse and check would. 0, or
+         * -EAGAIN for any doubt (an error included, never reported): the file
+         * is then parsed whole. */
+        int (*patch_list)(const struct resource *kept, uint64_t bit, const size_t *index, const char *const *text,
+                          size_t n, struct resource **out);
         /* After every file: checks and implied values across resources, once
          * in each phase of validate_phases (bit N: phase N; 0 first: values
          * later phases read). */

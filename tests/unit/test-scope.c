@@ -571,6 +571,16 @@ static void assert_same_load(const struct load *full, const struct load *cached)
                 assert_int_equal(a->n_keys, b->n_keys);
                 for (size_t j = 0; j < a->n_keys; j++)
                         assert_same_pos(&a->keys[j].pos, &b->keys[j].pos);
+                if (a->kind != KIND_IPSET)
+                        continue;
+                /* The entries in their order, and the numbers the check keeps beside them. */
+                assert_int_equal(a->ipset.entries.n, b->ipset.entries.n);
+                for (size_t j = 0; j < a->ipset.entries.n; j++)
+                        assert_string_equal(a->ipset.entries.v[j], b->ipset.entries.v[j]);
+                assert_int_equal(a->ipset.n_entry_keys, b->ipset.n_entry_keys);
+                assert_int_equal(a->ipset.entry_keys == NULL, b->ipset.entry_keys == NULL);
+                for (size_t j = 0; j < a->ipset.n_entry_keys; j++)
+                        assert_true(a->ipset.entry_keys[j] == b->ipset.entry_keys[j]);
         }
 }
 
@@ -877,6 +887,97 @@ static void test_cache_edits_inside_a_list(void **state) {
         free(dir);
 }
 
+/* A file of three sets: allow (hash:ip) and six (inet6) with long lists
+ * written from v4[] and v6[], and deny between them. */
+#define LONG_N 600
+static char *long_sets_yaml(char v4[][24], char v6[][40]) {
+        char *y = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&y, &len);
+        fprintf(f, "version: 1\nipsets:\n  allow:\n    type: hash:ip\n    entries:\n");
+        for (unsigned i = 0; i < LONG_N; i++)
+                fprintf(f, "      - %s\n", v4[i]);
+        fprintf(f, "  deny: { type: hash:ip, entries: [10.9.9.9] }\n");
+        fprintf(f, "  six:\n    type: hash:ip\n    family: inet6\n    entries:\n");
+        for (unsigned i = 0; i < LONG_N; i++)
+                fprintf(f, "      - %s\n", v6[i]);
+        fclose(f);
+        return y;
+}
+
+/* Random edits of a few lines inside a long list: the patched load (the
+ * other sets shared with the last load) is a full parse's, entries, their
+ * order, numbers, errors and positions included; the unusual (many lines, a
+ * duplicate, a bad or non-canonical address, an IPv6 set) parsed again. */
+static void test_cache_patches_a_long_list(void **state) {
+        (void) state;
+        struct manifest_cache cache = { 0 };
+        struct load full = { 0 }, cached = { 0 };
+        char *dir = temp_dir();
+        static char v4[LONG_N][24], v6[LONG_N][40];
+        for (unsigned i = 0; i < LONG_N; i++) {
+                snprintf(v4[i], sizeof(v4[i]), "10.1.%u.%u", i / 200, i % 200 + 1);
+                snprintf(v6[i], sizeof(v6[i]), "2001:db8::%x", i + 1);
+        }
+        put(dir, "a.yaml", "version: 1\nbridges:\n  br0: {}\n");
+        char *y = long_sets_yaml(v4, v6);
+        put(dir, "s.yaml", y);
+        free(y);
+        step(dir, &cache, &full, &cached);
+        assert_int_equal(cached.r, 0);
+        srand(29);
+        unsigned patched = 0, invalid = 0, serial = 0;
+        for (int round = 0; round < 120; round++) {
+                const struct resource *deny = model_find(&cached.set.model, KIND_IPSET, "deny");
+                bool was_valid = cached.r == 0;
+                unsigned lines = rnd(4) == 0 ? 1 + rnd(12) : 1 + rnd(3), bad = rnd(10);
+                for (unsigned k = 0; k < lines; k++) {
+                        /* The first and last line of the run (the list's last is libyaml's) often. */
+                        unsigned at = rnd(5) == 0 ? 0 : rnd(5) == 0 ? LONG_N - 2 : rnd(5) == 0 ? LONG_N - 1 : rnd(LONG_N);
+                        if (rnd(8) == 0) {
+                                snprintf(v6[at], sizeof(v6[at]), "2001:db8:1::%x", ++serial);
+                                continue;
+                        }
+                        if (bad == 0 && k == 0)
+                                memcpy(v4[at], v4[(at + 1 + rnd(LONG_N - 1)) % LONG_N], sizeof(v4[at])); /* twice */
+                        else if (bad == 1 && k == 0)
+                                snprintf(v4[at], sizeof(v4[at]), "10.2.0.%u", 256 + rnd(100)); /* not an address */
+                        else if (bad == 2 && k == 0)
+                                snprintf(v4[at], sizeof(v4[at]), "10.2.0.0%u", 1 + rnd(9)); /* not canonical */
+                        else
+                                snprintf(v4[at], sizeof(v4[at]), "172.16.%u.%u", serial / 250, serial % 250 + 1), serial++;
+                }
+                y = long_sets_yaml(v4, v6);
+                put(dir, "s.yaml", y);
+                free(y);
+                step(dir, &cache, &full, &cached);
+                invalid += cached.r < 0;
+                const struct resource *now = model_find(&cached.set.model, KIND_IPSET, "deny");
+                patched += was_valid && cached.r == 0 && now == deny;
+                if (cached.r < 0) {
+                        /* A fix: every entry new, the file parsed whole. */
+                        load_done(&full);
+                        load_done(&cached);
+                        for (unsigned i = 0; i < LONG_N; i++)
+                                snprintf(v4[i], sizeof(v4[i]), "10.3.%u.%u", (i + round * LONG_N) / 200 % 250, i % 200 + 1);
+                        y = long_sets_yaml(v4, v6);
+                        put(dir, "s.yaml", y);
+                        free(y);
+                        step(dir, &cache, &full, &cached);
+                        assert_int_equal(cached.r, 0);
+                }
+        }
+        if (getenv("SCOPE_TALLY"))
+                fprintf(stderr, "patched %u invalid %u\n", patched, invalid);
+        assert_true(patched > 40);
+        assert_true(invalid > 10);
+        load_done(&full);
+        load_done(&cached);
+        manifest_cache_done(&cache);
+        rm_dir(dir);
+        free(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_equal_through_the_tables),
@@ -886,6 +987,7 @@ int main(void) {
                 cmocka_unit_test(test_cache_random_edits_load_as_a_full_parse),
                 cmocka_unit_test(test_cache_follows_renames_deletes_duplicates_errors),
                 cmocka_unit_test(test_cache_edits_inside_a_list),
+                cmocka_unit_test(test_cache_patches_a_long_list),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
