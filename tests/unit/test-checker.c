@@ -509,28 +509,38 @@ static uint64_t now_ms(void) {
         return (uint64_t) t.tv_sec * 1000 + (uint64_t) t.tv_nsec / 1000000;
 }
 
+/* A checker over one service with one real listening on loopback, the
+ * service's tcp check given by check_keys, after its first pass: the
+ * listener, the idle http listener drive() polls, and the check's key. */
+static struct checker *one_real_connected(const char *check_keys, int *tcp_fd, int *http_fd, char *key, size_t key_size) {
+        uint16_t tcp_port, http_port;
+        *tcp_fd = listen_on(&tcp_port);
+        *http_fd = listen_on(&http_port);
+        assert_int_equal(fcntl(*tcp_fd, F_SETFL, O_NONBLOCK), 0);
+        assert_int_equal(fcntl(*http_fd, F_SETFL, O_NONBLOCK), 0);
+        char *y = xasprintf("version: 1\nservices:\n"
+                            "  web: { address: 192.0.2.10, port: 80, check: { type: tcp, %s },\n"
+                            "       reals: [ { address: 127.0.0.1, port: %u } ] }\n",
+                            check_keys, tcp_port);
+        assert_string_equal(parse(y), "");
+        free(y);
+        snprintf(key, key_size, "tcp 127.0.0.1:%u", tcp_port);
+        struct checker *c;
+        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
+        assert_int_equal(checker_sync(c, &set.model), 0);
+        drive(c, *tcp_fd, *http_fd, "", 1500);
+        assert_string_equal(checker_state(c, key)->result, "connected");
+        return c;
+}
+
 /* keepalived#2523: a check with no result for interval + timeout + 2 s is
  * reported once and started over; a loop held up is said as such, and is no
  * check's fault. */
 static void test_stuck_checks(void **state) {
         (void) state;
-        uint16_t tcp_port, http_port;
-        int tcp_fd = listen_on(&tcp_port), http_fd = listen_on(&http_port);
-        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
-        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
-        char *y = xasprintf("version: 1\nservices:\n"
-                            "  a: { address: 192.0.2.10, port: 80, check: { type: tcp, interval: 1, timeout: 1, warmup: 1 },\n"
-                            "       reals: [ { address: 127.0.0.1, port: %u } ] }\n",
-                            tcp_port);
-        assert_string_equal(parse(y), "");
-        free(y);
+        int tcp_fd, http_fd;
         char key[64];
-        snprintf(key, sizeof(key), "tcp 127.0.0.1:%u", tcp_port);
-        struct checker *c;
-        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
-        assert_int_equal(checker_sync(c, &set.model), 0);
-        drive(c, tcp_fd, http_fd, "", 1500);
-        assert_string_equal(checker_state(c, key)->result, "connected");
+        struct checker *c = one_real_connected("interval: 1, timeout: 1, warmup: 1", &tcp_fd, &http_fd, key, sizeof(key));
         uint64_t t = now_ms();
         assert_int_equal(checker_watchdog(c, t), 0);
         assert_int_equal(checker_watchdog(c, t + 2500), 0); /* within 1 + 1 + 2 s of its last result (at most 1.1 s ago) */
@@ -563,23 +573,9 @@ static void test_stuck_checks(void **state) {
  * a check that keeps passing is never due; the rows are replaced, not added. */
 static void test_status_due(void **state) {
         (void) state;
-        uint16_t tcp_port, http_port;
-        int tcp_fd = listen_on(&tcp_port), http_fd = listen_on(&http_port);
-        assert_int_equal(fcntl(tcp_fd, F_SETFL, O_NONBLOCK), 0);
-        assert_int_equal(fcntl(http_fd, F_SETFL, O_NONBLOCK), 0);
-        char *y = xasprintf("version: 1\nservices:\n"
-                            "  web: { address: 192.0.2.10, port: 80, check: { type: tcp, interval: 1, fall: 5, warmup: 1 },\n"
-                            "       reals: [ { address: 127.0.0.1, port: %u } ] }\n",
-                            tcp_port);
-        assert_string_equal(parse(y), "");
-        free(y);
+        int tcp_fd, http_fd;
         char key[64];
-        snprintf(key, sizeof(key), "tcp 127.0.0.1:%u", tcp_port);
-        struct checker *c;
-        assert_int_equal(checker_new(state_dir, NULL, &c), 0);
-        assert_int_equal(checker_sync(c, &set.model), 0);
-        drive(c, tcp_fd, http_fd, "", 1500);
-        assert_string_equal(checker_state(c, key)->result, "connected");
+        struct checker *c = one_real_connected("interval: 1, fall: 5, warmup: 1", &tcp_fd, &http_fd, key, sizeof(key));
         uint64_t t = now_ms();
         assert_true(checker_status_due(c, t));         /* "not checked yet" became "connected" */
         assert_false(checker_status_due(c, t + 5000)); /* nothing new since */
